@@ -1,0 +1,1 @@
+"""Accounts: registration, sign-in with opaque bearer tokens, profiles, deletion."""

@@ -1,0 +1,247 @@
+"""Account use cases. Every function takes its dependencies as keyword arguments."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clipfeed.accounts import avatars, tokens
+from clipfeed.accounts.models import (
+    AuthToken,
+    ProfileUpdate,
+    RegisterRequest,
+    Role,
+    TokenPair,
+    User,
+    UserPrivate,
+    UserPublic,
+)
+from clipfeed.accounts.passwords import hash_password, needs_rehash, verify_password
+from clipfeed.clips import service as clips_service
+from clipfeed.core.errors import Conflict, Forbidden, NotFound, Unauthorized
+from clipfeed.core.ids import IdGenerator
+from clipfeed.core.outbox import Outbox
+from clipfeed.infra.blobs import BlobStore
+from clipfeed.infra.db import Database, utcnow
+from clipfeed.settings import Settings
+
+TOPIC = "users"
+
+
+async def register(*, db: Database, outbox: Outbox, ids: IdGenerator, settings: Settings,
+                   request: RegisterRequest, role: Role = Role.user) -> TokenPair:
+    password_hash = await hash_password(request.password)
+    user = User(id=ids.next_id(), handle=request.handle, email=request.email,
+                display_name=request.display_name or request.handle, bio="",
+                password_hash=password_hash, role=role.value, region=settings.region)
+    try:
+        async with db.session() as session:
+            session.add(user)
+            await session.flush()
+            outbox.record(session, topic=TOPIC, type="user.registered", key=user.id,
+                          actor_id=user.id, payload={"handle": user.handle})
+            pair = await _issue(session, user=user, ids=ids, settings=settings)
+    except IntegrityError as exc:
+        raise Conflict("that handle or email is already taken") from exc
+    return pair
+
+
+async def login(*, db: Database, ids: IdGenerator, settings: Settings, login: str,
+                password: str) -> TokenPair:
+    login = login.strip().lower()
+    async with db.session() as session:
+        column = User.email if "@" in login else User.handle
+        user = await session.scalar(sa.select(User).where(column == login, User.deleted_at.is_(None)))
+    if not await verify_password(user.password_hash if user else None, password) or user is None:
+        raise Unauthorized("wrong login or password")
+    async with db.session() as session:
+        if user.password_hash and needs_rehash(user.password_hash):
+            stored = await session.get(User, user.id)
+            if stored is not None:
+                stored.password_hash = await hash_password(password)
+        return await _issue(session, user=user, ids=ids, settings=settings)
+
+
+async def refresh(*, db: Database, ids: IdGenerator, settings: Settings, refresh_token: str) -> TokenPair:
+    now = utcnow()
+    async with db.session() as session:
+        row = await session.get(AuthToken, tokens.digest(refresh_token), with_for_update=True)
+        if row is None or row.kind != "refresh" or row.revoked_at is not None:
+            raise Unauthorized("invalid refresh token")
+        replayed = row.used_at is not None
+        if replayed:
+            # A refresh token works once. Seeing it again means someone else holds a copy:
+            # end every session of that family, the thief's and the owner's alike.
+            await _revoke_family(session, row.family)
+        else:
+            if row.expires_at <= now:
+                raise Unauthorized("refresh token expired; sign in again")
+            row.used_at = now
+            user = await session.get(User, row.user_id)
+            if user is None or user.deleted_at is not None:
+                raise Unauthorized("account no longer exists")
+            return await _issue(session, user=user, ids=ids, settings=settings, family=row.family)
+    raise Unauthorized("refresh token already used; signed out everywhere for safety")
+
+
+async def logout(*, db: Database, token: str) -> None:
+    """Ends the session the token belongs to: its access and refresh tokens."""
+    async with db.session() as session:
+        row = await session.get(AuthToken, tokens.digest(token))
+        if row is not None:
+            await _revoke_family(session, row.family)
+
+
+async def user_for_token(*, db: Database, token: str) -> User:
+    now = utcnow()
+    async with db.session() as session:
+        found = (await session.execute(
+            sa.select(User, AuthToken.expires_at).join(AuthToken, AuthToken.user_id == User.id).where(
+                AuthToken.digest == tokens.digest(token), AuthToken.kind == "access",
+                AuthToken.revoked_at.is_(None), User.deleted_at.is_(None)))).first()
+    if found is None:
+        raise Unauthorized("invalid or revoked access token",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    user, expires_at = found
+    if expires_at <= now:
+        raise Unauthorized("access token expired; use your refresh token",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return user
+
+
+async def get_by_handle(*, db: Database, handle: str) -> User:
+    async with db.session() as session:
+        user = await session.scalar(sa.select(User).where(User.handle == handle.lower(),
+                                                          User.deleted_at.is_(None)))
+    if user is None:
+        raise NotFound(f"no user @{handle}")
+    return user
+
+
+async def get_many(*, db: Database, user_ids: list[int]) -> dict[int, User]:
+    if not user_ids:
+        return {}
+    async with db.session() as session:
+        rows = await session.scalars(sa.select(User).where(User.id.in_(set(user_ids))))
+        return {u.id: u for u in rows}
+
+
+async def update_profile(*, db: Database, outbox: Outbox, user: User, update: ProfileUpdate) -> User:
+    changes = update.model_dump(exclude_unset=True, exclude_none=True)
+    try:
+        async with db.session() as session:
+            stored = await session.get(User, user.id)
+            if stored is None:
+                raise NotFound("account no longer exists")
+            for field, value in changes.items():
+                setattr(stored, field, value)
+            outbox.record(session, topic=TOPIC, type="user.updated", key=user.id, actor_id=user.id,
+                          payload={"fields": sorted(changes)})
+    except IntegrityError as exc:
+        raise Conflict("that handle is already taken") from exc
+    return stored
+
+
+async def set_avatar(*, db: Database, blobs: BlobStore, settings: Settings, user: User,
+                     data: bytes) -> User:
+    key = await avatars.store(blobs=blobs, settings=settings, user_id=user.id, data=data)
+    async with db.session() as session:
+        stored = await session.get(User, user.id)
+        if stored is None:
+            raise NotFound("account no longer exists")
+        old, stored.avatar_key = stored.avatar_key, key
+    if old and old != key:
+        await blobs.delete(old)
+    return stored
+
+
+async def delete_account(*, db: Database, blobs: BlobStore, outbox: Outbox, user: User,
+                         password: str) -> None:
+    """Anonymises the account and removes what identifies the person: profile, avatar,
+    e-mail, sessions and clips. Other features drop their rows on the ``user.deleted`` event.
+    If the process dies midway, the transaction rolls back and the user can simply retry;
+    blobs are removed only after the commit, and a leftover is collected by the lifecycle job."""
+    if not await verify_password(user.password_hash, password):
+        raise Forbidden("wrong password")
+    async with db.session() as session:
+        stored = await session.get(User, user.id, with_for_update=True)
+        if stored is None or stored.deleted_at is not None:
+            raise NotFound("account no longer exists")
+        avatar = stored.avatar_key
+        stored.handle = f"deleted.{stored.id}"[:30]
+        stored.email = None
+        stored.display_name = ""
+        stored.bio = ""
+        stored.avatar_key = None
+        stored.password_hash = None
+        stored.deleted_at = utcnow()
+        await session.execute(sa.delete(AuthToken).where(AuthToken.user_id == user.id))
+        clip_ids = await clips_service.delete_all_of_owner(session=session, outbox=outbox,
+                                                           owner_id=user.id)
+        outbox.record(session, topic=TOPIC, type="user.deleted", key=user.id, actor_id=user.id,
+                      payload={"clip_ids": [str(c) for c in clip_ids]})
+    if avatar:
+        await blobs.delete(avatar)
+    for clip_id in clip_ids:
+        await clips_service.remove_media(blobs=blobs, clip_id=clip_id)
+
+
+async def create_user(*, db: Database, outbox: Outbox, ids: IdGenerator, settings: Settings,
+                      handle: str, email: str, password: str, role: Role = Role.user) -> User:
+    pair = await register(db=db, outbox=outbox, ids=ids, settings=settings, role=role,
+                          request=RegisterRequest(handle=handle, email=email, password=password))
+    return await get_by_handle(db=db, handle=pair.user.handle)
+
+
+async def set_role(*, db: Database, handle: str, role: Role) -> User:
+    async with db.session() as session:
+        user = await session.scalar(sa.select(User).where(User.handle == handle.lower(),
+                                                          User.deleted_at.is_(None)))
+        if user is None:
+            raise NotFound(f"no user @{handle}")
+        user.role = role.value
+    return user
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+async def _issue(session: AsyncSession, *, user: User, ids: IdGenerator, settings: Settings,
+                 family: int | None = None) -> TokenPair:
+    now = utcnow()
+    family = family or ids.next_id()
+    access, refresh_token = tokens.new_token(), tokens.new_token()
+    session.add_all([
+        AuthToken(digest=tokens.digest(access), user_id=user.id, kind="access", family=family,
+                  created_at=now, expires_at=now + timedelta(seconds=settings.access_token_ttl_s)),
+        AuthToken(digest=tokens.digest(refresh_token), user_id=user.id, kind="refresh", family=family,
+                  created_at=now, expires_at=now + timedelta(seconds=settings.refresh_token_ttl_s)),
+    ])
+    return TokenPair(access_token=access, expires_in=settings.access_token_ttl_s,
+                     refresh_token=refresh_token, refresh_expires_in=settings.refresh_token_ttl_s,
+                     user=private_view(user, settings=settings))
+
+
+async def _revoke_family(session: AsyncSession, family: int) -> None:
+    await session.execute(sa.update(AuthToken).where(AuthToken.family == family,
+                                                     AuthToken.revoked_at.is_(None))
+                          .values(revoked_at=utcnow()))
+
+
+def avatar_url(user: User, *, settings: Settings) -> str | None:
+    if not user.avatar_key:
+        return None
+    return f"/v1/users/{user.handle}/avatar?v={user.avatar_key.rsplit('/', 1)[-1].split('.')[0]}"
+
+
+def public_view(user: User, *, settings: Settings) -> UserPublic:
+    return UserPublic(id=str(user.id), handle=user.handle, display_name=user.display_name,
+                      bio=user.bio, avatar_url=avatar_url(user, settings=settings),
+                      created_at=user.created_at)
+
+
+def private_view(user: User, *, settings: Settings) -> UserPrivate:
+    return UserPrivate(**public_view(user, settings=settings).model_dump(), email=user.email,
+                       role=Role(user.role), language=user.language)

@@ -1,0 +1,95 @@
+"""The composition root: the only place that builds adapters from ``Settings``.
+
+The API, the workers, the CLI and the tests all get their dependencies from ``bootstrap``,
+so they run the same wiring whatever the backends are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+
+from clipfeed.core.ids import IdGenerator, default_node
+from clipfeed.core.outbox import Outbox
+from clipfeed.core.ratelimit import RateLimiter
+from clipfeed.infra.blobs import BlobStore, open_blob_store
+from clipfeed.infra.cache import Cache, open_cache
+from clipfeed.infra.db import Database
+from clipfeed.infra.log import EventLog, open_event_log
+from clipfeed.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    ids: IdGenerator
+    db: Database
+    blobs: BlobStore
+    cache: Cache
+    log: EventLog
+    outbox: Outbox
+    limiter: RateLimiter
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def spawn(self, coro: object, name: str) -> None:
+        """Run a background loop for the lifetime of these services."""
+        self.background.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        self.stopping.set()
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        try:
+            await self.outbox.flush()  # best effort: what stays is relayed by the next process
+        except Exception as exc:
+            structlog.get_logger(__name__).warning("outbox.flush_on_close_failed", error=str(exc))
+        await self.log.close()
+        await self.cache.close()
+        await self.blobs.close()
+        await self.db.close()
+
+
+async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    node = settings.node_id if settings.node_id >= 0 else default_node()
+    ids = IdGenerator(node)
+    db = Database(settings.resolve(settings.database_url),
+                  shard_urls=[settings.resolve(u) for u in settings.database_shard_urls],
+                  virtual_shards=settings.virtual_shards)
+    blobs = open_blob_store(settings.resolve(settings.blob_url))
+    cache = open_cache(settings.resolve(settings.cache_url))
+    event_log = await open_event_log(settings.resolve(settings.log_url))
+    _announce_embedded(settings)
+    outbox = Outbox(db=db, log=event_log, ids=ids, region=settings.region)
+    services = Services(settings=settings, ids=ids, db=db, blobs=blobs, cache=cache, log=event_log,
+                        outbox=outbox, limiter=RateLimiter(cache))
+    if relay:
+        services.spawn(outbox.run(services.stopping), "outbox-relay")
+    return services
+
+
+@asynccontextmanager
+async def running(settings: Settings, *, relay: bool = True) -> AsyncIterator[Services]:
+    services = await bootstrap(settings, relay=relay)
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+def _announce_embedded(settings: Settings) -> None:
+    """Dev backends say so, so nobody runs production on them by accident."""
+    embedded = [name for name, url in (("database", settings.database_url),
+                                       ("cache", settings.cache_url),
+                                       ("event log", settings.log_url))
+                if url.startswith(("sqlite", "memory", "embedded"))]
+    if embedded:
+        structlog.get_logger(__name__).warning(
+            "embedded backends in use: fine for one machine; see README 'Running at scale'",
+            backends=embedded)

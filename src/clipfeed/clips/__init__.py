@@ -1,0 +1,1 @@
+"""Clips: the video posts themselves (caption, hashtags, visibility, status, media pointers)."""

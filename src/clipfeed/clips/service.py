@@ -1,0 +1,210 @@
+"""Clip use cases: drafts, reads with visibility rules, owner-only edits, deletion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clipfeed.clips.models import (
+    Clip,
+    ClipCreate,
+    ClipPage,
+    ClipPublic,
+    ClipStatus,
+    ClipUpdate,
+    Visibility,
+    hashtags_in,
+    normalise_hashtags,
+)
+from clipfeed.core.errors import Forbidden, Invalid, NotFound
+from clipfeed.core.ids import IdGenerator
+from clipfeed.core.outbox import Outbox
+from clipfeed.core.pagination import decode_cursor, encode_cursor
+from clipfeed.infra.blobs import BlobStore
+from clipfeed.infra.db import Database, utcnow
+
+TOPIC = "clips"
+
+
+def media_prefix(clip_id: int) -> str:
+    """Every object of a clip lives under this prefix (renditions, images, raw master)."""
+    return f"clips/{clip_id}/"
+
+
+def _tags(caption: str, tags: list[str]) -> list[str]:
+    try:
+        return normalise_hashtags(tags, caption)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+
+
+def can_view(clip: Clip, viewer_id: int | None) -> bool:
+    """Owners see their own clips in any state but deleted; others see ready public/unlisted."""
+    if clip.status == ClipStatus.deleted.value:
+        return False
+    if viewer_id == clip.owner_id:
+        return True
+    return clip.status == ClipStatus.ready.value and clip.visibility != Visibility.private.value
+
+
+async def create_draft(*, db: Database, outbox: Outbox, ids: IdGenerator, owner_id: int,
+                       request: ClipCreate) -> Clip:
+    clip = Clip(id=ids.next_id(), owner_id=owner_id, caption=request.caption,
+                hashtags=_tags(request.caption, request.hashtags),
+                visibility=request.visibility.value, status=ClipStatus.uploading.value, media={})
+    async with db.session() as session:
+        session.add(clip)
+        outbox.record(session, topic=TOPIC, type="clip.created", key=clip.id, actor_id=owner_id,
+                      payload=_event_payload(clip))
+    return clip
+
+
+async def get(*, db: Database, clip_id: int, viewer_id: int | None) -> Clip:
+    async with db.session() as session:
+        clip = await session.get(Clip, clip_id)
+    if clip is None or not can_view(clip, viewer_id):
+        # Not "forbidden": a private clip's existence is itself private.
+        raise NotFound(f"no clip {clip_id}")
+    return clip
+
+
+async def get_many(*, db: Database, clip_ids: list[int]) -> dict[int, Clip]:
+    if not clip_ids:
+        return {}
+    async with db.session() as session:
+        rows = await session.scalars(sa.select(Clip).where(Clip.id.in_(set(clip_ids))))
+        return {c.id: c for c in rows}
+
+
+async def _owned(session: AsyncSession, clip_id: int, user_id: int) -> Clip:
+    clip = await session.get(Clip, clip_id, with_for_update=True)
+    if clip is None or not can_view(clip, user_id):
+        raise NotFound(f"no clip {clip_id}")
+    if clip.owner_id != user_id:
+        raise Forbidden("only the creator can change or delete this clip")
+    return clip
+
+
+async def update(*, db: Database, outbox: Outbox, clip_id: int, user_id: int,
+                 request: ClipUpdate) -> Clip:
+    async with db.session() as session:
+        clip = await _owned(session, clip_id, user_id)
+        changes = request.model_dump(exclude_unset=True, exclude_none=True)
+        if "hashtags" in changes:
+            explicit = changes["hashtags"]
+        else:  # keep the tags that were given explicitly, not those of the old caption
+            from_caption = set(hashtags_in(clip.caption))
+            explicit = [t for t in clip.hashtags or [] if t not in from_caption]
+        if "caption" in changes:
+            clip.caption = changes["caption"]
+        clip.hashtags = _tags(clip.caption, explicit)
+        if "visibility" in changes:
+            clip.visibility = Visibility(changes["visibility"]).value
+        outbox.record(session, topic=TOPIC, type="clip.updated", key=clip.id, actor_id=user_id,
+                      payload={**_event_payload(clip), "fields": sorted(changes)})
+    return clip
+
+
+async def delete(*, db: Database, blobs: BlobStore, outbox: Outbox, clip_id: int, user_id: int,
+                 as_moderator: bool = False) -> None:
+    """Marks the clip deleted (it vanishes from every read at once), then removes its media.
+    A process killed after the commit leaves media behind; the lifecycle job's orphan sweep
+    removes objects of deleted clips."""
+    async with db.session() as session:
+        clip = await session.get(Clip, clip_id, with_for_update=True)
+        if clip is None or clip.status == ClipStatus.deleted.value:
+            raise NotFound(f"no clip {clip_id}")
+        if clip.owner_id != user_id and not as_moderator:
+            if not can_view(clip, user_id):
+                raise NotFound(f"no clip {clip_id}")
+            raise Forbidden("only the creator can delete this clip")
+        _mark_deleted(session, outbox, clip, actor_id=user_id)
+    await remove_media(blobs=blobs, clip_id=clip_id)
+
+
+async def delete_all_of_owner(*, session: AsyncSession, outbox: Outbox, owner_id: int) -> list[int]:
+    """Inside the caller's transaction (account deletion); returns the clips to clean up."""
+    clips = (await session.scalars(sa.select(Clip).where(
+        Clip.owner_id == owner_id, Clip.status != ClipStatus.deleted.value))).all()
+    for clip in clips:
+        _mark_deleted(session, outbox, clip, actor_id=owner_id)
+    return [c.id for c in clips]
+
+
+def _mark_deleted(session: AsyncSession, outbox: Outbox, clip: Clip, *, actor_id: int) -> None:
+    clip.status = ClipStatus.deleted.value
+    clip.caption = ""
+    clip.hashtags = []
+    clip.media = {}
+    outbox.record(session, topic=TOPIC, type="clip.deleted", key=clip.id, actor_id=actor_id,
+                  payload={"clip_id": str(clip.id), "owner_id": str(clip.owner_id)})
+
+
+async def remove_media(*, blobs: BlobStore, clip_id: int) -> int:
+    return await blobs.delete_prefix(media_prefix(clip_id))
+
+
+async def set_status(*, db: Database, outbox: Outbox, clip_id: int, status: ClipStatus,
+                     reason: str | None = None, media: dict[str, Any] | None = None,
+                     technical: dict[str, int] | None = None) -> Clip:
+    """Used by the upload and media pipelines to move a clip through its states."""
+    async with db.session() as session:
+        clip = await session.get(Clip, clip_id, with_for_update=True)
+        if clip is None:
+            raise NotFound(f"no clip {clip_id}")
+        clip.status = status.value
+        clip.status_reason = reason
+        if media is not None:
+            clip.media = media
+        for field, value in (technical or {}).items():
+            setattr(clip, field, value)
+        if status == ClipStatus.ready and clip.published_at is None:
+            clip.published_at = utcnow()
+        outbox.record(session, topic=TOPIC, type=f"clip.{status.value}", key=clip.id,
+                      actor_id=clip.owner_id, payload=_event_payload(clip))
+    return clip
+
+
+async def list_by_owner(*, db: Database, owner_id: int, viewer_id: int | None,
+                        cursor: str | None, limit: int) -> tuple[list[Clip], str | None]:
+    position = decode_cursor(cursor)
+    query = sa.select(Clip).where(Clip.owner_id == owner_id,
+                                  Clip.status != ClipStatus.deleted.value)
+    if viewer_id != owner_id:
+        query = query.where(Clip.status == ClipStatus.ready.value,
+                            Clip.visibility == Visibility.public.value)
+    if "before" in position:
+        query = query.where(Clip.id < int(position["before"]))
+    async with db.session() as session:
+        rows = list((await session.scalars(query.order_by(Clip.id.desc()).limit(limit + 1))).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor({"before": str(rows[-1].id)}) if more and rows else None
+
+
+def media_urls(clip: Clip) -> dict[str, str]:
+    return {name: f"/media/{key}" for name, key in (clip.media or {}).items() if isinstance(key, str)}
+
+
+def public_view(clip: Clip, *, owner_handle: str | None = None,
+                url_for: Callable[[Clip], dict[str, str]] = media_urls) -> ClipPublic:
+    return ClipPublic(id=str(clip.id), owner_id=str(clip.owner_id), owner_handle=owner_handle,
+                      caption=clip.caption, hashtags=list(clip.hashtags or []),
+                      visibility=Visibility(clip.visibility), status=ClipStatus(clip.status),
+                      status_reason=clip.status_reason, duration_ms=clip.duration_ms,
+                      width=clip.width, height=clip.height,
+                      media=url_for(clip) if clip.status == ClipStatus.ready.value else {},
+                      created_at=clip.created_at, published_at=clip.published_at)
+
+
+def page_view(clips: list[Clip], next_cursor: str | None, *, owner_handle: str | None = None) -> ClipPage:
+    return ClipPage(items=[public_view(c, owner_handle=owner_handle) for c in clips],
+                    next_cursor=next_cursor)
+
+
+def _event_payload(clip: Clip) -> dict[str, Any]:
+    return {"clip_id": str(clip.id), "owner_id": str(clip.owner_id), "status": clip.status,
+            "visibility": clip.visibility, "hashtags": list(clip.hashtags or [])}

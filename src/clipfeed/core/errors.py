@@ -1,0 +1,75 @@
+"""Domain errors. Services raise these; the HTTP layer turns them into RFC 9457 problem+json
+(``clipfeed.http.problems``), workers log them. No framework is imported here."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ClipfeedError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str = "", *, headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class Invalid(ClipfeedError):
+    status, code, title = 422, "invalid", "The request is not valid"
+
+
+class BadRequest(ClipfeedError):
+    status, code, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(ClipfeedError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(ClipfeedError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(ClipfeedError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(ClipfeedError):
+    status, code, title = 409, "conflict", "Conflict with the current state"
+
+
+class Gone(ClipfeedError):
+    status, code, title = 410, "gone", "No longer available"
+
+
+class PreconditionFailed(ClipfeedError):
+    status, code, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PayloadTooLarge(ClipfeedError):
+    status, code, title = 413, "payload-too-large", "Payload too large"
+
+
+class UnsupportedMediaType(ClipfeedError):
+    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class RateLimited(ClipfeedError):
+    status, code, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))}, **extra)
+
+
+class Unavailable(ClipfeedError):
+    """A dependency (database, cache, log) is down: clients should retry later."""
+
+    status, code, title = 503, "unavailable", "Service temporarily unavailable"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 5, **extra: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, **extra)

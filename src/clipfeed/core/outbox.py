@@ -1,0 +1,115 @@
+"""Transactional outbox: events are written in the same transaction as the change they
+describe, and published to the event log after commit by a relay.
+
+Why not append to the log directly after commit: a process killed between the commit and the
+append would lose the event, and counts, notifications and feeds would silently drift. With
+the outbox the event is durable the moment the change is; a relay in any process publishes it
+(at least once; consumers deduplicate by event ID) and then deletes the row. A row claimed by a
+relay that died is claimed again once its claim lapses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clipfeed.core.events import Event
+from clipfeed.core.ids import IdGenerator
+from clipfeed.infra.db import Base, Database, UTCDateTime, utcnow
+from clipfeed.infra.log import EventLog, OutgoingRecord
+
+log = structlog.get_logger(__name__)
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    topic: Mapped[str] = mapped_column(sa.String(100))
+    key: Mapped[str] = mapped_column(sa.String(100))
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[Any] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[Any] = mapped_column(UTCDateTime, nullable=True, index=True)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+
+
+class Outbox:
+    CLAIM = timedelta(seconds=30)
+
+    def __init__(self, *, db: Database, log: EventLog, ids: IdGenerator, region: str) -> None:
+        self.db = db
+        self.event_log = log
+        self.ids = ids
+        self.region = region
+        self._wake = asyncio.Event()
+        self._me = f"{os.getpid()}-{id(self):x}"
+        self._flush_lock = asyncio.Lock()
+
+    def record(self, session: AsyncSession, *, topic: str, type: str, key: int | str,
+               payload: dict[str, Any], actor_id: int | None = None) -> Event:
+        """Stage an event in ``session``; it is published once the session commits."""
+        event = Event(id=self.ids.next_id(), type=type, key=str(key), actor_id=actor_id,
+                      region=self.region, payload=payload)
+        session.add(OutboxRow(id=event.id, topic=topic, key=event.key, body=event.encode(),
+                              created_at=utcnow()))
+        sync_session = session.sync_session
+        if not sync_session.info.get("outbox_hooked"):
+            sync_session.info["outbox_hooked"] = True
+            sa_event.listen(sync_session, "after_commit", lambda _s: self._wake.set(), once=True)
+        return event
+
+    async def flush(self, limit: int = 500) -> int:
+        """Publish what is pending now; returns how many events went out."""
+        async with self._flush_lock:
+            total = 0
+            while True:
+                published = await self._flush_batch(limit)
+                total += published
+                if published < limit:
+                    return total
+
+    async def _flush_batch(self, limit: int) -> int:
+        now = utcnow()
+        async with self.db.session() as session:
+            pending = sa.select(OutboxRow.id).where(
+                sa.or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
+            ).order_by(OutboxRow.id).limit(limit)
+            ids = list((await session.scalars(pending)).all())
+            if not ids:
+                return 0
+            await session.execute(sa.update(OutboxRow).where(OutboxRow.id.in_(ids)).values(
+                claimed_until=now + self.CLAIM, claimed_by=self._me))
+        async with self.db.session() as session:
+            rows = (await session.scalars(sa.select(OutboxRow).where(
+                OutboxRow.id.in_(ids), OutboxRow.claimed_by == self._me).order_by(OutboxRow.id))).all()
+        by_topic: dict[str, list[OutboxRow]] = defaultdict(list)
+        for row in rows:
+            by_topic[row.topic].append(row)
+        for topic, topic_rows in by_topic.items():
+            await self.event_log.append_batch(topic, [
+                OutgoingRecord(value=row.body, key=row.key.encode()) for row in topic_rows])
+        async with self.db.session() as session:
+            await session.execute(sa.delete(OutboxRow).where(OutboxRow.id.in_([r.id for r in rows])))
+        return len(rows)
+
+    async def run(self, stop: asyncio.Event, *, sweep_every: float = 1.0) -> None:
+        """Relay loop: publish right after commits, and sweep for rows other relays left."""
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=sweep_every)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception as exc:  # keep relaying: the rows stay and are retried
+                log.warning("outbox.flush_failed", error=str(exc))
+                await asyncio.sleep(sweep_every)

@@ -1,0 +1,23 @@
+"""Fixed-window rate limits on the cache port, shared by every API process that shares it."""
+
+from __future__ import annotations
+
+import time
+
+from clipfeed.core.errors import RateLimited
+from clipfeed.infra.cache import Cache
+
+
+class RateLimiter:
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+
+    async def hit(self, scope: str, subject: str, *, limit: int, per_seconds: int,
+                  cost: int = 1) -> None:
+        """Count one use of ``scope`` by ``subject``; raise ``RateLimited`` past ``limit``."""
+        window = int(time.time() // per_seconds)
+        key = f"rl:{scope}:{subject}:{window}"
+        used = await self.cache.incr(key, cost, ttl=per_seconds + 1)
+        if used > limit:
+            retry = per_seconds - int(time.time() % per_seconds)
+            raise RateLimited(f"too many {scope} requests; try again in {retry} s", retry_after=retry)

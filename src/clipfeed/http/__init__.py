@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every feature's router: errors, middleware, metrics, dependencies."""

@@ -1,0 +1,51 @@
+"""Liveness (``/healthz``: the process answers) and readiness (``/readyz``: every adapter
+answers within a deadline, so a load balancer stops sending traffic to a broken instance)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from clipfeed.http.deps import Deps
+from clipfeed.http.metrics import ADAPTER_ERRORS
+
+router = APIRouter(tags=["operations"])
+CHECK_TIMEOUT_S = 2.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _check(name: str, probe: Callable[[], Awaitable[None]]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(probe(), CHECK_TIMEOUT_S)
+        return {"name": name, "ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    except Exception as exc:
+        ADAPTER_ERRORS.labels(adapter=name).inc()
+        reason = "timed out" if isinstance(exc, TimeoutError) else str(exc).splitlines()[0][:200]
+        return {"name": name, "ok": False, "error": reason or type(exc).__name__}
+
+
+@router.get("/readyz")
+async def readyz(services: Deps) -> JSONResponse:
+    checks = await asyncio.gather(
+        _check("database", services.db.ping), _check("blobs", services.blobs.ping),
+        _check("cache", services.cache.ping), _check("event_log", services.log.ping))
+    ready = all(c["ok"] for c in checks)
+    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks},
+                        status_code=200 if ready else 503,
+                        headers=None if ready else {"Retry-After": "5"})
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

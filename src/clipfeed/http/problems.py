@@ -1,0 +1,85 @@
+"""RFC 9457 problem details for every error response; clients never see a stack trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from clipfeed.core.errors import ClipfeedError
+from clipfeed.http.metrics import ADAPTER_ERRORS
+
+log = structlog.get_logger(__name__)
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://clipfeed.dev/problems/"
+
+
+def problem(status: int, code: str, title: str, detail: str, *, request: Request | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status,
+                            "detail": detail}
+    if request is not None:
+        body["instance"] = request.url.path
+        request_id = getattr(request.state, "request_id", None)
+        if request_id:
+            body["request_id"] = request_id
+    body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+_HTTP_CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+               405: "method-not-allowed", 406: "not-acceptable", 409: "conflict",
+               413: "payload-too-large", 415: "unsupported-media-type", 429: "rate-limited"}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ClipfeedError)
+    async def _domain(request: Request, exc: ClipfeedError) -> JSONResponse:
+        return problem(exc.status, exc.code, exc.title, exc.detail, request=request,
+                       headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"location": [str(p) for p in err.get("loc", ())], "message": err.get("msg", ""),
+                   "type": err.get("type", "")} for err in exc.errors()]
+        malformed = any(e["type"] == "json_invalid" for e in errors)
+        if malformed:
+            return problem(400, "malformed-json", "The body is not valid JSON",
+                           "fix the JSON syntax of the request body", request=request, errors=errors)
+        return problem(422, "invalid", "The request is not valid",
+                       "; ".join(f"{'.'.join(e['location'])}: {e['message']}" for e in errors),
+                       request=request, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http-error")
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return problem(exc.status_code, code, detail, detail, request=request,
+                       headers=dict(exc.headers or {}))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
+        ADAPTER_ERRORS.labels(adapter="database").inc()
+        log.error("database.unavailable", error=str(exc).splitlines()[0])
+        return problem(503, "unavailable", "Service temporarily unavailable",
+                       "the database cannot be reached; retry shortly", request=request,
+                       headers={"Retry-After": "5"})
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return await _db_down(request, exc)
+        return await _unexpected(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.failed", path=request.url.path)
+        return problem(500, "internal-error", "Internal error",
+                       "something went wrong on our side; it has been logged", request=request)

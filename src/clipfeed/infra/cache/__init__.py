@@ -1,0 +1,103 @@
+"""Cache port: a key-value store with TTLs and the few data structures the product needs
+(counters, hashes for feature vectors, sorted sets for trending, sets for dedupe). It is a
+cache and a feature store, never the system of record: losing it costs recomputation only.
+
+Values are bytes; TTLs are seconds (None = no expiry). Checked by
+``tests/contract/test_cache.py`` against the in-process and Redis adapters.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+__all__ = ["Cache", "open_cache"]
+
+
+class Cache(Protocol):
+    url: str
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None: ...
+
+    async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None: ...
+
+    async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Set only if absent; True when this call set it (locks, dedupe by event ID)."""
+
+    async def delete(self, *keys: str) -> int:
+        """Remove keys; returns how many existed."""
+
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        """Atomic add; a missing key counts from 0. ``ttl`` applies when the key is created."""
+
+    async def incr_float(self, key: str, amount: float, ttl: float | None = None) -> float: ...
+
+    async def expire(self, key: str, ttl: float) -> bool: ...
+
+    async def ttl(self, key: str) -> float | None:
+        """Seconds left; None when the key has no expiry or does not exist."""
+
+    # hashes (feature vectors, profiles)
+    async def hgetall(self, key: str) -> dict[str, bytes]: ...
+
+    async def hget_many(self, keys: Sequence[str]) -> list[dict[str, bytes]]:
+        """``hgetall`` of several keys in one round trip."""
+
+    async def hset(self, key: str, mapping: Mapping[str, bytes], ttl: float | None = None) -> None: ...
+
+    async def hincr_float(self, key: str, field: str, amount: float,
+                          ttl: float | None = None) -> float: ...
+
+    # sorted sets (trending, leaderboards)
+    async def zincr(self, key: str, member: str, amount: float, ttl: float | None = None) -> float: ...
+
+    async def zadd(self, key: str, scores: Mapping[str, float], ttl: float | None = None) -> None: ...
+
+    async def ztop(self, key: str, count: int, *, offset: int = 0) -> list[tuple[str, float]]:
+        """Members with the highest scores first."""
+
+    async def zscore(self, key: str, member: str) -> float | None: ...
+
+    async def zrem(self, key: str, *members: str) -> int: ...
+
+    async def zcard(self, key: str) -> int: ...
+
+    async def ztrim(self, key: str, keep: int) -> int:
+        """Keep the ``keep`` highest-scored members; returns how many were dropped."""
+
+    # sets (seen clips, dedupe)
+    async def sadd(self, key: str, *members: str, ttl: float | None = None) -> int:
+        """Add members; returns how many were new."""
+
+    # ``builtins.set``: inside the class body ``set`` names the method above.
+    async def smembers(self, key: str) -> builtins.set[str]: ...
+
+    async def sismember_many(self, key: str, members: Sequence[str]) -> list[bool]: ...
+
+    async def ping(self) -> None:
+        """Raise if the cache cannot be reached."""
+
+    async def flush(self) -> None:
+        """Drop everything this cache holds (tests, and ``clipfeed admin cache-flush``)."""
+
+    async def close(self) -> None: ...
+
+
+def open_cache(url: str) -> Cache:
+    """``memory://?max_items=100000`` or ``redis://host:6379/0[,redis://host2:6379/0]`` (several
+    URLs: keys spread over the nodes by consistent hashing)."""
+    scheme = url.split("://", 1)[0]
+    if scheme == "memory":
+        from clipfeed.infra.cache.memory import MemoryCache
+
+        return MemoryCache.from_url(url)
+    if scheme in ("redis", "rediss", "unix"):
+        from clipfeed.infra.cache.redis import RedisCache
+
+        return RedisCache.from_url(url)
+    raise ValueError(f"unknown cache URL scheme {scheme!r} (use memory:// or redis://)")

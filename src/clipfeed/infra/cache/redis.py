@@ -1,0 +1,353 @@
+"""Redis cache: one server, or several standalone servers with keys spread by consistent hashing.
+
+``redis://host:6379/0`` names one node; ``redis://a:6379/0,redis://b:6379/0`` names several, and
+each key lives on the node the ring picks (``ring.py`` says why the ring is ours). Every key
+touches one node, so single-key commands need no coordination; multi-key reads and writes are
+split by node and sent as one pipeline per node, all nodes at once. ``?prefix=`` puts every key
+under a namespace, and ``flush`` then removes that namespace only.
+
+Timeouts are short and retries few: a cache that does not answer within a couple of seconds is
+treated as down (``Unavailable``) rather than holding requests hostage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import functools
+import math
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+
+from clipfeed.core.errors import Unavailable
+from clipfeed.infra.cache.ring import HashRing
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+# Runs a data-structure command and, only if the key did not exist before, gives it a TTL:
+# "ttl applies when the key is created" in one round trip, atomically, on Redis 6.2 and later
+# (``EXPIRE … NX`` would need 7.0 and also touches existing keys that have no TTL).
+_CREATE_WITH_TTL = """
+local created = redis.call('EXISTS', KEYS[1]) == 0
+local result = redis.call(ARGV[1], KEYS[1], unpack(ARGV, 3))
+if created then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return result
+"""
+
+
+def _translated(method: Callable[_P, Coroutine[Any, Any, _T]]) -> Callable[_P, Coroutine[Any, Any, _T]]:
+    """Turn redis-py exceptions into the port's: outages become ``Unavailable``, a command on
+    a key of another type ``TypeError``, any other refused command ``ValueError``."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await method(*args, **kwargs)
+        except ResponseError as err:
+            if "WRONGTYPE" in str(err):
+                raise TypeError(str(err)) from err
+            raise ValueError(f"redis refused the command: {err}") from err
+        except (RedisError, OSError) as err:
+            raise Unavailable(f"cache unreachable: {err}") from err
+
+    return wrapper
+
+
+def _milliseconds(ttl: float) -> int:
+    if ttl <= 0:
+        raise ValueError("a TTL must be positive")
+    return max(1, math.ceil(ttl * 1000))
+
+
+def _split_url(url: str) -> tuple[str, str, str]:
+    """``(connection URL without our options, ring name without credentials, key prefix)``."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = "".join(value for name, value in query if name == "prefix")
+    rest = urlencode([(name, value) for name, value in query if name != "prefix"])
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return (urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")),
+            f"{parts.scheme}://{host}{parts.path or '/0'}", prefix)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+class RedisCache:
+    def __init__(self, nodes: Mapping[str, Redis], *, prefix: str = "", url: str = "") -> None:
+        if not nodes:
+            raise ValueError("at least one Redis node is needed")
+        self.url = url
+        self.prefix = prefix
+        self._nodes = dict(nodes)
+        self._ring = HashRing(self._nodes)
+        self._only = next(iter(self._nodes.values())) if len(self._nodes) == 1 else None
+        self._script = next(iter(self._nodes.values())).register_script(_CREATE_WITH_TTL)
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout: float = 2.0, max_connections: int = 64) -> RedisCache:
+        nodes: dict[str, Redis] = {}
+        prefixes = set()
+        for part in filter(None, (piece.strip() for piece in url.split(","))):
+            connect_url, name, prefix = _split_url(part)
+            prefixes.add(prefix)
+            # A blocking pool makes a burst of callers wait for a connection instead of failing
+            # or opening thousands of sockets; one retry without pause revives a pooled
+            # connection the server closed, and more would only delay declaring an outage.
+            pool = BlockingConnectionPool.from_url(
+                connect_url, max_connections=max_connections, timeout=timeout,
+                socket_connect_timeout=timeout / 2, socket_timeout=timeout,
+                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
+            nodes[name] = Redis.from_pool(pool)
+        if len(prefixes) > 1:
+            raise ValueError("every node URL must name the same ?prefix=")
+        return cls(nodes, prefix=prefixes.pop() if prefixes else "", url=url)
+
+    def _node(self, key: str) -> Redis:
+        if self._only is not None:
+            return self._only
+        return self._nodes[self._ring.node_for(key)]
+
+    async def _scatter(self, keys: Sequence[str],
+                       send: Callable[[Redis, list[str]], Awaitable[list[Any]]]) -> list[Any]:
+        """Call ``send(node, prefixed_keys)`` once per node (concurrently) and put the answers
+        back in the order of ``keys``."""
+        groups = self._ring.group(keys)
+        names = list(groups)
+        answers = await asyncio.gather(*(
+            send(self._nodes[name], [self.prefix + keys[i] for i in groups[name]]) for name in names))
+        out: list[Any] = [None] * len(keys)
+        for name, answer in zip(names, answers, strict=True):
+            for position, value in zip(groups[name], answer, strict=True):
+                out[position] = value
+        return out
+
+    async def _create_with_ttl(self, key: str, ttl: float, command: str, *args: Any) -> Any:
+        return await self._script(keys=[self.prefix + key],
+                                  args=[command, _milliseconds(ttl), *args], client=self._node(key))
+
+    # --- strings ----------------------------------------------------------------------
+
+    @_translated
+    async def get(self, key: str) -> bytes | None:
+        value: Any = await self._node(key).get(self.prefix + key)
+        return None if value is None else bytes(value)
+
+    @_translated
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+
+        async def send(node: Redis, names: list[str]) -> list[Any]:
+            return list(await node.mget(names))
+
+        return await self._scatter(keys, send)
+
+    @_translated
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        await self._node(key).set(self.prefix + key, value,
+                                  px=None if ttl is None else _milliseconds(ttl))
+
+    @_translated
+    async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
+        if not items:
+            return
+        px = None if ttl is None else _milliseconds(ttl)
+        keys = list(items)
+        prefix_len = len(self.prefix)
+
+        async def send(node: Redis, names: list[str]) -> list[Any]:
+            async with node.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.set(name, items[name[prefix_len:]], px=px)
+                return list(await pipe.execute())
+
+        await self._scatter(keys, send)
+
+    @_translated
+    async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        return bool(await self._node(key).set(self.prefix + key, value, nx=True,
+                                              px=None if ttl is None else _milliseconds(ttl)))
+
+    @_translated
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+
+        async def send(node: Redis, names: list[str]) -> list[Any]:
+            # One DEL per node; its count is reported at the first key's position.
+            return [await node.delete(*names)] + [0] * (len(names) - 1)
+
+        return sum(await self._scatter(list(dict.fromkeys(keys)), send))
+
+    @_translated
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        if ttl is None:
+            return int(await self._node(key).incrby(self.prefix + key, amount))
+        return int(await self._create_with_ttl(key, ttl, "INCRBY", amount))
+
+    @_translated
+    async def incr_float(self, key: str, amount: float, ttl: float | None = None) -> float:
+        if ttl is None:
+            return float(await self._node(key).incrbyfloat(self.prefix + key, amount))
+        return float(await self._create_with_ttl(key, ttl, "INCRBYFLOAT", repr(float(amount))))
+
+    @_translated
+    async def expire(self, key: str, ttl: float) -> bool:
+        # A non-positive TTL deletes the key, as PEXPIRE does.
+        milliseconds = _milliseconds(ttl) if ttl > 0 else 0
+        return bool(await self._node(key).pexpire(self.prefix + key, milliseconds))
+
+    @_translated
+    async def ttl(self, key: str) -> float | None:
+        left = int(await self._node(key).pttl(self.prefix + key))
+        return None if left < 0 else left / 1000
+
+    # --- hashes -----------------------------------------------------------------------
+
+    @_translated
+    async def hgetall(self, key: str) -> dict[str, bytes]:
+        fields: Any = await self._node(key).hgetall(self.prefix + key)
+        return {field.decode(): value for field, value in fields.items()}
+
+    @_translated
+    async def hget_many(self, keys: Sequence[str]) -> list[dict[str, bytes]]:
+        if not keys:
+            return []
+
+        async def send(node: Redis, names: list[str]) -> list[Any]:
+            async with node.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.hgetall(name)
+                return list(await pipe.execute())
+
+        found = await self._scatter(keys, send)
+        return [{field.decode(): value for field, value in fields.items()} for fields in found]
+
+    @_translated
+    async def hset(self, key: str, mapping: Mapping[str, bytes], ttl: float | None = None) -> None:
+        if not mapping:
+            return
+        if ttl is None:
+            await self._node(key).hset(self.prefix + key, mapping=dict[Any, Any](mapping))
+        else:
+            await self._create_with_ttl(key, ttl, "HSET",
+                                        *(item for pair in mapping.items() for item in pair))
+
+    @_translated
+    async def hincr_float(self, key: str, field: str, amount: float,
+                          ttl: float | None = None) -> float:
+        if ttl is None:
+            return float(await self._node(key).hincrbyfloat(self.prefix + key, field, amount))
+        return float(await self._create_with_ttl(key, ttl, "HINCRBYFLOAT", field, repr(float(amount))))
+
+    # --- sorted sets ------------------------------------------------------------------
+
+    @_translated
+    async def zincr(self, key: str, member: str, amount: float, ttl: float | None = None) -> float:
+        if ttl is None:
+            score: Any = await self._node(key).zincrby(self.prefix + key, amount, member)
+            return float(score)
+        return float(await self._create_with_ttl(key, ttl, "ZINCRBY", repr(float(amount)), member))
+
+    @_translated
+    async def zadd(self, key: str, scores: Mapping[str, float], ttl: float | None = None) -> None:
+        if not scores:
+            return
+        if ttl is None:
+            await self._node(key).zadd(self.prefix + key, dict(scores))
+        else:
+            await self._create_with_ttl(key, ttl, "ZADD", *(
+                item for member, score in scores.items() for item in (repr(float(score)), member)))
+
+    @_translated
+    async def ztop(self, key: str, count: int, *, offset: int = 0) -> list[tuple[str, float]]:
+        if count <= 0:
+            return []
+        # ZREVRANGE orders equal scores by member, byte-wise descending: the memory adapter too.
+        ranked: Any = await self._node(key).zrevrange(self.prefix + key, offset, offset + count - 1,
+                                                 withscores=True)
+        return [(member.decode(), float(score)) for member, score in ranked]
+
+    @_translated
+    async def zscore(self, key: str, member: str) -> float | None:
+        score: Any = await self._node(key).zscore(self.prefix + key, member)
+        return None if score is None else float(score)
+
+    @_translated
+    async def zrem(self, key: str, *members: str) -> int:
+        return int(await self._node(key).zrem(self.prefix + key, *members)) if members else 0
+
+    @_translated
+    async def zcard(self, key: str) -> int:
+        return int(await self._node(key).zcard(self.prefix + key))
+
+    @_translated
+    async def ztrim(self, key: str, keep: int) -> int:
+        if keep < 0:
+            raise ValueError("keep must not be negative")
+        # Ranks count from the lowest score: drop all but the last ``keep``.
+        return int(await self._node(key).zremrangebyrank(self.prefix + key, 0, -(keep + 1)))
+
+    # --- sets -------------------------------------------------------------------------
+
+    @_translated
+    async def sadd(self, key: str, *members: str, ttl: float | None = None) -> int:
+        if not members:
+            return 0
+        if ttl is None:
+            return int(await self._node(key).sadd(self.prefix + key, *members))
+        return int(await self._create_with_ttl(key, ttl, "SADD", *members))
+
+    @_translated
+    async def smembers(self, key: str) -> builtins.set[str]:
+        members: Any = await self._node(key).smembers(self.prefix + key)
+        return {member.decode() for member in members}
+
+    @_translated
+    async def sismember_many(self, key: str, members: Sequence[str]) -> list[bool]:
+        if not members:
+            return []
+        found = await self._node(key).smismember(self.prefix + key, list(members))
+        return [bool(flag) for flag in found]
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    @_translated
+    async def ping(self) -> None:
+        await asyncio.gather(*(node.ping() for node in self._nodes.values()))
+
+    @_translated
+    async def flush(self) -> None:
+        await asyncio.gather(*(self._flush_node(node) for node in self._nodes.values()))
+
+    async def _flush_node(self, node: Redis) -> None:
+        if not self.prefix:
+            # Without a namespace the cache owns the whole database; FLUSHALL would also wipe
+            # the server's other databases, which may belong to someone else.
+            await node.flushdb()
+            return
+        batch: list[bytes] = []
+        async for name in node.scan_iter(match=_glob_escape(self.prefix) + "*", count=1000):
+            batch.append(name)
+            if len(batch) >= 1000:
+                await node.unlink(*batch)
+                batch.clear()
+        if batch:
+            await node.unlink(*batch)
+
+    async def close(self) -> None:
+        for node in self._nodes.values():
+            # Closing a cache that is already gone is not worth an error.
+            with contextlib.suppress(RedisError, OSError):
+                await node.aclose()

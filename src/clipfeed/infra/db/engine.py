@@ -1,0 +1,129 @@
+"""Engines, sessions and the shard router for the metadata store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from clipfeed.core.sharding import ShardRouter
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].split("+", 1)[0]
+
+
+def async_url(url: str) -> str:
+    """Our URLs name the engine only (``sqlite://``, ``postgresql://``); pick the driver."""
+    scheme = _scheme(url)
+    rest = url.split("://", 1)[1]
+    if scheme == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    raise ValueError(f"unknown database URL scheme {scheme!r} (use sqlite:// or postgresql://)")
+
+
+def sync_url(url: str) -> str:
+    scheme = _scheme(url)
+    rest = url.split("://", 1)[1]
+    if scheme == "sqlite":
+        return f"sqlite://{rest}"
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    raise ValueError(f"unknown database URL scheme {scheme!r} (use sqlite:// or postgresql://)")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the writer (API, workers and CLI share one file);
+    # synchronous=NORMAL in WAL mode loses nothing when a process dies, only on power loss.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    scheme = _scheme(url)
+    if scheme == "sqlite":
+        path = url.split("://", 1)[1].lstrip("/")
+        if path and path != ":memory:":
+            Path("/" + path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(async_url(url), connect_args={"timeout": 10})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    # A dead database must fail fast (503 to clients), never hang a request.
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=5,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 3, "options": "-c statement_timeout=15000"},
+    )
+
+
+class Database:
+    """The main database plus the shard databases, with one router over the shards."""
+
+    def __init__(self, url: str, *, shard_urls: list[str] | None = None,
+                 virtual_shards: int = 1024) -> None:
+        self.url = url
+        self.shard_urls = list(shard_urls or [])
+        self.engine = make_engine(url)
+        self._shard_engines = [make_engine(u) for u in self.shard_urls] or [self.engine]
+        self.router = ShardRouter(databases=len(self._shard_engines), virtual_shards=virtual_shards)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._shard_sessions = [async_sessionmaker(e, expire_on_commit=False)
+                                for e in self._shard_engines]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return _scheme(self.url) == "sqlite"
+
+    @property
+    def all_urls(self) -> list[str]:
+        return [self.url, *self.shard_urls]
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session on the main database; commits on success, rolls back on error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def shard_session(self, key: int) -> AsyncIterator[AsyncSession]:
+        """A session on the shard that holds ``key``'s rows."""
+        index = self.router.database_for(key)
+        async with self._shard_sessions[index]() as session, session.begin():
+            yield session
+
+    def shard_index(self, key: int) -> int:
+        return self.router.database_for(key)
+
+    @asynccontextmanager
+    async def shard_session_at(self, index: int) -> AsyncIterator[AsyncSession]:
+        """A session on shard database ``index`` (scatter-gather reads)."""
+        async with self._shard_sessions[index]() as session, session.begin():
+            yield session
+
+    @property
+    def shard_count(self) -> int:
+        return len(self._shard_engines)
+
+    async def ping(self) -> None:
+        for engine in {id(e): e for e in [self.engine, *self._shard_engines]}.values():
+            async with engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        for engine in {id(e): e for e in [self.engine, *self._shard_engines]}.values():
+            await engine.dispose()

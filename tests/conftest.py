@@ -1,0 +1,107 @@
+"""Shared fixtures: real engines (see ``services.py``) for the whole session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests import services as engines
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    with engines.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    with engines.postgres_database(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with engines.redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    with engines.nats_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    with engines.seaweedfs() as endpoint:
+        yield endpoint
+
+
+# --- the application, wired as in production -------------------------------------------
+
+STACKS = ["embedded", "real"]
+
+
+def stack_settings(stack: str, tmp_path, request: pytest.FixtureRequest, **overrides):  # type: ignore[no-untyped-def]
+    """Settings for the embedded stack, or the real one (PostgreSQL, S3, Redis, JetStream)."""
+    import uuid
+
+    from clipfeed.settings import Settings
+
+    values: dict[str, object] = {"data_dir": tmp_path, "log_json": False}
+    if stack == "real":
+        pg = request.getfixturevalue("postgres_url")
+        endpoint = request.getfixturevalue("s3_endpoint")
+        redis = request.getfixturevalue("redis_url")
+        nats = request.getfixturevalue("nats_url")
+        unique = uuid.uuid4().hex[:10]
+        values.update(
+            database_url=pg,
+            blob_url=f"s3://clipfeed-{unique}?endpoint={endpoint}&region=us-east-1&access_key=test&secret_key=test",
+            cache_url=f"{redis}/15?prefix=t{unique}:",
+            log_url=f"{nats}?prefix=t{unique}",
+        )
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(stack: str, tmp_path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    return stack_settings(stack, tmp_path, request)
+
+
+@pytest.fixture
+async def services(settings):  # type: ignore[no-untyped-def]
+    from clipfeed.bootstrap import bootstrap
+    from clipfeed.infra.db.migrate import upgrade
+
+    upgrade(settings.resolve(settings.database_url))
+    for url in settings.database_shard_urls:
+        upgrade(settings.resolve(url))
+    built = await bootstrap(settings)
+    try:
+        yield built
+    finally:
+        await built.cache.flush()
+        await built.close()
+
+
+@pytest.fixture
+async def client(services):  # type: ignore[no-untyped-def]
+    import httpx
+
+    from clipfeed.api import create_app
+
+    app = create_app(services=services)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http

