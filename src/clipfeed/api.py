@@ -34,6 +34,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.state.services = services or await bootstrap(settings)
         for hook in STARTUP_HOOKS:
             hook(app.state.services)
+        if owned:
+            _start_inprocess_workers(app.state.services)
         try:
             yield
         finally:
@@ -60,3 +62,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                        expose_headers=["Location", "X-Request-ID", "Retry-After"])
     app.add_middleware(RequestContext)
     return app
+
+
+def _start_inprocess_workers(services: Services) -> None:
+    from clipfeed.workers import roles, run_role
+
+    for role in services.settings.worker_roles_in_process(roles()):
+        services.spawn(run_role(services, role, services.stopping), f"worker-{role}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from clipfeed.core.ids import IdGenerator, default_node
+from clipfeed.core.live import LiveHub
 from clipfeed.core.outbox import Outbox
 from clipfeed.core.ratelimit import RateLimiter
 from clipfeed.infra.blobs import BlobStore, open_blob_store
@@ -33,6 +34,7 @@ class Services:
     log: EventLog
     outbox: Outbox
     limiter: RateLimiter
+    live: LiveHub
     background: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -45,6 +47,7 @@ class Services:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        await self.live.close()
         try:
             await self.outbox.flush()  # best effort: what stays is relayed by the next process
         except Exception as exc:
@@ -68,7 +71,7 @@ async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
     _announce_embedded(settings)
     outbox = Outbox(db=db, log=event_log, ids=ids, region=settings.region)
     services = Services(settings=settings, ids=ids, db=db, blobs=blobs, cache=cache, log=event_log,
-                        outbox=outbox, limiter=RateLimiter(cache))
+                        outbox=outbox, limiter=RateLimiter(cache), live=LiveHub(event_log))
     if relay:
         services.spawn(outbox.run(services.stopping), "outbox-relay")
     return services

@@ -63,6 +63,35 @@ def serve(
                 proxy_headers=True, timeout_graceful_shutdown=10)
 
 
+@app.command()
+def worker(role: Annotated[str, typer.Argument(help="stream | media | batch | lifecycle")]) -> None:
+    """Run a worker role until interrupted (Ctrl+C or SIGTERM finish the current batch)."""
+    import signal
+
+    from clipfeed.bootstrap import running
+    from clipfeed.logs import configure
+    from clipfeed.workers import PROCESSORS, roles, run_role
+
+    if role not in PROCESSORS:
+        console.print(f"[red]unknown role {role!r}[/]; known: {', '.join(PROCESSORS)}")
+        raise typer.Exit(2)
+    if role not in roles():
+        console.print(f"[red]nothing is registered for the {role!r} role in this version[/]")
+        raise typer.Exit(2)
+    settings = _settings()
+    configure(settings.log_level, json=settings.log_json)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with running(settings) as services:
+            await run_role(services, role, stop)
+
+    _run(run())
+
+
 @admin.command("create-user")
 def create_user(handle: str, email: str,
                 password: Annotated[str, typer.Option(prompt=True, hide_input=True,

@@ -43,6 +43,10 @@ def run_demo(settings: Settings, *, port: int, console: Console) -> None:
         try:
             with console.status("seeding demo accounts"):
                 await seed_accounts(services)
+            from clipfeed.workers import roles, run_role
+
+            for role in roles():  # one process: the workers share the in-process cache
+                services.spawn(run_role(services, role, services.stopping), f"worker-{role}")
             config = uvicorn.Config(create_app(services=services), host=settings.host, port=port,
                                     log_level="warning")
             server = uvicorn.Server(config)

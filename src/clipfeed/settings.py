@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     avatar_max_bytes: int = 5 * 1024 * 1024
     avatar_max_pixels: int = 4096 * 4096
 
+    # Worker roles the API process runs itself. "auto": every role when the cache is in-process
+    # (memory://), since only the process that owns that cache can see what workers put in it;
+    # none otherwise (run `clipfeed worker <role>` processes).
+    inprocess_workers: str = "auto"
+
     log_level: str = "INFO"
     log_json: bool = True
     region: str = "local"
@@ -61,6 +66,15 @@ class Settings(BaseSettings):
     def resolve(self, url: str) -> str:
         """Fill ``{data_dir}`` placeholders so relative defaults land under the data directory."""
         return url.replace("{data_dir}", str(self.data_dir.resolve()))
+
+    def worker_roles_in_process(self, known: list[str]) -> list[str]:
+        if self.inprocess_workers == "auto":
+            return list(known) if self.cache_url.startswith("memory") else []
+        wanted = [r.strip() for r in self.inprocess_workers.split(",") if r.strip() and r.strip() != "none"]
+        unknown = set(wanted) - set(known)
+        if unknown:
+            raise ValueError(f"unknown worker roles in CLIPFEED_INPROCESS_WORKERS: {sorted(unknown)}")
+        return wanted
 
     @cached_property
     def base_url(self) -> str:

@@ -337,3 +337,27 @@ async def test_unreachable_nats_fails_fast_with_unavailable() -> None:
     with pytest.raises(Unavailable):
         await open_event_log(f"nats://127.0.0.1:{free_port()}")
     assert time.monotonic() - started < 5
+
+
+async def test_tail_delivers_new_records_from_every_handle_and_nothing_older(open_log: OpenLog) -> None:
+    watcher, other_process = await open_log(), await open_log()
+    await watcher.ensure_topic(TopicSpec("live", partitions=3))
+    await watcher.append("live", b"before", key=b"a")
+    received: list[bytes] = []
+
+    records = await watcher.tail("live")
+
+    async def collect() -> None:
+        async for record in records:
+            received.append(record.value)
+            if len(received) == 4:
+                return
+
+    task = asyncio.ensure_future(collect())
+    appended = time.monotonic()
+    await watcher.append("live", b"mine", key=b"a")
+    for n in range(3):
+        await other_process.append("live", f"theirs-{n}".encode(), key=f"k{n}".encode())
+    await asyncio.wait_for(task, 5)
+    assert sorted(received) == [b"mine", b"theirs-0", b"theirs-1", b"theirs-2"]
+    assert time.monotonic() - appended < 1.0

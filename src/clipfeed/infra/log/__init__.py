@@ -26,7 +26,7 @@ Semantics shared by every adapter (checked by ``tests/contract/test_event_log.py
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -117,6 +117,11 @@ class EventLog(Protocol):
     async def read(self, topic: str, partition: int, *, from_offset: int | None = None,
                    from_time: datetime | None = None, limit: int = 1000) -> list[Record]:
         """Records of one partition from an offset or a time, outside any group (replay)."""
+
+    async def tail(self, topic: str) -> AsyncIterator[Record]:
+        """Records appended to ``topic`` after this call returns, as they arrive, outside any
+        group: no acks, no redelivery, nothing older. For live fan-out to open connections
+        (server-sent events), where a client that missed something reads the stored state."""
 
     async def partitions(self, topic: str) -> int:
         """How many partitions ``topic`` has."""

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "events.sqlite3"
 RETENTION_EVERY_S = 60.0
+TAIL_BATCH = 500
+TAIL_POLL_S = 0.05
 
 
 def encode_headers(headers: dict[str, str] | None) -> bytes | None:
@@ -58,6 +60,7 @@ class EmbeddedEventLog:
         self._path = directory / DB_NAME
         self._loop = asyncio.get_running_loop()
         self._signals: dict[str, asyncio.Event] = {}
+        self._tail_signals: dict[str, set[asyncio.Event]] = {}
         self._writer = Writer(self._path, self._on_commit)
         self._reader = Reader(self._path)
         self._topics: dict[str, store.TopicRow] = {}
@@ -121,6 +124,35 @@ class EmbeddedEventLog:
             return store.read(conn, info.id, partition, start, limit)
 
         return [to_record(topic, row) for row in await self._reader.run(run)]
+
+    async def tail(self, topic: str) -> AsyncIterator[Record]:
+        info = await self.topic(topic, create=True)
+        positions = await self.end_offsets(topic)
+        signal = asyncio.Event()  # our own: consumers clear the shared one
+        self._tail_signals.setdefault(topic, set()).add(signal)
+
+        def fresh(conn: sqlite3.Connection) -> list[store.RecordRow]:
+            rows: list[store.RecordRow] = []
+            for partition, start in positions.items():
+                rows += store.read(conn, info.id, partition, start, TAIL_BATCH)
+            return rows
+
+        async def records() -> AsyncIterator[Record]:
+            try:
+                while True:
+                    signal.clear()
+                    rows = await self._reader.run(fresh)
+                    for row in rows:
+                        positions[row[0]] = row[1] + 1
+                        yield to_record(topic, row)
+                    if not rows:
+                        # Woken at once by this process's appends; other processes' are polled.
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(signal.wait(), TAIL_POLL_S)
+            finally:
+                self._tail_signals.get(topic, set()).discard(signal)
+
+        return records()
 
     async def partitions(self, topic: str) -> int:
         return (await self.topic(topic)).partitions
@@ -228,6 +260,8 @@ class EmbeddedEventLog:
     def _wake(self, topics: set[str]) -> None:
         for topic in topics:
             self.signal(topic).set()
+            for tail_signal in self._tail_signals.get(topic, ()):
+                tail_signal.set()
 
     def _maybe_enforce_retention(self) -> None:
         # Opportunistic: appenders trigger it now and then so no separate job is needed.

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
@@ -138,6 +138,26 @@ class JetStreamEventLog:
                 with contextlib.suppress(Exception):
                     await self.js.delete_consumer(ref.stream, info.name)
         return [to_record(topic, msg) for msg in msgs]
+
+    async def tail(self, topic: str) -> AsyncIterator[Record]:
+        ref = await self.stream(topic, create=TopicSpec(topic))
+        with translated(f"tailing {topic}"):
+            # An ordered push consumer from "new": server-side flow control, no acks, and it
+            # recreates itself after a gap, which suits best-effort live fan-out.
+            sub = await self.js.subscribe(f"{ref.subject_prefix}.*", stream=ref.stream, ordered_consumer=True,
+                                          deliver_policy=api.DeliverPolicy.NEW)
+
+        async def records() -> AsyncIterator[Record]:
+            try:
+                while True:
+                    with translated(f"tailing {topic}"):
+                        msg = await sub.next_msg(timeout=None)
+                    yield to_record(topic, msg)
+            finally:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+        return records()
 
     async def partitions(self, topic: str) -> int:
         return (await self.stream(topic)).partitions

@@ -1,0 +1,133 @@
+"""Event processors: the unit of work of ``clipfeed worker <role>``.
+
+A processor consumes one or more topics as a consumer group and handles records in batches.
+Handlers must be idempotent (delivery is at least once). A record whose handling keeps
+failing is retried with exponential backoff and, after ``max_deliveries``, moved to the
+dead-letter topic ``dlq.<group>`` with the error, so one poison record never stops a stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import structlog
+from prometheus_client import Counter, Histogram
+
+from clipfeed.infra.log import Consumer, Record
+
+if TYPE_CHECKING:
+    from clipfeed.bootstrap import Services
+
+log = structlog.get_logger(__name__)
+
+PROCESSED = Counter("clipfeed_processor_records_total", "Records handled by processors",
+                    ["group", "topic", "outcome"])
+BATCH_SECONDS = Histogram("clipfeed_processor_batch_seconds", "Time to handle one batch", ["group"],
+                          buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120))
+LAG_SECONDS = Histogram("clipfeed_processor_lag_seconds", "Age of records when handled", ["group"],
+                        buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 60, 300))
+
+
+@dataclass
+class Processor:
+    """Subclass and implement ``handle``. One instance per worker process."""
+
+    group: ClassVar[str]
+    topics: ClassVar[Sequence[str]]
+    shared: ClassVar[bool] = False       # work queue (True) or partitioned (False)
+    batch_size: ClassVar[int] = 500
+    ack_wait: ClassVar[float] = 30.0
+    max_deliveries: ClassVar[int] = 5
+    services: Services = field(repr=False)
+
+    def __post_init__(self) -> None:
+        """Override to set up per-process state."""
+
+    async def handle(self, records: list[Record]) -> None:
+        """Handle a batch. Raise to have the batch retried record by record."""
+        raise NotImplementedError
+
+    async def handle_one(self, record: Record) -> None:
+        """Handle a single record (the retry path); by default a batch of one."""
+        await self.handle([record])
+
+
+async def run_processor(processor: Processor, stop: asyncio.Event) -> None:
+    """Consume until ``stop`` is set; survives log outages by reconnecting."""
+    tasks = [asyncio.create_task(_run_topic(processor, topic, stop), name=f"{processor.group}:{topic}")
+             for topic in processor.topics]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _run_topic(processor: Processor, topic: str, stop: asyncio.Event) -> None:
+    event_log = processor.services.log
+    while not stop.is_set():
+        consumer: Consumer | None = None
+        try:
+            consumer = await event_log.consumer(topic, processor.group, shared=processor.shared,
+                                                ack_wait=processor.ack_wait)
+            while not stop.is_set():
+                records = await consumer.fetch(processor.batch_size, timeout=0.5)
+                if records:
+                    await _handle_batch(processor, consumer, records)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("processor.restart", group=processor.group, topic=topic, error=str(exc))
+            await asyncio.sleep(1.0)
+        finally:
+            if consumer is not None:
+                with contextlib.suppress(Exception):
+                    await consumer.close()
+
+
+async def _handle_batch(processor: Processor, consumer: Consumer, records: list[Record]) -> None:
+    group = processor.group
+    started = time.perf_counter()
+    now = time.time()
+    for record in records:
+        LAG_SECONDS.labels(group).observe(max(0.0, now - record.timestamp.timestamp()))
+    try:
+        await processor.handle(records)
+        await consumer.ack_many(records)
+        PROCESSED.labels(group, records[0].topic, "ok").inc(len(records))
+    except Exception as batch_error:
+        log.warning("processor.batch_failed", group=group, error=str(batch_error), size=len(records))
+        for record in records:
+            await _retry_one(processor, consumer, record)
+    BATCH_SECONDS.labels(group).observe(time.perf_counter() - started)
+
+
+async def _retry_one(processor: Processor, consumer: Consumer, record: Record) -> None:
+    group = processor.group
+    try:
+        await processor.handle_one(record)
+        await consumer.ack(record)
+        PROCESSED.labels(group, record.topic, "ok").inc()
+        return
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    if record.delivery_count >= processor.max_deliveries:
+        await processor.services.log.append(
+            f"dlq.{group}", record.value, key=record.key,
+            headers={**record.headers, "error": error[:500], "source_topic": record.topic,
+                     "source_partition": str(record.partition), "source_offset": str(record.offset)})
+        await consumer.ack(record)
+        PROCESSED.labels(group, record.topic, "dead_lettered").inc()
+        log.error("processor.dead_lettered", group=group, topic=record.topic, offset=record.offset, error=error)
+    else:
+        delay = min(60.0, 0.5 * 2 ** (record.delivery_count - 1))
+        await consumer.nack(record, delay=delay)
+        PROCESSED.labels(group, record.topic, "retried").inc()
+        log.warning("processor.retry", group=group, topic=record.topic, offset=record.offset,
+                    delay=delay, error=error)

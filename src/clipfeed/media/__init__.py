@@ -1,0 +1,1 @@
+"""Media: probing, the transcoding pipeline, thumbnails, moderation and metadata."""
