@@ -14,11 +14,12 @@ from clipfeed.bootstrap import Services, bootstrap
 from clipfeed.clips.api import router as clips_router
 from clipfeed.http import health, problems
 from clipfeed.http.middleware import BodyLimit, RequestContext
+from clipfeed.moderation.api import router as moderation_router
 from clipfeed.settings import Settings
 
 # Routers of every feature, in this order. Each declares its own "/v1" prefix, so route
 # templates (metrics labels, logs) carry the full path.
-FEATURE_ROUTERS: list[APIRouter] = [accounts_router, clips_router]
+FEATURE_ROUTERS: list[APIRouter] = [accounts_router, clips_router, moderation_router]
 # Extra start-up work features need (background loops), run after the services are built.
 STARTUP_HOOKS: list[Callable[[Services], None]] = []
 

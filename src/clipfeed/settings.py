@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     avatar_max_bytes: int = 5 * 1024 * 1024
     avatar_max_pixels: int = 4096 * 4096
 
+    # Moderation: word lists (one phrase per line) replacing the shipped defaults.
+    moderation_reject_words_file: Path | None = None
+    moderation_review_words_file: Path | None = None
+    # Reports from this many distinct users hide a clip until a moderator decides.
+    moderation_report_hide_threshold: int = 5
+
     # Worker roles the API process runs itself. "auto": every role when the cache is in-process
     # (memory://), since only the process that owns that cache can see what workers put in it;
     # none otherwise (run `clipfeed worker <role>` processes).

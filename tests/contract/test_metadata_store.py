@@ -116,3 +116,23 @@ async def test_ping_fails_fast_when_the_database_is_down() -> None:
         await database.ping()
     assert datetime.now(UTC) - started < timedelta(seconds=5)
     await database.close()
+
+
+def test_migrations_create_exactly_the_tables_the_models_declare(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    import clipfeed.schema  # noqa: F401
+    from clipfeed.infra.db import Base, sync_url
+
+    upgrade(db_url)
+    engine = create_engine(sync_url(db_url))
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        engine.dispose()
+    # Ignore Alembic's own bookkeeping table; anything else means a model and its migration disagree.
+    relevant = [d for d in diff if not (d[0] == "remove_table" and d[1].name == "alembic_version")]
+    assert relevant == []

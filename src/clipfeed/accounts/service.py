@@ -57,6 +57,8 @@ async def login(*, db: Database, ids: IdGenerator, settings: Settings, login: st
         user = await session.scalar(sa.select(User).where(column == login, User.deleted_at.is_(None)))
     if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized("wrong login or password")
+    if user.suspended_at is not None:
+        raise Forbidden("this account is suspended")
     async with db.session() as session:
         if user.password_hash and needs_rehash(user.password_hash):
             stored = await session.get(User, user.id)
@@ -101,7 +103,8 @@ async def user_for_token(*, db: Database, token: str) -> User:
         found = (await session.execute(
             sa.select(User, AuthToken.expires_at).join(AuthToken, AuthToken.user_id == User.id).where(
                 AuthToken.digest == tokens.digest(token), AuthToken.kind == "access",
-                AuthToken.revoked_at.is_(None), User.deleted_at.is_(None)))).first()
+                AuthToken.revoked_at.is_(None), User.deleted_at.is_(None),
+                User.suspended_at.is_(None)))).first()
     if found is None:
         raise Unauthorized("invalid or revoked access token",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
@@ -115,7 +118,7 @@ async def user_for_token(*, db: Database, token: str) -> User:
 async def get_by_handle(*, db: Database, handle: str) -> User:
     async with db.session() as session:
         user = await session.scalar(sa.select(User).where(User.handle == handle.lower(),
-                                                          User.deleted_at.is_(None)))
+                                                          User.deleted_at.is_(None), User.suspended_at.is_(None)))
     if user is None:
         raise NotFound(f"no user @{handle}")
     return user
@@ -187,6 +190,24 @@ async def delete_account(*, db: Database, blobs: BlobStore, outbox: Outbox, user
         await blobs.delete(avatar)
     for clip_id in clip_ids:
         await clips_service.remove_media(blobs=blobs, clip_id=clip_id)
+
+
+async def set_suspended(*, db: Database, outbox: Outbox, user_id: int, suspended: bool, reason: str) -> None:
+    """Suspend (sign out everywhere, hide the profile, refuse sign-in) or lift a suspension.
+    Idempotent, so a moderation decision can be re-applied safely."""
+    async with db.session() as session:
+        user = await session.get(User, user_id, with_for_update=True)
+        if user is None or user.deleted_at is not None:
+            return
+        if suspended and user.suspended_at is None:
+            user.suspended_at = utcnow()
+            await session.execute(sa.update(AuthToken).where(AuthToken.user_id == user_id,
+                                                             AuthToken.revoked_at.is_(None))
+                                  .values(revoked_at=utcnow()))
+            outbox.record(session, topic=TOPIC, type="user.suspended", key=user_id, payload={"reason": reason})
+        elif not suspended and user.suspended_at is not None:
+            user.suspended_at = None
+            outbox.record(session, topic=TOPIC, type="user.reinstated", key=user_id, payload={"reason": reason})
 
 
 async def create_user(*, db: Database, outbox: Outbox, ids: IdGenerator, settings: Settings,

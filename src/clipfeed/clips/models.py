@@ -28,6 +28,7 @@ class Visibility(StrEnum):
 class ClipStatus(StrEnum):
     uploading = "uploading"
     processing = "processing"
+    review = "review"          # held by screening or reports until a moderator decides
     ready = "ready"
     rejected = "rejected"
     failed = "failed"
