@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Node clients of the tests (tus-js-client); npm ci only when missing or the lock changed.
+JS_STAMP := tests/js/node_modules/.package-lock.json
 
 .PHONY: demo test install system-deps lint typecheck unit clean
 
@@ -12,7 +14,7 @@ demo: install
 test: install lint typecheck
 	$(BIN)/pytest -q
 
-install: system-deps $(STAMP)
+install: system-deps $(STAMP) $(JS_STAMP)
 
 system-deps:
 	@scripts/install-system-deps
@@ -22,6 +24,10 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
 	touch $(STAMP)
+
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund
+	touch $(JS_STAMP)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -10,18 +10,39 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from clipfeed import __version__
 from clipfeed.accounts.api import router as accounts_router
+from clipfeed.analytics.api import router as analytics_router
 from clipfeed.bootstrap import Services, bootstrap
 from clipfeed.clips.api import router as clips_router
+from clipfeed.delivery.api import router as delivery_router, web_router
+from clipfeed.delivery.origin import router as origin_router
+from clipfeed.events.api import router as events_router
 from clipfeed.http import health, problems
 from clipfeed.http.middleware import BodyLimit, RequestContext
+from clipfeed.media.api import router as media_router
+from clipfeed.media.blocklist_api import router as blocklist_router
 from clipfeed.moderation.api import router as moderation_router
+from clipfeed.recs.api import router as feed_router
+from clipfeed.notifications.api import router as notifications_router
 from clipfeed.settings import Settings
+from clipfeed.social.api import router as social_router
+from clipfeed.social.events import start_shard_relays
+from clipfeed.stream.api import router as trending_router
+from clipfeed.uploads.api import router as uploads_router
+from clipfeed.uploads.http import TusHeaders
+from clipfeed.uploads.protocol import EXPOSED_HEADERS as TUS_EXPOSED_HEADERS
 
 # Routers of every feature, in this order. Each declares its own "/v1" prefix, so route
 # templates (metrics labels, logs) carry the full path.
-FEATURE_ROUTERS: list[APIRouter] = [accounts_router, clips_router, moderation_router]
+FEATURE_ROUTERS: list[APIRouter] = [accounts_router, clips_router, moderation_router, blocklist_router,
+                                     uploads_router]
+FEATURE_ROUTERS += [events_router, trending_router, analytics_router]  # issue 8
+FEATURE_ROUTERS.append(media_router)  # re-edits (issue 5)
+FEATURE_ROUTERS += [delivery_router, origin_router, web_router]  # playback, purge, /media/ origin, /app/ (issue 6)
+FEATURE_ROUTERS.append(feed_router)  # the For You and Following feeds, interests (issue 9)
+FEATURE_ROUTERS += [social_router, notifications_router]  # follows, likes, comments, shares; inbox + SSE (issue 7)
 # Extra start-up work features need (background loops), run after the services are built.
 STARTUP_HOOKS: list[Callable[[Services], None]] = []
+STARTUP_HOOKS.append(start_shard_relays)  # outbox relays of shard databases (issue 7)
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -56,11 +77,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     # Middleware runs outermost-last-added: request context wraps everything.
     app.add_middleware(BodyLimit, limits=[
         ("/v1/me/avatar", settings.avatar_max_bytes + 64 * 1024),
+        ("/v1/uploads", settings.upload_max_chunk_bytes),
+        ("/v1/moderation/blocklist", settings.blocklist_max_file_bytes + 64 * 1024),
+        ("/v1/events", settings.events_max_body_bytes),
         ("", settings.max_json_body_bytes),
     ])
+    app.add_middleware(TusHeaders)  # outside BodyLimit: its 413 carries Tus-Resumable too
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                        allow_methods=["*"], allow_headers=["*"],
-                       expose_headers=["Location", "X-Request-ID", "Retry-After"])
+                       expose_headers=["X-Request-ID", "Retry-After", *TUS_EXPOSED_HEADERS])
     app.add_middleware(RequestContext)
     return app
 

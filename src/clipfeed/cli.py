@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -41,6 +42,7 @@ def serve(
     processes: Annotated[int, typer.Option(help="API processes (stateless, share the port)")] = 1,
     migrate_first: Annotated[bool | None, typer.Option(
         "--migrate/--no-migrate", help="run migrations first (default: on for SQLite)")] = None,
+    role: Annotated[str, typer.Option(help="all | origin (only /media/ and health checks)")] = "all",
 ) -> None:
     """Run the HTTP API."""
     import uvicorn
@@ -58,7 +60,11 @@ def serve(
     from clipfeed.logs import configure
 
     configure(settings.log_level, json=settings.log_json)
-    uvicorn.run("clipfeed.api:create_app", factory=True, host=host or settings.host,
+    factory = {"all": "clipfeed.api:create_app", "origin": "clipfeed.delivery.app:create_origin_app"}.get(role)
+    if factory is None:
+        console.print(f"[red]unknown role {role!r}[/]: all | origin")
+        raise typer.Exit(2)
+    uvicorn.run(factory, factory=True, host=host or settings.host,
                 port=port or settings.port, workers=processes, log_level="warning",
                 proxy_headers=True, timeout_graceful_shutdown=10)
 
@@ -142,6 +148,122 @@ def demo(port: Annotated[int, typer.Option(help="port to serve on")] = 8000) -> 
     run_demo(_settings(), port=port, console=console)
 
 
+events_cli = typer.Typer(help="The event log: replay groups to rebuild derived state.", no_args_is_help=True)
+lake_cli = typer.Typer(help="The analytics lake: batch jobs on DuckDB or Spark.", no_args_is_help=True)
+app.add_typer(events_cli, name="events")
+app.add_typer(lake_cli, name="lake")
+
+
+@events_cli.command("replay")
+def events_replay(
+    topic: Annotated[str, typer.Option(help="topic the group reads, e.g. activity.clips")],
+    group: Annotated[str, typer.Option(help="consumer group, e.g. stream-clips")],
+    start: Annotated[str, typer.Option("--from", help="earliest | an offset | an ISO 8601 time")] = "earliest",
+    rebuild: Annotated[bool, typer.Option(help="wipe the group's derived state first")] = False,
+    run: Annotated[bool, typer.Option(help="process here until caught up (else running workers do)")] = False,
+) -> None:
+    """Move a consumer group back to re-read its topic. Stop the group's workers first."""
+    from rich.progress import Progress
+
+    from clipfeed.bootstrap import running
+    from clipfeed.stream.replay import Start, replay
+
+    async def go() -> None:
+        async with running(_settings(), relay=False) as services:
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(f"replaying {group}", total=None)
+
+                def show(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total,
+                                    description=f"replaying {group}: partitions caught up")
+
+                await replay(services=services, topic=topic, group=group, start=Start.parse(start),
+                             rebuild=rebuild, run=run, on_progress=show)
+        console.print(f"[green]replayed[/] {group} on {topic} from {start}"
+                      + (" (rebuilt)" if rebuild else "") + ("" if run else "; running workers will catch up"))
+
+    _run(go())
+
+
+@lake_cli.command("run")
+def lake_run(
+    first: Annotated[str, typer.Option("--from", help="first UTC day, YYYY-MM-DD")],
+    last: Annotated[str | None, typer.Option("--to", help="last UTC day (default: --from)")] = None,
+    engine: Annotated[str | None, typer.Option(help="duckdb | spark (default: CLIPFEED_LAKE_ENGINE)")] = None,
+) -> None:
+    """Recompute aggregates, creator analytics and training data for a range of days."""
+    from datetime import date
+
+    from clipfeed.bootstrap import running
+    from clipfeed.lake.service import run_jobs
+
+    async def go() -> None:
+        async with running(_settings(), relay=False) as services:
+            with console.status(f"running the lake jobs on {engine or services.settings.lake_engine}"):
+                report, _ = await run_jobs(services=services, from_day=date.fromisoformat(first),
+                                           to_day=date.fromisoformat(last or first), engine=engine)
+        console.print(f"[green]done[/] in {report.seconds:.1f} s on {report.engine}: {report.files} part(s); "
+                      + ", ".join(f"{name} {rows}" for name, rows in report.rows.items()))
+
+    _run(go())
+
+
+@app.command("login")
+def login_command(
+    login: Annotated[str, typer.Option("--login", prompt=True, help="handle or e-mail")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    server: Annotated[str | None, typer.Option(help="server URL (default: CLIPFEED_PUBLIC_URL)")] = None,
+) -> None:
+    """Sign in and keep the tokens (owner-only file in your config folder) for `clipfeed upload`."""
+    from clipfeed.uploads import client
+
+    try:
+        credentials = client.login(server or _settings().base_url, login, password)
+    except (client.ClientError, OSError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"signed in to {credentials.server}; tokens saved in {client.save_credentials(credentials)}")
+
+
+@app.command("upload")
+def upload_command(
+    file: Annotated[Path, typer.Argument(help="the video to upload", dir_okay=False)],
+    caption: Annotated[str, typer.Option(help="caption (#hashtags in it count)")] = "",
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="a hashtag; repeat for more")] = None,
+    visibility: Annotated[str, typer.Option(help="public | unlisted | private")] = "public",
+    clip: Annotated[str | None, typer.Option("--clip", help="attach to this draft clip ID")] = None,
+    server: Annotated[str | None, typer.Option(
+        help="server URL (default: saved login, else CLIPFEED_PUBLIC_URL)")] = None,
+    token: Annotated[str | None, typer.Option(help="access token (default: the saved login)")] = None,
+    login: Annotated[str | None, typer.Option("--login", help="sign in with this handle or e-mail")] = None,
+    password: Annotated[str | None, typer.Option(help="password for --login (asked when missing)")] = None,
+    chunk_size: Annotated[int, typer.Option(help="bytes per request (5 MiB by default)")] = 5 * 1024 * 1024,
+    compress: Annotated[bool, typer.Option(help="re-encode files over 200 MB or above 1080p first")] = False,
+    wait: Annotated[bool, typer.Option(help="follow processing until the clip is ready")] = False,
+) -> None:
+    """Upload a video with tus; run the same command again to resume an interrupted upload."""
+    from clipfeed.uploads import client, command
+
+    try:
+        saved = client.load_credentials()
+        base = (server or (saved.server if saved else None) or _settings().base_url).rstrip("/")
+        if login:
+            credentials = client.login(base, login, password or typer.prompt("password", hide_input=True))
+        elif token:
+            credentials = client.Credentials(server=base, access_token=token)
+        elif saved is not None and saved.server == base:
+            credentials = saved
+        else:
+            raise client.ClientError(f"not signed in to {base}: run `clipfeed login` or pass --token/--login")
+        metadata = {"filename": file.name, "caption": caption, "hashtags": " ".join(tag or []),
+                    "visibility": visibility, **({"clip_id": clip} if clip else {})}
+        command.run(file, credentials=credentials, metadata=metadata, chunk_size=chunk_size,
+                    compress=compress, wait=wait, console=console)
+    except (client.ClientError, OSError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+
+
 def _run(coro: object) -> None:
     from clipfeed.core.errors import ClipfeedError
 
@@ -158,6 +280,26 @@ def _redact(url: str) -> str:
         creds, host = rest.rsplit("@", 1)
         return f"{scheme}://{creds.split(':')[0]}:***@{host}" if ":" in creds else url
     return url
+
+
+def _register_delivery_commands() -> None:  # issue 6: `clipfeed edge`, `clipfeed storage …`
+    from clipfeed.delivery.cli import edge
+    from clipfeed.storage.cli import storage_cli
+
+    app.command("edge")(edge)
+    app.add_typer(storage_cli, name="storage")
+
+
+_register_delivery_commands()
+
+
+def _register_recs_commands() -> None:  # issue 9: `clipfeed recs eval|train|models|simulate|…`
+    from clipfeed.recs.cli import recs_cli
+
+    app.add_typer(recs_cli, name="recs")
+
+
+_register_recs_commands()
 
 
 def main() -> None:

@@ -59,6 +59,9 @@ def run_demo(settings: Settings, *, port: int, console: Console) -> None:
                 console.print(f"  API docs: {url}/docs   health: {url}/healthz")
                 console.print(f"  sign in as [bold]demo[/] / [bold]{DEMO_PASSWORD}[/]  (Ctrl+C stops)")
                 print(url, flush=True)
+                from clipfeed.media.demo_content import seed_with_progress
+
+                services.spawn(seed_with_progress(services, console), "demo-content")
             await serving
         finally:
             await services.close()

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A list read from one comma-separated variable (NoDecode: not parsed as JSON first).
+CsvList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -53,16 +57,147 @@ class Settings(BaseSettings):
     # Reports from this many distinct users hide a clip until a moderator decides.
     moderation_report_hide_threshold: int = 5
 
+    # Social (README "Social"): comment edit window and write rate limits per user.
+    social_comment_edit_window_s: int = 15 * 60
+    social_comment_rate_per_minute: int = 10
+    social_comment_rate_per_day: int = 500
+    social_write_rate_per_minute: int = 120  # likes, bookmarks, follows, blocks, shares each
+    # Idempotency-Key responses are kept this long (README "Idempotency keys").
+    idempotency_ttl_s: int = 24 * 3600
+
+    # Notifications (README "Notifications"): above this many followers a creator's new clip
+    # reaches followers on read instead of one inbox row each on write.
+    notifications_fanout_threshold: int = 10_000
+    notifications_like_window_s: int = 3600  # likes of one clip within this window share a row
+    notifications_pull_days: int = 7  # on-read items older than this are not merged in
+
+    # Uploads (tus 1.0 at /v1/uploads/; see the README's "Uploads")
+    upload_max_bytes: int = 1024 * 1024 * 1024
+    upload_max_chunk_bytes: int = 64 * 1024 * 1024  # request body limit of one PATCH/POST
+    upload_expiry_s: int = 24 * 3600  # unfinished uploads expire this long after their last byte
+    upload_max_concurrent: int = 10  # unfinished uploads per user (partial uploads count)
+    upload_daily_bytes: int = 10 * 1024 * 1024 * 1024  # announced bytes per user per 24 h
+    upload_create_rate_per_hour: int = 120
+    upload_patch_rate_per_minute: int = 1200
+    upload_min_duration_s: float = 1.0
+    upload_max_duration_s: float = 600.0
+    upload_min_dimension: int = 96
+    upload_max_dimension: int = 4096
+    upload_containers: CsvList = Field(default_factory=lambda: [
+        "mp4", "matroska", "avi", "mpeg-ts", "mpeg-ps"])
+    upload_video_codecs: CsvList = Field(default_factory=lambda: [
+        "h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mpeg2video", "mpeg1video", "h263",
+        "msmpeg4v2", "msmpeg4v3", "mjpeg", "prores", "theora", "cinepak", "dnxhd"])
+    upload_audio_codecs: CsvList = Field(default_factory=lambda: [
+        "aac", "mp3", "mp2", "opus", "vorbis", "ac3", "eac3", "flac", "alac", "pcm_s16le",
+        "pcm_s24le", "pcm_f32le", "amr_nb", "amr_wb"])
+    upload_checkpoint_bytes: int = 16 * 1024 * 1024  # offset made durable this often mid-request
+    upload_lease_s: float = 30.0  # a request's hold on an upload lapses this long after it dies
+    upload_record_ttl_s: int = 7 * 24 * 3600  # finished, rejected and expired records kept
+    upload_sweep_interval_s: float = 60.0
+
+    # Media screening (README "Moderation checks and policy"): overrides of the policy table,
+    # check -> [hold at, reject at] (JSON); checks not named keep their defaults.
+    screening_policy: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    screening_nsfw_frames: int = 16
+    # Keyframe pHashes at most this many bits apart (of 64) show the same picture.
+    screening_phash_distance: int = 10
+    blocklist_max_file_bytes: int = 200 * 1024 * 1024
+    # Metadata: languages the caption detector chooses from (ISO 639-1, comma-separated).
+    metadata_languages: str = "en,fr,de,es,pt,it,nl,pl,sv,tr,ru,uk,ar,hi,id,vi,th,ja,ko,zh"
+    embedding_threads: int = 1  # torch threads per process: the ladder needs the other cores
+
     # Worker roles the API process runs itself. "auto": every role when the cache is in-process
     # (memory://), since only the process that owns that cache can see what workers put in it;
     # none otherwise (run `clipfeed worker <role>` processes).
     inprocess_workers: str = "auto"
 
+    # Events, stream processing, lake (issue 8; see README "Events and stream processing")
+    events_max_batch: int = 500               # events per POST /v1/events
+    events_max_body_bytes: int = 1024 * 1024  # body limit of POST /v1/events
+    events_max_future_skew_s: float = 300.0   # client clocks may run this far ahead
+    events_max_age_s: float = 86400.0         # older client events are refused (too_old)
+    events_region_header: str = ""            # trusted header naming the viewer's region (edge-set)
+    events_allow_anonymous: bool = True       # anonymous viewers send X-Device-Id
+    events_rate_per_minute: int = 1200        # batches per viewer per minute
+    topic_retention_days: dict[str, float] = Field(default_factory=dict)  # overrides, per topic
+    stream_partitions: int = 8                # partitions of the activity topics
+    stream_allowed_lateness_s: float = 300.0  # watermark = newest event time - this
+    stream_dedupe_horizon_s: float = 2 * 86400.0  # how long applied event IDs are remembered
+    trending_half_life_s: float = 2 * 3600.0
+    features_half_life_s: float = 2 * 86400.0
+    lake_flush_interval_s: float = 60.0       # compaction writes a Parquet part at least this often
+    lake_max_rows_per_part: int = 200_000
+    lake_jobs_interval_s: float = 300.0       # aggregates/training data recomputed this often
+    lake_engine: str = "duckdb"               # duckdb | spark
+
+    # Delivery (issue 6; README "Delivery"). Signing keys "kid:secret", newest first; URLs are
+    # signed with the first and the first ``media_signing_keys_accepted`` are accepted.
+    media_signing_keys: CsvList = Field(default_factory=list)
+    media_signing_keys_accepted: int = 2
+    media_url_ttl_s: int = 6 * 3600             # lifetime of a signed media URL
+    edges: dict[str, list[str]] = Field(default_factory=dict)  # region -> edge base URLs (JSON)
+    edge_load_factor: float = 0.25              # bounded load: an edge takes ≤ (1+ε)× the mean
+    edge_purge_secret: str = ""                 # HMAC key shared with the edges' purge agents
+    placement_top_clips: int = 50               # clips pre-warmed per region
+    placement_segments: int = 2                 # first segments pre-warmed per rendition
+    placement_interval_s: float = 300.0
+    # Storage tiers (README "Storage tiers"); blob_url is the hot tier.
+    blob_url_warm: str = "file://{data_dir}/blobs-warm"
+    blob_url_cold: str = "file://{data_dir}/blobs-cold"
+    blob_url_replica: str = ""                  # a second region's store for hot objects
+    storage_hot_days: float = 7.0               # hot -> warm after this long in hot ...
+    storage_warm_below_views_per_day: float = 10.0  # ... when under this many views a day
+    storage_cold_days: float = 60.0             # warm -> cold when the clip is this old ...
+    storage_cold_below_views_per_day: float = 1.0   # ... and under this many views a day
+    storage_promote_views_per_day: float = 50.0  # warm/cold -> hot (and re-transcode) above this
+    storage_raw_cold_days: float = 1.0          # raw masters go cold this long after publishing
+    storage_prices: dict[str, float] = Field(default_factory=lambda: {
+        "hot": 0.023, "warm": 0.0125, "cold": 0.004, "replica": 0.023})  # USD per GB-month
+    lifecycle_interval_s: float = 3600.0
+
+    # Recommendations and the feed (README "Recommendations and the feed")
+    feed_page_size: int = 10
+    feed_buffer_size: int = 60  # ranked clips kept ready per active viewer
+    feed_buffer_stale_s: float = 300.0  # an older buffer is rebuilt rather than served
+    feed_refill_below: int = 20  # a buffer this short is refilled in the background
+    feed_blend: str = "personal=0.6,trending=0.2,discovery=0.2"  # slot shares of a page
+    feed_source_quotas: str = ("following=40,trending=50,collaborative=80,co_engagement=60,"
+                               "content=50,fresh=30,popular=40,interests=40,recent=40")
+    feed_objective_weights: str = "completion=1.0,like=2.0,share=3.0,watch=1.0"
+    feed_creator_gap: int = 3  # no two clips of one creator within this many positions
+    feed_hashtag_cap: int = 4  # at most this many clips sharing a hashtag per page
+    feed_mmr_lambda: float = 0.75  # 1: relevance only; lower: more diverse
+    feed_explore_rate: float = 0.2  # starting share of discovery slots; adapts per viewer
+    feed_fresh_impressions: int = 30  # impressions a new clip gets from the fresh pool
+    feed_seen_ttl_s: float = 30 * 24 * 3600.0  # a served clip stays out of feeds at least this long
+    feed_seen_capacity: int = 20_000  # clips per viewer per period at the Bloom filter's error rate
+    feed_model_poll_s: float = 30.0  # how often a process checks the registry for a new model
+    feed_train_interval_s: float = 6 * 3600.0  # batch role: retrain retrieval and ranker this often
+    feed_experiments_file: Path | None = None  # A/B experiments (JSON); none: no experiment
+
+    # Media pipeline (clipfeed.media): scratch space for FFmpeg, job lease, limits, chunking.
+    media_work_dir: str = "{data_dir}/media-work"
+    media_ack_wait_s: float = 60.0
+    media_max_duration_s: float = 600.0
+    media_max_side: int = 8192
+    media_chunk_after_s: float = 60.0
+    media_chunk_s: float = 30.0
+    media_extra_codecs: CsvList = Field(default_factory=list)  # hevc, av1
+
     log_level: str = "INFO"
     log_json: bool = True
     region: str = "local"
 
-    @field_validator("database_shard_urls", "cors_origins", mode="before")
+    @field_validator("upload_containers", "upload_video_codecs", "upload_audio_codecs", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_shard_urls", "cors_origins", "media_signing_keys", "media_extra_codecs",
+                     mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

@@ -13,6 +13,17 @@ import structlog
 
 from clipfeed.bootstrap import Services
 from clipfeed.core.consumers import Processor, run_processor
+from clipfeed.delivery.worker import DELIVERY_LOOPS, PurgeProcessor
+from clipfeed.storage.worker import STORAGE_LOOPS
+from clipfeed.lake.worker import compaction_loop, jobs_loop
+from clipfeed.http.idempotency import purge_loop as idempotency_purge
+from clipfeed.media.worker import MEDIA_PROCESSORS
+from clipfeed.recs.worker import RECS_PROCESSORS
+from clipfeed.recs.worker import training_loop as recs_training_loop
+from clipfeed.notifications.worker import NotificationFanout
+from clipfeed.social.cleanup import SocialCleanup
+from clipfeed.stream.worker import STREAM_PROCESSORS, upkeep
+from clipfeed.uploads import lifecycle as uploads_lifecycle
 
 log = structlog.get_logger(__name__)
 
@@ -22,6 +33,19 @@ Loop = Callable[[Services, asyncio.Event], Coroutine[Any, Any, None]]
 
 PROCESSORS: dict[str, list[ProcessorFactory]] = {"stream": [], "media": [], "batch": [], "lifecycle": []}
 LOOPS: dict[str, list[Loop]] = {"stream": [], "media": [], "batch": [], "lifecycle": []}
+
+LOOPS["lifecycle"].append(uploads_lifecycle.run)  # upload expiry and interrupted hand-offs
+PROCESSORS["stream"] += STREAM_PROCESSORS  # counters, trending, live features (issue 8)
+LOOPS["stream"].append(upkeep)  # topic retention, pruning of applied event IDs
+LOOPS["batch"] += [compaction_loop, jobs_loop]  # Parquet lake, aggregates, training data
+PROCESSORS["media"] += MEDIA_PROCESSORS  # probe, ladder, thumbnails, screening (issue 5)
+PROCESSORS["stream"].append(PurgeProcessor)  # edge purges on takedowns (issue 6)
+LOOPS["stream"] += DELIVERY_LOOPS["stream"]  # retries of unconfirmed purges (issue 6)
+LOOPS["lifecycle"] += DELIVERY_LOOPS["lifecycle"] + STORAGE_LOOPS  # placement, tiers, replication (issue 6)
+PROCESSORS["stream"] += RECS_PROCESSORS  # feed indexer and live feedback; LOOPS["batch"]: training (issue 9)
+LOOPS["batch"].append(recs_training_loop)
+PROCESSORS["stream"] += [NotificationFanout, SocialCleanup]  # inbox fan-out, account cleanup (issue 7)
+LOOPS["lifecycle"].append(idempotency_purge)  # expired Idempotency-Key responses (issue 7)
 
 
 def roles() -> list[str]:

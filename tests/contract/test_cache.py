@@ -280,3 +280,35 @@ async def test_a_cache_at_a_closed_port_raises_unavailable_quickly() -> None:
     finally:
         await cache.close()
     assert time.monotonic() - started < 3
+
+
+async def test_setbits_reports_previous_values_and_getbits_reads_them_back(cache: Cache) -> None:
+    assert await cache.getbits("bloom", [0, 7, 100_000]) == [False, False, False]
+    assert await cache.setbits("bloom", [3, 100_000, 3]) == [False, False, True]
+    assert await cache.getbits("bloom", [2, 3, 4, 100_000, 100_001, 10**9]) == [
+        False, True, False, True, False, False]
+    assert await cache.setbits("bloom", [3, 5]) == [True, False]
+    assert await cache.setbits("bloom", []) == [] and await cache.getbits("bloom", []) == []
+
+
+async def test_a_bitmap_is_a_string_with_offset_zero_as_the_high_bit(cache: Cache) -> None:
+    await cache.setbits("bits", [0, 9])
+    assert await cache.get("bits") == b"\x80\x40"
+    with pytest.raises(ValueError):
+        await cache.setbits("bits", [-1])
+
+
+async def test_setbits_ttl_applies_only_when_the_bitmap_is_created(cache: Cache) -> None:
+    await cache.setbits("seen", [1], ttl=SHORT_TTL)
+    await cache.setbits("seen", [2], ttl=60)
+    assert await cache.getbits("seen", [1, 2]) == [True, True]
+    await asyncio.sleep(SHORT_TTL + 0.15)
+    assert await cache.getbits("seen", [1, 2]) == [False, False]
+
+
+async def test_bit_commands_refuse_a_key_of_another_type(cache: Cache) -> None:
+    await cache.sadd("members", "a")
+    with pytest.raises(TypeError):
+        await cache.setbits("members", [1])
+    with pytest.raises(TypeError):
+        await cache.getbits("members", [1])

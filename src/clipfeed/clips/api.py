@@ -10,6 +10,7 @@ from clipfeed.accounts import service as accounts
 from clipfeed.clips import service
 from clipfeed.clips.models import ClipCreate, ClipPage, ClipPublic, ClipUpdate
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from clipfeed.delivery import playback as delivery
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
 
 router = APIRouter(prefix="/v1", tags=["clips"])
@@ -29,7 +30,8 @@ async def get_clip(clip_id: ClipId, viewer: OptionalUser, services: Deps) -> Cli
     clip = await service.get(db=services.db, clip_id=clip_id, viewer_id=viewer.id if viewer else None)
     owners = await accounts.get_many(db=services.db, user_ids=[clip.owner_id])
     owner = owners.get(clip.owner_id)
-    return service.public_view(clip, owner_handle=owner.handle if owner else None)
+    media = await delivery.clip_media(services=services, clip=clip, viewer_id=viewer.id if viewer else None)
+    return service.public_view(clip, owner_handle=owner.handle if owner else None, url_for=lambda _: media)
 
 
 @router.patch("/clips/{clip_id}", response_model=ClipPublic)
@@ -54,4 +56,5 @@ async def list_user_clips(handle: str, viewer: OptionalUser, services: Deps,
     clips, next_cursor = await service.list_by_owner(
         db=services.db, owner_id=owner.id, viewer_id=viewer.id if viewer else None,
         cursor=cursor, limit=limit)
-    return service.page_view(clips, next_cursor, owner_handle=owner.handle)
+    return service.page_view(clips, next_cursor, owner_handle=owner.handle, url_for=delivery.url_builder(
+        services.settings, viewer_id=viewer.id if viewer else None))

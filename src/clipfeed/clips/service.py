@@ -168,6 +168,39 @@ async def set_status(*, db: Database, outbox: Outbox, clip_id: int, status: Clip
     return clip
 
 
+class DraftUnavailable(Exception):
+    """The draft a video was meant for is gone, not the uploader's, or has a video already."""
+
+
+async def start_processing(session: AsyncSession, *, outbox: Outbox, clip_id: int, owner_id: int,
+                           master_key: str, new_clip: ClipCreate | None,
+                           technical: dict[str, int] | None = None) -> Clip:
+    """Inside the caller's transaction (the upload hand-off): the clip gets its raw master and
+    moves to ``processing``. With ``new_clip`` the clip is created with ID ``clip_id``; else the
+    owner's draft ``clip_id`` (still ``uploading``) is used, or ``DraftUnavailable`` raised."""
+    if new_clip is not None:
+        clip = Clip(id=clip_id, owner_id=owner_id, caption=new_clip.caption,
+                    hashtags=_tags(new_clip.caption, new_clip.hashtags),
+                    visibility=new_clip.visibility.value, status=ClipStatus.uploading.value, media={})
+        session.add(clip)
+        await session.flush()
+        outbox.record(session, topic=TOPIC, type="clip.created", key=clip.id, actor_id=owner_id,
+                      payload=_event_payload(clip))
+    else:
+        found = await session.get(Clip, clip_id, with_for_update=True)
+        if found is None or found.owner_id != owner_id or found.status != ClipStatus.uploading.value:
+            raise DraftUnavailable(f"draft clip {clip_id} is no longer waiting for a video")
+        clip = found
+    clip.media = {**(clip.media or {}), "master": master_key}
+    for field, value in (technical or {}).items():
+        setattr(clip, field, value)
+    clip.status = ClipStatus.processing.value
+    clip.status_reason = None
+    outbox.record(session, topic=TOPIC, type=f"clip.{ClipStatus.processing.value}", key=clip.id,
+                  actor_id=owner_id, payload=_event_payload(clip))
+    return clip
+
+
 async def list_by_owner(*, db: Database, owner_id: int, viewer_id: int | None,
                         cursor: str | None, limit: int) -> tuple[list[Clip], str | None]:
     position = decode_cursor(cursor)
@@ -200,8 +233,9 @@ def public_view(clip: Clip, *, owner_handle: str | None = None,
                       created_at=clip.created_at, published_at=clip.published_at)
 
 
-def page_view(clips: list[Clip], next_cursor: str | None, *, owner_handle: str | None = None) -> ClipPage:
-    return ClipPage(items=[public_view(c, owner_handle=owner_handle) for c in clips],
+def page_view(clips: list[Clip], next_cursor: str | None, *, owner_handle: str | None = None,
+              url_for: Callable[[Clip], dict[str, str]] = media_urls) -> ClipPage:
+    return ClipPage(items=[public_view(c, owner_handle=owner_handle, url_for=url_for) for c in clips],
                     next_cursor=next_cursor)
 
 

@@ -43,6 +43,13 @@ class Processor:
     batch_size: ClassVar[int] = 500
     ack_wait: ClassVar[float] = 30.0
     max_deliveries: ClassVar[int] = 5
+    # Long jobs: ``touch`` every record of the batch this often (seconds) while ``handle`` runs,
+    # so a live worker keeps its lease however long the job takes and a dead one loses it
+    # after ``ack_wait``. None: no heartbeat (short handlers).
+    heartbeat: ClassVar[float | None] = None
+    # True: a failed batch is retried at once record by record (``handle_one``) before the
+    # backoff. False: it goes straight to the backoff (expensive jobs, batches of one).
+    retry_at_once: ClassVar[bool] = True
     services: Services = field(repr=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +104,8 @@ async def _handle_batch(processor: Processor, consumer: Consumer, records: list[
     now = time.time()
     for record in records:
         LAG_SECONDS.labels(group).observe(max(0.0, now - record.timestamp.timestamp()))
+    beating = (asyncio.create_task(_heartbeat(consumer, records, processor.heartbeat))
+               if processor.heartbeat else None)
     try:
         await processor.handle(records)
         await consumer.ack_many(records)
@@ -104,8 +113,26 @@ async def _handle_batch(processor: Processor, consumer: Consumer, records: list[
     except Exception as batch_error:
         log.warning("processor.batch_failed", group=group, error=str(batch_error), size=len(records))
         for record in records:
-            await _retry_one(processor, consumer, record)
+            if processor.retry_at_once:
+                await _retry_one(processor, consumer, record)
+            else:
+                await _give_up_or_backoff(processor, consumer, record,
+                                          f"{type(batch_error).__name__}: {batch_error}")
+    finally:
+        if beating is not None:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
     BATCH_SECONDS.labels(group).observe(time.perf_counter() - started)
+
+
+async def _heartbeat(consumer: Consumer, records: list[Record], every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        for record in records:
+            try:
+                await consumer.touch(record)
+            except Exception as exc:  # a missed beat only risks a redelivery
+                log.warning("processor.heartbeat_failed", topic=record.topic, error=str(exc))
 
 
 async def _retry_one(processor: Processor, consumer: Consumer, record: Record) -> None:
@@ -117,6 +144,11 @@ async def _retry_one(processor: Processor, consumer: Consumer, record: Record) -
         return
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
+    await _give_up_or_backoff(processor, consumer, record, error)
+
+
+async def _give_up_or_backoff(processor: Processor, consumer: Consumer, record: Record, error: str) -> None:
+    group = processor.group
     if record.delivery_count >= processor.max_deliveries:
         await processor.services.log.append(
             f"dlq.{group}", record.value, key=record.key,

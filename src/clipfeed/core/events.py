@@ -5,9 +5,17 @@ Topics and partition keys (the key decides the partition, so per-key order holds
 | topic | key | carries |
 |---|---|---|
 | ``clips`` | clip ID | clip lifecycle: created, updated, deleted |
-| ``media.uploaded`` | clip ID | a finished upload to process (work queue) |
+| ``media.uploaded`` | clip ID | a finished upload to process (work queue): clip_id, owner_id, master_key, filename, size, sha256, edits, upload_id |
 | ``media.progress`` | clip ID | processing progress for the status stream |
+| ``media.results`` | clip ID | end of a media job: media.ready, media.held (review), media.rejected, media.failed |
+| ``media.chunks`` | clip ID | chunks of a long clip to encode (work queue shared by media workers) |
 | ``users`` | user ID | account lifecycle: registered, deleted |
+| ``activity.clips`` | clip ID | playback events of ``POST /v1/events`` + clip-targeted ``social`` events |
+| ``activity.users`` | user ID / ``anon:<device>`` | the same playback events + every ``social`` event |
+| ``social`` | clip ID; followee ID for follows; blocked ID for blocks | likes, comments, shares, bookmarks, follows, blocks (README "Social") |
+| ``notifications`` | recipient user ID | ``notification.created``/``.updated``: live signal to SSE streams (README "Notifications") |
+| ``moderation`` | subject ID (blocklist: entry ID) | case opened/approved/rejected; blocklist_added/removed |
+| ``dlq.<group>`` | as the source | records a processor gave up on (``error`` header) |
 
 Later features add their topics to ``TOPICS`` with the same rules.
 """

@@ -79,6 +79,16 @@ class Cache(Protocol):
 
     async def sismember_many(self, key: str, members: Sequence[str]) -> list[bool]: ...
 
+    # bit arrays (Bloom filters: the feed's seen set); a bitmap is a string value, offset 0 is
+    # the most significant bit of the first byte, as in Redis SETBIT/GETBIT
+    async def setbits(self, key: str, offsets: Sequence[int], ttl: float | None = None) -> list[bool]:
+        """Set the bits at ``offsets`` to 1 in one atomic step (a missing key starts as all
+        zeros and grows as needed); returns each bit's value before this call. ``ttl`` applies
+        when the key is created."""
+
+    async def getbits(self, key: str, offsets: Sequence[int]) -> list[bool]:
+        """The bits at ``offsets`` (False past the end or for a missing key)."""
+
     async def ping(self) -> None:
         """Raise if the cache cannot be reached."""
 

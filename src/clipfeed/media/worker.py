@@ -1,0 +1,98 @@
+"""``clipfeed worker media``: the media job queue and the chunk queue.
+
+Both are shared consumer groups (work queues): every media worker takes jobs from both, one
+at a time each, and FFmpeg uses the cores. A job's lease (``CLIPFEED_MEDIA_ACK_WAIT_S``) is
+renewed by a heartbeat while it runs; a worker that dies stops renewing, and the job goes to
+another worker after the lease ends. Failures are retried with backoff; after the last
+delivery the clip is marked ``failed`` and the job dead-lettered (``dlq.media``).
+
+A lock in the cache (``media:lock:{clip_id}``, renewed with the lease) keeps two workers from
+working on one clip at once should a lease lapse under a live worker; the second waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import ClassVar
+
+import structlog
+
+from clipfeed.bootstrap import Services
+from clipfeed.core.consumers import Processor
+from clipfeed.core.events import Event
+from clipfeed.infra.log import Record
+from clipfeed.media import results
+from clipfeed.media.pipeline import Job, run_job
+
+log = structlog.get_logger(__name__)
+UPLOADED_TOPIC = "media.uploaded"
+
+
+class _LongJobs(Processor):
+    shared: ClassVar[bool] = True
+    batch_size: ClassVar[int] = 1
+    retry_at_once: ClassVar[bool] = False
+    max_deliveries: ClassVar[int] = 5
+
+    def __post_init__(self) -> None:
+        wait = float(self.services.settings.media_ack_wait_s)
+        # Per-process values from the settings (class defaults stay as documented).
+        setattr(self, "ack_wait", wait)  # noqa: B010
+        setattr(self, "heartbeat", max(0.5, wait / 4))  # noqa: B010
+
+    async def handle(self, records: list[Record]) -> None:
+        for record in records:
+            await self.handle_one(record)
+
+
+class MediaProcessor(_LongJobs):
+    group: ClassVar[str] = "media"
+    topics: ClassVar[list[str]] = [UPLOADED_TOPIC]
+
+    async def handle_one(self, record: Record) -> None:
+        job = Job.from_event(Event.decode(record.value))
+        async with clip_lock(self, job.clip_id):
+            try:
+                outcome = await run_job(self.services, job)
+            except Exception as exc:
+                if record.delivery_count >= self.max_deliveries:
+                    log.error("media.gave_up", clip_id=job.clip_id, error=str(exc))
+                    await results.fail(self.services, job, f"{type(exc).__name__}: {exc}")
+                raise
+        log.info("media.job_done", clip_id=job.clip_id, outcome=outcome, delivery=record.delivery_count)
+
+
+@contextlib.asynccontextmanager
+async def clip_lock(processor: Processor, clip_id: int) -> AsyncIterator[None]:
+    cache, ttl = processor.services.cache, float(processor.ack_wait)
+    key, token = f"media:lock:{clip_id}", uuid.uuid4().hex.encode()
+    while not await cache.add(key, token, ttl=ttl):
+        await asyncio.sleep(min(2.0, ttl / 4))  # another live worker has it; our lease beats on
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(ttl / 3)
+            with contextlib.suppress(Exception):
+                if await cache.get(key) == token:
+                    await cache.set(key, token, ttl=ttl)
+
+    renewing = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        renewing.cancel()
+        with contextlib.suppress(Exception):
+            if await cache.get(key) == token:
+                await cache.delete(key)
+
+
+def _chunk_processor(services: Services) -> Processor:
+    from clipfeed.media.chunks import ChunkProcessor  # it builds on _LongJobs above
+
+    return ChunkProcessor(services)
+
+
+MEDIA_PROCESSORS: list[Callable[[Services], Processor]] = [MediaProcessor, _chunk_processor]

@@ -1,0 +1,134 @@
+"""What the feed knows about each clip, kept in the cache (the feature store), plus the pools
+candidate sources draw from. Written by the recs indexer when a clip becomes ready, visible
+and public; removed when it is deleted, rejected, held or made private, so a clip without a
+card is never served (the cheapest form of the rejected/deleted/private filter).
+
+Cards carry a 32-dimensional sketch of the 384-dimensional content embedding (a fixed random
+projection): enough for diversity and user×clip similarity on the request path at a tenth of
+the bytes; the full embedding feeds the content ANN index built offline.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+
+from clipfeed.infra.cache import Cache
+
+EMBED_DIM = 384
+SKETCH_DIM = 32
+CREATOR_CLIPS_KEPT = 100
+TAG_CLIPS_KEPT = 500
+RECENT_KEPT = 50_000
+CARD_TTL_S = 90 * 24 * 3600.0
+_HEADER = struct.Struct("<I")
+
+FRESH_POOL = "recs:pool:fresh"
+RECENT_POOL = "recs:pool:recent"
+
+
+def card_key(clip_id: int) -> str:
+    return f"recs:clip:{clip_id}"
+
+
+def creator_key(creator_id: int) -> str:
+    return f"recs:creator:{creator_id}"
+
+
+def tag_key(tag: str) -> str:
+    return f"recs:tag:{tag}"
+
+
+def _projection() -> np.ndarray:
+    # Fixed seed: every process, and every version, projects the same way.
+    matrix = np.random.default_rng(20261125).standard_normal((EMBED_DIM, SKETCH_DIM)).astype(np.float32)
+    return matrix / np.sqrt(SKETCH_DIM)
+
+
+PROJECTION = _projection()
+
+
+def sketch(embedding: np.ndarray | None) -> np.ndarray:
+    """The normalised low-dimensional sketch of a content embedding (zeros when unknown)."""
+    if embedding is None or not np.any(embedding):
+        return np.zeros(SKETCH_DIM, dtype=np.float32)
+    small = np.asarray(embedding, dtype=np.float32) @ PROJECTION
+    return small / max(float(np.linalg.norm(small)), 1e-9)
+
+
+@dataclass(slots=True)
+class ClipCard:
+    id: int
+    creator_id: int
+    hashtags: tuple[str, ...]
+    duration_ms: int
+    published: float  # epoch seconds
+    language: str | None = None
+    region: str | None = None
+    sketch: np.ndarray | None = None
+
+    def encode(self) -> bytes:
+        header = orjson.dumps({"c": self.creator_id, "h": list(self.hashtags), "d": self.duration_ms,
+                               "p": self.published, "l": self.language, "r": self.region})
+        vector = (self.sketch if self.sketch is not None else np.zeros(SKETCH_DIM)).astype(np.float16)
+        return _HEADER.pack(len(header)) + header + vector.tobytes()
+
+    @classmethod
+    def decode(cls, clip_id: int, raw: bytes) -> ClipCard:
+        (size,) = _HEADER.unpack_from(raw)
+        head = orjson.loads(raw[4:4 + size])
+        vector = np.frombuffer(raw[4 + size:], dtype=np.float16).astype(np.float32)
+        return cls(clip_id, int(head["c"]), tuple(head["h"]), int(head["d"]), float(head["p"]),
+                   head.get("l"), head.get("r"), vector if len(vector) == SKETCH_DIM else None)
+
+
+async def get_cards(cache: Cache, clip_ids: Sequence[int]) -> dict[int, ClipCard]:
+    if not clip_ids:
+        return {}
+    raw = await cache.get_many([card_key(c) for c in clip_ids])
+    return {clip_id: ClipCard.decode(clip_id, value)
+            for clip_id, value in zip(clip_ids, raw, strict=True) if value is not None}
+
+
+async def put_cards(cache: Cache, cards: Iterable[ClipCard], *, fresh: bool = True) -> int:
+    """Store cards and add their clips to the pools (idempotent: re-indexing changes nothing)."""
+    cards = list(cards)
+    if not cards:
+        return 0
+    await cache.set_many({card_key(c.id): c.encode() for c in cards}, ttl=CARD_TTL_S)
+    await cache.zadd(RECENT_POOL, {str(c.id): c.published for c in cards})
+    if fresh:
+        await cache.zadd(FRESH_POOL, {str(c.id): c.published for c in cards})
+    by_creator: dict[int, dict[str, float]] = {}
+    by_tag: dict[str, dict[str, float]] = {}
+    for card in cards:
+        by_creator.setdefault(card.creator_id, {})[str(card.id)] = card.published
+        for tag in card.hashtags:
+            by_tag.setdefault(tag, {})[str(card.id)] = card.published
+    for creator, scores in by_creator.items():
+        await cache.zadd(creator_key(creator), scores)
+        await cache.ztrim(creator_key(creator), CREATOR_CLIPS_KEPT)
+    for tag, scores in by_tag.items():
+        await cache.zadd(tag_key(tag), scores)
+        await cache.ztrim(tag_key(tag), TAG_CLIPS_KEPT)
+    await cache.ztrim(RECENT_POOL, RECENT_KEPT)
+    return len(cards)
+
+
+async def remove_clip(cache: Cache, clip_id: int, *, creator_id: int | None = None,
+                      hashtags: Sequence[str] = ()) -> None:
+    """Take a clip out of every feed at once: the card goes (serving drops card-less clips) and
+    the pools we can name are cleaned; any other pool entry is skipped at read time."""
+    await cache.delete(card_key(clip_id))
+    for pool in (FRESH_POOL, RECENT_POOL, *(tag_key(t) for t in hashtags),
+                 *([creator_key(creator_id)] if creator_id is not None else [])):
+        await cache.zrem(pool, str(clip_id))
+
+
+def now() -> float:
+    return time.time()

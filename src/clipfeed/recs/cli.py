@@ -1,0 +1,188 @@
+"""``clipfeed recs …``: offline evaluation, the model registry, training, re-indexing, the
+user simulator and A/B readouts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+recs_cli = typer.Typer(help="Recommendations: evaluation, models, training, simulation, A/B.", no_args_is_help=True)
+models_cli = typer.Typer(help="The ranker's model registry.", no_args_is_help=True)
+recs_cli.add_typer(models_cli, name="models")
+console = Console(stderr=True)
+
+
+def _services_run(job: Any) -> Any:
+    from clipfeed.bootstrap import running
+    from clipfeed.settings import Settings
+
+    async def run() -> Any:
+        async with running(Settings()) as services:
+            return await job(services)
+
+    return asyncio.run(run())
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+
+
+@recs_cli.command("eval")
+def evaluate(
+    data: Annotated[Path | None, typer.Option(help="folder with ml-100k.inter (default: fetch into the cache)")] = None,
+    fetch: Annotated[bool, typer.Option(help="download MovieLens 100K when --data is missing")] = True,
+    markdown: Annotated[Path | None, typer.Option(help="also write the results table here")] = None,
+) -> None:
+    """Our pipeline against popularity, item-CF, ALS and BPR on MovieLens 100K, one run."""
+    from clipfeed.recs.offline.dataset import default_cache, fetch_ml100k, load_ml100k
+    from clipfeed.recs.offline.run import run_eval
+
+    folder = data or default_cache()
+    if not (folder / "ml-100k.inter").is_file():
+        if not fetch:
+            console.print(f"[red]no ml-100k.inter in {folder}[/] (drop --no-fetch to download it)")
+            raise typer.Exit(2)
+        with console.status("fetching MovieLens 100K (the recbole wheel from the package index)"):
+            folder = fetch_ml100k(folder)
+    with _progress() as progress:
+        task = progress.add_task("loading", total=None)
+        result = run_eval(load_ml100k(folder), progress=lambda m: progress.update(task, description=m))
+    name, best = result.best_baseline()
+    ours = result.rows["clipfeed"]["ndcg@10"]
+    table = result.table()
+    summary = (f"NDCG@10: clipfeed {ours:.4f} vs best baseline {name} {best:.4f} = {ours / best:.2f}x "
+               f"(goal 1.10x) in {result.seconds:.0f} s")
+    typer.echo(table)
+    typer.echo(summary)
+    if markdown:
+        markdown.write_text(table + "\n\n" + summary + "\n")
+
+
+@recs_cli.command("train")
+def train(days: Annotated[int, typer.Option(help="days of impressions to learn from")] = 14,
+          promote: Annotated[bool, typer.Option(help="promote the new ranker if it is no worse")] = True) -> None:
+    """Close pending impressions, then retrain retrieval and the ranker now."""
+    from clipfeed.recs import training
+
+    async def job(services: Any) -> Any:
+        closed = await training.close_impressions(services, older_than=0)
+        report = await training.train(services, days=days, promote=promote)
+        return {"closed": closed, **report}
+
+    with console.status("training"):
+        report = _services_run(job)
+    typer.echo(report)
+
+
+@recs_cli.command("reindex")
+def reindex() -> None:
+    """Rebuild every clip card and pool from the metadata store (after losing the cache)."""
+    from clipfeed.recs.catalogue import RECENT_POOL
+
+    async def job(services: Any) -> int:
+        import sqlalchemy as sa
+
+        from clipfeed.clips.models import Clip
+        from clipfeed.recs.worker import index_clips
+
+        total, last = 0, 0
+        while True:
+            async with services.db.session() as session:
+                rows = list((await session.scalars(sa.select(Clip).where(Clip.id > last, Clip.status == "ready")
+                                                   .order_by(Clip.id).limit(2000))).all())
+            if not rows:
+                return total
+            total += await index_clips(services, rows, fresh=False)
+            last = rows[-1].id
+            console.print(f"indexed {total} clips ({RECENT_POOL})")
+
+    typer.echo(f"indexed {_services_run(job)} clips")
+
+
+@models_cli.command("list")
+def models_list() -> None:
+    """Every model in the registry, with its metrics and training window."""
+    from clipfeed.recs import registry
+
+    index = _services_run(lambda s: registry.read_index(s.blobs))
+    table = Table("version", "state", "created", "metrics", "window")
+    for version, info in sorted(index["models"].items()):
+        state = "current" if version == index["current"] else "shadow" if version == index.get("shadow") else ""
+        metrics = ", ".join(f"{k}={v:.3f}" for k, v in info.get("metrics", {}).items())
+        window = info.get("training_window", {})
+        table.add_row(version, state, info.get("created_at", "")[:19], metrics,
+                      f"{window.get('from', '')[:16]} … {window.get('to', '')[:16]}")
+    Console().print(table)
+    if not index["current"]:
+        console.print("no model promoted: feeds use the heuristic ranker")
+
+
+@models_cli.command("promote")
+def models_promote(version: str) -> None:
+    """Serve ``version`` from now on (processes pick it up within ``feed_model_poll_s``)."""
+    from clipfeed.recs import registry
+
+    _services_run(lambda s: registry.promote_model(s.blobs, version))
+    typer.echo(f"promoted {version}")
+
+
+@models_cli.command("rollback")
+def models_rollback() -> None:
+    """Serve the previously promoted model again."""
+    from clipfeed.recs import registry
+
+    version = _services_run(lambda s: registry.rollback_model(s.blobs))
+    typer.echo(f"now serving {version or 'the heuristic ranker'}")
+
+
+@models_cli.command("shadow")
+def models_shadow(version: Annotated[str | None, typer.Argument(help="omit to stop shadow scoring")] = None) -> None:
+    """Score ``version`` beside the current model without serving it (metric
+    ``clipfeed_feed_shadow_overlap``)."""
+    from clipfeed.recs import registry
+
+    _services_run(lambda s: registry.set_shadow(s.blobs, version))
+    typer.echo(f"shadow: {version or 'none'}")
+
+
+@recs_cli.command("simulate")
+def simulate(users: Annotated[int, typer.Option(help="synthetic viewers")] = 60,
+             sessions: Annotated[int, typer.Option(help="sessions per viewer")] = 6,
+             seed: int = 7) -> None:
+    """Synthetic viewers use the real feed service (on a scratch embedded stack) and a
+    popularity feed; prints watch time, diversity, fresh exposure and adaptation speed."""
+    from clipfeed.recs.simulator import run_comparison
+
+    with console.status("simulating"):
+        report = asyncio.run(run_comparison(users=users, sessions=sessions, seed=seed))
+    typer.echo(report.table())
+
+
+@recs_cli.command("ab-report")
+def ab_report(experiment: str, days: Annotated[int, typer.Option(help="days of impressions")] = 14,
+              metric: Annotated[str, typer.Option(help="watch_ms, complete, like, share or skip")] = "watch_ms",
+              ) -> None:
+    """Per-arm mean of ``metric`` per impression with 95 % confidence intervals."""
+    from clipfeed.recs import experiments, training
+
+    async def job(services: Any) -> Any:
+        found = {e.name: e for e in experiments.load_experiments(services.settings.feed_experiments_file)}
+        if experiment not in found:
+            raise typer.BadParameter(f"no experiment {experiment!r} in CLIPFEED_FEED_EXPERIMENTS_FILE")
+        table = await training.read_impressions(services, days=days)
+        if table is None:
+            return []
+        data = table.to_pydict()
+        return experiments.readout(data["viewer"], data[metric], found[experiment], metric=metric)
+
+    table = Table("arm", "viewers", "impressions", f"mean {metric}", "95% CI")
+    for arm in _services_run(job):
+        table.add_row(arm.arm, str(arm.viewers), str(arm.impressions), f"{arm.mean:.3f}",
+                      f"[{arm.low:.3f}, {arm.high:.3f}]")
+    Console().print(table)

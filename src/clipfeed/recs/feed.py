@@ -1,0 +1,159 @@
+"""Serving feed pages: the For You tab from the viewer's buffer (or built on demand), the
+Following tab in time order.
+
+For You, per request: read the buffer; if it is missing, stale or older than the viewer's
+last strong signal, build one now (the on-demand path). Take clips from its front and claim
+them in the seen filter (an atomic test-and-set, so two devices of one viewer paging at once
+never get the same clip); drop any whose card vanished (deleted, rejected, made private) or
+whose creator is now blocked; write the rest back. A buffer running low is topped up in the
+background. The cursor carries the feed session and page number; the seen filter, not the
+cursor, is what guarantees no repeats, so a lost cursor costs nothing.
+
+A process killed after claiming but before answering loses those clips for that viewer
+(they count as seen): a few clips skipped, never a repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import structlog
+from prometheus_client import Counter, Histogram
+
+from clipfeed.core.pagination import decode_cursor, encode_cursor
+from clipfeed.recs import buffer as buffers
+from clipfeed.recs import training
+from clipfeed.recs.catalogue import ClipCard, creator_key, get_cards
+from clipfeed.recs.compose import FeedConfig, Ranked, build, offsets_key, stage
+from clipfeed.recs.experiments import settings_for
+from clipfeed.recs.features import FEATURE_NAMES
+from clipfeed.recs.profile import dirty_key
+from clipfeed.recs.viewers import Viewer, viewer_links
+
+if TYPE_CHECKING:
+    from clipfeed.bootstrap import Services
+
+PAGES = Counter("clipfeed_feed_pages_total", "Feed pages served", ["tab", "path"])
+PAGE_SECONDS = Histogram("clipfeed_feed_page_seconds", "Time to compose a feed page", ["tab", "path"],
+                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2))
+REFILLS = Counter("clipfeed_feed_refills_total", "Background buffer refills", ["reason"])
+log = structlog.get_logger(__name__)
+_REFILLING: set[asyncio.Task[bool]] = set()
+
+
+@dataclass
+class ServedPage:
+    items: list[Ranked]
+    cards: dict[int, ClipCard]
+    next_cursor: str | None
+    path: str
+    model: str
+    session: str
+
+
+async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None, limit: int) -> ServedPage:
+    started = time.perf_counter()
+    settings = settings_for(services.settings, viewer.key)
+    config = FeedConfig.of(settings)
+    position = decode_cursor(cursor)
+    session = str(position.get("s") or secrets.token_hex(6))
+    page_no = int(position.get("n", 0))
+    with stage("buffer_read"):
+        current, dirty, links = await asyncio.gather(buffers.load(services.cache, viewer.key),
+                                                     services.cache.get(dirty_key(viewer.key)),
+                                                     viewer_links(services, viewer))
+    moved_at = float(dirty) if dirty else 0.0
+    if cursor is None:
+        # A new session (app opened, pull to refresh) reads every source from the top again;
+        # the seen filter still keeps out what was served before.
+        await services.cache.delete(offsets_key(viewer.key))
+    path = "buffer"
+    if current is None or time.time() - current.built > settings.feed_buffer_stale_s or current.built < moved_at:
+        path = "on_demand"
+        begun = time.time()
+        built = await build(services, viewer, settings=settings, links=links)
+        current = buffers.Buffer(begun, built.model, built.items)
+    served: list[Ranked] = []
+    cards: dict[int, ClipCard] = {}
+    while len(served) < limit:
+        if not current.items and path == "buffer":
+            # Drained: build more on the spot rather than answer short.
+            path = "on_demand"
+            built = await build(services, viewer, exclude={r.clip_id for r in served}, settings=settings,
+                                links=links)
+            current.items, current.model = built.items, built.model
+        if not current.items:
+            break
+        wanted = current.items[: limit - len(served)]
+        del current.items[: len(wanted)]
+        with stage("seen_claim"):
+            found = await get_cards(services.cache, [r.clip_id for r in wanted])
+            allowed = [r for r in wanted if r.clip_id in found and found[r.clip_id].creator_id not in links.blocked]
+            fresh = await config.seen.claim(services.cache, viewer.key, [r.clip_id for r in allowed])
+        for ranked, is_new in zip(allowed, fresh, strict=True):
+            if is_new:
+                served.append(ranked)
+                cards[ranked.clip_id] = found[ranked.clip_id]
+    with stage("buffer_write"):
+        await buffers.store(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2)
+        await training.log_served(services.cache, viewer=viewer.key, items=served, model=current.model,
+                                  session=session, region=viewer.region,
+                                  fresh_impressions=settings.feed_fresh_impressions)
+    if len(current.items) < settings.feed_refill_below:
+        schedule_refill(services, viewer, reason="drained")
+    PAGES.labels("foryou", path).inc()
+    PAGE_SECONDS.labels("foryou", path).observe(time.perf_counter() - started)
+    next_cursor = encode_cursor({"s": session, "n": page_no + 1}) if served else None
+    return ServedPage(served, cards, next_cursor, path, current.model, session)
+
+
+def schedule_refill(services: Services, viewer: Viewer, *, reason: str, replace: bool = False) -> None:
+    """Top the buffer up in the background (one refill per viewer at a time, cluster-wide)."""
+    task = asyncio.get_running_loop().create_task(refill(services, viewer, reason=reason, replace=replace))
+    _REFILLING.add(task)
+    task.add_done_callback(_REFILLING.discard)
+
+
+async def refill(services: Services, viewer: Viewer, *, reason: str, replace: bool = False) -> bool:
+    lock = f"recs:lock:{viewer.key}"
+    if not await services.cache.add(lock, b"1", ttl=10):
+        return False
+    try:
+        begun = time.time()  # the buffer is as fresh as the state it was built from
+        current = await buffers.load(services.cache, viewer.key)
+        keep = [] if replace or current is None else current.items
+        built = await build(services, viewer, exclude={r.clip_id for r in keep},
+                            settings=settings_for(services.settings, viewer.key))
+        fresh = buffers.Buffer(current.built if keep and current else begun, built.model, keep + built.items)
+        await buffers.store(services.cache, viewer.key, fresh, ttl=services.settings.feed_buffer_stale_s * 2)
+        REFILLS.labels(reason).inc()
+        return True
+    except Exception as exc:  # a failed background refill only means the next page builds on demand
+        log.warning("recs.refill_failed", viewer=viewer.key, error=str(exc))
+        return False
+    finally:
+        await services.cache.delete(lock)
+
+
+async def following_page(services: Services, viewer: Viewer, *, cursor: str | None,
+                         limit: int) -> ServedPage:
+    """Followed creators' clips, newest first; the cursor holds the last publication time."""
+    started = time.perf_counter()
+    links = await viewer_links(services, viewer)
+    before = float(decode_cursor(cursor).get("before", float("inf")))
+    lists = await asyncio.gather(*(services.cache.ztop(creator_key(c), 100) for c in links.following[:500]))
+    newest = sorted(((int(m), s) for found in lists for m, s in found if s < before), key=lambda kv: -kv[1])
+    found = await get_cards(services.cache, [c for c, _ in newest[: limit * 2]])
+    chosen = [(c, s) for c, s in newest[: limit * 2] if c in found and found[c].creator_id not in links.blocked][:limit]
+    items = [Ranked(c, found[c].creator_id, "following", "following", s, np.zeros(len(FEATURE_NAMES), np.float32))
+             for c, s in chosen]
+    more = len(newest) > len(chosen) and bool(chosen)
+    PAGES.labels("following", "chronological").inc()
+    PAGE_SECONDS.labels("following", "chronological").observe(time.perf_counter() - started)
+    return ServedPage(items, {c: found[c] for c, _ in chosen},
+                      encode_cursor({"before": chosen[-1][1]}) if more else None, "chronological", "none", "")

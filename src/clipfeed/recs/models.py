@@ -1,0 +1,70 @@
+"""The feed's table (onboarding interests) and its API schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clipfeed.clips.models import TAG_TEXT, ClipPublic
+from clipfeed.delivery.models import PlaybackInfo
+from clipfeed.infra.db import Base, UTCDateTime, utcnow
+
+MAX_INTERESTS = 30
+
+
+class ViewerInterests(Base):
+    """Hashtags a viewer picked at onboarding (a cold-start source). Sharded by user ID: no
+    foreign key to ``users``; the row goes with the account's ``user.deleted`` event."""
+
+    __tablename__ = "recs_interests"
+
+    user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    hashtags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class FeedTab(StrEnum):
+    foryou = "foryou"
+    following = "following"
+
+
+class InterestsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hashtags: list[str] = Field(max_length=MAX_INTERESTS, examples=[["cooking", "skate"]])
+
+    @field_validator("hashtags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        out: list[str] = []
+        for raw in value:
+            tag = raw.strip().lstrip("#").lower()
+            if not TAG_TEXT.match(tag):
+                raise ValueError(f"hashtag {raw!r}: letters, digits and '_' only, at most 50")
+            if tag not in out:
+                out.append(tag)
+        return out
+
+
+class InterestsPublic(BaseModel):
+    hashtags: list[str]
+
+
+class FeedItem(BaseModel):
+    clip: ClipPublic
+    playback: PlaybackInfo | None = Field(description="fast start: poster, playlists, start rendition, prefetch")
+    source: str = Field(description="the candidate source that brought this clip")
+    reason: str = Field(description="personal | trending | discovery | following")
+    position: int
+
+
+class FeedPage(BaseModel):
+    items: list[FeedItem]
+    next_cursor: str | None
+    served_by: str = Field(description="buffer | on_demand | chronological")
+    model: str
+    experiment: dict[str, str] = Field(default_factory=dict)

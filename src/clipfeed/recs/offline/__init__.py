@@ -1,0 +1,1 @@
+"""Offline evaluation of the recommender on public interaction data (``clipfeed recs eval``)."""

@@ -1,0 +1,90 @@
+"""What the feed reads from other features, through the functions those features publish:
+follows and blocks (``clipfeed.social.service``), trending (``clipfeed.stream.trending``),
+content embeddings (``clipfeed.media.features``), playback hints (``clipfeed.delivery.playback``).
+
+One object, ``SIGNALS``, so a test can stand in for a feature it does not exercise. A clip the
+media pipeline has no embedding for (seeded or imported clips) gets a hashed bag of its words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from clipfeed.core.errors import NotFound
+from clipfeed.delivery import playback
+from clipfeed.delivery.models import PlaybackInfo
+from clipfeed.media import features as media_features
+from clipfeed.recs.catalogue import EMBED_DIM
+from clipfeed.social import service as social
+from clipfeed.stream import trending
+
+if TYPE_CHECKING:
+    from clipfeed.bootstrap import Services
+    from clipfeed.clips.models import Clip
+
+TREND_BUCKET_S = 3600
+TREND_HOURS = 6
+FOLLOWING_READ = 500
+
+
+def trend_key(region: str, bucket: int) -> str:
+    return f"recs:trend:{region}:{bucket}"
+
+
+def text_embedding(words: list[str]) -> np.ndarray:
+    """A hashed bag-of-words vector, for clips without a content embedding."""
+    vector = np.zeros(EMBED_DIM, dtype=np.float32)
+    for word in words:
+        digest = hashlib.blake2b(word.lower().encode(), digest_size=8).digest()
+        index = int.from_bytes(digest[:4], "little") % EMBED_DIM
+        vector[index] += 1.0 if digest[4] & 1 else -1.0
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
+
+
+class Signals:
+    async def blocked_user_ids(self, services: Services, user_id: int) -> set[int]:
+        """Users ``user_id`` blocked or was blocked by: neither sees the other's clips."""
+        return set(await social.blocked_user_ids(db=services.db, user_id=user_id))
+
+    async def following_ids(self, services: Services, user_id: int) -> list[int]:
+        return list(await social.followee_ids(db=services.db, user_id=user_id, limit=FOLLOWING_READ))
+
+    async def trending_clip_ids(self, services: Services, region: str, limit: int) -> list[int]:
+        """The stream worker's trending clips (``global``: everywhere); the feed's own hourly
+        buckets fill in when the stream has none yet (a new installation)."""
+        found = await trending.top_clips(services=services, region=None if region == "global" else region,
+                                         limit=limit)
+        return [clip_id for clip_id, _ in found] or await own_trending(services, region, limit)
+
+    async def embeddings(self, services: Services, clips: list[Clip]) -> dict[int, np.ndarray]:
+        found = dict(await media_features.get_embeddings(db=services.db, clip_ids=[c.id for c in clips]))
+        for clip in clips:
+            if clip.id not in found or len(found[clip.id]) != EMBED_DIM:
+                found[clip.id] = text_embedding([*(clip.hashtags or []), *clip.caption.split()])
+        return found
+
+    async def playback_info(self, services: Services, clip: Clip, viewer_id: int | None, region: str,
+                            network: str | None) -> PlaybackInfo | None:
+        try:
+            return await playback.playback_info(services=services, clip=clip, viewer_id=viewer_id,
+                                                region=region, network=network)
+        except NotFound:
+            return None
+
+
+async def own_trending(services: Services, region: str, limit: int) -> list[int]:
+    """Engagement velocity from the feed's own hourly buckets, the latest weighing most."""
+    bucket = int(time.time() // TREND_BUCKET_S)
+    totals: dict[str, float] = {}
+    for age in range(TREND_HOURS):
+        for member, score in await services.cache.ztop(trend_key(region, bucket - age), limit * 2):
+            totals[member] = totals.get(member, 0.0) + score * 0.6 ** age
+    return [int(m) for m, _ in sorted(totals.items(), key=lambda kv: -kv[1])[:limit]]
+
+
+SIGNALS = Signals()

@@ -1,0 +1,223 @@
+"""Training data and the training job.
+
+Impression log: each clip served is recorded with its feature row as ranked (point-in-time
+features), its source, slot and model, under ``recs:imp:<viewer>:<clip>``; feedback events add
+labels under ``recs:lab:<viewer>:<clip>``. Half an hour after an impression (longer than any
+watch of a short clip) the batch role closes it into a Parquet row in the object store,
+``recs/impressions/date=<day>/<hour>-<id>.parquet``: one row per impression with labels
+completion, like, share, watch_ms. Rows are written before their cache entries are dropped,
+so a job killed half-way writes some rows again at worst (duplicates of a few impressions),
+never loses them.
+
+Training (``clipfeed worker batch`` every ``feed_train_interval_s``, or ``clipfeed recs train``):
+the ranker (one booster per objective, ``clipfeed.recs.ranker``) and the retrieval snapshot
+(``clipfeed.recs.retrieval``) from the last ``days`` of rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import structlog
+
+from clipfeed.infra.cache import Cache
+from clipfeed.recs.catalogue import FRESH_POOL, RECENT_POOL, get_cards
+from clipfeed.recs.compose import Ranked
+from clipfeed.recs.features import FEATURE_NAMES
+from clipfeed.recs.profile import ckey, ukey
+
+if TYPE_CHECKING:
+    from clipfeed.bootstrap import Services
+
+OPEN = "recs:imp:open"
+IMPRESSION_TTL_S = 6 * 3600.0
+CLOSE_AFTER_S = 1800.0
+PREFIX = "recs/impressions"
+LABELS = ("complete", "like", "share", "watch_ms", "skip")
+log = structlog.get_logger(__name__)
+_PENDING: set[asyncio.Task[None]] = set()
+
+
+def imp_key(viewer: str, clip_id: int) -> str:
+    return f"recs:imp:{viewer}:{clip_id}"
+
+
+def lab_key(viewer: str, clip_id: int) -> str:
+    return f"recs:lab:{viewer}:{clip_id}"
+
+
+async def log_served(cache: Cache, *, viewer: str, items: list[Ranked], model: str, session: str,
+                     region: str, fresh_impressions: int = 30) -> None:
+    if not items:
+        return
+    at = time.time()
+    await cache.set_many({imp_key(viewer, r.clip_id): orjson.dumps({
+        "t": at, "m": model, "s": r.source, "r": r.reason, "e": r.explore, "x": session, "g": region,
+        "f": r.features.tolist()}) for r in items}, ttl=IMPRESSION_TTL_S)
+    # Scored by minus the time, so ``ztop`` lists the oldest first.
+    await cache.zadd(OPEN, {f"{viewer}|{r.clip_id}": -at for r in items})
+    task = asyncio.get_running_loop().create_task(_count(cache, viewer, items, fresh_impressions))
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
+
+
+async def _count(cache: Cache, viewer: str, items: list[Ranked], fresh_impressions: int) -> None:
+    """Impression counts (clip rates, the fresh pool's quota, exploration stats), off the
+    request path. A serve is the impression: a page is shown as soon as it arrives."""
+    try:
+        explored = sum(1 for r in items if r.explore)
+        await cache.hincr_float(ukey(viewer, "stats"), "imp", len(items), ttl=60 * 24 * 3600.0)
+        if explored:
+            await cache.hincr_float(ukey(viewer, "stats"), "explore_imp", explored, ttl=60 * 24 * 3600.0)
+        for r in items:
+            shown = await cache.hincr_float(ckey(r.clip_id), "imp", 1, ttl=60 * 24 * 3600.0)
+            if shown >= fresh_impressions:
+                await cache.zrem(FRESH_POOL, str(r.clip_id))
+    except Exception as exc:
+        log.warning("recs.impression_count_failed", error=str(exc))
+
+
+async def add_label(cache: Cache, *, viewer: str, clip_id: int, kind: str, watch_ms: float = 0.0) -> bool:
+    """Attach feedback to an open impression; returns whether it was a discovery slot."""
+    raw = await cache.get(imp_key(viewer, clip_id))
+    if raw is None:
+        return False
+    field = {"complete": "complete", "replay": "complete", "like": "like", "share": "share",
+             "skip": "skip", "not_interested": "skip"}.get(kind)
+    if field:
+        await cache.hset(lab_key(viewer, clip_id), {field: b"1"}, ttl=IMPRESSION_TTL_S)
+    if watch_ms:
+        await cache.hincr_float(lab_key(viewer, clip_id), "watch_ms", watch_ms, ttl=IMPRESSION_TTL_S)
+    return bool(orjson.loads(raw).get("e"))
+
+
+async def close_impressions(services: Services, *, older_than: float = CLOSE_AFTER_S, batch: int = 5000) -> int:
+    """Write impressions older than ``older_than`` seconds as Parquet rows; returns how many."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cache, written = services.cache, 0
+    cutoff = time.time() - older_than
+    while True:
+        oldest = [(m, -s) for m, s in await cache.ztop(OPEN, batch) if -s <= cutoff]
+        if not oldest:
+            return written
+        pairs = [(m.rsplit("|", 1)[0], int(m.rsplit("|", 1)[1])) for m, _ in oldest]
+        served = await cache.get_many([imp_key(v, c) for v, c in pairs])
+        labels = await cache.hget_many([lab_key(v, c) for v, c in pairs])
+        rows: dict[str, list[Any]] = {k: [] for k in ("viewer", "clip_id", "at", "model", "source", "reason",
+                                                      "explore", "session", "region", "features", *LABELS)}
+        for (viewer, clip_id), raw, found in zip(pairs, served, labels, strict=True):
+            if raw is None:
+                continue
+            record = orjson.loads(raw)
+            rows["viewer"].append(viewer)
+            rows["clip_id"].append(clip_id)
+            rows["at"].append(record["t"])
+            rows["model"].append(record["m"])
+            rows["source"].append(record["s"])
+            rows["reason"].append(record["r"])
+            rows["explore"].append(bool(record["e"]))
+            rows["session"].append(record["x"])
+            rows["region"].append(record["g"])
+            rows["features"].append([float(x) for x in record["f"]])
+            for name in LABELS:
+                rows[name].append(float(found.get(name, b"0")))
+        if rows["viewer"]:
+            day = datetime.fromtimestamp(min(rows["at"]), UTC)
+            sink = io.BytesIO()
+            pq.write_table(pa.table(rows), sink, compression="zstd")
+            key = f"{PREFIX}/date={day:%Y-%m-%d}/{day:%H}-{secrets.token_hex(6)}.parquet"
+            await services.blobs.put(key, sink.getvalue())
+            written += len(rows["viewer"])
+        await cache.zrem(OPEN, *(m for m, _ in oldest))
+        await cache.delete(*(imp_key(v, c) for v, c in pairs), *(lab_key(v, c) for v, c in pairs))
+
+
+async def read_impressions(services: Services, *, days: int = 14) -> Any:
+    """The impression rows of the last ``days`` days as one Arrow table (None when empty)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    since = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%d")
+    tables = []
+    async for info in services.blobs.list(PREFIX + "/"):
+        day = info.key.split("date=", 1)[-1][:10]
+        if day >= since:
+            tables.append(pq.read_table(io.BytesIO(await services.blobs.get(info.key))))
+    return pa.concat_tables(tables) if tables else None
+
+
+async def train(services: Services, *, days: int = 14, promote: bool = True,
+                min_rows: int = 200) -> dict[str, Any]:
+    """Retrain retrieval and the ranker from the impression log; the new ranker is promoted
+    when asked and when it beats the current one's AUCs (or there is none)."""
+    from clipfeed.recs import registry
+    from clipfeed.recs.ranker import ModelRanker, train_ranker
+    from clipfeed.recs.retrieval import build_snapshot, save_snapshot
+
+    table = await read_impressions(services, days=days)
+    report: dict[str, Any] = {"rows": 0 if table is None else table.num_rows}
+    content = await _content_sketches(services)
+    if table is not None:
+        data = table.to_pydict()
+        viewers, clips, weights = [], [], []
+        for viewer, clip_id, complete, like, share in zip(data["viewer"], data["clip_id"], data["complete"],
+                                                          data["like"], data["share"], strict=True):
+            weight = complete + 2 * like + 3 * share
+            if weight > 0:
+                viewers.append(viewer)
+                clips.append(clip_id)
+                weights.append(weight)
+        snapshot, neighbours = await asyncio.to_thread(
+            build_snapshot, registry.new_version(), viewers, clips, weights, content=content)
+        await save_snapshot(services.blobs, services.cache, snapshot, neighbours)
+        report["retrieval"] = snapshot.version
+        if table.num_rows >= min_rows:
+            features = np.array(data["features"], dtype=np.float32)
+            if features.shape[1] == len(FEATURE_NAMES):
+                labels = {"completion": np.array(data["complete"]), "like": np.array(data["like"]),
+                          "share": np.array(data["share"]), "watch": np.array(data["watch_ms"])}
+                times = np.array(data["at"])
+                boosters, metrics = await asyncio.to_thread(train_ranker, features, labels, times)
+                model = ModelRanker(registry.new_version(), boosters)
+                better = await _beats_current(services, metrics)
+                await registry.save_model(services.blobs, model, metrics=metrics,
+                                          window=(float(times.min()), float(times.max())),
+                                          promote=promote and better)
+                report.update(model=model.version, metrics=metrics, promoted=promote and better)
+    elif content:
+        snapshot, neighbours = await asyncio.to_thread(build_snapshot, registry.new_version(), [], [], [],
+                                                       content=content)
+        await save_snapshot(services.blobs, services.cache, snapshot, neighbours)
+        report["retrieval"] = snapshot.version
+    return report
+
+
+async def _beats_current(services: Services, metrics: dict[str, float]) -> bool:
+    from clipfeed.recs import registry
+
+    index = await registry.read_index(services.blobs)
+    current = index["models"].get(index.get("current") or "", {}).get("metrics")
+    if not current:
+        return True
+    keys = [k for k in metrics if k.endswith("_auc") and k in current]
+    return sum(metrics[k] for k in keys) >= sum(current[k] for k in keys) - 0.005 * len(keys)
+
+
+async def _content_sketches(services: Services) -> dict[int, np.ndarray]:
+    """Sketches of the most recent clips, for the content ANN index."""
+    members = await services.cache.ztop(RECENT_POOL, 50_000)
+    out: dict[int, np.ndarray] = {}
+    ids = [int(m) for m, _ in members]
+    for start in range(0, len(ids), 2000):
+        cards = await get_cards(services.cache, ids[start:start + 2000])
+        out.update({c: card.sketch for c, card in cards.items() if card.sketch is not None and np.any(card.sketch)})
+    return out

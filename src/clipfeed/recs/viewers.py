@@ -1,0 +1,102 @@
+"""Who is asking for a feed, and their links (follows, blocks, onboarding interests).
+
+Signed-in viewers are ``u:<user id>``. Anonymous viewers get a feed too, keyed by a device:
+apps send ``X-Device-ID`` (any stable random string); browsers get an HttpOnly ``cf_device``
+cookie on their first feed request. Either is hashed into ``d:<16 hex>``, so the raw value is
+never stored. An anonymous viewer has a seen set, a buffer and a live profile like anyone
+else, but no follows, blocks or interests.
+
+Follows and interests are cached for ``LINKS_TTL_S`` seconds (and dropped when a follow event
+arrives). Blocks are read from the social feature on every page, never cached: a block takes
+effect on the very next page, buffered clips included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import orjson
+import sqlalchemy as sa
+
+from clipfeed.recs.models import ViewerInterests
+from clipfeed.recs.signals import SIGNALS
+
+if TYPE_CHECKING:
+    from clipfeed.bootstrap import Services
+
+LINKS_TTL_S = 30.0
+
+
+@dataclass(frozen=True)
+class Viewer:
+    key: str
+    user_id: int | None = None
+    region: str = "global"
+    language: str | None = None
+    device: str = "unknown"
+    network: str | None = None
+
+    @classmethod
+    def signed_in(cls, user_id: int, **kwargs: object) -> Viewer:
+        return cls(key=f"u:{user_id}", user_id=user_id, **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def anonymous(cls, device_id: str, **kwargs: object) -> Viewer:
+        digest = hashlib.sha256(device_id.encode()).hexdigest()[:16]
+        return cls(key=f"d:{digest}", **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass
+class Links:
+    following: list[int] = field(default_factory=list)
+    blocked: set[int] = field(default_factory=set)
+    interests: list[str] = field(default_factory=list)
+
+
+def links_key(viewer: str) -> str:
+    return f"recs:links:{viewer}"
+
+
+async def viewer_links(services: Services, viewer: Viewer) -> Links:
+    if viewer.user_id is None:
+        return Links()
+    blocked = await SIGNALS.blocked_user_ids(services, viewer.user_id)
+    raw = await services.cache.get(links_key(viewer.key))
+    if raw is not None:
+        data = orjson.loads(raw)
+        return Links(data["f"], blocked, data["i"])
+    links = Links(await SIGNALS.following_ids(services, viewer.user_id), blocked,
+                  await get_interests(services, viewer.user_id))
+    await services.cache.set(links_key(viewer.key), orjson.dumps({"f": links.following, "i": links.interests}),
+                             ttl=LINKS_TTL_S)
+    return links
+
+
+async def forget_links(services: Services, user_id: int) -> None:
+    await services.cache.delete(links_key(f"u:{user_id}"))
+
+
+async def get_interests(services: Services, user_id: int) -> list[str]:
+    async with services.db.shard_session(user_id) as session:
+        row = await session.get(ViewerInterests, user_id)
+    return list(row.hashtags) if row else []
+
+
+async def set_interests(services: Services, user_id: int, hashtags: list[str]) -> list[str]:
+    """Replace the viewer's interests (one row, upserted in one transaction: a killed process
+    leaves the old list or the new one). The next buffer uses them."""
+    async with services.db.shard_session(user_id) as session:
+        row = await session.get(ViewerInterests, user_id, with_for_update=True)
+        if row is None:
+            session.add(ViewerInterests(user_id=user_id, hashtags=hashtags))
+        else:
+            row.hashtags = hashtags
+    await forget_links(services, user_id)
+    return hashtags
+
+
+async def delete_interests(services: Services, user_id: int) -> None:
+    async with services.db.shard_session(user_id) as session:
+        await session.execute(sa.delete(ViewerInterests).where(ViewerInterests.user_id == user_id))

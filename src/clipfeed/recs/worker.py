@@ -1,0 +1,157 @@
+"""Event processors and loops of the feed.
+
+- ``recs-indexer`` (stream role, topic ``clips``): a clip that becomes ready, visible and public
+  gets a card and joins the pools (fresh pool, its creator's and hashtags' lists) within the
+  worker's lag, so new clips reach feeds in seconds; deleted, rejected, held or private clips
+  lose their card and vanish from every feed at once. ``users``: a deleted account's interests go.
+- ``recs-feedback`` (stream role, playback and social topics): folds feedback into the live
+  profile, clip rates, trending, the impression labels and exploration stats, deduplicated by
+  event ID; a strong signal rebuilds the viewer's buffer in the background.
+- batch role loop: closes impressions into Parquet every few minutes and retrains retrieval and
+  the ranker every ``feed_train_interval_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any, ClassVar
+
+import structlog
+
+from clipfeed.accounts import service as accounts
+from clipfeed.bootstrap import Services
+from clipfeed.clips import service as clips_service
+from clipfeed.clips.models import Clip, ClipStatus, Visibility
+from clipfeed.core.consumers import Processor
+from clipfeed.core.events import Event
+from clipfeed.events.topics import ACTIVITY_USERS, SOCIAL
+from clipfeed.infra.log import Record
+from clipfeed.recs import training
+from clipfeed.recs.catalogue import ClipCard, put_cards, remove_clip, sketch
+from clipfeed.recs.feed import schedule_refill
+from clipfeed.recs.profile import MOVES_FEED, apply_feedback, ukey
+from clipfeed.recs.signals import SIGNALS
+from clipfeed.recs.viewers import Viewer, delete_interests, forget_links
+from clipfeed.stream.activity import Activity
+from clipfeed.stream.activity import decode as decode_activity
+
+log = structlog.get_logger(__name__)
+SOCIAL_KINDS = {"like.added": "like", "bookmark.added": "like", "comment.created": "comment",
+                "share.created": "share"}
+FEEDBACK_KINDS = {"progress", "complete", "replay", "skip", "share", "not_interested", "like", "comment"}
+
+
+def is_listed(clip: Clip) -> bool:
+    return clip.status == ClipStatus.ready.value and clip.visibility == Visibility.public.value
+
+
+async def index_clips(services: Services, clips: list[Clip], *, fresh: bool = True) -> int:
+    """Give listed clips their cards (bulk; also used by ``clipfeed recs reindex``)."""
+    listed = [c for c in clips if is_listed(c)]
+    if not listed:
+        return 0
+    owners = await accounts.get_many(db=services.db, user_ids=list({c.owner_id for c in listed}))
+    vectors = await SIGNALS.embeddings(services, listed)
+    cards = []
+    for clip in listed:
+        owner = owners.get(clip.owner_id)
+        published = (clip.published_at or clip.created_at).timestamp()
+        cards.append(ClipCard(clip.id, clip.owner_id, tuple(clip.hashtags or ()), clip.duration_ms or 15_000,
+                              published, owner.language if owner else None, owner.region if owner else None,
+                              sketch(vectors.get(clip.id))))
+    return await put_cards(services.cache, cards, fresh=fresh)
+
+
+class ClipIndexer(Processor):
+    group: ClassVar[str] = "recs-indexer"
+    topics: ClassVar[tuple[str, ...]] = ("clips", "users")
+
+    async def handle(self, records: list[Record]) -> None:
+        clip_ids: set[int] = set()
+        ready: set[int] = set()
+        for record in records:
+            event = Event.decode(record.value)
+            if record.topic == "users":
+                if event.type == "user.deleted":
+                    await delete_interests(self.services, int(event.key))
+                continue
+            clip_ids.add(int(event.key))
+            if event.type == "clip.ready":
+                ready.add(int(event.key))
+        if not clip_ids:
+            return
+        found = await clips_service.get_many(db=self.services.db, clip_ids=list(clip_ids))
+        listed = [c for c in found.values() if is_listed(c)]
+        # Only a newly ready clip joins the fresh pool; an edit of an old one must not put it back.
+        await index_clips(self.services, [c for c in listed if c.id in ready])
+        await index_clips(self.services, [c for c in listed if c.id not in ready], fresh=False)
+        for clip_id in clip_ids:
+            clip = found.get(clip_id)
+            if clip is None or not is_listed(clip):
+                await remove_clip(self.services.cache, clip_id, creator_id=clip.owner_id if clip else None,
+                                  hashtags=list(clip.hashtags or []) if clip else [])
+
+
+def viewer_of(activity: Activity) -> Viewer:
+    """The feed's viewer for an activity's (``"<user id>"`` or ``"anon:<device id>"``)."""
+    region = activity.region or "global"
+    if activity.user_id is not None:
+        return Viewer.signed_in(activity.user_id, region=region)
+    return Viewer.anonymous(activity.viewer.removeprefix("anon:"), region=region)
+
+
+class FeedbackProcessor(Processor):
+    """Partitioned by viewer (``activity.users``), so each viewer's state has one writer."""
+
+    group: ClassVar[str] = "recs-feedback"
+    topics: ClassVar[tuple[str, ...]] = (ACTIVITY_USERS, SOCIAL)
+
+    async def handle(self, records: list[Record]) -> None:
+        cache = self.services.cache
+        for record in records:
+            if record.topic == SOCIAL:
+                await self._links_changed(Event.decode(record.value))
+                continue
+            activity = decode_activity(record.value)
+            kind = SOCIAL_KINDS.get(activity.type, activity.type)
+            if activity.clip_id is None or kind not in FEEDBACK_KINDS:
+                continue
+            if not await cache.add(f"recs:evt:{activity.id}", b"1", ttl=2 * 86400):
+                continue  # a redelivered event
+            viewer = viewer_of(activity)
+            explored = await training.add_label(cache, viewer=viewer.key, clip_id=activity.clip_id, kind=kind,
+                                                watch_ms=activity.watch_ms)
+            await apply_feedback(cache, viewer=viewer.key, clip_id=activity.clip_id, kind=kind,
+                                 watch_ms=activity.watch_ms, region=viewer.region, at=activity.ts, explore=explored)
+            if kind in MOVES_FEED - {"complete"}:
+                schedule_refill(self.services, viewer, reason="signal", replace=True)
+
+    async def _links_changed(self, event: Event) -> None:
+        """Follows and blocks: drop the cached links so the next buffer sees them."""
+        if event.actor_id is None or not event.type.startswith(("follow.", "block.")):
+            return
+        await forget_links(self.services, event.actor_id)
+        if event.type == "follow.added":
+            await self.services.cache.hincr_float(ukey(f"u:{event.actor_id}", "creators"), str(int(event.key)),
+                                                  3.0, ttl=60 * 24 * 3600.0)
+
+
+async def training_loop(services: Services, stop: asyncio.Event) -> None:
+    """Batch role: close impressions every 5 minutes, retrain on ``feed_train_interval_s``."""
+    last_train = 0.0
+    while not stop.is_set():
+        try:
+            await training.close_impressions(services)
+            if time.time() - last_train >= services.settings.feed_train_interval_s:
+                report: dict[str, Any] = await training.train(services)
+                last_train = time.time()
+                log.info("recs.trained", **{k: v for k, v in report.items() if k != "metrics"})
+        except Exception as exc:
+            log.warning("recs.training_failed", error=str(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=300)
+
+
+RECS_PROCESSORS = [ClipIndexer, FeedbackProcessor]

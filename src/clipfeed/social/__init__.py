@@ -1,0 +1,1 @@
+"""Social: follows, blocks, likes, bookmarks, comments, shares (README "Social")."""

@@ -1,0 +1,72 @@
+"""Who may see what: user references, blocks, and the clips a viewer may engage with."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from clipfeed.accounts import service as accounts
+from clipfeed.accounts.models import User
+from clipfeed.clips import service as clips
+from clipfeed.clips.models import Clip
+from clipfeed.core.errors import NotFound
+from clipfeed.infra.db import Database
+from clipfeed.social import graph
+from clipfeed.social.models import Block
+
+
+async def resolve_user(*, db: Database, ref: str) -> User:
+    """``ref`` is a user ID (digits only) or a handle, optionally written ``@handle``.
+    A string of digits is always an ID, so a handle made of digits is written ``@123``."""
+    ref = ref.strip()
+    if ref.isdigit() and len(ref) <= 19:
+        user = (await accounts.get_many(db=db, user_ids=[int(ref)])).get(int(ref))
+        if user is None or user.deleted_at is not None or user.suspended_at is not None:
+            raise NotFound(f"no user {ref}")
+        return user
+    return await accounts.get_by_handle(db=db, handle=ref.removeprefix("@"))
+
+
+async def active_users(*, db: Database, user_ids: list[int]) -> dict[int, User]:
+    """The users among ``user_ids`` that still exist and are not suspended."""
+    found = await accounts.get_many(db=db, user_ids=user_ids)
+    return {uid: u for uid, u in found.items() if u.deleted_at is None and u.suspended_at is None}
+
+
+async def blocked_user_ids(*, db: Database, user_id: int) -> set[int]:
+    """Users hidden from ``user_id`` and from whom ``user_id`` is hidden: those they block and
+    those who block them. Feeds and recommendations filter these out."""
+    async with db.session() as session:
+        rows = await session.execute(
+            sa.select(Block.blocked_id).where(Block.blocker_id == user_id)
+            .union(sa.select(Block.blocker_id).where(Block.blocked_id == user_id)))
+        return {int(r[0]) for r in rows}
+
+
+async def is_blocked(*, db: Database, a: int, b: int) -> bool:
+    """Whether either of the two blocks the other."""
+    if a == b:
+        return False
+    async with db.session() as session:
+        return await graph.blocked_between(session, a, b)
+
+
+async def visible_clip(*, db: Database, clip_id: int, viewer_id: int | None) -> Clip:
+    """The clip if ``viewer_id`` may see it; 404 otherwise, including when the viewer and the
+    creator block each other (a blocked user's content is hidden, not forbidden)."""
+    clip = await clips.get(db=db, clip_id=clip_id, viewer_id=viewer_id)
+    if viewer_id is not None and await is_blocked(db=db, a=viewer_id, b=clip.owner_id):
+        raise NotFound(f"no clip {clip_id}")
+    return clip
+
+
+async def blocked_pairs(*, db: Database, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which of the ``(a, b)`` pairs are blocked either way (one query for a whole batch)."""
+    wanted = {(a, b) for a, b in pairs if a != b}
+    if not wanted:
+        return set()
+    people = {u for pair in wanted for u in pair}
+    async with db.session() as session:
+        rows = (await session.execute(sa.select(Block.blocker_id, Block.blocked_id).where(
+            Block.blocker_id.in_(people), Block.blocked_id.in_(people)))).all()
+    blocked = {frozenset((int(x), int(y))) for x, y in rows}
+    return {pair for pair in wanted if frozenset(pair) in blocked}

@@ -1,0 +1,59 @@
+"""The social feature's routes: ``/v1`` API routers and the human-facing share page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import HTMLResponse
+
+from clipfeed.accounts import service as accounts
+from clipfeed.clips import service as clips
+from clipfeed.core.errors import NotFound
+from clipfeed.http.deps import Deps
+from clipfeed.social import comment_moderation, share_page
+from clipfeed.social.comments_api import router as comments_router
+from clipfeed.social.engagement_api import router as engagement_router
+from clipfeed.social.follows_api import router as follows_router
+
+comment_moderation.register()
+
+router = APIRouter()
+router.include_router(follows_router)
+router.include_router(engagement_router)
+router.include_router(comments_router)
+
+SHARE_HEADERS = {"Cache-Control": "public, max-age=300", "Content-Security-Policy": share_page.CSP,
+                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
+
+
+async def _share_page(services: Deps, clip_ref: str, *, embed: bool) -> HTMLResponse:
+    try:
+        if not clip_ref.isdigit() or not 0 < int(clip_ref) < 2**63:
+            raise NotFound(f"no clip {clip_ref}")
+        clip_id = int(clip_ref)
+        # Anonymous viewer: only ready public or unlisted clips, whatever the caller holds.
+        clip = await clips.get(db=services.db, clip_id=clip_id, viewer_id=None)
+        owner = (await accounts.get_many(db=services.db, user_ids=[clip.owner_id])).get(clip.owner_id)
+        if owner is None or owner.deleted_at is not None or owner.suspended_at is not None:
+            raise NotFound(f"no clip {clip_id}")
+    except NotFound:
+        return HTMLResponse(share_page.render_missing(), status_code=404,
+                            headers={**SHARE_HEADERS, "Cache-Control": "no-store"})
+    html = share_page.render(clip=clip, handle=owner.handle, base_url=services.settings.base_url, embed=embed)
+    return HTMLResponse(html, headers=SHARE_HEADERS)
+
+
+ShareClipId = Annotated[str, Path(max_length=20, description="clip ID")]
+
+
+@router.get("/share/c/{clip_id}", response_class=HTMLResponse, tags=["share"])
+async def share_page_route(clip_id: ShareClipId, services: Deps) -> HTMLResponse:
+    """The page a shared link opens; its Open Graph/Twitter tags make previews show the poster."""
+    return await _share_page(services, clip_id, embed=False)
+
+
+@router.get("/share/c/{clip_id}/embed", response_class=HTMLResponse, tags=["share"])
+async def share_embed(clip_id: ShareClipId, services: Deps) -> HTMLResponse:
+    """Just the player (``twitter:player``)."""
+    return await _share_page(services, clip_id, embed=True)

@@ -1,0 +1,105 @@
+"""When an account is deleted (``user.deleted`` on ``users``), its social rows go: follows both
+ways (with counts and ``follow.removed``), blocks, its likes and bookmarks (with
+``like.removed``/``bookmark.removed`` so counts fall), its comments (with ``comment.deleted``)
+and its likes on comments. Every step is idempotent and committed in chunks: a worker killed
+half-way leaves the rest for the redelivered event.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+
+from clipfeed.clips import service as clips
+from clipfeed.core.consumers import Processor
+from clipfeed.core.events import Event
+from clipfeed.infra.log import Record
+from clipfeed.social import events, graph
+from clipfeed.social.comments import take_down
+from clipfeed.social.models import Block, Bookmark, Comment, CommentLike, CommentStatus, Follow, FollowCount, Like
+
+CHUNK = 500
+
+
+class SocialCleanup(Processor):
+    group: ClassVar[str] = "social-cleanup"
+    topics: ClassVar[tuple[str, ...]] = ("users",)
+    ack_wait: ClassVar[float] = 120.0
+
+    def __post_init__(self) -> None:
+        events.start_shard_relays(self.services)
+
+    async def handle(self, records: list[Record]) -> None:
+        for record in records:
+            await self.handle_one(record)
+
+    async def handle_one(self, record: Record) -> None:
+        try:
+            event = Event.decode(record.value)
+        except ValueError:
+            return
+        if event.type == "user.deleted":
+            await remove_user(self, int(event.key))
+
+
+async def remove_user(processor: Processor, user_id: int) -> None:
+    services = processor.services
+    db = services.db
+    while True:
+        async with db.session() as session:
+            pairs = (await session.execute(sa.select(Follow.follower_id, Follow.followee_id).where(
+                sa.or_(Follow.follower_id == user_id, Follow.followee_id == user_id)).limit(CHUNK))).all()
+            for follower, followee in pairs:
+                await graph.remove_follow(services, session, follower, followee)
+        if len(pairs) < CHUNK:
+            break
+    async with db.session() as session:
+        await session.execute(sa.delete(Block).where(sa.or_(Block.blocker_id == user_id, Block.blocked_id == user_id)))
+        await session.execute(sa.delete(FollowCount).where(FollowCount.user_id == user_id))
+    for table, noun in ((Like, "like"), (Bookmark, "bookmark")):
+        await _remove_saved(processor, table, noun, user_id)
+    for index in range(db.shard_count):
+        await _remove_comments(processor, index, user_id)
+
+
+async def _remove_saved(processor: Processor, table: Any, noun: str, user_id: int) -> None:
+    services = processor.services
+    while True:
+        async with services.db.shard_session(user_id) as session:
+            clip_ids = list((await session.scalars(sa.select(table.clip_id).where(table.user_id == user_id)
+                                                   .limit(CHUNK))).all())
+        owners = await clips.get_many(db=services.db, clip_ids=clip_ids)
+        async with services.db.shard_session(user_id) as session:
+            await session.execute(sa.delete(table).where(table.user_id == user_id, table.clip_id.in_(clip_ids)))
+            for clip_id in clip_ids:
+                creator = owners[clip_id].owner_id if clip_id in owners else 0
+                events.record(services, session, type=f"{noun}.removed", key=clip_id, actor_id=user_id,
+                              shard_key=user_id,
+                              payload=events.clip_payload(clip_id, creator, reason="account deleted"))
+        if len(clip_ids) < CHUNK:
+            return
+
+
+async def _remove_comments(processor: Processor, shard: int, user_id: int) -> None:
+    services = processor.services
+    async with services.db.shard_session_at(shard) as session:
+        liked = (await session.execute(sa.select(CommentLike.comment_id).where(CommentLike.user_id == user_id))).all()
+        for (comment_id,) in liked:
+            await session.execute(sa.update(Comment).where(Comment.id == comment_id)
+                                  .values(like_count=Comment.like_count - 1))
+        await session.execute(sa.delete(CommentLike).where(CommentLike.user_id == user_id))
+    while True:
+        async with services.db.shard_session_at(shard) as session:
+            written = list((await session.scalars(sa.select(Comment).where(
+                Comment.author_id == user_id,
+                Comment.status.in_([CommentStatus.visible.value, CommentStatus.held.value])).limit(CHUNK)
+                .with_for_update())).all())
+            owners = await clips.get_many(db=services.db, clip_ids=[c.clip_id for c in written])
+            for comment in written:
+                if comment.status in (CommentStatus.visible.value, CommentStatus.held.value):
+                    creator = owners[comment.clip_id].owner_id if comment.clip_id in owners else 0
+                    await take_down(services, session, comment, creator, user_id, CommentStatus.deleted,
+                                    "account deleted")
+        if len(written) < CHUNK:
+            return

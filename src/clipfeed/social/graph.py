@@ -1,0 +1,124 @@
+"""The follow graph and blocks inside one main-database transaction.
+
+Follower/following counts are counter rows changed in the same transaction as ``follows``, so
+they are exact at every commit (README "Social" has the measurement behind this choice). A
+follow and a block of the same pair lock both users' counter rows first, in ID order, so the
+two serialise: a follow can never slip in beside a block.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clipfeed.infra.db import utcnow
+from clipfeed.social import events
+from clipfeed.social.models import Block, Follow, FollowCount
+
+if TYPE_CHECKING:
+    from clipfeed.bootstrap import Services
+
+
+def insert_for(session: AsyncSession, table: Any) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` support for the session's engine."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any]) -> bool:
+    """Insert a row unless its key exists; True when this call created it."""
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT DO NOTHING.
+    stmt = insert_for(session, table).values(**values).on_conflict_do_nothing().returning(sa.literal_column("1"))
+    return (await session.execute(stmt)).first() is not None
+
+
+async def bump_counts(session: AsyncSession, deltas: dict[int, tuple[int, int]]) -> None:
+    """Add (followers, following) deltas to users' counter rows, in user ID order."""
+    for user_id in sorted(deltas):
+        followers, following = deltas[user_id]
+        stmt = insert_for(session, FollowCount).values(user_id=user_id, followers=max(followers, 0),
+                                                       following=max(following, 0))
+        await session.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_={
+            "followers": FollowCount.followers + followers, "following": FollowCount.following + following}))
+
+
+async def lock_pair(session: AsyncSession, a: int, b: int) -> None:
+    await bump_counts(session, {a: (0, 0), b: (0, 0)})
+
+
+async def blocked_between(session: AsyncSession, a: int, b: int) -> bool:
+    found = await session.scalar(sa.select(Block.blocker_id).where(sa.or_(
+        sa.and_(Block.blocker_id == a, Block.blocked_id == b),
+        sa.and_(Block.blocker_id == b, Block.blocked_id == a))).limit(1))
+    return found is not None
+
+
+async def add_follow(services: Services, session: AsyncSession, follower_id: int, followee_id: int) -> bool:
+    """Create the follow (True) or find it there already (False). Caller checked blocks."""
+    created = await insert_ignore(session, Follow, {
+        "follower_id": follower_id, "followee_id": followee_id, "id": services.ids.next_id(),
+        "created_at": utcnow()})
+    if created:
+        await bump_counts(session, {followee_id: (1, 0), follower_id: (0, 1)})
+        events.record(services, session, type="follow.added", key=followee_id, actor_id=follower_id,
+                      payload={"followee_id": str(followee_id)})
+    return created
+
+
+async def remove_follow(services: Services, session: AsyncSession, follower_id: int, followee_id: int) -> bool:
+    result = await session.execute(sa.delete(Follow).where(Follow.follower_id == follower_id,
+                                                           Follow.followee_id == followee_id))
+    removed = bool(getattr(result, "rowcount", 0))
+    if removed:
+        await bump_counts(session, {followee_id: (-1, 0), follower_id: (0, -1)})
+        events.record(services, session, type="follow.removed", key=followee_id, actor_id=follower_id,
+                      payload={"followee_id": str(followee_id)})
+    return removed
+
+
+async def add_block(services: Services, session: AsyncSession, blocker_id: int, blocked_id: int) -> bool:
+    """Block and drop the follows between the two, both ways."""
+    created = await insert_ignore(session, Block, {
+        "blocker_id": blocker_id, "blocked_id": blocked_id, "id": services.ids.next_id(), "created_at": utcnow()})
+    await remove_follow(services, session, blocker_id, blocked_id)
+    await remove_follow(services, session, blocked_id, blocker_id)
+    if created:
+        events.record(services, session, type="block.added", key=blocked_id, actor_id=blocker_id,
+                      payload={"blocked_id": str(blocked_id)})
+    return created
+
+
+async def remove_block(services: Services, session: AsyncSession, blocker_id: int, blocked_id: int) -> bool:
+    result = await session.execute(sa.delete(Block).where(Block.blocker_id == blocker_id,
+                                                          Block.blocked_id == blocked_id))
+    removed = bool(getattr(result, "rowcount", 0))
+    if removed:
+        events.record(services, session, type="block.removed", key=blocked_id, actor_id=blocker_id,
+                      payload={"blocked_id": str(blocked_id)})
+    return removed
+
+
+async def counts_of(session: AsyncSession, user_ids: list[int]) -> dict[int, tuple[int, int]]:
+    rows = await session.execute(sa.select(FollowCount.user_id, FollowCount.followers, FollowCount.following)
+                                 .where(FollowCount.user_id.in_(set(user_ids))))
+    found = {user_id: (followers, following) for user_id, followers, following in rows}
+    return {u: found.get(u, (0, 0)) for u in user_ids}
+
+
+async def following_among(session: AsyncSession, follower_id: int, user_ids: list[int]) -> set[int]:
+    """Which of ``user_ids`` ``follower_id`` follows."""
+    if not user_ids:
+        return set()
+    return set((await session.scalars(sa.select(Follow.followee_id).where(
+        Follow.follower_id == follower_id, Follow.followee_id.in_(set(user_ids))))).all())
+
+
+async def followers_among(session: AsyncSession, followee_id: int, user_ids: list[int]) -> set[int]:
+    """Which of ``user_ids`` follow ``followee_id``."""
+    if not user_ids:
+        return set()
+    return set((await session.scalars(sa.select(Follow.follower_id).where(
+        Follow.followee_id == followee_id, Follow.follower_id.in_(set(user_ids))))).all())

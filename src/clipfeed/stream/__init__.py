@@ -1,0 +1,1 @@
+"""Stream processing of engagement events: counters, trending, live features, watermarks."""

@@ -1,0 +1,73 @@
+"""``GET /v1/trending`` and ``GET /v1/hashtags/trending``."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from clipfeed.accounts import service as accounts
+from clipfeed.clips import service as clips_service
+from clipfeed.clips.models import ClipPublic
+from clipfeed.core.errors import Invalid
+from clipfeed.http.deps import Deps
+from clipfeed.stream import trending
+
+router = APIRouter(prefix="/v1", tags=["trending"])
+REGION = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+class TrendingClip(BaseModel):
+    clip: ClipPublic
+    score: float
+
+
+class TrendingClips(BaseModel):
+    region: str | None
+    items: list[TrendingClip]
+
+
+class TrendingHashtag(BaseModel):
+    tag: str
+    score: float
+
+
+class TrendingHashtags(BaseModel):
+    region: str | None
+    items: list[TrendingHashtag]
+
+
+def _region(region: str | None) -> str | None:
+    if region is not None and not REGION.match(region):
+        raise Invalid("region: letters, digits, '-' and '_' only (at most 32)")
+    return region.lower() if region else None
+
+
+@router.get("/trending", response_model=TrendingClips)
+async def trending_clips(services: Deps, region: str | None = None, limit: Limit = 20) -> TrendingClips:
+    """Clips gaining engagement fastest now (time-decayed, per-viewer capped); fresh within
+    seconds. ``region`` narrows to viewers of one region."""
+    region = _region(region)
+    ranked = await trending.top_clips(services=services, region=region, limit=limit)
+    clips = await clips_service.get_many(db=services.db, clip_ids=[c for c, _ in ranked])
+    owners = await accounts.get_many(db=services.db, user_ids=list({c.owner_id for c in clips.values()}))
+    items = []
+    for clip_id, score in ranked:
+        clip = clips.get(clip_id)
+        # The cache may trail a deletion or a visibility change by a moment: check the row.
+        if clip is None or not clips_service.can_view(clip, None) or clip.visibility != "public":
+            continue
+        owner = owners.get(clip.owner_id)
+        items.append(TrendingClip(clip=clips_service.public_view(clip, owner_handle=owner.handle if owner else None),
+                                  score=round(score, 6)))
+    return TrendingClips(region=region, items=items)
+
+
+@router.get("/hashtags/trending", response_model=TrendingHashtags)
+async def trending_hashtags(services: Deps, region: str | None = None, limit: Limit = 20) -> TrendingHashtags:
+    region = _region(region)
+    ranked = await trending.top_hashtags(services=services, region=region, limit=limit)
+    return TrendingHashtags(region=region, items=[TrendingHashtag(tag=t, score=round(s, 6)) for t, s in ranked])

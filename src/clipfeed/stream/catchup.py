@@ -1,0 +1,62 @@
+"""Waiting for the stream to catch up: tests, tools, and the social feature's "count after
+catch-up" checks use this instead of sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from clipfeed.core.errors import NotFound
+from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, CLIPS, SOCIAL
+
+if TYPE_CHECKING:
+    from clipfeed.bootstrap import Services
+
+# In pipeline order: the relay feeds the activity topics, so it is waited for first.
+PIPELINE: tuple[tuple[str, str], ...] = (("stream-relay", SOCIAL), ("stream-catalog", CLIPS),
+                                         ("stream-clips", ACTIVITY_CLIPS), ("stream-users", ACTIVITY_USERS))
+
+
+async def lag(services: Services, group: str, topic: str, ends: dict[int, int] | None = None) -> int | None:
+    """Partitions of ``topic`` where ``group`` has not acknowledged every record below ``ends``
+    (default: the end now); None when the group does not exist yet."""
+    try:
+        ends = ends if ends is not None else await services.log.end_offsets(topic)
+        committed = await services.log.committed(topic, group)
+    except NotFound:
+        return None
+    behind = 0
+    for partition, end in ends.items():
+        start = committed.get(partition, 0)
+        if start >= end:
+            continue
+        # Offsets need not be contiguous (JetStream), so look for an actual record in between.
+        pending = await services.log.read(topic, partition, from_offset=start, limit=1)
+        if pending and pending[0].offset < end:
+            behind += 1
+    return behind
+
+
+async def wait_for_catch_up(*, services: Services, groups: Sequence[tuple[str, str]] = PIPELINE,
+                            timeout: float = 30.0, flush_outbox: bool = True) -> None:
+    """Return once every ``(group, topic)`` has handled what was in its topic when its turn
+    came (after publishing pending outbox rows). Raises ``TimeoutError`` naming the laggard,
+    e.g. when no ``clipfeed worker stream`` is running."""
+    deadline = time.monotonic() + timeout
+    if flush_outbox:
+        await services.outbox.flush()
+    for group, topic in groups:
+        try:
+            ends = await services.log.end_offsets(topic)
+        except NotFound:
+            continue  # nothing was ever written there
+        while True:
+            behind = await lag(services, group, topic, ends)
+            if behind == 0:
+                break
+            if time.monotonic() > deadline:
+                state = "has not started" if behind is None else f"is behind on {behind} partition(s)"
+                raise TimeoutError(f"group {group} on {topic} {state} after {timeout:.0f} s")
+            await asyncio.sleep(0.05)

@@ -1,0 +1,154 @@
+"""Trending clips and hashtags: time-decayed engagement velocity, globally and per region.
+
+A clip's score at time ``now`` is ``sum(w * 2 ** (-(now - t) / h))`` over its engagement events
+(event time ``t``, weight ``w`` from ``counters.TREND_WEIGHTS``, half-life ``h`` =
+``CLIPFEED_TRENDING_HALF_LIFE_S``). Each viewer adds each kind of weight at most once per clip
+and UTC day (``counters._take_trend``), so one account cannot push a clip up by repetition.
+
+Stored with *forward decay* so that updates are plain additions, the same whatever the arrival
+order: time is cut into eras of a day; an event of era ``E`` adds ``w * 2 ** ((t - L_E) / h)``
+(``L_E`` = the era's start) to sorted sets ``trend:clips:{scope}:{E}`` and
+``trend:tags:{scope}:{E}`` (scope ``all`` or a region). Readers decay each era's score to now
+and add the eras up. A clip's scores have one writer (the owner of its partition), which keeps
+them in the clip's feature document and writes them with ``zadd``; hashtags gather many clips,
+so they are summed with ``zincr``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from clipfeed.stream.catalog import clip_meta
+from clipfeed.stream.counters import TrendHit
+
+if TYPE_CHECKING:
+    from clipfeed.bootstrap import Services
+
+ERA_S = 86400
+GLOBAL = "all"
+TREND_TTL_S = 3 * ERA_S
+REGIONS_KEY = "trend:regions"
+
+
+def era_of(ts: float) -> int:
+    return int(ts // ERA_S)
+
+
+def forward(ts: float, era: int, half_life: float) -> float:
+    return float(2.0 ** ((ts - era * ERA_S) / half_life))
+
+
+def decayed(score: float, era: int, now: float, half_life: float) -> float:
+    return score * 2.0 ** (-(now - era * ERA_S) / half_life)
+
+
+def clips_key(scope: str, era: int) -> str:
+    return f"trend:clips:{scope}:{era}"
+
+
+def tags_key(scope: str, era: int) -> str:
+    return f"trend:tags:{scope}:{era}"
+
+
+def scopes(region: str) -> tuple[str, ...]:
+    return (GLOBAL, region) if region and region != GLOBAL else (GLOBAL,)
+
+
+def add_hits(trend_state: dict[str, float], hits: Iterable[TrendHit], half_life: float, now: float) -> set[str]:
+    """Add a clip's hits to its per-(scope, era) scores; returns the entries changed."""
+    oldest = era_of(now) - 1
+    changed: set[str] = set()
+    for hit in hits:
+        era = era_of(hit.ts)
+        if era < oldest:
+            continue  # two eras back: worth under 2**-12 of a fresh event at h = 2 h
+        for scope in scopes(hit.region):
+            entry = f"{scope}|{era}"
+            trend_state[entry] = trend_state.get(entry, 0.0) + hit.weight * forward(hit.ts, era, half_life)
+            changed.add(entry)
+    for entry in [e for e in trend_state if int(e.rsplit("|", 1)[1]) < oldest]:
+        del trend_state[entry]
+    return changed
+
+
+async def publish_clip_scores(services: Services, scores: dict[int, dict[str, float]]) -> None:
+    """``scores``: clip -> {"scope|era": absolute forward score}, as kept by the clip's writer."""
+    by_key: dict[str, dict[str, float]] = defaultdict(dict)
+    regions: set[str] = set()
+    for clip_id, entries in scores.items():
+        for entry, score in entries.items():
+            scope, era = entry.rsplit("|", 1)
+            by_key[clips_key(scope, int(era))][str(clip_id)] = score
+            regions.add(scope)
+    for key, members in by_key.items():
+        await services.cache.zadd(key, members, ttl=TREND_TTL_S)
+    regions.discard(GLOBAL)
+    if regions:
+        await services.cache.sadd(REGIONS_KEY, *regions)
+
+
+async def add_hashtag_hits(services: Services, hits: list[TrendHit], half_life: float, now: float) -> None:
+    if not hits:
+        return
+    metas = await clip_meta(services, {h.clip_id for h in hits})
+    oldest = era_of(now) - 1
+    sums: dict[tuple[str, str], float] = defaultdict(float)
+    for hit in hits:
+        meta = metas.get(hit.clip_id)
+        era = era_of(hit.ts)
+        if meta is None or era < oldest:
+            continue
+        amount = hit.weight * forward(hit.ts, era, half_life)
+        for scope in scopes(hit.region):
+            for tag in meta.hashtags:
+                sums[(tags_key(scope, era), tag)] += amount
+    for (key, tag), amount in sums.items():
+        await services.cache.zincr(key, tag, amount, ttl=TREND_TTL_S)
+
+
+async def _top(services: Services, key_of: Callable[[str, int], str], scope: str, count: int,
+               now: float, half_life: float) -> list[tuple[str, float]]:
+    totals: dict[str, float] = defaultdict(float)
+    current = era_of(now)
+    for era in (current - 1, current, current + 1):  # +1: clients up to the skew bound ahead
+        for member, score in await services.cache.ztop(key_of(scope, era), count):
+            totals[member] += decayed(score, era, now, half_life)
+    return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+
+
+async def top_clips(*, services: Services, region: str | None = None, limit: int = 20,
+                    now: float | None = None) -> list[tuple[int, float]]:
+    """Trending clips that are live (ready and public), best first, with their decayed score.
+    ``region=None``: everywhere. Fresh within the processing lag (about a second)."""
+    now = time.time() if now is None else now
+    half_life = services.settings.trending_half_life_s
+    ranked = await _top(services, clips_key, region or GLOBAL, 3 * limit + 10, now, half_life)
+    metas = await clip_meta(services, [int(member) for member, _ in ranked])
+    live = [(int(member), score) for member, score in ranked
+            if int(member) in metas and metas[int(member)].live]
+    return live[:limit]
+
+
+async def top_hashtags(*, services: Services, region: str | None = None, limit: int = 20,
+                       now: float | None = None) -> list[tuple[str, float]]:
+    """Trending hashtags, best first, with their decayed score."""
+    now = time.time() if now is None else now
+    ranked = await _top(services, tags_key, region or GLOBAL, 2 * limit + 10, now,
+                        services.settings.trending_half_life_s)
+    return ranked[:limit]
+
+
+async def known_regions(services: Services) -> set[str]:
+    return await services.cache.smembers(REGIONS_KEY)
+
+
+async def clear(services: Services, now: float | None = None) -> None:
+    """Drop every trending set of the live eras (for a rebuild by replay)."""
+    now = time.time() if now is None else now
+    current = era_of(now)
+    keys = [key(scope, era) for scope in {GLOBAL, *await known_regions(services)}
+            for era in range(current - 2, current + 2) for key in (clips_key, tags_key)]
+    await services.cache.delete(*keys)

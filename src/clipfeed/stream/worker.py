@@ -1,0 +1,148 @@
+"""The stream role's processors (registered in ``clipfeed.workers``):
+
+| group | consumes | does |
+|---|---|---|
+| ``stream-relay`` | ``social`` | re-keys social events onto ``activity.clips`` / ``activity.users`` |
+| ``stream-catalog`` | ``clips`` | clip metadata and the live-clip set in the cache |
+| ``stream-clips`` | ``activity.clips`` | counters, clip live features, trending |
+| ``stream-users`` | ``activity.users`` | viewers' interest profiles |
+
+All are partitioned consumer groups: start more ``clipfeed worker stream`` processes and they
+split the partitions. Every handler is idempotent (IDs), so redelivery after a crash is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import orjson
+import structlog
+
+from clipfeed.bootstrap import Services
+from clipfeed.core.consumers import Processor
+from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, CLIPS, SOCIAL, ensure_topics
+from clipfeed.infra.log import OutgoingRecord, Record
+from clipfeed.stream import clip_features, counters, trending, user_features
+from clipfeed.stream.activity import CLIP_SOCIAL_TYPES, PoisonEvent, decode_all
+from clipfeed.stream.catalog import apply_clip_events
+from clipfeed.stream.windows import Watermarks
+
+log = structlog.get_logger(__name__)
+
+
+class StreamProcessor(Processor):
+    shared: ClassVar[bool] = False
+    ack_wait: ClassVar[float] = 10.0   # a dead worker's partitions move on after this
+    max_deliveries: ClassVar[int] = 3
+
+    async def reset(self) -> None:
+        """Drop the derived state so a replay from the start rebuilds it."""
+        raise NotImplementedError(f"{self.group} cannot be rebuilt from scratch; replay without --rebuild")
+
+
+class RelayProcessor(StreamProcessor):
+    group: ClassVar[str] = "stream-relay"
+    topics: ClassVar[Sequence[str]] = [SOCIAL]
+
+    async def handle(self, records: list[Record]) -> None:
+        activities = decode_all(records)
+        await ensure_topics(self.services)
+        pairs = list(zip(records, activities, strict=True))
+        to_clips = [OutgoingRecord(r.value, key=str(a.clip_id).encode())
+                    for r, a in pairs if a.type in CLIP_SOCIAL_TYPES]
+        to_users = [OutgoingRecord(r.value, key=a.viewer.encode()) for r, a in pairs]
+        # Killed between the two appends: the batch is redelivered and appended again with the
+        # same envelope IDs, which the downstream groups drop.
+        await asyncio.gather(self.services.log.append_batch(ACTIVITY_CLIPS, to_clips),
+                             self.services.log.append_batch(ACTIVITY_USERS, to_users))
+
+
+class CatalogProcessor(StreamProcessor):
+    group: ClassVar[str] = "stream-catalog"
+    topics: ClassVar[Sequence[str]] = [CLIPS]
+
+    async def handle(self, records: list[Record]) -> None:
+        events: list[tuple[int, str, dict[str, Any]]] = []
+        for record in records:
+            try:
+                envelope = orjson.loads(record.value)
+                kind, payload = str(envelope["type"]), envelope.get("payload") or {}
+                if kind.startswith("clip.") and payload.get("clip_id") is not None:
+                    int(payload["clip_id"])
+                    events.append((int(envelope["id"]), kind, payload))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise PoisonEvent(f"unreadable clip event: {exc}") from exc
+        if events:
+            await apply_clip_events(self.services, events)
+
+
+class ClipStreamProcessor(StreamProcessor):
+    group: ClassVar[str] = "stream-clips"
+    topics: ClassVar[Sequence[str]] = [ACTIVITY_CLIPS]
+
+    def __post_init__(self) -> None:
+        self.watermarks = Watermarks(self.group, ACTIVITY_CLIPS, self.services.settings.stream_allowed_lateness_s)
+
+    async def handle(self, records: list[Record]) -> None:
+        activities = decode_all(records)
+        late = await self.watermarks.late_events(self.services, records, activities)
+        now = time.time()
+        applied = await counters.apply(self.services, activities, now=now)
+        # A crash between the commit above and the cache writes below costs the live features
+        # and trending this batch (its events are already marked applied): they are decayed
+        # estimates, while the counters stay exact.
+        await clip_features.update(self.services, applied.fresh, applied.hits, late, now=now)
+
+    async def reset(self) -> None:
+        import sqlalchemy as sa
+
+        from clipfeed.stream.models import ClipAudience, ClipStats, StreamApplied
+
+        clip_ids: list[int] = []
+        for shard in range(self.services.db.shard_count):
+            async with self.services.db.shard_session_at(shard) as session:
+                clip_ids += list(await session.scalars(sa.select(ClipStats.clip_id)))
+                for table in (ClipStats, ClipAudience, StreamApplied):
+                    await session.execute(sa.delete(table))
+        for start in range(0, len(clip_ids), 1000):
+            chunk = clip_ids[start:start + 1000]
+            await self.services.cache.delete(*(counters.counts_key(c) for c in chunk))
+            await clip_features.clear(self.services, chunk)
+        await trending.clear(self.services)
+        partitions = await self.services.log.partitions(ACTIVITY_CLIPS)
+        await self.services.cache.delete(*(f"wm:{self.group}:{ACTIVITY_CLIPS}:{p}" for p in range(partitions)))
+
+
+class UserStreamProcessor(StreamProcessor):
+    group: ClassVar[str] = "stream-users"
+    topics: ClassVar[Sequence[str]] = [ACTIVITY_USERS]
+
+    def __post_init__(self) -> None:
+        self.embeddings = user_features.EmbeddingSource()
+
+    async def handle(self, records: list[Record]) -> None:
+        await user_features.update(self.services, decode_all(records), self.embeddings)
+
+
+STREAM_PROCESSORS: list[type[StreamProcessor]] = [RelayProcessor, CatalogProcessor, ClipStreamProcessor,
+                                                  UserStreamProcessor]
+PRUNE_EVERY_S = 600.0
+
+
+async def upkeep(services: Services, stop: asyncio.Event) -> None:
+    """Topics with their retention at start; applied-ID pruning every ten minutes."""
+    while not stop.is_set():
+        try:
+            await ensure_topics(services)
+            removed = await counters.prune_applied(services=services,
+                                                   older_than_s=services.settings.stream_dedupe_horizon_s)
+            if removed:
+                log.info("stream.pruned_applied_ids", removed=removed)
+        except Exception as exc:  # upkeep must never take the role down
+            log.warning("stream.upkeep_failed", error=str(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PRUNE_EVERY_S)

@@ -1,0 +1,150 @@
+"""``clipfeed upload``: send a file with tuspy, with a rich progress bar, resuming where it stopped."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from clipfeed.uploads import client
+from clipfeed.uploads.client import ClientError, Credentials
+
+RETRIES = 8  # network errors, 423 and 5xx: back off and resume from the server's offset
+TERMINAL = {"ready", "rejected", "failed", "deleted"}
+
+
+def _detail(content: bytes | None) -> str:
+    import json
+
+    try:
+        body = json.loads(content or b"{}")
+        return str(body.get("detail") or body.get("title"))
+    except ValueError:
+        return (content or b"").decode(errors="replace")[:200]
+
+
+class _Upload:
+    def __init__(self, path: Path, credentials: Credentials, metadata: dict[str, str], chunk_size: int) -> None:
+        from tusclient.storage.filestorage import FileStorage
+
+        self.path = path
+        self.credentials = credentials
+        self.metadata = metadata
+        self.chunk_size = chunk_size
+        client.data_dir().mkdir(parents=True, exist_ok=True)
+        self.storage = FileStorage(str(client.data_dir() / "uploads.json"))
+        self.fingerprint = client.Fingerprint(credentials.server, path)
+        with open(path, "rb") as stream:
+            self.key = self.fingerprint.get_fingerprint(stream)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.credentials.access_token}"}
+
+    def uploader(self) -> Any:
+        from tusclient import client as tus
+        from tusclient.exceptions import TusCommunicationError
+
+        self.tus = tus.TusClient(f"{self.credentials.server}/v1/uploads/", headers=self._headers())
+        for _ in range(2):
+            try:
+                return self.tus.uploader(file_path=str(self.path), chunk_size=self.chunk_size, metadata=self.metadata,
+                                         store_url=True, url_storage=self.storage, fingerprinter=self.fingerprint,
+                                         upload_checksum=True)
+            except TusCommunicationError as exc:
+                if exc.status_code == 401 and self._refresh():
+                    continue
+                # The stored URL is unknown to the server (expired, deleted, rejected): start over.
+                self.storage.remove_item(self.key)
+        raise ClientError("the server refused to resume or create this upload")
+
+    def _refresh(self) -> bool:
+        renewed = client.refresh(self.credentials)
+        if renewed is None:
+            return False
+        self.credentials = renewed
+        self.tus.headers.update(self._headers())
+        return True
+
+    def send(self, uploader: Any, on_progress: Any) -> str:
+        from tusclient.exceptions import TusCommunicationError, TusUploadFailed
+
+        failures = 0
+        if uploader.url is None:
+            uploader.set_url(uploader.create_url())
+        on_progress(uploader.offset)
+        while uploader.offset < uploader.stop_at:
+            try:
+                uploader.upload_chunk()
+                failures = 0
+            except (TusUploadFailed, TusCommunicationError) as exc:
+                status = exc.status_code
+                if status == 401 and self._refresh():
+                    continue
+                if status == 422 or status == 410:
+                    self.storage.remove_item(self.key)
+                    raise ClientError(f"the server did not accept the file: {_detail(exc.response_content)}") from exc
+                if status is not None and 400 <= status < 500 and status not in (409, 423, 429):
+                    raise ClientError(f"upload failed ({status}): {_detail(exc.response_content)}") from exc
+                failures += 1
+                if failures > RETRIES:
+                    raise ClientError(f"upload failed after {RETRIES} retries: {exc}") from exc
+                time.sleep(min(30.0, 0.5 * 2 ** failures))
+                try:
+                    uploader.offset = uploader.get_offset()
+                except TusCommunicationError:
+                    continue
+            on_progress(uploader.offset)
+        self.storage.remove_item(self.key)
+        return str(uploader.url)
+
+
+def run(path: Path, *, credentials: Credentials, metadata: dict[str, str], chunk_size: int, compress: bool,
+        wait: bool, console: Console) -> dict[str, Any]:
+    """Upload ``path`` (re-encoded first with ``compress``); returns the upload's JSON state."""
+    if not path.is_file():
+        raise ClientError(f"no file {path}")
+    if path.stat().st_size == 0:
+        raise ClientError(f"{path} is empty")
+    source = path
+    if compress:
+        with console.status("checking whether the file needs re-encoding"):
+            source = client.mezzanine(path)
+        if source != path:
+            console.print(f"re-encoded to a 1080p H.264/AAC mezzanine: {source.stat().st_size:,} bytes")
+    job = _Upload(source, credentials, metadata, chunk_size)
+    uploader = job.uploader()
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(path.name, total=uploader.stop_at)
+        url = job.send(uploader, lambda offset: bar.update(task, completed=offset))
+    response = httpx.get(url, headers={"Authorization": f"Bearer {job.credentials.access_token}"}, timeout=30)
+    if response.status_code != 200:
+        raise ClientError(f"the upload finished but its state cannot be read: {response.status_code}")
+    state: dict[str, Any] = response.json()
+    if source != path:
+        source.unlink(missing_ok=True)
+    console.print(f"[green]uploaded[/]: clip {state.get('clip_id')} (sha256 {state.get('sha256')})")
+    if wait and state.get("clip_id"):
+        _follow(job.credentials, str(state["clip_id"]), console)
+    return state
+
+
+def _follow(credentials: Credentials, clip_id: str, console: Console) -> None:
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  console=console) as bar:
+        task = bar.add_task("processing", total=100)
+        for status in client.follow_status(credentials.server, credentials.access_token, clip_id):
+            bar.update(task, completed=float(status.get("percent") or 0),
+                       description=f"{status.get('status')}: {status.get('stage')}")
+            if status.get("status") in TERMINAL:
+                break
+    final = status.get("status")
+    reason = f" ({status['reason']})" if status.get("reason") else ""
+    console.print(f"clip {clip_id}: [bold]{final}[/]{reason}")
+    if final != "ready":
+        raise ClientError(f"processing ended as {final}{reason}")

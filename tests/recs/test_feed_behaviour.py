@@ -1,0 +1,126 @@
+"""What a viewer notices about the feed: it never repeats, respects blocks and deletions,
+picks up new clips quickly, and moves away from what they skip."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from clipfeed.accounts import service as accounts
+from clipfeed.clips import service as clips_service
+from clipfeed.clips.models import ClipCreate, ClipStatus, ClipUpdate
+from clipfeed.social import blocks
+from tests.helpers import signup
+from tests.recs.conftest import seed_catalogue
+
+TAGS = ["cats", "dogs", "food", "skate", "music"]
+
+
+async def _page(client, account, cursor=None, limit=10):  # type: ignore[no-untyped-def]
+    response = await client.get("/v1/feed", params={"limit": limit, **({"cursor": cursor} if cursor else {})},
+                                headers=account.auth)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stack", ["embedded"], indirect=True)
+async def test_no_clip_repeats_across_500_pages(client, services) -> None:  # type: ignore[no-untyped-def]
+    await seed_catalogue(services, creators=60, clips_per_creator=100, tags=TAGS)
+    viewer = await signup(client, "bingewatcher")
+    shown: list[str] = []
+    cursor = None
+    for _ in range(500):
+        page = await _page(client, viewer, cursor)
+        assert len(page["items"]) == 10
+        shown += [item["clip"]["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+    assert len(shown) == 5000 and len(set(shown)) == 5000
+
+
+async def test_blocked_creators_never_appear_even_from_a_buffer(client, services, feed_workers) -> None:  # type: ignore[no-untyped-def]
+    clips = await seed_catalogue(services, creators=6, clips_per_creator=30, tags=TAGS)
+    viewer = await signup(client, "blocker")
+    first = await _page(client, viewer)  # builds a buffer that holds the creator's clips
+    owners = {int(item["clip"]["owner_id"]) for item in first["items"]}
+    target = next(iter(owners))
+    users = await accounts.get_many(db=services.db, user_ids=[viewer.id, target])
+    await blocks.block(services=services, blocker=users[viewer.id], blocked=users[target])
+    deadline = time.monotonic() + 10
+    shown_after: list[int] = []
+    cursor = first["next_cursor"]
+    while time.monotonic() < deadline and len(shown_after) < 60:
+        page = await _page(client, viewer, cursor)
+        cursor = page["next_cursor"]
+        shown_after += [int(item["clip"]["owner_id"]) for item in page["items"]]
+        await asyncio.sleep(0.2)
+    assert shown_after and target not in shown_after
+    assert sum(1 for c in clips.values() if c.owner_id == target) == 30
+
+
+async def test_a_new_clip_reaches_some_feeds_within_a_minute(client, services, feed_workers) -> None:  # type: ignore[no-untyped-def]
+    await seed_catalogue(services, creators=10, clips_per_creator=20, tags=TAGS)
+    creator = await signup(client, "newcomer")
+    draft = await clips_service.create_draft(db=services.db, outbox=services.outbox, ids=services.ids,
+                                             owner_id=creator.id, request=ClipCreate(caption="first clip #premiere"))
+    published = time.monotonic()
+    await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=draft.id,
+                                   status=ClipStatus.ready, technical={"duration_ms": 12_000})
+    reached = None
+    while reached is None and time.monotonic() - published < 60:
+        for _ in range(5):  # new viewers, each opening the app
+            response = await client.get("/v1/feed", headers={"X-Device-ID": uuid.uuid4().hex})
+            if str(draft.id) in {item["clip"]["id"] for item in response.json()["items"]}:
+                reached = time.monotonic() - published
+                break
+        await asyncio.sleep(0.3)
+    assert reached is not None and reached < 60
+
+
+async def test_a_skip_heavy_viewer_sees_fewer_clips_like_the_skipped_ones(client, services, feed_workers) -> None:  # type: ignore[no-untyped-def]
+    await seed_catalogue(services, creators=30, clips_per_creator=20, tags=["cats", "dogs"])
+    viewer = await signup(client, "dogperson")
+    first = await _page(client, viewer, limit=20)
+    cats_before = [i for i in first["items"] if "cats" in i["clip"]["hashtags"]]
+    assert len(cats_before) >= 5
+    now = int(time.time() * 1000)
+    events = [{"event_id": uuid.uuid4().hex, "type": "skip", "clip_id": item["clip"]["id"], "ts": now,
+               "session_id": "s1", "position_ms": 800, "watch_ms": 800}
+              for item in cats_before]
+    events += [{"event_id": uuid.uuid4().hex, "type": "complete", "clip_id": item["clip"]["id"], "ts": now,
+                "session_id": "s1", "watch_ms": 15_000} for item in first["items"] if item not in cats_before]
+    response = await client.post("/v1/events", json={"events": events}, headers=viewer.auth)
+    assert response.status_code in (200, 202), response.text
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # until the stream worker has folded the skips in
+        state = await services.cache.hgetall(f"recs:u:u:{viewer.id}:stats")
+        if state.get("skip") and float(state["skip"]) >= len(cats_before):
+            break
+        await asyncio.sleep(0.2)
+    second = await _page(client, viewer, first["next_cursor"], limit=20)
+    cats_after = [i for i in second["items"] if "cats" in i["clip"]["hashtags"]]
+    assert len(cats_after) < len(cats_before) / 2, (len(cats_before), len(cats_after))
+
+
+@pytest.mark.parametrize("stack", ["embedded"], indirect=True)
+async def test_deleted_private_and_not_interested_clips_leave_the_feed(client, services, feed_workers) -> None:  # type: ignore[no-untyped-def]
+    clips = await seed_catalogue(services, creators=4, clips_per_creator=10, tags=TAGS)
+    viewer = await signup(client, "tidy")
+    owner_ids = {c.owner_id for c in clips.values()}
+    gone = list(clips.values())[:2]
+    await clips_service.update(db=services.db, outbox=services.outbox, clip_id=gone[0].id,
+                               user_id=gone[0].owner_id, request=ClipUpdate(visibility="private"))
+    await clips_service.delete(db=services.db, blobs=services.blobs, outbox=services.outbox,
+                               clip_id=gone[1].id, user_id=gone[1].owner_id)
+    await asyncio.sleep(2.0)  # the indexer takes both out
+    shown = []
+    cursor = None
+    for _ in range(4):
+        page = await _page(client, viewer, cursor)
+        shown += [int(i["clip"]["id"]) for i in page["items"]]
+        cursor = page["next_cursor"]
+    assert gone[0].id not in shown and gone[1].id not in shown
+    assert set(shown) <= set(clips) and len(owner_ids) == 4

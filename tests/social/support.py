@@ -1,0 +1,65 @@
+"""Helpers of the social and notification tests: ready clips, the stream role, events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from clipfeed.clips import service as clips_service
+from clipfeed.clips.models import ClipStatus
+from clipfeed.core.errors import NotFound
+from clipfeed.core.events import Event
+from tests.helpers import Account
+
+
+async def ready_clip(client: httpx.AsyncClient, services: Any, owner: Account, caption: str = "a clip",
+                     visibility: str = "public", media: dict[str, str] | None = None) -> str:
+    """A clip the media pipeline has finished (status ready)."""
+    made = await client.post("/v1/clips", headers=owner.auth, json={"caption": caption, "visibility": visibility})
+    assert made.status_code == 201, made.text
+    clip_id = int(made.json()["id"])
+    await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=clip_id, status=ClipStatus.ready,
+                                   media=media)
+    return str(clip_id)
+
+
+@contextlib.asynccontextmanager
+async def stream_role(services: Any) -> AsyncIterator[None]:
+    """The ``stream`` worker role (counters, notification fan-out ...) in this process."""
+    from clipfeed.workers import run_role
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_role(services, "stream", stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+async def caught_up(services: Any) -> None:
+    """Every stream processor, the notification fan-out included, has handled what exists."""
+    from clipfeed.stream.catchup import PIPELINE, wait_for_catch_up
+
+    groups = (*PIPELINE, ("notifications-fanout", "social"), ("notifications-fanout", "clips"))
+    await wait_for_catch_up(services=services, groups=groups, timeout=60)
+
+
+async def social_events(services: Any, *types: str) -> list[Event]:
+    """Events on topic ``social`` (after publishing what is pending), oldest first per key."""
+    await services.outbox.flush()
+    found: list[Event] = []
+    try:
+        partitions = await services.log.partitions("social")
+    except NotFound:  # nothing was ever published
+        return found
+    for partition in range(partitions):
+        for record in await services.log.read("social", partition, from_offset=0, limit=100_000):
+            event = Event.decode(record.value)
+            if not types or event.type in types:
+                found.append(event)
+    return found

@@ -1,0 +1,83 @@
+"""Social events through the outbox, poison records, late events, cache loss: on both stacks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+import pytest
+
+from clipfeed.events.topics import ACTIVITY_CLIPS, SOCIAL
+from clipfeed.stream.catchup import wait_for_catch_up
+from clipfeed.stream.counters import get_clip_counts
+from clipfeed.stream.features import get_clip_features
+from clipfeed.stream.windows import get_watermarks
+from tests.helpers import signup
+from tests.stream.pipeline import event, make_clip, running_role, send
+
+
+async def _like(services, *, user_id: int, clip_id: int, creator_id: int, kind: str = "like.added") -> None:  # type: ignore[no-untyped-def]
+    async with services.db.session() as session:
+        services.outbox.record(session, topic=SOCIAL, type=kind, key=clip_id, actor_id=user_id,
+                               payload={"user_id": str(user_id), "clip_id": str(clip_id), "creator_id": str(creator_id)})
+
+
+async def test_two_hundred_concurrent_likes_count_exactly_two_hundred(client, services) -> None:  # type: ignore[no-untyped-def]
+    dave = await signup(client, "dave")
+    clip_id = await make_clip(client, services, dave, "likes #many")
+    async with running_role(services):
+        await asyncio.gather(*(_like(services, user_id=10_000 + i, clip_id=clip_id, creator_id=dave.id)
+                               for i in range(200)))
+        await asyncio.gather(*(_like(services, user_id=10_000 + i, clip_id=clip_id, creator_id=dave.id,
+                                     kind="like.removed") for i in range(15)))
+        await wait_for_catch_up(services=services, timeout=60)
+    counts = (await get_clip_counts(services=services, clip_ids=[clip_id]))[clip_id]
+    assert counts.likes == 185
+
+
+async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_stream_goes_on(client, services) -> None:  # type: ignore[no-untyped-def]
+    alice = await signup(client, "alice")
+    poison = [b'{"id": 1, "type": "play_start", "payload": "garbage"}', b"\xff not json"]
+    for value in poison:
+        await services.log.append(ACTIVITY_CLIPS, value, key=b"42")
+    async with running_role(services):
+        await send(client, [event("play_start", 42, time.time())], alice.auth)
+        await wait_for_catch_up(services=services, timeout=60)
+    assert (await get_clip_counts(services=services, clip_ids=[42]))[42].plays == 1
+    dead = [r for p in range(await services.log.partitions("dlq.stream-clips"))
+            for r in await services.log.read("dlq.stream-clips", p, from_offset=0)]
+    assert sorted(r.value for r in dead) == sorted(poison)
+    assert all(r.headers["source_topic"] == ACTIVITY_CLIPS and r.headers["error"] for r in dead)
+
+
+async def test_events_later_than_the_watermark_are_counted_but_left_out_of_live_windows(client, services) -> None:  # type: ignore[no-untyped-def]
+    alice, bob = await signup(client, "alice"), await signup(client, "bob")
+    now = time.time()
+    lateness = services.settings.stream_allowed_lateness_s
+    async with running_role(services):
+        await send(client, [event("play_start", 7, now)], alice.auth)
+        await wait_for_catch_up(services=services, timeout=60)
+        # Out of order but within the allowed lateness: a normal event.
+        await send(client, [event("impression", 7, now - lateness / 2)], alice.auth)
+        # Later than the watermark: its window is final.
+        await send(client, [event("play_start", 7, now - lateness - 120)], bob.auth)
+        await wait_for_catch_up(services=services, timeout=60)
+    counts = (await get_clip_counts(services=services, clip_ids=[7]))[7]
+    assert (counts.plays, counts.views, counts.impressions) == (2, 2, 1)
+    live = (await get_clip_features(services=services, clip_ids=[7], now=now))[7]
+    assert (live.plays, live.impressions) == (1, 1)
+    marks = await get_watermarks(services=services, group="stream-clips", topic=ACTIVITY_CLIPS, lateness=lateness)
+    assert max(marks.values()) == pytest.approx(now - lateness, abs=0.01)
+
+
+async def test_counters_survive_the_loss_of_the_cache(client, services) -> None:  # type: ignore[no-untyped-def]
+    alice = await signup(client, "alice")
+    async with running_role(services):
+        await send(client, [event("play_start", 9, time.time()), event("share", 9, time.time())], alice.auth)
+        await wait_for_catch_up(services=services, timeout=60)
+    await services.cache.flush()
+    counts = (await get_clip_counts(services=services, clip_ids=[9, 10]))
+    assert (counts[9].plays, counts[9].views, counts[9].shares) == (1, 1, 1)
+    assert counts[10].plays == 0  # nothing happened to clip 10
+    assert orjson.loads(await services.cache.get("cnt:clip:9"))["shares"] == 1  # read back into the cache

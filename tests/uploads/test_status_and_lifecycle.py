@@ -1,0 +1,134 @@
+"""Processing status (JSON and server-sent events) and the upload sweep, on both stacks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from clipfeed.clips import service as clips_service
+from clipfeed.clips.models import ClipStatus
+from clipfeed.infra.db import utcnow
+from clipfeed.uploads import handoff, lifecycle, progress
+from clipfeed.uploads.models import Upload
+from tests.helpers import assert_problem, signup
+from tests.uploads.tus import SAMPLE, create, head, patch, send_all, upload_id
+
+
+async def _next_status(lines: object) -> dict:  # type: ignore[type-arg]
+    async for line in lines:  # type: ignore[attr-defined]
+        if line.startswith("data:"):
+            return dict(json.loads(line[5:]))
+    raise AssertionError("the stream ended")
+
+
+async def test_status_follows_processing_until_ready(services, live_url: str) -> None:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as client:
+        alice, bob = await signup(client, "alice"), await signup(client, "bob")
+        _, last = await send_all(client, alice.auth, SAMPLE.read_bytes(), caption="status")
+        clip_id = last.headers["clipfeed-clip-id"]
+        status = (await client.get(f"/v1/clips/{clip_id}/status", headers=alice.auth)).json()
+        assert status["status"] == "processing" and status["stage"] == "uploaded" and status["percent"] == 0
+        assert_problem(await client.get(f"/v1/clips/{clip_id}/status", headers=bob.auth), 404)
+        assert_problem(await client.get(f"/v1/clips/{clip_id}/status/stream",
+                                        params={"access_token": bob.token}), 404)
+
+        # EventSource style: the token in the query string.
+        async with client.stream("GET", f"/v1/clips/{clip_id}/status/stream",
+                                 params={"access_token": alice.token}) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.aiter_lines()
+            first = await _next_status(lines)
+            assert (first["status"], first["stage"]) == ("processing", "uploaded")
+            # What the media worker does: progress reports, then the final status.
+            await progress.publish(services, clip_id=int(clip_id), stage="transcoding", percent=40.0,
+                                   status="processing")
+            moved = await asyncio.wait_for(_next_status(lines), 15)
+            assert (moved["stage"], moved["percent"]) == ("transcoding", 40.0)
+            await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=int(clip_id),
+                                           status=ClipStatus.ready)
+            done = await asyncio.wait_for(_next_status(lines), 15)
+            assert (done["status"], done["percent"]) == ("ready", 100.0)
+            rest = [line async for line in lines]  # the stream ends by itself after a terminal status
+            assert not [line for line in rest if line.startswith("data:")]
+        cached = (await client.get(f"/v1/clips/{clip_id}/status", headers=alice.auth)).json()
+        assert cached["status"] == "ready"
+
+        draft = (await client.post("/v1/clips", headers=alice.auth, json={"caption": "later"})).json()["id"]
+        uid = upload_id(await create(client, alice.auth, 1000, clip_id=draft))
+        await patch(client, alice.auth, uid, 0, SAMPLE.read_bytes()[:250])
+        uploading = (await client.get(f"/v1/clips/{draft}/status", headers=alice.auth)).json()
+        assert (uploading["stage"], uploading["percent"]) == ("uploading", 25.0)
+
+
+async def test_sweep_expires_uploads_and_finishes_interrupted_hand_offs(client, services, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    alice = await signup(client, "alice")
+    data = SAMPLE.read_bytes()
+    stale = upload_id(await create(client, alice.auth, len(data)))
+    await patch(client, alice.auth, stale, 0, data[:5000])
+
+    # The process "dies" right after the last byte, before the hand-off.
+    real_finish = handoff.finish
+
+    async def killed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("killed")
+
+    interrupted = upload_id(await create(client, alice.auth, len(data)))
+    monkeypatch.setattr(handoff, "finish", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        await patch(client, alice.auth, interrupted, 0, data)
+    monkeypatch.setattr(handoff, "finish", real_finish)
+    async with services.db.session() as session:
+        row = await session.get(Upload, int(interrupted))
+        assert row is not None and row.state == "receiving" and row.offset == len(data)
+        await session.execute(sa.update(Upload).where(Upload.id == int(stale)).values(
+            expires_at=utcnow() - timedelta(seconds=1)))
+
+    done = await lifecycle.sweep(services)
+    assert done["expired"] == 1 and done["finished"] == 1
+    assert (await head(client, alice.auth, stale)).status_code == 410
+    assert not [info async for info in services.blobs.list(f"uploads/{stale}/")]
+    finished = (await client.get(f"/v1/uploads/{interrupted}", headers=alice.auth)).json()
+    assert finished["state"] == "complete" and finished["clip_id"]
+    assert (await client.get(f"/v1/clips/{finished['clip_id']}", headers=alice.auth)).json()["status"] == "processing"
+
+    # Records go after their retention; a second sweep has nothing left to do.
+    services.settings.upload_record_ttl_s = 0
+    await asyncio.sleep(0.01)
+    assert (await lifecycle.sweep(services))["deleted"] == 2
+    assert (await head(client, alice.auth, stale)).status_code == 404
+
+
+@pytest.mark.parametrize("stack", ["embedded"], indirect=True)
+async def test_a_newer_request_takes_over_from_a_stalled_one(client, services) -> None:  # type: ignore[no-untyped-def]
+    """A phone whose connection died mid-PATCH reconnects: its new PATCH must not wait."""
+    alice = await signup(client, "alice")
+    data = SAMPLE.read_bytes()
+    uid = upload_id(await create(client, alice.auth, len(data)))
+    stalled = asyncio.Event()
+
+    async def slow_body():  # type: ignore[no-untyped-def]
+        yield data[:300_000]
+        stalled.set()
+        await asyncio.sleep(3600)  # the network went quiet; the server has not noticed
+
+    hung = asyncio.create_task(client.patch(f"/v1/uploads/{uid}", content=slow_body(), headers={
+        **alice.auth, "Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream",
+        "Upload-Offset": "0"}))
+    await asyncio.wait_for(stalled.wait(), 10)
+    await asyncio.sleep(0.2)
+    assert (await head(client, alice.auth, uid)).headers["upload-offset"] == "0"  # nothing durable yet
+    # The new PATCH stops the stalled one, which keeps the 300,000 bytes it did receive; tus
+    # clients then learn the offset from the 409 (or a HEAD) and carry on at once.
+    started = asyncio.get_running_loop().time()
+    conflict = await asyncio.wait_for(patch(client, alice.auth, uid, 0, data), 20)
+    assert_problem(conflict, 409)
+    assert conflict.headers["upload-offset"] == "300000"
+    resumed = await patch(client, alice.auth, uid, 300_000, data[300_000:])
+    assert resumed.status_code == 204 and resumed.headers["clipfeed-clip-id"]
+    assert asyncio.get_running_loop().time() - started < 10
+    hung.cancel()
