@@ -13,7 +13,8 @@ from clipfeed.accounts.api import router as accounts_router
 from clipfeed.analytics.api import router as analytics_router
 from clipfeed.bootstrap import Services, bootstrap
 from clipfeed.clips.api import router as clips_router
-from clipfeed.delivery.api import router as delivery_router, web_router
+from clipfeed.delivery.api import router as delivery_router
+from clipfeed.delivery.api import web_router
 from clipfeed.delivery.origin import router as origin_router
 from clipfeed.events.api import router as events_router
 from clipfeed.http import health, problems

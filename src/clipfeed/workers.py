@@ -14,7 +14,6 @@ import structlog
 from clipfeed.bootstrap import Services
 from clipfeed.core.consumers import Processor, run_processor
 from clipfeed.delivery.worker import DELIVERY_LOOPS, PurgeProcessor
-from clipfeed.storage.worker import STORAGE_LOOPS
 from clipfeed.lake.worker import compaction_loop, jobs_loop
 from clipfeed.http.idempotency import purge_loop as idempotency_purge
 from clipfeed.media.worker import MEDIA_PROCESSORS
@@ -22,6 +21,7 @@ from clipfeed.recs.worker import RECS_PROCESSORS
 from clipfeed.recs.worker import training_loop as recs_training_loop
 from clipfeed.notifications.worker import NotificationFanout
 from clipfeed.social.cleanup import SocialCleanup
+from clipfeed.storage.worker import STORAGE_LOOPS
 from clipfeed.stream.worker import STREAM_PROCESSORS, upkeep
 from clipfeed.uploads import lifecycle as uploads_lifecycle
 

@@ -57,8 +57,8 @@ def delivery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     origin_port, edge_port = free_port(), free_port()
     edge = f"http://127.0.0.1:{edge_port}"
     log = open(root / "origin.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "serve"], env=origin_env(data_dir, origin_port, edge),
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "serve"],
+                              env=origin_env(data_dir, origin_port, edge), stdout=log, stderr=subprocess.STDOUT)
     # Not under pytest's folder: other pytest runs on the machine reset its modes to 0700, and
     # nginx workers (nobody, when run as root) must pass through every folder above the cache.
     edge_root = Path(tempfile.mkdtemp(prefix="clipfeed-edge-"))
@@ -111,6 +111,11 @@ async def creator(stack_services):  # type: ignore[no-untyped-def]
     s = stack_services
     return await accounts.create_user(db=s.db, outbox=s.outbox, ids=s.ids, settings=s.settings, handle="maker",
                                       email="maker@example.com", password="correct horse battery")
+
+
+async def fetch(url: str, **headers: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=10) as http:
+        return await http.get(url, headers=headers)
 
 
 def origin_requests(origin: str) -> float:

@@ -16,24 +16,19 @@ from clipfeed.delivery.signing import Signer, clip_scope
 from clipfeed.delivery.worker import PurgeProcessor
 from clipfeed.infra.log import Record
 from tests.delivery import ladder
-from tests.delivery.conftest import origin_requests
+from tests.delivery.conftest import fetch, origin_requests
 
 pytestmark = pytest.mark.slow
-
-
-async def _get(url: str, **headers: str) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=10) as http:
-        return await http.get(url, headers=headers)
 
 
 async def test_second_request_is_a_hit_and_never_reaches_the_origin(delivery_stack, stack_services, creator) -> None:
     clip = await ladder.publish(stack_services, owner_id=creator.id)
     url = f"{delivery_stack.edge}/media/clips/{clip.id}/v/360/seg_00001.m4s"
     before = origin_requests(delivery_stack.origin)
-    first = await _get(url)
+    first = await fetch(url)
     assert first.status_code == 200 and first.headers["x-cache-status"] == "MISS"
     for _ in range(5):
-        again = await _get(url)
+        again = await fetch(url)
         assert again.headers["x-cache-status"] == "HIT"
         assert again.content == (ladder.ladder() / "v/360/seg_00001.m4s").read_bytes()
     assert origin_requests(delivery_stack.origin) - before == 1
@@ -57,10 +52,10 @@ async def test_ranges_are_served_from_the_edge(delivery_stack, stack_services, c
     for key in ("v/720/seg_00000.m4s", "mp4/fallback.mp4"):
         whole = (ladder.ladder() / key).read_bytes()
         url = f"{delivery_stack.edge}/media/clips/{clip.id}/{key}"
-        part = await _get(url, Range="bytes=1000-4999")
+        part = await fetch(url, Range="bytes=1000-4999")
         assert part.status_code == 206 and part.content == whole[1000:5000], key
         assert part.headers["content-range"] == f"bytes 1000-4999/{len(whole)}"
-        tail = await _get(url, Range="bytes=-100")
+        tail = await fetch(url, Range="bytes=-100")
         assert tail.status_code == 206 and tail.content == whole[-100:]
         assert tail.headers["x-cache-status"] == "HIT"
 
@@ -69,23 +64,23 @@ async def test_signed_urls_are_checked_at_the_edge(delivery_stack, stack_service
     clip = await ladder.publish(stack_services, owner_id=creator.id, visibility="unlisted")
     signer = Signer.from_settings(stack_services.settings)
     key = f"clips/{clip.id}/v/240/seg_00000.m4s"
-    assert (await _get(f"{delivery_stack.edge}/media/{key}")).status_code == 404  # the origin refuses it
+    assert (await fetch(f"{delivery_stack.edge}/media/{key}")).status_code == 404  # the origin refuses it
     token = signer.token(clip_scope(clip.id), int(time.time()) + 120)
-    accepted = await _get(f"{delivery_stack.edge}/media/{token}/{key}")
+    accepted = await fetch(f"{delivery_stack.edge}/media/{token}/{key}")
     assert accepted.status_code == 200 and accepted.headers["x-cache-status"] == "MISS"
     before = origin_requests(delivery_stack.origin)
     # Another viewer's token shares the cached copy: the key has no token in it.
     other = signer.token(clip_scope(clip.id), int(time.time()) + 300)
-    shared = await _get(f"{delivery_stack.edge}/media/{other}/{key}")
+    shared = await fetch(f"{delivery_stack.edge}/media/{other}/{key}")
     assert shared.status_code == 200 and shared.headers["x-cache-status"] == "HIT"
     expired = signer.token(clip_scope(clip.id), int(time.time()) - 5)
-    assert (await _get(f"{delivery_stack.edge}/media/{expired}/{key}")).status_code == 410
+    assert (await fetch(f"{delivery_stack.edge}/media/{expired}/{key}")).status_code == 410
     kid, expires, signature = token.split("/")[1:]
     forged = f"s/{kid}/{int(expires) + 3600}/{signature}"
-    assert (await _get(f"{delivery_stack.edge}/media/{forged}/{key}")).status_code == 403
+    assert (await fetch(f"{delivery_stack.edge}/media/{forged}/{key}")).status_code == 403
     unknown = f"s/zz/{expires}/{signature}"
-    assert (await _get(f"{delivery_stack.edge}/media/{unknown}/{key}")).status_code == 403
-    elsewhere = await _get(f"{delivery_stack.edge}/media/{token}/clips/{clip.id + 1}/v/240/seg_00000.m4s")
+    assert (await fetch(f"{delivery_stack.edge}/media/{unknown}/{key}")).status_code == 403
+    elsewhere = await fetch(f"{delivery_stack.edge}/media/{token}/clips/{clip.id + 1}/v/240/seg_00000.m4s")
     assert elsewhere.status_code == 403
     assert origin_requests(delivery_stack.origin) == before  # refused at the edge itself
 
@@ -94,7 +89,7 @@ async def test_raw_masters_are_refused_by_the_edge_without_asking_the_origin(del
                                                                              creator) -> None:
     clip = await ladder.publish(stack_services, owner_id=creator.id)
     before = origin_requests(delivery_stack.origin)
-    assert (await _get(f"{delivery_stack.edge}/media/clips/{clip.id}/raw/master.mp4")).status_code == 404
+    assert (await fetch(f"{delivery_stack.edge}/media/clips/{clip.id}/raw/master.mp4")).status_code == 404
     assert origin_requests(delivery_stack.origin) == before
 
 
@@ -113,8 +108,8 @@ async def test_moderators_purge_a_clip_from_the_edges(delivery_stack, stack_serv
     clip = await ladder.publish(s, owner_id=creator.id)
     urls = [f"{delivery_stack.edge}/media/clips/{clip.id}/{k}" for k in ("hls/master.m3u8", "v/240/init.mp4")]
     for url in urls:
-        await _get(url)
-        assert (await _get(url)).headers["x-cache-status"] == "HIT"
+        await fetch(url)
+        assert (await fetch(url)).headers["x-cache-status"] == "HIT"
     body = {"clip_ids": [str(clip.id)], "urgency": "immediate", "reason": "test"}
     async with httpx.AsyncClient(timeout=10) as http:
         refused = await http.post(f"{delivery_stack.origin}/v1/admin/purge", json=body,
@@ -125,7 +120,7 @@ async def test_moderators_purge_a_clip_from_the_edges(delivery_stack, stack_serv
     assert done.status_code == 202, done.text
     assert done.json()["edges"] == 1 and done.json()["confirmed"] == 1 and done.json()["removed"] >= 2
     for url in urls:
-        after = await _get(url)
+        after = await fetch(url)
         assert after.status_code == 200 and after.headers["x-cache-status"] == "MISS"
 
 
@@ -136,13 +131,13 @@ async def test_a_takedown_event_purges_every_edge(delivery_stack, stack_services
     s = stack_services
     clip = await ladder.publish(s, owner_id=creator.id)
     url = f"{delivery_stack.edge}/media/clips/{clip.id}/v/720/seg_00000.m4s"
-    await _get(url)
-    assert (await _get(url)).headers["x-cache-status"] == "HIT"
+    await fetch(url)
+    assert (await fetch(url)).headers["x-cache-status"] == "HIT"
     await clips.set_status(db=s.db, outbox=s.outbox, clip_id=clip.id, status=ClipStatus.rejected, reason="takedown")
     event = Event(id=s.ids.next_id(), type="clip.rejected", key=str(clip.id),
                   payload={"clip_id": str(clip.id), "status": "rejected"})
     record = Record(topic="clips", partition=0, offset=0, timestamp=datetime.now(UTC), key=str(clip.id).encode(),
                     value=event.encode(), headers={})
     await PurgeProcessor(services=s).handle_one(record)
-    after = await _get(url)
+    after = await fetch(url)
     assert after.status_code == 410 and after.headers["x-cache-status"] == "MISS"

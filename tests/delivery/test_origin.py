@@ -5,38 +5,33 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from clipfeed.clips import service as clips
 from clipfeed.clips.models import ClipStatus
 from clipfeed.delivery.signing import Signer, clip_scope
 from tests.delivery import ladder
+from tests.delivery.conftest import fetch
 
 pytestmark = pytest.mark.slow
-
-
-async def _get(url: str, **headers: str) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=10) as http:
-        return await http.get(url, headers=headers)
 
 
 async def test_origin_serves_each_kind_with_its_type_and_lifetime(delivery_stack, stack_services, creator) -> None:
     clip = await ladder.publish(stack_services, owner_id=creator.id)
     base = f"{delivery_stack.origin}/media/clips/{clip.id}/"
     cases = {
-        "hls/master.m3u8": ("application/vnd.apple.mpegurl", "max-age=10, s-maxage=60"),
+        "hls/master.m3u8": ("application/vnd.apple.mpegurl", "max-age=10, s-maxage=600"),
         "v/360/index.m3u8": ("application/vnd.apple.mpegurl", "max-age=10"),
         "v/360/init.mp4": ("video/mp4", "immutable"),
         "v/360/seg_00000.m4s": ("video/iso.segment", "max-age=31536000, s-maxage=31536000"),
-        "dash/manifest.mpd": ("application/dash+xml", "s-maxage=60"),
+        "dash/manifest.mpd": ("application/dash+xml", "s-maxage=600"),
         "img/poster_360.webp": ("image/webp", "max-age=300, s-maxage=600"),  # a new clip: short
         "img/poster_360.jpg": ("image/jpeg", "max-age=300"),
         "img/sprite.vtt": ("text/vtt", "max-age=300"),
         "mp4/fallback.mp4": ("video/mp4", "s-maxage=2592000"),
     }
     for key, (content_type, lifetime) in cases.items():
-        response = await _get(base + key)
+        response = await fetch(base + key)
         assert response.status_code == 200, key
         assert response.headers["content-type"].startswith(content_type), key
         assert lifetime in response.headers["cache-control"], (key, response.headers["cache-control"])
@@ -49,7 +44,7 @@ async def test_raw_masters_and_unknown_objects_are_never_served(delivery_stack, 
     clip = await ladder.publish(stack_services, owner_id=creator.id)
     await stack_services.blobs.put(f"clips/{clip.id}/work/state.json", b"{}")
     for key in ("raw/master.mp4", "work/state.json", "hls/../raw/master.mp4", "img/none.webp"):
-        response = await _get(f"{delivery_stack.origin}/media/clips/{clip.id}/{key}")
+        response = await fetch(f"{delivery_stack.origin}/media/clips/{clip.id}/{key}")
         assert response.status_code == 404, key
         assert "Traceback" not in response.text
 
@@ -59,29 +54,29 @@ async def test_single_ranges_get_206_and_odd_ones_get_the_whole_object_or_416(de
     clip = await ladder.publish(stack_services, owner_id=creator.id)
     url = f"{delivery_stack.origin}/media/clips/{clip.id}/mp4/fallback.mp4"
     whole = (ladder.ladder() / "mp4/fallback.mp4").read_bytes()
-    part = await _get(url, Range="bytes=100-199")
+    part = await fetch(url, Range="bytes=100-199")
     assert part.status_code == 206 and part.content == whole[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(whole)}"
-    tail = await _get(url, Range="bytes=-50")
+    tail = await fetch(url, Range="bytes=-50")
     assert tail.status_code == 206 and tail.content == whole[-50:]
-    several = await _get(url, Range="bytes=0-9,20-29")
+    several = await fetch(url, Range="bytes=0-9,20-29")
     assert several.status_code == 200 and several.content == whole
-    past = await _get(url, Range=f"bytes={len(whole) + 10}-")
+    past = await fetch(url, Range=f"bytes={len(whole) + 10}-")
     assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{len(whole)}"
-    stale = await _get(url, Range="bytes=0-9", **{"If-Range": '"not-the-etag"'})
+    stale = await fetch(url, Range="bytes=0-9", **{"If-Range": '"not-the-etag"'})
     assert stale.status_code == 200 and stale.content == whole
 
 
 async def test_conditional_requests_answer_304(delivery_stack, stack_services, creator) -> None:
     clip = await ladder.publish(stack_services, owner_id=creator.id)
     url = f"{delivery_stack.origin}/media/clips/{clip.id}/v/240/seg_00001.m4s"
-    first = await _get(url)
-    by_etag = await _get(url, **{"If-None-Match": first.headers["etag"]})
+    first = await fetch(url)
+    by_etag = await fetch(url, **{"If-None-Match": first.headers["etag"]})
     assert by_etag.status_code == 304 and by_etag.content == b""
     assert by_etag.headers["etag"] == first.headers["etag"] and "immutable" in by_etag.headers["cache-control"]
-    by_date = await _get(url, **{"If-Modified-Since": first.headers["last-modified"]})
+    by_date = await fetch(url, **{"If-Modified-Since": first.headers["last-modified"]})
     assert by_date.status_code == 304
-    changed = await _get(url, **{"If-None-Match": '"something-else"'})
+    changed = await fetch(url, **{"If-None-Match": '"something-else"'})
     assert changed.status_code == 200
 
 
@@ -90,20 +85,20 @@ async def test_unlisted_and_private_clips_need_a_valid_signed_url(delivery_stack
     for visibility in ("unlisted", "private"):
         clip = await ladder.publish(stack_services, owner_id=creator.id, visibility=visibility)
         key = f"clips/{clip.id}/hls/master.m3u8"
-        assert (await _get(f"{delivery_stack.origin}/media/{key}")).status_code == 404
+        assert (await fetch(f"{delivery_stack.origin}/media/{key}")).status_code == 404
         token = signer.token(clip_scope(clip.id), int(time.time()) + 60)
-        signed = await _get(f"{delivery_stack.origin}/media/{token}/{key}")
+        signed = await fetch(f"{delivery_stack.origin}/media/{token}/{key}")
         assert signed.status_code == 200 and signed.content.startswith(b"#EXTM3U")
         # Relative URLs in the playlist resolve under the same token, so segments work too.
-        segment = await _get(f"{delivery_stack.origin}/media/{token}/clips/{clip.id}/v/240/seg_00000.m4s")
+        segment = await fetch(f"{delivery_stack.origin}/media/{token}/clips/{clip.id}/v/240/seg_00000.m4s")
         assert segment.status_code == 200
         assert ("private" in signed.headers["cache-control"]) == (visibility == "private")
         expired = signer.token(clip_scope(clip.id), int(time.time()) - 1)
-        assert (await _get(f"{delivery_stack.origin}/media/{expired}/{key}")).status_code == 410
+        assert (await fetch(f"{delivery_stack.origin}/media/{expired}/{key}")).status_code == 410
         tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-        assert (await _get(f"{delivery_stack.origin}/media/{tampered}/{key}")).status_code == 403
+        assert (await fetch(f"{delivery_stack.origin}/media/{tampered}/{key}")).status_code == 403
         other = await ladder.publish(stack_services, owner_id=creator.id, visibility=visibility)
-        borrowed = await _get(f"{delivery_stack.origin}/media/{token}/clips/{other.id}/hls/master.m3u8")
+        borrowed = await fetch(f"{delivery_stack.origin}/media/{token}/clips/{other.id}/hls/master.m3u8")
         assert borrowed.status_code == 403  # a token opens one clip only
 
 
@@ -116,24 +111,24 @@ async def test_a_rotated_out_key_stops_working_and_the_previous_one_still_does(d
     key = f"clips/{clip.id}/hls/master.m3u8"
     expires = int(time.time()) + 60
     previous = S(parse_keys(["k1:first-secret-0123456789"])).token(clip_scope(clip.id), expires)
-    assert (await _get(f"{delivery_stack.origin}/media/{previous}/{key}")).status_code == 200
+    assert (await fetch(f"{delivery_stack.origin}/media/{previous}/{key}")).status_code == 200
     retired = S(parse_keys(["k0:retired-secret-0123456789"])).token(clip_scope(clip.id), expires)
-    assert (await _get(f"{delivery_stack.origin}/media/{retired}/{key}")).status_code == 403
+    assert (await fetch(f"{delivery_stack.origin}/media/{retired}/{key}")).status_code == 403
 
 
 async def test_deleted_and_rejected_clips_are_gone_at_once(delivery_stack, stack_services, creator) -> None:
     s = stack_services
     rejected = await ladder.publish(s, owner_id=creator.id)
     url = f"{delivery_stack.origin}/media/clips/{rejected.id}/v/240/seg_00000.m4s"
-    assert (await _get(url)).status_code == 200
+    assert (await fetch(url)).status_code == 200
     await clips.set_status(db=s.db, outbox=s.outbox, clip_id=rejected.id, status=ClipStatus.rejected, reason="no")
-    assert (await _get(url)).status_code == 410
+    assert (await fetch(url)).status_code == 410
     held = await ladder.publish(s, owner_id=creator.id)
     await clips.set_status(db=s.db, outbox=s.outbox, clip_id=held.id, status=ClipStatus.review, reason="check")
-    assert (await _get(f"{delivery_stack.origin}/media/clips/{held.id}/hls/master.m3u8")).status_code == 404
+    assert (await fetch(f"{delivery_stack.origin}/media/clips/{held.id}/hls/master.m3u8")).status_code == 404
     deleted = await ladder.publish(s, owner_id=creator.id)
     await clips.delete(db=s.db, blobs=s.blobs, outbox=s.outbox, clip_id=deleted.id, user_id=creator.id)
-    gone = await _get(f"{delivery_stack.origin}/media/clips/{deleted.id}/hls/master.m3u8")
+    gone = await fetch(f"{delivery_stack.origin}/media/clips/{deleted.id}/hls/master.m3u8")
     assert gone.status_code == 410 and gone.headers["content-type"].startswith("application/problem+json")
 
 
@@ -153,9 +148,9 @@ async def test_the_origin_role_serves_media_and_health_only(delivery_stack, stac
     try:
         wait_for_port(port, server, timeout=60)
         base = f"http://127.0.0.1:{port}"
-        assert (await _get(f"{base}/media/clips/{clip.id}/hls/master.m3u8")).status_code == 200
-        assert (await _get(f"{base}/healthz")).status_code == 200
-        assert (await _get(f"{base}/v1/clips/{clip.id}")).status_code == 404
+        assert (await fetch(f"{base}/media/clips/{clip.id}/hls/master.m3u8")).status_code == 200
+        assert (await fetch(f"{base}/healthz")).status_code == 200
+        assert (await fetch(f"{base}/v1/clips/{clip.id}")).status_code == 404
     finally:
         server.terminate()
         server.wait(15)

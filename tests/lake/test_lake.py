@@ -97,3 +97,47 @@ async def test_only_the_creator_reads_their_analytics(client, services) -> None:
                                     params={"from": "2026-01-10", "to": "2026-01-01"}), 422)
     assert_problem(await client.get("/v1/creators/me/analytics", headers=dave.auth,
                                     params={"from": "2020-01-01", "to": "2026-01-01"}), 422)
+
+
+async def test_batch_loops_compact_and_recompute_the_days_that_changed(client, services) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import time
+
+    from clipfeed.analytics import service as analytics
+    from clipfeed.lake import worker
+    from tests.helpers import signup
+    from tests.stream.pipeline import event, send
+
+    dave, viewer = await signup(client, "dave"), await signup(client, "viewer")
+    clip = await make_clip(client, services, dave, "batch #lake")
+    await send(client, [event("play_start", clip, time.time()), event("complete", clip, time.time(),
+                                                                      duration_ms=4000)], viewer.auth)
+    services.settings.lake_flush_interval_s = 0.5
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker.compaction_loop(services, stop))
+    try:
+        for _ in range(200):
+            if await services.cache.zcard(compaction.DIRTY_KEY):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await loop
+    reports = await worker.run_due_jobs(services)
+    today = datetime.now(UTC).date()
+    assert [(r.from_day, r.to_day) for r in reports] == [(today, today)] and reports[0].files >= 1
+    assert await services.cache.zcard(compaction.DIRTY_KEY) == 0
+    stats = await analytics.analytics(db=services.db, creator_id=dave.id, from_day=today, to_day=today)
+    assert (stats.totals.plays, stats.totals.views, stats.totals.completion_rate) == (1, 1, 1.0)
+
+
+async def test_lake_run_command_recomputes_a_day(services) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from tests.stream.test_worker_kill import CLIPFEED, worker_env
+
+    today = datetime.now(UTC).date().isoformat()
+    done = subprocess.run([CLIPFEED, "lake", "run", "--from", today, "--engine", "duckdb"],
+                          env=worker_env(services.settings), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "done in" in done.stderr and "on duckdb: 0 part(s)" in done.stderr

@@ -57,6 +57,8 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
             return len([k for k in await object_keys(services, clip_id) if k.endswith(".m4s")]) >= 4
 
         await wait_for(segments_uploaded, 120)
+        # Mid-transcode: segments are going up, the manifests of the finished job are not there.
+        assert not await services.blobs.exists(f"clips/{clip_id}/dash/manifest.mpd")
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:

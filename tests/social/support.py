@@ -45,7 +45,9 @@ async def caught_up(services: Any) -> None:
     """Every stream processor, the notification fan-out included, has handled what exists."""
     from clipfeed.stream.catchup import PIPELINE, wait_for_catch_up
 
-    groups = (*PIPELINE, ("notifications-fanout", "social"), ("notifications-fanout", "clips"))
+    # Account cleanup writes events of its own (like.removed ...): it goes first.
+    groups = (("social-cleanup", "users"), *PIPELINE, ("notifications-fanout", "social"),
+              ("notifications-fanout", "clips"), ("notifications-fanout", "users"))
     await wait_for_catch_up(services=services, groups=groups, timeout=60)
 
 

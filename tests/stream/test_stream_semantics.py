@@ -20,7 +20,8 @@ from tests.stream.pipeline import event, make_clip, running_role, send
 async def _like(services, *, user_id: int, clip_id: int, creator_id: int, kind: str = "like.added") -> None:  # type: ignore[no-untyped-def]
     async with services.db.session() as session:
         services.outbox.record(session, topic=SOCIAL, type=kind, key=clip_id, actor_id=user_id,
-                               payload={"user_id": str(user_id), "clip_id": str(clip_id), "creator_id": str(creator_id)})
+                               payload={"user_id": str(user_id), "clip_id": str(clip_id),
+                                        "creator_id": str(creator_id)})
 
 
 async def test_two_hundred_concurrent_likes_count_exactly_two_hundred(client, services) -> None:  # type: ignore[no-untyped-def]
@@ -81,3 +82,22 @@ async def test_counters_survive_the_loss_of_the_cache(client, services) -> None:
     assert (counts[9].plays, counts[9].views, counts[9].shares) == (1, 1, 1)
     assert counts[10].plays == 0  # nothing happened to clip 10
     assert orjson.loads(await services.cache.get("cnt:clip:9"))["shares"] == 1  # read back into the cache
+
+
+async def test_upkeep_forgets_applied_ids_past_the_horizon_and_keeps_the_counts(client, services) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from clipfeed.stream import trending
+    from clipfeed.stream.counters import prune_applied, read_counts_from_db
+    from clipfeed.stream.models import StreamApplied
+
+    alice = await signup(client, "alice")
+    async with running_role(services):
+        await send(client, [event("play_start", 77, time.time()), event("play_start", 78, time.time())], alice.auth)
+        await wait_for_catch_up(services=services, timeout=60)
+    assert await prune_applied(services=services, older_than_s=3600) == 0
+    assert await prune_applied(services=services, older_than_s=-5) == 2
+    async with services.db.session() as session:
+        assert await session.scalar(sa.select(sa.func.count()).select_from(StreamApplied)) == 0
+    assert (await read_counts_from_db(services=services, clip_ids=[77]))[77].plays == 1
+    assert await trending.trim(services, keep=1) == 2  # the weaker of two clips, in "all" and in the region

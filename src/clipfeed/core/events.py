@@ -16,6 +16,7 @@ Topics and partition keys (the key decides the partition, so per-key order holds
 | ``notifications`` | recipient user ID | ``notification.created``/``.updated``: live signal to SSE streams (README "Notifications") |
 | ``moderation`` | subject ID (blocklist: entry ID) | case opened/approved/rejected; blocklist_added/removed |
 | ``dlq.<group>`` | as the source | records a processor gave up on (``error`` header) |
+| ``media.retranscode`` | clip ID | a cold clip popular again: re-create its dropped renditions (storage lifecycle) |
 
 Later features add their topics to ``TOPICS`` with the same rules.
 """

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 CALL_TIMEOUT_S = 5.0
 LOOP_INTERVAL_S = 2.0
+KEEP_DONE = timedelta(days=7)
 
 
 async def purge(*, services: Services, prefixes: list[str], urgency: Urgency, reason: str = "") -> PurgeResult:
@@ -104,6 +105,8 @@ async def run_pending(*, services: Services, limit: int = 200) -> int:
             PurgeTask.done_at.is_(None), PurgeTask.next_attempt_at <= utcnow()).order_by(PurgeTask.id).limit(limit)))
     if due:
         await _attempt(services, due)
+    async with services.db.session() as session:  # confirmed purges are kept a week for the record
+        await session.execute(sa.delete(PurgeTask).where(PurgeTask.done_at < utcnow() - KEEP_DONE))
     return len(due)
 
 

@@ -8,7 +8,7 @@ One table decides every ``Cache-Control`` the origin sends (README "Delivery", T
 |---|---|---|---|---|
 | segment | ``v/*/seg_*.m4s``, ``v/*/init.mp4`` | 1 year, immutable | 1 year | a key's bytes never change |
 | fallback | ``mp4/fallback.mp4`` | 1 day | 30 days | large; purged when re-transcoded |
-| playlist | ``*.m3u8``, ``*.mpd`` | 10 s | 60 s, swr 60 s | rewritten when a clip goes cold |
+| playlist | ``*.m3u8``, ``*.mpd`` | 10 s | 10 min, swr 60 s | rewritten only with a purge |
 | image, clip < 1 day old | ``img/*`` (posters, sprite, vtt) | 5 min | 10 min | covers change soon after posting |
 | image, popular clip | ``img/*`` | 1 h | 1 day, swr 1 h | many viewers, rarely edited |
 | image, other | ``img/*`` | 1 h | 7 days, swr 1 h | cover edits get a new ``?v=`` URL |
@@ -85,7 +85,9 @@ class Lifetime:
 POLICY: dict[str, Lifetime] = {
     "segment": Lifetime(YEAR, YEAR, immutable=True),
     "fallback": Lifetime(86400, 30 * 86400),
-    "playlist": Lifetime(10, 60, stale_s=60),
+    # Our playlists change only when the lifecycle rewrites them (cold tier) or renditions are
+    # re-created, and both purge the edges; the edge lifetime is a safety net, the browser's short.
+    "playlist": Lifetime(10, 600, stale_s=60),
     "image.new": Lifetime(300, 600),
     "image.popular": Lifetime(3600, 86400, stale_s=3600),
     "image.other": Lifetime(3600, 7 * 86400, stale_s=3600),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from clipfeed.core.events import SCHEMA_VERSION
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from clipfeed.bootstrap import Services
 
 SEEN_BUCKET_S = 3600  # received IDs are remembered for one to two of these
+INGESTED = Counter("clipfeed_events_ingested_total", "Client events by outcome (accepted, duplicate, "
+                   "invalid, clock_skew, too_old)", ["outcome"])
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,10 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: Viewer, r
         await asyncio.gather(services.log.append_batch(ACTIVITY_CLIPS, by_clip),
                              services.log.append_batch(ACTIVITY_USERS, by_user))
         await _mark_seen(services, viewer, fresh, now)
+    INGESTED.labels("accepted").inc(len(fresh))
+    INGESTED.labels("duplicate").inc(duplicates)
+    for refused in rejected:
+        INGESTED.labels(refused.reason).inc()
     return IngestResult(accepted=len(fresh), duplicates=duplicates, rejected=rejected)
 
 

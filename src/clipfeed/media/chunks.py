@@ -33,7 +33,7 @@ from clipfeed.media import jobstate, transcode
 from clipfeed.media import probe as prober
 from clipfeed.media.ffmpeg import Report, run
 from clipfeed.media.reporting import Progress
-from clipfeed.media.worker import _LongJobs
+from clipfeed.media.worker import LongJobProcessor
 
 log = structlog.get_logger(__name__)
 TOPIC = "media.chunks"
@@ -127,7 +127,7 @@ async def join(plan: transcode.Plan, parts: list[Path], audio: Path | None, outd
               timeout=1800)
 
 
-class ChunkProcessor(_LongJobs):
+class ChunkProcessor(LongJobProcessor):
     group: ClassVar[str] = "media-chunks"
     topics: ClassVar[list[str]] = [TOPIC]
 

@@ -264,6 +264,7 @@ async def seed(services: Services, *, count: int = 30, progress: Callable[[str],
 async def seed_with_progress(services: Services, console: Console, *, count: int = 30) -> None:
     """``seed``, then a progress bar of demo clips finishing processing (for ``clipfeed demo``)."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    states: Counter[str] = Counter()
     try:
         with Progress(*columns, console=console) as bar:
             submitted = bar.add_task("demo clips submitted", total=min(count, len(CLIPS)))

@@ -60,13 +60,13 @@ class AudioProfile:
 
 
 # The H.264 ladder every clip gets (the rungs that do not upscale it).
-# x264 presets are per rung: the big rungs, which cost most, use "veryfast"; small rungs are
-# cheap, so a slower preset buys quality nearly for free.
+# x264 presets are per rung: "veryfast" where the pixels are; the 240 rung (3G, old phones) is
+# so small that "fast" costs ~3 % of the ladder's CPU and buys about 1 dB (bench/RESULTS.md).
 PROFILES: tuple[Profile, ...] = (
     Profile("1080", 1080, "h264", "libx264", "high", "veryfast", 23, 5000),
     Profile("720", 720, "h264", "libx264", "high", "veryfast", 23, 2800),
-    Profile("480", 480, "h264", "libx264", "main", "faster", 23, 1400),
-    Profile("360", 360, "h264", "libx264", "main", "faster", 23, 800),
+    Profile("480", 480, "h264", "libx264", "main", "veryfast", 23, 1400),
+    Profile("360", 360, "h264", "libx264", "main", "veryfast", 23, 800),
     Profile("240", 240, "h264", "libx264", "main", "fast", 24, 400),
 )
 # Optional renditions behind CLIPFEED_MEDIA_EXTRA_CODECS (players that decode them save

@@ -17,6 +17,7 @@ recorded result (same event ID, which consumers deduplicate) and cleans up.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -173,8 +174,6 @@ async def _transcode(services: Services, job: Job, plan: transcode.Plan, workdir
 async def _encode_following(plan: transcode.Plan, outdir: Path, workdir: Path, publisher: Publisher,
                             progress: Progress) -> Report:
     """The one-process ladder, its segments uploaded while it runs."""
-    import asyncio
-
     async def on_time(seconds: float) -> None:
         await progress.encoding(seconds, plan.duration)
 

@@ -72,12 +72,12 @@ class Publisher:
         return videos, audio
 
     async def _preview(self, videos: list[Track], audio: Track | None) -> None:
-        smallest = videos[-1] if videos else None
-        for track in videos:  # the smallest H.264 rendition
-            if track.rendition and track.rendition.profile.codec == "h264":
-                smallest = track
-        if smallest is None or not smallest.segments or (audio is not None and not audio.segments):
+        # The smallest H.264 rendition that has a segment already (small rungs with slower
+        # presets look further ahead, so a bigger one may be first).
+        ready = [t for t in videos if t.segments and t.rendition and t.rendition.profile.codec == "h264"]
+        if not ready or (audio is not None and not audio.segments):
             return
+        smallest = ready[-1]
         await self.put_text(f"{smallest.folder}/index.m3u8", packaging.media_playlist(smallest, ended=False))
         if audio is not None:
             await self.put_text(f"{audio.folder}/index.m3u8", packaging.media_playlist(audio, ended=False))

@@ -211,7 +211,9 @@ def hls_args(outdir: Path, names: list[str], *, has_audio: bool) -> list[str]:
     if has_audio:
         stream_map.append("a:0,name:audio")
     return ["-f", "hls", "-hls_segment_type", "fmp4", "-hls_time", str(ladder.GOP_S),
-            "-hls_init_time", str(ladder.FIRST_SEGMENT_S), "-hls_playlist_type", "vod",
+            # "event": FFmpeg rewrites the playlists after every segment ("vod" only at the end),
+            # which is how the publisher sees finished segments; our own playlists replace them.
+            "-hls_init_time", str(ladder.FIRST_SEGMENT_S), "-hls_playlist_type", "event",
             "-hls_flags", "independent_segments+temp_file", "-hls_fmp4_init_filename", "init.mp4",
             "-hls_segment_filename", str(outdir / "%v" / "seg_%05d.m4s"),
             "-var_stream_map", " ".join(stream_map), str(outdir / "%v" / "index.m3u8")]

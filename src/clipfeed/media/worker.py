@@ -31,7 +31,9 @@ log = structlog.get_logger(__name__)
 UPLOADED_TOPIC = "media.uploaded"
 
 
-class _LongJobs(Processor):
+class LongJobProcessor(Processor):
+    """One record at a time, lease from the settings, heartbeat, straight to backoff on failure."""
+
     shared: ClassVar[bool] = True
     batch_size: ClassVar[int] = 1
     retry_at_once: ClassVar[bool] = False
@@ -48,7 +50,7 @@ class _LongJobs(Processor):
             await self.handle_one(record)
 
 
-class MediaProcessor(_LongJobs):
+class MediaProcessor(LongJobProcessor):
     group: ClassVar[str] = "media"
     topics: ClassVar[list[str]] = [UPLOADED_TOPIC]
 
@@ -90,7 +92,7 @@ async def clip_lock(processor: Processor, clip_id: int) -> AsyncIterator[None]:
 
 
 def _chunk_processor(services: Services) -> Processor:
-    from clipfeed.media.chunks import ChunkProcessor  # it builds on _LongJobs above
+    from clipfeed.media.chunks import ChunkProcessor  # it builds on LongJobProcessor above
 
     return ChunkProcessor(services)
 

@@ -83,7 +83,7 @@ async def deliver(services: Services, deliveries: list[Delivery]) -> list[tuple[
 async def _write(services: Services, session: AsyncSession,
                  members: list[Delivery]) -> tuple[Notification, bool] | None:
     first, now = members[0], utcnow()
-    sort_id = first.sort_id or services.ids.next_id()
+    sort_id = max(d.sort_id or 0 for d in members) or services.ids.next_id()
     actors = list(dict.fromkeys(d.actor_id for d in members if d.actor_id))  # oldest first
     row = None
     if first.aggregate:
@@ -109,7 +109,7 @@ async def _write(services: Services, session: AsyncSession,
     shown = [str(a) for a in reversed(fresh)]
     row.actor_ids = [*shown, *[a for a in row.actor_ids if a not in shown]][:SHOWN_ACTORS]
     row.actor_count += len(fresh)
-    row.sort_id, row.updated_at, row.read_at = sort_id, now, None
+    row.sort_id, row.updated_at, row.read_at = max(row.sort_id, sort_id), now, None
     return row, False
 
 

@@ -12,7 +12,7 @@ row per follower, most of whom will not look today) to the reads of those who do
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -35,18 +35,21 @@ from clipfeed.notifications.models import (
 )
 from clipfeed.social import service as social
 from clipfeed.social.graph import insert_for, insert_ignore
+from clipfeed.social.paging import cursor_int
 
 if TYPE_CHECKING:
     from clipfeed.bootstrap import Services
 
 PULL_BATCH = 500
+SETTLE = timedelta(seconds=10)
 
 
-async def announce_clip(*, services: Services, creator_id: int, clip_id: int) -> None:
+async def announce_clip(*, services: Services, creator_id: int, clip_id: int,
+                        posted_at: datetime | None = None) -> None:
     """Record a big creator's new clip once (fan-out on read); idempotent per clip."""
     async with services.db.session() as session:
         await insert_ignore(session, CreatorAnnouncement, {"id": services.ids.next_id(), "creator_id": creator_id,
-                                                           "clip_id": clip_id, "created_at": utcnow()})
+                                                           "clip_id": clip_id, "created_at": posted_at or utcnow()})
 
 
 async def pull_on_read(*, services: Services, user_id: int) -> int:
@@ -80,10 +83,14 @@ async def pull_on_read(*, services: Services, user_id: int) -> int:
                     "group_key": f"new_clip:{item.clip_id}", "sort_id": item.id, "actor_ids": [str(item.creator_id)],
                     "actor_count": 1, "clip_id": item.clip_id, "comment_id": None, "data": {"on_read": True},
                     "created_at": now, "updated_at": now, "read_at": None})
-            after = found[-1].id
-            stmt = insert_for(session, PullMark).values(user_id=user_id, pulled_through=after)
-            await session.execute(stmt.on_conflict_do_update(index_elements=["user_id"],
-                                                             set_={"pulled_through": after}))
+            # Announcements written by several workers may commit slightly out of ID order:
+            # the mark stays SETTLE_S behind now, and what is re-read is skipped (group_key).
+            settled = [item.id for item in found if item.id < min_id_at(utcnow() - SETTLE)]
+            if settled:
+                stmt = insert_for(session, PullMark).values(user_id=user_id, pulled_through=settled[-1])
+                await session.execute(stmt.on_conflict_do_update(index_elements=["user_id"],
+                                                                 set_={"pulled_through": settled[-1]}))
+        after = found[-1].id
         if len(found) < PULL_BATCH:
             return added
 
@@ -103,7 +110,7 @@ async def page(*, services: Services, user: User, cursor: str | None, limit: int
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     if "before" in position:
-        query = query.where(Notification.sort_id < int(position["before"]))
+        query = query.where(Notification.sort_id < cursor_int(position, "before"))
     async with services.db.shard_session(user.id) as session:
         rows = list((await session.scalars(query.order_by(Notification.sort_id.desc()).limit(limit + 1))).all())
     more = len(rows) > limit

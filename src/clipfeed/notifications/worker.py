@@ -1,7 +1,7 @@
 """The notification fan-out worker (role ``stream``): events in, inbox rows out.
 
 Consumes ``social`` (follows, likes, comments, shares), ``clips`` (ready, rejected, failed)
-and ``users`` (deleted: the inbox goes) as the partitioned group ``notifications-fanout``.
+and ``users`` (deleted: the inbox goes) as the shared group ``notifications-fanout``.
 Idempotent: each notification's ``group_key`` derives from its event (``comment:<id>``,
 ``like:<clip>:<window>`` plus the actor, ``new_clip:<clip>`` ...), so a redelivered event
 finds its rows and writes nothing twice. Recipients who muted the kind, the actor themself,
@@ -10,6 +10,7 @@ and anyone blocked either way with the actor get nothing.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 import sqlalchemy as sa
@@ -41,6 +42,10 @@ def _int(value: object) -> int | None:
 class NotificationFanout(Processor):
     group: ClassVar[str] = "notifications-fanout"
     topics: ClassVar[tuple[str, ...]] = ("social", "clips", "users")
+    # A work queue, not partitioned: notifications need no per-key order (the inbox sorts by
+    # event ID; aggregate rows are locked and unique), and on JetStream a partitioned group
+    # answers about a second later than a shared one, which live delivery cannot afford.
+    shared: ClassVar[bool] = True
     batch_size: ClassVar[int] = 200
     ack_wait: ClassVar[float] = 120.0  # a fan-out to 10k followers takes seconds
 
@@ -54,7 +59,9 @@ class NotificationFanout(Processor):
             except ValueError:
                 log.warning("notifications.undecodable_event", topic=record.topic, offset=record.offset)
                 continue
-            planned += await self._plan(event)
+            for delivery in await self._plan(event):
+                delivery.sort_id = event.id  # the inbox orders by when things happened
+                planned.append(delivery)
         await deliver(self.services, planned)
 
     async def _plan(self, event: Event) -> list[Delivery]:
@@ -65,7 +72,8 @@ class NotificationFanout(Processor):
             clip_id, owner_id = _int(p.get("clip_id")), _int(p.get("owner_id"))
             if clip_id is not None and owner_id is not None:
                 if p.get("visibility") == "public":
-                    await fan_out_new_clip(self.services, owner_id=owner_id, clip_id=clip_id)
+                    await fan_out_new_clip(self.services, owner_id=owner_id, clip_id=clip_id, sort_id=event.id,
+                                           posted_at=event.occurred_at)
                 return [Delivery(owner_id, K.clip_ready.value, f"clip_ready:{clip_id}", None, clip_id=clip_id)]
         elif event.type in ("clip.rejected", "clip.failed"):
             return await self._clip_outcome(event)
@@ -132,20 +140,23 @@ def comment_deliveries(p: dict[str, object]) -> list[Delivery]:
             for uid, kind in chosen.items() if uid != author]
 
 
-async def fan_out_new_clip(services: Services, *, owner_id: int, clip_id: int) -> int:
+async def fan_out_new_clip(services: Services, *, owner_id: int, clip_id: int, sort_id: int | None = None,
+                           posted_at: datetime | None = None) -> int:
     """Hybrid fan-out of a public clip: rows for every follower up to the threshold, one
     announcement above it. Returns the inbox rows written."""
     followers = (await social.follow_counts(db=services.db, user_ids=[owner_id]))[owner_id][0]
     if followers > services.settings.notifications_fanout_threshold:
-        await service.announce_clip(services=services, creator_id=owner_id, clip_id=clip_id)
+        await service.announce_clip(services=services, creator_id=owner_id, clip_id=clip_id, posted_at=posted_at)
         return 0
-    return await fan_out_on_write(services, owner_id=owner_id, clip_id=clip_id)
+    return await fan_out_on_write(services, owner_id=owner_id, clip_id=clip_id, sort_id=sort_id, posted_at=posted_at)
 
 
-async def fan_out_on_write(services: Services, *, owner_id: int, clip_id: int) -> int:
+async def fan_out_on_write(services: Services, *, owner_id: int, clip_id: int, sort_id: int | None = None,
+                           posted_at: datetime | None = None) -> int:
+    """One inbox row per follower who followed before the clip was posted."""
     written = 0
-    sort_id = services.ids.next_id()
-    async for batch in social.iter_follower_ids(db=services.db, user_id=owner_id, batch=1000):
+    sort_id = sort_id or services.ids.next_id()
+    async for batch in social.iter_follower_ids(db=services.db, user_id=owner_id, batch=1000, since=posted_at):
         muted = await inbox.muted(services=services, user_ids=batch, kind=K.new_clip.value)
         rows = await inbox.deliver_bulk(services, recipients=[r for r in batch if r not in muted],
                                         kind=K.new_clip.value, group_key=f"new_clip:{clip_id}", actor_id=owner_id,

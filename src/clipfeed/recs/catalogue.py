@@ -25,6 +25,7 @@ SKETCH_DIM = 32
 CREATOR_CLIPS_KEPT = 100
 TAG_CLIPS_KEPT = 500
 RECENT_KEPT = 50_000
+FRESH_KEPT = 5_000  # beyond the newest this many, a clip has had its chance
 CARD_TTL_S = 90 * 24 * 3600.0
 _HEADER = struct.Struct("<I")
 
@@ -104,6 +105,7 @@ async def put_cards(cache: Cache, cards: Iterable[ClipCard], *, fresh: bool = Tr
     await cache.zadd(RECENT_POOL, {str(c.id): c.published for c in cards})
     if fresh:
         await cache.zadd(FRESH_POOL, {str(c.id): c.published for c in cards})
+        await cache.ztrim(FRESH_POOL, FRESH_KEPT)
     by_creator: dict[int, dict[str, float]] = {}
     by_tag: dict[str, dict[str, float]] = {}
     for card in cards:

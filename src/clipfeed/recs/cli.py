@@ -166,20 +166,19 @@ def simulate(users: Annotated[int, typer.Option(help="synthetic viewers")] = 60,
 
 @recs_cli.command("ab-report")
 def ab_report(experiment: str, days: Annotated[int, typer.Option(help="days of impressions")] = 14,
-              metric: Annotated[str, typer.Option(help="watch_ms, complete, like, share or skip")] = "watch_ms",
+              metric: Annotated[str, typer.Option(help="watch_ms, complete, like or share")] = "watch_ms",
+              source: Annotated[str, typer.Option(help="lake (training rows of the analytics lake) or "
+                                                  "impressions (the feed's own impression log)")] = "lake",
               ) -> None:
     """Per-arm mean of ``metric`` per impression with 95 % confidence intervals."""
-    from clipfeed.recs import experiments, training
+    from clipfeed.recs import experiments
 
     async def job(services: Any) -> Any:
         found = {e.name: e for e in experiments.load_experiments(services.settings.feed_experiments_file)}
         if experiment not in found:
             raise typer.BadParameter(f"no experiment {experiment!r} in CLIPFEED_FEED_EXPERIMENTS_FILE")
-        table = await training.read_impressions(services, days=days)
-        if table is None:
-            return []
-        data = table.to_pydict()
-        return experiments.readout(data["viewer"], data[metric], found[experiment], metric=metric)
+        viewers, values = await experiments.impression_metric(services, metric=metric, days=days, source=source)
+        return experiments.readout(viewers, values, found[experiment], metric=metric)
 
     table = Table("arm", "viewers", "impressions", f"mean {metric}", "95% CI")
     for arm in _services_run(job):

@@ -41,6 +41,7 @@ SOURCE_ORDER = ["following", "collaborative", "co_engagement", "content", "inter
                 "recent"]
 
 
+INTEREST_PRIOR = 3.0
 DISCOVERY_SOURCES = ("fresh", "content", "interests", "recent")
 
 
@@ -110,7 +111,7 @@ class Built:
 
 async def build(services: Services, viewer: Viewer, *, exclude: frozenset[int] | set[int] = frozenset(),
                 rng: np.random.Generator | None = None, settings: Settings | None = None,
-                links: Links | None = None) -> Built:
+                links: Links | None = None, from_top: bool = False) -> Built:
     """A ranked list of up to ``feed_buffer_size`` unseen, allowed clips for ``viewer``
     (``settings``: the viewer's experiment arm's, when it differs)."""
     settings = settings or services.settings
@@ -121,7 +122,12 @@ async def build(services: Services, viewer: Viewer, *, exclude: frozenset[int] |
             load_viewer(services.cache, viewer.key),
             asyncio.sleep(0, result=links) if links is not None else viewer_links(services, viewer),
             loaded_retrieval(services.blobs, settings.feed_model_poll_s).refresh(services.blobs),
-            _models(services), services.cache.hgetall(offsets_key(viewer.key)))
+            _models(services),
+            asyncio.sleep(0, result={}) if from_top else services.cache.hgetall(offsets_key(viewer.key)))
+    for tag in links_found.interests:
+        # Onboarding interests are a prior on hashtag affinity, as if liked once; real
+        # feedback soon outweighs them.
+        state.tags[tag] = state.tags.get(tag, 0.0) + INTEREST_PRIOR
     context = Context(at=time.time(), device=viewer.device, network=viewer.network, region=viewer.region,
                       language=viewer.language)
     request = SourceRequest(services, viewer.key, viewer.user_id, state, context, links_found.following,

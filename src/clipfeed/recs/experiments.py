@@ -114,3 +114,38 @@ def readout(viewers: list[str], values: list[float], experiment: Experiment, *, 
         out.append(ArmReadout(arm, len(members), int(counts.sum()), float(sums.sum() / counts.sum()),
                               float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))))
     return out
+
+
+async def impression_metric(services: Any, *, metric: str, days: int,
+                            source: str = "lake") -> tuple[list[str], list[float]]:
+    """``(viewer key, value)`` per impression over the last ``days`` days: from the analytics
+    lake's training rows (client impressions with labels; ``clipfeed lake``), or from the feed's
+    own impression log."""
+    from datetime import UTC, datetime, timedelta
+
+    from clipfeed.infra.blobs import BlobNotFound
+    from clipfeed.recs import training
+    from clipfeed.recs.viewers import Viewer
+
+    if source == "impressions":
+        table = await training.read_impressions(services, days=days)
+        if table is None:
+            return [], []
+        data = table.to_pydict()
+        return list(data["viewer"]), [float(v) for v in data[metric]]
+    from clipfeed.lake.service import read_training
+
+    viewers: list[str] = []
+    values: list[float] = []
+    today = datetime.now(UTC).date()
+    for back in range(days):
+        try:
+            data = (await read_training(services=services, day=today - timedelta(days=back))).to_pydict()
+        except BlobNotFound:
+            continue
+        for viewer, value in zip(data["viewer"], data[f"label_{metric}"], strict=True):
+            # The lake names viewers "<user id>" or "anon:<device>"; buckets use the feed's keys.
+            key = f"u:{viewer}" if str(viewer).isdigit() else Viewer.anonymous(str(viewer).removeprefix("anon:")).key
+            viewers.append(key)
+            values.append(float(value or 0.0))
+    return viewers, values

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,11 +28,12 @@ from prometheus_client import Counter, Histogram
 from clipfeed.core.pagination import decode_cursor, encode_cursor
 from clipfeed.recs import buffer as buffers
 from clipfeed.recs import training
-from clipfeed.recs.catalogue import ClipCard, creator_key, get_cards
-from clipfeed.recs.compose import FeedConfig, Ranked, build, offsets_key, stage
+from clipfeed.recs.catalogue import ClipCard, card_key, creator_key, get_cards
+from clipfeed.recs.compose import FeedConfig, Ranked, build, stage
 from clipfeed.recs.experiments import settings_for
 from clipfeed.recs.features import FEATURE_NAMES
 from clipfeed.recs.profile import dirty_key
+from clipfeed.recs.render_keys import view_key
 from clipfeed.recs.viewers import Viewer, viewer_links
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class ServedPage:
     path: str
     model: str
     session: str
+    views: dict[int, bytes] = field(default_factory=dict)  # cached renderings fetched with the cards
 
 
 async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None, limit: int) -> ServedPage:
@@ -64,52 +66,61 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     session = str(position.get("s") or secrets.token_hex(6))
     page_no = int(position.get("n", 0))
     with stage("buffer_read"):
-        current, dirty, links = await asyncio.gather(buffers.load(services.cache, viewer.key),
-                                                     services.cache.get(dirty_key(viewer.key)),
-                                                     viewer_links(services, viewer))
+        (raw, dirty), links = await asyncio.gather(
+            services.cache.get_many([buffers.buffer_key(viewer.key), dirty_key(viewer.key)]),
+            viewer_links(services, viewer))
+    current = None if raw is None else buffers.Buffer.decode(raw)
     moved_at = float(dirty) if dirty else 0.0
-    if cursor is None:
-        # A new session (app opened, pull to refresh) reads every source from the top again;
-        # the seen filter still keeps out what was served before.
-        await services.cache.delete(offsets_key(viewer.key))
     path = "buffer"
     if current is None or time.time() - current.built > settings.feed_buffer_stale_s or current.built < moved_at:
         path = "on_demand"
         begun = time.time()
-        built = await build(services, viewer, settings=settings, links=links)
+        # A new session (app opened, pull to refresh) reads every source from the top again;
+        # the seen filter still keeps out what was served before.
+        built = await build(services, viewer, settings=settings, links=links, from_top=cursor is None)
         current = buffers.Buffer(begun, built.model, built.items)
     served: list[Ranked] = []
     cards: dict[int, ClipCard] = {}
+    views: dict[int, bytes] = {}
+    # The previous seen period was already checked when the buffer was built in this period.
+    recheck = int(current.built // config.seen.ttl) != int(time.time() // config.seen.ttl)
     while len(served) < limit:
         if not current.items and path == "buffer":
             # Drained: build more on the spot rather than answer short.
             path = "on_demand"
+            begun = time.time()
             built = await build(services, viewer, exclude={r.clip_id for r in served}, settings=settings,
                                 links=links)
-            current.items, current.model = built.items, built.model
+            current = buffers.Buffer(begun, built.model, built.items)
+            recheck = False
         if not current.items:
             break
         wanted = current.items[: limit - len(served)]
         del current.items[: len(wanted)]
         with stage("seen_claim"):
-            found = await get_cards(services.cache, [r.clip_id for r in wanted])
+            # Cards (is the clip still listed?) and rendered views in one round trip.
+            ids = [r.clip_id for r in wanted]
+            raw_values = await services.cache.get_many([card_key(c) for c in ids] + [view_key(c) for c in ids])
+            found = {c: ClipCard.decode(c, v) for c, v in zip(ids, raw_values[: len(ids)], strict=True) if v}
             allowed = [r for r in wanted if r.clip_id in found and found[r.clip_id].creator_id not in links.blocked]
-            fresh = await config.seen.claim(services.cache, viewer.key, [r.clip_id for r in allowed])
+            fresh = await config.seen.claim(services.cache, viewer.key, [r.clip_id for r in allowed],
+                                            check_previous=recheck)
         for ranked, is_new in zip(allowed, fresh, strict=True):
             if is_new:
                 served.append(ranked)
                 cards[ranked.clip_id] = found[ranked.clip_id]
+        views.update({c: v for c, v in zip(ids, raw_values[len(ids):], strict=True) if v})
     with stage("buffer_write"):
-        await buffers.store(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2)
-        await training.log_served(services.cache, viewer=viewer.key, items=served, model=current.model,
-                                  session=session, region=viewer.region,
-                                  fresh_impressions=settings.feed_fresh_impressions)
+        await asyncio.gather(
+            buffers.store(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2),
+            training.log_served(services.cache, viewer=viewer.key, items=served, model=current.model,
+                                session=session, region=viewer.region))
     if len(current.items) < settings.feed_refill_below:
         schedule_refill(services, viewer, reason="drained")
     PAGES.labels("foryou", path).inc()
     PAGE_SECONDS.labels("foryou", path).observe(time.perf_counter() - started)
     next_cursor = encode_cursor({"s": session, "n": page_no + 1}) if served else None
-    return ServedPage(served, cards, next_cursor, path, current.model, session)
+    return ServedPage(served, cards, next_cursor, path, current.model, session, views)
 
 
 def schedule_refill(services: Services, viewer: Viewer, *, reason: str, replace: bool = False) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from clipfeed.infra.cache import Cache
-from clipfeed.recs.catalogue import SKETCH_DIM, ClipCard, get_cards
+from clipfeed.recs.catalogue import FRESH_POOL, SKETCH_DIM, ClipCard, get_cards
 from clipfeed.recs.signals import TREND_BUCKET_S, trend_key
 
 STATE_TTL_S = 60 * 24 * 3600.0
@@ -62,7 +62,7 @@ class ViewerState:
 
     @property
     def impressions(self) -> float:
-        return self.stats.get("imp", 0.0)
+        return self.stats.get("imp", 0.0)  # from the clients' impression events
 
     @property
     def skip_rate(self) -> float:
@@ -112,7 +112,8 @@ async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
 
 
 async def apply_feedback(cache: Cache, *, viewer: str, clip_id: int, kind: str, watch_ms: float = 0.0,
-                         region: str = "global", at: float | None = None, explore: bool = False) -> None:
+                         region: str = "global", at: float | None = None, explore: bool = False,
+                         fresh_impressions: int = 30) -> None:
     """Fold one feedback event into the viewer's and the clip's state (idempotency is the
     caller's job: the worker drops an event ID it has already seen)."""
     at = at or time.time()
@@ -120,7 +121,13 @@ async def apply_feedback(cache: Cache, *, viewer: str, clip_id: int, kind: str, 
     taste = TASTE.get(kind, 0.0)
     stats_key = ukey(viewer, "stats")
     if kind == "impression":
-        return  # counted when served (``training.log_served``), so client impressions add nothing
+        await cache.hincr_float(stats_key, "imp", 1, ttl=STATE_TTL_S)
+        if explore:
+            await cache.hincr_float(stats_key, "explore_imp", 1, ttl=STATE_TTL_S)
+        shown = await cache.hincr_float(ckey(clip_id), "imp", 1, ttl=STATE_TTL_S)
+        if shown >= fresh_impressions:
+            await cache.zrem(FRESH_POOL, str(clip_id))  # its first batch of impressions is done
+        return
     if watch_ms:
         await cache.hincr_float(ckey(clip_id), "watch_ms", watch_ms, ttl=STATE_TTL_S)
         await cache.hincr_float(stats_key, "watch_ms", watch_ms, ttl=STATE_TTL_S)

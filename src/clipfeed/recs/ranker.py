@@ -119,7 +119,8 @@ def train_ranker(features: np.ndarray, labels: Mapping[str, np.ndarray], times: 
         target = np.log1p(labels[name] / 1000.0) if name == "watch" else labels[name]
         params = {"objective": "regression" if name == "watch" else "binary", "learning_rate": 0.08,
                   "num_leaves": 15, "min_data_in_leaf": 20, "feature_fraction": 0.9, "lambda_l2": 1.0,
-                  "num_threads": 2, "verbose": -1, "seed": seed}
+                  "num_threads": 1, "verbose": -1, "seed": seed,
+                  "force_col_wise": True}
         constant = name != "watch" and len(np.unique(target)) < 2
         if constant:  # e.g. no share yet: a model of a constant would fail to train
             target = target.copy()

@@ -5,6 +5,9 @@ rendition, edge), which depend on the viewer's network and region and so are mad
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +17,10 @@ import sqlalchemy as sa
 from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipPublic
+from clipfeed.delivery.models import PlaybackInfo
 from clipfeed.recs.feed import ServedPage
 from clipfeed.recs.models import FeedItem
+from clipfeed.recs.render_keys import view_key
 from clipfeed.recs.signals import SIGNALS
 from clipfeed.recs.viewers import Viewer
 
@@ -25,22 +30,22 @@ if TYPE_CHECKING:
 VIEW_TTL_S = 120.0
 
 
-def view_key(clip_id: int) -> str:
-    return f"recs:view:{clip_id}"
-
-
-async def clip_views(services: Services, clip_ids: list[int]) -> dict[int, tuple[ClipPublic, Clip]]:
-    """Public views of clips with a detached ``Clip`` for playback hints; a deleted clip's view
-    may outlive it by ``VIEW_TTL_S``, but deleted clips lose their card first and are never served."""
-    raw = await services.cache.get_many([view_key(c) for c in clip_ids])
-    out: dict[int, tuple[ClipPublic, Clip]] = {}
+async def clip_views(services: Services, clip_ids: list[int], *,
+                     prefetched: dict[int, bytes] | None = None) -> dict[int, tuple[ClipPublic, dict[str, Any]]]:
+    """Public views of clips with their columns (for playback hints); a deleted clip's view may
+    outlive it by ``VIEW_TTL_S``, but deleted clips lose their card first and are never served."""
+    if prefetched is not None:
+        raw = [prefetched.get(c) for c in clip_ids]
+    else:
+        raw = await services.cache.get_many([view_key(c) for c in clip_ids])
+    out: dict[int, tuple[ClipPublic, dict[str, Any]]] = {}
     missing = []
     for clip_id, value in zip(clip_ids, raw, strict=True):
         if value is None:
             missing.append(clip_id)
             continue
         data = orjson.loads(value)
-        out[clip_id] = (ClipPublic.model_validate(data["view"]), _detached(data["clip"]))
+        out[clip_id] = (ClipPublic.model_validate(data["view"]), data["clip"])
     if missing:
         found = await clips_service.get_many(db=services.db, clip_ids=missing)
         owners = await accounts.get_many(db=services.db, user_ids=list({c.owner_id for c in found.values()}))
@@ -49,7 +54,7 @@ async def clip_views(services: Services, clip_ids: list[int]) -> dict[int, tuple
             owner = owners.get(clip.owner_id)
             view = clips_service.public_view(clip, owner_handle=owner.handle if owner else None)
             row = {column.key: getattr(clip, column.key) for column in Clip.__table__.columns}
-            out[clip_id] = (view, _detached(row))
+            out[clip_id] = (view, orjson.loads(orjson.dumps(row)))
             fresh[view_key(clip_id)] = orjson.dumps({"view": view.model_dump(mode="json"), "clip": row})
         if fresh:
             await services.cache.set_many(fresh, ttl=VIEW_TTL_S)
@@ -66,15 +71,47 @@ def _detached(row: dict[str, Any]) -> Clip:
     return Clip(**values)
 
 
+class _HintCache:
+    """Playback info of public clips per (clip, region, network), kept ``HINT_TTL_S`` in this
+    process: the same for every viewer of a public clip, and costly to build per item."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[int, str, str | None, str], tuple[float, PlaybackInfo | None]] = OrderedDict()
+
+    def get(self, key: tuple[int, str, str | None, str]) -> tuple[bool, PlaybackInfo | None]:
+        found = self.entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            return False, None
+        return True, found[1]
+
+    def put(self, key: tuple[int, str, str | None, str], info: PlaybackInfo | None) -> None:
+        self.entries[key] = (time.monotonic() + HINT_TTL_S, info)
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+HINT_TTL_S = 30.0
+HINTS = _HintCache()
+
+
+async def _playback(services: Services, viewer: Viewer, row: dict[str, Any]) -> PlaybackInfo | None:
+    key = (int(row["id"]), viewer.region, viewer.network, str(row.get("updated_at")))
+    public = row.get("visibility") == "public"
+    if public:
+        hit, info = HINTS.get(key)
+        if hit:
+            return info
+    info = await SIGNALS.playback_info(services, _detached(row), viewer.user_id, viewer.region, viewer.network)
+    if public and (info is None or not info.signed):
+        HINTS.put(key, info)
+    return info
+
+
 async def feed_items(services: Services, viewer: Viewer, page: ServedPage) -> list[FeedItem]:
-    views = await clip_views(services, [r.clip_id for r in page.items])
-    items: list[FeedItem] = []
-    for ranked in page.items:
-        found = views.get(ranked.clip_id)
-        if found is None:
-            continue
-        view, clip = found
-        info = await SIGNALS.playback_info(services, clip, viewer.user_id, viewer.region, viewer.network)
-        items.append(FeedItem(clip=view, playback=info, source=ranked.source, reason=ranked.reason,
-                              position=len(items)))
-    return items
+    views = await clip_views(services, [r.clip_id for r in page.items], prefetched=page.views)
+    shown = [(ranked, views[ranked.clip_id]) for ranked in page.items if ranked.clip_id in views]
+    infos = await asyncio.gather(*(_playback(services, viewer, row) for _, (_, row) in shown))
+    return [FeedItem(clip=view, playback=info, source=ranked.source, reason=ranked.reason, position=position)
+            for position, ((ranked, (view, _)), info) in enumerate(zip(shown, infos, strict=True))]

@@ -71,16 +71,20 @@ class SeenFilter:
         return [bool(x) for x in found]
 
     async def claim(self, cache: Cache, viewer: str, clip_ids: Sequence[int], *,
-                    at: float | None = None) -> list[bool]:
+                    at: float | None = None, check_previous: bool = True) -> list[bool]:
         """Mark clips seen and say, for each, whether it was new (an atomic test-and-set on the
-        current period's bitmap): of two requests claiming one clip, exactly one gets True."""
+        current period's bitmap): of two requests claiming one clip, exactly one gets True.
+        ``check_previous=False`` when the clips were already checked against the previous
+        period during this one (it no longer changes)."""
         if not clip_ids:
             return []
         offsets = self.offsets(clip_ids).ravel().tolist()
         current, previous = self._keys(viewer, at)
-        old_bits = np.array(await cache.getbits(previous, offsets)).reshape(len(clip_ids), -1)
         before = np.array(await cache.setbits(current, offsets, ttl=2 * self.ttl)).reshape(len(clip_ids), -1)
-        known = np.asarray(before.all(axis=1) | old_bits.all(axis=1))
+        known = np.asarray(before.all(axis=1))
+        if check_previous:
+            old_bits = np.array(await cache.getbits(previous, offsets)).reshape(len(clip_ids), -1)
+            known = known | old_bits.all(axis=1)
         return [not bool(x) for x in known]
 
     async def forget(self, cache: Cache, viewer: str) -> None:

@@ -175,6 +175,7 @@ async def _session(world: World, viewer: SimViewer, feed: Feed, rng: np.random.G
             recent_topics.append(topic)
             stamp = int(time.time() * 1000)
             base = {"clip_id": str(clip_id), "ts": stamp, "session_id": session, "device": "android"}
+            events.append({**base, "event_id": f"i{clip_id}{viewer.device}", "type": "impression"})
             if rng.random() < viewer.appeal(topic, world.quality.get(clip_id, 0.5), repeats):
                 watched_s += DURATION_MS / 1000
                 skips_in_row = 0

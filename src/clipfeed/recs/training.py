@@ -28,10 +28,9 @@ import orjson
 import structlog
 
 from clipfeed.infra.cache import Cache
-from clipfeed.recs.catalogue import FRESH_POOL, RECENT_POOL, get_cards
+from clipfeed.recs.catalogue import RECENT_POOL, get_cards
 from clipfeed.recs.compose import Ranked
 from clipfeed.recs.features import FEATURE_NAMES
-from clipfeed.recs.profile import ckey, ukey
 
 if TYPE_CHECKING:
     from clipfeed.bootstrap import Services
@@ -42,7 +41,6 @@ CLOSE_AFTER_S = 1800.0
 PREFIX = "recs/impressions"
 LABELS = ("complete", "like", "share", "watch_ms", "skip")
 log = structlog.get_logger(__name__)
-_PENDING: set[asyncio.Task[None]] = set()
 
 
 def imp_key(viewer: str, clip_id: int) -> str:
@@ -54,7 +52,7 @@ def lab_key(viewer: str, clip_id: int) -> str:
 
 
 async def log_served(cache: Cache, *, viewer: str, items: list[Ranked], model: str, session: str,
-                     region: str, fresh_impressions: int = 30) -> None:
+                     region: str) -> None:
     if not items:
         return
     at = time.time()
@@ -63,29 +61,11 @@ async def log_served(cache: Cache, *, viewer: str, items: list[Ranked], model: s
         "f": r.features.tolist()}) for r in items}, ttl=IMPRESSION_TTL_S)
     # Scored by minus the time, so ``ztop`` lists the oldest first.
     await cache.zadd(OPEN, {f"{viewer}|{r.clip_id}": -at for r in items})
-    task = asyncio.get_running_loop().create_task(_count(cache, viewer, items, fresh_impressions))
-    _PENDING.add(task)
-    task.add_done_callback(_PENDING.discard)
-
-
-async def _count(cache: Cache, viewer: str, items: list[Ranked], fresh_impressions: int) -> None:
-    """Impression counts (clip rates, the fresh pool's quota, exploration stats), off the
-    request path. A serve is the impression: a page is shown as soon as it arrives."""
-    try:
-        explored = sum(1 for r in items if r.explore)
-        await cache.hincr_float(ukey(viewer, "stats"), "imp", len(items), ttl=60 * 24 * 3600.0)
-        if explored:
-            await cache.hincr_float(ukey(viewer, "stats"), "explore_imp", explored, ttl=60 * 24 * 3600.0)
-        for r in items:
-            shown = await cache.hincr_float(ckey(r.clip_id), "imp", 1, ttl=60 * 24 * 3600.0)
-            if shown >= fresh_impressions:
-                await cache.zrem(FRESH_POOL, str(r.clip_id))
-    except Exception as exc:
-        log.warning("recs.impression_count_failed", error=str(exc))
 
 
 async def add_label(cache: Cache, *, viewer: str, clip_id: int, kind: str, watch_ms: float = 0.0) -> bool:
-    """Attach feedback to an open impression; returns whether it was a discovery slot."""
+    """Attach feedback to an open impression; returns whether it was a discovery slot (the
+    client's impression event of a discovery clip counts for the viewer's exploration rate)."""
     raw = await cache.get(imp_key(viewer, clip_id))
     if raw is None:
         return False

@@ -40,7 +40,8 @@ from clipfeed.stream.activity import decode as decode_activity
 log = structlog.get_logger(__name__)
 SOCIAL_KINDS = {"like.added": "like", "bookmark.added": "like", "comment.created": "comment",
                 "share.created": "share"}
-FEEDBACK_KINDS = {"progress", "complete", "replay", "skip", "share", "not_interested", "like", "comment"}
+FEEDBACK_KINDS = {"impression", "progress", "complete", "replay", "skip", "share", "not_interested", "like",
+                  "comment"}
 
 
 def is_listed(clip: Clip) -> bool:
@@ -124,7 +125,8 @@ class FeedbackProcessor(Processor):
             explored = await training.add_label(cache, viewer=viewer.key, clip_id=activity.clip_id, kind=kind,
                                                 watch_ms=activity.watch_ms)
             await apply_feedback(cache, viewer=viewer.key, clip_id=activity.clip_id, kind=kind,
-                                 watch_ms=activity.watch_ms, region=viewer.region, at=activity.ts, explore=explored)
+                                 watch_ms=activity.watch_ms, region=viewer.region, at=activity.ts, explore=explored,
+                                 fresh_impressions=self.services.settings.feed_fresh_impressions)
             if kind in MOVES_FEED - {"complete"}:
                 schedule_refill(self.services, viewer, reason="signal", replace=True)
 

@@ -16,7 +16,7 @@ from clipfeed.core.errors import BadRequest
 from clipfeed.core.pagination import decode_cursor
 from clipfeed.social import access, graph
 from clipfeed.social.models import Block
-from clipfeed.social.paging import keyset_page
+from clipfeed.social.paging import cursor_int, keyset_page
 from clipfeed.social.schemas import BlockedUser, BlockPage, BlockState
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ async def list_blocked(*, services: Services, user: User, cursor: str | None, li
     position = decode_cursor(cursor)
     query = sa.select(Block.id, Block.blocked_id, Block.created_at).where(Block.blocker_id == user.id)
     if "before" in position:
-        query = query.where(Block.id < int(position["before"]))
+        query = query.where(Block.id < cursor_int(position, "before"))
     async with services.db.session() as session:
         rows = (await session.execute(query.order_by(Block.id.desc()).limit(limit + 1))).all()
     rows, next_cursor = keyset_page(rows, limit, lambda r: {"before": str(r[0])})

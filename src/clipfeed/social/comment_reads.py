@@ -16,11 +16,11 @@ import sqlalchemy as sa
 
 from clipfeed.accounts import service as accounts
 from clipfeed.core.errors import NotFound
-from clipfeed.core.pagination import decode_cursor
+from clipfeed.core.pagination import decode_cursor, encode_cursor
 from clipfeed.infra.db import Database
 from clipfeed.social import access, comment_settings
 from clipfeed.social.models import Comment, CommentLike, CommentStatus
-from clipfeed.social.paging import keyset_page
+from clipfeed.social.paging import cursor_int, keyset_page
 from clipfeed.social.schemas import CommentAuthor, CommentPage, CommentPublic
 
 if TYPE_CHECKING:
@@ -73,25 +73,25 @@ async def list_comments(*, services: Services, viewer_id: int | None, clip_id: i
         query = query.where(Comment.author_id.notin_(hidden))
     if pinned_id is not None:
         query = query.where(Comment.id != pinned_id)
-    if sort == CommentSort.top:
-        if "before" in position:
-            likes, before = int(position["likes"]), int(position["before"])
-            query = query.where(sa.or_(Comment.like_count < likes,
-                                       sa.and_(Comment.like_count == likes, Comment.id < before)))
-        query = query.order_by(Comment.like_count.desc(), Comment.id.desc())
-    else:
-        if "before" in position:
-            query = query.where(Comment.id < int(position["before"]))
-        query = query.order_by(Comment.id.desc())
+    top = sort == CommentSort.top
+    if "before" in position:
+        before = cursor_int(position, "before")
+        query = query.where(sa.or_(Comment.like_count < cursor_int(position, "likes"), sa.and_(
+            Comment.like_count == cursor_int(position, "likes"), Comment.id < before)) if top else Comment.id < before)
+    query = query.order_by(Comment.like_count.desc(), Comment.id.desc()) if top else query.order_by(Comment.id.desc())
     async with services.db.shard_session(clip_id) as session:
-        rows = list((await session.scalars(query.limit(limit + 1))).all())
         pinned = None
-        if pinned_id is not None and not position:
+        if pinned_id is not None and not position:  # the first page leads with the pinned comment
             pinned = await session.scalar(sa.select(Comment).where(
                 Comment.id == pinned_id, Comment.clip_id == clip_id, Comment.parent_id.is_(None),
-                Comment.status == CommentStatus.visible.value))
-    rows, next_cursor = keyset_page(rows, limit, lambda c: {"before": str(c.id), "likes": c.like_count})
-    shown = ([pinned] if pinned is not None and pinned.author_id not in hidden else []) + rows
+                Comment.status == CommentStatus.visible.value, Comment.author_id.notin_(hidden)))
+        room = limit - (pinned is not None)
+        rows = list((await session.scalars(query.limit(room + 1))).all()) if room else []
+    if room:
+        rows, next_cursor = keyset_page(rows, room, lambda c: {"before": str(c.id), "likes": c.like_count})
+    else:  # limit=1 and a pin: the next page starts at the top, the pin left out
+        next_cursor = encode_cursor({"before": str(2**63 - 1), "likes": 2**62})
+    shown = ([pinned] if pinned is not None else []) + rows
     return CommentPage(items=await views(services=services, viewer_id=viewer_id, comments=shown, pinned_id=pinned_id),
                        next_cursor=next_cursor)
 
@@ -106,7 +106,7 @@ async def list_replies(*, services: Services, viewer_id: int | None, clip_id: in
     if hidden:
         query = query.where(Comment.author_id.notin_(hidden))
     if "after" in position:
-        query = query.where(Comment.id > int(position["after"]))
+        query = query.where(Comment.id > cursor_int(position, "after"))
     async with services.db.shard_session(clip_id) as session:
         rows = list((await session.scalars(query.order_by(Comment.id).limit(limit + 1))).all())
     rows, next_cursor = keyset_page(rows, limit, lambda c: {"after": str(c.id)})

@@ -24,7 +24,7 @@ from clipfeed.core.pagination import decode_cursor
 from clipfeed.infra.db import utcnow
 from clipfeed.social import access, comment_settings, events, graph
 from clipfeed.social.models import Bookmark, Like
-from clipfeed.social.paging import keyset_page
+from clipfeed.social.paging import cursor_int, keyset_page
 from clipfeed.social.schemas import BookmarkState, Counts, Engagement, LikeState, SavedClipPage
 from clipfeed.stream.counters import get_clip_counts
 
@@ -122,7 +122,7 @@ async def saved_clips(*, services: Services, user: User, kind: str, cursor: str 
     position = decode_cursor(cursor)
     query = sa.select(table.id, table.clip_id).where(table.user_id == user.id)
     if "before" in position:
-        query = query.where(table.id < int(position["before"]))
+        query = query.where(table.id < cursor_int(position, "before"))
     async with services.db.shard_session(user.id) as session:
         rows = (await session.execute(query.order_by(table.id.desc()).limit(limit + 1))).all()
     rows, next_cursor = keyset_page(rows, limit, lambda r: {"before": str(r[0])})

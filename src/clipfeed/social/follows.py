@@ -20,7 +20,7 @@ from clipfeed.core.pagination import decode_cursor
 from clipfeed.infra.db import Database
 from clipfeed.social import access, graph
 from clipfeed.social.models import Block, Follow, FollowCount
-from clipfeed.social.paging import keyset_page
+from clipfeed.social.paging import cursor_int, keyset_page
 from clipfeed.social.schemas import FollowEntry, FollowPage, FollowState, Relationship
 
 if TYPE_CHECKING:
@@ -94,13 +94,16 @@ async def followees_above(*, db: Database, user_id: int, min_followers: int) -> 
         return {int(uid): since for uid, since in (await session.execute(query)).all()}
 
 
-async def iter_follower_ids(*, db: Database, user_id: int, batch: int = 1000) -> AsyncIterator[list[int]]:
-    """Every follower of ``user_id``, in batches (notification fan-out)."""
+async def iter_follower_ids(*, db: Database, user_id: int, batch: int = 1000,
+                            since: datetime | None = None) -> AsyncIterator[list[int]]:
+    """Every follower of ``user_id`` (who followed at ``since`` or before), in batches."""
     after = -1
     while True:
+        query = sa.select(Follow.id, Follow.follower_id).where(Follow.followee_id == user_id, Follow.id > after)
+        if since is not None:
+            query = query.where(Follow.created_at <= since)
         async with db.session() as session:
-            rows = (await session.execute(sa.select(Follow.id, Follow.follower_id).where(
-                Follow.followee_id == user_id, Follow.id > after).order_by(Follow.id).limit(batch))).all()
+            rows = (await session.execute(query.order_by(Follow.id).limit(batch))).all()
         if not rows:
             return
         yield [follower for _, follower in rows]
@@ -121,7 +124,7 @@ async def list_follows(*, services: Services, user: User, viewer_id: int | None,
     position = decode_cursor(cursor)
     query = sa.select(Follow.id, other, Follow.created_at).where(mine == user.id)
     if "before" in position:
-        query = query.where(Follow.id < int(position["before"]))
+        query = query.where(Follow.id < cursor_int(position, "before"))
     async with db.session() as session:
         rows = (await session.execute(query.order_by(Follow.id.desc()).limit(limit + 1))).all()
     rows, next_cursor = keyset_page(rows, limit, lambda r: {"before": str(r[0])})

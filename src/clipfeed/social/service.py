@@ -21,5 +21,5 @@ from clipfeed.social.comment_reads import visible_bodies
 from clipfeed.social.engagement import engagement_for
 from clipfeed.social.follows import follow_counts, followee_ids, followees_above, iter_follower_ids
 
-__all__ = ["blocked_pairs", "blocked_user_ids", "engagement_for", "follow_counts", "followee_ids", "followees_above", "is_blocked",
-           "iter_follower_ids", "resolve_user", "visible_bodies", "visible_clip"]
+__all__ = ["blocked_pairs", "blocked_user_ids", "engagement_for", "follow_counts", "followee_ids", "followees_above",
+           "is_blocked", "iter_follower_ids", "resolve_user", "visible_bodies", "visible_clip"]

@@ -149,8 +149,11 @@ async def _evaluate(services: Services, clip: Clip, *, now: datetime, total: int
         report.count(tier, target, Part.media)
         forget_tier(clip.id)
         await forget_layout(services=services, clip_id=clip.id)
-    if tier is Tier.hot and media.dropped:
-        await renditions_back(services, clip.id)
+    if tier is Tier.hot and media.dropped and await renditions_back(services, clip.id):
+        # The media worker wrote full manifests again: edges must stop serving the reduced ones.
+        await forget_layout(services=services, clip_id=clip.id)
+        await delivery_purge.purge(services=services, prefixes=[f"clips/{clip.id}/"], urgency=Urgency.soon,
+                                   reason="renditions re-created")
     popular = rate >= settings.storage_promote_views_per_day
     if Tier.hot in (tier, target) and media.dropped and popular \
             and await services.cache.add(f"storage:retranscode:{clip.id}", b"1", ttl=86400):

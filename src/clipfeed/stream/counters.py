@@ -29,9 +29,9 @@ from clipfeed.infra.db import utcnow
 from clipfeed.stream.activity import Activity
 from clipfeed.stream.models import COUNTER_COLUMNS, ClipAudience, ClipCounts, ClipStats, StreamApplied
 
-STATS = ClipStats.__table__
-AUDIENCE = ClipAudience.__table__
-APPLIED = StreamApplied.__table__
+STATS: sa.Table = ClipStats.__table__  # type: ignore[assignment]
+AUDIENCE: sa.Table = ClipAudience.__table__  # type: ignore[assignment]
+APPLIED: sa.Table = StreamApplied.__table__  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from clipfeed.bootstrap import Services
@@ -225,7 +225,7 @@ async def _save_audience(session: AsyncSession, audience: dict[tuple[int, str], 
             AUDIENCE.c.clip_id == sa.bindparam("b_clip_id"), AUDIENCE.c.viewer == sa.bindparam("b_viewer")), changed)
 
 
-async def _save_stats(session: AsyncSession, stats: dict[int, Sequence[int]],
+async def _save_stats(session: AsyncSession, stats: Mapping[int, Sequence[int]],
                       deltas: dict[int, dict[str, int]], outcome: Applied) -> None:
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []

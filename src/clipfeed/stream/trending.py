@@ -145,6 +145,17 @@ async def known_regions(services: Services) -> set[str]:
     return await services.cache.smembers(REGIONS_KEY)
 
 
+async def trim(services: Services, keep: int = 10_000, now: float | None = None) -> int:
+    """Bound the sorted sets of the live eras to their ``keep`` best members."""
+    current = era_of(time.time() if now is None else now)
+    dropped = 0
+    for scope in {GLOBAL, *await known_regions(services)}:
+        for era in (current - 1, current):
+            for key in (clips_key(scope, era), tags_key(scope, era)):
+                dropped += await services.cache.ztrim(key, keep)
+    return dropped
+
+
 async def clear(services: Services, now: float | None = None) -> None:
     """Drop every trending set of the live eras (for a rebuild by replay)."""
     now = time.time() if now is None else now

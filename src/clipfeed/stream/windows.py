@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import orjson
+from prometheus_client import Counter
 
 from clipfeed.infra.log import Record
 from clipfeed.stream.activity import Activity
@@ -20,6 +21,7 @@ from clipfeed.stream.activity import Activity
 if TYPE_CHECKING:
     from clipfeed.bootstrap import Services
 
+LATE = Counter("clipfeed_stream_late_events_total", "Events behind their partition's watermark", ["group"])
 WINDOW_S = 300          # tumbling windows of live features
 LIVE_SPAN_S = 3600      # live rates cover the last hour
 
@@ -51,6 +53,8 @@ class Watermarks:
             self._loaded |= partitions
         late = {a.id for r, a in zip(records, activities, strict=True)
                 if a.ts < self.newest.get(r.partition, float("-inf")) - self.lateness}
+        if late:
+            LATE.labels(self.group).inc(len(late))
         changed: dict[str, bytes] = {}
         for record, activity in zip(records, activities, strict=True):
             if activity.ts > self.newest.get(record.partition, float("-inf")):

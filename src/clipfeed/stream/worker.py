@@ -134,12 +134,14 @@ PRUNE_EVERY_S = 600.0
 
 
 async def upkeep(services: Services, stop: asyncio.Event) -> None:
-    """Topics with their retention at start; applied-ID pruning every ten minutes."""
+    """Topics with their retention at start; every ten minutes, applied IDs past the horizon
+    are pruned and trending sets trimmed to their best 10,000."""
     while not stop.is_set():
         try:
             await ensure_topics(services)
             removed = await counters.prune_applied(services=services,
                                                    older_than_s=services.settings.stream_dedupe_horizon_s)
+            await trending.trim(services)
             if removed:
                 log.info("stream.pruned_applied_ids", removed=removed)
         except Exception as exc:  # upkeep must never take the role down

@@ -96,6 +96,8 @@ async def finish(services: Services, store: PartialStore, upload_id: int) -> Upl
         row.storage, row.state = storage, UploadState.complete.value
         return row
     partials = await partials_of(services, row)
+    if len(partials) != len(row.partials) or any(p.bytes_cleared for p in partials):
+        raise await reject(services, store, row, partials, "a partial upload of it was deleted or expired")
     if row.kind == UploadKind.single.value:
         row.storage = await store.seal(row)
         await _update(services, row.id, storage=row.storage)

@@ -133,7 +133,6 @@ def fit_factors(user_items: sp.csr_matrix, *, kind: str, factors: int, regulariz
     """Train an ``implicit`` ALS or BPR model on a users × items matrix (CPU, two threads)."""
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.cpu.bpr import BayesianPersonalizedRanking
-
     from threadpoolctl import threadpool_limits
 
     matrix = user_items.tocsr().astype(np.float32)

@@ -110,7 +110,7 @@ def train_ranker(candidates: CandidateSet, labels: np.ndarray, *, progress: Prog
 
     params = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10], "learning_rate": 0.03,
               "num_leaves": 31, "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,
-              "bagging_freq": 1, "lambda_l2": 1.0, "num_threads": 2, "verbose": -1, "seed": seed,
+              "bagging_freq": 1, "lambda_l2": 1.0, "num_threads": 1, "verbose": -1, "seed": seed,
               "lambdarank_truncation_level": 20}
     users = np.unique(candidates.users)
     rng = np.random.default_rng(seed)

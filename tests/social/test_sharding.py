@@ -1,0 +1,60 @@
+"""With separate shard databases: likes, comments and inboxes land on the shard of their key,
+their events still reach the log (the shard outbox relays), and reads find them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from clipfeed.notifications.models import Notification
+from clipfeed.social.models import Comment, Like
+from tests.conftest import stack_settings
+from tests.helpers import signup
+from tests.social.support import caught_up, ready_clip, social_events, stream_role
+
+
+@pytest.fixture
+def settings(tmp_path, request):  # type: ignore[no-untyped-def]
+    shards = [f"sqlite:///{tmp_path}/shard{n}.db" for n in range(2)]
+    return stack_settings("embedded", tmp_path, request, database_shard_urls=shards, virtual_shards=64)
+
+
+async def _rows(services, table) -> dict[int, int]:  # type: ignore[no-untyped-def]
+    """Rows of ``table`` per shard database index (-1: the main database)."""
+    counts = {}
+    async with services.db.session() as session:
+        counts[-1] = int(await session.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
+    for index in range(services.db.shard_count):
+        async with services.db.shard_session_at(index) as session:
+            counts[index] = int(await session.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
+    return counts
+
+
+async def test_sharded_rows_live_on_their_shard_and_their_events_are_relayed(client, services) -> None:  # type: ignore[no-untyped-def]
+    creator = await signup(client, "creator")
+    fans = [await signup(client, f"fan{n}") for n in range(6)]
+    clips = [await ready_clip(client, services, creator, caption=f"clip {n}") for n in range(4)]
+    async with stream_role(services):
+        for fan in fans:
+            assert (await client.put(f"/v1/clips/{clips[0]}/like", headers=fan.auth)).status_code == 200
+        for clip in clips:
+            made = await client.post(f"/v1/clips/{clip}/comments", headers=fans[0].auth, json={"body": "nice"})
+            assert made.status_code == 201
+        likes, comments = await _rows(services, Like), await _rows(services, Comment)
+        assert likes[-1] == 0 and likes[0] + likes[1] == 6 and likes[0] and likes[1]
+        assert comments[-1] == 0 and comments[0] + comments[1] == 4
+        deadline = time.monotonic() + 10
+        while len(await social_events(services, "like.added", "comment.created")) < 10:
+            assert time.monotonic() < deadline, "shard outbox events were not relayed"
+            await asyncio.sleep(0.1)
+        await caught_up(services)
+        seen = (await client.get(f"/v1/clips/{clips[0]}/engagement", headers=fans[3].auth)).json()
+        assert seen["liked_by_me"] is True and seen["counts"]["likes"] == 6 and seen["counts"]["comments"] == 1
+        inbox = (await client.get("/v1/notifications", headers=creator.auth)).json()
+    assert sorted(n["kind"] for n in inbox["items"]) == ["clip_ready"] * 4 + ["comment"] * 4 + ["like"]
+    assert (await _rows(services, Notification))[-1] == 0
+    for clip in clips:
+        assert len((await client.get(f"/v1/clips/{clip}/comments")).json()["items"]) == 1
