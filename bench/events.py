@@ -227,7 +227,7 @@ async def client_throughput(spec: dict[str, Any]) -> dict[str, Any]:
         queue.put_nowait(item)
     accepted = 0
     limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    async with httpx.AsyncClient(base_url=spec["url"], timeout=60, limits=limits) as http:
+    async with httpx.AsyncClient(base_url=spec["url"], timeout=120, limits=limits) as http:
         async def post_all() -> None:
             nonlocal accepted
             while not queue.empty():
@@ -255,7 +255,8 @@ async def client_lag(spec: dict[str, Any]) -> dict[str, Any]:
     lags: list[float] = []
     sent = 0
     stop_sending = time.monotonic() + spec["seconds"]
-    async with httpx.AsyncClient(base_url=spec["url"], timeout=30) as http:
+    in_flight = asyncio.Semaphore(64)  # a server that cannot keep up shows as a lower rate
+    async with httpx.AsyncClient(base_url=spec["url"], timeout=120) as http:
         async def sender() -> None:
             nonlocal sent
             next_at = time.monotonic()
@@ -268,10 +269,14 @@ async def client_lag(spec: dict[str, Any]) -> dict[str, Any]:
                 outstanding[probe] = (str(account["id"]), time.monotonic())
 
                 async def post(body: bytes = orjson.dumps({"events": batch}), token: str = account["token"]) -> None:
-                    response = await http.post("/v1/events", content=body, headers={
-                        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-                    response.raise_for_status()
+                    try:
+                        response = await http.post("/v1/events", content=body, headers={
+                            "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+                        response.raise_for_status()
+                    finally:
+                        in_flight.release()
 
+                await in_flight.acquire()
                 task = asyncio.create_task(post())
                 pending.add(task)
                 task.add_done_callback(pending.discard)
@@ -390,6 +395,7 @@ async def main() -> None:
     for stack in args.stacks.split(","):
         print(f"measuring {stack} ...", flush=True)
         results[stack] = await measure_stack(stack, args)
+        print(json.dumps({stack: results[stack]}), flush=True)
     report(results)
 
 

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,13 @@ from clipfeed.media.edits import EditList
 from clipfeed.media.publish import Publisher
 
 NAIVE_PRESET = "veryfast"
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the FFmpeg processes run so far: the work done, which
+    other load on the machine does not inflate the way it inflates wall time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def generate(path: Path, seconds: float) -> Path:
@@ -176,12 +184,17 @@ def main() -> None:
         rungs = [r for r in ladder.renditions(1920, 1080)]
         print(f"load average before: {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs; "
               f"source {args.seconds:g} s 1920x1080 @ {fps} fps")
-        times = {"naive": naive(source, rungs, root / "naive", fps),
-                 "split": split(source, rungs, root / "split", fps),
-                 "clipfeed": asyncio.run(clipfeed(source, root / "clipfeed", root))}
-        print(f"\n{'method':10} {'wall s':>7} {'x real time':>11} {'vs naive':>9}")
+        times, cpu = {}, {}
+        for name, method in (("naive", lambda: naive(source, rungs, root / "naive", fps)),
+                             ("split", lambda: split(source, rungs, root / "split", fps)),
+                             ("clipfeed", lambda: asyncio.run(clipfeed(source, root / "clipfeed", root)))):
+            before = children_cpu()
+            times[name] = method()
+            cpu[name] = children_cpu() - before
+        print(f"\n{'method':10} {'wall s':>7} {'x real time':>11} {'vs naive':>9} {'CPU s':>7} {'CPU vs naive':>12}")
         for name, seconds in times.items():
-            print(f"{name:10} {seconds:7.1f} {args.seconds / seconds:10.2f}x {times['naive'] / seconds:8.2f}x")
+            print(f"{name:10} {seconds:7.1f} {args.seconds / seconds:10.2f}x {times['naive'] / seconds:8.2f}x "
+                  f"{cpu[name]:7.1f} {cpu['naive'] / cpu[name]:11.2f}x")
         print(f"\n{'rendition':10}" + "".join(f" {m + ' PSNR/SSIM/kbps':>30}" for m in times))
         for r in rungs:
             cells = []

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///{data_dir}/clipfeed.db"
     # Extra databases that hold the sharded tables (virtual shards spread over them in order).
     # Empty: the sharded tables live in ``database_url`` too.
-    database_shard_urls: list[str] = Field(default_factory=list)
+    database_shard_urls: CsvList = Field(default_factory=list)
     virtual_shards: int = 1024
     blob_url: str = "file://{data_dir}/blobs"
     cache_url: str = "memory://"
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""  # what clients use to reach us; derived from host/port when empty
-    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    cors_origins: CsvList = Field(default_factory=lambda: ["*"])
     max_json_body_bytes: int = 1 * 1024 * 1024
     request_timeout_s: float = 30.0
 

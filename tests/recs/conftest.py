@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,14 +9,13 @@ import pytest
 
 from clipfeed.accounts.models import User
 from clipfeed.clips.models import Clip
-from clipfeed.core.consumers import run_processor
-from clipfeed.recs.worker import ClipIndexer, FeedbackProcessor, index_clips
+from clipfeed.recs.worker import index_clips, processors_running
 
 
 async def seed_catalogue(services, *, creators: int, clips_per_creator: int,  # type: ignore[no-untyped-def]
                          tags: list[str], start: datetime | None = None) -> dict[int, Clip]:
-    """Ready public clips, inserted straight into the tables and indexed for the feed; clip
-    ``n`` of the catalogue carries hashtag ``tags[n % len(tags)]``."""
+    """Ready public clips, inserted straight into the tables and indexed for the feed as an
+    established catalogue (not in the fresh pool); clip ``n`` carries hashtag ``tags[n % len(tags)]``."""
     start = start or datetime.now(UTC) - timedelta(days=2)
     users = [User(id=services.ids.next_id(), handle=f"creator{n}_{services.ids.next_id() % 10**6}",
                   email=None, display_name="", role="user") for n in range(creators)]
@@ -37,21 +34,12 @@ async def seed_catalogue(services, *, creators: int, clips_per_creator: int,  # 
         session.add_all(users)
     async with services.db.session() as session:
         session.add_all(list(clips.values()))
-    await index_clips(services, list(clips.values()))
+    await index_clips(services, list(clips.values()), fresh=False)
     return clips
 
 
 @pytest.fixture
 async def feed_workers(services) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
     """The feed's stream processors, as ``clipfeed worker stream`` runs them."""
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(run_processor(factory(services), stop))
-             for factory in (ClipIndexer, FeedbackProcessor)]
-    try:
+    async with processors_running(services):
         yield
-    finally:
-        stop.set()
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*tasks, return_exceptions=True)

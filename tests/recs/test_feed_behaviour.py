@@ -73,6 +73,7 @@ async def test_a_new_clip_reaches_some_feeds_within_a_minute(client, services, f
     while reached is None and time.monotonic() - published < 60:
         for _ in range(5):  # new viewers, each opening the app
             response = await client.get("/v1/feed", headers={"X-Device-ID": uuid.uuid4().hex})
+            assert response.status_code == 200, response.text
             if str(draft.id) in {item["clip"]["id"] for item in response.json()["items"]}:
                 reached = time.monotonic() - published
                 break

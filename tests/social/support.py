@@ -11,7 +11,7 @@ import httpx
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipStatus
-from clipfeed.core.errors import NotFound
+from clipfeed.core.errors import NotFound, Unavailable
 from clipfeed.core.events import Event
 from tests.helpers import Account
 
@@ -60,7 +60,15 @@ async def social_events(services: Any, *types: str) -> list[Event]:
     except NotFound:  # nothing was ever published
         return found
     for partition in range(partitions):
-        for record in await services.log.read("social", partition, from_offset=0, limit=100_000):
+        for attempt in range(3):  # a loaded machine can make one JetStream API call time out
+            try:
+                records = await services.log.read("social", partition, from_offset=0, limit=100_000)
+                break
+            except Unavailable:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(1)
+        for record in records:
             event = Event.decode(record.value)
             if not types or event.type in types:
                 found.append(event)

@@ -15,7 +15,8 @@ async def test_deleting_an_account_removes_its_follows_likes_and_comments(client
         await client.put(f"/v1/clips/{clip}/like", headers=alice.auth)
         await client.put(f"/v1/clips/{clip}/bookmark", headers=alice.auth)
         said = (await client.post(f"/v1/clips/{clip}/comments", headers=alice.auth, json={"body": "hi"})).json()
-        await client.post(f"/v1/clips/{clip}/comments", headers=carol.auth, json={"body": "yo", "parent_id": said["id"]})
+        await client.post(f"/v1/clips/{clip}/comments", headers=carol.auth,
+                          json={"body": "yo", "parent_id": said["id"]})
         kept = (await client.post(f"/v1/clips/{clip}/comments", headers=carol.auth, json={"body": "nice"})).json()
         await client.put(f"/v1/clips/{clip}/comments/{kept['id']}/like", headers=alice.auth)
         await caught_up(services)

@@ -24,8 +24,7 @@ class EventBatch(BaseModel):
 
 
 @router.post("/events", response_model=IngestResult, openapi_extra={"requestBody": {
-    "required": True, "content": {"application/json": {"schema": EventBatch.model_json_schema(
-        ref_template="#/components/schemas/{model}")}}}})
+    "required": True, "content": {"application/json": {"schema": EventBatch.model_json_schema()}}}})
 async def post_events(request: Request, viewer: OptionalUser, services: Deps, ip: ClientIp) -> IngestResult:
     """Accepts the valid events of a batch and reports each refused one; see README
     "Events and stream processing". Anonymous viewers identify with ``X-Device-Id``."""

@@ -141,27 +141,36 @@ def audio_chain(plan: Plan, *, measure: bool = False, out: str = "aout") -> str:
 
 
 def ladder_graph(plan: Plan, *, source: str = "src", detect: bool = True) -> tuple[str, list[str]]:
-    """Scale cascade from ``source`` into one labelled output per rendition (in ``plan.rungs``
-    order); returns the graph and the output labels."""
+    """Scalers from ``source`` into one labelled output per rendition (in ``plan.rungs`` order);
+    returns the graph and the output labels. A rung is scaled from a smaller rung when one is at
+    least twice its size (720 -> 360, 480 -> 240: a clean 2:1 step, cheaper than from 1080),
+    else from the full-size frames: chained 1.5:1 steps cost up to 0.5 dB (bench/RESULTS.md)."""
     sizes = sorted({(r.width, r.height) for r in plan.rungs}, key=lambda s: -s[0] * s[1])
     labels = {r.name: f"r{i}" for i, r in enumerate(plan.rungs)}
+    node = {size: (source if size == plan.size else f"s{i}") for i, size in enumerate(sizes)}
+    parent: dict[tuple[int, int], str] = {}
+    for i, (w, h) in enumerate(sizes):
+        if node[(w, h)] == source:
+            continue
+        halves = [big for big in sizes[:i] if big[0] >= 2 * w and big[1] >= 2 * h and node[big] != source]
+        parent[(w, h)] = node[halves[-1]] if halves else source
+    taps: dict[str, list[str]] = {name: [] for name in {source, *node.values()}}
+    for rung in plan.rungs:
+        taps[node[(rung.width, rung.height)]].append(labels[rung.name])
     parts: list[str] = []
-    current = source
-    for index, (w, h) in enumerate(sizes):
-        here = current
-        if (w, h) != plan.size or index > 0:
-            here = f"s{index}"
-            parts.append(f"[{current}]scale={w}:{h}:flags=bicubic,setsar=1[{here}]")
-        outs = [labels[r.name] for r in plan.rungs if (r.width, r.height) == (w, h)]
-        last = index == len(sizes) - 1
-        taps = outs + ([f"n{index}"] if not last else []) + (["detect"] if last and detect else [])
-        if len(taps) == 1:
-            parts.append(f"[{here}]null[{taps[0]}]")
-        else:
-            parts.append(f"[{here}]split={len(taps)}{''.join(f'[{t}]' for t in taps)}")
-        current = f"n{index}"
+    for size in sizes:
+        if size in parent:
+            feed = f"to_{node[size]}"
+            taps[parent[size]].append(feed)
+            parts.append(f"[{feed}]scale={size[0]}:{size[1]}:flags=bicubic,setsar=1[{node[size]}]")
     if detect:
+        taps[node[sizes[-1]]].append("detect")
         parts.append("[detect]blackdetect=d=1:pix_th=0.10,freezedetect=n=-60dB:d=2,nullsink")
+    for name, outs in taps.items():
+        if len(outs) == 1:
+            parts.insert(0, f"[{name}]null[{outs[0]}]")
+        elif outs:
+            parts.insert(0, f"[{name}]split={len(outs)}{''.join(f'[{t}]' for t in outs)}")
     return ";".join(parts), [labels[r.name] for r in plan.rungs]
 
 

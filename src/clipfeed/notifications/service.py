@@ -53,13 +53,12 @@ async def announce_clip(*, services: Services, creator_id: int, clip_id: int,
 
 
 async def pull_on_read(*, services: Services, user_id: int) -> int:
-    """Merge new announcements of followed big creators into the inbox; returns rows added."""
+    """Merge new announcements of followed big creators into the inbox; returns rows added.
+    Costs one query for a user who follows no big creator, three when nothing is new."""
     settings = services.settings
     big = await social.followees_above(db=services.db, user_id=user_id,
                                        min_followers=settings.notifications_fanout_threshold)
     if not big:
-        return 0
-    if await inbox.muted(services=services, user_ids=[user_id], kind=NotificationKind.new_clip.value):
         return 0
     async with services.db.shard_session(user_id) as session:
         mark = await session.get(PullMark, user_id)
@@ -71,21 +70,23 @@ async def pull_on_read(*, services: Services, user_id: int) -> int:
             found = list((await session.scalars(sa.select(CreatorAnnouncement).where(
                 CreatorAnnouncement.creator_id.in_(list(big)), CreatorAnnouncement.id > after)
                 .order_by(CreatorAnnouncement.id).limit(PULL_BATCH))).all())
-        if not found:
+        if not found or (not added and await inbox.muted(services=services, user_ids=[user_id],
+                                                           kind=NotificationKind.new_clip.value)):
             return added
+        now = utcnow()
+        rows = [{"id": nid, "recipient_id": user_id, "kind": NotificationKind.new_clip.value,
+                 "group_key": f"new_clip:{item.clip_id}", "sort_id": item.id, "actor_ids": [str(item.creator_id)],
+                 "actor_count": 1, "clip_id": item.clip_id, "comment_id": None, "data": {"on_read": True},
+                 "created_at": now, "updated_at": now, "read_at": None}
+                for nid, item in zip(services.ids.next_ids(len(found)), found, strict=True)
+                if item.created_at >= big[item.creator_id]]  # not what was posted before the follow
         async with services.db.shard_session(user_id) as session:
-            for item in found:
-                if item.created_at < big[item.creator_id]:
-                    continue  # posted before this user followed
-                now = utcnow()
-                added += await insert_ignore(session, Notification, {
-                    "id": services.ids.next_id(), "recipient_id": user_id, "kind": NotificationKind.new_clip.value,
-                    "group_key": f"new_clip:{item.clip_id}", "sort_id": item.id, "actor_ids": [str(item.creator_id)],
-                    "actor_count": 1, "clip_id": item.clip_id, "comment_id": None, "data": {"on_read": True},
-                    "created_at": now, "updated_at": now, "read_at": None})
+            if rows:
+                stmt = insert_for(session, Notification).on_conflict_do_nothing().returning(Notification.id)
+                added += len((await session.scalars(stmt, rows)).all())
             # Announcements written by several workers may commit slightly out of ID order:
-            # the mark stays SETTLE_S behind now, and what is re-read is skipped (group_key).
-            settled = [item.id for item in found if item.id < min_id_at(utcnow() - SETTLE)]
+            # the mark stays SETTLE behind now, and what is read again is skipped (group_key).
+            settled = [item.id for item in found if item.id < min_id_at(now - SETTLE)]
             if settled:
                 stmt = insert_for(session, PullMark).values(user_id=user_id, pulled_through=settled[-1])
                 await session.execute(stmt.on_conflict_do_update(index_elements=["user_id"],

@@ -15,7 +15,8 @@ from clipfeed.recs.models import FeedPage, FeedTab, InterestsPublic, InterestsUp
 
 router = APIRouter(prefix="/v1", tags=["feed"])
 DEVICE_COOKIE = "cf_device"
-ANONYMOUS_PAGES_PER_MINUTE = 120
+ANONYMOUS_PAGES_PER_MINUTE = 120  # per device
+ANONYMOUS_PAGES_PER_MINUTE_PER_ADDRESS = 1200  # many devices share an address behind NAT
 
 
 @router.get("/feed", response_model=FeedPage)
@@ -36,12 +37,14 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
     else:
         if tab == FeedTab.following:
             raise BadRequest("the following tab needs a signed-in viewer")
-        await services.limiter.hit("feed-anonymous", ip, limit=ANONYMOUS_PAGES_PER_MINUTE, per_seconds=60)
+        await services.limiter.hit("feed-anonymous-address", ip, limit=ANONYMOUS_PAGES_PER_MINUTE_PER_ADDRESS,
+                                   per_seconds=60)
         device_key = device_id or request.cookies.get(DEVICE_COOKIE)
         if not device_key:
             device_key = secrets.token_urlsafe(18)
             response.set_cookie(DEVICE_COOKIE, device_key, max_age=365 * 86400, httponly=True, samesite="lax")
         who = viewers.Viewer.anonymous(device_key, region=settings.region, **context)
+        await services.limiter.hit("feed-anonymous", who.key, limit=ANONYMOUS_PAGES_PER_MINUTE, per_seconds=60)
     size = limit or settings.feed_page_size
     if tab == FeedTab.following:
         page = await feed.following_page(services, who, cursor=cursor, limit=size)

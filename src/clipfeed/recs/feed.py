@@ -16,6 +16,7 @@ A process killed after claiming but before answering loses those clips for that 
 from __future__ import annotations
 
 import asyncio
+import random
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -32,12 +33,13 @@ from clipfeed.recs.catalogue import ClipCard, card_key, creator_key, get_cards
 from clipfeed.recs.compose import FeedConfig, Ranked, build, stage
 from clipfeed.recs.experiments import settings_for
 from clipfeed.recs.features import FEATURE_NAMES
-from clipfeed.recs.profile import dirty_key
+from clipfeed.recs.profile import dirty_key, known_key
 from clipfeed.recs.render_keys import view_key
 from clipfeed.recs.viewers import Viewer, viewer_links
 
 if TYPE_CHECKING:
     from clipfeed.bootstrap import Services
+    from clipfeed.settings import Settings
 
 PAGES = Counter("clipfeed_feed_pages_total", "Feed pages served", ["tab", "path"])
 PAGE_SECONDS = Histogram("clipfeed_feed_page_seconds", "Time to compose a feed page", ["tab", "path"],
@@ -66,13 +68,19 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     session = str(position.get("s") or secrets.token_hex(6))
     page_no = int(position.get("n", 0))
     with stage("buffer_read"):
-        (raw, dirty), links = await asyncio.gather(
-            services.cache.get_many([buffers.buffer_key(viewer.key), dirty_key(viewer.key)]),
+        (raw, dirty, known), links = await asyncio.gather(
+            services.cache.get_many([buffers.buffer_key(viewer.key), dirty_key(viewer.key), known_key(viewer.key)]),
             viewer_links(services, viewer))
     current = None if raw is None else buffers.Buffer.decode(raw)
     moved_at = float(dirty) if dirty else 0.0
     path = "buffer"
-    if current is None or time.time() - current.built > settings.feed_buffer_stale_s or current.built < moved_at:
+    if current is None and known is None:
+        # A viewer with no history and no buffer: nothing to personalise on yet. Serve the
+        # region's precomputed page (filtered for this viewer) now and build theirs meanwhile.
+        path = "cold_start"
+        current = await cold_start_buffer(services, viewer, settings=settings, limit=limit)
+        schedule_refill(services, viewer, reason="cold_start", replace=True)
+    elif current is None or time.time() - current.built > settings.feed_buffer_stale_s or current.built < moved_at:
         path = "on_demand"
         begun = time.time()
         # A new session (app opened, pull to refresh) reads every source from the top again;
@@ -112,15 +120,48 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
         views.update({c: v for c, v in zip(ids, raw_values[len(ids):], strict=True) if v})
     with stage("buffer_write"):
         await asyncio.gather(
-            buffers.store(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2),
+            buffers.store(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2)
+            if path != "cold_start" else asyncio.sleep(0),
             training.log_served(services.cache, viewer=viewer.key, items=served, model=current.model,
                                 session=session, region=viewer.region))
-    if len(current.items) < settings.feed_refill_below:
+    if path == "cold_start":
+        pass  # the viewer's own buffer is being built; this one was a borrowed slice
+    elif len(current.items) < settings.feed_refill_below:
         schedule_refill(services, viewer, reason="drained")
     PAGES.labels("foryou", path).inc()
     PAGE_SECONDS.labels("foryou", path).observe(time.perf_counter() - started)
     next_cursor = encode_cursor({"s": session, "n": page_no + 1}) if served else None
     return ServedPage(served, cards, next_cursor, path, current.model, session, views)
+
+
+@dataclass
+class _RegionalPage:
+    built: float = 0.0
+    model: str = "heuristic"
+    items: list[Ranked] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+_REGIONAL: dict[tuple[int, str], _RegionalPage] = {}
+REGIONAL_TTL_S = 10.0
+
+
+async def cold_start_buffer(services: Services, viewer: Viewer, *, settings: Settings, limit: int) -> buffers.Buffer:
+    """A slice of the region's generic ranking (built for a viewer with no history at most
+    ``REGIONAL_TTL_S`` ago, in this process): a random ``limit`` of its best ``3 × limit``,
+    order kept, then the rest, so new viewers do not all start on the same page."""
+    regional = _REGIONAL.setdefault((id(services), viewer.region), _RegionalPage())
+    if time.monotonic() - regional.built > REGIONAL_TTL_S:
+        async with regional.lock:
+            if time.monotonic() - regional.built > REGIONAL_TTL_S:
+                built = await build(services, Viewer(f"region:{viewer.region}", region=viewer.region),
+                                    settings=settings, from_top=True)
+                regional.items, regional.model, regional.built = built.items, built.model, time.monotonic()
+    head = regional.items[: 3 * limit]
+    picked = sorted(random.sample(range(len(head)), min(limit, len(head))))
+    chosen = [head[i] for i in picked]
+    rest = [r for i, r in enumerate(regional.items) if i >= len(head) or i not in picked]
+    return buffers.Buffer(time.time(), regional.model, chosen + rest)
 
 
 def schedule_refill(services: Services, viewer: Viewer, *, reason: str, replace: bool = False) -> None:

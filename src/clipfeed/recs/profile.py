@@ -45,6 +45,11 @@ def dirty_key(viewer: str) -> str:
     return f"recs:dirty:{viewer}"
 
 
+def known_key(viewer: str) -> str:
+    """Present once the viewer has any feedback: a viewer without it is new (cold start)."""
+    return f"recs:known:{viewer}"
+
+
 @dataclass
 class ViewerState:
     viewer: str
@@ -117,6 +122,7 @@ async def apply_feedback(cache: Cache, *, viewer: str, clip_id: int, kind: str, 
     """Fold one feedback event into the viewer's and the clip's state (idempotency is the
     caller's job: the worker drops an event ID it has already seen)."""
     at = at or time.time()
+    await cache.set(known_key(viewer), b"1", ttl=STATE_TTL_S)
     card = (await get_cards(cache, [clip_id])).get(clip_id)
     taste = TASTE.get(kind, 0.0)
     stats_key = ukey(viewer, "stats")

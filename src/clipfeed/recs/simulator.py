@@ -17,7 +17,6 @@ first, nothing seen twice) for comparison.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import tempfile
 import time
@@ -196,61 +195,61 @@ async def _session(world: World, viewer: SimViewer, feed: Feed, rng: np.random.G
 async def simulate(feed: Feed, *, users: int, sessions: int, seed: int, data_dir: Path,
                    catalogue: int = 1500, arrivals: int = 60, train_after: int = 2) -> Metrics:
     from clipfeed.bootstrap import bootstrap
-    from clipfeed.core.consumers import run_processor
-    from clipfeed.events import service as events_service
     from clipfeed.infra.db.migrate import upgrade
-    from clipfeed.recs import training
-    from clipfeed.recs.worker import ClipIndexer, FeedbackProcessor
+    from clipfeed.recs.worker import processors_running
     from clipfeed.settings import Settings
 
     settings = Settings(data_dir=data_dir, log_json=False, cache_url="memory://?max_items=2000000",
                         feed_buffer_stale_s=3600.0)
     upgrade(settings.resolve(settings.database_url))
     services = await bootstrap(settings)
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(run_processor(f(services), stop)) for f in (ClipIndexer, FeedbackProcessor)]
     rng = np.random.default_rng(seed)
     metrics = Metrics()
     try:
-        world = World(services, rng)
-        await world.add_clips(catalogue, round_=-1)
-        viewers = []
-        for n in range(users):
-            taste = rng.dirichlet(np.full(len(TOPICS), 0.3))
-            viewers.append(SimViewer(f"sim-device-{seed}-{n}", taste, patience=int(rng.integers(3, 6))))
-        for round_ in range(sessions):
-            new = await world.add_clips(arrivals, round_)
-            metrics.new_clips += len(new)
-            shift = round_ == sessions // 2
-            if shift:
-                for viewer in viewers[::3]:
-                    target = int(np.argmin(viewer.taste))
-                    viewer.taste = np.full(len(TOPICS), 0.02)
-                    viewer.taste[target] = 1.0
-                    viewer.taste /= viewer.taste.sum()
-                    viewer.shifted_to = target
-            streams = [np.random.default_rng([seed, round_, n]) for n in range(users)]
-            batches = await asyncio.gather(*(
-                _session(world, v, feed, streams[n], round_, metrics,
-                         since_shift=round_ - sessions // 2 if round_ >= sessions // 2 else None)
-                for n, v in enumerate(viewers)))
-            for viewer, batch in zip(viewers, batches, strict=True):
-                for start in range(0, len(batch), 200):
-                    await events_service.ingest(services=services, raw_events=batch[start:start + 200],
-                                                viewer=events_service.Viewer.anonymous(viewer.device),
-                                                region=settings.region)
-            await asyncio.sleep(1.5)  # the processors' lag: feedback lands before the next session
-            if round_ + 1 == train_after:
-                await training.close_impressions(services, older_than=0)
-                await training.train(services, min_rows=100)
+        async with processors_running(services):
+            await _rounds(services, feed, metrics, rng, users=users, sessions=sessions, seed=seed,
+                          catalogue=catalogue, arrivals=arrivals, train_after=train_after)
     finally:
-        stop.set()
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*tasks, return_exceptions=True)
         await services.close()
     return metrics
+
+
+async def _rounds(services: Services, feed: Feed, metrics: Metrics, rng: np.random.Generator, *, users: int,
+                  sessions: int, seed: int, catalogue: int, arrivals: int, train_after: int) -> None:
+    from clipfeed.events import service as events_service
+    from clipfeed.recs import training
+
+    world = World(services, rng)
+    await world.add_clips(catalogue, round_=-1)
+    viewers = []
+    for n in range(users):
+        taste = rng.dirichlet(np.full(len(TOPICS), 0.3))
+        viewers.append(SimViewer(f"sim-device-{seed}-{n}", taste, patience=int(rng.integers(3, 6))))
+    for round_ in range(sessions):
+        new = await world.add_clips(arrivals, round_)
+        metrics.new_clips += len(new)
+        shift = round_ == sessions // 2
+        if shift:
+            for viewer in viewers[::3]:
+                target = int(np.argmin(viewer.taste))
+                viewer.taste = np.full(len(TOPICS), 0.02)
+                viewer.taste[target] = 1.0
+                viewer.taste /= viewer.taste.sum()
+                viewer.shifted_to = target
+        streams = [np.random.default_rng([seed, round_, n]) for n in range(users)]
+        batches = await asyncio.gather(*(
+            _session(world, v, feed, streams[n], round_, metrics,
+                     since_shift=round_ - sessions // 2 if round_ >= sessions // 2 else None)
+            for n, v in enumerate(viewers)))
+        for viewer, batch in zip(viewers, batches, strict=True):
+            for start in range(0, len(batch), 200):
+                await events_service.ingest(services=services, raw_events=batch[start:start + 200],
+                                            viewer=events_service.Viewer.anonymous(viewer.device),
+                                            region=services.settings.region)
+        await asyncio.sleep(1.5)  # the processors' lag: feedback lands before the next session
+        if round_ + 1 == train_after:
+            await training.close_impressions(services, older_than=0)
+            await training.train(services, min_rows=100)
 
 
 async def run_comparison(*, users: int = 60, sessions: int = 6, seed: int = 7, **kwargs: Any) -> Report:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import structlog
@@ -24,7 +25,7 @@ from clipfeed.accounts import service as accounts
 from clipfeed.bootstrap import Services
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
-from clipfeed.core.consumers import Processor
+from clipfeed.core.consumers import Processor, run_processor
 from clipfeed.core.events import Event
 from clipfeed.events.topics import ACTIVITY_USERS, SOCIAL
 from clipfeed.infra.log import Record
@@ -157,3 +158,18 @@ async def training_loop(services: Services, stop: asyncio.Event) -> None:
 
 
 RECS_PROCESSORS = [ClipIndexer, FeedbackProcessor]
+
+
+@contextlib.asynccontextmanager
+async def processors_running(services: Services) -> AsyncIterator[None]:
+    """The feed's stream processors in this process, as ``clipfeed worker stream`` runs them
+    (the simulator and tests)."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(run_processor(factory(services), stop)) for factory in RECS_PROCESSORS]
+    try:
+        yield
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

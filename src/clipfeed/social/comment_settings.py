@@ -2,6 +2,7 @@
 
 Kept in the social feature's own table ``clip_social_settings`` (main database), one row per
 clip that has ever changed its defaults; a clip without a row takes comments from everyone.
+Each change is one upsert: a process killed half-way has either made it or not.
 """
 
 from __future__ import annotations
