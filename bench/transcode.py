@@ -174,11 +174,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--fast-start-seconds", type=float, default=60.0)
     parser.add_argument("--keep", type=Path, help="keep the generated sources here (reused next time)")
+    parser.add_argument("--fast-start-only", action="store_true", help="skip the ladder comparison")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="clipfeed-bench-"))
     cache = args.keep or root
     cache.mkdir(parents=True, exist_ok=True)
     try:
+        if args.fast_start_only:
+            long_source = generate(cache / f"source-{args.fast_start_seconds:g}s.mp4", args.fast_start_seconds)
+            print(f"load average before: {os.getloadavg()[0]:.2f}")
+            preview, total = asyncio.run(fast_start(long_source, root / "fast"))
+            print(f"fast start, {args.fast_start_seconds:g} s clip: preview playable after {preview:.2f} s "
+                  f"(encode done after {total:.1f} s); load average after: {os.getloadavg()[0]:.2f}")
+            return
         source = generate(cache / f"source-{args.seconds:g}s.mp4", args.seconds)
         fps = 30
         rungs = [r for r in ladder.renditions(1920, 1080)]

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from clipfeed.lake import compaction
 from tests.stream.pipeline import Scenario, golden, play, running_role
 
 
+async def _join(services: Any) -> Any:
+    """Join the compaction group as the batch role's loop does: again after a log time-out
+    (a loaded machine can stall a JetStream request for seconds)."""
+    from clipfeed.core.errors import Unavailable
+
+    for attempt in range(3):
+        try:
+            return await compaction.open_consumer(services)
+        except Unavailable:
+            if attempt == 2:
+                raise
+            await asyncio.sleep(1.0)
+    raise AssertionError("unreachable")
+
+
 async def golden_lake(client: Any, services: Any) -> Scenario:
     scenario = await golden(client, services)
     async with running_role(services):  # the relay puts social events on activity.users
         await play(client, services, scenario)
-    consumer = await compaction.open_consumer(services)
+    consumer = await _join(services)
     try:
         while await compaction.compact_once(services, consumer, max_wait=1.0):
             pass

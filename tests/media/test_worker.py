@@ -79,8 +79,16 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
         second.wait(30)
     clip = await clip_row(services, clip_id)
     assert set(await object_keys(services, clip_id)) == expected_objects(clip)
-    ready_events = [e for e in await topic_events(services, "clips", clip_id) if e.type == "clip.ready"]
-    assert len(ready_events) == 1
+    async def ready_events() -> list:  # type: ignore[type-arg]
+        await services.outbox.flush()  # relayed after commit, by whichever process gets to it
+        return [e for e in await topic_events(services, "clips", clip_id) if e.type == "clip.ready"]
+
+    async def announced() -> bool:
+        return bool(await ready_events())
+
+    await wait_for(announced, 60)
+    await asyncio.sleep(1.0)
+    assert len(await ready_events()) == 1
     assert {e.id for e in await topic_events(services, "media.results", clip_id)} == {clip.media["result_event"]}
 
 

@@ -84,13 +84,18 @@ async def test_muted_kinds_and_blocked_people_do_not_notify(client, services) ->
     assert_problem(await client.patch("/v1/notifications/preferences", headers=alice.auth,
                                       json={"kinds": {"pokes": False}}), 422)
     bobs_clip = await ready_clip(client, services, bob)
+    secret = await ready_clip(client, services, alice, visibility="private")
     await client.put("/v1/users/carol/block", headers=alice.auth)
     async with stream_role(services):
         await client.put(f"/v1/clips/{clip}/like", headers=bob.auth)
         await client.post(f"/v1/clips/{bobs_clip}/comments", headers=carol.auth, json={"body": "hey @alice"})
         await client.put("/v1/users/alice/follow", headers=bob.auth)
+        await client.post(f"/v1/clips/{secret}/comments", headers=alice.auth, json={"body": "note to @bob"})
         await caught_up(services)
-    assert [n["kind"] for n in (await _inbox(client, alice))["items"]] == ["follow", "clip_ready"]
+    assert [n["kind"] for n in (await _inbox(client, alice))["items"]] == ["follow", "clip_ready", "clip_ready"]
+    # Bob hears of carol's comment on his clip, not of a mention on a clip he may not see.
+    assert [n["kind"] for n in (await _inbox(client, bob))["items"]] == ["comment", "clip_ready"]
+    assert (await client.get("/v1/notifications/unread-count", headers=bob.auth)).json()["unread_count"] == 2
     prefs = (await client.get("/v1/notifications/preferences", headers=alice.auth)).json()["kinds"]
     assert prefs["like"] is False and prefs["follow"] is True
 

@@ -45,9 +45,11 @@ async def caught_up(services: Any) -> None:
     """Every stream processor, the notification fan-out included, has handled what exists."""
     from clipfeed.stream.catchup import PIPELINE, wait_for_catch_up
 
-    # Account cleanup writes events of its own (like.removed ...): it goes first.
-    groups = (("social-cleanup", "users"), *PIPELINE, ("notifications-fanout", "social"),
-              ("notifications-fanout", "clips"), ("notifications-fanout", "users"))
+    # Account cleanup writes events of its own (like.removed ...): it goes first, and what it
+    # staged is published (the second call flushes the outbox) before the rest is waited for.
+    await wait_for_catch_up(services=services, groups=[("social-cleanup", "users")], timeout=60)
+    groups = (*PIPELINE, ("notifications-fanout", "social"), ("notifications-fanout", "clips"),
+              ("notifications-fanout", "users"))
     await wait_for_catch_up(services=services, groups=groups, timeout=60)
 
 
@@ -60,14 +62,14 @@ async def social_events(services: Any, *types: str) -> list[Event]:
     except NotFound:  # nothing was ever published
         return found
     for partition in range(partitions):
-        for attempt in range(3):  # a loaded machine can make one JetStream API call time out
+        for attempt in range(5):  # a loaded machine can make one JetStream API call time out
             try:
                 records = await services.log.read("social", partition, from_offset=0, limit=100_000)
                 break
             except Unavailable:
-                if attempt == 2:
+                if attempt == 4:
                     raise
-                await asyncio.sleep(1)
+                await asyncio.sleep(2)
         for record in records:
             event = Event.decode(record.value)
             if not types or event.type in types:

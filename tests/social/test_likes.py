@@ -78,16 +78,6 @@ async def test_my_likes_and_bookmarks_list_newest_first_and_drop_clips_gone_priv
     assert (await client.get("/v1/me/likes", headers=alice.auth)).json()["items"] == []
 
 
-@pytest.fixture
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hundreds of accounts: password hashing cost is not what these tests are about."""
-    from argon2 import PasswordHasher
-
-    from clipfeed.accounts import passwords
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
 async def _accounts(services, count: int) -> list[Account]:  # type: ignore[no-untyped-def]
     made = []
     for n in range(count):
@@ -100,7 +90,7 @@ async def _accounts(services, count: int) -> list[Account]:  # type: ignore[no-u
 
 
 @pytest.mark.slow
-async def test_concurrent_likes_count_exactly_once_per_user_after_catch_up(client, services, cheap_passwords) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_likes_count_exactly_once_per_user_after_catch_up(client, services) -> None:  # type: ignore[no-untyped-def]
     creator, *fans = await _accounts(services, 201)
     crowd = int((await client.post("/v1/clips", headers=creator.auth, json={"caption": "crowd"})).json()["id"])
     solo = int((await client.post("/v1/clips", headers=creator.auth, json={"caption": "solo"})).json()["id"])

@@ -73,6 +73,16 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 class IdempotentRoute(APIRoute):
     """An ``APIRoute`` whose writes honour ``Idempotency-Key`` (see the module docstring)."""
 
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if set(kwargs.get("methods") or ()) & UNSAFE:  # documented in OpenAPI with the route
+            extra = dict(kwargs.get("openapi_extra") or {})
+            extra["parameters"] = [*extra.get("parameters", []), {
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "repeat a write safely: the same key replays the first response for 24 h"}]
+            kwargs["openapi_extra"] = extra
+        super().__init__(path, endpoint, **kwargs)
+
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
 

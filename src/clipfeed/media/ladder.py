@@ -61,7 +61,8 @@ class AudioProfile:
 
 # The H.264 ladder every clip gets (the rungs that do not upscale it).
 # x264 presets are per rung: "veryfast" where the pixels are; the 240 rung (3G, old phones) is
-# so small that "fast" costs ~3 % of the ladder's CPU and buys about 1 dB (bench/RESULTS.md).
+# so small that "fast" costs a few % of the ladder's CPU and buys about 1 dB (bench/RESULTS.md).
+# Every x264 rung looks 10 frames ahead (``transcode.LOOKAHEAD_FRAMES``), whatever its preset.
 PROFILES: tuple[Profile, ...] = (
     Profile("1080", 1080, "h264", "libx264", "high", "veryfast", 23, 5000),
     Profile("720", 720, "h264", "libx264", "high", "veryfast", 23, 2800),

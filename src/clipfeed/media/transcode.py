@@ -2,8 +2,8 @@
 and feeds a ``split`` into every rendition's encoder; the HLS muxer cuts CMAF (fMP4) segments
 at the shared keyframes. Long clips are encoded as chunks (``chunks.py``) and joined here.
 
-The filter graph scales in a cascade (each rung from the next bigger one), so no full-size
-frame is scaled more than once, and black/frozen detection runs on the smallest rung's frames.
+Rungs are scaled from a rendition twice their size when there is one, else from the full-size
+frames (see ``ladder_graph``); black/frozen detection runs on the smallest rung's frames.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from clipfeed.media.ffmpeg import ProgressCallback, Report, run
 from clipfeed.media.ladder import Rendition
 from clipfeed.media.probe import Probe
 
+LOOKAHEAD_FRAMES = 10
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian's fonts-dejavu-core
 
 
@@ -183,6 +184,9 @@ def encoder_args(plan: Plan, *, first_chunk: bool = True) -> list[str]:
         spec = f"v:{i}"
         args += [f"-c:{spec}", p.encoder, f"-preset:{spec}", p.preset, f"-crf:{spec}", str(p.crf)]
         if p.encoder == "libx264":
+            # The muxer interleaves the renditions, so the encoder that looks furthest ahead
+            # sets how soon the first segment is out: 10 frames on every rung (veryfast's own).
+            args += [f"-rc-lookahead:{spec}", str(LOOKAHEAD_FRAMES)]
             args += [f"-profile:{spec}", p.profile or "high", f"-maxrate:{spec}", f"{rate}k",
                      f"-bufsize:{spec}", f"{rate * 2}k", f"-g:{spec}", str(gop), f"-keyint_min:{spec}", str(gop),
                      f"-sc_threshold:{spec}", "0", f"-flags:{spec}", "+cgop"]

@@ -105,17 +105,31 @@ class NotificationFanout(Processor):
 
 
 async def deliver(services: Services, planned: list[Delivery]) -> list[tuple[Notification, bool]]:
-    """Filter (self, muted kinds, blocks either way), write, and announce live."""
+    """Filter, write, and announce live. Left out: the actor themself, muted kinds, anyone
+    blocked either way with the actor or the clip's creator, and recipients who cannot see
+    the clip (a mention on a clip they may not watch)."""
     wanted = [d for d in planned if d.recipient_id and d.recipient_id != d.actor_id]
     muted: set[tuple[int, str]] = set()
     for kind in {d.kind for d in wanted}:
         users = await inbox.muted(services=services, user_ids=[d.recipient_id for d in wanted if d.kind == kind],
                                   kind=kind)
         muted |= {(u, kind) for u in users}
-    blocked = await social.blocked_pairs(db=services.db, pairs=[(d.actor_id, d.recipient_id)
-                                                                for d in wanted if d.actor_id])
-    wanted = [d for d in wanted if (d.recipient_id, d.kind) not in muted
-              and (d.actor_id is None or (d.actor_id, d.recipient_id) not in blocked)]
+    found = await clips.get_many(db=services.db, clip_ids=[d.clip_id for d in wanted if d.clip_id is not None])
+    owner = {d.clip_id: found[d.clip_id].owner_id for d in wanted if d.clip_id in found}
+    blocked = await social.blocked_pairs(db=services.db, pairs=[
+        *((d.actor_id, d.recipient_id) for d in wanted if d.actor_id),
+        *((owner[d.clip_id], d.recipient_id) for d in wanted if d.clip_id in owner)])
+
+    def allowed(d: Delivery) -> bool:
+        if (d.recipient_id, d.kind) in muted or (d.actor_id and (d.actor_id, d.recipient_id) in blocked):
+            return False
+        if d.clip_id is None:
+            return True
+        clip = found.get(d.clip_id)
+        return (clip is not None and clips.can_view(clip, d.recipient_id)
+                and (clip.owner_id, d.recipient_id) not in blocked)
+
+    wanted = [d for d in wanted if allowed(d)]
     written = await inbox.deliver(services, wanted)
     await inbox.announce(services, written)
     return written

@@ -7,6 +7,7 @@ Stage latencies go to ``clipfeed_feed_stage_seconds{stage}`` (the latency budget
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -204,7 +205,12 @@ def _blend(cards: list[ClipCard], scores: np.ndarray, features: np.ndarray, stat
                       and features[i, column("tag_live")] > -0.9 and features[i, column("dislike_dot")] < 0.8]
     engaged = np.array([stats.get(cards[i].id, {}).get("engaged", 0.0) for i in discovery_pool])
     shown = np.array([stats.get(cards[i].id, {}).get("imp", 0.0) for i in discovery_pool])
-    discovery = [discovery_pool[int(j)] for j in explore.thompson_order(engaged, shown, rng)] if discovery_pool else []
+    drawn = [discovery_pool[int(j)] for j in explore.thompson_order(engaged, shown, rng)] if discovery_pool else []
+    # Every other discovery slot goes to the fresh pool, so new clips get their first
+    # impressions even when many older clips are also untried.
+    new = [i for i in drawn if origin[cards[i].id][0] == "fresh"]
+    older = [i for i in drawn if origin[cards[i].id][0] != "fresh"]
+    discovery = [i for pair in itertools.zip_longest(new, older) for i in pair if i is not None]
     queues = {"personal": personal, "trending": trending, "discovery": discovery}
     used: set[int] = set()
     taken = dict.fromkeys(queues, 0.0)

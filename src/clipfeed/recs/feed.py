@@ -75,11 +75,11 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     moved_at = float(dirty) if dirty else 0.0
     path = "buffer"
     if current is None and known is None:
-        # A viewer with no history and no buffer: nothing to personalise on yet. Serve the
-        # region's precomputed page (filtered for this viewer) now and build theirs meanwhile.
+        # A viewer with no history and no buffer: nothing to personalise on yet. Their buffer
+        # starts as a slice of the region's precomputed ranking (filtered for them page by
+        # page); their first like or skip makes the next page a full personal build.
         path = "cold_start"
         current = await cold_start_buffer(services, viewer, settings=settings, limit=limit)
-        schedule_refill(services, viewer, reason="cold_start", replace=True)
     elif current is None or time.time() - current.built > settings.feed_buffer_stale_s or current.built < moved_at:
         path = "on_demand"
         begun = time.time()
@@ -120,13 +120,10 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
         views.update({c: v for c, v in zip(ids, raw_values[len(ids):], strict=True) if v})
     with stage("buffer_write"):
         await asyncio.gather(
-            buffers.store(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2)
-            if path != "cold_start" else asyncio.sleep(0),
+            buffers.store(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2),
             training.log_served(services.cache, viewer=viewer.key, items=served, model=current.model,
                                 session=session, region=viewer.region))
-    if path == "cold_start":
-        pass  # the viewer's own buffer is being built; this one was a borrowed slice
-    elif len(current.items) < settings.feed_refill_below:
+    if len(current.items) < settings.feed_refill_below:
         schedule_refill(services, viewer, reason="drained")
     PAGES.labels("foryou", path).inc()
     PAGE_SECONDS.labels("foryou", path).observe(time.perf_counter() - started)
@@ -149,7 +146,8 @@ REGIONAL_TTL_S = 10.0
 async def cold_start_buffer(services: Services, viewer: Viewer, *, settings: Settings, limit: int) -> buffers.Buffer:
     """A slice of the region's generic ranking (built for a viewer with no history at most
     ``REGIONAL_TTL_S`` ago, in this process): a random ``limit`` of its best ``3 × limit``,
-    order kept, then the rest, so new viewers do not all start on the same page."""
+    order kept, then the rest, so new viewers do not all start on the same page. It becomes
+    the viewer's buffer, dated as old as the regional ranking."""
     regional = _REGIONAL.setdefault((id(services), viewer.region), _RegionalPage())
     if time.monotonic() - regional.built > REGIONAL_TTL_S:
         async with regional.lock:

@@ -22,6 +22,9 @@ from clipfeed.recs.catalogue import FRESH_POOL, SKETCH_DIM, ClipCard, get_cards
 from clipfeed.recs.signals import TREND_BUCKET_S, trend_key
 
 STATE_TTL_S = 60 * 24 * 3600.0
+LIVE_DECAY = 0.75  # weight of the k-th latest event in the live profile: LIVE_DECAY ** k
+LONG_TERM_GROWTH = 1.01  # forward decay of long-term affinities per feedback event
+LONG_TERM_MAX_EVENTS = 60_000.0  # 1.01 ** 60000 is still a finite float; older profiles stop decaying
 RECENT_KEPT = 30
 # What each kind of feedback says about the viewer's taste (affinity change per event).
 TASTE = {"complete": 1.0, "replay": 1.5, "like": 3.0, "share": 4.0, "follow": 3.0, "comment": 2.0,
@@ -89,8 +92,12 @@ async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
     recent = [int(m) for m, _ in await cache.ztop(ukey(viewer, "recent"), RECENT_KEPT)]
     negative = [int(m) for m, _ in await cache.ztop(ukey(viewer, "negative"), RECENT_KEPT)]
     hidden = {int(m) for m in await cache.smembers(ukey(viewer, "hidden"))}
-    state = ViewerState(viewer, _floats(tags), {int(k): float(v) for k, v in creators.items()},
-                        _floats(stats), recent, negative, hidden)
+    stats_now = _floats(stats)
+    # Long-term affinities are stored forward-decayed (see ``apply_feedback``): dividing by
+    # the growth at the viewer's current event count gives today's values.
+    scale = LONG_TERM_GROWTH ** -stats_now.get("n", 0.0)
+    state = ViewerState(viewer, {k: v * scale for k, v in _floats(tags).items()},
+                        {int(k): float(v) * scale for k, v in creators.items()}, stats_now, recent, negative, hidden)
     cards = await get_cards(cache, recent + negative)
     state.recent_cards = cards
     for weight_sign, clips, tags_out, creators_out in ((1.0, recent, state.live_tags, state.live_creators),
@@ -100,7 +107,7 @@ async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
             card = cards.get(clip_id)
             if card is None:
                 continue
-            weight = weight_sign * 0.85 ** rank  # the latest events weigh most
+            weight = weight_sign * LIVE_DECAY ** rank  # the latest events weigh most
             for tag in card.hashtags:
                 tags_out[tag] = tags_out.get(tag, 0.0) + weight
             creators_out[card.creator_id] = creators_out.get(card.creator_id, 0.0) + weight
@@ -154,9 +161,14 @@ async def apply_feedback(cache: Cache, *, viewer: str, clip_id: int, kind: str, 
     if kind == "not_interested":
         await cache.sadd(ukey(viewer, "hidden"), str(clip_id), ttl=STATE_TTL_S)
     if card is not None and taste:
+        # Forward decay by activity: each feedback event grows later weights by
+        # ``LONG_TERM_GROWTH``, so older feedback fades with the viewer's own activity (a half-life
+        # of ~70 events) and a taste shift wins out without rewriting the hash.
+        count = await cache.hincr_float(stats_key, "n", 1, ttl=STATE_TTL_S)
+        weight = taste * LONG_TERM_GROWTH ** min(count, LONG_TERM_MAX_EVENTS)
         for tag in card.hashtags:
-            await cache.hincr_float(ukey(viewer, "tags"), tag, taste, ttl=STATE_TTL_S)
-        await cache.hincr_float(ukey(viewer, "creators"), str(card.creator_id), taste, ttl=STATE_TTL_S)
+            await cache.hincr_float(ukey(viewer, "tags"), tag, weight, ttl=STATE_TTL_S)
+        await cache.hincr_float(ukey(viewer, "creators"), str(card.creator_id), weight, ttl=STATE_TTL_S)
     heat = HEAT.get(kind, 0.0)
     if heat and card is not None:
         bucket = int(at // TREND_BUCKET_S)

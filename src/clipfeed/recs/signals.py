@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from clipfeed.clips.models import Clip
 
 TREND_BUCKET_S = 3600
-TREND_HOURS = 6
+TREND_HOURS = 3
 FOLLOWING_READ = 500
 
 

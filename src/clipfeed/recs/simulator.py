@@ -53,9 +53,9 @@ class Metrics:
     watch_s: list[float] = field(default_factory=list)        # per session
     diversity: list[float] = field(default_factory=list)      # distinct topics per page of 10
     impressions: int = 0
-    fresh_impressions: int = 0                                 # clips published this round
-    new_clips: int = 0
-    new_clips_shown: set[int] = field(default_factory=set)
+    fresh_impressions: int = 0                                 # of clips published this round
+    new_clips: int = 0                                         # clips that arrived during the run
+    new_clips_shown: set[int] = field(default_factory=set)    # of those, shown at least once
     # per session after the taste shift: shifted viewers' impressions, and those of the new taste
     shift_shown: dict[int, int] = field(default_factory=dict)
     shift_hits: dict[int, int] = field(default_factory=dict)
@@ -116,7 +116,7 @@ class World:
         self.published: dict[int, int] = {}
         self.creators: list[int] = []
 
-    async def add_clips(self, count: int, round_: int) -> list[int]:
+    async def add_clips(self, count: int, round_: int, *, fresh: bool = True) -> list[int]:
         from clipfeed.accounts.models import User
         from clipfeed.clips.models import Clip
         from clipfeed.recs.worker import index_clips
@@ -142,7 +142,7 @@ class World:
             self.published[clip.id] = round_
         async with services.db.session() as session:
             session.add_all(clips)
-        await index_clips(services, clips)
+        await index_clips(services, clips, fresh=fresh)
         return [c.id for c in clips]
 
 
@@ -167,8 +167,10 @@ async def _session(world: World, viewer: SimViewer, feed: Feed, rng: np.random.G
                                                + sum(t == viewer.shifted_to for t in topics))
         for clip_id, topic in zip(clips, topics, strict=True):
             metrics.impressions += 1
-            if world.published.get(clip_id) == round_:
+            arrived = world.published.get(clip_id, -1)
+            if arrived == round_:
                 metrics.fresh_impressions += 1
+            if arrived >= 0:
                 metrics.new_clips_shown.add(clip_id)
             repeats = sum(t == topic for t in recent_topics[-5:])
             recent_topics.append(topic)
@@ -220,7 +222,7 @@ async def _rounds(services: Services, feed: Feed, metrics: Metrics, rng: np.rand
     from clipfeed.recs import training
 
     world = World(services, rng)
-    await world.add_clips(catalogue, round_=-1)
+    await world.add_clips(catalogue, round_=-1, fresh=False)  # the established catalogue
     viewers = []
     for n in range(users):
         taste = rng.dirichlet(np.full(len(TOPICS), 0.3))

@@ -11,6 +11,7 @@ moves past what was returned on every build and wraps to 0 when the source is ex
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class SourceRequest:
         return self.offsets.get(name, 0)
 
 
+FRESH_WINDOW = 300
 Fetch = Callable[[SourceRequest, int], Awaitable[list[tuple[int, float]]]]
 SOURCES: dict[str, Fetch] = {}
 
@@ -91,6 +93,24 @@ async def gather_candidates(request: SourceRequest, quotas: dict[str, int]) -> d
     return dict(zip(names, results, strict=True))
 
 
+_SHARED: dict[tuple[object, ...], tuple[float, list[tuple[int, float]]]] = {}
+SHARED_TTL_S = 2.0
+
+
+async def shared(key: tuple[object, ...],
+                 fetch: Callable[[], Awaitable[list[tuple[int, float]]]]) -> list[tuple[int, float]]:
+    """Lists that are the same for every viewer of a region (trending, popular), kept
+    ``SHARED_TTL_S`` in this process: no need to read them from the cache on every build."""
+    found = _SHARED.get(key)
+    if found is not None and found[0] > time.monotonic():
+        return found[1]
+    value = await fetch()
+    if len(_SHARED) > 10_000:
+        _SHARED.clear()
+    _SHARED[key] = (time.monotonic() + SHARED_TTL_S, value)
+    return value
+
+
 def _ranked(members: list[tuple[str, float]]) -> list[tuple[int, float]]:
     return [(int(member), score) for member, score in members]
 
@@ -108,17 +128,21 @@ async def following(request: SourceRequest, limit: int) -> list[tuple[int, float
 
 @register("trending")
 async def trending(request: SourceRequest, limit: int) -> list[tuple[int, float]]:
-    region = request.context.region
+    region, services = request.context.region, request.services
     depth = min(request.offset("trending"), 500)
-    local, world = await asyncio.gather(
-        SIGNALS.trending_clip_ids(request.services, region, depth + limit),
-        SIGNALS.trending_clip_ids(request.services, "global", depth + limit) if region != "global"
-        else asyncio.sleep(0, result=[]))
-    out: dict[int, float] = {}
-    for found in (local[depth:], world[depth:]):
-        for rank, clip_id in enumerate(found):
-            out[clip_id] = max(out.get(clip_id, 0.0), 1.0 / (1 + rank))
-    return sorted(out.items(), key=lambda kv: -kv[1])
+
+    async def fetch() -> list[tuple[int, float]]:
+        local, world = await asyncio.gather(
+            SIGNALS.trending_clip_ids(services, region, depth + limit),
+            SIGNALS.trending_clip_ids(services, "global", depth + limit) if region != "global"
+            else asyncio.sleep(0, result=[]))
+        out: dict[int, float] = {}
+        for found in (local[depth:], world[depth:]):
+            for rank, clip_id in enumerate(found):
+                out[clip_id] = max(out.get(clip_id, 0.0), 1.0 / (1 + rank))
+        return sorted(out.items(), key=lambda kv: -kv[1])
+
+    return await shared((id(services), "trending", region, depth, limit), fetch)
 
 
 @register("collaborative")
@@ -155,8 +179,18 @@ async def content(request: SourceRequest, limit: int) -> list[tuple[int, float]]
 
 @register("fresh")
 async def fresh(request: SourceRequest, limit: int) -> list[tuple[int, float]]:
-    """New clips still owed their first impressions, newest first (exploration picks among them)."""
-    return _ranked(await request.services.cache.ztop(FRESH_POOL, limit, offset=request.offset("fresh")))
+    """New clips still owed their first impressions: a random ``limit`` of the newest
+    ``FRESH_WINDOW``, so that viewers spread over the whole pool (exploration picks among them)."""
+    cache, depth = request.services.cache, request.offset("fresh")
+
+    async def fetch() -> list[tuple[int, float]]:
+        return _ranked(await cache.ztop(FRESH_POOL, FRESH_WINDOW, offset=depth))
+
+    pool = await shared((id(request.services), "fresh", depth), fetch)
+    if len(pool) <= limit:
+        return pool
+    picked = sorted(random.sample(range(len(pool)), limit))
+    return [pool[i] for i in picked]
 
 
 @register("popular")
@@ -166,12 +200,16 @@ async def popular(request: SourceRequest, limit: int) -> list[tuple[int, float]]
     keys = [f"recs:popular:{request.context.region}", "recs:popular:global"]
     if request.context.language:
         keys.append(f"recs:popular:lang:{request.context.language}")
-    out: dict[int, float] = {}
     depth = request.offset("popular")
-    for found in await asyncio.gather(*(cache.ztop(key, limit, offset=depth) for key in keys)):
-        for rank, (member, _) in enumerate(found):
-            out[int(member)] = max(out.get(int(member), 0.0), 1.0 / (1 + rank))
-    return sorted(out.items(), key=lambda kv: -kv[1])[:limit]
+
+    async def fetch() -> list[tuple[int, float]]:
+        out: dict[int, float] = {}
+        for found in await asyncio.gather(*(cache.ztop(key, limit, offset=depth) for key in keys)):
+            for rank, (member, _) in enumerate(found):
+                out[int(member)] = max(out.get(int(member), 0.0), 1.0 / (1 + rank))
+        return sorted(out.items(), key=lambda kv: -kv[1])[:limit]
+
+    return await shared((id(request.services), "popular", *keys, depth, limit), fetch)
 
 
 @register("interests")
@@ -191,7 +229,12 @@ async def interests(request: SourceRequest, limit: int) -> list[tuple[int, float
 @register("recent")
 async def recent(request: SourceRequest, limit: int) -> list[tuple[int, float]]:
     """The catalogue, newest first: what keeps a long session from running dry."""
-    return _ranked(await request.services.cache.ztop(RECENT_POOL, limit, offset=request.offset("recent")))
+    cache, depth = request.services.cache, request.offset("recent")
+
+    async def fetch() -> list[tuple[int, float]]:
+        return _ranked(await cache.ztop(RECENT_POOL, limit, offset=depth))
+
+    return await shared((id(request.services), "recent", depth, limit), fetch)
 
 
 def next_offsets(before: dict[str, int], found: dict[str, list[tuple[int, float]]],

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from clipfeed.core.errors import Invalid
+from clipfeed.core.errors import Invalid, NotFound
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
 from clipfeed.http.idempotency import IdempotentRoute
@@ -57,7 +57,10 @@ async def clip_engagement(clip_id: ClipId, viewer: OptionalUser, services: Deps)
     """Counts (eventual, see README) and your own flags (exact, right after your writes)."""
     viewer_id = viewer.id if viewer else None
     await access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=viewer_id)
-    return (await engagement.engagement_for(services=services, viewer_id=viewer_id, clip_ids=[clip_id]))[clip_id]
+    found = await engagement.engagement_for(services=services, viewer_id=viewer_id, clip_ids=[clip_id])
+    if clip_id not in found:  # deleted in between
+        raise NotFound(f"no clip {clip_id}")
+    return found[clip_id]
 
 
 @router.get("/engagement", response_model=EngagementList)
