@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import Role
-from clipfeed.core.events import Event
 from clipfeed.delivery.signing import Signer, clip_scope
 from clipfeed.delivery.worker import PurgeProcessor
-from clipfeed.infra.log import Record
 from tests.delivery import ladder
 from tests.delivery.conftest import fetch, origin_requests
 
@@ -127,17 +124,25 @@ async def test_moderators_purge_a_clip_from_the_edges(delivery_stack, stack_serv
 async def test_a_takedown_event_purges_every_edge(delivery_stack, stack_services, creator) -> None:
     from clipfeed.clips import service as clips
     from clipfeed.clips.models import ClipStatus
+    from clipfeed.core.consumers import run_processor
 
     s = stack_services
     clip = await ladder.publish(s, owner_id=creator.id)
     url = f"{delivery_stack.edge}/media/clips/{clip.id}/v/720/seg_00000.m4s"
     await fetch(url)
     assert (await fetch(url)).headers["x-cache-status"] == "HIT"
-    await clips.set_status(db=s.db, outbox=s.outbox, clip_id=clip.id, status=ClipStatus.rejected, reason="takedown")
-    event = Event(id=s.ids.next_id(), type="clip.rejected", key=str(clip.id),
-                  payload={"clip_id": str(clip.id), "status": "rejected"})
-    record = Record(topic="clips", partition=0, offset=0, timestamp=datetime.now(UTC), key=str(clip.id).encode(),
-                    value=event.encode(), headers={})
-    await PurgeProcessor(services=s).handle_one(record)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_processor(PurgeProcessor(services=s), stop))  # as `clipfeed worker stream`
+    try:
+        # The moderation decision commits; the event goes out through the outbox and the log.
+        await clips.set_status(db=s.db, outbox=s.outbox, clip_id=clip.id, status=ClipStatus.rejected,
+                               reason="takedown")
+        deadline = time.monotonic() + 30
+        while (await fetch(url)).headers.get("x-cache-status") == "HIT":
+            assert time.monotonic() < deadline, "the edge still serves the clip"
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await worker
     after = await fetch(url)
-    assert after.status_code == 410 and after.headers["x-cache-status"] == "MISS"
+    assert after.status_code == 410

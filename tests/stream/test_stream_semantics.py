@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from clipfeed.events.topics import ACTIVITY_CLIPS, SOCIAL
+from clipfeed.infra.log import partition_for
 from clipfeed.stream.catchup import wait_for_catch_up
 from clipfeed.stream.counters import get_clip_counts
 from clipfeed.stream.features import get_clip_features
@@ -46,8 +47,8 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_stream_goes_
         await send(client, [event("play_start", 42, time.time())], alice.auth)
         await wait_for_catch_up(services=services, timeout=60)
     assert (await get_clip_counts(services=services, clip_ids=[42]))[42].plays == 1
-    dead = [r for p in range(await services.log.partitions("dlq.stream-clips"))
-            for r in await services.log.read("dlq.stream-clips", p, from_offset=0)]
+    partitions = await services.log.partitions("dlq.stream-clips")
+    dead = await services.log.read("dlq.stream-clips", partition_for(b"42", partitions, 0), from_offset=0)
     assert sorted(r.value for r in dead) == sorted(poison)
     assert all(r.headers["source_topic"] == ACTIVITY_CLIPS and r.headers["error"] for r in dead)
 

@@ -33,7 +33,7 @@ def urgency_for(kind: str, payload: dict[str, object]) -> Urgency | None:
 
 
 class PurgeProcessor(Processor):
-    group: ClassVar[str] = "delivery.purge"
+    group: ClassVar[str] = "delivery-purge"
     topics: ClassVar[Sequence[str]] = ["clips"]
 
     async def handle(self, records: list[Record]) -> None:

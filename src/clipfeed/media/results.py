@@ -54,6 +54,11 @@ async def announce(services: Services, clip: Clip) -> None:
 
 async def _conclude(services: Services, job: Job, status: ClipStatus, reason: str | None,
                     media: dict[str, Any], technical: dict[str, int] | None = None) -> str:
+    current = (await clips_service.get_many(db=services.db, clip_ids=[job.clip_id])).get(job.clip_id)
+    if current is None or current.status == ClipStatus.deleted.value:
+        # Deleted while we worked: what we uploaded since the deletion must go too.
+        await clips_service.remove_media(blobs=services.blobs, clip_id=job.clip_id)
+        return "gone"
     media = {**media, "master": job.master_key, "job": job.event_id, "result_event": services.ids.next_id()}
     if not job.edits.is_identity:
         media["edits"] = job.edits.model_dump(mode="json", exclude_defaults=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import orjson
 import sqlalchemy as sa
 
 from clipfeed.accounts.models import User
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 PULL_BATCH = 500
 SETTLE = timedelta(seconds=10)
+BIG_TTL_S = 60.0
 
 
 async def announce_clip(*, services: Services, creator_id: int, clip_id: int,
@@ -56,8 +58,7 @@ async def pull_on_read(*, services: Services, user_id: int) -> int:
     """Merge new announcements of followed big creators into the inbox; returns rows added.
     Costs one query for a user who follows no big creator, three when nothing is new."""
     settings = services.settings
-    big = await social.followees_above(db=services.db, user_id=user_id,
-                                       min_followers=settings.notifications_fanout_threshold)
+    big = await _big_followees(services, user_id)
     if not big:
         return 0
     async with services.db.shard_session(user_id) as session:
@@ -94,6 +95,20 @@ async def pull_on_read(*, services: Services, user_id: int) -> int:
         after = found[-1].id
         if len(found) < PULL_BATCH:
             return added
+
+
+async def _big_followees(services: Services, user_id: int) -> dict[int, datetime]:
+    """The big creators ``user_id`` follows (and since when), cached for ``BIG_TTL_S``: a new
+    follow of a big creator, or a creator crossing the threshold, is merged that much later."""
+    key = f"nf:big:{user_id}"
+    cached = await services.cache.get(key)
+    if cached is not None:
+        return {int(uid): datetime.fromisoformat(since) for uid, since in orjson.loads(cached).items()}
+    big = await social.followees_above(db=services.db, user_id=user_id,
+                                       min_followers=services.settings.notifications_fanout_threshold)
+    await services.cache.set(key, orjson.dumps({str(uid): since.isoformat() for uid, since in big.items()}),
+                             ttl=BIG_TTL_S)
+    return big
 
 
 async def unread_count(*, services: Services, user_id: int) -> int:

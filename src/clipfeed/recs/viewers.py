@@ -6,13 +6,15 @@ cookie on their first feed request. Either is hashed into ``d:<16 hex>``, so the
 never stored. An anonymous viewer has a seen set, a buffer and a live profile like anyone
 else, but no follows, blocks or interests.
 
-Follows and interests are cached for ``LINKS_TTL_S`` seconds (and dropped when a follow event
-arrives). Blocks are read from the social feature on every page, never cached: a block takes
-effect on the very next page, buffered clips included.
+Follows, blocks and interests are cached per viewer for ``LINKS_TTL_S`` seconds and dropped as
+soon as the stream worker sees a follow or block event of that viewer (``recs-feedback``), or
+the viewer changes their interests: a block takes effect within the worker's lag (about a
+second), on buffered clips too, since every page is checked against the blocked set.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -26,7 +28,7 @@ from clipfeed.recs.signals import SIGNALS
 if TYPE_CHECKING:
     from clipfeed.bootstrap import Services
 
-LINKS_TTL_S = 30.0
+LINKS_TTL_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -62,15 +64,16 @@ def links_key(viewer: str) -> str:
 async def viewer_links(services: Services, viewer: Viewer) -> Links:
     if viewer.user_id is None:
         return Links()
-    blocked = await SIGNALS.blocked_user_ids(services, viewer.user_id)
     raw = await services.cache.get(links_key(viewer.key))
     if raw is not None:
         data = orjson.loads(raw)
-        return Links(data["f"], blocked, data["i"])
-    links = Links(await SIGNALS.following_ids(services, viewer.user_id), blocked,
-                  await get_interests(services, viewer.user_id))
-    await services.cache.set(links_key(viewer.key), orjson.dumps({"f": links.following, "i": links.interests}),
-                             ttl=LINKS_TTL_S)
+        return Links(data["f"], set(data["b"]), data["i"])
+    following, blocked, interests = await asyncio.gather(
+        SIGNALS.following_ids(services, viewer.user_id), SIGNALS.blocked_user_ids(services, viewer.user_id),
+        get_interests(services, viewer.user_id))
+    links = Links(following, blocked, interests)
+    await services.cache.set(links_key(viewer.key), orjson.dumps(
+        {"f": links.following, "b": sorted(links.blocked), "i": links.interests}), ttl=LINKS_TTL_S)
     return links
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from clipfeed.accounts import service as accounts
+from clipfeed.accounts.models import User
 from clipfeed.core.errors import NotFound
 from clipfeed.core.pagination import decode_cursor, encode_cursor
 from clipfeed.infra.db import Database
@@ -125,22 +126,27 @@ async def views(*, services: Services, viewer_id: int | None, comments: list[Com
         async with services.db.shard_session(comments[0].clip_id) as session:
             liked = set((await session.scalars(sa.select(CommentLike.comment_id).where(
                 CommentLike.user_id == viewer_id, CommentLike.comment_id.in_([c.id for c in comments])))).all())
-    window = timedelta(seconds=services.settings.social_comment_edit_window_s)
     out = []
     for comment in comments:
         author = authors.get(comment.author_id)
-        if author is None:
-            continue
-        out.append(CommentPublic(
-            id=str(comment.id), clip_id=str(comment.clip_id),
-            parent_id=None if comment.parent_id is None else str(comment.parent_id),
-            author=CommentAuthor(id=str(author.id), handle=author.handle, display_name=author.display_name,
-                                 avatar_url=accounts.avatar_url(author, settings=services.settings)),
-            body=comment.body, status=CommentStatus(comment.status), like_count=comment.like_count,
-            reply_count=comment.reply_count, liked_by_me=comment.id in liked, pinned=comment.id == pinned_id,
-            created_at=comment.created_at, edited_at=comment.edited_at,
-            editable_until=comment.created_at + window if viewer_id == comment.author_id else None))
+        if author is not None:
+            out.append(view(services, comment, author, viewer_id=viewer_id, liked=comment.id in liked,
+                            pinned=comment.id == pinned_id))
     return out
+
+
+def view(services: Services, comment: Comment, author: User, *, viewer_id: int | None, liked: bool,
+         pinned: bool) -> CommentPublic:
+    window = timedelta(seconds=services.settings.social_comment_edit_window_s)
+    return CommentPublic(
+        id=str(comment.id), clip_id=str(comment.clip_id),
+        parent_id=None if comment.parent_id is None else str(comment.parent_id),
+        author=CommentAuthor(id=str(author.id), handle=author.handle, display_name=author.display_name,
+                             avatar_url=accounts.avatar_url(author, settings=services.settings)),
+        body=comment.body, status=CommentStatus(comment.status), like_count=comment.like_count,
+        reply_count=comment.reply_count, liked_by_me=liked, pinned=pinned,
+        created_at=comment.created_at, edited_at=comment.edited_at,
+        editable_until=comment.created_at + window if viewer_id == comment.author_id else None)
 
 
 async def visible_bodies(*, db: Database, refs: list[tuple[int, int]]) -> dict[int, str]:

@@ -26,7 +26,7 @@ from clipfeed.moderation import service as moderation
 from clipfeed.moderation.models import CaseSource, SubjectKind
 from clipfeed.moderation.text import TextVerdict, check_text
 from clipfeed.social import access, comment_settings, events, graph
-from clipfeed.social.comment_reads import get_visible, views
+from clipfeed.social.comment_reads import get_visible, view, views
 from clipfeed.social.models import Comment, CommentLike, CommentSetting, CommentStatus
 from clipfeed.social.schemas import CommentCreate, CommentDeleted, CommentLikeState, CommentPublic, CommentUpdate
 
@@ -89,8 +89,10 @@ def deleted_event(services: Services, session: AsyncSession, comment: Comment, c
 async def create(*, services: Services, user: User, clip_id: int, request: CommentCreate) -> CommentPublic:
     clip = await access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=user.id)
     setting = await comment_settings.for_clip(db=services.db, clip_id=clip.id)
-    async with services.db.session() as session:
-        follows_owner = bool(await graph.following_among(session, user.id, [clip.owner_id]))
+    follows_owner = False
+    if setting.comments == CommentSetting.followers and user.id != clip.owner_id:
+        async with services.db.session() as session:
+            follows_owner = bool(await graph.following_among(session, user.id, [clip.owner_id]))
     if not comment_settings.may_comment(setting.comments, is_owner=user.id == clip.owner_id,
                                         follows_owner=follows_owner):
         raise Forbidden("comments are turned off for this clip" if setting.comments == CommentSetting.off
@@ -116,7 +118,7 @@ async def create(*, services: Services, user: User, clip_id: int, request: Comme
             if parent_id is not None:
                 await bump_replies(session, parent_id, 1)
             created_event(services, session, comment, clip.owner_id, reply_to)
-    return (await views(services=services, viewer_id=user.id, comments=[comment], pinned_id=None))[0]
+    return view(services, comment, user, viewer_id=user.id, liked=False, pinned=False)
 
 
 async def bump_replies(session: AsyncSession, parent_id: int, delta: int) -> None:

@@ -43,7 +43,10 @@ async def wait_for_catch_up(*, services: Services, groups: Sequence[tuple[str, s
                             timeout: float = 30.0, flush_outbox: bool = True) -> None:
     """Return once every ``(group, topic)`` has handled what was in its topic when its turn
     came (after publishing pending outbox rows). Raises ``TimeoutError`` naming the laggard,
-    e.g. when no ``clipfeed worker stream`` is running."""
+    e.g. when no ``clipfeed worker stream`` is running.
+
+    Events staged in other outboxes than ``services.outbox`` (the social feature's relays of
+    shard databases) are waited for once their relay has published them."""
     deadline = time.monotonic() + timeout
     if flush_outbox:
         await services.outbox.flush()
@@ -52,11 +55,35 @@ async def wait_for_catch_up(*, services: Services, groups: Sequence[tuple[str, s
             ends = await services.log.end_offsets(topic)
         except NotFound:
             continue  # nothing was ever written there
-        while True:
-            behind = await lag(services, group, topic, ends)
-            if behind == 0:
-                break
-            if time.monotonic() > deadline:
-                state = "has not started" if behind is None else f"is behind on {behind} partition(s)"
-                raise TimeoutError(f"group {group} on {topic} {state} after {timeout:.0f} s")
-            await asyncio.sleep(0.05)
+        await _wait_group(services, group, topic, ends, deadline, timeout)
+
+
+async def _wait_group(services: Services, group: str, topic: str, ends: dict[int, int], deadline: float,
+                      timeout: float) -> None:
+    waiting = set(ends)
+    pending_at: dict[int, int] = {}  # partition -> offset of a record known to be unhandled
+    while True:
+        try:
+            committed = await services.log.committed(topic, group)
+        except NotFound:
+            committed = None
+        if committed is not None:
+            for partition in sorted(waiting):
+                start = committed.get(partition, 0)
+                if start >= ends[partition]:
+                    waiting.discard(partition)
+                    continue
+                if start <= pending_at.get(partition, -1):
+                    continue  # still below a record we know is unhandled: no need to look
+                # Offsets need not be contiguous (JetStream): look for an actual record.
+                found = await services.log.read(topic, partition, from_offset=start, limit=1)
+                if found and found[0].offset < ends[partition]:
+                    pending_at[partition] = found[0].offset
+                else:
+                    waiting.discard(partition)
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            state = "has not started" if committed is None else f"is behind on {len(waiting)} partition(s)"
+            raise TimeoutError(f"group {group} on {topic} {state} after {timeout:.0f} s")
+        await asyncio.sleep(0.05)
