@@ -193,14 +193,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--seconds", type=float, default=10.0, help="per scenario")
     parser.add_argument("--warm-rate", type=float, default=60.0, help="rate of the warm-up requests")
+    parser.add_argument("--full-requests", type=int, default=600, help="requests of the full-build scenario")
     parser.add_argument("--processes", type=int, default=1, help="API processes")
     args = parser.parse_args()
     from tests.services import free_port, redis_server, wait_for_port
 
     rng = np.random.default_rng(7)
     count = int(args.rate * args.seconds)
+    results: dict[str, dict[str, float]] = {}
     warm_users = count // 3 + 1
-    needed = warm_users + 2 * count + WARM_FULL
+    needed = warm_users + count + WARM_FULL + args.full_requests
     if args.users < needed:
         raise SystemExit(f"--users must be at least {needed} for {count} requests per scenario")
     print(f"load before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
@@ -218,32 +220,31 @@ def main() -> None:
             auth = [{"Authorization": f"Bearer {t}"} for t in access]
             warm = auth[:warm_users]
             fresh = auth[warm_users:warm_users + count]
-            known = auth[warm_users + count:needed]
+            known = auth[warm_users + count:warm_users + count + WARM_FULL + args.full_requests]
             asyncio.run(mark_known(env, [f"u:{u}" for u in user_ids[warm_users + count:needed]]))
+            print(f"\n{count} requests per row (full build: {args.full_requests}) at {args.rate:.0f}/s offered, "
+                  f"{args.processes} API process(es)\n")
+            print("| what | p50 ms | p99 ms | achieved req/s | failures | p50 vs baseline | p99 vs baseline |")
+            print("|---|---:|---:|---:|---:|---:|---:|", flush=True)
             # Warm-up: builds the buffer-hit users' buffers, and loads the models and the
             # retrieval snapshot into the server (a few full builds, not measured).
             measure(port, [("/v1/feed", h) for h in warm + known[:WARM_FULL]], rate=args.warm_rate)
             time.sleep(3)  # background refills of the warm-up settle
-            results = {
-                "GET /healthz (baseline)": measure(port, [("/healthz", {})] * count, args.rate),
-                "feed, buffer hit": measure(port, [("/v1/feed", warm[n % len(warm)]) for n in range(count)],
-                                            args.rate),
-                "feed, on demand: new viewer (cold start)": measure(port, [("/v1/feed", h) for h in fresh],
-                                                                    args.rate),
-                "feed, on demand: full build": measure(port, [("/v1/feed", h) for h in known[WARM_FULL:]],
-                                                       args.rate),
-            }
+            scenarios = [
+                ("GET /healthz (baseline)", [("/healthz", {})] * count),
+                ("feed, buffer hit", [("/v1/feed", warm[n % len(warm)]) for n in range(count)]),
+                ("feed, on demand: new viewer (cold start)", [("/v1/feed", h) for h in fresh]),
+                ("feed, on demand: full build", [("/v1/feed", h) for h in known[WARM_FULL:]]),
+            ]
+            for name, paths in scenarios:
+                row = results[name] = measure(port, paths, args.rate)
+                base = results["GET /healthz (baseline)"]
+                print(f"| {name} | {row['p50']:.1f} | {row['p99']:.1f} | {row['rps']:.0f} | {row['failures']} | "
+                      f"{row['p50'] / base['p50']:.1f}x | {row['p99'] / base['p99']:.1f}x |", flush=True)
         finally:
             server.terminate()
             server.wait(15)
     print(f"load after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    base = results["GET /healthz (baseline)"]
-    print(f"\n{count} requests per row at {args.rate:.0f}/s offered, {args.processes} API process(es)\n")
-    print("| what | p50 ms | p99 ms | achieved req/s | failures | p50 vs baseline | p99 vs baseline |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, row in results.items():
-        print(f"| {name} | {row['p50']:.1f} | {row['p99']:.1f} | {row['rps']:.0f} | {row['failures']} | "
-              f"{row['p50'] / base['p50']:.1f}x | {row['p99'] / base['p99']:.1f}x |")
     hit = results["feed, buffer hit"]
     cold = results["feed, on demand: new viewer (cold start)"]
     full = results["feed, on demand: full build"]

@@ -22,8 +22,8 @@ from clipfeed.http.middleware import BodyLimit, RequestContext
 from clipfeed.media.api import router as media_router
 from clipfeed.media.blocklist_api import router as blocklist_router
 from clipfeed.moderation.api import router as moderation_router
-from clipfeed.recs.api import router as feed_router
 from clipfeed.notifications.api import router as notifications_router
+from clipfeed.recs.api import router as feed_router
 from clipfeed.settings import Settings
 from clipfeed.social.api import router as social_router
 from clipfeed.social.events import start_shard_relays

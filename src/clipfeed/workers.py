@@ -14,12 +14,12 @@ import structlog
 from clipfeed.bootstrap import Services
 from clipfeed.core.consumers import Processor, run_processor
 from clipfeed.delivery.worker import DELIVERY_LOOPS, PurgeProcessor
-from clipfeed.lake.worker import compaction_loop, jobs_loop
 from clipfeed.http.idempotency import purge_loop as idempotency_purge
+from clipfeed.lake.worker import compaction_loop, jobs_loop
 from clipfeed.media.worker import MEDIA_PROCESSORS
+from clipfeed.notifications.worker import NotificationFanout
 from clipfeed.recs.worker import RECS_PROCESSORS
 from clipfeed.recs.worker import training_loop as recs_training_loop
-from clipfeed.notifications.worker import NotificationFanout
 from clipfeed.social.cleanup import SocialCleanup
 from clipfeed.storage.worker import STORAGE_LOOPS
 from clipfeed.stream.worker import STREAM_PROCESSORS, upkeep

@@ -20,7 +20,7 @@ async def _published(services, topic: str) -> list[dict]:  # type: ignore[no-unt
         for record in await services.log.read(topic, partition, from_offset=0):
             body = orjson.loads(record.value)
             assert partition == partition_for(record.key, await services.log.partitions(topic), 0)
-            out.append({"key": record.key.decode(), **body})
+            out.append({"record_key": record.key.decode(), **body})
     return out
 
 
@@ -35,7 +35,9 @@ async def test_valid_events_are_enriched_and_published_keyed_by_clip_and_by_view
     by_clip = await _published(services, ACTIVITY_CLIPS)
     by_user = await _published(services, ACTIVITY_USERS)
     assert sorted(e["key"] for e in by_clip) == ["11", "11", "11", "12"]
-    assert {e["key"] for e in by_user} == {str(alice.id)}
+    assert {e["record_key"] for e in by_user} == {str(alice.id)}
+    assert [e["id"] for e in sorted(by_user, key=lambda e: e["id"])] == [
+        e["id"] for e in sorted(by_clip, key=lambda e: e["id"])]
     progress = next(e for e in by_user if e["type"] == "progress")
     assert progress["id"] == envelope_id(str(alice.id), batch[2]["event_id"])
     assert progress["actor_id"] == alice.id and progress["region"] == services.settings.region
@@ -85,7 +87,7 @@ async def test_anonymous_viewers_need_a_device_id(client, services) -> None:  # 
     result = await send(client, batch, {"X-Device-Id": "phone-1234"})
     assert result["accepted"] == 1
     (published,) = await _published(services, ACTIVITY_USERS)
-    assert published["key"] == "anon:phone-1234" and published["actor_id"] is None
+    assert published["record_key"] == "anon:phone-1234" and published["actor_id"] is None
 
 
 async def test_malformed_and_oversized_batches_are_refused_whole(client, services) -> None:  # type: ignore[no-untyped-def]

@@ -102,3 +102,23 @@ async def test_upkeep_forgets_applied_ids_past_the_horizon_and_keeps_the_counts(
         assert await session.scalar(sa.select(sa.func.count()).select_from(StreamApplied)) == 0
     assert (await read_counts_from_db(services=services, clip_ids=[77]))[77].plays == 1
     assert await trending.trim(services, keep=1) == 2  # the weaker of two clips, in "all" and in the region
+
+
+async def test_features_reflect_an_event_within_five_seconds(client, services) -> None:  # type: ignore[no-untyped-def]
+    from clipfeed.stream.features import get_user_features
+
+    dave, alice = await signup(client, "dave"), await signup(client, "alice")
+    clip = await make_clip(client, services, dave, "fresh #now")
+    async with running_role(services):
+        await send(client, [event("impression", clip, time.time())], alice.auth)  # groups joined, warm
+        await wait_for_catch_up(services=services, timeout=60)
+        sent = time.monotonic()
+        await send(client, [event("complete", clip, time.time(), duration_ms=3000)], alice.auth)
+        while time.monotonic() - sent < 5:
+            profile = (await get_user_features(services=services, viewers=[alice.id])).get(str(alice.id))
+            if profile is not None and profile.top_hashtags and profile.top_hashtags[0][0] == "now":
+                break
+            await asyncio.sleep(0.05)
+        elapsed = time.monotonic() - sent
+    assert elapsed < 5, f"the profile took {elapsed:.1f} s"
+    assert profile is not None and profile.completion_rate == 0  # a complete without a play_start

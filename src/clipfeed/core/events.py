@@ -12,8 +12,8 @@ Topics and partition keys (the key decides the partition, so per-key order holds
 | ``users`` | user ID | account lifecycle: registered, deleted |
 | ``activity.clips`` | clip ID | playback events of ``POST /v1/events`` + clip-targeted ``social`` events |
 | ``activity.users`` | user ID / ``anon:<device>`` | the same playback events + every ``social`` event |
-| ``social`` | clip ID; followee ID for follows; blocked ID for blocks | likes, comments, shares, bookmarks, follows, blocks (README "Social") |
-| ``notifications`` | recipient user ID | ``notification.created``/``.updated``: live signal to SSE streams (README "Notifications") |
+| ``social`` | clip ID; followee (follows); blocked (blocks) | likes, comments, shares, bookmarks, follows, blocks |
+| ``notifications`` | recipient user ID | ``notification.created``/``.updated``: live signal for SSE |
 | ``moderation`` | subject ID (blocklist: entry ID) | case opened/approved/rejected; blocklist_added/removed |
 | ``dlq.<group>`` | as the source | records a processor gave up on (``error`` header) |
 | ``media.retranscode`` | clip ID | a cold clip popular again: re-create its dropped renditions (storage lifecycle) |

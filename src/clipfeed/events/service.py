@@ -115,14 +115,17 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: Viewer, r
         received_ms = int(now * 1000)
         by_clip: list[OutgoingRecord] = []
         by_user: list[OutgoingRecord] = []
+        viewer_key = viewer.key.encode()
         for event in fresh:
             envelope = {"id": envelope_id(viewer.key, event.event_id), "type": event.type.value,
                         "version": SCHEMA_VERSION, "occurred_at": event.ts, "key": str(event.clip_id),
                         "actor_id": viewer.user_id, "region": region,
                         "payload": _payload(event, viewer, received_ms)}
-            by_clip.append(OutgoingRecord(orjson.dumps(envelope), key=str(event.clip_id).encode()))
-            envelope["key"] = viewer.key
-            by_user.append(OutgoingRecord(orjson.dumps(envelope), key=viewer.key.encode()))
+            # One encoding for both topics: the envelope names the clip as its key, and the
+            # user topic's copy is partitioned by the record key (the viewer) instead.
+            body = orjson.dumps(envelope)
+            by_clip.append(OutgoingRecord(body, key=str(event.clip_id).encode()))
+            by_user.append(OutgoingRecord(body, key=viewer_key))
         await asyncio.gather(services.log.append_batch(ACTIVITY_CLIPS, by_clip),
                              services.log.append_batch(ACTIVITY_USERS, by_user))
         await _mark_seen(services, viewer, fresh, now)

@@ -196,8 +196,9 @@ def _blend(cards: list[ClipCard], scores: np.ndarray, features: np.ndarray, stat
     head = by_score[: max(size * 2, 30)]
     sketches = np.stack([cards[i].sketch if cards[i].sketch is not None else np.zeros(32, np.float32)
                          for i in head]) if len(head) else np.zeros((0, 32), np.float32)
-    personal = [int(head[i]) for i in mmr(scores[head], sketches, len(head), config.mmr_lambda)]
-    personal += [int(i) for i in by_score[len(head):]]
+    picked = [int(head[i]) for i in mmr(scores[head], sketches, size, config.mmr_lambda)]
+    chosen = set(picked)
+    personal = picked + [int(i) for i in by_score if int(i) not in chosen]
     trending = [int(i) for i in by_score if origin[cards[i].id][0] in ("trending", "popular")]
     # Exploration never re-serves what the viewer just turned down (live dislike of its content
     # or hashtags), whatever its draw.

@@ -61,13 +61,17 @@ def links_key(viewer: str) -> str:
     return f"recs:links:{viewer}"
 
 
+def decode_links(raw: bytes) -> Links:
+    data = orjson.loads(raw)
+    return Links(data["f"], set(data["b"]), data["i"])
+
+
 async def viewer_links(services: Services, viewer: Viewer) -> Links:
     if viewer.user_id is None:
         return Links()
     raw = await services.cache.get(links_key(viewer.key))
     if raw is not None:
-        data = orjson.loads(raw)
-        return Links(data["f"], set(data["b"]), data["i"])
+        return decode_links(raw)
     following, blocked, interests = await asyncio.gather(
         SIGNALS.following_ids(services, viewer.user_id), SIGNALS.blocked_user_ids(services, viewer.user_id),
         get_interests(services, viewer.user_id))

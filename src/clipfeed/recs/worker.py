@@ -32,7 +32,7 @@ from clipfeed.infra.log import Record
 from clipfeed.recs import training
 from clipfeed.recs.catalogue import ClipCard, put_cards, remove_clip, sketch
 from clipfeed.recs.feed import schedule_refill
-from clipfeed.recs.profile import MOVES_FEED, apply_feedback, ukey
+from clipfeed.recs.profile import MOVES_FEED, STATE_TTL_S, apply_feedback, known_key, ukey
 from clipfeed.recs.signals import SIGNALS
 from clipfeed.recs.viewers import Viewer, delete_interests, forget_links
 from clipfeed.stream.activity import Activity
@@ -137,6 +137,8 @@ class FeedbackProcessor(Processor):
             return
         await forget_links(self.services, event.actor_id)
         if event.type == "follow.added":
+            # Following someone is history: the next page is a personal build, not a cold start.
+            await self.services.cache.set(known_key(f"u:{event.actor_id}"), b"1", ttl=STATE_TTL_S)
             await self.services.cache.hincr_float(ukey(f"u:{event.actor_id}", "creators"), str(int(event.key)),
                                                   3.0, ttl=60 * 24 * 3600.0)
 

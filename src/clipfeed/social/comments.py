@@ -11,6 +11,7 @@ nothing, while the other order could leave a comment held with no case to releas
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -87,8 +88,8 @@ def deleted_event(services: Services, session: AsyncSession, comment: Comment, c
 
 
 async def create(*, services: Services, user: User, clip_id: int, request: CommentCreate) -> CommentPublic:
-    clip = await access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=user.id)
-    setting = await comment_settings.for_clip(db=services.db, clip_id=clip.id)
+    clip, setting = await asyncio.gather(access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=user.id),
+                                         comment_settings.for_clip(db=services.db, clip_id=clip_id))
     follows_owner = False
     if setting.comments == CommentSetting.followers and user.id != clip.owner_id:
         async with services.db.session() as session:
