@@ -219,7 +219,9 @@ async def list_by_owner(*, db: Database, owner_id: int, viewer_id: int | None,
 
 
 def media_urls(clip: Clip) -> dict[str, str]:
-    return {name: f"/media/{key}" for name, key in (clip.media or {}).items() if isinstance(key, str)}
+    """Plain origin URLs of the servable pointers; the raw upload is never one of them."""
+    return {name: f"/media/{key}" for name, key in (clip.media or {}).items()
+            if isinstance(key, str) and name != "master" and "/raw/" not in key}
 
 
 def public_view(clip: Clip, *, owner_handle: str | None = None,
