@@ -14,13 +14,13 @@ async def _join(services: Any) -> Any:
     (a loaded machine can stall a JetStream request for seconds)."""
     from clipfeed.core.errors import Unavailable
 
-    for attempt in range(3):
+    for attempt in range(5):
         try:
             return await compaction.open_consumer(services)
         except Unavailable:
-            if attempt == 2:
+            if attempt == 4:
                 raise
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(2.0)
     raise AssertionError("unreachable")
 
 

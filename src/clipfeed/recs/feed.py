@@ -35,7 +35,6 @@ from clipfeed.recs.experiments import settings_for
 from clipfeed.recs.features import FEATURE_NAMES
 from clipfeed.recs.profile import dirty_key, known_key
 from clipfeed.recs.render_keys import view_key
-from clipfeed.recs.signals import SIGNALS
 from clipfeed.recs.viewers import Links, Viewer, decode_links, links_key, viewer_links
 
 if TYPE_CHECKING:
@@ -74,9 +73,10 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
         if cached_links is not None or viewer.user_id is None:
             links = decode_links(cached_links) if cached_links is not None else Links()
         elif raw is None and known is None:
-            # Cold start: only blocks matter for a borrowed regional slice (one query, not three).
-            links = Links(blocked=await SIGNALS.blocked_user_ids(services, viewer.user_id))
-        else:
+            # A new viewer follows nobody and has no interests yet (a follow marks them known,
+            # interests build their buffer): only blocks need reading, one query instead of three.
+            links = await viewer_links(services, viewer, blocks_only=True)
+        else:  # read once, then cached for the next pages
             links = await viewer_links(services, viewer)
     current = None if raw is None else buffers.Buffer.decode(raw)
     moved_at = float(dirty) if dirty else 0.0

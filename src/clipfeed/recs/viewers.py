@@ -66,15 +66,20 @@ def decode_links(raw: bytes) -> Links:
     return Links(data["f"], set(data["b"]), data["i"])
 
 
-async def viewer_links(services: Services, viewer: Viewer) -> Links:
+async def viewer_links(services: Services, viewer: Viewer, *, blocks_only: bool = False) -> Links:
     if viewer.user_id is None:
         return Links()
     raw = await services.cache.get(links_key(viewer.key))
     if raw is not None:
         return decode_links(raw)
-    following, blocked, interests = await asyncio.gather(
-        SIGNALS.following_ids(services, viewer.user_id), SIGNALS.blocked_user_ids(services, viewer.user_id),
-        get_interests(services, viewer.user_id))
+    following: list[int] = []
+    interests: list[str] = []
+    if blocks_only:
+        blocked = await SIGNALS.blocked_user_ids(services, viewer.user_id)
+    else:
+        following, blocked, interests = await asyncio.gather(
+            SIGNALS.following_ids(services, viewer.user_id), SIGNALS.blocked_user_ids(services, viewer.user_id),
+            get_interests(services, viewer.user_id))
     links = Links(following, blocked, interests)
     await services.cache.set(links_key(viewer.key), orjson.dumps(
         {"f": links.following, "b": sorted(links.blocked), "i": links.interests}), ttl=LINKS_TTL_S)
