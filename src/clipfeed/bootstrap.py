@@ -64,7 +64,7 @@ async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
     ids = IdGenerator(node)
     db = Database(settings.resolve(settings.database_url),
                   shard_urls=[settings.resolve(u) for u in settings.database_shard_urls],
-                  virtual_shards=settings.virtual_shards)
+                  virtual_shards=settings.virtual_shards, pool_size=settings.database_pool_size)
     blobs = open_blob_store(settings.resolve(settings.blob_url))
     cache = open_cache(settings.resolve(settings.cache_url))
     event_log = await open_event_log(settings.resolve(settings.log_url))

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # Empty: the sharded tables live in ``database_url`` too.
     database_shard_urls: CsvList = Field(default_factory=list)
     virtual_shards: int = 1024
+    # Connections per PostgreSQL database and process (as many again may open in bursts).
+    database_pool_size: int = 20
     blob_url: str = "file://{data_dir}/blobs"
     cache_url: str = "memory://"
     log_url: str = "embedded://{data_dir}/events"

@@ -104,3 +104,18 @@ async def test_profile_clips_paginate_without_gaps_or_repeats(client, services) 
             break
     assert pages == 3
     assert seen == list(reversed(made))
+
+
+async def test_blocking_hides_clips_and_profiles_both_ways(client, services) -> None:  # type: ignore[no-untyped-def]
+    alice, bob = await signup(client, "alice"), await signup(client, "bob")
+    clip = (await client.post("/v1/clips", headers=alice.auth, json={"caption": "hello"})).json()
+    await _ready(services, clip["id"])
+    assert (await client.get(f"/v1/clips/{clip['id']}", headers=bob.auth)).status_code == 200
+    blocked = await client.put(f"/v1/users/{bob.id}/block", headers=alice.auth)
+    assert blocked.status_code in (200, 201, 204), blocked.text
+    assert_problem(await client.get(f"/v1/clips/{clip['id']}", headers=bob.auth), 404)
+    assert_problem(await client.get("/v1/users/alice/clips", headers=bob.auth), 404)
+    assert_problem(await client.get("/v1/users/bob/clips", headers=alice.auth), 404)
+    # Someone else still sees the clip.
+    carol = await signup(client, "carol")
+    assert (await client.get(f"/v1/clips/{clip['id']}", headers=carol.auth)).status_code == 200

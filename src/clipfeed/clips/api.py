@@ -9,9 +9,11 @@ from fastapi import APIRouter, Path, Query, Response, status
 from clipfeed.accounts import service as accounts
 from clipfeed.clips import service
 from clipfeed.clips.models import ClipCreate, ClipPage, ClipPublic, ClipUpdate
+from clipfeed.core.errors import NotFound
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.delivery import playback as delivery
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
+from clipfeed.social import service as social
 
 router = APIRouter(prefix="/v1", tags=["clips"])
 ClipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="clip ID")]
@@ -28,6 +30,8 @@ async def create_clip(body: ClipCreate, user: CurrentUser, services: Deps) -> Cl
 @router.get("/clips/{clip_id}", response_model=ClipPublic)
 async def get_clip(clip_id: ClipId, viewer: OptionalUser, services: Deps) -> ClipPublic:
     clip = await service.get(db=services.db, clip_id=clip_id, viewer_id=viewer.id if viewer else None)
+    if viewer is not None and await social.is_blocked(db=services.db, a=viewer.id, b=clip.owner_id):
+        raise NotFound(f"no clip {clip_id}")  # blocking hides each side's content from the other
     owners = await accounts.get_many(db=services.db, user_ids=[clip.owner_id])
     owner = owners.get(clip.owner_id)
     media = await delivery.clip_media(services=services, clip=clip, viewer_id=viewer.id if viewer else None)
@@ -53,6 +57,8 @@ async def list_user_clips(handle: str, viewer: OptionalUser, services: Deps,
                           cursor: str | None = None,
                           limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> ClipPage:
     owner = await accounts.get_by_handle(db=services.db, handle=handle)
+    if viewer is not None and await social.is_blocked(db=services.db, a=viewer.id, b=owner.id):
+        raise NotFound(f"no user @{handle}")
     clips, next_cursor = await service.list_by_owner(
         db=services.db, owner_id=owner.id, viewer_id=viewer.id if viewer else None,
         cursor=cursor, limit=limit)

@@ -75,11 +75,11 @@ class Database:
     """The main database plus the shard databases, with one router over the shards."""
 
     def __init__(self, url: str, *, shard_urls: list[str] | None = None,
-                 virtual_shards: int = 1024) -> None:
+                 virtual_shards: int = 1024, pool_size: int = 10) -> None:
         self.url = url
         self.shard_urls = list(shard_urls or [])
-        self.engine = make_engine(url)
-        self._shard_engines = [make_engine(u) for u in self.shard_urls] or [self.engine]
+        self.engine = make_engine(url, pool_size=pool_size)
+        self._shard_engines = [make_engine(u, pool_size=pool_size) for u in self.shard_urls] or [self.engine]
         self.router = ShardRouter(databases=len(self._shard_engines), virtual_shards=virtual_shards)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._shard_sessions = [async_sessionmaker(e, expire_on_commit=False)
