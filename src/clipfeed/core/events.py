@@ -5,7 +5,7 @@ Topics and partition keys (the key decides the partition, so per-key order holds
 | topic | key | carries |
 |---|---|---|
 | ``clips`` | clip ID | clip lifecycle: created, updated, deleted |
-| ``media.uploaded`` | clip ID | a finished upload to process (work queue): clip_id, owner_id, master_key, filename, size, sha256, edits, upload_id |
+| ``media.uploaded`` | clip ID | a finished upload to process (work queue; fields below) |
 | ``media.progress`` | clip ID | processing progress for the status stream |
 | ``media.results`` | clip ID | end of a media job: media.ready, media.held (review), media.rejected, media.failed |
 | ``media.chunks`` | clip ID | chunks of a long clip to encode (work queue shared by media workers) |
@@ -17,6 +17,8 @@ Topics and partition keys (the key decides the partition, so per-key order holds
 | ``moderation`` | subject ID (blocklist: entry ID) | case opened/approved/rejected; blocklist_added/removed |
 | ``dlq.<group>`` | as the source | records a processor gave up on (``error`` header) |
 | ``media.retranscode`` | clip ID | a cold clip popular again: re-create its dropped renditions (storage lifecycle) |
+
+``media.uploaded`` carries clip_id, owner_id, master_key, filename, size, sha256, edits, upload_id.
 
 Later features add their topics to ``TOPICS`` with the same rules.
 """
