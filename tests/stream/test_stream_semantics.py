@@ -8,6 +8,7 @@ import time
 import orjson
 import pytest
 
+from clipfeed.core.errors import NotFound
 from clipfeed.events.topics import ACTIVITY_CLIPS, SOCIAL
 from clipfeed.infra.log import partition_for
 from clipfeed.stream.catchup import wait_for_catch_up
@@ -51,6 +52,23 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_stream_goes_
     dead = await services.log.read("dlq.stream-clips", partition_for(b"42", partitions, 0), from_offset=0)
     assert sorted(r.value for r in dead) == sorted(poison)
     assert all(r.headers["source_topic"] == ACTIVITY_CLIPS and r.headers["error"] for r in dead)
+
+
+async def test_blocks_on_the_social_topic_pass_the_relay_without_a_dead_letter(client, services) -> None:  # type: ignore[no-untyped-def]
+    erin, frank = await signup(client, "erin"), await signup(client, "frank")
+    clip_id = await make_clip(client, services, erin, "blocked #relay")
+    async with running_role(services):
+        blocked = await client.put(f"/v1/users/{erin.id}/block", headers=frank.auth)
+        assert blocked.status_code in (200, 204), blocked.text
+        await _like(services, user_id=frank.id, clip_id=clip_id, creator_id=erin.id)
+        await wait_for_catch_up(services=services, timeout=60)
+    assert (await get_clip_counts(services=services, clip_ids=[clip_id]))[clip_id].likes == 1
+    try:
+        partitions = await services.log.partitions("dlq.stream-relay")
+    except NotFound:
+        return  # nothing was ever dead-lettered by the relay
+    dead = [r for p in range(partitions) for r in await services.log.read("dlq.stream-relay", p, from_offset=0)]
+    assert dead == []
 
 
 async def test_events_later_than_the_watermark_are_counted_but_left_out_of_live_windows(client, services) -> None:  # type: ignore[no-untyped-def]

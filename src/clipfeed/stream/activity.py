@@ -21,6 +21,9 @@ CLIP_SOCIAL_TYPES = frozenset({"like.added", "like.removed", "comment.created", 
                                "share.created", "bookmark.added", "bookmark.removed"})
 FOLLOW_TYPES = frozenset({"follow.added", "follow.removed"})
 SOCIAL_TYPES = CLIP_SOCIAL_TYPES | FOLLOW_TYPES
+# Events of the ``social`` topic that carry no engagement: the relay passes over them (blocks
+# reach the recommender through its own consumer of ``social``).
+NON_ENGAGEMENT_TYPES = frozenset({"block.added", "block.removed"})
 
 
 class PoisonEvent(ValueError):
@@ -106,6 +109,20 @@ def decode(raw: bytes) -> Activity:
             comment_id=_int(payload.get("comment_id"), "comment_id"), region=region,
             received_ms=int(ts * 1000))
     raise PoisonEvent(f"unknown event type {kind!r}")
+
+
+def engagement_records(records: list[Record]) -> list[Record]:
+    """The records of a ``social`` batch that are engagement, without the known others (blocks).
+    An unreadable record is kept, so ``decode`` names it poison."""
+    kept = []
+    for record in records:
+        try:
+            kind = orjson.loads(record.value).get("type")
+        except (orjson.JSONDecodeError, AttributeError):
+            kind = None
+        if kind not in NON_ENGAGEMENT_TYPES:
+            kept.append(record)
+    return kept
 
 
 def decode_record(record: Record) -> Activity:

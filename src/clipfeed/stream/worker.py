@@ -27,7 +27,7 @@ from clipfeed.core.consumers import Processor
 from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, CLIPS, SOCIAL, ensure_topics
 from clipfeed.infra.log import OutgoingRecord, Record
 from clipfeed.stream import clip_features, counters, trending, user_features
-from clipfeed.stream.activity import CLIP_SOCIAL_TYPES, PoisonEvent, decode_all
+from clipfeed.stream.activity import CLIP_SOCIAL_TYPES, PoisonEvent, decode_all, engagement_records
 from clipfeed.stream.catalog import apply_clip_events
 from clipfeed.stream.windows import Watermarks
 
@@ -50,6 +50,9 @@ class RelayProcessor(StreamProcessor):
     topics: ClassVar[Sequence[str]] = [SOCIAL]
 
     async def handle(self, records: list[Record]) -> None:
+        records = engagement_records(records)
+        if not records:
+            return
         activities = decode_all(records)
         await ensure_topics(self.services)
         pairs = list(zip(records, activities, strict=True))
