@@ -125,3 +125,32 @@ async def test_a_three_minute_clip_is_encoded_in_chunks_and_joined_on_the_same_k
     assert float(ffprobe(folder / "all.mp4", "-show_entries", "format=duration", "-of", "csv=p=0")) == \
         pytest.approx(180, abs=0.2)
     assert set(await object_keys(services, clip_id)) == expected_objects(clip)
+
+
+async def test_an_unreadable_job_fails_its_clip_and_goes_to_the_dead_letter_topic(services) -> None:  # type: ignore[no-untyped-def]
+    from clipfeed.core.events import Event
+
+    video = make_clip(Path(services.settings.data_dir) / "tiny.mp4", seconds=1.5, size="320x240")
+    event = await submit(services, video, publish=False)
+    clip_id = int(event.key)
+    broken = Event(id=services.ids.next_id(), type="media.uploaded", key=str(clip_id), actor_id=event.actor_id,
+                   payload={"clip_id": str(clip_id), "master_key": "../elsewhere"})
+    await services.log.append("media.uploaded", broken.encode(), key=str(clip_id).encode())
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_role(services, "media", stop))
+    try:
+        async def failed() -> bool:
+            return (await clip_row(services, clip_id)).status == "failed"
+
+        await wait_for(failed, timeout=90)
+        await wait_for(lambda: _has_dead_letter(services, clip_id), timeout=30)
+    finally:
+        stop.set()
+        await worker
+    clip = await clip_row(services, clip_id)
+    assert clip.status_reason == "processing failed; please try again later"
+    assert await object_keys(services, clip_id) == [event.payload["master_key"]]  # the upload is kept
+
+
+async def _has_dead_letter(services, clip_id: int) -> bool:  # type: ignore[no-untyped-def]
+    return any(e.key == str(clip_id) for e in await topic_events(services, "dlq.media"))

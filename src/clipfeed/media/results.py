@@ -85,6 +85,22 @@ async def fail(services: Services, job: Job, error: str) -> None:
                     {"error": error[:300]})
 
 
+async def fail_unreadable(services: Services, clip_id: int, error: str) -> None:
+    """A ``media.uploaded`` event no retry could read: its clip must not wait in ``processing``
+    for ever. Only a clip still in ``processing`` is touched (a redelivery after the status
+    changed, or a key that names no clip, does nothing)."""
+    current = (await clips_service.get_many(db=services.db, clip_ids=[clip_id])).get(clip_id)
+    if current is None or current.status != ClipStatus.processing.value:
+        return
+    reason = "processing failed; please try again later"
+    clip = await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=clip_id,
+                                          status=ClipStatus.failed, reason=reason,
+                                          media={**(current.media or {}), "error": error[:300]})
+    await announce(services, clip)
+    await Progress(services, clip_id).stage("failed", 100.0, status=ClipStatus.failed.value, message=reason)
+    log.error("media.unreadable_job", clip_id=clip_id, error=error)
+
+
 async def viewer_copy(services: Services, media: dict[str, Any], workdir: Path) -> Path:
     """The best H.264 rendition as one local file: what thumbnails, screening and metadata look
     at, so they see the edits (crop, overlays) exactly as viewers will."""

@@ -55,7 +55,14 @@ class MediaProcessor(LongJobProcessor):
     topics: ClassVar[list[str]] = [UPLOADED_TOPIC]
 
     async def handle_one(self, record: Record) -> None:
-        job = Job.from_event(Event.decode(record.value))
+        try:
+            job = Job.from_event(Event.decode(record.value))
+        except Exception as exc:
+            # Unreadable: retried like any failure (a bug fix may land meanwhile), then the clip
+            # named by the record key is marked failed before the record is dead-lettered.
+            if record.delivery_count >= self.max_deliveries and (clip_id := _clip_id_of(record)) is not None:
+                await results.fail_unreadable(self.services, clip_id, f"unreadable job: {type(exc).__name__}: {exc}")
+            raise
         async with clip_lock(self, job.clip_id):
             try:
                 outcome = await run_job(self.services, job)
@@ -65,6 +72,15 @@ class MediaProcessor(LongJobProcessor):
                     await results.fail(self.services, job, f"{type(exc).__name__}: {exc}")
                 raise
         log.info("media.job_done", clip_id=job.clip_id, outcome=outcome, delivery=record.delivery_count)
+
+
+def _clip_id_of(record: Record) -> int | None:
+    """The clip ID in a record's key (the topic is keyed by clip ID), or None."""
+    try:
+        clip_id = int((record.key or b"").decode())
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return clip_id if 0 < clip_id < 2**63 else None
 
 
 @contextlib.asynccontextmanager
