@@ -45,7 +45,7 @@ async def test_the_share_page_previews_the_poster_and_escapes_what_users_wrote(c
     meta = _meta(page.text)
     assert meta.scripts == 0
     base = services.settings.base_url
-    assert meta.tags["og:image"] == f"{base}/media/clips/{clip}/poster.jpg"
+    assert meta.tags["og:image"].startswith(f"{base}/media/clips/{clip}/poster.jpg?v=")  # versioned: edits show
     assert meta.tags["og:video"] == f"{base}/media/clips/{clip}/mp4/fallback.mp4"
     assert meta.tags["og:video:type"] == "video/mp4"
     assert meta.tags["og:title"] == "@alice on Clipfeed"
@@ -61,11 +61,18 @@ async def test_the_share_page_previews_the_poster_and_escapes_what_users_wrote(c
 
 async def test_unlisted_clips_have_a_page_kept_out_of_search_and_others_have_none(client, services) -> None:  # type: ignore[no-untyped-def]
     alice = await signup(client, "alice")
-    unlisted = await ready_clip(client, services, alice, visibility="unlisted",
-                                media={"poster": "clips/1/poster.jpg"})
+    unlisted = await ready_clip(client, services, alice, visibility="unlisted")
+    poster = f"clips/{unlisted}/poster.jpg"
+    await services.blobs.put(poster, b"\xff\xd8\xff\xe0 a poster")
+    await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=int(unlisted),
+                                   status=ClipStatus.ready, media={"poster": poster})
     meta = _meta((await client.get(f"/share/c/{unlisted}")).text)
     assert meta.tags["robots"] == "noindex" and meta.tags["twitter:card"] == "summary_large_image"
     assert "og:video" not in meta.tags
+    # The preview image of an unlisted clip is a signed URL that a crawler (no account) can load.
+    image = meta.tags["og:image"].removeprefix(services.settings.base_url)
+    assert image != f"/media/{poster}" and (await client.get(image)).content == b"\xff\xd8\xff\xe0 a poster"
+    assert (await client.get(f"/media/{poster}")).status_code in (403, 404)
     private = await ready_clip(client, services, alice, visibility="private")
     draft = (await client.post("/v1/clips", headers=alice.auth, json={"caption": "wip"})).json()["id"]
     for missing in (private, draft, "999999999", "not-a-clip"):

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips
 from clipfeed.core.errors import NotFound
+from clipfeed.delivery.playback import url_builder
 from clipfeed.http.deps import Deps
 from clipfeed.social import comment_moderation, share_page
 from clipfeed.social.comments_api import router as comments_router
@@ -40,7 +41,9 @@ async def _share_page(services: Deps, clip_ref: str, *, embed: bool) -> HTMLResp
     except NotFound:
         return HTMLResponse(share_page.render_missing(), status_code=404,
                             headers={**SHARE_HEADERS, "Cache-Control": "no-store"})
-    html = share_page.render(clip=clip, handle=owner.handle, base_url=services.settings.base_url, embed=embed)
+    media = url_builder(services.settings, viewer_id=None)(clip)
+    html = share_page.render(clip=clip, handle=owner.handle, base_url=services.settings.base_url, media=media,
+                             embed=embed)
     return HTMLResponse(html, headers=SHARE_HEADERS)
 
 

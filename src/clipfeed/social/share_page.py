@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from html import escape
 
-from clipfeed.clips import service as clips
 from clipfeed.clips.models import Clip, Visibility
 
 SITE = "Clipfeed"
@@ -38,8 +37,9 @@ def _texts(clip: Clip, handle: str) -> tuple[str, str]:
     return title, description
 
 
-def render(*, clip: Clip, handle: str, base_url: str, embed: bool = False) -> str:
-    urls = {name: _absolute(base_url, url) for name, url in clips.media_urls(clip).items()}
+def render(*, clip: Clip, handle: str, base_url: str, media: dict[str, str], embed: bool = False) -> str:
+    """``media``: the clip's URLs as an anonymous viewer gets them (signed for unlisted clips)."""
+    urls = {name: _absolute(base_url, url) for name, url in media.items()}
     page = f"{base_url.rstrip('/')}/share/c/{clip.id}"
     title, description = _texts(clip, handle)
     poster, mp4 = urls.get("poster"), urls.get("mp4")
