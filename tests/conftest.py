@@ -92,6 +92,9 @@ async def services(settings):  # type: ignore[no-untyped-def]
     finally:
         await built.cache.flush()
         await built.close()
+        if settings.log_url.startswith("nats://"):
+            url, _, query = settings.log_url.partition("?")
+            await engines.drop_jetstream_streams(url, prefix=query.removeprefix("prefix="))
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ Nothing is ever skipped for want of a service.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,6 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -129,10 +132,44 @@ def nats_server() -> Iterator[str]:
     host_port = url.split("://", 1)[1]
     host, _, port = host_port.partition(":")
     if reachable(host, int(port or 4222)):
+        asyncio.run(drop_jetstream_streams(url, older_than_s=3 * 3600))
         yield url
         return
     with throwaway_nats() as started:
         yield started
+
+
+TEST_STREAM = re.compile(r"^(KV_)?t[0-9a-f]{10}_")
+
+
+async def drop_jetstream_streams(url: str, *, prefix: str | None = None, older_than_s: float | None = None) -> int:
+    """Delete the streams one test made (``prefix``), or every test stream older than
+    ``older_than_s`` (left by runs that were killed): a JetStream server slows down as
+    hundreds of forgotten streams and consumers pile up on it."""
+    import nats
+
+    nc = await nats.connect(url)
+    dropped = 0
+    try:
+        js = nc.jetstream()
+        now = datetime.now(UTC)
+        for info in await js.streams_info():
+            name = info.config.name or ""
+            if prefix is not None:
+                wanted = name.startswith(f"{prefix}_") or name == f"KV_{prefix}_groups"
+            else:
+                created = info.created
+                if created is not None and created.tzinfo is None:
+                    created = created.replace(tzinfo=UTC)
+                wanted = bool(TEST_STREAM.match(name)) and created is not None and (
+                    (now - created).total_seconds() > (older_than_s or 0))
+            if wanted:
+                with contextlib.suppress(Exception):
+                    await js.delete_stream(name)
+                    dropped += 1
+    finally:
+        await nc.close()
+    return dropped
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from clipfeed.core.consumers import Processor, run_processor
 from clipfeed.delivery.worker import DELIVERY_LOOPS, PurgeProcessor
 from clipfeed.http.idempotency import purge_loop as idempotency_purge
 from clipfeed.lake.worker import compaction_loop, jobs_loop
+from clipfeed.media.retranscode import RetranscodeProcessor
 from clipfeed.media.worker import MEDIA_PROCESSORS
 from clipfeed.notifications.worker import NotificationFanout
 from clipfeed.recs.worker import RECS_PROCESSORS
@@ -39,6 +40,7 @@ PROCESSORS["stream"] += STREAM_PROCESSORS  # counters, trending, live features (
 LOOPS["stream"].append(upkeep)  # topic retention, pruning of applied event IDs
 LOOPS["batch"] += [compaction_loop, jobs_loop]  # Parquet lake, aggregates, training data
 PROCESSORS["media"] += MEDIA_PROCESSORS  # probe, ladder, thumbnails, screening (issue 5)
+PROCESSORS["media"].append(RetranscodeProcessor)  # renditions of cold clips popular again (issue 6)
 PROCESSORS["stream"].append(PurgeProcessor)  # edge purges on takedowns (issue 6)
 LOOPS["stream"] += DELIVERY_LOOPS["stream"]  # retries of unconfirmed purges (issue 6)
 LOOPS["lifecycle"] += DELIVERY_LOOPS["lifecycle"] + STORAGE_LOOPS  # placement, tiers, replication (issue 6)

@@ -19,22 +19,9 @@ import pytest
 
 from clipfeed.core.errors import Invalid, NotFound
 from clipfeed.infra.log import Consumer, EventLog, OutgoingRecord, Record, TopicSpec, open_event_log, partition_for
+from tests.services import drop_jetstream_streams
 
 OpenLog = Callable[[], Awaitable[EventLog]]
-
-
-async def _drop_jetstream_prefix(url: str, prefix: str) -> None:
-    import nats
-
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        for info in await js.streams_info():
-            name = info.config.name or ""
-            if name.startswith(f"{prefix}_") or name == f"KV_{prefix}_groups":
-                await js.delete_stream(name)
-    finally:
-        await nc.close()
 
 
 @pytest.fixture(params=["embedded", "jetstream"])
@@ -56,7 +43,7 @@ async def open_log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     for handle in handles:
         await handle.close()
     if request.param == "jetstream":
-        await _drop_jetstream_prefix(url.split("?")[0], prefix)
+        await drop_jetstream_streams(url.split("?")[0], prefix=prefix)
 
 
 @pytest.fixture

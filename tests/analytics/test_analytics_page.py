@@ -1,0 +1,190 @@
+"""The creator analytics page (``/app/analytics.html``) in Debian's Chromium, driven by
+Playwright against a real ``clipfeed serve``: a creator signs in and sees the figures the
+analytics API serves, computed from real events (events API, stream role, lake, batch jobs);
+someone else's clip is refused with a readable message."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import PASSWORD, Account, signup
+from tests.services import free_port, wait_for_port
+from tests.stream.pipeline import event, make_clip, running_role, send, start_time
+
+pytestmark = pytest.mark.slow
+JS = Path(__file__).resolve().parents[1] / "js"
+EMPTY = "No data yet for this period."
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``clipfeed serve`` on the embedded engines, without worker roles: the test runs the
+    stream role, compaction and the jobs itself, on the same SQLite files and folders."""
+    port = free_port()
+    env = {**os.environ, "CLIPFEED_DATA_DIR": str(tmp_path), "CLIPFEED_PORT": str(port),
+           "CLIPFEED_INPROCESS_WORKERS": "none", "CLIPFEED_LOG_LEVEL": "WARNING",
+           "CLIPFEED_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    with open(tmp_path / "server.log", "wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "serve"], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(port, server, timeout=60)
+            deadline = time.monotonic() + 30
+            while httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code != 200:
+                assert time.monotonic() < deadline, "the server never became healthy"
+                time.sleep(0.1)
+            yield f"http://127.0.0.1:{port}", tmp_path
+        finally:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+async def _watched(client: httpx.AsyncClient, services: Any) -> dict[str, Any]:
+    """dave's public clip is played by alice (to the end), an anonymous device (skipped at
+    2.5 s) and eve (no end reported); his private clip by no one; alice follows him. Then the
+    stream role, compaction and today's jobs run, as the batch role would."""
+    from clipfeed.events.topics import SOCIAL
+    from clipfeed.lake import compaction
+    from clipfeed.lake import service as lake
+    from clipfeed.stream.catchup import wait_for_catch_up
+
+    dave, eve, alice = [await signup(client, name) for name in ("dave", "eve", "alice")]
+    watched = await make_clip(client, services, dave, "Sunset over the harbour #timelapse")
+    unseen = await make_clip(client, services, dave, "Draft nobody saw", visibility="private")
+    others = await make_clip(client, services, eve, "Eve's own clip")
+    t = start_time()
+    await send(client, [event("impression", watched, t, source="foryou"),
+                        event("play_start", watched, t + 1, source="foryou"),
+                        event("progress", watched, t + 4, watch_ms=3000, position_ms=3000),
+                        event("complete", watched, t + 7, watch_ms=3000, duration_ms=6000),
+                        event("play_start", others, t + 8, session="s2")], alice.auth)
+    await send(client, [event("play_start", watched, t + 10, source="share"),
+                        event("skip", watched, t + 12, position_ms=2500, watch_ms=2500)],
+               {"X-Device-Id": "device-analytics-1"})
+    await send(client, [event("play_start", watched, t + 20, source="following")], eve.auth)
+    followed = await client.put(f"/v1/users/{dave.id}/follow", headers=alice.auth)
+    assert followed.status_code == 200, followed.text
+    deadline = time.monotonic() + 30
+    while not sum((await services.log.end_offsets(SOCIAL)).values()):  # the server's relay publishes it
+        assert time.monotonic() < deadline, "the follow never reached the social topic"
+        await asyncio.sleep(0.2)
+    async with running_role(services):
+        await wait_for_catch_up(services=services, timeout=60)
+    consumer = await compaction.open_consumer(services)
+    try:
+        while await compaction.compact_once(services, consumer, max_wait=1.0):
+            pass
+    finally:
+        await consumer.close()
+    today = datetime.fromtimestamp(t, UTC).date()
+    await lake.run_jobs(services=services, from_day=today, to_day=today, engine="duckdb")
+    return {"dave": dave, "watched": watched, "unseen": unseen, "others": others, "day": today.isoformat()}
+
+
+def _drive(origin: str, dave: Account, *clips: int) -> dict[str, Any]:
+    if not (JS / "node_modules" / "playwright-core").exists():
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=JS, check=True, timeout=300)
+    shots = os.environ.get("CLIPFEED_TEST_SCREENSHOTS")  # set to look at the pages
+    run = subprocess.run(["node", str(JS / "analytics_page.mjs"), origin, dave.handle, PASSWORD,
+                          *(str(c) for c in clips), *([shots] if shots else [])],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _count(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+async def test_a_creator_sees_their_analytics_charted_and_not_someone_elses(origin) -> None:  # type: ignore[no-untyped-def]
+    import clipfeed.schema  # noqa: F401 - every table, for the foreign keys
+    from clipfeed.bootstrap import bootstrap
+    from clipfeed.settings import Settings
+
+    url, data_dir = origin
+    services = await bootstrap(Settings(data_dir=data_dir, log_json=False, inprocess_workers="none"))
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            s = await _watched(client, services)
+            dave = s["dave"]
+            page = await asyncio.to_thread(_drive, url, dave, s["watched"], s["unseen"], s["others"])
+            first, last = page["channel"]["period"].split(" to ")
+            period = {"from": first, "to": last}
+            api = (await client.get("/v1/creators/me/analytics", headers=dave.auth, params=period)).json()
+            api_clip = (await client.get(f"/v1/creators/me/analytics/clips/{s['watched']}", headers=dave.auth,
+                                         params=period)).json()
+    finally:
+        await services.close()
+    assert page["errors"] == []
+    # The only failed requests are the two the page was made to meet: a wrong password, someone else's clip.
+    assert page["failed"] == ["401 /v1/auth/login", f"403 /v1/creators/me/analytics/clips/{s['others']}"]
+
+    # A wrong password is a readable message on the sign-in form, not a dashboard.
+    bad = page["badLogin"]
+    assert bad["signinShown"] and bad["state"] is None and not bad["options"][1:]
+    assert bad["message"] == "Could not sign in. Authentication required: wrong login or password"
+
+    # The whole channel: the page shows what the API serves, and that is what the viewers did.
+    channel = page["channel"]
+    assert channel["state"] == "ready" and channel["message"] == "" and channel["scope"] == "Whole channel (@dave)"
+    assert channel["options"] == ["", str(s["unseen"]), str(s["watched"])]  # his clips only, newest first
+    assert api["totals"]["views"] == 3 and api["totals"]["plays"] == 3 and api["totals"]["followers_added"] == 1
+    assert _count(channel["totals"]["views"]) == 3 and _count(channel["totals"]["plays"]) == 3
+    assert channel["totals"]["followers"] == "1"
+    assert channel["totals"]["watch_time"] == f"{api['totals']['watch_ms'] / 1000:.1f} s"
+    views = channel["figures"]["views"]
+    assert views["title"] == "Views per day (3 in total)" and views["canvas"] and views["empty"] is None
+    assert views["axes"] == ["Day (UTC)", "Views (distinct viewers)"]
+    assert len(views["x"]) == len(api["daily"]) == 28 and sum(views["series"][0]) == api["totals"]["views"]
+    assert sum(_count(row[1]) for row in views["rows"]) == 3 and [s["day"], "3", "3"] in views["rows"]
+    assert "3 in total" in views["label"]
+    watch = channel["figures"]["watch"]
+    average = api["daily"][-1]["avg_watch_ms"]
+    assert watch["rows"] == [[s["day"], f"{average / 1000:.1f} s", "3"]] and watch["canvas"]
+    assert channel["figures"]["followers"]["rows"] == [[s["day"], "1", "0", "1"]]
+    assert sum(channel["figures"]["followers"]["series"][0]) == 1
+    sources = {row[0]: _count(row[2]) for row in channel["figures"]["sources"]["rows"]}
+    assert sources == {"For You": 1, "Shared link": 1, "Following": 1}
+    assert {x["plays"] for x in api["traffic_sources"]} == {1}
+    assert channel["figures"]["regions"]["rows"] == [["local", "", "3", "100.0 %", "3"]]
+    assert channel["figures"]["engagement"]["empty"].startswith(EMPTY)  # nobody liked or commented
+    assert "retention" not in channel["figures"]
+
+    # The clip: its retention curve, a point per second up to the furthest (completed at 6 s).
+    clip = page["clip"]
+    assert clip["state"] == "ready" and clip["scope"] == "Clip: Sunset over the harbour #timelapse"
+    retention = clip["figures"]["retention"]
+    assert len(retention["x"]) == len(api_clip["retention"]) == 7 and retention["x"] == list(range(7))
+    assert retention["series"][0] == pytest.approx([p["viewers"] for p in api_clip["retention"]])
+    assert retention["series"][0] == pytest.approx([1, 2 / 3, 2 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3])
+    assert retention["rows"][0] == ["0 s", "100.0 %"] and retention["rows"][-1] == ["6 s", "33.3 %"]
+    assert retention["axes"] == ["Second of the clip", "Plays still watching"] and retention["label"]
+    assert _count(clip["totals"]["views"]) == api_clip["totals"]["views"] == 3 and "followers" not in clip["figures"]
+
+    # A clip nobody watched: every figure says so, and that is not an error.
+    empty = page["empty"]
+    assert empty["state"] == "ready" and empty["message"] == "" and empty["totals"]["views"] == "0"
+    assert empty["figures"] and all(f["empty"].startswith(EMPTY) and not f["canvas"] for f in empty["figures"].values())
+
+    # Someone else's clip (the session kept in localStorage signs the page in): refused, readably.
+    other = page["other"]
+    assert not other["signinShown"] and other["state"] == "error" and not other["reportShown"]
+    assert other["selected"] == str(s["others"])
+    assert other["message"] == (f"Could not load the analytics of Clip {s['others']}. "
+                                "Not allowed: only the creator sees a clip's analytics")
