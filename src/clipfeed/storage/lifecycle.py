@@ -32,7 +32,7 @@ import structlog
 
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.delivery import purge as delivery_purge
-from clipfeed.delivery.layout import forget_layout
+from clipfeed.delivery.layout import forget_layout, parse_master
 from clipfeed.delivery.models import Urgency
 from clipfeed.infra.blobs import BlobNotFound
 from clipfeed.storage import manifests, moves
@@ -214,10 +214,16 @@ async def renditions_back(services: Services, clip_id: int) -> bool:
         row = await session.get(StoredPart, (clip_id, Part.media.value), with_for_update=True)
         if row is None or not row.dropped or Tier(row.tier) is not Tier.hot:
             return False
-        hot = tier_stores(services).hot
-        for name in row.dropped:
-            if not [i async for i in hot.list(f"clips/{clip_id}/v/{name}/")]:
-                return False
+        # The re-transcode job writes the master playlist last: only renditions it lists are
+        # complete (objects under ``v/<name>/`` alone may be an upload in progress).
+        master = f"clips/{clip_id}/hls/master.m3u8"
+        try:
+            text = (await tier_stores(services).hot.get(master)).decode("utf-8", "replace")
+        except BlobNotFound:
+            return False
+        listed = {r.name for r in parse_master(text, master)[0]}
+        if not set(row.dropped) <= listed:
+            return False
         row.dropped, row.dropped_bytes = [], 0
     return True
 
