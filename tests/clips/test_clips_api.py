@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 
 from clipfeed.clips import service as clips_service
@@ -80,6 +82,8 @@ async def test_bad_clip_input_and_unknown_ids(client: httpx.AsyncClient) -> None
     assert_problem(await client.get("/v1/clips/not-a-number"), 422)
     assert_problem(await client.get("/v1/clips/99999999999999999999999"), 422)
     assert_problem(await client.get("/v1/users/alice/clips?cursor=%%%garbage"), 400)
+    tampered = base64.urlsafe_b64encode(b'{"before": "not a number"}').decode()  # decodes, but is not ours
+    assert_problem(await client.get(f"/v1/users/alice/clips?cursor={tampered}"), 400)
     assert_problem(await client.get("/v1/users/alice/clips?limit=1000"), 422)
     assert_problem(await client.get("/v1/no-such-route"), 404)
 

@@ -22,7 +22,7 @@ from clipfeed.clips.models import (
 from clipfeed.core.errors import Forbidden, Invalid, NotFound
 from clipfeed.core.ids import IdGenerator
 from clipfeed.core.outbox import Outbox
-from clipfeed.core.pagination import decode_cursor, encode_cursor
+from clipfeed.core.pagination import id_page
 from clipfeed.infra.blobs import BlobStore
 from clipfeed.infra.db import Database, utcnow
 
@@ -203,19 +203,12 @@ async def start_processing(session: AsyncSession, *, outbox: Outbox, clip_id: in
 
 async def list_by_owner(*, db: Database, owner_id: int, viewer_id: int | None,
                         cursor: str | None, limit: int) -> tuple[list[Clip], str | None]:
-    position = decode_cursor(cursor)
     query = sa.select(Clip).where(Clip.owner_id == owner_id,
                                   Clip.status != ClipStatus.deleted.value)
     if viewer_id != owner_id:
         query = query.where(Clip.status == ClipStatus.ready.value,
                             Clip.visibility == Visibility.public.value)
-    if "before" in position:
-        query = query.where(Clip.id < int(position["before"]))
-    async with db.session() as session:
-        rows = list((await session.scalars(query.order_by(Clip.id.desc()).limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor({"before": str(rows[-1].id)}) if more and rows else None
+    return await id_page(db, query, Clip.id, cursor=cursor, limit=limit)
 
 
 def media_urls(clip: Clip) -> dict[str, str]:

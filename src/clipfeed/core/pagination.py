@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
+import sqlalchemy as sa
 from pydantic import BaseModel, Field
 
 from clipfeed.core.errors import BadRequest
+
+if TYPE_CHECKING:
+    from clipfeed.infra.db import Database
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -39,3 +46,33 @@ def decode_cursor(cursor: str | None) -> dict[str, Any]:
 class PageParams(BaseModel):
     cursor: str | None = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+
+def keyset_page(rows: Sequence[T], limit: int, position: Callable[[T], dict[str, Any]]) -> tuple[list[T], str | None]:
+    """Keyset pages: given ``limit + 1`` rows, the page of ``limit`` and the cursor after its
+    last row (None on the last page)."""
+    page = list(rows[:limit])
+    return page, encode_cursor(position(page[-1])) if len(rows) > limit and page else None
+
+
+def cursor_int(position: dict[str, Any], key: str) -> int:
+    """A number out of a decoded cursor; a tampered cursor is the client's mistake (400)."""
+    try:
+        return int(str(position[key]))
+    except (KeyError, ValueError) as exc:
+        raise BadRequest("the cursor is not one this API handed out") from exc
+
+
+async def id_page(db: Database, query: sa.Select[Any], id_column: Any, *, cursor: str | None, limit: int,
+                  newest_first: bool = True) -> tuple[list[Any], str | None]:
+    """One page of ``query``'s rows ordered by a unique ID column, newest (or oldest) first,
+    with the cursor of the next page."""
+    position = decode_cursor(cursor)
+    key = "before" if newest_first else "after"
+    if key in position:
+        bound = cursor_int(position, key)
+        query = query.where(id_column < bound if newest_first else id_column > bound)
+    order = id_column.desc() if newest_first else id_column
+    async with db.session() as session:
+        rows = list((await session.scalars(query.order_by(order).limit(limit + 1))).all())
+    return keyset_page(rows, limit, lambda row: {key: str(getattr(row, id_column.key))})

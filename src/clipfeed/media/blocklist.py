@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from clipfeed.core.errors import Conflict, Invalid, NotFound, PayloadTooLarge
 from clipfeed.core.ids import IdGenerator
 from clipfeed.core.outbox import Outbox
-from clipfeed.core.pagination import decode_cursor, encode_cursor
+from clipfeed.core.pagination import id_page
 from clipfeed.infra.db import Base, Database, UTCDateTime, utcnow
 from clipfeed.media import features, phash
 from clipfeed.media.probe import ProbeError, probe
@@ -134,15 +134,7 @@ async def get_many(*, db: Database, entry_ids: list[int]) -> dict[int, Blocklist
 
 
 async def list_entries(*, db: Database, cursor: str | None, limit: int) -> tuple[list[BlocklistEntry], str | None]:
-    position = decode_cursor(cursor)
-    query = sa.select(BlocklistEntry)
-    if "before" in position:
-        query = query.where(BlocklistEntry.id < int(position["before"]))
-    async with db.session() as session:
-        rows = list((await session.scalars(query.order_by(BlocklistEntry.id.desc()).limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor({"before": str(rows[-1].id)}) if more and rows else None
+    return await id_page(db, sa.select(BlocklistEntry), BlocklistEntry.id, cursor=cursor, limit=limit)
 
 
 def view(entry: BlocklistEntry) -> BlocklistPublic:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clipfeed.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from clipfeed.core.ids import IdGenerator
 from clipfeed.core.outbox import Outbox
-from clipfeed.core.pagination import decode_cursor, encode_cursor
+from clipfeed.core.pagination import id_page
 from clipfeed.infra.db import Database, utcnow
 from clipfeed.moderation.models import (
     AuditEntry,
@@ -121,19 +121,13 @@ async def report(*, services: Services, reporter: User, request: ReportRequest) 
 
 async def list_cases(*, db: Database, status: CaseStatus | None, kind: SubjectKind | None,
                      cursor: str | None, limit: int) -> tuple[list[ModerationCase], str | None]:
-    position = decode_cursor(cursor)
     query = sa.select(ModerationCase)
     if status is not None:
         query = query.where(ModerationCase.status == status.value)
     if kind is not None:
         query = query.where(ModerationCase.subject_kind == kind.value)
-    if "after" in position:  # oldest first: a queue is worked from its head
-        query = query.where(ModerationCase.id > int(position["after"]))
-    async with db.session() as session:
-        rows = list((await session.scalars(query.order_by(ModerationCase.id).limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor({"after": str(rows[-1].id)}) if more and rows else None
+    # oldest first: a queue is worked from its head
+    return await id_page(db, query, ModerationCase.id, cursor=cursor, limit=limit, newest_first=False)
 
 
 async def get_case(*, db: Database, case_id: int) -> ModerationCase:
@@ -176,17 +170,10 @@ async def decide(*, services: Services, case_id: int, moderator: User, approve: 
 
 async def audit_log(*, db: Database, case_id: int | None, cursor: str | None,
                     limit: int) -> tuple[list[AuditEntry], str | None]:
-    position = decode_cursor(cursor)
     query = sa.select(AuditEntry)
     if case_id is not None:
         query = query.where(AuditEntry.case_id == case_id)
-    if "before" in position:
-        query = query.where(AuditEntry.id < int(position["before"]))
-    async with db.session() as session:
-        rows = list((await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor({"before": str(rows[-1].id)}) if more and rows else None
+    return await id_page(db, query, AuditEntry.id, cursor=cursor, limit=limit)
 
 
 async def _pending_case(session: AsyncSession, kind: str, subject_id: int) -> ModerationCase | None:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from clipfeed.core.errors import ClipfeedError
 from clipfeed.infra.blobs import BlobStore
+from clipfeed.infra.blobs.atomic import fsync_dir
 from clipfeed.uploads.models import Upload
 
 HASH_BLOCK = 4 * 1024 * 1024
@@ -86,15 +87,6 @@ def sha256_of(path: Path) -> str:
         while block := reader.read(HASH_BLOCK):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class _FileWriter:
@@ -192,7 +184,7 @@ class LocalPartials:
             temp.unlink(missing_ok=True)
             os.link(assembled, temp)  # the data file stays until the hand-off has committed
             os.replace(temp, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
 
         await asyncio.to_thread(link)
 
