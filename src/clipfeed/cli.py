@@ -133,7 +133,7 @@ def make_moderator(handle: str, revoke: bool = typer.Option(False, help="back to
 
     async def run() -> None:
         async with running(_settings()) as s:
-            user = await service.set_role(db=s.db, handle=handle,
+            user = await service.set_role(db=s.db, cache=s.cache, handle=handle,
                                           role=Role.user if revoke else Role.moderator)
             console.print(f"@{user.handle} is now {user.role}")
 

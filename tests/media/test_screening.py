@@ -93,7 +93,7 @@ def test_skin_range_covers_light_to_dark_skin_but_not_greys() -> None:
 async def test_blocklist_catches_a_rescaled_reencoded_copy_but_not_another_clip(  # type: ignore[no-untyped-def]
         client, services, clips: Path, tmp_path: Path) -> None:
     creator, mod = await signup(client, "creator"), await signup(client, "mod")
-    await accounts.set_role(db=services.db, handle="mod", role=Role.moderator)
+    await accounts.set_role(db=services.db, cache=services.cache, handle="mod", role=Role.moderator)
     original = package_video("bigbuckbunny.mp4")
     first = await _clip(services, creator.id, "bunny")
     assert (await _screen(services, first, original, tmp_path)).decision == "approve"
@@ -117,7 +117,7 @@ async def test_blocklist_catches_a_rescaled_reencoded_copy_but_not_another_clip(
 async def test_moderators_blocklist_an_uploaded_file_and_others_cannot(  # type: ignore[no-untyped-def]
         client, services, clips: Path, tmp_path: Path) -> None:
     user, mod = await signup(client, "someone"), await signup(client, "mod2")
-    await accounts.set_role(db=services.db, handle="mod2", role=Role.moderator)
+    await accounts.set_role(db=services.db, cache=services.cache, handle="mod2", role=Role.moderator)
     banned = clipgen.make(clips / "banned.mp4", "mandelbrot=s=320x240", seconds=4)
     data = banned.read_bytes()
     assert_problem(await client.post("/v1/moderation/blocklist?reason=x", content=data,
@@ -148,7 +148,7 @@ async def test_a_reupload_of_someone_elses_clip_is_held_but_your_own_is_allowed(
         client, services, clips: Path, tmp_path: Path) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     mod = await signup(client, "mod3")
-    await accounts.set_role(db=services.db, handle="mod3", role=Role.moderator)
+    await accounts.set_role(db=services.db, cache=services.cache, handle="mod3", role=Role.moderator)
     source = package_video("bikes.mp4")
     original = await _clip(services, alice.id)
     assert (await _screen(services, original, source, tmp_path)).decision == "approve"

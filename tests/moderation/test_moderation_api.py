@@ -11,7 +11,7 @@ from tests.helpers import PASSWORD, Account, assert_problem, signup
 
 async def _moderator(client, services) -> Account:  # type: ignore[no-untyped-def]
     mod = await signup(client, "mod_mona")
-    await accounts.set_role(db=services.db, handle="mod_mona", role=Role.moderator)
+    await accounts.set_role(db=services.db, cache=services.cache, handle="mod_mona", role=Role.moderator)
     return mod
 
 

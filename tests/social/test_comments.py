@@ -126,7 +126,7 @@ async def test_comment_settings_let_the_creator_allow_followers_only_or_nobody(c
 async def test_the_text_filter_rejects_or_holds_and_moderators_decide(client, services) -> None:  # type: ignore[no-untyped-def]
     alice, bob, carol = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "carol")
     mod = await signup(client, "mod_mona")
-    await accounts.set_role(db=services.db, handle="mod_mona", role=Role.moderator)
+    await accounts.set_role(db=services.db, cache=services.cache, handle="mod_mona", role=Role.moderator)
     clip = await ready_clip(client, services, alice)
     reject_word = (await _wordlist("reject"))[0]
     refused = assert_problem(await client.post(f"/v1/clips/{clip}/comments", headers=bob.auth,

@@ -46,7 +46,7 @@ async def login(body: LoginRequest, services: Deps, ip: ClientIp) -> TokenPair:
 @router.post("/auth/refresh", response_model=TokenPair)
 async def refresh(body: RefreshRequest, services: Deps, ip: ClientIp) -> TokenPair:
     await services.limiter.hit("refresh", ip, limit=60, per_seconds=60)
-    return await service.refresh(db=services.db, ids=services.ids, settings=services.settings,
+    return await service.refresh(db=services.db, cache=services.cache, ids=services.ids, settings=services.settings,
                                  refresh_token=body.refresh_token)
 
 
@@ -54,7 +54,7 @@ async def refresh(body: RefreshRequest, services: Deps, ip: ClientIp) -> TokenPa
 async def logout(request: Request, user: CurrentUser, services: Deps) -> Response:
     token = bearer_token(request)
     assert token is not None  # CurrentUser already required it
-    await service.logout(db=services.db, token=token)
+    await service.logout(db=services.db, cache=services.cache, token=token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -65,7 +65,7 @@ async def me(user: CurrentUser, services: Deps) -> UserPrivate:
 
 @router.patch("/me", response_model=UserPrivate)
 async def update_me(body: ProfileUpdate, user: CurrentUser, services: Deps) -> UserPrivate:
-    updated = await service.update_profile(db=services.db, outbox=services.outbox, user=user,
+    updated = await service.update_profile(db=services.db, cache=services.cache, outbox=services.outbox, user=user,
                                            update=body)
     return service.private_view(updated, settings=services.settings)
 
@@ -77,7 +77,7 @@ async def put_avatar(request: Request, user: CurrentUser, services: Deps) -> Use
     """Upload the raw image as the body (JPEG, PNG, WebP or GIF)."""
     if not request.headers.get("content-type", "").startswith("image/"):
         raise UnsupportedMediaType("send the image bytes with an image/* Content-Type")
-    updated = await service.set_avatar(db=services.db, blobs=services.blobs,
+    updated = await service.set_avatar(db=services.db, cache=services.cache, blobs=services.blobs,
                                        settings=services.settings, user=user,
                                        data=await request.body())
     return service.private_view(updated, settings=services.settings)
@@ -85,7 +85,7 @@ async def put_avatar(request: Request, user: CurrentUser, services: Deps) -> Use
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_me(body: DeleteAccountRequest, user: CurrentUser, services: Deps) -> Response:
-    await service.delete_account(db=services.db, blobs=services.blobs, outbox=services.outbox,
+    await service.delete_account(db=services.db, cache=services.cache, blobs=services.blobs, outbox=services.outbox,
                                  user=user, password=body.password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clipfeed.accounts import avatars, tokens
+from clipfeed.accounts import avatars, token_cache, tokens
 from clipfeed.accounts.models import (
     AuthToken,
     ProfileUpdate,
@@ -25,6 +25,7 @@ from clipfeed.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from clipfeed.core.ids import IdGenerator
 from clipfeed.core.outbox import Outbox
 from clipfeed.infra.blobs import BlobStore
+from clipfeed.infra.cache import Cache
 from clipfeed.infra.db import Database, utcnow
 from clipfeed.settings import Settings
 
@@ -67,7 +68,8 @@ async def login(*, db: Database, ids: IdGenerator, settings: Settings, login: st
         return await _issue(session, user=user, ids=ids, settings=settings)
 
 
-async def refresh(*, db: Database, ids: IdGenerator, settings: Settings, refresh_token: str) -> TokenPair:
+async def refresh(*, db: Database, cache: Cache, ids: IdGenerator, settings: Settings,
+                  refresh_token: str) -> TokenPair:
     now = utcnow()
     async with db.session() as session:
         row = await session.get(AuthToken, tokens.digest(refresh_token), with_for_update=True)
@@ -75,6 +77,7 @@ async def refresh(*, db: Database, ids: IdGenerator, settings: Settings, refresh
             raise Unauthorized("invalid refresh token")
         replayed = row.used_at is not None
         if replayed:
+            await token_cache.bypass(cache, db, family=row.family)
             # A refresh token works once. Seeing it again means someone else holds a copy:
             # end every session of that family, the thief's and the owner's alike.
             await _revoke_family(session, row.family)
@@ -89,30 +92,43 @@ async def refresh(*, db: Database, ids: IdGenerator, settings: Settings, refresh
     raise Unauthorized("refresh token already used; signed out everywhere for safety")
 
 
-async def logout(*, db: Database, token: str) -> None:
+async def logout(*, db: Database, cache: Cache, token: str) -> None:
     """Ends the session the token belongs to: its access and refresh tokens."""
     async with db.session() as session:
         row = await session.get(AuthToken, tokens.digest(token))
         if row is not None:
+            await token_cache.bypass(cache, db, family=row.family)
             await _revoke_family(session, row.family)
 
 
-async def user_for_token(*, db: Database, token: str) -> User:
-    now = utcnow()
+async def user_for_token(*, db: Database, cache: Cache, token: str) -> User:
+    """The user a live access token belongs to (through ``token_cache``), or 401."""
+    now, digest = utcnow(), tokens.digest(token)
+    found = await token_cache.lookup(cache, digest)
+    if found.entry is not None:
+        user, expires_at = found.entry
+    else:
+        user, expires_at = await _user_for_digest(db, digest)
+        if found.cacheable:
+            await token_cache.remember(cache, digest, user, expires_at)
+    if expires_at <= now:
+        raise Unauthorized("access token expired; use your refresh token",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return user
+
+
+async def _user_for_digest(db: Database, digest: bytes) -> tuple[User, datetime]:
     async with db.session() as session:
         found = (await session.execute(
             sa.select(User, AuthToken.expires_at).join(AuthToken, AuthToken.user_id == User.id).where(
-                AuthToken.digest == tokens.digest(token), AuthToken.kind == "access",
+                AuthToken.digest == digest, AuthToken.kind == "access",
                 AuthToken.revoked_at.is_(None), User.deleted_at.is_(None),
                 User.suspended_at.is_(None)))).first()
     if found is None:
         raise Unauthorized("invalid or revoked access token",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     user, expires_at = found
-    if expires_at <= now:
-        raise Unauthorized("access token expired; use your refresh token",
-                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    return user
+    return user, expires_at
 
 
 async def get_by_handle(*, db: Database, handle: str) -> User:
@@ -132,8 +148,9 @@ async def get_many(*, db: Database, user_ids: list[int]) -> dict[int, User]:
         return {u.id: u for u in rows}
 
 
-async def update_profile(*, db: Database, outbox: Outbox, user: User, update: ProfileUpdate) -> User:
+async def update_profile(*, db: Database, cache: Cache, outbox: Outbox, user: User, update: ProfileUpdate) -> User:
     changes = update.model_dump(exclude_unset=True, exclude_none=True)
+    await token_cache.bypass(cache, db, user_id=user.id)
     try:
         async with db.session() as session:
             stored = await session.get(User, user.id)
@@ -148,9 +165,10 @@ async def update_profile(*, db: Database, outbox: Outbox, user: User, update: Pr
     return stored
 
 
-async def set_avatar(*, db: Database, blobs: BlobStore, settings: Settings, user: User,
+async def set_avatar(*, db: Database, cache: Cache, blobs: BlobStore, settings: Settings, user: User,
                      data: bytes) -> User:
     key = await avatars.store(blobs=blobs, settings=settings, user_id=user.id, data=data)
+    await token_cache.bypass(cache, db, user_id=user.id)
     async with db.session() as session:
         stored = await session.get(User, user.id)
         if stored is None:
@@ -161,14 +179,18 @@ async def set_avatar(*, db: Database, blobs: BlobStore, settings: Settings, user
     return stored
 
 
-async def delete_account(*, db: Database, blobs: BlobStore, outbox: Outbox, user: User,
+async def delete_account(*, db: Database, cache: Cache, blobs: BlobStore, outbox: Outbox, user: User,
                          password: str) -> None:
     """Anonymises the account and removes what identifies the person: profile, avatar,
     e-mail, sessions and clips. Other features drop their rows on the ``user.deleted`` event.
     If the process dies midway, the transaction rolls back and the user can simply retry;
     blobs are removed only after the commit, and a leftover is collected by the lifecycle job."""
-    if not await verify_password(user.password_hash, password):
+    async with db.session() as session:
+        stored = await session.get(User, user.id)
+        password_hash = stored.password_hash if stored is not None else None
+    if not await verify_password(password_hash, password):
         raise Forbidden("wrong password")
+    await token_cache.bypass(cache, db, user_id=user.id)
     async with db.session() as session:
         stored = await session.get(User, user.id, with_for_update=True)
         if stored is None or stored.deleted_at is not None:
@@ -192,9 +214,11 @@ async def delete_account(*, db: Database, blobs: BlobStore, outbox: Outbox, user
         await clips_service.remove_media(blobs=blobs, clip_id=clip_id)
 
 
-async def set_suspended(*, db: Database, outbox: Outbox, user_id: int, suspended: bool, reason: str) -> None:
+async def set_suspended(*, db: Database, cache: Cache, outbox: Outbox, user_id: int, suspended: bool,
+                        reason: str) -> None:
     """Suspend (sign out everywhere, hide the profile, refuse sign-in) or lift a suspension.
     Idempotent, so a moderation decision can be re-applied safely."""
+    await token_cache.bypass(cache, db, user_id=user_id)
     async with db.session() as session:
         user = await session.get(User, user_id, with_for_update=True)
         if user is None or user.deleted_at is not None:
@@ -217,12 +241,13 @@ async def create_user(*, db: Database, outbox: Outbox, ids: IdGenerator, setting
     return await get_by_handle(db=db, handle=pair.user.handle)
 
 
-async def set_role(*, db: Database, handle: str, role: Role) -> User:
+async def set_role(*, db: Database, cache: Cache, handle: str, role: Role) -> User:
     async with db.session() as session:
         user = await session.scalar(sa.select(User).where(User.handle == handle.lower(),
                                                           User.deleted_at.is_(None)))
         if user is None:
             raise NotFound(f"no user @{handle}")
+        await token_cache.bypass(cache, db, user_id=user.id)
         user.role = role.value
     return user
 

@@ -12,7 +12,7 @@ from clipfeed.bootstrap import Services
 from clipfeed.core.errors import Unauthorized
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -32,7 +32,7 @@ async def optional_user(request: Request, services: Deps) -> User | None:
     token = bearer_token(request)
     if token is None:
         return None
-    user = await accounts.user_for_token(db=services.db, token=token)
+    user = await accounts.user_for_token(db=services.db, cache=services.cache, token=token)
     request.state.user = user
     return user
 

@@ -105,7 +105,7 @@ async def _run_once(request: Request, key: str, handler: Handler) -> Response:
     if token is None:  # anonymous writes are not keyed; the route decides whether they are allowed
         return await handler(request)
     services = request.app.state.services
-    user = await accounts.user_for_token(db=services.db, token=token)
+    user = await accounts.user_for_token(db=services.db, cache=services.cache, token=token)
     body = await request.body()  # cached by Starlette: the route reads the same bytes
     fingerprint = hashlib.sha256(b"\n".join([
         request.method.encode(), request.url.path.encode(), request.url.query.encode(), body])).hexdigest()

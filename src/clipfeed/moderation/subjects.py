@@ -51,7 +51,7 @@ async def _user_owner(services: Services, user_id: int, reporter_id: int) -> int
 
 
 async def _decide_user(services: Services, case: ModerationCase, approved: bool, reason: str) -> None:
-    await accounts.set_suspended(db=services.db, outbox=services.outbox, user_id=case.subject_id,
+    await accounts.set_suspended(db=services.db, cache=services.cache, outbox=services.outbox, user_id=case.subject_id,
                                  suspended=not approved, reason=reason)
 
 
