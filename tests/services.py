@@ -132,7 +132,7 @@ def nats_server() -> Iterator[str]:
     host_port = url.split("://", 1)[1]
     host, _, port = host_port.partition(":")
     if reachable(host, int(port or 4222)):
-        asyncio.run(drop_jetstream_streams(url, older_than_s=3 * 3600))
+        asyncio.run(drop_jetstream_streams(url, older_than_s=1800))
         yield url
         return
     with throwaway_nats() as started:
