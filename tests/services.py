@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -132,7 +133,10 @@ def nats_server() -> Iterator[str]:
     host_port = url.split("://", 1)[1]
     host, _, port = host_port.partition(":")
     if reachable(host, int(port or 4222)):
-        asyncio.run(drop_jetstream_streams(url, older_than_s=1800))
+        # In a thread of its own: the fixture may be set up while an event loop runs.
+        sweeper = threading.Thread(target=asyncio.run, args=(drop_jetstream_streams(url, older_than_s=1800),))
+        sweeper.start()
+        sweeper.join()
         yield url
         return
     with throwaway_nats() as started:

@@ -8,8 +8,8 @@ counters are written with the IDs in the same transaction. A worker killed anywh
 either all of a shard's part of the batch or none of it, and the redelivered batch only applies
 what is missing. The cache holds a copy (``cnt:clip:{id}``) written after each commit.
 
-Staleness: a counter in the cache trails the event by the processing lag (p99 0.8 s at 5k
-events/s on the embedded stack, more while a worker has a backlog; bench/RESULTS.md); a copy
+Staleness: a counter in the cache trails the event by the processing lag (p99 about 0.5 s at
+5k events/s on either stack, more while a worker has a backlog; bench/RESULTS.md); a copy
 read back from the database after a cache miss lives ``READ_BACK_TTL_S`` at most, so a race
 with a concurrent update heals within that.
 """

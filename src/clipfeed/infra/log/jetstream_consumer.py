@@ -226,21 +226,28 @@ class JetStreamConsumer:
                 await asyncio.wait_for(self._owner_changed.wait(), wait)
             return []
         ownership = asyncio.ensure_future(self._owner_changed.wait())
-        waiting = {asyncio.ensure_future(p.pull(max_records, wait=wait)) for p in pullers}
+        waiting = {asyncio.ensure_future(p.pull(max_records, wait=wait)): p for p in pullers}
         msgs: list[Msg] = []
         try:
             while waiting and not msgs and not ownership.done():
-                done, _ = await asyncio.wait(waiting | {ownership}, timeout=wait + NETWORK_MARGIN_S,
+                done, _ = await asyncio.wait([*waiting, ownership], timeout=wait + NETWORK_MARGIN_S,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if not done:
                     break
                 for pull in [p for p in waiting if p.done()]:
-                    waiting.discard(pull)
+                    del waiting[pull]
                     msgs += pull.result()
         finally:
             ownership.cancel()
             for pull in waiting:
                 pull.cancel()
+            # Wait for the losers to unwind: a cancelled pull puts back what it had taken, and
+            # one that finished anyway hands its messages back here, so none is left unacked
+            # until its ack wait runs out.
+            outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+            for puller, outcome in zip(waiting.values(), outcomes, strict=True):
+                if isinstance(outcome, list):
+                    puller.give_back(outcome)
         return msgs
 
     async def _ensure_durable(self, name: str, subject: str, *, forbidden: str) -> None:
