@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as redis
 
 from clipfeed.core.errors import Unavailable
-from clipfeed.infra.cache import Cache, open_cache
+from clipfeed.infra.cache import Cache, Write, open_cache
 from tests.services import free_port
 
 SHORT_TTL = 0.2
@@ -96,6 +96,49 @@ async def test_delete_counts_only_the_keys_that_existed(cache: Cache) -> None:
     assert await cache.delete(*keys, "seen:0") == 20
     assert await cache.get_many(keys[:20]) == [None] * 20
     assert await cache.delete() == 0
+
+
+async def test_write_many_runs_each_command_as_its_own_method_would_and_returns_its_result(cache: Cache) -> None:
+    await cache.set("dedupe:2", b"seen")
+    await cache.zadd("recent", {"old": 1.0, "older": 0.5})
+    await cache.hset("stats", {"views": b"2"})  # no TTL: a batch's ttl must not add one
+    writes = [Write("add", f"dedupe:{n}", (b"1",), ttl=100) for n in range(40)]
+    writes += [Write("add", "dedupe:7", (b"again",), ttl=100), Write("set", "known", (b"1",), ttl=SHORT_TTL),
+               Write("hset", "labels", ({"like": b"1"},), ttl=100), Write("hset", "labels", ({},), ttl=100),
+               Write("hincr_float", "stats", ("views", 1.5), ttl=100),
+               Write("hincr_float", "stats", ("views", 1.0), ttl=100),
+               Write("zincr", "trend", ("clip1", 2.0), ttl=100), Write("zincr", "trend", ("clip1", 3.0)),
+               Write("zadd", "recent", ({"new": 5.0},), ttl=100), Write("ztrim", "recent", (2,)),
+               Write("zrem", "fresh"), Write("sadd", "hidden", ("9", "9", "8"), ttl=100)]
+    results = await cache.write_many(writes)
+    assert results[:40] == [n != 2 for n in range(40)]
+    assert results[40:] == [False, None, None, None, 3.5, 4.5, 2.0, 5.0, None, 1, 0, 2]
+    assert await cache.get("dedupe:7") == b"1" and await cache.get("dedupe:2") == b"seen"
+    assert await cache.hgetall("labels") == {"like": b"1"}
+    assert float((await cache.hgetall("stats"))["views"]) == 4.5 and await cache.ttl("stats") is None
+    labels_left = await cache.ttl("labels")
+    assert labels_left is not None and 90 < labels_left <= 100
+    assert await cache.ztop("recent", 5) == [("new", 5.0), ("old", 1.0)]
+    assert await cache.smembers("hidden") == {"8", "9"}
+    # A redelivered batch of dedupe keys claims none of them.
+    assert await cache.write_many(writes[:40]) == [False] * 40
+    assert await cache.write_many([]) == []
+    await asyncio.sleep(SHORT_TTL + 0.15)
+    assert await cache.get("known") is None
+
+
+async def test_write_many_runs_the_rest_when_one_command_fails_and_refuses_unknown_methods(cache: Cache) -> None:
+    await cache.set("text", b"x")
+    with pytest.raises(TypeError):
+        await cache.write_many([Write("hincr_float", f"n{n}", ("a", 1.0)) for n in range(10)]
+                               + [Write("hincr_float", "text", ("a", 1.0))]
+                               + [Write("sadd", f"s{n}", ("m",)) for n in range(10)])
+    assert [await cache.hgetall(f"n{n}") for n in range(10)] == [{"a": b"1"}] * 10
+    assert [await cache.smembers(f"s{n}") for n in range(10)] == [{"m"}] * 10
+    for bad in (Write("delete", "n0"), Write("ztrim", "z", (1,), ttl=5), Write("set", "k", (b"v",), ttl=0)):
+        with pytest.raises(ValueError):
+            await cache.write_many([Write("set", "untouched", (b"v",)), bad])
+    assert await cache.get("untouched") is None
 
 
 async def test_incr_counts_from_zero_and_its_ttl_applies_only_on_creation(cache: Cache) -> None:

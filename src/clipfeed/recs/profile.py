@@ -127,7 +127,8 @@ async def apply_feedback(cache: Cache, *, viewer: str, clip_id: int, kind: str, 
                          region: str = "global", at: float | None = None, explore: bool = False,
                          fresh_impressions: int = 30) -> None:
     """Fold one feedback event into the viewer's and the clip's state (idempotency is the
-    caller's job: the worker drops an event ID it has already seen)."""
+    caller's job). The one-event reference: the worker folds whole batches with the same
+    effect through ``clipfeed.recs.feedback.fold``, and a test holds the two equal."""
     at = at or time.time()
     await cache.set(known_key(viewer), b"1", ttl=STATE_TTL_S)
     card = (await get_cards(cache, [clip_id])).get(clip_id)

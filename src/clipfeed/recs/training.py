@@ -40,6 +40,9 @@ IMPRESSION_TTL_S = 6 * 3600.0
 CLOSE_AFTER_S = 1800.0
 PREFIX = "recs/impressions"
 LABELS = ("complete", "like", "share", "watch_ms", "skip")
+# The label each kind of feedback sets (watch time is added separately).
+LABEL_FIELDS = {"complete": "complete", "replay": "complete", "like": "like", "share": "share",
+                "skip": "skip", "not_interested": "skip"}
 log = structlog.get_logger(__name__)
 
 
@@ -65,12 +68,12 @@ async def log_served(cache: Cache, *, viewer: str, items: list[Ranked], model: s
 
 async def add_label(cache: Cache, *, viewer: str, clip_id: int, kind: str, watch_ms: float = 0.0) -> bool:
     """Attach feedback to an open impression; returns whether it was a discovery slot (the
-    client's impression event of a discovery clip counts for the viewer's exploration rate)."""
+    client's impression event of a discovery clip counts for the viewer's exploration rate).
+    One event at a time: the worker folds batches with ``clipfeed.recs.feedback.fold``."""
     raw = await cache.get(imp_key(viewer, clip_id))
     if raw is None:
         return False
-    field = {"complete": "complete", "replay": "complete", "like": "like", "share": "share",
-             "skip": "skip", "not_interested": "skip"}.get(kind)
+    field = LABEL_FIELDS.get(kind)
     if field:
         await cache.hset(lab_key(viewer, clip_id), {field: b"1"}, ttl=IMPRESSION_TTL_S)
     if watch_ms:

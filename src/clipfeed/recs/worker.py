@@ -32,7 +32,8 @@ from clipfeed.infra.log import Record
 from clipfeed.recs import training
 from clipfeed.recs.catalogue import ClipCard, put_cards, remove_clip, sketch
 from clipfeed.recs.feed import schedule_refill
-from clipfeed.recs.profile import MOVES_FEED, STATE_TTL_S, apply_feedback, known_key, ukey
+from clipfeed.recs.feedback import Feedback, fold, refill_viewers
+from clipfeed.recs.profile import STATE_TTL_S, known_key, ukey
 from clipfeed.recs.signals import SIGNALS
 from clipfeed.recs.viewers import Viewer, delete_interests, forget_links
 from clipfeed.stream.activity import Activity
@@ -111,25 +112,31 @@ class FeedbackProcessor(Processor):
     topics: ClassVar[tuple[str, ...]] = (ACTIVITY_USERS, SOCIAL)
 
     async def handle(self, records: list[Record]) -> None:
-        cache = self.services.cache
-        for record in records:
-            if record.topic == SOCIAL:
-                await self._links_changed(Event.decode(record.value))
+        """Playback events are folded a run at a time (``clipfeed.recs.feedback``: idempotent by
+        event ID, per-viewer order kept, what a crash loses); a social record between them is
+        handled in its place. Every record is decoded first, so a poison one fails the batch
+        before anything is applied."""
+        decoded = [Event.decode(record.value) if record.topic == SOCIAL else decode_activity(record.value)
+                   for record in records]
+        run: list[Feedback] = []
+        for item in decoded:
+            if isinstance(item, Event):
+                await self._fold(run)
+                run = []
+                await self._links_changed(item)
                 continue
-            activity = decode_activity(record.value)
-            kind = SOCIAL_KINDS.get(activity.type, activity.type)
-            if activity.clip_id is None or kind not in FEEDBACK_KINDS:
-                continue
-            if not await cache.add(f"recs:evt:{activity.id}", b"1", ttl=2 * 86400):
-                continue  # a redelivered event
-            viewer = viewer_of(activity)
-            explored = await training.add_label(cache, viewer=viewer.key, clip_id=activity.clip_id, kind=kind,
-                                                watch_ms=activity.watch_ms)
-            await apply_feedback(cache, viewer=viewer.key, clip_id=activity.clip_id, kind=kind,
-                                 watch_ms=activity.watch_ms, region=viewer.region, at=activity.ts, explore=explored,
-                                 fresh_impressions=self.services.settings.feed_fresh_impressions)
-            if kind in MOVES_FEED - {"complete"}:
-                schedule_refill(self.services, viewer, reason="signal", replace=True)
+            kind = SOCIAL_KINDS.get(item.type, item.type)
+            if item.clip_id is not None and kind in FEEDBACK_KINDS:
+                run.append(Feedback(item.id, viewer_of(item), item.clip_id, kind, item.watch_ms, item.ts))
+        await self._fold(run)
+
+    async def _fold(self, events: list[Feedback]) -> None:
+        if not events:
+            return
+        applied = await fold(self.services.cache, events,
+                             fresh_impressions=self.services.settings.feed_fresh_impressions)
+        for viewer in refill_viewers(applied):
+            schedule_refill(self.services, viewer, reason="signal", replace=True)
 
     async def _links_changed(self, event: Event) -> None:
         """Follows and blocks: drop the cached links so the next buffer sees them."""

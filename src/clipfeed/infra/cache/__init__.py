@@ -10,9 +10,39 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-__all__ = ["Cache", "open_cache"]
+__all__ = ["Cache", "Write", "check_writes", "open_cache"]
+
+# The port methods ``write_many`` can batch, and those of them that take no ``ttl``.
+WRITE_METHODS = frozenset({"set", "add", "hset", "hincr_float", "zincr", "zadd", "ztrim", "zrem", "sadd"})
+_WITHOUT_TTL = frozenset({"ztrim", "zrem"})
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One command of ``Cache.write_many``: a method name from ``WRITE_METHODS``, its key, its
+    other positional arguments in the method's order, and its ``ttl`` (None for ``ztrim``/``zrem``).
+    ``Write("hincr_float", "stats", ("views", 1.0), ttl=60)`` is ``hincr_float("stats", "views", 1.0, ttl=60)``."""
+
+    method: str
+    key: str
+    args: tuple[Any, ...] = ()
+    ttl: float | None = None
+
+
+def check_writes(writes: Sequence[Write]) -> None:
+    """Refuse a batch naming a method ``write_many`` cannot run, before any of it runs."""
+    for write in writes:
+        if write.method not in WRITE_METHODS:
+            raise ValueError(f"write_many cannot run {write.method!r}")
+        if write.ttl is not None and write.method in _WITHOUT_TTL:
+            raise ValueError(f"{write.method} takes no ttl")
+        if write.ttl is not None and write.ttl <= 0:
+            raise ValueError("a TTL must be positive")
+        if write.method == "ztrim" and write.args[0] < 0:
+            raise ValueError("keep must not be negative")
 
 
 class Cache(Protocol):
@@ -31,6 +61,14 @@ class Cache(Protocol):
 
     async def delete(self, *keys: str) -> int:
         """Remove keys; returns how many existed."""
+
+    async def write_many(self, writes: Sequence[Write]) -> list[Any]:
+        """Run several write commands in one round trip per node (a pipeline), each exactly as
+        its own method would run, in the given order for any one key; returns each one's result
+        as that method returns it (``add``: whether it set the key, ``hincr_float``: the new
+        value, ...). Not a transaction: if one command fails (a key of another type) the
+        others still run and the first error is raised afterwards; if the cache goes away
+        mid-way (``Unavailable``), any subset may have run."""
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         """Atomic add; a missing key counts from 0. ``ttl`` applies when the key is created."""

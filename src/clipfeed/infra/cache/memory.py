@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from clipfeed.infra.cache import Write, check_writes
+
 _STRING, _HASH, _ZSET, _SET = "string", "hash", "zset", "set"
 
 
@@ -134,6 +136,22 @@ class MemoryCache:
                 del self._entries[key]
                 removed += 1
         return removed
+
+    async def write_many(self, writes: Sequence[Write]) -> list[Any]:
+        check_writes(writes)
+        results: list[Any] = []
+        error: Exception | None = None
+        for write in writes:
+            method = getattr(self, write.method)
+            options = {} if write.method in ("ztrim", "zrem") else {"ttl": write.ttl}
+            try:
+                results.append(await method(write.key, *write.args, **options))
+            except (TypeError, ValueError) as err:  # like a pipeline: the rest still runs
+                results.append(err)
+                error = error or err
+        if error is not None:
+            raise error
+        return results
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         entry = self._container(key, _STRING, b"0", ttl)

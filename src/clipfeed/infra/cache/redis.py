@@ -22,12 +22,14 @@ from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from clipfeed.core.errors import Unavailable
+from clipfeed.infra.cache import Write, check_writes
 from clipfeed.infra.cache.ring import HashRing
 
 _P = ParamSpec("_P")
@@ -189,6 +191,89 @@ class RedisCache:
             return [await node.delete(*names)] + [0] * (len(names) - 1)
 
         return sum(await self._scatter(list(dict.fromkeys(keys)), send))
+
+    @_translated
+    async def write_many(self, writes: Sequence[Write]) -> list[Any]:
+        check_writes(writes)
+        if not writes:
+            return []
+        groups = self._ring.group([write.key for write in writes])
+
+        async def send(node: Redis, positions: list[int]) -> list[Any]:
+            async with node.pipeline(transaction=False) as pipe:
+                shapes = [await self._queue(pipe, writes[i]) for i in positions]
+                answers = iter(await pipe.execute(raise_on_error=False))
+            out = []
+            for queued, shape in shapes:
+                answer = next(answers) if queued else None
+                out.append(answer if isinstance(answer, Exception) else shape(answer))
+            return out
+
+        names = list(groups)
+        answers = await asyncio.gather(*(send(self._nodes[name], groups[name]) for name in names))
+        results: list[Any] = [None] * len(writes)
+        for name, answer in zip(names, answers, strict=True):
+            for position, value in zip(groups[name], answer, strict=True):
+                results[position] = value
+        errors = [value for value in results if isinstance(value, Exception)]
+        if errors:
+            raise errors[0]  # ``_translated`` turns it into the port's error
+        return results
+
+    async def _queue(self, pipe: Pipeline, write: Write) -> tuple[bool, Callable[[Any], Any]]:
+        """Queue one ``Write`` on ``pipe`` as its own method sends it; returns whether a command
+        was queued and how to shape its answer (or the result, when nothing needed sending)."""
+        name, args = self.prefix + write.key, write.args
+        px = None if write.ttl is None else _milliseconds(write.ttl)
+
+        async def scripted(milliseconds: int, command: str, *rest: Any) -> None:
+            await self._script(keys=[name], args=[command, milliseconds, *rest], client=pipe)
+
+        match write.method:
+            case "set" | "add":
+                pipe.set(name, args[0], px=px, nx=write.method == "add")
+                return True, (bool if write.method == "add" else lambda _: None)
+            case "hset" | "zadd" if not args[0]:
+                return False, lambda _: None
+            case "hset":
+                if px is None:
+                    pipe.hset(name, mapping=dict(args[0]))
+                else:
+                    await scripted(px, "HSET", *(item for pair in args[0].items() for item in pair))
+                return True, lambda _: None
+            case "zadd":
+                if px is None:
+                    pipe.zadd(name, dict(args[0]))
+                else:
+                    await scripted(px, "ZADD", *(item for member, score in args[0].items()
+                                             for item in (repr(float(score)), member)))
+                return True, lambda _: None
+            case "hincr_float":
+                if px is None:
+                    pipe.hincrbyfloat(name, args[0], args[1])
+                else:
+                    await scripted(px, "HINCRBYFLOAT", args[0], repr(float(args[1])))
+                return True, float
+            case "zincr":
+                if px is None:
+                    pipe.zincrby(name, args[1], args[0])
+                else:
+                    await scripted(px, "ZINCRBY", repr(float(args[1])), args[0])
+                return True, float
+            case "ztrim":
+                pipe.zremrangebyrank(name, 0, -(args[0] + 1))
+                return True, int
+            case "zrem" | "sadd" if not args:
+                return False, lambda _: 0
+            case "zrem":
+                pipe.zrem(name, *args)
+                return True, int
+            case _:  # sadd
+                if px is None:
+                    pipe.sadd(name, *args)
+                else:
+                    await scripted(px, "SADD", *args)
+                return True, int
 
     @_translated
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
