@@ -107,12 +107,15 @@ async def test_write_many_runs_each_command_as_its_own_method_would_and_returns_
                Write("hset", "labels", ({"like": b"1"},), ttl=100), Write("hset", "labels", ({},), ttl=100),
                Write("hincr_float", "stats", ("views", 1.5), ttl=100),
                Write("hincr_float", "stats", ("views", 1.0), ttl=100),
+               Write("hincr_floats", "clip", ({"imp": 1.0, "watch": 2.5},), ttl=100),
+               Write("hincr_floats", "clip", ({},), ttl=100),
                Write("zincr", "trend", ("clip1", 2.0), ttl=100), Write("zincr", "trend", ("clip1", 3.0)),
                Write("zadd", "recent", ({"new": 5.0},), ttl=100), Write("ztrim", "recent", (2,)),
                Write("zrem", "fresh"), Write("sadd", "hidden", ("9", "9", "8"), ttl=100)]
     results = await cache.write_many(writes)
     assert results[:40] == [n != 2 for n in range(40)]
-    assert results[40:] == [False, None, None, None, 3.5, 4.5, 2.0, 5.0, None, 1, 0, 2]
+    assert results[40:] == [False, None, None, None, 3.5, 4.5, {"imp": 1.0, "watch": 2.5}, {}, 2.0, 5.0, None, 1,
+                            0, 2]
     assert await cache.get("dedupe:7") == b"1" and await cache.get("dedupe:2") == b"seen"
     assert await cache.hgetall("labels") == {"like": b"1"}
     assert float((await cache.hgetall("stats"))["views"]) == 4.5 and await cache.ttl("stats") is None
@@ -181,6 +184,21 @@ async def test_hset_merges_fields_and_hgetall_returns_them(cache: Cache) -> None
     await cache.hset("features:u1", {"likes": b"2", "follows": b"7"})
     assert await cache.hgetall("features:u1") == {"watch": b"3", "likes": b"2", "follows": b"7"}
     await cache.hset("features:u1", {})
+
+
+async def test_hincr_floats_adds_to_several_fields_at_once_and_its_ttl_applies_only_on_creation(
+        cache: Cache) -> None:
+    assert await cache.hincr_floats("stats", {"imp": 1, "watch_ms": 1500.5}, ttl=10) == {"imp": 1.0, "watch_ms": 1500.5}
+    assert await cache.hincr_floats("stats", {"watch_ms": -0.5, "like": 2}, ttl=1000) == {"watch_ms": 1500.0,
+                                                                                          "like": 2.0}
+    assert await cache.hgetall("stats") == {"imp": b"1", "watch_ms": b"1500", "like": b"2"}
+    left = await cache.ttl("stats")
+    assert left is not None and 8 < left <= 10
+    assert await cache.hincr_floats("plain", {"a": 1}) == {"a": 1.0} and await cache.ttl("plain") is None
+    assert await cache.hincr_floats("plain", {}) == {}
+    await cache.set("text", b"x")
+    with pytest.raises(TypeError):
+        await cache.hincr_floats("text", {"a": 1})
 
 
 async def test_hget_many_reads_several_hashes_in_key_order(cache: Cache) -> None:

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 __all__ = ["Cache", "Write", "check_writes", "open_cache"]
 
 # The port methods ``write_many`` can batch, and those of them that take no ``ttl``.
-WRITE_METHODS = frozenset({"set", "add", "hset", "hincr_float", "zincr", "zadd", "ztrim", "zrem", "sadd"})
+WRITE_METHODS = frozenset({"set", "add", "hset", "hincr_float", "hincr_floats", "zincr", "zadd", "ztrim", "zrem",
+                           "sadd"})
 _WITHOUT_TTL = frozenset({"ztrim", "zrem"})
 
 
@@ -90,6 +91,11 @@ class Cache(Protocol):
 
     async def hincr_float(self, key: str, field: str, amount: float,
                           ttl: float | None = None) -> float: ...
+
+    async def hincr_floats(self, key: str, amounts: Mapping[str, float],
+                           ttl: float | None = None) -> dict[str, float]:
+        """``hincr_float`` of several fields of one hash in one atomic step; returns the new
+        values. ``ttl`` applies when the hash is created."""
 
     # sorted sets (trending, leaderboards)
     async def zincr(self, key: str, member: str, amount: float, ttl: float | None = None) -> float: ...

@@ -202,6 +202,13 @@ class MemoryCache:
         fields[field] = _float_bytes(number)
         return number
 
+    async def hincr_floats(self, key: str, amounts: Mapping[str, float],
+                           ttl: float | None = None) -> dict[str, float]:
+        if not amounts:
+            return {}
+        self._container(key, _HASH, {}, ttl)  # type-checks the key before any field changes
+        return {field: await self.hincr_float(key, field, amount, ttl) for field, amount in amounts.items()}
+
     # --- sorted sets ------------------------------------------------------------------
 
     async def zincr(self, key: str, member: str, amount: float, ttl: float | None = None) -> float:

@@ -45,6 +45,18 @@ if created then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return result
 """
 
+# Adds to several fields of one hash (``HINCRBYFLOAT`` each, new values returned in order) and
+# gives the hash a TTL if it did not exist (ARGV[1]: milliseconds, 0 for none).
+_HINCR_FIELDS = """
+local created = redis.call('EXISTS', KEYS[1]) == 0
+local out = {}
+for i = 2, #ARGV, 2 do
+  out[#out + 1] = redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+if created and tonumber(ARGV[1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return out
+"""
+
 
 def _translated(method: Callable[_P, Coroutine[Any, Any, _T]]) -> Callable[_P, Coroutine[Any, Any, _T]]:
     """Turn redis-py exceptions into the port's: outages become ``Unavailable``, a command on
@@ -95,6 +107,7 @@ class RedisCache:
         self._ring = HashRing(self._nodes)
         self._only = next(iter(self._nodes.values())) if len(self._nodes) == 1 else None
         self._script = next(iter(self._nodes.values())).register_script(_CREATE_WITH_TTL)
+        self._hincr_fields = next(iter(self._nodes.values())).register_script(_HINCR_FIELDS)
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 2.0, max_connections: int = 64) -> RedisCache:
@@ -254,6 +267,12 @@ class RedisCache:
                 else:
                     await scripted(px, "HINCRBYFLOAT", args[0], repr(float(args[1])))
                 return True, float
+            case "hincr_floats" if not args[0]:
+                return False, lambda _: {}
+            case "hincr_floats":
+                amounts = args[0]
+                await self._hincr_fields(keys=[name], args=self._hincr_args(amounts, write.ttl), client=pipe)
+                return True, lambda found: {f: float(v) for f, v in zip(amounts, found, strict=True)}
             case "zincr":
                 if px is None:
                     pipe.zincrby(name, args[1], args[0])
@@ -335,6 +354,20 @@ class RedisCache:
         if ttl is None:
             return float(await self._node(key).hincrbyfloat(self.prefix + key, field, amount))
         return float(await self._create_with_ttl(key, ttl, "HINCRBYFLOAT", field, repr(float(amount))))
+
+    @_translated
+    async def hincr_floats(self, key: str, amounts: Mapping[str, float],
+                           ttl: float | None = None) -> dict[str, float]:
+        if not amounts:
+            return {}
+        found = await self._hincr_fields(keys=[self.prefix + key], args=self._hincr_args(amounts, ttl),
+                                         client=self._node(key))
+        return {field: float(value) for field, value in zip(amounts, found, strict=True)}
+
+    @staticmethod
+    def _hincr_args(amounts: Mapping[str, float], ttl: float | None) -> list[Any]:
+        return [0 if ttl is None else _milliseconds(ttl),
+                *(item for field, amount in amounts.items() for item in (field, repr(float(amount))))]
 
     # --- sorted sets ------------------------------------------------------------------
 
