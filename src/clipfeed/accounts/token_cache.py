@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
 from clipfeed.accounts.models import AuthToken, User
 from clipfeed.infra.cache import Cache
-from clipfeed.infra.db import Database, utcnow
+from clipfeed.infra.db import Database, detached, row_of, utcnow
 
 TTL_S = 60.0
 BYPASS = b"-"
@@ -32,19 +31,14 @@ def _key(digest: bytes) -> str:
 
 
 def _encode(user: User, expires_at: datetime) -> bytes:
-    row = {column.key: getattr(user, column.key) for column in User.__table__.columns}
+    row = row_of(user)
     row["password_hash"] = None  # a password hash never leaves the metadata store
     return orjson.dumps({"user": row, "expires_at": expires_at})
 
 
 def _decode(raw: bytes) -> tuple[User, datetime]:
     data = orjson.loads(raw)
-    values: dict[str, Any] = dict(data["user"])
-    for column in User.__table__.columns:
-        kind = getattr(column.type, "impl", column.type)
-        if isinstance(kind, sa.DateTime) and isinstance(values.get(column.key), str):
-            values[column.key] = datetime.fromisoformat(values[column.key])
-    return User(**values), datetime.fromisoformat(data["expires_at"])
+    return detached(User, data["user"]), datetime.fromisoformat(data["expires_at"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,16 +8,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import sqlalchemy as sa
 
 from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipPublic
 from clipfeed.delivery.models import PlaybackInfo
+from clipfeed.infra.db import detached, row_of
 from clipfeed.recs.feed import ServedPage
 from clipfeed.recs.models import FeedItem
 from clipfeed.recs.render_keys import view_key
@@ -53,22 +52,12 @@ async def clip_views(services: Services, clip_ids: list[int], *,
         for clip_id, clip in found.items():
             owner = owners.get(clip.owner_id)
             view = clips_service.public_view(clip, owner_handle=owner.handle if owner else None)
-            row = {column.key: getattr(clip, column.key) for column in Clip.__table__.columns}
+            row = row_of(clip)
             out[clip_id] = (view, orjson.loads(orjson.dumps(row)))
             fresh[view_key(clip_id)] = orjson.dumps({"view": view.model_dump(mode="json"), "clip": row})
         if fresh:
             await services.cache.set_many(fresh, ttl=VIEW_TTL_S)
     return out
-
-
-def _detached(row: dict[str, Any]) -> Clip:
-    """A ``Clip`` rebuilt from its cached columns (not attached to any session)."""
-    values = dict(row)
-    for column in Clip.__table__.columns:
-        kind = getattr(column.type, "impl", column.type)
-        if isinstance(kind, sa.DateTime) and isinstance(values.get(column.key), str):
-            values[column.key] = datetime.fromisoformat(values[column.key])
-    return Clip(**values)
 
 
 class _HintCache:
@@ -103,7 +92,7 @@ async def _playback(services: Services, viewer: Viewer, row: dict[str, Any]) -> 
         hit, info = HINTS.get(key)
         if hit:
             return info
-    info = await SIGNALS.playback_info(services, _detached(row), viewer.user_id, viewer.region, viewer.network)
+    info = await SIGNALS.playback_info(services, detached(Clip, row), viewer.user_id, viewer.region, viewer.network)
     if public and (info is None or not info.signed):
         HINTS.put(key, info)
     return info

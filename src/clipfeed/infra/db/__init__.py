@@ -15,7 +15,7 @@ promoted or merged without a schema change.
 
 from __future__ import annotations
 
-from clipfeed.infra.db.base import Base, UTCDateTime, utcnow
+from clipfeed.infra.db.base import Base, UTCDateTime, detached, row_of, utcnow
 from clipfeed.infra.db.engine import Database, async_url, sync_url
 
-__all__ = ["Base", "Database", "UTCDateTime", "async_url", "sync_url", "utcnow"]
+__all__ = ["Base", "Database", "UTCDateTime", "async_url", "detached", "row_of", "sync_url", "utcnow"]

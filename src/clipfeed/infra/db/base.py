@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
@@ -24,6 +24,25 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_M = TypeVar("_M", bound=Base)
+
+
+def row_of(obj: Base) -> dict[str, Any]:
+    """An object's column values by name, e.g. to keep a copy in the cache (as JSON)."""
+    return {column.key: getattr(obj, column.key) for column in obj.__table__.columns}
+
+
+def detached(model: type[_M], row: dict[str, Any]) -> _M:
+    """A ``model`` object rebuilt from ``row_of`` values read back from JSON (ISO datetimes
+    parsed again), attached to no session."""
+    values = dict(row)
+    for column in model.__table__.columns:
+        kind = getattr(column.type, "impl", column.type)
+        if isinstance(kind, sa.DateTime) and isinstance(values.get(column.key), str):
+            values[column.key] = datetime.fromisoformat(values[column.key])
+    return model(**values)
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
