@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from tests.uploads.served import Served  # noqa: E402
 
 MiB = 1024 * 1024
-SAMPLE = ROOT.parent / "shared" / "media" / "bigbuckbunny.mp4"
+SAMPLE = Path(os.environ.get("CLIPFEED_SHARED_DIR", ROOT.parent / "shared")) / "media" / "bigbuckbunny.mp4"
 
 
 def make_file(folder: Path, size: int) -> Path:

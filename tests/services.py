@@ -143,6 +143,16 @@ def nats_server() -> Iterator[str]:
         yield started
 
 
+def shared_media() -> Path:
+    """The workspace's sample clips (``../shared/media`` beside the checkout). A clone made
+    elsewhere finds them through ``CLIPFEED_SHARED_DIR`` or the workspace's usual place."""
+    here = Path(__file__).resolve().parents[2]
+    for base in (os.environ.get("CLIPFEED_SHARED_DIR"), here / "shared", "/work/shared"):
+        if base and (Path(base) / "media").is_dir():
+            return Path(base) / "media"
+    raise RuntimeError("sample clips not found: set CLIPFEED_SHARED_DIR to the workspace's shared/ folder")
+
+
 TEST_STREAM = re.compile(r"^(KV_)?t[0-9a-f]{10}_")
 
 

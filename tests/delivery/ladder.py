@@ -15,7 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "media" / "bigbuckbunny.mp4"
+from tests.services import shared_media
+
+SAMPLE = shared_media() / "bigbuckbunny.mp4"
 HEIGHTS = (240, 360, 720)
 RENDITIONS = tuple(str(h) for h in HEIGHTS)  # the media pipeline names rungs "240", "360", ...
 CONTENT_TYPES = {"m3u8": "application/vnd.apple.mpegurl", "mpd": "application/dash+xml", "m4s": "video/iso.segment",

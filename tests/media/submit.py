@@ -14,8 +14,9 @@ from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipCreate, ClipStatus
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
+from tests.services import shared_media
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "media"
+SHARED = shared_media()
 
 
 async def creator(services: Services) -> int:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from pathlib import Path
 
 import httpx
 
-MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
+from tests.services import shared_media
+
+MEDIA = shared_media()
 SAMPLE = MEDIA / "bigbuckbunny.mp4"
 BAD = MEDIA / "bad"
 TUS = {"Tus-Resumable": "1.0.0"}
