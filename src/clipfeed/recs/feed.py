@@ -47,6 +47,7 @@ PAGE_SECONDS = Histogram("clipfeed_feed_page_seconds", "Time to compose a feed p
 REFILLS = Counter("clipfeed_feed_refills_total", "Background buffer refills", ["reason"])
 log = structlog.get_logger(__name__)
 _REFILLING: set[asyncio.Task[bool]] = set()
+MAX_TOP_UPS = 2  # builds a page may add on the request when its buffer runs dry
 
 
 @dataclass
@@ -99,9 +100,12 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     views: dict[int, bytes] = {}
     # The previous seen period was already checked when the buffer was built in this period.
     recheck = int(current.built // config.seen.ttl) != int(time.time() // config.seen.ttl)
+    topped_up = 0
     while len(served) < limit:
-        if not current.items and path == "buffer":
-            # Drained: build more on the spot rather than answer short.
+        if not current.items and topped_up < MAX_TOP_UPS:
+            # Drained (or what was left had been claimed meanwhile by another device or a
+            # refill's page): build more on the spot rather than answer short.
+            topped_up += 1
             path = "on_demand"
             begun = time.time()
             built = await build(services, viewer, exclude={r.clip_id for r in served}, settings=settings,
