@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -37,3 +40,11 @@ def assert_problem(response: httpx.Response, status: int) -> dict:
     assert body["status"] == status and body["title"] and body["type"].startswith("https://")
     assert "Traceback" not in response.text
     return body
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float) -> None:
+    """Poll ``condition`` every 0.2 s until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.2)

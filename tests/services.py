@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 
@@ -52,11 +53,12 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeou
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM, and SIGKILL if it is still there after ``grace`` seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(grace)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -121,7 +123,7 @@ def redis_server() -> Iterator[str]:
         wait_for_port(port_num, proc)
         yield f"redis://127.0.0.1:{port_num}"
     finally:
-        _stop(proc)
+        stop_process(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -200,7 +202,7 @@ def throwaway_nats() -> Iterator[str]:
         wait_for_port(port, proc)
         yield f"nats://127.0.0.1:{port}"
     finally:
-        _stop(proc)
+        stop_process(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -234,7 +236,7 @@ def seaweedfs() -> Iterator[str]:
         _wait_s3_ready(f"http://127.0.0.1:{s3_port}")
         yield f"http://127.0.0.1:{s3_port}"
     finally:
-        _stop(proc)
+        stop_process(proc)
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.helpers import PASSWORD, Account, signup
-from tests.services import free_port, wait_for_port
+from tests.services import free_port, stop_process, wait_for_port
 from tests.stream.pipeline import event, make_clip, running_role, send, start_time
 
 pytestmark = pytest.mark.slow
@@ -47,12 +47,7 @@ def origin(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 time.sleep(0.1)
             yield f"http://127.0.0.1:{port}", tmp_path
         finally:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server, grace=15)
 
 
 async def _watched(client: httpx.AsyncClient, services: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services import free_port, wait_for_port
+from tests.services import free_port, stop_process, wait_for_port
 
 SIGNING_KEYS = ["k2:second-secret-0123456789", "k1:first-secret-0123456789"]
 PURGE_SECRET = "purge-secret-for-tests"
@@ -70,12 +70,7 @@ def delivery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         with running_edge(spec):
             yield Stack(data_dir=data_dir, origin=f"http://127.0.0.1:{origin_port}", edge=edge, edge_spec=spec)
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, grace=15)
         log.close()
         shutil.rmtree(edge_root, ignore_errors=True)
 

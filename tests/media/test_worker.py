@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from clipfeed.clips.models import Clip
 from clipfeed.workers import run_role
+from tests.helpers import wait_for
 from tests.media.submit import clip_row, ffprobe, make_clip, object_keys, submit, topic_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
@@ -39,11 +39,6 @@ def start_worker(settings) -> subprocess.Popen[bytes]:  # type: ignore[no-untype
                             stderr=subprocess.DEVNULL)
 
 
-async def wait_for(condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.2)
 
 
 async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_finishes_it_once(

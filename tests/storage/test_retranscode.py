@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from clipfeed.storage.service import parts_of
 from clipfeed.storage.tiers import tier_stores
 from clipfeed.workers import run_role
 from tests.conftest import stack_settings
+from tests.helpers import wait_for
 from tests.media.submit import clip_row, ffprobe, make_clip, submit
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
@@ -57,11 +57,6 @@ async def records(services, topic: str) -> list[Record]:  # type: ignore[no-unty
     return found
 
 
-async def wait_for(condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.2)
 
 
 def without_bitrates(manifest: str) -> str:
