@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from threadpoolctl import threadpool_limits
 
 from clipfeed import __version__
 from clipfeed.accounts.api import router as accounts_router
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
+        limits = _limit_compute_threads(settings.serve_compute_threads)
         app.state.services = services or await bootstrap(settings)
         for hook in STARTUP_HOOKS:
             hook(app.state.services)
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         finally:
             if owned:
                 await app.state.services.close()
+            limits.restore_original_limits()
 
     app = FastAPI(title="Clipfeed API", version=__version__, lifespan=lifespan,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
@@ -89,6 +92,17 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                        expose_headers=["X-Request-ID", "Retry-After", *TUS_EXPOSED_HEADERS])
     app.add_middleware(RequestContext)
     return app
+
+
+def _limit_compute_threads(threads: int) -> threadpool_limits:
+    """Cap the thread pools of the numeric libraries the feed calls per request. A limit
+    reaches only libraries already loaded, hence the imports. BLAS pools are per process;
+    OpenMP's limit is per calling thread (its nthreads ICV), here the event loop's, so worker
+    roles' own threads (ALS fits, index builds) keep every core."""
+    import faiss  # noqa: F401  (loads its OpenMP and BLAS)
+    import lightgbm  # noqa: F401  (loads the system OpenMP)
+
+    return threadpool_limits(limits=threads)
 
 
 def _start_inprocess_workers(services: Services) -> None:

@@ -175,6 +175,10 @@ class Settings(BaseSettings):
     feed_seen_ttl_s: float = 30 * 24 * 3600.0  # a served clip stays out of feeds at least this long
     feed_seen_capacity: int = 20_000  # clips per viewer per period at the Bloom filter's error rate
     feed_model_poll_s: float = 30.0  # how often a process checks the registry for a new model
+    # Threads the numeric libraries (OpenBLAS, OpenMP: faiss, LightGBM) may use per request in an
+    # API process. A feed request's searches and products are small: extra threads only spin
+    # beside the other requests (1 halved a full feed build's CPU on the benchmark).
+    serve_compute_threads: int = Field(1, ge=1, le=256)
     feed_train_interval_s: float = 6 * 3600.0  # batch role: retrain retrieval and ranker this often
     feed_experiments_file: Path | None = None  # A/B experiments (JSON); none: no experiment
 
