@@ -1,7 +1,8 @@
 """The precomputed feed buffer: one cache value per viewer holding the ranked clips not yet
-served, with their feature rows (for the impression log) and when and by which model it was
-built. Older than ``feed_buffer_stale_s``, or older than the viewer's last strong signal
-(a like, skip, share, follow or not-interested marks the viewer dirty), it is not served.
+served, with their feature rows (for the impression log), when and by which model it was
+built, and when it was last ranked. Older than ``feed_buffer_stale_s`` it is not served; ranked
+before the viewer's last strong signal (a like, skip, share, follow or not-interested marks the
+viewer dirty) it is ranked again before serving (``clipfeed.recs.compose.rerank``).
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ class Buffer:
     built: float
     model: str
     items: list[Ranked] = field(default_factory=list)
+    ranked: float = 0.0  # when its order last took the viewer's state into account (default: built)
+
+    def __post_init__(self) -> None:
+        self.ranked = self.ranked or self.built
 
     def encode(self) -> bytes:
-        head = orjson.dumps({"t": self.built, "m": self.model, "i": [
+        head = orjson.dumps({"t": self.built, "r": self.ranked, "m": self.model, "i": [
             [r.clip_id, r.creator_id, r.source, r.reason, r.score, r.explore] for r in self.items]})
         matrix = (np.stack([r.features for r in self.items]) if self.items
                   else np.zeros((0, len(FEATURE_NAMES)))).astype(np.float32)
@@ -43,7 +48,7 @@ class Buffer:
         matrix = np.frombuffer(raw[4 + size:], dtype=np.float32).reshape(-1, len(FEATURE_NAMES))
         items = [Ranked(int(c), int(o), s, r, float(sc), matrix[i], bool(e))
                  for i, (c, o, s, r, sc, e) in enumerate(head["i"])]
-        return cls(float(head["t"]), str(head["m"]), items)
+        return cls(float(head["t"]), str(head["m"]), items, float(head.get("r", head["t"])))
 
 
 async def load(cache: Cache, viewer: str) -> Buffer | None:

@@ -125,12 +125,8 @@ async def build(services: Services, viewer: Viewer, *, exclude: frozenset[int] |
             loaded_retrieval(services.blobs, settings.feed_model_poll_s).refresh(services.blobs),
             _models(services),
             asyncio.sleep(0, result={}) if from_top else services.cache.hgetall(offsets_key(viewer.key)))
-    for tag in links_found.interests:
-        # Onboarding interests are a prior on hashtag affinity, as if liked once; real
-        # feedback soon outweighs them.
-        state.tags[tag] = state.tags.get(tag, 0.0) + INTEREST_PRIOR
-    context = Context(at=time.time(), device=viewer.device, network=viewer.network, region=viewer.region,
-                      language=viewer.language)
+    _add_interests(state, links_found.interests)
+    context = _context(viewer)
     request = SourceRequest(services, viewer.key, viewer.user_id, state, context, links_found.following,
                             links_found.interests, snapshot, {k: int(v) for k, v in offsets.items()})
     with stage("sources"):
@@ -146,6 +142,58 @@ async def build(services: Services, viewer: Viewer, *, exclude: frozenset[int] |
                 origin[clip_id] = (name, score)
     with stage("filters"):
         cards = await _allowed(services, viewer, state, config, origin, exclude, links_found.blocked)
+    return await _rank(services, state, cards, origin, context, config, models, rng)
+
+
+async def rerank(services: Services, viewer: Viewer, items: list[Ranked], *, links: Links,
+                 settings: Settings | None = None, rng: np.random.Generator | None = None) -> Built:
+    """The buffer's clips ranked again from the viewer's live state: what a like, skip, share
+    or follow changes on the next page, without a build's sources and candidate filtering.
+    Clips the viewer has since hidden or turned down (see ``turned_down``), whose card is gone
+    or whose creator is now blocked drop out of the buffer; a page left short by that tops up
+    with a full build, and a buffer left low is refilled in the background."""
+    settings = settings or services.settings
+    config = FeedConfig.of(settings)
+    with stage("profile"):
+        state, models = await asyncio.gather(load_viewer(services.cache, viewer.key), _models(services))
+    _add_interests(state, links.interests)
+    buffered = {r.clip_id: r for r in items}
+    ids = [c for c in buffered if c not in state.hidden and c not in state.negative]
+    with stage("filters"):
+        found = await get_cards(services.cache, ids)
+    cards = [card for clip_id in ids if (card := found.get(clip_id)) is not None
+             and card.creator_id not in links.blocked and card.creator_id != viewer.user_id]
+    retrieval = column("retrieval_score")
+    origin = {c.id: (buffered[c.id].source, float(buffered[c.id].features[retrieval])) for c in cards}
+    built = await _rank(services, state, cards, origin, _context(viewer), config, models,
+                        rng or np.random.default_rng())
+    kept = [r for r in built.items if not turned_down(r.features)]
+    return Built(kept, built.model, len(cards))
+
+
+def turned_down(features: np.ndarray) -> np.ndarray | bool:
+    """Rows (or one row) like what the viewer just rejected: a hashtag they keep skipping, or
+    content close to their recent skips."""
+    return (features[..., column("tag_live")] < -0.5) | (features[..., column("dislike_dot")] > 0.8)
+
+
+def _add_interests(state: ViewerState, interests: list[str]) -> None:
+    for tag in interests:
+        # Onboarding interests are a prior on hashtag affinity, as if liked once; real
+        # feedback soon outweighs them.
+        state.tags[tag] = state.tags.get(tag, 0.0) + INTEREST_PRIOR
+
+
+def _context(viewer: Viewer) -> Context:
+    return Context(at=time.time(), device=viewer.device, network=viewer.network, region=viewer.region,
+                   language=viewer.language)
+
+
+async def _rank(services: Services, state: ViewerState, cards: list[ClipCard],
+                origin: dict[int, tuple[str, float]], context: Context, config: FeedConfig,
+                models: LoadedModels, rng: np.random.Generator) -> Built:
+    """Features, scores, blend and rules for allowed candidates (``origin``: each one's source
+    and retrieval score)."""
     if not cards:
         return Built(model=models.current.version)
     with stage("features"):
@@ -232,8 +280,7 @@ def _blend(cards: list[ClipCard], scores: np.ndarray, features: np.ndarray, stat
         else:
             break
     reasons = dict(order)
-    disliked = {cards[i].id for i, _ in order
-                if features[i, column("tag_live")] < -0.5 or features[i, column("dislike_dot")] > 0.8}
+    disliked = {cards[i].id for i, _ in order if turned_down(features[i])}
     arranged = apply_rules([cards[i] for i, _ in order], creator_gap=config.creator_gap,
                            hashtag_cap=config.hashtag_cap, window=config.page_size, avoid=disliked)
     position = {card.id: i for i, card in enumerate(cards)}

@@ -50,44 +50,58 @@ class Context:
         return cls(at=time.time(), **kwargs)  # type: ignore[arg-type]
 
 
-def _rate(hits: float, shown: float, prior: float, strength: float = 20.0) -> float:
+def _rate(hits: np.ndarray, shown: np.ndarray, prior: float, strength: float = 20.0) -> np.ndarray:
     """Beta-smoothed rate: a new clip starts at the prior and moves as evidence comes in."""
     return (hits + prior * strength) / (shown + strength)
 
 
 def feature_matrix(viewer: ViewerState, cards: Sequence[ClipCard], stats: dict[int, dict[str, float]],
                    context: Context, sources: Sequence[str], retrieval: Sequence[float]) -> np.ndarray:
+    """One row per card, columns as ``FEATURE_NAMES``; computed a column at a time (a build
+    scores a few hundred clips on the request path)."""
     rows = np.zeros((len(cards), len(FEATURE_NAMES)), dtype=np.float32)
+    if not cards:
+        return rows
     hour = (context.at % 86400) / 3600.0
-    viewer_part = [viewer.skip_rate, viewer.engagement_rate, math.log1p(viewer.impressions)]
-    context_part = [math.sin(hour / 24 * 2 * math.pi), math.cos(hour / 24 * 2 * math.pi),
-                    1.0 if context.device in ("ios", "android", "mobile") else 0.0,
-                    NETWORK_QUALITY.get((context.network or "").lower(), 0.5)]
-    sketches = np.stack([c.sketch if c.sketch is not None else np.zeros_like(viewer.taste) for c in cards]) \
-        if cards else np.zeros((0, len(viewer.taste)), dtype=np.float32)
-    taste = sketches @ viewer.taste if len(cards) else np.zeros(0)
-    dislike = sketches @ viewer.dislike if len(cards) else np.zeros(0)
-    for row, card in enumerate(cards):
-        seen = stats.get(card.id, {})
-        shown = seen.get("imp", 0.0)
-        duration_s = max(card.duration_ms, 1) / 1000.0
-        watch_fraction = seen.get("watch_ms", 0.0) / 1000.0 / (duration_s * max(shown, 1.0))
-        tags = card.hashtags
-        rows[row] = [
-            math.log1p(max(0.0, context.at - card.published) / 3600.0), duration_s, math.log1p(shown),
-            _rate(seen.get("engaged", 0.0), shown, 0.2), _rate(seen.get("complete", 0.0), shown, 0.3),
-            _rate(seen.get("like", 0.0), shown, 0.05), _rate(seen.get("share", 0.0), shown, 0.01),
-            _rate(seen.get("skip", 0.0), shown, 0.3), min(2.0, watch_fraction) if shown else 0.5,
-            *viewer_part, *context_part,
-            float(taste[row]), float(dislike[row]),
-            math.tanh(viewer.creators.get(card.creator_id, 0.0) / 5.0),
-            math.tanh(viewer.live_creators.get(card.creator_id, 0.0)),
-            math.tanh(sum(viewer.tags.get(t, 0.0) for t in tags) / 5.0),
-            math.tanh(sum(viewer.live_tags.get(t, 0.0) for t in tags)),
-            float(retrieval[row]), float(SOURCES.index(sources[row]) if sources[row] in SOURCES else -1),
-        ]
+    rows[:, column("viewer_skip_rate"):column("hour_sin")] = [
+        viewer.skip_rate, viewer.engagement_rate, math.log1p(viewer.impressions)]
+    rows[:, column("hour_sin"):column("taste_dot")] = [
+        math.sin(hour / 24 * 2 * math.pi), math.cos(hour / 24 * 2 * math.pi),
+        1.0 if context.device in ("ios", "android", "mobile") else 0.0,
+        NETWORK_QUALITY.get((context.network or "").lower(), 0.5)]
+    counters = [stats.get(card.id, {}) for card in cards]
+
+    def counter(name: str) -> np.ndarray:
+        return np.array([seen.get(name, 0.0) for seen in counters], dtype=np.float64)
+
+    shown = counter("imp")
+    duration_s = np.maximum(np.array([card.duration_ms for card in cards], dtype=np.float64), 1.0) / 1000.0
+    age_h = np.maximum(0.0, context.at - np.array([card.published for card in cards], dtype=np.float64)) / 3600.0
+    watch_fraction = counter("watch_ms") / 1000.0 / (duration_s * np.maximum(shown, 1.0))
+    sketches = np.stack([c.sketch if c.sketch is not None else np.zeros_like(viewer.taste) for c in cards])
+    creators = [card.creator_id for card in cards]
+    rows[:, column("clip_age_log_h")] = np.log1p(age_h)
+    rows[:, column("clip_duration_s")] = duration_s
+    rows[:, column("clip_impressions_log")] = np.log1p(shown)
+    for name, prior in (("engaged", 0.2), ("complete", 0.3), ("like", 0.05), ("share", 0.01), ("skip", 0.3)):
+        rows[:, column(f"clip_{name}_rate")] = _rate(counter(name), shown, prior)
+    rows[:, column("clip_watch_fraction")] = np.where(shown > 0, np.minimum(2.0, watch_fraction), 0.5)
+    rows[:, column("taste_dot")] = sketches @ viewer.taste
+    rows[:, column("dislike_dot")] = sketches @ viewer.dislike
+    rows[:, column("creator_affinity")] = np.tanh(np.array([viewer.creators.get(c, 0.0) for c in creators]) / 5.0)
+    rows[:, column("creator_live")] = np.tanh(np.array([viewer.live_creators.get(c, 0.0) for c in creators]))
+    rows[:, column("tag_affinity")] = np.tanh(np.array(
+        [sum(viewer.tags.get(t, 0.0) for t in card.hashtags) for card in cards]) / 5.0)
+    rows[:, column("tag_live")] = np.tanh(np.array(
+        [sum(viewer.live_tags.get(t, 0.0) for t in card.hashtags) for card in cards]))
+    rows[:, column("retrieval_score")] = retrieval
+    rows[:, column("source")] = [_SOURCE_CODE.get(source, -1.0) for source in sources]
     return rows
 
 
+_SOURCE_CODE = {name: float(i) for i, name in enumerate(SOURCES)}
+_COLUMNS = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
 def column(name: str) -> int:
-    return FEATURE_NAMES.index(name)
+    return _COLUMNS[name]

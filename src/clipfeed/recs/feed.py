@@ -1,8 +1,10 @@
 """Serving feed pages: the For You tab from the viewer's buffer (or built on demand), the
 Following tab in time order.
 
-For You, per request: read the buffer; if it is missing, stale or older than the viewer's
-last strong signal, build one now (the on-demand path). Take clips from its front and claim
+For You, per request: read the buffer; if it is missing or stale, build one now (the
+on-demand path); if it was ranked before the viewer's last strong signal, rank its clips again
+from the live state (the re-ranked path: a like or a skip changes the next page at a fraction
+of a build's cost). Take clips from its front and claim
 them in the seen filter (an atomic test-and-set, so two devices of one viewer paging at once
 never get the same clip); drop any whose card vanished (deleted, rejected, made private) or
 whose creator is now blocked; write the rest back. A buffer running low is topped up in the
@@ -30,7 +32,7 @@ from clipfeed.core.pagination import decode_cursor, encode_cursor
 from clipfeed.recs import buffer as buffers
 from clipfeed.recs import training
 from clipfeed.recs.catalogue import ClipCard, card_key, creator_key, get_cards
-from clipfeed.recs.compose import FeedConfig, Ranked, build, stage
+from clipfeed.recs.compose import FeedConfig, Ranked, build, rerank, stage
 from clipfeed.recs.experiments import settings_for
 from clipfeed.recs.features import FEATURE_NAMES
 from clipfeed.recs.profile import dirty_key, known_key
@@ -88,13 +90,18 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
         # page); their first like or skip makes the next page a full personal build.
         path = "cold_start"
         current = await cold_start_buffer(services, viewer, settings=settings, limit=limit)
-    elif current is None or time.time() - current.built > settings.feed_buffer_stale_s or current.built < moved_at:
+    elif current is None or time.time() - current.built > settings.feed_buffer_stale_s:
         path = "on_demand"
         begun = time.time()
         # A new session (app opened, pull to refresh) reads every source from the top again;
         # the seen filter still keeps out what was served before.
         built = await build(services, viewer, settings=settings, links=links, from_top=cursor is None)
         current = buffers.Buffer(begun, built.model, built.items)
+    elif current.ranked < moved_at:
+        path = "reranked"
+        begun = time.time()
+        ranked = await rerank(services, viewer, current.items, settings=settings, links=links)
+        current = buffers.Buffer(current.built, ranked.model, ranked.items, ranked=begun)
     served: list[Ranked] = []
     cards: dict[int, ClipCard] = {}
     views: dict[int, bytes] = {}
@@ -190,7 +197,9 @@ async def refill(services: Services, viewer: Viewer, *, reason: str, replace: bo
         keep = [] if replace or current is None else current.items
         built = await build(services, viewer, exclude={r.clip_id for r in keep},
                             settings=settings_for(services.settings, viewer.key))
-        fresh = buffers.Buffer(current.built if keep and current else begun, built.model, keep + built.items)
+        # Kept clips were ranked when the old buffer was; a signal since then re-ranks them all.
+        fresh = buffers.Buffer(current.built if keep and current else begun, built.model, keep + built.items,
+                               ranked=current.ranked if keep and current else begun)
         await buffers.store(services.cache, viewer.key, fresh, ttl=services.settings.feed_buffer_stale_s * 2)
         REFILLS.labels(reason).inc()
         return True

@@ -65,6 +65,6 @@ class FeedItem(BaseModel):
 class FeedPage(BaseModel):
     items: list[FeedItem]
     next_cursor: str | None
-    served_by: str = Field(description="buffer | on_demand | chronological")
+    served_by: str = Field(description="buffer | reranked | on_demand | cold_start | chronological")
     model: str
     experiment: dict[str, str] = Field(default_factory=dict)

@@ -72,6 +72,8 @@ class HashRing:
         """The node owning ``key``: the first point clockwise from the key's hash."""
         if not self._points:
             raise LookupError("the ring has no nodes")
+        if len(self._nodes) == 1:  # the usual single Redis: no hash to compute
+            return self._owners[0]
         index = bisect.bisect_right(self._points, _point(key)) % len(self._points)
         return self._owners[index]
 
@@ -108,6 +110,9 @@ class HashRing:
 
     def group(self, keys: Iterable[str]) -> dict[str, list[int]]:
         """Positions of ``keys`` grouped by owning node, for one batched call per node."""
+        keys = list(keys)
+        if len(self._nodes) == 1:
+            return {self._owners[0]: list(range(len(keys)))} if keys else {}
         groups: dict[str, list[int]] = {}
         for position, key in enumerate(keys):
             groups.setdefault(self.node_for(key), []).append(position)
