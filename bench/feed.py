@@ -15,12 +15,14 @@ separate process, and a load generator in another process sends requests at a fi
 * ``/healthz`` (the baseline: the HTTP stack and the load generator alone);
 * buffer hits: users whose buffer was built by a warm-up request, each asked at most 3 more
   pages (60 clips buffered, refilled in the background below 20);
+* re-ranked after a signal: users with a buffer and a strong signal it has not seen (a like,
+  skip or finished clip since it was ranked, as for an active viewer on nearly every page):
+  its clips are ranked again from the live state (features, LightGBM, blend, MMR, rules);
 * on demand, new viewer: users never seen before (no history, no buffer): the cold-start path
-  serves a slice of the region's precomputed ranking, filtered for them, and builds their own
-  buffer in the background;
-* on demand, full build: users with history but no buffer (expired, or outdated by a like or a
-  skip): the whole pipeline runs on the request (sources, filters, features, LightGBM, blend,
-  MMR, rules).
+  serves a slice of the region's precomputed ranking, filtered for them;
+* on demand, full build: users with history but no buffer (their first page of a session after
+  the buffer expired): the whole pipeline runs on the request (sources, filters, features,
+  LightGBM, blend, MMR, rules).
 
 The figures depend on the machine's load: the command prints ``uptime`` before and after.
 """
@@ -36,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,15 +55,19 @@ def _settings_env(data_dir: Path, redis_url: str, port: int) -> dict[str, str]:
             "CLIPFEED_FEED_BUFFER_STALE_S": "3600", "CLIPFEED_NODE_ID": "7"}
 
 
-async def mark_known(env: dict[str, str], viewers: list[str]) -> None:
-    """Give viewers a history marker, so their next request takes the full on-demand build."""
+async def mark(env: dict[str, str], *, known: Sequence[str] = (), signalled: Sequence[str] = ()) -> None:
+    """``known``: a history marker, so the viewer's next request takes the full on-demand build.
+    ``signalled``: a strong signal stamped an hour ahead, so every page they ask for in the run
+    comes after a signal its buffer has not seen (an active viewer skips or finishes a clip
+    on nearly every page) and is re-ranked."""
     from clipfeed.bootstrap import bootstrap
-    from clipfeed.recs.profile import known_key
+    from clipfeed.recs.profile import dirty_key, known_key
     from clipfeed.settings import Settings
 
     os.environ.update(env)
     services = await bootstrap(Settings(), relay=False)
-    await services.cache.set_many({known_key(v): b"1" for v in viewers}, ttl=3600)
+    await services.cache.set_many({known_key(v): b"1" for v in [*known, *signalled]}, ttl=3600)
+    await services.cache.set_many({dirty_key(v): str(time.time() + 3600).encode() for v in signalled}, ttl=3600)
     await services.close()
 
 
@@ -68,12 +75,14 @@ async def seed(env: dict[str, str], *, clips: int, users: int, rng: np.random.Ge
     """Everything the feed needs, inserted fast; returns the users' access tokens."""
     import sqlalchemy as sa
 
+    from clipfeed.accounts import service as accounts
     from clipfeed.accounts import tokens
     from clipfeed.accounts.models import AuthToken, User
     from clipfeed.bootstrap import bootstrap
+    from clipfeed.clips import service as clips_service
     from clipfeed.clips.models import Clip
     from clipfeed.infra.db.migrate import upgrade
-    from clipfeed.recs import registry
+    from clipfeed.recs import registry, render
     from clipfeed.recs.catalogue import SKETCH_DIM, ClipCard, put_cards
     from clipfeed.recs.features import FEATURE_NAMES
     from clipfeed.recs.ranker import OBJECTIVES, ModelRanker, train_ranker
@@ -111,8 +120,12 @@ async def seed(env: dict[str, str], *, clips: int, users: int, rng: np.random.Ge
             for n, (cid, o, t, p) in enumerate(zip(clip_ids, owners, topics, published, strict=True))])
     cards = [ClipCard(cid, user_ids[int(o)], (f"t{int(t)}",), 15_000, p.timestamp(), None, None, s)
              for cid, o, t, p, s in zip(clip_ids, owners, topics, published, sketches, strict=True)]
+    owners_of = await accounts.get_many(db=services.db, user_ids=user_ids[users:])
     for start in range(0, clips, 5000):
         await put_cards(services.cache, cards[start:start + 5000], fresh=False)
+        # As the recs indexer does when it gives a clip its card.
+        found = await clips_service.get_many(db=services.db, clip_ids=clip_ids[start:start + 5000])
+        await render.cache_views(services, list(found.values()), owners_of)
     await put_cards(services.cache, cards[-500:], fresh=True)  # the newest few are owed impressions
     weights = 1.0 / np.arange(1, clips + 1) ** 0.9  # Zipf popularity
     order = rng.permutation(clips)
@@ -205,7 +218,7 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
                         help="metadata store: embedded SQLite, or a scratch database on PostgreSQL")
     parser.add_argument("--only", default="", help="comma-separated scenarios to run after the baseline: "
-                        "hit, cold, full (default: all)")
+                        "hit, rerank, cold, full (default: all)")
     args = parser.parse_args()
     from tests.services import free_port, postgres_database, postgres_server, redis_server, wait_for_port
 
@@ -213,7 +226,7 @@ def main() -> None:
     count = int(args.rate * args.seconds)
     results: dict[str, dict[str, float]] = {}
     warm_users = count // 3 + 1
-    needed = warm_users + count + WARM_FULL + args.full_requests
+    needed = 2 * warm_users + count + WARM_FULL + args.full_requests
     if args.users < needed:
         raise SystemExit(f"--users must be at least {needed} for {count} requests per scenario")
     print(f"load before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
@@ -236,24 +249,28 @@ def main() -> None:
             wait_for_port(port, server, timeout=60)
             auth = [{"Authorization": f"Bearer {t}"} for t in access]
             warm = auth[:warm_users]
-            fresh = auth[warm_users:warm_users + count]
-            known = auth[warm_users + count:warm_users + count + WARM_FULL + args.full_requests]
-            asyncio.run(mark_known(env, [f"u:{u}" for u in user_ids[warm_users + count:needed]]))
+            signalled = auth[warm_users:2 * warm_users]
+            fresh = auth[2 * warm_users:2 * warm_users + count]
+            known = auth[2 * warm_users + count:needed]
+            asyncio.run(mark(env, known=[f"u:{u}" for u in user_ids[2 * warm_users + count:needed]]))
             print(f"\n{count} requests per row (full build: {args.full_requests}) at {args.rate:.0f}/s offered, "
                   f"{args.processes} API process(es)\n")
             print("| what | p50 ms | p99 ms | achieved req/s | failures | p50 vs baseline | p99 vs baseline |")
             print("|---|---:|---:|---:|---:|---:|---:|", flush=True)
             # Warm-up: builds the buffer-hit users' buffers, and loads the models and the
             # retrieval snapshot into the server (a few full builds, not measured).
-            measure(port, [("/v1/feed", h) for h in warm + known[:WARM_FULL]], rate=args.warm_rate)
+            measure(port, [("/v1/feed", h) for h in warm + signalled + known[:WARM_FULL]], rate=args.warm_rate)
             time.sleep(3)  # background refills of the warm-up settle
+            asyncio.run(mark(env, signalled=[f"u:{u}" for u in user_ids[warm_users:2 * warm_users]]))
             scenarios = [
                 ("GET /healthz (baseline)", [("/healthz", {})] * count),
                 ("feed, buffer hit", [("/v1/feed", warm[n % len(warm)]) for n in range(count)]),
+                ("feed, re-ranked after a signal", [("/v1/feed", signalled[n % len(signalled)])
+                                                    for n in range(count)]),
                 ("feed, on demand: new viewer (cold start)", [("/v1/feed", h) for h in fresh]),
                 ("feed, on demand: full build", [("/v1/feed", h) for h in known[WARM_FULL:]]),
             ]
-            wanted = {"hit": "buffer hit", "cold": "new viewer", "full": "full build"}
+            wanted = {"hit": "buffer hit", "rerank": "re-ranked", "cold": "new viewer", "full": "full build"}
             only = [wanted[w] for w in args.only.split(",") if w]
             scenarios = [(n, p) for n, p in scenarios if n.startswith("GET") or not only or any(w in n for w in only)]
             for name, paths in scenarios:

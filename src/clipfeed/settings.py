@@ -178,7 +178,7 @@ class Settings(BaseSettings):
     # Threads the numeric libraries (OpenBLAS, OpenMP: faiss, LightGBM) may use per request in an
     # API process. A feed request's searches and products are small: extra threads only spin
     # beside the other requests (1 halved a full feed build's CPU on the benchmark).
-    serve_compute_threads: int = Field(1, ge=1, le=256)
+    serve_compute_threads: int = Field(default=1, ge=1, le=256)
     feed_train_interval_s: float = 6 * 3600.0  # batch role: retrain retrieval and ranker this often
     feed_experiments_file: Path | None = None  # A/B experiments (JSON); none: no experiment
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
+
+from clipfeed.clips import service as clips_service
 from clipfeed.recs.models import FeedPage
+from clipfeed.recs.render_keys import view_key
 from tests.helpers import assert_problem, signup
 from tests.recs.conftest import seed_catalogue
 
@@ -34,3 +38,28 @@ async def test_an_anonymous_viewer_gets_a_feed_and_a_device_cookie(client, servi
     assert not {i["clip"]["id"] for i in first.json()["items"]} & {i["clip"]["id"] for i in again.json()["items"]}
     assert_problem(await client.get("/v1/feed", params={"tab": "following"}), 400)
     assert_problem(await client.get("/v1/feed", params={"cursor": "not-a-cursor!"}), 400)
+
+
+async def test_indexing_a_clip_renders_its_view_so_a_feed_page_needs_no_database_read(client, services) -> None:  # type: ignore[no-untyped-def]
+    clips = await seed_catalogue(services, creators=3, clips_per_creator=4, tags=["cats"])
+    clip = next(iter(clips.values()))
+    raw = await services.cache.get(view_key(clip.id))
+    assert raw is not None
+    view = orjson.loads(raw)["view"]
+    assert view["id"] == str(clip.id) and view["caption"] == clip.caption and view["owner_handle"].startswith("creator")
+    calls = 0
+    real_get_many = clips_service.get_many
+
+    async def counting(**kwargs):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        return await real_get_many(**kwargs)
+
+    clips_service.get_many = counting  # type: ignore[assignment]
+    try:
+        viewer = await signup(client, "viewsready")
+        response = await client.get("/v1/feed", headers=viewer.auth)
+    finally:
+        clips_service.get_many = real_get_many  # type: ignore[assignment]
+    assert response.status_code == 200 and len(response.json()["items"]) == 10
+    assert calls == 0

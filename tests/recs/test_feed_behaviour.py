@@ -45,7 +45,6 @@ async def test_no_clip_repeats_across_500_pages(client, services) -> None:  # ty
 
 
 async def test_blocked_creators_never_appear_even_from_a_buffer(client, services, feed_workers) -> None:  # type: ignore[no-untyped-def]
-    # Sized so the sources never run dry over these pages (see the issue 9 note on short pages).
     clips = await seed_catalogue(services, creators=6, clips_per_creator=60, tags=TAGS)
     viewer = await signup(client, "blocker")
     first = await _page(client, viewer)  # builds a buffer that holds the creator's clips
@@ -65,6 +64,31 @@ async def test_blocked_creators_never_appear_even_from_a_buffer(client, services
         shown_after += [int(item["clip"]["owner_id"]) for item in page["items"]]
     assert len(shown_after) == 60 and target not in shown_after
     assert sum(1 for c in clips.values() if c.owner_id == target) == 60
+
+
+async def test_pages_stay_full_until_every_allowed_clip_has_been_served(client, services) -> None:  # type: ignore[no-untyped-def]
+    # A catalogue smaller than the sources' quotas: builds read it in windows, and a page must
+    # not come out short while unseen clips sit outside the window a build happened to read.
+    clips = await seed_catalogue(services, creators=6, clips_per_creator=10, tags=TAGS)
+    viewer = await signup(client, "completist")
+    first = await _page(client, viewer)
+    target = int(first["items"][0]["clip"]["owner_id"])
+    users = await accounts.get_many(db=services.db, user_ids=[viewer.id, target])
+    await blocks.block(services=services, blocker=users[viewer.id], blocked=users[target])
+    await services.cache.delete(links_key(f"u:{viewer.id}"))  # as the stream worker does on the block
+    shown_first = {int(i["clip"]["id"]) for i in first["items"]}
+    allowed = {c.id for c in clips.values() if c.owner_id != target} - shown_first
+    sizes: list[int] = []
+    served: list[int] = []
+    cursor = first["next_cursor"]
+    while cursor and len(sizes) < 10:
+        page = await _page(client, viewer, cursor)
+        sizes.append(len(page["items"]))
+        served += [int(i["clip"]["id"]) for i in page["items"]]
+        cursor = page["next_cursor"]
+    assert sorted(served) == sorted(allowed)  # every one of them, once, and nothing else
+    full, rest = divmod(len(allowed), 10)
+    assert sizes[:full] == [10] * full and sizes[full:full + 1] == ([rest] if rest else [0])
 
 
 async def test_a_new_clip_reaches_some_feeds_within_a_minute(client, services, feed_workers) -> None:  # type: ignore[no-untyped-def]

@@ -14,10 +14,12 @@ import struct
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import orjson
 
+from clipfeed.core.memo import TtlLru
 from clipfeed.infra.cache import Cache
 
 EMBED_DIM = 384
@@ -94,6 +96,30 @@ async def get_cards(cache: Cache, clip_ids: Sequence[int]) -> dict[int, ClipCard
     raw = await cache.get_many([card_key(c) for c in clip_ids])
     return {clip_id: ClipCard.decode(clip_id, value)
             for clip_id, value in zip(clip_ids, raw, strict=True) if value is not None}
+
+
+_RECENT_CARDS: WeakKeyDictionary[Cache, TtlLru[int, ClipCard]] = WeakKeyDictionary()
+RECENT_CARDS_TTL_S = 10.0
+
+
+async def get_cards_recent(cache: Cache, clip_ids: Sequence[int]) -> dict[int, ClipCard]:
+    """``get_cards`` through this process's copies of cards read in the last
+    ``RECENT_CARDS_TTL_S``: builds read a few hundred cards, mostly the same popular clips.
+    Only for candidate filtering: a card removed meanwhile costs one slot, which serving's own
+    check of every page against the cache drops."""
+    near = _RECENT_CARDS.setdefault(cache, TtlLru(100_000, RECENT_CARDS_TTL_S))
+    out: dict[int, ClipCard] = {}
+    missing = []
+    for clip_id in clip_ids:
+        hit, card = near.get(clip_id)
+        if card is not None:
+            out[clip_id] = card
+        elif not hit:
+            missing.append(clip_id)
+    for clip_id, card in (await get_cards(cache, missing)).items():
+        near.put(clip_id, card)
+        out[clip_id] = card
+    return out
 
 
 async def put_cards(cache: Cache, cards: Iterable[ClipCard], *, fresh: bool = True) -> int:

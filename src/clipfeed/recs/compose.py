@@ -19,7 +19,7 @@ import numpy as np
 from prometheus_client import Histogram
 
 from clipfeed.recs import explore
-from clipfeed.recs.catalogue import ClipCard, get_cards
+from clipfeed.recs.catalogue import ClipCard, get_cards, get_cards_recent
 from clipfeed.recs.diversity import apply_rules, mmr
 from clipfeed.recs.features import Context, column, feature_matrix
 from clipfeed.recs.profile import ViewerState, clip_stats, load_viewer
@@ -112,9 +112,11 @@ class Built:
 
 async def build(services: Services, viewer: Viewer, *, exclude: frozenset[int] | set[int] = frozenset(),
                 rng: np.random.Generator | None = None, settings: Settings | None = None,
-                links: Links | None = None, from_top: bool = False) -> Built:
+                links: Links | None = None, from_top: bool = False, deep: bool = False) -> Built:
     """A ranked list of up to ``feed_buffer_size`` unseen, allowed clips for ``viewer``
-    (``settings``: the viewer's experiment arm's, when it differs)."""
+    (``settings``: the viewer's experiment arm's, when it differs). ``from_top``: read every
+    source from its start rather than from the viewer's offsets; ``deep``: from the start and
+    four times as far, leaving the offsets alone (a last try before a page would come out short)."""
     settings = settings or services.settings
     config = FeedConfig.of(settings)
     rng = rng or np.random.default_rng()
@@ -124,16 +126,18 @@ async def build(services: Services, viewer: Viewer, *, exclude: frozenset[int] |
             asyncio.sleep(0, result=links) if links is not None else viewer_links(services, viewer),
             loaded_retrieval(services.blobs, settings.feed_model_poll_s).refresh(services.blobs),
             _models(services),
-            asyncio.sleep(0, result={}) if from_top else services.cache.hgetall(offsets_key(viewer.key)))
+            asyncio.sleep(0, result={}) if from_top or deep else services.cache.hgetall(offsets_key(viewer.key)))
     _add_interests(state, links_found.interests)
     context = _context(viewer)
     request = SourceRequest(services, viewer.key, viewer.user_id, state, context, links_found.following,
                             links_found.interests, snapshot, {k: int(v) for k, v in offsets.items()})
     with stage("sources"):
-        found = await gather_candidates(request, config.quotas)
-        moved = next_offsets(request.offsets, found, config.quotas)
-        await services.cache.hset(offsets_key(viewer.key), {k: str(v).encode() for k, v in moved.items()},
-                                  ttl=settings.feed_seen_ttl_s)
+        found = await gather_candidates(request, {k: 4 * v for k, v in config.quotas.items()} if deep
+                                        else config.quotas)
+        if not deep:
+            moved = next_offsets(request.offsets, found, config.quotas)
+            await services.cache.hset(offsets_key(viewer.key), {k: str(v).encode() for k, v in moved.items()},
+                                      ttl=settings.feed_seen_ttl_s)
     origin: dict[int, tuple[str, float]] = {}
     for name in SOURCE_ORDER:
         for rank, (clip_id, _) in enumerate(found.get(name, [])):
@@ -224,7 +228,7 @@ async def _allowed(services: Services, viewer: Viewer, state: ViewerState, confi
     buffered, gone (no card: deleted, rejected, private, held), blocked creators, their own
     clips, and anything the seen filter has."""
     ids = [c for c in origin if c not in exclude and c not in state.hidden and c not in state.negative]
-    found = await get_cards(services.cache, ids)
+    found = await get_cards_recent(services.cache, ids)
     cards = [card for clip_id in ids if (card := found.get(clip_id)) is not None
              and card.creator_id not in blocked and card.creator_id != viewer.user_id]
     seen = await config.seen.seen(services.cache, viewer.key, [c.id for c in cards])

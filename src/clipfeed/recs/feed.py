@@ -100,26 +100,43 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     elif current.ranked < moved_at:
         path = "reranked"
         begun = time.time()
-        ranked = await rerank(services, viewer, current.items, settings=settings, links=links)
-        current = buffers.Buffer(current.built, ranked.model, ranked.items, ranked=begun)
+        again = await rerank(services, viewer, current.items, settings=settings, links=links)
+        current = buffers.Buffer(current.built, again.model, again.items, ranked=begun)
     served: list[Ranked] = []
     cards: dict[int, ClipCard] = {}
     views: dict[int, bytes] = {}
     # The previous seen period was already checked when the buffer was built in this period.
     recheck = int(current.built // config.seen.ttl) != int(time.time() // config.seen.ttl)
     topped_up = 0
+    reread = False
     while len(served) < limit:
+        if not current.items and not reread:
+            # Drained. A background refill may have stored a new buffer since this request read
+            # it (its build took the candidates a build here would now look for): use that.
+            reread = True
+            stored = await buffers.load(services.cache, viewer.key)
+            taken = {r.clip_id for r in served}
+            if stored is not None and any(r.clip_id not in taken for r in stored.items):
+                current = buffers.Buffer(stored.built, stored.model,
+                                         [r for r in stored.items if r.clip_id not in taken], stored.ranked)
+                recheck = int(current.built // config.seen.ttl) != int(time.time() // config.seen.ttl)
+                continue
         if not current.items and topped_up < MAX_TOP_UPS:
-            # Drained (or what was left had been claimed meanwhile by another device or a
-            # refill's page): build more on the spot rather than answer short.
+            # Still dry (or what was left had been claimed meanwhile by another device): build
+            # more on the spot rather than answer short. The last try reads every source from
+            # the top and deeper: each build moves the sources' offsets (background builds too),
+            # so the window one build reads may hold only seen clips while unseen ones sit
+            # outside it.
             topped_up += 1
             path = "on_demand"
             begun = time.time()
             built = await build(services, viewer, exclude={r.clip_id for r in served}, settings=settings,
-                                links=links)
+                                links=links, deep=topped_up == MAX_TOP_UPS)
             current = buffers.Buffer(begun, built.model, built.items)
             recheck = False
         if not current.items:
+            if topped_up < MAX_TOP_UPS:
+                continue  # that build found nothing unseen in its window: the deep one may
             break
         wanted = current.items[: limit - len(served)]
         del current.items[: len(wanted)]

@@ -1,20 +1,25 @@
-"""Turning served clips into feed items: the public clip view (cached briefly, write-through
-from the metadata store) plus playback hints for a fast start (poster, master playlist, start
-rendition, edge), which depend on the viewer's network and region and so are made per request.
+"""Turning served clips into feed items: the public clip view plus playback hints for a fast
+start (poster, master playlist, start rendition, edge), which depend on the viewer's network
+and region and so are made per request.
+
+Views are cached for ``VIEW_TTL_S``: written by the recs indexer whenever a clip is (re)indexed,
+so listed clips' views are ready before any feed serves them, and on a miss from the metadata
+store. A clip's own edits re-index it within the worker's lag; a creator's new handle reaches
+their clips' views within ``VIEW_TTL_S``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from clipfeed.accounts import service as accounts
+from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipPublic
+from clipfeed.core.memo import TtlLru
 from clipfeed.delivery.models import PlaybackInfo
 from clipfeed.infra.db import detached, row_of
 from clipfeed.recs.feed import ServedPage
@@ -26,7 +31,7 @@ from clipfeed.recs.viewers import Viewer
 if TYPE_CHECKING:
     from clipfeed.bootstrap import Services
 
-VIEW_TTL_S = 120.0
+VIEW_TTL_S = 3600.0
 
 
 async def clip_views(services: Services, clip_ids: list[int], *,
@@ -48,41 +53,30 @@ async def clip_views(services: Services, clip_ids: list[int], *,
     if missing:
         found = await clips_service.get_many(db=services.db, clip_ids=missing)
         owners = await accounts.get_many(db=services.db, user_ids=list({c.owner_id for c in found.values()}))
-        fresh: dict[str, bytes] = {}
-        for clip_id, clip in found.items():
-            owner = owners.get(clip.owner_id)
-            view = clips_service.public_view(clip, owner_handle=owner.handle if owner else None)
-            row = row_of(clip)
-            out[clip_id] = (view, orjson.loads(orjson.dumps(row)))
-            fresh[view_key(clip_id)] = orjson.dumps({"view": view.model_dump(mode="json"), "clip": row})
-        if fresh:
-            await services.cache.set_many(fresh, ttl=VIEW_TTL_S)
+        out.update(await cache_views(services, list(found.values()), owners))
     return out
 
 
-class _HintCache:
-    """Playback info of public clips per (clip, region, network), kept ``HINT_TTL_S`` in this
-    process: the same for every viewer of a public clip, and costly to build per item."""
-
-    def __init__(self, size: int = 50_000) -> None:
-        self.size = size
-        self.entries: OrderedDict[tuple[int, str, str | None, str], tuple[float, PlaybackInfo | None]] = OrderedDict()
-
-    def get(self, key: tuple[int, str, str | None, str]) -> tuple[bool, PlaybackInfo | None]:
-        found = self.entries.get(key)
-        if found is None or found[0] < time.monotonic():
-            return False, None
-        return True, found[1]
-
-    def put(self, key: tuple[int, str, str | None, str], info: PlaybackInfo | None) -> None:
-        self.entries[key] = (time.monotonic() + HINT_TTL_S, info)
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+async def cache_views(services: Services, clips: list[Clip],
+                      owners: dict[int, User]) -> dict[int, tuple[ClipPublic, dict[str, Any]]]:
+    """Render and cache the views of ``clips`` (``owners``: their creators, for handles)."""
+    out: dict[int, tuple[ClipPublic, dict[str, Any]]] = {}
+    fresh: dict[str, bytes] = {}
+    for clip in clips:
+        owner = owners.get(clip.owner_id)
+        view = clips_service.public_view(clip, owner_handle=owner.handle if owner else None)
+        row = row_of(clip)
+        out[clip.id] = (view, orjson.loads(orjson.dumps(row)))
+        fresh[view_key(clip.id)] = orjson.dumps({"view": view.model_dump(mode="json"), "clip": row})
+    if fresh:
+        await services.cache.set_many(fresh, ttl=VIEW_TTL_S)
+    return out
 
 
 HINT_TTL_S = 30.0
-HINTS = _HintCache()
+# Playback info of public clips per (clip, region, network, version), kept in this process: the
+# same for every viewer of a public clip, and costly to build per item.
+HINTS: TtlLru[tuple[int, str, str | None, str], PlaybackInfo | None] = TtlLru(50_000, HINT_TTL_S)
 
 
 async def _playback(services: Services, viewer: Viewer, row: dict[str, Any]) -> PlaybackInfo | None:

@@ -54,6 +54,12 @@ class Signals:
     async def following_ids(self, services: Services, user_id: int) -> list[int]:
         return list(await social.followee_ids(db=services.db, user_id=user_id, limit=FOLLOWING_READ))
 
+    async def following_and_blocked(self, services: Services, user_id: int) -> tuple[list[int], set[int]]:
+        """``following_ids`` and ``blocked_user_ids`` in one read."""
+        following, blocked = await social.followees_and_blocked(db=services.db, user_id=user_id,
+                                                                limit=FOLLOWING_READ)
+        return list(following), set(blocked)
+
     async def trending_clip_ids(self, services: Services, region: str, limit: int) -> list[int]:
         """The stream worker's trending clips (``global``: everywhere); the feed's own hourly
         buckets fill in when the stream has none yet (a new installation)."""

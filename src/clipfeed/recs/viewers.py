@@ -77,9 +77,8 @@ async def viewer_links(services: Services, viewer: Viewer, *, blocks_only: bool 
     if blocks_only:
         blocked = await SIGNALS.blocked_user_ids(services, viewer.user_id)
     else:
-        following, blocked, interests = await asyncio.gather(
-            SIGNALS.following_ids(services, viewer.user_id), SIGNALS.blocked_user_ids(services, viewer.user_id),
-            get_interests(services, viewer.user_id))
+        (following, blocked), interests = await asyncio.gather(
+            SIGNALS.following_and_blocked(services, viewer.user_id), get_interests(services, viewer.user_id))
     links = Links(following, blocked, interests)
     await services.cache.set(links_key(viewer.key), orjson.dumps(
         {"f": links.following, "b": sorted(links.blocked), "i": links.interests}), ttl=LINKS_TTL_S)

@@ -29,11 +29,12 @@ from clipfeed.core.consumers import Processor, run_processor
 from clipfeed.core.events import Event
 from clipfeed.events.topics import ACTIVITY_USERS, SOCIAL
 from clipfeed.infra.log import Record
-from clipfeed.recs import training
+from clipfeed.recs import render, training
 from clipfeed.recs.catalogue import ClipCard, put_cards, remove_clip, sketch
 from clipfeed.recs.feed import schedule_refill
 from clipfeed.recs.feedback import Feedback, fold, refill_viewers
 from clipfeed.recs.profile import STATE_TTL_S, known_key, ukey
+from clipfeed.recs.render_keys import view_key
 from clipfeed.recs.signals import SIGNALS
 from clipfeed.recs.viewers import Viewer, delete_interests, forget_links
 from clipfeed.stream.activity import Activity
@@ -56,6 +57,7 @@ async def index_clips(services: Services, clips: list[Clip], *, fresh: bool = Tr
     if not listed:
         return 0
     owners = await accounts.get_many(db=services.db, user_ids=list({c.owner_id for c in listed}))
+    await render.cache_views(services, listed, owners)  # ready before any feed serves them
     vectors = await SIGNALS.embeddings(services, listed)
     cards = []
     for clip in listed:
@@ -95,6 +97,7 @@ class ClipIndexer(Processor):
             if clip is None or not is_listed(clip):
                 await remove_clip(self.services.cache, clip_id, creator_id=clip.owner_id if clip else None,
                                   hashtags=list(clip.hashtags or []) if clip else [])
+                await self.services.cache.delete(view_key(clip_id))
 
 
 def viewer_of(activity: Activity) -> Viewer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
@@ -38,10 +39,14 @@ async def blocked_user_ids(*, db: Database, user_id: int) -> set[int]:
     """Users hidden from ``user_id`` and from whom ``user_id`` is hidden: those they block and
     those who block them. Feeds and recommendations filter these out."""
     async with db.session() as session:
-        rows = await session.execute(
-            sa.select(Block.blocked_id).where(Block.blocker_id == user_id)
-            .union(sa.select(Block.blocker_id).where(Block.blocked_id == user_id)))
-        return {int(r[0]) for r in rows}
+        return await blocked_in(session, user_id)
+
+
+async def blocked_in(session: AsyncSession, user_id: int) -> set[int]:
+    rows = await session.execute(
+        sa.select(Block.blocked_id).where(Block.blocker_id == user_id)
+        .union(sa.select(Block.blocker_id).where(Block.blocked_id == user_id)))
+    return {int(r[0]) for r in rows}
 
 
 async def is_blocked(*, db: Database, a: int, b: int) -> bool:

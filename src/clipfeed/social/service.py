@@ -3,7 +3,7 @@
 * ``blocked_user_ids(*, db, user_id) -> set[int]``: users hidden from ``user_id`` either way
   (feeds, recommendations and search filter their content out).
 * ``followee_ids(*, db, user_id, limit=None) -> list[int]``: whom the user follows, newest
-  first (the "following" feed).
+  first (the "following" feed); ``followees_and_blocked`` reads both lists in one transaction.
 * ``follow_counts(*, db, user_ids) -> dict[int, tuple[int, int]]``: exact (followers, following).
 * ``engagement_for(*, services, viewer_id, clip_ids) -> dict[int, Engagement]``: eventual
   counts plus the viewer's strongly consistent ``liked_by_me``/``bookmarked_by_me``.
@@ -19,7 +19,14 @@ from __future__ import annotations
 from clipfeed.social.access import blocked_pairs, blocked_user_ids, is_blocked, resolve_user, visible_clip
 from clipfeed.social.comment_reads import visible_bodies
 from clipfeed.social.engagement import engagement_for
-from clipfeed.social.follows import follow_counts, followee_ids, followees_above, iter_follower_ids
+from clipfeed.social.follows import (
+    follow_counts,
+    followee_ids,
+    followees_above,
+    followees_and_blocked,
+    iter_follower_ids,
+)
 
 __all__ = ["blocked_pairs", "blocked_user_ids", "engagement_for", "follow_counts", "followee_ids", "followees_above",
+           "followees_and_blocked",
            "is_blocked", "iter_follower_ids", "resolve_user", "visible_bodies", "visible_clip"]
