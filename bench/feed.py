@@ -206,6 +206,36 @@ def measure(port: int, paths: list[tuple[str, dict[str, str]]], rate: float) -> 
             "failures": failures, "requests": len(paths)}
 
 
+CPU_RATE = 20.0  # requests/s of the CPU pass: one at a time, so none waits behind another
+
+
+def _tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and all its descendants."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def cpu_per_request(server_pid: int, port: int, paths: list[tuple[str, dict[str, str]]]) -> float:
+    """Milliseconds of API-process CPU per request: the CPU the server tree used while the
+    requests ran (and for a second after, for background refills they started), minus what it
+    uses idle over the same time."""
+    started, idle_from = time.perf_counter(), _tree_cpu(server_pid)
+    time.sleep(2.0)
+    idle_rate = (_tree_cpu(server_pid) - idle_from) / (time.perf_counter() - started)
+    started, before = time.perf_counter(), _tree_cpu(server_pid)
+    measure(port, paths, CPU_RATE)
+    time.sleep(1.0)
+    used = _tree_cpu(server_pid) - before - idle_rate * (time.perf_counter() - started)
+    return max(0.0, used) / len(paths) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=100_000)
@@ -217,6 +247,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="API processes")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
                         help="metadata store: embedded SQLite, or a scratch database on PostgreSQL")
+    parser.add_argument("--cpu-requests", type=int, default=200,
+                        help="requests per row of the CPU-per-request pass (0: skip it)")
     parser.add_argument("--only", default="", help="comma-separated scenarios to run after the baseline: "
                         "hit, rerank, cold, full (default: all)")
     args = parser.parse_args()
@@ -226,7 +258,8 @@ def main() -> None:
     count = int(args.rate * args.seconds)
     results: dict[str, dict[str, float]] = {}
     warm_users = count // 3 + 1
-    needed = 2 * warm_users + count + WARM_FULL + args.full_requests
+    cpu_n = args.cpu_requests
+    needed = 2 * warm_users + count + WARM_FULL + args.full_requests + 4 * cpu_n
     if args.users < needed:
         raise SystemExit(f"--users must be at least {needed} for {count} requests per scenario")
     print(f"load before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
@@ -251,17 +284,25 @@ def main() -> None:
             warm = auth[:warm_users]
             signalled = auth[warm_users:2 * warm_users]
             fresh = auth[2 * warm_users:2 * warm_users + count]
-            known = auth[2 * warm_users + count:needed]
-            asyncio.run(mark(env, known=[f"u:{u}" for u in user_ids[2 * warm_users + count:needed]]))
+            end = 2 * warm_users + count + WARM_FULL + args.full_requests
+            known = auth[2 * warm_users + count:end]
+            # The CPU pass's own users: buffered, signalled, new, and with history.
+            slices = {name: slice(end + k * cpu_n, end + (k + 1) * cpu_n)
+                      for k, name in enumerate(["hit", "rerank", "cold", "full"])}
+            cpu_users = {name: (auth[part], user_ids[part]) for name, part in slices.items()}
+            asyncio.run(mark(env, known=[f"u:{u}" for u in [*user_ids[2 * warm_users + count:end],
+                                                               *cpu_users["full"][1]]]))
             print(f"\n{count} requests per row (full build: {args.full_requests}) at {args.rate:.0f}/s offered, "
                   f"{args.processes} API process(es)\n")
             print("| what | p50 ms | p99 ms | achieved req/s | failures | p50 vs baseline | p99 vs baseline |")
             print("|---|---:|---:|---:|---:|---:|---:|", flush=True)
             # Warm-up: builds the buffer-hit users' buffers, and loads the models and the
             # retrieval snapshot into the server (a few full builds, not measured).
-            measure(port, [("/v1/feed", h) for h in warm + signalled + known[:WARM_FULL]], rate=args.warm_rate)
+            measure(port, [("/v1/feed", h) for h in warm + signalled + known[:WARM_FULL] + cpu_users["hit"][0]
+                           + cpu_users["rerank"][0]], rate=args.warm_rate)
             time.sleep(3)  # background refills of the warm-up settle
-            asyncio.run(mark(env, signalled=[f"u:{u}" for u in user_ids[warm_users:2 * warm_users]]))
+            asyncio.run(mark(env, signalled=[f"u:{u}" for u in [*user_ids[warm_users:2 * warm_users],
+                                                                   *cpu_users["rerank"][1]]]))
             scenarios = [
                 ("GET /healthz (baseline)", [("/healthz", {})] * count),
                 ("feed, buffer hit", [("/v1/feed", warm[n % len(warm)]) for n in range(count)]),
@@ -278,6 +319,21 @@ def main() -> None:
                 base = results["GET /healthz (baseline)"]
                 print(f"| {name} | {row['p50']:.1f} | {row['p99']:.1f} | {row['rps']:.0f} | {row['failures']} | "
                       f"{row['p50'] / base['p50']:.1f}x | {row['p99'] / base['p99']:.1f}x |", flush=True)
+            if cpu_n:
+                print(f"\nAPI-process CPU per request ({cpu_n} requests per row at {CPU_RATE:.0f}/s, both processes, "
+                      "background work the requests start included)\n")
+                print("| what | CPU ms per request | vs baseline |")
+                print("|---|---:|---:|", flush=True)
+                cpu_rows = [("GET /healthz (baseline)", [("/healthz", {})] * cpu_n)] + [
+                    (name, [("/v1/feed", h) for h in cpu_users[key][0]])
+                    for key, name in [("hit", "feed, buffer hit"), ("rerank", "feed, re-ranked after a signal"),
+                                      ("cold", "feed, on demand: new viewer (cold start)"),
+                                      ("full", "feed, on demand: full build")]]
+                costs: dict[str, float] = {}
+                for name, paths in cpu_rows:
+                    costs[name] = cpu_per_request(server.pid, port, paths)
+                    print(f"| {name} | {costs[name]:.2f} | {costs[name] / costs['GET /healthz (baseline)']:.1f}x |",
+                          flush=True)
         finally:
             server.terminate()
             server.wait(15)
