@@ -45,6 +45,8 @@ from typing import Any
 import httpx
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.services
+
 BIN = Path(sys.executable).parent
 BATCH = 500
 CLIENTS = 16            # signed-in viewers posting
@@ -170,13 +172,9 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    from tests.services import stop_process
+
+    stop_process(proc, grace=30, sig=signal.SIGINT)  # workers finish their batch
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:

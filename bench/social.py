@@ -117,13 +117,9 @@ def serve(env: dict[str, str], directory: Path) -> tuple[subprocess.Popen[bytes]
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    from tests.services import stop_process
+
+    stop_process(proc, grace=30, sig=signal.SIGINT)  # workers finish their batch
 
 
 # --- part 1: writes through HTTP ----------------------------------------------------------

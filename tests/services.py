@@ -13,6 +13,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -53,10 +54,11 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeou
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
-def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
-    """SIGTERM, and SIGKILL if it is still there after ``grace`` seconds."""
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0, sig: int = signal.SIGTERM) -> None:
+    """``sig`` (SIGTERM; SIGINT lets our workers finish their batch), and SIGKILL if it is still
+    there after ``grace`` seconds."""
     if proc.poll() is None:
-        proc.terminate()
+        proc.send_signal(sig)
         try:
             proc.wait(grace)
         except subprocess.TimeoutExpired:

@@ -20,20 +20,18 @@ def _scheme(url: str) -> str:
 
 def async_url(url: str) -> str:
     """Our URLs name the engine only (``sqlite://``, ``postgresql://``); pick the driver."""
-    scheme = _scheme(url)
-    rest = url.split("://", 1)[1]
-    if scheme == "sqlite":
-        return f"sqlite+aiosqlite://{rest}"
-    if scheme in ("postgresql", "postgres"):
-        return f"postgresql+psycopg://{rest}"
-    raise ValueError(f"unknown database URL scheme {scheme!r} (use sqlite:// or postgresql://)")
+    return _with_driver(url, sqlite="sqlite+aiosqlite")
 
 
 def sync_url(url: str) -> str:
+    return _with_driver(url, sqlite="sqlite")
+
+
+def _with_driver(url: str, *, sqlite: str) -> str:
     scheme = _scheme(url)
     rest = url.split("://", 1)[1]
     if scheme == "sqlite":
-        return f"sqlite://{rest}"
+        return f"{sqlite}://{rest}"
     if scheme in ("postgresql", "postgres"):
         return f"postgresql+psycopg://{rest}"
     raise ValueError(f"unknown database URL scheme {scheme!r} (use sqlite:// or postgresql://)")
