@@ -109,8 +109,9 @@ async def clean_up(stack: str, args: argparse.Namespace, notes: list[str]) -> No
         nc = await nats.connect(args.nats)
         js = nc.jetstream()
         for info in await js.streams_info():
-            if (info.config.name or "").startswith(f"{prefix}_") or (info.config.name or "").startswith(f"KV_{prefix}"):
-                await js.delete_stream(info.config.name)
+            name = info.config.name or ""
+            if name.startswith((f"{prefix}_", f"KV_{prefix}")):
+                await js.delete_stream(name)
         await nc.close()
         with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -71,8 +71,9 @@ async def mark(env: dict[str, str], *, known: Sequence[str] = (), signalled: Seq
     await services.close()
 
 
-async def seed(env: dict[str, str], *, clips: int, users: int, rng: np.random.Generator) -> list[str]:
-    """Everything the feed needs, inserted fast; returns the users' access tokens."""
+async def seed(env: dict[str, str], *, clips: int, users: int,
+               rng: np.random.Generator) -> tuple[list[str], list[int]]:
+    """Everything the feed needs, inserted fast; returns the users' access tokens and ids."""
     import sqlalchemy as sa
 
     from clipfeed.accounts import service as accounts
@@ -303,7 +304,7 @@ def main() -> None:
             time.sleep(3)  # background refills of the warm-up settle
             asyncio.run(mark(env, signalled=[f"u:{u}" for u in [*user_ids[warm_users:2 * warm_users],
                                                                    *cpu_users["rerank"][1]]]))
-            scenarios = [
+            scenarios: list[tuple[str, list[tuple[str, dict[str, str]]]]] = [
                 ("GET /healthz (baseline)", [("/healthz", {})] * count),
                 ("feed, buffer hit", [("/v1/feed", warm[n % len(warm)]) for n in range(count)]),
                 ("feed, re-ranked after a signal", [("/v1/feed", signalled[n % len(signalled)])
@@ -324,7 +325,8 @@ def main() -> None:
                       "background work the requests start included)\n")
                 print("| what | CPU ms per request | vs baseline |")
                 print("|---|---:|---:|", flush=True)
-                cpu_rows = [("GET /healthz (baseline)", [("/healthz", {})] * cpu_n)] + [
+                no_headers: dict[str, str] = {}
+                cpu_rows = [("GET /healthz (baseline)", [("/healthz", no_headers)] * cpu_n)] + [
                     (name, [("/v1/feed", h) for h in cpu_users[key][0]])
                     for key, name in [("hit", "feed, buffer hit"), ("rerank", "feed, re-ranked after a signal"),
                                       ("cold", "feed, on demand: new viewer (cold start)"),

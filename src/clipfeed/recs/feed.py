@@ -82,6 +82,7 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
         else:  # read once, then cached for the next pages
             links = await viewer_links(services, viewer)
     current = None if raw is None else buffers.Buffer.decode(raw)
+    read = None if current is None else (current.built, current.ranked)  # the version this request read
     moved_at = float(dirty) if dirty else 0.0
     path = "buffer"
     if current is None and known is None:
@@ -112,11 +113,13 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     while len(served) < limit:
         if not current.items and not reread:
             # Drained. A background refill may have stored a new buffer since this request read
-            # it (its build took the candidates a build here would now look for): use that.
+            # it (its build took the candidates a build here would now look for): use that, if
+            # it is new and ranked after the viewer's last signal.
             reread = True
             stored = await buffers.load(services.cache, viewer.key)
             taken = {r.clip_id for r in served}
-            if stored is not None and any(r.clip_id not in taken for r in stored.items):
+            if (stored is not None and (stored.built, stored.ranked) != read and stored.ranked >= moved_at
+                    and any(r.clip_id not in taken for r in stored.items)):
                 current = buffers.Buffer(stored.built, stored.model,
                                          [r for r in stored.items if r.clip_id not in taken], stored.ranked)
                 recheck = int(current.built // config.seen.ttl) != int(time.time() // config.seen.ttl)
