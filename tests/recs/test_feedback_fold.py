@@ -125,13 +125,3 @@ async def test_a_failed_read_releases_the_claims_so_the_redelivery_applies_the_e
     assert await cache.hgetall(ukey(viewer.key, "stats")) == {}
     assert len(await fold(cache, events)) == 3
     assert float((await cache.hgetall(ukey(viewer.key, "stats")))["like"]) == 3
-
-
-def test_only_a_like_share_or_follow_sends_a_viewer_to_a_background_rebuild() -> None:
-    skipper, liker = Viewer.signed_in(1, region="eu"), Viewer.signed_in(2, region="eu")
-    signals = [(skipper, "skip"), (skipper, "complete"), (skipper, "not_interested"), (liker, "skip"),
-               (liker, "like"), (liker, "like")]
-    applied = [Feedback(n, viewer, CLIPS[n], kind, 800.0, 1.7e9) for n, (viewer, kind) in enumerate(signals)]
-    # The skipper's next page re-ranks their buffer itself (their buffer is stamped dirty).
-    assert [v.key for v in refill_viewers(applied)] == [liker.key]
-

@@ -12,10 +12,7 @@ fixed number of round trips per batch instead of a dozen per event:
    profile's ``zadd`` + ``ztrim``) keep the events' order;
 4. drop clips past their first impressions from the fresh pool and stamp the viewers' buffers
    dirty (one pipeline, after the state it announces), then schedule at most one refill per
-   viewer whose batch holds a like, share or follow (new candidates to find: the liked clip's
-   co-engagement and content neighbours). A skip, not-interested or finished clip only
-   re-orders what is buffered, which the viewer's next page does itself from the dirty stamp
-   (``compose.rerank``): a full build per skip would cost a build per page of an active viewer.
+   viewer.
 
 Per-viewer order holds because the worker is the only writer of a viewer's state (records are
 partitioned by viewer) and each viewer's events are planned in record order; the long-term
@@ -60,7 +57,7 @@ from clipfeed.recs.training import IMPRESSION_TTL_S, LABEL_FIELDS, imp_key, lab_
 from clipfeed.recs.viewers import Viewer
 
 DEDUPE_TTL_S = 2 * 86400.0
-REFILL_KINDS = MOVES_FEED - {"complete", "skip", "not_interested"}
+REFILL_KINDS = MOVES_FEED - {"complete"}
 
 
 def event_key(event_id: int) -> str:
