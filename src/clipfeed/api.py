@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -61,6 +62,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             hook(app.state.services)
         if owned:
             _start_inprocess_workers(app.state.services)
+            # What start-up loaded (modules, models, settings) lives as long as the serving
+            # process: keep it out of the cyclic collector's full passes. Measured with the app
+            # loaded: one full collection took 131 ms (220k objects), a stall for every request
+            # in flight; after the freeze it walks only what requests and caches made since.
+            # Not for an app given its services (tests, the demo): they build many apps in one
+            # process, and frozen objects are never collected.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
