@@ -88,7 +88,7 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     if current is None and known is None:
         # A viewer with no history and no buffer: nothing to personalise on yet. Their buffer
         # starts as a slice of the region's precomputed ranking (filtered for them page by
-        # page); their first like or skip makes the next page a full personal build.
+        # page); their first like or skip re-ranks it, and the stream worker rebuilds it for them.
         path = "cold_start"
         current = await cold_start_buffer(services, viewer, settings=settings, limit=limit)
     elif current is None or time.time() - current.built > settings.feed_buffer_stale_s:
