@@ -111,10 +111,10 @@ async def get_cards_recent(cache: Cache, clip_ids: Sequence[int]) -> dict[int, C
     out: dict[int, ClipCard] = {}
     missing = []
     for clip_id in clip_ids:
-        hit, card = near.get(clip_id)
+        _, card = near.get(clip_id)  # only found cards are kept, so a hit always has one
         if card is not None:
             out[clip_id] = card
-        elif not hit:
+        else:
             missing.append(clip_id)
     for clip_id, card in (await get_cards(cache, missing)).items():
         near.put(clip_id, card)

@@ -107,7 +107,7 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     cards: dict[int, ClipCard] = {}
     views: dict[int, bytes] = {}
     # The previous seen period was already checked when the buffer was built in this period.
-    recheck = int(current.built // config.seen.ttl) != int(time.time() // config.seen.ttl)
+    recheck = config.seen.crossed_period(current.built)
     topped_up = 0
     reread = False
     while len(served) < limit:
@@ -122,7 +122,7 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
                     and any(r.clip_id not in taken for r in stored.items)):
                 current = buffers.Buffer(stored.built, stored.model,
                                          [r for r in stored.items if r.clip_id not in taken], stored.ranked)
-                recheck = int(current.built // config.seen.ttl) != int(time.time() // config.seen.ttl)
+                recheck = config.seen.crossed_period(current.built)
                 continue
         if not current.items and topped_up < MAX_TOP_UPS:
             # Still dry (or what was left had been claimed meanwhile by another device): build

@@ -65,8 +65,8 @@ async def cache_views(services: Services, clips: list[Clip],
     for clip in clips:
         owner = owners.get(clip.owner_id)
         view = clips_service.public_view(clip, owner_handle=owner.handle if owner else None)
-        row = row_of(clip)
-        out[clip.id] = (view, orjson.loads(orjson.dumps(row)))
+        row = orjson.loads(orjson.dumps(row_of(clip)))  # as a cache hit reads it back
+        out[clip.id] = (view, row)
         fresh[view_key(clip.id)] = orjson.dumps({"view": view.model_dump(mode="json"), "clip": row})
     if fresh:
         await services.cache.set_many(fresh, ttl=VIEW_TTL_S)

@@ -39,6 +39,11 @@ class SeenFilter:
     def hashes(self) -> int:
         return max(1, round(self.bits / self.capacity * math.log(2)))
 
+    def crossed_period(self, since: float) -> bool:
+        """Whether a period boundary lies between ``since`` and now (the previous period's
+        filter, checked at ``since``, may have gained clips since)."""
+        return int(since // self.ttl) != int(time.time() // self.ttl)
+
     def _keys(self, viewer: str, at: float | None = None) -> tuple[str, str]:
         period = int((time.time() if at is None else at) // self.ttl)
         return f"recs:seen:{viewer}:{period}", f"recs:seen:{viewer}:{period - 1}"

@@ -51,11 +51,9 @@ class Signals:
         """Users ``user_id`` blocked or was blocked by: neither sees the other's clips."""
         return set(await social.blocked_user_ids(db=services.db, user_id=user_id))
 
-    async def following_ids(self, services: Services, user_id: int) -> list[int]:
-        return list(await social.followee_ids(db=services.db, user_id=user_id, limit=FOLLOWING_READ))
-
     async def following_and_blocked(self, services: Services, user_id: int) -> tuple[list[int], set[int]]:
-        """``following_ids`` and ``blocked_user_ids`` in one read."""
+        """Whom ``user_id`` follows (newest first, up to ``FOLLOWING_READ``) and
+        ``blocked_user_ids``, in one read."""
         following, blocked = await social.followees_and_blocked(db=services.db, user_id=user_id,
                                                                 limit=FOLLOWING_READ)
         return list(following), set(blocked)
