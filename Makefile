@@ -12,7 +12,8 @@ demo: install
 	$(BIN)/clipfeed demo
 
 test: install lint typecheck
-	$(BIN)/pytest -q
+	@start=$$(date +%s); $(BIN)/pytest -q; status=$$?; \
+	echo "make test: pytest took $$(( $$(date +%s) - start )) s"; exit $$status
 
 install: system-deps $(STAMP) $(JS_STAMP)
 

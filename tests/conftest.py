@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,24 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test."""
     with engines.postgres_database(postgres_server_url) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server_url: str) -> Iterator[str]:
+    with engines.migrated_postgres_template(postgres_server_url) as name:
+        yield name
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_server_url: str, postgres_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, with the current schema."""
+    with engines.postgres_database(postgres_server_url, template=postgres_template) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return engines.migrated_sqlite_template(tmp_path_factory.mktemp("schema"))
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +72,7 @@ def stack_settings(stack: str, tmp_path, request: pytest.FixtureRequest, **overr
 
     values: dict[str, object] = {"data_dir": tmp_path, "log_json": False}
     if stack == "real":
-        pg = request.getfixturevalue("postgres_url")
+        pg = request.getfixturevalue("migrated_postgres_url")
         endpoint = request.getfixturevalue("s3_endpoint")
         redis = request.getfixturevalue("redis_url")
         nats = request.getfixturevalue("nats_url")
@@ -79,13 +98,11 @@ def settings(stack: str, tmp_path, request: pytest.FixtureRequest):  # type: ign
 
 
 @pytest.fixture
-async def services(settings):  # type: ignore[no-untyped-def]
+async def services(settings, sqlite_template: Path):  # type: ignore[no-untyped-def]
     from clipfeed.bootstrap import bootstrap
-    from clipfeed.infra.db.migrate import upgrade
 
-    upgrade(settings.resolve(settings.database_url))
-    for url in settings.database_shard_urls:
-        upgrade(settings.resolve(url))
+    for url in [settings.database_url, *settings.database_shard_urls]:
+        engines.migrate_from_template(settings.resolve(url), sqlite_template)
     built = await bootstrap(settings)
     try:
         yield built

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from clipfeed.core.errors import RateLimited
 from clipfeed.infra.cache import Cache
 
 
 class RateLimiter:
-    def __init__(self, cache: Cache) -> None:
+    def __init__(self, cache: Cache, *, clock: Callable[[], float] = time.time) -> None:
         self.cache = cache
+        # Injected so tests can hold time still: a window boundary falling in the middle of
+        # a test's burst would otherwise reset its count.
+        self.clock = clock
 
     async def hit(self, scope: str, subject: str, *, limit: int, per_seconds: int,
                   cost: int = 1) -> None:
         """Count one use of ``scope`` by ``subject``; raise ``RateLimited`` past ``limit``."""
-        window = int(time.time() // per_seconds)
+        now = self.clock()
+        window = int(now // per_seconds)
         key = f"rl:{scope}:{subject}:{window}"
         used = await self.cache.incr(key, cost, ttl=per_seconds + 1)
         if used > limit:
-            retry = per_seconds - int(time.time() % per_seconds)
+            retry = per_seconds - int(now % per_seconds)
             raise RateLimited(f"too many {scope} requests; try again in {retry} s", retry_after=retry)
