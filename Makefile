@@ -32,6 +32,7 @@ $(JS_STAMP): tests/js/package.json tests/js/package-lock.json
 
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

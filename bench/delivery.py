@@ -44,8 +44,8 @@ from tests.delivery import ladder  # noqa: E402
 from tests.services import free_port, wait_for_port  # noqa: E402
 
 from clipfeed.delivery.edge import EdgeSpec, running_edge  # noqa: E402
-from clipfeed.delivery.layout import attributes  # noqa: E402
 from clipfeed.delivery.signing import parse_keys  # noqa: E402
+from clipfeed.storage.layout import attributes  # noqa: E402
 
 KEYS = ["k1:bench-signing-secret-0123456789"]
 PURGE = "bench-purge-secret"

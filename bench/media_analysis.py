@@ -22,9 +22,9 @@ from clipfeed.accounts import service as accounts
 from clipfeed.bootstrap import running
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipCreate
+from clipfeed.demo.content import package_video
 from clipfeed.infra.db.migrate import upgrade
 from clipfeed.media import metadata, screening, thumbnails
-from clipfeed.media.demo_content import package_video
 from clipfeed.media.probe import probe
 from clipfeed.settings import Settings
 

@@ -1,61 +1,28 @@
 """The composition root: the only place that builds adapters from ``Settings``.
 
+``Services`` (the wired ports) is defined in ``clipfeed.runtime.services`` and re-exported here.
+
 The API, the workers, the CLI and the tests all get their dependencies from ``bootstrap``,
 so they run the same wiring whatever the backends are.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 import structlog
 
 from clipfeed.core.ids import IdGenerator, default_node
-from clipfeed.core.live import LiveHub
-from clipfeed.core.outbox import Outbox
-from clipfeed.core.ratelimit import RateLimiter
-from clipfeed.infra.blobs import BlobStore, open_blob_store
-from clipfeed.infra.cache import Cache, open_cache
+from clipfeed.infra.blobs import open_blob_store
+from clipfeed.infra.cache import open_cache
 from clipfeed.infra.db import Database
-from clipfeed.infra.log import EventLog, open_event_log
+from clipfeed.infra.log import open_event_log
+from clipfeed.runtime.live import LiveHub
+from clipfeed.runtime.outbox import Outbox
+from clipfeed.runtime.ratelimit import RateLimiter
+from clipfeed.runtime.services import Services
 from clipfeed.settings import Settings
-
-
-@dataclass
-class Services:
-    settings: Settings
-    ids: IdGenerator
-    db: Database
-    blobs: BlobStore
-    cache: Cache
-    log: EventLog
-    outbox: Outbox
-    limiter: RateLimiter
-    live: LiveHub
-    background: list[asyncio.Task[None]] = field(default_factory=list)
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def spawn(self, coro: object, name: str) -> None:
-        """Run a background loop for the lifetime of these services."""
-        self.background.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
-
-    async def close(self) -> None:
-        self.stopping.set()
-        for task in self.background:
-            task.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
-        await self.live.close()
-        try:
-            await self.outbox.flush()  # best effort: what stays is relayed by the next process
-        except Exception as exc:
-            structlog.get_logger(__name__).warning("outbox.flush_on_close_failed", error=str(exc))
-        await self.log.close()
-        await self.cache.close()
-        await self.blobs.close()
-        await self.db.close()
 
 
 async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:

@@ -1,6 +1,6 @@
-"""Worker roles: ``clipfeed worker <role>`` runs every processor and loop registered for it.
+"""Worker roles: ``clipfeed worker <role>`` runs every processor and loop listed for it here.
 
-Features register here (a line each) so the CLI, the demo and the tests run the same set.
+One table, read by the CLI, the demo (in-process workers) and the tests, so all run the same set.
 """
 
 from __future__ import annotations
@@ -11,18 +11,21 @@ from typing import Any
 
 import structlog
 
-from clipfeed.bootstrap import Services
-from clipfeed.core.consumers import Processor, run_processor
-from clipfeed.delivery.worker import DELIVERY_LOOPS, PurgeProcessor
-from clipfeed.http.idempotency import purge_loop as idempotency_purge
+from clipfeed.delivery import purge
+from clipfeed.delivery.placement import placement_loop
+from clipfeed.delivery.worker import PurgeProcessor
+from clipfeed.http.idempotency import purge_loop as idempotency_purge_loop
 from clipfeed.lake.worker import compaction_loop, jobs_loop
+from clipfeed.media.chunks import ChunkProcessor
 from clipfeed.media.retranscode import RetranscodeProcessor
-from clipfeed.media.worker import MEDIA_PROCESSORS
+from clipfeed.media.worker import MediaProcessor
 from clipfeed.notifications.worker import NotificationFanout
 from clipfeed.recs.worker import RECS_PROCESSORS
 from clipfeed.recs.worker import training_loop as recs_training_loop
+from clipfeed.runtime.consumers import Processor, run_processor
+from clipfeed.runtime.services import Services
 from clipfeed.social.cleanup import SocialCleanup
-from clipfeed.storage.worker import STORAGE_LOOPS
+from clipfeed.storage.worker import storage_loop
 from clipfeed.stream.worker import STREAM_PROCESSORS, upkeep
 from clipfeed.uploads import lifecycle as uploads_lifecycle
 
@@ -32,35 +35,43 @@ ProcessorFactory = Callable[[Services], Processor]
 # A periodic or long-running job of a role: gets the services and a stop signal.
 Loop = Callable[[Services, asyncio.Event], Coroutine[Any, Any, None]]
 
-PROCESSORS: dict[str, list[ProcessorFactory]] = {"stream": [], "media": [], "batch": [], "lifecycle": []}
-LOOPS: dict[str, list[Loop]] = {"stream": [], "media": [], "batch": [], "lifecycle": []}
 
-LOOPS["lifecycle"].append(uploads_lifecycle.run)  # upload expiry and interrupted hand-offs
-PROCESSORS["stream"] += STREAM_PROCESSORS  # counters, trending, live features (issue 8)
-LOOPS["stream"].append(upkeep)  # topic retention, pruning of applied event IDs
-LOOPS["batch"] += [compaction_loop, jobs_loop]  # Parquet lake, aggregates, training data
-PROCESSORS["media"] += MEDIA_PROCESSORS  # probe, ladder, thumbnails, screening (issue 5)
-PROCESSORS["media"].append(RetranscodeProcessor)  # renditions of cold clips popular again (issue 6)
-PROCESSORS["stream"].append(PurgeProcessor)  # edge purges on takedowns (issue 6)
-LOOPS["stream"] += DELIVERY_LOOPS["stream"]  # retries of unconfirmed purges (issue 6)
-LOOPS["lifecycle"] += DELIVERY_LOOPS["lifecycle"] + STORAGE_LOOPS  # placement, tiers, replication (issue 6)
-PROCESSORS["stream"] += RECS_PROCESSORS  # feed indexer and live feedback; LOOPS["batch"]: training (issue 9)
-LOOPS["batch"].append(recs_training_loop)
-PROCESSORS["stream"] += [NotificationFanout, SocialCleanup]  # inbox fan-out, account cleanup (issue 7)
-LOOPS["lifecycle"].append(idempotency_purge)  # expired Idempotency-Key responses (issue 7)
+class Role:
+    def __init__(self, processors: list[ProcessorFactory], loops: list[Loop]) -> None:
+        self.processors = processors
+        self.loops = loops
+
+
+ROLES: dict[str, Role] = {
+    # Probe, ladder, thumbnails, screening; chunks of long clips; renditions of cold clips
+    # popular again.
+    "media": Role(processors=[MediaProcessor, ChunkProcessor, RetranscodeProcessor], loops=[]),
+    # Counters, trending and live features; the feed indexer and live feedback; edge purges on
+    # takedowns; inbox fan-out; account cleanup. Loops: topic retention and pruning, retries
+    # of unconfirmed purges.
+    "stream": Role(processors=[*STREAM_PROCESSORS, *RECS_PROCESSORS, PurgeProcessor, NotificationFanout,
+                               SocialCleanup],
+                   loops=[upkeep, purge.purge_loop]),
+    # The Parquet lake and its aggregates, training data, the ranker's training.
+    "batch": Role(processors=[], loops=[compaction_loop, jobs_loop, recs_training_loop]),
+    # Upload expiry and interrupted hand-offs, regional placement, storage tiers and
+    # replication, expired Idempotency-Key responses.
+    "lifecycle": Role(processors=[], loops=[uploads_lifecycle.run, placement_loop, storage_loop,
+                                            idempotency_purge_loop]),
+}
 
 
 def roles() -> list[str]:
-    return [role for role in PROCESSORS if PROCESSORS[role] or LOOPS[role]]
+    return list(ROLES)
 
 
 async def run_role(services: Services, role: str, stop: asyncio.Event) -> None:
     """Run a role until ``stop`` is set."""
-    if role not in PROCESSORS:
-        raise ValueError(f"unknown worker role {role!r}; known: {', '.join(PROCESSORS)}")
+    if role not in ROLES:
+        raise ValueError(f"unknown worker role {role!r}; known: {', '.join(ROLES)}")
     tasks = [asyncio.create_task(run_processor(factory(services), stop), name=f"{role}-processor")
-             for factory in PROCESSORS[role]]
-    tasks += [asyncio.create_task(loop(services, stop), name=f"{role}-loop") for loop in LOOPS[role]]
+             for factory in ROLES[role].processors]
+    tasks += [asyncio.create_task(loop(services, stop), name=f"{role}-loop") for loop in ROLES[role].loops]
     log.info("worker.started", role=role, tasks=len(tasks))
     try:
         await stop.wait()

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from clipfeed.infra.log import OutgoingRecord, TopicSpec, open_event_log, partition_for
-from clipfeed.infra.log.jetstream import JetStreamEventLog
-from clipfeed.infra.log.jetstream_layout import partition_consumer
-from clipfeed.infra.log.jetstream_pull import Puller
+from clipfeed.infra.log.jetstream.layout import partition_consumer
+from clipfeed.infra.log.jetstream.log import JetStreamEventLog
+from clipfeed.infra.log.jetstream.pull import Puller
 from tests.services import drop_jetstream_streams
 
 

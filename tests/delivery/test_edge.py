@@ -124,7 +124,7 @@ async def test_moderators_purge_a_clip_from_the_edges(delivery_stack, stack_serv
 async def test_a_takedown_event_purges_every_edge(delivery_stack, stack_services, creator) -> None:
     from clipfeed.clips import service as clips
     from clipfeed.clips.models import ClipStatus
-    from clipfeed.core.consumers import run_processor
+    from clipfeed.runtime.consumers import run_processor
 
     s = stack_services
     clip = await ladder.publish(s, owner_id=creator.id)

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from clipfeed.accounts import service as accounts
-from clipfeed.bootstrap import Services
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipCreate, ClipStatus
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
+from clipfeed.runtime.services import Services
 from tests.services import shared_media
 
 SHARED = shared_media()

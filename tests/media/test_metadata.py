@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clipfeed.demo.content import package_video
 from clipfeed.media import embedding, features, metadata
-from clipfeed.media.demo_content import package_video
 from clipfeed.media.probe import probe
 from clipfeed.settings import Settings
 from tests.media import clipgen
@@ -97,7 +97,7 @@ async def test_embeddings_are_stored_and_read_back_by_clip(services, tmp_path: P
     found = await _extract(package_video("carphone_pristine.mp4"), tmp_path, "Calling home from the car")
     await features.save_metadata(db=services.db, clip_id=101, metadata=found)
     await features.save_metadata(db=services.db, clip_id=101, metadata=found)  # a redelivered job: same row
-    stored = await metadata.get_embeddings(db=services.db, clip_ids=[101, 202])
+    stored = await features.get_embeddings(db=services.db, clip_ids=[101, 202])
     assert list(stored) == [101]
     np.testing.assert_array_equal(stored[101], found.embedding)
     row = await features.get(db=services.db, clip_id=101)

@@ -13,8 +13,8 @@ from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import Role
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipCreate, ClipStatus
+from clipfeed.demo.content import package_video
 from clipfeed.media import features, nsfw, screening
-from clipfeed.media.demo_content import package_video
 from clipfeed.media.frames import Sampling, sample, spread
 from clipfeed.media.probe import probe
 from tests.helpers import assert_problem, signup

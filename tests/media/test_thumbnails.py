@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from clipfeed.demo.content import package_video
 from clipfeed.media import thumbnails
-from clipfeed.media.demo_content import package_video
 from clipfeed.media.probe import probe
 from tests.media import clipgen
 

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipStatus
 from clipfeed.infra.db import utcnow
-from clipfeed.uploads import handoff, lifecycle, progress
+from clipfeed.media import progress
+from clipfeed.uploads import handoff, lifecycle
 from clipfeed.uploads.models import Upload
 from tests.helpers import assert_problem, signup
 from tests.uploads.tus import SAMPLE, create, head, patch, send_all, upload_id

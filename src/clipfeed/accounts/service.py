@@ -23,10 +23,10 @@ from clipfeed.accounts.passwords import hash_password, needs_rehash, verify_pass
 from clipfeed.clips import service as clips_service
 from clipfeed.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from clipfeed.core.ids import IdGenerator
-from clipfeed.core.outbox import Outbox
 from clipfeed.infra.blobs import BlobStore
 from clipfeed.infra.cache import Cache
 from clipfeed.infra.db import Database, utcnow
+from clipfeed.runtime.outbox import Outbox
 from clipfeed.settings import Settings
 
 TOPIC = "users"

@@ -21,10 +21,10 @@ from clipfeed.clips.models import (
 )
 from clipfeed.core.errors import Forbidden, Invalid, NotFound
 from clipfeed.core.ids import IdGenerator
-from clipfeed.core.outbox import Outbox
 from clipfeed.core.pagination import id_page
 from clipfeed.infra.blobs import BlobStore
 from clipfeed.infra.db import Database, utcnow
+from clipfeed.runtime.outbox import Outbox
 
 TOPIC = "clips"
 

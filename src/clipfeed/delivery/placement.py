@@ -24,11 +24,11 @@ from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipStatus, Visibility
 from clipfeed.delivery import popularity
 from clipfeed.delivery.edges import EdgeDirectory
-from clipfeed.delivery.layout import clip_layout
 from clipfeed.delivery.playback import image_version, pointer
+from clipfeed.storage.layout import clip_layout
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 WARM_MEMORY_S = 3600.0

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core.errors import NotFound
 from clipfeed.delivery.edges import EdgeDirectory
-from clipfeed.delivery.layout import Layout, clip_layout
-from clipfeed.delivery.models import PlaybackInfo
+from clipfeed.delivery.models import PlaybackInfo, Rendition
 from clipfeed.delivery.signing import Signer, clip_scope
 from clipfeed.delivery.ttl import media_type
 from clipfeed.settings import Settings
+from clipfeed.storage.layout import Layout, clip_layout
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 # Tallest rendition to start with per reported network (the Network Information API's
 # ``effectiveType``, or what a native client says); the player adapts from there.
@@ -142,7 +142,8 @@ async def playback_info(*, services: Services, clip: Clip, viewer_id: int | None
         sprite_vtt_url=urls["sprite_vtt"], preview_url=urls["preview"],
         start_rendition=start.name if start else None,
         start_playlist_url=build.url(start.playlist) if start else None, prefetch_urls=prefetch,
-        renditions=[r.public() for r in layout.renditions], signed=build.signed,
+        renditions=[Rendition(name=r.name, height=r.height, bandwidth=r.bandwidth) for r in layout.renditions],
+        signed=build.signed,
         expires_at=datetime.fromtimestamp(build.expires, UTC) if build.expires else None)
 
 

@@ -32,7 +32,7 @@ from clipfeed.delivery.purge_agent import SIGNATURE_HEADER, sign
 from clipfeed.infra.db import utcnow
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 CALL_TIMEOUT_S = 5.0

@@ -13,12 +13,11 @@ from typing import ClassVar
 
 import orjson
 
-from clipfeed.core.consumers import Processor
 from clipfeed.delivery import purge
-from clipfeed.delivery.layout import forget_layout
 from clipfeed.delivery.models import Urgency
-from clipfeed.delivery.placement import placement_loop
 from clipfeed.infra.log import Record
+from clipfeed.runtime.consumers import Processor
+from clipfeed.storage.layout import forget_layout
 from clipfeed.storage.service import forget_tier
 
 TAKEDOWNS = {"clip.deleted", "clip.rejected", "clip.review"}
@@ -54,6 +53,3 @@ class PurgeProcessor(Processor):
         await forget_layout(services=self.services, clip_id=clip_id)
         await purge.purge(services=self.services, prefixes=[f"clips/{clip_id}/"], urgency=urgency,
                           reason=kind)
-
-
-DELIVERY_LOOPS = {"stream": [purge.purge_loop], "lifecycle": [placement_loop]}

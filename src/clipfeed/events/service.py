@@ -27,7 +27,7 @@ from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, ensure_topics
 from clipfeed.infra.log import OutgoingRecord
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 SEEN_BUCKET_S = 3600  # received IDs are remembered for one to two of these
 INGESTED = Counter("clipfeed_events_ingested_total", "Client events by outcome (accepted, duplicate, "

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from clipfeed.infra.log import TopicSpec
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 ACTIVITY_CLIPS = "activity.clips"   # key: clip ID
 ACTIVITY_USERS = "activity.users"   # key: user ID, or "anon:<device id>" for anonymous viewers

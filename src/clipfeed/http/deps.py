@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 
 from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
-from clipfeed.bootstrap import Services
 from clipfeed.core.errors import Unauthorized
+from clipfeed.runtime.services import Services
 
 
 async def get_services(request: Request) -> Services:

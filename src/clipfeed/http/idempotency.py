@@ -39,7 +39,7 @@ from clipfeed.core.errors import BadRequest, Conflict, Invalid
 from clipfeed.infra.db import Base, Database, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 

@@ -26,7 +26,7 @@ from clipfeed.stream.activity import Activity, PoisonEvent, decode
 from clipfeed.stream.catalog import ClipMeta, clip_meta
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 GROUP = "batch-lake"

@@ -28,7 +28,7 @@ from clipfeed.lake.engines import Engine, engine_named
 from clipfeed.lake.layout import AGGREGATES_PREFIX, EVENT_SCHEMA, TRAINING_PREFIX, day_prefix, output_key
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 
 @dataclass

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import structlog
 
-from clipfeed.bootstrap import Services
 from clipfeed.infra.log import Consumer
 from clipfeed.lake import compaction, service
+from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 JOBS_LOCK = "lake:jobs:lock"

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from clipfeed.core.errors import Conflict, Invalid, NotFound, PayloadTooLarge
 from clipfeed.core.ids import IdGenerator
-from clipfeed.core.outbox import Outbox
 from clipfeed.core.pagination import id_page
 from clipfeed.infra.db import Base, Database, UTCDateTime, utcnow
 from clipfeed.media import features, phash
 from clipfeed.media.probe import ProbeError, probe
+from clipfeed.runtime.outbox import Outbox
 
 TOPIC = "moderation"
 

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 import structlog
 
-from clipfeed.bootstrap import Services
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
 from clipfeed.media import edits as edit_lists
@@ -34,6 +33,7 @@ from clipfeed.media import probe as prober
 from clipfeed.media.ffmpeg import Report, run
 from clipfeed.media.reporting import Progress
 from clipfeed.media.worker import LongJobProcessor
+from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 TOPIC = "media.chunks"

@@ -23,12 +23,11 @@ import numpy as np
 
 from clipfeed.clips.models import hashtags_in
 from clipfeed.media import embedding as embeddings
-from clipfeed.media.features import get_embeddings
 from clipfeed.media.frames import Frames, Sampling, display_size, fit, run_ffmpeg, spread
 from clipfeed.media.probe import Probe
 from clipfeed.settings import Settings
 
-__all__ = ["MediaMetadata", "detect_language", "dominant_colours", "extract", "get_embeddings", "mentions_in"]
+__all__ = ["MediaMetadata", "detect_language", "dominant_colours", "extract", "mentions_in"]
 
 SCENE_THRESHOLD = 0.4
 SCENE_BOX = 320

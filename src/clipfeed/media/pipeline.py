@@ -25,7 +25,6 @@ from typing import Any
 
 import structlog
 
-from clipfeed.bootstrap import Services
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.events import Event
@@ -38,6 +37,7 @@ from clipfeed.media.ffmpeg import FFmpegError, Report
 from clipfeed.media.publish import Publisher
 from clipfeed.media.reporting import Progress
 from clipfeed.media.validate import Limits, Rejected, assess, check_probe
+from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 UNDECODABLE = "the video could not be decoded; the file may be damaged"

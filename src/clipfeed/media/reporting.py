@@ -1,4 +1,4 @@
-"""Progress reports of a media job, in the format of ``clipfeed.uploads.progress`` (the clip's
+"""Progress reports of a media job, in the format of ``clipfeed.media.progress`` (the clip's
 status endpoint and its SSE stream read them): ``media.progress`` events keyed by clip ID and
 the latest report in the cache at ``media:progress:{clip_id}``.
 
@@ -13,8 +13,8 @@ import time
 
 import structlog
 
-from clipfeed.bootstrap import Services
-from clipfeed.uploads import progress as status_reports
+from clipfeed.media import progress as status_reports
+from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 ENCODE_START, ENCODE_END = 5.0, 85.0

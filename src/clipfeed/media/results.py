@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from clipfeed.bootstrap import Services
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.events import Event
 from clipfeed.media import features, jobstate, metadata, screening, thumbnails
 from clipfeed.media import probe as prober
 from clipfeed.media.reporting import Progress
+from clipfeed.runtime.services import Services
 
 if TYPE_CHECKING:  # the pipeline imports this module
     from clipfeed.media.pipeline import Job

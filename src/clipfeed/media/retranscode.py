@@ -25,7 +25,7 @@ group ``media-retranscode``) handles it:
    restored renditions from ``dropped``. A move that starts later sees nothing dropped and
    takes the renditions along; one that started earlier makes this job give up (its outputs
    are dropped-rendition keys outside home, which the storage repair deletes).
-5. The delivery layout cache is cleared and the edges are asked to purge the clip's manifests
+5. The ladder layout cache is cleared and the edges are asked to purge the clip's manifests
    and the restored rendition folders (urgency ``soon``).
 
 Killed half-way: before step 4 commits, the manifests still list only the kept renditions, so
@@ -51,12 +51,10 @@ from typing import Any, ClassVar
 
 import structlog
 
-from clipfeed.bootstrap import Services
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.events import Event
 from clipfeed.delivery import purge as delivery_purge
-from clipfeed.delivery.layout import forget_layout, parse_master
 from clipfeed.delivery.models import Urgency
 from clipfeed.infra.blobs import BlobNotFound, BlobStore
 from clipfeed.infra.log import Record
@@ -66,7 +64,9 @@ from clipfeed.media import probe as prober
 from clipfeed.media.ladder import Rendition
 from clipfeed.media.packaging import Track
 from clipfeed.media.worker import LongJobProcessor, clip_lock
+from clipfeed.runtime.services import Services
 from clipfeed.storage import service as storage
+from clipfeed.storage.layout import forget_layout, parse_master
 from clipfeed.storage.lifecycle import RETRANSCODE_TOPIC
 from clipfeed.storage.models import Part, StoredPart, Tier
 

@@ -38,7 +38,7 @@ from clipfeed.moderation import service as moderation
 from clipfeed.moderation.text import check_text
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
     from clipfeed.settings import Settings
 
 log = structlog.get_logger(__name__)

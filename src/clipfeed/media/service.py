@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from clipfeed.bootstrap import Services
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.errors import Conflict, Forbidden, Invalid
 from clipfeed.media.edits import EditList
+from clipfeed.runtime.services import Services
 
 UPLOADED_TOPIC = "media.uploaded"
 REEDITS_PER_HOUR = 20

@@ -15,17 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import ClassVar
 
 import structlog
 
-from clipfeed.bootstrap import Services
-from clipfeed.core.consumers import Processor
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
 from clipfeed.media import results
 from clipfeed.media.pipeline import Job, run_job
+from clipfeed.runtime.consumers import Processor
 
 log = structlog.get_logger(__name__)
 UPLOADED_TOPIC = "media.uploaded"
@@ -105,12 +104,3 @@ async def clip_lock(processor: Processor, clip_id: int) -> AsyncIterator[None]:
         with contextlib.suppress(Exception):
             if await cache.get(key) == token:
                 await cache.delete(key)
-
-
-def _chunk_processor(services: Services) -> Processor:
-    from clipfeed.media.chunks import ChunkProcessor  # it builds on LongJobProcessor above
-
-    return ChunkProcessor(services)
-
-
-MEDIA_PROCESSORS: list[Callable[[Services], Processor]] = [MediaProcessor, _chunk_processor]

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from clipfeed.core.ids import IdGenerator
-from clipfeed.core.outbox import Outbox
 from clipfeed.core.pagination import id_page
 from clipfeed.infra.db import Database, utcnow
 from clipfeed.moderation.models import (
@@ -30,10 +29,11 @@ from clipfeed.moderation.models import (
     ReportRequest,
     SubjectKind,
 )
+from clipfeed.runtime.outbox import Outbox
 
 if TYPE_CHECKING:
     from clipfeed.accounts.models import User
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 TOPIC = "moderation"
 # (services, case, approved, reason) -> None

@@ -13,7 +13,7 @@ from clipfeed.moderation import service
 from clipfeed.moderation.models import ModerationCase, SubjectKind
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 
 async def _clip_owner(services: Services, clip_id: int, reporter_id: int) -> int | None:

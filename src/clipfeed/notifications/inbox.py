@@ -28,7 +28,7 @@ from clipfeed.notifications.models import Notification, NotificationActor, Notif
 from clipfeed.social.graph import insert_for, insert_ignore
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 TOPIC = "notifications"
 SHOWN_ACTORS = 3

@@ -12,7 +12,7 @@ from clipfeed.notifications.models import Actor, Notification, NotificationKind,
 from clipfeed.social import service as social
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 EXCERPT = 100
 COMMENT_KINDS = {NotificationKind.comment.value, NotificationKind.reply.value, NotificationKind.mention.value}

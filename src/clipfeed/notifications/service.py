@@ -39,7 +39,7 @@ from clipfeed.social.graph import insert_for, insert_ignore
 from clipfeed.social.paging import cursor_int
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 PULL_BATCH = 500
 SETTLE = timedelta(seconds=10)

@@ -17,16 +17,16 @@ import sqlalchemy as sa
 import structlog
 
 from clipfeed.clips import service as clips
-from clipfeed.core.consumers import Processor
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
 from clipfeed.notifications import inbox, service
 from clipfeed.notifications.inbox import Delivery
 from clipfeed.notifications.models import Notification, NotificationActor, NotificationKind, PullMark
+from clipfeed.runtime.consumers import Processor
 from clipfeed.social import service as social
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 K = NotificationKind

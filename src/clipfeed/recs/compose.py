@@ -31,7 +31,7 @@ from clipfeed.recs.sources import SourceRequest, gather_candidates, next_offsets
 from clipfeed.recs.viewers import Links, Viewer, viewer_links
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
     from clipfeed.settings import Settings
 
 STAGE_SECONDS = Histogram("clipfeed_feed_stage_seconds", "Time per feed stage", ["stage"],

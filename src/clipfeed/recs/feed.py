@@ -40,7 +40,7 @@ from clipfeed.recs.render_keys import view_key
 from clipfeed.recs.viewers import Links, Viewer, decode_links, links_key, viewer_links
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
     from clipfeed.settings import Settings
 
 PAGES = Counter("clipfeed_feed_pages_total", "Feed pages served", ["tab", "path"])

@@ -29,7 +29,7 @@ from clipfeed.recs.signals import SIGNALS
 from clipfeed.recs.viewers import Viewer
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 VIEW_TTL_S = 3600.0
 

@@ -23,8 +23,8 @@ from clipfeed.social import service as social
 from clipfeed.stream import trending
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
     from clipfeed.clips.models import Clip
+    from clipfeed.runtime.services import Services
 
 TREND_BUCKET_S = 3600
 TREND_HOURS = 3

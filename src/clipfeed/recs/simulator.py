@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 TOPICS = ["cats", "dogs", "cooking", "skate", "music", "comedy", "travel", "science", "fitness", "art",
           "gaming", "fashion"]

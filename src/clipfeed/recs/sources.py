@@ -27,7 +27,7 @@ from clipfeed.recs.retrieval import Snapshot, neighbours_of
 from clipfeed.recs.signals import SIGNALS
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 SOURCE_SECONDS = Histogram("clipfeed_feed_source_seconds", "Time a candidate source took", ["source"],
                            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))

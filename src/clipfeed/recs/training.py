@@ -33,7 +33,7 @@ from clipfeed.recs.compose import Ranked
 from clipfeed.recs.features import FEATURE_NAMES
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 OPEN = "recs:imp:open"
 IMPRESSION_TTL_S = 6 * 3600.0

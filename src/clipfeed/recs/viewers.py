@@ -26,7 +26,7 @@ from clipfeed.recs.models import ViewerInterests
 from clipfeed.recs.signals import SIGNALS
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 LINKS_TTL_S = 300.0
 

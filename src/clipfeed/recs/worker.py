@@ -22,10 +22,8 @@ from typing import Any, ClassVar
 import structlog
 
 from clipfeed.accounts import service as accounts
-from clipfeed.bootstrap import Services
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
-from clipfeed.core.consumers import Processor, run_processor
 from clipfeed.core.events import Event
 from clipfeed.events.topics import ACTIVITY_USERS, SOCIAL
 from clipfeed.infra.log import Record
@@ -37,6 +35,8 @@ from clipfeed.recs.profile import STATE_TTL_S, known_key, ukey
 from clipfeed.recs.render_keys import view_key
 from clipfeed.recs.signals import SIGNALS
 from clipfeed.recs.viewers import Viewer, delete_interests, forget_links
+from clipfeed.runtime.consumers import Processor, run_processor
+from clipfeed.runtime.services import Services
 from clipfeed.stream.activity import Activity
 from clipfeed.stream.activity import decode as decode_activity
 

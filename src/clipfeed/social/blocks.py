@@ -20,7 +20,7 @@ from clipfeed.social.paging import cursor_int, keyset_page
 from clipfeed.social.schemas import BlockedUser, BlockPage, BlockState
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 
 async def block(*, services: Services, blocker: User, blocked: User) -> BlockState:

@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from clipfeed.clips import service as clips
-from clipfeed.core.consumers import Processor
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
+from clipfeed.runtime.consumers import Processor
 from clipfeed.social import events, graph
 from clipfeed.social.comments import take_down
 from clipfeed.social.models import Block, Bookmark, Comment, CommentLike, CommentStatus, Follow, FollowCount, Like

@@ -20,7 +20,7 @@ from clipfeed.social.comments import bump_replies, created_event, take_down
 from clipfeed.social.models import Comment, CommentStatus
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 
 async def comment_owner(services: Services, comment_id: int, reporter_id: int) -> int | None:

@@ -25,7 +25,7 @@ from clipfeed.social.paging import cursor_int, keyset_page
 from clipfeed.social.schemas import CommentAuthor, CommentPage, CommentPublic
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 
 class CommentSort(StrEnum):

@@ -21,7 +21,7 @@ from clipfeed.social.models import ClipSocialSettings, CommentSetting
 from clipfeed.social.schemas import CommentSettings
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 
 @dataclass(frozen=True)

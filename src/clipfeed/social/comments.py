@@ -32,7 +32,7 @@ from clipfeed.social.models import Comment, CommentLike, CommentSetting, Comment
 from clipfeed.social.schemas import CommentCreate, CommentDeleted, CommentLikeState, CommentPublic, CommentUpdate
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_.]{3,30})")
 MAX_MENTIONS = 10

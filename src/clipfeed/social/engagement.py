@@ -29,7 +29,7 @@ from clipfeed.social.schemas import BookmarkState, Counts, Engagement, LikeState
 from clipfeed.stream.counters import get_clip_counts
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 
 async def clip_counts(*, services: Services, clip_ids: list[int]) -> dict[int, Counts]:

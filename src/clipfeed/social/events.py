@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clipfeed.core.outbox import Outbox
 from clipfeed.infra.db import Database
+from clipfeed.runtime.outbox import Outbox
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 TOPIC = "social"
 log = structlog.get_logger(__name__)

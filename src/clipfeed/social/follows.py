@@ -25,7 +25,7 @@ from clipfeed.social.paging import cursor_int, keyset_page
 from clipfeed.social.schemas import FollowEntry, FollowPage, FollowState, Relationship
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 
 async def follow(*, services: Services, follower: User, followee: User) -> FollowState:

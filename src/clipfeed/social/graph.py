@@ -19,7 +19,7 @@ from clipfeed.social import events
 from clipfeed.social.models import Block, Follow, FollowCount
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 
 def insert_for(session: AsyncSession, table: Any) -> Any:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from clipfeed.accounts.models import User
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 
 async def hit_write(services: Services, user: User, scope: str) -> None:

@@ -19,7 +19,7 @@ from clipfeed.social.models import Share
 from clipfeed.social.schemas import ShareChannel, ShareCreate, SharePublic
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 
 def share_url(services: Services, clip_id: int) -> str:

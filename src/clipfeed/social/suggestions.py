@@ -26,7 +26,7 @@ from clipfeed.social.schemas import Suggestion, SuggestionList
 from clipfeed.stream import trending
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 FRIENDS_SCANNED = 500
 POPULAR_SCANNED = 200

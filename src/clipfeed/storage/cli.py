@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 T = TypeVar("T")
 storage_cli = typer.Typer(help="Storage tiers: cost report, lifecycle moves, repair, replication.",

@@ -32,16 +32,16 @@ import structlog
 
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.delivery import purge as delivery_purge
-from clipfeed.delivery.layout import forget_layout, parse_master
 from clipfeed.delivery.models import Urgency
 from clipfeed.infra.blobs import BlobNotFound
 from clipfeed.storage import manifests, moves
+from clipfeed.storage.layout import forget_layout, parse_master
 from clipfeed.storage.models import Part, StoredPart, Tier, part_prefix
 from clipfeed.storage.service import forget_tier
 from clipfeed.storage.tiers import tier_stores
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 ViewsSource = Callable[[list[int]], Awaitable[dict[int, int]]]

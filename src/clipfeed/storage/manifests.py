@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from clipfeed.delivery.layout import attributes, parse_master
+from clipfeed.storage.layout import attributes, parse_master
 
 DASH_NS = "urn:mpeg:dash:schema:mpd:2011"
 

@@ -33,7 +33,7 @@ from clipfeed.storage.models import Part, StoredPart, Tier, part_of, part_prefix
 from clipfeed.storage.tiers import tier_stores
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 

@@ -23,7 +23,7 @@ from clipfeed.storage.moves import copy_verified
 from clipfeed.storage.tiers import tier_stores
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,7 @@ from clipfeed.storage.models import StoredPart
 from clipfeed.storage.tiers import tier_stores
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 GB = 1024**3
 

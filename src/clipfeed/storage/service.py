@@ -15,7 +15,7 @@ from clipfeed.storage.models import Part, StoredPart, Tier, part_of
 from clipfeed.storage.tiers import READ_ORDER, tier_stores
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 

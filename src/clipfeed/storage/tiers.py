@@ -14,7 +14,7 @@ from clipfeed.infra.blobs import BlobStore, open_blob_store
 from clipfeed.storage.models import Tier
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 # Where a missing object is looked for next: cheapest-to-read first after the recorded tier.
 READ_ORDER = (Tier.hot, Tier.warm, Tier.cold)

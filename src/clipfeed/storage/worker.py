@@ -13,7 +13,7 @@ import structlog
 from clipfeed.storage import lifecycle, replication
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 RESTORE_POLL_S = 5.0
@@ -38,6 +38,3 @@ async def storage_loop(services: Services, stop: asyncio.Event) -> None:
             log.warning("storage.lifecycle_failed", error=str(exc))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), RESTORE_POLL_S)
-
-
-STORAGE_LOOPS = [storage_loop]

@@ -16,7 +16,7 @@ import orjson
 from clipfeed.clips import service as clips_service
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 META_TTL_S = 7 * 86400
 LIVE_KEY = "clips:live"

@@ -12,7 +12,7 @@ from clipfeed.core.errors import NotFound
 from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, CLIPS, SOCIAL
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 # In pipeline order: the relay feeds the activity topics, so it is waited for first.
 PIPELINE: tuple[tuple[str, str], ...] = (("stream-relay", SOCIAL), ("stream-catalog", CLIPS),

@@ -20,7 +20,7 @@ from clipfeed.stream.counters import TrendHit
 from clipfeed.stream.windows import LIVE_SPAN_S, WINDOW_S, window_of
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 FEATURE_TTL_S = 3 * 86400.0
 WINDOW_FIELDS = ("impressions", "plays", "completes", "skips", "replays", "likes", "shares", "comments",

@@ -35,7 +35,7 @@ AUDIENCE: sa.Table = ClipAudience.__table__  # type: ignore[assignment]
 APPLIED: sa.Table = StreamApplied.__table__  # type: ignore[assignment]
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 COUNTS_TTL_S = 86400.0
 READ_BACK_TTL_S = 30.0

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from clipfeed.bootstrap import Services
-from clipfeed.core.consumers import run_processor
 from clipfeed.core.errors import Invalid
+from clipfeed.runtime.consumers import run_processor
+from clipfeed.runtime.services import Services
 from clipfeed.stream.catchup import lag, wait_for_catch_up
 from clipfeed.stream.worker import STREAM_PROCESSORS, StreamProcessor
 

@@ -25,7 +25,7 @@ from clipfeed.stream.catalog import clip_meta
 from clipfeed.stream.counters import TrendHit
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 ERA_S = 86400
 GLOBAL = "all"

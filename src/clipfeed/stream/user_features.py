@@ -9,9 +9,9 @@ first), ``ids`` (the last event IDs applied: duplicates and redeliveries are dro
 ``ts`` (newest event time). A sum ``s`` is worth ``s * 2 ** (-(now - L) / h)`` now (h =
 ``CLIPFEED_FEATURES_HALF_LIFE_S``), so events add up the same in any order.
 
-Content embeddings come from ``clipfeed.media.metadata.get_embeddings`` when the media
-pipeline provides it; until then (or when it fails) the centroid is simply absent (``None``)
-and everything else works.
+Content embeddings come from ``clipfeed.media.features.get_embeddings``; a clip without one
+(not processed yet, or the lookup failed) adds nothing to the centroid, which stays ``None``
+until some clip has one.
 """
 
 from __future__ import annotations
@@ -19,18 +19,19 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
 
+from clipfeed.media.features import get_embeddings
 from clipfeed.stream.activity import Activity
 from clipfeed.stream.catalog import clip_meta
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 FEATURE_TTL_S = 30 * 86400.0
@@ -68,16 +69,12 @@ class EmbeddingSource:
 
     def __init__(self) -> None:
         self._known: dict[int, list[float] | None] = {}
-        self.available = True
 
     async def get(self, services: Services, clip_ids: set[int]) -> dict[int, list[float]]:
         missing = [c for c in clip_ids if c not in self._known]
-        if missing and self.available:
+        if missing:
             try:
-                found: Mapping[int, Sequence[float]] = await _media_embeddings()(db=services.db, clip_ids=missing)
-            except (ImportError, AttributeError):
-                self.available = False  # not built yet: profiles go without a centroid
-                found = {}
+                found: Mapping[int, Any] = await get_embeddings(db=services.db, clip_ids=missing)
             except Exception as exc:  # their failure must not stop our stream
                 log.warning("features.embeddings_unavailable", error=str(exc))
                 found = {}
@@ -87,21 +84,6 @@ class EmbeddingSource:
                 vector = found.get(clip_id)
                 self._known[clip_id] = [float(x) for x in vector] if vector is not None else None
         return {c: v for c in clip_ids if (v := self._known.get(c)) is not None}
-
-
-def _media_embeddings() -> Any:
-    """The media pipeline's lookup: ``metadata.get_embeddings`` (the agreed name), else where
-    it lives today; ImportError/AttributeError when neither exists."""
-    import importlib
-
-    for module in ("clipfeed.media.metadata", "clipfeed.media.features"):
-        try:
-            lookup = getattr(importlib.import_module(module), "get_embeddings", None)
-        except ImportError:
-            continue
-        if lookup is not None:
-            return lookup
-    raise AttributeError("clipfeed.media has no get_embeddings")
 
 
 def _empty(ts: float) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from clipfeed.infra.log import Record
 from clipfeed.stream.activity import Activity
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 LATE = Counter("clipfeed_stream_late_events_total", "Events behind their partition's watermark", ["group"])
 WINDOW_S = 300          # tumbling windows of live features

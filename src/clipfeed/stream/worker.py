@@ -22,10 +22,10 @@ from typing import Any, ClassVar
 import orjson
 import structlog
 
-from clipfeed.bootstrap import Services
-from clipfeed.core.consumers import Processor
 from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, CLIPS, SOCIAL, ensure_topics
 from clipfeed.infra.log import OutgoingRecord, Record
+from clipfeed.runtime.consumers import Processor
+from clipfeed.runtime.services import Services
 from clipfeed.stream import clip_features, counters, trending, user_features
 from clipfeed.stream.activity import CLIP_SOCIAL_TYPES, PoisonEvent, decode_all, engagement_records
 from clipfeed.stream.catalog import apply_clip_events

@@ -27,13 +27,14 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
-from clipfeed.bootstrap import Services
 from clipfeed.clips import service as clips_service
 from clipfeed.core.errors import ClipfeedError, NotFound
 from clipfeed.infra.blobs import check_key
 from clipfeed.infra.db import utcnow
+from clipfeed.media import progress
+from clipfeed.runtime.services import Services
 from clipfeed.uploads import details as upload_details
-from clipfeed.uploads import intake, progress, validation
+from clipfeed.uploads import intake, validation
 from clipfeed.uploads.metrics import UPLOADS
 from clipfeed.uploads.models import Upload, UploadKind, UploadState
 from clipfeed.uploads.partials import PartialStore, sha256_of

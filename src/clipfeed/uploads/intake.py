@@ -26,9 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 from starlette.requests import ClientDisconnect
 
-from clipfeed.bootstrap import Services
 from clipfeed.core.errors import PayloadTooLarge
 from clipfeed.infra.db import utcnow
+from clipfeed.runtime.services import Services
 from clipfeed.uploads import lease
 from clipfeed.uploads.metrics import UPLOAD_BYTES
 from clipfeed.uploads.models import Upload, UploadState

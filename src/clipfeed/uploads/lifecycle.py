@@ -20,9 +20,9 @@ from functools import partial
 import sqlalchemy as sa
 import structlog
 
-from clipfeed.bootstrap import Services
 from clipfeed.core.errors import ClipfeedError
 from clipfeed.infra.db import utcnow
+from clipfeed.runtime.services import Services
 from clipfeed.uploads import handoff, service
 from clipfeed.uploads.metrics import UPLOADS
 from clipfeed.uploads.models import Upload, UploadKind, UploadState

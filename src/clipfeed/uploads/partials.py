@@ -73,14 +73,6 @@ class PartialStore(Protocol):
         """Delete every byte the upload holds (idempotent)."""
 
 
-def open_partial_store(blobs: BlobStore, scratch: Path) -> PartialStore:
-    if blobs.local_path("uploads/probe") is not None:
-        return LocalPartials(blobs)
-    from clipfeed.uploads.multipart import MultipartPartials
-
-    return MultipartPartials(blobs, scratch)
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as reader:

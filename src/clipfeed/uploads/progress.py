@@ -1,8 +1,6 @@
-"""Processing progress of a clip: the database status merged with the latest progress report.
-
-The media worker appends ``media.progress`` events (key: clip ID) and keeps the latest report in
-the cache at ``media:progress:<clip id>``; status changes arrive as ``clip.*`` events on topic
-``clips``. The cache is only a cache: without it a processing clip reads as ``queued``.
+"""Processing progress of a clip as its owner sees it: the database status merged with the
+latest progress report of the media job (``clipfeed.media.progress``). Status changes arrive as
+``clip.*`` events on topic ``clips``.
 """
 
 from __future__ import annotations
@@ -10,47 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
-from clipfeed.bootstrap import Services
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.events import Event
-from clipfeed.infra.db import utcnow
+from clipfeed.media.progress import cached
+from clipfeed.runtime.services import Services
 from clipfeed.uploads.models import ClipStatusPublic, Upload, UploadState
 
-PROGRESS_TOPIC = "media.progress"
-PROGRESS_TTL_S = 7 * 24 * 3600
 TERMINAL = {ClipStatus.ready.value, ClipStatus.rejected.value, ClipStatus.failed.value,
             ClipStatus.deleted.value}
-
-
-def progress_key(clip_id: int | str) -> str:
-    return f"media:progress:{clip_id}"
-
-
-async def publish(services: Services, *, clip_id: int, stage: str, percent: float, status: str,
-                  message: str = "") -> None:
-    """What the media worker does for every step; the upload does it once at hand-off."""
-    payload = {"clip_id": str(clip_id), "stage": stage, "percent": percent, "status": status,
-               "message": message}
-    now = utcnow()
-    await services.cache.set(progress_key(clip_id), orjson.dumps({**payload, "updated_at": now.isoformat()}),
-                             ttl=PROGRESS_TTL_S)
-    event = Event(id=services.ids.next_id(), type="media.progress", key=str(clip_id), payload=payload,
-                  occurred_at=now, region=services.settings.region)
-    await services.log.append(PROGRESS_TOPIC, event.encode(), key=str(clip_id).encode())
-
-
-async def cached(services: Services, clip_id: int) -> dict[str, Any] | None:
-    raw = await services.cache.get(progress_key(clip_id))
-    if raw is None:
-        return None
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 async def upload_percent(services: Services, clip_id: int) -> float:

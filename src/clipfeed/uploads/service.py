@@ -15,14 +15,15 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from clipfeed.accounts.models import User
-from clipfeed.bootstrap import Services
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge, RateLimited
 from clipfeed.infra.db import utcnow
+from clipfeed.runtime.services import Services
 from clipfeed.uploads import details as upload_details
 from clipfeed.uploads import handoff, intake, lease
 from clipfeed.uploads.models import Upload, UploadKind, UploadState
-from clipfeed.uploads.partials import PartialStore, open_partial_store
+from clipfeed.uploads.partial_stores import open_partial_store
+from clipfeed.uploads.partials import PartialStore
 from clipfeed.uploads.protocol import (
     REASON_HEADER,
     STATE_HEADER,

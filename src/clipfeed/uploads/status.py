@@ -16,12 +16,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import StreamingResponse
 
-from clipfeed.bootstrap import Services
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip
 from clipfeed.core.errors import NotFound
 from clipfeed.core.events import Event
 from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.media.progress import PROGRESS_TOPIC
+from clipfeed.runtime.services import Services
 from clipfeed.uploads import progress
 from clipfeed.uploads.models import ClipStatusPublic
 
@@ -64,9 +65,9 @@ async def _events(services: Services, clip_id: int, user_id: int) -> AsyncIterat
 
     async with contextlib.AsyncExitStack() as stack:
         # Listen before reading the state, so nothing that happens in between is missed.
-        progress_queue = await stack.enter_async_context(services.live.listen(progress.PROGRESS_TOPIC, key))
+        progress_queue = await stack.enter_async_context(services.live.listen(PROGRESS_TOPIC, key))
         clip_queue = await stack.enter_async_context(services.live.listen(clips_service.TOPIC, key))
-        forwarders = [asyncio.create_task(forward(progress.PROGRESS_TOPIC, progress_queue)),
+        forwarders = [asyncio.create_task(forward(PROGRESS_TOPIC, progress_queue)),
                       asyncio.create_task(forward(clips_service.TOPIC, clip_queue))]
         stack.callback(lambda: [task.cancel() for task in forwarders])
         state = await _state(services, clip_id, user_id)
@@ -77,7 +78,7 @@ async def _events(services: Services, clip_id: int, user_id: int) -> AsyncIterat
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue
-            if topic == progress.PROGRESS_TOPIC:
+            if topic == PROGRESS_TOPIC:
                 state = progress.apply_progress(state, event)
             else:
                 state = await _state(services, clip_id, user_id)

@@ -158,11 +158,11 @@ async def open_event_log(url: str) -> EventLog:
     """``embedded:///path/to/dir`` or ``nats://host:4222[,host2:4222]``."""
     scheme = url.split("://", 1)[0]
     if scheme == "embedded":
-        from clipfeed.infra.log.embedded import EmbeddedEventLog
+        from clipfeed.infra.log.embedded.log import EmbeddedEventLog
 
         return await EmbeddedEventLog.open(url)
     if scheme in ("nats", "tls"):
-        from clipfeed.infra.log.jetstream import JetStreamEventLog
+        from clipfeed.infra.log.jetstream.log import JetStreamEventLog
 
         return await JetStreamEventLog.open(url)
     raise ValueError(f"unknown event log URL scheme {scheme!r} (use embedded:// or nats://)")

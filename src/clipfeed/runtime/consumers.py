@@ -21,7 +21,7 @@ from prometheus_client import Counter, Histogram
 from clipfeed.infra.log import Consumer, Record
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 

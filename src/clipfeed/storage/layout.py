@@ -1,4 +1,5 @@
-"""The shape of a clip's HLS ladder, read from its playlists and kept in the cache.
+"""The shape of a clip's HLS ladder, read from its playlists (wherever its tier keeps them) and
+kept in the cache. Below delivery, which hints start renditions and prefetches from it.
 
 From the master playlist: each rendition's name, height class (the *short* side, so a portrait
 1080×1920 clip is "1080p") and bandwidth; from each media playlist: its init segment and first
@@ -15,12 +16,11 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from clipfeed.delivery.models import Rendition
 from clipfeed.infra.blobs import BlobNotFound
 from clipfeed.storage import service as storage
 
 if TYPE_CHECKING:
-    from clipfeed.bootstrap import Services
+    from clipfeed.runtime.services import Services
 
 LAYOUT_TTL_S = 86400.0
 FIRST_SEGMENTS = 3
@@ -36,9 +36,6 @@ class RenditionLayout:
     codecs: str = ""
     init: str | None = None
     segments: list[str] = field(default_factory=list)
-
-    def public(self) -> Rendition:
-        return Rendition(name=self.name, height=self.height, bandwidth=self.bandwidth)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -24,14 +24,15 @@ import orjson
 
 from clipfeed.core.errors import Invalid, NotFound
 from clipfeed.infra.log import OutgoingRecord, Position, Record, TopicSpec, partition_for
-from clipfeed.infra.log import embedded_groups as groups
-from clipfeed.infra.log import embedded_store as store
-from clipfeed.infra.log.embedded_writer import Reader, Writer
+from clipfeed.infra.log.embedded import groups as groups
+from clipfeed.infra.log.embedded import store as store
+from clipfeed.infra.log.embedded.store import to_record
+from clipfeed.infra.log.embedded.writer import Reader, Writer
 from clipfeed.infra.log.membership import default_member_id
 from clipfeed.infra.log.names import check_group, check_topic
 
 if TYPE_CHECKING:
-    from clipfeed.infra.log.embedded_consumer import EmbeddedConsumer
+    from clipfeed.infra.log.embedded.consumer import EmbeddedConsumer
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,6 @@ TAIL_POLL_S = 0.05
 
 def encode_headers(headers: dict[str, str] | None) -> bytes | None:
     return orjson.dumps(headers) if headers else None
-
-
-def to_record(topic: str, row: store.RecordRow, deliveries: int = 1) -> Record:
-    partition, offset, ts_ms, key, value, headers = row
-    return Record(topic=topic, partition=partition, offset=offset,
-                  timestamp=datetime.fromtimestamp(ts_ms / 1000, UTC), key=key, value=value,
-                  headers=orjson.loads(headers) if headers else {}, delivery_count=deliveries)
 
 
 class EmbeddedEventLog:
@@ -165,7 +159,7 @@ class EmbeddedEventLog:
 
     async def consumer(self, topic: str, group: str, *, shared: bool = True, ack_wait: float = 30.0,
                        max_in_flight: int = 1000, member_id: str | None = None) -> EmbeddedConsumer:
-        from clipfeed.infra.log.embedded_consumer import EmbeddedConsumer
+        from clipfeed.infra.log.embedded.consumer import EmbeddedConsumer
 
         check_group(group)
         if ack_wait <= 0 or max_in_flight < 1:

@@ -8,9 +8,9 @@ import asyncio
 import pytest
 
 from clipfeed.core.events import Event
-from clipfeed.core.outbox import Outbox, OutboxRow
 from clipfeed.infra.db import utcnow
 from clipfeed.infra.log import TopicSpec
+from clipfeed.runtime.outbox import Outbox, OutboxRow
 
 
 async def _drain(services, topic: str) -> list[Event]:  # type: ignore[no-untyped-def]

@@ -7,8 +7,8 @@ from typing import ClassVar
 
 import pytest
 
-from clipfeed.core.consumers import Processor, run_processor
 from clipfeed.infra.log import Record, TopicSpec
+from clipfeed.runtime.consumers import Processor, run_processor
 
 
 class SlowJobs(Processor):

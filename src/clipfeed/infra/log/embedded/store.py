@@ -17,6 +17,11 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+from clipfeed.infra.log import Record
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (
@@ -233,3 +238,10 @@ def _drop_prefix(conn: sqlite3.Connection, topic_id: int, partition: int, upto: 
     conn.execute("DELETE FROM pending WHERE partition = ? AND offset < ? "
                  "AND group_id IN (SELECT id FROM groups WHERE topic_id = ?)", (partition, upto, topic_id))
     return int(count)
+
+
+def to_record(topic: str, row: RecordRow, deliveries: int = 1) -> Record:
+    partition, offset, ts_ms, key, value, headers = row
+    return Record(topic=topic, partition=partition, offset=offset,
+                  timestamp=datetime.fromtimestamp(ts_ms / 1000, UTC), key=key, value=value,
+                  headers=orjson.loads(headers) if headers else {}, delivery_count=deliveries)

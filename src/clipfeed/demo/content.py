@@ -28,13 +28,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clipfeed.accounts import service as accounts
-from clipfeed.accounts.models import User
-from clipfeed.bootstrap import Services
+from clipfeed.accounts.models import Role, User
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipCreate, ClipStatus
 from clipfeed.core.errors import NotFound
 from clipfeed.infra.blobs import check_key
 from clipfeed.media.frames import run_ffmpeg
+from clipfeed.runtime.services import Services
 from clipfeed.uploads.handoff import MEDIA_UPLOADED
 from clipfeed.uploads.partials import sha256_of
 
@@ -45,6 +45,11 @@ CREATORS = [("nova.frames", "Nova — fractal art"), ("ravi.rides", "Ravi on the
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 PORTRAIT, LANDSCAPE, SQUARE = (720, 1280), (1280, 720), (720, 720)
 WAITING = {ClipStatus.uploading.value, ClipStatus.processing.value}
+
+# The sample accounts: an admin to try moderation with, and two viewers.
+DEMO_PASSWORD = "clipfeed-demo"
+DEMO_USERS = [("demo", "demo@example.com", Role.admin), ("mia", "mia@example.com", Role.user),
+              ("leo", "leo@example.com", Role.user)]
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,6 @@ async def render(clip: DemoClip, target: Path) -> Path:
 
 
 async def _creators(services: Services) -> dict[str, int]:
-    from clipfeed.demo import DEMO_PASSWORD
 
     ids: dict[str, int] = {}
     for handle, display in CREATORS:

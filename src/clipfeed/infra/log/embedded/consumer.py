@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING
 
 from clipfeed.core.errors import Gone, Invalid
 from clipfeed.infra.log import Record
-from clipfeed.infra.log import embedded_groups as groups
-from clipfeed.infra.log.embedded import to_record
-from clipfeed.infra.log.embedded_store import TopicRow, now_ms
+from clipfeed.infra.log.embedded import groups as groups
+from clipfeed.infra.log.embedded.store import TopicRow, now_ms, to_record
 
 if TYPE_CHECKING:
-    from clipfeed.infra.log.embedded import EmbeddedEventLog
+    from clipfeed.infra.log.embedded.log import EmbeddedEventLog
 
 log = logging.getLogger(__name__)
 

@@ -8,17 +8,13 @@ import uvicorn
 from rich.console import Console
 
 from clipfeed.accounts import service as accounts
-from clipfeed.accounts.models import Role
 from clipfeed.api import create_app
 from clipfeed.bootstrap import Services, bootstrap
 from clipfeed.core.errors import NotFound
+from clipfeed.demo.content import DEMO_PASSWORD, DEMO_USERS
 from clipfeed.infra.db.migrate import upgrade
 from clipfeed.logs import configure
 from clipfeed.settings import Settings
-
-DEMO_PASSWORD = "clipfeed-demo"
-DEMO_USERS = [("demo", "demo@example.com", Role.admin), ("mia", "mia@example.com", Role.user),
-              ("leo", "leo@example.com", Role.user)]
 
 
 async def seed_accounts(services: Services) -> None:
@@ -59,7 +55,7 @@ def run_demo(settings: Settings, *, port: int, console: Console) -> None:
                 console.print(f"  API docs: {url}/docs   health: {url}/healthz")
                 console.print(f"  sign in as [bold]demo[/] / [bold]{DEMO_PASSWORD}[/]  (Ctrl+C stops)")
                 print(url, flush=True)
-                from clipfeed.media.demo_content import seed_with_progress
+                from clipfeed.demo.content import seed_with_progress
 
                 services.spawn(seed_with_progress(services, console), "demo-content")
             await serving

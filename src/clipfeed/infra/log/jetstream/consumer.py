@@ -27,14 +27,14 @@ from nats.js import api
 
 from clipfeed.core.errors import Conflict, Gone, Invalid
 from clipfeed.infra.log import Record
-from clipfeed.infra.log.jetstream_errors import translated
-from clipfeed.infra.log.jetstream_layout import StreamRef, partition_consumer, shared_consumer, to_record
-from clipfeed.infra.log.jetstream_membership import KvMembership
-from clipfeed.infra.log.jetstream_pull import NETWORK_MARGIN_S, Puller
+from clipfeed.infra.log.jetstream.errors import translated
+from clipfeed.infra.log.jetstream.layout import StreamRef, partition_consumer, shared_consumer, to_record
+from clipfeed.infra.log.jetstream.membership import KvMembership
+from clipfeed.infra.log.jetstream.pull import NETWORK_MARGIN_S, Puller
 from clipfeed.infra.log.membership import Membership, default_member_id
 
 if TYPE_CHECKING:
-    from clipfeed.infra.log.jetstream import JetStreamEventLog
+    from clipfeed.infra.log.jetstream.log import JetStreamEventLog
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from nats.js import JetStreamContext, api
 
 from clipfeed.core.errors import Conflict, Invalid, NotFound, Unavailable
 from clipfeed.infra.log import OutgoingRecord, Position, Record, TopicSpec, partition_for
-from clipfeed.infra.log.jetstream_errors import translated
-from clipfeed.infra.log.jetstream_layout import (
+from clipfeed.infra.log.jetstream.errors import translated
+from clipfeed.infra.log.jetstream.layout import (
     StreamRef,
     encode_headers,
     first_unacked,
@@ -37,11 +37,11 @@ from clipfeed.infra.log.jetstream_layout import (
     start_config,
     to_record,
 )
-from clipfeed.infra.log.jetstream_pull import Puller
+from clipfeed.infra.log.jetstream.pull import Puller
 from clipfeed.infra.log.names import check_group, check_topic
 
 if TYPE_CHECKING:
-    from clipfeed.infra.log.jetstream_consumer import JetStreamConsumer
+    from clipfeed.infra.log.jetstream.consumer import JetStreamConsumer
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class JetStreamEventLog:
 
     async def consumer(self, topic: str, group: str, *, shared: bool = True, ack_wait: float = 30.0,
                        max_in_flight: int = 1000, member_id: str | None = None) -> JetStreamConsumer:
-        from clipfeed.infra.log.jetstream_consumer import JetStreamConsumer
+        from clipfeed.infra.log.jetstream.consumer import JetStreamConsumer
 
         check_group(group)
         if ack_wait <= 0 or max_in_flight < 1:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from clipfeed.core.consumers import Processor, run_processor
 from clipfeed.infra.log import Record, TopicSpec
+from clipfeed.runtime.consumers import Processor, run_processor
 
 
 class Collector(Processor):

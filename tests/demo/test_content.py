@@ -10,7 +10,8 @@ from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipStatus
 from clipfeed.core.events import Event
-from clipfeed.media import demo_content, features
+from clipfeed.demo import content as demo_content
+from clipfeed.media import features
 from clipfeed.uploads.handoff import MEDIA_UPLOADED
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from clipfeed.core.errors import Conflict, NotFound
-from clipfeed.infra.log import embedded_store as store
+from clipfeed.infra.log.embedded import store as store
 from clipfeed.infra.log.membership import Membership
 
 Key = tuple[int, int]  # (partition, offset)

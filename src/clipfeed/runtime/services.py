@@ -1,0 +1,54 @@
+"""``Services``: the ports and runtime services of one process, as ``bootstrap`` wired them.
+
+Defined below the features (they receive it) and built only by ``clipfeed.bootstrap``."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import structlog
+
+from clipfeed.core.ids import IdGenerator
+from clipfeed.infra.blobs import BlobStore
+from clipfeed.infra.cache import Cache
+from clipfeed.infra.db import Database
+from clipfeed.infra.log import EventLog
+from clipfeed.runtime.live import LiveHub
+from clipfeed.runtime.outbox import Outbox
+from clipfeed.runtime.ratelimit import RateLimiter
+from clipfeed.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    ids: IdGenerator
+    db: Database
+    blobs: BlobStore
+    cache: Cache
+    log: EventLog
+    outbox: Outbox
+    limiter: RateLimiter
+    live: LiveHub
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def spawn(self, coro: object, name: str) -> None:
+        """Run a background loop for the lifetime of these services."""
+        self.background.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        self.stopping.set()
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        await self.live.close()
+        try:
+            await self.outbox.flush()  # best effort: what stays is relayed by the next process
+        except Exception as exc:
+            structlog.get_logger(__name__).warning("outbox.flush_on_close_failed", error=str(exc))
+        await self.log.close()
+        await self.cache.close()
+        await self.blobs.close()
+        await self.db.close()
