@@ -34,18 +34,29 @@ from clipfeed.uploads.api import router as uploads_router
 from clipfeed.uploads.http import TusHeaders
 from clipfeed.uploads.protocol import EXPOSED_HEADERS as TUS_EXPOSED_HEADERS
 
-# Routers of every feature, in this order. Each declares its own "/v1" prefix, so route
-# templates (metrics labels, logs) carry the full path.
-FEATURE_ROUTERS: list[APIRouter] = [accounts_router, clips_router, moderation_router, blocklist_router,
-                                     uploads_router]
-FEATURE_ROUTERS += [events_router, trending_router, analytics_router]  # issue 8
-FEATURE_ROUTERS.append(media_router)  # re-edits (issue 5)
-FEATURE_ROUTERS += [delivery_router, origin_router, web_router]  # playback, purge, /media/ origin, /app/ (issue 6)
-FEATURE_ROUTERS.append(feed_router)  # the For You and Following feeds, interests (issue 9)
-FEATURE_ROUTERS += [social_router, notifications_router]  # follows, likes, comments, shares; inbox + SSE (issue 7)
-# Extra start-up work features need (background loops), run after the services are built.
-STARTUP_HOOKS: list[Callable[[Services], None]] = []
-STARTUP_HOOKS.append(start_shard_relays)  # outbox relays of shard databases (issue 7)
+# Every feature's router, in the order their routes are matched. Each declares its own "/v1"
+# prefix, so route templates (metrics labels, logs) carry the full path.
+FEATURE_ROUTERS: list[APIRouter] = [
+    accounts_router,          # sign-up, sign-in, tokens, profile
+    clips_router,             # clip reads, edits, deletion, status
+    moderation_router,        # review queue, reports, audit
+    blocklist_router,         # fingerprint blocklist
+    uploads_router,           # tus 1.0
+    events_router,            # batched playback events
+    trending_router,          # trending clips and hashtags
+    analytics_router,         # creator analytics
+    media_router,             # re-edits
+    delivery_router,          # playback info, purges
+    origin_router,            # /media/ origin
+    web_router,               # /app/ and /share/ pages
+    feed_router,              # For You and Following feeds, interests
+    social_router,            # follows, likes, comments, shares, blocks
+    notifications_router,     # inbox and its SSE stream
+]
+# Start-up work features need (background loops), run once the services are built.
+STARTUP_HOOKS: list[Callable[[Services], None]] = [
+    start_shard_relays,       # outbox relays of shard databases
+]
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:

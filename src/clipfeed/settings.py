@@ -40,7 +40,6 @@ class Settings(BaseSettings):
     public_url: str = ""  # what clients use to reach us; derived from host/port when empty
     cors_origins: CsvList = Field(default_factory=lambda: ["*"])
     max_json_body_bytes: int = 1 * 1024 * 1024
-    request_timeout_s: float = 30.0
 
     # Identity: the node part of 64-bit IDs; must differ between processes that create rows.
     node_id: int = Field(default=-1, description="-1 picks one from the process ID")

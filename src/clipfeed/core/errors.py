@@ -47,10 +47,6 @@ class Gone(ClipfeedError):
     status, code, title = 410, "gone", "No longer available"
 
 
-class PreconditionFailed(ClipfeedError):
-    status, code, title = 412, "precondition-failed", "Precondition failed"
-
-
 class PayloadTooLarge(ClipfeedError):
     status, code, title = 413, "payload-too-large", "Payload too large"
 

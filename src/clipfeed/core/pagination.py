@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
 
 from clipfeed.core.errors import BadRequest
 
@@ -41,11 +40,6 @@ def decode_cursor(cursor: str | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadRequest("the cursor is not one this API handed out")
     return value
-
-
-class PageParams(BaseModel):
-    cursor: str | None = None
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
 def keyset_page(rows: Sequence[T], limit: int, position: Callable[[T], dict[str, Any]]) -> tuple[list[T], str | None]:

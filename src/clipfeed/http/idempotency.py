@@ -46,7 +46,8 @@ log = structlog.get_logger(__name__)
 HEADER = "idempotency-key"
 REPLAYED = "Idempotent-Replayed"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-LEASE = timedelta(seconds=60)  # longer than any request may take (request_timeout_s is 30)
+# A keyed request still running after this long is taken for dead: its key may be used again.
+LEASE = timedelta(seconds=60)
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _KEPT_HEADERS = ("content-type", "location")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from clipfeed.infra.cache import Cache
-from clipfeed.recs.catalogue import FRESH_POOL, SKETCH_DIM, ClipCard, get_cards
+from clipfeed.recs.catalogue import FRESH_POOL, SKETCH_DIM, get_cards
 from clipfeed.recs.signals import TREND_BUCKET_S, trend_key
 
 STATE_TTL_S = 60 * 24 * 3600.0
@@ -62,7 +62,6 @@ class ViewerState:
     recent: list[int] = field(default_factory=list)
     negative: list[int] = field(default_factory=list)
     hidden: set[int] = field(default_factory=set)
-    recent_cards: dict[int, ClipCard] = field(default_factory=dict)
     taste: np.ndarray = field(default_factory=lambda: np.zeros(SKETCH_DIM, dtype=np.float32))
     dislike: np.ndarray = field(default_factory=lambda: np.zeros(SKETCH_DIM, dtype=np.float32))
     live_tags: dict[str, float] = field(default_factory=dict)
@@ -99,7 +98,6 @@ async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
     state = ViewerState(viewer, {k: v * scale for k, v in _floats(tags).items()},
                         {int(k): float(v) * scale for k, v in creators.items()}, stats_now, recent, negative, hidden)
     cards = await get_cards(cache, recent + negative)
-    state.recent_cards = cards
     for weight_sign, clips, tags_out, creators_out in ((1.0, recent, state.live_tags, state.live_creators),
                                                        (-1.0, negative, state.live_tags, state.live_creators)):
         vectors = []

@@ -125,10 +125,6 @@ def engagement_records(records: list[Record]) -> list[Record]:
     return kept
 
 
-def decode_record(record: Record) -> Activity:
-    return decode(record.value)
-
-
 def decode_all(records: list[Record]) -> list[Activity]:
     """Every record of a batch, or ``PoisonEvent`` before anything was applied (the framework
     then retries record by record, so only the poison one ends in the dead-letter topic)."""
