@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 from tests.delivery import ladder  # noqa: E402
 from tests.services import free_port, wait_for_port  # noqa: E402
 
-from clipfeed.delivery.edge import EdgeSpec, running_edge  # noqa: E402
+from clipfeed.delivery.edge_server import EdgeSpec, running_edge  # noqa: E402
 from clipfeed.delivery.signing import parse_keys  # noqa: E402
 from clipfeed.storage.layout import attributes  # noqa: E402
 

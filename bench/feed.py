@@ -85,7 +85,7 @@ async def seed(env: dict[str, str], *, clips: int, users: int,
     from clipfeed.clips.models import Clip
     from clipfeed.infra.db.migrate import upgrade
     from clipfeed.recs import registry, render
-    from clipfeed.recs.catalogue import SKETCH_DIM, ClipCard, put_cards
+    from clipfeed.recs.cards import SKETCH_DIM, ClipCard, put_cards
     from clipfeed.recs.features import FEATURE_NAMES
     from clipfeed.recs.ranker import OBJECTIVES, ModelRanker, train_ranker
     from clipfeed.recs.retrieval import build_snapshot, save_snapshot

@@ -29,7 +29,7 @@ import orjson
 
 from clipfeed.infra.cache import open_cache
 from clipfeed.recs import training
-from clipfeed.recs.catalogue import ClipCard, put_cards
+from clipfeed.recs.cards import ClipCard, put_cards
 from clipfeed.recs.feedback import Feedback, event_key, fold
 from clipfeed.recs.profile import apply_feedback
 from clipfeed.recs.viewers import Viewer

@@ -49,7 +49,7 @@ def origin_env(data_dir: Path, port: int, edge: str, **extra: str) -> dict[str, 
 
 @pytest.fixture(scope="session")
 def delivery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from clipfeed.delivery.edge import EdgeSpec, running_edge
+    from clipfeed.delivery.edge_server import EdgeSpec, running_edge
     from clipfeed.delivery.signing import parse_keys
 
     root = tmp_path_factory.mktemp("delivery")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from clipfeed.delivery.edges import RegionEdges
+from clipfeed.delivery.edge_routing import RegionEdges
 from clipfeed.infra.cache.ring import HashRing
 
 CLIPS = range(10_000, 30_000)

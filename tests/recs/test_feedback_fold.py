@@ -14,7 +14,7 @@ import pytest
 
 from clipfeed.infra.cache import Cache, open_cache
 from clipfeed.recs import training
-from clipfeed.recs.catalogue import FRESH_POOL, ClipCard, put_cards
+from clipfeed.recs.cards import FRESH_POOL, ClipCard, put_cards
 from clipfeed.recs.feedback import Feedback, fold, refill_viewers
 from clipfeed.recs.profile import apply_feedback, ckey, dirty_key, known_key, ukey
 from clipfeed.recs.viewers import Viewer

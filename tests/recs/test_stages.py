@@ -10,7 +10,7 @@ import pytest
 from clipfeed.infra.blobs import open_blob_store
 from clipfeed.infra.cache import open_cache
 from clipfeed.recs import explore, registry
-from clipfeed.recs.catalogue import SKETCH_DIM, ClipCard, sketch
+from clipfeed.recs.cards import SKETCH_DIM, ClipCard, sketch
 from clipfeed.recs.diversity import apply_rules, mmr
 from clipfeed.recs.experiments import Experiment, readout
 from clipfeed.recs.features import FEATURE_NAMES, Context, column, feature_matrix

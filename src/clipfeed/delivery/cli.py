@@ -24,7 +24,7 @@ def edge(
 ) -> None:
     """Run nginx as an edge cache (deploy/nginx/edge.conf) until Ctrl+C or SIGTERM. The signing
     keys and the purge secret come from the same settings as the origin's."""
-    from clipfeed.delivery.edge import TEMPLATE, EdgeSpec, running_edge
+    from clipfeed.delivery.edge_server import TEMPLATE, EdgeSpec, running_edge
     from clipfeed.delivery.signing import Signer
     from clipfeed.settings import Settings
 

@@ -23,7 +23,7 @@ import structlog
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipStatus, Visibility
 from clipfeed.delivery import popularity
-from clipfeed.delivery.edges import EdgeDirectory
+from clipfeed.delivery.edge_routing import EdgeDirectory
 from clipfeed.delivery.playback import image_version, pointer
 from clipfeed.storage.layout import clip_layout
 

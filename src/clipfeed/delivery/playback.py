@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core.errors import NotFound
-from clipfeed.delivery.edges import EdgeDirectory
+from clipfeed.delivery.edge_routing import EdgeDirectory
 from clipfeed.delivery.models import PlaybackInfo, Rendition
 from clipfeed.delivery.signing import Signer, clip_scope
 from clipfeed.delivery.ttl import media_type

@@ -26,7 +26,7 @@ import orjson
 import sqlalchemy as sa
 import structlog
 
-from clipfeed.delivery.edges import EdgeDirectory
+from clipfeed.delivery.edge_routing import EdgeDirectory
 from clipfeed.delivery.models import PurgeResult, PurgeTask, Urgency
 from clipfeed.delivery.purge_agent import SIGNATURE_HEADER, sign
 from clipfeed.infra.db import utcnow

@@ -23,7 +23,7 @@ from clipfeed.events.topics import ACTIVITY_USERS, ensure_topics
 from clipfeed.infra.log import Consumer, Record
 from clipfeed.lake.layout import EVENT_SCHEMA, part_key
 from clipfeed.stream.activity import Activity, PoisonEvent, decode
-from clipfeed.stream.catalog import ClipMeta, clip_meta
+from clipfeed.stream.clip_meta import ClipMeta, clip_meta
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services

@@ -83,7 +83,7 @@ def train(days: Annotated[int, typer.Option(help="days of impressions to learn f
 @recs_cli.command("reindex")
 def reindex() -> None:
     """Rebuild every clip card and pool from the metadata store (after losing the cache)."""
-    from clipfeed.recs.catalogue import RECENT_POOL
+    from clipfeed.recs.cards import RECENT_POOL
 
     async def job(services: Any) -> int:
         import sqlalchemy as sa

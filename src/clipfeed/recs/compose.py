@@ -19,7 +19,7 @@ import numpy as np
 from prometheus_client import Histogram
 
 from clipfeed.recs import explore
-from clipfeed.recs.catalogue import ClipCard, get_cards, get_cards_recent
+from clipfeed.recs.cards import ClipCard, get_cards, get_cards_recent
 from clipfeed.recs.diversity import apply_rules, mmr
 from clipfeed.recs.features import Context, column, feature_matrix
 from clipfeed.recs.profile import ViewerState, clip_stats, load_viewer

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from clipfeed.recs.catalogue import ClipCard
+from clipfeed.recs.cards import ClipCard
 
 
 def mmr(scores: np.ndarray, vectors: np.ndarray, count: int, lam: float) -> list[int]:

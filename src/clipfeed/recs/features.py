@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clipfeed.recs.catalogue import ClipCard
+from clipfeed.recs.cards import ClipCard
 from clipfeed.recs.profile import ViewerState
 
 SOURCES = ["following", "trending", "collaborative", "co_engagement", "content", "fresh", "popular",

@@ -31,7 +31,7 @@ from prometheus_client import Counter, Histogram
 from clipfeed.core.pagination import decode_cursor, encode_cursor
 from clipfeed.recs import buffer as buffers
 from clipfeed.recs import training
-from clipfeed.recs.catalogue import ClipCard, card_key, creator_key, get_cards
+from clipfeed.recs.cards import ClipCard, card_key, creator_key, get_cards
 from clipfeed.recs.compose import FeedConfig, Ranked, build, rerank, stage
 from clipfeed.recs.experiments import settings_for
 from clipfeed.recs.features import FEATURE_NAMES

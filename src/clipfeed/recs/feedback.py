@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import orjson
 
 from clipfeed.infra.cache import Cache, Write
-from clipfeed.recs.catalogue import FRESH_POOL, get_cards
+from clipfeed.recs.cards import FRESH_POOL, get_cards
 from clipfeed.recs.profile import (
     HEAT,
     LONG_TERM_GROWTH,

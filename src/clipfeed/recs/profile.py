@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from clipfeed.infra.cache import Cache
-from clipfeed.recs.catalogue import FRESH_POOL, SKETCH_DIM, get_cards
+from clipfeed.recs.cards import FRESH_POOL, SKETCH_DIM, get_cards
 from clipfeed.recs.signals import TREND_BUCKET_S, trend_key
 
 STATE_TTL_S = 60 * 24 * 3600.0

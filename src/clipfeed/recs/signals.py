@@ -18,7 +18,7 @@ from clipfeed.core.errors import NotFound
 from clipfeed.delivery import playback
 from clipfeed.delivery.models import PlaybackInfo
 from clipfeed.media import features as media_features
-from clipfeed.recs.catalogue import EMBED_DIM
+from clipfeed.recs.cards import EMBED_DIM
 from clipfeed.social import service as social
 from clipfeed.stream import trending
 

@@ -94,7 +94,7 @@ async def clipfeed_feed(services: Services, viewer: SimViewer, cursor: str | Non
 
 async def popularity_feed(services: Services, viewer: SimViewer, cursor: str | None) -> tuple[list[int], str | None]:
     """Most engaged first (the feed's own global popularity), then newest; nothing twice."""
-    from clipfeed.recs.catalogue import RECENT_POOL
+    from clipfeed.recs.cards import RECENT_POOL
 
     key = f"sim:popseen:{viewer.device}"
     ranked = [int(m) for m, _ in await services.cache.ztop("recs:popular:global", 400)]

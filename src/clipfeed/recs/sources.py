@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from prometheus_client import Counter, Histogram
 
-from clipfeed.recs.catalogue import FRESH_POOL, RECENT_POOL, creator_key, tag_key
+from clipfeed.recs.cards import FRESH_POOL, RECENT_POOL, creator_key, tag_key
 from clipfeed.recs.features import Context
 from clipfeed.recs.profile import ViewerState
 from clipfeed.recs.retrieval import Snapshot, neighbours_of

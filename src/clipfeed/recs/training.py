@@ -28,7 +28,7 @@ import orjson
 import structlog
 
 from clipfeed.infra.cache import Cache
-from clipfeed.recs.catalogue import RECENT_POOL, get_cards
+from clipfeed.recs.cards import RECENT_POOL, get_cards
 from clipfeed.recs.compose import Ranked
 from clipfeed.recs.features import FEATURE_NAMES
 

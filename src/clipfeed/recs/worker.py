@@ -28,7 +28,7 @@ from clipfeed.core.events import Event
 from clipfeed.events.topics import ACTIVITY_USERS, SOCIAL
 from clipfeed.infra.log import Record
 from clipfeed.recs import render, training
-from clipfeed.recs.catalogue import ClipCard, put_cards, remove_clip, sketch
+from clipfeed.recs.cards import ClipCard, put_cards, remove_clip, sketch
 from clipfeed.recs.feed import schedule_refill
 from clipfeed.recs.feedback import Feedback, fold, refill_viewers
 from clipfeed.recs.profile import STATE_TTL_S, known_key, ukey

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from clipfeed.stream.catalog import clip_meta
+from clipfeed.stream.clip_meta import clip_meta
 from clipfeed.stream.counters import TrendHit
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ import structlog
 
 from clipfeed.media.features import get_embeddings
 from clipfeed.stream.activity import Activity
-from clipfeed.stream.catalog import clip_meta
+from clipfeed.stream.clip_meta import clip_meta
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services

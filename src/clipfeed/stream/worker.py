@@ -28,7 +28,7 @@ from clipfeed.runtime.consumers import Processor
 from clipfeed.runtime.services import Services
 from clipfeed.stream import clip_features, counters, trending, user_features
 from clipfeed.stream.activity import CLIP_SOCIAL_TYPES, PoisonEvent, decode_all, engagement_records
-from clipfeed.stream.catalog import apply_clip_events
+from clipfeed.stream.clip_meta import apply_clip_events
 from clipfeed.stream.windows import Watermarks
 
 log = structlog.get_logger(__name__)
