@@ -41,7 +41,7 @@ def clip_features_key(clip_id: int) -> str:
 
 
 @dataclass(frozen=True)
-class ClipFeatures:
+class LiveClipFeatures:
     """A clip's engagement over the last hour of event time, and its trending score."""
 
     clip_id: int
@@ -110,13 +110,13 @@ def _ratio(part: float, whole: float) -> float:
 
 
 async def get_clip_features(*, services: Services, clip_ids: list[int],
-                            now: float | None = None) -> dict[int, ClipFeatures]:
+                            now: float | None = None) -> dict[int, LiveClipFeatures]:
     """Live features of each clip (zeros for clips with no recent engagement)."""
     now = time.time() if now is None else now
     wanted = list(dict.fromkeys(clip_ids))
     stored = await services.cache.get_many([clip_features_key(c) for c in wanted])
     half_life = services.settings.trending_half_life_s
-    out: dict[int, ClipFeatures] = {}
+    out: dict[int, LiveClipFeatures] = {}
     for clip_id, raw in zip(wanted, stored, strict=True):
         document = orjson.loads(raw) if raw is not None else {"w": {}, "t": {}}
         sums = [0] * len(WINDOW_FIELDS)
@@ -127,7 +127,7 @@ async def get_clip_features(*, services: Services, clip_ids: list[int],
         score = sum(trending.decayed(value, int(entry.rsplit("|", 1)[1]), now, half_life)
                     for entry, value in document["t"].items() if entry.startswith(f"{trending.GLOBAL}|"))
         plays = total["plays"]
-        out[clip_id] = ClipFeatures(
+        out[clip_id] = LiveClipFeatures(
             clip_id=clip_id, impressions=total["impressions"], plays=plays, completes=total["completes"],
             skips=total["skips"], likes=total["likes"], shares=total["shares"], comments=total["comments"],
             watch_ms=total["watch_ms"], play_rate=_ratio(plays, total["impressions"]),
