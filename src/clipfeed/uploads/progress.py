@@ -23,6 +23,9 @@ PROGRESS_TOPIC = "media.progress"
 PROGRESS_TTL_S = 7 * 24 * 3600
 TERMINAL = {ClipStatus.ready.value, ClipStatus.rejected.value, ClipStatus.failed.value,
             ClipStatus.deleted.value}
+# Where processing stops on its own: the terminal states, and ``review``, which waits for a
+# moderator (hours, maybe), so a status stream or a waiting client has nothing more to follow.
+SETTLED = TERMINAL | {ClipStatus.review.value}
 
 
 def progress_key(clip_id: int | str) -> str:
