@@ -14,6 +14,7 @@ import orjson
 import sqlalchemy as sa
 
 from clipfeed.bootstrap import Services
+from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.events import Event
 from clipfeed.infra.db import utcnow
@@ -88,7 +89,8 @@ async def current(services: Services, clip: Clip) -> ClipStatusPublic:
     else:
         stage, percent = status, 100.0
     return ClipStatusPublic(clip_id=str(clip.id), status=status, stage=stage, percent=percent,
-                            reason=clip.status_reason, updated_at=updated)
+                            reason=clip.status_reason, quality_flags=clips_service.quality_flags(clip),
+                            updated_at=updated)
 
 
 def apply_progress(state: ClipStatusPublic, event: Event) -> ClipStatusPublic:
