@@ -147,11 +147,26 @@ async def remove_media(*, blobs: BlobStore, clip_id: int) -> int:
     return await blobs.delete_prefix(media_prefix(clip_id))
 
 
+class StatusChanged(Exception):
+    """``set_status(only_from=...)`` found the clip in another status: someone moved it first."""
+
+
 async def set_status(*, db: Database, outbox: Outbox, clip_id: int, status: ClipStatus,
                      reason: str | None = None, media: dict[str, Any] | None = None,
-                     technical: dict[str, int] | None = None) -> Clip:
-    """Used by the upload and media pipelines to move a clip through its states."""
+                     technical: dict[str, int] | None = None, only_from: ClipStatus | None = None) -> Clip:
+    """Used by the upload and media pipelines to move a clip through its states.
+
+    ``only_from`` fences the move: it happens only if the clip is in that status, else
+    ``StatusChanged`` is raised and nothing (no event either) is written. The check is the
+    transaction's first statement, a conditional UPDATE, so two writers racing (two media
+    workers finishing one job) cannot both pass it, on SQLite or PostgreSQL."""
     async with db.session() as session:
+        if only_from is not None:
+            moved = await session.execute(sa.update(Clip).where(
+                Clip.id == clip_id, Clip.status == only_from.value).values(status=status.value)
+                .execution_options(synchronize_session=False))
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise StatusChanged(f"clip {clip_id} is no longer {only_from.value}")
         clip = await session.get(Clip, clip_id, with_for_update=True)
         if clip is None:
             raise NotFound(f"no clip {clip_id}")
