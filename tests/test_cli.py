@@ -101,3 +101,12 @@ def test_demo_prints_a_url_that_answers(tmp_path: Path, started: list[subprocess
     assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
     login = httpx.post(f"{url}/v1/auth/login", json={"login": "demo", "password": "clipfeed-demo"}, timeout=10)
     assert login.status_code == 200
+
+
+def test_recs_train_below_the_minimum_says_why_no_ranker_was_trained(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert subprocess.run([CLIPFEED, "migrate"], env=env, capture_output=True, timeout=120).returncode == 0
+    train = subprocess.run([CLIPFEED, "recs", "train"], env=env, capture_output=True, text=True, timeout=300)
+    assert train.returncode == 0, train.stderr
+    assert "no ranker trained" in train.stderr
+    assert "only 0 closed impressions" in train.stderr and "at least 200" in train.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -210,15 +212,13 @@ def login_command(
     login: Annotated[str, typer.Option("--login", prompt=True, help="handle or e-mail")],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
     server: Annotated[str | None, typer.Option(help="server URL (default: CLIPFEED_PUBLIC_URL)")] = None,
+    debug: Annotated[bool, typer.Option(help="show the traceback of a failure")] = False,
 ) -> None:
     """Sign in and keep the tokens (owner-only file in your config folder) for `clipfeed upload`."""
     from clipfeed.uploads import client
 
-    try:
+    with _one_line_failures(debug):
         credentials = client.login(server or _settings().base_url, login, password)
-    except (client.ClientError, OSError) as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from exc
     console.print(f"signed in to {credentials.server}; tokens saved in {client.save_credentials(credentials)}")
 
 
@@ -236,12 +236,14 @@ def upload_command(
     password: Annotated[str | None, typer.Option(help="password for --login (asked when missing)")] = None,
     chunk_size: Annotated[int, typer.Option(help="bytes per request (5 MiB by default)")] = 5 * 1024 * 1024,
     compress: Annotated[bool, typer.Option(help="re-encode files over 200 MB or above 1080p first")] = False,
-    wait: Annotated[bool, typer.Option(help="follow processing until the clip is ready")] = False,
+    wait: Annotated[bool, typer.Option(
+        help="follow processing until the clip is ready, held for review, rejected or failed")] = False,
+    debug: Annotated[bool, typer.Option(help="show the traceback of a failure")] = False,
 ) -> None:
     """Upload a video with tus; run the same command again to resume an interrupted upload."""
     from clipfeed.uploads import client, command
 
-    try:
+    with _one_line_failures(debug):
         saved = client.load_credentials()
         base = (server or (saved.server if saved else None) or _settings().base_url).rstrip("/")
         if login:
@@ -256,8 +258,30 @@ def upload_command(
                     "visibility": visibility, **({"clip_id": clip} if clip else {})}
         command.run(file, credentials=credentials, metadata=metadata, chunk_size=chunk_size,
                     compress=compress, wait=wait, console=console)
-    except (client.ClientError, OSError) as exc:
-        console.print(f"[red]{exc}[/]")
+
+
+@contextlib.contextmanager
+def _one_line_failures(debug: bool) -> Iterator[None]:
+    """A client command's failure is one line on stderr and exit status 1; the traceback only
+    with ``--debug`` (a user needs the server's reason, not our call stack)."""
+    import httpx
+
+    from clipfeed.uploads.client import ClientError
+
+    try:
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        if isinstance(exc, ClientError | OSError):
+            line = str(exc)
+        elif isinstance(exc, httpx.HTTPError):
+            line = f"lost the connection to the server ({type(exc).__name__}: {exc})"
+        else:
+            line = f"unexpected error ({type(exc).__name__}: {exc}); run again with --debug for details"
+        console.print(f"[red]error[/]: {line}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
 
 

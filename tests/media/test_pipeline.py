@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from clipfeed.media.pipeline import Job, run_job
+from tests.helpers import signup
 from tests.media.submit import SHARED, clip_row, ffprobe, make_clip, object_keys, submit, topic_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
@@ -61,14 +62,26 @@ async def test_mid_file_damage_is_flagged_and_legacy_codecs_are_published(servic
     assert (legacy.width, legacy.height, legacy.duration_ms // 1000) == (320, 240, 29)
 
 
-async def test_black_frozen_and_silent_clips_are_flagged_not_refused(services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_black_frozen_and_silent_clips_are_flagged_not_refused(services, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dull = tmp_path / "dull.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=black:s=320x240:r=25", "-f", "lavfi",
                     "-i", "anullsrc=r=48000:cl=stereo", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast",
                     "-c:a", "aac", str(dull)], check=True)
-    clip_id, outcome = await process(services, dull)
+    owner, other = await signup(client, "dull_owner"), await signup(client, "someone")
+    clip_id, outcome = await process(services, dull, owner_id=owner.id)
     quality = (await clip_row(services, clip_id)).media["quality"]
     assert outcome == "ready" and {"black", "frozen", "silent"} <= set(quality["flags"])
+    # The creator is told, in the status and in the clip as they read it; nobody else is.
+    status = (await client.get(f"/v1/clips/{clip_id}/status", headers=owner.auth)).json()
+    assert {"black", "frozen", "silent"} <= set(status["quality_flags"])
+    mine = (await client.get(f"/v1/clips/{clip_id}", headers=owner.auth)).json()
+    assert {"black", "frozen", "silent"} <= set(mine["quality_flags"])
+    listed = (await client.get("/v1/users/dull_owner/clips", headers=owner.auth)).json()["items"]
+    assert {"black", "frozen", "silent"} <= set(listed[0]["quality_flags"])
+    theirs = (await client.get(f"/v1/clips/{clip_id}", headers=other.auth)).json()
+    assert theirs["status"] == "ready" and theirs["quality_flags"] is None
+    anonymous = (await client.get("/v1/users/dull_owner/clips")).json()["items"]
+    assert anonymous[0]["quality_flags"] is None
 
 
 async def test_edits_are_applied_in_the_same_pass_and_recorded(services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from clipfeed.core.events import Event
-from clipfeed.infra.db import utcnow
+from clipfeed.infra.db import Database, utcnow
 from clipfeed.infra.log import TopicSpec
 from clipfeed.runtime.outbox import Outbox, OutboxRow
 
@@ -52,3 +52,27 @@ async def test_event_left_by_a_dead_relay_is_published_by_another(services) -> N
     assert await other.flush() == 1
     assert [e.id for e in await _drain(services, "test.orphans")] == [event.id]
     assert await other.flush() == 0
+
+
+async def test_relays_racing_over_the_same_rows_publish_each_event_once(services) -> None:  # type: ignore[no-untyped-def]
+    # Several relays (as in several serving processes) wake on the same commit: each row
+    # must be claimed by exactly one of them, or consumers see the event twice.
+    await services.log.ensure_topic(TopicSpec("test.race", partitions=1))
+    # Rows written directly (no commit hook), so the racing relays below find them all free;
+    # the services' own background relay may join the race, which is fine.
+    recorded = [Event(id=services.ids.next_id(), type="raced", key=str(n)) for n in range(300)]
+    async with services.db.session() as session:
+        session.add_all(OutboxRow(id=e.id, topic="test.race", key=e.key, body=e.encode(),
+                                  created_at=utcnow()) for e in recorded)
+    # Each relay with its own connection pool, as relays in separate processes have.
+    databases = [Database(services.db.url) for _ in range(6)]
+    relays = [Outbox(db=db, log=services.log, ids=services.ids, region="local") for db in databases]
+    try:
+        await asyncio.gather(*(relay.flush(limit=20) for relay in relays))
+    finally:
+        for db in databases:
+            await db.close()
+    published = [e.id for e in await _drain(services, "test.race")]
+    duplicates = len(published) - len(set(published))
+    assert duplicates == 0, f"{duplicates} events published twice"
+    assert sorted(published) == sorted(e.id for e in recorded)

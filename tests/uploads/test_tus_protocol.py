@@ -252,3 +252,16 @@ async def test_quotas_and_rate_limits(client, services) -> None:  # type: ignore
     limited = await create(client, alice.auth, 10)  # the sixth attempt this hour
     assert_problem(limited, 429)
     assert int(limited.headers["retry-after"]) >= 1 and limited.headers["tus-resumable"] == "1.0.0"
+
+
+async def test_a_patch_past_the_end_of_a_finished_upload_is_refused(client) -> None:  # type: ignore[no-untyped-def]
+    alice = await signup(client, "alice")
+    data = SAMPLE.read_bytes()
+    uid, done = await send_all(client, alice.auth, data, chunk=len(data), filename="whole.mp4")
+    assert done.status_code == 204 and done.headers["upload-offset"] == str(len(data))
+    # One byte more at the end is past Upload-Length, whether the upload is finished or not.
+    assert_problem(await patch(client, alice.auth, uid, len(data), b"x"), 413)
+    assert (await head(client, alice.auth, uid)).headers["upload-offset"] == str(len(data))
+    # An empty PATCH at the end repeats the outcome (a client retrying its last request).
+    again = await patch(client, alice.auth, uid, len(data), b"")
+    assert again.status_code == 204 and again.headers["clipfeed-clip-id"] == done.headers["clipfeed-clip-id"]

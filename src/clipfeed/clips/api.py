@@ -35,7 +35,8 @@ async def get_clip(clip_id: ClipId, viewer: OptionalUser, services: Deps) -> Cli
     owners = await accounts.get_many(db=services.db, user_ids=[clip.owner_id])
     owner = owners.get(clip.owner_id)
     media = await delivery.clip_media(services=services, clip=clip, viewer_id=viewer.id if viewer else None)
-    return service.public_view(clip, owner_handle=owner.handle if owner else None, url_for=lambda _: media)
+    return service.public_view(clip, owner_handle=owner.handle if owner else None, url_for=lambda _: media,
+                               viewer_id=viewer.id if viewer else None)
 
 
 @router.patch("/clips/{clip_id}", response_model=ClipPublic)
@@ -63,4 +64,4 @@ async def list_user_clips(handle: str, viewer: OptionalUser, services: Deps,
         db=services.db, owner_id=owner.id, viewer_id=viewer.id if viewer else None,
         cursor=cursor, limit=limit)
     return service.page_view(clips, next_cursor, owner_handle=owner.handle, url_for=delivery.url_builder(
-        services.settings, viewer_id=viewer.id if viewer else None))
+        services.settings, viewer_id=viewer.id if viewer else None), viewer_id=viewer.id if viewer else None)

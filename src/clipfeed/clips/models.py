@@ -114,6 +114,9 @@ class ClipPublic(BaseModel):
     width: int | None = None
     height: int | None = None
     media: dict[str, str] = Field(default_factory=dict, description="URLs of manifests and images")
+    quality_flags: list[str] | None = Field(None, description=(
+        "for the clip's owner only (null for everyone else): what processing noticed in the video, "
+        "e.g. black, frozen, silent, no_audio, damaged_frames"))
     created_at: datetime
     published_at: datetime | None = None
 

@@ -147,11 +147,26 @@ async def remove_media(*, blobs: BlobStore, clip_id: int) -> int:
     return await blobs.delete_prefix(media_prefix(clip_id))
 
 
+class StatusChanged(Exception):
+    """``set_status(only_from=...)`` found the clip in another status: someone moved it first."""
+
+
 async def set_status(*, db: Database, outbox: Outbox, clip_id: int, status: ClipStatus,
                      reason: str | None = None, media: dict[str, Any] | None = None,
-                     technical: dict[str, int] | None = None) -> Clip:
-    """Used by the upload and media pipelines to move a clip through its states."""
+                     technical: dict[str, int] | None = None, only_from: ClipStatus | None = None) -> Clip:
+    """Used by the upload and media pipelines to move a clip through its states.
+
+    ``only_from`` fences the move: it happens only if the clip is in that status, else
+    ``StatusChanged`` is raised and nothing (no event either) is written. The check is the
+    transaction's first statement, a conditional UPDATE, so two writers racing (two media
+    workers finishing one job) cannot both pass it, on SQLite or PostgreSQL."""
     async with db.session() as session:
+        if only_from is not None:
+            moved = await session.execute(sa.update(Clip).where(
+                Clip.id == clip_id, Clip.status == only_from.value).values(status=status.value)
+                .execution_options(synchronize_session=False))
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise StatusChanged(f"clip {clip_id} is no longer {only_from.value}")
         clip = await session.get(Clip, clip_id, with_for_update=True)
         if clip is None:
             raise NotFound(f"no clip {clip_id}")
@@ -217,21 +232,31 @@ def media_urls(clip: Clip) -> dict[str, str]:
             if isinstance(key, str) and name != "master" and "/raw/" not in key}
 
 
+def quality_flags(clip: Clip) -> list[str]:
+    """What the media pipeline flagged in the video (black, frozen, silent, ...), for its owner."""
+    quality = (clip.media or {}).get("quality") or {}
+    return [str(flag) for flag in quality.get("flags") or []]
+
+
 def public_view(clip: Clip, *, owner_handle: str | None = None,
-                url_for: Callable[[Clip], dict[str, str]] = media_urls) -> ClipPublic:
+                url_for: Callable[[Clip], dict[str, str]] = media_urls,
+                viewer_id: int | None = None) -> ClipPublic:
+    """The clip as the API shows it; ``viewer_id`` being the owner adds what only they see."""
     return ClipPublic(id=str(clip.id), owner_id=str(clip.owner_id), owner_handle=owner_handle,
                       caption=clip.caption, hashtags=list(clip.hashtags or []),
                       visibility=Visibility(clip.visibility), status=ClipStatus(clip.status),
                       status_reason=clip.status_reason, duration_ms=clip.duration_ms,
                       width=clip.width, height=clip.height,
                       media=url_for(clip) if clip.status == ClipStatus.ready.value else {},
+                      quality_flags=quality_flags(clip) if viewer_id == clip.owner_id else None,
                       created_at=clip.created_at, published_at=clip.published_at)
 
 
 def page_view(clips: list[Clip], next_cursor: str | None, *, owner_handle: str | None = None,
-              url_for: Callable[[Clip], dict[str, str]] = media_urls) -> ClipPage:
-    return ClipPage(items=[public_view(c, owner_handle=owner_handle, url_for=url_for) for c in clips],
-                    next_cursor=next_cursor)
+              url_for: Callable[[Clip], dict[str, str]] = media_urls,
+              viewer_id: int | None = None) -> ClipPage:
+    return ClipPage(items=[public_view(c, owner_handle=owner_handle, url_for=url_for, viewer_id=viewer_id)
+                           for c in clips], next_cursor=next_cursor)
 
 
 def _event_payload(clip: Clip) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import structlog
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.events import Event
-from clipfeed.media import features, jobstate, metadata, screening, thumbnails
+from clipfeed.media import features, fencing, jobstate, metadata, screening, thumbnails
 from clipfeed.media import probe as prober
 from clipfeed.media.reporting import Progress
 from clipfeed.runtime.services import Services
@@ -62,14 +62,33 @@ async def _conclude(services: Services, job: Job, status: ClipStatus, reason: st
     media = {**media, "master": job.master_key, "job": job.event_id, "result_event": services.ids.next_id()}
     if not job.edits.is_identity:
         media["edits"] = job.edits.model_dump(mode="json", exclude_defaults=True)
-    clip = await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=job.clip_id,
-                                          status=status, reason=reason, media=media, technical=technical)
+    await fencing.check()  # our lock on the clip may have lapsed while we worked
+    try:
+        # Fenced: only a clip still ``processing`` takes a result, so of two workers that ran
+        # the same job (a lapsed lease) exactly one writes it and announces it.
+        clip = await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=job.clip_id,
+                                              status=status, reason=reason, media=media, technical=technical,
+                                              only_from=ClipStatus.processing)
+    except clips_service.StatusChanged:
+        return await _concluded_elsewhere(services, job)
     await announce(services, clip)
     stage = {ClipStatus.review: "review"}.get(status, status.value)
     await Progress(services, job.clip_id).stage(stage, 100.0, status=status.value, message=reason or "")
     await jobstate.clear_work(services.blobs, job.clip_id)
     log.info("media.finished", clip_id=job.clip_id, status=status.value, reason=reason)
     return status.value
+
+
+async def _concluded_elsewhere(services: Services, job: Job) -> str:
+    """Another worker (or a deletion) moved the clip on first: announce its recorded result
+    again if it is this job's (same event ID, which consumers deduplicate), publish nothing new."""
+    clip = (await clips_service.get_many(db=services.db, clip_ids=[job.clip_id])).get(job.clip_id)
+    log.warning("media.result_fenced", clip_id=job.clip_id, job=job.event_id,
+                status=clip.status if clip else None)
+    if clip is not None and (clip.media or {}).get("job") == job.event_id:
+        await announce(services, clip)
+        return f"{clip.status} (already)"
+    return "superseded"
 
 
 async def reject(services: Services, job: Job, clip: Clip, reason: str, *, quality: dict[str, Any] | None) -> str:
@@ -80,6 +99,9 @@ async def reject(services: Services, job: Job, clip: Clip, reason: str, *, quali
 
 async def fail(services: Services, job: Job, error: str) -> None:
     """The last retry gave up (the worker dead-letters the job after this)."""
+    current = (await clips_service.get_many(db=services.db, clip_ids=[job.clip_id])).get(job.clip_id)
+    if current is None or current.status != ClipStatus.processing.value:
+        return  # another worker finished the job meanwhile: its outputs stay
     await jobstate.clear_outputs(services.blobs, job.clip_id)
     await _conclude(services, job, ClipStatus.failed, "processing failed; please try again later",
                     {"error": error[:300]})

@@ -7,13 +7,17 @@ another worker after the lease ends. Failures are retried with backoff; after th
 delivery the clip is marked ``failed`` and the job dead-lettered (``dlq.media``).
 
 A lock in the cache (``media:lock:{clip_id}``, renewed with the lease) keeps two workers from
-working on one clip at once should a lease lapse under a live worker; the second waits.
+working on one clip at once should a lease lapse under a live worker; the second waits. A worker
+that finds its lock lost (it stalled past the lock's time to live) stops the job before it
+publishes, and the result itself is written only to a clip still ``processing`` (``results``),
+so a job run twice still announces one result.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import ClassVar
@@ -22,7 +26,7 @@ import structlog
 
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
-from clipfeed.media import results
+from clipfeed.media import fencing, results
 from clipfeed.media.pipeline import Job, run_job
 from clipfeed.runtime.consumers import Processor
 
@@ -84,23 +88,55 @@ def _clip_id_of(record: Record) -> int | None:
 
 @contextlib.asynccontextmanager
 async def clip_lock(processor: Processor, clip_id: int) -> AsyncIterator[None]:
+    """Hold ``media:lock:<clip_id>`` while the job runs; if it is lost (a stall longer than its
+    time to live let it lapse, or someone else holds it now) the job is stopped with
+    ``LockLost`` before it can publish anything."""
     cache, ttl = processor.services.cache, float(processor.ack_wait)
     key, token = f"media:lock:{clip_id}", uuid.uuid4().hex.encode()
     while not await cache.add(key, token, ttl=ttl):
         await asyncio.sleep(min(2.0, ttl / 4))  # another live worker has it; our lease beats on
+    job_task = asyncio.current_task()
+    assert job_task is not None
+    renewed_at = time.monotonic()
+    lost: list[str] = []
+
+    async def still_ours() -> None:
+        if lost:
+            raise fencing.LockLost(lost[0])
+        if time.monotonic() - renewed_at > ttl:
+            lost.append(f"the lock on clip {clip_id} was not renewed for {ttl:.0f} s")
+        elif await cache.get(key) != token:
+            lost.append(f"the lock on clip {clip_id} passed to another worker")
+        if lost:
+            raise fencing.LockLost(lost[0])
 
     async def renew() -> None:
+        nonlocal renewed_at
         while True:
             await asyncio.sleep(ttl / 3)
-            with contextlib.suppress(Exception):
-                if await cache.get(key) == token:
-                    await cache.set(key, token, ttl=ttl)
+            try:
+                await still_ours()
+                await cache.set(key, token, ttl=ttl)
+                renewed_at = time.monotonic()
+            except fencing.LockLost:
+                log.warning("media.lock_lost", clip_id=clip_id, reason=lost[0])
+                job_task.cancel()
+                return
+            except Exception as exc:  # the cache is down: we keep the job until the TTL says otherwise
+                log.warning("media.lock_renew_failed", clip_id=clip_id, error=str(exc))
 
     renewing = asyncio.create_task(renew())
+    fence = fencing.hold(still_ours)
     try:
         yield
+    except asyncio.CancelledError:
+        if not lost:
+            raise
+        job_task.uncancel()  # our own stop, not the worker's shutdown: report it as a failure
+        raise fencing.LockLost(lost[0]) from None
     finally:
+        fencing.release(fence)
         renewing.cancel()
         with contextlib.suppress(Exception):
-            if await cache.get(key) == token:
+            if not lost and await cache.get(key) == token:
                 await cache.delete(key)

@@ -78,6 +78,8 @@ def train(days: Annotated[int, typer.Option(help="days of impressions to learn f
     with console.status("training"):
         report = _services_run(job)
     typer.echo(report)
+    if "ranker_skipped" in report:
+        console.print(f"[yellow]no ranker trained[/]: {report['ranker_skipped']}", soft_wrap=True)
 
 
 @recs_cli.command("reindex")

@@ -163,9 +163,13 @@ async def train(services: Services, *, days: int = 14, promote: bool = True,
             build_snapshot, registry.new_version(), viewers, clips, weights, content=content)
         await save_snapshot(services.blobs, services.cache, snapshot, neighbours)
         report["retrieval"] = snapshot.version
+        report["ranker_skipped"] = _why_no_ranker(table.num_rows, min_rows)
         if table.num_rows >= min_rows:
             features = np.array(data["features"], dtype=np.float32)
-            if features.shape[1] == len(FEATURE_NAMES):
+            if features.shape[1] != len(FEATURE_NAMES):
+                report["ranker_skipped"] = (f"the impressions carry {features.shape[1]} features, the ranker "
+                                            f"takes {len(FEATURE_NAMES)}: they were logged by another version")
+            else:
                 labels = {"completion": np.array(data["complete"]), "like": np.array(data["like"]),
                           "share": np.array(data["share"]), "watch": np.array(data["watch_ms"])}
                 times = np.array(data["at"])
@@ -176,12 +180,25 @@ async def train(services: Services, *, days: int = 14, promote: bool = True,
                                           window=(float(times.min()), float(times.max())),
                                           promote=promote and better)
                 report.update(model=model.version, metrics=metrics, promoted=promote and better)
-    elif content:
+    else:
+        report["ranker_skipped"] = _why_no_ranker(0, min_rows)
+    if table is None and content:
         snapshot, neighbours = await asyncio.to_thread(build_snapshot, registry.new_version(), [], [], [],
                                                        content=content)
         await save_snapshot(services.blobs, services.cache, snapshot, neighbours)
         report["retrieval"] = snapshot.version
+    if report.get("ranker_skipped") is None:
+        report.pop("ranker_skipped", None)
     return report
+
+
+def _why_no_ranker(rows: int, min_rows: int) -> str | None:
+    """Why no ranker was trained, in words an operator can act on (None when one can be)."""
+    if rows >= min_rows:
+        return None
+    # Fewer rows than this give AUCs that are noise; the promotion test would compare noise.
+    return (f"only {rows} closed impressions in the window; the ranker needs at least {min_rows} "
+            f"({min_rows - rows} more). Feeds keep the current ranker (or the heuristic one) meanwhile")
 
 
 async def _beats_current(services: Services, metrics: dict[str, float]) -> bool:

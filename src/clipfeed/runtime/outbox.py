@@ -79,28 +79,40 @@ class Outbox:
                     return total
 
     async def _flush_batch(self, limit: int) -> int:
-        now = utcnow()
-        async with self.db.session() as session:
-            pending = sa.select(OutboxRow.id).where(
-                sa.or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
-            ).order_by(OutboxRow.id).limit(limit)
-            ids = list((await session.scalars(pending)).all())
-            if not ids:
-                return 0
-            await session.execute(sa.update(OutboxRow).where(OutboxRow.id.in_(ids)).values(
-                claimed_until=now + self.CLAIM, claimed_by=self._me))
-        async with self.db.session() as session:
-            rows = (await session.scalars(sa.select(OutboxRow).where(
-                OutboxRow.id.in_(ids), OutboxRow.claimed_by == self._me).order_by(OutboxRow.id))).all()
-        by_topic: dict[str, list[OutboxRow]] = defaultdict(list)
+        rows = await self._claim(limit)
+        by_topic: dict[str, list[Any]] = defaultdict(list)
         for row in rows:
             by_topic[row.topic].append(row)
         for topic, topic_rows in by_topic.items():
             await self.event_log.append_batch(topic, [
                 OutgoingRecord(value=row.body, key=row.key.encode()) for row in topic_rows])
-        async with self.db.session() as session:
-            await session.execute(sa.delete(OutboxRow).where(OutboxRow.id.in_([r.id for r in rows])))
+        if rows:
+            async with self.db.session() as session:
+                await session.execute(sa.delete(OutboxRow).where(
+                    OutboxRow.id.in_([r.id for r in rows]), OutboxRow.claimed_by == self._me))
         return len(rows)
+
+    async def _claim(self, limit: int) -> list[Any]:
+        """Claim up to ``limit`` free rows in one statement, so no two relays get the same row.
+
+        A select-then-update lets two relays read the same free rows before either writes its
+        claim. Here the claim condition is re-checked by the UPDATE itself: SQLite runs one
+        writer at a time, and PostgreSQL re-evaluates the WHERE on a row another transaction
+        just changed (and SKIP LOCKED lets racing relays take different rows instead of
+        queueing behind each other).
+        """
+        now = utcnow()
+        lapsed = sa.or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
+        free = sa.select(OutboxRow.id).where(lapsed).order_by(OutboxRow.id).limit(limit)
+        if not self.db.is_sqlite:
+            free = free.with_for_update(skip_locked=True)
+        claim = (sa.update(OutboxRow)
+                 .where(OutboxRow.id.in_(free.scalar_subquery()), lapsed)
+                 .values(claimed_until=now + self.CLAIM, claimed_by=self._me)
+                 .returning(OutboxRow.id, OutboxRow.topic, OutboxRow.key, OutboxRow.body))
+        async with self.db.session() as session:
+            rows = list((await session.execute(claim)).all())
+        return sorted(rows, key=lambda row: row.id)
 
     async def run(self, stop: asyncio.Event, *, sweep_every: float = 1.0) -> None:
         """Relay loop: publish right after commits, and sweep for rows other relays left."""

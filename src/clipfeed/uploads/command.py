@@ -14,7 +14,6 @@ from clipfeed.uploads import client
 from clipfeed.uploads.client import ClientError, Credentials
 
 RETRIES = 8  # network errors, 423 and 5xx: back off and resume from the server's offset
-TERMINAL = {"ready", "rejected", "failed", "deleted"}
 
 
 def _detail(content: bytes | None) -> str:
@@ -25,6 +24,13 @@ def _detail(content: bytes | None) -> str:
         return str(body.get("detail") or body.get("title"))
     except ValueError:
         return (content or b"").decode(errors="replace")[:200]
+
+
+def _refusal(what: str, exc: Any) -> str:
+    """One line: what failed, the HTTP status and the server's reason (problem ``detail``)."""
+    if exc.status_code is None:  # no answer at all: tuspy wraps the network error
+        return f"{what}: cannot reach the server ({exc})"
+    return f"{what} ({exc.status_code}): {_detail(exc.response_content)}"
 
 
 class _Upload:
@@ -69,12 +75,25 @@ class _Upload:
         self.tus.headers.update(self._headers())
         return True
 
+    def _create(self, uploader: Any) -> str:
+        """The upload's URL from a creation request; a refusal says the server's own reason."""
+        from tusclient.exceptions import TusCommunicationError
+
+        for _ in range(2):
+            try:
+                return str(uploader.create_url())
+            except TusCommunicationError as exc:
+                if exc.status_code == 401 and self._refresh():
+                    continue
+                raise ClientError(_refusal("the server refused the upload", exc)) from exc
+        raise ClientError("the server refused the upload: the sign-in is no longer valid; run `clipfeed login`")
+
     def send(self, uploader: Any, on_progress: Any) -> str:
         from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 
         failures = 0
         if uploader.url is None:
-            uploader.set_url(uploader.create_url())
+            uploader.set_url(self._create(uploader))
         on_progress(uploader.offset)
         while uploader.offset < uploader.stop_at:
             try:
@@ -88,10 +107,10 @@ class _Upload:
                     self.storage.remove_item(self.key)
                     raise ClientError(f"the server did not accept the file: {_detail(exc.response_content)}") from exc
                 if status is not None and 400 <= status < 500 and status not in (409, 423, 429):
-                    raise ClientError(f"upload failed ({status}): {_detail(exc.response_content)}") from exc
+                    raise ClientError(_refusal("upload failed", exc)) from exc
                 failures += 1
                 if failures > RETRIES:
-                    raise ClientError(f"upload failed after {RETRIES} retries: {exc}") from exc
+                    raise ClientError(_refusal(f"upload failed after {RETRIES} retries", exc)) from exc
                 time.sleep(min(30.0, 0.5 * 2 ** failures))
                 try:
                     uploader.offset = uploader.get_offset()
@@ -122,7 +141,10 @@ def run(path: Path, *, credentials: Credentials, metadata: dict[str, str], chunk
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(path.name, total=uploader.stop_at)
         url = job.send(uploader, lambda offset: bar.update(task, completed=offset))
-    response = httpx.get(url, headers={"Authorization": f"Bearer {job.credentials.access_token}"}, timeout=30)
+    try:
+        response = httpx.get(url, headers={"Authorization": f"Bearer {job.credentials.access_token}"}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise ClientError(f"the upload finished but the server did not answer about it ({exc})") from exc
     if response.status_code != 200:
         raise ClientError(f"the upload finished but its state cannot be read: {response.status_code}")
     state: dict[str, Any] = response.json()
@@ -134,17 +156,38 @@ def run(path: Path, *, credentials: Credentials, metadata: dict[str, str], chunk
     return state
 
 
+# What the creator reads when the wait ends on each status, and whether it ends in success.
+OUTCOMES = {
+    "ready": ("ready: it plays for everyone it is shared with", True),
+    "review": ("held for review: a moderator will look at it before anyone else can watch it; "
+               "it turns ready or rejected then (see `GET /v1/clips/{id}/status`)", True),
+    "rejected": ("rejected", False),
+    "failed": ("processing failed", False),
+    "deleted": ("deleted while processing", False),
+}
+
+
 def _follow(credentials: Credentials, clip_id: str, console: Console) -> None:
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  console=console) as bar:
-        task = bar.add_task("processing", total=100)
-        for status in client.follow_status(credentials.server, credentials.access_token, clip_id):
-            bar.update(task, completed=float(status.get("percent") or 0),
-                       description=f"{status.get('status')}: {status.get('stage')}")
-            if status.get("status") in TERMINAL:
-                break
-    final = status.get("status")
+    status: dict[str, Any] = {}
+    try:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                      TextColumn("{task.percentage:>3.0f}%"), console=console) as bar:
+            task = bar.add_task("processing", total=100)
+            for status in client.follow_status(credentials.server, credentials.access_token, clip_id):
+                bar.update(task, completed=float(status.get("percent") or 0),
+                           description=f"{status.get('status')}: {status.get('stage')}")
+                if status.get("status") in OUTCOMES:
+                    break
+    except httpx.HTTPError as exc:
+        raise ClientError(f"lost the server while waiting for clip {clip_id} ({type(exc).__name__}); the "
+                          "upload itself is done: check later with `GET /v1/clips/{id}/status`"
+                          .replace("{id}", clip_id)) from exc
+    final = str(status.get("status"))
+    if final not in OUTCOMES:
+        raise ClientError(f"the server ended the status stream of clip {clip_id} before processing "
+                          f"finished (last status: {final}); the upload itself is done")
+    message, success = OUTCOMES[final]
     reason = f" ({status['reason']})" if status.get("reason") else ""
-    console.print(f"clip {clip_id}: [bold]{final}[/]{reason}")
-    if final != "ready":
+    console.print(f"clip {clip_id}: [bold]{message.replace('{id}', clip_id)}[/]{reason}")
+    if not success:
         raise ClientError(f"processing ended as {final}{reason}")

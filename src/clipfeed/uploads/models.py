@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clipfeed.infra.db import Base, UTCDateTime, utcnow
@@ -92,4 +92,7 @@ class ClipStatusPublic(BaseModel):
     stage: str
     percent: float
     reason: str | None = None
+    quality_flags: list[str] = Field(default_factory=list, description=(
+        "what processing noticed in the video: black, frozen or silent (for most of it), no_audio, "
+        "damaged_frames (flagged clips are still published)"))
     updated_at: datetime

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.events import Event
 from clipfeed.media.progress import cached
@@ -18,6 +19,9 @@ from clipfeed.uploads.models import ClipStatusPublic, Upload, UploadState
 
 TERMINAL = {ClipStatus.ready.value, ClipStatus.rejected.value, ClipStatus.failed.value,
             ClipStatus.deleted.value}
+# Where processing stops on its own: the terminal states, and ``review``, which waits for a
+# moderator (hours, maybe), so a status stream or a waiting client has nothing more to follow.
+SETTLED = TERMINAL | {ClipStatus.review.value}
 
 
 async def upload_percent(services: Services, clip_id: int) -> float:
@@ -52,7 +56,8 @@ async def current(services: Services, clip: Clip) -> ClipStatusPublic:
     else:
         stage, percent = status, 100.0
     return ClipStatusPublic(clip_id=str(clip.id), status=status, stage=stage, percent=percent,
-                            reason=clip.status_reason, updated_at=updated)
+                            reason=clip.status_reason, quality_flags=clips_service.quality_flags(clip),
+                            updated_at=updated)
 
 
 def apply_progress(state: ClipStatusPublic, event: Event) -> ClipStatusPublic:

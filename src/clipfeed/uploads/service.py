@@ -203,12 +203,14 @@ async def append(services: Services, *, user: User, upload_id: int, offset: int,
     await services.limiter.hit("upload-patch", str(user.id), limit=s.upload_patch_rate_per_minute, per_seconds=60)
     _check_writable(row, offset)
     if row.state == UploadState.complete.value:
+        await _refuse_bytes_past_the_end(row, content_length, chunks)
         return row  # a repeated final PATCH: the hand-off happened once, report it again
 
     async def work(token: str) -> Upload:
         fresh = await owned(services, user_id=user.id, upload_id=upload_id)
         _check_writable(fresh, offset)
         if fresh.state == UploadState.complete.value:
+            await _refuse_bytes_past_the_end(fresh, content_length, chunks)
             return fresh
         if length is not None:
             await _set_deferred_length(services, fresh, length)
@@ -225,6 +227,18 @@ async def append(services: Services, *, user: User, upload_id: int, offset: int,
         return await finish_if_received(services, upload_id)
 
     return await exclusively(services, upload_id, work)
+
+
+async def _refuse_bytes_past_the_end(row: Upload, content_length: int | None, chunks: Chunks) -> None:
+    """A finished upload takes no more bytes: any is past Upload-Length, as for one still
+    receiving (a chunked body without Content-Length is read until its first byte)."""
+    if content_length is None:
+        async for chunk in chunks:
+            if chunk:
+                content_length = len(chunk)
+                break
+    if content_length:
+        raise PayloadTooLarge(f"the chunk goes past Upload-Length ({row.length} bytes); the upload is complete")
 
 
 def _check_writable(row: Upload, offset: int) -> None:

@@ -2,7 +2,8 @@
 
 The stream sends the current state at once, then every change (progress reports on
 ``media.progress``, status changes on ``clips``), a comment line every ``HEARTBEAT_S`` so proxies
-keep the connection, and ends after a terminal status (ready, rejected, failed, deleted).
+keep the connection, and ends after a terminal status (ready, rejected, failed, deleted) or
+``review`` (a moderator decides; that can take long, and a client can reconnect later).
 EventSource cannot send headers, so the stream also takes ``?access_token=``.
 """
 
@@ -72,7 +73,7 @@ async def _events(services: Services, clip_id: int, user_id: int) -> AsyncIterat
         stack.callback(lambda: [task.cancel() for task in forwarders])
         state = await _state(services, clip_id, user_id)
         yield b"retry: 3000\n\n" + _sse(state)
-        while state.status not in progress.TERMINAL:
+        while state.status not in progress.SETTLED:
             try:
                 topic, event = await asyncio.wait_for(changes.get(), HEARTBEAT_S)
             except TimeoutError:

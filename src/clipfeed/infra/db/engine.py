@@ -83,6 +83,10 @@ class Database:
         self._shard_sessions = [async_sessionmaker(e, expire_on_commit=False)
                                 for e in self._shard_engines]
 
+    @property
+    def is_sqlite(self) -> bool:
+        return _scheme(self.url) == "sqlite"
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session on the main database; commits on success, rolls back on error."""
