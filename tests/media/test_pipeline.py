@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from clipfeed.media.pipeline import Job, run_job
+from clipfeed.media.job import Job
+from clipfeed.media.pipeline import run_job
 from tests.helpers import signup
 from tests.media.submit import SHARED, clip_row, ffprobe, make_clip, object_keys, submit, topic_events
 

@@ -17,7 +17,8 @@ from clipfeed.clips import service as clips
 from clipfeed.core.events import Event
 from clipfeed.delivery.models import PurgeTask
 from clipfeed.infra.log import Record
-from clipfeed.media.pipeline import Job, run_job
+from clipfeed.media.job import Job
+from clipfeed.media.pipeline import run_job
 from clipfeed.media.retranscode import RetranscodeProcessor, restore
 from clipfeed.storage import lifecycle
 from clipfeed.storage.models import Part, StoredPart

@@ -20,7 +20,7 @@ import asyncio
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import orjson
 import structlog
@@ -31,16 +31,14 @@ from clipfeed.media import edits as edit_lists
 from clipfeed.media import jobstate, transcode
 from clipfeed.media import probe as prober
 from clipfeed.media.ffmpeg import Report, run
+from clipfeed.media.job import Job, LongJobProcessor
 from clipfeed.media.reporting import Progress
-from clipfeed.media.worker import LongJobProcessor
 from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 TOPIC = "media.chunks"
 POLL_S = 0.5
 
-if TYPE_CHECKING:
-    from clipfeed.media.pipeline import Job
 
 
 def _prefix(clip_id: int, job: int, index: int) -> str:

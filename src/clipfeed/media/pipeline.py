@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,11 @@ import structlog
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
-from clipfeed.core.events import Event
 from clipfeed.infra.blobs import BlobNotFound
-from clipfeed.media import edits as edit_lists
 from clipfeed.media import jobstate, results, transcode
 from clipfeed.media import probe as prober
-from clipfeed.media.edits import EditList
 from clipfeed.media.ffmpeg import FFmpegError, Report
+from clipfeed.media.job import Job
 from clipfeed.media.publish import Publisher
 from clipfeed.media.reporting import Progress
 from clipfeed.media.validate import Limits, Rejected, assess, check_probe
@@ -42,27 +40,6 @@ from clipfeed.runtime.services import Services
 log = structlog.get_logger(__name__)
 UNDECODABLE = "the video could not be decoded; the file may be damaged"
 FINAL = {ClipStatus.ready.value, ClipStatus.rejected.value, ClipStatus.failed.value, ClipStatus.review.value}
-
-
-@dataclass(frozen=True)
-class Job:
-    event_id: int
-    clip_id: int
-    owner_id: int
-    master_key: str
-    edits: EditList
-
-    @classmethod
-    def from_event(cls, event: Event) -> Job:
-        """Raises ``ValueError`` for a payload no retry can fix (dead-lettered)."""
-        payload = event.payload
-        clip_id = int(payload["clip_id"])
-        master = str(payload["master_key"])
-        if not master.startswith(f"clips/{clip_id}/raw/"):
-            raise ValueError(f"master {master!r} is not this clip's")
-        edits = edit_lists.parse(payload.get("edits"))
-        edits.check_for_clip(clip_id)
-        return cls(event.id, clip_id, int(payload["owner_id"]), master, edits)
 
 
 def workdir_for(services: Services, clip_id: int) -> Path:

@@ -15,7 +15,7 @@ The result event's ID is chosen before the status is written and stored with it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
@@ -24,11 +24,9 @@ from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.events import Event
 from clipfeed.media import features, fencing, jobstate, metadata, screening, thumbnails
 from clipfeed.media import probe as prober
+from clipfeed.media.job import Job
 from clipfeed.media.reporting import Progress
 from clipfeed.runtime.services import Services
-
-if TYPE_CHECKING:  # the pipeline imports this module
-    from clipfeed.media.pipeline import Job
 
 log = structlog.get_logger(__name__)
 TOPIC = "media.results"

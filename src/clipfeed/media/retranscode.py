@@ -61,9 +61,10 @@ from clipfeed.infra.log import Record
 from clipfeed.media import edits as edit_lists
 from clipfeed.media import ladder, packaging, transcode
 from clipfeed.media import probe as prober
+from clipfeed.media.job import LongJobProcessor
 from clipfeed.media.ladder import Rendition
 from clipfeed.media.packaging import Track
-from clipfeed.media.worker import LongJobProcessor, clip_lock
+from clipfeed.media.worker import clip_lock
 from clipfeed.runtime.services import Services
 from clipfeed.storage import service as storage
 from clipfeed.storage.layout import forget_layout, parse_master

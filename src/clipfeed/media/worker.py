@@ -27,30 +27,12 @@ import structlog
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
 from clipfeed.media import fencing, results
-from clipfeed.media.pipeline import Job, run_job
+from clipfeed.media.job import Job, LongJobProcessor
+from clipfeed.media.pipeline import run_job
 from clipfeed.runtime.consumers import Processor
 
 log = structlog.get_logger(__name__)
 UPLOADED_TOPIC = "media.uploaded"
-
-
-class LongJobProcessor(Processor):
-    """One record at a time, lease from the settings, heartbeat, straight to backoff on failure."""
-
-    shared: ClassVar[bool] = True
-    batch_size: ClassVar[int] = 1
-    retry_at_once: ClassVar[bool] = False
-    max_deliveries: ClassVar[int] = 5
-
-    def __post_init__(self) -> None:
-        wait = float(self.services.settings.media_ack_wait_s)
-        # Per-process values from the settings (class defaults stay as documented).
-        setattr(self, "ack_wait", wait)  # noqa: B010
-        setattr(self, "heartbeat", max(0.5, wait / 4))  # noqa: B010
-
-    async def handle(self, records: list[Record]) -> None:
-        for record in records:
-            await self.handle_one(record)
 
 
 class MediaProcessor(LongJobProcessor):
