@@ -5,8 +5,9 @@
 * ``api/reference/*.md``: the HTTP API from ``clipfeed.api.create_app().openapi()``, one page
   per tag plus one for the schemas, as plain Markdown (no JavaScript, nothing from a CDN).
 
-The nav in ``mkdocs.yml`` names the generated pages; a page it names and this hook no longer
-makes (a tag renamed) fails ``mkdocs build --strict``.
+``mkdocs.yml`` names the configuration page and the reference index in its nav; the hook adds
+one nav entry per tag, so a new tag needs no edit there. A link to a page or anchor the hook no
+longer makes (a tag or schema renamed) fails ``mkdocs build --strict``.
 """
 
 from __future__ import annotations
@@ -233,7 +234,8 @@ def _default(field: Any) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    # Docstrings use reStructuredText's ``code``; Markdown wants `code`.
+    return " ".join(text.replace("``", "`").split()).replace("|", "\\|")
 
 
 def configuration_page() -> str:
@@ -308,7 +310,7 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> list[str]:
     title = op.get("summary") or op.get("operationId", "")
     out = [f"## `{method.upper()} {path}` {{#{_slug('op-' + method + path)}}}", "", f"**{_cell(title)}**", ""]
     if op.get("description"):
-        out += [op["description"].strip(), ""]
+        out += [op["description"].strip().replace("``", "`"), ""]
     if op.get("security"):
         out += ["Requires a bearer token (`Authorization: Bearer …`).", ""]
     params = op.get("parameters", [])
@@ -367,7 +369,7 @@ def api_pages(spec: dict[str, Any]) -> dict[str, str]:
             required = set(schema.get("required", []))
             schemas += ["| field | type | required | description |", "|---|---|---|---|"]
             for prop, sub in props.items():
-                desc = sub.get("description") or sub.get("title", "")
+                desc = sub.get("description", "")  # titles are only the field name again
                 schemas.append(f"| `{prop}` | {_cell(_schema_type(sub, ''))} | {'yes' if prop in required else 'no'} "
                                f"| {_cell(desc)} |")
             schemas.append("")
