@@ -2,6 +2,7 @@
 
 * ``operate/configuration.md``: every field of ``clipfeed.settings.Settings`` with its
   environment variable, type, default and meaning.
+* ``operate/worker-roles.md``: the consumer groups and loops of each worker role.
 * ``api/reference/*.md``: the HTTP API from ``clipfeed.api.create_app().openapi()``, one page
   per tag plus one for the schemas, as plain Markdown (no JavaScript, nothing from a CDN).
 
@@ -167,6 +168,17 @@ NOTES: dict[str, str] = {
     "beside the other requests",
 }
 
+# What a consumer group or loop does, where its docstring does not say it in one sentence.
+WORKER_NOTES: dict[str, str] = {
+    "stream-relay": "Copies social events onto `activity.clips` (by clip) and `activity.users` (by actor).",
+    "stream-catalog": "Clip metadata (`meta:clip:{id}`) and the live-clip set `clips:live` in the cache.",
+    "stream-clips": "Counters, clip live features and trending.",
+    "stream-users": "Viewers' interest profiles.",
+    "social-cleanup": "Removes a deleted account's follows, blocks, likes, bookmarks and comments.",
+    "recs-indexer": "Clip cards and candidate pools of the feed, from clip and user events.",
+    "purge_loop": "Edge purges queued as `soon`, and retries of unconfirmed ones.",
+}
+
 # Sections of the configuration page: (title, field name prefixes), first match wins.
 GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("Engines", ("data_dir", "database_", "virtual_shards", "blob_url", "cache_url", "log_url")),
@@ -272,6 +284,65 @@ def configuration_page() -> str:
         if not rows:
             continue
         out += [f"## {title}", "", "| variable | type | default | meaning |", "|---|---|---|---|", *rows, ""]
+    return "\n".join(out)
+
+
+def _first_sentence(obj: Any) -> str:
+    """The first sentence of an object's docstring, else of its module's."""
+    for doc in (obj.__doc__, getattr(sys.modules.get(obj.__module__), "__doc__", None)):
+        text = " ".join((doc or "").split())
+        end = text.find(". ")
+        sentence = text if end < 0 else text[: end + 1]
+        if sentence and "|" not in sentence and " * " not in sentence and len(sentence) < 240:
+            return sentence
+    return "—"
+
+
+def _built_class(factory: Any) -> type | None:
+    """The processor class a factory function makes (built on settings alone, never run)."""
+    from types import SimpleNamespace
+
+    from clipfeed.settings import Settings
+
+    try:
+        return type(factory(SimpleNamespace(settings=Settings())))
+    except Exception:
+        return None
+
+
+def worker_roles_page() -> str:
+    """Every role's consumer groups and loops, read from ``clipfeed.workers``."""
+    from clipfeed import workers
+
+    out = [
+        "# Worker roles",
+        "",
+        "Generated from `clipfeed.workers` when the site is built: what `clipfeed worker <role>` runs.",
+        "Each consumer group is named in metrics (`group` label), in `clipfeed events replay --group`,",
+        "and in its dead-letter topic `dlq.<group>`. A *shared* group is a work queue (any member takes",
+        "any record); a *partitioned* group gives each partition to one live member. How processors",
+        "retry and dead-letter: [Workers](../design/workers.md).",
+        "",
+    ]
+    for role in workers.PROCESSORS:
+        out += [f"## {role}", "", f"`clipfeed worker {role}`", ""]
+        rows = []
+        for factory in workers.PROCESSORS[role]:
+            cls = factory if isinstance(factory, type) else _built_class(factory)
+            if not isinstance(cls, type) or not hasattr(cls, "group"):
+                log.warning("worker role %s: cannot tell the group of %r (scripts/docs_hooks.py)", role, factory)
+                continue
+            topics = ", ".join(f"`{topic}`" for topic in cls.topics)
+            kind = "shared" if cls.shared else "partitioned"
+            rows.append(f"| `{cls.group}` | {topics} | {kind} | {cls.max_deliveries} | `dlq.{cls.group}` "
+                        f"| {_cell(WORKER_NOTES.get(cls.group) or _first_sentence(cls))} |")
+        if rows:
+            out += ["| consumer group | reads | kind | deliveries before dead-letter | dead-letter topic | what |",
+                    "|---|---|---|---:|---|---|", *rows, ""]
+        loops = [f"| `{loop.__module__}.{loop.__name__}` | {_cell(WORKER_NOTES.get(loop.__name__) or _first_sentence(loop))} |"
+                 for loop in workers.LOOPS.get(role, [])]
+        if loops:
+            out += ["| loop | what |", "|---|---|", *loops, ""]
     return "\n".join(out)
 
 
@@ -389,6 +460,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
 
     _PAGES.clear()
     _PAGES["operate/configuration.md"] = configuration_page()
+    _PAGES["operate/worker-roles.md"] = worker_roles_page()
     _PAGES.update(api_pages(create_app().openapi()))
     reference = ["api/reference/index.md"] + [
         {page.rsplit("/", 1)[-1][:-3].replace("-", " ").capitalize(): page}
