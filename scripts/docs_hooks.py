@@ -339,7 +339,8 @@ def worker_roles_page() -> str:
         if rows:
             out += ["| consumer group | reads | kind | deliveries before dead-letter | dead-letter topic | what |",
                     "|---|---|---|---:|---|---|", *rows, ""]
-        loops = [f"| `{loop.__module__}.{loop.__name__}` | {_cell(WORKER_NOTES.get(loop.__name__) or _first_sentence(loop))} |"
+        loops = [f"| `{loop.__module__}.{loop.__name__}` "
+                 f"| {_cell(WORKER_NOTES.get(loop.__name__) or _first_sentence(loop))} |"
                  for loop in workers.LOOPS.get(role, [])]
         if loops:
             out += ["| loop | what |", "|---|---|", *loops, ""]
