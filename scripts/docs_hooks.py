@@ -3,6 +3,7 @@
 * ``operate/configuration.md``: every field of ``clipfeed.settings.Settings`` with its
   environment variable, type, default and meaning.
 * ``operate/worker-roles.md``: the consumer groups and loops of each worker role.
+* ``operate/metrics.md``: every ``clipfeed_*`` Prometheus metric.
 * ``api/reference/*.md``: the HTTP API from ``clipfeed.api.create_app().openapi()``, one page
   per tag plus one for the schemas, as plain Markdown (no JavaScript, nothing from a CDN).
 
@@ -347,6 +348,38 @@ def worker_roles_page() -> str:
     return "\n".join(out)
 
 
+def metrics_page() -> str:
+    """Every ``clipfeed_*`` Prometheus metric the package defines, once the app and the worker
+    roles are imported (they register their metrics at import)."""
+    from prometheus_client import REGISTRY
+
+    import clipfeed.api
+    import clipfeed.workers  # noqa: F401  (registers the workers' metrics)
+
+    clipfeed.api.create_app()
+    rows = []
+    for collector in list(REGISTRY._collector_to_names):  # the registry keeps no public list
+        name = getattr(collector, "_name", "")
+        if not name.startswith("clipfeed_"):
+            continue
+        kind = getattr(collector, "_type", "")
+        shown = f"{name}_total" if kind == "counter" and not name.endswith("_total") else name
+        labels = ", ".join(f"`{label}`" for label in getattr(collector, "_labelnames", ()))
+        rows.append(f"| `{shown}` | {kind} | {labels} | {_cell(getattr(collector, '_documentation', ''))} |")
+    return "\n".join([
+        "# Metrics reference",
+        "",
+        "Generated when the site is built from the Prometheus metrics the package registers",
+        f"({len(rows)} of them). `GET /metrics` serves them for the API process and the worker roles",
+        "it runs in process. What to watch and alert on: [Monitoring](monitoring.md).",
+        "",
+        "| metric | type | labels | what |",
+        "|---|---|---|---|",
+        *sorted(rows),
+        "",
+    ])
+
+
 # ---- OpenAPI ---------------------------------------------------------------------------------
 
 METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
@@ -462,6 +495,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     _PAGES.clear()
     _PAGES["operate/configuration.md"] = configuration_page()
     _PAGES["operate/worker-roles.md"] = worker_roles_page()
+    _PAGES["operate/metrics.md"] = metrics_page()
     _PAGES.update(api_pages(create_app().openapi()))
     reference = ["api/reference/index.md"] + [
         {page.rsplit("/", 1)[-1][:-3].replace("-", " ").capitalize(): page}
