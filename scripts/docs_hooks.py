@@ -32,6 +32,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 log = logging.getLogger("mkdocs.hooks.clipfeed")
 
+# The pages this hook makes (tests/test_docs.py accepts links to them without a file).
+GENERATED_PAGES = ("operate/configuration.md", "operate/worker-roles.md", "operate/metrics.md")
+GENERATED_FOLDERS = ("api/reference/",)
+
 # What an operator needs to know about a setting, where the one-line comment in settings.py
 # says less. Fields not named here use that comment; a field with neither shows a dash.
 NOTES: dict[str, str] = {
