@@ -315,6 +315,14 @@ def _built_class(factory: Any) -> type | None:
         return None
 
 
+def _roles(workers: Any) -> dict[str, tuple[list[Any], list[Any]]]:
+    """role → (processor factories, loops), from ``ROLES`` (one table) or ``PROCESSORS``/``LOOPS``."""
+    if hasattr(workers, "ROLES"):
+        return {name: (list(role.processors), list(role.loops)) for name, role in workers.ROLES.items()}
+    return {name: (list(factories), list(workers.LOOPS.get(name, [])))
+            for name, factories in workers.PROCESSORS.items()}
+
+
 def worker_roles_page() -> str:
     """Every role's consumer groups and loops, read from ``clipfeed.workers``."""
     from clipfeed import workers
@@ -329,10 +337,10 @@ def worker_roles_page() -> str:
         "retry and dead-letter: [Workers](../design/workers.md).",
         "",
     ]
-    for role in workers.PROCESSORS:
+    for role, (processors, role_loops) in _roles(workers).items():
         out += [f"## {role}", "", f"`clipfeed worker {role}`", ""]
         rows = []
-        for factory in workers.PROCESSORS[role]:
+        for factory in processors:
             cls = factory if isinstance(factory, type) else _built_class(factory)
             if not isinstance(cls, type) or not hasattr(cls, "group"):
                 log.warning("worker role %s: cannot tell the group of %r (scripts/docs_hooks.py)", role, factory)
@@ -346,7 +354,7 @@ def worker_roles_page() -> str:
                     "|---|---|---|---:|---|---|", *rows, ""]
         loops = [f"| `{loop.__module__}.{loop.__name__}` "
                  f"| {_cell(WORKER_NOTES.get(loop.__name__) or _first_sentence(loop))} |"
-                 for loop in workers.LOOPS.get(role, [])]
+                 for loop in role_loops]
         if loops:
             out += ["| loop | what |", "|---|---|", *loops, ""]
     return "\n".join(out)
@@ -433,10 +441,11 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> list[str]:
     if body:
         for ctype, media in body.get("content", {}).items():
             out += [f"Request body (`{ctype}`): {_schema_type(media.get('schema', {}), 'schemas.md')}", ""]
-    out += ["| status | meaning | body |", "|---|---|---|"]
-    for status, resp in op.get("responses", {}).items():
+    out += ["| status | meaning | body | headers |", "|---|---|---|---|"]
+    for status, resp in sorted(op.get("responses", {}).items()):
         kinds = [f"`{c}` {_schema_type(m.get('schema', {}), 'schemas.md')}" for c, m in resp.get("content", {}).items()]
-        out.append(f"| {status} | {_cell(resp.get('description', ''))} | {_cell('; '.join(kinds))} |")
+        headers = ", ".join(f"`{name}`" for name in resp.get("headers", {}))
+        out.append(f"| {status} | {_cell(resp.get('description', ''))} | {_cell('; '.join(kinds))} | {headers} |")
     return [*out, ""]
 
 
