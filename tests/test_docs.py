@@ -110,3 +110,18 @@ def test_the_check_catches_a_broken_link_and_anchor(tmp_path: Path) -> None:
     assert "nowhere" not in _anchors(page)
     assert LINK.findall(_prose(page.read_text())) == ["#a-section", "#nowhere"]
     assert LINK.findall(_prose("`[not](a-link)` and\n```\n[no](link)\n```\n[yes](x.md)")) == ["x.md"]
+
+
+def test_the_site_loads_nothing_from_a_cdn() -> None:
+    """Material fetches web fonts and mermaid.js from CDNs unless told otherwise: no fonts, and
+    every extra script is a file shipped in docs/ (mermaid among them)."""
+    config = (ROOT / "mkdocs.yml").read_text()
+    assert re.search(r"^\s+font: false\s*$", config, re.M)
+    scripts = re.findall(r"^extra_javascript:\n((?:\s+- .+\n)+)", config, re.M)
+    assert scripts, "no extra_javascript in mkdocs.yml"
+    entries = [line.strip()[2:].strip() for line in scripts[0].splitlines()]
+    assert any("mermaid" in entry for entry in entries)
+    for entry in entries:
+        assert "://" not in entry, f"{entry} is fetched from elsewhere"
+        assert (DOCS / entry).is_file(), f"{entry} is not in docs/"
+        assert (DOCS / entry).with_name("LICENSE").is_file(), f"{entry} has no licence beside it"
