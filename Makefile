@@ -6,12 +6,12 @@ STAMP  := $(VENV)/.installed
 # Node clients of the tests (tus-js-client); npm ci only when missing or the lock changed.
 JS_STAMP := tests/js/node_modules/.package-lock.json
 
-.PHONY: demo test install system-deps lint typecheck unit clean
+.PHONY: demo test install system-deps lint typecheck docs docs-check unit clean
 
 demo: install
 	$(BIN)/clipfeed demo
 
-test: install lint typecheck
+test: install lint typecheck docs-check
 	@start=$$(date +%s); $(BIN)/pytest -q; status=$$?; \
 	echo "make test: pytest took $$(( $$(date +%s) - start )) s"; exit $$status
 
@@ -37,5 +37,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The manual (docs/, mkdocs.yml). Offline: no fonts or scripts from a CDN.
+docs-check: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache
