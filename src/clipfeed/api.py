@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,7 +20,7 @@ from clipfeed.delivery.api import router as delivery_router
 from clipfeed.delivery.api import web_router
 from clipfeed.delivery.origin import router as origin_router
 from clipfeed.events.api import router as events_router
-from clipfeed.http import health, problems
+from clipfeed.http import health, openapi, problems
 from clipfeed.http.middleware import BodyLimit, RequestContext
 from clipfeed.media.api import router as media_router
 from clipfeed.media.blocklist_api import router as blocklist_router
@@ -43,6 +44,8 @@ FEATURE_ROUTERS.append(media_router)  # re-edits (issue 5)
 FEATURE_ROUTERS += [delivery_router, origin_router, web_router]  # playback, purge, /media/ origin, /app/ (issue 6)
 FEATURE_ROUTERS.append(feed_router)  # the For You and Following feeds, interests (issue 9)
 FEATURE_ROUTERS += [social_router, notifications_router]  # follows, likes, comments, shares; inbox + SSE (issue 7)
+# Parts of the OpenAPI document that features whose wire format is not JSON write themselves.
+OPENAPI_EXTRAS: list[Callable[[dict[str, Any]], None]] = []
 # Extra start-up work features need (background loops), run after the services are built.
 STARTUP_HOOKS: list[Callable[[Services], None]] = []
 STARTUP_HOOKS.append(start_shard_relays)  # outbox relays of shard databases (issue 7)
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if services is not None:
         app.state.services = services
     problems.install(app)
+    openapi.install(app, extras=OPENAPI_EXTRAS)
     app.include_router(health.router)
     for router in FEATURE_ROUTERS:
         app.include_router(router)
