@@ -31,6 +31,7 @@ from clipfeed.settings import Settings
 from clipfeed.social.api import router as social_router
 from clipfeed.social.events import start_shard_relays
 from clipfeed.stream.api import router as trending_router
+from clipfeed.uploads import openapi as tus_openapi
 from clipfeed.uploads.api import router as uploads_router
 from clipfeed.uploads.http import TusHeaders
 from clipfeed.uploads.protocol import EXPOSED_HEADERS as TUS_EXPOSED_HEADERS
@@ -45,7 +46,7 @@ FEATURE_ROUTERS += [delivery_router, origin_router, web_router]  # playback, pur
 FEATURE_ROUTERS.append(feed_router)  # the For You and Following feeds, interests (issue 9)
 FEATURE_ROUTERS += [social_router, notifications_router]  # follows, likes, comments, shares; inbox + SSE (issue 7)
 # Parts of the OpenAPI document that features whose wire format is not JSON write themselves.
-OPENAPI_EXTRAS: list[Callable[[dict[str, Any]], None]] = []
+OPENAPI_EXTRAS: list[Callable[[dict[str, Any]], None]] = [tus_openapi.document]
 # Extra start-up work features need (background loops), run after the services are built.
 STARTUP_HOOKS: list[Callable[[Services], None]] = []
 STARTUP_HOOKS.append(start_shard_relays)  # outbox relays of shard databases (issue 7)

@@ -58,6 +58,12 @@ RATE_LIMITED = {
 }
 RATE_LIMITED_PREFIXES = ("/v1/users/{user_ref}/follow", "/v1/users/{user_ref}/block", "/v1/clips/{clip_id}/like",
                          "/v1/clips/{clip_id}/bookmark", "/v1/clips/{clip_id}/comments/{comment_id}/like")
+# Problems particular to one operation, beyond what its shape implies.
+OWN_PROBLEMS: dict[tuple[str, str], dict[int, str]] = {
+    ("post", "/v1/auth/login"): {401: "Wrong login or password, or the account is suspended"},
+    ("post", "/v1/auth/refresh"): {401: "The refresh token is invalid, expired or already used"},
+    ("post", "/v1/auth/register"): {409: "The handle or e-mail address is taken"},
+}
 PROBLEMS: dict[int, str] = {
     400: "Malformed request: unreadable JSON, a cursor or header value this API cannot read",
     401: "Not signed in, or the access token is invalid, expired or revoked",
@@ -136,11 +142,11 @@ def _document_operation(path: str, method: str, operation: Spec, auth: str | Non
         operation["security"] = [{}, {SECURITY: []}]
         wanted[401] = problem_response(401, "The access token sent is invalid, expired or revoked "
                                             "(leave it out to be served anonymously)", WWW_Authenticate=False)
-    if takes_input and path.startswith("/v1/"):
+    if takes_input:
         wanted[400] = problem_response(400)
         wanted[422] = problem_response(422)
     if any(p.get("in") == "path" for p in params):
-        wanted[404] = problem_response(404)
+        wanted[404] = _html_not_found() if _is_page(responses) else problem_response(404)
     if method in UNSAFE:
         wanted[413] = problem_response(413)
     if any(p.get("in") == "header" and p.get("name", "").lower() == "idempotency-key" for p in params):
@@ -152,10 +158,23 @@ def _document_operation(path: str, method: str, operation: Spec, auth: str | Non
         wanted[429] = problem_response(429, Retry_After=True)
     if path.startswith("/v1/") or auth is not None:
         wanted[503] = problem_response(503, Retry_After=True)
+    for status, description in OWN_PROBLEMS.get((method, path), {}).items():
+        wanted[status] = problem_response(status, description)
     for status, response in wanted.items():
         known = responses.get(str(status))
         if known is None or "HTTPValidationError" in str(known):
             responses[str(status)] = response  # FastAPI's 422 is not the shape our handler sends
+
+
+def _is_page(responses: Spec) -> bool:
+    """Pages for people (the share pages) answer 'not found' with a page too."""
+    return any(set(r.get("content", {})) == {"text/html"} for s, r in responses.items() if s.startswith("2"))
+
+
+def _html_not_found() -> Spec:
+    return {"description": "A page saying there is nothing to see here",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+            "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}}
 
 
 def _auth_of(route: APIRoute) -> str | None:
