@@ -16,6 +16,7 @@ from clipfeed.accounts.api import router as accounts_router
 from clipfeed.analytics.api import router as analytics_router
 from clipfeed.bootstrap import Services, bootstrap
 from clipfeed.clips.api import router as clips_router
+from clipfeed.delivery import openapi as origin_openapi
 from clipfeed.delivery.api import router as delivery_router
 from clipfeed.delivery.api import web_router
 from clipfeed.delivery.origin import router as origin_router
@@ -46,7 +47,7 @@ FEATURE_ROUTERS += [delivery_router, origin_router, web_router]  # playback, pur
 FEATURE_ROUTERS.append(feed_router)  # the For You and Following feeds, interests (issue 9)
 FEATURE_ROUTERS += [social_router, notifications_router]  # follows, likes, comments, shares; inbox + SSE (issue 7)
 # Parts of the OpenAPI document that features whose wire format is not JSON write themselves.
-OPENAPI_EXTRAS: list[Callable[[dict[str, Any]], None]] = [tus_openapi.document]
+OPENAPI_EXTRAS: list[Callable[[dict[str, Any]], None]] = [tus_openapi.document, origin_openapi.document]
 # Extra start-up work features need (background loops), run after the services are built.
 STARTUP_HOOKS: list[Callable[[Services], None]] = []
 STARTUP_HOOKS.append(start_shard_relays)  # outbox relays of shard databases (issue 7)

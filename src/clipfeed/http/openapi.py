@@ -22,6 +22,7 @@ from clipfeed.http.problems import PROBLEM_JSON
 
 Spec = dict[str, Any]
 SECURITY = "bearer"
+CURSOR_FORMAT = "cursor"
 UNSAFE = {"post", "put", "patch", "delete"}
 
 PROBLEM_SCHEMA: Spec = {
@@ -132,6 +133,9 @@ def _document_operation(path: str, method: str, operation: Spec, auth: str | Non
     for response in responses.values():
         response.setdefault("headers", {}).setdefault("X-Request-ID", {"$ref": "#/components/headers/X-Request-ID"})
     params = operation.get("parameters", [])
+    for param in params:
+        if param.get("in") == "query" and param.get("name") == "cursor":
+            _describe_cursor(param)
     takes_input = bool(params) or "requestBody" in operation or method in UNSAFE
     wanted: dict[int, Spec] = {}
     if auth == "required":
@@ -164,6 +168,17 @@ def _document_operation(path: str, method: str, operation: Spec, auth: str | Non
         known = responses.get(str(status))
         if known is None or "HTTPValidationError" in str(known):
             responses[str(status)] = response  # FastAPI's 422 is not the shape our handler sends
+
+
+def _describe_cursor(param: Spec) -> None:
+    """A cursor is only ever one the API handed out (``next_cursor``); anything else is a 400.
+    Its own ``format`` says so to clients and lets fuzzers make valid ones."""
+    schema = param.get("schema", {})
+    variants = schema.get("anyOf", [schema])
+    for variant in variants:
+        if variant.get("type") == "string":
+            variant["format"] = CURSOR_FORMAT
+    param["description"] = "next_cursor of the previous page (opaque); leave out for the first page"
 
 
 def _is_page(responses: Spec) -> bool:
