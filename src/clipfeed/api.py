@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,11 +16,12 @@ from clipfeed.accounts.api import router as accounts_router
 from clipfeed.analytics.api import router as analytics_router
 from clipfeed.bootstrap import Services, bootstrap
 from clipfeed.clips.api import router as clips_router
+from clipfeed.delivery import openapi as origin_openapi
 from clipfeed.delivery.api import router as delivery_router
 from clipfeed.delivery.api import web_router
 from clipfeed.delivery.origin import router as origin_router
 from clipfeed.events.api import router as events_router
-from clipfeed.http import health, problems
+from clipfeed.http import health, openapi, problems
 from clipfeed.http.middleware import BodyLimit, RequestContext
 from clipfeed.media.api import router as media_router
 from clipfeed.media.blocklist_api import router as blocklist_router
@@ -30,6 +32,7 @@ from clipfeed.settings import Settings
 from clipfeed.social.api import router as social_router
 from clipfeed.social.events import start_shard_relays
 from clipfeed.stream.api import router as trending_router
+from clipfeed.uploads import openapi as tus_openapi
 from clipfeed.uploads.api import router as uploads_router
 from clipfeed.uploads.http import TusHeaders
 from clipfeed.uploads.protocol import EXPOSED_HEADERS as TUS_EXPOSED_HEADERS
@@ -53,6 +56,8 @@ FEATURE_ROUTERS: list[APIRouter] = [
     social_router,            # follows, likes, comments, shares, blocks
     notifications_router,     # inbox and its SSE stream
 ]
+# Parts of the OpenAPI document that features whose wire format is not JSON write themselves.
+OPENAPI_EXTRAS: list[Callable[[dict[str, Any]], None]] = [tus_openapi.document, origin_openapi.document]
 # Start-up work features need (background loops), run once the services are built.
 STARTUP_HOOKS: list[Callable[[Services], None]] = [
     start_shard_relays,       # outbox relays of shard databases
@@ -94,6 +99,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if services is not None:
         app.state.services = services
     problems.install(app)
+    openapi.install(app, extras=OPENAPI_EXTRAS)
     app.include_router(health.router)
     for router in FEATURE_ROUTERS:
         app.include_router(router)

@@ -36,7 +36,7 @@ async def test_an_anonymous_viewer_gets_a_feed_and_a_device_cookie(client, servi
     assert "cf_device" in first.cookies
     again = await client.get("/v1/feed", params={"limit": 5})  # the client sends the cookie back
     assert not {i["clip"]["id"] for i in first.json()["items"]} & {i["clip"]["id"] for i in again.json()["items"]}
-    assert_problem(await client.get("/v1/feed", params={"tab": "following"}), 400)
+    assert_problem(await client.get("/v1/feed", params={"tab": "following"}), 401)
     assert_problem(await client.get("/v1/feed", params={"cursor": "not-a-cursor!"}), 400)
 
 

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from clipfeed.infra.db import Base, UTCDateTime, utcnow
 
 HANDLE = re.compile(r"^[a-z0-9_](?:[a-z0-9_.]{1,28}[a-z0-9_])$")
+# What the API accepts as a handle, for the OpenAPI document: HANDLE before trimming and lower-casing.
+HANDLE_INPUT = r"^(?!.*\.\.)\s*[A-Za-z0-9_][A-Za-z0-9_.]{1,28}[A-Za-z0-9_]\s*$"
 RESERVED_HANDLES = {"admin", "me", "moderator", "support", "clipfeed", "api", "root", "system"}
 
 
@@ -79,7 +81,7 @@ def _check_handle(value: str) -> str:
 class RegisterRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    handle: str = Field(examples=["dancing_cat"])
+    handle: str = Field(examples=["dancing_cat"], json_schema_extra={"pattern": HANDLE_INPUT})
     email: EmailStr
     password: str = Field(min_length=10, max_length=256)
     display_name: str = Field(default="", max_length=60)
@@ -108,7 +110,7 @@ class RefreshRequest(BaseModel):
 class ProfileUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    handle: str | None = None
+    handle: str | None = Field(default=None, json_schema_extra={"pattern": HANDLE_INPUT})
     display_name: str | None = Field(default=None, max_length=60)
     bio: str | None = Field(default=None, max_length=300)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")

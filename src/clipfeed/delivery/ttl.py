@@ -48,6 +48,7 @@ _TYPES: dict[str, tuple[str, Kind]] = {
     "jpeg": ("image/jpeg", Kind.image),
     "png": ("image/png", Kind.image),
 }
+CONTENT_TYPES = sorted({content_type.split(";")[0] for content_type, _ in _TYPES.values()})
 
 
 @dataclass(frozen=True)

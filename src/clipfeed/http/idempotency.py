@@ -79,7 +79,7 @@ class IdempotentRoute(APIRoute):
             extra = dict(kwargs.get("openapi_extra") or {})
             extra["parameters"] = [*extra.get("parameters", []), {
                 "name": "Idempotency-Key", "in": "header", "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {"type": "string", "pattern": _KEY.pattern},
                 "description": "repeat a write safely: the same key replays the first response for 24 h"}]
             kwargs["openapi_extra"] = extra
         super().__init__(path, endpoint, **kwargs)

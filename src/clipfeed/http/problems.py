@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from clipfeed.core.errors import ClipfeedError
 from clipfeed.http.metrics import ADAPTER_ERRORS
@@ -38,6 +41,23 @@ _HTTP_CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "
                413: "payload-too-large", 415: "unsupported-media-type", 429: "rate-limited"}
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of ``app`` answers at ``path``. Starlette's 405 names only the
+    methods of the first route whose path matched, and each of our routes has one method, so
+    ``GET /v1/clips/{id}`` answered a ``PUT`` with ``Allow: GET, HEAD`` though PATCH and DELETE
+    are there too."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = [(compile_path(ctx.path)[0], set(ctx.methods)) for ctx in iter_route_contexts(app.routes)
+                 if ctx.path and ctx.methods]
+        app.state.allow_table = table
+    methods: set[str] = set()
+    for pattern, route_methods in table:
+        if pattern.match(path):
+            methods |= route_methods
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ClipfeedError)
     async def _domain(request: Request, exc: ClipfeedError) -> JSONResponse:
@@ -60,8 +80,10 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
-        return problem(exc.status_code, code, detail, detail, request=request,
-                       headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+        return problem(exc.status_code, code, detail, detail, request=request, headers=headers)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)

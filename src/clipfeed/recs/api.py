@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from clipfeed.core.errors import BadRequest
+from clipfeed.core.errors import Unauthorized
 from clipfeed.http.deps import ClientIp, CurrentUser, Deps, OptionalUser
 from clipfeed.recs import feed, render, viewers
 from clipfeed.recs.experiments import assignments
@@ -36,7 +36,8 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
                                        language=viewer.language, **context)
     else:
         if tab == FeedTab.following:
-            raise BadRequest("the following tab needs a signed-in viewer")
+            raise Unauthorized("the following tab needs a signed-in viewer",
+                               headers={"WWW-Authenticate": 'Bearer realm="clipfeed"'})
         await services.limiter.hit("feed-anonymous-address", ip, limit=ANONYMOUS_PAGES_PER_MINUTE_PER_ADDRESS,
                                    per_seconds=60)
         device_key = device_id or request.cookies.get(DEVICE_COOKIE)

@@ -18,6 +18,7 @@ from clipfeed.stream import trending
 router = APIRouter(prefix="/v1", tags=["trending"])
 REGION = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 Limit = Annotated[int, Query(ge=1, le=100)]
+Region = Annotated[str | None, Query(pattern=REGION.pattern, description="letters, digits, '-' and '_'")]
 
 
 class TrendingClip(BaseModel):
@@ -47,7 +48,7 @@ def _region(region: str | None) -> str | None:
 
 
 @router.get("/trending", response_model=TrendingClips)
-async def trending_clips(services: Deps, region: str | None = None, limit: Limit = 20) -> TrendingClips:
+async def trending_clips(services: Deps, region: Region = None, limit: Limit = 20) -> TrendingClips:
     """Clips gaining engagement fastest now (time-decayed, per-viewer capped); fresh within
     seconds. ``region`` narrows to viewers of one region."""
     region = _region(region)
@@ -67,7 +68,7 @@ async def trending_clips(services: Deps, region: str | None = None, limit: Limit
 
 
 @router.get("/hashtags/trending", response_model=TrendingHashtags)
-async def trending_hashtags(services: Deps, region: str | None = None, limit: Limit = 20) -> TrendingHashtags:
+async def trending_hashtags(services: Deps, region: Region = None, limit: Limit = 20) -> TrendingHashtags:
     region = _region(region)
     ranked = await trending.top_hashtags(services=services, region=region, limit=limit)
     return TrendingHashtags(region=region, items=[TrendingHashtag(tag=t, score=round(s, 6)) for t, s in ranked])
