@@ -8,8 +8,7 @@ Set-up (not timed): 5,000 clip cards and an open impression for every event, und
 prefix in database 11 (removed afterwards). Timed, in one process on one event loop:
 
 * baseline: ``--events`` sequential ``cache.set`` calls (one round trip each);
-* per event (the processor before issue 9's batching): ``cache.add`` of the event ID, then
-  ``training.add_label`` and ``profile.apply_feedback`` for each event;
+* per event (the processor before batching): ``feedback.fold`` of one event at a time;
 * batched (the processor now): ``feedback.fold`` on batches of ``--batch`` records.
 
 The mix is a viewer's session: mostly impressions and progress, some completes, skips and likes.
@@ -30,8 +29,7 @@ import orjson
 from clipfeed.infra.cache import open_cache
 from clipfeed.recs import training
 from clipfeed.recs.cards import ClipCard, put_cards
-from clipfeed.recs.feedback import Feedback, event_key, fold
-from clipfeed.recs.profile import apply_feedback
+from clipfeed.recs.feedback import Feedback, fold
 from clipfeed.recs.viewers import Viewer
 
 MIX = ["impression"] * 5 + ["progress"] * 3 + ["complete"] * 2 + ["skip", "like", "replay", "share"]
@@ -62,12 +60,7 @@ async def main(args: argparse.Namespace) -> None:
 
         started = time.perf_counter()
         for e in runs["per event"]:
-            if not await cache.add(event_key(e.event_id), b"1", ttl=2 * 86400):
-                continue
-            explored = await training.add_label(cache, viewer=e.viewer.key, clip_id=e.clip_id, kind=e.kind,
-                                                watch_ms=e.watch_ms)
-            await apply_feedback(cache, viewer=e.viewer.key, clip_id=e.clip_id, kind=e.kind, watch_ms=e.watch_ms,
-                                 region=e.viewer.region, at=e.at, explore=explored)
+            await fold(cache, [e])
         one_by_one = args.events / (time.perf_counter() - started)
 
         events = runs["batched"]

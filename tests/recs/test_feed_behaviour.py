@@ -13,8 +13,8 @@ from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipCreate, ClipStatus, ClipUpdate
 from clipfeed.recs import buffer as buffers
-from clipfeed.recs.profile import apply_feedback
-from clipfeed.recs.viewers import links_key
+from clipfeed.recs.feedback import Feedback, fold
+from clipfeed.recs.viewers import Viewer, links_key
 from clipfeed.social import blocks
 from tests.helpers import signup
 from tests.recs.conftest import seed_catalogue
@@ -145,8 +145,8 @@ async def test_a_skip_reranks_the_buffer_so_the_next_page_drops_what_was_skipped
     assert first["served_by"] == "cold_start"
     cats = [int(i["clip"]["id"]) for i in first["items"] if "cats" in i["clip"]["hashtags"]]
     assert len(cats) >= 3
-    for clip_id in cats:
-        await apply_feedback(services.cache, viewer=f"u:{viewer.id}", clip_id=clip_id, kind="skip", watch_ms=700)
+    await fold(services.cache, [Feedback(services.ids.next_id(), Viewer.signed_in(viewer.id), clip_id, "skip", 700)
+                                for clip_id in cats])
     second = await _page(client, viewer, first["next_cursor"])
     assert second["served_by"] == "reranked"
     assert len(second["items"]) == 10

@@ -1,5 +1,5 @@
-"""The worker's batched feedback fold against the one-event reference (``add_label`` then
-``apply_feedback`` per event), on the in-process cache and on Redis."""
+"""The worker's batched feedback fold against the same events folded one at a time, on the
+in-process cache and on Redis."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from clipfeed.infra.cache import Cache, open_cache
 from clipfeed.recs import training
 from clipfeed.recs.cards import FRESH_POOL, ClipCard, put_cards
 from clipfeed.recs.feedback import Feedback, fold, refill_viewers
-from clipfeed.recs.profile import apply_feedback, ckey, dirty_key, known_key, ukey
+from clipfeed.recs.profile import ckey, dirty_key, known_key, ukey
 from clipfeed.recs.viewers import Viewer
 
 KINDS = ["impression", "progress", "complete", "replay", "skip", "share", "not_interested", "like", "comment"]
@@ -88,15 +88,8 @@ async def test_a_batch_changes_the_state_exactly_as_its_events_one_by_one_and_a_
     events += events[10:15]  # seen twice in one batch
     for cache in caches:
         await _catalogue(cache, viewers)
-    seen: set[int] = set()
-    for e in events:
-        if e.event_id in seen:
-            continue
-        seen.add(e.event_id)
-        explored = await training.add_label(reference, viewer=e.viewer.key, clip_id=e.clip_id, kind=e.kind,
-                                            watch_ms=e.watch_ms)
-        await apply_feedback(reference, viewer=e.viewer.key, clip_id=e.clip_id, kind=e.kind, watch_ms=e.watch_ms,
-                             region=e.viewer.region, at=e.at, explore=explored, fresh_impressions=8)
+    for e in events:  # one at a time: no summing, no planning across events
+        await fold(reference, [e], fresh_impressions=8)
     applied = await fold(batched, events[:150], fresh_impressions=8)
     applied += await fold(batched, events[150:], fresh_impressions=8)
     assert [e.event_id for e in applied] == list(range(400))

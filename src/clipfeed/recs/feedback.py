@@ -1,8 +1,9 @@
 """Feedback folded a batch at a time: what ``recs-feedback`` does with playback events.
 
-The effect is that of ``training.add_label`` then ``profile.apply_feedback`` for each new event
-in order (those two stay as the one-event reference, and a test compares the two), but in a
-fixed number of round trips per batch instead of a dozen per event:
+This is where the feedback rules live: labels on open impressions (training data), the viewer's
+and the clip's counters, the live profile, long-term affinities, trending heat. A batch has the
+effect of its new events folded one by one in order (a test holds the two equal), in a fixed
+number of round trips per batch instead of a dozen per event:
 
 1. claim every event ID (``SET NX`` of ``recs:evt:<id>``, one pipeline): a redelivered event,
    or one seen twice in the batch, is dropped here;
@@ -136,7 +137,7 @@ async def fold(cache: Cache, events: Sequence[Feedback], *, fresh_impressions: i
     for event in new:
         viewer, clip_id, kind, watch_ms = event.viewer.key, event.clip_id, event.kind, event.watch_ms
         at = event.at or time.time()
-        # training.add_label
+        # The label on the open impression (training data).
         served_key = imp_key(viewer, clip_id)
         explored = explore[served_key]
         if served_key in open_imps:
@@ -145,7 +146,7 @@ async def fold(cache: Cache, events: Sequence[Feedback], *, fresh_impressions: i
                 plan.then(Write("hset", lab_key(viewer, clip_id), ({field: b"1"},), ttl=IMPRESSION_TTL_S))
             if watch_ms:
                 plan.hincr(lab_key(viewer, clip_id), "watch_ms", watch_ms, IMPRESSION_TTL_S)
-        # profile.apply_feedback
+        # The viewer's and the clip's state.
         stats_key, clip_key = ukey(viewer, "stats"), ckey(clip_id)
         card = cards.get(clip_id)
         if kind == "impression":

@@ -12,14 +12,12 @@ live profile only, which rebuilds from new events.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from clipfeed.infra.cache import Cache
-from clipfeed.recs.cards import FRESH_POOL, SKETCH_DIM, get_cards
-from clipfeed.recs.signals import TREND_BUCKET_S, trend_key
+from clipfeed.recs.cards import SKETCH_DIM, get_cards
 
 STATE_TTL_S = 60 * 24 * 3600.0
 LIVE_DECAY = 0.75  # weight of the k-th latest event in the live profile: LIVE_DECAY ** k
@@ -92,7 +90,7 @@ async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
     negative = [int(m) for m, _ in await cache.ztop(ukey(viewer, "negative"), RECENT_KEPT)]
     hidden = {int(m) for m in await cache.smembers(ukey(viewer, "hidden"))}
     stats_now = _floats(stats)
-    # Long-term affinities are stored forward-decayed (see ``apply_feedback``): dividing by
+    # Long-term affinities are stored forward-decayed (see ``clipfeed.recs.feedback.fold``): dividing by
     # the growth at the viewer's current event count gives today's values.
     scale = LONG_TERM_GROWTH ** -stats_now.get("n", 0.0)
     state = ViewerState(viewer, {k: v * scale for k, v in _floats(tags).items()},
@@ -119,67 +117,6 @@ async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
             else:
                 state.dislike = centroid
     return state
-
-
-async def apply_feedback(cache: Cache, *, viewer: str, clip_id: int, kind: str, watch_ms: float = 0.0,
-                         region: str = "global", at: float | None = None, explore: bool = False,
-                         fresh_impressions: int = 30) -> None:
-    """Fold one feedback event into the viewer's and the clip's state (idempotency is the
-    caller's job). The one-event reference: the worker folds whole batches with the same
-    effect through ``clipfeed.recs.feedback.fold``, and a test holds the two equal."""
-    at = at or time.time()
-    await cache.set(known_key(viewer), b"1", ttl=STATE_TTL_S)
-    card = (await get_cards(cache, [clip_id])).get(clip_id)
-    taste = TASTE.get(kind, 0.0)
-    stats_key = ukey(viewer, "stats")
-    if kind == "impression":
-        await cache.hincr_float(stats_key, "imp", 1, ttl=STATE_TTL_S)
-        if explore:
-            await cache.hincr_float(stats_key, "explore_imp", 1, ttl=STATE_TTL_S)
-        shown = await cache.hincr_float(ckey(clip_id), "imp", 1, ttl=STATE_TTL_S)
-        if shown >= fresh_impressions:
-            await cache.zrem(FRESH_POOL, str(clip_id))  # its first batch of impressions is done
-        return
-    if watch_ms:
-        await cache.hincr_float(ckey(clip_id), "watch_ms", watch_ms, ttl=STATE_TTL_S)
-        await cache.hincr_float(stats_key, "watch_ms", watch_ms, ttl=STATE_TTL_S)
-    if kind in POSITIVE or kind in NEGATIVE:
-        await cache.hincr_float(ckey(clip_id), kind, 1, ttl=STATE_TTL_S)
-        await cache.hincr_float(stats_key, kind, 1, ttl=STATE_TTL_S)
-        await cache.hincr_float(stats_key, "pos" if kind in POSITIVE else "neg", 1, ttl=STATE_TTL_S)
-        if kind in POSITIVE:
-            await cache.hincr_float(ckey(clip_id), "engaged", 1, ttl=STATE_TTL_S)
-            if explore:
-                await cache.hincr_float(stats_key, "explore_hit", 1, ttl=STATE_TTL_S)
-    if kind in POSITIVE:
-        await cache.zadd(ukey(viewer, "recent"), {str(clip_id): at}, ttl=STATE_TTL_S)
-        await cache.ztrim(ukey(viewer, "recent"), RECENT_KEPT)
-    elif kind in NEGATIVE:
-        await cache.zadd(ukey(viewer, "negative"), {str(clip_id): at}, ttl=STATE_TTL_S)
-        await cache.ztrim(ukey(viewer, "negative"), RECENT_KEPT)
-    if kind == "not_interested":
-        await cache.sadd(ukey(viewer, "hidden"), str(clip_id), ttl=STATE_TTL_S)
-    if card is not None and taste:
-        # Forward decay by activity: each feedback event grows later weights by
-        # ``LONG_TERM_GROWTH``, so older feedback fades with the viewer's own activity (a half-life
-        # of ~70 events) and a taste shift wins out without rewriting the hash.
-        count = await cache.hincr_float(stats_key, "n", 1, ttl=STATE_TTL_S)
-        weight = taste * LONG_TERM_GROWTH ** min(count, LONG_TERM_MAX_EVENTS)
-        for tag in card.hashtags:
-            await cache.hincr_float(ukey(viewer, "tags"), tag, weight, ttl=STATE_TTL_S)
-        await cache.hincr_float(ukey(viewer, "creators"), str(card.creator_id), weight, ttl=STATE_TTL_S)
-    heat = HEAT.get(kind, 0.0)
-    if heat and card is not None:
-        bucket = int(at // TREND_BUCKET_S)
-        for area in {region, "global"}:
-            await cache.zincr(trend_key(area, bucket), str(clip_id), heat, ttl=TREND_BUCKET_S * 8)
-            await cache.zincr(f"recs:popular:{area}", str(clip_id), heat)
-        if card.language:
-            await cache.zincr(f"recs:popular:lang:{card.language}", str(clip_id), heat)
-    if kind in MOVES_FEED:
-        # Processing time, not event time: any buffer whose build started before this moment
-        # has not seen this signal.
-        await cache.set(dirty_key(viewer), str(time.time()).encode(), ttl=3600)
 
 
 async def clip_stats(cache: Cache, clip_ids: list[int]) -> dict[int, dict[str, float]]:

@@ -66,21 +66,6 @@ async def log_served(cache: Cache, *, viewer: str, items: list[Ranked], model: s
     await cache.zadd(OPEN, {f"{viewer}|{r.clip_id}": -at for r in items})
 
 
-async def add_label(cache: Cache, *, viewer: str, clip_id: int, kind: str, watch_ms: float = 0.0) -> bool:
-    """Attach feedback to an open impression; returns whether it was a discovery slot (the
-    client's impression event of a discovery clip counts for the viewer's exploration rate).
-    One event at a time: the worker folds batches with ``clipfeed.recs.feedback.fold``."""
-    raw = await cache.get(imp_key(viewer, clip_id))
-    if raw is None:
-        return False
-    field = LABEL_FIELDS.get(kind)
-    if field:
-        await cache.hset(lab_key(viewer, clip_id), {field: b"1"}, ttl=IMPRESSION_TTL_S)
-    if watch_ms:
-        await cache.hincr_float(lab_key(viewer, clip_id), "watch_ms", watch_ms, ttl=IMPRESSION_TTL_S)
-    return bool(orjson.loads(raw).get("e"))
-
-
 async def close_impressions(services: Services, *, older_than: float = CLOSE_AFTER_S, batch: int = 5000) -> int:
     """Write impressions older than ``older_than`` seconds as Parquet rows; returns how many."""
     import pyarrow as pa
