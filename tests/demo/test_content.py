@@ -82,3 +82,39 @@ async def test_seeded_clips_run_through_the_real_pipeline_to_ready(services) -> 
         stored = await features.get(db=services.db, clip_id=clip_id)
         assert stored is not None and stored.embedding and stored.flags["decision"] == "approve"
         assert await services.blobs.exists(f"clips/{clip_id}/img/poster_720.webp")
+
+
+async def _until(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("stack", ["embedded"], indirect=True)
+async def test_paced_seeding_keeps_at_most_one_demo_clip_queued_after_the_first_wave(services) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from clipfeed.clips.models import Clip
+
+    folder = services.settings.data_dir / "demo" / "sources"
+    wanted = demo_content.FIRST_WAVE + 2
+    for spec in demo_content.CLIPS[:wanted]:  # rendered beforehand: only the pacing holds a clip back
+        await demo_content.render(spec, folder / f"{spec.key}.mp4")
+    seen: list[str] = []
+    seeding = asyncio.create_task(demo_content.seed(services, count=wanted, paced=True, progress=seen.append))
+
+    async def settle(count: int) -> None:
+        """Let the seeder run a few polls, then finish every clip it has submitted so far."""
+        await asyncio.sleep(3 * demo_content.PACE_POLL_S)
+        assert len(seen) == count, seen  # nothing more went in while demo clips were waiting
+        async with services.db.session() as session:
+            await session.execute(sa.update(Clip).where(Clip.status == ClipStatus.processing.value)
+                                  .values(status=ClipStatus.ready.value))
+
+    await _until(lambda: len(seen) >= demo_content.FIRST_WAVE)
+    await settle(demo_content.FIRST_WAVE)  # the first wave goes in at once, then the seeder waits
+    await _until(lambda: len(seen) >= demo_content.FIRST_WAVE + 1)
+    await settle(demo_content.FIRST_WAVE + 1)  # one at a time after that
+    clip_ids = await asyncio.wait_for(seeding, 60)
+    assert len(set(clip_ids)) == wanted

