@@ -30,10 +30,15 @@ async def _next_status(lines: object) -> dict:  # type: ignore[type-arg]
 async def test_status_follows_processing_until_ready(services, live_url: str) -> None:  # type: ignore[no-untyped-def]
     async with httpx.AsyncClient(base_url=live_url, timeout=30) as client:
         alice, bob = await signup(client, "alice"), await signup(client, "bob")
+        _, earlier = await send_all(client, bob.auth, SAMPLE.read_bytes(), caption="bob's, first in the queue")
         _, last = await send_all(client, alice.auth, SAMPLE.read_bytes(), caption="status")
         clip_id = last.headers["clipfeed-clip-id"]
         status = (await client.get(f"/v1/clips/{clip_id}/status", headers=alice.auth)).json()
-        assert status["status"] == "processing" and status["stage"] == "uploaded" and status["percent"] == 0
+        # No media worker runs here: both clips wait, and Alice's knows one stands before it.
+        assert (status["status"], status["stage"], status["percent"]) == ("processing", "queued", 0)
+        assert status["queue_position"] == 1
+        assert (await client.get(f"/v1/clips/{earlier.headers['clipfeed-clip-id']}/status",
+                                 headers=bob.auth)).json()["queue_position"] == 0
         assert_problem(await client.get(f"/v1/clips/{clip_id}/status", headers=bob.auth), 404)
         assert_problem(await client.get(f"/v1/clips/{clip_id}/status/stream",
                                         params={"access_token": bob.token}), 404)
@@ -44,12 +49,12 @@ async def test_status_follows_processing_until_ready(services, live_url: str) ->
             assert stream.headers["content-type"].startswith("text/event-stream")
             lines = stream.aiter_lines()
             first = await _next_status(lines)
-            assert (first["status"], first["stage"]) == ("processing", "uploaded")
+            assert (first["status"], first["stage"], first["queue_position"]) == ("processing", "queued", 1)
             # What the media worker does: progress reports, then the final status.
             await progress.publish(services, clip_id=int(clip_id), stage="transcoding", percent=40.0,
                                    status="processing")
             moved = await asyncio.wait_for(_next_status(lines), 15)
-            assert (moved["stage"], moved["percent"]) == ("transcoding", 40.0)
+            assert (moved["stage"], moved["percent"], moved["queue_position"]) == ("transcoding", 40.0, None)
             await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=int(clip_id),
                                            status=ClipStatus.ready)
             done = await asyncio.wait_for(_next_status(lines), 15)

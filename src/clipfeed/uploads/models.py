@@ -95,4 +95,7 @@ class ClipStatusPublic(BaseModel):
     quality_flags: list[str] = Field(default_factory=list, description=(
         "what processing noticed in the video: black, frozen or silent (for most of it), no_audio, "
         "damaged_frames (flagged clips are still published)"))
+    queue_position: int | None = Field(default=None, ge=0, description=(
+        "while the clip waits for a media worker (stage 'queued'): how many clips submitted before "
+        "it are still waiting or being processed; null once its processing has started"))
     updated_at: datetime

@@ -22,6 +22,9 @@ TERMINAL = {ClipStatus.ready.value, ClipStatus.rejected.value, ClipStatus.failed
 # Where processing stops on its own: the terminal states, and ``review``, which waits for a
 # moderator (hours, maybe), so a status stream or a waiting client has nothing more to follow.
 SETTLED = TERMINAL | {ClipStatus.review.value}
+QUEUED = "queued"
+# Progress stages of a clip no media worker has picked up yet: the hand-off's first report.
+NOT_STARTED = {QUEUED, "uploaded"}
 
 
 async def upload_percent(services: Services, clip_id: int) -> float:
@@ -50,14 +53,27 @@ async def current(services: Services, clip: Clip) -> ClipStatusPublic:
     if status == ClipStatus.uploading.value:
         stage, percent = "uploading", await upload_percent(services, clip.id)
     elif status == ClipStatus.processing.value:
-        stage = str(report.get("stage", "queued")) if report else "queued"
+        stage = str(report.get("stage", QUEUED)) if report else QUEUED
         percent = float(report.get("percent", 0.0)) if report else 0.0
         updated = _when(report.get("updated_at"), updated) if report else updated
     else:
         stage, percent = status, 100.0
+    position = None
+    if status == ClipStatus.processing.value and stage in NOT_STARTED:
+        stage, position = QUEUED, await queue_position(services, clip.id)
     return ClipStatusPublic(clip_id=str(clip.id), status=status, stage=stage, percent=percent,
                             reason=clip.status_reason, quality_flags=clips_service.quality_flags(clip),
-                            updated_at=updated)
+                            queue_position=position, updated_at=updated)
+
+
+async def queue_position(services: Services, clip_id: int) -> int:
+    """Clips handed to the media workers before this one and not finished yet (IDs are time
+    ordered, so a smaller ID was submitted earlier). The media queue is shared and roughly first
+    in, first out: this is how many jobs stand before it, counting those already running."""
+    async with services.db.session() as session:
+        ahead = await session.scalar(sa.select(sa.func.count()).select_from(Clip).where(
+            Clip.status == ClipStatus.processing.value, Clip.id < clip_id))
+    return int(ahead or 0)
 
 
 def apply_progress(state: ClipStatusPublic, event: Event) -> ClipStatusPublic:
@@ -69,6 +85,9 @@ def apply_progress(state: ClipStatusPublic, event: Event) -> ClipStatusPublic:
         percent = float(payload.get("percent", state.percent))
     except (TypeError, ValueError):
         percent = state.percent
-    return state.model_copy(update={"stage": str(payload.get("stage") or state.stage),
+    stage = str(payload.get("stage") or state.stage)
+    started = stage not in NOT_STARTED
+    return state.model_copy(update={"stage": stage if started else QUEUED,
+                                    "queue_position": None if started else state.queue_position,
                                     "percent": max(0.0, min(100.0, percent)),
                                     "updated_at": max(event.occurred_at, state.updated_at)})
