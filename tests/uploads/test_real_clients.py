@@ -203,6 +203,7 @@ def test_cli_uploads_resumes_compresses_and_waits(tmp_path: Path, big_clip: Path
         out, err = waiting.communicate(timeout=60)
         assert waiting.returncode == 0, err
         assert "ready" in err
+        assert f"{served.url}/?clip={clip_id}" in " ".join(err.split()), err  # where the app opens on it
     finally:
         served.stop()
 

@@ -174,8 +174,7 @@ def _follow(credentials: Credentials, clip_id: str, console: Console) -> None:
                       TextColumn("{task.percentage:>3.0f}%"), console=console) as bar:
             task = bar.add_task("processing", total=100)
             for status in client.follow_status(credentials.server, credentials.access_token, clip_id):
-                bar.update(task, completed=float(status.get("percent") or 0),
-                           description=f"{status.get('status')}: {status.get('stage')}")
+                bar.update(task, completed=float(status.get("percent") or 0), description=_stage(status))
                 if status.get("status") in OUTCOMES:
                     break
     except httpx.HTTPError as exc:
@@ -191,3 +190,16 @@ def _follow(credentials: Credentials, clip_id: str, console: Console) -> None:
     console.print(f"clip {clip_id}: [bold]{message.replace('{id}', clip_id)}[/]{reason}")
     if not success:
         raise ClientError(f"processing ended as {final}{reason}")
+    console.print(f"open it: {app_url(credentials.server, clip_id)}")
+
+
+def app_url(server: str, clip_id: str) -> str:
+    """Where the web app opens on the clip (the share page's "Open in Clipfeed" link does too)."""
+    return f"{server.rstrip('/')}/?clip={clip_id}"
+
+
+def _stage(status: dict[str, Any]) -> str:
+    if status.get("stage") == "queued" and status.get("queue_position") is not None:
+        ahead = int(status["queue_position"])
+        return f"queued: {ahead} clip{'s' if ahead != 1 else ''} ahead" if ahead else "queued: next in line"
+    return f"{status.get('status')}: {status.get('stage')}"
