@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from clipfeed.accounts import service as accounts
 from clipfeed.clips import service
@@ -13,10 +13,10 @@ from clipfeed.core.errors import NotFound
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.delivery import playback as delivery
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
+from clipfeed.http.params import ClipId
 from clipfeed.social import service as social
 
 router = APIRouter(prefix="/v1", tags=["clips"])
-ClipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="clip ID")]
 
 
 @router.post("/clips", status_code=status.HTTP_201_CREATED, response_model=ClipPublic)

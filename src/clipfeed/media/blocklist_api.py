@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import ValidationError
 
 from clipfeed.accounts.models import User
 from clipfeed.core.errors import BadRequest, Forbidden, Invalid, UnsupportedMediaType
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.http.params import BlocklistEntryId
 from clipfeed.media import blocklist
 from clipfeed.media.blocklist import BlocklistFromClip, BlocklistPage, BlocklistPublic
 
 router = APIRouter(prefix="/v1", tags=["moderation"])
 PREFIX = "/v1/moderation/blocklist"
-EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _moderator(user: User) -> None:
@@ -64,7 +64,7 @@ async def list_entries(user: CurrentUser, services: Deps, cursor: str | None = N
 
 
 @router.delete("/moderation/blocklist/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove(entry_id: EntryId, user: CurrentUser, services: Deps) -> Response:
+async def remove(entry_id: BlocklistEntryId, user: CurrentUser, services: Deps) -> Response:
     _moderator(user)
     await blocklist.remove(db=services.db, outbox=services.outbox, entry_id=entry_id, moderator_id=user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clipfeed.core.identifiers import IdField
 from clipfeed.infra.db import Base, UTCDateTime, utcnow
 
 
@@ -96,7 +97,7 @@ class ReportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: SubjectKind
-    id: int = Field(ge=1, le=2**63 - 1, description="ID of the clip, comment or user")
+    id: IdField = Field(description="ID of the clip, comment or user")
     category: ReportCategory
     note: str = Field(default="", max_length=1000)
 

@@ -28,7 +28,7 @@ import numpy as np
 import structlog
 from prometheus_client import Counter, Histogram
 
-from clipfeed.core.pagination import decode_cursor, encode_cursor
+from clipfeed.core.pagination import cursor_float, cursor_int, decode_cursor, encode_cursor
 from clipfeed.recs import buffer as buffers
 from clipfeed.recs import training
 from clipfeed.recs.catalogue import ClipCard, card_key, creator_key, get_cards
@@ -69,7 +69,7 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     config = FeedConfig.of(settings)
     position = decode_cursor(cursor)
     session = str(position.get("s") or secrets.token_hex(6))
-    page_no = int(position.get("n", 0))
+    page_no = cursor_int(position, "n") if "n" in position else 0
     with stage("buffer_read"):
         raw, dirty, known, cached_links = await services.cache.get_many(
             [buffers.buffer_key(viewer.key), dirty_key(viewer.key), known_key(viewer.key), links_key(viewer.key)])
@@ -235,7 +235,7 @@ async def following_page(services: Services, viewer: Viewer, *, cursor: str | No
     """Followed creators' clips, newest first; the cursor holds the last publication time."""
     started = time.perf_counter()
     links = await viewer_links(services, viewer)
-    before = float(decode_cursor(cursor).get("before", float("inf")))
+    before = cursor_float(decode_cursor(cursor), "before", float("inf"))
     lists = await asyncio.gather(*(services.cache.ztop(creator_key(c), 100) for c in links.following[:500]))
     newest = sorted(((int(m), s) for found in lists for m, s in found if s < before), key=lambda kv: -kv[1])
     found = await get_cards(services.cache, [c for c, _ in newest[: limit * 2]])

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips
 from clipfeed.core.errors import NotFound
+from clipfeed.core.identifiers import id_or_none
 from clipfeed.delivery.playback import url_builder
 from clipfeed.http.deps import Deps
 from clipfeed.social import comment_moderation, share_page
@@ -30,9 +31,9 @@ SHARE_HEADERS = {"Cache-Control": "public, max-age=300", "Content-Security-Polic
 
 async def _share_page(services: Deps, clip_ref: str, *, embed: bool) -> HTMLResponse:
     try:
-        if not clip_ref.isdigit() or not 0 < int(clip_ref) < 2**63:
-            raise NotFound(f"no clip {clip_ref}")
-        clip_id = int(clip_ref)
+        clip_id = id_or_none(clip_ref)
+        if clip_id is None:
+            raise NotFound("no such clip")
         # Anonymous viewer: only ready public or unlisted clips, whatever the caller holds.
         clip = await clips.get(db=services.db, clip_id=clip_id, viewer_id=None)
         owner = (await accounts.get_many(db=services.db, user_ids=[clip.owner_id])).get(clip.owner_id)

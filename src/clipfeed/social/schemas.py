@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clipfeed.accounts.models import UserPublic
 from clipfeed.clips.models import ClipPublic
+from clipfeed.core.identifiers import IdText
 from clipfeed.social.models import CommentSetting, CommentStatus
 
 MAX_COMMENT = 1000
@@ -116,8 +117,8 @@ class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=MAX_COMMENT)
-    parent_id: str | None = Field(default=None, pattern=r"^[0-9]{1,19}$",
-                                  description="reply to this comment (replies to a reply join its thread)")
+    parent_id: IdText | None = Field(default=None,
+                                     description="reply to this comment (replies to a reply join its thread)")
 
     _body = field_validator("body")(lambda v: _clean_text(v))
 

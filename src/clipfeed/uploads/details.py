@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from clipfeed.clips.models import ClipCreate, normalise_hashtags
 from clipfeed.core.errors import BadRequest
+from clipfeed.core.identifiers import parse_id
 
 MAX_EDITS_BYTES = 16 * 1024
 MAX_FILENAME = 255
@@ -50,9 +51,10 @@ def _edits(raw: str | None) -> dict[str, Any] | None:
 def _clip_id(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or not 0 < int(raw) < 2**63:
-        raise BadRequest("metadata 'clip_id' must be the ID of one of your draft clips")
-    return int(raw)
+    try:
+        return parse_id(raw)
+    except ValueError:
+        raise BadRequest("metadata 'clip_id' must be the ID of one of your draft clips") from None
 
 
 def validate(values: dict[str, str | None]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from clipfeed.core.errors import BadRequest, ClipfeedError
+from clipfeed.core.identifiers import parse_count
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = ("creation", "creation-with-upload", "creation-defer-length", "expiration", "checksum",
@@ -68,9 +69,10 @@ def parse_int_header(name: str, value: str | None, *, required: bool = False) ->
             raise BadRequest(f"the {name} header is required")
         return None
     value = value.strip()
-    if not value.isdigit() or len(value) > 19:
-        raise BadRequest(f"{name} must be a non-negative integer, not {value[:40]!r}")
-    return int(value)
+    try:
+        return parse_count(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be a non-negative integer, not {value[:40]!r}") from None
 
 
 def parse_metadata(header: str | None) -> dict[str, str | None]:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from clipfeed.bootstrap import Services
@@ -22,11 +21,11 @@ from clipfeed.clips.models import Clip
 from clipfeed.core.errors import NotFound
 from clipfeed.core.events import Event
 from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.http.params import ClipId
 from clipfeed.uploads import progress
 from clipfeed.uploads.models import ClipStatusPublic
 
 router = APIRouter(tags=["uploads"])
-ClipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="clip ID")]
 HEARTBEAT_S = 15.0
 
 
