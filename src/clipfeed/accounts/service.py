@@ -24,6 +24,7 @@ from clipfeed.clips import service as clips_service
 from clipfeed.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from clipfeed.core.ids import IdGenerator
 from clipfeed.core.outbox import Outbox
+from clipfeed.core.ratelimit import RateLimiter
 from clipfeed.infra.blobs import BlobStore
 from clipfeed.infra.cache import Cache
 from clipfeed.infra.db import Database, utcnow
@@ -50,12 +51,17 @@ async def register(*, db: Database, outbox: Outbox, ids: IdGenerator, settings: 
     return pair
 
 
-async def login(*, db: Database, ids: IdGenerator, settings: Settings, login: str,
+async def login(*, db: Database, ids: IdGenerator, settings: Settings, limiter: RateLimiter, login: str,
                 password: str) -> TokenPair:
     login = login.strip().lower()
     async with db.session() as session:
         column = User.email if "@" in login else User.handle
         user = await session.scalar(sa.select(User).where(column == login, User.deleted_at.is_(None)))
+    # The per-account limit counts tries on the account, however it is named (handle or
+    # e-mail, any case or padding); a name that matches nobody gets a bucket of its own, so
+    # guessing unknown names is limited too and costs the same as guessing a real one.
+    subject = f"user:{user.id}" if user is not None else f"name:{login}"
+    await limiter.hit("login", subject, limit=settings.login_rate_per_minute, per_seconds=60)
     if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized("wrong login or password")
     if user.suspended_at is not None:
