@@ -29,9 +29,7 @@ async def create_clip(body: ClipCreate, user: CurrentUser, services: Deps) -> Cl
 
 @router.get("/clips/{clip_id}", response_model=ClipPublic)
 async def get_clip(clip_id: ClipId, viewer: OptionalUser, services: Deps) -> ClipPublic:
-    clip = await service.get(db=services.db, clip_id=clip_id, viewer_id=viewer.id if viewer else None)
-    if viewer is not None and await social.is_blocked(db=services.db, a=viewer.id, b=clip.owner_id):
-        raise NotFound(f"no clip {clip_id}")  # blocking hides each side's content from the other
+    clip = await social.visible_clip(db=services.db, clip_id=clip_id, viewer_id=viewer.id if viewer else None)
     owners = await accounts.get_many(db=services.db, user_ids=[clip.owner_id])
     owner = owners.get(clip.owner_id)
     media = await delivery.clip_media(services=services, clip=clip, viewer_id=viewer.id if viewer else None)

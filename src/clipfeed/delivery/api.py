@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from starlette.responses import FileResponse
 
-from clipfeed.clips import service as clips_service
 from clipfeed.core.errors import BadRequest, Forbidden, NotFound
 from clipfeed.core.identifiers import parse_id
 from clipfeed.delivery import purge as purge_service
@@ -16,6 +15,7 @@ from clipfeed.delivery.models import PlaybackInfo, PurgeRequest, PurgeResult
 from clipfeed.delivery.playback import playback_info
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
 from clipfeed.http.params import ClipId
+from clipfeed.social import service as social
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
 web_router = APIRouter(tags=["web"])
@@ -32,7 +32,8 @@ async def get_playback(clip_id: ClipId, viewer: OptionalUser,
     """URLs and start hints for one clip (what feed items carry). ``network``: the client's
     reported connection (slow-2g, 2g, 3g, 4g, 5g, wifi, ethernet)."""
     viewer_id = viewer.id if viewer else None
-    clip = await clips_service.get(db=services.db, clip_id=clip_id, viewer_id=viewer_id)
+    # Playback hands out signed media URLs: it must refuse exactly what the clip's page refuses.
+    clip = await social.visible_clip(db=services.db, clip_id=clip_id, viewer_id=viewer_id)
     return await playback_info(services=services, clip=clip, viewer_id=viewer_id, region=region, network=network)
 
 

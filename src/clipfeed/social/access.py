@@ -61,17 +61,47 @@ async def is_blocked(*, db: Database, a: int, b: int) -> bool:
         return await graph.blocked_between(session, a, b)
 
 
+def can_see(*, viewer_id: int | None, clip: Clip, creator: User | None, hidden: set[int]) -> bool:
+    """The one rule for whether ``viewer_id`` (None: anonymous) may see ``clip``: its state
+    and visibility allow it (``clips.can_view``: owners see their own clips in any state but
+    deleted, others ready public or unlisted ones), its creator's account is neither deleted
+    nor suspended, and no block stands between viewer and creator either way (``hidden``,
+    from ``blocked_user_ids``). Every read of a clip goes through this, so a blocked or
+    suspended creator's clip is "not found" in each of them alike."""
+    if not clips.can_view(clip, viewer_id):
+        return False
+    if viewer_id == clip.owner_id:
+        return True
+    if creator is None or creator.deleted_at is not None or creator.suspended_at is not None:
+        return False
+    return clip.owner_id not in hidden
+
+
 async def visible_clip(*, db: Database, clip_id: int, viewer_id: int | None) -> Clip:
-    """The clip if ``viewer_id`` may see it; 404 otherwise, including when the viewer and the
-    creator block each other (a blocked user's content is hidden, not forbidden)."""
-    if viewer_id is None:
-        return await clips.get(db=db, clip_id=clip_id, viewer_id=None)
-    # Both reads at once: a like or comment waits for one round trip, not two.
-    clip, hidden = await asyncio.gather(clips.get(db=db, clip_id=clip_id, viewer_id=viewer_id),
-                                        blocked_user_ids(db=db, user_id=viewer_id))
-    if clip.owner_id in hidden:
+    """The clip if ``viewer_id`` may see it (``can_see``); 404 otherwise, including when the
+    viewer and the creator block each other (a blocked user's content is hidden, not
+    forbidden)."""
+    found = await visible_clips(db=db, clip_ids=[clip_id], viewer_id=viewer_id)
+    if clip_id not in found:
         raise NotFound(f"no clip {clip_id}")
-    return clip
+    return found[clip_id]
+
+
+async def visible_clips(*, db: Database, clip_ids: list[int], viewer_id: int | None) -> dict[int, Clip]:
+    """The clips among ``clip_ids`` that ``viewer_id`` may see (``can_see``), by ID: three
+    queries for a whole list (trending, a page of engagement), whatever its length."""
+    if not clip_ids:
+        return {}
+    # The clips and the viewer's blocks at once: a like or comment waits for one round trip.
+    hidden: set[int] = set()
+    if viewer_id is None:
+        found = await clips.get_many(db=db, clip_ids=clip_ids)
+    else:
+        found, hidden = await asyncio.gather(clips.get_many(db=db, clip_ids=clip_ids),
+                                             blocked_user_ids(db=db, user_id=viewer_id))
+    creators = await accounts.get_many(db=db, user_ids=list({c.owner_id for c in found.values()}))
+    return {clip_id: clip for clip_id, clip in found.items()
+            if can_see(viewer_id=viewer_id, clip=clip, creator=creators.get(clip.owner_id), hidden=hidden)}
 
 
 async def blocked_pairs(*, db: Database, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
