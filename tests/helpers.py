@@ -48,3 +48,11 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float) -> 
     while not await condition():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.2)
+
+
+async def fresh_rate_window(per_seconds: int = 60, margin: float = 15.0) -> None:
+    """Rate limits count in fixed windows: start a test's tries well inside one, so that they are
+    never split across two windows (which resets the count half-way and fails the test)."""
+    into = time.time() % per_seconds
+    if into > per_seconds - margin:
+        await asyncio.sleep(per_seconds - into + 0.5)

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import httpx
 
-from tests.helpers import PASSWORD, assert_problem, signup
-
-
-async def _fresh_window() -> None:
-    """The limiter counts in fixed one-minute windows: start well inside one, so that the tries
-    of a test are never split across two windows (which would reset the count mid-test)."""
-    into = time.time() % 60
-    if into > 45:
-        await asyncio.sleep(60.5 - into)
+from tests.helpers import PASSWORD, assert_problem, fresh_rate_window, signup
 
 
 async def test_padding_case_or_the_email_address_do_not_reset_the_account_limit(
         client: httpx.AsyncClient, services) -> None:  # type: ignore[no-untyped-def]
     await signup(client, "erin")
-    await _fresh_window()
+    await fresh_rate_window()
     limit = services.settings.login_rate_per_minute
     for _ in range(limit):
         wrong = await client.post("/v1/auth/login", json={"login": "erin", "password": "not the password"})
@@ -33,7 +22,7 @@ async def test_padding_case_or_the_email_address_do_not_reset_the_account_limit(
 
 async def test_unknown_names_share_a_bucket_once_normalised(client: httpx.AsyncClient,
                                                             services) -> None:  # type: ignore[no-untyped-def]
-    await _fresh_window()
+    await fresh_rate_window()
     limit = services.settings.login_rate_per_minute
     for i in range(limit):
         name = ("nobody", " nobody", "NOBODY ")[i % 3]

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.accounts import avatars, token_cache, tokens
 from clipfeed.accounts.models import (
+    HANDLE,
     AuthToken,
     ProfileUpdate,
     RegisterRequest,
@@ -138,6 +139,10 @@ async def _user_for_digest(db: Database, digest: bytes) -> tuple[User, datetime]
 
 
 async def get_by_handle(*, db: Database, handle: str) -> User:
+    if not HANDLE.match(handle.lower()):
+        # No account has such a handle; and the database is not asked (PostgreSQL refuses a
+        # NUL in a query parameter with an error, not with "no rows").
+        raise NotFound(f"no user @{handle[:40]!r}")
     async with db.session() as session:
         user = await session.scalar(sa.select(User).where(User.handle == handle.lower(),
                                                           User.deleted_at.is_(None), User.suspended_at.is_(None)))

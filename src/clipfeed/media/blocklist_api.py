@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from clipfeed.accounts.models import User
 from clipfeed.core.errors import BadRequest, Forbidden, Invalid, UnsupportedMediaType
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from clipfeed.core.text import Paragraphs
 from clipfeed.http.deps import CurrentUser, Deps
 from clipfeed.http.params import BlocklistEntryId
 from clipfeed.media import blocklist
@@ -29,7 +30,8 @@ def _moderator(user: User) -> None:
                  "application/json": {"schema": BlocklistFromClip.model_json_schema()},
                  "video/*": {"schema": {"type": "string", "format": "binary"}}}}})
 async def add(request: Request, user: CurrentUser, services: Deps,
-              reason: Annotated[str, Query(max_length=500, description="with a file body")] = "") -> BlocklistPublic:
+              reason: Annotated[Paragraphs, Query(max_length=500, description="with a file body")] = ""
+              ) -> BlocklistPublic:
     """Blocklist prohibited content: JSON ``{clip_id, reason}`` for a clip on the platform, or
     the video file itself as the body (``Content-Type: video/*`` or
     ``application/octet-stream``) with ``?reason=``. Only the fingerprint is kept."""
