@@ -111,13 +111,13 @@ async def logout(*, db: Database, cache: Cache, token: str) -> None:
 async def user_for_token(*, db: Database, cache: Cache, token: str) -> User:
     """The user a live access token belongs to (through ``token_cache``), or 401."""
     now, digest = utcnow(), tokens.digest(token)
-    found = await token_cache.lookup(cache, digest)
+    found = await token_cache.lookup(cache, db, digest)
     if found.entry is not None:
         user, expires_at = found.entry
     else:
         user, expires_at = await _user_for_digest(db, digest)
         if found.cacheable:
-            await token_cache.remember(cache, digest, user, expires_at)
+            await token_cache.remember(cache, digest, user, expires_at, found)
     if expires_at <= now:
         raise Unauthorized("access token expired; use your refresh token",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
