@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ import numpy as np
 import structlog
 from prometheus_client import Counter, Histogram
 
+from clipfeed.core.errors import BadRequest
 from clipfeed.core.pagination import cursor_float, cursor_int, decode_cursor, encode_cursor
 from clipfeed.recs import buffer as buffers
 from clipfeed.recs import training
@@ -49,6 +51,7 @@ PAGE_SECONDS = Histogram("clipfeed_feed_page_seconds", "Time to compose a feed p
 REFILLS = Counter("clipfeed_feed_refills_total", "Background buffer refills", ["reason"])
 log = structlog.get_logger(__name__)
 _REFILLING: set[asyncio.Task[bool]] = set()
+_SESSION = re.compile(r"[0-9a-f]{1,32}")  # secrets.token_hex, as handed out in cursors
 MAX_TOP_UPS = 2  # builds a page may add on the request when its buffer runs dry
 
 
@@ -68,7 +71,10 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     settings = settings_for(services.settings, viewer.key)
     config = FeedConfig.of(settings)
     position = decode_cursor(cursor)
-    session = str(position.get("s") or secrets.token_hex(6))
+    session = position.get("s") or secrets.token_hex(6)
+    if not isinstance(session, str) or not _SESSION.fullmatch(session):
+        # It goes into training logs and the session's analytics: only what we hand out.
+        raise BadRequest("the cursor is not one this API handed out")
     page_no = cursor_int(position, "n") if "n" in position else 0
     with stage("buffer_read"):
         raw, dirty, known, cached_links = await services.cache.get_many(
