@@ -56,6 +56,7 @@ async def test_non_ascii_digits_in_any_id_are_refused(client, services) -> None:
         assert_problem(answer, answer.status_code)
     media = await client.get(f"/media/s/dev/{SUPERSCRIPT_TWO}/x/clips/1/hls/master.m3u8")
     assert media.status_code == 403
+    assert (await client.get(f"/media/clips/{HUGE}/hls/master.m3u8")).status_code == 404
     for header in ("Upload-Offset", "Upload-Length"):
         made = await create(client, erin.auth, 10)
         uid = upload_id(made)
