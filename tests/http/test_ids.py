@@ -69,6 +69,10 @@ async def test_non_ascii_digits_in_any_id_are_refused(client, services) -> None:
     answer = await client.post("/v1/uploads/", headers={**TUS, **erin.auth, "Upload-Length": "10",
                                                         "Upload-Metadata": metadata(clip_id="²")})
     assert_problem(answer, 400)
+    for named in (f"/v1/uploads/{HUGE}", "/v1/uploads/\N{SUPERSCRIPT TWO}"):
+        answer = await client.post("/v1/uploads/", headers={**TUS, **erin.auth,
+                                                            "Upload-Concat": f"final;{named}".encode()})
+        assert_problem(answer, 400)
 
 
 async def test_ids_beyond_64_bits_are_refused_everywhere(client, services) -> None:  # type: ignore[no-untyped-def]

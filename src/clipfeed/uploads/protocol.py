@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from clipfeed.core.errors import BadRequest, ClipfeedError
-from clipfeed.core.identifiers import parse_count
+from clipfeed.core.identifiers import id_or_none, parse_count
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = ("creation", "creation-with-upload", "creation-defer-length", "expiration", "checksum",
@@ -132,9 +132,10 @@ def parse_concat(header: str | None) -> tuple[str, list[int]] | None:
     ids: list[int] = []
     for url in value[len("final;"):].split():
         match = _UPLOAD_PATH.search(urlsplit(url).path)
-        if match is None:
+        upload_id = id_or_none(match.group(1)) if match is not None else None
+        if upload_id is None:
             raise BadRequest(f"Upload-Concat: {url[:100]!r} is not an upload URL of this server")
-        ids.append(int(match.group(1)))
+        ids.append(upload_id)
     if not ids:
         raise BadRequest("Upload-Concat: a final upload names at least one partial upload")
     if len(ids) > 100 or len(set(ids)) != len(ids):
