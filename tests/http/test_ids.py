@@ -127,3 +127,4 @@ async def test_event_rejections_speak_in_our_words(client, services) -> None:  #
     for item in rejected:
         assert "int()" not in item["detail"] and "literal" not in item["detail"]
         assert "out of range" not in item["detail"] and "year" not in item["detail"]
+        assert "Value error" not in item["detail"]
