@@ -10,7 +10,7 @@ from PIL import Image
 
 from clipfeed.accounts.models import AuthToken
 from clipfeed.infra.db import utcnow
-from tests.helpers import PASSWORD, assert_problem, signup
+from tests.helpers import PASSWORD, assert_problem, hold_rate_clock, signup
 
 
 async def test_register_then_read_my_profile(client: httpx.AsyncClient) -> None:
@@ -74,8 +74,8 @@ async def test_login_by_handle_or_email_and_wrong_password(client: httpx.AsyncCl
 
 
 async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient, services) -> None:  # type: ignore[no-untyped-def]
-    services.limiter.clock = lambda: 1_800_000_030.0  # mid-window, held still for the whole burst
     await signup(client, "alice")
+    hold_rate_clock(services)
     limit = services.settings.login_rate_per_minute
     statuses = [(await client.post("/v1/auth/login", json={"login": "alice", "password": "x"})).status_code
                 for _ in range(limit + 1)]

@@ -42,9 +42,10 @@ async def test_a_deleted_account_token_stops_working_at_once(client, services) -
 async def test_a_check_that_raced_a_change_cannot_cache_the_old_state(client, services) -> None:  # type: ignore[no-untyped-def]
     carol = await signup(client, "carol")
     digest = tokens.digest(carol.token)
+    before = await token_cache.lookup(services.cache, services.db, digest)
     user, expires_at = await accounts._user_for_digest(services.db, digest)  # read before the change ...
     await token_cache.bypass(services.cache, services.db, user_id=carol.id)  # ... the change ...
-    await token_cache.remember(services.cache, digest, user, expires_at)  # ... then the late write
-    found = await token_cache.lookup(services.cache, digest)
-    assert found.entry is None and not found.cacheable
+    await token_cache.remember(services.cache, digest, user, expires_at, before)  # ... then the late write
+    found = await token_cache.lookup(services.cache, services.db, digest)
+    assert found.entry is None
     assert expires_at > utcnow()

@@ -75,6 +75,8 @@ async def test_signed_urls_are_checked_at_the_edge(delivery_stack, stack_service
     kid, expires, signature = token.split("/")[1:]
     forged = f"s/{kid}/{int(expires) + 3600}/{signature}"
     assert (await fetch(f"{delivery_stack.edge}/media/{forged}/{key}")).status_code == 403
+    leading_zero = f"s/{kid}/0{expires}/{signature}"
+    assert (await fetch(f"{delivery_stack.edge}/media/{leading_zero}/{key}")).status_code == 403
     unknown = f"s/zz/{expires}/{signature}"
     assert (await fetch(f"{delivery_stack.edge}/media/{unknown}/{key}")).status_code == 403
     elsewhere = await fetch(f"{delivery_stack.edge}/media/{token}/clips/{clip.id + 1}/v/240/seg_00000.m4s")

@@ -102,6 +102,18 @@ async def test_unlisted_and_private_clips_need_a_valid_signed_url(delivery_stack
         assert borrowed.status_code == 403  # a token opens one clip only
 
 
+async def test_only_the_canonical_expiry_verifies(delivery_stack, stack_services, creator) -> None:
+    # nginx hashes the expiry as written: "0<expires>" must fail at the origin as at the edge.
+    clip = await ladder.publish(stack_services, owner_id=creator.id, visibility="unlisted")
+    key = f"clips/{clip.id}/hls/master.m3u8"
+    token = Signer.from_settings(stack_services.settings).token(clip_scope(clip.id), int(time.time()) + 60)
+    kid, expires, signature = token.split("/")[1:]
+    assert (await fetch(f"{delivery_stack.origin}/media/{token}/{key}")).status_code == 200
+    for spelling in (f"0{expires}", f"00{expires}", f"{expires}".replace("1", "\N{SUPERSCRIPT ONE}")):
+        odd = await fetch(f"{delivery_stack.origin}/media/s/{kid}/{spelling}/{signature}/{key}")
+        assert odd.status_code == 403, spelling
+
+
 async def test_a_rotated_out_key_stops_working_and_the_previous_one_still_does(delivery_stack, stack_services,
                                                                                 creator) -> None:
     from clipfeed.delivery.signing import Signer as S

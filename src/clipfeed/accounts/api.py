@@ -37,10 +37,8 @@ async def login(body: LoginRequest, services: Deps, ip: ClientIp) -> TokenPair:
     # Two limits: per address (one client guessing many accounts) and per account
     # (many addresses guessing one account).
     await services.limiter.hit("login-ip", ip, limit=s.login_rate_per_minute * 3, per_seconds=60)
-    await services.limiter.hit("login", body.login.lower(), limit=s.login_rate_per_minute,
-                               per_seconds=60)
-    return await service.login(db=services.db, ids=services.ids, settings=s, login=body.login,
-                               password=body.password)
+    return await service.login(db=services.db, ids=services.ids, settings=s, limiter=services.limiter,
+                               login=body.login, password=body.password)
 
 
 @router.post("/auth/refresh", response_model=TokenPair)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clipfeed.core.text import OneLine, Paragraphs
 from clipfeed.infra.db import Base, UTCDateTime, utcnow
 
 HANDLE = re.compile(r"^[a-z0-9_](?:[a-z0-9_.]{1,28}[a-z0-9_])$")
@@ -84,7 +85,7 @@ class RegisterRequest(BaseModel):
     handle: str = Field(examples=["dancing_cat"], json_schema_extra={"pattern": HANDLE_INPUT})
     email: EmailStr
     password: str = Field(min_length=10, max_length=256)
-    display_name: str = Field(default="", max_length=60)
+    display_name: OneLine = Field(default="", max_length=60)
 
     _handle = field_validator("handle")(_check_handle)
 
@@ -97,7 +98,7 @@ class RegisterRequest(BaseModel):
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    login: str = Field(min_length=1, max_length=254, description="handle or email")
+    login: OneLine = Field(min_length=1, max_length=254, description="handle or email")
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -111,8 +112,8 @@ class ProfileUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     handle: str | None = Field(default=None, json_schema_extra={"pattern": HANDLE_INPUT})
-    display_name: str | None = Field(default=None, max_length=60)
-    bio: str | None = Field(default=None, max_length=300)
+    display_name: OneLine | None = Field(default=None, max_length=60)
+    bio: Paragraphs | None = Field(default=None, max_length=300)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
     @field_validator("handle")

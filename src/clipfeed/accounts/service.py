@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.accounts import avatars, token_cache, tokens
 from clipfeed.accounts.models import (
+    HANDLE,
     AuthToken,
     ProfileUpdate,
     RegisterRequest,
@@ -27,6 +28,7 @@ from clipfeed.infra.blobs import BlobStore
 from clipfeed.infra.cache import Cache
 from clipfeed.infra.db import Database, utcnow
 from clipfeed.runtime.outbox import Outbox
+from clipfeed.runtime.ratelimit import RateLimiter
 from clipfeed.settings import Settings
 
 TOPIC = "users"
@@ -50,12 +52,17 @@ async def register(*, db: Database, outbox: Outbox, ids: IdGenerator, settings: 
     return pair
 
 
-async def login(*, db: Database, ids: IdGenerator, settings: Settings, login: str,
+async def login(*, db: Database, ids: IdGenerator, settings: Settings, limiter: RateLimiter, login: str,
                 password: str) -> TokenPair:
     login = login.strip().lower()
     async with db.session() as session:
         column = User.email if "@" in login else User.handle
         user = await session.scalar(sa.select(User).where(column == login, User.deleted_at.is_(None)))
+    # The per-account limit counts tries on the account, however it is named (handle or
+    # e-mail, any case or padding); a name that matches nobody gets a bucket of its own, so
+    # guessing unknown names is limited too and costs the same as guessing a real one.
+    subject = f"user:{user.id}" if user is not None else f"name:{login}"
+    await limiter.hit("login", subject, limit=settings.login_rate_per_minute, per_seconds=60)
     if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized("wrong login or password")
     if user.suspended_at is not None:
@@ -104,13 +111,13 @@ async def logout(*, db: Database, cache: Cache, token: str) -> None:
 async def user_for_token(*, db: Database, cache: Cache, token: str) -> User:
     """The user a live access token belongs to (through ``token_cache``), or 401."""
     now, digest = utcnow(), tokens.digest(token)
-    found = await token_cache.lookup(cache, digest)
+    found = await token_cache.lookup(cache, db, digest)
     if found.entry is not None:
         user, expires_at = found.entry
     else:
         user, expires_at = await _user_for_digest(db, digest)
         if found.cacheable:
-            await token_cache.remember(cache, digest, user, expires_at)
+            await token_cache.remember(cache, digest, user, expires_at, found)
     if expires_at <= now:
         raise Unauthorized("access token expired; use your refresh token",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
@@ -132,6 +139,10 @@ async def _user_for_digest(db: Database, digest: bytes) -> tuple[User, datetime]
 
 
 async def get_by_handle(*, db: Database, handle: str) -> User:
+    if not HANDLE.match(handle.lower()):
+        # No account has such a handle; and the database is not asked (PostgreSQL refuses a
+        # NUL in a query parameter with an error, not with "no rows").
+        raise NotFound(f"no user @{handle[:40]!r}")
     async with db.session() as session:
         user = await session.scalar(sa.select(User).where(User.handle == handle.lower(),
                                                           User.deleted_at.is_(None), User.suspended_at.is_(None)))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from clipfeed.analytics import service
 from clipfeed.analytics.models import Analytics
 from clipfeed.clips import service as clips_service
 from clipfeed.core.errors import Forbidden, Invalid
 from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.http.params import ClipId
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 MAX_DAYS = 366
@@ -39,7 +40,7 @@ async def my_analytics(user: CurrentUser, services: Deps, first: From = None, la
 
 
 @router.get("/creators/me/analytics/clips/{clip_id}", response_model=Analytics, response_model_by_alias=True)
-async def my_clip_analytics(clip_id: Annotated[int, Path(ge=1, le=2**63 - 1)], user: CurrentUser, services: Deps,
+async def my_clip_analytics(clip_id: ClipId, user: CurrentUser, services: Deps,
                             first: From = None, last: To = None) -> Analytics:
     """One of the creator's clips, with its retention curve (share of plays still watching
     at each second)."""

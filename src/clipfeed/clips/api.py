@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from clipfeed.accounts import service as accounts
 from clipfeed.clips import service
@@ -13,10 +13,10 @@ from clipfeed.core.errors import NotFound
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.delivery import playback as delivery
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
+from clipfeed.http.params import ClipId
 from clipfeed.social import service as social
 
 router = APIRouter(prefix="/v1", tags=["clips"])
-ClipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="clip ID")]
 
 
 @router.post("/clips", status_code=status.HTTP_201_CREATED, response_model=ClipPublic)
@@ -29,9 +29,7 @@ async def create_clip(body: ClipCreate, user: CurrentUser, services: Deps) -> Cl
 
 @router.get("/clips/{clip_id}", response_model=ClipPublic)
 async def get_clip(clip_id: ClipId, viewer: OptionalUser, services: Deps) -> ClipPublic:
-    clip = await service.get(db=services.db, clip_id=clip_id, viewer_id=viewer.id if viewer else None)
-    if viewer is not None and await social.is_blocked(db=services.db, a=viewer.id, b=clip.owner_id):
-        raise NotFound(f"no clip {clip_id}")  # blocking hides each side's content from the other
+    clip = await social.visible_clip(db=services.db, clip_id=clip_id, viewer_id=viewer.id if viewer else None)
     owners = await accounts.get_many(db=services.db, user_ids=[clip.owner_id])
     owner = owners.get(clip.owner_id)
     media = await delivery.clip_media(services=services, clip=clip, viewer_id=viewer.id if viewer else None)

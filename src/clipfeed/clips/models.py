@@ -8,9 +8,10 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clipfeed.core.text import Paragraphs
 from clipfeed.infra.db import Base, UTCDateTime, utcnow
 
 MAX_CAPTION = 2200
@@ -75,30 +76,20 @@ def normalise_hashtags(tags: list[str], caption: str = "") -> list[str]:
     return out
 
 
-def _clean_caption(value: str) -> str:
-    if any(ord(c) < 32 and c not in "\n\t" for c in value):
-        raise ValueError("the caption contains control characters")
-    return value.strip()
-
-
 class ClipCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    caption: str = Field(default="", max_length=MAX_CAPTION)
+    caption: Paragraphs = Field(default="", max_length=MAX_CAPTION)
     hashtags: list[str] = Field(default_factory=list, max_length=MAX_HASHTAGS)
     visibility: Visibility = Visibility.public
-
-    _caption = field_validator("caption")(lambda v: _clean_caption(v))
 
 
 class ClipUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    caption: str | None = Field(default=None, max_length=MAX_CAPTION)
+    caption: Paragraphs | None = Field(default=None, max_length=MAX_CAPTION)
     hashtags: list[str] | None = Field(default=None, max_length=MAX_HASHTAGS)
     visibility: Visibility | None = None
-
-    _caption = field_validator("caption")(lambda v: None if v is None else _clean_caption(v))
 
 
 class ClipPublic(BaseModel):

@@ -226,6 +226,14 @@ async def list_by_owner(*, db: Database, owner_id: int, viewer_id: int | None,
     return await id_page(db, query, Clip.id, cursor=cursor, limit=limit)
 
 
+async def live_ids_of_owner(*, db: Database, owner_id: int) -> list[int]:
+    """Every ready public clip of one creator (what feeds and trending may list)."""
+    async with db.session() as session:
+        return list((await session.scalars(sa.select(Clip.id).where(
+            Clip.owner_id == owner_id, Clip.status == ClipStatus.ready.value,
+            Clip.visibility == Visibility.public.value))).all())
+
+
 def media_urls(clip: Clip) -> dict[str, str]:
     """Plain origin URLs of the servable pointers; the raw upload is never one of them."""
     return {name: f"/media/{key}" for name, key in (clip.media or {}).items()

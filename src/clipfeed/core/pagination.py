@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +16,7 @@ import orjson
 import sqlalchemy as sa
 
 from clipfeed.core.errors import BadRequest
+from clipfeed.core.identifiers import parse_count
 
 if TYPE_CHECKING:
     from clipfeed.infra.db import Database
@@ -50,11 +52,22 @@ def keyset_page(rows: Sequence[T], limit: int, position: Callable[[T], dict[str,
 
 
 def cursor_int(position: dict[str, Any], key: str) -> int:
-    """A number out of a decoded cursor; a tampered cursor is the client's mistake (400)."""
+    """A number out of a decoded cursor; a tampered cursor is the client's mistake (400), and
+    so is one whose number does not fit a BIGINT column (the driver would raise, not answer)."""
     try:
-        return int(str(position[key]))
+        return parse_count(str(position[key]))
     except (KeyError, ValueError) as exc:
         raise BadRequest("the cursor is not one this API handed out") from exc
+
+
+def cursor_float(position: dict[str, Any], key: str, default: float) -> float:
+    """A finite number (a score, a time) out of a decoded cursor, or ``default`` if absent."""
+    if key not in position:
+        return default
+    value = position[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadRequest("the cursor is not one this API handed out")
+    return float(value)
 
 
 async def id_page(db: Database, query: sa.Select[Any], id_column: Any, *, cursor: str | None, limit: int,

@@ -6,15 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from fastapi import Path as PathParam
 from starlette.responses import FileResponse
 
-from clipfeed.clips import service as clips_service
 from clipfeed.core.errors import BadRequest, Forbidden, NotFound
+from clipfeed.core.identifiers import parse_id
 from clipfeed.delivery import purge as purge_service
 from clipfeed.delivery.models import PlaybackInfo, PurgeRequest, PurgeResult
 from clipfeed.delivery.playback import playback_info
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
+from clipfeed.http.params import ClipId
+from clipfeed.social import service as social
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
 web_router = APIRouter(tags=["web"])
@@ -25,13 +26,14 @@ WEB_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; chars
 
 
 @router.get("/clips/{clip_id}/playback", response_model=PlaybackInfo)
-async def get_playback(clip_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], viewer: OptionalUser,
+async def get_playback(clip_id: ClipId, viewer: OptionalUser,
                        services: Deps, network: Annotated[str | None, Query(max_length=20)] = None,
                        region: Annotated[str | None, Query(max_length=40)] = None) -> PlaybackInfo:
     """URLs and start hints for one clip (what feed items carry). ``network``: the client's
     reported connection (slow-2g, 2g, 3g, 4g, 5g, wifi, ethernet)."""
     viewer_id = viewer.id if viewer else None
-    clip = await clips_service.get(db=services.db, clip_id=clip_id, viewer_id=viewer_id)
+    # Playback hands out signed media URLs: it must refuse exactly what the clip's page refuses.
+    clip = await social.visible_clip(db=services.db, clip_id=clip_id, viewer_id=viewer_id)
     return await playback_info(services=services, clip=clip, viewer_id=viewer_id, region=region, network=network)
 
 
@@ -42,11 +44,9 @@ async def purge(body: PurgeRequest, user: CurrentUser, services: Deps) -> PurgeR
         raise Forbidden("moderators only")
     await services.limiter.hit("purge", str(user.id), limit=120, per_seconds=3600)
     try:
-        ids = [int(value) for value in body.clip_ids]
+        ids = [parse_id(value) for value in body.clip_ids]
     except ValueError as exc:
         raise BadRequest("clip_ids are numeric clip IDs") from exc
-    if any(not 0 < clip_id < 2**63 for clip_id in ids):
-        raise BadRequest("clip_ids are numeric clip IDs")
     return await purge_service.purge(services=services, prefixes=[f"clips/{i}/" for i in sorted(set(ids))],
                                      urgency=body.urgency, reason=body.reason or f"by @{user.handle}")
 

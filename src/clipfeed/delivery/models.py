@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clipfeed.core.text import OneLine
 from clipfeed.infra.db import Base, UTCDateTime, utcnow
 
 
@@ -45,7 +46,7 @@ class PurgeRequest(BaseModel):
 
     clip_ids: list[str] = Field(min_length=1, max_length=100, description="clips whose media to purge")
     urgency: Urgency = Urgency.immediate
-    reason: str = Field(default="", max_length=200)
+    reason: OneLine = Field(default="", max_length=200)
 
 
 class PurgeResult(BaseModel):

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipStatus, Visibility
 from clipfeed.core.errors import ClipfeedError, Forbidden, Gone, NotFound
+from clipfeed.core.identifiers import id_or_none
 from clipfeed.delivery import popularity
 from clipfeed.delivery.responses import CORS_HEADERS, blob_response
 from clipfeed.delivery.signing import SIGNED_PREFIX, Signer, clip_scope
@@ -70,9 +71,9 @@ async def _serve(path: str, request: Request, services: Deps) -> tuple[Response,
         check_key(key)
     except InvalidKey:
         matched = None
-    if matched is None or kind_of is None:
+    clip_id = id_or_none(matched.group(1)) if matched is not None else None
+    if clip_id is None or kind_of is None:
         raise NotFound("no such media", headers=_ERROR_HEADERS)
-    clip_id = int(matched.group(1))
     signed = False
     if token is not None:
         verdict = Signer.from_settings(services.settings).check(

@@ -32,6 +32,8 @@ import structlog
 from clipfeed.settings import Settings
 
 _KID = re.compile(r"^[A-Za-z0-9]{1,16}$")
+# Canonical decimal: ASCII digits, no leading zero, as in deploy/nginx/edge.conf.
+_EXPIRES = re.compile(r"[1-9][0-9]{0,11}")
 SIGNED_PREFIX = "s"
 
 
@@ -76,7 +78,10 @@ class Signer:
               now: float | None = None) -> str:
         """``"ok"``, ``"expired"`` or ``"invalid"`` (unknown key, malformed, wrong signature)."""
         key = self.accepted.get(kid)
-        if key is None or not expires.isdigit() or len(expires) > 12:
+        # Only the form we hand out verifies: nginx hashes the expiry exactly as written, so
+        # "0170…" or "¹⁷⁰…" would have to fail there too, and a second spelling of one token
+        # would also be a second cache key for the same object.
+        if key is None or not _EXPIRES.fullmatch(expires):
             return "invalid"
         if not hmac.compare_digest(_digest(int(expires), scope, key.secret), signature):
             return "invalid"

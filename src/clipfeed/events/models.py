@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from clipfeed.core.identifiers import IdField
+
 MAX_MS = 6 * 3600 * 1000  # no clip is longer than this; larger times are client bugs
 SAFE_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 
@@ -75,7 +77,7 @@ class ClientEvent(BaseModel):
 
     event_id: str = Field(pattern=SAFE_ID, description="client-chosen unique ID (a UUID)")
     type: PlaybackType
-    clip_id: int = Field(ge=1, le=2**63 - 1)
+    clip_id: IdField
     ts: datetime = Field(description="client time: ISO 8601 with a zone, or epoch milliseconds")
     session_id: str = Field(pattern=SAFE_ID)
     device: Device = Device.other
@@ -85,19 +87,16 @@ class ClientEvent(BaseModel):
     position_ms: Millis | None = None
     duration_ms: Millis | None = None
 
-    @field_validator("clip_id", mode="before")
-    @classmethod
-    def _clip_id_text(cls, value: Any) -> Any:
-        # IDs travel as strings in JSON (JavaScript numbers lose 64-bit precision).
-        if isinstance(value, str) and value.isdigit():
-            return int(value)
-        return value
-
     @field_validator("ts", mode="before")
     @classmethod
     def _epoch_ms(cls, value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value / 1000, UTC)
+            try:
+                return datetime.fromtimestamp(value / 1000, UTC)
+            except (OverflowError, OSError, ValueError):
+                # Say it in our words: the platform's message ("year 50000 is out of range",
+                # "timestamp out of range for platform time_t") is no help to a client.
+                raise ValueError("ts is not a plausible time in epoch milliseconds") from None
         return value
 
     @field_validator("ts")

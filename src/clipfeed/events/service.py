@@ -60,7 +60,8 @@ def envelope_id(viewer_key: str, client_event_id: str) -> int:
 def _problem_text(error: ValidationError) -> str:
     first = error.errors(include_url=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or "event"
-    return f"{where}: {first['msg']}"
+    # Our validators' messages come wrapped as "Value error, <ours>": keep only ours.
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
 
 
 def validate(raw_events: list[Any], *, now: float, max_future_s: float,

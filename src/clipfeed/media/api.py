@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, status
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipPublic
 from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.http.params import ClipId
 from clipfeed.media import service
 from clipfeed.media.edits import EditList
 
 router = APIRouter(prefix="/v1", tags=["media"])
-ClipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="clip ID")]
 
 
 @router.post("/clips/{clip_id}/edits", status_code=status.HTTP_202_ACCEPTED, response_model=ClipPublic)

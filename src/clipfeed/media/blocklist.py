@@ -19,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clipfeed.core.errors import Conflict, Invalid, NotFound, PayloadTooLarge
+from clipfeed.core.identifiers import IdField
 from clipfeed.core.ids import IdGenerator
 from clipfeed.core.pagination import id_page
+from clipfeed.core.text import RequiredParagraphs
 from clipfeed.infra.db import Base, Database, UTCDateTime, utcnow
 from clipfeed.media import features, phash
 from clipfeed.media.probe import ProbeError, probe
@@ -43,8 +45,8 @@ class BlocklistEntry(Base):
 class BlocklistFromClip(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    clip_id: int = Field(ge=1, le=2**63 - 1, description="a clip already on the platform")
-    reason: str = Field(min_length=1, max_length=500)
+    clip_id: IdField = Field(description="a clip already on the platform")
+    reason: RequiredParagraphs = Field(min_length=1, max_length=500)
 
 
 class BlocklistPublic(BaseModel):

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import ValidationError
 
 from clipfeed.accounts.models import User
 from clipfeed.core.errors import BadRequest, Forbidden, Invalid, UnsupportedMediaType
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from clipfeed.core.text import Paragraphs
 from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.http.params import BlocklistEntryId
 from clipfeed.media import blocklist
 from clipfeed.media.blocklist import BlocklistFromClip, BlocklistPage, BlocklistPublic
 
 router = APIRouter(prefix="/v1", tags=["moderation"])
 PREFIX = "/v1/moderation/blocklist"
-EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _moderator(user: User) -> None:
@@ -29,7 +30,8 @@ def _moderator(user: User) -> None:
                  "application/json": {"schema": BlocklistFromClip.model_json_schema()},
                  "video/*": {"schema": {"type": "string", "format": "binary"}}}}})
 async def add(request: Request, user: CurrentUser, services: Deps,
-              reason: Annotated[str, Query(max_length=500, description="with a file body")] = "") -> BlocklistPublic:
+              reason: Annotated[Paragraphs, Query(max_length=500, description="with a file body")] = ""
+              ) -> BlocklistPublic:
     """Blocklist prohibited content: JSON ``{clip_id, reason}`` for a clip on the platform, or
     the video file itself as the body (``Content-Type: video/*`` or
     ``application/octet-stream``) with ``?reason=``. Only the fingerprint is kept."""
@@ -64,7 +66,7 @@ async def list_entries(user: CurrentUser, services: Deps, cursor: str | None = N
 
 
 @router.delete("/moderation/blocklist/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove(entry_id: EntryId, user: CurrentUser, services: Deps) -> Response:
+async def remove(entry_id: BlocklistEntryId, user: CurrentUser, services: Deps) -> Response:
     _moderator(user)
     await blocklist.remove(db=services.db, outbox=services.outbox, entry_id=entry_id, moderator_id=user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

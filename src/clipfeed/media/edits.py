@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from clipfeed.core.text import RequiredParagraphs
+
 MAX_TEXTS = 10
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # Background audio comes from the object store: a file the creator uploaded next to the clip
@@ -42,7 +44,7 @@ class Crop(_Strict):
 
 
 class TextOverlay(_Strict):
-    text: str = Field(min_length=1, max_length=200)
+    text: RequiredParagraphs = Field(min_length=1, max_length=200)
     x: float = Field(default=0.5, ge=0, le=1, description="0 = left edge, 1 = right edge (of the text box)")
     y: float = Field(default=0.85, ge=0, le=1, description="0 = top, 1 = bottom")
     size: float = Field(default=0.05, ge=0.02, le=0.25, description="font height as a fraction of the picture height")
@@ -53,8 +55,6 @@ class TextOverlay(_Strict):
 
     @model_validator(mode="after")
     def _order(self) -> TextOverlay:
-        if any(ord(c) < 32 and c != "\n" for c in self.text):
-            raise ValueError("overlay text contains control characters")
         if self.end is not None and self.end <= self.start:
             raise ValueError("a text overlay must end after it starts")
         return self

@@ -10,6 +10,7 @@ from clipfeed.accounts.models import User
 from clipfeed.core.errors import Forbidden
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.http.params import CaseId, CaseIdQuery
 from clipfeed.moderation import service, subjects
 from clipfeed.moderation.models import (
     AuditPage,
@@ -52,27 +53,28 @@ async def queue(user: CurrentUser, services: Deps, status_: Annotated[CaseStatus
 
 
 @router.get("/moderation/cases/{case_id}", response_model=CasePublic)
-async def get_case(case_id: int, user: CurrentUser, services: Deps) -> CasePublic:
+async def get_case(case_id: CaseId, user: CurrentUser, services: Deps) -> CasePublic:
     _moderator(user)
     return service.case_view(await service.get_case(db=services.db, case_id=case_id))
 
 
 @router.post("/moderation/cases/{case_id}/approve", response_model=CasePublic)
-async def approve(case_id: int, user: CurrentUser, services: Deps, body: DecisionRequest | None = None) -> CasePublic:
+async def approve(case_id: CaseId, user: CurrentUser, services: Deps,
+                  body: DecisionRequest | None = None) -> CasePublic:
     case = await service.decide(services=services, case_id=case_id, moderator=_moderator(user), approve=True,
                                 reason=body.reason if body else "")
     return service.case_view(case)
 
 
 @router.post("/moderation/cases/{case_id}/reject", response_model=CasePublic)
-async def reject(case_id: int, body: DecisionRequest, user: CurrentUser, services: Deps) -> CasePublic:
+async def reject(case_id: CaseId, body: DecisionRequest, user: CurrentUser, services: Deps) -> CasePublic:
     case = await service.decide(services=services, case_id=case_id, moderator=_moderator(user), approve=False,
                                 reason=body.reason)
     return service.case_view(case)
 
 
 @router.get("/moderation/audit", response_model=AuditPage)
-async def audit(user: CurrentUser, services: Deps, case_id: int | None = None, cursor: str | None = None,
+async def audit(user: CurrentUser, services: Deps, case_id: CaseIdQuery = None, cursor: str | None = None,
                 limit: Limit = DEFAULT_LIMIT) -> AuditPage:
     _moderator(user)
     entries, next_cursor = await service.audit_log(db=services.db, case_id=case_id, cursor=cursor, limit=limit)

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clipfeed.core.identifiers import IdField
+from clipfeed.core.text import Paragraphs
 from clipfeed.infra.db import Base, UTCDateTime, utcnow
 
 
@@ -96,15 +98,15 @@ class ReportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: SubjectKind
-    id: int = Field(ge=1, le=2**63 - 1, description="ID of the clip, comment or user")
+    id: IdField = Field(description="ID of the clip, comment or user")
     category: ReportCategory
-    note: str = Field(default="", max_length=1000)
+    note: Paragraphs = Field(default="", max_length=1000)
 
 
 class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(default="", max_length=2000, description="shown to the creator on a rejection")
+    reason: Paragraphs = Field(default="", max_length=2000, description="shown to the creator on a rejection")
 
 
 class CasePublic(BaseModel):

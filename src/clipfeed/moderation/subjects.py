@@ -11,13 +11,16 @@ from clipfeed.clips.models import ClipStatus
 from clipfeed.core.errors import NotFound
 from clipfeed.moderation import service
 from clipfeed.moderation.models import ModerationCase, SubjectKind
+from clipfeed.social import service as social
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
 
 async def _clip_owner(services: Services, clip_id: int, reporter_id: int) -> int | None:
-    clip = await clips.get(db=services.db, clip_id=clip_id, viewer_id=reporter_id)
+    # A report on a clip the reporter cannot see (blocked, private, suspended creator) is 404,
+    # as every other read of that clip answers them: a report must not confirm it exists.
+    clip = await social.visible_clip(db=services.db, clip_id=clip_id, viewer_id=reporter_id)
     return clip.owner_id
 
 

@@ -6,18 +6,18 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps
 from clipfeed.http.idempotency import IdempotentRoute
+from clipfeed.http.params import NotificationId
 from clipfeed.notifications import service
 from clipfeed.notifications.inbox import TOPIC
 from clipfeed.notifications.models import NotificationPage, Preferences, PreferencesUpdate, ReadState, UnreadCount
 
 router = APIRouter(prefix="/v1", tags=["notifications"], route_class=IdempotentRoute)
-NotificationId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 WAKE_S = 1.0  # how often an idle stream checks that its client and the server are still there
 
 

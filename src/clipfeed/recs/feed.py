@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ import numpy as np
 import structlog
 from prometheus_client import Counter, Histogram
 
-from clipfeed.core.pagination import decode_cursor, encode_cursor
+from clipfeed.core.errors import BadRequest
+from clipfeed.core.pagination import cursor_float, cursor_int, decode_cursor, encode_cursor
 from clipfeed.recs import buffer as buffers
 from clipfeed.recs import training
 from clipfeed.recs.cards import ClipCard, card_key, creator_key, get_cards
@@ -49,6 +51,7 @@ PAGE_SECONDS = Histogram("clipfeed_feed_page_seconds", "Time to compose a feed p
 REFILLS = Counter("clipfeed_feed_refills_total", "Background buffer refills", ["reason"])
 log = structlog.get_logger(__name__)
 _REFILLING: set[asyncio.Task[bool]] = set()
+_SESSION = re.compile(r"[0-9a-f]{1,32}")  # secrets.token_hex, as handed out in cursors
 MAX_TOP_UPS = 2  # builds a page may add on the request when its buffer runs dry
 
 
@@ -68,8 +71,11 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     settings = settings_for(services.settings, viewer.key)
     config = FeedConfig.of(settings)
     position = decode_cursor(cursor)
-    session = str(position.get("s") or secrets.token_hex(6))
-    page_no = int(position.get("n", 0))
+    session = position.get("s") or secrets.token_hex(6)
+    if not isinstance(session, str) or not _SESSION.fullmatch(session):
+        # It goes into training logs and the session's analytics: only what we hand out.
+        raise BadRequest("the cursor is not one this API handed out")
+    page_no = cursor_int(position, "n") if "n" in position else 0
     with stage("buffer_read"):
         raw, dirty, known, cached_links = await services.cache.get_many(
             [buffers.buffer_key(viewer.key), dirty_key(viewer.key), known_key(viewer.key), links_key(viewer.key)])
@@ -235,7 +241,7 @@ async def following_page(services: Services, viewer: Viewer, *, cursor: str | No
     """Followed creators' clips, newest first; the cursor holds the last publication time."""
     started = time.perf_counter()
     links = await viewer_links(services, viewer)
-    before = float(decode_cursor(cursor).get("before", float("inf")))
+    before = cursor_float(decode_cursor(cursor), "before", float("inf"))
     lists = await asyncio.gather(*(services.cache.ztop(creator_key(c), 100) for c in links.following[:500]))
     newest = sorted(((int(m), s) for found in lists for m, s in found if s < before), key=lambda kv: -kv[1])
     found = await get_cards(services.cache, [c for c, _ in newest[: limit * 2]])

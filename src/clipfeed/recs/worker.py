@@ -81,6 +81,11 @@ class ClipIndexer(Processor):
             if record.topic == "users":
                 if event.type == "user.deleted":
                     await delete_interests(self.services, int(event.key))
+                elif event.type in ("user.suspended", "user.reinstated"):
+                    # A suspended creator's clips leave the feeds (access.can_see hides them
+                    # everywhere else) and come back with the account.
+                    clip_ids.update(await clips_service.live_ids_of_owner(db=self.services.db,
+                                                                          owner_id=int(event.key)))
                 continue
             clip_ids.add(int(event.key))
             if event.type == "clip.ready":
@@ -88,13 +93,16 @@ class ClipIndexer(Processor):
         if not clip_ids:
             return
         found = await clips_service.get_many(db=self.services.db, clip_ids=list(clip_ids))
-        listed = [c for c in found.values() if is_listed(c)]
+        owners = await accounts.get_many(db=self.services.db, user_ids=list({c.owner_id for c in found.values()}))
+        active = {u for u, owner in owners.items() if owner.deleted_at is None and owner.suspended_at is None}
+        listed = [c for c in found.values() if is_listed(c) and c.owner_id in active]
+        listed_ids = {c.id for c in listed}
         # Only a newly ready clip joins the fresh pool; an edit of an old one must not put it back.
         await index_clips(self.services, [c for c in listed if c.id in ready])
         await index_clips(self.services, [c for c in listed if c.id not in ready], fresh=False)
         for clip_id in clip_ids:
             clip = found.get(clip_id)
-            if clip is None or not is_listed(clip):
+            if clip_id not in listed_ids:
                 await remove_clip(self.services.cache, clip_id, creator_id=clip.owner_id if clip else None,
                                   hashtags=list(clip.hashtags or []) if clip else [])
                 await self.services.cache.delete(view_key(clip_id))

@@ -12,6 +12,7 @@ from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips
 from clipfeed.clips.models import Clip
 from clipfeed.core.errors import NotFound
+from clipfeed.core.identifiers import parse_user_ref
 from clipfeed.infra.db import Database
 from clipfeed.social import graph
 from clipfeed.social.models import Block
@@ -20,13 +21,16 @@ from clipfeed.social.models import Block
 async def resolve_user(*, db: Database, ref: str) -> User:
     """``ref`` is a user ID (digits only) or a handle, optionally written ``@handle``.
     A string of digits is always an ID, so a handle made of digits is written ``@123``."""
-    ref = ref.strip()
-    if ref.isdigit() and len(ref) <= 19:
-        user = (await accounts.get_many(db=db, user_ids=[int(ref)])).get(int(ref))
+    try:
+        parsed = parse_user_ref(ref)
+    except ValueError:
+        raise NotFound(f"no user {ref[:40]!r}") from None
+    if isinstance(parsed, int):
+        user = (await accounts.get_many(db=db, user_ids=[parsed])).get(parsed)
         if user is None or user.deleted_at is not None or user.suspended_at is not None:
-            raise NotFound(f"no user {ref}")
+            raise NotFound(f"no user {parsed}")
         return user
-    return await accounts.get_by_handle(db=db, handle=ref.removeprefix("@"))
+    return await accounts.get_by_handle(db=db, handle=parsed)
 
 
 async def active_users(*, db: Database, user_ids: list[int]) -> dict[int, User]:
@@ -57,17 +61,47 @@ async def is_blocked(*, db: Database, a: int, b: int) -> bool:
         return await graph.blocked_between(session, a, b)
 
 
+def can_see(*, viewer_id: int | None, clip: Clip, creator: User | None, hidden: set[int]) -> bool:
+    """The one rule for whether ``viewer_id`` (None: anonymous) may see ``clip``: its state
+    and visibility allow it (``clips.can_view``: owners see their own clips in any state but
+    deleted, others ready public or unlisted ones), its creator's account is neither deleted
+    nor suspended, and no block stands between viewer and creator either way (``hidden``,
+    from ``blocked_user_ids``). Every read of a clip goes through this, so a blocked or
+    suspended creator's clip is "not found" in each of them alike."""
+    if not clips.can_view(clip, viewer_id):
+        return False
+    if viewer_id == clip.owner_id:
+        return True
+    if creator is None or creator.deleted_at is not None or creator.suspended_at is not None:
+        return False
+    return clip.owner_id not in hidden
+
+
 async def visible_clip(*, db: Database, clip_id: int, viewer_id: int | None) -> Clip:
-    """The clip if ``viewer_id`` may see it; 404 otherwise, including when the viewer and the
-    creator block each other (a blocked user's content is hidden, not forbidden)."""
-    if viewer_id is None:
-        return await clips.get(db=db, clip_id=clip_id, viewer_id=None)
-    # Both reads at once: a like or comment waits for one round trip, not two.
-    clip, hidden = await asyncio.gather(clips.get(db=db, clip_id=clip_id, viewer_id=viewer_id),
-                                        blocked_user_ids(db=db, user_id=viewer_id))
-    if clip.owner_id in hidden:
+    """The clip if ``viewer_id`` may see it (``can_see``); 404 otherwise, including when the
+    viewer and the creator block each other (a blocked user's content is hidden, not
+    forbidden)."""
+    found = await visible_clips(db=db, clip_ids=[clip_id], viewer_id=viewer_id)
+    if clip_id not in found:
         raise NotFound(f"no clip {clip_id}")
-    return clip
+    return found[clip_id]
+
+
+async def visible_clips(*, db: Database, clip_ids: list[int], viewer_id: int | None) -> dict[int, Clip]:
+    """The clips among ``clip_ids`` that ``viewer_id`` may see (``can_see``), by ID: three
+    queries for a whole list (trending, a page of engagement), whatever its length."""
+    if not clip_ids:
+        return {}
+    # The clips and the viewer's blocks at once: a like or comment waits for one round trip.
+    hidden: set[int] = set()
+    if viewer_id is None:
+        found = await clips.get_many(db=db, clip_ids=clip_ids)
+    else:
+        found, hidden = await asyncio.gather(clips.get_many(db=db, clip_ids=clip_ids),
+                                             blocked_user_ids(db=db, user_id=viewer_id))
+    creators = await accounts.get_many(db=db, user_ids=list({c.owner_id for c in found.values()}))
+    return {clip_id: clip for clip_id, clip in found.items()
+            if can_see(viewer_id=viewer_id, clip=clip, creator=creators.get(clip.owner_id), hidden=hidden)}
 
 
 async def blocked_pairs(*, db: Database, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:

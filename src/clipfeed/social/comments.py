@@ -171,9 +171,20 @@ async def take_down(services: Services, session: AsyncSession, comment: Comment,
 
 
 async def delete(*, services: Services, user: User, clip_id: int, comment_id: int) -> CommentDeleted:
-    """By the author or the clip's creator; replies of a top-level comment go with it."""
-    comment = await get_visible(services=services, viewer_id=user.id, clip_id=clip_id, comment_id=comment_id)
+    """By the author or the clip's creator; replies of a top-level comment go with it.
+
+    The creator may remove any comment on their clip, including one by a user they have since
+    blocked: a block hides that comment from the creator's own reads, but everyone else still
+    sees it, so "not found" would leave the creator no way to take it down."""
     clip = await access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=user.id)
+    if clip.owner_id == user.id:
+        async with services.db.shard_session(clip_id) as session:
+            comment = await session.get(Comment, comment_id)
+        if comment is None or comment.clip_id != clip_id or comment.status not in (
+                CommentStatus.visible.value, CommentStatus.held.value):
+            raise NotFound(f"no comment {comment_id}")
+    else:
+        comment = await get_visible(services=services, viewer_id=user.id, clip_id=clip_id, comment_id=comment_id)
     if user.id not in (comment.author_id, clip.owner_id):
         raise Forbidden("only the author or the clip's creator can delete this comment")
     async with services.db.shard_session(clip_id) as session:

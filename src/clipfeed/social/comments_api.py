@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
 from clipfeed.http.idempotency import IdempotentRoute
+from clipfeed.http.params import ClipId, CommentId
 from clipfeed.social import comment_settings, comments
 from clipfeed.social.comment_reads import CommentSort, list_comments, list_replies
 from clipfeed.social.limits import hit_comment, hit_write
@@ -24,8 +25,6 @@ from clipfeed.social.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["comments"], route_class=IdempotentRoute)
-ClipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="clip ID")]
-CommentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="comment ID")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 

@@ -107,10 +107,8 @@ async def engagement_for(*, services: Services, viewer_id: int | None, clip_ids:
 
 async def visible_engagement(*, services: Services, viewer_id: int | None, clip_ids: list[int]) -> list[Engagement]:
     """``engagement_for`` limited to the clips the viewer may see (others are left out)."""
-    found = await clips.get_many(db=services.db, clip_ids=clip_ids)
-    hidden = await access.blocked_user_ids(db=services.db, user_id=viewer_id) if viewer_id is not None else set()
-    visible = [c for c in dict.fromkeys(clip_ids)
-               if c in found and clips.can_view(found[c], viewer_id) and found[c].owner_id not in hidden]
+    found = await access.visible_clips(db=services.db, clip_ids=clip_ids, viewer_id=viewer_id)
+    visible = [c for c in dict.fromkeys(clip_ids) if c in found]
     by_id = await engagement_for(services=services, viewer_id=viewer_id, clip_ids=visible)
     return [by_id[c] for c in visible if c in by_id]
 
@@ -126,10 +124,8 @@ async def saved_clips(*, services: Services, user: User, kind: str, cursor: str 
     async with services.db.shard_session(user.id) as session:
         rows = (await session.execute(query.order_by(table.id.desc()).limit(limit + 1))).all()
     rows, next_cursor = keyset_page(rows, limit, lambda r: {"before": str(r[0])})
-    found = await clips.get_many(db=services.db, clip_ids=[r[1] for r in rows])
-    hidden = await access.blocked_user_ids(db=services.db, user_id=user.id)
-    shown = [found[c] for _, c in rows if c in found and clips.can_view(found[c], user.id)
-             and found[c].owner_id not in hidden]
+    found = await access.visible_clips(db=services.db, clip_ids=[r[1] for r in rows], viewer_id=user.id)
+    shown = [found[c] for _, c in rows if c in found]
     owners = await accounts.get_many(db=services.db, user_ids=[c.owner_id for c in shown])
     items = [clips.public_view(c, owner_handle=owners[c.owner_id].handle if c.owner_id in owners else None)
              for c in shown]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 
 from clipfeed.core.errors import Invalid, NotFound
+from clipfeed.core.identifiers import parse_id
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
 from clipfeed.http.idempotency import IdempotentRoute
+from clipfeed.http.params import ClipId
 from clipfeed.social import access, engagement, shares
 from clipfeed.social.limits import hit_write
 from clipfeed.social.schemas import (
@@ -23,7 +25,6 @@ from clipfeed.social.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["social"], route_class=IdempotentRoute)
-ClipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="clip ID")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
@@ -69,10 +70,10 @@ async def many_engagement(viewer: OptionalUser, services: Deps,
                           ) -> EngagementList:
     """Engagement of several clips (a feed page); clips you cannot see are left out."""
     try:
-        wanted = [int(part) for part in clip_ids.split(",") if part.strip()]
+        wanted = [parse_id(part.strip()) for part in clip_ids.split(",") if part.strip()]
     except ValueError as exc:
         raise Invalid("clip_ids: comma-separated numeric IDs") from exc
-    if not 1 <= len(wanted) <= MAX_LIMIT or any(not 0 < c < 2**63 for c in wanted):
+    if not 1 <= len(wanted) <= MAX_LIMIT:
         raise Invalid(f"clip_ids: 1 to {MAX_LIMIT} IDs")
     return EngagementList(items=await engagement.visible_engagement(
         services=services, viewer_id=viewer.id if viewer else None, clip_ids=wanted))

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
 from clipfeed.http.idempotency import IdempotentRoute
+from clipfeed.http.params import UserRef
 from clipfeed.social import access, blocks, follows, suggestions
 from clipfeed.social.limits import hit_write
 from clipfeed.social.schemas import BlockPage, BlockState, FollowPage, FollowState, Relationship, SuggestionList
 
 router = APIRouter(prefix="/v1", tags=["social"], route_class=IdempotentRoute)
-UserRef = Annotated[str, Path(min_length=1, max_length=31, description="user ID, or handle (@handle)")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from clipfeed.accounts.models import UserPublic
 from clipfeed.clips.models import ClipPublic
+from clipfeed.core.identifiers import IdText
+from clipfeed.core.text import OneLine, RequiredParagraphs
 from clipfeed.social.models import CommentSetting, CommentStatus
 
 MAX_COMMENT = 1000
@@ -103,31 +105,18 @@ class SavedClipPage(BaseModel):
     next_cursor: str | None
 
 
-def _clean_text(value: str) -> str:
-    if any(ord(c) < 32 and c not in "\n\t" for c in value):
-        raise ValueError("the text contains control characters")
-    value = value.strip()
-    if not value:
-        raise ValueError("the comment is empty")
-    return value
-
-
 class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: str = Field(min_length=1, max_length=MAX_COMMENT)
-    parent_id: str | None = Field(default=None, pattern=r"^[0-9]{1,19}$",
-                                  description="reply to this comment (replies to a reply join its thread)")
-
-    _body = field_validator("body")(lambda v: _clean_text(v))
+    body: RequiredParagraphs = Field(min_length=1, max_length=MAX_COMMENT)
+    parent_id: IdText | None = Field(default=None,
+                                     description="reply to this comment (replies to a reply join its thread)")
 
 
 class CommentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    body: str = Field(min_length=1, max_length=MAX_COMMENT)
-
-    _body = field_validator("body")(lambda v: _clean_text(v))
+    body: RequiredParagraphs = Field(min_length=1, max_length=MAX_COMMENT)
 
 
 class CommentAuthor(BaseModel):
@@ -199,7 +188,7 @@ class ShareCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: ShareChannel = ShareChannel.link
-    to_user: str | None = Field(default=None, max_length=31, description="user ID or @handle (channel=user)")
+    to_user: OneLine | None = Field(default=None, max_length=31, description="user ID or @handle (channel=user)")
 
 
 class SharePublic(BaseModel):

@@ -8,7 +8,9 @@
 * ``engagement_for(*, services, viewer_id, clip_ids) -> dict[int, Engagement]``: eventual
   counts plus the viewer's strongly consistent ``liked_by_me``/``bookmarked_by_me``.
 * ``iter_follower_ids(*, db, user_id, batch=1000)``: every follower, in batches.
-* ``is_blocked(*, db, a, b) -> bool``, ``blocked_pairs(*, db, pairs)`` and ``visible_clip(*, db, clip_id, viewer_id)``.
+* ``is_blocked(*, db, a, b) -> bool``, ``blocked_pairs(*, db, pairs)``.
+* ``visible_clip(*, db, clip_id, viewer_id)`` (404 otherwise) and ``visible_clips(*, db, clip_ids,
+  viewer_id)``: the one visibility rule (``can_see``) that every read of a clip applies.
 * ``visible_bodies(*, db, refs) -> dict[int, str]``: texts of still-visible comments.
 * ``followees_above(*, db, user_id, min_followers) -> dict[int, datetime]``: followed accounts
   with more than ``min_followers`` followers, and since when (on-read notification fan-out).
@@ -16,7 +18,15 @@
 
 from __future__ import annotations
 
-from clipfeed.social.access import blocked_pairs, blocked_user_ids, is_blocked, resolve_user, visible_clip
+from clipfeed.social.access import (
+    blocked_pairs,
+    blocked_user_ids,
+    can_see,
+    is_blocked,
+    resolve_user,
+    visible_clip,
+    visible_clips,
+)
 from clipfeed.social.comment_reads import visible_bodies
 from clipfeed.social.engagement import engagement_for
 from clipfeed.social.follows import (
@@ -27,6 +37,7 @@ from clipfeed.social.follows import (
     iter_follower_ids,
 )
 
-__all__ = ["blocked_pairs", "blocked_user_ids", "engagement_for", "follow_counts", "followee_ids", "followees_above",
-           "followees_and_blocked",
-           "is_blocked", "iter_follower_ids", "resolve_user", "visible_bodies", "visible_clip"]
+__all__ = ["blocked_pairs", "blocked_user_ids", "can_see", "engagement_for", "follow_counts", "followee_ids",
+           "followees_above", "followees_and_blocked",
+           "is_blocked", "iter_follower_ids", "resolve_user", "visible_bodies", "visible_clip",
+           "visible_clips"]

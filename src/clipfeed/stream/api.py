@@ -12,7 +12,8 @@ from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipPublic
 from clipfeed.core.errors import Invalid
-from clipfeed.http.deps import Deps
+from clipfeed.http.deps import Deps, OptionalUser
+from clipfeed.social import service as social
 from clipfeed.stream import trending
 
 router = APIRouter(prefix="/v1", tags=["trending"])
@@ -48,18 +49,21 @@ def _region(region: str | None) -> str | None:
 
 
 @router.get("/trending", response_model=TrendingClips)
-async def trending_clips(services: Deps, region: Region = None, limit: Limit = 20) -> TrendingClips:
+async def trending_clips(services: Deps, viewer: OptionalUser, region: Region = None,
+                         limit: Limit = 20) -> TrendingClips:
     """Clips gaining engagement fastest now (time-decayed, per-viewer capped); fresh within
-    seconds. ``region`` narrows to viewers of one region."""
+    seconds. ``region`` narrows to viewers of one region. Clips of creators you block, or who
+    block you, are left out."""
     region = _region(region)
     ranked = await trending.top_clips(services=services, region=region, limit=limit)
-    clips = await clips_service.get_many(db=services.db, clip_ids=[c for c, _ in ranked])
+    # The cache may trail a deletion or a visibility change by a moment: the rows decide.
+    clips = await social.visible_clips(db=services.db, clip_ids=[c for c, _ in ranked],
+                                       viewer_id=viewer.id if viewer else None)
     owners = await accounts.get_many(db=services.db, user_ids=list({c.owner_id for c in clips.values()}))
     items = []
     for clip_id, score in ranked:
         clip = clips.get(clip_id)
-        # The cache may trail a deletion or a visibility change by a moment: check the row.
-        if clip is None or not clips_service.can_view(clip, None) or clip.visibility != "public":
+        if clip is None or clip.visibility != "public" or clip.status != "ready":  # listed: live clips only
             continue
         owner = owners.get(clip.owner_id)
         items.append(TrendingClip(clip=clips_service.public_view(clip, owner_handle=owner.handle if owner else None),

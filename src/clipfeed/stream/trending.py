@@ -21,7 +21,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from clipfeed.stream.clip_meta import clip_meta
+from clipfeed.clips import service as clips_service
+from clipfeed.stream.clip_meta import ClipMeta, clip_meta
 from clipfeed.stream.counters import TrendHit
 
 if TYPE_CHECKING:
@@ -94,12 +95,16 @@ async def add_hashtag_hits(services: Services, hits: list[TrendHit], half_life: 
     if not hits:
         return
     metas = await clip_meta(services, {h.clip_id for h in hits})
+    live = await _live_now(services, metas)
     oldest = era_of(now) - 1
     sums: dict[tuple[str, str], float] = defaultdict(float)
     for hit in hits:
         meta = metas.get(hit.clip_id)
         era = era_of(hit.ts)
-        if meta is None or era < oldest:
+        # Only live (ready, public) clips feed a public list: a private clip's likes must not
+        # make its tags trend. A tag's score sums many clips and cannot be taken apart later,
+        # so the check is here, where the engagement is counted, not where the list is read.
+        if meta is None or hit.clip_id not in live or era < oldest:
             continue
         amount = hit.weight * forward(hit.ts, era, half_life)
         for scope in scopes(hit.region):
@@ -107,6 +112,19 @@ async def add_hashtag_hits(services: Services, hits: list[TrendHit], half_life: 
                 sums[(tags_key(scope, era), tag)] += amount
     for (key, tag), amount in sums.items():
         await services.cache.zincr(key, tag, amount, ttl=TREND_TTL_S)
+
+
+async def _live_now(services: Services, metas: dict[int, ClipMeta]) -> set[int]:
+    """The clips among ``metas`` that are live. The cached metadata comes from the ``clips``
+    topic, which this consumer may read behind the engagement topics (a clip liked the moment
+    it became public still looks like a draft there), so the few that do not look live are
+    checked against the clips table before their engagement is left out."""
+    live = {c for c, m in metas.items() if m.live}
+    doubtful = [c for c in metas if c not in live]
+    if doubtful:
+        rows = await clips_service.get_many(db=services.db, clip_ids=doubtful)
+        live |= {c for c, row in rows.items() if row.status == "ready" and row.visibility == "public"}
+    return live
 
 
 async def _top(services: Services, key_of: Callable[[str, int], str], scope: str, count: int,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.requests import ClientDisconnect
 
 from clipfeed.core.errors import BadRequest, NotFound, UnsupportedMediaType
+from clipfeed.core.identifiers import id_or_none
 from clipfeed.http.deps import CurrentUser, Deps
 from clipfeed.uploads import service
 from clipfeed.uploads.handoff import UploadRejected
@@ -40,9 +41,10 @@ Tus = Annotated[None, Depends(tus_request)]
 
 
 def _id(text: str) -> int:
-    if not text.isdigit() or len(text) > 19 or int(text) >= 2**63:
+    upload_id = id_or_none(text)
+    if upload_id is None:
         raise NotFound(f"no upload {text[:30]!r}")
-    return int(text)
+    return upload_id
 
 
 def _tus_headers(row: Upload) -> dict[str, str]:

@@ -17,6 +17,8 @@ from pydantic import ValidationError
 
 from clipfeed.clips.models import ClipCreate, normalise_hashtags
 from clipfeed.core.errors import BadRequest
+from clipfeed.core.identifiers import parse_id
+from clipfeed.core.text import clean_text
 
 MAX_EDITS_BYTES = 16 * 1024
 MAX_FILENAME = 255
@@ -27,9 +29,10 @@ def _filename(raw: str | None) -> str:
     if not raw:
         return "upload"
     # Only the last path component, whatever separator the client's system uses.
-    name = PureWindowsPath(PurePosixPath(raw).name).name.strip()
-    if not name or any(ord(c) < 32 or c == "\x7f" for c in name):
-        raise BadRequest("metadata 'filename' must be a plain file name without control characters")
+    try:
+        name = clean_text(PureWindowsPath(PurePosixPath(raw).name).name, multiline=False, required=True)
+    except ValueError:
+        raise BadRequest("metadata 'filename' must be a plain file name without control characters") from None
     return name[:MAX_FILENAME]
 
 
@@ -50,9 +53,10 @@ def _edits(raw: str | None) -> dict[str, Any] | None:
 def _clip_id(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or not 0 < int(raw) < 2**63:
-        raise BadRequest("metadata 'clip_id' must be the ID of one of your draft clips")
-    return int(raw)
+    try:
+        return parse_id(raw)
+    except ValueError:
+        raise BadRequest("metadata 'clip_id' must be the ID of one of your draft clips") from None
 
 
 def validate(values: dict[str, str | None]) -> dict[str, Any]:

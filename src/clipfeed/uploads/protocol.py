@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from clipfeed.core.errors import BadRequest, ClipfeedError
+from clipfeed.core.identifiers import id_or_none, parse_count
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = ("creation", "creation-with-upload", "creation-defer-length", "expiration", "checksum",
@@ -68,9 +69,10 @@ def parse_int_header(name: str, value: str | None, *, required: bool = False) ->
             raise BadRequest(f"the {name} header is required")
         return None
     value = value.strip()
-    if not value.isdigit() or len(value) > 19:
-        raise BadRequest(f"{name} must be a non-negative integer, not {value[:40]!r}")
-    return int(value)
+    try:
+        return parse_count(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be a non-negative integer, not {value[:40]!r}") from None
 
 
 def parse_metadata(header: str | None) -> dict[str, str | None]:
@@ -130,9 +132,10 @@ def parse_concat(header: str | None) -> tuple[str, list[int]] | None:
     ids: list[int] = []
     for url in value[len("final;"):].split():
         match = _UPLOAD_PATH.search(urlsplit(url).path)
-        if match is None:
+        upload_id = id_or_none(match.group(1)) if match is not None else None
+        if upload_id is None:
             raise BadRequest(f"Upload-Concat: {url[:100]!r} is not an upload URL of this server")
-        ids.append(int(match.group(1)))
+        ids.append(upload_id)
     if not ids:
         raise BadRequest("Upload-Concat: a final upload names at least one partial upload")
     if len(ids) > 100 or len(set(ids)) != len(ids):

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from clipfeed.clips import service as clips_service
@@ -22,13 +21,13 @@ from clipfeed.clips.models import Clip
 from clipfeed.core.errors import NotFound
 from clipfeed.core.events import Event
 from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.http.params import ClipId
 from clipfeed.media.progress import PROGRESS_TOPIC
 from clipfeed.runtime.services import Services
 from clipfeed.uploads import progress
 from clipfeed.uploads.models import ClipStatusPublic
 
 router = APIRouter(tags=["uploads"])
-ClipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="clip ID")]
 HEARTBEAT_S = 15.0
 
 
