@@ -78,7 +78,8 @@ class Signer:
         key = self.accepted.get(kid)
         if key is None or not expires.isdigit() or len(expires) > 12:
             return "invalid"
-        if not hmac.compare_digest(_digest(int(expires), scope, key.secret), signature):
+        # As bytes: compare_digest refuses a str with characters beyond ASCII (a TypeError, a 500).
+        if not hmac.compare_digest(_digest(int(expires), scope, key.secret).encode(), signature.encode()):
             return "invalid"
         return "expired" if int(expires) < (time.time() if now is None else now) else "ok"
 

@@ -18,16 +18,19 @@ A process killed after claiming but before answering loses those clips for that 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
 from prometheus_client import Counter, Histogram
 
+from clipfeed.core.errors import BadRequest
 from clipfeed.core.pagination import decode_cursor, encode_cursor
 from clipfeed.recs import buffer as buffers
 from clipfeed.recs import training
@@ -68,8 +71,8 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
     settings = settings_for(services.settings, viewer.key)
     config = FeedConfig.of(settings)
     position = decode_cursor(cursor)
-    session = str(position.get("s") or secrets.token_hex(6))
-    page_no = int(position.get("n", 0))
+    session = _cursor_session(position) or secrets.token_hex(6)
+    page_no = int(_cursor_number(position, "n", 0.0, upper=1e9))
     with stage("buffer_read"):
         raw, dirty, known, cached_links = await services.cache.get_many(
             [buffers.buffer_key(viewer.key), dirty_key(viewer.key), known_key(viewer.key), links_key(viewer.key)])
@@ -235,7 +238,7 @@ async def following_page(services: Services, viewer: Viewer, *, cursor: str | No
     """Followed creators' clips, newest first; the cursor holds the last publication time."""
     started = time.perf_counter()
     links = await viewer_links(services, viewer)
-    before = float(decode_cursor(cursor).get("before", float("inf")))
+    before = _cursor_number(decode_cursor(cursor), "before", math.inf, upper=math.inf)
     lists = await asyncio.gather(*(services.cache.ztop(creator_key(c), 100) for c in links.following[:500]))
     newest = sorted(((int(m), s) for found in lists for m, s in found if s < before), key=lambda kv: -kv[1])
     found = await get_cards(services.cache, [c for c, _ in newest[: limit * 2]])
@@ -247,3 +250,32 @@ async def following_page(services: Services, viewer: Viewer, *, cursor: str | No
     PAGE_SECONDS.labels("following", "chronological").observe(time.perf_counter() - started)
     return ServedPage(items, {c: found[c] for c, _ in chosen},
                       encode_cursor({"before": chosen[-1][1]}) if more else None, "chronological", "none", "")
+
+
+_SESSION = re.compile(r"^[0-9a-f]{1,64}$")
+_FORGED = "the cursor is not one this API handed out"
+
+
+def _cursor_session(position: dict[str, Any]) -> str | None:
+    """The feed session of a cursor (hex, as ``secrets.token_hex`` makes it); a forged one is a 400."""
+    session = position.get("s")
+    if session is None:
+        return None
+    if not isinstance(session, str) or not _SESSION.match(session):
+        raise BadRequest(_FORGED)
+    return session
+
+
+def _cursor_number(position: dict[str, Any], key: str, default: float, *, upper: float) -> float:
+    """A page number or a publication time out of a feed cursor, in [0, upper]; anything else
+    (text, a list, NaN, a number past ``upper``) is a tampered cursor: 400, not a 500."""
+    value = position.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise BadRequest(_FORGED)
+    try:
+        number = float(value)
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(_FORGED) from exc
+    if not 0 <= number <= upper:  # NaN fails this too
+        raise BadRequest(_FORGED)
+    return number
