@@ -12,7 +12,6 @@ import asyncio
 import base64
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -22,8 +21,7 @@ import structlog
 
 from clipfeed.api import create_app
 from tests.conftest import stack_settings
-from tests.helpers import Account, signup
-from tests.social.support import ready_clip
+from tests.http.routes import Operation, World, build_world, operations
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -55,9 +53,6 @@ HEADERS: dict[str, str] = {
     "Range": "/media", "If-Range": "/media", "If-None-Match": "/media", "If-Modified-Since": "/media",
 }
 SKIPPED_PATHS = ("/stream",)  # server-sent events never end for a valid request: probed by path only
-# Signing out (or deleting the account) would turn the rest of a signed-in run into an anonymous one;
-# they take no path parameter, cursor or header of their own.
-SESSION_ENDERS = {("post", "/v1/auth/logout"), ("delete", "/v1/me")}
 # Headers every route reads through the same code (the bearer token, the request ID): sent to one
 # route of each kind rather than to all of them, to keep the run short.
 SHARED_HEADERS = ("Authorization", "X-Request-ID")
@@ -80,84 +75,6 @@ def plain_tracebacks() -> Iterator[None]:
     structlog.configure(processors=[structlog.processors.add_log_level, renderer])
     yield
     structlog.configure(**previous)
-
-
-@dataclass
-class World:
-    """Real objects, so that the other parameters of a route are valid and the hostile one is
-    what the route has to cope with."""
-
-    owner: Account
-    viewer: Account
-    clip_id: str
-    comment_id: str
-    upload_id: str
-
-    def value(self, name: str) -> str:
-        return {"clip_id": self.clip_id, "comment_id": self.comment_id, "upload_id": self.upload_id,
-                "handle": self.owner.handle, "user_ref": self.owner.handle,
-                "key": f"clips/{self.clip_id}/hls/master.m3u8", "kid": "dev", "expires": "4102444800",
-                "signature": "x"}.get(name, "1")
-
-
-async def _world(client: httpx.AsyncClient, services: Any) -> World:
-    owner, viewer = await signup(client, "fuzz_owner"), await signup(client, "fuzz_viewer")
-    clip_id = await ready_clip(client, services, owner, caption="fuzz me #fuzz")
-    await services.blobs.put(f"clips/{clip_id}/hls/master.m3u8", b"#EXTM3U\n")
-    comment = await client.post(f"/v1/clips/{clip_id}/comments", headers=viewer.auth, json={"body": "hello"})
-    assert comment.status_code == 201, comment.text
-    upload = await client.post("/v1/uploads/", headers={**viewer.auth, "Tus-Resumable": "1.0.0",
-                                                        "Upload-Length": "100"})
-    assert upload.status_code == 201, upload.text
-    return World(owner, viewer, clip_id, str(comment.json()["id"]), upload.headers["location"].rsplit("/", 1)[1])
-
-
-def _body(schema: dict[str, Any], spec: dict[str, Any], depth: int = 0) -> Any:
-    """A plain value of ``schema`` (required fields only), so a body passes validation and the
-    request reaches the code that reads the hostile parameter."""
-    if "$ref" in schema:
-        return _body(spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]], spec, depth)
-    for combined in ("anyOf", "oneOf", "allOf"):
-        if combined in schema:
-            return _body(schema[combined][0], spec, depth)
-    if "enum" in schema:
-        return schema["enum"][0]
-    kind = schema.get("type", "object")
-    if kind == "object" and depth < 4:
-        return {name: _body(schema["properties"][name], spec, depth + 1) for name in schema.get("required", [])
-                if name in schema.get("properties", {})}
-    return {"string": "fuzz", "integer": 1, "number": 1, "boolean": True, "array": []}.get(kind, {})
-
-
-@dataclass
-class Operation:
-    method: str
-    path: str
-    params: list[dict[str, Any]]
-    body: Any
-    chunked: bool = False
-
-    def url(self, world: World, hostile: tuple[str, str] | None = None, query: str = "") -> str:
-        path = self.path
-        for param in self.params:
-            if param["in"] == "path":
-                name = param["name"]
-                raw = hostile[1] if hostile and hostile[0] == name else world.value(name)
-                path = path.replace("{" + name + "}", quote(raw, safe="/" if name == "key" else ""))
-        return path + (f"?{query}" if query else "")
-
-
-def _operations(spec: dict[str, Any]) -> Iterator[Operation]:
-    for path, item in spec["paths"].items():
-        for method, op in item.items():
-            if method not in ("get", "put", "post", "delete", "patch", "head") or (method, path) in SESSION_ENDERS:
-                continue
-            body = None
-            content = op.get("requestBody", {}).get("content", {})
-            if "application/json" in content:
-                body = _body(content["application/json"].get("schema", {}), spec)
-            yield Operation(method.upper(), path, op.get("parameters", []), body,
-                            chunked="application/offset+octet-stream" in content)
 
 
 class Prober:
@@ -203,14 +120,14 @@ class Prober:
 
 
 async def _prober(client: httpx.AsyncClient, services: Any, signed_in: bool) -> tuple[Prober, dict[str, Any]]:
-    world = await _world(client, services)
+    world = await build_world(client, services)
     spec = (await client.get("/openapi.json")).json()
     app = create_app(services=services)
     return Prober(app, world, world.viewer.token if signed_in else None), spec
 
 
 async def _path_parameters(prober: Prober, spec: dict[str, Any], values: dict[str, str]) -> None:
-    for operation in _operations(spec):
+    for operation in operations(spec):
         for param in operation.params:
             is_id_query = param["in"] == "query" and param["name"].endswith(("_id", "_ids"))
             if param["in"] != "path" and not is_id_query:
@@ -225,7 +142,7 @@ async def _path_parameters(prober: Prober, spec: dict[str, Any], values: dict[st
 
 async def _cursors(prober: Prober, spec: dict[str, Any], values: dict[str, Any]) -> None:
     forged = {label: _forge(value) for label, value in values.items()}
-    for operation in _operations(spec):
+    for operation in operations(spec):
         names = {p["name"] for p in operation.params if p["in"] == "query"}
         if "cursor" not in names:
             continue
@@ -293,7 +210,7 @@ async def test_hostile_headers_never_give_a_5xx(client, services, signed_in: boo
     prober, spec = await _prober(client, services, signed_in)
     metadata = {label: f"filename {base64.b64encode(b'a.mp4').decode()},clip_id "
                        f"{base64.b64encode(value.encode()).decode()}" for label, value in HOSTILE.items()}
-    for operation in _operations(spec):
+    for operation in operations(spec):
         if operation.path.endswith(SKIPPED_PATHS):
             continue
         url = operation.url(prober.world)
