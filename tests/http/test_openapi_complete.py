@@ -49,9 +49,9 @@ async def test_every_error_response_is_documented_as_a_problem(client: httpx.Asy
                 continue
             content = response.get("content", {})
             label = f"{method.upper()} {path} {status}"
-            if set(content) == {"text/html"}:  # the share pages' own not-found page
+            if "text/html" in content:  # the share pages' own not-found page
                 assert path.startswith("/share/") and status == "404", label
-                continue
+                content = {k: v for k, v in content.items() if k != "text/html"}
             if not content:  # no body at all (the origin's 416)
                 assert path.startswith("/media/") and status == "416", label
                 continue

@@ -187,8 +187,10 @@ def _is_page(responses: Spec) -> bool:
 
 
 def _html_not_found() -> Spec:
-    return {"description": "A page saying there is nothing to see here",
-            "content": {"text/html": {"schema": {"type": "string"}}},
+    return {"description": "A page saying there is nothing to see here (a problem for a path no page can "
+                           "have, such as one with control characters)",
+            "content": {"text/html": {"schema": {"type": "string"}},
+                        PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
             "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}}
 
 
