@@ -22,7 +22,7 @@ from clipfeed.delivery.api import web_router
 from clipfeed.delivery.origin import router as origin_router
 from clipfeed.events.api import router as events_router
 from clipfeed.http import health, openapi, problems
-from clipfeed.http.middleware import BodyLimit, RequestContext
+from clipfeed.http.middleware import BodyLimit, ControlCharactersInPath, RequestContext
 from clipfeed.media.api import router as media_router
 from clipfeed.media.blocklist_api import router as blocklist_router
 from clipfeed.moderation.api import router as moderation_router
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         ("/v1/events", settings.events_max_body_bytes),
         ("", settings.max_json_body_bytes),
     ])
+    app.add_middleware(ControlCharactersInPath)
     app.add_middleware(TusHeaders)  # outside BodyLimit: its 413 carries Tus-Resumable too
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                        allow_methods=["*"], allow_headers=["*"],

@@ -8,8 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from clipfeed.runtime.ratelimit import RateLimiter
 
+from clipfeed.core.errors import RateLimited
 from tests.helpers import assert_problem
+from tests.http.routes import build_world, operations
 
 pytestmark = pytest.mark.parametrize("stack", ["embedded"], indirect=True)
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -46,9 +49,9 @@ async def test_every_error_response_is_documented_as_a_problem(client: httpx.Asy
                 continue
             content = response.get("content", {})
             label = f"{method.upper()} {path} {status}"
-            if set(content) == {"text/html"}:  # the share pages' own not-found page
+            if "text/html" in content:  # the share pages' own not-found page
                 assert path.startswith("/share/") and status == "404", label
-                continue
+                content = {k: v for k, v in content.items() if k != "text/html"}
             if not content:  # no body at all (the origin's 416)
                 assert path.startswith("/media/") and status == "416", label
                 continue
@@ -150,3 +153,46 @@ async def test_a_405_on_a_clip_names_get_patch_and_delete(client: httpx.AsyncCli
     response = await client.put("/v1/clips/1")
     assert_problem(response, 405)
     assert set(response.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
+
+
+class _UsedUp(RateLimiter):
+    """A limiter every caller has used up, as after a burst: each hit is refused."""
+
+    async def hit(self, scope: str, subject: str, *, limit: int, per_seconds: int, cost: int = 1) -> None:
+        raise RateLimited(f"too many {scope} requests", retry_after=60)
+
+
+async def test_only_routes_documented_with_429_answer_it(client: httpx.AsyncClient, services: Any) -> None:
+    """With every limit used up, plain valid requests to every route: a 429 must be documented."""
+    spec = await _spec(client)
+    world = await build_world(client, services)
+    kept, services.limiter = services.limiter, _UsedUp(services.cache)
+    limited: set[tuple[str, str]] = set()
+    try:
+        for token in (None, world.viewer.token):
+            for operation in operations(spec):
+                if operation.path.endswith("/stream"):
+                    continue  # server-sent events: a valid request never ends
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                content = None
+                if operation.path.startswith("/v1/uploads"):
+                    headers |= {"Tus-Resumable": "1.0.0", "Upload-Length": "100", "Upload-Offset": "0",
+                                "Content-Type": "application/offset+octet-stream"}
+                    content = b"x" if operation.chunked else None
+                response = await client.request(operation.method, operation.url(world), headers=headers,
+                                                json=operation.body, content=content)
+                if response.status_code == 429:
+                    limited.add((operation.method.lower(), operation.path))
+                    assert response.headers["retry-after"] == "60"
+    finally:
+        services.limiter = kept
+    undocumented = [f"{method.upper()} {path}" for method, path in sorted(limited)
+                    if "429" not in spec["paths"][path][method]["responses"]]
+    assert not undocumented, f"answered 429 but do not say so: {undocumented}"
+    assert len(limited) >= 10, f"the limiter was reached by only {sorted(limited)}"
+
+
+async def test_a_control_character_in_a_path_is_a_404_before_any_route_reads_it(client: httpx.AsyncClient) -> None:
+    for path in ("/v1/users/%00", "/v1/users/a%00b/followers", "/share/c/1%0A", "/media/clips/1/%7F.jpg"):
+        assert_problem(await client.get(path), 404)
+    assert_problem(await client.put("/v1/users/%00/follow"), 404)

@@ -83,7 +83,8 @@ class Signer:
         # would also be a second cache key for the same object.
         if key is None or not _EXPIRES.fullmatch(expires):
             return "invalid"
-        if not hmac.compare_digest(_digest(int(expires), scope, key.secret), signature):
+        # As bytes: compare_digest refuses a str with characters beyond ASCII (a TypeError, a 500).
+        if not hmac.compare_digest(_digest(int(expires), scope, key.secret).encode(), signature.encode()):
             return "invalid"
         return "expired" if int(expires) < (time.time() if now is None else now) else "ok"
 

@@ -121,18 +121,40 @@ class BodyLimit:
                 await _too_large(scope, send, limit)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ControlCharactersInPath:
+    """A path with a control character (``%00`` and the like) names nothing here: 404 before any
+    route reads it. No handle, ID, key or tag may hold one, and PostgreSQL refuses a NUL in a
+    string outright (an error, so a 500, wherever a route passed it on to a query)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _CONTROL.search(scope["path"]):
+            await _problem(scope, send, 404, "not-found", "Not found", "no resource has control characters in its path")
+            return
+        await self.app(scope, receive, send)
+
+
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-    body: dict[str, Any] = {
-        "type": "https://clipfeed.dev/problems/payload-too-large", "title": "Payload too large",
-        "status": 413, "detail": f"request bodies to {scope['path']} are limited to {limit} bytes",
-        "instance": scope["path"],
-    }
+    await _problem(scope, send, 413, "payload-too-large", "Payload too large",
+                   f"request bodies to {scope['path']} are limited to {limit} bytes", close=True)
+
+
+async def _problem(scope: Scope, send: Send, status: int, code: str, title: str, detail: str, *,
+                   close: bool = False) -> None:
+    """A problem+json answer from middleware (outside FastAPI's exception handlers)."""
+    body: dict[str, Any] = {"type": f"https://clipfeed.dev/problems/{code}", "title": title, "status": status,
+                            "detail": detail, "instance": scope["path"]}
     request_id = scope.get("state", {}).get("request_id")
     if request_id:
         body["request_id"] = request_id
     raw = orjson.dumps(body)
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(raw)).encode()),
-                            (b"connection", b"close")]})
+    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(raw)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": raw})

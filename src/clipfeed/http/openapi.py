@@ -155,19 +155,19 @@ def _document_operation(path: str, method: str, operation: Spec, auth: str | Non
         wanted[413] = problem_response(413)
     if any(p.get("in") == "header" and p.get("name", "").lower() == "idempotency-key" for p in params):
         wanted[409] = problem_response(409, Retry_After=False)
-        for status, response in responses.items():
-            if status.startswith("2"):
-                response["headers"]["Idempotent-Replayed"] = {"$ref": "#/components/headers/Idempotent-Replayed"}
+        for code, success in responses.items():
+            if code.startswith("2"):
+                success["headers"]["Idempotent-Replayed"] = {"$ref": "#/components/headers/Idempotent-Replayed"}
     if (method, path) in RATE_LIMITED or (method in UNSAFE and path.startswith(RATE_LIMITED_PREFIXES)):
         wanted[429] = problem_response(429, Retry_After=True)
     if path.startswith("/v1/") or auth is not None:
         wanted[503] = problem_response(503, Retry_After=True)
-    for status, description in OWN_PROBLEMS.get((method, path), {}).items():
-        wanted[status] = problem_response(status, description)
-    for status, response in wanted.items():
+    for own, description in OWN_PROBLEMS.get((method, path), {}).items():
+        wanted[own] = problem_response(own, description)
+    for status, problem in wanted.items():
         known = responses.get(str(status))
         if known is None or "HTTPValidationError" in str(known):
-            responses[str(status)] = response  # FastAPI's 422 is not the shape our handler sends
+            responses[str(status)] = problem  # FastAPI's 422 is not the shape our handler sends
 
 
 def _describe_cursor(param: Spec) -> None:
@@ -187,8 +187,10 @@ def _is_page(responses: Spec) -> bool:
 
 
 def _html_not_found() -> Spec:
-    return {"description": "A page saying there is nothing to see here",
-            "content": {"text/html": {"schema": {"type": "string"}}},
+    return {"description": "A page saying there is nothing to see here (a problem for a path no page can "
+                           "have, such as one with control characters)",
+            "content": {"text/html": {"schema": {"type": "string"}},
+                        PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
             "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}}
 
 

@@ -19,7 +19,7 @@ from clipfeed.uploads.protocol import (
 )
 
 Spec = dict[str, Any]
-_COUNT = {"type": "string", "pattern": "^[0-9]{1,19}$"}  # a non-negative integer, in decimal
+_COUNT: dict[str, Any] = {"type": "string", "pattern": "^[0-9]{1,19}$"}  # a non-negative integer, in decimal
 _CHECKSUM = "^(" + "|".join(CHECKSUM_ALGORITHMS) + ") [A-Za-z0-9+/]+={0,2}$"
 
 
