@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from clipfeed.runtime.ratelimit import RateLimiter
 
 from clipfeed.core.errors import RateLimited
+from clipfeed.runtime.ratelimit import RateLimiter
 from tests.helpers import assert_problem
 from tests.http.routes import build_world, operations
 

@@ -253,9 +253,3 @@ async def following_page(services: Services, viewer: Viewer, *, cursor: str | No
     PAGE_SECONDS.labels("following", "chronological").observe(time.perf_counter() - started)
     return ServedPage(items, {c: found[c] for c, _ in chosen},
                       encode_cursor({"before": chosen[-1][1]}) if more else None, "chronological", "none", "")
-
-
-_SESSION = re.compile(r"^[0-9a-f]{1,64}$")
-_FORGED = "the cursor is not one this API handed out"
-
-
