@@ -17,7 +17,12 @@ from pydantic import BeforeValidator, WithJsonSchema
 MAX_ID = (1 << 63) - 1
 # [0-9] rather than \d: Python's \d matches every Unicode decimal digit.
 _DIGITS = re.compile(r"[0-9]{1,19}")
-ID_PATTERN = r"^[0-9]{1,19}$"
+# For the OpenAPI document: what ``parse_id`` accepts, up to 8999999999999999999 (a pattern
+# cannot say "below 2**63"; IDs made now have 18 digits).
+ID_DIGITS = r"(?:[1-9][0-9]{0,17}|[1-8][0-9]{18})"
+ID_PATTERN = rf"^{ID_DIGITS}$"
+# A user reference in a path: an ID, ``@handle``, or a handle with at least one non-digit.
+USER_REF_PATTERN = rf"^(?:{ID_DIGITS}|@[A-Za-z0-9_.]{{1,30}}|[A-Za-z0-9_.]*[A-Za-z_.][A-Za-z0-9_.]*)$"
 
 
 def parse_id(value: object) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _LINE_BREAKS = frozenset("\n\t")
@@ -45,7 +45,15 @@ def _required_paragraphs(value: str) -> str:
     return clean_text(value, multiline=True, required=True)
 
 
+# What the OpenAPI document says of them (the validators above decide; these only describe).
+_REFUSED = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"  # newline and tab aside
+ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
+PARAGRAPHS_PATTERN = rf"^[^{_REFUSED}]*$"
+# With at least one character that is not white space, as trimming would leave nothing.
+REQUIRED_PATTERN = rf"^[^{_REFUSED}]*\S[^{_REFUSED}]*$"
+
 # Field types: length limits go beside them in Field(...), as usual.
-OneLine = Annotated[str, AfterValidator(_one_line)]
-Paragraphs = Annotated[str, AfterValidator(_paragraphs)]
-RequiredParagraphs = Annotated[str, AfterValidator(_required_paragraphs)]
+OneLine = Annotated[str, AfterValidator(_one_line), Field(json_schema_extra={"pattern": ONE_LINE_PATTERN})]
+Paragraphs = Annotated[str, AfterValidator(_paragraphs), Field(json_schema_extra={"pattern": PARAGRAPHS_PATTERN})]
+RequiredParagraphs = Annotated[str, AfterValidator(_required_paragraphs),
+                               Field(json_schema_extra={"pattern": REQUIRED_PATTERN})]

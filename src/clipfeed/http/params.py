@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import AfterValidator, BeforeValidator
 
-from clipfeed.core.identifiers import MAX_ID, parse_id, parse_user_ref
+from clipfeed.core.identifiers import MAX_ID, USER_REF_PATTERN, parse_id, parse_user_ref
 
 
 def _user_ref(text: str) -> str:
@@ -29,7 +29,8 @@ CaseId = Annotated[int, _id_path("moderation case"), BeforeValidator(parse_id)]
 NotificationId = Annotated[int, _id_path("notification"), BeforeValidator(parse_id)]
 BlocklistEntryId = Annotated[int, _id_path("blocklist entry"), BeforeValidator(parse_id)]
 UploadId = Annotated[int, _id_path("upload"), BeforeValidator(parse_id)]
-UserRef = Annotated[str, Path(min_length=1, max_length=31, description="user ID, or handle (@handle)"),
+UserRef = Annotated[str, Path(min_length=1, max_length=31, pattern=USER_REF_PATTERN,
+                               description="user ID, or handle (@handle)"),
                     AfterValidator(_user_ref)]
 CaseIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="moderation case ID"),
                         BeforeValidator(lambda v: None if v is None else parse_id(v))]

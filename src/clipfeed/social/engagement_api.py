@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from clipfeed.core.errors import Invalid, NotFound
-from clipfeed.core.identifiers import parse_id
+from clipfeed.core.identifiers import ID_DIGITS, parse_id
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
 from clipfeed.http.idempotency import IdempotentRoute
@@ -64,9 +64,13 @@ async def clip_engagement(clip_id: ClipId, viewer: OptionalUser, services: Deps)
     return found[clip_id]
 
 
+CLIP_IDS_PATTERN = rf"^{ID_DIGITS}(?:,{ID_DIGITS}){{0,{MAX_LIMIT - 1}}}$"
+
+
 @router.get("/engagement", response_model=EngagementList)
 async def many_engagement(viewer: OptionalUser, services: Deps,
-                          clip_ids: Annotated[str, Query(description="comma-separated clip IDs, at most 100")]
+                          clip_ids: Annotated[str, Query(description="comma-separated clip IDs, at most 100",
+                                                         pattern=CLIP_IDS_PATTERN)]
                           ) -> EngagementList:
     """Engagement of several clips (a feed page); clips you cannot see are left out."""
     try:
