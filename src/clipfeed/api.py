@@ -33,6 +33,7 @@ from clipfeed.stream.api import router as trending_router
 from clipfeed.uploads.api import router as uploads_router
 from clipfeed.uploads.http import TusHeaders
 from clipfeed.uploads.protocol import EXPOSED_HEADERS as TUS_EXPOSED_HEADERS
+from clipfeed.webapp.api import router as webapp_router
 
 # Routers of every feature, in this order. Each declares its own "/v1" prefix, so route
 # templates (metrics labels, logs) carry the full path.
@@ -43,6 +44,8 @@ FEATURE_ROUTERS.append(media_router)  # re-edits (issue 5)
 FEATURE_ROUTERS += [delivery_router, origin_router, web_router]  # playback, purge, /media/ origin, /app/ (issue 6)
 FEATURE_ROUTERS.append(feed_router)  # the For You and Following feeds, interests (issue 9)
 FEATURE_ROUTERS += [social_router, notifications_router]  # follows, likes, comments, shares; inbox + SSE (issue 7)
+# The web app, /docs and /redoc (issue 15). Last: its catch-all answers only what nothing else routes.
+FEATURE_ROUTERS.append(webapp_router)
 # Extra start-up work features need (background loops), run after the services are built.
 STARTUP_HOOKS: list[Callable[[Services], None]] = []
 STARTUP_HOOKS.append(start_shard_relays)  # outbox relays of shard databases (issue 7)
@@ -78,7 +81,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             limits.restore_original_limits()
 
     app = FastAPI(title="Clipfeed API", version=__version__, lifespan=lifespan,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+                  openapi_url="/openapi.json", docs_url=None, redoc_url=None,  # docs: clipfeed.webapp
                   description="Short-video platform API. Errors are RFC 9457 problem+json.")
     if services is not None:
         app.state.services = services
