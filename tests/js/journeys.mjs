@@ -1,0 +1,300 @@
+// The web app's journeys in Debian's Chromium against a real server (started by
+// tests/web/conftest.py). One browser for all; each journey reports what it saw, and pytest
+// asserts on it (tests/web/test_journeys.py).
+//   node journeys.mjs '{"url": ..., "clips": [...], "creator": {...}, "artifacts": dir, "journeys": [...]}'
+// Prints one JSON line: {journey: {ok, error?, ...what it measured}}.
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const setup = JSON.parse(process.argv[2]);
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1440, height: 900 };
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--disable-sync"],
+});
+const results = {};
+
+async function context(viewport, options = {}) {
+  const ctx = await browser.newContext({ viewport, serviceWorkers: "block", locale: "en-US", ...options });
+  const page = await ctx.newPage();
+  page.errors = [];
+  page.on("pageerror", (error) => page.errors.push(error.message));
+  return { ctx, page };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(setup.artifacts, `${name}.png`) });
+}
+
+/** axe-core's serious and critical violations on the page as it is now. */
+async function axe(page) {
+  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+  const found = await page.evaluate(async () => (await window.axe.run(document)).violations);
+  return found.filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+}
+
+/** Waits until the visible clip plays, then checks that its time advances. */
+async function playing(page) {
+  const active = 'article[data-active="true"] video';
+  await page.waitForFunction((selector) => {
+    const video = document.querySelector(selector);
+    return video && !video.paused && video.currentTime > 0.2 && video.videoWidth > 0;
+  }, active, { timeout: 20000 });
+  const first = await page.$eval(active, (v) => v.currentTime);
+  await page.waitForFunction(([selector, before]) => document.querySelector(selector).currentTime > before + 0.2,
+    [active, first], { timeout: 10000 });
+  return page.$eval('article[data-active="true"]', (article) => {
+    const video = article.querySelector("video");
+    return { clip: article.dataset.clipId, currentTime: video.currentTime, videoWidth: video.videoWidth };
+  });
+}
+
+async function journey(name, body) {
+  if (setup.journeys.length && !setup.journeys.includes(name)) return;
+  const started = Date.now();
+  try {
+    results[name] = { ok: true, ...(await body()) };
+  } catch (error) {
+    results[name] = { ok: false, error: String(error && error.stack || error) };
+  }
+  results[name].seconds = (Date.now() - started) / 1000;
+}
+
+// 1. An anonymous viewer scrolls five clips (keys, j, wheel) and each plays; the next two clips
+//    are prefetched; playback events reach the server in batches with nothing refused.
+await journey("anonymous_scroll", async () => {
+  const { ctx, page } = await context(PHONE);
+  const requested = [];
+  const batches = [];
+  let feed = null;
+  page.on("request", (request) => requested.push(request.url()));
+  page.on("response", async (response) => {
+    const url = response.url();
+    if (url.includes("/v1/feed?") && !feed) feed = await response.json().catch(() => null);
+    if (url.endsWith("/v1/events") && response.request().method() === "POST") {
+      batches.push({ status: response.status(), sent: JSON.parse(response.request().postData()).events,
+        result: await response.json().catch(() => null) });
+    }
+  });
+  await page.goto(`${setup.url}/`);
+  const clips = [];
+  const moves = ["ArrowDown", "j", "wheel", "ArrowDown", null];
+  let prefetched = null;
+  for (const move of moves) {
+    clips.push(await playing(page));
+    if (clips.length === 1) {
+      await shot(page, "feed-390x844");
+      const next = feed.items.slice(1, 3).flatMap((item) => item.playback.prefetch_urls);
+      const deadline = Date.now() + 8000;
+      while (Date.now() < deadline && !next.every((url) => requested.includes(url))) await page.waitForTimeout(100);
+      const third = `/media/clips/${feed.items[3].clip.id}/`;
+      prefetched = { nextTwo: next.every((url) => requested.includes(url)),
+        thirdAhead: requested.some((url) => url.includes(third)) };
+    }
+    if (move === "wheel") {
+      await page.mouse.move(PHONE.width / 2, PHONE.height / 2);
+      await page.mouse.wheel(0, 400);
+    } else if (move) {
+      await page.keyboard.press(move);
+    }
+  }
+  const violations = await axe(page);
+  // The skips of the clips left early arrive with a timed flush (every 4 s).
+  const deadline = Date.now() + 10000;
+  while (Date.now() < deadline && !batches.some((b) => b.sent.some((e) => e.type === "skip"))) {
+    await page.waitForTimeout(200);
+  }
+  const sent = batches.flatMap((batch) => batch.sent);
+  await ctx.close();
+  return { clips, prefetched, violations, errors: page.errors,
+    events: { types: [...new Set(sent.map((e) => e.type))], count: sent.length,
+      ids: new Set(sent.map((e) => e.event_id)).size, statuses: batches.map((b) => b.status),
+      accepted: batches.reduce((n, b) => n + (b.result?.accepted ?? 0), 0),
+      rejected: batches.flatMap((b) => b.result?.rejected ?? []) } };
+});
+
+// 2. A shared link opens the app on that clip.
+await journey("share_link", async () => {
+  const { ctx, page } = await context(PHONE);
+  const wanted = setup.clips[setup.clips.length - 1];
+  await page.goto(`${setup.url}/?clip=${wanted}`);
+  const first = await playing(page);
+  await ctx.close();
+  return { wanted, first: first.clip };
+});
+
+// 3. The creator is signed in elsewhere (a second context) and watches the bell while a new
+//    viewer registers, likes (optimistic, then confirmed; a refused unlike rolls back),
+//    comments, replies and follows.
+await journey("engage_and_live_badge", async () => {
+  const creator = await context(PHONE);
+  await creator.page.goto(`${setup.url}/settings`);
+  await creator.page.getByRole("button", { name: "Sign in" }).first().click();
+  const creatorDialog = creator.page.getByRole("dialog", { name: "Sign in" });
+  await creatorDialog.getByLabel("Handle or e-mail").fill(setup.creator.handle);
+  await creatorDialog.getByLabel("Password").fill(setup.creator.password);
+  await creatorDialog.getByRole("button", { name: "Sign in" }).click();
+  await creatorDialog.waitFor({ state: "hidden" });
+  await creator.page.getByRole("link", { name: /^Notifications/ }).waitFor();
+  await creator.page.evaluate(() => (window.notReloaded = true));
+  // The clips' "ready" notifications are already unread: the badge shows their count first.
+  await creator.page.getByTestId("unread-badge").waitFor();
+  const badgeBefore = Number(await creator.page.getByTestId("unread-badge").textContent());
+
+  const { ctx, page } = await context(PHONE);
+  await page.goto(`${setup.url}/`);
+  const clip = await playing(page);
+  // Acting asks for an account: the field errors of the server's problem+json show beside the fields.
+  await page.getByRole("button", { name: /^Like \d/ }).click();
+  const dialog = page.getByRole("dialog", { name: /^(Sign in|Create account)$/ });
+  await dialog.waitFor();
+  await dialog.getByRole("button", { name: "New here? Create an account" }).click();
+  await dialog.getByLabel("Handle").fill("viewer");
+  await dialog.getByLabel("E-mail").fill("not-an-email");
+  await dialog.getByLabel("Password").fill("short");
+  await dialog.getByRole("button", { name: "Create account" }).click();
+  await dialog.locator("#auth-email-error").waitFor();
+  const fieldErrors = await dialog.locator(".error").allTextContents();
+  const handle = `viewer${Date.now() % 100000}`;
+  await dialog.getByLabel("Handle").fill(handle);
+  await dialog.getByLabel("E-mail").fill(`${handle}@example.com`);
+  await dialog.getByLabel("Password").fill("a long enough password");
+  await dialog.getByRole("button", { name: "Create account" }).click();
+  await dialog.waitFor({ state: "hidden" });
+
+  // Like: the screen changes before the server answers (held back here for 1.5 s).
+  const likes = page.locator('article[data-active="true"] [data-count="likes"]');
+  const before = Number(await likes.textContent());
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await page.route("**/v1/clips/*/like", async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.getByRole("button", { name: /^Like \d/ }).click();
+  await page.getByRole("button", { name: /^Remove like \d/ }).waitFor({ timeout: 1000 });
+  const optimistic = { pressed: true, count: Number(await likes.textContent()) };
+  const confirmed = page.waitForResponse((r) => r.url().includes("/like") && r.request().method() === "PUT");
+  release();
+  const likeStatus = (await confirmed).status();
+  await page.unroute("**/v1/clips/*/like");
+  const server = await page.evaluate(async (id) => {
+    const token = JSON.parse(localStorage.getItem("clipfeed.session")).access;
+    const response = await fetch(`/v1/clips/${id}/engagement`, { headers: { Authorization: `Bearer ${token}` } });
+    return response.json();
+  }, clip.clip);
+
+  // A refused unlike puts the like back and says so.
+  await page.route("**/v1/clips/*/like", (route) => route.fulfill({ status: 503,
+    contentType: "application/problem+json", body: JSON.stringify({ status: 503, title: "Unavailable",
+      detail: "the database cannot be reached; retry shortly" }) }));
+  await page.getByRole("button", { name: /^Remove like \d/ }).click();
+  await page.getByRole("status").getByText("the database cannot be reached").waitFor();
+  const rolledBack = await page.getByRole("button", { name: /^Remove like \d/ }).count();
+  await page.unroute("**/v1/clips/*/like");
+
+  // Comment, then reply to it.
+  await page.getByRole("button", { name: /^Comments \d/ }).click();
+  const drawer = page.getByRole("dialog", { name: /comment/ });
+  await drawer.waitFor();
+  await drawer.getByRole("textbox", { name: "Add a comment…" }).fill("First one here #nice");
+  await drawer.getByRole("button", { name: "Post" }).click();
+  await drawer.getByText("First one here #nice").waitFor();
+  await drawer.getByRole("button", { name: "Reply" }).first().click();
+  await drawer.getByText(`Reply to @${handle}`).waitFor();
+  await drawer.getByRole("textbox", { name: "Add a comment…" }).fill("and a reply");
+  await drawer.getByRole("button", { name: "Post" }).click();
+  await drawer.locator(".replies").getByText("and a reply").waitFor();
+  await shot(page, "comments-390x844");
+  const drawerViolations = await axe(page);
+  await page.keyboard.press("Escape");
+  await drawer.waitFor({ state: "hidden" });
+
+  // Follow the creator.
+  const followed = page.waitForResponse((r) => r.url().includes("/follow") && r.request().method() === "PUT");
+  await page.getByRole("button", { name: `Follow @${setup.creator.handle}` }).click();
+  const followStatus = (await followed).status();
+  const following = await page.getByRole("button", { name: `Unfollow @${setup.creator.handle}` }).count();
+
+  // The creator's bell counts up live, without a reload.
+  await creator.page.waitForFunction((before) => {
+    const badge = document.querySelector('[data-testid="unread-badge"]');
+    return badge && Number(badge.textContent) > before;
+  }, badgeBefore, { timeout: 30000 });
+  const badgeText = await creator.page.getByTestId("unread-badge").textContent();
+  const notReloaded = await creator.page.evaluate(() => window.notReloaded === true);
+  await creator.page.getByRole("link", { name: /^Notifications/ }).click();
+  await creator.page.getByRole("listitem").first().waitFor();
+  const inbox = await creator.page.locator("li .text").allTextContents();
+  await shot(creator.page, "notifications-390x844");
+  const inboxViolations = await axe(creator.page);
+  await creator.page.setViewportSize(DESKTOP);
+  await shot(creator.page, "notifications-1440x900");
+  await ctx.close();
+  await creator.ctx.close();
+  return { handle, fieldErrors, before, optimistic, likeStatus, liked: server.liked_by_me, rolledBack,
+    followStatus, following, badgeBefore, badgeText, notReloaded, inbox,
+    violations: [...drawerViolations, ...inboxViolations], errors: [...page.errors, ...creator.page.errors] };
+});
+
+// 4. Desktop layout and the other pages: screenshots and axe on each.
+await journey("pages", async () => {
+  const { ctx, page } = await context(DESKTOP);
+  await page.goto(`${setup.url}/`);
+  await playing(page);
+  const layout = await page.evaluate(() => {
+    const stage = document.querySelector('article[data-active="true"] .stage').getBoundingClientRect();
+    const rail = document.querySelector('article[data-active="true"] .side').getBoundingClientRect();
+    return { stageLeft: stage.left, stageRight: stage.right, railLeft: rail.left, width: innerWidth };
+  });
+  await shot(page, "feed-1440x900");
+  const violations = { feed: await axe(page) };
+  await page.goto(`${setup.url}/@${setup.creator.handle}`);
+  await page.getByRole("heading", { name: setup.creator.handle }).waitFor();
+  await page.getByRole("list", { name: "Clips" }).getByRole("link").first().waitFor();
+  const gridItems = await page.getByRole("list", { name: "Clips" }).getByRole("link").count();
+  await shot(page, "profile-1440x900");
+  violations.profile = await axe(page);
+  await page.setViewportSize(PHONE);
+  await shot(page, "profile-390x844");
+  await page.goto(`${setup.url}/nowhere`);
+  const missing = await page.getByRole("heading", { level: 1 }).textContent();
+  await page.goto(`${setup.url}/settings`);
+  await page.getByRole("combobox", { name: "Language" }).selectOption("fr");
+  const french = await page.getByRole("heading", { level: 1 }).textContent();
+  violations.settings = await axe(page);
+  await ctx.close();
+  return { layout, gridItems, french, missing, violations: Object.values(violations).flat(), errors: page.errors };
+});
+
+// 5. The installable shell works offline (service worker on, then the network off).
+await journey("offline_shell", async () => {
+  const { ctx, page } = await context(PHONE, { serviceWorkers: "allow" });
+  await page.goto(`${setup.url}/`);
+  const manifest = await page.evaluate(async () => {
+    const link = document.querySelector('link[rel="manifest"]');
+    return link ? (await fetch(link.href)).json() : null;
+  });
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((resolve) => navigator.serviceWorker.addEventListener("controllerchange", resolve));
+    }
+  });
+  await ctx.setOffline(true);
+  await page.reload();
+  const banner = await page.getByRole("alert").filter({ hasText: "No connection" }).textContent({ timeout: 5000 });
+  const tabs = await page.getByRole("link", { name: "For You" }).count();
+  await ctx.close();
+  return { manifest: manifest && { name: manifest.name, icons: manifest.icons.length, display: manifest.display },
+    banner, tabs };
+});
+
+await browser.close();
+console.log(JSON.stringify(results));
