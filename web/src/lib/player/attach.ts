@@ -19,7 +19,7 @@ export function startLevelFor(info: Schemas["PlaybackInfo"], levels: { height: n
 
 export function attach(video: HTMLVideoElement, info: Schemas["PlaybackInfo"]): Attached {
   if (info.hls_url && Hls.isSupported()) {
-    const hls = new Hls({ capLevelToPlayerSize: false, maxBufferLength: 10, backBufferLength: 10 });
+    const hls: Hls = new Hls({ capLevelToPlayerSize: false, maxBufferLength: 10, backBufferLength: 10 });
     hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
       const level = startLevelFor(info, data.levels);
       if (level >= 0) hls.startLevel = level; // before the first fragment loads; ABR takes over after
