@@ -221,6 +221,10 @@ await journey("engage_and_live_badge", async () => {
   await page.getByRole("button", { name: `Follow @${setup.creator.handle}` }).click();
   const followStatus = (await followed).status();
   const following = await page.getByRole("button", { name: `Unfollow @${setup.creator.handle}` }).count();
+  // The followed creator's clips are in the Following tab.
+  await page.getByRole("link", { name: "Following" }).click();
+  const followingClip = await playing(page);
+  const followingOwner = await page.locator('article[data-active="true"]').getAttribute("aria-label");
 
   // The creator's bell counts up live, without a reload.
   await creator.page.waitForFunction((before) => {
@@ -239,7 +243,7 @@ await journey("engage_and_live_badge", async () => {
   await ctx.close();
   await creator.ctx.close();
   return { handle, fieldErrors, before, optimistic, likeStatus, liked: server.liked_by_me, rolledBack,
-    followStatus, following, badgeBefore, badgeText, notReloaded, inbox,
+    followStatus, following, followingClip, followingOwner, badgeBefore, badgeText, notReloaded, inbox,
     violations: [...drawerViolations, ...inboxViolations], errors: [...page.errors, ...creator.page.errors] };
 });
 

@@ -51,13 +51,14 @@ def test_a_share_link_opens_the_app_on_that_clip(journeys) -> None:  # type: ign
     assert result["first"] == result["wanted"]
 
 
-def test_register_like_comment_reply_follow_and_the_creator_sees_the_badge_live(journeys) -> None:  # type: ignore[no-untyped-def]
+def test_register_like_comment_reply_follow_then_following_plays_and_the_creator_sees_the_badge_live(journeys) -> None:  # type: ignore[no-untyped-def]
     result = seen(journeys, "engage_and_live_badge")
     assert any("mail" in text.lower() for text in result["fieldErrors"]), result["fieldErrors"]
     assert result["optimistic"] == {"pressed": True, "count": result["before"] + 1}  # before the server answered
     assert result["likeStatus"] == 200 and result["liked"] is True  # then confirmed by the server
     assert result["rolledBack"] == 1  # a refused unlike put the like back
     assert result["followStatus"] == 200 and result["following"] == 1
+    assert result["followingOwner"] == "Clip by @maker" and result["followingClip"]["videoWidth"] > 0
     assert int(result["badgeText"]) > result["badgeBefore"]
     assert result["notReloaded"] is True  # the badge came over the live stream
     assert any(result["handle"] in text for text in result["inbox"]), result["inbox"]
