@@ -277,7 +277,58 @@ await journey("pages", async () => {
   return { layout, gridItems, french, missing, violations: Object.values(violations).flat(), errors: page.errors };
 });
 
-// 5. The installable shell works offline (service worker on, then the network off).
+// 5. Blocking a creator hides their clips; report; edit the profile; delete the account.
+await journey("block_report_account", async () => {
+  const { ctx, page } = await context(PHONE);
+  await page.goto(`${setup.url}/settings`);
+  const handle = `blocker${Date.now() % 100000}`;
+  const password = "a long enough password";
+  // Registered through the API (the sign-up form is the engage journey's), then signed in.
+  await page.evaluate(async ([handle, password]) => {
+    const response = await fetch("/v1/auth/register", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ handle, email: `${handle}@example.com`, password }) });
+    const pair = await response.json();
+    localStorage.setItem("clipfeed.session", JSON.stringify({ access: pair.access_token, refresh: pair.refresh_token,
+      user: pair.user }));
+  }, [handle, password]);
+  await page.goto(`${setup.url}/@${setup.creator.handle}`);
+  await page.getByRole("button", { name: `More options for @${setup.creator.handle}` }).click();
+  await page.getByRole("menuitem", { name: `Block @${setup.creator.handle}` }).click();
+  await page.getByRole("status").getByText("Blocked.").waitFor();
+  const violations = await axe(page);
+  await page.goto(`${setup.url}/`);
+  await page.getByText("No clips yet. Come back soon.").waitFor();
+  const clipsAfterBlock = await page.locator("article[data-clip-id]").count();
+  await page.goto(`${setup.url}/@${setup.creator.handle}`);
+  await page.getByRole("button", { name: `More options for @${setup.creator.handle}` }).click();
+  await page.getByRole("menuitem", { name: `Unblock @${setup.creator.handle}` }).click();
+  await page.getByRole("status").getByText("Unblocked.").waitFor();
+  await page.getByRole("button", { name: `More options for @${setup.creator.handle}` }).click();
+  await page.getByRole("menuitem", { name: `Report @${setup.creator.handle}` }).click();
+  await page.getByRole("combobox", { name: "Reason" }).selectOption("spam");
+  const reported = page.waitForResponse((r) => r.url().endsWith("/v1/reports"));
+  await page.getByRole("button", { name: "Send report" }).click();
+  const reportStatus = (await reported).status();
+
+  await page.goto(`${setup.url}/settings`);
+  await page.getByRole("textbox", { name: "Bio" }).fill("I watch clips.");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("status").getByText("Saved.").waitFor();
+  const bio = await page.evaluate(async (handle) => (await (await fetch(`/v1/users/${handle}`)).json()).bio, handle);
+  violations.push(...await axe(page));
+  await page.getByLabel("Password").fill("not my password");
+  await page.getByRole("button", { name: "Delete my account" }).click();
+  await page.getByRole("button", { name: "Delete for good" }).click();
+  const wrongPassword = await page.locator("#delete-error").textContent();
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Delete for good" }).click();
+  await page.getByRole("button", { name: "Sign in" }).first().waitFor();
+  const gone = await page.evaluate(async (handle) => (await fetch(`/v1/users/${handle}`)).status, handle);
+  await ctx.close();
+  return { clipsAfterBlock, reportStatus, bio, wrongPassword, gone, violations, errors: page.errors };
+});
+
+// 6. The installable shell works offline (service worker on, then the network off).
 await journey("offline_shell", async () => {
   const { ctx, page } = await context(PHONE, { serviceWorkers: "allow" });
   await page.goto(`${setup.url}/`);

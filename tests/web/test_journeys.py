@@ -79,6 +79,15 @@ def test_profile_settings_language_and_a_missing_page(journeys, web_stack) -> No
     assert result["missing"] == "This page does not exist."
 
 
+def test_blocking_hides_the_creators_clips_report_edit_profile_and_delete_account(journeys) -> None:  # type: ignore[no-untyped-def]
+    result = seen(journeys, "block_report_account")
+    assert result["clipsAfterBlock"] == 0  # every seeded clip is the blocked creator's
+    assert result["reportStatus"] == 202
+    assert result["bio"] == "I watch clips."
+    assert result["wrongPassword"]  # shown beside the password field
+    assert result["gone"] == 404
+
+
 def test_the_installed_shell_opens_offline(journeys) -> None:  # type: ignore[no-untyped-def]
     result = seen(journeys, "offline_shell")
     assert result["manifest"] == {"name": "Clipfeed", "icons": 3, "display": "standalone"}
