@@ -328,6 +328,41 @@ await journey("block_report_account", async () => {
   return { clipsAfterBlock, reportStatus, bio, wrongPassword, gone, violations, errors: page.errors };
 });
 
+// 7. Keyboard only: Tab reaches the controls, Space pauses, m turns sound on, acting opens the
+//    sign-in dialog with the focus inside, Escape closes it.
+await journey("keyboard_only", async () => {
+  const { ctx, page } = await context(PHONE);
+  await page.goto(`${setup.url}/`);
+  await playing(page);
+  await page.keyboard.press("m");
+  const sound = await page.$eval('article[data-active="true"] video', (v) => !v.muted);
+  await page.keyboard.press("Space");
+  await page.waitForTimeout(300);
+  const paused = await page.$eval('article[data-active="true"] video', (v) => v.paused);
+  await page.keyboard.press("Space");
+  const names = [];
+  let reachedLike = false;
+  for (let i = 0; i < 25 && !reachedLike; i++) {
+    await page.keyboard.press("Tab");
+    const name = await page.evaluate(() => {
+      const el = document.activeElement;
+      return el ? (el.getAttribute("aria-label") || el.textContent || "").replace(/\s+/g, " ").trim() : "";
+    });
+    names.push(name);
+    reachedLike = /^Like \d/.test(name);
+  }
+  await page.keyboard.press("Enter");
+  const dialog = page.getByRole("dialog", { name: "Sign in" });
+  await dialog.waitFor();
+  const focusInDialog = await page.evaluate(() => Boolean(document.activeElement?.closest("dialog")));
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "hidden" });
+  await page.keyboard.press("ArrowDown");
+  const moved = await playing(page);
+  await ctx.close();
+  return { sound, paused, names, reachedLike, focusInDialog, moved: moved.clip, errors: page.errors };
+});
+
 // 6. The installable shell works offline (service worker on, then the network off).
 await journey("offline_shell", async () => {
   const { ctx, page } = await context(PHONE, { serviceWorkers: "allow" });

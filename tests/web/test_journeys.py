@@ -88,6 +88,14 @@ def test_blocking_hides_the_creators_clips_report_edit_profile_and_delete_accoun
     assert result["gone"] == 404
 
 
+def test_keyboard_only_use(journeys) -> None:  # type: ignore[no-untyped-def]
+    result = seen(journeys, "keyboard_only")
+    assert result["sound"] is True and result["paused"] is True
+    assert result["reachedLike"], result["names"]
+    assert all(result["names"]), result["names"]  # every stop on the way has a name
+    assert result["focusInDialog"] is True and result["moved"]
+
+
 def test_the_installed_shell_opens_offline(journeys) -> None:  # type: ignore[no-untyped-def]
     result = seen(journeys, "offline_shell")
     assert result["manifest"] == {"name": "Clipfeed", "icons": 3, "display": "standalone"}
