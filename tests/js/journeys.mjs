@@ -240,10 +240,20 @@ await journey("engage_and_live_badge", async () => {
   const inboxViolations = await axe(creator.page);
   await creator.page.setViewportSize(DESKTOP);
   await shot(creator.page, "notifications-1440x900");
+  await creator.page.setViewportSize(PHONE);
+  // The creator opens the comment notification (the feed opens on the clip) and pins the comment.
+  await creator.page.getByRole("button", { name: /commented on your clip/ }).first().click();
+  await playing(creator.page);
+  await creator.page.getByRole("button", { name: /^Comments \d/ }).click();
+  const creatorDrawer = creator.page.getByRole("dialog", { name: /comment/ });
+  await creatorDrawer.getByText("First one here #nice").waitFor();
+  await creatorDrawer.getByRole("button", { name: "Pin" }).first().click();
+  await creatorDrawer.getByText("Pinned", { exact: true }).waitFor();
+  const pinnedFirst = await creatorDrawer.locator(".list > li").first().textContent();
   await ctx.close();
   await creator.ctx.close();
   return { handle, fieldErrors, before, optimistic, likeStatus, liked: server.liked_by_me, rolledBack,
-    followStatus, following, followingClip, followingOwner, badgeBefore, badgeText, notReloaded, inbox,
+    followStatus, following, followingClip, followingOwner, pinnedFirst, badgeBefore, badgeText, notReloaded, inbox,
     violations: [...drawerViolations, ...inboxViolations], errors: [...page.errors, ...creator.page.errors] };
 });
 

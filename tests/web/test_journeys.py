@@ -62,6 +62,7 @@ def test_register_like_comment_reply_follow_then_following_plays_and_the_creator
     assert int(result["badgeText"]) > result["badgeBefore"]
     assert result["notReloaded"] is True  # the badge came over the live stream
     assert any(result["handle"] in text for text in result["inbox"]), result["inbox"]
+    assert "Pinned" in result["pinnedFirst"] and "First one here" in result["pinnedFirst"]  # the creator pinned it
 
 
 def test_desktop_centres_the_clip_with_the_engagement_column_beside_it(journeys) -> None:  # type: ignore[no-untyped-def]
