@@ -237,6 +237,16 @@ await journey("engage_and_live_badge", async () => {
   await creator.page.getByRole("listitem").first().waitFor();
   const inbox = await creator.page.locator("li .text").allTextContents();
   await shot(creator.page, "notifications-390x844");
+  await creator.page.getByText("Notification settings").click();
+  const saved = creator.page.waitForResponse((r) => r.url().endsWith("/v1/notifications/preferences")
+    && r.request().method() === "PATCH");
+  await creator.page.getByRole("checkbox", { name: "Shares" }).uncheck();
+  const preferenceStatus = (await saved).status();
+  const shareNotifications = await creator.page.evaluate(async () => {
+    const token = JSON.parse(localStorage.getItem("clipfeed.session")).access;
+    const response = await fetch("/v1/notifications/preferences", { headers: { Authorization: `Bearer ${token}` } });
+    return (await response.json()).kinds.share;
+  });
   const inboxViolations = await axe(creator.page);
   await creator.page.setViewportSize(DESKTOP);
   await shot(creator.page, "notifications-1440x900");
@@ -253,7 +263,8 @@ await journey("engage_and_live_badge", async () => {
   await ctx.close();
   await creator.ctx.close();
   return { handle, fieldErrors, before, optimistic, likeStatus, liked: server.liked_by_me, rolledBack,
-    followStatus, following, followingClip, followingOwner, pinnedFirst, badgeBefore, badgeText, notReloaded, inbox,
+    followStatus, following, followingClip, followingOwner, pinnedFirst, preferenceStatus, shareNotifications,
+    badgeBefore, badgeText, notReloaded, inbox,
     violations: [...drawerViolations, ...inboxViolations], errors: [...page.errors, ...creator.page.errors] };
 });
 

@@ -9,6 +9,23 @@ import { toast } from "../toasts.svelte";
 
 type Engagement = Schemas["Engagement"];
 
+// Local writes by clip, numbered: a read of engagement that started before a write must not
+// overwrite what that write shows (a sign-in's re-read racing the first like).
+let writeCount = 0;
+const lastWrite = new Map<string, number>();
+
+export function writeMark(): number {
+  return writeCount;
+}
+
+export function writtenSince(clipId: string, mark: number): boolean {
+  return (lastWrite.get(clipId) ?? 0) > mark;
+}
+
+function wrote(clipId: string): void {
+  lastWrite.set(clipId, ++writeCount);
+}
+
 interface Outcome {
   error?: unknown;
   response: Response;
@@ -32,6 +49,7 @@ async function attempt(write: () => Promise<Outcome>): Promise<boolean> {
 /** Like or unlike; `want` forces a state (a double tap only ever likes). */
 export async function toggleLike(engagement: Engagement, want = !engagement.liked_by_me): Promise<void> {
   if (!session.require() || want === engagement.liked_by_me) return;
+  wrote(engagement.clip_id);
   const before = { liked: engagement.liked_by_me, likes: engagement.counts.likes };
   engagement.liked_by_me = want;
   engagement.counts.likes = Math.max(0, before.likes + (want ? 1 : -1));
@@ -47,6 +65,7 @@ export async function toggleLike(engagement: Engagement, want = !engagement.like
 export async function toggleBookmark(engagement: Engagement): Promise<void> {
   if (!session.require()) return;
   const want = !engagement.bookmarked_by_me;
+  wrote(engagement.clip_id);
   const before = { saved: engagement.bookmarked_by_me, count: engagement.counts.bookmarks };
   engagement.bookmarked_by_me = want;
   engagement.counts.bookmarks = Math.max(0, before.count + (want ? 1 : -1));

@@ -2,6 +2,7 @@
 // liked/bookmarked by me) from one GET /v1/engagement, and the position of the viewer in it.
 import { api, type Schemas } from "../api/client";
 import { reportedNetwork } from "../player/prefetch";
+import { writeMark, writtenSince } from "./engage.svelte";
 import type { FeedSource } from "./events";
 
 export interface FeedEntry {
@@ -79,9 +80,13 @@ export class Feed {
   async #engagement(entries: FeedEntry[]): Promise<void> {
     const ids = entries.map((entry) => entry.clip.id).slice(0, 100);
     if (!ids.length) return;
+    const mark = writeMark();
     const { data } = await api.GET("/v1/engagement", { params: { query: { clip_ids: ids.join(",") } } });
     const byClip = new Map((data?.items ?? []).map((item) => [item.clip_id, item]));
-    for (const entry of this.entries) entry.engagement = byClip.get(entry.clip.id) ?? entry.engagement;
+    for (const entry of this.entries) {
+      if (entry.engagement && writtenSince(entry.clip.id, mark)) continue; // the local write is newer
+      entry.engagement = byClip.get(entry.clip.id) ?? entry.engagement;
+    }
   }
 
   async #open(clipId: string): Promise<void> {

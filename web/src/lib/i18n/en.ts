@@ -26,7 +26,10 @@ export default {
   },
   nav: { main: "Main", home: "Home", notifications: "Notifications", notificationsUnread: "Notifications, {{count}} unread",
     profile: "Profile", settings: "Settings" },
-  notifications: { readAll: "Mark all read", none: "Nothing yet." },
+  notifications: { readAll: "Mark all read", none: "Nothing yet.", preferences: "Notification settings",
+    receive: "Notify me about", kinds: { follow: "New followers", like: "Likes", comment: "Comments", reply: "Replies",
+      mention: "Mentions", share: "Shares", new_clip: "New clips from people I follow", clip_ready: "My clip is ready",
+      clip_rejected: "My clip was not published", clip_failed: "My clip could not be processed" } },
   profile: {
     more: "More options for @{{handle}}", block: "Block @{{handle}}", unblock: "Unblock @{{handle}}",
     report: "Report @{{handle}}", reason: "Reason", send: "Send report", cancel: "Cancel", blocked: "Blocked.",

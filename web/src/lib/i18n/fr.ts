@@ -32,7 +32,11 @@ const fr: typeof en = {
   },
   nav: { main: "Principal", home: "Accueil", notifications: "Notifications",
     notificationsUnread: "Notifications, {{count}} non lues", profile: "Profil", settings: "Réglages" },
-  notifications: { readAll: "Tout marquer comme lu", none: "Rien pour l'instant." },
+  notifications: { readAll: "Tout marquer comme lu", none: "Rien pour l'instant.",
+    preferences: "Réglages des notifications", receive: "Me prévenir pour", kinds: { follow: "Nouveaux abonnés",
+      like: "J'aime", comment: "Commentaires", reply: "Réponses", mention: "Mentions", share: "Partages",
+      new_clip: "Nouvelles vidéos des personnes suivies", clip_ready: "Ma vidéo est prête",
+      clip_rejected: "Ma vidéo n'a pas été publiée", clip_failed: "Ma vidéo n'a pas pu être traitée" } },
   profile: {
     more: "Plus d'options pour @{{handle}}", block: "Bloquer @{{handle}}", unblock: "Débloquer @{{handle}}",
     report: "Signaler @{{handle}}", reason: "Motif", send: "Envoyer le signalement", cancel: "Annuler",
