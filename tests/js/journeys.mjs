@@ -260,10 +260,15 @@ await journey("engage_and_live_badge", async () => {
   await creatorDrawer.getByRole("button", { name: "Pin" }).first().click();
   await creatorDrawer.getByText("Pinned", { exact: true }).waitFor();
   const pinnedFirst = await creatorDrawer.locator(".list > li").first().textContent();
+  // The viewer's own profile lists the clip they liked.
+  await page.getByRole("link", { name: "Profile", exact: true }).click();
+  await page.getByRole("button", { name: "Liked" }).click();
+  await page.getByRole("list", { name: "Liked" }).getByRole("link").first().waitFor();
+  const likedList = await page.getByRole("list", { name: "Liked" }).getByRole("link").count();
   await ctx.close();
   await creator.ctx.close();
   return { handle, fieldErrors, before, optimistic, likeStatus, liked: server.liked_by_me, rolledBack,
-    followStatus, following, followingClip, followingOwner, pinnedFirst, preferenceStatus, shareNotifications,
+    followStatus, following, followingClip, followingOwner, pinnedFirst, likedList, preferenceStatus, shareNotifications,
     badgeBefore, badgeText, notReloaded, inbox,
     violations: [...drawerViolations, ...inboxViolations], errors: [...page.errors, ...creator.page.errors] };
 });

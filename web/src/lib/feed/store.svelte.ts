@@ -84,8 +84,14 @@ export class Feed {
     const { data } = await api.GET("/v1/engagement", { params: { query: { clip_ids: ids.join(",") } } });
     const byClip = new Map((data?.items ?? []).map((item) => [item.clip_id, item]));
     for (const entry of this.entries) {
-      if (entry.engagement && writtenSince(entry.clip.id, mark)) continue; // the local write is newer
-      entry.engagement = byClip.get(entry.clip.id) ?? entry.engagement;
+      const fresh = byClip.get(entry.clip.id);
+      const local = entry.engagement;
+      if (!fresh) continue;
+      // A local write newer than this read keeps what it shows; the rest is taken from the read.
+      entry.engagement = local && writtenSince(entry.clip.id, mark)
+        ? { ...fresh, liked_by_me: local.liked_by_me, bookmarked_by_me: local.bookmarked_by_me,
+          counts: { ...fresh.counts, likes: local.counts.likes, bookmarks: local.counts.bookmarks } }
+        : fresh;
     }
   }
 
