@@ -1,5 +1,6 @@
-// A feed tab's clips: pages from GET /v1/feed with its cursor, each page's engagement (counts,
-// liked/bookmarked by me) from one GET /v1/engagement, and the position of the viewer in it.
+// A feed tab's clips: pages from GET /v1/feed with its cursor (include=engagement: each item
+// carries its counts and my flags), and the position of the viewer in it. GET /v1/engagement
+// reads them again after signing in or out.
 import { api, type Schemas } from "../api/client";
 import { reportedNetwork } from "../player/prefetch";
 import { writeMark, writtenSince } from "./engage.svelte";
@@ -42,7 +43,8 @@ export class Feed {
     try {
       const network = reportedNetwork();
       const { data, error, response } = await api.GET("/v1/feed", {
-        params: { query: { tab: this.tab, limit: PAGE_SIZE, ...(this.#cursor ? { cursor: this.#cursor } : {}) },
+        params: { query: { tab: this.tab, limit: PAGE_SIZE, include: "engagement",
+          ...(this.#cursor ? { cursor: this.#cursor } : {}) },
           header: network ? { "X-Network-Type": network } : {} },
       });
       if (!data) {
@@ -51,11 +53,11 @@ export class Feed {
       }
       const known = new Set(this.entries.map((entry) => entry.clip.id));
       const fresh = data.items.filter((item) => !known.has(item.clip.id)).map((item) => ({
-        clip: item.clip, playback: item.playback ?? null, engagement: null, source: this.tab } as FeedEntry));
+        clip: item.clip, playback: item.playback ?? null, engagement: item.engagement ?? null,
+        source: this.tab } as FeedEntry));
       this.#cursor = data.next_cursor ?? null;
       this.done = !this.#cursor;
       this.entries.push(...fresh);
-      await this.#engagement(fresh);
     } catch {
       this.failed = "network";
     } finally {
@@ -102,6 +104,8 @@ export class Feed {
       api.GET("/v1/clips/{clip_id}", { params: { path } }),
       api.GET("/v1/clips/{clip_id}/playback", { params: { path } }),
     ]);
-    if (clip.data) this.entries.push({ clip: clip.data, playback: playback.data ?? null, engagement: null, source: "share" });
+    if (!clip.data) return;
+    this.entries.push({ clip: clip.data, playback: playback.data ?? null, engagement: null, source: "share" });
+    await this.#engagement(this.entries);
   }
 }
