@@ -66,10 +66,11 @@ async function journey(name, body) {
   results[name].seconds = (Date.now() - started) / 1000;
 }
 
-// 1. An anonymous viewer scrolls five clips (keys, j, wheel) and each plays; the next two clips
+// 1. An anonymous viewer scrolls five clips (arrow key, j, wheel, swipe) and each plays; the next two clips
 //    are prefetched; playback events reach the server in batches with nothing refused.
 await journey("anonymous_scroll", async () => {
-  const { ctx, page } = await context(PHONE);
+  const { ctx, page } = await context(PHONE, { hasTouch: true });
+  const cdp = await ctx.newCDPSession(page);
   const requested = [];
   const batches = [];
   let feed = null;
@@ -84,7 +85,7 @@ await journey("anonymous_scroll", async () => {
   });
   await page.goto(`${setup.url}/`);
   const clips = [];
-  const moves = ["ArrowDown", "j", "wheel", "ArrowDown", null];
+  const moves = ["ArrowDown", "j", "wheel", "swipe", null];
   let prefetched = null;
   for (const move of moves) {
     clips.push(await playing(page));
@@ -97,7 +98,15 @@ await journey("anonymous_scroll", async () => {
       prefetched = { nextTwo: next.every((url) => requested.includes(url)),
         thirdAhead: requested.some((url) => url.includes(third)) };
     }
-    if (move === "wheel") {
+    if (move === "swipe") {
+      // A finger moving up the screen, as the DevTools protocol sends touches.
+      const x = PHONE.width / 2;
+      await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: [{ x, y: 650 }] });
+      for (const y of [560, 470, 380, 300]) {
+        await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: [{ x, y }] });
+      }
+      await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+    } else if (move === "wheel") {
       await page.mouse.move(PHONE.width / 2, PHONE.height / 2);
       await page.mouse.wheel(0, 400);
     } else if (move) {

@@ -27,7 +27,7 @@ def seen(journeys: dict[str, dict[str, object]], name: str) -> dict[str, object]
 def test_anonymous_viewer_scrolls_five_clips_and_each_plays(journeys, web_stack) -> None:  # type: ignore[no-untyped-def]
     result = seen(journeys, "anonymous_scroll")
     clips = result["clips"]
-    assert len({c["clip"] for c in clips}) == 5, clips  # keys, j and the wheel each moved on
+    assert len({c["clip"] for c in clips}) == 5, clips  # the arrow key, j, the wheel and a swipe each moved on
     assert all(c["videoWidth"] > 0 and c["currentTime"] > 0.2 for c in clips), clips
     assert set(web_stack.clip_ids) >= {c["clip"] for c in clips}
 
