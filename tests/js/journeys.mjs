@@ -398,6 +398,28 @@ await journey("keyboard_only", async () => {
   return { sound, paused, names, reachedLike, focusInDialog, moved: moved.clip, errors: page.errors };
 });
 
+// 8. A slow network: hls.js adapts down to the lowest rendition (the first clip, on loopback
+//    speed, plays at the start rendition or above).
+await journey("throttled_network", async () => {
+  const { ctx, page } = await context(PHONE);
+  await page.goto(`${setup.url}/`);
+  await playing(page);
+  const active = 'article[data-active="true"]';
+  await page.waitForFunction((s) => Number(document.querySelector(s)?.dataset.rendition) > 0, active);
+  const fast = Number(await page.$eval(active, (a) => a.dataset.rendition));
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("Network.enable");
+  // 40 kB/s (320 kbit/s): below the lowest rung's bandwidth.
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 150, downloadThroughput: 40000,
+    uploadThroughput: 40000 });
+  await page.keyboard.press("ArrowDown");
+  await page.waitForFunction((s) => Number(document.querySelector(s)?.dataset.rendition) === 240, active,
+    { timeout: 40000 });
+  const slow = Number(await page.$eval(active, (a) => a.dataset.rendition));
+  await ctx.close();
+  return { fast, slow, errors: page.errors };
+});
+
 // 6. The installable shell works offline (service worker on, then the network off).
 await journey("offline_shell", async () => {
   const { ctx, page } = await context(PHONE, { serviceWorkers: "allow" });

@@ -99,6 +99,11 @@ def test_keyboard_only_use(journeys) -> None:  # type: ignore[no-untyped-def]
     assert result["focusInDialog"] is True and result["moved"]
 
 
+def test_a_slow_network_makes_hls_pick_a_lower_rendition(journeys) -> None:  # type: ignore[no-untyped-def]
+    result = seen(journeys, "throttled_network")
+    assert result["fast"] >= 360 and result["slow"] == 240
+
+
 def test_the_installed_shell_opens_offline(journeys) -> None:  # type: ignore[no-untyped-def]
     result = seen(journeys, "offline_shell")
     assert result["manifest"] == {"name": "Clipfeed", "icons": 3, "display": "standalone"}

@@ -17,13 +17,16 @@ export function startLevelFor(info: Schemas["PlaybackInfo"], levels: { height: n
   return levels.findIndex((level) => level.height === start.height);
 }
 
-export function attach(video: HTMLVideoElement, info: Schemas["PlaybackInfo"]): Attached {
+/** `onRendition` hears the height of each level hls.js switches to (the adaptation at work). */
+export function attach(video: HTMLVideoElement, info: Schemas["PlaybackInfo"],
+  onRendition: (height: number) => void = () => {}): Attached {
   if (info.hls_url && Hls.isSupported()) {
     const hls: Hls = new Hls({ capLevelToPlayerSize: false, maxBufferLength: 10, backBufferLength: 10 });
     hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
       const level = startLevelFor(info, data.levels);
       if (level >= 0) hls.startLevel = level; // before the first fragment loads; ABR takes over after
     });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => onRendition(hls.levels[data.level]?.height ?? 0));
     hls.loadSource(info.hls_url);
     hls.attachMedia(video);
     return { hls, detach: () => hls.destroy() };
