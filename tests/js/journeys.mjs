@@ -225,6 +225,16 @@ await journey("engage_and_live_badge", async () => {
   await page.keyboard.press("Escape");
   await drawer.waitFor({ state: "hidden" });
 
+  // Send the clip to the creator inside Clipfeed.
+  await page.getByRole("button", { name: /^Share \d/ }).click();
+  const sheet = page.getByRole("dialog", { name: "Share" });
+  await sheet.getByRole("textbox", { name: "Send to someone on Clipfeed" }).fill(`@${setup.creator.handle}`);
+  const sent = page.waitForResponse((r) => r.url().endsWith("/shares") && r.request().method() === "POST");
+  await sheet.getByRole("button", { name: "Send" }).click();
+  const shareStatus = (await sent).status();
+  await page.getByRole("status").getByText(`Sent to @${setup.creator.handle}`).waitFor();
+  const shares = await page.locator('article[data-active="true"] button:has-text("Share")').textContent();
+
   // Follow the creator.
   const followed = page.waitForResponse((r) => r.url().includes("/follow") && r.request().method() === "PUT");
   await page.getByRole("button", { name: `Follow @${setup.creator.handle}` }).click();
@@ -277,7 +287,7 @@ await journey("engage_and_live_badge", async () => {
   await ctx.close();
   await creator.ctx.close();
   return { handle, fieldErrors, before, optimistic, likeStatus, liked: server.liked_by_me, rolledBack,
-    followStatus, following, followingClip, followingOwner, pinnedFirst, likedList, preferenceStatus, shareNotifications,
+    followStatus, following, followingClip, followingOwner, pinnedFirst, likedList, shareStatus, shares, preferenceStatus, shareNotifications,
     badgeBefore, badgeText, notReloaded, inbox,
     violations: [...drawerViolations, ...inboxViolations], errors: [...page.errors, ...creator.page.errors] };
 });

@@ -12,6 +12,7 @@ export default {
     follow: "Follow", unfollow: "Following", followHandle: "Follow @{{handle}}", unfollowHandle: "Unfollow @{{handle}}",
     linkCopied: "Link copied", profileOf: "Profile of @{{handle}}",
   },
+  share: { native: "Share…", copy: "Copy link", toUser: "Send to someone on Clipfeed", send: "Send", sent: "Sent to @{{handle}}" },
   auth: {
     signIn: "Sign in", register: "Create account", signOut: "Sign out", login: "Handle or e-mail", password: "Password",
     handle: "Handle", email: "E-mail", displayName: "Name (optional)", needAccount: "New here? Create an account",

@@ -16,6 +16,7 @@ const fr: typeof en = {
     unbookmark: "Retirer des enregistrements", follow: "Suivre", unfollow: "Abonné", followHandle: "Suivre @{{handle}}",
     unfollowHandle: "Ne plus suivre @{{handle}}", linkCopied: "Lien copié", profileOf: "Profil de @{{handle}}",
   },
+  share: { native: "Partager…", copy: "Copier le lien", toUser: "Envoyer à quelqu'un sur Clipfeed", send: "Envoyer", sent: "Envoyé à @{{handle}}" },
   auth: {
     signIn: "Se connecter", register: "Créer un compte", signOut: "Se déconnecter", login: "Pseudo ou e-mail",
     password: "Mot de passe", handle: "Pseudo", email: "E-mail", displayName: "Nom (facultatif)",
