@@ -77,13 +77,15 @@ export class EventQueue {
       if (document.visibilityState === "hidden") void this.flush(true);
     };
     const leaving = () => void this.flush(true);
+    const online = () => void this.flush();
     document.addEventListener("visibilitychange", hidden);
     target.addEventListener("pagehide", leaving);
-    target.addEventListener("online", () => void this.flush());
+    target.addEventListener("online", online);
     return () => {
       clearInterval(timer);
       document.removeEventListener("visibilitychange", hidden);
       target.removeEventListener("pagehide", leaving);
+      target.removeEventListener("online", online);
     };
   }
 }
