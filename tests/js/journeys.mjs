@@ -310,6 +310,14 @@ await journey("pages", async () => {
   const gridItems = await page.getByRole("list", { name: "Clips" }).getByRole("link").count();
   await shot(page, "profile-1440x900");
   violations.profile = await axe(page);
+  // The engage journey's viewer follows the creator: they are in the followers list.
+  await page.getByRole("button", { name: /Followers$/ }).click();
+  const followersDialog = page.getByRole("dialog", { name: "Followers" });
+  await followersDialog.getByRole("link").first().waitFor();
+  const followers = await followersDialog.getByRole("link").allTextContents();
+  violations.followers = await axe(page);
+  await page.keyboard.press("Escape");
+  await followersDialog.waitFor({ state: "hidden" });
   await page.setViewportSize(PHONE);
   await shot(page, "profile-390x844");
   await page.goto(`${setup.url}/nowhere`);
@@ -319,7 +327,7 @@ await journey("pages", async () => {
   const french = await page.getByRole("heading", { level: 1 }).textContent();
   violations.settings = await axe(page);
   await ctx.close();
-  return { layout, gridItems, french, missing, violations: Object.values(violations).flat(), errors: page.errors };
+  return { layout, gridItems, followers, french, missing, violations: Object.values(violations).flat(), errors: page.errors };
 });
 
 // 5. Blocking a creator hides their clips; report; edit the profile; delete the account.

@@ -79,6 +79,7 @@ def test_desktop_centres_the_clip_with_the_engagement_column_beside_it(journeys)
 def test_profile_settings_language_and_a_missing_page(journeys, web_stack) -> None:  # type: ignore[no-untyped-def]
     result = seen(journeys, "pages")
     assert result["gridItems"] == len(web_stack.clip_ids)
+    assert any("@viewer" in text for text in result["followers"]), result["followers"]
     assert result["french"] == "Réglages"
     assert result["missing"] == "This page does not exist."
 

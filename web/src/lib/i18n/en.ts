@@ -37,7 +37,7 @@ export default {
     unblocked: "Unblocked.", reported: "Thanks, a moderator will look at it.",
     categories: { spam: "Spam", harassment: "Harassment", hate: "Hate", nudity: "Nudity", violence: "Violence",
       self_harm: "Self-harm", misinformation: "Misinformation", copyright: "Copyright", other: "Other" },
-    lists: "Lists", liked: "Liked", saved: "Saved", followers: "Followers", following: "Following", clips: "Clips", noClips: "No clips yet." },
+    nobody: "Nobody yet.", lists: "Lists", liked: "Liked", saved: "Saved", followers: "Followers", following: "Following", clips: "Clips", noClips: "No clips yet." },
   settings: { title: "Settings", language: "Language", editProfile: "Edit profile", bio: "Bio", save: "Save",
     saved: "Saved.", deleteTitle: "Delete account", delete: "Delete my account", deleteConfirm: "Delete for good",
     deleteWarning: "Your clips, comments, likes and follows are removed. This cannot be undone.",

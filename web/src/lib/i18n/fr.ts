@@ -44,7 +44,7 @@ const fr: typeof en = {
     blocked: "Bloqué.", unblocked: "Débloqué.", reported: "Merci, un modérateur va examiner le signalement.",
     categories: { spam: "Spam", harassment: "Harcèlement", hate: "Haine", nudity: "Nudité", violence: "Violence",
       self_harm: "Automutilation", misinformation: "Désinformation", copyright: "Droit d'auteur", other: "Autre" },
-    lists: "Listes", liked: "Aimées", saved: "Enregistrées", followers: "Abonnés", following: "Abonnements", clips: "Vidéos", noClips: "Pas encore de vidéos." },
+    nobody: "Personne pour l'instant.", lists: "Listes", liked: "Aimées", saved: "Enregistrées", followers: "Abonnés", following: "Abonnements", clips: "Vidéos", noClips: "Pas encore de vidéos." },
   settings: { title: "Réglages", language: "Langue", editProfile: "Modifier le profil", bio: "Bio",
     save: "Enregistrer", saved: "Enregistré.", deleteTitle: "Supprimer le compte", delete: "Supprimer mon compte",
     deleteConfirm: "Supprimer définitivement",
