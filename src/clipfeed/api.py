@@ -36,6 +36,7 @@ from clipfeed.uploads import openapi as tus_openapi
 from clipfeed.uploads.api import router as uploads_router
 from clipfeed.uploads.http import TusHeaders
 from clipfeed.uploads.protocol import EXPOSED_HEADERS as TUS_EXPOSED_HEADERS
+from clipfeed.webapp.api import router as webapp_router
 
 # Every feature's router, in the order their routes are matched. Each declares its own "/v1"
 # prefix, so route templates (metrics labels, logs) carry the full path.
@@ -55,6 +56,7 @@ FEATURE_ROUTERS: list[APIRouter] = [
     feed_router,              # For You and Following feeds, interests
     social_router,            # follows, likes, comments, shares, blocks
     notifications_router,     # inbox and its SSE stream
+    webapp_router,            # the web app, /docs, /redoc: last, its catch-all answers what nothing else routes
 ]
 # Parts of the OpenAPI document that features whose wire format is not JSON write themselves.
 OPENAPI_EXTRAS: list[Callable[[dict[str, Any]], None]] = [tus_openapi.document, origin_openapi.document]
@@ -94,7 +96,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             limits.restore_original_limits()
 
     app = FastAPI(title="Clipfeed API", version=__version__, lifespan=lifespan,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+                  openapi_url="/openapi.json", docs_url=None, redoc_url=None,  # docs: clipfeed.webapp
                   description="Short-video platform API. Errors are RFC 9457 problem+json.")
     if services is not None:
         app.state.services = services

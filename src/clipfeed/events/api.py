@@ -23,8 +23,15 @@ class EventBatch(BaseModel):
     events: list[ClientEvent] = Field(description="up to CLIPFEED_EVENTS_MAX_BATCH events")
 
 
+# The body is parsed by hand (each bad event is reported, not the whole batch refused), so its
+# schema is given here; its $defs stay inside it, and refs point there from the document's root
+# (a plain model_json_schema() points at "#/$defs/...", which no OpenAPI tool resolves).
+BATCH_SCHEMA_AT = "#/paths/~1v1~1events/post/requestBody/content/application~1json/schema"
+BATCH_SCHEMA = EventBatch.model_json_schema(ref_template=BATCH_SCHEMA_AT + "/$defs/{model}")
+
+
 @router.post("/events", response_model=IngestResult, openapi_extra={"requestBody": {
-    "required": True, "content": {"application/json": {"schema": EventBatch.model_json_schema()}}}})
+    "required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}})
 async def post_events(request: Request, viewer: OptionalUser, services: Deps, ip: ClientIp) -> IngestResult:
     """Accepts the valid events of a batch and reports each refused one; see README
     "Events and stream processing". Anonymous viewers identify with ``X-Device-Id``."""

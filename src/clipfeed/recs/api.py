@@ -12,6 +12,7 @@ from clipfeed.http.deps import ClientIp, CurrentUser, Deps, OptionalUser
 from clipfeed.recs import feed, render, viewers
 from clipfeed.recs.experiments import assignments
 from clipfeed.recs.models import FeedPage, FeedTab, InterestsPublic, InterestsUpdate
+from clipfeed.recs.signals import SIGNALS
 
 router = APIRouter(prefix="/v1", tags=["feed"])
 DEVICE_COOKIE = "cf_device"
@@ -25,7 +26,10 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
                    limit: Annotated[int | None, Query(ge=1, le=50)] = None,
                    device_id: Annotated[str | None, Header(alias="X-Device-ID", max_length=128)] = None,
                    network: Annotated[str | None, Header(alias="X-Network-Type", max_length=20)] = None,
-                   device: Annotated[str | None, Header(alias="X-Device-Type", max_length=20)] = None) -> FeedPage:
+                   device: Annotated[str | None, Header(alias="X-Device-Type", max_length=20)] = None,
+                   include: Annotated[str | None, Query(pattern="^engagement$", description=(
+                       "engagement: each item carries its counts and your own flags (one call for a "
+                       "screen; costs the page a few reads)"))] = None) -> FeedPage:
     """A page of the For You feed (ranked, never repeating a clip already served to this viewer)
     or the Following feed (followed creators, newest first). Anonymous viewers are recognised
     by ``X-Device-ID`` or, in browsers, a ``cf_device`` cookie set on the first request."""
@@ -52,6 +56,9 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
     else:
         page = await feed.foryou_page(services, who, cursor=cursor, limit=size)
     items = await render.feed_items(services, who, page)
+    if include == "engagement" and items:
+        found = await SIGNALS.engagement(services, who.user_id, [int(item.clip.id) for item in items])
+        items = [item.model_copy(update={"engagement": found.get(int(item.clip.id))}) for item in items]
     return FeedPage(items=items, next_cursor=page.next_cursor, served_by=page.path, model=page.model,
                     experiment=assignments(settings, who.key))
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from clipfeed.clips.models import TAG_TEXT, ClipPublic
 from clipfeed.delivery.models import PlaybackInfo
 from clipfeed.infra.db import Base, UTCDateTime, utcnow
+from clipfeed.social.schemas import Engagement
 
 MAX_INTERESTS = 30
 
@@ -60,6 +61,9 @@ class FeedItem(BaseModel):
     source: str = Field(description="the candidate source that brought this clip")
     reason: str = Field(description="personal | trending | discovery | following")
     position: int
+    engagement: Engagement | None = Field(
+        default=None, description="with include=engagement: counts (eventual) and the viewer's own flags, as "
+                                  "GET /v1/clips/{id}/engagement answers")
 
 
 class FeedPage(BaseModel):

@@ -25,6 +25,7 @@ from clipfeed.stream import trending
 if TYPE_CHECKING:
     from clipfeed.clips.models import Clip
     from clipfeed.runtime.services import Services
+    from clipfeed.social.schemas import Engagement
 
 TREND_BUCKET_S = 3600
 TREND_HOURS = 3
@@ -57,6 +58,10 @@ class Signals:
         following, blocked = await social.followees_and_blocked(db=services.db, user_id=user_id,
                                                                 limit=FOLLOWING_READ)
         return list(following), set(blocked)
+
+    async def engagement(self, services: Services, viewer_id: int | None, clip_ids: list[int]) -> dict[int, Engagement]:
+        """Counts and the viewer's own flags of clips the feed already decided they may see."""
+        return await social.engagement_for(services=services, viewer_id=viewer_id, clip_ids=clip_ids)
 
     async def trending_clip_ids(self, services: Services, region: str, limit: int) -> list[int]:
         """The stream worker's trending clips (``global``: everywhere); the feed's own hourly

@@ -1,0 +1,116 @@
+"""One real server (``clipfeed serve`` with its stream worker in process, as on one machine) for
+every web journey, with ready clips published through the quick ladder; the web app is the one
+built into the package (``make test`` builds it; built here if missing)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.services import free_port, stop_process, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+DIST = ROOT / "src" / "clipfeed" / "webapp" / "dist"
+JS = ROOT / "tests" / "js"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CREATOR = {"handle": "maker", "email": "maker@example.com", "password": "correct horse battery"}
+CLIPS = 7
+
+
+@dataclass
+class WebStack:
+    url: str
+    clip_ids: list[str]
+    creator: dict[str, str]
+
+
+def built_app() -> Path:
+    """The built app; built now when a checkout has none (needs Node and web/node_modules)."""
+    if not (DIST / "index.html").is_file():
+        if not (WEB / "node_modules").is_dir():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True, timeout=600)
+        subprocess.run(["npm", "run", "build"], cwd=WEB, check=True, timeout=600,
+                       env={**os.environ, "CLIPFEED_PYTHON": sys.executable})
+    return DIST
+
+
+def js_modules() -> None:
+    if not (JS / "node_modules" / "axe-core").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS, check=True, timeout=300)
+
+
+async def _seed(data_dir: Path, url: str) -> list[str]:
+    from clipfeed.accounts import service as accounts
+    from clipfeed.bootstrap import bootstrap
+    from clipfeed.settings import Settings
+    from tests.delivery import ladder
+
+    services = await bootstrap(Settings(data_dir=data_dir, log_json=False, inprocess_workers="none",
+                                        public_url=url))  # type: ignore[call-arg]
+    try:
+        creator = await accounts.create_user(db=services.db, outbox=services.outbox, ids=services.ids,
+                                             settings=services.settings, **CREATOR)
+        return [str((await ladder.publish(services, owner_id=creator.id)).id) for _ in range(CLIPS)]
+    finally:
+        await services.close()
+
+
+@pytest.fixture(scope="session")
+def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
+    built_app()
+    js_modules()
+    root = tmp_path_factory.mktemp("web")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "CLIPFEED_DATA_DIR": str(root / "data"), "CLIPFEED_PORT": str(port),
+           "CLIPFEED_INPROCESS_WORKERS": "stream", "CLIPFEED_LOG_LEVEL": "WARNING", "CLIPFEED_PUBLIC_URL": url}
+    log = open(root / "server.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "serve"], env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, server, timeout=90)
+        clip_ids = asyncio.run(_seed(root / "data", url))
+        _wait_for_feed(url, len(clip_ids))
+        yield WebStack(url=url, clip_ids=clip_ids, creator=CREATOR)
+    finally:
+        stop_process(server, grace=15)
+        log.close()
+
+
+def _wait_for_feed(url: str, count: int) -> None:
+    """The stream worker indexes new clips within its lag; the journeys need them all served."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        page = httpx.get(f"{url}/v1/feed", params={"limit": count}, headers={"X-Device-ID": "seedcheck01"},
+                         timeout=10).json()
+        if len(page.get("items", [])) >= count:
+            return
+        time.sleep(0.5)
+    raise TimeoutError("the feed did not serve the seeded clips")
+
+
+def run_journeys(stack: WebStack, *names: str) -> dict[str, dict[str, object]]:
+    """Runs ``tests/js/journeys.mjs`` (one Chromium for all of them); screenshots land in
+    ``tests/web/artifacts/`` (git-ignored)."""
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir()
+    setup = {"url": stack.url, "clips": stack.clip_ids, "creator": stack.creator, "artifacts": str(ARTIFACTS),
+             "journeys": list(names)}
+    run = subprocess.run(["node", str(JS / "journeys.mjs"), json.dumps(setup)], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+    (ARTIFACTS / "journeys.json").write_text(run.stdout)
+    return json.loads(run.stdout.strip().splitlines()[-1])

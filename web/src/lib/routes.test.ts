@@ -1,0 +1,18 @@
+import { describe, expect, it } from "vitest";
+
+import { parseRoute } from "./routes";
+
+describe("parseRoute", () => {
+  it("opens the feed on the clip of a share link", () => {
+    expect(parseRoute("/", "?clip=123")).toEqual({ page: "feed", tab: "foryou", clip: "123" });
+    expect(parseRoute("/c/456")).toEqual({ page: "feed", tab: "foryou", clip: "456" });
+    expect(parseRoute("/", "?clip=abc")).toEqual({ page: "feed", tab: "foryou", clip: null });
+  });
+
+  it("knows profiles, the following feed and the other pages", () => {
+    expect(parseRoute("/@mia_k")).toEqual({ page: "profile", handle: "mia_k" });
+    expect(parseRoute("/following")).toEqual({ page: "feed", tab: "following", clip: null });
+    expect(parseRoute("/notifications").page).toBe("notifications");
+    expect(parseRoute("/nowhere").page).toBe("missing");
+  });
+});
