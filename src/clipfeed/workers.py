@@ -21,6 +21,7 @@ from clipfeed.media.worker import MEDIA_PROCESSORS
 from clipfeed.notifications.worker import NotificationFanout
 from clipfeed.recs.worker import RECS_PROCESSORS
 from clipfeed.recs.worker import training_loop as recs_training_loop
+from clipfeed.search.indexing import SEARCH_PROCESSORS
 from clipfeed.social.cleanup import SocialCleanup
 from clipfeed.storage.worker import STORAGE_LOOPS
 from clipfeed.stream.worker import STREAM_PROCESSORS, upkeep
@@ -48,6 +49,7 @@ PROCESSORS["stream"] += RECS_PROCESSORS  # feed indexer and live feedback; LOOPS
 LOOPS["batch"].append(recs_training_loop)
 PROCESSORS["stream"] += [NotificationFanout, SocialCleanup]  # inbox fan-out, account cleanup (issue 7)
 LOOPS["lifecycle"].append(idempotency_purge)  # expired Idempotency-Key responses (issue 7)
+PROCESSORS["stream"] += SEARCH_PROCESSORS  # search index freshness (issue 17)
 
 
 def roles() -> list[str]:

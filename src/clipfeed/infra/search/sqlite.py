@@ -98,7 +98,8 @@ class SQLiteSearchIndex(SqlSearchIndex):
         by_grams: list[str] = []
         if match:
             rows = await session.execute(sa.text(
-                "SELECT tag FROM search_fts_hashtags WHERE search_fts_hashtags MATCH :match ORDER BY rank LIMIT :limit"),
+                "SELECT tag FROM search_fts_hashtags WHERE search_fts_hashtags MATCH :match "
+                "ORDER BY rank LIMIT :limit"),
                 {"match": match, "limit": limit})
             by_grams = [str(r[0]) for r in rows]
         short = [t for t in terms if len(t) < 3]

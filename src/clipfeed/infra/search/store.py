@@ -104,7 +104,8 @@ class SqlSearchIndex(ABC):
         if not user_ids:
             return
         async with self.db.session() as session:
-            clip_ids = list(await session.scalars(sa.select(SearchClip.clip_id).where(SearchClip.owner_id.in_(user_ids))))
+            clip_ids = list(await session.scalars(
+                sa.select(SearchClip.clip_id).where(SearchClip.owner_id.in_(user_ids))))
             tags = await self._tags_of(session, clip_ids)
             await self._delete_clip_rows(session, clip_ids)
             await session.execute(sa.delete(SearchCreator).where(SearchCreator.user_id.in_(user_ids)))
@@ -134,7 +135,7 @@ class SqlSearchIndex(ABC):
         if tags:
             counts = dict((await session.execute(
                 sa.select(SearchClipTag.tag, sa.func.count()).where(SearchClipTag.tag.in_(tags))
-                .group_by(SearchClipTag.tag))).tuples().all())
+                .group_by(SearchClipTag.tag))).all())
             known = set(await session.scalars(sa.select(SearchHashtag.tag).where(SearchHashtag.tag.in_(tags))))
             await session.execute(sa.delete(SearchHashtag).where(SearchHashtag.tag.in_(tags)))
             session.add_all([SearchHashtag(tag=t, clip_count=n) for t, n in counts.items() if n > 0])
