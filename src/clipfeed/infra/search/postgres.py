@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.infra.search.store import SqlSearchIndex
+from clipfeed.infra.search.text import trigrams
 
 # pg_trgm's default (0.6) misses one typo in a five-letter word; 0.5 keeps it and the scorer
 # drops what is too far.
@@ -37,16 +38,25 @@ class PostgresSearchIndex(SqlSearchIndex):
 
     async def _query(self, session: AsyncSession, sql: str, terms: list[str], column: str, limit: int,
                      prefix_column: str | None = None) -> list[object]:
-        """Run ``sql`` with ``{match}`` (any term similar to ``column``, or a word or prefix
-        of it) and ``{similarity}`` (the sum of the terms' word similarities) filled in."""
+        """Run ``sql`` with ``{match}`` and ``{similarity}`` filled in. A row matches when a term
+        is similar to one of its words (``<%``), or shares a three-letter piece with it (as the
+        SQLite engine's trigram table does: short words with a typo share too few trigrams for
+        a similarity threshold), or, with ``prefix_column``, starts with a term. Similarity: the
+        terms' word similarities plus the share of their pieces found."""
         unique = list(dict.fromkeys(terms))
+        grams = list(dict.fromkeys(g for t in unique for g in trigrams(t)))
         params: dict[str, object] = {f"t{i}": t for i, t in enumerate(unique)}
+        params.update({f"g{i}": f"%{_escape(g)}%" for i, g in enumerate(grams)})
         params["limit"] = limit
         match = [f":t{i} <% {column}" for i in range(len(unique))]
+        match += [f"{column} LIKE :g{i}" for i in range(len(grams))]
         if prefix_column is not None:
-            params.update({f"p{i}": _like_prefix(t) for i, t in enumerate(unique)})
+            params.update({f"p{i}": _escape(t) + "%" for i, t in enumerate(unique)})
             match += [f"{prefix_column} LIKE :p{i}" for i in range(len(unique))]
         similarity = " + ".join(f"word_similarity(:t{i}, {column})" for i in range(len(unique)))
+        if grams:
+            hits = " + ".join(f"({column} LIKE :g{i})::int" for i in range(len(grams)))
+            similarity += f" + ({hits})::float / {len(grams)}"
         await session.execute(sa.text(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"))
         params["tsq"] = " | ".join(f"{t}:*" for t in unique)
         rows = await session.execute(sa.text(sql.format(match=" OR ".join(match), similarity=similarity)), params)
@@ -71,5 +81,6 @@ class PostgresSearchIndex(SqlSearchIndex):
         return [str(t) for t in await self._query(session, sql, terms, "lower(tag)", limit, prefix_column="tag")]
 
 
-def _like_prefix(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def _escape(text: str) -> str:
+    """``text`` taken literally inside a LIKE pattern (backslash is PostgreSQL's escape)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
