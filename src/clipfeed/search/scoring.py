@@ -37,7 +37,10 @@ class Weights:
 
 
 WEIGHTS = Weights()
-CLIP_FIELDS = (("tags", 1.0), ("handle", 1.0), ("name", 0.9), ("caption", 0.85), ("detected", 0.5))
+# A plain word found only in the creator's handle or name says less about the clip than one
+# in its caption or tags (``guitar`` should find guitar clips before every clip of
+# @guitar_gabe); an ``@handle`` query matches the handle at full weight.
+CLIP_FIELDS = (("tags", 1.0), ("caption", 0.85), ("handle", 0.6), ("name", 0.6), ("detected", 0.5))
 
 
 def stem(word: str) -> str:
