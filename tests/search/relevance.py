@@ -78,7 +78,9 @@ CLIPS: dict[str, tuple[str, str, list[str]]] = {
     "origami": ("curious_mind", "folding an origami crane step by step", ["origami", "paper"]),
 }
 
-FILLER_WORDS = ["home", "first", "day", "tutorial", "my", "the", "a", "with", "easy", "quick", "new", "best", "week", "life", "vlog", "friends", "morning", "night", "routine", "city", "weekend", "trip", "family", "simple", "real", "today", "update", "story", "part", "look", "small", "big"]
+FILLER_TEXT = ("home first day tutorial my the a with easy quick new best week life vlog friends morning night "
+               "routine city weekend trip family simple real today update story part look small big")
+FILLER_WORDS = FILLER_TEXT.split(" ")
 FILLER_TAGS = ["vlog", "daily", "fyp", "life", "weekend", "friends"]
 HANDLE_QUERIED = {"mochi_the_cat", "chef_lucia", "le_petit_boulanger", "fitness_fiona"}
 
