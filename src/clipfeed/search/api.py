@@ -32,6 +32,11 @@ class SearchType(StrEnum):
     hashtags = "hashtags"
 
 
+class SearchMode(StrEnum):
+    hybrid = "hybrid"    # words and meaning, fused
+    lexical = "lexical"  # words only
+
+
 class ClipHit(BaseModel):
     clip: ClipPublic
     score: float
@@ -87,12 +92,14 @@ async def search(request: Request, services: Deps, viewer: OptionalUser,
                  min_duration_ms: Annotated[int | None, Query(ge=0, le=3_600_000)] = None,
                  max_duration_ms: Annotated[int | None, Query(ge=0, le=3_600_000)] = None,
                  language: Annotated[str | None, Query(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] = None,
-                 ) -> SearchResults:
+                 mode: SearchMode = SearchMode.hybrid) -> SearchResults:
     """Clips, creators and hashtags for ``q``: words (typos and word forms tolerated, the last
     word matched as a prefix), ``"exact phrases"``, ``#tag`` and ``@handle``. Ranked by text
     relevance blended with engagement, freshness and whom the viewer follows. Only content the
     viewer may see is returned. ``type=all`` gives a page of clips plus the top creators and
-    hashtags; another type pages through that kind alone."""
+    hashtags; another type pages through that kind alone. ``mode=hybrid`` (default) also finds
+    clips by meaning ("cat falls off table" → a clip tagged #fail #kitty); ``lexical`` by words
+    only."""
     if published_after and published_before and published_after >= published_before:
         raise Invalid("published_after must be before published_before")
     if min_duration_ms is not None and max_duration_ms is not None and min_duration_ms > max_duration_ms:
@@ -101,7 +108,8 @@ async def search(request: Request, services: Deps, viewer: OptionalUser,
                           min_duration_ms=min_duration_ms, max_duration_ms=max_duration_ms, language=language)
     page = await service.search(services=services, index=open_search_index(services.db),
                                 viewer_id=viewer.id if viewer else None, text=q, kind=type.value, filters=filters,
-                                cursor=cursor, limit=limit, region=region_of(request, services))
+                                cursor=cursor, limit=limit, region=region_of(request, services),
+                                semantic=mode == SearchMode.hybrid)
     return SearchResults(
         query=q, type=type,
         clips=[ClipHit(clip=clips_service.public_view(r.clip, owner_handle=r.owner_handle), score=r.score)

@@ -25,6 +25,7 @@ from clipfeed.infra.db import Database
 from clipfeed.infra.log import Record
 from clipfeed.infra.search import ClipDocument, CreatorDocument, SearchIndex, open_search_index
 from clipfeed.media import features
+from clipfeed.search import semantic
 
 BATCH = 500
 
@@ -68,9 +69,13 @@ async def refresh_creators(*, db: Database, index: SearchIndex, user_ids: list[i
         await refresh_clips(db=db, index=index, clip_ids=await index.clip_ids_of(user.id))
 
 
-async def rebuild(*, db: Database, index: SearchIndex, progress: Callable[[int], None] | None = None) -> int:
-    """Empty the index and fill it from the users and clips tables; returns the clips indexed."""
+async def rebuild(*, db: Database, index: SearchIndex, progress: Callable[[int], None] | None = None,
+                  vectors: bool = True, threads: int = 1) -> int:
+    """Empty the index and fill it from the users and clips tables (with ``vectors``, the
+    semantic vectors too); returns the clips indexed."""
     await index.clear()
+    if vectors:
+        await semantic.clear(db=db)
     after = -1
     while True:
         async with db.session() as session:
@@ -88,6 +93,8 @@ async def rebuild(*, db: Database, index: SearchIndex, progress: Callable[[int],
         if not ids:
             return total
         total += await refresh_clips(db=db, index=index, clip_ids=ids)
+        if vectors:
+            await semantic.embed_clips(db=db, clip_ids=ids, threads=threads)
         after = ids[-1]
         if progress is not None:
             progress(len(ids))
@@ -110,4 +117,4 @@ class SearchIndexer(Processor):
             await refresh_creators(db=self.services.db, index=index, user_ids=sorted(user_ids))
 
 
-SEARCH_PROCESSORS: list[Callable[[Services], Processor]] = [SearchIndexer]
+SEARCH_PROCESSORS: list[Callable[[Services], Processor]] = [SearchIndexer, *semantic.SEMANTIC_PROCESSORS]

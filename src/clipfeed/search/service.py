@@ -29,6 +29,7 @@ from clipfeed.search.scoring import (
     freshness,
     text_score,
 )
+from clipfeed.search.semantic import fuse, neighbours
 from clipfeed.social import follows
 from clipfeed.stream.counters import get_clip_counts
 
@@ -72,15 +73,20 @@ def _cursor(offset: int) -> str:
 
 
 async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int | None, query: ParsedQuery,
-                       filters: ClipFilters, extra: list[int] | None = None) -> list[ClipResult]:
-    """Every visible matching clip, best first. ``extra``: clip IDs found another way (the
-    semantic index) that join the lexical ranking by reciprocal rank fusion."""
+                       filters: ClipFilters, semantic: bool = False) -> list[ClipResult]:
+    """Every visible matching clip, best first. With ``semantic``, clips close in meaning join
+    by reciprocal rank fusion (not for ``#tag``, ``@handle`` or quoted queries: those ask for
+    exactly that)."""
     docs = await index.clip_candidates(query.all_terms, filters=filters, limit=CANDIDATES)
     weights = dict(CLIP_FIELDS)
     texts = {d.clip_id: text_score(query, clip_fields(d.caption, d.tags, d.handle, d.display_name, d.detected_text),
                                    weights) for d in docs}
     texts = {i: s for i, s in texts.items() if s >= WEIGHTS.min_text}
-    visible = await access.visible_clips(db=services.db, viewer_id=viewer_id, clip_ids=list(texts))
+    meaning: list[int] = []
+    if semantic and not (query.tags or query.handles or query.phrases):
+        near = await neighbours(db=services.db, text=query.text, threads=services.settings.embedding_threads)
+        meaning = [d.clip_id for d in await index.clips(near, filters=filters)]
+    visible = await access.visible_clips(db=services.db, viewer_id=viewer_id, clip_ids=list({*texts, *meaning}))
     if not visible:
         return []
     counts = await get_clip_counts(services=services, clip_ids=list(visible))
@@ -89,14 +95,20 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
         followed = set(await follows.followee_ids(db=services.db, user_id=viewer_id))
     owners = await accounts.get_many(db=services.db, user_ids=list({c.owner_id for c in visible.values()}))
     now = time.time()
-    results = []
-    for clip_id, clip in visible.items():
-        n = counts[clip_id]
+    lexical: dict[int, float] = {}
+    for clip_id in texts.keys() & visible.keys():
+        clip, n = visible[clip_id], counts[clip_id]
         published = (clip.published_at or clip.created_at).timestamp()
-        score = blend(texts[clip_id], engagement_score=engagement(n.views, n.likes, n.shares),
-                      freshness_score=freshness(now - published), followed=clip.owner_id in followed)
-        owner = owners.get(clip.owner_id)
-        results.append(ClipResult(clip, owner.handle if owner else None, round(score, 6)))
+        lexical[clip_id] = blend(texts[clip_id], engagement_score=engagement(n.views, n.likes, n.shares),
+                                 freshness_score=freshness(now - published), followed=clip.owner_id in followed)
+    scores = lexical
+    if meaning:
+        by_text = sorted(lexical, key=lambda i: (-lexical[i], -i))
+        scores = fuse(by_text, [i for i in meaning if i in visible])
+    results = []
+    for clip_id, score in scores.items():
+        owner = owners.get(visible[clip_id].owner_id)
+        results.append(ClipResult(visible[clip_id], owner.handle if owner else None, round(score, 6)))
     results.sort(key=lambda r: (-r.score, -r.clip.id))
     return results
 
@@ -131,14 +143,16 @@ async def ranked_hashtags(*, index: SearchIndex, query: ParsedQuery) -> list[tup
 
 
 async def search(*, services: Services, index: SearchIndex, viewer_id: int | None, text: str, kind: str,
-                 filters: ClipFilters, cursor: str | None, limit: int, region: str) -> SearchPage:
+                 filters: ClipFilters, cursor: str | None, limit: int, region: str,
+                 semantic: bool = True) -> SearchPage:
     query = parse(text)
     if query.empty:
         raise Invalid("q: type at least one word, #hashtag or @handle")
     offset = _offset(cursor)
     page = SearchPage()
     if kind in ("all", "clips"):
-        clips = await ranked_clips(services=services, index=index, viewer_id=viewer_id, query=query, filters=filters)
+        clips = await ranked_clips(services=services, index=index, viewer_id=viewer_id, query=query, filters=filters,
+                                   semantic=semantic)
         page.clips = clips[offset:offset + limit]
         page.next_cursor = _cursor(offset + limit) if offset + limit < len(clips) else None
     side = SIDE_RESULTS if kind == "all" else limit

@@ -76,8 +76,9 @@ class SearchIndex(Protocol):
         """Clips whose text may match any of the folded ``terms`` (typos, prefixes and word
         forms included), narrowed by ``filters``; at most ``limit``, likelier ones first."""
 
-    async def clips(self, clip_ids: list[int]) -> list[ClipDocument]:
-        """The indexed documents among ``clip_ids`` (semantic hits are looked up this way)."""
+    async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
+        """The indexed documents among ``clip_ids`` that pass ``filters``, in that order
+        (semantic hits are looked up this way)."""
 
     async def creator_candidates(self, terms: list[str], *, limit: int) -> list[CreatorDocument]:
         """Creators whose handle or display name may match any of ``terms``."""

@@ -158,9 +158,9 @@ class SqlSearchIndex(ABC):
             ids = await self._clip_ids(session, terms, limit)
             return await self._documents(session, ids, filters)
 
-    async def clips(self, clip_ids: list[int]) -> list[ClipDocument]:
+    async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
         async with self.db.session() as session:
-            return await self._documents(session, clip_ids, ClipFilters())
+            return await self._documents(session, clip_ids, filters or ClipFilters())
 
     async def _documents(self, session: AsyncSession, ids: list[int], filters: ClipFilters) -> list[ClipDocument]:
         if not ids:

@@ -32,6 +32,17 @@ class SearchClip(Base):
     document: Mapped[str] = mapped_column(sa.Text, default="")
 
 
+class SearchClipVector(Base):
+    """A listed clip's caption embedding (semantic search), written by ``search-embedder``."""
+
+    __tablename__ = "search_clip_vectors"
+
+    clip_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    vector: Mapped[bytes] = mapped_column(sa.LargeBinary)  # float32 little-endian, unit length
+    model: Mapped[str] = mapped_column(sa.String(40))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class SearchClipTag(Base):
     __tablename__ = "search_clip_tags"
 

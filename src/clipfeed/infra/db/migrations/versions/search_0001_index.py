@@ -49,6 +49,15 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_search_clips_owner_id"), "search_clips", ["owner_id"], unique=False)
     op.create_table(
+        "search_clip_vectors",
+        sa.Column("clip_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("model", sa.String(length=40), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("clip_id", name=op.f("pk_search_clip_vectors")),
+    )
+    op.create_index(op.f("ix_search_clip_vectors_updated_at"), "search_clip_vectors", ["updated_at"], unique=False)
+    op.create_table(
         "search_clip_tags",
         sa.Column("tag", sa.String(length=50), nullable=False),
         sa.Column("clip_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -103,5 +112,5 @@ def downgrade() -> None:
         for index in POSTGRES_TEXT:
             op.execute(f"DROP INDEX {index}")
     for table in ("search_query_blocks", "search_queries", "search_creators", "search_hashtags",
-                  "search_clip_tags", "search_clips"):
+                  "search_clip_tags", "search_clip_vectors", "search_clips"):
         op.drop_table(table)
