@@ -27,6 +27,7 @@ from clipfeed.moderation.api import router as moderation_router
 from clipfeed.notifications.api import router as notifications_router
 from clipfeed.recs.api import router as feed_router
 from clipfeed.search.api import router as search_router
+from clipfeed.search.discovery_api import router as discovery_router
 from clipfeed.settings import Settings
 from clipfeed.social.api import router as social_router
 from clipfeed.social.events import start_shard_relays
@@ -44,7 +45,7 @@ FEATURE_ROUTERS.append(media_router)  # re-edits (issue 5)
 FEATURE_ROUTERS += [delivery_router, origin_router, web_router]  # playback, purge, /media/ origin, /app/ (issue 6)
 FEATURE_ROUTERS.append(feed_router)  # the For You and Following feeds, interests (issue 9)
 FEATURE_ROUTERS += [social_router, notifications_router]  # follows, likes, comments, shares; inbox + SSE (issue 7)
-FEATURE_ROUTERS.append(search_router)  # search and suggestions (issue 17)
+FEATURE_ROUTERS += [search_router, discovery_router]  # search, suggestions, hashtags, Discover, mutes (issue 17)
 # Extra start-up work features need (background loops), run after the services are built.
 STARTUP_HOOKS: list[Callable[[Services], None]] = []
 STARTUP_HOOKS.append(start_shard_relays)  # outbox relays of shard databases (issue 7)

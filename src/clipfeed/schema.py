@@ -13,6 +13,7 @@ from clipfeed.media import phash as media_phash  # noqa: F401
 from clipfeed.moderation import models as moderation_models  # noqa: F401
 from clipfeed.notifications import models as notifications_models  # noqa: F401
 from clipfeed.recs import models as recs_models  # noqa: F401
+from clipfeed.search import models as search_models  # noqa: F401
 from clipfeed.social import models as social_models  # noqa: F401
 from clipfeed.storage import models as storage_models  # noqa: F401
 from clipfeed.stream import models as stream_models  # noqa: F401

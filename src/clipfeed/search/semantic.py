@@ -109,11 +109,16 @@ def _build(rows: list[Any], version: tuple[Any, ...]) -> _Loaded:
 async def neighbours(*, db: Database, text: str, limit: int = NEIGHBOURS, threads: int = 1) -> list[int]:
     """Clip IDs whose caption is closest in meaning to ``text``, best first (similarity ≥
     ``MIN_SIMILARITY``)."""
+    if not len((await _current(db)).ids):
+        return []  # no vectors: do not load the model for nothing
+    return await neighbours_of(db=db, vector=await text_encoder(threads).encode(text), limit=limit)
+
+
+async def neighbours_of(*, db: Database, vector: np.ndarray, limit: int = NEIGHBOURS) -> list[int]:
     loaded = await _current(db)
     if not len(loaded.ids):
         return []
-    query = await text_encoder(threads).encode(text)
-    scores, rows = loaded.index.search(query.reshape(1, -1).astype(np.float32), min(limit, len(loaded.ids)))
+    scores, rows = loaded.index.search(vector.reshape(1, -1).astype(np.float32), min(limit, len(loaded.ids)))
     return [int(loaded.ids[r]) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0 and s >= MIN_SIMILARITY]
 
 

@@ -17,7 +17,7 @@ from clipfeed.accounts import service as accounts
 from clipfeed.clips.models import Clip
 from clipfeed.core.errors import Invalid
 from clipfeed.infra.search import ClipFilters, CreatorDocument, HashtagCount, SearchIndex
-from clipfeed.search import access, querylog
+from clipfeed.search import access, mutes, querylog
 from clipfeed.search.query import ParsedQuery, parse
 from clipfeed.search.scoring import (
     CLIP_FIELDS,
@@ -87,6 +87,8 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
         near = await neighbours(db=services.db, text=query.text, threads=services.settings.embedding_threads)
         meaning = [d.clip_id for d in await index.clips(near, filters=filters)]
     visible = await access.visible_clips(db=services.db, viewer_id=viewer_id, clip_ids=list({*texts, *meaning}))
+    muted = await mutes.of(db=services.db, user_id=viewer_id)
+    visible = {i: c for i, c in visible.items() if not muted.hides(c)}
     if not visible:
         return []
     counts = await get_clip_counts(services=services, clip_ids=list(visible))

@@ -86,6 +86,22 @@ class SearchIndex(Protocol):
     async def hashtag_candidates(self, terms: list[str], *, limit: int) -> list[HashtagCount]:
         """Hashtags (with at least one listed clip) that may match any of ``terms``."""
 
+    async def hashtag(self, tag: str) -> HashtagCount | None:
+        """The hashtag with its listed-clip count, or None when no listed clip carries it."""
+
+    async def clip_ids_tagged(self, tag: str, *, limit: int) -> list[int]:
+        """Listed clips carrying ``tag``, newest first."""
+
+    async def related_hashtags(self, tag: str, *, limit: int) -> list[HashtagCount]:
+        """Hashtags most often on the same clips as ``tag`` (count = clips shared)."""
+
+    async def top_hashtags(self, *, limit: int) -> list[HashtagCount]:
+        """Hashtags with the most listed clips."""
+
+    async def top_creators(self, *, limit: int, newest: bool = False) -> list[CreatorDocument]:
+        """Creators with listed clips: the most clips first, or (``newest``) the newest
+        accounts first."""
+
     async def clear(self) -> None:
         """Empty the index (before a rebuild)."""
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from clipfeed.infra.db import Database
 from clipfeed.infra.search import ClipDocument, ClipFilters, CreatorDocument, HashtagCount
@@ -178,6 +179,40 @@ class SqlSearchIndex(ABC):
             query = query.where(SearchClip.language == filters.language)
         rows = {r.clip_id: r for r in await session.scalars(query)}
         return [to_document(rows[i]) for i in ids if i in rows]
+
+    async def hashtag(self, tag: str) -> HashtagCount | None:
+        async with self.db.session() as session:
+            row = await session.get(SearchHashtag, tag)
+        return HashtagCount(row.tag, row.clip_count) if row is not None and row.clip_count > 0 else None
+
+    async def clip_ids_tagged(self, tag: str, *, limit: int) -> list[int]:
+        async with self.db.session() as session:
+            return list(await session.scalars(
+                sa.select(SearchClip.clip_id).join(SearchClipTag, SearchClipTag.clip_id == SearchClip.clip_id)
+                .where(SearchClipTag.tag == tag).order_by(SearchClip.published_at.desc(), SearchClip.clip_id.desc())
+                .limit(limit)))
+
+    async def related_hashtags(self, tag: str, *, limit: int) -> list[HashtagCount]:
+        other = aliased(SearchClipTag)
+        async with self.db.session() as session:
+            rows = (await session.execute(
+                sa.select(other.tag, sa.func.count()).join(SearchClipTag, SearchClipTag.clip_id == other.clip_id)
+                .where(SearchClipTag.tag == tag, other.tag != tag).group_by(other.tag)
+                .order_by(sa.func.count().desc(), other.tag).limit(limit))).all()
+        return [HashtagCount(t, int(n)) for t, n in rows]
+
+    async def top_hashtags(self, *, limit: int) -> list[HashtagCount]:
+        async with self.db.session() as session:
+            rows = await session.scalars(sa.select(SearchHashtag).where(SearchHashtag.clip_count > 0)
+                                         .order_by(SearchHashtag.clip_count.desc(), SearchHashtag.tag).limit(limit))
+            return [HashtagCount(r.tag, r.clip_count) for r in rows]
+
+    async def top_creators(self, *, limit: int, newest: bool = False) -> list[CreatorDocument]:
+        order = (SearchCreator.user_id.desc(),) if newest else (SearchCreator.clip_count.desc(), SearchCreator.handle)
+        async with self.db.session() as session:
+            rows = await session.scalars(sa.select(SearchCreator).where(SearchCreator.clip_count > 0)
+                                         .order_by(*order).limit(limit))
+            return [CreatorDocument(r.user_id, r.handle, r.display_name, r.clip_count) for r in rows]
 
     async def creator_candidates(self, terms: list[str], *, limit: int) -> list[CreatorDocument]:
         if not terms:
