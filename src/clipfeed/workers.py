@@ -22,6 +22,7 @@ from clipfeed.notifications.worker import NotificationFanout
 from clipfeed.recs.worker import RECS_PROCESSORS
 from clipfeed.recs.worker import training_loop as recs_training_loop
 from clipfeed.search.indexing import SEARCH_PROCESSORS
+from clipfeed.search.semantic import SEMANTIC_PROCESSORS
 from clipfeed.social.cleanup import SocialCleanup
 from clipfeed.storage.worker import STORAGE_LOOPS
 from clipfeed.stream.worker import STREAM_PROCESSORS, upkeep
@@ -50,6 +51,7 @@ LOOPS["batch"].append(recs_training_loop)
 PROCESSORS["stream"] += [NotificationFanout, SocialCleanup]  # inbox fan-out, account cleanup (issue 7)
 LOOPS["lifecycle"].append(idempotency_purge)  # expired Idempotency-Key responses (issue 7)
 PROCESSORS["stream"] += SEARCH_PROCESSORS  # search index freshness (issue 17)
+PROCESSORS["media"] += SEMANTIC_PROCESSORS  # search's caption vectors: where the sentence model is loaded (issue 17)
 
 
 def roles() -> list[str]:

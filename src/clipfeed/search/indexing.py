@@ -117,4 +117,4 @@ class SearchIndexer(Processor):
             await refresh_creators(db=self.services.db, index=index, user_ids=sorted(user_ids))
 
 
-SEARCH_PROCESSORS: list[Callable[[Services], Processor]] = [SearchIndexer, *semantic.SEMANTIC_PROCESSORS]
+SEARCH_PROCESSORS: list[Callable[[Services], Processor]] = [SearchIndexer]
