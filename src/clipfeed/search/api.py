@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -76,6 +76,16 @@ class Suggestions(BaseModel):
     items: list[Suggestion]
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """A date without a zone is read as UTC (clients sending ``2026-01-01`` mean that)."""
+    if moment is None:
+        return None
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as exc:  # year 1 or 9999 shifted past the calendar by its offset
+        raise Invalid("published_after/published_before: a date between years 1 and 9999 in UTC") from exc
+
+
 def region_of(request: Request, services: Deps) -> str:
     header = services.settings.events_region_header
     value = request.headers.get(header, "").strip().lower() if header else ""
@@ -100,11 +110,11 @@ async def search(request: Request, services: Deps, viewer: OptionalUser,
     hashtags; another type pages through that kind alone. ``mode=hybrid`` (default) also finds
     clips by meaning ("cat falls off table" → a clip tagged #fail #kitty); ``lexical`` by words
     only."""
-    if published_after and published_before and published_after >= published_before:
+    if published_after and published_before and _utc(published_after) >= _utc(published_before):
         raise Invalid("published_after must be before published_before")
     if min_duration_ms is not None and max_duration_ms is not None and min_duration_ms > max_duration_ms:
         raise Invalid("min_duration_ms must not exceed max_duration_ms")
-    filters = ClipFilters(published_after=published_after, published_before=published_before,
+    filters = ClipFilters(published_after=_utc(published_after), published_before=_utc(published_before),
                           min_duration_ms=min_duration_ms, max_duration_ms=max_duration_ms, language=language)
     page = await service.search(services=services, index=open_search_index(services.db),
                                 viewer_id=viewer.id if viewer else None, text=q, kind=type.value, filters=filters,
