@@ -123,3 +123,17 @@ async def test_reindex_rebuilds_from_the_tables(client, services) -> None:  # ty
     assert clip_ids((await client.get("/v1/search", params={"q": "glacier"})).json()) == []
     assert await reindex(services) == 1
     assert clip_ids((await client.get("/v1/search", params={"q": "glacier"})).json()) == [clip.id]
+
+
+ODD_QUERIES = ["²", "_", "a_b", '"', '""', "#", "@", "#@", "ⅷ x", "٣", "🙂 cat", "x" * 200, "%_\\", "NEAR(a b)",
+               "a OR b", "*", "-cat", "'; drop table clips; --", "ab", "#a_b", "@x", '"one', "ǅemal", "İstanbul"]
+
+
+async def test_odd_queries_are_answered_or_refused_never_failed(client, services) -> None:  # type: ignore[no-untyped-def]
+    creator = await add_creator(services, "odd_one")
+    await add_clip(services, creator, "a_b ² ⅷ ٣ İstanbul 🙂 cat %_\\ 100%")
+    for q in ODD_QUERIES:
+        for path, params in (("/v1/search", {"q": q}), ("/v1/search/suggest", {"q": q[:100]})):
+            response = await client.get(path, params=params)
+            if response.status_code != 200:
+                assert_problem(response, 422)

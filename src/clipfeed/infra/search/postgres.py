@@ -58,7 +58,9 @@ class PostgresSearchIndex(SqlSearchIndex):
             hits = " + ".join(f"({column} LIKE :g{i})::int" for i in range(len(grams)))
             similarity += f" + ({hits})::float / {len(grams)}"
         await session.execute(sa.text(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"))
-        params["tsq"] = " | ".join(f"{t}:*" for t in unique)
+        # Quoted: each term is one operand whatever the parser makes of it (``a_b`` → 'a' <-> 'b',
+        # a symbol it drops → no operand), never a syntax error. Terms are \w runs: no quote.
+        params["tsq"] = " | ".join(f"'{t}':*" for t in unique)
         rows = await session.execute(sa.text(sql.format(match=" OR ".join(match), similarity=similarity)), params)
         return [r[0] for r in rows]
 
