@@ -142,10 +142,15 @@ class SqlSearchIndex(ABC):
             session.add_all([SearchHashtag(tag=t, clip_count=n) for t, n in counts.items() if n > 0])
             await session.flush()
             await self._index_tags(session, added=sorted(set(counts) - known), removed=sorted(known - set(counts)))
-        for owner in owners:
-            count = await session.scalar(sa.select(sa.func.count()).where(SearchClip.owner_id == owner))
-            await session.execute(sa.update(SearchCreator).where(SearchCreator.user_id == owner)
-                                  .values(clip_count=int(count or 0)))
+        if owners:
+            found = dict((await session.execute(
+                sa.select(SearchClip.owner_id, sa.func.count()).where(SearchClip.owner_id.in_(owners))
+                .group_by(SearchClip.owner_id))).all())
+            known = set(await session.scalars(
+                sa.select(SearchCreator.user_id).where(SearchCreator.user_id.in_(owners))))
+            if known:  # ORM bulk UPDATE by primary key: one statement, executemany
+                await session.execute(sa.update(SearchCreator),
+                                      [{"user_id": o, "clip_count": int(found.get(o, 0))} for o in known])
 
     # --- reads ---------------------------------------------------------------------------
     async def clip_ids_of(self, owner_id: int) -> list[int]:
