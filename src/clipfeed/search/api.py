@@ -110,11 +110,12 @@ async def search(request: Request, services: Deps, viewer: OptionalUser,
     hashtags; another type pages through that kind alone. ``mode=hybrid`` (default) also finds
     clips by meaning ("cat falls off table" → a clip tagged #fail #kitty); ``lexical`` by words
     only."""
-    if published_after and published_before and _utc(published_after) >= _utc(published_before):
+    after, before = _utc(published_after), _utc(published_before)
+    if after is not None and before is not None and after >= before:
         raise Invalid("published_after must be before published_before")
     if min_duration_ms is not None and max_duration_ms is not None and min_duration_ms > max_duration_ms:
         raise Invalid("min_duration_ms must not exceed max_duration_ms")
-    filters = ClipFilters(published_after=_utc(published_after), published_before=_utc(published_before),
+    filters = ClipFilters(published_after=after, published_before=before,
                           min_duration_ms=min_duration_ms, max_duration_ms=max_duration_ms, language=language)
     page = await service.search(services=services, index=open_search_index(services.db),
                                 viewer_id=viewer.id if viewer else None, text=q, kind=type.value, filters=filters,

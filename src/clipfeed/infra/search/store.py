@@ -143,14 +143,14 @@ class SqlSearchIndex(ABC):
             await session.flush()
             await self._index_tags(session, added=sorted(set(counts) - known), removed=sorted(known - set(counts)))
         if owners:
-            found = dict((await session.execute(
+            found: dict[int, int] = {int(o): int(n) for o, n in (await session.execute(
                 sa.select(SearchClip.owner_id, sa.func.count()).where(SearchClip.owner_id.in_(owners))
-                .group_by(SearchClip.owner_id))).all())
-            known = set(await session.scalars(
+                .group_by(SearchClip.owner_id))).all()}
+            creators = set(await session.scalars(
                 sa.select(SearchCreator.user_id).where(SearchCreator.user_id.in_(owners))))
-            if known:  # ORM bulk UPDATE by primary key: one statement, executemany
+            if creators:  # ORM bulk UPDATE by primary key: one statement, executemany
                 await session.execute(sa.update(SearchCreator),
-                                      [{"user_id": o, "clip_count": int(found.get(o, 0))} for o in known])
+                                      [{"user_id": o, "clip_count": found.get(o, 0)} for o in creators])
 
     # --- reads ---------------------------------------------------------------------------
     async def clip_ids_of(self, owner_id: int) -> list[int]:
