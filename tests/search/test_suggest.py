@@ -4,6 +4,7 @@ from the fourth letter, never a query below the count floor or with a blocked wo
 from __future__ import annotations
 
 from clipfeed.search import querylog
+from clipfeed.search.service import logged
 from tests.helpers import assert_problem
 from tests.search.support import add_clip, add_creator
 
@@ -30,6 +31,7 @@ async def test_suggestions_complete_handles_tags_and_popular_queries(client, ser
     for _ in range(3):
         assert (await client.get("/v1/search", params={"q": "Sourdough starter"})).status_code == 200
     await client.get("/v1/search", params={"q": "sourdough secret recipe"})  # searched once: private
+    await logged()  # the log is written off the request path
     queries = [t for k, t, _ in await _suggest(client, "sourdough s") if k == "query"]
     assert queries == ["sourdough starter"]
     await querylog.block(db=services.db, word="Starter")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from clipfeed.infra.search.text import words
 from clipfeed.search.query import ParsedQuery
@@ -43,6 +44,7 @@ WEIGHTS = Weights()
 CLIP_FIELDS = (("tags", 1.0), ("caption", 0.85), ("handle", 0.6), ("name", 0.6), ("detected", 0.5))
 
 
+@lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
     for suffix in SUFFIXES:
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
@@ -69,6 +71,9 @@ def edits_within(a: str, b: str, limit: int) -> bool:
     return previous[-1] <= limit
 
 
+# Captions repeat the same words (Zipf): the same (query word, document word) pairs come back
+# across candidates and queries, and the pure-Python edit distance is most of a search's CPU.
+@lru_cache(maxsize=262_144)
 def word_match(term: str, word: str, *, typing: bool) -> float:
     if term == word:
         return 1.0

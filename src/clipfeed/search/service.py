@@ -7,6 +7,7 @@ behind an opaque cursor."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import math
 import time
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from clipfeed.bootstrap import Services
 
 CANDIDATES = 300
+_logging: set[asyncio.Task[None]] = set()  # query-log writes in flight (kept from the collector)
 SIDE_RESULTS = 3  # creators and hashtags shown beside clips in type=all
 
 
@@ -53,6 +55,11 @@ class SearchPage:
     creators: list[tuple[CreatorDocument, float]] = field(default_factory=list)
     hashtags: list[tuple[HashtagCount, float]] = field(default_factory=list)
     next_cursor: str | None = None
+
+
+async def logged() -> None:
+    """Wait for the query-log writes in flight (tests, shutdown)."""
+    await asyncio.gather(*list(_logging), return_exceptions=True)
 
 
 def _offset(cursor: str | None) -> int:
@@ -171,5 +178,9 @@ async def search(*, services: Services, index: SearchIndex, viewer_id: int | Non
         if kind == "hashtags":
             page.next_cursor = _cursor(offset + limit) if offset + limit < len(tags) else None
     if offset == 0 and (page.clips or page.creators or page.hashtags):
-        await querylog.record(db=services.db, region=region, query=query.text)
+        # Off the request path: the answer does not wait for the log's write (on SQLite, a
+        # write waits for the one writer), and a lost count only makes a suggestion later.
+        task = asyncio.create_task(querylog.record(db=services.db, region=region, query=query.text))
+        _logging.add(task)
+        task.add_done_callback(_logging.discard)
     return page
