@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import structlog
+
 from clipfeed.accounts import service as accounts
 from clipfeed.clips.models import Clip
 from clipfeed.core.errors import Invalid
@@ -55,6 +57,13 @@ class SearchPage:
     creators: list[tuple[CreatorDocument, float]] = field(default_factory=list)
     hashtags: list[tuple[HashtagCount, float]] = field(default_factory=list)
     next_cursor: str | None = None
+
+
+async def _log_query(services: Services, region: str, text: str) -> None:
+    try:
+        await querylog.record(db=services.db, region=region, query=text)
+    except Exception as exc:  # a busy database loses a count, never a search
+        structlog.get_logger(__name__).warning("search.query_log_failed", error=str(exc))
 
 
 async def logged() -> None:
@@ -180,7 +189,7 @@ async def search(*, services: Services, index: SearchIndex, viewer_id: int | Non
     if offset == 0 and (page.clips or page.creators or page.hashtags):
         # Off the request path: the answer does not wait for the log's write (on SQLite, a
         # write waits for the one writer), and a lost count only makes a suggestion later.
-        task = asyncio.create_task(querylog.record(db=services.db, region=region, query=query.text))
+        task = asyncio.create_task(_log_query(services, region, query.text))
         _logging.add(task)
         task.add_done_callback(_logging.discard)
     return page
