@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from clipfeed.bootstrap import Services
 
 CANDIDATES = 300
+RANKED = 100  # results of a query at most (5 pages of 20)
 _logging: set[asyncio.Task[None]] = set()  # query-log writes in flight (kept from the collector)
 SIDE_RESULTS = 3  # creators and hashtags shown beside clips in type=all
 
@@ -79,7 +80,7 @@ def _offset(cursor: str | None) -> int:
         offset = int(text.removeprefix("o:")) if text.startswith("o:") else -1
     except (ValueError, UnicodeDecodeError):
         offset = -1
-    if not 0 <= offset <= CANDIDATES:
+    if not 0 <= offset <= CANDIDATES + RANKED:
         raise Invalid("cursor: not one this endpoint returned")
     return offset
 
@@ -97,7 +98,10 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
     weights = dict(CLIP_FIELDS)
     texts = {d.clip_id: text_score(query, clip_fields(d.caption, d.tags, d.handle, d.display_name, d.detected_text),
                                    weights) for d in docs}
-    texts = {i: s for i, s in texts.items() if s >= WEIGHTS.min_text}
+    # Only the best RANKED by text go on to the row checks, counters and blend: text dominates
+    # the blend, so a clip below them would not reach the first pages, and each one costs rows.
+    best = sorted((i for i, s in texts.items() if s >= WEIGHTS.min_text), key=lambda i: (-texts[i], -i))[:RANKED]
+    texts = {i: texts[i] for i in best}
     meaning: list[int] = []
     if semantic and not (query.tags or query.handles or query.phrases):
         near = await neighbours(db=services.db, text=query.text, threads=services.settings.embedding_threads)
