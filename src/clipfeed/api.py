@@ -28,6 +28,8 @@ from clipfeed.media.blocklist_api import router as blocklist_router
 from clipfeed.moderation.api import router as moderation_router
 from clipfeed.notifications.api import router as notifications_router
 from clipfeed.recs.api import router as feed_router
+from clipfeed.search.api import router as search_router
+from clipfeed.search.discovery_api import router as discovery_router
 from clipfeed.settings import Settings
 from clipfeed.social.api import router as social_router
 from clipfeed.social.events import start_shard_relays
@@ -56,6 +58,8 @@ FEATURE_ROUTERS: list[APIRouter] = [
     feed_router,              # For You and Following feeds, interests
     social_router,            # follows, likes, comments, shares, blocks
     notifications_router,     # inbox and its SSE stream
+    search_router,            # search and suggestions
+    discovery_router,         # hashtag pages and follows, Discover, similar clips, mute filters
     webapp_router,            # the web app, /docs, /redoc: last, its catch-all answers what nothing else routes
 ]
 # Parts of the OpenAPI document that features whose wire format is not JSON write themselves.

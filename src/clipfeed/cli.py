@@ -323,6 +323,15 @@ def _register_recs_commands() -> None:  # issue 9: `clipfeed recs eval|train|mod
 _register_recs_commands()
 
 
+def _register_search_commands() -> None:  # issue 17: `clipfeed search reindex|block`
+    from clipfeed.search.cli import search_cli
+
+    app.add_typer(search_cli, name="search")
+
+
+_register_search_commands()
+
+
 def main() -> None:
     app(prog_name="clipfeed")
 

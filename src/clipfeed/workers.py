@@ -24,6 +24,8 @@ from clipfeed.recs.worker import RECS_PROCESSORS
 from clipfeed.recs.worker import training_loop as recs_training_loop
 from clipfeed.runtime.consumers import Processor, run_processor
 from clipfeed.runtime.services import Services
+from clipfeed.search.indexing import SEARCH_PROCESSORS
+from clipfeed.search.semantic import SEMANTIC_PROCESSORS
 from clipfeed.social.cleanup import SocialCleanup
 from clipfeed.storage.worker import storage_loop
 from clipfeed.stream.worker import STREAM_PROCESSORS, upkeep
@@ -44,13 +46,13 @@ class Role:
 
 ROLES: dict[str, Role] = {
     # Probe, ladder, thumbnails, screening; chunks of long clips; renditions of cold clips
-    # popular again.
-    "media": Role(processors=[MediaProcessor, ChunkProcessor, RetranscodeProcessor], loops=[]),
-    # Counters, trending and live features; the feed indexer and live feedback; edge purges on
+    # popular again; search's caption vectors (where the sentence model is loaded).
+    "media": Role(processors=[MediaProcessor, ChunkProcessor, RetranscodeProcessor, *SEMANTIC_PROCESSORS], loops=[]),
+    # Counters, trending and live features; the feed and search indexers, live feedback; edge purges on
     # takedowns; inbox fan-out; account cleanup. Loops: topic retention and pruning, retries
     # of unconfirmed purges.
-    "stream": Role(processors=[*STREAM_PROCESSORS, *RECS_PROCESSORS, PurgeProcessor, NotificationFanout,
-                               SocialCleanup],
+    "stream": Role(processors=[*STREAM_PROCESSORS, *RECS_PROCESSORS, *SEARCH_PROCESSORS, PurgeProcessor,
+                               NotificationFanout, SocialCleanup],
                    loops=[upkeep, purge.purge_loop]),
     # The Parquet lake and its aggregates, training data, the ranker's training.
     "batch": Role(processors=[], loops=[compaction_loop, jobs_loop, recs_training_loop]),

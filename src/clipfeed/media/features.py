@@ -86,6 +86,16 @@ async def get_embeddings(*, db: Database, clip_ids: list[int]) -> dict[int, np.n
     return {clip_id: np.frombuffer(blob, dtype="<f4").copy() for clip_id, blob in rows if blob}
 
 
+async def get_languages(*, db: Database, clip_ids: list[int]) -> dict[int, str]:
+    """The detected language of each clip that has one (search filters and indexes by it)."""
+    if not clip_ids:
+        return {}
+    async with db.session() as session:
+        rows = (await session.execute(sa.select(ClipFeatures.clip_id, ClipFeatures.language).where(
+            ClipFeatures.clip_id.in_(set(clip_ids)), ClipFeatures.language.is_not(None)))).all()
+    return {clip_id: language for clip_id, language in rows if language}
+
+
 async def delete(*, db: Database, clip_id: int) -> None:
     async with db.session() as session:
         await session.execute(sa.delete(ClipFeatures).where(ClipFeatures.clip_id == clip_id))

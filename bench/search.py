@@ -1,0 +1,210 @@
+"""Search and suggest latency at a fixed request rate on each engine, against baselines from
+the same run: the bare ``/healthz`` through the same HTTP stack, and a ``LIKE '%q%'`` scan of
+the same documents straight on the database (no HTTP: what a naive search would cost).
+
+    .venv/bin/python bench/search.py [--clips 100000] [--users 20000] [--rate 50] [--seconds 20]
+                                     [--engines sqlite,postgres]
+
+Set-up per engine (indexing timed): a scratch SQLite file or PostgreSQL database, users and
+ready public clips inserted in bulk (captions of 4-10 words drawn Zipf-wise from 3,000
+synthetic words, 1-3 of 500 hashtags), then ``clipfeed search reindex``'s rebuild (lexical;
+the semantic vectors are measured by the relevance set in tests/search). Then ``clipfeed
+serve`` starts as its own process and the open-loop load generator of ``bench/feed.py`` sends
+each scenario at ``--rate``: search (a mix of words, typos, prefixes, two-word, ``#tag`` and
+``@handle`` queries, ``mode=lexical``) and suggest (2-6 letter prefixes, some with a typo).
+The machine's load shifts the figures: ``uptime`` is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.feed import measure  # noqa: E402  (the shared open-loop load generator)
+
+SYLLABLES = ["ka", "lo", "mi", "su", "te", "ra", "no", "vi", "da", "pe", "zu", "ha", "ri", "mo", "ne", "ta", "li",
+             "so", "ku", "be", "fa", "gi"]
+
+
+def vocabulary(rng: np.random.Generator, size: int) -> list[str]:
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(SYLLABLES, size=int(rng.integers(2, 5)))))
+    return sorted(words)
+
+
+def typo(word: str, rng: np.random.Generator) -> str:
+    if len(word) < 4:
+        return word
+    i = int(rng.integers(1, len(word) - 1))
+    return word[:i - 1] + word[i] + word[i - 1] + word[i + 1:]  # two letters swapped
+
+
+async def seed(env: dict[str, str], *, clips: int, users: int, rng: np.random.Generator,
+               words: list[str], tags: list[str]) -> tuple[list[str], float]:
+    """Users and clips in bulk, then the index rebuilt; returns handles and indexing seconds."""
+    import sqlalchemy as sa
+
+    from clipfeed.accounts.models import User
+    from clipfeed.bootstrap import bootstrap
+    from clipfeed.clips.models import Clip
+    from clipfeed.infra.db.migrate import upgrade
+    from clipfeed.infra.search import open_search_index
+    from clipfeed.search.indexing import rebuild
+    from clipfeed.settings import Settings
+
+    os.environ.update(env)
+    settings = Settings()
+    upgrade(settings.resolve(settings.database_url))
+    services = await bootstrap(settings, relay=False)
+    try:
+        now = datetime.now(UTC)
+        handles = [f"{words[n % len(words)]}_{n}" for n in range(users)]
+        user_ids = [services.ids.next_id() for _ in range(users)]
+        async with services.db.session() as session:
+            await session.execute(sa.insert(User), [
+                {"id": uid, "handle": h, "email": None, "display_name": h.split("_")[0].title(), "role": "user"}
+                for uid, h in zip(user_ids, handles, strict=True)])
+        zipf = np.minimum(rng.zipf(1.3, size=clips * 10), len(words)) - 1
+        rows = []
+        for n in range(clips):
+            caption = " ".join(words[int(z)] for z in zipf[n * 10:n * 10 + int(rng.integers(4, 11))])
+            clip_tags = sorted({tags[int(t)] for t in rng.integers(0, len(tags), size=int(rng.integers(1, 4)))})
+            published = now - timedelta(minutes=int(rng.integers(0, 60 * 24 * 90)))
+            rows.append({"id": services.ids.next_id(), "owner_id": user_ids[int(rng.integers(0, users))],
+                         "caption": caption, "hashtags": clip_tags, "visibility": "public", "status": "ready",
+                         "media": {}, "duration_ms": int(rng.integers(5, 90)) * 1000, "published_at": published,
+                         "created_at": published, "updated_at": published})
+        for start in range(0, len(rows), 5000):
+            async with services.db.session() as session:
+                await session.execute(sa.insert(Clip), rows[start:start + 5000])
+        started = time.perf_counter()
+        await rebuild(db=services.db, index=open_search_index(services.db), vectors=False)
+        return handles, time.perf_counter() - started
+    finally:
+        await services.close()
+
+
+async def like_baseline(env: dict[str, str], queries: list[str]) -> dict[str, float]:
+    """The naive search: ``document LIKE '%q%'`` on the same table, one query at a time."""
+    import sqlalchemy as sa
+
+    from clipfeed.infra.db import Database
+    from clipfeed.settings import Settings
+
+    settings = Settings(**{"database_url": env["CLIPFEED_DATABASE_URL"]})  # type: ignore[arg-type]
+    db = Database(settings.resolve(settings.database_url))
+    latencies = []
+    try:
+        for q in queries:
+            started = time.perf_counter()
+            async with db.session() as session:
+                await session.execute(sa.text("SELECT clip_id FROM search_clips WHERE document LIKE :q "
+                                              "ORDER BY published_at DESC LIMIT 20"), {"q": f"%{q}%"})
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        await db.close()
+    return {"p50": float(np.percentile(latencies, 50)), "p99": float(np.percentile(latencies, 99)),
+            "requests": len(queries), "failures": 0, "rps": 0.0}
+
+
+def search_queries(rng: np.random.Generator, words: list[str], tags: list[str], handles: list[str],
+                   count: int) -> list[str]:
+    common = words[:300]
+    out = []
+    for n in range(count):
+        word = common[int(rng.integers(0, len(common)))]
+        kind = n % 6
+        tag, handle = tags[int(rng.integers(0, len(tags)))], handles[int(rng.integers(0, len(handles)))]
+        out.append([word, typo(word, rng), word[:max(3, len(word) - 2)],
+                    f"{word} {common[int(rng.integers(0, len(common)))]}", f"#{tag}", f"@{handle}"][kind])
+    return out
+
+
+def suggest_queries(rng: np.random.Generator, words: list[str], count: int) -> list[str]:
+    out = []
+    for n in range(count):
+        word = words[int(rng.integers(0, 300))]
+        prefix = word[:int(rng.integers(2, 7))]
+        out.append(typo(prefix, rng) if n % 4 == 0 else prefix)
+    return out
+
+
+def run_engine(engine: str, args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, dict[str, float]]:
+    from tests.services import free_port, postgres_database, postgres_server, wait_for_port
+
+    rng = np.random.default_rng(11)
+    words = vocabulary(rng, 3000)
+    tags = [f"{w}{n}" for n, w in enumerate(vocabulary(rng, 500))]
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="clipfeed-bench-search-"))
+    port = free_port()
+    database = (stack.enter_context(postgres_database(stack.enter_context(postgres_server())))
+                if engine == "postgres" else f"sqlite:///{tmp}/clipfeed.db")
+    env = {"CLIPFEED_DATA_DIR": tmp, "CLIPFEED_DATABASE_URL": database, "CLIPFEED_INPROCESS_WORKERS": "none",
+           "CLIPFEED_PORT": str(port), "CLIPFEED_LOG_LEVEL": "WARNING", "CLIPFEED_NODE_ID": "9"}
+    handles, seconds = asyncio.run(seed(env, clips=args.clips, users=args.users, rng=rng, words=words, tags=tags))
+    print(f"{engine}: indexed {args.clips} clips and {args.users} creators in {seconds:.0f} s "
+          f"({args.clips / seconds:.0f} clips/s)")
+    count = int(args.rate * args.seconds)
+    results = {"indexing clips/s": {"value": args.clips / seconds}}
+    searches = search_queries(rng, words, tags, handles, count)
+    results["LIKE '%q%' (database, sequential)"] = asyncio.run(
+        like_baseline(env, [q.lstrip("#@") for q in searches[:200]]))
+    server = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "serve", "--port", str(port)],
+                              env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, server, timeout=60)
+        measure(port, [("/healthz", {})] * 50, args.rate)  # warm-up: connections, first imports
+        measure(port, [(f"/v1/search?{urlencode({'q': q, 'mode': 'lexical'})}", {}) for q in searches[:50]], args.rate)
+        results["/healthz"] = measure(port, [("/healthz", {})] * count, args.rate)
+        results["search"] = measure(port, [(f"/v1/search?{urlencode({'q': q, 'mode': 'lexical'})}", {})
+                                           for q in searches], args.rate)
+        results["suggest"] = measure(port, [(f"/v1/search/suggest?{urlencode({'q': q})}", {})
+                                            for q in suggest_queries(rng, words, count)], args.rate)
+    finally:
+        server.terminate()
+        server.wait(15)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--seconds", type=float, default=20.0, help="per scenario")
+    parser.add_argument("--engines", default="sqlite,postgres")
+    args = parser.parse_args()
+    print(f"load before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for engine in args.engines.split(","):
+        with contextlib.ExitStack() as stack:
+            table[engine] = run_engine(engine, args, stack)
+    print(f"load after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print("| engine | scenario | p50 ms | p99 ms | requests | failures | achieved req/s |")
+    print("|---|---|---|---|---|---|---|")
+    for engine, rows in table.items():
+        for name, row in rows.items():
+            if "value" in row:
+                print(f"| {engine} | {name} | {row['value']:.0f} | | | | |")
+                continue
+            print(f"| {engine} | {name} | {row['p50']:.1f} | {row['p99']:.1f} | {row['requests']:.0f} | "
+                  f"{row['failures']:.0f} | {row['rps']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

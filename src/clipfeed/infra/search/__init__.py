@@ -1,0 +1,120 @@
+"""Search index port: a denormalised copy of what is searchable, with a text index that finds
+candidates tolerant of typos, prefixes and word forms.
+
+The engine is picked by the metadata store's URL scheme, because the index lives in that
+database: ``sqlite://`` → FTS5 (``trigram`` + ``unicode61`` tokenizers), ``postgresql://`` →
+full-text (``tsvector``) + ``pg_trgm``. An adapter's job is *recall*: return every document a
+query could mean, within ``limit``. Precision (which candidate ranks first) is one scorer over
+the documents, shared by every engine (``clipfeed.search.scoring``), so both engines rank the
+same candidates the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from clipfeed.infra.db import Database
+
+
+@dataclass(frozen=True)
+class ClipDocument:
+    clip_id: int
+    owner_id: int
+    caption: str
+    tags: tuple[str, ...]
+    handle: str
+    display_name: str
+    published_at: datetime
+    detected_text: str = ""
+    language: str | None = None
+    duration_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class CreatorDocument:
+    user_id: int
+    handle: str
+    display_name: str
+    clip_count: int = 0
+
+
+@dataclass(frozen=True)
+class HashtagCount:
+    tag: str
+    clip_count: int
+
+
+@dataclass(frozen=True)
+class ClipFilters:
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+    min_duration_ms: int | None = None
+    max_duration_ms: int | None = None
+    language: str | None = None
+
+
+class SearchIndex(Protocol):
+    async def put_clips(self, clips: list[ClipDocument]) -> None:
+        """Insert or replace these clips' documents (idempotent), and refresh the clip counts
+        of their hashtags and creators."""
+
+    async def remove_clips(self, clip_ids: list[int]) -> None:
+        """Remove these clips (unknown IDs are ignored); hashtag and creator counts follow."""
+
+    async def put_creators(self, creators: list[CreatorDocument]) -> None:
+        """Insert or replace creators (their clip counts are the index's own)."""
+
+    async def remove_creators(self, user_ids: list[int]) -> None:
+        """Remove creators and every clip of theirs."""
+
+    async def clip_ids_of(self, owner_id: int) -> list[int]:
+        """The indexed clips of a creator (to re-index them after a rename)."""
+
+    async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int) -> list[ClipDocument]:
+        """Clips whose text may match any of the folded ``terms`` (typos, prefixes and word
+        forms included), narrowed by ``filters``; at most ``limit``, likelier ones first."""
+
+    async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
+        """The indexed documents among ``clip_ids`` that pass ``filters``, in that order
+        (semantic hits are looked up this way)."""
+
+    async def creator_candidates(self, terms: list[str], *, limit: int) -> list[CreatorDocument]:
+        """Creators whose handle or display name may match any of ``terms``."""
+
+    async def hashtag_candidates(self, terms: list[str], *, limit: int) -> list[HashtagCount]:
+        """Hashtags (with at least one listed clip) that may match any of ``terms``."""
+
+    async def hashtag(self, tag: str) -> HashtagCount | None:
+        """The hashtag with its listed-clip count, or None when no listed clip carries it."""
+
+    async def clip_ids_tagged(self, tag: str, *, limit: int) -> list[int]:
+        """Listed clips carrying ``tag``, newest first."""
+
+    async def related_hashtags(self, tag: str, *, limit: int) -> list[HashtagCount]:
+        """Hashtags most often on the same clips as ``tag`` (count = clips shared)."""
+
+    async def top_hashtags(self, *, limit: int) -> list[HashtagCount]:
+        """Hashtags with the most listed clips."""
+
+    async def top_creators(self, *, limit: int, newest: bool = False) -> list[CreatorDocument]:
+        """Creators with listed clips: the most clips first, or (``newest``) the newest
+        accounts first."""
+
+    async def clear(self) -> None:
+        """Empty the index (before a rebuild)."""
+
+
+def open_search_index(db: Database) -> SearchIndex:
+    """The engine of ``db``'s scheme; an unknown scheme fails (the database did already)."""
+    if db.is_sqlite:
+        from clipfeed.infra.search.sqlite import SQLiteSearchIndex
+
+        return SQLiteSearchIndex(db)
+    from clipfeed.infra.search.postgres import PostgresSearchIndex
+
+    return PostgresSearchIndex(db)
+
+
+__all__ = ["ClipDocument", "ClipFilters", "CreatorDocument", "HashtagCount", "SearchIndex", "open_search_index"]

@@ -1,0 +1,239 @@
+"""What both engines share: the portable tables (documents, hashtag and creator counts) written
+in one transaction with the engine's own text index, which each adapter maintains through the
+``_index_*`` hooks and queries in ``_clip_ids``/``_creator_ids``/``_tag_names``."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from clipfeed.infra.db import Database
+from clipfeed.infra.search import ClipDocument, ClipFilters, CreatorDocument, HashtagCount
+from clipfeed.infra.search.tables import SearchClip, SearchClipTag, SearchCreator, SearchHashtag
+from clipfeed.infra.search.text import fold
+
+
+def clip_document_text(clip: ClipDocument) -> str:
+    """Every searchable field, folded; handles also split at ``_`` and ``.`` so a part of one
+    is a word of its own."""
+    handle_parts = clip.handle.replace("_", " ").replace(".", " ")
+    return fold(" ".join([clip.caption, " ".join(clip.tags), clip.handle, handle_parts, clip.display_name,
+                          clip.detected_text]))
+
+
+def creator_document_text(creator: CreatorDocument) -> str:
+    return fold(" ".join([creator.handle, creator.handle.replace("_", " ").replace(".", " "), creator.display_name]))
+
+
+def to_document(row: SearchClip) -> ClipDocument:
+    return ClipDocument(clip_id=row.clip_id, owner_id=row.owner_id, caption=row.caption,
+                        tags=tuple(t for t in row.tags.split() if t), handle=row.handle,
+                        display_name=row.display_name, published_at=row.published_at,
+                        detected_text=row.detected_text, language=row.language, duration_ms=row.duration_ms)
+
+
+class SqlSearchIndex(ABC):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- engine hooks ------------------------------------------------------------------
+    @abstractmethod
+    async def _index_clips(self, session: AsyncSession, clips: list[tuple[int, str]]) -> None: ...
+    @abstractmethod
+    async def _unindex_clips(self, session: AsyncSession, clip_ids: list[int]) -> None: ...
+    @abstractmethod
+    async def _index_creators(self, session: AsyncSession, creators: list[tuple[int, str]]) -> None: ...
+    @abstractmethod
+    async def _unindex_creators(self, session: AsyncSession, user_ids: list[int]) -> None: ...
+    @abstractmethod
+    async def _index_tags(self, session: AsyncSession, added: list[str], removed: list[str]) -> None: ...
+    @abstractmethod
+    async def _clip_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]: ...
+    @abstractmethod
+    async def _creator_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]: ...
+    @abstractmethod
+    async def _tag_names(self, session: AsyncSession, terms: list[str], limit: int) -> list[str]: ...
+    @abstractmethod
+    async def _clear_text(self, session: AsyncSession) -> None: ...
+
+    # --- writes --------------------------------------------------------------------------
+    async def put_clips(self, clips: list[ClipDocument]) -> None:
+        if not clips:
+            return
+        ids = [c.clip_id for c in clips]
+        async with self.db.session() as session:
+            old_tags = await self._tags_of(session, ids)
+            owners = set(await self._owners_of(session, ids)) | {c.owner_id for c in clips}
+            await self._delete_clip_rows(session, ids)
+            session.add_all([SearchClip(clip_id=c.clip_id, owner_id=c.owner_id, caption=c.caption,
+                                        tags=" ".join(c.tags), handle=c.handle, display_name=c.display_name,
+                                        detected_text=c.detected_text, language=c.language,
+                                        duration_ms=c.duration_ms, published_at=c.published_at,
+                                        document=clip_document_text(c)) for c in clips])
+            session.add_all([SearchClipTag(tag=t, clip_id=c.clip_id) for c in clips for t in dict.fromkeys(c.tags)])
+            await session.flush()
+            await self._index_clips(session, [(c.clip_id, clip_document_text(c)) for c in clips])
+            await self._recount(session, old_tags | {t for c in clips for t in c.tags}, owners)
+
+    async def remove_clips(self, clip_ids: list[int]) -> None:
+        if not clip_ids:
+            return
+        async with self.db.session() as session:
+            tags = await self._tags_of(session, clip_ids)
+            owners = set(await self._owners_of(session, clip_ids))
+            await self._delete_clip_rows(session, clip_ids)
+            await self._recount(session, tags, owners)
+
+    async def put_creators(self, creators: list[CreatorDocument]) -> None:
+        if not creators:
+            return
+        ids = [c.user_id for c in creators]
+        async with self.db.session() as session:
+            await session.execute(sa.delete(SearchCreator).where(SearchCreator.user_id.in_(ids)))
+            await self._unindex_creators(session, ids)
+            session.add_all([SearchCreator(user_id=c.user_id, handle=c.handle, display_name=c.display_name,
+                                           document=creator_document_text(c)) for c in creators])
+            await session.flush()
+            await self._index_creators(session, [(c.user_id, creator_document_text(c)) for c in creators])
+            await self._recount(session, set(), set(ids))
+
+    async def remove_creators(self, user_ids: list[int]) -> None:
+        if not user_ids:
+            return
+        async with self.db.session() as session:
+            clip_ids = list(await session.scalars(
+                sa.select(SearchClip.clip_id).where(SearchClip.owner_id.in_(user_ids))))
+            tags = await self._tags_of(session, clip_ids)
+            await self._delete_clip_rows(session, clip_ids)
+            await session.execute(sa.delete(SearchCreator).where(SearchCreator.user_id.in_(user_ids)))
+            await self._unindex_creators(session, user_ids)
+            await self._recount(session, tags, set())
+
+    async def clear(self) -> None:
+        async with self.db.session() as session:
+            for table in (SearchClip, SearchClipTag, SearchHashtag, SearchCreator):
+                await session.execute(sa.delete(table))
+            await self._clear_text(session)
+
+    async def _delete_clip_rows(self, session: AsyncSession, clip_ids: list[int]) -> None:
+        await session.execute(sa.delete(SearchClip).where(SearchClip.clip_id.in_(clip_ids)))
+        await session.execute(sa.delete(SearchClipTag).where(SearchClipTag.clip_id.in_(clip_ids)))
+        await self._unindex_clips(session, clip_ids)
+
+    async def _tags_of(self, session: AsyncSession, clip_ids: Iterable[int]) -> set[str]:
+        rows = await session.scalars(sa.select(SearchClipTag.tag).where(SearchClipTag.clip_id.in_(list(clip_ids))))
+        return set(rows)
+
+    async def _owners_of(self, session: AsyncSession, clip_ids: list[int]) -> list[int]:
+        return list(await session.scalars(sa.select(SearchClip.owner_id).where(SearchClip.clip_id.in_(clip_ids))))
+
+    async def _recount(self, session: AsyncSession, tags: set[str], owners: set[int]) -> None:
+        """Counts of the touched hashtags and creators, from the rows (so replays converge)."""
+        if tags:
+            counts = dict((await session.execute(
+                sa.select(SearchClipTag.tag, sa.func.count()).where(SearchClipTag.tag.in_(tags))
+                .group_by(SearchClipTag.tag))).all())
+            known = set(await session.scalars(sa.select(SearchHashtag.tag).where(SearchHashtag.tag.in_(tags))))
+            await session.execute(sa.delete(SearchHashtag).where(SearchHashtag.tag.in_(tags)))
+            session.add_all([SearchHashtag(tag=t, clip_count=n) for t, n in counts.items() if n > 0])
+            await session.flush()
+            await self._index_tags(session, added=sorted(set(counts) - known), removed=sorted(known - set(counts)))
+        if owners:
+            found: dict[int, int] = {int(o): int(n) for o, n in (await session.execute(
+                sa.select(SearchClip.owner_id, sa.func.count()).where(SearchClip.owner_id.in_(owners))
+                .group_by(SearchClip.owner_id))).all()}
+            creators = set(await session.scalars(
+                sa.select(SearchCreator.user_id).where(SearchCreator.user_id.in_(owners))))
+            if creators:  # ORM bulk UPDATE by primary key: one statement, executemany
+                await session.execute(sa.update(SearchCreator),
+                                      [{"user_id": o, "clip_count": found.get(o, 0)} for o in creators])
+
+    # --- reads ---------------------------------------------------------------------------
+    async def clip_ids_of(self, owner_id: int) -> list[int]:
+        async with self.db.session() as session:
+            return list(await session.scalars(sa.select(SearchClip.clip_id).where(SearchClip.owner_id == owner_id)))
+
+    async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int) -> list[ClipDocument]:
+        if not terms:
+            return []
+        async with self.db.session() as session:
+            ids = await self._clip_ids(session, terms, limit)
+            return await self._documents(session, ids, filters)
+
+    async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
+        async with self.db.session() as session:
+            return await self._documents(session, clip_ids, filters or ClipFilters())
+
+    async def _documents(self, session: AsyncSession, ids: list[int], filters: ClipFilters) -> list[ClipDocument]:
+        if not ids:
+            return []
+        query = sa.select(SearchClip).where(SearchClip.clip_id.in_(ids))
+        if filters.published_after is not None:
+            query = query.where(SearchClip.published_at >= filters.published_after)
+        if filters.published_before is not None:
+            query = query.where(SearchClip.published_at < filters.published_before)
+        if filters.min_duration_ms is not None:
+            query = query.where(SearchClip.duration_ms >= filters.min_duration_ms)
+        if filters.max_duration_ms is not None:
+            query = query.where(SearchClip.duration_ms <= filters.max_duration_ms)
+        if filters.language is not None:
+            query = query.where(SearchClip.language == filters.language)
+        rows = {r.clip_id: r for r in await session.scalars(query)}
+        return [to_document(rows[i]) for i in ids if i in rows]
+
+    async def hashtag(self, tag: str) -> HashtagCount | None:
+        async with self.db.session() as session:
+            row = await session.get(SearchHashtag, tag)
+        return HashtagCount(row.tag, row.clip_count) if row is not None and row.clip_count > 0 else None
+
+    async def clip_ids_tagged(self, tag: str, *, limit: int) -> list[int]:
+        async with self.db.session() as session:
+            return list(await session.scalars(
+                sa.select(SearchClip.clip_id).join(SearchClipTag, SearchClipTag.clip_id == SearchClip.clip_id)
+                .where(SearchClipTag.tag == tag).order_by(SearchClip.published_at.desc(), SearchClip.clip_id.desc())
+                .limit(limit)))
+
+    async def related_hashtags(self, tag: str, *, limit: int) -> list[HashtagCount]:
+        other = aliased(SearchClipTag)
+        async with self.db.session() as session:
+            rows = (await session.execute(
+                sa.select(other.tag, sa.func.count()).join(SearchClipTag, SearchClipTag.clip_id == other.clip_id)
+                .where(SearchClipTag.tag == tag, other.tag != tag).group_by(other.tag)
+                .order_by(sa.func.count().desc(), other.tag).limit(limit))).all()
+        return [HashtagCount(t, int(n)) for t, n in rows]
+
+    async def top_hashtags(self, *, limit: int) -> list[HashtagCount]:
+        async with self.db.session() as session:
+            rows = await session.scalars(sa.select(SearchHashtag).where(SearchHashtag.clip_count > 0)
+                                         .order_by(SearchHashtag.clip_count.desc(), SearchHashtag.tag).limit(limit))
+            return [HashtagCount(r.tag, r.clip_count) for r in rows]
+
+    async def top_creators(self, *, limit: int, newest: bool = False) -> list[CreatorDocument]:
+        order = (SearchCreator.user_id.desc(),) if newest else (SearchCreator.clip_count.desc(), SearchCreator.handle)
+        async with self.db.session() as session:
+            rows = await session.scalars(sa.select(SearchCreator).where(SearchCreator.clip_count > 0)
+                                         .order_by(*order).limit(limit))
+            return [CreatorDocument(r.user_id, r.handle, r.display_name, r.clip_count) for r in rows]
+
+    async def creator_candidates(self, terms: list[str], *, limit: int) -> list[CreatorDocument]:
+        if not terms:
+            return []
+        async with self.db.session() as session:
+            ids = await self._creator_ids(session, terms, limit)
+            rows = {r.user_id: r for r in await session.scalars(
+                sa.select(SearchCreator).where(SearchCreator.user_id.in_(ids)))}
+        return [CreatorDocument(r.user_id, r.handle, r.display_name, r.clip_count)
+                for r in (rows.get(i) for i in ids) if r is not None]
+
+    async def hashtag_candidates(self, terms: list[str], *, limit: int) -> list[HashtagCount]:
+        if not terms:
+            return []
+        async with self.db.session() as session:
+            names = await self._tag_names(session, terms, limit)
+            rows = {r.tag: r.clip_count for r in await session.scalars(
+                sa.select(SearchHashtag).where(SearchHashtag.tag.in_(names)))}
+        return [HashtagCount(t, rows[t]) for t in names if t in rows]

@@ -1,0 +1,1 @@
+"""Search and discovery: clips, creators and hashtags by text, autocomplete, the indexer."""

@@ -1,0 +1,81 @@
+"""Mute filters: words, phrases and hashtags a user never wants to see. Whole words (muting
+``cat`` hides "my cat" but not "catalogue"), case- and accent-insensitive (``spoiler`` hides
+"SPOILER" and "spóiler"). Applied to search results, hashtag pages, Discover and similar
+clips."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from clipfeed.clips.models import Clip
+from clipfeed.core.errors import Invalid
+from clipfeed.infra.db import Database, utcnow
+from clipfeed.infra.search.text import fold, words
+from clipfeed.search.models import MuteFilter
+
+MAX_FILTERS = 200
+KINDS = ("word", "hashtag")
+
+
+@dataclass(frozen=True)
+class Mutes:
+    phrases: list[list[str]] = field(default_factory=list)
+    tags: set[str] = field(default_factory=set)
+
+    def hides(self, clip: Clip) -> bool:
+        tags = {t.lower() for t in clip.hashtags or []}
+        if tags & self.tags:
+            return True
+        text = words(clip.caption) + sorted(tags)
+        return any(_contains(text, phrase) for phrase in self.phrases)
+
+
+def _contains(text: list[str], phrase: list[str]) -> bool:
+    n = len(phrase)
+    return any(text[i:i + n] == phrase for i in range(len(text) - n + 1))
+
+
+def normalise(kind: str, value: str) -> str:
+    if kind == "hashtag":
+        tag = fold(value.strip().lstrip("#"))
+        if not tag or words(tag) != [tag]:
+            raise Invalid("a muted hashtag: letters, digits and '_' only")
+        return tag
+    phrase = " ".join(words(value))
+    if not phrase:
+        raise Invalid("a muted word or phrase needs at least one letter or digit")
+    return phrase
+
+
+async def list_filters(*, db: Database, user_id: int) -> list[tuple[str, str]]:
+    async with db.session() as session:
+        rows = (await session.execute(sa.select(MuteFilter.kind, MuteFilter.value).where(MuteFilter.user_id == user_id)
+                                      .order_by(MuteFilter.kind, MuteFilter.value))).all()
+    return [(k, v) for k, v in rows]
+
+
+async def add(*, db: Database, user_id: int, kind: str, value: str) -> tuple[str, str]:
+    value = normalise(kind, value)
+    async with db.session() as session:
+        if await session.get(MuteFilter, (user_id, kind, value)) is None:
+            count = await session.scalar(sa.select(sa.func.count()).where(MuteFilter.user_id == user_id))
+            if int(count or 0) >= MAX_FILTERS:
+                raise Invalid(f"at most {MAX_FILTERS} mute filters")
+            session.add(MuteFilter(user_id=user_id, kind=kind, value=value, created_at=utcnow()))
+    return kind, value
+
+
+async def remove(*, db: Database, user_id: int, kind: str, value: str) -> None:
+    value = normalise(kind, value)
+    async with db.session() as session:
+        await session.execute(sa.delete(MuteFilter).where(MuteFilter.user_id == user_id, MuteFilter.kind == kind,
+                                                          MuteFilter.value == value))
+
+
+async def of(*, db: Database, user_id: int | None) -> Mutes:
+    if user_id is None:
+        return Mutes()
+    found = await list_filters(db=db, user_id=user_id)
+    return Mutes(phrases=[v.split() for k, v in found if k == "word"], tags={v for k, v in found if k == "hashtag"})

@@ -1,0 +1,59 @@
+"""Autocomplete: what the box's text may become — ``@handles``, ``#hashtags`` and popular past
+queries of the region — each with a count. Up to three letters only prefixes count (a typo is
+indistinguishable from another word that short); from the fourth, one typo is tolerated."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from clipfeed.infra.search import SearchIndex
+from clipfeed.infra.search.text import fold, words
+from clipfeed.search import access, querylog
+from clipfeed.search.scoring import word_match
+
+if TYPE_CHECKING:
+    from clipfeed.runtime.services import Services
+
+Kind = Literal["handle", "hashtag", "query"]
+
+
+def _completes(typed: str, candidate: str) -> float:
+    if candidate.startswith(typed):
+        return 1.0
+    if len(typed) <= 3:
+        return 0.0
+    # the typed text with a typo may still be a prefix: compare with the candidate's start
+    head = candidate[: len(typed)]
+    return 0.7 if word_match(typed, head, typing=True) >= 0.7 else 0.0
+
+
+async def suggest(*, services: Services, index: SearchIndex, viewer_id: int | None, text: str, limit: int,
+                  region: str) -> list[tuple[Kind, str, int]]:
+    stripped = text.strip()
+    last = (words(stripped) or [""])[-1]
+    if not last:
+        return []
+    sigil = stripped[0] if stripped[0] in "#@" else ""
+    scored: list[tuple[float, int, Kind, str]] = []
+    if sigil != "#":
+        creators = await index.creator_candidates([last], limit=30)
+        visible = await access.visible_creators(db=services.db, viewer_id=viewer_id,
+                                                user_ids=[c.user_id for c in creators])
+        for creator in creators:
+            fit = _completes(last, creator.handle)
+            if fit and creator.user_id in visible:
+                scored.append((fit, creator.clip_count, "handle", "@" + creator.handle))
+    if sigil != "@":
+        for tag in await index.hashtag_candidates([last], limit=30):
+            fit = _completes(last, tag.tag)
+            if fit:
+                scored.append((fit, tag.clip_count, "hashtag", "#" + tag.tag))
+    if not sigil:
+        for query, count in await querylog.popular(db=services.db, region=region, prefix=fold(stripped), limit=limit):
+            scored.append((1.0, count, "query", query))
+    scored.sort(key=lambda s: (-s[0], -s[1], s[3]))
+    out: list[tuple[Kind, str, int]] = []
+    for _, count, kind, shown in scored:
+        if (kind, shown) not in {(k, t) for k, t, _ in out}:
+            out.append((kind, shown, count))
+    return out[:limit]
