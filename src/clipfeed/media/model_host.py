@@ -30,8 +30,18 @@ def _executor() -> ProcessPoolExecutor:
         if _pool is None:
             # spawn, not fork: the parent runs threads (and maybe torch) that a fork would copy
             # in an undefined state.
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_start_child)
         return _pool
+
+
+def _start_child() -> None:
+    """In the fresh interpreter: log like the parent (JSON lines), models print nothing else."""
+    from clipfeed.logs import configure
+    from clipfeed.settings import Settings
+
+    settings = Settings()
+    configure(settings.log_level, json=settings.log_json)
 
 
 async def run(fn: Callable[..., T], *args: Any) -> T:
