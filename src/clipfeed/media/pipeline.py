@@ -18,6 +18,7 @@ recorded result (same event ID, which consumers deduplicate) and cleans up.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -66,7 +67,9 @@ class Job:
 
 
 def workdir_for(services: Services, clip_id: int) -> Path:
-    return Path(services.settings.resolve(services.settings.media_work_dir)) / str(clip_id)
+    # Per process: a worker that took over a stalled one's job on the same machine must not
+    # delete the files the other is still working on (it may wake up and go on).
+    return Path(services.settings.resolve(services.settings.media_work_dir)) / f"{clip_id}-{os.getpid()}"
 
 
 async def run_job(services: Services, job: Job) -> str:

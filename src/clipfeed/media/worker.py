@@ -109,6 +109,7 @@ async def clip_lock(processor: Processor, clip_id: int) -> AsyncIterator[None]:
         elif await cache.get(key) != token:
             lost.append(f"the lock on clip {clip_id} passed to another worker")
         if lost:
+            log.warning("media.lock_lost", clip_id=clip_id, reason=lost[0])
             raise fencing.LockLost(lost[0])
 
     async def renew() -> None:
@@ -120,7 +121,6 @@ async def clip_lock(processor: Processor, clip_id: int) -> AsyncIterator[None]:
                 await cache.set(key, token, ttl=ttl)
                 renewed_at = time.monotonic()
             except fencing.LockLost:
-                log.warning("media.lock_lost", clip_id=clip_id, reason=lost[0])
                 job_task.cancel()
                 return
             except Exception as exc:  # the cache is down: we keep the job until the TTL says otherwise
