@@ -32,7 +32,7 @@ from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.events import Event
 from clipfeed.infra.blobs import BlobNotFound
 from clipfeed.media import edits as edit_lists
-from clipfeed.media import jobstate, results, transcode
+from clipfeed.media import fencing, jobstate, results, transcode
 from clipfeed.media import probe as prober
 from clipfeed.media.edits import EditList
 from clipfeed.media.ffmpeg import FFmpegError, Report
@@ -111,6 +111,7 @@ async def _run(services: Services, job: Job, clip: Clip, workdir: Path) -> str:
         return await results.reject(services, job, clip, str(exc), quality=None)
 
     if not state.done("transcoded"):
+        await fencing.check()
         await jobstate.save(blobs, job.clip_id, state)  # marks the job current (chunk workers check)
         try:
             state.stages["transcoded"] = await _transcode(services, job, plan, workdir, progress)
@@ -120,6 +121,7 @@ async def _run(services: Services, job: Job, clip: Clip, workdir: Path) -> str:
             log.info("media.rejected_in_decode", clip_id=job.clip_id, error=str(exc))
             reason = str(exc) if isinstance(exc, Rejected) else UNDECODABLE
             return await results.reject(services, job, clip, reason, quality=None)
+        await fencing.check()  # a long encode: the clip may have passed to another worker
         await jobstate.save(blobs, job.clip_id, state)
     done = state.stages["transcoded"]
     viewer_copy = await results.viewer_copy(services, done["media"], workdir)
