@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -62,12 +60,18 @@ def serve(
     from clipfeed.logs import configure
 
     configure(settings.log_level, json=settings.log_json)
-    factory = {"all": "clipfeed.api:create_app", "origin": "clipfeed.delivery.app:create_origin_app"}.get(role)
+    factory = {"all": "clipfeed.serving:api", "origin": "clipfeed.serving:origin"}.get(role)
     if factory is None:
         console.print(f"[red]unknown role {role!r}[/]: all | origin")
         raise typer.Exit(2)
+    if processes > 1:
+        from clipfeed.http.metrics import share_between_processes
+
+        share_between_processes(settings.data_dir.resolve() / "run" / f"metrics-{port or settings.port}")
+    # log_config=None: uvicorn keeps its hands off logging, which ``configure`` set up (and
+    # each serving process sets up again in ``clipfeed.serving``).
     uvicorn.run(factory, factory=True, host=host or settings.host,
-                port=port or settings.port, workers=processes, log_level="warning",
+                port=port or settings.port, workers=processes, log_level="warning", log_config=None,
                 proxy_headers=True, timeout_graceful_shutdown=10)
 
 
@@ -216,8 +220,9 @@ def login_command(
 ) -> None:
     """Sign in and keep the tokens (owner-only file in your config folder) for `clipfeed upload`."""
     from clipfeed.uploads import client
+    from clipfeed.uploads.command import one_line_failures
 
-    with _one_line_failures(debug):
+    with one_line_failures(debug, console):
         credentials = client.login(server or _settings().base_url, login, password)
     console.print(f"signed in to {credentials.server}; tokens saved in {client.save_credentials(credentials)}")
 
@@ -242,8 +247,9 @@ def upload_command(
 ) -> None:
     """Upload a video with tus; run the same command again to resume an interrupted upload."""
     from clipfeed.uploads import client, command
+    from clipfeed.uploads.command import one_line_failures
 
-    with _one_line_failures(debug):
+    with one_line_failures(debug, console):
         saved = client.load_credentials()
         base = (server or (saved.server if saved else None) or _settings().base_url).rstrip("/")
         if login:
@@ -258,31 +264,6 @@ def upload_command(
                     "visibility": visibility, **({"clip_id": clip} if clip else {})}
         command.run(file, credentials=credentials, metadata=metadata, chunk_size=chunk_size,
                     compress=compress, wait=wait, console=console)
-
-
-@contextlib.contextmanager
-def _one_line_failures(debug: bool) -> Iterator[None]:
-    """A client command's failure is one line on stderr and exit status 1; the traceback only
-    with ``--debug`` (a user needs the server's reason, not our call stack)."""
-    import httpx
-
-    from clipfeed.uploads.client import ClientError
-
-    try:
-        yield
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        if debug:
-            raise
-        if isinstance(exc, ClientError | OSError):
-            line = str(exc)
-        elif isinstance(exc, httpx.HTTPError):
-            line = f"lost the connection to the server ({type(exc).__name__}: {exc})"
-        else:
-            line = f"unexpected error ({type(exc).__name__}: {exc}); run again with --debug for details"
-        console.print(f"[red]error[/]: {line}", markup=True, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from exc
 
 
 def _run(coro: object) -> None:

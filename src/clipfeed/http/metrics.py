@@ -1,8 +1,23 @@
-"""Prometheus metrics of the HTTP layer and the adapters (one registry per process)."""
+"""Prometheus metrics of the HTTP layer and the adapters (one registry per process).
+
+With ``serve --processes N`` each serving process counts its own requests; a scrape reaches
+one of them. So ``serve`` then runs prometheus_client in its multiprocess mode: it points
+``PROMETHEUS_MULTIPROC_DIR`` at an emptied folder before the processes start, each process
+writes its values to files there, and ``/metrics`` sums the files of all of them. A counter
+is then the total over the processes and never goes down between scrapes. (Gauges, should
+one be added, need a ``multiprocess_mode``.)
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import os
+import shutil
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+# prometheus_client's own variable: it picks the value storage from it at import time.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUEST_SECONDS = Histogram(
     "clipfeed_http_request_duration_seconds", "HTTP request latency by route template",
@@ -12,3 +27,20 @@ REQUEST_SECONDS = Histogram(
 ADAPTER_ERRORS = Counter(
     "clipfeed_adapter_errors_total", "Failures talking to an infrastructure adapter", ["adapter"],
 )
+
+
+def share_between_processes(folder: Path) -> None:
+    """Before serving processes start: an empty folder for their metric files (values a
+    previous run left would otherwise be added in), named in the environment they inherit."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(folder)
+
+
+def exposition() -> bytes:
+    """The text ``/metrics`` answers: this process's registry, or every serving process's."""
+    if not os.environ.get(MULTIPROC_ENV):
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)

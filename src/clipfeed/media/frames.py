@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clipfeed.media.ffmpeg import below_the_api
 from clipfeed.media.probe import Probe
 
 
@@ -65,7 +66,7 @@ async def run_ffmpeg(*args: str, timeout: float = 600.0, cwd: Path | None = None
     """Run ffmpeg quietly; returns its stderr (filters such as ebur128 report there)."""
     proc = await asyncio.create_subprocess_exec(
         "ffmpeg", "-nostdin", "-hide_banner", "-y", *args, cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, preexec_fn=below_the_api)
     try:
         _, err = await asyncio.wait_for(proc.communicate(), timeout)
     except (TimeoutError, asyncio.CancelledError):

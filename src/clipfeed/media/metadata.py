@@ -23,6 +23,7 @@ import numpy as np
 
 from clipfeed.clips.models import hashtags_in
 from clipfeed.media import embedding as embeddings
+from clipfeed.media import model_host
 from clipfeed.media.frames import Frames, Sampling, display_size, fit, run_ffmpeg, spread
 from clipfeed.media.probe import Probe
 from clipfeed.settings import Settings
@@ -90,6 +91,11 @@ def detect_language(caption: str, *, languages: str) -> str | None:
     return None if found is None else str(found.iso_code_639_1.name).lower()
 
 
+def detect_language_of(caption: str, languages: str) -> str | None:
+    """``detect_language`` with positional arguments, for the model process."""
+    return detect_language(caption, languages=languages)
+
+
 def dominant_colours(frames: Frames, k: int = COLOURS, *, seed: int = 0) -> list[dict[str, Any]]:
     """k-means over the frames' pixels (k-means++ seeding with a fixed seed: deterministic)."""
     if not len(frames):
@@ -154,21 +160,22 @@ async def extract(*, source: Path, workdir: Path, probe: Probe, caption: str,
     """Everything in the module docstring for ``source`` and its ``caption``.
 
     Raises ``MediaToolError`` if FFmpeg fails. The heavy parts (Lingua, the sentence model)
-    run in worker threads; the model loads once per process. Nothing is stored here: the
+    run in the model process (``model_host``), which loads each model once; the rest of the
+    CPU work runs in threads. Nothing is stored here: the
     pipeline saves the result with ``clipfeed.media.features.save_metadata``."""
     settings = settings or Settings()
     hashtags = list(dict.fromkeys(hashtags_in(caption)))
     encoder = embeddings.text_encoder(settings.embedding_threads)
     text_task = asyncio.ensure_future(encoder.encode(embeddings.caption_text(caption, hashtags)))
-    language_task = asyncio.ensure_future(asyncio.to_thread(detect_language, caption,
-                                                            languages=settings.metadata_languages))
+    language_task = asyncio.ensure_future(model_host.run(detect_language_of, caption,
+                                                         settings.metadata_languages))
     try:
         cuts, frames, loudness = await _analyse(source, workdir, probe)
     except BaseException:
         text_task.cancel()
         language_task.cancel()
         raise
-    visual = embeddings.visual_features(frames)
+    visual = await asyncio.to_thread(embeddings.visual_features, frames)
     colours = await asyncio.to_thread(dominant_colours, frames)
     vector = embeddings.combine(await text_task, visual)
     return MediaMetadata(technical=technical(probe), hashtags=hashtags, mentions=mentions_in(caption),

@@ -18,6 +18,7 @@ recorded result (same event ID, which consumers deduplicate) and cleans up.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +29,7 @@ import structlog
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.infra.blobs import BlobNotFound
-from clipfeed.media import jobstate, results, transcode
+from clipfeed.media import fencing, jobstate, results, transcode
 from clipfeed.media import probe as prober
 from clipfeed.media.ffmpeg import FFmpegError, Report
 from clipfeed.media.job import Job
@@ -43,7 +44,9 @@ FINAL = {ClipStatus.ready.value, ClipStatus.rejected.value, ClipStatus.failed.va
 
 
 def workdir_for(services: Services, clip_id: int) -> Path:
-    return Path(services.settings.resolve(services.settings.media_work_dir)) / str(clip_id)
+    # Per process: a worker that took over a stalled one's job on the same machine must not
+    # delete the files the other is still working on (it may wake up and go on).
+    return Path(services.settings.resolve(services.settings.media_work_dir)) / f"{clip_id}-{os.getpid()}"
 
 
 async def run_job(services: Services, job: Job) -> str:
@@ -85,6 +88,7 @@ async def _run(services: Services, job: Job, clip: Clip, workdir: Path) -> str:
         return await results.reject(services, job, clip, str(exc), quality=None)
 
     if not state.done("transcoded"):
+        await fencing.check()
         await jobstate.save(blobs, job.clip_id, state)  # marks the job current (chunk workers check)
         try:
             state.stages["transcoded"] = await _transcode(services, job, plan, workdir, progress)
@@ -94,6 +98,7 @@ async def _run(services: Services, job: Job, clip: Clip, workdir: Path) -> str:
             log.info("media.rejected_in_decode", clip_id=job.clip_id, error=str(exc))
             reason = str(exc) if isinstance(exc, Rejected) else UNDECODABLE
             return await results.reject(services, job, clip, reason, quality=None)
+        await fencing.check()  # a long encode: the clip may have passed to another worker
         await jobstate.save(blobs, job.clip_id, state)
     done = state.stages["transcoded"]
     viewer_copy = await results.viewer_copy(services, done["media"], workdir)

@@ -91,6 +91,7 @@ async def _concluded_elsewhere(services: Services, job: Job) -> str:
 
 async def reject(services: Services, job: Job, clip: Clip, reason: str, *, quality: dict[str, Any] | None) -> str:
     """Input that cannot become a clip: nothing but the master is kept."""
+    await fencing.check()  # outputs are only ours to clear while we hold the clip
     await jobstate.clear_outputs(services.blobs, job.clip_id)
     return await _conclude(services, job, ClipStatus.rejected, reason, {"quality": quality} if quality else {})
 
@@ -138,6 +139,7 @@ async def finish(services: Services, job: Job, clip: Clip, state: jobstate.JobSt
                  progress: Progress) -> str:
     done = state.stages["transcoded"]
     view_probe = await prober.probe(viewer)
+    await fencing.check()
     if not state.done("thumbnails"):
         await progress.stage("thumbnails", 90)
         files = await thumbnails.make(source=viewer, workdir=viewer.parent / "img", probe=view_probe,
@@ -149,6 +151,7 @@ async def finish(services: Services, job: Job, clip: Clip, state: jobstate.JobSt
             images[name] = key
         state.stages["thumbnails"] = images
         await jobstate.save(services.blobs, job.clip_id, state)
+    await fencing.check()
     if not state.done("screening"):
         await progress.stage("moderating", 93)
         verdict = await screening.screen(services=services, clip_id=job.clip_id, source=viewer,
@@ -157,6 +160,7 @@ async def finish(services: Services, job: Job, clip: Clip, state: jobstate.JobSt
         state.stages["screening"] = {"decision": verdict.decision, "scores": verdict.scores,
                                      "reason": verdict.creator_reason}
         await jobstate.save(services.blobs, job.clip_id, state)
+    await fencing.check()
     if not state.done("metadata"):
         await progress.stage("moderating", 97, message="metadata")
         found = await metadata.extract(source=viewer, workdir=viewer.parent / "metadata", probe=view_probe,

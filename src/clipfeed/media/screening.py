@@ -22,6 +22,7 @@ moderation queue. The clip's status is the pipeline's to set: on ``reject`` it s
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -99,7 +100,7 @@ async def screen(*, services: Services, clip_id: int, source: Path, workdir: Pat
     frames = await sample(source, probe=probe, workdir=workdir, samplings=[
         Sampling("nsfw", spread(probe.duration, settings.screening_nsfw_frames), NSFW_BOX),
         phash.sampling(probe.duration)])
-    hashes = phash.hashes_of(frames["phash"])
+    hashes = await asyncio.to_thread(phash.hashes_of, frames["phash"])  # CPU: off the event loop
     scores: dict[str, float] = {}
     reasons: list[str] = []
 

@@ -108,7 +108,8 @@ async def make(*, source: Path, workdir: Path, probe: Probe, cover_time: float |
     if cover_time is not None:
         poster_at = min(max(cover_time, 0.0), max(duration - 0.05, 0.0))
     elif len(candidates):
-        poster_at = min(best_time(frame_quality(candidates), candidates), max(duration - 0.05, 0.0))
+        scores = await asyncio.to_thread(frame_quality, candidates)  # numpy over every candidate frame
+        poster_at = min(best_time(scores, candidates), max(duration - 0.05, 0.0))
     else:
         poster_at = 0.0
     written = await _posters(source, workdir, probe, poster_at)

@@ -70,15 +70,17 @@ def _clip_id_of(record: Record) -> int | None:
 
 @contextlib.asynccontextmanager
 async def clip_lock(processor: Processor, clip_id: int) -> AsyncIterator[None]:
-    """Hold ``media:lock:<clip_id>`` while the job runs; if it is lost (a stall longer than its
-    time to live let it lapse, or someone else holds it now) the job is stopped with
-    ``LockLost`` before it can publish anything."""
+    """Hold ``media:lock:<clip_id>`` while the job runs. If it is lost (a stall longer than its
+    time to live let it lapse, or someone else holds it now) the job stops with ``LockLost`` at
+    its next step (``fencing.check``), and at the latest before it writes its result.
+
+    Why not cancel the job at once: a cancelled task leaves the thread of a blob write it
+    started running on, which could then write a work file after the worker that took over
+    has cleaned up; the pipeline's own checks stop it between steps instead."""
     cache, ttl = processor.services.cache, float(processor.ack_wait)
     key, token = f"media:lock:{clip_id}", uuid.uuid4().hex.encode()
     while not await cache.add(key, token, ttl=ttl):
         await asyncio.sleep(min(2.0, ttl / 4))  # another live worker has it; our lease beats on
-    job_task = asyncio.current_task()
-    assert job_task is not None
     renewed_at = time.monotonic()
     lost: list[str] = []
 
@@ -90,6 +92,7 @@ async def clip_lock(processor: Processor, clip_id: int) -> AsyncIterator[None]:
         elif await cache.get(key) != token:
             lost.append(f"the lock on clip {clip_id} passed to another worker")
         if lost:
+            log.warning("media.lock_lost", clip_id=clip_id, reason=lost[0])
             raise fencing.LockLost(lost[0])
 
     async def renew() -> None:
@@ -101,9 +104,7 @@ async def clip_lock(processor: Processor, clip_id: int) -> AsyncIterator[None]:
                 await cache.set(key, token, ttl=ttl)
                 renewed_at = time.monotonic()
             except fencing.LockLost:
-                log.warning("media.lock_lost", clip_id=clip_id, reason=lost[0])
-                job_task.cancel()
-                return
+                return  # the job's next check stops it
             except Exception as exc:  # the cache is down: we keep the job until the TTL says otherwise
                 log.warning("media.lock_renew_failed", clip_id=clip_id, error=str(exc))
 
@@ -111,11 +112,6 @@ async def clip_lock(processor: Processor, clip_id: int) -> AsyncIterator[None]:
     fence = fencing.hold(still_ours)
     try:
         yield
-    except asyncio.CancelledError:
-        if not lost:
-            raise
-        job_task.uncancel()  # our own stop, not the worker's shutdown: report it as a failure
-        raise fencing.LockLost(lost[0]) from None
     finally:
         fencing.release(fence)
         renewing.cancel()

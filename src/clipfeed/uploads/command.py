@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import httpx
+import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from clipfeed.uploads import client
@@ -203,3 +208,25 @@ def _stage(status: dict[str, Any]) -> str:
         ahead = int(status["queue_position"])
         return f"queued: {ahead} clip{'s' if ahead != 1 else ''} ahead" if ahead else "queued: next in line"
     return f"{status.get('status')}: {status.get('stage')}"
+
+
+@contextlib.contextmanager
+def one_line_failures(debug: bool, console: Console) -> Iterator[None]:
+    """A client command's failure is one line on stderr and exit status 1; the traceback only
+    with ``--debug`` (a user needs the server's reason, not our call stack)."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        if isinstance(exc, ClientError | OSError):
+            line = str(exc)
+        elif isinstance(exc, httpx.HTTPError):
+            line = f"lost the connection to the server ({type(exc).__name__}: {exc})"
+        else:
+            line = f"unexpected error ({type(exc).__name__}: {exc}); run again with --debug for details"
+        # The server's words are not markup: "[x]" in a detail must print as it is.
+        console.print(f"[red]error[/]: {escape(line)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc

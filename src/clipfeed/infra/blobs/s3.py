@@ -85,7 +85,10 @@ class S3BlobStore:
         endpoint = query.get("endpoint")
         config = Config(
             connect_timeout=connect_timeout, read_timeout=read_timeout,
-            retries={"total_max_attempts": 2, "mode": "standard"},
+            # Every call has the connect and read timeouts above. Object reads, writes and
+            # deletes are idempotent, so throttling, 5xx and timeouts are retried with
+            # botocore's jittered exponential back-off ("standard" mode), up to 4 attempts.
+            retries={"total_max_attempts": 4, "mode": "standard"},
             max_pool_connections=32,
             # Servers other than AWS usually want path-style URLs, and some reject the CRC
             # checksums recent botocore adds to every request unless told not to.

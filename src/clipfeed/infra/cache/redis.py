@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.backoff import EqualJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
@@ -128,12 +128,14 @@ class RedisCache:
             connect_url, name, prefix = _split_url(part)
             prefixes.add(prefix)
             # A blocking pool makes a burst of callers wait for a connection instead of failing
-            # or opening thousands of sockets; one retry without pause revives a pooled
-            # connection the server closed, and more would only delay declaring an outage.
+            # or opening thousands of sockets. Every command has the socket timeout. A broken
+            # connection (the server closed a pooled one, a restart) is retried twice after
+            # short jittered pauses; more would only delay declaring an outage. Timeouts are
+            # not retried: an INCR that timed out may have been applied.
             pool = BlockingConnectionPool.from_url(
                 connect_url, max_connections=max_connections, timeout=timeout,
                 socket_connect_timeout=timeout / 2, socket_timeout=timeout,
-                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
+                retry=Retry(EqualJitterBackoff(cap=0.2, base=0.01), 2, supported_errors=(RedisConnectionError,)))
             nodes[name] = Redis.from_pool(pool)
         if len(prefixes) > 1:
             raise ValueError("every node URL must name the same ?prefix=")

@@ -37,6 +37,12 @@ def _with_driver(url: str, *, sqlite: str) -> str:
     raise ValueError(f"unknown database URL scheme {scheme!r} (use sqlite:// or postgresql://)")
 
 
+# The server, workers and CLI commands (`events replay --rebuild`, `migrate`) share one SQLite
+# file; a writer waits this long for another process's write transaction before failing with
+# "database is locked" (long rebuilds hold the lock for more than the usual 10 s).
+BUSY_TIMEOUT_MS = 60_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the writer (API, workers and CLI share one file);
@@ -44,7 +50,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -54,7 +60,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         path = url.split("://", 1)[1].lstrip("/")
         if path and path != ":memory:":
             Path("/" + path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(async_url(url), connect_args={"timeout": 10})
+        engine = create_async_engine(async_url(url), connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # A dead database must fail fast (503 to clients), never hang a request.

@@ -3,7 +3,7 @@
 Several processes on one machine (the API server and the workers) open the same directory and
 share the log: SQLite's write lock serialises their transactions, offsets are assigned inside
 them, and consumers of one process see another's appends by polling. Within a process all
-writes go through one thread that group-commits (see ``embedded_writer``), and consumers wait
+writes go through one thread that group-commits (see ``writer``), and consumers wait
 on an in-process signal raised after each commit that touched their topic.
 """
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +28,11 @@ Operation = Callable[[sqlite3.Connection], Any]
 
 MAX_BATCH = 4096
 BUSY_TIMEOUT_S = 10.0
+# Other processes share the file (the server, workers, `clipfeed events replay --rebuild`);
+# one may hold the write lock longer than the busy timeout, and SQLite's busy handler is not
+# fair to a waiter. A batch whose transaction could not start is retried, with jittered
+# pauses, for this long before its callers are told the log is unavailable.
+LOCKED_PATIENCE_S = 60.0
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -37,6 +44,11 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=OFF")
     conn.execute("PRAGMA cache_size=-16384")
     return conn
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _translate(exc: BaseException) -> BaseException:
@@ -100,7 +112,7 @@ class Writer:
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         try:
-            outcomes = self._transaction(conn, batch)
+            outcomes = self._patient_transaction(conn, batch)
         except sqlite3.OperationalError as exc:
             # Locked past the busy timeout, disk full, I/O error: the database is the problem,
             # not an operation, and retrying each alone would only wait N times as long.
@@ -122,6 +134,18 @@ class Writer:
         for loop, settled in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the loop has already closed
                 loop.call_soon_threadsafe(_settle, settled)
+
+    def _patient_transaction(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[Any, Any]]:
+        """``_transaction``, run again while another process holds the lock (the failed
+        attempt rolled back, so its operations start afresh)."""
+        deadline = time.monotonic() + LOCKED_PATIENCE_S
+        while True:
+            try:
+                return self._transaction(conn, batch)
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(random.uniform(0.05, 0.5))
 
     @staticmethod
     def _transaction(conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[Any, Any]]:

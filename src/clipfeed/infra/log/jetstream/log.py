@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import parse_qs, urlsplit
 
 import nats.js.errors
@@ -38,6 +38,7 @@ from clipfeed.infra.log.jetstream.layout import (
     to_record,
 )
 from clipfeed.infra.log.jetstream.pull import Puller
+from clipfeed.infra.log.jetstream.retry import PatientJetStream
 from clipfeed.infra.log.names import check_group, check_topic
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ class JetStreamEventLog:
     def __init__(self, nc: Client, prefix: str, url: str) -> None:
         self.url = url
         self.nc = nc
-        self.js: JetStreamContext = nc.jetstream(timeout=API_TIMEOUT_S)
+        # Idempotent API calls retried on a timeout (see ``retry``); publishes are not.
+        self.js: JetStreamContext = cast(JetStreamContext, PatientJetStream(nc.jetstream(timeout=API_TIMEOUT_S)))
         self.prefix = prefix
         self._streams: dict[str, StreamRef] = {}
         self._round_robin: dict[str, int] = {}
