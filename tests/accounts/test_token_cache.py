@@ -10,7 +10,7 @@ from clipfeed.infra.db import utcnow
 from tests.helpers import PASSWORD, assert_problem, signup
 
 
-async def test_a_checked_token_is_cached_without_the_password_hash(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_checked_token_is_cached_without_the_password_hash(client, services) -> None:
     alice = await signup(client, "alice")
     assert (await client.get("/v1/me", headers=alice.auth)).status_code == 200
     raw = await services.cache.get(f"auth:tok:{tokens.digest(alice.token).hex()}")
@@ -18,7 +18,7 @@ async def test_a_checked_token_is_cached_without_the_password_hash(client, servi
     assert b"argon2" not in raw and alice.token.encode() not in raw
 
 
-async def test_role_suspension_and_profile_changes_apply_to_a_cached_token_at_once(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_role_suspension_and_profile_changes_apply_to_a_cached_token_at_once(client, services) -> None:
     alice = await signup(client, "alice")
     assert (await client.get("/v1/me", headers=alice.auth)).json()["role"] == "user"  # now cached
     await accounts.set_role(db=services.db, cache=services.cache, handle="alice", role=Role.moderator)
@@ -31,7 +31,7 @@ async def test_role_suspension_and_profile_changes_apply_to_a_cached_token_at_on
     assert_problem(await client.get("/v1/me", headers=alice.auth), 401)
 
 
-async def test_a_deleted_account_token_stops_working_at_once(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_deleted_account_token_stops_working_at_once(client, services) -> None:
     bob = await signup(client, "bob")
     assert (await client.get("/v1/me", headers=bob.auth)).status_code == 200
     deleted = await client.request("DELETE", "/v1/me", headers=bob.auth, json={"password": PASSWORD})
@@ -39,7 +39,7 @@ async def test_a_deleted_account_token_stops_working_at_once(client, services) -
     assert_problem(await client.get("/v1/me", headers=bob.auth), 401)
 
 
-async def test_a_check_that_raced_a_change_cannot_cache_the_old_state(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_check_that_raced_a_change_cannot_cache_the_old_state(client, services) -> None:
     carol = await signup(client, "carol")
     digest = tokens.digest(carol.token)
     before = await token_cache.lookup(services.cache, services.db, digest)

@@ -34,7 +34,7 @@ async def _second_process(settings: Any) -> AsyncIterator[tuple[Any, httpx.Async
         await other.close()
 
 
-async def test_revoking_a_moderator_in_one_process_is_refused_by_another_at_once(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_revoking_a_moderator_in_one_process_is_refused_by_another_at_once(client, services) -> None:
     mona = await signup(client, "mona")
     await accounts.set_role(db=services.db, cache=services.cache, handle="mona", role=Role.moderator)
     async with _second_process(services.settings) as (other, second):
@@ -49,7 +49,7 @@ async def test_revoking_a_moderator_in_one_process_is_refused_by_another_at_once
         assert_problem(await second.get("/v1/me", headers=mona.auth), 401)
 
 
-async def test_a_sign_out_in_one_process_ends_the_token_in_another(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_sign_out_in_one_process_ends_the_token_in_another(client, services) -> None:
     erin = await signup(client, "erin")
     async with _second_process(services.settings) as (_, second):
         assert (await second.get("/v1/me", headers=erin.auth)).status_code == 200  # cached there
@@ -58,7 +58,7 @@ async def test_a_sign_out_in_one_process_ends_the_token_in_another(client, servi
 
 
 @pytest.mark.parametrize("stack", ["real"])
-async def test_a_process_local_cache_over_postgresql_does_not_cache_tokens(stack, tmp_path, request) -> None:  # type: ignore[no-untyped-def]
+async def test_a_process_local_cache_over_postgresql_does_not_cache_tokens(stack, tmp_path, request) -> None:
     # Nothing could tell a process on another machine about a change: the check reads the store.
     from clipfeed.bootstrap import bootstrap
     from clipfeed.infra.db.migrate import upgrade

@@ -7,7 +7,7 @@ from tests.helpers import assert_problem
 from tests.stream.pipeline import make_clip
 
 
-async def test_only_the_creator_reads_their_analytics(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_only_the_creator_reads_their_analytics(client, services) -> None:
     from tests.helpers import signup
 
     dave, eve = await signup(client, "dave"), await signup(client, "eve")

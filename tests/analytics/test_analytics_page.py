@@ -100,14 +100,14 @@ def _drive(origin: str, dave: Account, *clips: int) -> dict[str, Any]:
                           *(str(c) for c in clips), *([shots] if shots else [])],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def _count(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-async def test_a_creator_sees_their_analytics_charted_and_not_someone_elses(origin) -> None:  # type: ignore[no-untyped-def]
+async def test_a_creator_sees_their_analytics_charted_and_not_someone_elses(origin) -> None:
     import clipfeed.schema  # noqa: F401 - every table, for the foreign keys
     from clipfeed.bootstrap import bootstrap
     from clipfeed.settings import Settings

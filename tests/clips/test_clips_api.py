@@ -11,12 +11,12 @@ from clipfeed.clips.models import ClipStatus
 from tests.helpers import assert_problem, signup
 
 
-async def _ready(services, clip_id: str) -> None:  # type: ignore[no-untyped-def]
+async def _ready(services, clip_id: str) -> None:
     await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=int(clip_id),
                                    status=ClipStatus.ready, media={"hls": f"clips/{clip_id}/hls/master.m3u8"})
 
 
-async def test_creator_makes_a_draft_and_only_they_see_it_until_ready(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_creator_makes_a_draft_and_only_they_see_it_until_ready(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     made = await client.post("/v1/clips", headers=alice.auth, json={
         "caption": "Sunset over the #Sea with #cats", "hashtags": ["#travel", "cats"]})
@@ -31,7 +31,7 @@ async def test_creator_makes_a_draft_and_only_they_see_it_until_ready(client, se
     assert seen["media"]["hls"].endswith("/master.m3u8")
 
 
-async def test_private_clips_are_invisible_to_others_and_unlisted_ones_are_not_listed(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_private_clips_are_invisible_to_others_and_unlisted_ones_are_not_listed(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     ids = {}
     for visibility in ("public", "unlisted", "private"):
@@ -46,7 +46,7 @@ async def test_private_clips_are_invisible_to_others_and_unlisted_ones_are_not_l
     assert {c["id"] for c in own["items"]} == set(ids.values())
 
 
-async def test_only_the_creator_edits_or_deletes(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_only_the_creator_edits_or_deletes(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clip = (await client.post("/v1/clips", headers=alice.auth, json={"caption": "mine #a"})).json()
     await _ready(services, clip["id"])
@@ -88,7 +88,7 @@ async def test_bad_clip_input_and_unknown_ids(client: httpx.AsyncClient) -> None
     assert_problem(await client.get("/v1/no-such-route"), 404)
 
 
-async def test_profile_clips_paginate_without_gaps_or_repeats(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_profile_clips_paginate_without_gaps_or_repeats(client, services) -> None:
     alice = await signup(client, "alice")
     made = []
     for n in range(23):
@@ -110,7 +110,7 @@ async def test_profile_clips_paginate_without_gaps_or_repeats(client, services) 
     assert seen == list(reversed(made))
 
 
-async def test_blocking_hides_clips_and_profiles_both_ways(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_blocking_hides_clips_and_profiles_both_ways(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clip = (await client.post("/v1/clips", headers=alice.auth, json={"caption": "hello"})).json()
     await _ready(services, clip["id"])

@@ -18,7 +18,7 @@ ids = IdGenerator(11)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/meta.db"
     return str(request.getfixturevalue("postgres_url"))
@@ -85,7 +85,7 @@ async def test_ids_beyond_32_bits_round_trip(db: Database) -> None:
         assert (await session.get(User, user.id)) is not None
 
 
-async def test_sharded_rows_go_to_the_database_their_key_maps_to(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_sharded_rows_go_to_the_database_their_key_maps_to(db_url: str, tmp_path) -> None:
     shard_urls = [f"sqlite:///{tmp_path}/shard0.db", f"sqlite:///{tmp_path}/shard1.db"]
     for url in [db_url, *shard_urls]:
         upgrade(url)

@@ -30,14 +30,14 @@ class Stack:
     edge: str
     edge_spec: object
 
-    def settings(self, **overrides: object):  # type: ignore[no-untyped-def]
+    def settings(self, **overrides: object):
         from clipfeed.settings import Settings
 
         values: dict[str, object] = dict(
             data_dir=self.data_dir, log_json=False, inprocess_workers="none", media_signing_keys=SIGNING_KEYS,
             edges={"local": [self.edge]}, edge_purge_secret=PURGE_SECRET, public_url=self.origin)
         values.update(overrides)
-        return Settings(**values)  # type: ignore[arg-type]
+        return Settings(**values)
 
 
 def origin_env(data_dir: Path, port: int, edge: str, **extra: str) -> dict[str, str]:
@@ -100,7 +100,7 @@ async def stack_services(delivery_stack: Stack) -> AsyncIterator[object]:
 
 
 @pytest.fixture(scope="session")
-async def creator(stack_services):  # type: ignore[no-untyped-def]
+async def creator(stack_services):
     from clipfeed.accounts import service as accounts
 
     s = stack_services

@@ -77,7 +77,7 @@ async def test_placement_warms_the_home_edge_with_first_segments_and_posters(del
                                                                             creator, monkeypatch) -> None:
     clips = [await ladder.publish(stack_services, owner_id=creator.id) for _ in range(2)]
 
-    async def trending(*, services, region, limit):  # type: ignore[no-untyped-def]
+    async def trending(*, services, region, limit):
         return [c.id for c in clips]  # stands in for the stream worker's per-region ranking
 
     monkeypatch.setattr(placement.popularity, "top_clip_ids", trending)

@@ -17,7 +17,7 @@ from clipfeed.uploads.handoff import MEDIA_UPLOADED
 pytestmark = pytest.mark.slow
 
 
-async def _uploaded_events(services) -> list[Event]:  # type: ignore[no-untyped-def]
+async def _uploaded_events(services) -> list[Event]:
     await services.outbox.flush()
     events = []
     for partition in range(await services.log.partitions(MEDIA_UPLOADED)):
@@ -36,7 +36,7 @@ def test_the_demo_has_about_thirty_distinct_clips_from_packages_and_generated_sc
     assert len(tags) > 30  # variety for feeds and search
 
 
-async def test_seeding_hands_clips_to_the_pipeline_once_however_often_it_runs(services) -> None:  # type: ignore[no-untyped-def]
+async def test_seeding_hands_clips_to_the_pipeline_once_however_often_it_runs(services) -> None:
     seen: list[str] = []
     first = await demo_content.seed(services, count=3, progress=seen.append)
     assert len(first) == 3 and len(seen) == 3
@@ -61,7 +61,7 @@ async def test_seeding_hands_clips_to_the_pipeline_once_however_often_it_runs(se
 
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)  # the pipeline's own suite covers both stacks
-async def test_seeded_clips_run_through_the_real_pipeline_to_ready(services) -> None:  # type: ignore[no-untyped-def]
+async def test_seeded_clips_run_through_the_real_pipeline_to_ready(services) -> None:
     from clipfeed.workers import run_role
 
     clip_ids = await demo_content.seed(services, count=1)  # the small carphone clip keeps this quick
@@ -84,7 +84,7 @@ async def test_seeded_clips_run_through_the_real_pipeline_to_ready(services) -> 
         assert await services.blobs.exists(f"clips/{clip_id}/img/poster_720.webp")
 
 
-async def _until(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+async def _until(condition, timeout: float = 60.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
@@ -92,7 +92,7 @@ async def _until(condition, timeout: float = 60.0) -> None:  # type: ignore[no-u
 
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
-async def test_paced_seeding_keeps_at_most_one_demo_clip_queued_after_the_first_wave(services) -> None:  # type: ignore[no-untyped-def]
+async def test_paced_seeding_keeps_at_most_one_demo_clip_queued_after_the_first_wave(services) -> None:
     import sqlalchemy as sa
 
     from clipfeed.clips.models import Clip

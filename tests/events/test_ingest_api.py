@@ -14,7 +14,7 @@ from tests.helpers import assert_problem, signup
 from tests.stream.pipeline import event, send
 
 
-async def _published(services, topic: str) -> list[dict]:  # type: ignore[no-untyped-def]
+async def _published(services, topic: str) -> list[dict]:
     out = []
     for partition in range(await services.log.partitions(topic)):
         for record in await services.log.read(topic, partition, from_offset=0):
@@ -24,7 +24,7 @@ async def _published(services, topic: str) -> list[dict]:  # type: ignore[no-unt
     return out
 
 
-async def test_valid_events_are_enriched_and_published_keyed_by_clip_and_by_viewer(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_valid_events_are_enriched_and_published_keyed_by_clip_and_by_viewer(client, services) -> None:
     alice = await signup(client, "alice")
     now = time.time()
     batch = [event("impression", 11, now - 5, source="search"), event("play_start", "11", now - 4),
@@ -46,7 +46,7 @@ async def test_valid_events_are_enriched_and_published_keyed_by_clip_and_by_view
     assert abs(progress["payload"]["received_ms"] / 1000 - now) < 30
 
 
-async def test_each_bad_event_is_reported_and_the_good_ones_are_kept(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_each_bad_event_is_reported_and_the_good_ones_are_kept(client, services) -> None:
     alice = await signup(client, "alice")
     now = time.time()
     batch = [
@@ -71,7 +71,7 @@ async def test_each_bad_event_is_reported_and_the_good_ones_are_kept(client, ser
     assert len(await _published(services, ACTIVITY_CLIPS)) == 1
 
 
-async def test_a_resent_batch_is_reported_as_duplicates_and_not_published_again(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_resent_batch_is_reported_as_duplicates_and_not_published_again(client, services) -> None:
     alice = await signup(client, "alice")
     batch = [event("play_start", 5, time.time()), event("complete", 5, time.time(), duration_ms=9000)]
     assert (await send(client, batch, alice.auth))["accepted"] == 2
@@ -80,7 +80,7 @@ async def test_a_resent_batch_is_reported_as_duplicates_and_not_published_again(
     assert len(await _published(services, ACTIVITY_CLIPS)) == 2
 
 
-async def test_anonymous_viewers_need_a_device_id(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_anonymous_viewers_need_a_device_id(client, services) -> None:
     batch = [event("play_start", 7, time.time())]
     assert_problem(await client.post("/v1/events", json={"events": batch}), 401)
     assert_problem(await client.post("/v1/events", json={"events": batch}, headers={"X-Device-Id": "../x"}), 401)
@@ -90,7 +90,7 @@ async def test_anonymous_viewers_need_a_device_id(client, services) -> None:  # 
     assert published["record_key"] == "anon:phone-1234" and published["actor_id"] is None
 
 
-async def test_malformed_and_oversized_batches_are_refused_whole(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_malformed_and_oversized_batches_are_refused_whole(client, services) -> None:
     alice = await signup(client, "alice")
     headers = {**alice.auth, "Content-Type": "application/json"}
     assert_problem(await client.post("/v1/events", content=b"{not json", headers=headers), 400)
@@ -101,7 +101,7 @@ async def test_malformed_and_oversized_batches_are_refused_whole(client, service
     assert_problem(await client.post("/v1/events", content=huge, headers=headers), 413)
 
 
-async def test_the_region_comes_from_the_edge_header_only_when_configured(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_the_region_comes_from_the_edge_header_only_when_configured(client, services) -> None:
     alice = await signup(client, "alice")
     await send(client, [event("play_start", 3, time.time())], {**alice.auth, "X-Viewer-Region": "eu-west"})
     services.settings.events_region_header = "X-Viewer-Region"

@@ -59,7 +59,7 @@ SHARED_HEADERS = ("Authorization", "X-Request-ID")
 
 
 @pytest.fixture
-def settings(stack, tmp_path, request):  # type: ignore[no-untyped-def]
+def settings(stack, tmp_path, request):
     """Rate limits and quotas out of the way: a request they refuse never reaches the code that
     reads the hostile value."""
     return stack_settings(stack, tmp_path, request, upload_max_concurrent=100_000, upload_create_rate_per_hour=100_000,
@@ -188,7 +188,7 @@ EMBEDDED = pytest.mark.parametrize("stack", ["embedded"], indirect=True)
 
 @EMBEDDED
 @SIGNED_IN
-async def test_hostile_path_parameters_never_give_a_5xx(client, services, signed_in: bool) -> None:  # type: ignore[no-untyped-def]
+async def test_hostile_path_parameters_never_give_a_5xx(client, services, signed_in: bool) -> None:
     prober, spec = await _prober(client, services, signed_in)
     await _path_parameters(prober, spec, HOSTILE)
     assert prober.sent > 1000
@@ -197,7 +197,7 @@ async def test_hostile_path_parameters_never_give_a_5xx(client, services, signed
 
 @EMBEDDED
 @SIGNED_IN
-async def test_forged_cursors_never_give_a_5xx(client, services, signed_in: bool) -> None:  # type: ignore[no-untyped-def]
+async def test_forged_cursors_never_give_a_5xx(client, services, signed_in: bool) -> None:
     prober, spec = await _prober(client, services, signed_in)
     await _cursors(prober, spec, CURSOR_VALUES)
     assert prober.sent > 500
@@ -206,7 +206,7 @@ async def test_forged_cursors_never_give_a_5xx(client, services, signed_in: bool
 
 @EMBEDDED
 @SIGNED_IN
-async def test_hostile_headers_never_give_a_5xx(client, services, signed_in: bool) -> None:  # type: ignore[no-untyped-def]
+async def test_hostile_headers_never_give_a_5xx(client, services, signed_in: bool) -> None:
     prober, spec = await _prober(client, services, signed_in)
     metadata = {label: f"filename {base64.b64encode(b'a.mp4').decode()},clip_id "
                        f"{base64.b64encode(value.encode()).decode()}" for label, value in HOSTILE.items()}
@@ -230,7 +230,7 @@ async def test_hostile_headers_never_give_a_5xx(client, services, signed_in: boo
 
 
 @pytest.mark.parametrize("stack", ["real"], indirect=True)
-async def test_hostile_ids_and_cursors_on_the_real_stack(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_hostile_ids_and_cursors_on_the_real_stack(client, services) -> None:
     prober, spec = await _prober(client, services, True)
     await _path_parameters(prober, spec, {label: HOSTILE[label] for label in REAL_SUBSET})
     await _cursors(prober, spec, {label: CURSOR_VALUES[label] for label in ("2^64", "int 2^64", "int 10^30", "NUL")})

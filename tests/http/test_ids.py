@@ -44,7 +44,7 @@ def test_an_id_is_ascii_digits_between_one_and_two_to_the_63() -> None:
             parse_user_ref(bad)
 
 
-async def test_non_ascii_digits_in_any_id_are_refused(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_non_ascii_digits_in_any_id_are_refused(client, services) -> None:
     erin = await signup(client, "erin")
     for path in (f"/share/c/{SUPERSCRIPT_TWO}", f"/share/c/{SUPERSCRIPT_TWO}/embed"):
         answer = await client.get(path)
@@ -75,7 +75,7 @@ async def test_non_ascii_digits_in_any_id_are_refused(client, services) -> None:
         assert_problem(answer, 400)
 
 
-async def test_ids_beyond_64_bits_are_refused_everywhere(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_ids_beyond_64_bits_are_refused_everywhere(client, services) -> None:
     erin, mod = await signup(client, "erin"), await signup(client, "mona")
     await accounts.set_role(db=services.db, cache=services.cache, handle="mona", role=Role.moderator)
     clip_id = await ready_clip(client, services, erin)
@@ -95,7 +95,7 @@ async def test_ids_beyond_64_bits_are_refused_everywhere(client, services) -> No
     assert_problem(shared, shared.status_code)
 
 
-async def test_a_forged_cursor_with_a_huge_number_is_a_400_on_every_list(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_forged_cursor_with_a_huge_number_is_a_400_on_every_list(client, services) -> None:
     erin, mod = await signup(client, "erin"), await signup(client, "mona")
     await accounts.set_role(db=services.db, cache=services.cache, handle="mona", role=Role.moderator)
     clip_id = await ready_clip(client, services, erin)
@@ -116,7 +116,7 @@ async def test_a_forged_cursor_with_a_huge_number_is_a_400_on_every_list(client,
                                     headers=erin.auth), 400)
 
 
-async def test_event_rejections_speak_in_our_words(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_event_rejections_speak_in_our_words(client, services) -> None:
     events = [{"event_id": f"e{i}", "type": "impression", "clip_id": clip, "ts": ts, "session_id": "s1"}
               for i, (clip, ts) in enumerate((("²", 1_700_000_000_000), (HUGE, 1_700_000_000_000),
                                               ("1", 10**20)))]

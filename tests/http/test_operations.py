@@ -43,10 +43,10 @@ async def test_metrics_expose_latency_per_route_template(client: httpx.AsyncClie
 
 
 @pytest.mark.parametrize("broken", ["database", "cache"])
-async def test_a_dead_dependency_gives_503_with_retry_after_not_a_hang(tmp_path, broken: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_dead_dependency_gives_503_with_retry_after_not_a_hang(tmp_path, broken: str) -> None:
     overrides = {"database": {"database_url": "postgresql://postgres@127.0.0.1:1/gone"},
                  "cache": {"cache_url": "redis://127.0.0.1:1/0"}}[broken]
-    settings = Settings(data_dir=tmp_path, log_json=False, **overrides)  # type: ignore[arg-type]
+    settings = Settings(data_dir=tmp_path, log_json=False, **overrides)
     if broken == "cache":
         from clipfeed.infra.db.migrate import upgrade
 

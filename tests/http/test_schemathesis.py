@@ -47,7 +47,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The app as ``clipfeed serve`` builds it (services made in its own lifespan, which
     schemathesis runs on its event loop), without in-process workers."""
     data_dir: Path = tmp_path_factory.mktemp("schemathesis")
-    settings = Settings(data_dir=data_dir, log_json=False, inprocess_workers="none")  # type: ignore[call-arg]
+    settings = Settings(data_dir=data_dir, log_json=False, inprocess_workers="none")
     upgrade(settings.resolve(settings.database_url))
     for url in settings.database_shard_urls:
         upgrade(settings.resolve(url))

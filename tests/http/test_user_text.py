@@ -30,7 +30,7 @@ def test_the_validator_refuses_controls_normalises_and_trims() -> None:
         clean_text("   ", multiline=True, required=True)
 
 
-async def test_names_and_bios_refuse_control_characters(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_names_and_bios_refuse_control_characters(client, services) -> None:
     erin = await signup(client, "erin")
     for text in REFUSED:
         for field in ("display_name", "bio"):
@@ -47,7 +47,7 @@ async def test_names_and_bios_refuse_control_characters(client, services) -> Non
     assert shown["display_name"] == "Am\u00e9lie"
 
 
-async def test_every_other_user_text_refuses_a_nul(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_every_other_user_text_refuses_a_nul(client, services) -> None:
     erin, mona = await signup(client, "erin"), await signup(client, "mona")
     await accounts.set_role(db=services.db, cache=services.cache, handle="mona", role=Role.moderator)
     clip_id = await ready_clip(client, services, erin)

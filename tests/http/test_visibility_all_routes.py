@@ -43,7 +43,7 @@ def _bodies(clip_id: str, comment_id: str) -> dict[tuple[str, str], Any]:
     }
 
 
-async def _scene(client, services, *, carol_blocks: bool) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+async def _scene(client, services, *, carol_blocks: bool) -> dict[str, Any]:
     alice, carol, dave = (await signup(client, "alice"), await signup(client, "carol"), await signup(client, "dave"))
     clip_id = str(await make_clip(client, services, alice, CAPTION))
     comments = []
@@ -73,7 +73,7 @@ def _fill(path: str, values: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize("carol_blocks", [False, True], ids=["alice_blocks_carol", "carol_blocks_alice"])
-async def test_no_route_shows_a_blocked_creators_clip(client, services, carol_blocks: bool) -> None:  # type: ignore[no-untyped-def]
+async def test_no_route_shows_a_blocked_creators_clip(client, services, carol_blocks: bool) -> None:
     scene = await _scene(client, services, carol_blocks=carol_blocks)
     carol: Account = scene["carol"]
     clip_id, comments = scene["clip_id"], scene["comments"]
@@ -105,7 +105,7 @@ async def test_no_route_shows_a_blocked_creators_clip(client, services, carol_bl
 
 
 @pytest.mark.parametrize("carol_blocks", [False, True], ids=["alice_blocks_carol", "carol_blocks_alice"])
-async def test_the_issues_reproductions(client, services, carol_blocks: bool) -> None:  # type: ignore[no-untyped-def]
+async def test_the_issues_reproductions(client, services, carol_blocks: bool) -> None:
     scene = await _scene(client, services, carol_blocks=carol_blocks)
     carol, clip_id = scene["carol"], scene["clip_id"]
     assert_problem(await client.get(f"/v1/clips/{clip_id}", headers=carol.auth), 404)

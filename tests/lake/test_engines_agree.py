@@ -28,12 +28,12 @@ def spark() -> Iterator[SparkEngine]:
     SparkEngine.stop()
 
 
-def _rows(table, job: str) -> list[dict]:  # type: ignore[no-untyped-def]
+def _rows(table, job: str) -> list[dict]:
     keys = jobs.ORDER[job]
     return sorted(table.to_pylist(), key=lambda row: tuple(str(row[k]) for k in keys))
 
 
-async def test_duckdb_and_spark_compute_identical_aggregates(client, services, spark: SparkEngine) -> None:  # type: ignore[no-untyped-def]
+async def test_duckdb_and_spark_compute_identical_aggregates(client, services, spark: SparkEngine) -> None:
     scenario = await golden_lake(client, services)
     day = datetime.fromtimestamp(scenario.base, UTC).date()
     _, by_duckdb = await service.run_jobs(services=services, from_day=day, to_day=day, engine=DuckDBEngine(),

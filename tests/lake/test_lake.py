@@ -15,19 +15,19 @@ from tests.stream.pipeline import make_clip
 PART = re.compile(r"^lake/events/dt=(\d{4}-\d{2}-\d{2})/hh=(\d{2})/part-\d{13}-[0-9a-f]{8}\.parquet$")
 
 
-async def test_compaction_partitions_by_event_date_and_hour(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_compaction_partitions_by_event_date_and_hour(client, services) -> None:
     scenario = await golden_lake(client, services)
     keys = [info.key async for info in services.blobs.list(EVENTS_PREFIX)]
     assert keys and all(PART.match(k) for k in keys)
     moment = datetime.fromtimestamp(scenario.base, UTC)
-    assert any(PART.match(k).groups() == (moment.date().isoformat(), f"{moment.hour:02d}") for k in keys)  # type: ignore[union-attr]
+    assert any(PART.match(k).groups() == (moment.date().isoformat(), f"{moment.hour:02d}") for k in keys)
     day = moment.date()
     _, results = await service.run_jobs(services=services, from_day=day, to_day=day, engine="duckdb", store=False)
     # Every play of the scenario, once (A 4, B 2, C 31).
     assert sum(results["clip_daily"].column("plays").to_pylist()) == 37
 
 
-async def test_jobs_compute_creator_analytics_and_point_in_time_training_rows(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_jobs_compute_creator_analytics_and_point_in_time_training_rows(client, services) -> None:
     scenario = await golden_lake(client, services)
     a, b = scenario.clips["A"], scenario.clips["B"]
     accounts = scenario.accounts
@@ -81,7 +81,7 @@ async def test_jobs_compute_creator_analytics_and_point_in_time_training_rows(cl
     assert clip.json()["totals"]["avg_watch_ms"] == 2300
 
 
-async def test_batch_loops_compact_and_recompute_the_days_that_changed(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_batch_loops_compact_and_recompute_the_days_that_changed(client, services) -> None:
     import asyncio
     import time
 
@@ -113,7 +113,7 @@ async def test_batch_loops_compact_and_recompute_the_days_that_changed(client, s
     assert (stats.totals.plays, stats.totals.views, stats.totals.completion_rate) == (1, 1, 1.0)
 
 
-async def test_lake_run_command_recomputes_a_day(services) -> None:  # type: ignore[no-untyped-def]
+async def test_lake_run_command_recomputes_a_day(services) -> None:
     import subprocess
 
     from tests.stream.test_worker_kill import CLIPFEED, worker_env

@@ -27,7 +27,7 @@ async def _ticker(lags: list[float], stop: asyncio.Event) -> None:
         lags.append(time.perf_counter() - due)
 
 
-async def test_processing_a_clip_in_process_never_stalls_the_event_loop(services) -> None:  # type: ignore[no-untyped-def]
+async def test_processing_a_clip_in_process_never_stalls_the_event_loop(services) -> None:
     event = await submit(services, SHARED / "cup.mp4", caption="A cup on a table #kitchen")
     lags: list[float] = []
     stop = asyncio.Event()

@@ -11,7 +11,7 @@ from clipfeed.media import ladder, transcode
 from clipfeed.media.edits import EditList
 
 
-def sizes(width: int, height: int, **kw) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]
+def sizes(width: int, height: int, **kw) -> list[tuple[str, int, int]]:
     return [(r.name, r.width, r.height) for r in ladder.renditions(width, height, **kw)]
 
 

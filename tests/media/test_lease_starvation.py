@@ -25,7 +25,7 @@ CLIPFEED = Path(sys.executable).parent / "clipfeed"
 LEASE_S = 3
 
 
-def start_worker(settings, log: Path) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+def start_worker(settings, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CLIPFEED_DATA_DIR": str(settings.data_dir), "CLIPFEED_MEDIA_ACK_WAIT_S": str(LEASE_S),
            "CLIPFEED_LOG_JSON": "true", "CLIPFEED_DATABASE_URL": settings.database_url,
            "CLIPFEED_BLOB_URL": settings.blob_url, "CLIPFEED_CACHE_URL": settings.cache_url,
@@ -34,7 +34,7 @@ def start_worker(settings, log: Path) -> subprocess.Popen[bytes]:  # type: ignor
         return subprocess.Popen([str(CLIPFEED), "worker", "media"], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def logged(log: Path, event: str) -> list[dict]:  # type: ignore[type-arg]
+def logged(log: Path, event: str) -> list[dict]:
     found = []
     for line in log.read_text(errors="replace").splitlines():
         try:
@@ -47,7 +47,7 @@ def logged(log: Path, event: str) -> list[dict]:  # type: ignore[type-arg]
 
 
 async def test_a_worker_stalled_past_its_lease_publishes_nothing_after_another_finished_the_job(
-        services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        services, tmp_path: Path) -> None:
     source = make_clip(tmp_path / "src.mp4", size="640x360", seconds=10)
     event = await submit(services, source)
     clip_id = int(event.key)

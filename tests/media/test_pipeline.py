@@ -15,7 +15,7 @@ from tests.media.submit import SHARED, clip_row, ffprobe, make_clip, object_keys
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
 
 
-async def process(services, video: Path, **kw) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+async def process(services, video: Path, **kw) -> tuple[int, str]:
     event = await submit(services, video, **kw)
     outcome = await run_job(services, Job.from_event(event))
     return int(event.key), outcome
@@ -41,7 +41,7 @@ def corrupt_corpus(tmp: Path) -> dict[str, tuple[Path, str]]:
             "huge": (tmp / "huge.mp4", "too large")}
 
 
-async def test_broken_inputs_are_rejected_with_a_reason_and_leave_only_the_master(services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_broken_inputs_are_rejected_with_a_reason_and_leave_only_the_master(services, tmp_path: Path) -> None:
     for name, (video, phrase) in corrupt_corpus(tmp_path).items():
         clip_id, outcome = await process(services, video)
         clip = await clip_row(services, clip_id)
@@ -53,7 +53,7 @@ async def test_broken_inputs_are_rejected_with_a_reason_and_leave_only_the_maste
     assert [e.type for e in results] == ["media.rejected"] * 8
 
 
-async def test_mid_file_damage_is_flagged_and_legacy_codecs_are_published(services) -> None:  # type: ignore[no-untyped-def]
+async def test_mid_file_damage_is_flagged_and_legacy_codecs_are_published(services) -> None:
     damaged_id, outcome = await process(services, SHARED / "box-damaged.mp4")
     damaged = await clip_row(services, damaged_id)
     assert outcome == "ready" and "damaged_frames" in damaged.media["quality"]["flags"]
@@ -63,7 +63,7 @@ async def test_mid_file_damage_is_flagged_and_legacy_codecs_are_published(servic
     assert (legacy.width, legacy.height, legacy.duration_ms // 1000) == (320, 240, 29)
 
 
-async def test_black_frozen_and_silent_clips_are_flagged_not_refused(services, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_black_frozen_and_silent_clips_are_flagged_not_refused(services, client, tmp_path: Path) -> None:
     dull = tmp_path / "dull.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=black:s=320x240:r=25", "-f", "lavfi",
                     "-i", "anullsrc=r=48000:cl=stereo", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast",
@@ -85,7 +85,7 @@ async def test_black_frozen_and_silent_clips_are_flagged_not_refused(services, c
     assert anonymous[0]["quality_flags"] is None
 
 
-async def test_edits_are_applied_in_the_same_pass_and_recorded(services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_edits_are_applied_in_the_same_pass_and_recorded(services, tmp_path: Path) -> None:
     source = make_clip(tmp_path / "src.mp4", size="640x360", seconds=6)
     event = await submit(services, source, publish=False)
     song = f"clips/{event.key}/raw/song.m4a"
@@ -107,7 +107,7 @@ async def test_edits_are_applied_in_the_same_pass_and_recorded(services, tmp_pat
     assert streams == ["video", "audio"]
 
 
-async def test_a_redelivered_job_finishes_once_with_the_same_outputs(services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_redelivered_job_finishes_once_with_the_same_outputs(services) -> None:
     event = await submit(services, SHARED / "carphone_pristine.mp4")
     job = Job.from_event(event)
     assert await run_job(services, job) == "ready"

@@ -16,14 +16,14 @@ from tests.media.submit import SHARED, clip_row, object_keys, submit, topic_even
 pytestmark = pytest.mark.slow
 
 
-async def latest_job(services, clip_id: int) -> Job:  # type: ignore[no-untyped-def]
+async def latest_job(services, clip_id: int) -> Job:
     await services.outbox.flush()  # the API recorded the job in the outbox
     events = await topic_events(services, "media.uploaded", clip_id)
     return Job.from_event(events[-1])
 
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
-async def test_the_creator_re_edits_without_uploading_again_and_others_cannot(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_the_creator_re_edits_without_uploading_again_and_others_cannot(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     event = await submit(services, SHARED / "carphone_pristine.mp4", owner_id=alice.id)
     clip_id = int(event.key)
@@ -53,7 +53,7 @@ async def test_the_creator_re_edits_without_uploading_again_and_others_cannot(cl
 
 
 @pytest.mark.parametrize("stack", ["real"], indirect=True)
-async def test_on_the_real_stack_the_renditions_play_straight_from_s3(services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_on_the_real_stack_the_renditions_play_straight_from_s3(services, tmp_path: Path) -> None:
     event = await submit(services, SHARED / "bigbuckbunny.mp4")
     assert await run_job(services, Job.from_event(event)) == "ready"
     clip = await clip_row(services, int(event.key))

@@ -28,7 +28,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("screening-clips")
 
 
-async def _clip(services, owner_id: int, caption: str = "") -> int:  # type: ignore[no-untyped-def]
+async def _clip(services, owner_id: int, caption: str = "") -> int:
     clip = await clips_service.create_draft(db=services.db, outbox=services.outbox, ids=services.ids,
                                             owner_id=owner_id, request=ClipCreate(caption=caption))
     await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=clip.id,
@@ -36,13 +36,13 @@ async def _clip(services, owner_id: int, caption: str = "") -> int:  # type: ign
     return clip.id
 
 
-async def _screen(services, clip_id: int, source: Path, tmp_path: Path, caption: str = "",  # type: ignore[no-untyped-def]
+async def _screen(services, clip_id: int, source: Path, tmp_path: Path, caption: str = "",
                   hashtags: list[str] | None = None) -> screening.ScreeningResult:
     return await screening.screen(services=services, clip_id=clip_id, source=source, workdir=tmp_path / str(clip_id),
                                   probe=await probe(source), caption=caption, hashtags=hashtags or [])
 
 
-def test_policy_takes_the_strictest_action_and_settings_override_rows(settings) -> None:  # type: ignore[no-untyped-def]
+def test_policy_takes_the_strictest_action_and_settings_override_rows(settings) -> None:
     table = screening.policy(settings)
     assert screening.decide({"nsfw": 0.1, "text": 0.0}, table) == ("approve", [])
     assert screening.decide({"nsfw": 0.5, "text": 0.0}, table) == ("hold", ["nsfw"])
@@ -55,7 +55,7 @@ def test_policy_takes_the_strictest_action_and_settings_override_rows(settings) 
 
 async def test_nudenet_runs_offline_and_scores_a_benign_clip_low(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_network(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+    def no_network(*_args, **_kwargs):
         raise AssertionError("NudeNet tried to reach the network")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
@@ -90,7 +90,7 @@ def test_skin_range_covers_light_to_dark_skin_but_not_greys() -> None:
         assert nsfw.skin_share(np.full((4, 4, 3), other, dtype=np.uint8)) == 0.0
 
 
-async def test_blocklist_catches_a_rescaled_reencoded_copy_but_not_another_clip(  # type: ignore[no-untyped-def]
+async def test_blocklist_catches_a_rescaled_reencoded_copy_but_not_another_clip(
         client, services, clips: Path, tmp_path: Path) -> None:
     creator, mod = await signup(client, "creator"), await signup(client, "mod")
     await accounts.set_role(db=services.db, cache=services.cache, handle="mod", role=Role.moderator)
@@ -114,7 +114,7 @@ async def test_blocklist_catches_a_rescaled_reencoded_copy_but_not_another_clip(
     assert other.scores["blocklist"] == 0.0 and other.decision == "approve"
 
 
-async def test_moderators_blocklist_an_uploaded_file_and_others_cannot(  # type: ignore[no-untyped-def]
+async def test_moderators_blocklist_an_uploaded_file_and_others_cannot(
         client, services, clips: Path, tmp_path: Path) -> None:
     user, mod = await signup(client, "someone"), await signup(client, "mod2")
     await accounts.set_role(db=services.db, cache=services.cache, handle="mod2", role=Role.moderator)
@@ -144,7 +144,7 @@ async def test_moderators_blocklist_an_uploaded_file_and_others_cannot(  # type:
     assert (await _screen(services, await _clip(services, user.id), copy, tmp_path)).scores["blocklist"] == 0.0
 
 
-async def test_a_reupload_of_someone_elses_clip_is_held_but_your_own_is_allowed(  # type: ignore[no-untyped-def]
+async def test_a_reupload_of_someone_elses_clip_is_held_but_your_own_is_allowed(
         client, services, clips: Path, tmp_path: Path) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     mod = await signup(client, "mod3")
@@ -172,7 +172,7 @@ async def test_a_reupload_of_someone_elses_clip_is_held_but_your_own_is_allowed(
     assert stored is not None and stored.flags["decision"] == "hold" and stored.fingerprint
 
 
-async def test_caption_rules_hold_spam_and_reject_abuse(services, clips: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_caption_rules_hold_spam_and_reject_abuse(services, clips: Path, tmp_path: Path) -> None:
     owner = await accounts.create_user(db=services.db, outbox=services.outbox, ids=services.ids,
                                        settings=services.settings, handle="captions", email="c@example.com",
                                        password="long enough password")

@@ -69,7 +69,7 @@ def landscape(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     return folder, media, report, root
 
 
-def test_a_1080p_clip_gets_five_h264_renditions_within_their_bitrate_caps(landscape) -> None:  # type: ignore[no-untyped-def]
+def test_a_1080p_clip_gets_five_h264_renditions_within_their_bitrate_caps(landscape) -> None:
     folder, media, _, root = landscape
     assert list(media["renditions"]) == ["1080", "720", "480", "360", "240"]
     for rung in ladder.PROFILES:
@@ -83,7 +83,7 @@ def test_a_1080p_clip_gets_five_h264_renditions_within_their_bitrate_caps(landsc
         assert 0.05 * rung.maxrate_kbps < kbps <= rung.maxrate_kbps * 1.1, (rung.name, kbps)
 
 
-def test_keyframes_are_aligned_across_renditions_with_a_short_first_segment(landscape) -> None:  # type: ignore[no-untyped-def]
+def test_keyframes_are_aligned_across_renditions_with_a_short_first_segment(landscape) -> None:
     folder, _, _, root = landscape
     times = {r.name: keyframe_times(joined(folder / "v" / r.name, root / f"k{r.name}.mp4")) for r in ladder.PROFILES}
     assert times["1080"] == [0.0, 1.0, 3.0]  # 5 s: keyframes at 0, 1, 3 (the last GOP runs to the end)
@@ -93,7 +93,7 @@ def test_keyframes_are_aligned_across_renditions_with_a_short_first_segment(land
         assert [round(float(d), 3) for d in durations] == [1.0, 2.0, 2.0]
 
 
-def test_hls_master_carries_every_attribute_and_ffmpeg_plays_it_to_the_end(landscape) -> None:  # type: ignore[no-untyped-def]
+def test_hls_master_carries_every_attribute_and_ffmpeg_plays_it_to_the_end(landscape) -> None:
     folder, _, _, _ = landscape
     master = (folder / "hls" / "master.m3u8").read_text()
     variants = [ln for ln in master.splitlines() if ln.startswith("#EXT-X-STREAM-INF:")]
@@ -110,7 +110,7 @@ def test_hls_master_carries_every_attribute_and_ffmpeg_plays_it_to_the_end(lands
     assert float(out) == pytest.approx(5.0, abs=0.15)
 
 
-def test_dash_manifest_points_at_the_same_segments_and_decodes(landscape) -> None:  # type: ignore[no-untyped-def]
+def test_dash_manifest_points_at_the_same_segments_and_decodes(landscape) -> None:
     folder, _, _, _ = landscape
     ns = {"d": "urn:mpeg:dash:schema:mpd:2011"}
     mpd = ET.parse(folder / "dash" / "manifest.mpd").getroot()
@@ -124,7 +124,7 @@ def test_dash_manifest_points_at_the_same_segments_and_decodes(landscape) -> Non
     assert decoded.returncode == 0, decoded.stderr
 
 
-def test_fallback_mp4_is_a_faststart_copy_of_the_360p_rung(landscape) -> None:  # type: ignore[no-untyped-def]
+def test_fallback_mp4_is_a_faststart_copy_of_the_360p_rung(landscape) -> None:
     folder, _, _, _ = landscape
     data = (folder / "mp4" / "fallback.mp4").read_bytes()
     assert data.find(b"moov") < data.find(b"mdat")
@@ -138,7 +138,7 @@ async def test_a_phone_clip_rotated_by_its_display_matrix_comes_out_upright_and_
     source = tmp_path / "rot.mp4"  # what phones write: landscape pixels and a display matrix
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90",
                     str(source)], check=True)
-    assert (await prober.probe(source)).main_video.rotation in (90, 270)  # type: ignore[union-attr]
+    assert (await prober.probe(source)).main_video.rotation in (90, 270)
     _, media, _ = await produce(source, tmp_path)
     assert [(r["width"], r["height"]) for r in media["renditions"].values()] == [(360, 640), (240, 426)]
 
@@ -148,7 +148,7 @@ async def test_variable_frame_rate_and_odd_rates_become_constant(tmp_path: Path)
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "3",
                     "-vf", "select='if(lt(t,1.5),1,not(mod(n,2)))'", "-fps_mode", "vfr", "-c:v", "libx264",
                     "-preset", "ultrafast", str(vfr)], check=True)  # 30 fps, then 15 fps
-    assert (await prober.probe(vfr)).main_video.variable_frame_rate  # type: ignore[union-attr]
+    assert (await prober.probe(vfr)).main_video.variable_frame_rate
     folder, _, _ = await produce(vfr, tmp_path / "a")
     rates = stream_info(joined(folder / "v" / "240", tmp_path / "v.mp4"))["streams"][0]
     assert rates["r_frame_rate"] == rates["avg_frame_rate"] == "23/1"  # the average (22.6), held constant

@@ -32,7 +32,7 @@ def expected_objects(clip: Clip) -> set[str]:
     return keys
 
 
-def start_worker(settings) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+def start_worker(settings) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CLIPFEED_DATA_DIR": str(settings.data_dir), "CLIPFEED_MEDIA_ACK_WAIT_S": "3",
            "CLIPFEED_LOG_JSON": "false"}
     return subprocess.Popen([str(CLIPFEED), "worker", "media"], env=env, stdout=subprocess.DEVNULL,
@@ -42,7 +42,7 @@ def start_worker(settings) -> subprocess.Popen[bytes]:  # type: ignore[no-untype
 
 
 async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_finishes_it_once(
-        services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        services, tmp_path: Path) -> None:
     source = make_clip(tmp_path / "src.mp4", size="1280x720", seconds=12)
     event = await submit(services, source)
     clip_id = int(event.key)
@@ -74,7 +74,7 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
         second.wait(30)
     clip = await clip_row(services, clip_id)
     assert set(await object_keys(services, clip_id)) == expected_objects(clip)
-    async def ready_events() -> list:  # type: ignore[type-arg]
+    async def ready_events() -> list:
         await services.outbox.flush()  # relayed after commit, by whichever process gets to it
         return [e for e in await topic_events(services, "clips", clip_id) if e.type == "clip.ready"]
 
@@ -88,7 +88,7 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
 
 
 async def test_a_three_minute_clip_is_encoded_in_chunks_and_joined_on_the_same_keyframes(
-        services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        services, tmp_path: Path) -> None:
     source = make_clip(tmp_path / "long.mp4", size="480x270", seconds=180)
     event = await submit(services, source)
     clip_id = int(event.key)
@@ -122,7 +122,7 @@ async def test_a_three_minute_clip_is_encoded_in_chunks_and_joined_on_the_same_k
     assert set(await object_keys(services, clip_id)) == expected_objects(clip)
 
 
-async def test_an_unreadable_job_fails_its_clip_and_goes_to_the_dead_letter_topic(services) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unreadable_job_fails_its_clip_and_goes_to_the_dead_letter_topic(services) -> None:
     from clipfeed.core.events import Event
 
     video = make_clip(Path(services.settings.data_dir) / "tiny.mp4", seconds=1.5, size="320x240")
@@ -147,5 +147,5 @@ async def test_an_unreadable_job_fails_its_clip_and_goes_to_the_dead_letter_topi
     assert await object_keys(services, clip_id) == [event.payload["master_key"]]  # the upload is kept
 
 
-async def _has_dead_letter(services, clip_id: int) -> bool:  # type: ignore[no-untyped-def]
+async def _has_dead_letter(services, clip_id: int) -> bool:
     return any(e.key == str(clip_id) for e in await topic_events(services, "dlq.media"))

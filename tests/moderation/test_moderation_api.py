@@ -9,20 +9,20 @@ from clipfeed.clips.models import ClipStatus
 from tests.helpers import PASSWORD, Account, assert_problem, signup
 
 
-async def _moderator(client, services) -> Account:  # type: ignore[no-untyped-def]
+async def _moderator(client, services) -> Account:
     mod = await signup(client, "mod_mona")
     await accounts.set_role(db=services.db, cache=services.cache, handle="mod_mona", role=Role.moderator)
     return mod
 
 
-async def _ready_clip(client, services, owner: Account, caption: str = "look #here") -> str:  # type: ignore[no-untyped-def]
+async def _ready_clip(client, services, owner: Account, caption: str = "look #here") -> str:
     clip = (await client.post("/v1/clips", headers=owner.auth, json={"caption": caption})).json()
     await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=int(clip["id"]),
                                    status=ClipStatus.ready)
     return str(clip["id"])
 
 
-async def test_a_report_opens_one_case_that_only_moderators_see(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_report_opens_one_case_that_only_moderators_see(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     mod = await _moderator(client, services)
     clip_id = await _ready_clip(client, services, alice)
@@ -38,7 +38,7 @@ async def test_a_report_opens_one_case_that_only_moderators_see(client, services
     assert case["subject_id"] == clip_id and case["report_count"] == 1 and case["source"] == "report"
 
 
-async def test_reports_cannot_target_own_or_invisible_things(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_reports_cannot_target_own_or_invisible_things(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     own = await _ready_clip(client, services, alice)
     assert_problem(await client.post("/v1/reports", headers=alice.auth,
@@ -52,7 +52,7 @@ async def test_reports_cannot_target_own_or_invisible_things(client, services) -
                                      json={"kind": "clip", "id": own, "category": "because"}), 422)
 
 
-async def test_enough_reports_hide_a_clip_until_a_moderator_decides(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_enough_reports_hide_a_clip_until_a_moderator_decides(client, services) -> None:
     services.settings.moderation_report_hide_threshold = 3
     alice = await signup(client, "alice")
     mod = await _moderator(client, services)
@@ -72,7 +72,7 @@ async def test_enough_reports_hide_a_clip_until_a_moderator_decides(client, serv
     assert_problem(again, 409)
 
 
-async def test_rejection_takes_the_clip_down_and_tells_the_creator_why(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_rejection_takes_the_clip_down_and_tells_the_creator_why(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     mod = await _moderator(client, services)
     clip_id = await _ready_clip(client, services, alice)
@@ -93,7 +93,7 @@ async def test_rejection_takes_the_clip_down_and_tells_the_creator_why(client, s
     assert (await client.get("/v1/moderation/queue", headers=mod.auth)).json()["items"] == []
 
 
-async def test_a_rejected_user_report_suspends_the_account(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_rejected_user_report_suspends_the_account(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     mod = await _moderator(client, services)
     await client.post("/v1/reports", headers=alice.auth, json={"kind": "user", "id": str(bob.id),

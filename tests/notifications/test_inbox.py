@@ -13,13 +13,13 @@ from tests.helpers import assert_problem, signup
 from tests.social.support import caught_up, ready_clip, stream_role
 
 
-async def _inbox(client, who) -> dict:  # type: ignore[no-untyped-def]
+async def _inbox(client, who) -> dict:
     reply = await client.get("/v1/notifications", headers=who.auth)
     assert reply.status_code == 200, reply.text
     return dict(reply.json())
 
 
-async def test_follows_likes_comments_replies_mentions_and_shares_notify_the_right_people(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_follows_likes_comments_replies_mentions_and_shares_notify_the_right_people(client, services) -> None:
     alice, bob, carol, dave = [await signup(client, n) for n in ("alice", "bob", "carol", "dave")]
     clip = await ready_clip(client, services, alice)
     async with stream_role(services):
@@ -52,7 +52,7 @@ async def test_follows_likes_comments_replies_mentions_and_shares_notify_the_rig
         assert [n["kind"] for n in (await _inbox(client, alice))["items"]][:1] == ["like"]
 
 
-async def test_unread_counts_fall_as_notifications_are_read_and_only_by_their_owner(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_unread_counts_fall_as_notifications_are_read_and_only_by_their_owner(client, services) -> None:
     alice, bob, carol = [await signup(client, n) for n in ("alice", "bob", "carol")]
     async with stream_role(services):
         for fan in (bob, carol):
@@ -76,7 +76,7 @@ async def test_unread_counts_fall_as_notifications_are_read_and_only_by_their_ow
     assert_problem(await client.get("/v1/notifications"), 401)
 
 
-async def test_muted_kinds_and_blocked_people_do_not_notify(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_muted_kinds_and_blocked_people_do_not_notify(client, services) -> None:
     alice, bob, carol = [await signup(client, n) for n in ("alice", "bob", "carol")]
     clip = await ready_clip(client, services, alice)
     muted = await client.patch("/v1/notifications/preferences", headers=alice.auth, json={"kinds": {"like": False}})
@@ -100,7 +100,7 @@ async def test_muted_kinds_and_blocked_people_do_not_notify(client, services) ->
     assert prefs["like"] is False and prefs["follow"] is True
 
 
-async def test_new_clips_reach_followers_on_write_below_the_threshold_and_on_read_above(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_new_clips_reach_followers_on_write_below_the_threshold_and_on_read_above(client, services) -> None:
     services.settings.notifications_fanout_threshold = 1
     sam, bea, bob, carol, dave = [await signup(client, n) for n in ("sam", "bea", "bob", "carol", "dave")]
     await client.put("/v1/users/sam/follow", headers=bob.auth)  # sam: 1 follower, at the threshold
@@ -134,7 +134,7 @@ async def test_new_clips_reach_followers_on_write_below_the_threshold_and_on_rea
     assert "Your clip is ready and published" in texts
 
 
-async def test_redelivered_events_write_nothing_twice(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_redelivered_events_write_nothing_twice(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clip = await ready_clip(client, services, alice)
     await client.put("/v1/users/alice/follow", headers=bob.auth)

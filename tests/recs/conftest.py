@@ -12,7 +12,7 @@ from clipfeed.clips.models import Clip
 from clipfeed.recs.worker import index_clips, processors_running
 
 
-async def seed_catalogue(services, *, creators: int, clips_per_creator: int,  # type: ignore[no-untyped-def]
+async def seed_catalogue(services, *, creators: int, clips_per_creator: int,
                          tags: list[str], start: datetime | None = None) -> dict[int, Clip]:
     """Ready public clips, inserted straight into the tables and indexed for the feed as an
     established catalogue (not in the fresh pool); clip ``n`` carries hashtag ``tags[n % len(tags)]``."""
@@ -39,7 +39,7 @@ async def seed_catalogue(services, *, creators: int, clips_per_creator: int,  # 
 
 
 @pytest.fixture
-async def feed_workers(services) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+async def feed_workers(services) -> AsyncIterator[None]:
     """The feed's stream processors, as ``clipfeed worker stream`` runs them."""
     async with processors_running(services):
         yield

@@ -11,7 +11,7 @@ from tests.helpers import assert_problem, signup
 from tests.recs.conftest import seed_catalogue
 
 
-async def test_a_signed_in_viewer_pages_through_the_feed_without_repeats(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_signed_in_viewer_pages_through_the_feed_without_repeats(client, services) -> None:
     clips = await seed_catalogue(services, creators=20, clips_per_creator=10, tags=["cats", "dogs", "food", "skate"])
     viewer = await signup(client, "pager")
     seen: list[str] = []
@@ -29,7 +29,7 @@ async def test_a_signed_in_viewer_pages_through_the_feed_without_repeats(client,
     assert first["clip"]["status"] == "ready" and first["source"] and first["reason"]
 
 
-async def test_an_anonymous_viewer_gets_a_feed_and_a_device_cookie(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_an_anonymous_viewer_gets_a_feed_and_a_device_cookie(client, services) -> None:
     await seed_catalogue(services, creators=5, clips_per_creator=6, tags=["cats", "dogs"])
     first = await client.get("/v1/feed", params={"limit": 5})
     assert first.status_code == 200 and len(first.json()["items"]) == 5
@@ -40,7 +40,7 @@ async def test_an_anonymous_viewer_gets_a_feed_and_a_device_cookie(client, servi
     assert_problem(await client.get("/v1/feed", params={"cursor": "not-a-cursor!"}), 400)
 
 
-async def test_indexing_a_clip_renders_its_view_so_a_feed_page_needs_no_database_read(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_indexing_a_clip_renders_its_view_so_a_feed_page_needs_no_database_read(client, services) -> None:
     clips = await seed_catalogue(services, creators=3, clips_per_creator=4, tags=["cats"])
     clip = next(iter(clips.values()))
     raw = await services.cache.get(view_key(clip.id))
@@ -50,16 +50,16 @@ async def test_indexing_a_clip_renders_its_view_so_a_feed_page_needs_no_database
     calls = 0
     real_get_many = clips_service.get_many
 
-    async def counting(**kwargs):  # type: ignore[no-untyped-def]
+    async def counting(**kwargs):
         nonlocal calls
         calls += 1
         return await real_get_many(**kwargs)
 
-    clips_service.get_many = counting  # type: ignore[assignment]
+    clips_service.get_many = counting
     try:
         viewer = await signup(client, "viewsready")
         response = await client.get("/v1/feed", headers=viewer.auth)
     finally:
-        clips_service.get_many = real_get_many  # type: ignore[assignment]
+        clips_service.get_many = real_get_many
     assert response.status_code == 200 and len(response.json()["items"]) == 10
     assert calls == 0

@@ -22,7 +22,7 @@ from tests.recs.conftest import seed_catalogue
 TAGS = ["cats", "dogs", "food", "skate", "music"]
 
 
-async def _page(client, account, cursor=None, limit=10):  # type: ignore[no-untyped-def]
+async def _page(client, account, cursor=None, limit=10):
     response = await client.get("/v1/feed", params={"limit": limit, **({"cursor": cursor} if cursor else {})},
                                 headers=account.auth)
     assert response.status_code == 200, response.text
@@ -31,7 +31,7 @@ async def _page(client, account, cursor=None, limit=10):  # type: ignore[no-unty
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
-async def test_no_clip_repeats_across_500_pages(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_no_clip_repeats_across_500_pages(client, services) -> None:
     await seed_catalogue(services, creators=60, clips_per_creator=100, tags=TAGS)
     viewer = await signup(client, "bingewatcher")
     shown: list[str] = []
@@ -44,7 +44,7 @@ async def test_no_clip_repeats_across_500_pages(client, services) -> None:  # ty
     assert len(shown) == 5000 and len(set(shown)) == 5000
 
 
-async def test_blocked_creators_never_appear_even_from_a_buffer(client, services, feed_workers) -> None:  # type: ignore[no-untyped-def]
+async def test_blocked_creators_never_appear_even_from_a_buffer(client, services, feed_workers) -> None:
     clips = await seed_catalogue(services, creators=6, clips_per_creator=60, tags=TAGS)
     viewer = await signup(client, "blocker")
     first = await _page(client, viewer)  # builds a buffer that holds the creator's clips
@@ -66,7 +66,7 @@ async def test_blocked_creators_never_appear_even_from_a_buffer(client, services
     assert sum(1 for c in clips.values() if c.owner_id == target) == 60
 
 
-async def test_pages_stay_full_until_every_allowed_clip_has_been_served(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_pages_stay_full_until_every_allowed_clip_has_been_served(client, services) -> None:
     # A catalogue smaller than the sources' quotas: builds read it in windows, and a page must
     # not come out short while unseen clips sit outside the window a build happened to read.
     clips = await seed_catalogue(services, creators=6, clips_per_creator=10, tags=TAGS)
@@ -91,7 +91,7 @@ async def test_pages_stay_full_until_every_allowed_clip_has_been_served(client, 
     assert sizes[:full] == [10] * full and sizes[full:full + 1] == ([rest] if rest else [0])
 
 
-async def test_a_new_clip_reaches_some_feeds_within_a_minute(client, services, feed_workers) -> None:  # type: ignore[no-untyped-def]
+async def test_a_new_clip_reaches_some_feeds_within_a_minute(client, services, feed_workers) -> None:
     await seed_catalogue(services, creators=10, clips_per_creator=20, tags=TAGS)
     creator = await signup(client, "newcomer")
     draft = await clips_service.create_draft(db=services.db, outbox=services.outbox, ids=services.ids,
@@ -111,7 +111,7 @@ async def test_a_new_clip_reaches_some_feeds_within_a_minute(client, services, f
     assert reached is not None and reached < 60
 
 
-async def test_a_skip_heavy_viewer_sees_fewer_clips_like_the_skipped_ones(client, services, feed_workers) -> None:  # type: ignore[no-untyped-def]
+async def test_a_skip_heavy_viewer_sees_fewer_clips_like_the_skipped_ones(client, services, feed_workers) -> None:
     await seed_catalogue(services, creators=30, clips_per_creator=20, tags=["cats", "dogs"])
     viewer = await signup(client, "dogperson")
     first = await _page(client, viewer, limit=20)
@@ -136,7 +136,7 @@ async def test_a_skip_heavy_viewer_sees_fewer_clips_like_the_skipped_ones(client
     assert len(cats_after) < len(cats_before) / 2, (len(cats_before), len(cats_after))
 
 
-async def test_a_skip_reranks_the_buffer_so_the_next_page_drops_what_was_skipped(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_skip_reranks_the_buffer_so_the_next_page_drops_what_was_skipped(client, services) -> None:
     # No stream worker here: the skips are folded in directly, so no background refill races
     # the page and the buffer built by the first page is what the second one re-ranks.
     await seed_catalogue(services, creators=30, clips_per_creator=20, tags=["cats", "dogs"])
@@ -164,7 +164,7 @@ async def test_a_skip_reranks_the_buffer_so_the_next_page_drops_what_was_skipped
 
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
-async def test_deleted_private_and_not_interested_clips_leave_the_feed(client, services, feed_workers) -> None:  # type: ignore[no-untyped-def]
+async def test_deleted_private_and_not_interested_clips_leave_the_feed(client, services, feed_workers) -> None:
     clips = await seed_catalogue(services, creators=4, clips_per_creator=10, tags=TAGS)
     viewer = await signup(client, "tidy")
     owner_ids = {c.owner_id for c in clips.values()}

@@ -19,7 +19,7 @@ from tests.recs.conftest import seed_catalogue
 TAGS = ["cats", "dogs", "food", "skate", "music"]
 
 
-async def test_onboarding_interests_shape_a_new_viewers_first_page(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_onboarding_interests_shape_a_new_viewers_first_page(client, services) -> None:
     await seed_catalogue(services, creators=25, clips_per_creator=20, tags=TAGS)
     viewer = await signup(client, "skater")
     assert_problem(await client.put("/v1/feed/interests", json={"hashtags": ["skate"]}), 401)
@@ -33,7 +33,7 @@ async def test_onboarding_interests_shape_a_new_viewers_first_page(client, servi
 
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
-async def test_the_following_tab_lists_followed_creators_newest_first(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_the_following_tab_lists_followed_creators_newest_first(client, services) -> None:
     clips = await seed_catalogue(services, creators=3, clips_per_creator=8, tags=TAGS)
     viewer = await signup(client, "fan")
     creator = next(iter(clips.values())).owner_id
@@ -49,7 +49,7 @@ async def test_the_following_tab_lists_followed_creators_newest_first(client, se
 
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
-async def test_impressions_and_feedback_train_a_model_the_feed_then_serves(client, services, feed_workers) -> None:  # type: ignore[no-untyped-def]
+async def test_impressions_and_feedback_train_a_model_the_feed_then_serves(client, services, feed_workers) -> None:
     await seed_catalogue(services, creators=20, clips_per_creator=15, tags=TAGS)
     now = int(time.time() * 1000)
     for n in range(12):

@@ -30,7 +30,7 @@ async def caches(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Cache, C
     else:
         parts = urlsplit(request.getfixturevalue("redis_url"))
         server = f"{parts.scheme}://{parts.netloc}"
-        pair = tuple(open_cache(f"{server}/12?prefix=fold-{uuid.uuid4().hex[:10]}:") for _ in range(2))  # type: ignore[assignment]
+        pair = tuple(open_cache(f"{server}/12?prefix=fold-{uuid.uuid4().hex[:10]}:") for _ in range(2))
     try:
         yield pair
     finally:

@@ -108,7 +108,7 @@ def test_the_heuristic_ranker_puts_a_liked_topic_above_a_disliked_one() -> None:
     assert combine({"completion": np.array([1.0]), "watch": np.array([30.0])}, {"completion": 1, "watch": 1})[0] == 2.0
 
 
-def test_the_multi_objective_ranker_learns_and_survives_the_registry(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_multi_objective_ranker_learns_and_survives_the_registry(tmp_path) -> None:
     rng = np.random.default_rng(3)
     rows = rng.standard_normal((3000, len(FEATURE_NAMES))).astype(np.float32)
     signal = rows[:, column("taste_dot")]
@@ -119,7 +119,7 @@ def test_the_multi_objective_ranker_learns_and_survives_the_registry(tmp_path) -
     assert auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.4])) == 1.0
 
 
-async def test_the_registry_promotes_rolls_back_and_shadows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_the_registry_promotes_rolls_back_and_shadows(tmp_path) -> None:
     blobs = open_blob_store(f"file://{tmp_path}")
     rng = np.random.default_rng(3)
     rows = rng.standard_normal((600, len(FEATURE_NAMES))).astype(np.float32)

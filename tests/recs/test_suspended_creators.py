@@ -9,13 +9,13 @@ from tests.helpers import signup
 from tests.recs.conftest import seed_catalogue
 
 
-async def _feed_creators(client, viewer) -> set[str]:  # type: ignore[no-untyped-def]
+async def _feed_creators(client, viewer) -> set[str]:
     answer = await client.get("/v1/feed", params={"limit": 40}, headers=viewer.auth)
     assert answer.status_code == 200, answer.text
     return {item["clip"]["owner_id"] for item in answer.json()["items"]}
 
 
-async def test_a_suspended_creators_clips_leave_the_feed(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_suspended_creators_clips_leave_the_feed(client, services) -> None:
     clips = await seed_catalogue(services, creators=2, clips_per_creator=6, tags=["cats", "dogs"])
     owners = sorted({c.owner_id for c in clips.values()})
     suspended = owners[0]

@@ -30,7 +30,7 @@ class Collector(Processor):
         self.seen += [r.value for r in records if r.value not in self.seen]
 
 
-async def test_poison_record_goes_to_the_dead_letter_topic_and_the_rest_flows(services) -> None:  # type: ignore[no-untyped-def]
+async def test_poison_record_goes_to_the_dead_letter_topic_and_the_rest_flows(services) -> None:
     await services.log.ensure_topic(TopicSpec("test.work", partitions=1))
     processor = Collector(services)
     stop = asyncio.Event()
@@ -50,7 +50,7 @@ async def test_poison_record_goes_to_the_dead_letter_topic_and_the_rest_flows(se
     assert "cannot parse" in dead[0].headers["error"] and dead[0].headers["source_topic"] == "test.work"
 
 
-async def _dead_letters(services) -> list[Record]:  # type: ignore[no-untyped-def]
+async def _dead_letters(services) -> list[Record]:
     try:
         partitions = await services.log.partitions("dlq.test-collector")
     except Exception:  # not created until the first dead letter

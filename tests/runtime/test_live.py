@@ -9,7 +9,7 @@ import time
 from clipfeed.bootstrap import bootstrap
 
 
-async def test_event_from_another_process_reaches_a_listener_within_a_second(services) -> None:  # type: ignore[no-untyped-def]
+async def test_event_from_another_process_reaches_a_listener_within_a_second(services) -> None:
     other = await bootstrap(services.settings)  # a second API process on the same engines
     try:
         async with services.live.listen("test.live", "clip-7") as queue:

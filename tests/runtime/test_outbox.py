@@ -13,14 +13,14 @@ from clipfeed.infra.log import TopicSpec
 from clipfeed.runtime.outbox import Outbox, OutboxRow
 
 
-async def _drain(services, topic: str) -> list[Event]:  # type: ignore[no-untyped-def]
+async def _drain(services, topic: str) -> list[Event]:
     events = []
     for partition in range(await services.log.partitions(topic)):
         events += [Event.decode(r.value) for r in await services.log.read(topic, partition, from_offset=0)]
     return events
 
 
-async def test_recorded_event_is_published_soon_after_commit(services) -> None:  # type: ignore[no-untyped-def]
+async def test_recorded_event_is_published_soon_after_commit(services) -> None:
     await services.log.ensure_topic(TopicSpec("test.things", partitions=2))
     async with services.db.session() as session:
         event = services.outbox.record(session, topic="test.things", type="thing.made", key=42,
@@ -34,7 +34,7 @@ async def test_recorded_event_is_published_soon_after_commit(services) -> None: 
     assert published[0].payload == {"n": 1} and published[0].key == "42"
 
 
-async def test_rolled_back_change_publishes_nothing(services) -> None:  # type: ignore[no-untyped-def]
+async def test_rolled_back_change_publishes_nothing(services) -> None:
     with pytest.raises(RuntimeError):
         async with services.db.session() as session:
             services.outbox.record(session, topic="test.rollback", type="x", key=1, payload={})
@@ -42,7 +42,7 @@ async def test_rolled_back_change_publishes_nothing(services) -> None:  # type: 
     assert await services.outbox.flush() == 0
 
 
-async def test_event_left_by_a_dead_relay_is_published_by_another(services) -> None:  # type: ignore[no-untyped-def]
+async def test_event_left_by_a_dead_relay_is_published_by_another(services) -> None:
     # A relay claimed a row and died before appending it: the claim has lapsed.
     async with services.db.session() as session:
         event = Event(id=services.ids.next_id(), type="orphan", key="7")
@@ -54,7 +54,7 @@ async def test_event_left_by_a_dead_relay_is_published_by_another(services) -> N
     assert await other.flush() == 0
 
 
-async def test_relays_racing_over_the_same_rows_publish_each_event_once(services) -> None:  # type: ignore[no-untyped-def]
+async def test_relays_racing_over_the_same_rows_publish_each_event_once(services) -> None:
     # Several relays (as in several serving processes) wake on the same commit: each row
     # must be claimed by exactly one of them, or consumers see the event twice.
     await services.log.ensure_topic(TopicSpec("test.race", partitions=1))

@@ -7,7 +7,7 @@ from tests.helpers import assert_problem, signup
 from tests.search.support import add_clip, add_creator, clip_ids
 
 
-async def test_hashtag_page_shows_counts_clips_related_tags_and_follow_state(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_hashtag_page_shows_counts_clips_related_tags_and_follow_state(client, services) -> None:
     viewer = await signup(client, "tag_fan")
     creator = await add_creator(services, "hiker_hana")
     old = await add_clip(services, creator, "ridge walk #hiking #mountains")
@@ -36,7 +36,7 @@ async def test_hashtag_page_shows_counts_clips_related_tags_and_follow_state(cli
     assert_problem(await client.put("/v1/hashtags/nosuchtag/follow", headers=viewer.auth), 404)
 
 
-async def test_discover_is_not_empty_on_a_fresh_instance(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_discover_is_not_empty_on_a_fresh_instance(client, services) -> None:
     first = await add_creator(services, "first_creator")
     second = await add_creator(services, "second_creator")
     await add_clip(services, first, "hello world #firstpost")
@@ -47,7 +47,7 @@ async def test_discover_is_not_empty_on_a_fresh_instance(client, services) -> No
     assert [c["handle"] for c in body["new_creators"]] == ["second_creator", "first_creator"]
 
 
-async def test_similar_clips_are_close_in_meaning_and_visible(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_similar_clips_are_close_in_meaning_and_visible(client, services) -> None:
     owner = await add_creator(services, "pet_channel")
     kitten = await add_clip(services, owner, "kitten jumps on the table and falls #kitty #fail")
     cat = await add_clip(services, owner, "my cat slips off the counter")
@@ -61,7 +61,7 @@ async def test_similar_clips_are_close_in_meaning_and_visible(client, services) 
     assert_problem(await client.get(f"/v1/clips/{hidden.id}/similar"), 404)
 
 
-async def test_mute_filters_hide_words_phrases_and_hashtags(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_mute_filters_hide_words_phrases_and_hashtags(client, services) -> None:
     viewer = await signup(client, "quiet_viewer")
     owner = await add_creator(services, "series_talk")
     spoiler = await add_clip(services, owner, "Season finale SPÓILERS ahead: the ending explained")

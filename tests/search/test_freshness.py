@@ -46,7 +46,7 @@ async def _ready(services: Any, clip_id: int) -> None:
     await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=clip_id, status=ClipStatus.ready)
 
 
-async def test_clips_enter_and_leave_search_through_the_event_log(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_clips_enter_and_leave_search_through_the_event_log(client, services) -> None:
     owner = await signup(client, "aurora_chaser")
     async with indexer_running(services):
         deleted = await _draft(client, owner, "northern lights over the fjord")
@@ -79,7 +79,7 @@ async def test_clips_enter_and_leave_search_through_the_event_log(client, servic
         await wait_for(unindexed, timeout=FRESHNESS_S)
 
 
-async def test_an_edit_and_a_rename_are_searchable_soon(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_an_edit_and_a_rename_are_searchable_soon(client, services) -> None:
     owner = await signup(client, "old_handle_here")
     async with indexer_running(services):
         clip_id = await _draft(client, owner, "first caption")

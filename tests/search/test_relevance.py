@@ -22,7 +22,7 @@ CATEGORY_FLOORS: dict[str, float] = {"exact": 0.99, "typo": 0.97, "prefix": 0.99
 HYBRID_FLOORS = {"paraphrase": 0.75, "all": 0.96, "mrr": 0.97}
 
 
-async def evaluate(services, keys: dict[int, str], *, semantic: bool) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
+async def evaluate(services, keys: dict[int, str], *, semantic: bool) -> dict[str, dict[str, float]]:
     index = open_search_index(services.db)
     per_category: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for judged in relevance.QUERIES:
@@ -41,7 +41,7 @@ async def evaluate(services, keys: dict[int, str], *, semantic: bool) -> dict[st
     return table
 
 
-async def test_relevance_set_stays_above_the_recorded_figures(services, stack: str) -> None:  # type: ignore[no-untyped-def]
+async def test_relevance_set_stays_above_the_recorded_figures(services, stack: str) -> None:
     """Lexical alone (each engine), then hybrid: paraphrases must gain at least 15%."""
     assert len(relevance.QUERIES) >= 60
     keys = await seed(services)

@@ -11,7 +11,7 @@ from tests.helpers import assert_problem, signup
 from tests.search.support import add_clip, add_creator, clip_ids, reindex
 
 
-async def test_search_finds_words_typos_prefixes_tags_handles_and_phrases(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_search_finds_words_typos_prefixes_tags_handles_and_phrases(client, services) -> None:
     chef = await add_creator(services, "pasta_queen", "Maria Rossi")
     other = await add_creator(services, "skate_daily", "Skate Daily")
     pasta = await add_clip(services, chef, "Fresh homemade pasta with basil #cooking #italianfood")
@@ -37,7 +37,7 @@ async def test_search_finds_words_typos_prefixes_tags_handles_and_phrases(client
     assert tags[0] == {"tag": "italianfood", "clip_count": 1, "score": tags[0]["score"]}
 
 
-async def test_filters_narrow_by_duration_language_and_date(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_filters_narrow_by_duration_language_and_date(client, services) -> None:
     fr = await add_creator(services, "chef_paris", language="fr")
     en = await add_creator(services, "chef_london", language="en")
     short = await add_clip(services, fr, "recette de crêpes #crepes", duration_ms=10_000)
@@ -62,7 +62,7 @@ async def test_filters_narrow_by_duration_language_and_date(client, services) ->
                                                           "max_duration_ms": "10"}), 422)
 
 
-async def test_pages_follow_the_cursor_without_repeats(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_pages_follow_the_cursor_without_repeats(client, services) -> None:
     creator = await add_creator(services, "loop_maker")
     made = {(await add_clip(services, creator, f"sunset timelapse number {n} #sunset")).id for n in range(7)}
     seen: list[int] = []
@@ -80,7 +80,7 @@ async def test_pages_follow_the_cursor_without_repeats(client, services) -> None
     assert_problem(await client.get("/v1/search", params={"q": "x" * 201}), 422)
 
 
-async def test_hidden_clips_never_appear(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_hidden_clips_never_appear(client, services) -> None:
     viewer = await signup(client, "curious_viewer")
     author = await signup(client, "blocked_author")
     blocker = await signup(client, "blocking_author")
@@ -117,7 +117,7 @@ async def test_hidden_clips_never_appear(client, services) -> None:  # type: ign
     assert all(c["handle"] != "blocked_author" for c in creators)
 
 
-async def test_reindex_rebuilds_from_the_tables(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_reindex_rebuilds_from_the_tables(client, services) -> None:
     creator = await add_creator(services, "glacier_guide")
     clip = await add_clip(services, creator, "glacier hike in iceland", index=False)
     assert clip_ids((await client.get("/v1/search", params={"q": "glacier"})).json()) == []
@@ -129,7 +129,7 @@ ODD_QUERIES = ["²", "_", "a_b", '"', '""', "#", "@", "#@", "ⅷ x", "٣", "🙂
                "a OR b", "*", "-cat", "'; drop table clips; --", "ab", "#a_b", "@x", '"one', "ǅemal", "İstanbul"]
 
 
-async def test_odd_queries_are_answered_or_refused_never_failed(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_odd_queries_are_answered_or_refused_never_failed(client, services) -> None:
     creator = await add_creator(services, "odd_one")
     await add_clip(services, creator, "a_b ² ⅷ ٣ İstanbul 🙂 cat %_\\ 100%")
     for q in ODD_QUERIES:

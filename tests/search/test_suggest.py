@@ -9,13 +9,13 @@ from tests.helpers import assert_problem
 from tests.search.support import add_clip, add_creator
 
 
-async def _suggest(client, q: str) -> list[tuple[str, str, int]]:  # type: ignore[no-untyped-def]
+async def _suggest(client, q: str) -> list[tuple[str, str, int]]:
     response = await client.get("/v1/search/suggest", params={"q": q})
     assert response.status_code == 200, response.text
     return [(s["kind"], s["text"], s["count"]) for s in response.json()["items"]]
 
 
-async def test_suggestions_complete_handles_tags_and_popular_queries(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_suggestions_complete_handles_tags_and_popular_queries(client, services) -> None:
     baker = await add_creator(services, "sourdough_sam", "Sam Bakes")
     for n in range(3):
         await add_clip(services, baker, f"sourdough loaf {n} #sourdough #baking")

@@ -6,7 +6,7 @@ from tests.helpers import PASSWORD, signup
 from tests.social.support import caught_up, ready_clip, stream_role
 
 
-async def test_deleting_an_account_removes_its_follows_likes_and_comments(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_deleting_an_account_removes_its_follows_likes_and_comments(client, services) -> None:
     alice, bob, carol = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "carol")
     clip = await ready_clip(client, services, bob)
     async with stream_role(services):

@@ -9,14 +9,14 @@ from tests.helpers import assert_problem, signup
 from tests.social.support import ready_clip, social_events
 
 
-async def _comment(client, clip: str, who, body: str, parent: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+async def _comment(client, clip: str, who, body: str, parent: str | None = None) -> dict:
     made = await client.post(f"/v1/clips/{clip}/comments", headers=who.auth,
                              json={"body": body, **({"parent_id": parent} if parent else {})})
     assert made.status_code == 201, made.text
     return dict(made.json())
 
 
-async def test_comments_thread_one_level_sort_by_top_or_new_and_page(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_comments_thread_one_level_sort_by_top_or_new_and_page(client, services) -> None:
     alice, bob, carol = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "carol")
     clip = await ready_clip(client, services, alice)
     first = await _comment(client, clip, bob, "first!")
@@ -49,7 +49,7 @@ async def test_comments_thread_one_level_sort_by_top_or_new_and_page(client, ser
     assert mentioned.payload["mention_ids"] == [str(bob.id)]
 
 
-async def test_only_the_author_edits_and_only_within_the_window(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_only_the_author_edits_and_only_within_the_window(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clip = await ready_clip(client, services, alice)
     mine = await _comment(client, clip, bob, "tpyo")
@@ -66,7 +66,7 @@ async def test_only_the_author_edits_and_only_within_the_window(client, services
     assert (await client.get(f"/v1/clips/{clip}/comments")).json()["items"][0]["body"] == "typo"
 
 
-async def test_the_author_or_the_creator_may_delete_and_a_thread_goes_with_its_comment(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_the_author_or_the_creator_may_delete_and_a_thread_goes_with_its_comment(client, services) -> None:
     alice, bob, carol = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "carol")
     clip = await ready_clip(client, services, alice)
     rude = await _comment(client, clip, bob, "meh")
@@ -83,7 +83,7 @@ async def test_the_author_or_the_creator_may_delete_and_a_thread_goes_with_its_c
     assert sorted(e.payload["comment_id"] for e in deleted) == sorted([rude["id"], reply["id"], other["id"]])
 
 
-async def test_the_creator_pins_one_comment_which_comes_first(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_the_creator_pins_one_comment_which_comes_first(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clip = await ready_clip(client, services, alice)
     old = await _comment(client, clip, bob, "old news")
@@ -102,7 +102,7 @@ async def test_the_creator_pins_one_comment_which_comes_first(client, services) 
     assert (await client.get(f"/v1/clips/{clip}/comment-settings")).json()["pinned_comment_id"] is None
 
 
-async def test_comment_settings_let_the_creator_allow_followers_only_or_nobody(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_comment_settings_let_the_creator_allow_followers_only_or_nobody(client, services) -> None:
     alice, bob, carol = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "carol")
     clip = await ready_clip(client, services, alice)
     await client.put("/v1/users/alice/follow", headers=bob.auth)
@@ -123,7 +123,7 @@ async def test_comment_settings_let_the_creator_allow_followers_only_or_nobody(c
                                     json={"comments": "friends"}), 422)
 
 
-async def test_the_text_filter_rejects_or_holds_and_moderators_decide(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_the_text_filter_rejects_or_holds_and_moderators_decide(client, services) -> None:
     alice, bob, carol = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "carol")
     mod = await signup(client, "mod_mona")
     await accounts.set_role(db=services.db, cache=services.cache, handle="mod_mona", role=Role.moderator)
@@ -166,7 +166,7 @@ async def _wordlist(name: str) -> list[str]:
             if line.strip() and not line.startswith("#")]
 
 
-async def test_blocks_and_private_clips_hide_comments_and_stop_commenting(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_blocks_and_private_clips_hide_comments_and_stop_commenting(client, services) -> None:
     alice, bob, carol = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "carol")
     clip = await ready_clip(client, services, alice)
     by_bob = await _comment(client, clip, bob, "bob was here")
@@ -188,7 +188,7 @@ async def test_blocks_and_private_clips_hide_comments_and_stop_commenting(client
     assert (await client.post(f"/v1/clips/{private}/comments", headers=alice.auth, json={"body": "note"})).is_success
 
 
-async def test_comment_writes_are_rate_limited(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_comment_writes_are_rate_limited(client, services) -> None:
     services.settings.social_comment_rate_per_minute = 2
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clip = await ready_clip(client, services, alice)

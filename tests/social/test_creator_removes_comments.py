@@ -6,7 +6,7 @@ from tests.helpers import assert_problem, signup
 from tests.social.support import ready_clip
 
 
-async def test_the_creator_deletes_a_comment_by_a_user_they_blocked_afterwards(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_the_creator_deletes_a_comment_by_a_user_they_blocked_afterwards(client, services) -> None:
     alice, bob, dave = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "dave")
     clip_id = await ready_clip(client, services, alice)
     made = await client.post(f"/v1/clips/{clip_id}/comments", headers=bob.auth, json={"body": "rude words"})
@@ -22,7 +22,7 @@ async def test_the_creator_deletes_a_comment_by_a_user_they_blocked_afterwards(c
     assert_problem(again, 404)
 
 
-async def test_others_still_cannot_delete_someone_elses_comment(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_others_still_cannot_delete_someone_elses_comment(client, services) -> None:
     alice, bob, dave = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "dave")
     clip_id = await ready_clip(client, services, alice)
     comment_id = (await client.post(f"/v1/clips/{clip_id}/comments", headers=bob.auth,

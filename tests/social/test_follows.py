@@ -7,7 +7,7 @@ from tests.helpers import assert_problem, signup
 from tests.social.support import social_events
 
 
-async def test_following_twice_is_following_once_and_counts_stay_exact(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_following_twice_is_following_once_and_counts_stay_exact(client, services) -> None:
     alice, bob, carol = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "carol")
     for _ in range(2):
         state = await client.put(f"/v1/users/{alice.id}/follow", headers=bob.auth)
@@ -32,7 +32,7 @@ async def test_following_twice_is_following_once_and_counts_stay_exact(client, s
                                                                       "followee_id": str(alice.id)}
 
 
-async def test_users_are_named_by_id_or_handle_and_bad_follows_are_refused(client) -> None:  # type: ignore[no-untyped-def]
+async def test_users_are_named_by_id_or_handle_and_bad_follows_are_refused(client) -> None:
     alice = await signup(client, "alice")
     assert_problem(await client.put("/v1/users/alice/follow"), 401)
     assert_problem(await client.put("/v1/users/alice/follow", headers=alice.auth), 400)  # yourself
@@ -41,7 +41,7 @@ async def test_users_are_named_by_id_or_handle_and_bad_follows_are_refused(clien
     assert_problem(await client.get("/v1/users/@nobody_here/followers"), 404)
 
 
-async def test_follower_lists_page_with_a_cursor_and_flag_who_follows_you(client) -> None:  # type: ignore[no-untyped-def]
+async def test_follower_lists_page_with_a_cursor_and_flag_who_follows_you(client) -> None:
     alice = await signup(client, "alice")
     fans = [await signup(client, name) for name in ("bob", "carol", "dave")]
     for fan in fans:
@@ -58,7 +58,7 @@ async def test_follower_lists_page_with_a_cursor_and_flag_who_follows_you(client
     assert_problem(await client.get("/v1/users/alice/followers?limit=1000"), 422)
 
 
-async def test_blocking_drops_follows_both_ways_and_stops_new_ones(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_blocking_drops_follows_both_ways_and_stops_new_ones(client, services) -> None:
     alice, bob, carol = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "carol")
     await client.put("/v1/users/bob/follow", headers=alice.auth)
     await client.put("/v1/users/alice/follow", headers=bob.auth)
@@ -87,7 +87,7 @@ async def test_blocking_drops_follows_both_ways_and_stops_new_ones(client, servi
     assert len(await social_events(services, "block.removed")) == 1
 
 
-async def test_suggestions_are_friends_of_friends_then_popular_creators(client) -> None:  # type: ignore[no-untyped-def]
+async def test_suggestions_are_friends_of_friends_then_popular_creators(client) -> None:
     alice, bob, carol, dave, erin, frank = [await signup(client, n) for n in
                                             ("alice", "bob", "carol", "dave", "erin", "frank")]
     await client.put("/v1/users/bob/follow", headers=alice.auth)

@@ -8,7 +8,7 @@ from tests.helpers import assert_problem, signup
 from tests.social.support import ready_clip, social_events
 
 
-async def test_a_retried_comment_with_the_same_key_is_created_once(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_retried_comment_with_the_same_key_is_created_once(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clip = await ready_clip(client, services, alice)
     headers = {**bob.auth, "Idempotency-Key": "comment-7f3a"}
@@ -26,7 +26,7 @@ async def test_a_retried_comment_with_the_same_key_is_created_once(client, servi
     assert mine.status_code == 201 and mine.json()["id"] != first.json()["id"]
 
 
-async def test_concurrent_duplicates_write_once_and_errors_are_not_remembered(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_duplicates_write_once_and_errors_are_not_remembered(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clip = await ready_clip(client, services, alice)
     headers = {**bob.auth, "Idempotency-Key": "share-1"}

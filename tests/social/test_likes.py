@@ -17,7 +17,7 @@ from tests.helpers import PASSWORD, Account, assert_problem, signup
 from tests.social.support import caught_up, ready_clip, social_events, stream_role
 
 
-async def test_a_like_shows_at_once_for_its_author_and_is_published_once(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_like_shows_at_once_for_its_author_and_is_published_once(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clip = await ready_clip(client, services, alice)
     for _ in range(2):
@@ -39,7 +39,7 @@ async def test_a_like_shows_at_once_for_its_author_and_is_published_once(client,
                                                          "creator_id": str(alice.id)}
 
 
-async def test_private_unready_and_blocked_clips_cannot_be_liked_or_looked_at(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_private_unready_and_blocked_clips_cannot_be_liked_or_looked_at(client, services) -> None:
     alice, bob, carol = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "carol")
     private = await ready_clip(client, services, alice, visibility="private")
     draft = (await client.post("/v1/clips", headers=alice.auth, json={"caption": "wip"})).json()["id"]
@@ -61,7 +61,7 @@ async def test_private_unready_and_blocked_clips_cannot_be_liked_or_looked_at(cl
     assert_problem(await client.get("/v1/engagement?clip_ids=1,x"), 422)
 
 
-async def test_my_likes_and_bookmarks_list_newest_first_and_drop_clips_gone_private(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_my_likes_and_bookmarks_list_newest_first_and_drop_clips_gone_private(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clips = [await ready_clip(client, services, alice, caption=f"clip {n}") for n in range(3)]
     for clip in clips:
@@ -78,7 +78,7 @@ async def test_my_likes_and_bookmarks_list_newest_first_and_drop_clips_gone_priv
     assert (await client.get("/v1/me/likes", headers=alice.auth)).json()["items"] == []
 
 
-async def _accounts(services, count: int) -> list[Account]:  # type: ignore[no-untyped-def]
+async def _accounts(services, count: int) -> list[Account]:
     made = []
     for n in range(count):
         pair = await accounts.register(db=services.db, outbox=services.outbox, ids=services.ids,
@@ -90,7 +90,7 @@ async def _accounts(services, count: int) -> list[Account]:  # type: ignore[no-u
 
 
 @pytest.mark.slow
-async def test_concurrent_likes_count_exactly_once_per_user_after_catch_up(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_likes_count_exactly_once_per_user_after_catch_up(client, services) -> None:
     creator, *fans = await _accounts(services, 201)
     crowd = int((await client.post("/v1/clips", headers=creator.auth, json={"caption": "crowd"})).json()["id"])
     solo = int((await client.post("/v1/clips", headers=creator.auth, json={"caption": "solo"})).json()["id"])

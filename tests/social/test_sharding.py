@@ -17,12 +17,12 @@ from tests.social.support import caught_up, ready_clip, social_events, stream_ro
 
 
 @pytest.fixture
-def settings(tmp_path, request):  # type: ignore[no-untyped-def]
+def settings(tmp_path, request):
     shards = [f"sqlite:///{tmp_path}/shard{n}.db" for n in range(2)]
     return stack_settings("embedded", tmp_path, request, database_shard_urls=shards, virtual_shards=64)
 
 
-async def _rows(services, table) -> dict[int, int]:  # type: ignore[no-untyped-def]
+async def _rows(services, table) -> dict[int, int]:
     """Rows of ``table`` per shard database index (-1: the main database)."""
     counts = {}
     async with services.db.session() as session:
@@ -33,7 +33,7 @@ async def _rows(services, table) -> dict[int, int]:  # type: ignore[no-untyped-d
     return counts
 
 
-async def test_sharded_rows_live_on_their_shard_and_their_events_are_relayed(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_sharded_rows_live_on_their_shard_and_their_events_are_relayed(client, services) -> None:
     creator = await signup(client, "creator")
     fans = [await signup(client, f"fan{n}") for n in range(6)]
     clips = [await ready_clip(client, services, creator, caption=f"clip {n}") for n in range(4)]

@@ -32,7 +32,7 @@ def _meta(html: str) -> Meta:
     return parsed
 
 
-async def test_the_share_page_previews_the_poster_and_escapes_what_users_wrote(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_the_share_page_previews_the_poster_and_escapes_what_users_wrote(client, services) -> None:
     alice = await signup(client, "alice")
     caption = 'Sunset "over" <script>alert(1)</script> & the sea #travel'
     clip = await ready_clip(client, services, alice, caption=caption)
@@ -59,7 +59,7 @@ async def test_the_share_page_previews_the_poster_and_escapes_what_users_wrote(c
     assert embed.status_code == 200 and re.search(r"<video[^>]+fallback\.mp4", embed.text)
 
 
-async def test_unlisted_clips_have_a_page_kept_out_of_search_and_others_have_none(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_unlisted_clips_have_a_page_kept_out_of_search_and_others_have_none(client, services) -> None:
     alice = await signup(client, "alice")
     unlisted = await ready_clip(client, services, alice, visibility="unlisted")
     poster = f"clips/{unlisted}/poster.jpg"
@@ -81,7 +81,7 @@ async def test_unlisted_clips_have_a_page_kept_out_of_search_and_others_have_non
         assert "og:image" not in page.text and "wip" not in page.text
 
 
-async def test_shares_are_recorded_and_in_app_shares_need_a_recipient_who_can_see(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_shares_are_recorded_and_in_app_shares_need_a_recipient_who_can_see(client, services) -> None:
     alice, bob, carol = await signup(client, "alice"), await signup(client, "bob"), await signup(client, "carol")
     clip = await ready_clip(client, services, alice)
     link = await client.post(f"/v1/clips/{clip}/shares", headers=bob.auth, json={"channel": "whatsapp"})

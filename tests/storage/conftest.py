@@ -10,7 +10,7 @@ from tests.conftest import stack_settings
 
 
 @pytest.fixture
-def settings(stack: str, tmp_path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def settings(stack: str, tmp_path, request: pytest.FixtureRequest):
     if stack == "real":
         endpoint = request.getfixturevalue("s3_endpoint")
         unique = uuid.uuid4().hex[:8]

@@ -63,7 +63,7 @@ def _digests(root: Path) -> dict[str, str]:
             for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "raw"}
 
 
-async def _where(services, clip_id: int) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+async def _where(services, clip_id: int) -> dict[str, list[str]]:
     stores = tier_stores(services)
     found: dict[str, list[str]] = {}
     for tier in ("hot", "warm", "cold"):

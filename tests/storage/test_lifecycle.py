@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-async def keys_in(store, clip_id: int) -> set[str]:  # type: ignore[no-untyped-def]
+async def keys_in(store, clip_id: int) -> set[str]:
     return {info.key.split("/", 2)[2] async for info in store.list(f"clips/{clip_id}/")}
 
 

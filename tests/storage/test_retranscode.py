@@ -35,7 +35,7 @@ DLQ = f"dlq.{RetranscodeProcessor.group}"
 
 
 @pytest.fixture
-def settings(stack: str, tmp_path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def settings(stack: str, tmp_path, request: pytest.FixtureRequest):
     return stack_settings(stack, tmp_path, request, edges={"local": [EDGE]})
 
 
@@ -47,7 +47,7 @@ class Views:
         return {c: self.totals.get(c, 0) for c in clip_ids}
 
 
-async def records(services, topic: str) -> list[Record]:  # type: ignore[no-untyped-def]
+async def records(services, topic: str) -> list[Record]:
     try:
         partitions = await services.log.partitions(topic)
     except Exception:
@@ -64,16 +64,16 @@ def without_bitrates(manifest: str) -> str:
     return re.sub(r"(BANDWIDTH=|bandwidth=\")[0-9]+", r"\1", manifest)
 
 
-async def hot_objects(services, clip_id: int) -> dict[str, tuple[int, object]]:  # type: ignore[no-untyped-def]
+async def hot_objects(services, clip_id: int) -> dict[str, tuple[int, object]]:
     return {i.key: (i.size, i.modified) async for i in tier_stores(services).hot.list(f"clips/{clip_id}/")}
 
 
-async def restore_purges(services) -> list[PurgeTask]:  # type: ignore[no-untyped-def]
+async def restore_purges(services) -> list[PurgeTask]:
     async with services.db.session() as session:
         return list(await session.scalars(sa.select(PurgeTask).where(PurgeTask.reason == "renditions re-created")))
 
 
-async def test_a_cold_clip_popular_again_gets_its_renditions_back_once(client, services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_cold_clip_popular_again_gets_its_renditions_back_once(client, services, tmp_path: Path) -> None:
     event = await submit(services, make_clip(tmp_path / "src.mp4", size="854x480", seconds=4), publish=False)
     clip_id = int(event.key)
     assert await run_job(services, Job.from_event(event)) == "ready"

@@ -22,7 +22,7 @@ EXPECTED = {  # clip -> counters (see pipeline.golden for who did what)
 }
 
 
-async def _check(services, scenario: Scenario) -> None:  # type: ignore[no-untyped-def]
+async def _check(services, scenario: Scenario) -> None:
     clips = scenario.clips
     now = time.time()
     counts = await get_clip_counts(services=services, clip_ids=list(clips.values()))
@@ -76,14 +76,14 @@ async def _check(services, scenario: Scenario) -> None:  # type: ignore[no-untyp
     assert live.trending_score == pytest.approx(scores[clips["A"]], rel=1e-6)
 
 
-async def test_golden_sequence_gives_exact_counters_trending_and_features(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_golden_sequence_gives_exact_counters_trending_and_features(client, services) -> None:
     scenario = await golden(client, services)
     async with running_role(services):
         await play(client, services, scenario)
     await _check(services, scenario)
 
 
-async def test_reversed_resent_and_redelivered_events_change_nothing(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_reversed_resent_and_redelivered_events_change_nothing(client, services) -> None:
     scenario = await golden(client, services)
     async with running_role(services):
         await play(client, services, scenario, shuffled=True, twice=True)

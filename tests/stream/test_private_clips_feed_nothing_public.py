@@ -9,7 +9,7 @@ from tests.helpers import signup
 from tests.stream.pipeline import event, make_clip, running_role, send
 
 
-async def test_a_private_clip_engaged_by_its_owner_does_not_make_its_hashtag_trend(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_private_clip_engaged_by_its_owner_does_not_make_its_hashtag_trend(client, services) -> None:
     erin, dave = await signup(client, "erin"), await signup(client, "dave")
     secret = await make_clip(client, services, erin, "just for me #secrettagxyz", visibility="private")
     public = await make_clip(client, services, dave, "for all #opentagxyz")

@@ -17,7 +17,7 @@ from tests.stream.test_worker_kill import CLIPFEED, worker_env
 pytestmark = pytest.mark.slow
 
 
-async def _state(services, clip_ids: list[int], now: float) -> tuple:  # type: ignore[no-untyped-def, type-arg]
+async def _state(services, clip_ids: list[int], now: float) -> tuple:
     counts = await read_counts_from_db(services=services, clip_ids=clip_ids)
     if services.settings.cache_url.startswith("memory"):
         return (counts,)  # the replaying process has its own in-process cache
@@ -27,7 +27,7 @@ async def _state(services, clip_ids: list[int], now: float) -> tuple:  # type: i
     return counts, [(c, round(s, 6)) for c, s in top], [(t, round(s, 6)) for t, s in tags], live
 
 
-async def test_replay_with_rebuild_gives_back_the_live_state(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_replay_with_rebuild_gives_back_the_live_state(client, services) -> None:
     scenario = await golden(client, services)
     async with running_role(services):
         await play(client, services, scenario)
@@ -43,7 +43,7 @@ async def test_replay_with_rebuild_gives_back_the_live_state(client, services) -
     assert await _state(services, clip_ids, now) == live
 
 
-async def test_replay_refuses_unknown_groups_and_bad_starts(services) -> None:  # type: ignore[no-untyped-def]
+async def test_replay_refuses_unknown_groups_and_bad_starts(services) -> None:
     env = worker_env(services.settings)
     bad_group = subprocess.run([CLIPFEED, "events", "replay", "--topic", "activity.clips", "--group", "nobody",
                                 "--rebuild"], env=env, capture_output=True, text=True, timeout=120)

@@ -19,14 +19,14 @@ from tests.helpers import signup
 from tests.stream.pipeline import event, make_clip, running_role, send
 
 
-async def _like(services, *, user_id: int, clip_id: int, creator_id: int, kind: str = "like.added") -> None:  # type: ignore[no-untyped-def]
+async def _like(services, *, user_id: int, clip_id: int, creator_id: int, kind: str = "like.added") -> None:
     async with services.db.session() as session:
         services.outbox.record(session, topic=SOCIAL, type=kind, key=clip_id, actor_id=user_id,
                                payload={"user_id": str(user_id), "clip_id": str(clip_id),
                                         "creator_id": str(creator_id)})
 
 
-async def test_two_hundred_concurrent_likes_count_exactly_two_hundred(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_two_hundred_concurrent_likes_count_exactly_two_hundred(client, services) -> None:
     dave = await signup(client, "dave")
     clip_id = await make_clip(client, services, dave, "likes #many")
     async with running_role(services):
@@ -39,7 +39,7 @@ async def test_two_hundred_concurrent_likes_count_exactly_two_hundred(client, se
     assert counts.likes == 185
 
 
-async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_stream_goes_on(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_stream_goes_on(client, services) -> None:
     alice = await signup(client, "alice")
     poison = [b'{"id": 1, "type": "play_start", "payload": "garbage"}', b"\xff not json"]
     for value in poison:
@@ -54,7 +54,7 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_stream_goes_
     assert all(r.headers["source_topic"] == ACTIVITY_CLIPS and r.headers["error"] for r in dead)
 
 
-async def test_blocks_on_the_social_topic_pass_the_relay_without_a_dead_letter(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_blocks_on_the_social_topic_pass_the_relay_without_a_dead_letter(client, services) -> None:
     erin, frank = await signup(client, "erin"), await signup(client, "frank")
     clip_id = await make_clip(client, services, erin, "blocked #relay")
     async with running_role(services):
@@ -71,7 +71,7 @@ async def test_blocks_on_the_social_topic_pass_the_relay_without_a_dead_letter(c
     assert dead == []
 
 
-async def test_events_later_than_the_watermark_are_counted_but_left_out_of_live_windows(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_events_later_than_the_watermark_are_counted_but_left_out_of_live_windows(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     now = time.time()
     lateness = services.settings.stream_allowed_lateness_s
@@ -91,7 +91,7 @@ async def test_events_later_than_the_watermark_are_counted_but_left_out_of_live_
     assert max(marks.values()) == pytest.approx(now - lateness, abs=0.01)
 
 
-async def test_counters_survive_the_loss_of_the_cache(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_counters_survive_the_loss_of_the_cache(client, services) -> None:
     alice = await signup(client, "alice")
     async with running_role(services):
         await send(client, [event("play_start", 9, time.time()), event("share", 9, time.time())], alice.auth)
@@ -103,7 +103,7 @@ async def test_counters_survive_the_loss_of_the_cache(client, services) -> None:
     assert orjson.loads(await services.cache.get("cnt:clip:9"))["shares"] == 1  # read back into the cache
 
 
-async def test_upkeep_forgets_applied_ids_past_the_horizon_and_keeps_the_counts(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_upkeep_forgets_applied_ids_past_the_horizon_and_keeps_the_counts(client, services) -> None:
     import sqlalchemy as sa
 
     from clipfeed.stream import trending
@@ -122,7 +122,7 @@ async def test_upkeep_forgets_applied_ids_past_the_horizon_and_keeps_the_counts(
     assert await trending.trim(services, keep=1) == 2  # the weaker of two clips, in "all" and in the region
 
 
-async def test_features_reflect_an_event_within_five_seconds(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_features_reflect_an_event_within_five_seconds(client, services) -> None:
     from clipfeed.stream.features import get_user_features
 
     dave, alice = await signup(client, "dave"), await signup(client, "alice")

@@ -13,7 +13,7 @@ from tests.helpers import assert_problem, signup
 from tests.stream.pipeline import event, make_clip, running_role, send
 
 
-async def test_trending_lists_live_public_clips_by_velocity_and_region(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_trending_lists_live_public_clips_by_velocity_and_region(client, services) -> None:
     dave = await signup(client, "dave")
     viewers = [await signup(client, f"viewer{i}") for i in range(3)]
     hot = await make_clip(client, services, dave, "hot #summer #beach")

@@ -26,18 +26,18 @@ CLIPFEED = str(Path(sys.executable).parent / "clipfeed")
 pytestmark = pytest.mark.slow
 
 
-def worker_env(settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def worker_env(settings) -> dict[str, str]:
     return {**os.environ, "CLIPFEED_DATA_DIR": str(settings.data_dir), "CLIPFEED_DATABASE_URL": settings.database_url,
             "CLIPFEED_BLOB_URL": settings.blob_url, "CLIPFEED_CACHE_URL": settings.cache_url,
             "CLIPFEED_LOG_URL": settings.log_url, "CLIPFEED_LOG_JSON": "false", "CLIPFEED_LOG_LEVEL": "WARNING"}
 
 
-def start_worker(settings, log_path: Path) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+def start_worker(settings, log_path: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([CLIPFEED, "worker", "stream"], env=worker_env(settings),
                             stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
 
 
-async def _plays_applied(services) -> int:  # type: ignore[no-untyped-def]
+async def _plays_applied(services) -> int:
     total = 0
     for shard in range(services.db.shard_count):
         async with services.db.shard_session_at(shard) as session:
@@ -45,7 +45,7 @@ async def _plays_applied(services) -> int:  # type: ignore[no-untyped-def]
     return total
 
 
-async def test_killed_stream_worker_leaves_exact_counters_after_restart(services, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_killed_stream_worker_leaves_exact_counters_after_restart(services, tmp_path: Path) -> None:
     rng = random.Random(8)
     clips = list(range(1000, 1040))
     now = time.time()

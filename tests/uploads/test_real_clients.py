@@ -61,7 +61,7 @@ def test_upload_resumes_after_server_is_killed(engines: str, tmp_path: Path, req
         auth = {"Authorization": f"Bearer {served.register('kim')}"}
         storage = FileStorage(str(tmp_path / "urls.json"))
 
-        def uploader():  # type: ignore[no-untyped-def]
+        def uploader():
             return tus.TusClient(f"{served.url}/v1/uploads/", headers=auth).uploader(
                 file_path=str(big_clip), chunk_size=4 * MiB, metadata={"filename": "noise.mp4", "caption": "kill"},
                 store_url=True, url_storage=storage)

@@ -20,14 +20,14 @@ from tests.helpers import assert_problem, signup
 from tests.uploads.tus import SAMPLE, create, head, patch, send_all, upload_id
 
 
-async def _next_status(lines: object) -> dict:  # type: ignore[type-arg]
-    async for line in lines:  # type: ignore[attr-defined]
+async def _next_status(lines: object) -> dict:
+    async for line in lines:
         if line.startswith("data:"):
             return dict(json.loads(line[5:]))
     raise AssertionError("the stream ended")
 
 
-async def test_status_follows_processing_until_ready(services, live_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_status_follows_processing_until_ready(services, live_url: str) -> None:
     async with httpx.AsyncClient(base_url=live_url, timeout=30) as client:
         alice, bob = await signup(client, "alice"), await signup(client, "bob")
         _, earlier = await send_all(client, bob.auth, SAMPLE.read_bytes(), caption="bob's, first in the queue")
@@ -71,7 +71,7 @@ async def test_status_follows_processing_until_ready(services, live_url: str) ->
         assert (uploading["stage"], uploading["percent"]) == ("uploading", 25.0)
 
 
-async def test_sweep_expires_uploads_and_finishes_interrupted_hand_offs(client, services, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_sweep_expires_uploads_and_finishes_interrupted_hand_offs(client, services, monkeypatch) -> None:
     alice = await signup(client, "alice")
     data = SAMPLE.read_bytes()
     stale = upload_id(await create(client, alice.auth, len(data)))
@@ -80,7 +80,7 @@ async def test_sweep_expires_uploads_and_finishes_interrupted_hand_offs(client, 
     # The process "dies" right after the last byte, before the hand-off.
     real_finish = handoff.finish
 
-    async def killed(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def killed(*args, **kwargs):
         raise RuntimeError("killed")
 
     interrupted = upload_id(await create(client, alice.auth, len(data)))
@@ -110,14 +110,14 @@ async def test_sweep_expires_uploads_and_finishes_interrupted_hand_offs(client, 
 
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
-async def test_a_newer_request_takes_over_from_a_stalled_one(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_newer_request_takes_over_from_a_stalled_one(client, services) -> None:
     """A phone whose connection died mid-PATCH reconnects: its new PATCH must not wait."""
     alice = await signup(client, "alice")
     data = SAMPLE.read_bytes()
     uid = upload_id(await create(client, alice.auth, len(data)))
     stalled = asyncio.Event()
 
-    async def slow_body():  # type: ignore[no-untyped-def]
+    async def slow_body():
         yield data[:300_000]
         stalled.set()
         await asyncio.sleep(3600)  # the network went quiet; the server has not noticed

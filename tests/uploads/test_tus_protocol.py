@@ -16,7 +16,7 @@ from tests.uploads.tus import OCTETS, SAMPLE, TUS, checksum, create, head, patch
 MiB = 1024 * 1024
 
 
-async def _events(services, topic: str) -> list[Event]:  # type: ignore[no-untyped-def]
+async def _events(services, topic: str) -> list[Event]:
     await services.outbox.flush()
     found: list[Event] = []
     for partition in range(await services.log.partitions(topic)):
@@ -24,7 +24,7 @@ async def _events(services, topic: str) -> list[Event]:  # type: ignore[no-untyp
     return found
 
 
-async def _keys(services, prefix: str) -> list[str]:  # type: ignore[no-untyped-def]
+async def _keys(services, prefix: str) -> list[str]:
     return [info.key async for info in services.blobs.list(prefix)]
 
 
@@ -43,7 +43,7 @@ async def test_options_advertise_the_version_extensions_and_limits(client: httpx
     assert preflight.status_code == 200
 
 
-async def test_a_chunked_checksummed_upload_becomes_one_processing_clip(client, services, big_clip: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_chunked_checksummed_upload_becomes_one_processing_clip(client, services, big_clip: Path) -> None:
     alice = await signup(client, "alice")
     data = big_clip.read_bytes()
     created = await create(client, alice.auth, len(data), filename="noise.mp4", caption="Noise #test",
@@ -96,7 +96,7 @@ async def test_a_chunked_checksummed_upload_becomes_one_processing_clip(client, 
     assert [c["id"] for c in listed] == [clip_id]
 
 
-async def test_protocol_errors_keep_tus_status_codes(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_protocol_errors_keep_tus_status_codes(client, services) -> None:
     alice, mallory = await signup(client, "alice"), await signup(client, "mallory")
     data = SAMPLE.read_bytes()
     no_version = await client.post("/v1/uploads/", headers={**alice.auth, "Upload-Length": "10"})
@@ -145,7 +145,7 @@ async def test_protocol_errors_keep_tus_status_codes(client, services) -> None: 
     assert_problem(await patch(client, alice.auth, uid, 2000, data[2000:3000]), 410)
 
 
-async def test_bad_metadata_is_refused_at_creation(client) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_metadata_is_refused_at_creation(client) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     bobs = (await client.post("/v1/clips", headers=bob.auth, json={"caption": "bob's draft"})).json()["id"]
     for meta in ({"visibility": "friends"}, {"caption": "x" * 2201}, {"hashtags": "ok no-dashes"},
@@ -157,7 +157,7 @@ async def test_bad_metadata_is_refused_at_creation(client) -> None:  # type: ign
     assert_problem(raw, 400)
 
 
-async def test_bad_files_are_rejected_with_a_reason_and_nothing_is_kept(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_files_are_rejected_with_a_reason_and_nothing_is_kept(client, services) -> None:
     alice = await signup(client, "alice")
     bad = SAMPLE.parent / "bad"
     expected = {"text-renamed.mp4": "not a video file", "truncated.mp4": "damaged or incomplete",
@@ -177,7 +177,7 @@ async def test_bad_files_are_rejected_with_a_reason_and_nothing_is_kept(client, 
     assert (await client.get("/v1/users/alice/clips", headers=alice.auth)).json()["items"] == []
 
 
-async def test_partial_uploads_concatenate_into_one_clip(client, services, big_clip: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_partial_uploads_concatenate_into_one_clip(client, services, big_clip: Path) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     data = big_clip.read_bytes()
     cuts = [0, 6 * MiB + 3, 13 * MiB, len(data)]
@@ -206,7 +206,7 @@ async def test_partial_uploads_concatenate_into_one_clip(client, services, big_c
     assert await _keys(services, "uploads/") == []
 
 
-async def test_creation_with_upload_deferred_length_termination_and_drafts(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_creation_with_upload_deferred_length_termination_and_drafts(client, services) -> None:
     alice = await signup(client, "alice")
     data = SAMPLE.read_bytes()
     # creation-with-upload: the POST carries the first chunk.
@@ -237,7 +237,7 @@ async def test_creation_with_upload_deferred_length_termination_and_drafts(clien
     assert clip["status"] == "processing" and clip["caption"] == "draft first"
 
 
-async def test_quotas_and_rate_limits(client, services) -> None:  # type: ignore[no-untyped-def]
+async def test_quotas_and_rate_limits(client, services) -> None:
     services.settings.upload_max_concurrent = 2
     services.settings.upload_daily_bytes = 5000
     services.settings.upload_create_rate_per_hour = 5  # refused attempts count too
@@ -254,7 +254,7 @@ async def test_quotas_and_rate_limits(client, services) -> None:  # type: ignore
     assert int(limited.headers["retry-after"]) >= 1 and limited.headers["tus-resumable"] == "1.0.0"
 
 
-async def test_a_patch_past_the_end_of_a_finished_upload_is_refused(client) -> None:  # type: ignore[no-untyped-def]
+async def test_a_patch_past_the_end_of_a_finished_upload_is_refused(client) -> None:
     alice = await signup(client, "alice")
     data = SAMPLE.read_bytes()
     uid, done = await send_all(client, alice.auth, data, chunk=len(data), filename="whole.mp4")

@@ -58,7 +58,7 @@ async def _seed(data_dir: Path, url: str) -> list[str]:
     from tests.delivery import ladder
 
     services = await bootstrap(Settings(data_dir=data_dir, log_json=False, inprocess_workers="none",
-                                        public_url=url))  # type: ignore[call-arg]
+                                        public_url=url))
     try:
         creator = await accounts.create_user(db=services.db, outbox=services.outbox, ids=services.ids,
                                              settings=services.settings, **CREATOR)

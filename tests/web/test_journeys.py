@@ -24,7 +24,7 @@ def seen(journeys: dict[str, dict[str, object]], name: str) -> dict[str, object]
     return result
 
 
-def test_anonymous_viewer_scrolls_five_clips_and_each_plays(journeys, web_stack) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_viewer_scrolls_five_clips_and_each_plays(journeys, web_stack) -> None:
     result = seen(journeys, "anonymous_scroll")
     clips = result["clips"]
     assert len({c["clip"] for c in clips}) == 5, clips  # the arrow key, j, the wheel and a swipe each moved on
@@ -32,12 +32,12 @@ def test_anonymous_viewer_scrolls_five_clips_and_each_plays(journeys, web_stack)
     assert set(web_stack.clip_ids) >= {c["clip"] for c in clips}
 
 
-def test_the_next_two_clips_are_prefetched_and_not_the_third(journeys) -> None:  # type: ignore[no-untyped-def]
+def test_the_next_two_clips_are_prefetched_and_not_the_third(journeys) -> None:
     prefetched = seen(journeys, "anonymous_scroll")["prefetched"]
     assert prefetched == {"nextTwo": True, "thirdAhead": False}
 
 
-def test_playback_events_reach_the_server_in_batches_with_unique_ids(journeys) -> None:  # type: ignore[no-untyped-def]
+def test_playback_events_reach_the_server_in_batches_with_unique_ids(journeys) -> None:
     events = seen(journeys, "anonymous_scroll")["events"]
     assert {"impression", "play_start", "skip"} <= set(events["types"]), events
     assert events["ids"] == events["count"]
@@ -46,12 +46,12 @@ def test_playback_events_reach_the_server_in_batches_with_unique_ids(journeys) -
     assert len(events["statuses"]) < events["count"]  # batched, not one request per event
 
 
-def test_a_share_link_opens_the_app_on_that_clip(journeys) -> None:  # type: ignore[no-untyped-def]
+def test_a_share_link_opens_the_app_on_that_clip(journeys) -> None:
     result = seen(journeys, "share_link")
     assert result["first"] == result["wanted"]
 
 
-def test_register_like_comment_reply_follow_then_following_plays_and_the_creator_sees_the_badge_live(journeys) -> None:  # type: ignore[no-untyped-def]
+def test_register_like_comment_reply_follow_then_following_plays_and_the_creator_sees_the_badge_live(journeys) -> None:
     result = seen(journeys, "engage_and_live_badge")
     assert any("mail" in text.lower() for text in result["fieldErrors"]), result["fieldErrors"]
     assert result["optimistic"] == {"pressed": True, "count": result["before"] + 1}  # before the server answered
@@ -68,7 +68,7 @@ def test_register_like_comment_reply_follow_then_following_plays_and_the_creator
     assert "Pinned" in result["pinnedFirst"] and "First one here" in result["pinnedFirst"]  # the creator pinned it
 
 
-def test_desktop_centres_the_clip_with_the_engagement_column_beside_it(journeys) -> None:  # type: ignore[no-untyped-def]
+def test_desktop_centres_the_clip_with_the_engagement_column_beside_it(journeys) -> None:
     result = seen(journeys, "pages")
     layout = result["layout"]
     assert layout["stageRight"] <= layout["railLeft"]  # the column is beside the clip, not over it
@@ -76,7 +76,7 @@ def test_desktop_centres_the_clip_with_the_engagement_column_beside_it(journeys)
     assert abs(middle - layout["width"] / 2) < layout["width"] * 0.1
 
 
-def test_profile_settings_language_and_a_missing_page(journeys, web_stack) -> None:  # type: ignore[no-untyped-def]
+def test_profile_settings_language_and_a_missing_page(journeys, web_stack) -> None:
     result = seen(journeys, "pages")
     assert result["gridItems"] == len(web_stack.clip_ids)
     assert any("@viewer" in text for text in result["followers"]), result["followers"]
@@ -84,7 +84,7 @@ def test_profile_settings_language_and_a_missing_page(journeys, web_stack) -> No
     assert result["missing"] == "This page does not exist."
 
 
-def test_blocking_hides_the_creators_clips_report_edit_profile_and_delete_account(journeys) -> None:  # type: ignore[no-untyped-def]
+def test_blocking_hides_the_creators_clips_report_edit_profile_and_delete_account(journeys) -> None:
     result = seen(journeys, "block_report_account")
     assert result["clipsAfterBlock"] == 0  # every seeded clip is the blocked creator's
     assert result["reportStatus"] == 202
@@ -93,7 +93,7 @@ def test_blocking_hides_the_creators_clips_report_edit_profile_and_delete_accoun
     assert result["gone"] == 404
 
 
-def test_keyboard_only_use(journeys) -> None:  # type: ignore[no-untyped-def]
+def test_keyboard_only_use(journeys) -> None:
     result = seen(journeys, "keyboard_only")
     assert result["sound"] is True and result["paused"] is True
     assert result["reachedLike"], result["names"]
@@ -101,18 +101,18 @@ def test_keyboard_only_use(journeys) -> None:  # type: ignore[no-untyped-def]
     assert result["focusInDialog"] is True and result["moved"]
 
 
-def test_a_slow_network_makes_hls_pick_a_lower_rendition(journeys) -> None:  # type: ignore[no-untyped-def]
+def test_a_slow_network_makes_hls_pick_a_lower_rendition(journeys) -> None:
     result = seen(journeys, "throttled_network")
     assert result["fast"] >= 360 and result["slow"] == 240
 
 
-def test_the_installed_shell_opens_offline(journeys) -> None:  # type: ignore[no-untyped-def]
+def test_the_installed_shell_opens_offline(journeys) -> None:
     result = seen(journeys, "offline_shell")
     assert result["manifest"] == {"name": "Clipfeed", "icons": 3, "display": "standalone"}
     assert result["tabs"] == 1 and "No connection" in result["banner"]
 
 
-def test_screenshots_are_saved_at_phone_and_desktop_sizes(journeys) -> None:  # type: ignore[no-untyped-def]
+def test_screenshots_are_saved_at_phone_and_desktop_sizes(journeys) -> None:
     names = {path.name for path in ARTIFACTS.glob("*.png")}
     for page in ("feed", "comments", "notifications", "profile"):
         assert any(name.startswith(page) for name in names), names

@@ -28,7 +28,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     from clipfeed.api import create_app
     from clipfeed.settings import Settings
 
-    app = create_app(Settings(data_dir=tmp_path, inprocess_workers="none", log_json=False))  # type: ignore[call-arg]
+    app = create_app(Settings(data_dir=tmp_path, inprocess_workers="none", log_json=False))
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
