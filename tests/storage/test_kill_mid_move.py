@@ -4,6 +4,7 @@ with ``os._exit`` (no cleanup, no ``finally``) at a chosen point."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import subprocess
@@ -82,7 +83,10 @@ async def test_a_move_killed_midway_loses_nothing_and_repair_leaves_one_copy(kil
     clip = await ladder.publish(services, owner_id=owner.id)
     env = {**os.environ, "CLIPFEED_DATA_DIR": str(settings.data_dir), "CLIPFEED_INPROCESS_WORKERS": "none",
            "CLIPFEED_LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO)}
-    died = subprocess.run([sys.executable, "-c", MOVER, str(clip.id), kill_at, "7"], env=env, capture_output=True)
+    # In a thread: this process's relay must go on committing while the mover runs, or a write
+    # lock it holds across the blocked event loop would stall the mover on the shared file.
+    died = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", MOVER, str(clip.id), kill_at, "7"],
+                                   env=env, capture_output=True)
     assert died.returncode == 9, died.stderr.decode()[-2000:]
 
     row = (await parts_of(services=services, clip_id=clip.id))[Part.media]

@@ -111,6 +111,10 @@ class Outbox:
                  .values(claimed_until=now + self.CLAIM, claimed_by=self._me)
                  .returning(OutboxRow.id, OutboxRow.topic, OutboxRow.key, OutboxRow.body))
         async with self.db.session() as session:
+            # An idle sweep only reads: on SQLite an UPDATE takes the file's write lock even when
+            # it changes nothing, and every process sweeps every second.
+            if await session.scalar(sa.select(OutboxRow.id).where(lapsed).limit(1)) is None:
+                return []
             rows = list((await session.execute(claim)).all())
         return sorted(rows, key=lambda row: row.id)
 
