@@ -189,13 +189,14 @@ def nats_server() -> Iterator[str]:
 
 
 def shared_media() -> Path:
-    """The workspace's sample clips (``../shared/media`` beside the checkout). A clone made
-    elsewhere finds them through ``CLIPFEED_SHARED_DIR`` or the workspace's usual place."""
+    """The workspace's sample clips: ``../shared/media`` beside the checkout, or the folder
+    ``CLIPFEED_SHARED_DIR`` names (for a clone made elsewhere)."""
     here = Path(__file__).resolve().parents[2]
-    for base in (os.environ.get("CLIPFEED_SHARED_DIR"), here / "shared", "/work/shared"):
+    for base in (os.environ.get("CLIPFEED_SHARED_DIR"), here / "shared"):
         if base and (Path(base) / "media").is_dir():
             return Path(base) / "media"
-    raise RuntimeError("sample clips not found: set CLIPFEED_SHARED_DIR to the workspace's shared/ folder")
+    raise RuntimeError("sample clips not found: clone beside the workspace's shared/ folder, or set "
+                       "CLIPFEED_SHARED_DIR to it")
 
 
 TEST_STREAM = re.compile(r"^(KV_)?t[0-9a-f]{10}_")
