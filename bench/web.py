@@ -36,25 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.services import free_port, stop_process, wait_for_port  # noqa: E402
-from tests.web.conftest import CREATOR, _wait_for_feed, built_app, js_modules  # noqa: E402
-
-
-async def _publish(data_dir: Path, url: str, count: int) -> list[str]:
-    """A creator and ``count`` ready clips, written beside the running server (same engines)."""
-    from tests.delivery import ladder
-
-    from clipfeed.accounts import service as accounts
-    from clipfeed.bootstrap import bootstrap
-    from clipfeed.settings import Settings
-
-    services = await bootstrap(Settings(data_dir=data_dir, log_json=False, inprocess_workers="none",
-                                        public_url=url))  # type: ignore[call-arg]
-    try:
-        creator = await accounts.create_user(db=services.db, outbox=services.outbox, ids=services.ids,
-                                             settings=services.settings, **CREATOR)
-        return [str((await ladder.publish(services, owner_id=creator.id)).id) for _ in range(count)]
-    finally:
-        await services.close()
+from tests.web.conftest import _seed, _wait_for_feed, built_app, js_modules  # noqa: E402
 
 
 def _ratio(value: float, base: float) -> str:
@@ -80,7 +62,7 @@ def main() -> None:
                                       stderr=subprocess.STDOUT)
             try:
                 wait_for_port(port, server, timeout=90)
-                clip_ids = asyncio.run(_publish(Path(scratch) / "data", url, args.clips))
+                clip_ids = asyncio.run(_seed(Path(scratch) / "data", url, args.clips))
                 _wait_for_feed(url, len(clip_ids))
                 setup = {"url": url, "clips": clip_ids, "swipes": args.swipes, "runs": args.runs,
                          "web": str(ROOT / "web")}

@@ -8,8 +8,10 @@ so they run the same wiring whatever the backends are.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import structlog
 
@@ -23,6 +25,8 @@ from clipfeed.runtime.outbox import Outbox
 from clipfeed.runtime.ratelimit import RateLimiter
 from clipfeed.runtime.services import Services
 from clipfeed.settings import Settings
+
+T = TypeVar("T")
 
 
 async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
@@ -42,6 +46,16 @@ async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
     if relay:
         services.spawn(outbox.run(services.stopping), "outbox-relay")
     return services
+
+
+def run_with_services(job: Callable[[Services], Awaitable[T]], settings: Settings | None = None) -> T:
+    """Run ``job`` with services built from ``settings`` (the environment's by default) and
+    closed afterwards: what a one-shot CLI command does."""
+    async def run() -> T:
+        async with running(settings or Settings()) as services:
+            return await job(services)
+
+    return asyncio.run(run())
 
 
 @asynccontextmanager

@@ -51,7 +51,7 @@ def js_modules() -> None:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS, check=True, timeout=300)
 
 
-async def _seed(data_dir: Path, url: str) -> list[str]:
+async def _seed(data_dir: Path, url: str, count: int = CLIPS) -> list[str]:
     from clipfeed.accounts import service as accounts
     from clipfeed.bootstrap import bootstrap
     from clipfeed.settings import Settings
@@ -62,7 +62,7 @@ async def _seed(data_dir: Path, url: str) -> list[str]:
     try:
         creator = await accounts.create_user(db=services.db, outbox=services.outbox, ids=services.ids,
                                              settings=services.settings, **CREATOR)
-        return [str((await ladder.publish(services, owner_id=creator.id)).id) for _ in range(CLIPS)]
+        return [str((await ladder.publish(services, owner_id=creator.id)).id) for _ in range(count)]
     finally:
         await services.close()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import typer
@@ -14,14 +13,9 @@ console = Console(stderr=True)
 
 
 def _services_run(job: Any) -> Any:
-    from clipfeed.bootstrap import running
-    from clipfeed.settings import Settings
+    from clipfeed.bootstrap import run_with_services
 
-    async def run() -> Any:
-        async with running(Settings()) as services:
-            return await job(services)
-
-    return asyncio.run(run())
+    return run_with_services(job)
 
 
 @search_cli.command("reindex")
