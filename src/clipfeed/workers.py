@@ -34,6 +34,7 @@ from clipfeed.uploads import lifecycle as uploads_lifecycle
 log = structlog.get_logger(__name__)
 
 ProcessorFactory = Callable[[Services], Processor]
+STOP_GRACE_S = 2.0
 # A periodic or long-running job of a role: gets the services and a stop signal.
 Loop = Callable[[Services, asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -78,6 +79,11 @@ async def run_role(services: Services, role: str, stop: asyncio.Event) -> None:
     try:
         await stop.wait()
     finally:
-        for task in tasks:
+        # Processors check the signal between batches: let them finish the one in hand (a task
+        # cancelled inside a write transaction can leave an embedded store locked for a while),
+        # then cancel what is still running.
+        stop.set()
+        _done, running = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+        for task in running:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -17,6 +17,7 @@ import pytest
 from clipfeed.infra.blobs import BlobNotFound
 from tests.helpers import wait_for
 from tests.media.submit import clip_row, make_clip, submit, topic_events
+from tests.services import stop_process
 
 # Both stacks: on the real one the lock lives in Redis and the work state in S3, where a
 # stalled worker that goes on regardless finds nothing in its way (as in the reported case).
@@ -82,8 +83,7 @@ async def test_a_worker_stalled_past_its_lease_publishes_nothing_after_another_f
         for worker in (first, second):
             if worker is not None and worker.poll() is None:
                 worker.send_signal(signal.SIGCONT)
-                worker.send_signal(signal.SIGTERM)
-                worker.wait(30)
+                stop_process(worker, grace=30)  # SIGTERM, then SIGKILL if it is still finishing a job
     clip = await clip_row(services, clip_id)
     assert clip.status == "ready"
     await services.outbox.flush()

@@ -41,6 +41,9 @@ _HTTP_CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "
                413: "payload-too-large", 415: "unsupported-media-type", 429: "rate-limited"}
 
 
+CATCH_ALL = "/{path:path}"
+
+
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """Every method some route of ``app`` answers at ``path``. Starlette's 405 names only the
     methods of the first route whose path matched, and each of our routes has one method, so
@@ -48,8 +51,10 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     are there too."""
     table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_table", None)
     if table is None:
+        # The web app's catch-all (GET anything) would otherwise be "allowed" on every API path,
+        # where it only ever answers 404.
         table = [(compile_path(ctx.path)[0], set(ctx.methods)) for ctx in iter_route_contexts(app.routes)
-                 if ctx.path and ctx.methods]
+                 if ctx.path and ctx.methods and ctx.path != CATCH_ALL]
         app.state.allow_table = table
     methods: set[str] = set()
     for pattern, route_methods in table:

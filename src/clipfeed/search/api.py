@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
@@ -20,9 +20,6 @@ from clipfeed.search.suggest import suggest
 
 router = APIRouter(prefix="/v1", tags=["search"])
 REGION = re.compile(r"^[a-z0-9_-]{1,32}$")
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    422: {"description": "Invalid query, filter or cursor (application/problem+json)"},
-}
 
 
 class SearchType(StrEnum):
@@ -92,7 +89,7 @@ def region_of(request: Request, services: Deps) -> str:
     return value if REGION.match(value) else services.settings.region
 
 
-@router.get("/search", response_model=SearchResults, responses=PROBLEMS)
+@router.get("/search", response_model=SearchResults)
 async def search(request: Request, services: Deps, viewer: OptionalUser,
                  q: Annotated[str, Query(min_length=1, max_length=200)],
                  type: SearchType = SearchType.all,  # noqa: A002 - the API's parameter name
@@ -131,7 +128,7 @@ async def search(request: Request, services: Deps, viewer: OptionalUser,
         next_cursor=page.next_cursor)
 
 
-@router.get("/search/suggest", response_model=Suggestions, responses=PROBLEMS)
+@router.get("/search/suggest", response_model=Suggestions)
 async def search_suggest(request: Request, services: Deps, viewer: OptionalUser,
                          q: Annotated[str, Query(min_length=1, max_length=100)],
                          limit: Annotated[int, Query(ge=1, le=20)] = 8) -> Suggestions:

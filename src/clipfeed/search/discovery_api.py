@@ -11,18 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipPublic
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
+from clipfeed.http.params import ClipId
 from clipfeed.infra.search import open_search_index
 from clipfeed.search import discovery, mutes
 from clipfeed.search.discovery import ShownClip
 
 router = APIRouter(prefix="/v1", tags=["discovery"])
 Tag = Annotated[str, Path(min_length=1, max_length=51, description="a hashtag, with or without '#'")]
-ClipId = Annotated[int, Path(ge=1, le=2**63 - 1, description="clip ID")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such hashtag or clip (application/problem+json)"},
-    422: {"description": "Invalid parameter (application/problem+json)"}}
-SIGNED_IN: dict[int | str, dict[str, Any]] = {401: {"description": "Sign in first (application/problem+json)"},
-                                              **NOT_FOUND}
 
 
 class HashtagCountPublic(BaseModel):
@@ -98,7 +93,7 @@ def _views(items: list[ShownClip]) -> list[ClipPublic]:
     return [clips_service.public_view(s.clip, owner_handle=s.owner_handle) for s in items]
 
 
-@router.get("/hashtags/{tag}", response_model=HashtagPagePublic, responses=NOT_FOUND)
+@router.get("/hashtags/{tag}", response_model=HashtagPagePublic)
 async def hashtag_page(tag: Tag, services: Deps, viewer: OptionalUser) -> HashtagPagePublic:
     """A hashtag's page: its listed clip count, views, top and newest clips, and the hashtags
     most often used with it."""
@@ -109,7 +104,7 @@ async def hashtag_page(tag: Tag, services: Deps, viewer: OptionalUser) -> Hashta
                              related=[HashtagCountPublic(tag=t.tag, clip_count=t.clip_count) for t in page.related])
 
 
-@router.put("/hashtags/{tag}/follow", response_model=HashtagFollowState, responses=SIGNED_IN)
+@router.put("/hashtags/{tag}/follow", response_model=HashtagFollowState)
 async def follow_hashtag(tag: Tag, services: Deps, user: CurrentUser) -> HashtagFollowState:
     """Follow a hashtag (idempotent)."""
     name = await discovery.set_following(services=services, index=open_search_index(services.db), user_id=user.id,
@@ -117,7 +112,7 @@ async def follow_hashtag(tag: Tag, services: Deps, user: CurrentUser) -> Hashtag
     return HashtagFollowState(tag=name, following=True)
 
 
-@router.delete("/hashtags/{tag}/follow", response_model=HashtagFollowState, responses=SIGNED_IN)
+@router.delete("/hashtags/{tag}/follow", response_model=HashtagFollowState)
 async def unfollow_hashtag(tag: Tag, services: Deps, user: CurrentUser) -> HashtagFollowState:
     """Stop following a hashtag (idempotent)."""
     name = await discovery.set_following(services=services, index=open_search_index(services.db), user_id=user.id,
@@ -125,13 +120,13 @@ async def unfollow_hashtag(tag: Tag, services: Deps, user: CurrentUser) -> Hasht
     return HashtagFollowState(tag=name, following=False)
 
 
-@router.get("/me/hashtags", response_model=FollowedHashtags, responses=SIGNED_IN)
+@router.get("/me/hashtags", response_model=FollowedHashtags)
 async def my_hashtags(services: Deps, user: CurrentUser) -> FollowedHashtags:
     """The hashtags the signed-in user follows, latest first."""
     return FollowedHashtags(items=await discovery.followed_hashtags(services=services, user_id=user.id))
 
 
-@router.get("/discover", response_model=DiscoverPage, responses=NOT_FOUND)
+@router.get("/discover", response_model=DiscoverPage)
 async def discover_page(services: Deps, viewer: OptionalUser,
                         region: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = None) -> DiscoverPage:
     """Trending hashtags with sample clips, trending creators and new creators (per region
@@ -151,7 +146,7 @@ async def discover_page(services: Deps, viewer: OptionalUser,
                                   for t, sample in found.hashtags])
 
 
-@router.get("/clips/{clip_id}/similar", response_model=SimilarClips, responses=NOT_FOUND)
+@router.get("/clips/{clip_id}/similar", response_model=SimilarClips)
 async def similar_clips(clip_id: ClipId, services: Deps, viewer: OptionalUser,
                         limit: Annotated[int, Query(ge=1, le=50)] = 10) -> SimilarClips:
     """Clips closest in meaning to this one (caption embeddings), else sharing its hashtags;
@@ -161,15 +156,14 @@ async def similar_clips(clip_id: ClipId, services: Deps, viewer: OptionalUser,
     return SimilarClips(items=_views(found))
 
 
-@router.get("/me/filters", response_model=MuteFilters, responses=SIGNED_IN)
+@router.get("/me/filters", response_model=MuteFilters)
 async def list_mute_filters(services: Deps, user: CurrentUser) -> MuteFilters:
     """The signed-in user's muted words, phrases and hashtags."""
     found = await mutes.list_filters(db=services.db, user_id=user.id)
     return MuteFilters(items=[MuteFilterPublic(kind=MuteKind(k), value=v) for k, v in found])
 
 
-@router.post("/me/filters", response_model=MuteFilterPublic, status_code=status.HTTP_201_CREATED,
-             responses=SIGNED_IN)
+@router.post("/me/filters", response_model=MuteFilterPublic, status_code=status.HTTP_201_CREATED)
 async def add_mute_filter(body: MuteFilterIn, services: Deps, user: CurrentUser) -> MuteFilterPublic:
     """Mute a word or phrase (whole words, case- and accent-insensitive) or a hashtag:
     matching clips leave search, hashtag pages, Discover and similar clips (idempotent)."""
@@ -177,7 +171,7 @@ async def add_mute_filter(body: MuteFilterIn, services: Deps, user: CurrentUser)
     return MuteFilterPublic(kind=MuteKind(kind), value=value)
 
 
-@router.delete("/me/filters/{kind}/{value}", status_code=status.HTTP_204_NO_CONTENT, responses=SIGNED_IN)
+@router.delete("/me/filters/{kind}/{value}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_mute_filter(kind: MuteKind, value: Annotated[str, Path(min_length=1, max_length=100)],
                              services: Deps, user: CurrentUser) -> Response:
     """Unmute (idempotent)."""

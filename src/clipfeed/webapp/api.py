@@ -12,8 +12,10 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clipfeed.core.errors import NotFound
+from clipfeed.http.problems import allowed_methods
 
 router = APIRouter(include_in_schema=False)
 DIST = Path(__file__).resolve().parent / "dist"
@@ -51,6 +53,9 @@ async def redoc(request: Request) -> HTMLResponse:
 @router.api_route("/{path:path}", methods=["GET", "HEAD"])
 async def app_file(path: str, request: Request) -> Response:
     if path.split("/", 1)[0] in _server_segments(request.app):
+        # A server path no route took: 405 where other methods are served there, else 404.
+        if allowed_methods(request.app, f"/{path}"):
+            raise StarletteHTTPException(405)
         raise NotFound(f"no route /{path}")
     file = _built_file(path)
     if file is not None:
