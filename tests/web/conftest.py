@@ -62,7 +62,9 @@ async def _seed(data_dir: Path, url: str, count: int = CLIPS) -> list[str]:
     try:
         creator = await accounts.create_user(db=services.db, outbox=services.outbox, ids=services.ids,
                                              settings=services.settings, **CREATOR)
-        return [str((await ladder.publish(services, owner_id=creator.id)).id) for _ in range(count)]
+        clip_ids = [str((await ladder.publish(services, owner_id=creator.id)).id) for _ in range(count)]
+        await services.outbox.flush()  # the clips' events go out now, not after a claim lapses
+        return clip_ids
     finally:
         await services.close()
 
@@ -91,7 +93,7 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
 
 def _wait_for_feed(url: str, count: int) -> None:
     """The stream worker indexes new clips within its lag; the journeys need them all served."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine: the seeding's events may wait out a lapsed claim
     while time.monotonic() < deadline:
         page = httpx.get(f"{url}/v1/feed", params={"limit": count}, headers={"X-Device-ID": "seedcheck01"},
                          timeout=10).json()
