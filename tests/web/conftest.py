@@ -92,10 +92,15 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
 
 
 def _wait_for_feed(url: str, count: int) -> None:
-    """The stream worker indexes new clips within its lag; the journeys need them all served."""
+    """The stream worker indexes new clips within its lag; the journeys need them all served.
+
+    Each try asks as a new viewer: the feed never serves a viewer the same clip twice, so a
+    viewer that saw the first few indexed clips would never get a page of all of them."""
     deadline = time.monotonic() + 180  # a loaded machine: the seeding's events may wait out a lapsed claim
+    tries = 0
     while time.monotonic() < deadline:
-        page = httpx.get(f"{url}/v1/feed", params={"limit": count}, headers={"X-Device-ID": "seedcheck01"},
+        tries += 1
+        page = httpx.get(f"{url}/v1/feed", params={"limit": count}, headers={"X-Device-ID": f"seedcheck{tries:04d}"},
                          timeout=10).json()
         if len(page.get("items", [])) >= count:
             return
