@@ -164,7 +164,7 @@ class Settings(BaseSettings):
     feed_refill_below: int = 20  # a buffer this short is refilled in the background
     feed_blend: str = "personal=0.6,trending=0.2,discovery=0.2"  # slot shares of a page
     feed_source_quotas: str = ("following=40,trending=50,collaborative=80,co_engagement=60,"
-                               "content=50,fresh=30,popular=40,interests=40,recent=40")
+                               "content=50,fresh=30,popular=40,interests=40,hashtags=40,recent=40")
     feed_objective_weights: str = "completion=1.0,like=2.0,share=3.0,watch=1.0"
     feed_creator_gap: int = 3  # no two clips of one creator within this many positions
     feed_hashtag_cap: int = 4  # at most this many clips sharing a hashtag per page

@@ -96,6 +96,8 @@ class ClipPublic(BaseModel):
     id: str
     owner_id: str
     owner_handle: str | None = None
+    owner_avatar_url: str | None = Field(None, description="the creator's avatar (absolute; in feed items), "
+                                                           "null when they have none or the read does not carry it")
     caption: str
     hashtags: list[str]
     visibility: Visibility

@@ -248,9 +248,10 @@ def quality_flags(clip: Clip) -> list[str]:
 
 def public_view(clip: Clip, *, owner_handle: str | None = None,
                 url_for: Callable[[Clip], dict[str, str]] = media_urls,
-                viewer_id: int | None = None) -> ClipPublic:
+                viewer_id: int | None = None, owner_avatar_url: str | None = None) -> ClipPublic:
     """The clip as the API shows it; ``viewer_id`` being the owner adds what only they see."""
     return ClipPublic(id=str(clip.id), owner_id=str(clip.owner_id), owner_handle=owner_handle,
+                      owner_avatar_url=owner_avatar_url,
                       caption=clip.caption, hashtags=list(clip.hashtags or []),
                       visibility=Visibility(clip.visibility), status=ClipStatus(clip.status),
                       status_reason=clip.status_reason, duration_ms=clip.duration_ms,

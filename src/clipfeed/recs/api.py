@@ -31,7 +31,8 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
                        "engagement: each item carries its counts and your own flags (one call for a "
                        "screen; costs the page a few reads)"))] = None) -> FeedPage:
     """A page of the For You feed (ranked, never repeating a clip already served to this viewer)
-    or the Following feed (followed creators, newest first). Anonymous viewers are recognised
+    the Following feed (followed creators, newest first) or the Hashtags feed (followed hashtags,
+    newest first); each leaves out the viewer's muted words and hashtags. Anonymous viewers are recognised
     by ``X-Device-ID`` or, in browsers, a ``cf_device`` cookie set on the first request."""
     settings = services.settings
     context = {"device": (device or "unknown").lower(), "network": network}
@@ -39,8 +40,8 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
         who = viewers.Viewer.signed_in(viewer.id, region=viewer.region or settings.region,
                                        language=viewer.language, **context)
     else:
-        if tab == FeedTab.following:
-            raise Unauthorized("the following tab needs a signed-in viewer",
+        if tab != FeedTab.foryou:
+            raise Unauthorized(f"the {tab.value} tab needs a signed-in viewer",
                                headers={"WWW-Authenticate": 'Bearer realm="clipfeed"'})
         await services.limiter.hit("feed-anonymous-address", ip, limit=ANONYMOUS_PAGES_PER_MINUTE_PER_ADDRESS,
                                    per_seconds=60)
@@ -53,6 +54,8 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
     size = limit or settings.feed_page_size
     if tab == FeedTab.following:
         page = await feed.following_page(services, who, cursor=cursor, limit=size)
+    elif tab == FeedTab.hashtags:
+        page = await feed.hashtags_page(services, who, cursor=cursor, limit=size)
     else:
         page = await feed.foryou_page(services, who, cursor=cursor, limit=size)
     items = await render.feed_items(services, who, page)

@@ -38,8 +38,8 @@ STAGE_SECONDS = Histogram("clipfeed_feed_stage_seconds", "Time per feed stage", 
                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.25, 0.5, 1))
 SHADOW_OVERLAP = Histogram("clipfeed_feed_shadow_overlap", "Share of the top 10 the shadow model agrees on",
                            buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0))
-SOURCE_ORDER = ["following", "collaborative", "co_engagement", "content", "interests", "trending", "popular", "fresh",
-                "recent"]
+SOURCE_ORDER = ["following", "hashtags", "collaborative", "co_engagement", "content", "interests", "trending",
+                "popular", "fresh", "recent"]
 
 
 INTEREST_PRIOR = 3.0
@@ -130,7 +130,8 @@ async def build(services: Services, viewer: Viewer, *, exclude: frozenset[int] |
     _add_interests(state, links_found.interests)
     context = _context(viewer)
     request = SourceRequest(services, viewer.key, viewer.user_id, state, context, links_found.following,
-                            links_found.interests, snapshot, {k: int(v) for k, v in offsets.items()})
+                            links_found.interests, snapshot, {k: int(v) for k, v in offsets.items()},
+                            hashtags=links_found.tags)
     with stage("sources"):
         found = await gather_candidates(request, {k: 4 * v for k, v in config.quotas.items()} if deep
                                         else config.quotas)

@@ -21,7 +21,7 @@ from clipfeed.recs.cards import ClipCard
 from clipfeed.recs.profile import ViewerState
 
 SOURCES = ["following", "trending", "collaborative", "co_engagement", "content", "fresh", "popular",
-           "interests", "recent"]
+           "interests", "recent", "hashtags"]  # new sources go last: trained models keep their codes
 FEATURE_NAMES = [
     # clip
     "clip_age_log_h", "clip_duration_s", "clip_impressions_log", "clip_engaged_rate", "clip_complete_rate",

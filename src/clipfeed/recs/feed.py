@@ -1,5 +1,6 @@
 """Serving feed pages: the For You tab from the viewer's buffer (or built on demand), the
-Following tab in time order.
+Following and Hashtags tabs in time order. Every page leaves out blocked creators' clips and
+those the viewer's mute filters hide.
 
 For You, per request: read the buffer; if it is missing or stale, build one now (the
 on-demand path); if it was ranked before the viewer's last strong signal, rank its clips again
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import orjson
 import structlog
 from prometheus_client import Counter, Histogram
 
@@ -33,13 +35,14 @@ from clipfeed.core.errors import BadRequest
 from clipfeed.core.pagination import cursor_float, cursor_int, decode_cursor, encode_cursor
 from clipfeed.recs import buffer as buffers
 from clipfeed.recs import training
-from clipfeed.recs.cards import ClipCard, card_key, creator_key, get_cards
+from clipfeed.recs.cards import ClipCard, card_key, creator_key, get_cards, tag_key
 from clipfeed.recs.compose import FeedConfig, Ranked, build, rerank, stage
 from clipfeed.recs.experiments import settings_for
 from clipfeed.recs.features import FEATURE_NAMES
 from clipfeed.recs.profile import dirty_key, known_key
 from clipfeed.recs.render_keys import view_key
 from clipfeed.recs.viewers import Links, Viewer, decode_links, links_key, viewer_links
+from clipfeed.search.mutes import Mutes
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -154,14 +157,16 @@ async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None,
             ids = [r.clip_id for r in wanted]
             raw_values = await services.cache.get_many([card_key(c) for c in ids] + [view_key(c) for c in ids])
             found = {c: ClipCard.decode(c, v) for c, v in zip(ids, raw_values[: len(ids)], strict=True) if v}
-            allowed = [r for r in wanted if r.clip_id in found and found[r.clip_id].creator_id not in links.blocked]
+            rendered = dict(zip(ids, raw_values[len(ids):], strict=True))
+            allowed = [r for r in wanted if r.clip_id in found and found[r.clip_id].creator_id not in links.blocked
+                       and not muted(links.mutes, found[r.clip_id], rendered.get(r.clip_id))]
             fresh = await config.seen.claim(services.cache, viewer.key, [r.clip_id for r in allowed],
                                             check_previous=recheck)
         for ranked, is_new in zip(allowed, fresh, strict=True):
             if is_new:
                 served.append(ranked)
                 cards[ranked.clip_id] = found[ranked.clip_id]
-        views.update({c: v for c, v in zip(ids, raw_values[len(ids):], strict=True) if v})
+        views.update({c: v for c, v in rendered.items() if v})
     with stage("buffer_write"):
         await asyncio.gather(
             buffers.store(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2),
@@ -236,20 +241,55 @@ async def refill(services: Services, viewer: Viewer, *, reason: str, replace: bo
         await services.cache.delete(lock)
 
 
+def muted(mutes: Mutes, card: ClipCard, view: bytes | None) -> bool:
+    """Whether the viewer's filters hide this clip: its caption as rendered (views are written
+    when a clip is indexed, so nearly always there), else its hashtags alone."""
+    if not mutes:
+        return False
+    if view is None:
+        return mutes.hides_text("", card.hashtags)
+    shown = orjson.loads(view)["view"]
+    return mutes.hides_text(shown.get("caption") or "", shown.get("hashtags") or card.hashtags)
+
+
 async def following_page(services: Services, viewer: Viewer, *, cursor: str | None,
                          limit: int) -> ServedPage:
     """Followed creators' clips, newest first; the cursor holds the last publication time."""
-    started = time.perf_counter()
     links = await viewer_links(services, viewer)
+    return await _chronological(services, links, [creator_key(c) for c in links.following[:500]],
+                                tab="following", cursor=cursor, limit=limit)
+
+
+async def hashtags_page(services: Services, viewer: Viewer, *, cursor: str | None, limit: int) -> ServedPage:
+    """Clips of the hashtags the viewer follows, newest first (a clip with two of them once)."""
+    links = await viewer_links(services, viewer)
+    return await _chronological(services, links, [tag_key(t) for t in links.tags[:200]],
+                                tab="hashtags", cursor=cursor, limit=limit)
+
+
+async def _chronological(services: Services, links: Links, lists: list[str], *, tab: str, cursor: str | None,
+                         limit: int) -> ServedPage:
+    """The newest clips of the feed's per-creator or per-hashtag lists, minus blocked creators
+    and muted clips; the cursor holds the last publication time."""
+    started = time.perf_counter()
     before = cursor_float(decode_cursor(cursor), "before", float("inf"))
-    lists = await asyncio.gather(*(services.cache.ztop(creator_key(c), 100) for c in links.following[:500]))
-    newest = sorted(((int(m), s) for found in lists for m, s in found if s < before), key=lambda kv: -kv[1])
-    found = await get_cards(services.cache, [c for c, _ in newest[: limit * 2]])
-    chosen = [(c, s) for c, s in newest[: limit * 2] if c in found and found[c].creator_id not in links.blocked][:limit]
-    items = [Ranked(c, found[c].creator_id, "following", "following", s, np.zeros(len(FEATURE_NAMES), np.float32))
+    newest_of = await asyncio.gather(*(services.cache.ztop(key, 100) for key in lists))
+    times: dict[int, float] = {}
+    for members in newest_of:
+        for member, score in members:
+            if score < before:
+                times[int(member)] = score
+    newest = sorted(times.items(), key=lambda kv: (-kv[1], -kv[0]))
+    window = [c for c, _ in newest[: limit * 2]]
+    found = await get_cards(services.cache, window)
+    rendered = dict(zip(window, await services.cache.get_many([view_key(c) for c in window]), strict=True))
+    chosen = [(c, s) for c, s in newest[: limit * 2] if c in found and found[c].creator_id not in links.blocked
+              and not muted(links.mutes, found[c], rendered.get(c))][:limit]
+    items = [Ranked(c, found[c].creator_id, tab, "following", s, np.zeros(len(FEATURE_NAMES), np.float32))
              for c, s in chosen]
     more = len(newest) > len(chosen) and bool(chosen)
-    PAGES.labels("following", "chronological").inc()
-    PAGE_SECONDS.labels("following", "chronological").observe(time.perf_counter() - started)
+    PAGES.labels(tab, "chronological").inc()
+    PAGE_SECONDS.labels(tab, "chronological").observe(time.perf_counter() - started)
     return ServedPage(items, {c: found[c] for c, _ in chosen},
-                      encode_cursor({"before": chosen[-1][1]}) if more else None, "chronological", "none", "")
+                      encode_cursor({"before": chosen[-1][1]}) if more else None, "chronological", "none", "",
+                      {c: v for c, v in rendered.items() if v is not None})

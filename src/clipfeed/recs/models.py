@@ -31,6 +31,7 @@ class ViewerInterests(Base):
 class FeedTab(StrEnum):
     foryou = "foryou"
     following = "following"
+    hashtags = "hashtags"  # clips of the hashtags the viewer follows
 
 
 class InterestsUpdate(BaseModel):

@@ -5,7 +5,7 @@ and region and so are made per request.
 Views are cached for ``VIEW_TTL_S``: written by the recs indexer whenever a clip is (re)indexed,
 so listed clips' views are ready before any feed serves them, and on a miss from the metadata
 store. A clip's own edits re-index it within the worker's lag; a creator's new handle reaches
-their clips' views within ``VIEW_TTL_S``.
+their clips' views within ``VIEW_TTL_S`` (so does a new avatar).
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ async def cache_views(services: Services, clips: list[Clip],
     fresh: dict[str, bytes] = {}
     for clip in clips:
         owner = owners.get(clip.owner_id)
-        view = clips_service.public_view(clip, owner_handle=owner.handle if owner else None)
+        avatar = accounts.avatar_url(owner, settings=services.settings) if owner else None
+        view = clips_service.public_view(clip, owner_handle=owner.handle if owner else None,
+                                         owner_avatar_url=services.settings.base_url + avatar if avatar else None)
         row = orjson.loads(orjson.dumps(row_of(clip)))  # as a cache hit reads it back
         out[clip.id] = (view, row)
         fresh[view_key(clip.id)] = orjson.dumps({"view": view.model_dump(mode="json"), "clip": row})

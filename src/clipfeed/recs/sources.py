@@ -46,6 +46,7 @@ class SourceRequest:
     interests: list[str] = field(default_factory=list)
     snapshot: Snapshot | None = None
     offsets: dict[str, int] = field(default_factory=dict)
+    hashtags: list[str] = field(default_factory=list)  # followed, latest first
 
     def offset(self, name: str) -> int:
         return self.offsets.get(name, 0)
@@ -224,6 +225,22 @@ async def interests(request: SourceRequest, limit: int) -> list[tuple[int, float
     lists = await asyncio.gather(*(request.services.cache.ztop(tag_key(t), per_tag, offset=depth) for t in tags))
     merged = sorted((item for found in lists for item in _ranked(found)), key=lambda kv: -kv[1])
     return merged[:limit]
+
+
+@register("hashtags")
+async def hashtags(request: SourceRequest, limit: int) -> list[tuple[int, float]]:
+    """Newest clips of the hashtags the viewer follows (the feed's per-hashtag lists)."""
+    tags = request.hashtags[:20]
+    if not tags:
+        return []
+    per_tag = max(5, limit // len(tags))
+    depth = request.offset("hashtags") // len(tags)
+    lists = await asyncio.gather(*(request.services.cache.ztop(tag_key(t), per_tag, offset=depth) for t in tags))
+    best: dict[int, float] = {}
+    for found in lists:
+        for clip_id, score in _ranked(found):
+            best[clip_id] = max(score, best.get(clip_id, score))
+    return sorted(best.items(), key=lambda kv: -kv[1])[:limit]
 
 
 @register("recent")

@@ -1,15 +1,17 @@
-"""Who is asking for a feed, and their links (follows, blocks, onboarding interests).
+"""Who is asking for a feed, and their links (follows, blocks, onboarding interests, followed
+hashtags and mute filters).
 
 Signed-in viewers are ``u:<user id>``. Anonymous viewers get a feed too, keyed by a device:
 apps send ``X-Device-ID`` (any stable random string); browsers get an HttpOnly ``cf_device``
 cookie on their first feed request. Either is hashed into ``d:<16 hex>``, so the raw value is
 never stored. An anonymous viewer has a seen set, a buffer and a live profile like anyone
-else, but no follows, blocks or interests.
+else, but no follows, blocks, interests or filters.
 
-Follows, blocks and interests are cached per viewer for ``LINKS_TTL_S`` seconds and dropped as
-soon as the stream worker sees a follow or block event of that viewer (``recs-feedback``), or
-the viewer changes their interests: a block takes effect within the worker's lag (about a
-second), on buffered clips too, since every page is checked against the blocked set.
+Links are cached per viewer for ``LINKS_TTL_S`` seconds and dropped as soon as the stream worker
+sees a follow or block event of that viewer (``recs-feedback``), or the viewer changes their
+interests, followed hashtags or mute filters: a block takes effect within the worker's lag
+(about a second), a filter at once, on buffered clips too, since every page is checked against
+the blocked set and the filters.
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ import orjson
 import sqlalchemy as sa
 
 from clipfeed.recs.models import ViewerInterests
+from clipfeed.recs.profile import STATE_TTL_S, known_key
 from clipfeed.recs.signals import SIGNALS
+from clipfeed.search import discovery
+from clipfeed.search.mutes import Mutes
+from clipfeed.search.mutes import of as mutes_of
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -55,6 +61,8 @@ class Links:
     following: list[int] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
     interests: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # followed hashtags, latest first
+    mutes: Mutes = field(default_factory=Mutes)
 
 
 def links_key(viewer: str) -> str:
@@ -63,7 +71,7 @@ def links_key(viewer: str) -> str:
 
 def decode_links(raw: bytes) -> Links:
     data = orjson.loads(raw)
-    return Links(data["f"], set(data["b"]), data["i"])
+    return Links(data["f"], set(data["b"]), data["i"], data.get("t", []), Mutes.decoded(data.get("m")))
 
 
 async def viewer_links(services: Services, viewer: Viewer, *, blocks_only: bool = False) -> Links:
@@ -74,19 +82,28 @@ async def viewer_links(services: Services, viewer: Viewer, *, blocks_only: bool 
         return decode_links(raw)
     following: list[int] = []
     interests: list[str] = []
+    # Filters and followed tags are read even for a new viewer: muting is often the first thing done.
+    tags, mutes = await asyncio.gather(discovery.followed_hashtags(services=services, user_id=viewer.user_id),
+                                       mutes_of(db=services.db, user_id=viewer.user_id))
     if blocks_only:
         blocked = await SIGNALS.blocked_user_ids(services, viewer.user_id)
     else:
         (following, blocked), interests = await asyncio.gather(
             SIGNALS.following_and_blocked(services, viewer.user_id), get_interests(services, viewer.user_id))
-    links = Links(following, blocked, interests)
+    links = Links(following, blocked, interests, tags, mutes)
     await services.cache.set(links_key(viewer.key), orjson.dumps(
-        {"f": links.following, "b": sorted(links.blocked), "i": links.interests}), ttl=LINKS_TTL_S)
+        {"f": links.following, "b": sorted(links.blocked), "i": links.interests, "t": links.tags,
+         "m": links.mutes.encoded()}), ttl=LINKS_TTL_S)
     return links
 
 
-async def forget_links(services: Services, user_id: int) -> None:
+async def forget_links(services: Services, user_id: int, *, followed_hashtag: bool = False) -> None:
+    """Drop the cached links after a change; ``followed_hashtag``: like following a creator,
+    that is history, so the next For You page is a personal build (with the tag's clips)
+    rather than a cold start."""
     await services.cache.delete(links_key(f"u:{user_id}"))
+    if followed_hashtag:
+        await services.cache.set(known_key(f"u:{user_id}"), b"1", ttl=STATE_TTL_S)
 
 
 async def get_interests(services: Services, user_id: int) -> list[str]:

@@ -101,7 +101,16 @@ async def set_following(*, services: Services, index: SearchIndex, user_id: int,
             session.add(HashtagFollow(user_id=user_id, tag=tag, created_at=utcnow()))
         elif not follow and existing is not None:
             await session.delete(existing)
+    await feed_links_changed(services=services, user_id=user_id, followed_hashtag=follow)
     return tag
+
+
+async def feed_links_changed(*, services: Services, user_id: int, followed_hashtag: bool = False) -> None:
+    """The feeds cache a viewer's followed hashtags and mute filters with their links: drop them
+    after an edit, so the next page uses the new ones."""
+    from clipfeed.recs.viewers import forget_links  # recs reads this feature: imported when needed
+
+    await forget_links(services, user_id, followed_hashtag=followed_hashtag)
 
 
 async def followed_hashtags(*, services: Services, user_id: int) -> list[str]:

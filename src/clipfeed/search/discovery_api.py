@@ -106,7 +106,8 @@ async def hashtag_page(tag: Tag, services: Deps, viewer: OptionalUser) -> Hashta
 
 @router.put("/hashtags/{tag}/follow", response_model=HashtagFollowState)
 async def follow_hashtag(tag: Tag, services: Deps, user: CurrentUser) -> HashtagFollowState:
-    """Follow a hashtag (idempotent)."""
+    """Follow a hashtag (idempotent): its clips join the For You candidates and the
+    ``GET /v1/feed?tab=hashtags`` feed."""
     name = await discovery.set_following(services=services, index=open_search_index(services.db), user_id=user.id,
                                          tag=tag, follow=True)
     return HashtagFollowState(tag=name, following=True)
@@ -166,8 +167,10 @@ async def list_mute_filters(services: Deps, user: CurrentUser) -> MuteFilters:
 @router.post("/me/filters", response_model=MuteFilterPublic, status_code=status.HTTP_201_CREATED)
 async def add_mute_filter(body: MuteFilterIn, services: Deps, user: CurrentUser) -> MuteFilterPublic:
     """Mute a word or phrase (whole words, case- and accent-insensitive) or a hashtag:
-    matching clips leave search, hashtag pages, Discover and similar clips (idempotent)."""
+    matching clips leave search, hashtag pages, Discover, similar clips and the feeds, and
+    matching comments come marked ``filtered`` (idempotent)."""
     kind, value = await mutes.add(db=services.db, user_id=user.id, kind=body.kind.value, value=body.value)
+    await discovery.feed_links_changed(services=services, user_id=user.id)
     return MuteFilterPublic(kind=MuteKind(kind), value=value)
 
 
@@ -176,4 +179,5 @@ async def remove_mute_filter(kind: MuteKind, value: Annotated[str, Path(min_leng
                              services: Deps, user: CurrentUser) -> Response:
     """Unmute (idempotent)."""
     await mutes.remove(db=services.db, user_id=user.id, kind=kind.value, value=value)
+    await discovery.feed_links_changed(services=services, user_id=user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,7 +1,8 @@
 """Mute filters: words, phrases and hashtags a user never wants to see. Whole words (muting
 ``cat`` hides "my cat" but not "catalogue"), case- and accent-insensitive (``spoiler`` hides
-"SPOILER" and "spóiler"). Applied to search results, hashtag pages, Discover and similar
-clips."""
+"SPOILER" and "spóiler"). Applied to search results, hashtag pages, Discover, similar clips,
+the For You, Following and Hashtags feeds (through the viewer's cached links, see
+``clipfeed.recs.viewers``) and comments (shown as filtered)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,27 @@ class Mutes:
     phrases: list[list[str]] = field(default_factory=list)
     tags: set[str] = field(default_factory=set)
 
+    def __bool__(self) -> bool:
+        return bool(self.phrases or self.tags)
+
     def hides(self, clip: Clip) -> bool:
-        tags = {t.lower() for t in clip.hashtags or []}
+        return self.hides_text(clip.caption, clip.hashtags or [])
+
+    def hides_text(self, text: str, hashtags: list[str] | tuple[str, ...] = ()) -> bool:
+        """Whether a caption (or a comment) with these hashtags matches a muted word, phrase or tag."""
+        tags = {fold(t) for t in hashtags}
         if tags & self.tags:
             return True
-        text = words(clip.caption) + sorted(tags)
-        return any(_contains(text, phrase) for phrase in self.phrases)
+        found = words(text) + sorted(tags)
+        return any(_contains(found, phrase) for phrase in self.phrases)
+
+    def encoded(self) -> dict[str, list[str]]:
+        return {"p": [" ".join(p) for p in self.phrases], "t": sorted(self.tags)}
+
+    @classmethod
+    def decoded(cls, data: dict[str, list[str]] | None) -> Mutes:
+        data = data or {}
+        return cls(phrases=[p.split() for p in data.get("p", [])], tags=set(data.get("t", [])))
 
 
 def _contains(text: list[str], phrase: list[str]) -> bool:

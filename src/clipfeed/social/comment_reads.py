@@ -1,7 +1,8 @@
 """Reading comments: top-level lists (top or new, the pinned one first), replies, views.
 
 What a viewer sees: visible comments of a clip they may see, minus those of users they block
-or who block them; their own held comments too (marked ``held``). Cursors carry the last
+or who block them; their own held comments too (marked ``held``); those matching the viewer's
+mute filters come marked ``filtered`` (the app folds them away). Cursors carry the last
 row's sort key; like counts move between pages, so a "top" list may repeat or skip a comment
 whose count changed while the client paged (the usual trade of keyset paging).
 """
@@ -16,9 +17,11 @@ import sqlalchemy as sa
 
 from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
+from clipfeed.clips.models import hashtags_in
 from clipfeed.core.errors import NotFound
 from clipfeed.core.pagination import decode_cursor, encode_cursor
 from clipfeed.infra.db import Database
+from clipfeed.search import mutes
 from clipfeed.social import access, comment_settings
 from clipfeed.social.models import Comment, CommentLike, CommentStatus
 from clipfeed.social.paging import cursor_int, keyset_page
@@ -126,12 +129,16 @@ async def views(*, services: Services, viewer_id: int | None, comments: list[Com
         async with services.db.shard_session(comments[0].clip_id) as session:
             liked = set((await session.scalars(sa.select(CommentLike.comment_id).where(
                 CommentLike.user_id == viewer_id, CommentLike.comment_id.in_([c.id for c in comments])))).all())
+    muted = await mutes.of(db=services.db, user_id=viewer_id)
     out = []
     for comment in comments:
         author = authors.get(comment.author_id)
         if author is not None:
-            out.append(view(services, comment, author, viewer_id=viewer_id, liked=comment.id in liked,
-                            pinned=comment.id == pinned_id))
+            shown = view(services, comment, author, viewer_id=viewer_id, liked=comment.id in liked,
+                         pinned=comment.id == pinned_id)
+            if muted and comment.author_id != viewer_id and muted.hides_text(comment.body, hashtags_in(comment.body)):
+                shown.filtered = True
+            out.append(shown)
     return out
 
 

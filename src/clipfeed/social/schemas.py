@@ -140,6 +140,8 @@ class CommentPublic(BaseModel):
     created_at: datetime
     edited_at: datetime | None
     editable_until: datetime | None = Field(description="set for your own comments")
+    filtered: bool = Field(default=False, description=(
+        "the comment matches one of your mute filters (GET /v1/me/filters): apps hide it behind 'filtered'"))
 
 
 class CommentPage(BaseModel):
