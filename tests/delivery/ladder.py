@@ -111,13 +111,14 @@ async def upload(store: Any, clip_id: int, folder: Path | None = None) -> int:
     return total
 
 
-async def publish(services: Any, *, owner_id: int, visibility: str = "public", store: Any = None) -> Any:
+async def publish(services: Any, *, owner_id: int, visibility: str = "public", store: Any = None,
+                  caption: str = "a clip") -> Any:
     """A ready clip with the ladder as its media (as the media pipeline leaves one)."""
     from clipfeed.clips import service as clips
     from clipfeed.clips.models import ClipCreate, ClipStatus, Visibility
 
     clip = await clips.create_draft(db=services.db, outbox=services.outbox, ids=services.ids, owner_id=owner_id,
-                                    request=ClipCreate(caption="a clip", visibility=Visibility(visibility)))
+                                    request=ClipCreate(caption=caption, visibility=Visibility(visibility)))
     await upload(store or services.blobs, clip.id)
     return await clips.set_status(db=services.db, outbox=services.outbox, clip_id=clip.id, status=ClipStatus.ready,
                                   media=media_pointers(clip.id), technical={"width": 1280, "height": 720,

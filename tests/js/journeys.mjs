@@ -324,6 +324,8 @@ await journey("pages", async () => {
   const missing = await page.getByRole("heading", { level: 1 }).textContent();
   await page.goto(`${setup.url}/settings`);
   await page.getByRole("combobox", { name: "Language" }).selectOption("fr");
+  // Another language's strings load when it is chosen: the page changes a moment later.
+  await page.getByRole("heading", { level: 1, name: "Réglages" }).waitFor({ timeout: 5000 }).catch(() => {});
   const french = await page.getByRole("heading", { level: 1 }).textContent();
   violations.settings = await axe(page);
   await ctx.close();

@@ -85,3 +85,27 @@ async def test_comments_matching_a_mute_filter_come_marked_filtered(client, serv
     assert filtered == {"The ending was a SPÓILER, sorry": True, "lovely cat": False, "my own spoiler": False}
     others = (await client.get(f"/v1/clips/{clip_id}/comments", headers=writer.auth)).json()
     assert not any(c["filtered"] for c in others["items"])
+
+
+async def test_feed_items_carry_the_creators_avatar_as_an_absolute_url(client, services) -> None:
+    from datetime import UTC, datetime
+
+    from clipfeed.clips.models import Clip
+    from clipfeed.recs.worker import index_clips
+    from tests.accounts.test_accounts_api import _image
+
+    creator = await signup(client, "pictured")
+    put = await client.put("/v1/me/avatar", content=_image("PNG"), headers={**creator.auth, "content-type": "image/png"})
+    assert put.status_code == 200, put.text
+    plain = await seed_catalogue(services, creators=1, clips_per_creator=1, tags=["cats"])
+    now = datetime.now(UTC)
+    clip = Clip(id=services.ids.next_id(), owner_id=creator.id, caption="me #cats", hashtags=["cats"],
+                visibility="public", status="ready", media={}, duration_ms=15_000, published_at=now, created_at=now)
+    async with services.db.session() as session:
+        session.add(clip)
+    await index_clips(services, [clip])
+    viewer = await signup(client, "avatar_viewer")
+    items = (await client.get("/v1/feed", params={"limit": 10}, headers=viewer.auth)).json()["items"]
+    avatars = {item["clip"]["id"]: item["clip"]["owner_avatar_url"] for item in items}
+    assert avatars[str(clip.id)] == services.settings.base_url + put.json()["avatar_url"]
+    assert avatars[str(next(iter(plain)))] is None  # a creator without a picture

@@ -27,6 +27,10 @@ JS = ROOT / "tests" / "js"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CREATOR = {"handle": "maker", "email": "maker@example.com", "password": "correct horse battery"}
 CLIPS = 7
+# Captions of the seeded clips, in order: hashtags for search, hashtag pages and Discover, and a
+# word the discovery journeys mute (tests/web/test_discover_journeys.py).
+CAPTIONS = ["a clip #kickflip at the park", "a clip #sunset over the bay", "a clip with a spoiler of the finale",
+            "a clip #kickflip in slow motion", "a clip #cooking pasta", "a clip #sunset timelapse", "a clip"]
 
 
 @dataclass
@@ -62,7 +66,8 @@ async def _seed(data_dir: Path, url: str, count: int = CLIPS) -> list[str]:
     try:
         creator = await accounts.create_user(db=services.db, outbox=services.outbox, ids=services.ids,
                                              settings=services.settings, **CREATOR)
-        clip_ids = [str((await ladder.publish(services, owner_id=creator.id)).id) for _ in range(count)]
+        clip_ids = [str((await ladder.publish(services, owner_id=creator.id, caption=CAPTIONS[n % len(CAPTIONS)])).id)
+                    for n in range(count)]
         await services.outbox.flush()  # the clips' events go out now, not after a claim lapses
         return clip_ids
     finally:

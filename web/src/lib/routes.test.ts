@@ -15,4 +15,12 @@ describe("parseRoute", () => {
     expect(parseRoute("/notifications").page).toBe("notifications");
     expect(parseRoute("/nowhere").page).toBe("missing");
   });
+
+  it("knows search, hashtag pages, Discover and the followed-hashtags feed", () => {
+    expect(parseRoute("/search", "?q=cat%20video&type=creators")).toEqual({ page: "search", q: "cat video", type: "creators" });
+    expect(parseRoute("/search", "?type=bogus")).toEqual({ page: "search", q: "", type: "all" });
+    expect(parseRoute("/tags/%C3%A9t%C3%A9")).toEqual({ page: "hashtag", tag: "été" });
+    expect(parseRoute("/discover").page).toBe("discover");
+    expect(parseRoute("/hashtags")).toEqual({ page: "feed", tab: "hashtags", clip: null });
+  });
 });

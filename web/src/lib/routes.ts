@@ -2,16 +2,37 @@
 // clipfeed.webapp).
 
 export type Route =
-  | { page: "feed"; tab: "foryou" | "following"; clip: string | null }
+  | { page: "feed"; tab: FeedTab; clip: string | null }
   | { page: "profile"; handle: string }
   | { page: "notifications" }
   | { page: "settings" }
+  | { page: "search"; q: string; type: SearchType }
+  | { page: "hashtag"; tag: string }
+  | { page: "discover" }
   | { page: "missing" };
+export type FeedTab = "foryou" | "following" | "hashtags";
+export type SearchType = "all" | "clips" | "creators" | "hashtags";
+const SEARCH_TYPES: SearchType[] = ["all", "clips", "creators", "hashtags"];
 
 export function parseRoute(path: string, search = ""): Route {
   const clip = new URLSearchParams(search).get("clip");
   if (path === "/" || path === "") return { page: "feed", tab: "foryou", clip: clip && /^\d+$/.test(clip) ? clip : null };
   if (path === "/following") return { page: "feed", tab: "following", clip: null };
+  if (path === "/hashtags") return { page: "feed", tab: "hashtags", clip: null };
+  if (path === "/discover") return { page: "discover" };
+  if (path === "/search") {
+    const query = new URLSearchParams(search);
+    const type = query.get("type") as SearchType;
+    return { page: "search", q: (query.get("q") ?? "").slice(0, 200), type: SEARCH_TYPES.includes(type) ? type : "all" };
+  }
+  const tag = /^\/tags\/([^/]{1,60})$/.exec(path);
+  if (tag) {
+    try {
+      return { page: "hashtag", tag: decodeURIComponent(tag[1]).replace(/^#/, "") };
+    } catch {
+      return { page: "missing" }; // a broken %-escape
+    }
+  }
   const clipPath = /^\/c\/(\d+)$/.exec(path);
   if (clipPath) return { page: "feed", tab: "foryou", clip: clipPath[1] };
   const profile = /^\/@([A-Za-z0-9_.]{1,40})$/.exec(path);

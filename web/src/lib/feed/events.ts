@@ -5,7 +5,7 @@
 import { newId } from "../ids";
 
 export type PlaybackType = "impression" | "play_start" | "progress" | "complete" | "replay" | "skip" | "share";
-export type FeedSource = "foryou" | "following" | "profile" | "share" | "other";
+export type FeedSource = "foryou" | "following" | "profile" | "search" | "hashtag" | "share" | "other";
 
 export interface PlaybackEvent {
   event_id: string;

@@ -4,6 +4,7 @@
 import { api, type Schemas } from "../api/client";
 import { reportedNetwork } from "../player/prefetch";
 import { writeMark, writtenSince } from "./engage.svelte";
+import type { FeedTab } from "../routes";
 import type { FeedSource } from "./events";
 
 export interface FeedEntry {
@@ -24,7 +25,12 @@ export class Feed {
   done = $state(false);
   #cursor: string | null = null;
 
-  constructor(readonly tab: "foryou" | "following", readonly firstClip: string | null = null) {}
+  constructor(readonly tab: FeedTab, readonly firstClip: string | null = null) {}
+
+  /** Where these clips were found, as playback events report it. */
+  get source(): FeedSource {
+    return this.tab === "hashtags" ? "hashtag" : this.tab;
+  }
 
   get current(): FeedEntry | undefined {
     return this.entries[this.index];
@@ -54,7 +60,7 @@ export class Feed {
       const known = new Set(this.entries.map((entry) => entry.clip.id));
       const fresh = data.items.filter((item) => !known.has(item.clip.id)).map((item) => ({
         clip: item.clip, playback: item.playback ?? null, engagement: item.engagement ?? null,
-        source: this.tab } as FeedEntry));
+        source: this.source } as FeedEntry));
       this.#cursor = data.next_cursor ?? null;
       this.done = !this.#cursor;
       this.entries.push(...fresh);

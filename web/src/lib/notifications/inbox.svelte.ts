@@ -47,14 +47,17 @@ async function connect(): Promise<void> {
   };
 }
 
-/** Follow the signed-in state: connected while signed in, closed after signing out. */
+/** Follow the signed-in state: connected while signed in, closed after signing out (for the
+ * app's lifetime, so it may start after the app did). */
 export function watchInbox(): void {
-  $effect(() => {
-    if (session.user) void connect();
-    else {
-      stop();
-      inbox.unread = 0;
-    }
-    return stop;
+  $effect.root(() => {
+    $effect(() => {
+      if (session.user) void connect();
+      else {
+        stop();
+        inbox.unread = 0;
+      }
+      return stop;
+    });
   });
 }

@@ -1,0 +1,31 @@
+import type en from "./strings.en";
+
+const fr: typeof en = {
+  search: {
+    title: "Recherche", box: "Rechercher des vidéos, créateurs et hashtags", submit: "Rechercher", clear: "Vider le champ",
+    suggestions: "Suggestions", recent: "Recherches récentes", clearRecent: "Tout effacer",
+    forget: "Retirer {{text}} des recherches récentes", results: "Résultats", none: "Rien trouvé pour « {{q}} ».",
+    more: "Voir plus", loading: "Recherche…", discover: "Découvrir les tendances",
+    types: { all: "Top", clips: "Vidéos", creators: "Créateurs", hashtags: "Hashtags" },
+    clips_one: "{{count}} vidéo", clips_other: "{{count}} vidéos",
+    kinds: { handle: "Créateur", hashtag: "Hashtag", query: "Recherche" },
+  },
+  hashtag: {
+    views_one: "{{formatted}} vue", views_other: "{{formatted}} vues",
+    following: "Suivi", followLabel: "Suivre", top: "Populaires", newest: "Récentes", related: "Hashtags associés",
+    missing: "Aucune vidéo avec #{{tag}} pour l'instant.", tabs: "Vidéos du hashtag",
+  },
+  discover: {
+    title: "Découvrir", trending: "Hashtags tendance", creators: "Créateurs tendance", newCreators: "Nouveaux créateurs",
+    empty: "Rien à découvrir pour l'instant. Revenez quand quelques vidéos seront en ligne.",
+  },
+  filters: {
+    title: "Mots et hashtags masqués",
+    explain: "Les vidéos et commentaires contenant ces mots ou hashtags n'apparaissent plus dans vos fils, la recherche et les pages de hashtags.",
+    kind: "Type", word: "Mot ou expression", hashtag: "Hashtag", value: "Mot, expression ou #hashtag à masquer", add: "Masquer",
+    remove: "Ne plus masquer {{value}}", none: "Rien n'est masqué.", signIn: "Connectez-vous pour masquer des mots et hashtags.",
+  },
+  mutedComment: { label: "Filtré : contient un de vos mots masqués", show: "Afficher" },
+};
+
+export default fr;
