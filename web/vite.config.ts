@@ -81,5 +81,5 @@ export default defineConfig({
     rolldownOptions: { output: { advancedChunks: { groups: [{ name: "feed", test: FEED_MODULES }] } } },
   },
   server: { proxy: { "/v1": "http://127.0.0.1:8000", "/media": "http://127.0.0.1:8000" } },
-  test: { include: ["src/**/*.test.ts"], environment: "node" },
+  test: { include: ["src/**/*.test.ts", "scripts/**/*.test.ts"], environment: "node" },
 });

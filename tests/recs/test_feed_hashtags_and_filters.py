@@ -3,6 +3,11 @@ For You, Following, the Hashtags tab and comments."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from clipfeed.clips.models import Clip
+from clipfeed.recs.worker import index_clips
+from tests.accounts.test_accounts_api import _image
 from tests.helpers import assert_problem, signup
 from tests.recs.conftest import seed_catalogue
 from tests.search.support import reindex
@@ -88,14 +93,9 @@ async def test_comments_matching_a_mute_filter_come_marked_filtered(client, serv
 
 
 async def test_feed_items_carry_the_creators_avatar_as_an_absolute_url(client, services) -> None:
-    from datetime import UTC, datetime
-
-    from clipfeed.clips.models import Clip
-    from clipfeed.recs.worker import index_clips
-    from tests.accounts.test_accounts_api import _image
-
     creator = await signup(client, "pictured")
-    put = await client.put("/v1/me/avatar", content=_image("PNG"), headers={**creator.auth, "content-type": "image/png"})
+    put = await client.put("/v1/me/avatar", content=_image("PNG"),
+                           headers={**creator.auth, "content-type": "image/png"})
     assert put.status_code == 200, put.text
     plain = await seed_catalogue(services, creators=1, clips_per_creator=1, tags=["cats"])
     now = datetime.now(UTC)
