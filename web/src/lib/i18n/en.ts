@@ -1,3 +1,5 @@
+import { studioEn } from "./studio";
+
 export default {
   app: { name: "Clipfeed", skipToFeed: "Skip to the feed" },
   tabs: { label: "Feeds", foryou: "For You", following: "Following" },
@@ -49,4 +51,5 @@ export default {
     notFound: "This page does not exist.",
   },
   network: { offline: "No connection. Clips will resume when you are back online." },
+  ...studioEn,
 };

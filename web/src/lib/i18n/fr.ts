@@ -1,4 +1,5 @@
 import type en from "./en";
+import { studioFr } from "./studio";
 
 const fr: typeof en = {
   app: { name: "Clipfeed", skipToFeed: "Aller au fil" },
@@ -58,5 +59,6 @@ const fr: typeof en = {
     notFound: "Cette page n'existe pas.",
   },
   network: { offline: "Pas de connexion. Les vidéos reprendront au retour du réseau." },
+  ...studioFr,
 };
 export default fr;
