@@ -65,7 +65,7 @@ export const studioEn = {
       suspend: "Suspend", reinstate: "Lift suspension", suspended: "@{{handle}} is suspended.",
       reinstated: "@{{handle}} can sign in again." },
     log: { empty: "No actions yet.", who: "Who", what: "What", when: "When", case: "Case", detail: "Detail",
-      system: "screening", more: "Load more",
+      system: "system", more: "Load more",
       actions: { opened: "opened", reported: "reported", held: "held", approved: "approved", rejected: "rejected" } },
   },
 };
@@ -134,7 +134,7 @@ export const studioFr: typeof studioEn = {
       suspend: "Suspendre", reinstate: "Lever la suspension", suspended: "@{{handle}} est suspendu.",
       reinstated: "@{{handle}} peut de nouveau se connecter." },
     log: { empty: "Aucune action pour l’instant.", who: "Qui", what: "Quoi", when: "Quand", case: "Dossier",
-      detail: "Détail", system: "filtrage", more: "Voir plus",
+      detail: "Détail", system: "système", more: "Voir plus",
       actions: { opened: "ouvert", reported: "signalé", held: "retenu", approved: "approuvé", rejected: "refusé" } },
   },
 };
