@@ -197,6 +197,18 @@ await journey("moderator_rejects", async () => {
   await page.locator("ul.entries li").first().waitFor();
   const blocklist = await page.locator("ul.entries li").allTextContents();
   const blocklistViolations = await axe(page);
+  // Suspending an account and lifting it again, each with its reason.
+  await page.getByRole("link", { name: "Accounts" }).click();
+  const accounts = page.getByRole("form", { name: "Suspend or reinstate an account" });
+  await accounts.getByLabel("Handle or ID").fill(setup.viewer.handle);
+  await accounts.getByLabel("Reason").fill("Mass reporting");
+  await accounts.getByRole("button", { name: "Suspend" }).click();
+  const suspended = (await page.getByText(`@${setup.viewer.handle} is suspended.`).textContent()).trim();
+  await accounts.getByLabel("Handle or ID").fill(`@${setup.viewer.handle}`);
+  await accounts.getByLabel("Reason").fill("Appeal accepted");
+  await accounts.getByRole("button", { name: "Lift suspension" }).click();
+  const reinstated = (await page.getByText(`@${setup.viewer.handle} can sign in again.`).textContent()).trim();
+  const accountsViolations = await axe(page);
   await page.getByRole("link", { name: "Audit" }).click();
   await page.locator("tbody tr").first().waitFor();
   const audit = await page.locator("tbody tr").evaluateAll((rows) => rows.map((tr) => [...tr.children].map((td) => td.textContent.trim())));
@@ -213,8 +225,9 @@ await journey("moderator_rejects", async () => {
     if (inFeed) await page.waitForTimeout(500);
   }
   await ctx.close();
-  return { reports, asked, rejectStatus, queueAfter, blocklist, audit, inFeed,
-    violations: [...violations, ...blocklistViolations, ...auditViolations], errors: page.errors };
+  return { reports, asked, rejectStatus, queueAfter, blocklist, audit, inFeed, suspended, reinstated,
+    violations: [...violations, ...blocklistViolations, ...accountsViolations, ...auditViolations],
+    errors: page.errors };
 });
 
 // 4. Someone who is not a moderator: the console says so and asks nothing of the API; the

@@ -82,7 +82,7 @@ async def test_moderators_suspend_and_reinstate_accounts_and_the_audit_names_the
     assert_problem(await client.post("/v1/moderation/users/@alice/suspend", headers=bob.auth, json=reason), 403)
     assert_problem(await client.post("/v1/moderation/users/@alice/suspend", json=reason), 401)
     assert_problem(await client.post("/v1/moderation/users/@alice/suspend", headers=mod.auth,
-                                     json={"reason": "  "}), 400)
+                                     json={"reason": "  "}), 422)
     suspended = await client.post("/v1/moderation/users/@alice/suspend", headers=mod.auth, json=reason)
     assert suspended.status_code == 200, suspended.text
     assert suspended.json()["status"] == "rejected" and suspended.json()["source"] == "moderator"
@@ -97,6 +97,7 @@ async def test_moderators_suspend_and_reinstate_accounts_and_the_audit_names_the
     audit = (await client.get("/v1/moderation/audit", headers=mod.auth)).json()["items"]
     decided = [(e["action"], e["actor_handle"], e["detail"]) for e in audit if e["actor_id"]]
     assert ("rejected", "mod_mona", "spam ring") in decided and ("approved", "mod_mona", "appeal accepted") in decided
+    assert ("opened", "mod_mona", "moderator: suspension by @mod_mona") in decided
     assert_problem(await client.get("/v1/moderation/audit", headers=bob.auth), 403)
 
 

@@ -181,7 +181,8 @@ def test_the_analytics_page_draws_its_charts_for_the_channel_and_a_clip(journeys
     assert result["other"] == "only the creator sees a clip's analytics"
 
 
-def test_a_moderator_rejects_a_reported_clip_and_it_leaves_the_feed(journeys, world, web_stack) -> None:
+def test_a_moderator_rejects_a_reported_clip_and_it_leaves_the_feed_and_suspends_an_account(
+        journeys, world, web_stack) -> None:
     result = seen(journeys, "moderator_rejects")
     assert any(NOTE in text and "@rita_reports" in text for text in result["reports"]), result["reports"]
     assert result["asked"] == "Write a reason first: the creator will see it."
@@ -189,6 +190,10 @@ def test_a_moderator_rejects_a_reported_clip_and_it_leaves_the_feed(journeys, wo
     assert any("Spam: sells followers" in text and "@mod_mona" in text for text in result["blocklist"])
     assert ["@mod_mona", "rejected", world["case"], "Spam: sells followers"] in [row[1:] for row in result["audit"]]
     assert result["inFeed"] is False
+    assert result["suspended"] == "@rita_reports is suspended."
+    assert result["reinstated"] == "@rita_reports can sign in again."
+    assert ["@mod_mona", "rejected", "Mass reporting"] in [[r[1], r[2], r[4]] for r in result["audit"]]
+    assert ["@mod_mona", "approved", "Appeal accepted"] in [[r[1], r[2], r[4]] for r in result["audit"]]
     reported = world["ids"]["reported"]
     assert httpx.get(f"{web_stack.url}/v1/clips/{reported}", timeout=10).status_code == 404
     with httpx.Client(base_url=web_stack.url, timeout=10) as client:

@@ -75,9 +75,10 @@ def on_describe(kind: SubjectKind, describer: Describer) -> None:
 async def enqueue(*, db: Database, outbox: Outbox, ids: IdGenerator, subject_kind: str, subject_id: int,
                   source: str, reason: str, scores: dict[str, float] | None = None,
                   reporter_id: int | None = None, subject_owner_id: int | None = None,
-                  category: str = "other", note: str = "") -> ModerationCase:
+                  category: str = "other", note: str = "", opened_by: int | None = None) -> ModerationCase:
     """Open a case for the subject, or join the pending one. A repeated report from the same
-    user is idempotent. All in one transaction: a crash leaves either nothing or the whole case."""
+    user is idempotent. ``opened_by``: the moderator who opened it (None: screening or reports).
+    All in one transaction: a crash leaves either nothing or the whole case."""
     kind = SubjectKind(subject_kind).value
     for attempt in range(3):
         try:
@@ -89,7 +90,7 @@ async def enqueue(*, db: Database, outbox: Outbox, ids: IdGenerator, subject_kin
                                           source=CaseSource(source).value, reason=reason, scores=dict(scores or {}),
                                           report_count=0)
                     session.add(case)
-                    _audit(session, ids, case.id, None, "opened", f"{source}: {reason}")
+                    _audit(session, ids, case.id, opened_by, "opened", f"{source}: {reason}")
                     outbox.record(session, topic=TOPIC, type="moderation.case_opened", key=subject_id,
                                   payload={"case_id": str(case.id), "subject_kind": kind,
                                            "subject_id": str(subject_id), "source": source})

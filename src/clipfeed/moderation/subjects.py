@@ -126,7 +126,7 @@ async def set_suspension(*, services: Services, moderator: User, ref: str, suspe
         raise BadRequest("the account is already suspended" if suspend else "the account is not suspended")
     case = await service.enqueue(db=services.db, outbox=services.outbox, ids=services.ids,
                                  subject_kind=SubjectKind.user.value, subject_id=user.id,
-                                 source=CaseSource.moderator.value, subject_owner_id=user.id,
+                                 source=CaseSource.moderator.value, subject_owner_id=user.id, opened_by=moderator.id,
                                  reason=f"{'suspension' if suspend else 'reinstatement'} by @{moderator.handle}")
     return await service.decide(services=services, case_id=case.id, moderator=moderator, approve=not suspend,
                                 reason=reason)
