@@ -1,7 +1,8 @@
-"""The creator analytics page (``/app/analytics.html``) in Debian's Chromium, driven by
-Playwright against a real ``clipfeed serve``: a creator signs in and sees the figures the
-analytics API serves, computed from real events (events API, stream role, lake, batch jobs);
-someone else's clip is refused with a readable message."""
+"""The creator analytics page of the web app (``/studio/analytics``; the old ``/app/analytics.html``
+redirects there) in Debian's Chromium, driven by Playwright against a real ``clipfeed serve``: a
+creator signs in and sees the figures the analytics API serves, computed from real events
+(events API, stream role, lake, batch jobs); someone else's clip is refused with a readable
+message. The journey is the studio's own (``tests/js/studio_journeys.mjs``)."""
 
 from __future__ import annotations
 
@@ -22,16 +23,18 @@ import pytest
 from tests.helpers import PASSWORD, Account, signup
 from tests.services import free_port, stop_process, wait_for_port
 from tests.stream.pipeline import event, make_clip, running_role, send, start_time
+from tests.web.conftest import ARTIFACTS, built_app, js_modules
 
 pytestmark = pytest.mark.slow
 JS = Path(__file__).resolve().parents[1] / "js"
-EMPTY = "No data yet for this period."
 
 
 @pytest.fixture
 def origin(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``clipfeed serve`` on the embedded engines, without worker roles: the test runs the
     stream role, compaction and the jobs itself, on the same SQLite files and folders."""
+    built_app()
+    js_modules()
     port = free_port()
     env = {**os.environ, "CLIPFEED_DATA_DIR": str(tmp_path), "CLIPFEED_PORT": str(port),
            "CLIPFEED_INPROCESS_WORKERS": "none", "CLIPFEED_LOG_LEVEL": "WARNING",
@@ -92,19 +95,14 @@ async def _watched(client: httpx.AsyncClient, services: Any) -> dict[str, Any]:
     return {"dave": dave, "watched": watched, "unseen": unseen, "others": others, "day": today.isoformat()}
 
 
-def _drive(origin: str, dave: Account, *clips: int) -> dict[str, Any]:
-    if not (JS / "node_modules" / "playwright-core").exists():
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=JS, check=True, timeout=300)
-    shots = os.environ.get("CLIPFEED_TEST_SCREENSHOTS")  # set to look at the pages
-    run = subprocess.run(["node", str(JS / "analytics_page.mjs"), origin, dave.handle, PASSWORD,
-                          *(str(c) for c in clips), *([shots] if shots else [])],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
-def _count(text: str) -> int:
-    return int(text.replace(",", ""))
+def _drive(origin: str, dave: Account, watched: int, others: int) -> dict[str, Any]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    setup = {"url": origin, "artifacts": str(ARTIFACTS), "creator": {"handle": dave.handle, "password": PASSWORD},
+             "clips": {"edit": str(watched), "others": str(others)}, "journeys": ["studio_analytics"]}
+    run = subprocess.run(["node", str(JS / "studio_journeys.mjs"), json.dumps(setup)], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])["studio_analytics"]
 
 
 async def test_a_creator_sees_their_analytics_charted_and_not_someone_elses(origin) -> None:
@@ -113,73 +111,45 @@ async def test_a_creator_sees_their_analytics_charted_and_not_someone_elses(orig
     from clipfeed.settings import Settings
 
     url, data_dir = origin
+    moved = httpx.get(f"{url}/app/analytics.html", follow_redirects=False, timeout=10)
+    assert moved.status_code == 301 and moved.headers["location"] == "/studio/analytics"
     services = await bootstrap(Settings(data_dir=data_dir, log_json=False, inprocess_workers="none"))
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             s = await _watched(client, services)
             dave = s["dave"]
-            page = await asyncio.to_thread(_drive, url, dave, s["watched"], s["unseen"], s["others"])
-            first, last = page["channel"]["period"].split(" to ")
-            period = {"from": first, "to": last}
-            api = (await client.get("/v1/creators/me/analytics", headers=dave.auth, params=period)).json()
-            api_clip = (await client.get(f"/v1/creators/me/analytics/clips/{s['watched']}", headers=dave.auth,
-                                         params=period)).json()
+            page = await asyncio.to_thread(_drive, url, dave, s["watched"], s["others"])
+            api = (await client.get("/v1/creators/me/analytics", headers=dave.auth)).json()
+            api_clip = (await client.get(f"/v1/creators/me/analytics/clips/{s['watched']}", headers=dave.auth)).json()
     finally:
         await services.close()
-    assert page["errors"] == []
-    # The only failed requests are the two the page was made to meet: a wrong password, someone else's clip.
-    assert page["failed"] == ["401 /v1/auth/login", f"403 /v1/creators/me/analytics/clips/{s['others']}"]
-
-    # A wrong password is a readable message on the sign-in form, not a dashboard.
-    bad = page["badLogin"]
-    assert bad["signinShown"] and bad["state"] is None and not bad["options"][1:]
-    assert bad["message"] == "Could not sign in. Authentication required: wrong login or password"
+    assert page["ok"], page.get("error")
+    assert not page["errors"] and not page["violations"], (page["errors"], page["violations"])
 
     # The whole channel: the page shows what the API serves, and that is what the viewers did.
     channel = page["channel"]
-    assert channel["state"] == "ready" and channel["message"] == "" and channel["scope"] == "Whole channel (@dave)"
-    assert channel["options"] == ["", str(s["unseen"]), str(s["watched"])]  # his clips only, newest first
+    assert channel["period"] == f"{api['from']} – {api['to']}"
     assert api["totals"]["views"] == 3 and api["totals"]["plays"] == 3 and api["totals"]["followers_added"] == 1
-    assert _count(channel["totals"]["views"]) == 3 and _count(channel["totals"]["plays"]) == 3
+    assert channel["totals"]["views"] == "3" and channel["totals"]["plays"] == "3"
     assert channel["totals"]["followers"] == "1"
-    assert channel["totals"]["watch_time"] == f"{api['totals']['watch_ms'] / 1000:.1f} s"
-    views = channel["figures"]["views"]
-    assert views["title"] == "Views per day (3 in total)" and views["canvas"] and views["empty"] is None
-    assert views["axes"] == ["Day (UTC)", "Views (distinct viewers)"]
-    assert len(views["x"]) == len(api["daily"]) == 28 and sum(views["series"][0]) == api["totals"]["views"]
-    assert sum(_count(row[1]) for row in views["rows"]) == 3 and [s["day"], "3", "3"] in views["rows"]
-    assert "3 in total" in views["label"]
-    watch = channel["figures"]["watch"]
+    assert channel["totals"]["watch"] == f"{api['totals']['watch_ms'] / 1000:.1f} s"
+    views = channel["charts"]["views"]
+    assert views["svg"] and "3 in total" in views["label"] and len(views["rows"]) == len(api["daily"]) == 28
+    assert [s["day"], "3"] in views["rows"]
     average = api["daily"][-1]["avg_watch_ms"]
-    assert watch["rows"] == [[s["day"], f"{average / 1000:.1f} s", "3"]] and watch["canvas"]
-    assert channel["figures"]["followers"]["rows"] == [[s["day"], "1", "0", "1"]]
-    assert sum(channel["figures"]["followers"]["series"][0]) == 1
-    sources = {row[0]: _count(row[2]) for row in channel["figures"]["sources"]["rows"]}
-    assert sources == {"For You": 1, "Shared link": 1, "Following": 1}
-    assert {x["plays"] for x in api["traffic_sources"]} == {1}
-    assert channel["figures"]["regions"]["rows"] == [["local", "", "3", "100.0 %", "3"]]
-    assert channel["figures"]["engagement"]["empty"].startswith(EMPTY)  # nobody liked or commented
-    assert "retention" not in channel["figures"]
+    assert channel["charts"]["watch"]["rows"] == [[s["day"], f"{average / 1000:.1f} s", "3"]]
+    assert channel["charts"]["followers"]["rows"] == [[s["day"], "1", "0", "1"]]
+    sources = {row[0]: row[1] for row in channel["charts"]["sources"]["rows"]}
+    assert sources == {"For You": "1", "Shared link": "1", "Following": "1"}
+    assert channel["charts"]["regions"]["rows"] == [["local", "3", "100.0 %"]]
+    assert "retention" not in channel["charts"]
 
     # The clip: its retention curve, a point per second up to the furthest (completed at 6 s).
-    clip = page["clip"]
-    assert clip["state"] == "ready" and clip["scope"] == "Clip: Sunset over the harbour #timelapse"
-    retention = clip["figures"]["retention"]
-    assert len(retention["x"]) == len(api_clip["retention"]) == 7 and retention["x"] == list(range(7))
-    assert retention["series"][0] == pytest.approx([p["viewers"] for p in api_clip["retention"]])
-    assert retention["series"][0] == pytest.approx([1, 2 / 3, 2 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3])
+    retention = page["clip"]["charts"]["retention"]
+    assert [p["viewers"] for p in api_clip["retention"]] == pytest.approx([1, 2 / 3, 2 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3])
+    assert retention["svg"] and len(retention["rows"]) == 7
     assert retention["rows"][0] == ["0 s", "100.0 %"] and retention["rows"][-1] == ["6 s", "33.3 %"]
-    assert retention["axes"] == ["Second of the clip", "Plays still watching"] and retention["label"]
-    assert _count(clip["totals"]["views"]) == api_clip["totals"]["views"] == 3 and "followers" not in clip["figures"]
+    assert page["clip"]["totals"]["views"] == "3" and "followers" not in page["clip"]["charts"]
 
-    # A clip nobody watched: every figure says so, and that is not an error.
-    empty = page["empty"]
-    assert empty["state"] == "ready" and empty["message"] == "" and empty["totals"]["views"] == "0"
-    assert empty["figures"] and all(f["empty"].startswith(EMPTY) and not f["canvas"] for f in empty["figures"].values())
-
-    # Someone else's clip (the session kept in localStorage signs the page in): refused, readably.
-    other = page["other"]
-    assert not other["signinShown"] and other["state"] == "error" and not other["reportShown"]
-    assert other["selected"] == str(s["others"])
-    assert other["message"] == (f"Could not load the analytics of Clip {s['others']}. "
-                                "Not allowed: only the creator sees a clip's analytics")
+    # Someone else's clip: refused, readably.
+    assert page["other"] == "only the creator sees a clip's analytics"

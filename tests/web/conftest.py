@@ -38,6 +38,7 @@ class WebStack:
     url: str
     clip_ids: list[str]
     creator: dict[str, str]
+    data_dir: Path | None = None  # the server's data folder, for journeys that seed more
 
 
 def built_app() -> Path:
@@ -90,7 +91,7 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
         wait_for_port(port, server, timeout=90)
         clip_ids = asyncio.run(_seed(root / "data", url))
         _wait_for_feed(url, len(clip_ids))
-        yield WebStack(url=url, clip_ids=clip_ids, creator=CREATOR)
+        yield WebStack(url=url, clip_ids=clip_ids, creator=CREATOR, data_dir=root / "data")
     finally:
         stop_process(server, grace=15)
         log.close()

@@ -151,6 +151,14 @@ async def get_by_handle(*, db: Database, handle: str) -> User:
     return user
 
 
+async def find_by_handle_any_state(*, db: Database, handle: str) -> User | None:
+    """The account with this handle even when suspended or deleted (moderation needs those)."""
+    if not HANDLE.match(handle.lower()):
+        return None
+    async with db.session() as session:
+        return await session.scalar(sa.select(User).where(User.handle == handle.lower()))
+
+
 async def get_many(*, db: Database, user_ids: list[int]) -> dict[int, User]:
     if not user_ids:
         return {}

@@ -1,4 +1,4 @@
-"""``GET /v1/creators/me/analytics`` and ``GET /v1/creators/me/analytics/clips/{clip_id}``."""
+"""``GET /v1/creators/me/analytics``, ``…/analytics/clips/{clip_id}`` and the studio's ``…/clips``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from clipfeed.analytics import service
+from clipfeed.analytics import service, studio
 from clipfeed.analytics.models import Analytics
+from clipfeed.analytics.studio import StudioClipPage
 from clipfeed.clips import service as clips_service
 from clipfeed.core.errors import Forbidden, Invalid
+from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps
 from clipfeed.http.params import ClipId
 
@@ -49,3 +51,11 @@ async def my_clip_analytics(clip_id: ClipId, user: CurrentUser, services: Deps,
     if clip.owner_id != user.id:
         raise Forbidden("only the creator sees a clip's analytics")
     return await service.analytics(db=services.db, creator_id=user.id, from_day=first, to_day=last, clip_id=clip_id)
+
+
+@router.get("/creators/me/clips", response_model=StudioClipPage)
+async def my_clips(user: CurrentUser, services: Deps, cursor: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> StudioClipPage:
+    """The creator studio's list: the signed-in creator's clips in every state (with the
+    reason of a hold or rejection and the quality flags), views, likes and average watch time."""
+    return await studio.my_clips(services=services, creator=user, cursor=cursor, limit=limit)

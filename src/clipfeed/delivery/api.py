@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, RedirectResponse
 
 from clipfeed.core.errors import BadRequest, Forbidden, NotFound
 from clipfeed.core.identifiers import parse_id
@@ -51,9 +51,15 @@ async def purge(body: PurgeRequest, user: CurrentUser, services: Deps) -> PurgeR
                                      urgency=body.urgency, reason=body.reason or f"by @{user.handle}")
 
 
-@web_router.get("/app/{name:path}", include_in_schema=False)
-async def web_file(name: str) -> FileResponse:
+# Pages that moved into the web app: their old addresses keep working.
+MOVED = {"analytics.html": "/studio/analytics"}
+
+
+@web_router.get("/app/{name:path}", include_in_schema=False, response_model=None)
+async def web_file(name: str) -> FileResponse | RedirectResponse:
     """The minimal web player (``web/static``); a later web client replaces it."""
+    if name in MOVED:
+        return RedirectResponse(MOVED[name], status_code=status.HTTP_301_MOVED_PERMANENTLY)
     path = (WEB_ROOT / (name or "index.html")).resolve()
     if WEB_ROOT not in path.parents or not path.is_file() or path.suffix not in WEB_TYPES:
         raise NotFound("no such page")

@@ -6,6 +6,8 @@ Who may read what (checked on every request, so a takedown answers at once):
 * a ready public clip: anyone, signed or not;
 * a ready unlisted or private clip: only with a valid signed URL (``playback_info`` signs
   private clips for their owner only);
+* a clip held for review: only with a URL signed for review (``signing.review_scope``, what
+  the moderation console plays, for held and ready clips alike), never cached;
 * deleted and rejected clips: 410; anything else (unknown, processing, held for review, not
   visible without a signature): 404, so the URL space reveals nothing.
 
@@ -27,7 +29,7 @@ from clipfeed.core.errors import ClipfeedError, Forbidden, Gone, NotFound
 from clipfeed.core.identifiers import id_or_none
 from clipfeed.delivery import popularity
 from clipfeed.delivery.responses import CORS_HEADERS, blob_response
-from clipfeed.delivery.signing import SIGNED_PREFIX, Signer, clip_scope
+from clipfeed.delivery.signing import SIGNED_PREFIX, Signer, clip_scope, review_scope
 from clipfeed.delivery.ttl import ERROR_CACHE_CONTROL, cache_control, lifetime, media_type
 from clipfeed.http.deps import Deps
 from clipfeed.infra.blobs import BlobNotFound, InvalidKey, check_key
@@ -74,10 +76,14 @@ async def _serve(path: str, request: Request, services: Deps) -> tuple[Response,
     clip_id = id_or_none(matched.group(1)) if matched is not None else None
     if clip_id is None or kind_of is None:
         raise NotFound("no such media", headers=_ERROR_HEADERS)
-    signed = False
+    signed = review = False
     if token is not None:
-        verdict = Signer.from_settings(services.settings).check(
-            kid=token[0], expires=token[1], signature=token[2], scope=clip_scope(clip_id))
+        signer = Signer.from_settings(services.settings)
+        verdict = signer.check(kid=token[0], expires=token[1], signature=token[2], scope=clip_scope(clip_id))
+        if verdict == "invalid":
+            verdict = signer.check(kid=token[0], expires=token[1], signature=token[2],
+                                   scope=review_scope(clip_id))
+            review = verdict == "ok"
         if verdict == "expired":
             raise Gone("this media link has expired; ask for a new one", headers=_DENIED_HEADERS)
         if verdict != "ok":
@@ -88,7 +94,10 @@ async def _serve(path: str, request: Request, services: Deps) -> tuple[Response,
         raise NotFound("no such media", headers=_ERROR_HEADERS)
     if clip.status in (ClipStatus.deleted.value, ClipStatus.rejected.value):
         raise Gone("this clip was removed", headers=_ERROR_HEADERS)
-    if clip.status != ClipStatus.ready.value or (clip.visibility != Visibility.public.value and not signed):
+    # A moderator's review URL plays a held clip, or a reported one whatever its visibility.
+    held_for_review = review and clip.status in (ClipStatus.review.value, ClipStatus.ready.value)
+    if not held_for_review and (clip.status != ClipStatus.ready.value
+                                or (clip.visibility != Visibility.public.value and not signed)):
         raise NotFound("no such media", headers=_ERROR_HEADERS)
     try:
         found = await storage.locate(services=services, clip_id=clip_id, key=key)
@@ -96,7 +105,8 @@ async def _serve(path: str, request: Request, services: Deps) -> tuple[Response,
         raise NotFound("no such media", headers=_ERROR_HEADERS) from None
     popular = kind_of.kind.value == "image" and await popularity.is_popular(services=services, clip_id=clip_id)
     life = lifetime(kind_of.kind, published_at=clip.published_at, popular=popular, now=datetime.now(UTC))
-    control = cache_control(life, private=clip.visibility == Visibility.private.value)
+    control = ("private, no-store" if held_for_review
+               else cache_control(life, private=clip.visibility == Visibility.private.value))
     response = blob_response(store=found.store, info=found.info, request_headers=request.headers,
                              method=request.method, content_type=kind_of.content_type, cache_control=control)
     return response, kind_of.kind.value

@@ -52,6 +52,12 @@ def clip_scope(clip_id: int) -> str:
     return f"clips/{clip_id}/"
 
 
+def review_scope(clip_id: int) -> str:
+    """For moderators watching a clip held for review: only the origin accepts it (edges know
+    clip scopes alone), so a held clip's media is never in an edge cache."""
+    return f"review/clips/{clip_id}/"
+
+
 class Signer:
     def __init__(self, keys: list[SigningKey], *, accepted: int = 2) -> None:
         if not keys:

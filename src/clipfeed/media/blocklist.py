@@ -55,6 +55,7 @@ class BlocklistPublic(BaseModel):
     source_clip_id: str | None
     frames: int = Field(description="fingerprinted frames")
     added_by: str
+    added_by_handle: str | None = None
     created_at: datetime
 
 

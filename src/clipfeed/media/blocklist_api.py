@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import ValidationError
 
+from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
 from clipfeed.core.errors import BadRequest, Forbidden, Invalid, UnsupportedMediaType
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -62,7 +63,10 @@ async def list_entries(user: CurrentUser, services: Deps, cursor: str | None = N
                        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> BlocklistPage:
     _moderator(user)
     entries, next_cursor = await blocklist.list_entries(db=services.db, cursor=cursor, limit=limit)
-    return BlocklistPage(items=[blocklist.view(e) for e in entries], next_cursor=next_cursor)
+    moderators = await accounts.get_many(db=services.db, user_ids=sorted({e.added_by for e in entries}))
+    return BlocklistPage(items=[blocklist.view(e).model_copy(update={
+        "added_by_handle": moderators[e.added_by].handle if e.added_by in moderators else None}) for e in entries],
+        next_cursor=next_cursor)
 
 
 @router.delete("/moderation/blocklist/{entry_id}", status_code=status.HTTP_204_NO_CONTENT)

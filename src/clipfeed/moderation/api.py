@@ -10,10 +10,11 @@ from clipfeed.accounts.models import User
 from clipfeed.core.errors import Forbidden
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps
-from clipfeed.http.params import CaseId, CaseIdQuery
+from clipfeed.http.params import CaseId, CaseIdQuery, UserRef
 from clipfeed.moderation import service, subjects
 from clipfeed.moderation.models import (
     AuditPage,
+    CaseDetail,
     CasePage,
     CasePublic,
     CaseStatus,
@@ -21,6 +22,7 @@ from clipfeed.moderation.models import (
     ReportAccepted,
     ReportRequest,
     SubjectKind,
+    SuspensionRequest,
 )
 
 router = APIRouter(prefix="/v1", tags=["moderation"])
@@ -52,10 +54,12 @@ async def queue(user: CurrentUser, services: Deps, status_: Annotated[CaseStatus
     return CasePage(items=[service.case_view(c) for c in cases], next_cursor=next_cursor)
 
 
-@router.get("/moderation/cases/{case_id}", response_model=CasePublic)
-async def get_case(case_id: CaseId, user: CurrentUser, services: Deps) -> CasePublic:
+@router.get("/moderation/cases/{case_id}", response_model=CaseDetail)
+async def get_case(case_id: CaseId, user: CurrentUser, services: Deps) -> CaseDetail:
+    """The case, what it is about (a held clip's media signed for review) and its reports."""
     _moderator(user)
-    return service.case_view(await service.get_case(db=services.db, case_id=case_id))
+    case = await service.get_case(db=services.db, case_id=case_id)
+    return await service.case_detail(services=services, case=case, moderator_id=user.id)
 
 
 @router.post("/moderation/cases/{case_id}/approve", response_model=CasePublic)
@@ -78,4 +82,22 @@ async def audit(user: CurrentUser, services: Deps, case_id: CaseIdQuery = None, 
                 limit: Limit = DEFAULT_LIMIT) -> AuditPage:
     _moderator(user)
     entries, next_cursor = await service.audit_log(db=services.db, case_id=case_id, cursor=cursor, limit=limit)
-    return AuditPage(items=[service.audit_view(e) for e in entries], next_cursor=next_cursor)
+    handles = await service.handles_of(db=services.db, user_ids={e.actor_id for e in entries if e.actor_id})
+    return AuditPage(items=[service.audit_view(e, handles) for e in entries], next_cursor=next_cursor)
+
+
+@router.post("/moderation/users/{user_ref}/suspend", response_model=CasePublic)
+async def suspend(user_ref: UserRef, body: SuspensionRequest, user: CurrentUser, services: Deps) -> CasePublic:
+    """Suspend an account (signed out everywhere, hidden, sign-in refused); recorded as a
+    decided case, so the audit list shows it. Only an admin may suspend a moderator."""
+    case = await subjects.set_suspension(services=services, moderator=_moderator(user), ref=user_ref,
+                                         suspend=True, reason=body.reason)
+    return service.case_view(case)
+
+
+@router.post("/moderation/users/{user_ref}/reinstate", response_model=CasePublic)
+async def reinstate(user_ref: UserRef, body: SuspensionRequest, user: CurrentUser, services: Deps) -> CasePublic:
+    """Lift a suspension, with a reason for the audit list."""
+    case = await subjects.set_suspension(services=services, moderator=_moderator(user), ref=user_ref,
+                                         suspend=False, reason=body.reason)
+    return service.case_view(case)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clipfeed.core.identifiers import IdField
-from clipfeed.core.text import Paragraphs
+from clipfeed.core.text import Paragraphs, RequiredParagraphs
 from clipfeed.infra.db import Base, UTCDateTime, utcnow
 
 
@@ -30,6 +30,7 @@ class CaseStatus(StrEnum):
 class CaseSource(StrEnum):
     auto = "auto"      # held by automated screening
     report = "report"  # reported by users
+    moderator = "moderator"  # opened by a moderator's own action (suspending an account)
 
 
 class ModerationCase(Base):
@@ -125,6 +126,42 @@ class CasePublic(BaseModel):
     decision_reason: str | None
 
 
+class CaseSubject(BaseModel):
+    """What the case is about, as a moderator needs to judge it."""
+
+    kind: SubjectKind
+    id: str
+    exists: bool = Field(description="false when the subject was deleted meanwhile")
+    owner_handle: str | None = None
+    text: str = Field(default="", description="a clip's caption, a comment's body, a user's name and bio")
+    status: str | None = Field(default=None, description="the clip's, comment's or account's state")
+    status_reason: str | None = None
+    clip_id: str | None = Field(default=None, description="the clip itself, or the clip a comment is on")
+    quality_flags: list[str] = Field(default_factory=list)
+    duration_ms: int | None = None
+    media: dict[str, str] = Field(default_factory=dict, description=(
+        "a clip's playlist and poster, signed for review: they play while the clip is held"))
+
+
+class ReportPublic(BaseModel):
+    id: str
+    reporter_handle: str | None
+    category: str
+    note: str
+    created_at: datetime
+
+
+class CaseDetail(CasePublic):
+    subject: CaseSubject
+    reports: list[ReportPublic]
+
+
+class SuspensionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: RequiredParagraphs = Field(max_length=2000, description="recorded in the audit list")
+
+
 class CasePage(BaseModel):
     items: list[CasePublic]
     next_cursor: str | None
@@ -134,6 +171,7 @@ class AuditPublic(BaseModel):
     id: str
     case_id: str
     actor_id: str | None
+    actor_handle: str | None = None
     action: str
     detail: str
     created_at: datetime

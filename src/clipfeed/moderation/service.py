@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clipfeed.accounts import service as accounts
 from clipfeed.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from clipfeed.core.ids import IdGenerator
 from clipfeed.core.pagination import id_page
@@ -21,11 +22,14 @@ from clipfeed.infra.db import Database, utcnow
 from clipfeed.moderation.models import (
     AuditEntry,
     AuditPublic,
+    CaseDetail,
     CasePublic,
     CaseSource,
     CaseStatus,
+    CaseSubject,
     ModerationCase,
     Report,
+    ReportPublic,
     ReportRequest,
     SubjectKind,
 )
@@ -43,10 +47,13 @@ DecisionHandler = Callable[["Services", ModerationCase, bool, str], Awaitable[No
 ReportCheck = Callable[["Services", int, int], Awaitable[int | None]]
 # (services, case) -> None: run when reports pass the hide threshold.
 HideHandler = Callable[["Services", ModerationCase], Awaitable[None]]
+# (services, case, moderator_id) -> what the subject is, for the console.
+Describer = Callable[["Services", ModerationCase, int], Awaitable[CaseSubject]]
 
 _decision_handlers: dict[str, DecisionHandler] = {}
 _report_checks: dict[str, ReportCheck] = {}
 _hide_handlers: dict[str, HideHandler] = {}
+_describers: dict[str, Describer] = {}
 
 
 def on_decision(kind: SubjectKind, handler: DecisionHandler) -> None:
@@ -61,12 +68,17 @@ def on_hide(kind: SubjectKind, handler: HideHandler) -> None:
     _hide_handlers[kind.value] = handler
 
 
+def on_describe(kind: SubjectKind, describer: Describer) -> None:
+    _describers[kind.value] = describer
+
+
 async def enqueue(*, db: Database, outbox: Outbox, ids: IdGenerator, subject_kind: str, subject_id: int,
                   source: str, reason: str, scores: dict[str, float] | None = None,
                   reporter_id: int | None = None, subject_owner_id: int | None = None,
-                  category: str = "other", note: str = "") -> ModerationCase:
+                  category: str = "other", note: str = "", opened_by: int | None = None) -> ModerationCase:
     """Open a case for the subject, or join the pending one. A repeated report from the same
-    user is idempotent. All in one transaction: a crash leaves either nothing or the whole case."""
+    user is idempotent. ``opened_by``: the moderator who opened it (None: screening or reports).
+    All in one transaction: a crash leaves either nothing or the whole case."""
     kind = SubjectKind(subject_kind).value
     for attempt in range(3):
         try:
@@ -78,7 +90,7 @@ async def enqueue(*, db: Database, outbox: Outbox, ids: IdGenerator, subject_kin
                                           source=CaseSource(source).value, reason=reason, scores=dict(scores or {}),
                                           report_count=0)
                     session.add(case)
-                    _audit(session, ids, case.id, None, "opened", f"{source}: {reason}")
+                    _audit(session, ids, case.id, opened_by, "opened", f"{source}: {reason}")
                     outbox.record(session, topic=TOPIC, type="moderation.case_opened", key=subject_id,
                                   payload={"case_id": str(case.id), "subject_kind": kind,
                                            "subject_id": str(subject_id), "source": source})
@@ -197,9 +209,30 @@ def case_view(case: ModerationCase) -> CasePublic:
         decision_reason=case.decision_reason)
 
 
-def audit_view(entry: AuditEntry) -> AuditPublic:
+def audit_view(entry: AuditEntry, handles: dict[int, str] | None = None) -> AuditPublic:
     return AuditPublic(id=str(entry.id), case_id=str(entry.case_id),
                        actor_id=None if entry.actor_id is None else str(entry.actor_id),
+                       actor_handle=(handles or {}).get(entry.actor_id) if entry.actor_id is not None else None,
                        action=entry.action, detail=entry.detail, created_at=entry.created_at)
+
+
+async def handles_of(*, db: Database, user_ids: set[int]) -> dict[int, str]:
+    """Handles of the people named in a page (deleted accounts included: the audit keeps them)."""
+    found = await accounts.get_many(db=db, user_ids=sorted(user_ids))
+    return {uid: user.handle for uid, user in found.items()}
+
+
+async def case_detail(*, services: Services, case: ModerationCase, moderator_id: int) -> CaseDetail:
+    """The case with its subject (as its owning feature describes it) and every report on it."""
+    async with services.db.session() as session:
+        reports = list((await session.scalars(sa.select(Report).where(Report.case_id == case.id)
+                                              .order_by(Report.id))).all())
+    handles = await handles_of(db=services.db, user_ids={r.reporter_id for r in reports})
+    describe = _describers.get(case.subject_kind)
+    subject = (await describe(services, case, moderator_id) if describe is not None else
+               CaseSubject(kind=SubjectKind(case.subject_kind), id=str(case.subject_id), exists=False))
+    return CaseDetail(**case_view(case).model_dump(), subject=subject, reports=[
+        ReportPublic(id=str(r.id), reporter_handle=handles.get(r.reporter_id), category=r.category, note=r.note,
+                     created_at=r.created_at) for r in reports])
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips
 from clipfeed.core.errors import NotFound
 from clipfeed.moderation import service as moderation
-from clipfeed.moderation.models import ModerationCase, SubjectKind
+from clipfeed.moderation.models import CaseSubject, ModerationCase, SubjectKind
 from clipfeed.social import access
 from clipfeed.social.comment_reads import find
 from clipfeed.social.comments import bump_replies, created_event, take_down
@@ -56,6 +57,17 @@ async def decide_comment(services: Services, case: ModerationCase, approved: boo
                              CommentStatus.removed, "removed by moderation")
 
 
+async def describe_comment(services: Services, case: ModerationCase, moderator_id: int) -> CaseSubject:
+    found = await find(db=services.db, comment_id=case.subject_id)
+    if found is None:
+        return CaseSubject(kind=SubjectKind.comment, id=str(case.subject_id), exists=False)
+    author = (await accounts.get_many(db=services.db, user_ids=[found.author_id])).get(found.author_id)
+    return CaseSubject(kind=SubjectKind.comment, id=str(found.id), exists=found.status != CommentStatus.deleted.value,
+                       owner_handle=author.handle if author else None, text=found.body, status=found.status,
+                       clip_id=str(found.clip_id))
+
+
 def register() -> None:
     moderation.on_report_check(SubjectKind.comment, comment_owner)
     moderation.on_decision(SubjectKind.comment, decide_comment)
+    moderation.on_describe(SubjectKind.comment, describe_comment)

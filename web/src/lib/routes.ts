@@ -9,10 +9,23 @@ export type Route =
   | { page: "search"; q: string; type: SearchType }
   | { page: "hashtag"; tag: string }
   | { page: "discover" }
+  | { page: "studio"; section: StudioSection }
+  | { page: "mod"; section: ModSection }
   | { page: "missing" };
 export type FeedTab = "foryou" | "following" | "hashtags";
 export type SearchType = "all" | "clips" | "creators" | "hashtags";
 const SEARCH_TYPES: SearchType[] = ["all", "clips", "creators", "hashtags"];
+
+export const STUDIO_SECTIONS = ["clips", "analytics"] as const;
+export type StudioSection = (typeof STUDIO_SECTIONS)[number];
+export const MOD_SECTIONS = ["queue", "blocklist", "accounts", "audit"] as const;
+export type ModSection = (typeof MOD_SECTIONS)[number];
+
+function section<T extends string>(path: string, base: string, sections: readonly T[]): T | null {
+  if (path === base) return sections[0];
+  const name = path.startsWith(`${base}/`) ? path.slice(base.length + 1) : "";
+  return (sections as readonly string[]).includes(name) ? (name as T) : null;
+}
 
 export function parseRoute(path: string, search = ""): Route {
   const clip = new URLSearchParams(search).get("clip");
@@ -39,6 +52,10 @@ export function parseRoute(path: string, search = ""): Route {
   if (profile) return { page: "profile", handle: profile[1] };
   if (path === "/notifications") return { page: "notifications" };
   if (path === "/settings") return { page: "settings" };
+  const studio = section(path, "/studio", STUDIO_SECTIONS);
+  if (studio) return { page: "studio", section: studio };
+  const mod = section(path, "/mod", MOD_SECTIONS);
+  if (mod) return { page: "mod", section: mod };
   return { page: "missing" };
 }
 

@@ -1,3 +1,4 @@
+
 export default {
   app: { name: "Clipfeed", skipToFeed: "Skip to the feed" },
   tabs: { label: "Feeds", foryou: "For You", following: "Following", hashtags: "Tags" },
