@@ -34,6 +34,7 @@ class WebStack:
     url: str
     clip_ids: list[str]
     creator: dict[str, str]
+    data_dir: Path | None = None  # the server's (worker processes started by a test share it)
 
 
 def built_app() -> Path:
@@ -85,7 +86,7 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
         wait_for_port(port, server, timeout=90)
         clip_ids = asyncio.run(_seed(root / "data", url))
         _wait_for_feed(url, len(clip_ids))
-        yield WebStack(url=url, clip_ids=clip_ids, creator=CREATOR)
+        yield WebStack(url=url, clip_ids=clip_ids, creator=CREATOR, data_dir=root / "data")
     finally:
         stop_process(server, grace=15)
         log.close()

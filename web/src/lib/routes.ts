@@ -6,6 +6,7 @@ export type Route =
   | { page: "profile"; handle: string }
   | { page: "notifications" }
   | { page: "settings" }
+  | { page: "create" }
   | { page: "missing" };
 
 export function parseRoute(path: string, search = ""): Route {
@@ -18,6 +19,7 @@ export function parseRoute(path: string, search = ""): Route {
   if (profile) return { page: "profile", handle: profile[1] };
   if (path === "/notifications") return { page: "notifications" };
   if (path === "/settings") return { page: "settings" };
+  if (path === "/create") return { page: "create" };
   return { page: "missing" };
 }
 

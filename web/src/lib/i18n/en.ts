@@ -25,7 +25,7 @@ export default {
     pinned: "Pinned", pending: "Pending review", none: "No comments yet.", more: "Load more", top: "Top", new: "Newest",
     followersOnly: "Only followers of the creator can comment.", off: "Comments are turned off.", cancelReply: "Cancel reply", sort: "Sort comments",
   },
-  nav: { main: "Main", home: "Home", notifications: "Notifications", notificationsUnread: "Notifications, {{count}} unread",
+  nav: { create: "New clip", main: "Main", home: "Home", notifications: "Notifications", notificationsUnread: "Notifications, {{count}} unread",
     profile: "Profile", settings: "Settings" },
   notifications: { readAll: "Mark all read", none: "Nothing yet.", preferences: "Notification settings",
     receive: "Notify me about", kinds: { follow: "New followers", like: "Likes", comment: "Comments", reply: "Replies",

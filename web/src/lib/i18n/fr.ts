@@ -31,7 +31,7 @@ const fr: typeof en = {
     none: "Pas encore de commentaires.", more: "Voir plus", top: "Populaires", new: "Récents",
     followersOnly: "Seuls les abonnés du créateur peuvent commenter.", off: "Les commentaires sont désactivés.", cancelReply: "Annuler la réponse", sort: "Trier les commentaires",
   },
-  nav: { main: "Principal", home: "Accueil", notifications: "Notifications",
+  nav: { create: "Nouveau clip", main: "Principal", home: "Accueil", notifications: "Notifications",
     notificationsUnread: "Notifications, {{count}} non lues", profile: "Profil", settings: "Réglages" },
   notifications: { readAll: "Tout marquer comme lu", none: "Rien pour l'instant.",
     preferences: "Réglages des notifications", receive: "Me prévenir pour", kinds: { follow: "Nouveaux abonnés",
