@@ -140,8 +140,26 @@ await journey("pick_file", async () => {
   const { ctx, page } = await context(PHONE, { storageState: signedIn });
   const tus = watchTus(page);
   await page.goto(`${setup.url}/create`);
+  // The creator follows someone, to mention them.
+  const friend = `lena${Date.now() % 100000}`;
+  const followStatus = await page.evaluate(async (handle) => {
+    const made = await fetch("/v1/auth/register", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ handle, email: `${handle}@example.com`, password: "a long enough password" }) });
+    if (made.status !== 201) return made.status;
+    const token = JSON.parse(localStorage.getItem("clipfeed.session")).access;
+    return (await fetch(`/v1/users/@${handle}/follow`, { method: "PUT", headers: { Authorization: `Bearer ${token}` } })).status;
+  }, friend);
   await pickFile(page, setup.files.pick);
-  await page.getByLabel("Caption").fill("The classic test sequence #carphone");
+  const caption = page.getByLabel("Caption");
+  await caption.fill("The classic test sequence #carphone");
+  await caption.pressSequentially(" with @len", { delay: 40 });
+  const option = page.getByRole("option", { name: new RegExp(`@${friend}`) });
+  await option.waitFor({ timeout: 10000 });
+  const mention = (await option.textContent()).trim();
+  await shot(page, "create-mention-390x844");
+  await caption.press("ArrowDown"); // one option: the list wraps round to it
+  await caption.press("Enter");
+  const typed = await caption.inputValue();
   await page.getByLabel("Who can watch").selectOption("public");
   await shot(page, "create-post-390x844");
   const formViolations = await axe(page);
@@ -156,7 +174,8 @@ await journey("pick_file", async () => {
   const played = final.status === "ready" ? await watch(page) : null;
   const clip = played ? (await apiGet(page, `/v1/clips/${played.clip}`)).body : null;
   await ctx.close();
-  return { final, upload, played, clip, requests: tus.requests, violations: [...formViolations, ...readyViolations],
+  return { friend, followStatus, mention, typed, final, upload, played, clip, requests: tus.requests,
+    violations: [...formViolations, ...readyViolations],
     errors: page.errors };
 });
 
@@ -258,8 +277,17 @@ await journey("reload_then_resume", async () => {
   const firstChunk = page.waitForResponse((r) => r.request().method() === "PATCH" && r.status() === 204, { timeout: 60000 });
   await page.getByRole("button", { name: "Post" }).click();
   await firstChunk;
+  // Paused: nothing is sent until it resumes.
+  await page.getByRole("button", { name: "Pause upload" }).click();
+  await page.getByText("Paused.").waitFor();
+  const pausedAt = tus.requests.length;
+  await page.waitForTimeout(1500);
+  const sentWhilePaused = tus.requests.slice(pausedAt).filter((r) => r.method === "PATCH" && r.status === 204).length;
+  const resumed = page.waitForResponse((r) => r.request().method() === "PATCH" && r.status() === 204, { timeout: 60000 });
+  await page.getByRole("button", { name: "Resume upload" }).click();
+  await resumed;
+  await page.reload(); // still throttled: the last chunk is on its way
   await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
-  await page.reload();
   await page.getByRole("heading", { name: /^Unfinished uploads/ }).waitFor();
   const unfinished = await page.locator(".unfinished li").allTextContents();
   await shot(page, "create-unfinished-390x844");
@@ -272,7 +300,7 @@ await journey("reload_then_resume", async () => {
   const upload = uploadId ? (await apiGet(page, `/v1/uploads/${uploadId}`)).body : null;
   const clip = upload?.clip_id ? (await apiGet(page, `/v1/clips/${upload.clip_id}`)).body : null;
   await ctx.close();
-  return { unfinished, resumedText, final, upload, clip, requests: tus.requests,
+  return { sentWhilePaused, unfinished, resumedText, final, upload, clip, requests: tus.requests,
     errors: page.errors };
 });
 

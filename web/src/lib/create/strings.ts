@@ -33,6 +33,7 @@ const en = {
   upload: {
     title: "Uploading", progress: "Upload progress", sent: "{{sent}} of {{total}}",
     speed: "{{speed}}, {{left}} left", pause: "Pause upload", resume: "Resume upload", paused: "Paused.",
+    queued: "Waiting for the uploads before it.",
     offline: "Connection lost. The upload continues when you are back online.",
     retrying: "Connection trouble; trying again…", failed: "The upload failed: {{reason}}",
     retry: "Try again", rejected: "The file was not accepted: {{reason}}",
@@ -82,6 +83,7 @@ const fr: typeof en = {
   upload: {
     title: "Envoi", progress: "Progression de l’envoi", sent: "{{sent}} sur {{total}}",
     speed: "{{speed}}, encore {{left}}", pause: "Mettre l’envoi en pause", resume: "Reprendre l’envoi", paused: "En pause.",
+    queued: "En attente des envois précédents.",
     offline: "Connexion perdue. L’envoi reprendra dès le retour du réseau.",
     retrying: "Problème de connexion ; nouvel essai…", failed: "L’envoi a échoué : {{reason}}",
     retry: "Réessayer", rejected: "Le fichier n’a pas été accepté : {{reason}}",

@@ -118,12 +118,6 @@ export class ClipUpload {
     this.#restart();
   }
 
-  stop(): void {
-    this.#stopWaiting();
-    this.status?.close();
-    if (this.phase !== "processing" && this.phase !== "rejected") void this.#tus.abort(false);
-  }
-
   #restart(): void {
     this.#stopWaiting();
     this.phase = "uploading";
