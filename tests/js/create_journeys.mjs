@@ -350,6 +350,30 @@ await journey("bad_files", async () => {
   return { seen, violations, errors: page.errors };
 });
 
+// 5b. A browser that refuses the camera, or cannot record: the page says so, and a file can
+//     still be posted. (The refusal is the browser's own error, raised by a stand-in for
+//     getUserMedia: the fake-UI flag of this Chromium always grants.)
+await journey("camera_problems", async () => {
+  const seen = {};
+  const cases = {
+    denied: () => { navigator.mediaDevices.getUserMedia = async () => { throw new DOMException("denied", "NotAllowedError"); }; },
+    noRecorder: () => { delete window.MediaRecorder; },
+  };
+  for (const [name, script] of Object.entries(cases)) {
+    const { ctx, page } = await context(PHONE, { storageState: signedIn });
+    await page.addInitScript(script);
+    await page.goto(`${setup.url}/create`);
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    seen[name] = { alert: await alert.textContent(), canPick: await page.getByRole("button", { name: "Upload a file" }).isEnabled() };
+    await shot(page, `create-camera-${name}-390x844`);
+    seen[name].violations = await axe(page);
+    seen[name].errors = page.errors;
+    await ctx.close();
+  }
+  return { seen };
+});
+
 // 6. Desktop: the post form beside its preview.
 await journey("desktop", async () => {
   const { ctx, page } = await context(DESKTOP, { storageState: signedIn });

@@ -159,5 +159,14 @@ def test_bad_files_are_refused_with_the_reason_in_plain_words(journeys) -> None:
     assert audio["phase"] == "rejected" and "no video stream" in audio["alert"], audio
 
 
+def test_a_refused_camera_or_a_browser_without_mediarecorder_is_told_plainly(journeys) -> None:
+    result = seen(journeys, "camera_problems")["seen"]
+    for case in result.values():
+        assert not case["violations"] and not case["errors"], case
+        assert case["canPick"] is True  # a file can still be posted
+    assert "no permission to use the camera" in result["denied"]["alert"]
+    assert "cannot record video (no MediaRecorder)" in result["noRecorder"]["alert"]
+
+
 def test_on_a_desktop_the_post_form_sits_beside_the_preview(journeys) -> None:
     assert seen(journeys, "desktop")["besides"] is True

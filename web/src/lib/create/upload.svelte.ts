@@ -81,7 +81,8 @@ export class ClipUpload {
         const clip = response.getHeader("Clipfeed-Clip-Id");
         if (clip) this.clipId = clip;
         if (request.getMethod() === "HEAD" && response.getStatus() === 200) {
-          this.resumedFrom = Number(response.getHeader("Upload-Offset") ?? 0); // continuing after a reload
+          // Asked where it stood: after a pause, a lost connection or a reload.
+          this.resumedFrom = Number(response.getHeader("Upload-Offset") ?? 0);
         }
       },
       onProgress: (sent, total) => {
