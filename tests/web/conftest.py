@@ -38,7 +38,7 @@ class WebStack:
     url: str
     clip_ids: list[str]
     creator: dict[str, str]
-    data_dir: Path | None = None  # the server's data folder, for journeys that seed more
+    data_dir: Path | None = None  # the server's data folder: journeys seed more there, worker processes share it
 
 
 def built_app() -> Path:

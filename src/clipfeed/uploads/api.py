@@ -12,6 +12,7 @@ from clipfeed.core.identifiers import id_or_none
 from clipfeed.http.deps import CurrentUser, Deps
 from clipfeed.uploads import service
 from clipfeed.uploads.handoff import UploadRejected
+from clipfeed.uploads.limits import router as limits_router
 from clipfeed.uploads.models import Upload, UploadKind, UploadPublic, UploadState
 from clipfeed.uploads.protocol import (
     CHECKSUM_ALGORITHMS,
@@ -30,6 +31,7 @@ from clipfeed.uploads.status import router as status_router
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
 router.include_router(status_router)
+router.include_router(limits_router)
 
 
 async def tus_request(request: Request) -> None:

@@ -11,6 +11,7 @@ export type Route =
   | { page: "discover" }
   | { page: "studio"; section: StudioSection }
   | { page: "mod"; section: ModSection }
+  | { page: "create" }
   | { page: "missing" };
 export type FeedTab = "foryou" | "following" | "hashtags";
 export type SearchType = "all" | "clips" | "creators" | "hashtags";
@@ -56,6 +57,7 @@ export function parseRoute(path: string, search = ""): Route {
   if (studio) return { page: "studio", section: studio };
   const mod = section(path, "/mod", MOD_SECTIONS);
   if (mod) return { page: "mod", section: mod };
+  if (path === "/create") return { page: "create" };
   return { page: "missing" };
 }
 

@@ -19,7 +19,7 @@ export default {
     handle: "Handle", email: "E-mail", displayName: "Name (optional)", needAccount: "New here? Create an account",
     haveAccount: "Have an account? Sign in", why: "Sign in to like, comment and follow.", close: "Close",
   },
-  nav: { main: "Main", home: "Home", notifications: "Notifications", notificationsUnread: "Notifications, {{count}} unread",
+  nav: { create: "New clip", main: "Main", home: "Home", notifications: "Notifications", notificationsUnread: "Notifications, {{count}} unread",
     profile: "Profile", settings: "Settings", search: "Search" },
   errors: {
     generic: "Something went wrong ({{status}}).", offline: "You are offline. We will retry when the network is back.",

@@ -23,7 +23,7 @@ const fr: typeof en = {
     needAccount: "Nouveau ? Créez un compte", haveAccount: "Déjà un compte ? Connectez-vous",
     why: "Connectez-vous pour aimer, commenter et suivre.", close: "Fermer",
   },
-  nav: { main: "Principal", home: "Accueil", notifications: "Notifications",
+  nav: { create: "Nouveau clip", main: "Principal", home: "Accueil", notifications: "Notifications",
     notificationsUnread: "Notifications, {{count}} non lues", profile: "Profil", settings: "Réglages", search: "Rechercher" },
   errors: {
     generic: "Une erreur est survenue ({{status}}).",

@@ -1,0 +1,393 @@
+// The creating side of the web app (/create) in Debian's Chromium with a fake camera, against a
+// real server and a real media worker (started by tests/web/test_create_journeys.py). Each
+// journey reports what it saw; pytest asserts on it.
+//   node create_journeys.mjs '{"url", "creator", "artifacts", "camera" (.y4m), "files": {...}, "journeys": [...]}'
+// Prints one JSON line: {journey: {ok, error?, ...what it measured}}.
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const setup = JSON.parse(process.argv[2]);
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1440, height: 900 };
+const READY_MS = 300_000; // a loaded 2-core machine runs the whole ladder for each clip
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+         `--use-file-for-fake-video-capture=${setup.camera}`],
+});
+const results = {};
+let signedIn = null; // the creator's storage state once signed in through the page
+
+async function context(viewport, options = {}) {
+  const ctx = await browser.newContext({ viewport, serviceWorkers: "block", locale: "en-US", ...options });
+  const page = await ctx.newPage();
+  page.errors = [];
+  page.on("pageerror", (error) => page.errors.push(error.message));
+  return { ctx, page };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(setup.artifacts, `${name}.png`) });
+}
+
+async function axe(page) {
+  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+  const found = await page.evaluate(async () => (await window.axe.run(document)).violations);
+  return found.filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+}
+
+async function journey(name, body) {
+  if (setup.journeys.length && !setup.journeys.includes(name)) return;
+  const started = Date.now();
+  try {
+    results[name] = { ok: true, ...(await body()) };
+  } catch (error) {
+    results[name] = { ok: false, error: String(error && error.stack || error) };
+  }
+  results[name].seconds = (Date.now() - started) / 1000;
+}
+
+/** Every tus request of the page: method, status, offsets, and the upload's address. */
+function watchTus(page) {
+  const seen = { requests: [], location: null };
+  page.on("requestfinished", async (request) => {
+    if (!request.url().includes("/v1/uploads/")) return;
+    const response = await request.response();
+    const headers = response ? await response.allHeaders() : {};
+    if (request.method() === "POST" && headers.location) seen.location = headers.location;
+    seen.requests.push({ method: request.method(), status: response?.status() ?? 0,
+      offset: request.headers()["upload-offset"] ?? null, newOffset: headers["upload-offset"] ?? null });
+  });
+  page.on("requestfailed", (request) => {
+    if (request.url().includes("/v1/uploads/")) {
+      seen.requests.push({ method: request.method(), status: 0, failure: request.failure()?.errorText ?? "" });
+    }
+  });
+  return seen;
+}
+
+/** The JSON the server answers to the signed-in page for `path`. */
+async function apiGet(page, path) {
+  return page.evaluate(async (url) => {
+    const token = JSON.parse(localStorage.getItem("clipfeed.session")).access;
+    const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+    return { status: response.status, body: await response.json() };
+  }, path);
+}
+
+async function pickFile(page, path) {
+  await page.getByRole("button", { name: "Upload a file" }).click();
+  await page.locator('input[type="file"]').setInputFiles(path);
+  await page.getByLabel("Caption").waitFor();
+}
+
+/** Waits until the clip's processing settles; returns the upload card's final state. */
+async function settled(page) {
+  const card = page.locator("article.upload").first();
+  await page.waitForFunction(() => {
+    const article = document.querySelector("article.upload");
+    return article && (["ready", "rejected", "failed", "review"].includes(article.dataset.status)
+      || ["rejected", "failed"].includes(article.dataset.phase));
+  }, null, { timeout: READY_MS, polling: 500 });
+  return { phase: await card.getAttribute("data-phase"), status: await card.getAttribute("data-status"),
+    text: (await card.textContent()).replace(/\s+/g, " ").trim() };
+}
+
+/** Opens the clip page from the "Watch your clip" link and waits for its video to play. */
+async function watch(page) {
+  await page.getByRole("link", { name: "Watch your clip" }).click();
+  await page.waitForURL(/\/c\/\d+$/);
+  await page.waitForFunction(() => {
+    const video = document.querySelector('article[data-active="true"] video');
+    return video && !video.paused && video.currentTime > 0.3 && video.videoWidth > 0;
+  }, null, { timeout: 30000 });
+  return page.$eval('article[data-active="true"]', (article) => {
+    const video = article.querySelector("video");
+    return { clip: article.dataset.clipId, currentTime: video.currentTime, videoWidth: video.videoWidth,
+      videoHeight: video.videoHeight, url: location.pathname };
+  });
+}
+
+// 1. An anonymous visitor on /create is asked to sign in; signing in there opens the recorder.
+await journey("anonymous_asked_to_sign_in", async () => {
+  const { ctx, page } = await context(PHONE);
+  await page.goto(`${setup.url}/create`);
+  const heading = await page.getByRole("heading", { level: 1 }).textContent();
+  const prompt = await page.getByText("Sign in to post clips.").isVisible();
+  const recorderBefore = await page.getByRole("button", { name: "Start recording" }).count();
+  await shot(page, "create-anonymous-390x844");
+  const violations = await axe(page);
+  await page.locator("main").getByRole("button", { name: "Sign in" }).click();
+  const dialog = page.getByRole("dialog", { name: "Sign in" });
+  await dialog.getByLabel("Handle or e-mail").fill(setup.creator.handle);
+  await dialog.getByLabel("Password").fill(setup.creator.password);
+  await dialog.getByRole("button", { name: "Sign in" }).click();
+  await dialog.waitFor({ state: "hidden" });
+  await page.getByRole("button", { name: "Start recording" }).waitFor();
+  signedIn = await ctx.storageState();
+  await ctx.close();
+  return { heading, prompt, recorderBefore, violations, errors: page.errors };
+});
+
+// 2. A file from the shared media: chosen, captioned, uploaded in chunks, processed, ready, playing.
+await journey("pick_file", async () => {
+  const { ctx, page } = await context(PHONE, { storageState: signedIn });
+  const tus = watchTus(page);
+  await page.goto(`${setup.url}/create`);
+  // The creator follows someone, to mention them.
+  const friend = `lena${Date.now() % 100000}`;
+  const followStatus = await page.evaluate(async (handle) => {
+    const made = await fetch("/v1/auth/register", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ handle, email: `${handle}@example.com`, password: "a long enough password" }) });
+    if (made.status !== 201) return made.status;
+    const token = JSON.parse(localStorage.getItem("clipfeed.session")).access;
+    return (await fetch(`/v1/users/@${handle}/follow`, { method: "PUT", headers: { Authorization: `Bearer ${token}` } })).status;
+  }, friend);
+  await pickFile(page, setup.files.pick);
+  const caption = page.getByLabel("Caption");
+  await caption.fill("The classic test sequence #carphone");
+  await caption.pressSequentially(" with @len", { delay: 40 });
+  const option = page.getByRole("option", { name: new RegExp(`@${friend}`) });
+  await option.waitFor({ timeout: 10000 });
+  const mention = (await option.textContent()).trim();
+  await shot(page, "create-mention-390x844");
+  await caption.press("ArrowDown"); // one option: the list wraps round to it
+  await caption.press("Enter");
+  const typed = await caption.inputValue();
+  await page.getByLabel("Who can watch").selectOption("public");
+  await shot(page, "create-post-390x844");
+  const formViolations = await axe(page);
+  await page.getByRole("button", { name: "Post" }).click();
+  await page.locator("article.upload").waitFor();
+  await shot(page, "create-uploading-390x844");
+  const final = await settled(page);
+  await shot(page, "create-ready-390x844");
+  const readyViolations = await axe(page);
+  const uploadId = tus.location?.split("/").pop();
+  const upload = uploadId ? (await apiGet(page, `/v1/uploads/${uploadId}`)).body : null;
+  const played = final.status === "ready" ? await watch(page) : null;
+  const clip = played ? (await apiGet(page, `/v1/clips/${played.clip}`)).body : null;
+  await ctx.close();
+  return { friend, followStatus, mention, typed, final, upload, played, clip, requests: tus.requests,
+    violations: [...formViolations, ...readyViolations],
+    errors: page.errors };
+});
+
+// 3. Record with the fake camera: a 3 s countdown, a 3 s take, a second take deleted, then a
+//    caption whose hashtag comes from the autocomplete, upload, ready, and the clip page plays it.
+await journey("record_and_post", async () => {
+  const { ctx, page } = await context(PHONE, { storageState: signedIn });
+  await page.goto(`${setup.url}/create`);
+  const start = page.getByRole("button", { name: "Start recording" });
+  await start.waitFor();
+  await page.waitForFunction(() => document.querySelector("video")?.videoWidth > 0);
+  const recorderViolations = await axe(page);
+  const clicked = Date.now();
+  await start.click();
+  await page.getByText("3", { exact: true }).waitFor();
+  await shot(page, "create-countdown-390x844");
+  const stop = page.getByRole("button", { name: "Stop recording" });
+  await stop.waitFor({ timeout: 6000 });
+  const countdownMs = Date.now() - clicked;
+  await page.waitForTimeout(3000);
+  await shot(page, "create-recording-390x844");
+  await stop.click();
+  await page.getByText(/^Take 1, /).waitFor();
+  // A second take, then deleted.
+  await start.click();
+  await stop.waitFor({ timeout: 6000 });
+  await page.waitForTimeout(1200);
+  await stop.click();
+  await page.getByText(/^Take 2, /).waitFor();
+  const takesBefore = await page.locator(".takes li").allTextContents();
+  await page.getByRole("button", { name: "Delete take 2" }).click();
+  const takesAfter = await page.locator(".takes li").allTextContents();
+  await shot(page, "create-takes-390x844");
+  await page.getByRole("button", { name: "Next" }).click();
+  const caption = page.getByLabel("Caption");
+  await caption.waitFor();
+  await caption.pressSequentially("Recorded in the browser #carph", { delay: 40 });
+  const option = page.getByRole("option", { name: /#carphone/ });
+  await option.waitFor({ timeout: 10000 });
+  await shot(page, "create-hashtag-390x844");
+  const suggestion = (await option.textContent()).trim();
+  await caption.press("Enter");
+  await caption.pressSequentially("from the fake camera");
+  const typed = await caption.inputValue();
+  await page.getByRole("button", { name: "Post" }).click();
+  const final = await settled(page);
+  const played = final.status === "ready" ? await watch(page) : null;
+  const clip = played ? (await apiGet(page, `/v1/clips/${played.clip}`)).body : null;
+  await shot(page, "create-recorded-clip-390x844");
+  await ctx.close();
+  return { countdownMs, takesBefore, takesAfter, suggestion, typed, final, played, clip,
+    violations: recorderViolations, errors: page.errors };
+});
+
+// 4. The connection drops mid-upload (DevTools offline) and comes back: the upload continues from
+//    the server's offset and the clip becomes ready; the stored file is the file sent.
+await journey("offline_then_resume", async () => {
+  const { ctx, page } = await context(PHONE, { storageState: signedIn });
+  const tus = watchTus(page);
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("Network.enable");
+  const network = (offline, uploadThroughput = -1) => cdp.send("Network.emulateNetworkConditions",
+    { offline, latency: 0, downloadThroughput: -1, uploadThroughput });
+  await page.goto(`${setup.url}/create`);
+  await pickFile(page, setup.files.large);
+  await page.getByLabel("Caption").fill("Survives a dropped connection");
+  await network(false, 1_500_000); // 12 Mbit/s up: the upload lasts several seconds
+  const firstChunk = page.waitForResponse((r) => r.request().method() === "PATCH" && r.status() === 204, { timeout: 60000 });
+  await page.getByRole("button", { name: "Post" }).click();
+  await firstChunk;
+  await network(true);
+  const offlineText = page.getByText("Connection lost. The upload continues when you are back online.");
+  await offlineText.waitFor({ timeout: 20000 });
+  const sentWhenOffline = await page.getByTestId("upload-sent").textContent();
+  await shot(page, "create-offline-390x844");
+  await page.waitForTimeout(2000);
+  await network(false);
+  await page.getByText(/^Continuing from /).waitFor({ timeout: 20000 });
+  const resumedText = await page.getByText(/^Continuing from /).textContent();
+  const final = await settled(page);
+  const uploadId = tus.location?.split("/").pop();
+  const upload = uploadId ? (await apiGet(page, `/v1/uploads/${uploadId}`)).body : null;
+  await ctx.close();
+  return { sentWhenOffline, resumedText, final, upload, requests: tus.requests, errors: page.errors };
+});
+
+// 4b. Reloaded mid-upload: the page lists the unfinished upload; the same file chosen again
+//     continues from the server's offset with the caption given the first time.
+await journey("reload_then_resume", async () => {
+  const { ctx, page } = await context(PHONE, { storageState: signedIn });
+  const tus = watchTus(page);
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1,
+    uploadThroughput: 1_500_000 });
+  await page.goto(`${setup.url}/create`);
+  await pickFile(page, setup.files.large);
+  await page.getByLabel("Caption").fill("Survives a reload #reloaded");
+  const firstChunk = page.waitForResponse((r) => r.request().method() === "PATCH" && r.status() === 204, { timeout: 60000 });
+  await page.getByRole("button", { name: "Post" }).click();
+  await firstChunk;
+  // Paused: nothing is sent until it resumes.
+  await page.getByRole("button", { name: "Pause upload" }).click();
+  await page.getByText("Paused.").waitFor();
+  const pausedAt = tus.requests.length;
+  await page.waitForTimeout(1500);
+  const sentWhilePaused = tus.requests.slice(pausedAt).filter((r) => r.method === "PATCH" && r.status === 204).length;
+  const resumed = page.waitForResponse((r) => r.request().method() === "PATCH" && r.status() === 204, { timeout: 60000 });
+  await page.getByRole("button", { name: "Resume upload" }).click();
+  await resumed;
+  await page.reload(); // still throttled: the last chunk is on its way
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await page.getByRole("heading", { name: /^Unfinished uploads/ }).waitFor();
+  const unfinished = await page.locator(".unfinished li").allTextContents();
+  await shot(page, "create-unfinished-390x844");
+  await page.getByRole("button", { name: "Upload a file" }).click();
+  await page.locator('input[type="file"]').setInputFiles(setup.files.large);
+  await page.getByText(/^Continuing from /).waitFor({ timeout: 20000 });
+  const resumedText = await page.getByText(/^Continuing from /).textContent();
+  const final = await settled(page);
+  const uploadId = tus.location?.split("/").pop();
+  const upload = uploadId ? (await apiGet(page, `/v1/uploads/${uploadId}`)).body : null;
+  const clip = upload?.clip_id ? (await apiGet(page, `/v1/clips/${upload.clip_id}`)).body : null;
+  await ctx.close();
+  return { sentWhilePaused, unfinished, resumedText, final, upload, clip, requests: tus.requests,
+    errors: page.errors };
+});
+
+// 4c. Two takes are joined into one clip before upload.
+await journey("two_takes_joined", async () => {
+  const { ctx, page } = await context(PHONE, { storageState: signedIn });
+  await page.goto(`${setup.url}/create`);
+  const start = page.getByRole("button", { name: "Start recording" });
+  const stop = page.getByRole("button", { name: "Stop recording" });
+  for (const number of [1, 2]) {
+    await start.click();
+    await stop.waitFor({ timeout: 6000 });
+    await page.waitForTimeout(2000);
+    await stop.click();
+    await page.getByText(new RegExp(`^Take ${number}, `)).waitFor();
+  }
+  const takes = await page.locator(".takes li").allTextContents();
+  await page.getByRole("button", { name: "Next" }).click();
+  await page.getByText("Joining 2 takes…").first().waitFor();
+  await shot(page, "create-joining-390x844");
+  await page.getByLabel("Caption").waitFor({ timeout: 30000 });
+  await page.getByLabel("Caption").fill("Two takes, one clip");
+  await page.getByRole("button", { name: "Post" }).click();
+  const final = await settled(page);
+  const clipId = await page.evaluate(() => document.querySelector("article.upload a")?.getAttribute("href")?.split("/").pop());
+  const clip = clipId ? (await apiGet(page, `/v1/clips/${clipId}`)).body : null;
+  await ctx.close();
+  return { takes, final, clip, errors: page.errors };
+});
+
+// 5. Bad files from the shared media are refused with the server's reason in plain words.
+await journey("bad_files", async () => {
+  const { ctx, page } = await context(PHONE, { storageState: signedIn });
+  const seen = {};
+  for (const [name, path] of Object.entries(setup.files.bad)) {
+    await page.goto(`${setup.url}/create`);
+    await pickFile(page, path);
+    await page.getByLabel("Caption").fill(`bad file ${name}`);
+    await page.getByRole("button", { name: "Post" }).click();
+    const final = await settled(page);
+    const alert = await page.locator("article.upload [role=alert]").textContent();
+    seen[name] = { ...final, alert };
+    await shot(page, `create-rejected-${name}-390x844`);
+  }
+  const violations = await axe(page);
+  await ctx.close();
+  return { seen, violations, errors: page.errors };
+});
+
+// 5b. A browser that refuses the camera, or cannot record: the page says so, and a file can
+//     still be posted. (The refusal is the browser's own error, raised by a stand-in for
+//     getUserMedia: the fake-UI flag of this Chromium always grants.)
+await journey("camera_problems", async () => {
+  const seen = {};
+  const cases = {
+    denied: () => { navigator.mediaDevices.getUserMedia = async () => { throw new DOMException("denied", "NotAllowedError"); }; },
+    noRecorder: () => { delete window.MediaRecorder; },
+  };
+  for (const [name, script] of Object.entries(cases)) {
+    const { ctx, page } = await context(PHONE, { storageState: signedIn });
+    await page.addInitScript(script);
+    await page.goto(`${setup.url}/create`);
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    seen[name] = { alert: await alert.textContent(), canPick: await page.getByRole("button", { name: "Upload a file" }).isEnabled() };
+    await shot(page, `create-camera-${name}-390x844`);
+    seen[name].violations = await axe(page);
+    seen[name].errors = page.errors;
+    await ctx.close();
+  }
+  return { seen };
+});
+
+// 6. Desktop: the post form beside its preview.
+await journey("desktop", async () => {
+  const { ctx, page } = await context(DESKTOP, { storageState: signedIn });
+  await page.goto(`${setup.url}/create`);
+  await page.getByRole("button", { name: "Start recording" }).waitFor();
+  await shot(page, "create-record-1440x900");
+  await pickFile(page, setup.files.pick);
+  await shot(page, "create-post-1440x900");
+  const preview = await page.locator("video.preview").boundingBox();
+  const caption = await page.getByLabel("Caption").boundingBox();
+  const violations = await axe(page);
+  await ctx.close();
+  return { besides: preview.x + preview.width <= caption.x, violations, errors: page.errors };
+});
+
+await browser.close();
+console.log(JSON.stringify(results));

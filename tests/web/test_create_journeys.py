@@ -1,0 +1,172 @@
+"""Creating clips in the web app (/create) as people do: Playwright driving Debian's Chromium with
+a fake camera against the journeys' real server (conftest.py), plus a real media worker process
+sharing its data directory, so posted clips go through the whole pipeline. Screenshots at
+390×844 (and the desktop form at 1440×900) land in tests/web/artifacts/create/."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import shared_media, stop_process
+from tests.web.conftest import ARTIFACTS, JS, WebStack
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # one browser run of every journey, on a shared machine
+CREATE_ARTIFACTS = ARTIFACTS / "create"
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The fake camera's picture (a portrait .y4m cut from a shared clip) and a file large enough
+    for several 5 MiB chunks (the same clip at a high constant bitrate)."""
+    folder = tmp_path_factory.mktemp("create-media")
+    sample = shared_media() / "bigbuckbunny.mp4"
+    camera, large = folder / "camera.y4m", folder / "large.mp4"
+    _ffmpeg("-i", str(sample), "-t", "4", "-vf", "crop=ih*9/16:ih,scale=360:640,fps=25", "-pix_fmt", "yuv420p",
+            str(camera))
+    _ffmpeg("-i", str(sample), "-vf", "scale=-2:480", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "30M",
+            "-minrate", "30M", "-maxrate", "30M", "-bufsize", "4M", "-x264-params", "nal-hrd=cbr", "-c:a", "copy",
+            str(large))
+    return {"camera": camera, "large": large}
+
+
+@pytest.fixture(scope="module")
+def media_worker(web_stack: WebStack) -> Iterator[None]:
+    """``clipfeed worker media`` on the server's data directory (the server runs only the stream role)."""
+    assert web_stack.data_dir is not None
+    env = {**os.environ, "CLIPFEED_DATA_DIR": str(web_stack.data_dir), "CLIPFEED_PUBLIC_URL": web_stack.url,
+           "CLIPFEED_LOG_LEVEL": "WARNING"}
+    log = open(web_stack.data_dir.parent / "media-worker.log", "wb")  # noqa: SIM115
+    worker = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "worker", "media"], env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        stop_process(worker, grace=15)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def journeys(web_stack: WebStack, media_worker: None, media: dict[str, Path]) -> dict[str, dict]:
+    if CREATE_ARTIFACTS.exists():
+        shutil.rmtree(CREATE_ARTIFACTS)
+    CREATE_ARTIFACTS.mkdir(parents=True)
+    shared = shared_media()
+    setup = {"url": web_stack.url, "creator": web_stack.creator, "artifacts": str(CREATE_ARTIFACTS),
+             "camera": str(media["camera"]), "journeys": [],
+             "files": {"pick": str(shared / "carphone_pristine.mp4"), "large": str(media["large"]),
+                       "bad": {"text": str(shared / "bad" / "text-renamed.mp4"),
+                               "audio": str(shared / "bad" / "audio-only.mp4")}}}
+    run = subprocess.run(["node", str(JS / "create_journeys.mjs"), json.dumps(setup)], capture_output=True,
+                         text=True, timeout=1700)
+    assert run.returncode == 0, run.stderr[-4000:]
+    (CREATE_ARTIFACTS / "journeys.json").write_text(run.stdout)
+    return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+
+
+def seen(journeys: dict[str, dict], name: str) -> dict:
+    result = journeys[name]
+    assert result["ok"], result.get("error")
+    assert not result.get("errors"), result["errors"]  # no uncaught error in the page
+    assert not result.get("violations"), result["violations"]  # axe: nothing serious or critical
+    return result
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_anonymous_visitor_on_create_is_asked_to_sign_in(journeys) -> None:
+    result = seen(journeys, "anonymous_asked_to_sign_in")
+    assert result["heading"] == "New clip" and result["prompt"] is True
+    assert result["recorderBefore"] == 0  # no camera before signing in
+
+
+def test_a_picked_file_is_uploaded_processed_and_plays_on_its_clip_page(journeys) -> None:
+    result = seen(journeys, "pick_file")
+    assert result["final"]["status"] == "ready", result["final"]
+    assert result["upload"]["state"] == "complete"
+    assert result["upload"]["sha256"] == sha256(shared_media() / "carphone_pristine.mp4")
+    assert result["played"]["clip"] == result["upload"]["clip_id"] and result["played"]["videoWidth"] > 0
+    assert result["followStatus"] == 200 and result["mention"].startswith(f"@{result['friend']}")
+    assert result["typed"] == f"The classic test sequence #carphone with @{result['friend']} "  # completed in place
+    assert result["clip"]["caption"] == f"The classic test sequence #carphone with @{result['friend']}"
+    assert result["clip"]["hashtags"] == ["carphone"]
+
+
+def test_a_recording_with_a_countdown_and_a_hashtag_from_the_autocomplete_plays_once_ready(journeys) -> None:
+    result = seen(journeys, "record_and_post")
+    assert 2500 <= result["countdownMs"] <= 5500  # three seconds, then recording
+    assert len(result["takesBefore"]) == 2 and len(result["takesAfter"]) == 1  # the second take deleted
+    assert result["suggestion"].startswith("#carphone")
+    assert result["typed"] == "Recorded in the browser #carphone from the fake camera"
+    assert result["final"]["status"] == "ready", result["final"]
+    assert result["played"]["url"] == f"/c/{result['played']['clip']}" and result["played"]["currentTime"] > 0.3
+    clip = result["clip"]
+    assert clip["hashtags"] == ["carphone"]
+    assert 2500 <= clip["duration_ms"] <= 4500, clip  # the 3 s take, not the deleted one
+    assert clip["height"] > clip["width"]  # portrait, as the camera gave it
+
+
+def test_an_upload_survives_a_dropped_connection_and_the_stored_file_is_the_file_sent(journeys, media) -> None:
+    result = seen(journeys, "offline_then_resume")
+    requests = result["requests"]
+    assert any(r["status"] == 0 for r in requests), requests  # the connection did drop mid-upload
+    heads = [r for r in requests if r["method"] == "HEAD"]
+    assert heads and int(heads[-1]["newOffset"]) > 0, requests  # asked the server where it stood
+    chunks = [int(r["newOffset"]) - int(r["offset"]) for r in requests if r["method"] == "PATCH" and r["status"] == 204]
+    assert sum(chunks) == media["large"].stat().st_size  # each byte sent once: continued, not started over
+    assert len(chunks) >= 3 and max(chunks) == 5 * 1024 * 1024  # 5 MiB chunks
+    assert result["resumedText"].startswith("Continuing from")
+    assert result["final"]["status"] == "ready", result["final"]
+    assert result["upload"]["sha256"] == sha256(media["large"])
+
+
+def test_an_upload_pauses_resumes_and_continues_after_a_reload_with_the_same_file(journeys, media) -> None:
+    result = seen(journeys, "reload_then_resume")
+    assert result["sentWhilePaused"] == 0  # paused before the reload: nothing went out
+    assert any(text.startswith("large.mp4") for text in result["unfinished"]), result["unfinished"]
+    assert [r["method"] for r in result["requests"]].count("POST") == 1  # the same upload, not a new one
+    assert result["resumedText"].startswith("Continuing from") and "Continuing from 0" not in result["resumedText"]
+    assert result["final"]["status"] == "ready", result["final"]
+    assert result["upload"]["sha256"] == sha256(media["large"])
+    assert result["clip"]["caption"] == "Survives a reload #reloaded"  # given before the reload
+
+
+def test_two_takes_are_joined_into_one_clip(journeys) -> None:
+    result = seen(journeys, "two_takes_joined")
+    assert len(result["takes"]) == 2
+    assert result["final"]["status"] == "ready", result["final"]
+    assert 3000 <= result["clip"]["duration_ms"] <= 6000, result["clip"]  # both takes, about 2 s each
+
+
+def test_bad_files_are_refused_with_the_reason_in_plain_words(journeys) -> None:
+    result = seen(journeys, "bad_files")
+    text, audio = result["seen"]["text"], result["seen"]["audio"]
+    assert text["phase"] == "rejected" and "not a video file" in text["alert"], text
+    assert audio["phase"] == "rejected" and "no video stream" in audio["alert"], audio
+
+
+def test_a_refused_camera_or_a_browser_without_mediarecorder_is_told_plainly(journeys) -> None:
+    result = seen(journeys, "camera_problems")["seen"]
+    for case in result.values():
+        assert not case["violations"] and not case["errors"], case
+        assert case["canPick"] is True  # a file can still be posted
+    assert "no permission to use the camera" in result["denied"]["alert"]
+    assert "cannot record video (no MediaRecorder)" in result["noRecorder"]["alert"]
+
+
+def test_on_a_desktop_the_post_form_sits_beside_the_preview(journeys) -> None:
+    assert seen(journeys, "desktop")["besides"] is True
