@@ -8,21 +8,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from clipfeed.core.contract import PlaybackType
 from clipfeed.core.identifiers import IdField
 
 MAX_MS = 6 * 3600 * 1000  # no clip is longer than this; larger times are client bugs
 SAFE_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
-
-
-class PlaybackType(StrEnum):
-    impression = "impression"          # the clip was shown (feed card, grid, search result)
-    play_start = "play_start"          # playback started (counts a view, see README)
-    progress = "progress"              # heartbeat: watch_ms watched since the previous report
-    complete = "complete"              # playback reached the end
-    replay = "replay"                  # playback restarted after completing
-    skip = "skip"                      # the viewer moved on at position_ms
-    share = "share"                    # shared from the player (OS share sheet, copy link)
-    not_interested = "not_interested"  # "show me less of this"
 
 
 class Network(StrEnum):

@@ -17,13 +17,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from clipfeed.core.events import SCHEMA_VERSION
-from clipfeed.events.models import ClientEvent, IngestResult, Rejected
-from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, ensure_topics
+from clipfeed.core.contract import PLAYBACK, Playback, Topic
+from clipfeed.events.models import TIMINGS, ClientEvent, IngestResult, Rejected
+from clipfeed.events.topics import ensure_topics
 from clipfeed.infra.log import OutgoingRecord
 
 if TYPE_CHECKING:
@@ -89,19 +88,11 @@ def validate(raw_events: list[Any], *, now: float, max_future_s: float,
     return good, rejected
 
 
-def _payload(event: ClientEvent, viewer: Viewer, received_ms: int) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "clip_id": str(event.clip_id), "viewer": viewer.key,
-        "user_id": None if viewer.user_id is None else str(viewer.user_id),
-        "client_event_id": event.event_id, "session_id": event.session_id,
-        "device": event.device.value, "network": event.network.value,
-        "source": event.source.value if event.source else None, "received_ms": received_ms,
-    }
-    for name in ("watch_ms", "position_ms", "duration_ms"):
-        value = getattr(event, name)
-        if value is not None:
-            payload[name] = value
-    return payload
+def _payload(event: ClientEvent, viewer: Viewer, received_ms: int) -> Playback:
+    timings = {name: getattr(event, name) for name in TIMINGS if getattr(event, name) is not None}
+    return Playback(clip_id=event.clip_id, viewer=viewer.key, user_id=viewer.user_id, client_event_id=event.event_id,
+                    session_id=event.session_id, device=event.device.value, network=event.network.value,
+                    source=event.source.value if event.source else None, received_ms=received_ms, **timings)
 
 
 async def ingest(*, services: Services, raw_events: list[Any], viewer: Viewer, region: str,
@@ -118,17 +109,16 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: Viewer, r
         by_user: list[OutgoingRecord] = []
         viewer_key = viewer.key.encode()
         for event in fresh:
-            envelope = {"id": envelope_id(viewer.key, event.event_id), "type": event.type.value,
-                        "version": SCHEMA_VERSION, "occurred_at": event.ts, "key": str(event.clip_id),
-                        "actor_id": viewer.user_id, "region": region,
-                        "payload": _payload(event, viewer, received_ms)}
+            envelope = PLAYBACK[event.type.value].event(
+                id=envelope_id(viewer.key, event.event_id), key=event.clip_id, actor_id=viewer.user_id,
+                region=region, occurred_at=event.ts, payload=_payload(event, viewer, received_ms))
             # One encoding for both topics: the envelope names the clip as its key, and the
             # user topic's copy is partitioned by the record key (the viewer) instead.
-            body = orjson.dumps(envelope)
+            body = envelope.encode()
             by_clip.append(OutgoingRecord(body, key=str(event.clip_id).encode()))
             by_user.append(OutgoingRecord(body, key=viewer_key))
-        await asyncio.gather(services.log.append_batch(ACTIVITY_CLIPS, by_clip),
-                             services.log.append_batch(ACTIVITY_USERS, by_user))
+        await asyncio.gather(services.log.append_batch(Topic.ACTIVITY_CLIPS, by_clip),
+                             services.log.append_batch(Topic.ACTIVITY_USERS, by_user))
         await _mark_seen(services, viewer, fresh, now)
     INGESTED.labels("accepted").inc(len(fresh))
     INGESTED.labels("duplicate").inc(duplicates)

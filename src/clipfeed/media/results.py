@@ -21,7 +21,7 @@ import structlog
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
-from clipfeed.core.events import Event
+from clipfeed.core import contract
 from clipfeed.media import features, fencing, jobstate, metadata, screening, thumbnails
 from clipfeed.media import probe as prober
 from clipfeed.media.job import Job
@@ -29,7 +29,6 @@ from clipfeed.media.reporting import Progress
 from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
-TOPIC = "media.results"
 KIND = {ClipStatus.ready.value: "ready", ClipStatus.review.value: "held",
         ClipStatus.rejected.value: "rejected", ClipStatus.failed.value: "failed"}
 
@@ -39,15 +38,17 @@ async def announce(services: Services, clip: Clip) -> None:
     if "result_event" not in media or clip.status not in KIND:
         return
     kind = KIND[clip.status]
-    payload: dict[str, Any] = {"clip_id": str(clip.id), "owner_id": str(clip.owner_id), "status": clip.status,
-                               "reason": clip.status_reason, "quality": media.get("quality")}
+    extra: dict[str, Any] = {"quality": media.get("quality")}
     if kind in ("ready", "held"):
-        payload.update(duration_ms=clip.duration_ms, width=clip.width, height=clip.height,
-                       hls=media.get("hls"), dash=media.get("dash"), mp4=media.get("mp4"),
-                       poster=media.get("poster"), renditions=sorted(media.get("renditions") or {}))
-    event = Event(id=int(media["result_event"]), type=f"media.{kind}", key=str(clip.id), actor_id=clip.owner_id,
-                  region=services.settings.region, payload=payload)
-    await services.log.append(TOPIC, event.encode(), key=str(clip.id).encode())
+        extra.update(duration_ms=clip.duration_ms, width=clip.width, height=clip.height,
+                     hls=media.get("hls"), dash=media.get("dash"), mp4=media.get("mp4"),
+                     poster=media.get("poster"), renditions=sorted(media.get("renditions") or {}))
+    payload = contract.MediaResult(clip_id=clip.id, owner_id=clip.owner_id, status=clip.status,
+                                   reason=clip.status_reason, **extra)
+    event_type = contract.MEDIA_RESULT[kind]
+    event = event_type.event(id=int(media["result_event"]), key=clip.id, actor_id=clip.owner_id,
+                             region=services.settings.region, payload=payload)
+    await services.log.append(event_type.topic, event.encode(), key=event.key.encode())
 
 
 async def _conclude(services: Services, job: Job, status: ClipStatus, reason: str | None,

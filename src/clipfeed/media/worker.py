@@ -24,6 +24,7 @@ from typing import ClassVar
 
 import structlog
 
+from clipfeed.core import contract
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
 from clipfeed.media import fencing, results
@@ -32,12 +33,11 @@ from clipfeed.media.pipeline import run_job
 from clipfeed.runtime.consumers import Processor
 
 log = structlog.get_logger(__name__)
-UPLOADED_TOPIC = "media.uploaded"
 
 
 class MediaProcessor(LongJobProcessor):
     group: ClassVar[str] = "media"
-    topics: ClassVar[list[str]] = [UPLOADED_TOPIC]
+    topics: ClassVar[list[str]] = [contract.Topic.MEDIA_UPLOADED]
 
     async def handle_one(self, record: Record) -> None:
         try:

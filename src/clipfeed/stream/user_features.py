@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import structlog
 
+from clipfeed.core import contract
 from clipfeed.media.features import get_embeddings
 from clipfeed.stream.activity import Activity
 from clipfeed.stream.clip_meta import clip_meta
@@ -42,9 +43,10 @@ RESCALE_AFTER = 20   # half-lives past the landmark before sums are rescaled
 
 # Interest each event expresses in the clip's hashtags and creator.
 INTEREST = {"play_start": 0.2, "complete": 1.0, "replay": 1.0, "skip": -0.5, "share": 3.0,
-            "not_interested": -3.0, "like.added": 2.0, "like.removed": -2.0, "comment.created": 1.5,
-            "share.created": 3.0, "bookmark.added": 2.0, "bookmark.removed": -2.0}
-FOLLOW_INTEREST = {"follow.added": 3.0, "follow.removed": -3.0}
+            "not_interested": -3.0, contract.LIKE_ADDED.name: 2.0, contract.LIKE_REMOVED.name: -2.0,
+            contract.COMMENT_CREATED.name: 1.5, contract.SHARE_CREATED.name: 3.0, contract.BOOKMARK_ADDED.name: 2.0,
+            contract.BOOKMARK_REMOVED.name: -2.0}
+FOLLOW_INTEREST = {contract.FOLLOW_ADDED.name: 3.0, contract.FOLLOW_REMOVED.name: -3.0}
 
 
 def user_features_key(viewer: str | int) -> str:
