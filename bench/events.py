@@ -130,6 +130,7 @@ async def measure_in_process(env: dict[str, str], total: int) -> dict[str, float
     from clipfeed.bootstrap import running
     from clipfeed.core.contract import Topic
     from clipfeed.core.events import SCHEMA_VERSION
+    from clipfeed.core.viewers import ViewerId
     from clipfeed.events import service as ingest
     from clipfeed.events.topics import ensure_topics
     from clipfeed.infra.log import OutgoingRecord
@@ -138,7 +139,7 @@ async def measure_in_process(env: dict[str, str], total: int) -> dict[str, float
         await ensure_topics(services)
         now_ms = int(time.time() * 1000)
         batches = [make_batch(now_ms) for _ in range(total // BATCH)]
-        viewers = [ingest.Viewer.signed_in(1_000_000 + i) for i in range(CLIENTS)]
+        viewers = [ViewerId.signed_in(1_000_000 + i) for i in range(CLIENTS)]
         # Baseline: the same envelopes, already encoded, appended to both topics.
         encoded = []
         iso = datetime.fromtimestamp(now_ms / 1000, UTC).isoformat()

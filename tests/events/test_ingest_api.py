@@ -8,6 +8,7 @@ import time
 import orjson
 
 from clipfeed.core.contract import Topic
+from clipfeed.core.viewers import ViewerId
 from clipfeed.events.service import envelope_id
 from clipfeed.infra.log import partition_for
 from tests.helpers import assert_problem, signup
@@ -35,13 +36,13 @@ async def test_valid_events_are_enriched_and_published_keyed_by_clip_and_by_view
     by_clip = await _published(services, Topic.ACTIVITY_CLIPS)
     by_user = await _published(services, Topic.ACTIVITY_USERS)
     assert sorted(e["key"] for e in by_clip) == ["11", "11", "11", "12"]
-    assert {e["record_key"] for e in by_user} == {str(alice.id)}
+    assert {e["record_key"] for e in by_user} == {f"u:{alice.id}"}
     assert [e["id"] for e in sorted(by_user, key=lambda e: e["id"])] == [
         e["id"] for e in sorted(by_clip, key=lambda e: e["id"])]
     progress = next(e for e in by_user if e["type"] == "progress")
-    assert progress["id"] == envelope_id(str(alice.id), batch[2]["event_id"])
+    assert progress["id"] == envelope_id(f"u:{alice.id}", batch[2]["event_id"])
     assert progress["actor_id"] == alice.id and progress["region"] == services.settings.region
-    assert progress["payload"]["watch_ms"] == 2000 and progress["payload"]["viewer"] == str(alice.id)
+    assert progress["payload"]["watch_ms"] == 2000 and progress["payload"]["viewer"] == f"u:{alice.id}"
     assert progress["payload"]["client_event_id"] == batch[2]["event_id"]
     assert abs(progress["payload"]["received_ms"] / 1000 - now) < 30
 
@@ -87,7 +88,10 @@ async def test_anonymous_viewers_need_a_device_id(client, services) -> None:
     result = await send(client, batch, {"X-Device-Id": "phone-1234"})
     assert result["accepted"] == 1
     (published,) = await _published(services, Topic.ACTIVITY_USERS)
-    assert published["record_key"] == "anon:phone-1234" and published["actor_id"] is None
+    # The device ID itself is never published: the viewer is its hash, as the feed keys it.
+    assert published["record_key"] == ViewerId.anonymous("phone-1234").key == published["payload"]["viewer"]
+    assert published["record_key"].startswith("d:") and "phone-1234" not in str(published)
+    assert published["actor_id"] is None
 
 
 async def test_malformed_and_oversized_batches_are_refused_whole(client, services) -> None:

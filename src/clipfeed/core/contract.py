@@ -31,7 +31,7 @@ class Topic:
     USERS = "users"                          # key: user ID; account lifecycle
     SOCIAL = "social"                        # key: clip ID; followee (follows); blocked (blocks)
     ACTIVITY_CLIPS = "activity.clips"        # key: clip ID; playback + clip-targeted social events
-    ACTIVITY_USERS = "activity.users"        # key: the viewer (``viewers.encode``); the same + follows
+    ACTIVITY_USERS = "activity.users"        # key: the viewer (``core.viewers``); the same + follows
     MEDIA_UPLOADED = "media.uploaded"        # key: clip ID; work queue of media jobs
     MEDIA_PROGRESS = "media.progress"        # key: clip ID; progress for the status stream
     MEDIA_RESULTS = "media.results"          # key: clip ID; the end of a media job

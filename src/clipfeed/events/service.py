@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
 from pydantic import ValidationError
 
 from clipfeed.core.contract import PLAYBACK, Playback, Topic
+from clipfeed.core.viewers import ViewerId
 from clipfeed.events.models import TIMINGS, ClientEvent, IngestResult, Rejected
 from clipfeed.events.topics import ensure_topics
 from clipfeed.infra.log import OutgoingRecord
@@ -31,22 +31,6 @@ if TYPE_CHECKING:
 SEEN_BUCKET_S = 3600  # received IDs are remembered for one to two of these
 INGESTED = Counter("clipfeed_events_ingested_total", "Client events by outcome (accepted, duplicate, "
                    "invalid, clock_skew, too_old)", ["outcome"])
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who sent the events: a signed-in user, or an anonymous device."""
-
-    user_id: int | None
-    key: str  # the partition key of the user topic: "<user id>" or "anon:<device id>"
-
-    @classmethod
-    def signed_in(cls, user_id: int) -> Viewer:
-        return cls(user_id, str(user_id))
-
-    @classmethod
-    def anonymous(cls, device_id: str) -> Viewer:
-        return cls(None, f"anon:{device_id}")
 
 
 def envelope_id(viewer_key: str, client_event_id: str) -> int:
@@ -88,14 +72,14 @@ def validate(raw_events: list[Any], *, now: float, max_future_s: float,
     return good, rejected
 
 
-def _payload(event: ClientEvent, viewer: Viewer, received_ms: int) -> Playback:
+def _payload(event: ClientEvent, viewer: ViewerId, received_ms: int) -> Playback:
     timings = {name: getattr(event, name) for name in TIMINGS if getattr(event, name) is not None}
     return Playback(clip_id=event.clip_id, viewer=viewer.key, user_id=viewer.user_id, client_event_id=event.event_id,
                     session_id=event.session_id, device=event.device.value, network=event.network.value,
                     source=event.source.value if event.source else None, received_ms=received_ms, **timings)
 
 
-async def ingest(*, services: Services, raw_events: list[Any], viewer: Viewer, region: str,
+async def ingest(*, services: Services, raw_events: list[Any], viewer: ViewerId, region: str,
                  now: float | None = None) -> IngestResult:
     settings = services.settings
     now = time.time() if now is None else now
@@ -127,12 +111,12 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: Viewer, r
     return IngestResult(accepted=len(fresh), duplicates=duplicates, rejected=rejected)
 
 
-def _seen_keys(viewer: Viewer, now: float) -> tuple[str, str]:
+def _seen_keys(viewer: ViewerId, now: float) -> tuple[str, str]:
     bucket = int(now // SEEN_BUCKET_S)
     return f"ev:seen:{viewer.key}:{bucket}", f"ev:seen:{viewer.key}:{bucket - 1}"
 
 
-async def _drop_seen(services: Services, viewer: Viewer, good: list[tuple[int, ClientEvent]],
+async def _drop_seen(services: Services, viewer: ViewerId, good: list[tuple[int, ClientEvent]],
                      now: float) -> tuple[list[ClientEvent], int]:
     """First line of deduplication (retries of a batch); processors deduplicate for good."""
     ids = [event.event_id for _, event in good]
@@ -151,6 +135,6 @@ async def _drop_seen(services: Services, viewer: Viewer, good: list[tuple[int, C
     return fresh, len(good) - len(fresh)
 
 
-async def _mark_seen(services: Services, viewer: Viewer, fresh: list[ClientEvent], now: float) -> None:
+async def _mark_seen(services: Services, viewer: ViewerId, fresh: list[ClientEvent], now: float) -> None:
     current, _ = _seen_keys(viewer, now)
     await services.cache.sadd(current, *(event.event_id for event in fresh), ttl=2 * SEEN_BUCKET_S + 60)

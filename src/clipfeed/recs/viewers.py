@@ -1,9 +1,9 @@
 """Who is asking for a feed, and their links (follows, blocks, onboarding interests).
 
-Signed-in viewers are ``u:<user id>``. Anonymous viewers get a feed too, keyed by a device:
-apps send ``X-Device-ID`` (any stable random string); browsers get an HttpOnly ``cf_device``
-cookie on their first feed request. Either is hashed into ``d:<16 hex>``, so the raw value is
-never stored. An anonymous viewer has a seen set, a buffer and a live profile like anyone
+Viewers are keyed as ``clipfeed.core.viewers`` says (``u:<user id>``, ``d:<16 hex>``).
+Anonymous viewers get a feed too, keyed by a device: apps send ``X-Device-ID`` (any stable
+random string); browsers get an HttpOnly ``cf_device`` cookie on their first feed request. An
+anonymous viewer has a seen set, a buffer and a live profile like anyone
 else, but no follows, blocks or interests.
 
 Follows, blocks and interests are cached per viewer for ``LINKS_TTL_S`` seconds and dropped as
@@ -15,13 +15,13 @@ second), on buffered clips too, since every page is checked against the blocked 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import orjson
 import sqlalchemy as sa
 
+from clipfeed.core.viewers import ViewerId
 from clipfeed.recs.models import ViewerInterests
 from clipfeed.recs.signals import SIGNALS
 
@@ -42,12 +42,11 @@ class Viewer:
 
     @classmethod
     def signed_in(cls, user_id: int, **kwargs: object) -> Viewer:
-        return cls(key=f"u:{user_id}", user_id=user_id, **kwargs)  # type: ignore[arg-type]
+        return cls(key=ViewerId.signed_in(user_id).key, user_id=user_id, **kwargs)  # type: ignore[arg-type]
 
     @classmethod
     def anonymous(cls, device_id: str, **kwargs: object) -> Viewer:
-        digest = hashlib.sha256(device_id.encode()).hexdigest()[:16]
-        return cls(key=f"d:{digest}", **kwargs)  # type: ignore[arg-type]
+        return cls(key=ViewerId.anonymous(device_id).key, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -86,7 +85,7 @@ async def viewer_links(services: Services, viewer: Viewer, *, blocks_only: bool 
 
 
 async def forget_links(services: Services, user_id: int) -> None:
-    await services.cache.delete(links_key(f"u:{user_id}"))
+    await services.cache.delete(links_key(ViewerId.signed_in(user_id).key))
 
 
 async def get_interests(services: Services, user_id: int) -> list[str]:

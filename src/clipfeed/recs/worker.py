@@ -27,6 +27,7 @@ from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core import contract
 from clipfeed.core.contract import Topic
 from clipfeed.core.events import Event
+from clipfeed.core.viewers import ViewerId
 from clipfeed.infra.log import Record
 from clipfeed.recs import render, training
 from clipfeed.recs.cards import ClipCard, put_cards, remove_clip, sketch
@@ -114,11 +115,8 @@ LINK_TYPES = frozenset(t.name for t in (contract.FOLLOW_ADDED, contract.FOLLOW_R
 
 
 def viewer_of(activity: Activity) -> Viewer:
-    """The feed's viewer for an activity's (``"<user id>"`` or ``"anon:<device id>"``)."""
-    region = activity.region or "global"
-    if activity.user_id is not None:
-        return Viewer.signed_in(activity.user_id, region=region)
-    return Viewer.anonymous(activity.viewer.removeprefix("anon:"), region=region)
+    """The feed's viewer of an activity (the same key: ``clipfeed.core.viewers``)."""
+    return Viewer(key=activity.viewer, user_id=activity.user_id, region=activity.region or "global")
 
 
 class FeedbackProcessor(Processor):
@@ -161,8 +159,9 @@ class FeedbackProcessor(Processor):
         await forget_links(self.services, event.actor_id)
         if event.type == contract.FOLLOW_ADDED.name:
             # Following someone is history: the next page is a personal build, not a cold start.
-            await self.services.cache.set(known_key(f"u:{event.actor_id}"), b"1", ttl=STATE_TTL_S)
-            await self.services.cache.hincr_float(ukey(f"u:{event.actor_id}", "creators"), str(int(event.key)),
+            viewer = ViewerId.signed_in(event.actor_id).key
+            await self.services.cache.set(known_key(viewer), b"1", ttl=STATE_TTL_S)
+            await self.services.cache.hincr_float(ukey(viewer, "creators"), str(int(event.key)),
                                                   3.0, ttl=60 * 24 * 3600.0)
 
 

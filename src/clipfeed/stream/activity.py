@@ -14,6 +14,7 @@ import orjson
 from pydantic import ValidationError
 
 from clipfeed.core import contract
+from clipfeed.core.viewers import ViewerId
 from clipfeed.infra.log import Record
 
 PLAYBACK_TYPES = frozenset(contract.PLAYBACK)
@@ -35,7 +36,7 @@ class Activity:
     id: int
     type: str
     ts: float                      # event time, epoch seconds (client time for playback)
-    viewer: str                    # "<user id>" or "anon:<device id>"
+    viewer: str                    # ``clipfeed.core.viewers``: "u:<user id>" or "d:<hash>"
     user_id: int | None
     clip_id: int | None
     creator_id: int | None = None  # known for social events; looked up for playback ones
@@ -75,22 +76,26 @@ def decode(raw: bytes) -> Activity:
         if kind in PLAYBACK_TYPES:
             played = contract.PLAYBACK[kind].parse_payload(payload)
             return Activity(
-                id=event_id, type=kind, ts=ts, viewer=played.viewer, user_id=played.user_id,
+                id=event_id, type=kind, ts=ts, viewer=ViewerId.parse(played.viewer).key, user_id=played.user_id,
                 clip_id=played.clip_id, region=region, session_id=played.session_id, device=played.device,
                 network=played.network, source=played.source or "", watch_ms=played.watch_ms or 0,
                 position_ms=played.position_ms, duration_ms=played.duration_ms, received_ms=played.received_ms)
         if kind in FOLLOW_TYPES:
             follow = contract.EVENT_TYPES[kind].parse_payload(payload)
-            return Activity(id=event_id, type=kind, ts=ts, viewer=str(follow.user_id), user_id=follow.user_id,
+            return Activity(id=event_id, type=kind, ts=ts, viewer=ViewerId.signed_in(follow.user_id).key,
+                            user_id=follow.user_id,
                             clip_id=None, followee_id=follow.followee_id, region=region, received_ms=int(ts * 1000))
         if kind in CLIP_SOCIAL_TYPES:
             social = contract.EVENT_TYPES[kind].parse_payload(payload)
-            return Activity(id=event_id, type=kind, ts=ts, viewer=str(social.user_id), user_id=social.user_id,
+            return Activity(id=event_id, type=kind, ts=ts, viewer=ViewerId.signed_in(social.user_id).key,
+                            user_id=social.user_id,
                             clip_id=social.clip_id, creator_id=social.creator_id,
                             comment_id=getattr(social, "comment_id", None), region=region,
                             received_ms=int(ts * 1000))
     except ValidationError as exc:
         raise PoisonEvent(f"{kind} payload: {exc.errors(include_url=False)[0]['msg']}") from exc
+    except ValueError as exc:  # not a viewer
+        raise PoisonEvent(f"{kind}: {exc}") from exc
     raise PoisonEvent(f"unknown event type {kind!r}")
 
 

@@ -1,7 +1,7 @@
 """A viewer's recent interest profile, written by the owner of the viewer's partition of
 ``activity.users`` (client events and relayed social events of that viewer).
 
-Key ``feat:user:{viewer}`` (viewer = user ID, or ``anon:<device id>``): JSON with ``L`` (the
+Key ``feat:user:{viewer}`` (the viewer as ``clipfeed.core.viewers`` writes it): JSON with ``L`` (the
 landmark, epoch seconds), forward-decayed sums ``tags`` {hashtag: score}, ``creators``
 {creator ID: score}, ``plays``/``skips``/``completes``, ``emb``/``emb_w`` (weighted sum of the
 content embeddings of clips engaged with, and its weight), ``recent`` (clip IDs played, newest
@@ -27,6 +27,7 @@ import orjson
 import structlog
 
 from clipfeed.core import contract
+from clipfeed.core.viewers import ViewerId
 from clipfeed.media.features import get_embeddings
 from clipfeed.stream.activity import Activity
 from clipfeed.stream.clip_meta import clip_meta
@@ -197,10 +198,11 @@ def _view(viewer: str, profile: dict[str, Any], now: float, half_life: float, to
 
 async def get_user_features(*, services: Services, viewers: list[str | int], now: float | None = None,
                             top: int = 20) -> dict[str, UserFeatures]:
-    """Profiles of the viewers that have one (user IDs, or ``anon:<device id>``)."""
+    """Profiles of the viewers that have one, by the user ID or viewer key asked for (any form
+    ``ViewerId.parse`` reads)."""
     now = time.time() if now is None else now
     keys = [str(v) for v in viewers]
-    stored = await services.cache.get_many([user_features_key(k) for k in keys])
+    stored = await services.cache.get_many([user_features_key(ViewerId.parse(k).key) for k in keys])
     half_life = services.settings.features_half_life_s
     return {k: _view(k, orjson.loads(raw), now, half_life, top) for k, raw in zip(keys, stored, strict=True)
             if raw is not None}
