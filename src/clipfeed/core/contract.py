@@ -34,7 +34,6 @@ class Topic:
     ACTIVITY_USERS = "activity.users"        # key: the viewer (``core.viewers``); the same + follows
     MEDIA_UPLOADED = "media.uploaded"        # key: clip ID; work queue of media jobs
     MEDIA_PROGRESS = "media.progress"        # key: clip ID; progress for the status stream
-    MEDIA_RESULTS = "media.results"          # key: clip ID; the end of a media job
     MEDIA_CHUNKS = "media.chunks"            # key: clip ID; chunks of long clips to encode
     MEDIA_RETRANSCODE = "media.retranscode"  # key: clip ID; cold clips popular again
     NOTIFICATIONS = "notifications"          # key: recipient user ID; live signal for SSE
@@ -180,13 +179,6 @@ class MediaUploaded(Payload):
     upload_id: str | None = None
 
 
-class MediaResult(Payload):
-    clip_id: WireId
-    owner_id: WireId
-    status: str
-    reason: str | None = None
-
-
 class MediaProgress(Payload):
     clip_id: WireId
     stage: str
@@ -307,6 +299,8 @@ def _clip(status: str, *extra: str) -> EventType[ClipChanged]:
 
 
 CLIP_CREATED = _clip("created")
+# A media job ends with clip.ready, .review, .rejected or .failed (there is no media.results:
+# nothing read it that the clip event does not say).
 CLIP_UPDATED: EventType[ClipUpdated] = EventType("clip.updated", Topic.CLIPS, ClipUpdated,
                                                  readers=(*_CLIP_READERS, PURGE))
 CLIP_DELETED: EventType[ClipDeleted] = EventType("clip.deleted", Topic.CLIPS, ClipDeleted,
@@ -365,11 +359,6 @@ PLAYBACK: dict[str, EventType[Playback]] = {
 
 MEDIA_UPLOADED: EventType[MediaUploaded] = EventType("media.uploaded", Topic.MEDIA_UPLOADED, MediaUploaded,
                                                      readers=("media",))
-# The end of a media job (``media.ready``, ``.held``, ``.rejected``, ``.failed``).
-MEDIA_RESULT: dict[str, EventType[MediaResult]] = {
-    kind: EventType(f"media.{kind}", Topic.MEDIA_RESULTS, MediaResult,
-                    unread="read only by tests (the clip.<status> event on clips is what consumers read)")
-    for kind in ("ready", "held", "rejected", "failed")}
 MEDIA_PROGRESS: EventType[MediaProgress] = EventType("media.progress", Topic.MEDIA_PROGRESS, MediaProgress,
                                                      readers=(STATUS_STREAM,))
 MEDIA_CHUNK: EventType[MediaChunk] = EventType("media.chunk", Topic.MEDIA_CHUNKS, MediaChunk,

@@ -10,9 +10,9 @@ States (the clip's ``status`` and the progress ``stage``)::
 Crash behaviour: each finished stage is saved in ``clips/{id}/work/state.json`` (see
 ``jobstate``). A redelivered job skips what is saved and redoes the rest; an encode that did
 not finish restarts after deleting every output prefix, so no partial object outlives the
-job. Outputs have deterministic keys, and the final status is written once, with the job's
-event ID in ``media["job"]``: a delivery of an already finished job only re-announces the
-recorded result (same event ID, which consumers deduplicate) and cleans up.
+job. Outputs have deterministic keys, and the final status is written once (with its
+``clip.<status>`` event), with the job's event ID in ``media["job"]``: a delivery of an
+already finished job only cleans up.
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ async def run_job(services: Services, job: Job) -> str:
         return "gone"
     media = clip.media or {}
     if media.get("job") == job.event_id and clip.status in FINAL:
-        await results.announce(services, clip)  # the same event again, in case it was lost
         await jobstate.clear_work(services.blobs, job.clip_id)
         return f"{clip.status} (already)"
     workdir = workdir_for(services, job.clip_id)

@@ -10,7 +10,7 @@ A lock in the cache (``media:lock:{clip_id}``, renewed with the lease) keeps two
 working on one clip at once should a lease lapse under a live worker; the second waits. A worker
 that finds its lock lost (it stalled past the lock's time to live) stops the job before it
 publishes, and the result itself is written only to a clip still ``processing`` (``results``),
-so a job run twice still announces one result.
+so a job run twice still writes (and announces) one result.
 """
 
 from __future__ import annotations
