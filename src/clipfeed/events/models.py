@@ -110,7 +110,7 @@ class ClientEvent(BaseModel):
         return self
 
 
-class Rejected(BaseModel):
+class RejectedEvent(BaseModel):
     index: int = Field(description="position of the event in the batch")
     event_id: str | None = None
     reason: str = Field(description="invalid | clock_skew | too_old")
@@ -120,4 +120,4 @@ class Rejected(BaseModel):
 class IngestResult(BaseModel):
     accepted: int = Field(description="events published (new)")
     duplicates: int = Field(description="events already received (dropped, nothing to do)")
-    rejected: list[Rejected] = Field(default_factory=list, description="refused events; do not resend")
+    rejected: list[RejectedEvent] = Field(default_factory=list, description="refused events; do not resend")

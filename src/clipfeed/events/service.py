@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from clipfeed.core.contract import PLAYBACK, Playback, Topic
 from clipfeed.core.viewers import ViewerId
-from clipfeed.events.models import TIMINGS, ClientEvent, IngestResult, Rejected
+from clipfeed.events.models import TIMINGS, ClientEvent, IngestResult, RejectedEvent
 from clipfeed.events.topics import ensure_topics
 from clipfeed.infra.log import OutgoingRecord
 
@@ -48,25 +48,26 @@ def _problem_text(error: ValidationError) -> str:
 
 
 def validate(raw_events: list[Any], *, now: float, max_future_s: float,
-             max_age_s: float) -> tuple[list[tuple[int, ClientEvent]], list[Rejected]]:
+             max_age_s: float) -> tuple[list[tuple[int, ClientEvent]], list[RejectedEvent]]:
     """Schema and clock-skew checks, event by event."""
     good: list[tuple[int, ClientEvent]] = []
-    rejected: list[Rejected] = []
+    rejected: list[RejectedEvent] = []
     for index, raw in enumerate(raw_events):
         claimed_id = raw.get("event_id") if isinstance(raw, dict) else None
         claimed_id = claimed_id if isinstance(claimed_id, str) and len(claimed_id) <= 64 else None
         try:
             event = ClientEvent.model_validate(raw)
         except ValidationError as exc:
-            rejected.append(Rejected(index=index, event_id=claimed_id, reason="invalid", detail=_problem_text(exc)))
+            rejected.append(RejectedEvent(index=index, event_id=claimed_id, reason="invalid",
+                                          detail=_problem_text(exc)))
             continue
         at = event.ts.timestamp()
         if at > now + max_future_s:
-            rejected.append(Rejected(index=index, event_id=event.event_id, reason="clock_skew",
-                                     detail=f"ts is {at - now:.0f} s ahead of the server clock"))
+            rejected.append(RejectedEvent(index=index, event_id=event.event_id, reason="clock_skew",
+                                          detail=f"ts is {at - now:.0f} s ahead of the server clock"))
         elif at < now - max_age_s:
-            rejected.append(Rejected(index=index, event_id=event.event_id, reason="too_old",
-                                     detail=f"ts is older than {max_age_s:.0f} s"))
+            rejected.append(RejectedEvent(index=index, event_id=event.event_id, reason="too_old",
+                                          detail=f"ts is older than {max_age_s:.0f} s"))
         else:
             good.append((index, event))
     return good, rejected

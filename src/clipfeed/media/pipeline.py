@@ -35,7 +35,7 @@ from clipfeed.media.ffmpeg import FFmpegError, Report
 from clipfeed.media.job import Job
 from clipfeed.media.publish import Publisher
 from clipfeed.media.reporting import Progress
-from clipfeed.media.validate import Limits, Rejected, assess, check_probe
+from clipfeed.media.validate import Limits, UnusableMedia, assess, check_probe
 from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
@@ -82,8 +82,8 @@ async def _run(services: Services, job: Job, clip: Clip, workdir: Path) -> str:
         plan = transcode.make_plan(probe, source, job.edits, extra_codecs=tuple(settings.media_extra_codecs),
                                    background=await _background(services, job, workdir))
         if plan.duration < 0.3:
-            raise Rejected("after trimming, nothing of the video is left")
-    except (prober.ProbeError, Rejected) as exc:
+            raise UnusableMedia("after trimming, nothing of the video is left")
+    except (prober.ProbeError, UnusableMedia) as exc:
         return await results.reject(services, job, clip, str(exc), quality=None)
 
     if not state.done("transcoded"):
@@ -91,11 +91,11 @@ async def _run(services: Services, job: Job, clip: Clip, workdir: Path) -> str:
         await jobstate.save(blobs, job.clip_id, state)  # marks the job current (chunk workers check)
         try:
             state.stages["transcoded"] = await _transcode(services, job, plan, workdir, progress)
-        except (Rejected, FFmpegError) as exc:
+        except (UnusableMedia, FFmpegError) as exc:
             if isinstance(exc, FFmpegError) and not exc.input_at_fault:
                 raise  # killed, out of disk: a retry may do better
             log.info("media.rejected_in_decode", clip_id=job.clip_id, error=str(exc))
-            reason = str(exc) if isinstance(exc, Rejected) else UNDECODABLE
+            reason = str(exc) if isinstance(exc, UnusableMedia) else UNDECODABLE
             return await results.reject(services, job, clip, reason, quality=None)
         await fencing.check()  # a long encode: the clip may have passed to another worker
         await jobstate.save(blobs, job.clip_id, state)
@@ -111,13 +111,13 @@ async def _background(services: Services, job: Job, workdir: Path) -> Path | Non
     try:
         await services.blobs.download(job.edits.audio.key, target)
     except BlobNotFound as exc:
-        raise Rejected("the background sound of the edit list was not found") from exc
+        raise UnusableMedia("the background sound of the edit list was not found") from exc
     try:
         sound = await prober.probe(target)
     except prober.ProbeError as exc:
-        raise Rejected("the background sound is not a readable audio file") from exc
+        raise UnusableMedia("the background sound is not a readable audio file") from exc
     if not sound.audio:
-        raise Rejected("the background sound has no audio track")
+        raise UnusableMedia("the background sound has no audio track")
     return target
 
 

@@ -88,9 +88,9 @@ Feed = Callable[["Services", SimViewer, str | None], Awaitable[tuple[list[int], 
 
 async def clipfeed_feed(services: Services, viewer: SimViewer, cursor: str | None) -> tuple[list[int], str | None]:
     from clipfeed.recs.feed import foryou_page
-    from clipfeed.recs.viewers import Viewer
+    from clipfeed.recs.viewers import FeedViewer
 
-    page = await foryou_page(services, Viewer.anonymous(viewer.device), cursor=cursor, limit=10)
+    page = await foryou_page(services, FeedViewer.anonymous(viewer.device), cursor=cursor, limit=10)
     return [r.clip_id for r in page.items], page.next_cursor
 
 

@@ -32,7 +32,7 @@ LINKS_TTL_S = 300.0
 
 
 @dataclass(frozen=True)
-class Viewer:
+class FeedViewer:
     key: str
     user_id: int | None = None
     region: str = "global"
@@ -41,11 +41,11 @@ class Viewer:
     network: str | None = None
 
     @classmethod
-    def signed_in(cls, user_id: int, **kwargs: object) -> Viewer:
+    def signed_in(cls, user_id: int, **kwargs: object) -> FeedViewer:
         return cls(key=ViewerId.signed_in(user_id).key, user_id=user_id, **kwargs)  # type: ignore[arg-type]
 
     @classmethod
-    def anonymous(cls, device_id: str, **kwargs: object) -> Viewer:
+    def anonymous(cls, device_id: str, **kwargs: object) -> FeedViewer:
         return cls(key=ViewerId.anonymous(device_id).key, **kwargs)  # type: ignore[arg-type]
 
 
@@ -65,7 +65,7 @@ def decode_links(raw: bytes) -> Links:
     return Links(data["f"], set(data["b"]), data["i"])
 
 
-async def viewer_links(services: Services, viewer: Viewer, *, blocks_only: bool = False) -> Links:
+async def viewer_links(services: Services, viewer: FeedViewer, *, blocks_only: bool = False) -> Links:
     if viewer.user_id is None:
         return Links()
     raw = await services.cache.get(links_key(viewer.key))

@@ -36,7 +36,7 @@ from clipfeed.recs.feedback import Feedback, fold, refill_viewers
 from clipfeed.recs.profile import STATE_TTL_S, known_key, ukey
 from clipfeed.recs.render_keys import view_key
 from clipfeed.recs.signals import SIGNALS
-from clipfeed.recs.viewers import Viewer, delete_interests, forget_links
+from clipfeed.recs.viewers import FeedViewer, delete_interests, forget_links
 from clipfeed.runtime.consumers import Processor, run_processor
 from clipfeed.runtime.services import Services
 from clipfeed.stream.activity import Activity
@@ -114,9 +114,9 @@ LINK_TYPES = frozenset(t.name for t in (contract.FOLLOW_ADDED, contract.FOLLOW_R
                                        contract.BLOCK_REMOVED))
 
 
-def viewer_of(activity: Activity) -> Viewer:
+def viewer_of(activity: Activity) -> FeedViewer:
     """The feed's viewer of an activity (the same key: ``clipfeed.core.viewers``)."""
-    return Viewer(key=activity.viewer, user_id=activity.user_id, region=activity.region or "global")
+    return FeedViewer(key=activity.viewer, user_id=activity.user_id, region=activity.region or "global")
 
 
 class FeedbackProcessor(Processor):

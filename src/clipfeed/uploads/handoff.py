@@ -106,7 +106,7 @@ async def finish(services: Services, store: PartialStore, upload_id: int) -> Upl
         digest = intake.running_digest(row.id, row.length or 0)
         try:
             accepted = await validation.check(path, settings=services.settings)
-        except validation.Rejected as exc:
+        except validation.UnacceptableFile as exc:
             raise await reject(services, store, row, partials, exc.reason) from None
         if digest is None:
             digest = await asyncio.to_thread(sha256_of, path)
