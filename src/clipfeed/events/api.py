@@ -34,8 +34,8 @@ BATCH_SCHEMA = EventBatch.model_json_schema(ref_template=BATCH_SCHEMA_AT + "/$de
 @router.post("/events", response_model=IngestResult, openapi_extra={"requestBody": {
     "required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}})
 async def post_events(request: Request, viewer: OptionalUser, services: Deps, ip: ClientIp) -> IngestResult:
-    """Accepts the valid events of a batch and reports each refused one; see README
-    "Events and stream processing". Anonymous viewers identify with ``X-Device-Id``."""
+    """Accepts the valid events of a batch and reports each refused one (docs/api/events.md).
+    Anonymous viewers identify with ``X-Device-Id``."""
     settings = services.settings
     if viewer is not None:
         who = ViewerId.signed_in(viewer.id)

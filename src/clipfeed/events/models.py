@@ -61,7 +61,7 @@ Millis = Annotated[int, Field(ge=0, le=MAX_MS)]
 
 
 class ClientEvent(BaseModel):
-    """One playback event as a client reports it (see README for each type's fields)."""
+    """One playback event as a client reports it (docs/api/events.md lists each type's fields)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

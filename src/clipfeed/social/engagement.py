@@ -3,7 +3,7 @@
 Consistency: the viewer's own state (``liked_by_me``, ``bookmarked_by_me``, "my likes") is read
 from the rows the write just committed, so it is exact at once (read-your-writes). Counts come
 from the stream counters (``clipfeed.stream.counters``) and trail the writes by the pipeline's
-lag (README "Social": staleness). A write's response carries an estimate: the counter adjusted
+lag (docs/design/social.md, "Consistency and staleness"). A write's response carries an estimate: the counter adjusted
 by what this very write changed.
 
 A like is one transaction on the user's shard: the row (unique per user and clip, so 50

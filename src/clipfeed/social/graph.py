@@ -1,7 +1,7 @@
 """The follow graph and blocks inside one main-database transaction.
 
 Follower/following counts are counter rows changed in the same transaction as ``follows``, so
-they are exact at every commit (README "Social" has the measurement behind this choice). A
+they are exact at every commit (docs/benchmarks.md, "Social", has the measurement behind this choice). A
 follow and a block of the same pair lock both users' counter rows first, in ID order, so the
 two serialise: a follow can never slip in beside a block.
 """
