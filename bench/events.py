@@ -128,16 +128,18 @@ def settings_from(env: dict[str, str]) -> Any:
 
 async def measure_in_process(env: dict[str, str], total: int) -> dict[str, float]:
     from clipfeed.bootstrap import running
+    from clipfeed.core.contract import Topic
     from clipfeed.core.events import SCHEMA_VERSION
+    from clipfeed.core.viewers import ViewerId
     from clipfeed.events import service as ingest
-    from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, ensure_topics
+    from clipfeed.events.topics import ensure_topics
     from clipfeed.infra.log import OutgoingRecord
 
     async with running(settings_from(env), relay=False) as services:
         await ensure_topics(services)
         now_ms = int(time.time() * 1000)
         batches = [make_batch(now_ms) for _ in range(total // BATCH)]
-        viewers = [ingest.Viewer.signed_in(1_000_000 + i) for i in range(CLIENTS)]
+        viewers = [ViewerId.signed_in(1_000_000 + i) for i in range(CLIENTS)]
         # Baseline: the same envelopes, already encoded, appended to both topics.
         encoded = []
         iso = datetime.fromtimestamp(now_ms / 1000, UTC).isoformat()
@@ -153,8 +155,8 @@ async def measure_in_process(env: dict[str, str], total: int) -> dict[str, float
             encoded.append((clips, users))
         started = time.perf_counter()
         for clips, users in encoded:
-            await asyncio.gather(services.log.append_batch(ACTIVITY_CLIPS, clips),
-                                 services.log.append_batch(ACTIVITY_USERS, users))
+            await asyncio.gather(services.log.append_batch(Topic.ACTIVITY_CLIPS, clips),
+                                 services.log.append_batch(Topic.ACTIVITY_USERS, users))
         baseline = total / (time.perf_counter() - started)
         fresh = [make_batch(now_ms) for _ in range(total // BATCH)]
         started = time.perf_counter()

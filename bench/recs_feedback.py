@@ -30,14 +30,14 @@ from clipfeed.infra.cache import open_cache
 from clipfeed.recs import training
 from clipfeed.recs.cards import ClipCard, put_cards
 from clipfeed.recs.feedback import Feedback, fold
-from clipfeed.recs.viewers import Viewer
+from clipfeed.recs.viewers import FeedViewer
 
 MIX = ["impression"] * 5 + ["progress"] * 3 + ["complete"] * 2 + ["skip", "like", "replay", "share"]
 CLIPS = 5000
 
 
 def synthetic(count: int, viewers: int, first_id: int, rng: random.Random) -> list[Feedback]:
-    people = [Viewer.signed_in(n + 1, region=rng.choice(["eu", "us"])) for n in range(viewers)]
+    people = [FeedViewer.signed_in(n + 1, region=rng.choice(["eu", "us"])) for n in range(viewers)]
     return [Feedback(first_id + n, rng.choice(people), rng.randrange(1, CLIPS + 1), rng.choice(MIX),
                      rng.choice([0.0, 3000.0, 15000.0]), time.time()) for n in range(count)]
 

@@ -125,3 +125,21 @@ def test_the_site_loads_nothing_from_a_cdn() -> None:
         assert "://" not in entry, f"{entry} is fetched from elsewhere"
         assert (DOCS / entry).is_file(), f"{entry} is not in docs/"
         assert (DOCS / entry).with_name("LICENSE").is_file(), f"{entry} has no licence beside it"
+
+
+def test_source_points_at_docs_pages_and_sections_that_exist() -> None:
+    """Docstrings, comments and log messages name ``docs/<page>.md`` (and a section in quotes
+    after it); the README is no longer the manual, so nothing in ``src/`` points there."""
+    problems = []
+    for path in sorted((ROOT / "src").rglob("*.py")):
+        text = path.read_text()
+        where = path.relative_to(ROOT)
+        if re.search(r"\bREADME\b(?!\.md)", text.replace("web/README.md", "")):
+            problems.append(f"{where}: points at the README")
+        for page, section in re.findall(r"(docs/[\w/-]+\.md)(?:,? (?:\(|\"|')([^\"')]+)[\"')])?", text):
+            target = ROOT / page
+            if not target.exists():
+                problems.append(f"{where}: {page} does not exist")
+            elif section and slugify(section, "-") not in _anchors(target):
+                problems.append(f"{where}: {page} has no section {section!r}")
+    assert not problems, "\n".join(problems)

@@ -75,5 +75,5 @@ def _announce_embedded(settings: Settings) -> None:
                 if url.startswith(("sqlite", "memory", "embedded"))]
     if embedded:
         structlog.get_logger(__name__).warning(
-            "embedded backends in use: fine for one machine; see README 'Running at scale'",
+            "embedded backends in use: fine for one machine; see docs/operate/deployment.md (Stage 3: a cluster)",
             backends=embedded)

@@ -58,21 +58,21 @@ class Settings(BaseSettings):
     # Reports from this many distinct users hide a clip until a moderator decides.
     moderation_report_hide_threshold: int = 5
 
-    # Social (README "Social"): comment edit window and write rate limits per user.
+    # Social (docs/design/social.md): comment edit window and write rate limits per user.
     social_comment_edit_window_s: int = 15 * 60
     social_comment_rate_per_minute: int = 10
     social_comment_rate_per_day: int = 500
     social_write_rate_per_minute: int = 120  # likes, bookmarks, follows, blocks, shares each
-    # Idempotency-Key responses are kept this long (README "Idempotency keys").
+    # Idempotency-Key responses are kept this long (docs/design/social.md, "Idempotency keys").
     idempotency_ttl_s: int = 24 * 3600
 
-    # Notifications (README "Notifications"): above this many followers a creator's new clip
+    # Notifications (docs/design/notifications.md): above this many followers a creator's new clip
     # reaches followers on read instead of one inbox row each on write.
     notifications_fanout_threshold: int = 10_000
     notifications_like_window_s: int = 3600  # likes of one clip within this window share a row
     notifications_pull_days: int = 7  # on-read items older than this are not merged in
 
-    # Uploads (tus 1.0 at /v1/uploads/; see the README's "Uploads")
+    # Uploads (tus 1.0 at /v1/uploads/; see docs/design/uploads.md)
     upload_max_bytes: int = 1024 * 1024 * 1024
     upload_max_chunk_bytes: int = 64 * 1024 * 1024  # request body limit of one PATCH/POST
     upload_expiry_s: int = 24 * 3600  # unfinished uploads expire this long after their last byte
@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     upload_record_ttl_s: int = 7 * 24 * 3600  # finished, rejected and expired records kept
     upload_sweep_interval_s: float = 60.0
 
-    # Media screening (README "Moderation checks and policy"): overrides of the policy table,
+    # Media screening (docs/design/moderation.md, "Screening: checks and policy"): overrides of the policy table,
     # check -> [hold at, reject at] (JSON); checks not named keep their defaults.
     screening_policy: dict[str, tuple[float, float]] = Field(default_factory=dict)
     screening_nsfw_frames: int = 16
@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     # none otherwise (run `clipfeed worker <role>` processes).
     inprocess_workers: str = "auto"
 
-    # Events, stream processing, lake (issue 8; see README "Events and stream processing")
+    # Events, stream processing, lake (docs/design/stream.md, docs/design/lake.md)
     events_max_batch: int = 500               # events per POST /v1/events
     events_max_body_bytes: int = 1024 * 1024  # body limit of POST /v1/events
     events_max_future_skew_s: float = 300.0   # client clocks may run this far ahead
@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     lake_jobs_interval_s: float = 300.0       # aggregates/training data recomputed this often
     lake_engine: str = "duckdb"               # duckdb | spark
 
-    # Delivery (issue 6; README "Delivery"). Signing keys "kid:secret", newest first; URLs are
+    # Delivery (docs/design/delivery.md). Signing keys "kid:secret", newest first; URLs are
     # signed with the first and the first ``media_signing_keys_accepted`` are accepted.
     media_signing_keys: CsvList = Field(default_factory=list)
     media_signing_keys_accepted: int = 2
@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     placement_top_clips: int = 50               # clips pre-warmed per region
     placement_segments: int = 2                 # first segments pre-warmed per rendition
     placement_interval_s: float = 300.0
-    # Storage tiers (README "Storage tiers"); blob_url is the hot tier.
+    # Storage tiers (docs/design/storage-tiers.md); blob_url is the hot tier.
     blob_url_warm: str = "file://{data_dir}/blobs-warm"
     blob_url_cold: str = "file://{data_dir}/blobs-cold"
     blob_url_replica: str = ""                  # a second region's store for hot objects
@@ -157,7 +157,7 @@ class Settings(BaseSettings):
         "hot": 0.023, "warm": 0.0125, "cold": 0.004, "replica": 0.023})  # USD per GB-month
     lifecycle_interval_s: float = 3600.0
 
-    # Recommendations and the feed (README "Recommendations and the feed")
+    # Recommendations and the feed (docs/design/recommendations.md)
     feed_page_size: int = 10
     feed_buffer_size: int = 60  # ranked clips kept ready per active viewer
     feed_buffer_stale_s: float = 300.0  # an older buffer is rebuilt rather than served

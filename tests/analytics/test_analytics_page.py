@@ -57,7 +57,7 @@ async def _watched(client: httpx.AsyncClient, services: Any) -> dict[str, Any]:
     """dave's public clip is played by alice (to the end), an anonymous device (skipped at
     2.5 s) and eve (no end reported); his private clip by no one; alice follows him. Then the
     stream role, compaction and today's jobs run, as the batch role would."""
-    from clipfeed.events.topics import SOCIAL
+    from clipfeed.core.contract import Topic
     from clipfeed.lake import compaction
     from clipfeed.lake import service as lake
     from clipfeed.stream.catchup import wait_for_catch_up
@@ -79,7 +79,7 @@ async def _watched(client: httpx.AsyncClient, services: Any) -> dict[str, Any]:
     followed = await client.put(f"/v1/users/{dave.id}/follow", headers=alice.auth)
     assert followed.status_code == 200, followed.text
     deadline = time.monotonic() + 30
-    while not sum((await services.log.end_offsets(SOCIAL)).values()):  # the server's relay publishes it
+    while not sum((await services.log.end_offsets(Topic.SOCIAL)).values()):  # the server's relay publishes it
         assert time.monotonic() < deadline, "the follow never reached the social topic"
         await asyncio.sleep(0.2)
     async with running_role(services):

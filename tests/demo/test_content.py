@@ -9,10 +9,10 @@ import pytest
 from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipStatus
+from clipfeed.core.contract import Topic
 from clipfeed.core.events import Event
 from clipfeed.demo import content as demo_content
 from clipfeed.media import features
-from clipfeed.uploads.handoff import MEDIA_UPLOADED
 
 pytestmark = pytest.mark.slow
 
@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow
 async def _uploaded_events(services) -> list[Event]:
     await services.outbox.flush()
     events = []
-    for partition in range(await services.log.partitions(MEDIA_UPLOADED)):
-        events += [Event.decode(r.value) for r in await services.log.read(MEDIA_UPLOADED, partition, from_offset=0)]
+    topic = Topic.MEDIA_UPLOADED
+    for partition in range(await services.log.partitions(topic)):
+        events += [Event.decode(r.value) for r in await services.log.read(topic, partition, from_offset=0)]
     return events
 
 

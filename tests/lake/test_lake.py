@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from clipfeed.core.viewers import ViewerId
 from clipfeed.lake import compaction, service
 from clipfeed.lake.layout import EVENTS_PREFIX
 from clipfeed.stream.activity import decode
@@ -46,14 +47,14 @@ async def test_jobs_compute_creator_analytics_and_point_in_time_training_rows(cl
     assert daily[a]["creator_id"] == accounts["dave"].id
 
     training = {(row["viewer"], row["clip_id"]): row for row in results["training"].to_pylist()}
-    alice_a = training[(str(accounts["alice"].id), a)]
+    alice_a = training[(ViewerId.signed_in(accounts["alice"].id).key, a)]
     assert (alice_a["label_complete"], alice_a["label_like"], alice_a["label_share"], alice_a["label_watch_ms"]) == (
         1, 0, 1, 8000)
     assert (alice_a["viewer_plays_7d"], alice_a["clip_impressions_7d"]) == (0, 0)  # nothing before it
-    bob_a = training[(str(accounts["bob"].id), a)]
+    bob_a = training[(ViewerId.signed_in(accounts["bob"].id).key, a)]
     assert (bob_a["label_complete"], bob_a["label_like"], bob_a["label_watch_ms"]) == (0, 1, 1200)
     assert (bob_a["clip_impressions_7d"], bob_a["clip_plays_7d"], bob_a["clip_completes_7d"]) == (1, 2, 1)
-    bob_b = training[(str(accounts["bob"].id), b)]
+    bob_b = training[(ViewerId.signed_in(accounts["bob"].id).key, b)]
     # Seen at t+23, after bob's play (t+21) and skip (t+22) of A: those count, later ones not.
     assert (bob_b["viewer_plays_7d"], bob_b["viewer_skips_7d"], bob_b["viewer_completes_7d"]) == (1, 1, 0)
     assert (bob_b["label_complete"], bob_b["label_watch_ms"]) == (1, 6000)

@@ -53,6 +53,15 @@ async def object_keys(services: Services, clip_id: int) -> list[str]:
     return [info.key async for info in services.blobs.list(f"clips/{clip_id}/")]
 
 
+OUTCOMES = ("clip.ready", "clip.review", "clip.rejected", "clip.failed")
+
+
+async def outcomes(services: Services, clip_id: int | None = None) -> list[Event]:
+    """The clip.<status> events that end media jobs, as published so far (after an outbox flush)."""
+    await services.outbox.flush()
+    return [e for e in await topic_events(services, "clips", clip_id) if e.type in OUTCOMES]
+
+
 async def topic_events(services: Services, topic: str, clip_id: int | None = None) -> list[Event]:
     try:
         partitions = await services.log.partitions(topic)

@@ -11,7 +11,7 @@ import pytest
 from clipfeed.media.job import Job
 from clipfeed.media.pipeline import run_job
 from tests.helpers import assert_problem, signup
-from tests.media.submit import SHARED, clip_row, object_keys, submit, topic_events
+from tests.media.submit import SHARED, clip_row, object_keys, outcomes, submit, topic_events
 
 pytestmark = pytest.mark.slow
 
@@ -65,4 +65,4 @@ async def test_on_the_real_stack_the_renditions_play_straight_from_s3(services, 
     played = subprocess.run(["ffmpeg", "-v", "error", "-i", str(tmp_path / clip.media["hls"]), "-map", "0",
                              "-f", "null", "-"], capture_output=True, text=True)
     assert played.returncode == 0 and played.stderr == ""
-    assert [e.type for e in await topic_events(services, "media.results", clip.id)] == ["media.ready"]
+    assert [e.type for e in await outcomes(services, clip.id)] == ["clip.ready"]

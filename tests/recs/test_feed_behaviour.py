@@ -14,7 +14,7 @@ from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipCreate, ClipStatus, ClipUpdate
 from clipfeed.recs import buffer as buffers
 from clipfeed.recs.feedback import Feedback, fold
-from clipfeed.recs.viewers import Viewer, links_key
+from clipfeed.recs.viewers import FeedViewer, links_key
 from clipfeed.social import blocks
 from tests.helpers import signup
 from tests.recs.conftest import seed_catalogue
@@ -145,7 +145,7 @@ async def test_a_skip_reranks_the_buffer_so_the_next_page_drops_what_was_skipped
     assert first["served_by"] == "cold_start"
     cats = [int(i["clip"]["id"]) for i in first["items"] if "cats" in i["clip"]["hashtags"]]
     assert len(cats) >= 3
-    await fold(services.cache, [Feedback(services.ids.next_id(), Viewer.signed_in(viewer.id), clip_id, "skip", 700)
+    await fold(services.cache, [Feedback(services.ids.next_id(), FeedViewer.signed_in(viewer.id), clip_id, "skip", 700)
                                 for clip_id in cats])
     second = await _page(client, viewer, first["next_cursor"])
     assert second["served_by"] == "reranked"

@@ -11,7 +11,7 @@ import pytest
 from clipfeed.accounts import service as accounts
 from clipfeed.recs import registry, training
 from clipfeed.recs.buffer import buffer_key
-from clipfeed.recs.viewers import Viewer
+from clipfeed.recs.viewers import FeedViewer
 from clipfeed.social import follows
 from tests.helpers import assert_problem, signup
 from tests.recs.conftest import seed_catalogue
@@ -70,6 +70,6 @@ async def test_impressions_and_feedback_train_a_model_the_feed_then_serves(clien
     index = await registry.read_index(services.blobs)
     assert index["current"] == report["model"] and index["models"][report["model"]]["metrics"]["rows"] == 300
     await registry.loaded_models(services.blobs, 30).refresh(services.blobs, force=True)
-    await services.cache.delete(buffer_key(Viewer.anonymous("device-0").key))  # next page: built now
+    await services.cache.delete(buffer_key(FeedViewer.anonymous("device-0").key))  # next page: built now
     page = (await client.get("/v1/feed", headers={"X-Device-ID": "device-0"})).json()
     assert page["model"] == report["model"] and len(page["items"]) == 10

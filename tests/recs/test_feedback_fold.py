@@ -17,7 +17,7 @@ from clipfeed.recs import training
 from clipfeed.recs.cards import FRESH_POOL, ClipCard, put_cards
 from clipfeed.recs.feedback import Feedback, fold, refill_viewers
 from clipfeed.recs.profile import ckey, dirty_key, known_key, ukey
-from clipfeed.recs.viewers import Viewer
+from clipfeed.recs.viewers import FeedViewer
 
 KINDS = ["impression", "progress", "complete", "replay", "skip", "share", "not_interested", "like", "comment"]
 CLIPS = list(range(1, 13))
@@ -39,7 +39,7 @@ async def caches(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Cache, C
             await cache.close()
 
 
-async def _catalogue(cache: Cache, viewers: list[Viewer]) -> None:
+async def _catalogue(cache: Cache, viewers: list[FeedViewer]) -> None:
     # Clip 12 has no card; impressions are open for most (viewer, clip) pairs, some discovery slots.
     await put_cards(cache, [ClipCard(c, 100 + c % 3, (f"t{c % 4}", "all"), 15_000, 1.0e9 + c,
                                      "en" if c % 2 else None, None, None) for c in CLIPS[:-1]])
@@ -47,7 +47,7 @@ async def _catalogue(cache: Cache, viewers: list[Viewer]) -> None:
                           for v in viewers for c in CLIPS if (c + len(v.key)) % 5}, ttl=3600)
 
 
-async def _state(cache: Cache, viewers: list[Viewer]) -> dict[str, Any]:
+async def _state(cache: Cache, viewers: list[FeedViewer]) -> dict[str, Any]:
     found: dict[str, Any] = {"fresh": await cache.ztop(FRESH_POOL, 100)}
     for v in viewers:
         found[v.key] = [await cache.hget_many([ukey(v.key, p) for p in ("stats", "tags", "creators")]),
@@ -80,8 +80,8 @@ def _close(left: Any, right: Any) -> None:
 async def test_a_batch_changes_the_state_exactly_as_its_events_one_by_one_and_a_redelivery_changes_nothing(
         caches: tuple[Cache, Cache]) -> None:
     reference, batched = caches
-    viewers = [Viewer.signed_in(7, region="eu"), Viewer.anonymous("dev1", region="eu"),
-               Viewer.signed_in(9, region="us")]
+    viewers = [FeedViewer.signed_in(7, region="eu"), FeedViewer.anonymous("dev1", region="eu"),
+               FeedViewer.signed_in(9, region="us")]
     rng = random.Random(5)
     events = [Feedback(n, rng.choice(viewers), rng.choice(CLIPS), rng.choice(KINDS), rng.choice([0, 0, 4200.0]),
                        1.7e9 + rng.random() * 100) for n in range(400)]
@@ -104,7 +104,7 @@ async def test_a_batch_changes_the_state_exactly_as_its_events_one_by_one_and_a_
 async def test_a_failed_read_releases_the_claims_so_the_redelivery_applies_the_events(
         caches: tuple[Cache, Cache], monkeypatch: pytest.MonkeyPatch) -> None:
     cache = caches[1]
-    viewer = Viewer.signed_in(7, region="eu")
+    viewer = FeedViewer.signed_in(7, region="eu")
     await _catalogue(cache, [viewer])
     events = [Feedback(n, viewer, 1, "like") for n in range(3)]
 

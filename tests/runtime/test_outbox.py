@@ -7,10 +7,19 @@ import asyncio
 
 import pytest
 
+from clipfeed.core.contract import EventType, Payload
 from clipfeed.core.events import Event
 from clipfeed.infra.db import Database, utcnow
 from clipfeed.infra.log import TopicSpec
 from clipfeed.runtime.outbox import Outbox, OutboxRow
+
+
+class Thing(Payload):
+    n: int
+
+
+THING_MADE = EventType("thing.made", "test.things", Thing)
+ROLLED_BACK = EventType("x", "test.rollback", Thing)
 
 
 async def _drain(services, topic: str) -> list[Event]:
@@ -23,8 +32,7 @@ async def _drain(services, topic: str) -> list[Event]:
 async def test_recorded_event_is_published_soon_after_commit(services) -> None:
     await services.log.ensure_topic(TopicSpec("test.things", partitions=2))
     async with services.db.session() as session:
-        event = services.outbox.record(session, topic="test.things", type="thing.made", key=42,
-                                       payload={"n": 1})
+        event = services.outbox.record(session, THING_MADE, key=42, payload=Thing(n=1))
     for _ in range(100):
         published = await _drain(services, "test.things")
         if published:
@@ -37,7 +45,7 @@ async def test_recorded_event_is_published_soon_after_commit(services) -> None:
 async def test_rolled_back_change_publishes_nothing(services) -> None:
     with pytest.raises(RuntimeError):
         async with services.db.session() as session:
-            services.outbox.record(session, topic="test.rollback", type="x", key=1, payload={})
+            services.outbox.record(session, ROLLED_BACK, key=1, payload=Thing(n=0))
             raise RuntimeError("boom")
     assert await services.outbox.flush() == 0
 

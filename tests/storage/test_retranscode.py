@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from clipfeed.clips import service as clips
+from clipfeed.core.contract import Topic
 from clipfeed.core.events import Event
 from clipfeed.delivery.models import PurgeTask
 from clipfeed.infra.log import Record
@@ -96,7 +97,7 @@ async def test_a_cold_clip_popular_again_gets_its_renditions_back_once(client, s
     views.totals[clip_id] = 40 + 500  # popular again: back to hot, and the renditions are asked for
     assert (await run(63)).retranscodes == 1
     await services.outbox.flush()
-    await services.log.append(lifecycle.RETRANSCODE_TOPIC, b"{not an event", key=str(clip_id).encode())
+    await services.log.append(Topic.MEDIA_RETRANSCODE, b"{not an event", key=str(clip_id).encode())
 
     stop = asyncio.Event()
     worker = asyncio.create_task(run_role(services, "media", stop))
@@ -136,7 +137,7 @@ async def test_a_cold_clip_popular_again_gets_its_renditions_back_once(client, s
     assert purge.edge == EDGE and {f"clips/{clip_id}/hls/", f"clips/{clip_id}/v/480/"} <= set(purge.prefixes)
 
     # The same event again (a redelivery): nothing is encoded, written or purged.
-    [record] = [r for r in await records(services, lifecycle.RETRANSCODE_TOPIC) if r.value.startswith(b"{\"id")]
+    [record] = [r for r in await records(services, Topic.MEDIA_RETRANSCODE) if r.value.startswith(b"{\"id")]
     assert Event.decode(record.value).payload["renditions"] == ["360", "480"]
     before = await hot_objects(services, clip_id)
     await RetranscodeProcessor(services).handle_one(record)

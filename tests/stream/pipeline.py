@@ -15,7 +15,7 @@ import httpx
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipStatus
-from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, SOCIAL
+from clipfeed.core.contract import Topic
 from tests.helpers import Account, signup
 
 
@@ -61,7 +61,7 @@ async def publish_social(services: Any, encoded: list[bytes]) -> None:
         import orjson
 
         records.append(OutgoingRecord(raw, key=orjson.loads(raw)["key"].encode()))
-    await services.log.append_batch(SOCIAL, records)
+    await services.log.append_batch(Topic.SOCIAL, records)
 
 
 async def make_clip(client: httpx.AsyncClient, services: Any, owner: Account, caption: str,
@@ -153,8 +153,8 @@ async def play(client: httpx.AsyncClient, services: Any, scenario: Scenario, *, 
         for who, batch in scenario.client_batches:  # a client resending: dropped by the API
             assert (await send(client, batch, headers_for(scenario, who)))["duplicates"] == len(batch)
         await publish_social(services, scenario.social_events)  # the outbox publishing again
-        await append_again(services, ACTIVITY_CLIPS)  # redelivered past the API's deduplication
-        await append_again(services, ACTIVITY_USERS)
+        await append_again(services, Topic.ACTIVITY_CLIPS)  # redelivered past the API's deduplication
+        await append_again(services, Topic.ACTIVITY_USERS)
         await wait_for_catch_up(services=services, timeout=60)
 
 

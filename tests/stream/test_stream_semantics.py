@@ -8,8 +8,8 @@ import time
 import orjson
 import pytest
 
+from clipfeed.core.contract import ENGAGEMENT, ClipEngagement, Topic
 from clipfeed.core.errors import NotFound
-from clipfeed.events.topics import ACTIVITY_CLIPS, SOCIAL
 from clipfeed.infra.log import partition_for
 from clipfeed.stream.catchup import wait_for_catch_up
 from clipfeed.stream.counters import get_clip_counts
@@ -19,11 +19,10 @@ from tests.helpers import signup
 from tests.stream.pipeline import event, make_clip, running_role, send
 
 
-async def _like(services, *, user_id: int, clip_id: int, creator_id: int, kind: str = "like.added") -> None:
+async def _like(services, *, user_id: int, clip_id: int, creator_id: int, on: bool = True) -> None:
     async with services.db.session() as session:
-        services.outbox.record(session, topic=SOCIAL, type=kind, key=clip_id, actor_id=user_id,
-                               payload={"user_id": str(user_id), "clip_id": str(clip_id),
-                                        "creator_id": str(creator_id)})
+        services.outbox.record(session, ENGAGEMENT["like", on], key=clip_id, actor_id=user_id,
+                               payload=ClipEngagement(user_id=user_id, clip_id=clip_id, creator_id=creator_id))
 
 
 async def test_two_hundred_concurrent_likes_count_exactly_two_hundred(client, services) -> None:
@@ -33,7 +32,7 @@ async def test_two_hundred_concurrent_likes_count_exactly_two_hundred(client, se
         await asyncio.gather(*(_like(services, user_id=10_000 + i, clip_id=clip_id, creator_id=dave.id)
                                for i in range(200)))
         await asyncio.gather(*(_like(services, user_id=10_000 + i, clip_id=clip_id, creator_id=dave.id,
-                                     kind="like.removed") for i in range(15)))
+                                     on=False) for i in range(15)))
         await wait_for_catch_up(services=services, timeout=60)
     counts = (await get_clip_counts(services=services, clip_ids=[clip_id]))[clip_id]
     assert counts.likes == 185
@@ -43,7 +42,7 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_stream_goes_
     alice = await signup(client, "alice")
     poison = [b'{"id": 1, "type": "play_start", "payload": "garbage"}', b"\xff not json"]
     for value in poison:
-        await services.log.append(ACTIVITY_CLIPS, value, key=b"42")
+        await services.log.append(Topic.ACTIVITY_CLIPS, value, key=b"42")
     async with running_role(services):
         await send(client, [event("play_start", 42, time.time())], alice.auth)
         await wait_for_catch_up(services=services, timeout=60)
@@ -51,7 +50,7 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_stream_goes_
     partitions = await services.log.partitions("dlq.stream-clips")
     dead = await services.log.read("dlq.stream-clips", partition_for(b"42", partitions, 0), from_offset=0)
     assert sorted(r.value for r in dead) == sorted(poison)
-    assert all(r.headers["source_topic"] == ACTIVITY_CLIPS and r.headers["error"] for r in dead)
+    assert all(r.headers["source_topic"] == Topic.ACTIVITY_CLIPS and r.headers["error"] for r in dead)
 
 
 async def test_blocks_on_the_social_topic_pass_the_relay_without_a_dead_letter(client, services) -> None:
@@ -87,7 +86,7 @@ async def test_events_later_than_the_watermark_are_counted_but_left_out_of_live_
     assert (counts.plays, counts.views, counts.impressions) == (2, 2, 1)
     live = (await get_clip_features(services=services, clip_ids=[7], now=now))[7]
     assert (live.plays, live.impressions) == (1, 1)
-    marks = await get_watermarks(services=services, group="stream-clips", topic=ACTIVITY_CLIPS, lateness=lateness)
+    marks = await get_watermarks(services=services, group="stream-clips", topic=Topic.ACTIVITY_CLIPS, lateness=lateness)
     assert max(marks.values()) == pytest.approx(now - lateness, abs=0.01)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from clipfeed.core.viewers import ViewerId
 from clipfeed.events import service as ingest
 from clipfeed.stream.catchup import wait_for_catch_up
 from clipfeed.stream.counters import read_counts_from_db
@@ -52,7 +53,7 @@ async def test_killed_stream_worker_leaves_exact_counters_after_restart(services
     expected: dict[int, Counter[str]] = defaultdict(Counter)
     viewers_of: dict[int, set[str]] = defaultdict(set)
     for viewer_no in range(40):
-        viewer = ingest.Viewer.signed_in(50_000 + viewer_no)
+        viewer = ViewerId.signed_in(50_000 + viewer_no)
         batch = []
         for i in range(200):
             clip = rng.choice(clips)

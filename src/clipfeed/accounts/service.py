@@ -22,6 +22,7 @@ from clipfeed.accounts.models import (
 )
 from clipfeed.accounts.passwords import hash_password, needs_rehash, verify_password
 from clipfeed.clips import service as clips_service
+from clipfeed.core import contract
 from clipfeed.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from clipfeed.core.ids import IdGenerator
 from clipfeed.infra.blobs import BlobStore
@@ -30,8 +31,6 @@ from clipfeed.infra.db import Database, utcnow
 from clipfeed.runtime.outbox import Outbox
 from clipfeed.runtime.ratelimit import RateLimiter
 from clipfeed.settings import Settings
-
-TOPIC = "users"
 
 
 async def register(*, db: Database, outbox: Outbox, ids: IdGenerator, settings: Settings,
@@ -44,8 +43,8 @@ async def register(*, db: Database, outbox: Outbox, ids: IdGenerator, settings: 
         async with db.session() as session:
             session.add(user)
             await session.flush()
-            outbox.record(session, topic=TOPIC, type="user.registered", key=user.id,
-                          actor_id=user.id, payload={"handle": user.handle})
+            outbox.record(session, contract.USER_REGISTERED, key=user.id,
+                          actor_id=user.id, payload=contract.UserRegistered(handle=user.handle))
             pair = await _issue(session, user=user, ids=ids, settings=settings)
     except IntegrityError as exc:
         raise Conflict("that handle or email is already taken") from exc
@@ -177,8 +176,8 @@ async def update_profile(*, db: Database, cache: Cache, outbox: Outbox, user: Us
                 raise NotFound("account no longer exists")
             for field, value in changes.items():
                 setattr(stored, field, value)
-            outbox.record(session, topic=TOPIC, type="user.updated", key=user.id, actor_id=user.id,
-                          payload={"fields": sorted(changes)})
+            outbox.record(session, contract.USER_UPDATED, key=user.id, actor_id=user.id,
+                          payload=contract.UserUpdated(fields=sorted(changes)))
     except IntegrityError as exc:
         raise Conflict("that handle is already taken") from exc
     return stored
@@ -225,8 +224,8 @@ async def delete_account(*, db: Database, cache: Cache, blobs: BlobStore, outbox
         await session.execute(sa.delete(AuthToken).where(AuthToken.user_id == user.id))
         clip_ids = await clips_service.delete_all_of_owner(session=session, outbox=outbox,
                                                            owner_id=user.id)
-        outbox.record(session, topic=TOPIC, type="user.deleted", key=user.id, actor_id=user.id,
-                      payload={"clip_ids": [str(c) for c in clip_ids]})
+        outbox.record(session, contract.USER_DELETED, key=user.id, actor_id=user.id,
+                      payload=contract.UserDeleted(clip_ids=list(clip_ids)))
     if avatar:
         await blobs.delete(avatar)
     for clip_id in clip_ids:
@@ -247,10 +246,10 @@ async def set_suspended(*, db: Database, cache: Cache, outbox: Outbox, user_id: 
             await session.execute(sa.update(AuthToken).where(AuthToken.user_id == user_id,
                                                              AuthToken.revoked_at.is_(None))
                                   .values(revoked_at=utcnow()))
-            outbox.record(session, topic=TOPIC, type="user.suspended", key=user_id, payload={"reason": reason})
+            outbox.record(session, contract.USER_SUSPENDED, key=user_id, payload=contract.UserStanding(reason=reason))
         elif not suspended and user.suspended_at is not None:
             user.suspended_at = None
-            outbox.record(session, topic=TOPIC, type="user.reinstated", key=user_id, payload={"reason": reason})
+            outbox.record(session, contract.USER_REINSTATED, key=user_id, payload=contract.UserStanding(reason=reason))
 
 
 async def create_user(*, db: Database, outbox: Outbox, ids: IdGenerator, settings: Settings,

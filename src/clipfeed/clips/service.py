@@ -19,14 +19,13 @@ from clipfeed.clips.models import (
     hashtags_in,
     normalise_hashtags,
 )
+from clipfeed.core import contract
 from clipfeed.core.errors import Forbidden, Invalid, NotFound
 from clipfeed.core.ids import IdGenerator
 from clipfeed.core.pagination import id_page
 from clipfeed.infra.blobs import BlobStore
 from clipfeed.infra.db import Database, utcnow
 from clipfeed.runtime.outbox import Outbox
-
-TOPIC = "clips"
 
 
 def media_prefix(clip_id: int) -> str:
@@ -57,7 +56,7 @@ async def create_draft(*, db: Database, outbox: Outbox, ids: IdGenerator, owner_
                 visibility=request.visibility.value, status=ClipStatus.uploading.value, media={})
     async with db.session() as session:
         session.add(clip)
-        outbox.record(session, topic=TOPIC, type="clip.created", key=clip.id, actor_id=owner_id,
+        outbox.record(session, contract.CLIP_CREATED, key=clip.id, actor_id=owner_id,
                       payload=_event_payload(clip))
     return clip
 
@@ -103,8 +102,8 @@ async def update(*, db: Database, outbox: Outbox, clip_id: int, user_id: int,
         clip.hashtags = _tags(clip.caption, explicit)
         if "visibility" in changes:
             clip.visibility = Visibility(changes["visibility"]).value
-        outbox.record(session, topic=TOPIC, type="clip.updated", key=clip.id, actor_id=user_id,
-                      payload={**_event_payload(clip), "fields": sorted(changes)})
+        outbox.record(session, contract.CLIP_UPDATED, key=clip.id, actor_id=user_id,
+                      payload=contract.ClipUpdated(**_event_payload(clip).model_dump(), fields=sorted(changes)))
     return clip
 
 
@@ -139,8 +138,8 @@ def _mark_deleted(session: AsyncSession, outbox: Outbox, clip: Clip, *, actor_id
     clip.caption = ""
     clip.hashtags = []
     clip.media = {}
-    outbox.record(session, topic=TOPIC, type="clip.deleted", key=clip.id, actor_id=actor_id,
-                  payload={"clip_id": str(clip.id), "owner_id": str(clip.owner_id)})
+    outbox.record(session, contract.CLIP_DELETED, key=clip.id, actor_id=actor_id,
+                  payload=contract.ClipDeleted(clip_id=clip.id, owner_id=clip.owner_id))
 
 
 async def remove_media(*, blobs: BlobStore, clip_id: int) -> int:
@@ -178,7 +177,7 @@ async def set_status(*, db: Database, outbox: Outbox, clip_id: int, status: Clip
             setattr(clip, field, value)
         if status == ClipStatus.ready and clip.published_at is None:
             clip.published_at = utcnow()
-        outbox.record(session, topic=TOPIC, type=f"clip.{status.value}", key=clip.id,
+        outbox.record(session, contract.CLIP_STATUS[status.value], key=clip.id,
                       actor_id=clip.owner_id, payload=_event_payload(clip))
     return clip
 
@@ -199,7 +198,7 @@ async def start_processing(session: AsyncSession, *, outbox: Outbox, clip_id: in
                     visibility=new_clip.visibility.value, status=ClipStatus.uploading.value, media={})
         session.add(clip)
         await session.flush()
-        outbox.record(session, topic=TOPIC, type="clip.created", key=clip.id, actor_id=owner_id,
+        outbox.record(session, contract.CLIP_CREATED, key=clip.id, actor_id=owner_id,
                       payload=_event_payload(clip))
     else:
         found = await session.get(Clip, clip_id, with_for_update=True)
@@ -211,7 +210,7 @@ async def start_processing(session: AsyncSession, *, outbox: Outbox, clip_id: in
         setattr(clip, field, value)
     clip.status = ClipStatus.processing.value
     clip.status_reason = None
-    outbox.record(session, topic=TOPIC, type=f"clip.{ClipStatus.processing.value}", key=clip.id,
+    outbox.record(session, contract.CLIP_STATUS[ClipStatus.processing.value], key=clip.id,
                   actor_id=owner_id, payload=_event_payload(clip))
     return clip
 
@@ -268,6 +267,6 @@ def page_view(clips: list[Clip], next_cursor: str | None, *, owner_handle: str |
                            for c in clips], next_cursor=next_cursor)
 
 
-def _event_payload(clip: Clip) -> dict[str, Any]:
-    return {"clip_id": str(clip.id), "owner_id": str(clip.owner_id), "status": clip.status,
-            "visibility": clip.visibility, "hashtags": list(clip.hashtags or [])}
+def _event_payload(clip: Clip) -> contract.ClipChanged:
+    return contract.ClipChanged(clip_id=clip.id, owner_id=clip.owner_id, status=clip.status,
+                                visibility=clip.visibility, hashtags=list(clip.hashtags or []))

@@ -1,4 +1,4 @@
-"""Purging edge caches, with three urgencies (README "Delivery" > "Purge"):
+"""Purging edge caches, with three urgencies (docs/design/delivery.md, "Purge"):
 
 * ``immediate`` (takedowns: a clip deleted, rejected or held for review): every edge of every
   region is called at once and the caller waits for their answers; an edge that fails is

@@ -1,6 +1,6 @@
 """What a media object is, its content type, and how long browsers and edges may keep it.
 
-One table decides every ``Cache-Control`` the origin sends (README "Delivery", TTL table).
+One table decides every ``Cache-Control`` the origin sends (docs/design/delivery.md, "TTL policy").
 ``max-age`` is for browsers, ``s-maxage`` for the edges (nginx honours it over ``max-age``),
 ``stale-while-revalidate`` lets an edge answer from a just-expired copy while it refetches.
 

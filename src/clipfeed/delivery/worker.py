@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-import orjson
-
+from clipfeed.core import contract
+from clipfeed.core.events import Event
 from clipfeed.delivery import purge
 from clipfeed.delivery.models import Urgency
 from clipfeed.infra.log import Record
@@ -20,20 +20,20 @@ from clipfeed.runtime.consumers import Processor
 from clipfeed.storage.layout import forget_layout
 from clipfeed.storage.service import forget_tier
 
-TAKEDOWNS = {"clip.deleted", "clip.rejected", "clip.review"}
+TAKEDOWNS = frozenset(t.name for t in (contract.CLIP_DELETED, contract.CLIP_REJECTED, contract.CLIP_STATUS["review"]))
 
 
-def urgency_for(kind: str, payload: dict[str, object]) -> Urgency | None:
-    if kind in TAKEDOWNS:
+def urgency_for(event: Event) -> Urgency | None:
+    if event.type in TAKEDOWNS:
         return Urgency.immediate
-    if kind == "clip.updated" and "visibility" in (payload.get("fields") or []):  # type: ignore[operator]
+    if event.type == contract.CLIP_UPDATED.name and "visibility" in contract.CLIP_UPDATED.parse(event).fields:
         return Urgency.soon
     return None
 
 
 class PurgeProcessor(Processor):
     group: ClassVar[str] = "delivery-purge"
-    topics: ClassVar[Sequence[str]] = ["clips"]
+    topics: ClassVar[Sequence[str]] = [contract.Topic.CLIPS]
 
     async def handle(self, records: list[Record]) -> None:
         for record in records:
@@ -41,15 +41,17 @@ class PurgeProcessor(Processor):
 
     async def handle_one(self, record: Record) -> None:
         try:
-            envelope = orjson.loads(record.value)
-            kind, payload = str(envelope.get("type")), envelope.get("payload") or {}
-            clip_id = int(payload["clip_id"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            event = Event.decode(record.value)
+            urgency = urgency_for(event)
+            if urgency is None:
+                return
+            clip = contract.parse(event)
+        except ValueError:
             return  # not a clip event we act on
-        urgency = urgency_for(kind, payload)
-        if urgency is None:
+        if not isinstance(clip, contract.ClipChanged | contract.ClipDeleted):
             return
+        clip_id = clip.clip_id
         forget_tier(clip_id)
         await forget_layout(services=self.services, clip_id=clip_id)
         await purge.purge(services=self.services, prefixes=[f"clips/{clip_id}/"], urgency=urgency,
-                          reason=kind)
+                          reason=event.type)

@@ -36,11 +36,11 @@ from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import Role, User
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipCreate, ClipStatus
+from clipfeed.core import contract
 from clipfeed.core.errors import NotFound
 from clipfeed.infra.blobs import check_key
 from clipfeed.media.frames import run_ffmpeg
 from clipfeed.runtime.services import Services
-from clipfeed.uploads.handoff import MEDIA_UPLOADED
 from clipfeed.uploads.partials import sha256_of
 
 log = structlog.get_logger(__name__)
@@ -239,10 +239,10 @@ async def submit(services: Services, *, owner_id: int, caption: str, source: Pat
     async with services.db.session() as session:
         await clips_service.start_processing(session, outbox=services.outbox, clip_id=clip_id, owner_id=owner_id,
                                              master_key=master_key, new_clip=ClipCreate(caption=caption))
-        services.outbox.record(session, topic=MEDIA_UPLOADED, type=MEDIA_UPLOADED, key=clip_id, actor_id=owner_id,
-                               payload={"clip_id": str(clip_id), "owner_id": str(owner_id), "master_key": master_key,
-                                        "filename": source.name, "size": info.size, "sha256": digest,
-                                        "edits": None, "upload_id": ""})
+        services.outbox.record(session, contract.MEDIA_UPLOADED, key=clip_id, actor_id=owner_id,
+                               payload=contract.MediaUploaded(
+                                   clip_id=clip_id, owner_id=owner_id, master_key=master_key, filename=source.name,
+                                   size=info.size, sha256=digest, edits=None, upload_id=""))
     return clip_id
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from clipfeed.core.errors import BadRequest, Invalid, PayloadTooLarge, Unauthorized
+from clipfeed.core.viewers import ViewerId
 from clipfeed.events import service
 from clipfeed.events.models import ClientEvent, IngestResult
 from clipfeed.http.deps import ClientIp, Deps, OptionalUser
@@ -33,17 +34,17 @@ BATCH_SCHEMA = EventBatch.model_json_schema(ref_template=BATCH_SCHEMA_AT + "/$de
 @router.post("/events", response_model=IngestResult, openapi_extra={"requestBody": {
     "required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}})
 async def post_events(request: Request, viewer: OptionalUser, services: Deps, ip: ClientIp) -> IngestResult:
-    """Accepts the valid events of a batch and reports each refused one; see README
-    "Events and stream processing". Anonymous viewers identify with ``X-Device-Id``."""
+    """Accepts the valid events of a batch and reports each refused one (docs/api/events.md).
+    Anonymous viewers identify with ``X-Device-Id``."""
     settings = services.settings
     if viewer is not None:
-        who = service.Viewer.signed_in(viewer.id)
+        who = ViewerId.signed_in(viewer.id)
     else:
         device = request.headers.get("x-device-id", "")
         if not settings.events_allow_anonymous or not DEVICE_ID.match(device):
             raise Unauthorized("sign in, or send an X-Device-Id header (8-64 letters, digits, '-', '_')",
                                headers={"WWW-Authenticate": 'Bearer realm="clipfeed"'})
-        who = service.Viewer.anonymous(device)
+        who = ViewerId.anonymous(device)
         await services.limiter.hit("events-ip", ip, limit=4 * settings.events_rate_per_minute, per_seconds=60)
     await services.limiter.hit("events", who.key, limit=settings.events_rate_per_minute, per_seconds=60)
     raw_events = _parse(await request.body(), settings.events_max_batch)

@@ -8,21 +8,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from clipfeed.core.contract import PlaybackType
 from clipfeed.core.identifiers import IdField
 
 MAX_MS = 6 * 3600 * 1000  # no clip is longer than this; larger times are client bugs
 SAFE_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
-
-
-class PlaybackType(StrEnum):
-    impression = "impression"          # the clip was shown (feed card, grid, search result)
-    play_start = "play_start"          # playback started (counts a view, see README)
-    progress = "progress"              # heartbeat: watch_ms watched since the previous report
-    complete = "complete"              # playback reached the end
-    replay = "replay"                  # playback restarted after completing
-    skip = "skip"                      # the viewer moved on at position_ms
-    share = "share"                    # shared from the player (OS share sheet, copy link)
-    not_interested = "not_interested"  # "show me less of this"
 
 
 class Network(StrEnum):
@@ -71,7 +61,7 @@ Millis = Annotated[int, Field(ge=0, le=MAX_MS)]
 
 
 class ClientEvent(BaseModel):
-    """One playback event as a client reports it (see README for each type's fields)."""
+    """One playback event as a client reports it (docs/api/events.md lists each type's fields)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -120,7 +110,7 @@ class ClientEvent(BaseModel):
         return self
 
 
-class Rejected(BaseModel):
+class RejectedEvent(BaseModel):
     index: int = Field(description="position of the event in the batch")
     event_id: str | None = None
     reason: str = Field(description="invalid | clock_skew | too_old")
@@ -130,4 +120,4 @@ class Rejected(BaseModel):
 class IngestResult(BaseModel):
     accepted: int = Field(description="events published (new)")
     duplicates: int = Field(description="events already received (dropped, nothing to do)")
-    rejected: list[Rejected] = Field(default_factory=list, description="refused events; do not resend")
+    rejected: list[RejectedEvent] = Field(default_factory=list, description="refused events; do not resend")

@@ -14,16 +14,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from clipfeed.core.events import SCHEMA_VERSION
-from clipfeed.events.models import ClientEvent, IngestResult, Rejected
-from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, ensure_topics
+from clipfeed.core.contract import PLAYBACK, Playback, Topic
+from clipfeed.core.viewers import ViewerId
+from clipfeed.events.models import TIMINGS, ClientEvent, IngestResult, RejectedEvent
+from clipfeed.events.topics import ensure_topics
 from clipfeed.infra.log import OutgoingRecord
 
 if TYPE_CHECKING:
@@ -32,22 +31,6 @@ if TYPE_CHECKING:
 SEEN_BUCKET_S = 3600  # received IDs are remembered for one to two of these
 INGESTED = Counter("clipfeed_events_ingested_total", "Client events by outcome (accepted, duplicate, "
                    "invalid, clock_skew, too_old)", ["outcome"])
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who sent the events: a signed-in user, or an anonymous device."""
-
-    user_id: int | None
-    key: str  # the partition key of the user topic: "<user id>" or "anon:<device id>"
-
-    @classmethod
-    def signed_in(cls, user_id: int) -> Viewer:
-        return cls(user_id, str(user_id))
-
-    @classmethod
-    def anonymous(cls, device_id: str) -> Viewer:
-        return cls(None, f"anon:{device_id}")
 
 
 def envelope_id(viewer_key: str, client_event_id: str) -> int:
@@ -65,46 +48,39 @@ def _problem_text(error: ValidationError) -> str:
 
 
 def validate(raw_events: list[Any], *, now: float, max_future_s: float,
-             max_age_s: float) -> tuple[list[tuple[int, ClientEvent]], list[Rejected]]:
+             max_age_s: float) -> tuple[list[tuple[int, ClientEvent]], list[RejectedEvent]]:
     """Schema and clock-skew checks, event by event."""
     good: list[tuple[int, ClientEvent]] = []
-    rejected: list[Rejected] = []
+    rejected: list[RejectedEvent] = []
     for index, raw in enumerate(raw_events):
         claimed_id = raw.get("event_id") if isinstance(raw, dict) else None
         claimed_id = claimed_id if isinstance(claimed_id, str) and len(claimed_id) <= 64 else None
         try:
             event = ClientEvent.model_validate(raw)
         except ValidationError as exc:
-            rejected.append(Rejected(index=index, event_id=claimed_id, reason="invalid", detail=_problem_text(exc)))
+            rejected.append(RejectedEvent(index=index, event_id=claimed_id, reason="invalid",
+                                          detail=_problem_text(exc)))
             continue
         at = event.ts.timestamp()
         if at > now + max_future_s:
-            rejected.append(Rejected(index=index, event_id=event.event_id, reason="clock_skew",
-                                     detail=f"ts is {at - now:.0f} s ahead of the server clock"))
+            rejected.append(RejectedEvent(index=index, event_id=event.event_id, reason="clock_skew",
+                                          detail=f"ts is {at - now:.0f} s ahead of the server clock"))
         elif at < now - max_age_s:
-            rejected.append(Rejected(index=index, event_id=event.event_id, reason="too_old",
-                                     detail=f"ts is older than {max_age_s:.0f} s"))
+            rejected.append(RejectedEvent(index=index, event_id=event.event_id, reason="too_old",
+                                          detail=f"ts is older than {max_age_s:.0f} s"))
         else:
             good.append((index, event))
     return good, rejected
 
 
-def _payload(event: ClientEvent, viewer: Viewer, received_ms: int) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "clip_id": str(event.clip_id), "viewer": viewer.key,
-        "user_id": None if viewer.user_id is None else str(viewer.user_id),
-        "client_event_id": event.event_id, "session_id": event.session_id,
-        "device": event.device.value, "network": event.network.value,
-        "source": event.source.value if event.source else None, "received_ms": received_ms,
-    }
-    for name in ("watch_ms", "position_ms", "duration_ms"):
-        value = getattr(event, name)
-        if value is not None:
-            payload[name] = value
-    return payload
+def _payload(event: ClientEvent, viewer: ViewerId, received_ms: int) -> Playback:
+    timings = {name: getattr(event, name) for name in TIMINGS if getattr(event, name) is not None}
+    return Playback(clip_id=event.clip_id, viewer=viewer.key, user_id=viewer.user_id, client_event_id=event.event_id,
+                    session_id=event.session_id, device=event.device.value, network=event.network.value,
+                    source=event.source.value if event.source else None, received_ms=received_ms, **timings)
 
 
-async def ingest(*, services: Services, raw_events: list[Any], viewer: Viewer, region: str,
+async def ingest(*, services: Services, raw_events: list[Any], viewer: ViewerId, region: str,
                  now: float | None = None) -> IngestResult:
     settings = services.settings
     now = time.time() if now is None else now
@@ -118,17 +94,16 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: Viewer, r
         by_user: list[OutgoingRecord] = []
         viewer_key = viewer.key.encode()
         for event in fresh:
-            envelope = {"id": envelope_id(viewer.key, event.event_id), "type": event.type.value,
-                        "version": SCHEMA_VERSION, "occurred_at": event.ts, "key": str(event.clip_id),
-                        "actor_id": viewer.user_id, "region": region,
-                        "payload": _payload(event, viewer, received_ms)}
+            envelope = PLAYBACK[event.type.value].event(
+                id=envelope_id(viewer.key, event.event_id), key=event.clip_id, actor_id=viewer.user_id,
+                region=region, occurred_at=event.ts, payload=_payload(event, viewer, received_ms))
             # One encoding for both topics: the envelope names the clip as its key, and the
             # user topic's copy is partitioned by the record key (the viewer) instead.
-            body = orjson.dumps(envelope)
+            body = envelope.encode()
             by_clip.append(OutgoingRecord(body, key=str(event.clip_id).encode()))
             by_user.append(OutgoingRecord(body, key=viewer_key))
-        await asyncio.gather(services.log.append_batch(ACTIVITY_CLIPS, by_clip),
-                             services.log.append_batch(ACTIVITY_USERS, by_user))
+        await asyncio.gather(services.log.append_batch(Topic.ACTIVITY_CLIPS, by_clip),
+                             services.log.append_batch(Topic.ACTIVITY_USERS, by_user))
         await _mark_seen(services, viewer, fresh, now)
     INGESTED.labels("accepted").inc(len(fresh))
     INGESTED.labels("duplicate").inc(duplicates)
@@ -137,12 +112,12 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: Viewer, r
     return IngestResult(accepted=len(fresh), duplicates=duplicates, rejected=rejected)
 
 
-def _seen_keys(viewer: Viewer, now: float) -> tuple[str, str]:
+def _seen_keys(viewer: ViewerId, now: float) -> tuple[str, str]:
     bucket = int(now // SEEN_BUCKET_S)
     return f"ev:seen:{viewer.key}:{bucket}", f"ev:seen:{viewer.key}:{bucket - 1}"
 
 
-async def _drop_seen(services: Services, viewer: Viewer, good: list[tuple[int, ClientEvent]],
+async def _drop_seen(services: Services, viewer: ViewerId, good: list[tuple[int, ClientEvent]],
                      now: float) -> tuple[list[ClientEvent], int]:
     """First line of deduplication (retries of a batch); processors deduplicate for good."""
     ids = [event.event_id for _, event in good]
@@ -161,6 +136,6 @@ async def _drop_seen(services: Services, viewer: Viewer, good: list[tuple[int, C
     return fresh, len(good) - len(fresh)
 
 
-async def _mark_seen(services: Services, viewer: Viewer, fresh: list[ClientEvent], now: float) -> None:
+async def _mark_seen(services: Services, viewer: ViewerId, fresh: list[ClientEvent], now: float) -> None:
     current, _ = _seen_keys(viewer, now)
     await services.cache.sadd(current, *(event.event_id for event in fresh), ttl=2 * SEEN_BUCKET_S + 60)

@@ -10,20 +10,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from clipfeed.core.contract import Topic
 from clipfeed.infra.log import TopicSpec
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
-ACTIVITY_CLIPS = "activity.clips"   # key: clip ID
-ACTIVITY_USERS = "activity.users"   # key: user ID, or "anon:<device id>" for anonymous viewers
-SOCIAL = "social"                   # key: clip ID (clip-targeted) or followee ID (follows)
-CLIPS = "clips"                     # key: clip ID (clip lifecycle, written by the clips feature)
-
 # Days of retention per topic unless ``CLIPFEED_TOPIC_RETENTION_DAYS`` says otherwise. The
 # activity topics only need to outlive the lake compaction and a replay; social and clip
 # lifecycle events are kept longer because they rebuild counters and the catalog.
-DEFAULT_RETENTION_DAYS: dict[str, float] = {ACTIVITY_CLIPS: 7, ACTIVITY_USERS: 7, SOCIAL: 30, CLIPS: 30}
+DEFAULT_RETENTION_DAYS: dict[str, float] = {Topic.ACTIVITY_CLIPS: 7, Topic.ACTIVITY_USERS: 7, Topic.SOCIAL: 30,
+                                            Topic.CLIPS: 30}
 
 
 def topic_specs(services: Services) -> list[TopicSpec]:

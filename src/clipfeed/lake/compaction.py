@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import structlog
 
-from clipfeed.events.topics import ACTIVITY_USERS, ensure_topics
+from clipfeed.core.contract import Topic
+from clipfeed.events.topics import ensure_topics
 from clipfeed.infra.log import Consumer, Record
 from clipfeed.lake.layout import EVENT_SCHEMA, part_key
 from clipfeed.stream.activity import Activity, PoisonEvent, decode
@@ -36,7 +37,7 @@ DIRTY_KEY = "lake:dirty_days"  # sorted set: days with new parts since the last 
 async def open_consumer(services: Services) -> Consumer:
     await ensure_topics(services)
     settings = services.settings
-    return await services.log.consumer(ACTIVITY_USERS, GROUP, shared=True,
+    return await services.log.consumer(Topic.ACTIVITY_USERS, GROUP, shared=True,
                                        ack_wait=settings.lake_flush_interval_s + 120,
                                        max_in_flight=settings.lake_max_rows_per_part + 1000)
 
@@ -61,7 +62,7 @@ async def compact_once(services: Services, consumer: Consumer, *, max_wait: floa
         try:
             activities.append(decode(record.value))
         except PoisonEvent as exc:
-            await services.log.append(f"dlq.{GROUP}", record.value, key=record.key,
+            await services.log.append(Topic.dead_letters(GROUP), record.value, key=record.key,
                                       headers={"error": str(exc)[:500], "source_topic": record.topic,
                                                "source_partition": str(record.partition),
                                                "source_offset": str(record.offset)})

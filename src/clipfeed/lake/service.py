@@ -98,5 +98,5 @@ async def _put_day(services: Services, prefix: str, day: date, table: pa.Table) 
 
 
 async def read_training(*, services: Services, day: date) -> pa.Table:
-    """The training rows of a day (one per impression; see README for the columns)."""
+    """The training rows of a day (one per impression; docs/design/lake.md, "Training data", lists the columns)."""
     return pq.read_table(io.BytesIO(await services.blobs.get(output_key(TRAINING_PREFIX, day.isoformat()))))

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clipfeed.core import contract
 from clipfeed.core.errors import Conflict, Invalid, NotFound, PayloadTooLarge
 from clipfeed.core.identifiers import IdField
 from clipfeed.core.ids import IdGenerator
@@ -27,8 +28,6 @@ from clipfeed.infra.db import Base, Database, UTCDateTime, utcnow
 from clipfeed.media import features, phash
 from clipfeed.media.probe import ProbeError, probe
 from clipfeed.runtime.outbox import Outbox
-
-TOPIC = "moderation"
 
 
 class BlocklistEntry(Base):
@@ -73,8 +72,8 @@ async def _create(*, db: Database, outbox: Outbox, ids: IdGenerator, reason: str
     async with db.session() as session:
         session.add(entry)
         await phash.store(session, kind="block", ref_id=entry.id, hashes=hashes)
-        outbox.record(session, topic=TOPIC, type="moderation.blocklist_added", key=entry.id, actor_id=moderator_id,
-                      payload={"entry_id": str(entry.id), "source_clip_id": str(source_clip_id or "")})
+        outbox.record(session, contract.BLOCKLIST_ADDED, key=entry.id, actor_id=moderator_id,
+                      payload=contract.BlocklistAdded(entry_id=entry.id, source_clip_id=str(source_clip_id or "")))
     return entry
 
 
@@ -124,8 +123,8 @@ async def remove(*, db: Database, outbox: Outbox, entry_id: int, moderator_id: i
             raise NotFound(f"no blocklist entry {entry_id}")
         await session.delete(entry)
         await phash.remove(session, kind="block", ref_id=entry_id)
-        outbox.record(session, topic=TOPIC, type="moderation.blocklist_removed", key=entry_id,
-                      actor_id=moderator_id, payload={"entry_id": str(entry_id)})
+        outbox.record(session, contract.BLOCKLIST_REMOVED, key=entry_id,
+                      actor_id=moderator_id, payload=contract.BlocklistRemoved(entry_id=entry_id))
 
 
 async def get_many(*, db: Database, entry_ids: list[int]) -> dict[int, BlocklistEntry]:

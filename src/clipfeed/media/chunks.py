@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import orjson
 import structlog
 
+from clipfeed.core import contract
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
 from clipfeed.media import edits as edit_lists
@@ -36,7 +37,6 @@ from clipfeed.media.reporting import Progress
 from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
-TOPIC = "media.chunks"
 POLL_S = 0.5
 
 
@@ -52,12 +52,12 @@ async def encode_in_chunks(services: Services, job: Job, plan: transcode.Plan, w
     bounds = transcode.chunk_bounds(plan.duration, services.settings.media_chunk_s)
     for index, (start, length) in enumerate(bounds):
         if not await services.blobs.exists(_prefix(job.clip_id, job.event_id, index) + "done.json"):
-            payload = {"clip_id": str(job.clip_id), "job": str(job.event_id), "index": index, "start": start,
-                       "length": length, "master_key": job.master_key,
-                       "edits": job.edits.model_dump(mode="json"),
-                       "extra_codecs": list(services.settings.media_extra_codecs)}
-            event = Event(id=services.ids.next_id(), type="media.chunk", key=str(job.clip_id), payload=payload)
-            await services.log.append(TOPIC, event.encode(), key=str(job.clip_id).encode())
+            payload = contract.MediaChunk(clip_id=job.clip_id, job=job.event_id, index=index, start=start,
+                                          length=length, master_key=job.master_key,
+                                          edits=job.edits.model_dump(mode="json"),
+                                          extra_codecs=list(services.settings.media_extra_codecs))
+            event = contract.MEDIA_CHUNK.event(id=services.ids.next_id(), key=job.clip_id, payload=payload)
+            await services.log.append(contract.MEDIA_CHUNK.topic, event.encode(), key=event.key.encode())
     audio = workdir / "audio.mp4"
     audio_task = asyncio.ensure_future(encode_audio(plan, audio)) if plan.has_audio else None
     reports = await _wait(services, job, len(bounds), plan.duration, progress)
@@ -127,11 +127,11 @@ async def join(plan: transcode.Plan, parts: list[Path], audio: Path | None, outd
 
 class ChunkProcessor(LongJobProcessor):
     group: ClassVar[str] = "media-chunks"
-    topics: ClassVar[list[str]] = [TOPIC]
+    topics: ClassVar[list[str]] = [contract.Topic.MEDIA_CHUNKS]
 
     async def handle_one(self, record: Record) -> None:
-        payload = Event.decode(record.value).payload
-        clip_id, job, index = int(payload["clip_id"]), int(payload["job"]), int(payload["index"])
+        chunk = contract.MEDIA_CHUNK.parse(Event.decode(record.value))
+        clip_id, job, index = chunk.clip_id, chunk.job, chunk.index
         prefix = _prefix(clip_id, job, index)
         blobs = self.services.blobs
         if await blobs.exists(prefix + "done.json"):
@@ -143,13 +143,12 @@ class ChunkProcessor(LongJobProcessor):
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
         try:
-            source = workdir / ("master" + Path(str(payload["master_key"])).suffix)
-            await blobs.download(str(payload["master_key"]), source)
-            plan = transcode.make_plan(await prober.probe(source), source, edit_lists.parse(payload["edits"]),
-                                       extra_codecs=tuple(payload.get("extra_codecs") or ()))
+            source = workdir / ("master" + Path(chunk.master_key).suffix)
+            await blobs.download(chunk.master_key, source)
+            plan = transcode.make_plan(await prober.probe(source), source, edit_lists.parse(chunk.edits),
+                                       extra_codecs=tuple(chunk.extra_codecs))
             target = workdir / "ladder.mp4"
-            report = await encode_chunk(plan, index, float(payload["start"]), float(payload["length"]),
-                                        workdir, target)
+            report = await encode_chunk(plan, index, chunk.start, chunk.length, workdir, target)
             await blobs.put_file(prefix + "ladder.mp4", target, content_type="video/mp4")
             await blobs.put(prefix + "done.json", orjson.dumps({
                 "out_time": report.out_time, "errors": report.errors[:50], "black_s": report.black_s,

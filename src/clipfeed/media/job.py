@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from clipfeed.core import contract
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
 from clipfeed.media import edits as edit_lists
@@ -27,14 +28,13 @@ class Job:
     @classmethod
     def from_event(cls, event: Event) -> Job:
         """Raises ``ValueError`` for a payload no retry can fix (dead-lettered)."""
-        payload = event.payload
-        clip_id = int(payload["clip_id"])
-        master = str(payload["master_key"])
+        payload = contract.MEDIA_UPLOADED.parse(event)
+        clip_id, master = payload.clip_id, payload.master_key
         if not master.startswith(f"clips/{clip_id}/raw/"):
             raise ValueError(f"master {master!r} is not this clip's")
-        edits = edit_lists.parse(payload.get("edits"))
+        edits = edit_lists.parse(payload.edits)
         edits.check_for_clip(clip_id)
-        return cls(event.id, clip_id, int(payload["owner_id"]), master, edits)
+        return cls(event.id, clip_id, payload.owner_id, master, edits)
 
 
 class LongJobProcessor(Processor):

@@ -1,6 +1,6 @@
 """The encoding ladder: one profile table, and the renditions it gives for a source.
 
-Every encoder setting lives in ``PROFILES`` (documented in the README's "Media pipeline").
+Every encoder setting lives in ``PROFILES`` (documented in docs/design/media-pipeline.md, "Ladder").
 Rungs are named by their *short* side, so a portrait 1080x1920 clip and a landscape
 1920x1080 one both get a "1080" rendition of the same pixel count. Nothing is upscaled.
 """

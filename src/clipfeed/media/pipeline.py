@@ -10,9 +10,9 @@ States (the clip's ``status`` and the progress ``stage``)::
 Crash behaviour: each finished stage is saved in ``clips/{id}/work/state.json`` (see
 ``jobstate``). A redelivered job skips what is saved and redoes the rest; an encode that did
 not finish restarts after deleting every output prefix, so no partial object outlives the
-job. Outputs have deterministic keys, and the final status is written once, with the job's
-event ID in ``media["job"]``: a delivery of an already finished job only re-announces the
-recorded result (same event ID, which consumers deduplicate) and cleans up.
+job. Outputs have deterministic keys, and the final status is written once (with its
+``clip.<status>`` event), with the job's event ID in ``media["job"]``: a delivery of an
+already finished job only cleans up.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from clipfeed.media.ffmpeg import FFmpegError, Report
 from clipfeed.media.job import Job
 from clipfeed.media.publish import Publisher
 from clipfeed.media.reporting import Progress
-from clipfeed.media.validate import Limits, Rejected, assess, check_probe
+from clipfeed.media.validate import Limits, UnusableMedia, assess, check_probe
 from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
@@ -58,7 +58,6 @@ async def run_job(services: Services, job: Job) -> str:
         return "gone"
     media = clip.media or {}
     if media.get("job") == job.event_id and clip.status in FINAL:
-        await results.announce(services, clip)  # the same event again, in case it was lost
         await jobstate.clear_work(services.blobs, job.clip_id)
         return f"{clip.status} (already)"
     workdir = workdir_for(services, job.clip_id)
@@ -83,8 +82,8 @@ async def _run(services: Services, job: Job, clip: Clip, workdir: Path) -> str:
         plan = transcode.make_plan(probe, source, job.edits, extra_codecs=tuple(settings.media_extra_codecs),
                                    background=await _background(services, job, workdir))
         if plan.duration < 0.3:
-            raise Rejected("after trimming, nothing of the video is left")
-    except (prober.ProbeError, Rejected) as exc:
+            raise UnusableMedia("after trimming, nothing of the video is left")
+    except (prober.ProbeError, UnusableMedia) as exc:
         return await results.reject(services, job, clip, str(exc), quality=None)
 
     if not state.done("transcoded"):
@@ -92,11 +91,11 @@ async def _run(services: Services, job: Job, clip: Clip, workdir: Path) -> str:
         await jobstate.save(blobs, job.clip_id, state)  # marks the job current (chunk workers check)
         try:
             state.stages["transcoded"] = await _transcode(services, job, plan, workdir, progress)
-        except (Rejected, FFmpegError) as exc:
+        except (UnusableMedia, FFmpegError) as exc:
             if isinstance(exc, FFmpegError) and not exc.input_at_fault:
                 raise  # killed, out of disk: a retry may do better
             log.info("media.rejected_in_decode", clip_id=job.clip_id, error=str(exc))
-            reason = str(exc) if isinstance(exc, Rejected) else UNDECODABLE
+            reason = str(exc) if isinstance(exc, UnusableMedia) else UNDECODABLE
             return await results.reject(services, job, clip, reason, quality=None)
         await fencing.check()  # a long encode: the clip may have passed to another worker
         await jobstate.save(blobs, job.clip_id, state)
@@ -112,13 +111,13 @@ async def _background(services: Services, job: Job, workdir: Path) -> Path | Non
     try:
         await services.blobs.download(job.edits.audio.key, target)
     except BlobNotFound as exc:
-        raise Rejected("the background sound of the edit list was not found") from exc
+        raise UnusableMedia("the background sound of the edit list was not found") from exc
     try:
         sound = await prober.probe(target)
     except prober.ProbeError as exc:
-        raise Rejected("the background sound is not a readable audio file") from exc
+        raise UnusableMedia("the background sound is not a readable audio file") from exc
     if not sound.audio:
-        raise Rejected("the background sound has no audio track")
+        raise UnusableMedia("the background sound has no audio track")
     return target
 
 

@@ -11,11 +11,10 @@ from typing import Any
 
 import orjson
 
-from clipfeed.core.events import Event
+from clipfeed.core import contract
 from clipfeed.infra.db import utcnow
 from clipfeed.runtime.services import Services
 
-PROGRESS_TOPIC = "media.progress"
 PROGRESS_TTL_S = 7 * 24 * 3600
 
 
@@ -26,14 +25,14 @@ def progress_key(clip_id: int | str) -> str:
 async def publish(services: Services, *, clip_id: int, stage: str, percent: float, status: str,
                   message: str = "") -> None:
     """What the media worker does for every step; the upload does it once at hand-off."""
-    payload = {"clip_id": str(clip_id), "stage": stage, "percent": percent, "status": status,
-               "message": message}
+    payload = contract.MediaProgress(clip_id=clip_id, stage=stage, percent=percent, status=status,
+                                     message=message)
     now = utcnow()
-    await services.cache.set(progress_key(clip_id), orjson.dumps({**payload, "updated_at": now.isoformat()}),
+    event = contract.MEDIA_PROGRESS.event(id=services.ids.next_id(), key=clip_id, payload=payload,
+                                          occurred_at=now, region=services.settings.region)
+    await services.cache.set(progress_key(clip_id), orjson.dumps({**event.payload, "updated_at": now.isoformat()}),
                              ttl=PROGRESS_TTL_S)
-    event = Event(id=services.ids.next_id(), type="media.progress", key=str(clip_id), payload=payload,
-                  occurred_at=now, region=services.settings.region)
-    await services.log.append(PROGRESS_TOPIC, event.encode(), key=str(clip_id).encode())
+    await services.log.append(contract.MEDIA_PROGRESS.topic, event.encode(), key=event.key.encode())
 
 
 async def cached(services: Services, clip_id: int) -> dict[str, Any] | None:

@@ -1,15 +1,14 @@
-"""The end of a media job: thumbnails, screening, metadata, then the clip's final status and
-the ``media.*`` result event on topic ``media.results`` (key: clip ID).
+"""The end of a media job: thumbnails, screening, metadata, then the clip's final status.
 
-| event | when |
-|---|---|
-| ``media.ready`` | published: renditions, manifests and images recorded in ``clip.media`` |
-| ``media.held`` | screening asked for human review: status ``review`` (outputs kept) |
-| ``media.rejected`` | unreadable or damaged input (outputs removed) or screening said reject |
-| ``media.failed`` | the job kept failing; the last retry gave up |
+The status is announced by the ``clip.<status>`` event (topic ``clips``) staged in the same
+transaction as the status itself: ``clip.ready`` (published), ``clip.review`` (screening asked
+for human review; outputs kept), ``clip.rejected`` (unreadable or damaged input, or screening
+said reject) or ``clip.failed`` (the last retry gave up). The write is fenced (only a clip still
+``processing`` takes a result), so a job run twice announces one result.
 
-The result event's ID is chosen before the status is written and stored with it
-(``media["result_event"]``), so announcing again after a crash repeats the same event.
+There used to be a second announcement, ``media.ready``/``.held``/``.rejected``/``.failed`` on a
+``media.results`` topic; only tests read it, and everything it said is in the clip's row and
+its ``clip.<status>`` event, so it is gone (docs/design/media-pipeline.md).
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import structlog
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
-from clipfeed.core.events import Event
 from clipfeed.media import features, fencing, jobstate, metadata, screening, thumbnails
 from clipfeed.media import probe as prober
 from clipfeed.media.job import Job
@@ -29,27 +27,6 @@ from clipfeed.media.reporting import Progress
 from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
-TOPIC = "media.results"
-KIND = {ClipStatus.ready.value: "ready", ClipStatus.review.value: "held",
-        ClipStatus.rejected.value: "rejected", ClipStatus.failed.value: "failed"}
-
-
-async def announce(services: Services, clip: Clip) -> None:
-    media = clip.media or {}
-    if "result_event" not in media or clip.status not in KIND:
-        return
-    kind = KIND[clip.status]
-    payload: dict[str, Any] = {"clip_id": str(clip.id), "owner_id": str(clip.owner_id), "status": clip.status,
-                               "reason": clip.status_reason, "quality": media.get("quality")}
-    if kind in ("ready", "held"):
-        payload.update(duration_ms=clip.duration_ms, width=clip.width, height=clip.height,
-                       hls=media.get("hls"), dash=media.get("dash"), mp4=media.get("mp4"),
-                       poster=media.get("poster"), renditions=sorted(media.get("renditions") or {}))
-    event = Event(id=int(media["result_event"]), type=f"media.{kind}", key=str(clip.id), actor_id=clip.owner_id,
-                  region=services.settings.region, payload=payload)
-    await services.log.append(TOPIC, event.encode(), key=str(clip.id).encode())
-
-
 async def _conclude(services: Services, job: Job, status: ClipStatus, reason: str | None,
                     media: dict[str, Any], technical: dict[str, int] | None = None) -> str:
     current = (await clips_service.get_many(db=services.db, clip_ids=[job.clip_id])).get(job.clip_id)
@@ -57,19 +34,18 @@ async def _conclude(services: Services, job: Job, status: ClipStatus, reason: st
         # Deleted while we worked: what we uploaded since the deletion must go too.
         await clips_service.remove_media(blobs=services.blobs, clip_id=job.clip_id)
         return "gone"
-    media = {**media, "master": job.master_key, "job": job.event_id, "result_event": services.ids.next_id()}
+    media = {**media, "master": job.master_key, "job": job.event_id}
     if not job.edits.is_identity:
         media["edits"] = job.edits.model_dump(mode="json", exclude_defaults=True)
     await fencing.check()  # our lock on the clip may have lapsed while we worked
     try:
         # Fenced: only a clip still ``processing`` takes a result, so of two workers that ran
-        # the same job (a lapsed lease) exactly one writes it and announces it.
-        clip = await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=job.clip_id,
-                                              status=status, reason=reason, media=media, technical=technical,
-                                              only_from=ClipStatus.processing)
+        # the same job (a lapsed lease) exactly one writes it (and its clip.<status> event).
+        await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=job.clip_id,
+                                       status=status, reason=reason, media=media, technical=technical,
+                                       only_from=ClipStatus.processing)
     except clips_service.StatusChanged:
         return await _concluded_elsewhere(services, job)
-    await announce(services, clip)
     stage = {ClipStatus.review: "review"}.get(status, status.value)
     await Progress(services, job.clip_id).stage(stage, 100.0, status=status.value, message=reason or "")
     await jobstate.clear_work(services.blobs, job.clip_id)
@@ -78,13 +54,12 @@ async def _conclude(services: Services, job: Job, status: ClipStatus, reason: st
 
 
 async def _concluded_elsewhere(services: Services, job: Job) -> str:
-    """Another worker (or a deletion) moved the clip on first: announce its recorded result
-    again if it is this job's (same event ID, which consumers deduplicate), publish nothing new."""
+    """Another worker (or a deletion) moved the clip on first: its status and event stand, and
+    this worker publishes nothing."""
     clip = (await clips_service.get_many(db=services.db, clip_ids=[job.clip_id])).get(job.clip_id)
     log.warning("media.result_fenced", clip_id=job.clip_id, job=job.event_id,
                 status=clip.status if clip else None)
     if clip is not None and (clip.media or {}).get("job") == job.event_id:
-        await announce(services, clip)
         return f"{clip.status} (already)"
     return "superseded"
 
@@ -114,10 +89,9 @@ async def fail_unreadable(services: Services, clip_id: int, error: str) -> None:
     if current is None or current.status != ClipStatus.processing.value:
         return
     reason = "processing failed; please try again later"
-    clip = await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=clip_id,
-                                          status=ClipStatus.failed, reason=reason,
-                                          media={**(current.media or {}), "error": error[:300]})
-    await announce(services, clip)
+    await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=clip_id,
+                                   status=ClipStatus.failed, reason=reason,
+                                   media={**(current.media or {}), "error": error[:300]})
     await Progress(services, clip_id).stage("failed", 100.0, status=ClipStatus.failed.value, message=reason)
     log.error("media.unreadable_job", clip_id=clip_id, error=error)
 

@@ -53,6 +53,7 @@ import structlog
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
+from clipfeed.core import contract
 from clipfeed.core.events import Event
 from clipfeed.delivery import purge as delivery_purge
 from clipfeed.delivery.models import Urgency
@@ -68,7 +69,6 @@ from clipfeed.media.worker import clip_lock
 from clipfeed.runtime.services import Services
 from clipfeed.storage import service as storage
 from clipfeed.storage.layout import forget_layout, parse_master
-from clipfeed.storage.lifecycle import RETRANSCODE_TOPIC
 from clipfeed.storage.models import Part, StoredPart, Tier
 
 log = structlog.get_logger(__name__)
@@ -80,7 +80,7 @@ class RetranscodeProcessor(LongJobProcessor):
     that cannot be read is retried with backoff and then dead-lettered (``dlq.media-retranscode``)."""
 
     group: ClassVar[str] = "media-retranscode"
-    topics: ClassVar[list[str]] = [RETRANSCODE_TOPIC]
+    topics: ClassVar[list[str]] = [contract.Topic.MEDIA_RETRANSCODE]
 
     async def handle_one(self, record: Record) -> None:
         clip_id = clip_of(Event.decode(record.value))
@@ -91,9 +91,7 @@ class RetranscodeProcessor(LongJobProcessor):
 
 def clip_of(event: Event) -> int:
     """The clip an event is about; ``ValueError`` for a payload no retry can fix."""
-    if event.type != RETRANSCODE_TOPIC:
-        raise ValueError(f"unexpected event type {event.type!r}")
-    clip_id = int(event.payload["clip_id"])
+    clip_id = contract.MEDIA_RETRANSCODE.parse(event).clip_id
     if str(clip_id) != event.key:
         raise ValueError(f"key {event.key!r} and payload clip {clip_id} differ")
     return clip_id

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
+from clipfeed.core import contract
 from clipfeed.core.errors import Conflict, Forbidden, Invalid
 from clipfeed.media.edits import EditList
 from clipfeed.runtime.services import Services
 
-UPLOADED_TOPIC = "media.uploaded"
 REEDITS_PER_HOUR = 20
 REEDITABLE = {ClipStatus.ready.value, ClipStatus.failed.value}
 
@@ -38,9 +38,10 @@ async def reedit(*, services: Services, clip_id: int, user_id: int, edits: EditL
     await services.limiter.hit("reedit", str(user_id), limit=REEDITS_PER_HOUR, per_seconds=3600)
     info = await services.blobs.stat(master)
     async with services.db.session() as session:
-        services.outbox.record(session, topic=UPLOADED_TOPIC, type=UPLOADED_TOPIC, key=clip_id, actor_id=user_id,
-                               payload={"clip_id": str(clip_id), "owner_id": str(user_id), "master_key": master,
-                                        "filename": master.rsplit("/", 1)[-1], "size": info.size, "sha256": None,
-                                        "edits": edits.model_dump(mode="json"), "upload_id": None})
+        services.outbox.record(session, contract.MEDIA_UPLOADED, key=clip_id, actor_id=user_id,
+                               payload=contract.MediaUploaded(
+                                   clip_id=clip_id, owner_id=user_id, master_key=master,
+                                   filename=master.rsplit("/", 1)[-1], size=info.size, sha256=None,
+                                   edits=edits.model_dump(mode="json"), upload_id=None))
     return await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=clip_id,
                                           status=ClipStatus.processing, media={"master": master})

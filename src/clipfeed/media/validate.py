@@ -26,7 +26,7 @@ MIN_DAMAGE_REJECT = 5    # ... and at least this many error lines
 FLAG_SHARE = 0.9         # black/frozen/silent for at least this share of the clip
 
 
-class Rejected(Exception):
+class UnusableMedia(Exception):
     """The input cannot become a clip; ``str()`` is the reason shown to the creator."""
 
 
@@ -39,24 +39,24 @@ class Limits:
 
 
 def check_probe(probe: Probe, limits: Limits) -> None:
-    """Raise ``Rejected`` when ffprobe's view of the file already rules it out."""
+    """Raise ``UnusableMedia`` when ffprobe's view of the file already rules it out."""
     video = probe.main_video
     if video is None:
-        raise Rejected("the file has no video track" + (" (it is audio only)" if probe.audio else ""))
+        raise UnusableMedia("the file has no video track" + (" (it is audio only)" if probe.audio else ""))
     if video.width <= 0 or video.height <= 0:
-        raise Rejected("the video track has no picture size; the file may be damaged")
+        raise UnusableMedia("the video track has no picture size; the file may be damaged")
     if video.width > limits.max_side or video.height > limits.max_side or \
             video.width * video.height > limits.max_pixels:
-        raise Rejected(f"the picture is too large ({video.width}x{video.height}); "
-                       f"at most {limits.max_side} pixels a side and 8K in total")
+        raise UnusableMedia(f"the picture is too large ({video.width}x{video.height}); "
+                            f"at most {limits.max_side} pixels a side and 8K in total")
     if video.frames == 0:
-        raise Rejected("the video track is empty (no frames)")
+        raise UnusableMedia("the video track is empty (no frames)")
     if probe.duration <= 0:
-        raise Rejected("the video has no duration; the file may be damaged")
+        raise UnusableMedia("the video has no duration; the file may be damaged")
     if probe.duration < limits.min_duration_s:
-        raise Rejected(f"the video is too short ({probe.duration:.2f} s)")
+        raise UnusableMedia(f"the video is too short ({probe.duration:.2f} s)")
     if probe.duration > limits.max_duration_s + 1:
-        raise Rejected(f"the video is too long ({probe.duration:.0f} s; at most {limits.max_duration_s:.0f} s)")
+        raise UnusableMedia(f"the video is too long ({probe.duration:.0f} s; at most {limits.max_duration_s:.0f} s)")
 
 
 @dataclass
@@ -77,13 +77,13 @@ class Quality:
 
 def assess(video: Report, audio: Report | None, *, duration: float, fps: float,
            has_audio: bool, gain_db: float = 0.0) -> Quality:
-    """Judge the decode; raise ``Rejected`` for damaged input, else return the flags."""
+    """Judge the decode; raise ``UnusableMedia`` for damaged input, else return the flags."""
     expected_frames = max(1.0, duration * fps)
     damaged = len(video.errors)
     if video.out_time < duration * 0.9 - 0.5:
-        raise Rejected(f"the file is damaged: only {video.out_time:.1f} s of {duration:.1f} s could be decoded")
+        raise UnusableMedia(f"the file is damaged: only {video.out_time:.1f} s of {duration:.1f} s could be decoded")
     if damaged >= MIN_DAMAGE_REJECT and damaged > expected_frames * DAMAGE_RATIO:
-        raise Rejected(f"the file is damaged: {damaged} decoding errors in {duration:.1f} s of video")
+        raise UnusableMedia(f"the file is damaged: {damaged} decoding errors in {duration:.1f} s of video")
     quality = Quality(black_s=video.black_s, frozen_s=video.frozen_s, damaged=damaged, gain_db=gain_db,
                       loudness_lufs=audio.loudness_lufs if audio else None,
                       silent_s=audio.silent_s if audio else 0.0)

@@ -10,7 +10,7 @@ A lock in the cache (``media:lock:{clip_id}``, renewed with the lease) keeps two
 working on one clip at once should a lease lapse under a live worker; the second waits. A worker
 that finds its lock lost (it stalled past the lock's time to live) stops the job before it
 publishes, and the result itself is written only to a clip still ``processing`` (``results``),
-so a job run twice still announces one result.
+so a job run twice still writes (and announces) one result.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import ClassVar
 
 import structlog
 
+from clipfeed.core import contract
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
 from clipfeed.media import fencing, results
@@ -32,12 +33,11 @@ from clipfeed.media.pipeline import run_job
 from clipfeed.runtime.consumers import Processor
 
 log = structlog.get_logger(__name__)
-UPLOADED_TOPIC = "media.uploaded"
 
 
 class MediaProcessor(LongJobProcessor):
     group: ClassVar[str] = "media"
-    topics: ClassVar[list[str]] = [UPLOADED_TOPIC]
+    topics: ClassVar[list[str]] = [contract.Topic.MEDIA_UPLOADED]
 
     async def handle_one(self, record: Record) -> None:
         try:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.accounts import service as accounts
+from clipfeed.core import contract
 from clipfeed.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from clipfeed.core.ids import IdGenerator
 from clipfeed.core.pagination import id_page
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from clipfeed.accounts.models import User
     from clipfeed.runtime.services import Services
 
-TOPIC = "moderation"
 # (services, case, approved, reason) -> None
 DecisionHandler = Callable[["Services", ModerationCase, bool, str], Awaitable[None]]
 # (services, subject_id, reporter_id) -> owner id of the subject; raise NotFound when the
@@ -91,9 +91,9 @@ async def enqueue(*, db: Database, outbox: Outbox, ids: IdGenerator, subject_kin
                                           report_count=0)
                     session.add(case)
                     _audit(session, ids, case.id, opened_by, "opened", f"{source}: {reason}")
-                    outbox.record(session, topic=TOPIC, type="moderation.case_opened", key=subject_id,
-                                  payload={"case_id": str(case.id), "subject_kind": kind,
-                                           "subject_id": str(subject_id), "source": source})
+                    outbox.record(session, contract.CASE_OPENED, key=subject_id,
+                                  payload=contract.CaseOpened(case_id=case.id, subject_kind=kind,
+                                                              subject_id=subject_id, source=source))
                 else:
                     if scores:
                         case.scores = {**case.scores, **scores}
@@ -170,10 +170,10 @@ async def decide(*, services: Services, case_id: int, moderator: User, approve: 
         case.decided_at = utcnow()
         case.decision_reason = reason
         _audit(session, services.ids, case.id, moderator.id, case.status, reason)
-        services.outbox.record(session, topic=TOPIC, type=f"moderation.{case.status}", key=case.subject_id,
+        services.outbox.record(session, contract.CASE_DECIDED[case.status], key=case.subject_id,
                                actor_id=moderator.id,
-                               payload={"case_id": str(case.id), "subject_kind": case.subject_kind,
-                                        "subject_id": str(case.subject_id), "reason": reason})
+                               payload=contract.CaseDecided(case_id=case.id, subject_kind=case.subject_kind,
+                                                            subject_id=case.subject_id, reason=reason))
     handler = _decision_handlers.get(case.subject_kind)
     if handler is not None:
         await handler(services, case, approve, reason)

@@ -1,1 +1,1 @@
-"""Notifications: the inbox, its fan-out worker and live delivery (README "Notifications")."""
+"""Notifications: the inbox, its fan-out worker and live delivery (docs/design/notifications.md)."""

@@ -9,12 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from clipfeed.core import contract
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps
 from clipfeed.http.idempotency import IdempotentRoute
 from clipfeed.http.params import NotificationId
 from clipfeed.notifications import service
-from clipfeed.notifications.inbox import TOPIC
 from clipfeed.notifications.models import NotificationPage, Preferences, PreferencesUpdate, ReadState, UnreadCount
 
 router = APIRouter(prefix="/v1", tags=["notifications"], route_class=IdempotentRoute)
@@ -62,7 +62,7 @@ async def stream(request: Request, user: CurrentUser, services: Deps) -> AsyncIt
     ``unread_count``) for each new or grown notification, whichever API process you are on.
     Browsers' ``EventSource`` cannot send headers: pass ``?access_token=``. After a reconnect,
     read ``GET /v1/notifications`` for anything missed."""
-    async with services.live.listen(TOPIC, str(user.id)) as queue:
+    async with services.live.listen(contract.Topic.NOTIFICATIONS, str(user.id)) as queue:
         await service.pull_on_read(services=services, user_id=user.id)
         yield ServerSentEvent(event="ready", retry=3000,
                               data={"unread_count": await service.unread_count(services=services, user_id=user.id)})
@@ -72,5 +72,7 @@ async def stream(request: Request, user: CurrentUser, services: Deps) -> AsyncIt
             except TimeoutError:
                 continue
             unread_count = await service.unread_count(services=services, user_id=user.id)
+            changed = contract.parse(event)  # a notification.created or .updated
             yield ServerSentEvent(event="notification", id=str(event.id),
-                                  data={**event.payload, "unread_count": unread_count, "update": event.type})
+                                  data={**contract.EventType.dump(changed), "unread_count": unread_count,
+                                        "update": event.type})

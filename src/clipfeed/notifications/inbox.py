@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clipfeed.core.events import Event
+from clipfeed.core import contract
 from clipfeed.infra.db import utcnow
 from clipfeed.infra.log import OutgoingRecord
 from clipfeed.notifications import render
@@ -30,7 +30,6 @@ from clipfeed.social.graph import insert_for, insert_ignore
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
-TOPIC = "notifications"
 SHOWN_ACTORS = 3
 
 
@@ -158,9 +157,9 @@ async def announce(services: Services, rows: list[tuple[Notification, bool]]) ->
         view = by_id.get(str(row.id))
         if view is None:
             continue
-        event = Event(id=services.ids.next_id(), type="notification.created" if created else "notification.updated",
-                      key=str(row.recipient_id), region=services.settings.region,
-                      payload=view.model_dump(mode="json"))
+        event_type = contract.NOTIFICATION_CREATED if created else contract.NOTIFICATION_UPDATED
+        event = event_type.event(id=services.ids.next_id(), key=row.recipient_id, region=services.settings.region,
+                                 payload=contract.NotificationChanged(**view.model_dump(mode="json")))
         records.append(OutgoingRecord(value=event.encode(), key=event.key.encode()))
     for start in range(0, len(records), 1000):
-        await services.log.append_batch(TOPIC, records[start:start + 1000])
+        await services.log.append_batch(contract.Topic.NOTIFICATIONS, records[start:start + 1000])

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 import structlog
 
 from clipfeed.clips import service as clips
+from clipfeed.core import contract
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
 from clipfeed.notifications import inbox, service
@@ -32,16 +33,9 @@ log = structlog.get_logger(__name__)
 K = NotificationKind
 
 
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value)) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
 class NotificationFanout(Processor):
     group: ClassVar[str] = "notifications-fanout"
-    topics: ClassVar[tuple[str, ...]] = ("social", "clips", "users")
+    topics: ClassVar[tuple[str, ...]] = (contract.Topic.SOCIAL, contract.Topic.CLIPS, contract.Topic.USERS)
     # A work queue, not partitioned: notifications need no per-key order (the inbox sorts by
     # event ID; aggregate rows are locked and unique), and on JetStream a partitioned group
     # answers about a second later than a shared one, which live delivery cannot afford.
@@ -56,48 +50,50 @@ class NotificationFanout(Processor):
         for record in records:
             try:
                 event = Event.decode(record.value)
+                deliveries = await self._plan(event)
             except ValueError:
                 log.warning("notifications.undecodable_event", topic=record.topic, offset=record.offset)
                 continue
-            for delivery in await self._plan(event):
+            for delivery in deliveries:
                 delivery.sort_id = event.id  # the inbox orders by when things happened
                 planned.append(delivery)
         await deliver(self.services, planned)
 
     async def _plan(self, event: Event) -> list[Delivery]:
-        p = event.payload
-        if event.type == "user.deleted":
+        """What ``event`` notifies; ``ValueError`` for a payload that is not its type's."""
+        if event.type == contract.USER_DELETED.name:
             await remove_inbox(self.services, int(event.key))
-        elif event.type == "clip.ready":
-            clip_id, owner_id = _int(p.get("clip_id")), _int(p.get("owner_id"))
-            if clip_id is not None and owner_id is not None:
-                if p.get("visibility") == "public":
-                    await fan_out_new_clip(self.services, owner_id=owner_id, clip_id=clip_id, sort_id=event.id,
-                                           posted_at=event.occurred_at)
-                return [Delivery(owner_id, K.clip_ready.value, f"clip_ready:{clip_id}", None, clip_id=clip_id)]
-        elif event.type in ("clip.rejected", "clip.failed"):
+        elif event.type == contract.CLIP_READY.name:
+            clip = contract.CLIP_READY.parse(event)
+            if clip.visibility == "public":
+                await fan_out_new_clip(self.services, owner_id=clip.owner_id, clip_id=clip.clip_id, sort_id=event.id,
+                                       posted_at=event.occurred_at)
+            return [Delivery(clip.owner_id, K.clip_ready.value, f"clip_ready:{clip.clip_id}", None,
+                             clip_id=clip.clip_id)]
+        elif event.type in (contract.CLIP_REJECTED.name, contract.CLIP_FAILED.name):
             return await self._clip_outcome(event)
-        elif event.type == "follow.added":
-            return [Delivery(_int(p.get("followee_id")) or 0, K.follow.value, f"follow:{p.get('user_id')}",
-                             _int(p.get("user_id")))]
-        elif event.type == "like.added":
+        elif event.type == contract.FOLLOW_ADDED.name:
+            follow = contract.FOLLOW_ADDED.parse(event)
+            return [Delivery(follow.followee_id, K.follow.value, f"follow:{follow.user_id}", follow.user_id)]
+        elif event.type == contract.LIKE_ADDED.name:
+            like = contract.LIKE_ADDED.parse(event)
             window = int(event.occurred_at.timestamp() // self.services.settings.notifications_like_window_s)
-            clip_id = _int(p.get("clip_id"))
-            return [Delivery(_int(p.get("creator_id")) or 0, K.like.value, f"like:{clip_id}:{window}",
-                             _int(p.get("user_id")), clip_id=clip_id, aggregate=True)]
-        elif event.type == "comment.created":
-            return comment_deliveries(p)
-        elif event.type == "share.created" and p.get("to_user_id"):
-            return [Delivery(_int(p.get("to_user_id")) or 0, K.share.value, f"share:{p.get('share_id')}",
-                             _int(p.get("user_id")), clip_id=_int(p.get("clip_id")))]
+            return [Delivery(like.creator_id, K.like.value, f"like:{like.clip_id}:{window}", like.user_id,
+                             clip_id=like.clip_id, aggregate=True)]
+        elif event.type == contract.COMMENT_CREATED.name:
+            return comment_deliveries(contract.COMMENT_CREATED.parse(event))
+        elif event.type == contract.SHARE_CREATED.name:
+            share = contract.SHARE_CREATED.parse(event)
+            if share.to_user_id:
+                return [Delivery(share.to_user_id, K.share.value, f"share:{share.share_id}", share.user_id,
+                                 clip_id=share.clip_id)]
         return []
 
     async def _clip_outcome(self, event: Event) -> list[Delivery]:
-        p = event.payload
-        clip_id, owner_id = _int(p.get("clip_id")), _int(p.get("owner_id"))
-        if clip_id is None or owner_id is None:
-            return []
-        kind = K.clip_rejected if event.type == "clip.rejected" else K.clip_failed
+        rejected = event.type == contract.CLIP_REJECTED.name
+        outcome = (contract.CLIP_REJECTED if rejected else contract.CLIP_FAILED).parse(event)
+        clip_id, owner_id = outcome.clip_id, outcome.owner_id
+        kind = K.clip_rejected if rejected else K.clip_failed
         found = (await clips.get_many(db=self.services.db, clip_ids=[clip_id])).get(clip_id)
         reason = (found.status_reason or "") if found is not None else ""
         return [Delivery(owner_id, kind.value, f"{kind.value}:{clip_id}", None, clip_id=clip_id,
@@ -135,21 +131,17 @@ async def deliver(services: Services, planned: list[Delivery]) -> list[tuple[Not
     return written
 
 
-def comment_deliveries(p: dict[str, object]) -> list[Delivery]:
+def comment_deliveries(comment: contract.CommentCreated) -> list[Delivery]:
     """One notification per person for a comment: a reply beats a mention beats "commented"."""
-    author, clip_id, comment_id = _int(p.get("user_id")), _int(p.get("clip_id")), _int(p.get("comment_id"))
+    author, clip_id, comment_id = comment.user_id, comment.clip_id, comment.comment_id
     chosen: dict[int, NotificationKind] = {}
-    reply_to = _int(p.get("reply_to_user_id"))
-    if reply_to:
-        chosen[reply_to] = K.reply
-    mentions = p.get("mention_ids")
-    for mentioned in mentions if isinstance(mentions, list) else []:
-        uid = _int(mentioned)
-        if uid:
-            chosen.setdefault(uid, K.mention)
-    creator = _int(p.get("creator_id"))
-    if creator:
-        chosen.setdefault(creator, K.comment)
+    if comment.reply_to_user_id:
+        chosen[comment.reply_to_user_id] = K.reply
+    for mentioned in comment.mention_ids:
+        if mentioned:
+            chosen.setdefault(mentioned, K.mention)
+    if comment.creator_id:
+        chosen.setdefault(comment.creator_id, K.comment)
     return [Delivery(uid, kind.value, f"{kind.value}:{comment_id}", author, clip_id=clip_id, comment_id=comment_id)
             for uid, kind in chosen.items() if uid != author]
 

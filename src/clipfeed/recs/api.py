@@ -37,8 +37,8 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
     settings = services.settings
     context = {"device": (device or "unknown").lower(), "network": network}
     if viewer is not None:
-        who = viewers.Viewer.signed_in(viewer.id, region=viewer.region or settings.region,
-                                       language=viewer.language, **context)
+        who = viewers.FeedViewer.signed_in(viewer.id, region=viewer.region or settings.region,
+                                           language=viewer.language, **context)
     else:
         if tab != FeedTab.foryou:
             raise Unauthorized(f"the {tab.value} tab needs a signed-in viewer",
@@ -49,7 +49,7 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
         if not device_key:
             device_key = secrets.token_urlsafe(18)
             response.set_cookie(DEVICE_COOKIE, device_key, max_age=365 * 86400, httponly=True, samesite="lax")
-        who = viewers.Viewer.anonymous(device_key, region=settings.region, **context)
+        who = viewers.FeedViewer.anonymous(device_key, region=settings.region, **context)
         await services.limiter.hit("feed-anonymous", who.key, limit=ANONYMOUS_PAGES_PER_MINUTE, per_seconds=60)
     size = limit or settings.feed_page_size
     if tab == FeedTab.following:
@@ -76,7 +76,7 @@ async def put_interests(body: InterestsUpdate, user: CurrentUser, services: Deps
     """Onboarding: the hashtags a viewer cares about (a cold-start source until they have
     history). Replaces the previous list; the next page uses it."""
     hashtags = await viewers.set_interests(services, user.id, body.hashtags)
-    await feed.refill(services, viewers.Viewer.signed_in(user.id, region=user.region or services.settings.region,
-                                                         language=user.language),
+    await feed.refill(services, viewers.FeedViewer.signed_in(user.id, region=user.region or services.settings.region,
+                                                             language=user.language),
                       reason="interests", replace=True)
     return InterestsPublic(hashtags=hashtags)

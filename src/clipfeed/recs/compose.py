@@ -28,7 +28,7 @@ from clipfeed.recs.registry import LoadedModels, loaded_models
 from clipfeed.recs.retrieval import loaded_retrieval
 from clipfeed.recs.seen import SeenFilter
 from clipfeed.recs.sources import SourceRequest, gather_candidates, next_offsets, parse_quotas
-from clipfeed.recs.viewers import Links, Viewer, viewer_links
+from clipfeed.recs.viewers import FeedViewer, Links, viewer_links
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -110,7 +110,7 @@ class Built:
     candidates: int = 0
 
 
-async def build(services: Services, viewer: Viewer, *, exclude: frozenset[int] | set[int] = frozenset(),
+async def build(services: Services, viewer: FeedViewer, *, exclude: frozenset[int] | set[int] = frozenset(),
                 rng: np.random.Generator | None = None, settings: Settings | None = None,
                 links: Links | None = None, from_top: bool = False, deep: bool = False) -> Built:
     """A ranked list of up to ``feed_buffer_size`` unseen, allowed clips for ``viewer``
@@ -150,7 +150,7 @@ async def build(services: Services, viewer: Viewer, *, exclude: frozenset[int] |
     return await _rank(services, state, cards, origin, context, config, models, rng)
 
 
-async def rerank(services: Services, viewer: Viewer, items: list[Ranked], *, links: Links,
+async def rerank(services: Services, viewer: FeedViewer, items: list[Ranked], *, links: Links,
                  settings: Settings | None = None, rng: np.random.Generator | None = None) -> Built:
     """The buffer's clips ranked again from the viewer's live state: what a like, skip, share
     or follow changes on the next page, without a build's sources and candidate filtering.
@@ -189,7 +189,7 @@ def _add_interests(state: ViewerState, interests: list[str]) -> None:
         state.tags[tag] = state.tags.get(tag, 0.0) + INTEREST_PRIOR
 
 
-def _context(viewer: Viewer) -> Context:
+def _context(viewer: FeedViewer) -> Context:
     return Context(at=time.time(), device=viewer.device, network=viewer.network, region=viewer.region,
                    language=viewer.language)
 
@@ -222,7 +222,7 @@ async def _models(services: Services) -> LoadedModels:
     return models
 
 
-async def _allowed(services: Services, viewer: Viewer, state: ViewerState, config: FeedConfig,
+async def _allowed(services: Services, viewer: FeedViewer, state: ViewerState, config: FeedConfig,
                    origin: dict[int, tuple[str, float]], exclude: frozenset[int] | set[int],
                    blocked: set[int]) -> list[ClipCard]:
     """Drop what this viewer must not get: hidden (not interested), recently skipped, already

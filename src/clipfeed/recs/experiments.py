@@ -123,9 +123,9 @@ async def impression_metric(services: Any, *, metric: str, days: int,
     own impression log."""
     from datetime import UTC, datetime, timedelta
 
+    from clipfeed.core.viewers import ViewerId
     from clipfeed.infra.blobs import BlobNotFound
     from clipfeed.recs import training
-    from clipfeed.recs.viewers import Viewer
 
     if source == "impressions":
         table = await training.read_impressions(services, days=days)
@@ -144,8 +144,7 @@ async def impression_metric(services: Any, *, metric: str, days: int,
         except BlobNotFound:
             continue
         for viewer, value in zip(data["viewer"], data[f"label_{metric}"], strict=True):
-            # The lake names viewers "<user id>" or "anon:<device>"; buckets use the feed's keys.
-            key = f"u:{viewer}" if str(viewer).isdigit() else Viewer.anonymous(str(viewer).removeprefix("anon:")).key
-            viewers.append(key)
+            # Parts written before one viewer form existed say "<user id>" or "anon:<device>".
+            viewers.append(ViewerId.parse(str(viewer)).key)
             values.append(float(value or 0.0))
     return viewers, values

@@ -41,7 +41,7 @@ from clipfeed.recs.experiments import settings_for
 from clipfeed.recs.features import FEATURE_NAMES
 from clipfeed.recs.profile import dirty_key, known_key
 from clipfeed.recs.render_keys import view_key
-from clipfeed.recs.viewers import Links, Viewer, decode_links, links_key, viewer_links
+from clipfeed.recs.viewers import FeedViewer, Links, decode_links, links_key, viewer_links
 from clipfeed.search.mutes import Mutes
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class ServedPage:
     views: dict[int, bytes] = field(default_factory=dict)  # cached renderings fetched with the cards
 
 
-async def foryou_page(services: Services, viewer: Viewer, *, cursor: str | None, limit: int) -> ServedPage:
+async def foryou_page(services: Services, viewer: FeedViewer, *, cursor: str | None, limit: int) -> ServedPage:
     started = time.perf_counter()
     settings = settings_for(services.settings, viewer.key)
     config = FeedConfig.of(settings)
@@ -192,7 +192,8 @@ _REGIONAL: dict[tuple[int, str], _RegionalPage] = {}
 REGIONAL_TTL_S = 10.0
 
 
-async def cold_start_buffer(services: Services, viewer: Viewer, *, settings: Settings, limit: int) -> buffers.Buffer:
+async def cold_start_buffer(services: Services, viewer: FeedViewer, *, settings: Settings,
+                            limit: int) -> buffers.Buffer:
     """A slice of the region's generic ranking (built for a viewer with no history at most
     ``REGIONAL_TTL_S`` ago, in this process): a random ``limit`` of its best ``3 × limit``,
     order kept, then the rest, so new viewers do not all start on the same page. It becomes
@@ -201,7 +202,7 @@ async def cold_start_buffer(services: Services, viewer: Viewer, *, settings: Set
     if time.monotonic() - regional.built > REGIONAL_TTL_S:
         async with regional.lock:
             if time.monotonic() - regional.built > REGIONAL_TTL_S:
-                built = await build(services, Viewer(f"region:{viewer.region}", region=viewer.region),
+                built = await build(services, FeedViewer(f"region:{viewer.region}", region=viewer.region),
                                     settings=settings, from_top=True)
                 regional.items, regional.model, regional.built = built.items, built.model, time.monotonic()
     head = regional.items[: 3 * limit]
@@ -211,14 +212,14 @@ async def cold_start_buffer(services: Services, viewer: Viewer, *, settings: Set
     return buffers.Buffer(time.time(), regional.model, chosen + rest)
 
 
-def schedule_refill(services: Services, viewer: Viewer, *, reason: str, replace: bool = False) -> None:
+def schedule_refill(services: Services, viewer: FeedViewer, *, reason: str, replace: bool = False) -> None:
     """Top the buffer up in the background (one refill per viewer at a time, cluster-wide)."""
     task = asyncio.get_running_loop().create_task(refill(services, viewer, reason=reason, replace=replace))
     _REFILLING.add(task)
     task.add_done_callback(_REFILLING.discard)
 
 
-async def refill(services: Services, viewer: Viewer, *, reason: str, replace: bool = False) -> bool:
+async def refill(services: Services, viewer: FeedViewer, *, reason: str, replace: bool = False) -> bool:
     lock = f"recs:lock:{viewer.key}"
     if not await services.cache.add(lock, b"1", ttl=10):
         return False
@@ -252,7 +253,7 @@ def muted(mutes: Mutes, card: ClipCard, view: bytes | None) -> bool:
     return mutes.hides_text(shown.get("caption") or "", shown.get("hashtags") or card.hashtags)
 
 
-async def following_page(services: Services, viewer: Viewer, *, cursor: str | None,
+async def following_page(services: Services, viewer: FeedViewer, *, cursor: str | None,
                          limit: int) -> ServedPage:
     """Followed creators' clips, newest first; the cursor holds the last publication time."""
     links = await viewer_links(services, viewer)
@@ -260,7 +261,7 @@ async def following_page(services: Services, viewer: Viewer, *, cursor: str | No
                                 tab="following", cursor=cursor, limit=limit)
 
 
-async def hashtags_page(services: Services, viewer: Viewer, *, cursor: str | None, limit: int) -> ServedPage:
+async def hashtags_page(services: Services, viewer: FeedViewer, *, cursor: str | None, limit: int) -> ServedPage:
     """Clips of the hashtags the viewer follows, newest first (a clip with two of them once)."""
     links = await viewer_links(services, viewer)
     return await _chronological(services, links, [tag_key(t) for t in links.tags[:200]],

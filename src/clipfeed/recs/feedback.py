@@ -55,7 +55,7 @@ from clipfeed.recs.profile import (
 )
 from clipfeed.recs.signals import TREND_BUCKET_S, trend_key
 from clipfeed.recs.training import IMPRESSION_TTL_S, LABEL_FIELDS, imp_key, lab_key
-from clipfeed.recs.viewers import Viewer
+from clipfeed.recs.viewers import FeedViewer
 
 DEDUPE_TTL_S = 2 * 86400.0
 REFILL_KINDS = MOVES_FEED - {"complete"}
@@ -70,7 +70,7 @@ class Feedback:
     """One playback or engagement event, as the feed reads it."""
 
     event_id: int
-    viewer: Viewer
+    viewer: FeedViewer
     clip_id: int
     kind: str
     watch_ms: float = 0.0
@@ -199,9 +199,9 @@ async def fold(cache: Cache, events: Sequence[Feedback], *, fresh_impressions: i
     return new
 
 
-def refill_viewers(applied: Sequence[Feedback]) -> list[Viewer]:
+def refill_viewers(applied: Sequence[Feedback]) -> list[FeedViewer]:
     """The viewers whose feed a batch's signals move, once each, in first-seen order."""
-    found: dict[str, Viewer] = {}
+    found: dict[str, FeedViewer] = {}
     for event in applied:
         if event.kind in REFILL_KINDS:
             found.setdefault(event.viewer.key, event.viewer)

@@ -26,7 +26,7 @@ from clipfeed.recs.feed import ServedPage
 from clipfeed.recs.models import FeedItem
 from clipfeed.recs.render_keys import view_key
 from clipfeed.recs.signals import SIGNALS
-from clipfeed.recs.viewers import Viewer
+from clipfeed.recs.viewers import FeedViewer
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -81,7 +81,7 @@ HINT_TTL_S = 30.0
 HINTS: TtlLru[tuple[int, str, str | None, str], PlaybackInfo | None] = TtlLru(50_000, HINT_TTL_S)
 
 
-async def _playback(services: Services, viewer: Viewer, row: dict[str, Any]) -> PlaybackInfo | None:
+async def _playback(services: Services, viewer: FeedViewer, row: dict[str, Any]) -> PlaybackInfo | None:
     key = (int(row["id"]), viewer.region, viewer.network, str(row.get("updated_at")))
     public = row.get("visibility") == "public"
     if public:
@@ -94,7 +94,7 @@ async def _playback(services: Services, viewer: Viewer, row: dict[str, Any]) -> 
     return info
 
 
-async def feed_items(services: Services, viewer: Viewer, page: ServedPage) -> list[FeedItem]:
+async def feed_items(services: Services, viewer: FeedViewer, page: ServedPage) -> list[FeedItem]:
     views = await clip_views(services, [r.clip_id for r in page.items], prefetched=page.views)
     shown = [(ranked, views[ranked.clip_id]) for ranked in page.items if ranked.clip_id in views]
     infos = await asyncio.gather(*(_playback(services, viewer, row) for _, (_, row) in shown))

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clipfeed.core.viewers import ViewerId
+
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
@@ -86,9 +88,9 @@ Feed = Callable[["Services", SimViewer, str | None], Awaitable[tuple[list[int], 
 
 async def clipfeed_feed(services: Services, viewer: SimViewer, cursor: str | None) -> tuple[list[int], str | None]:
     from clipfeed.recs.feed import foryou_page
-    from clipfeed.recs.viewers import Viewer
+    from clipfeed.recs.viewers import FeedViewer
 
-    page = await foryou_page(services, Viewer.anonymous(viewer.device), cursor=cursor, limit=10)
+    page = await foryou_page(services, FeedViewer.anonymous(viewer.device), cursor=cursor, limit=10)
     return [r.clip_id for r in page.items], page.next_cursor
 
 
@@ -246,7 +248,7 @@ async def _rounds(services: Services, feed: Feed, metrics: Metrics, rng: np.rand
         for viewer, batch in zip(viewers, batches, strict=True):
             for start in range(0, len(batch), 200):
                 await events_service.ingest(services=services, raw_events=batch[start:start + 200],
-                                            viewer=events_service.Viewer.anonymous(viewer.device),
+                                            viewer=ViewerId.anonymous(viewer.device),
                                             region=services.settings.region)
         await asyncio.sleep(1.5)  # the processors' lag: feedback lands before the next session
         if round_ + 1 == train_after:

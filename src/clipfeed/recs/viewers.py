@@ -1,10 +1,10 @@
 """Who is asking for a feed, and their links (follows, blocks, onboarding interests, followed
 hashtags and mute filters).
 
-Signed-in viewers are ``u:<user id>``. Anonymous viewers get a feed too, keyed by a device:
-apps send ``X-Device-ID`` (any stable random string); browsers get an HttpOnly ``cf_device``
-cookie on their first feed request. Either is hashed into ``d:<16 hex>``, so the raw value is
-never stored. An anonymous viewer has a seen set, a buffer and a live profile like anyone
+Viewers are keyed as ``clipfeed.core.viewers`` says (``u:<user id>``, ``d:<16 hex>``).
+Anonymous viewers get a feed too, keyed by a device: apps send ``X-Device-ID`` (any stable
+random string); browsers get an HttpOnly ``cf_device`` cookie on their first feed request. An
+anonymous viewer has a seen set, a buffer and a live profile like anyone
 else, but no follows, blocks, interests or filters.
 
 Links are cached per viewer for ``LINKS_TTL_S`` seconds and dropped as soon as the stream worker
@@ -17,13 +17,13 @@ the blocked set and the filters.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import orjson
 import sqlalchemy as sa
 
+from clipfeed.core.viewers import ViewerId
 from clipfeed.recs.models import ViewerInterests
 from clipfeed.recs.profile import STATE_TTL_S, known_key
 from clipfeed.recs.signals import SIGNALS
@@ -38,7 +38,7 @@ LINKS_TTL_S = 300.0
 
 
 @dataclass(frozen=True)
-class Viewer:
+class FeedViewer:
     key: str
     user_id: int | None = None
     region: str = "global"
@@ -47,13 +47,12 @@ class Viewer:
     network: str | None = None
 
     @classmethod
-    def signed_in(cls, user_id: int, **kwargs: object) -> Viewer:
-        return cls(key=f"u:{user_id}", user_id=user_id, **kwargs)  # type: ignore[arg-type]
+    def signed_in(cls, user_id: int, **kwargs: object) -> FeedViewer:
+        return cls(key=ViewerId.signed_in(user_id).key, user_id=user_id, **kwargs)  # type: ignore[arg-type]
 
     @classmethod
-    def anonymous(cls, device_id: str, **kwargs: object) -> Viewer:
-        digest = hashlib.sha256(device_id.encode()).hexdigest()[:16]
-        return cls(key=f"d:{digest}", **kwargs)  # type: ignore[arg-type]
+    def anonymous(cls, device_id: str, **kwargs: object) -> FeedViewer:
+        return cls(key=ViewerId.anonymous(device_id).key, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -74,7 +73,7 @@ def decode_links(raw: bytes) -> Links:
     return Links(data["f"], set(data["b"]), data["i"], data.get("t", []), Mutes.decoded(data.get("m")))
 
 
-async def viewer_links(services: Services, viewer: Viewer, *, blocks_only: bool = False) -> Links:
+async def viewer_links(services: Services, viewer: FeedViewer, *, blocks_only: bool = False) -> Links:
     if viewer.user_id is None:
         return Links()
     raw = await services.cache.get(links_key(viewer.key))
@@ -101,9 +100,10 @@ async def forget_links(services: Services, user_id: int, *, followed_hashtag: bo
     """Drop the cached links after a change; ``followed_hashtag``: like following a creator,
     that is history, so the next For You page is a personal build (with the tag's clips)
     rather than a cold start."""
-    await services.cache.delete(links_key(f"u:{user_id}"))
+    key = ViewerId.signed_in(user_id).key
+    await services.cache.delete(links_key(key))
     if followed_hashtag:
-        await services.cache.set(known_key(f"u:{user_id}"), b"1", ttl=STATE_TTL_S)
+        await services.cache.set(known_key(key), b"1", ttl=STATE_TTL_S)
 
 
 async def get_interests(services: Services, user_id: int) -> list[str]:

@@ -24,8 +24,10 @@ import structlog
 from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
+from clipfeed.core import contract
+from clipfeed.core.contract import Topic
 from clipfeed.core.events import Event
-from clipfeed.events.topics import ACTIVITY_USERS, SOCIAL
+from clipfeed.core.viewers import ViewerId
 from clipfeed.infra.log import Record
 from clipfeed.recs import render, training
 from clipfeed.recs.cards import ClipCard, put_cards, remove_clip, sketch
@@ -34,15 +36,15 @@ from clipfeed.recs.feedback import Feedback, fold, refill_viewers
 from clipfeed.recs.profile import STATE_TTL_S, known_key, ukey
 from clipfeed.recs.render_keys import view_key
 from clipfeed.recs.signals import SIGNALS
-from clipfeed.recs.viewers import Viewer, delete_interests, forget_links
+from clipfeed.recs.viewers import FeedViewer, delete_interests, forget_links
 from clipfeed.runtime.consumers import Processor, run_processor
 from clipfeed.runtime.services import Services
 from clipfeed.stream.activity import Activity
 from clipfeed.stream.activity import decode as decode_activity
 
 log = structlog.get_logger(__name__)
-SOCIAL_KINDS = {"like.added": "like", "bookmark.added": "like", "comment.created": "comment",
-                "share.created": "share"}
+SOCIAL_KINDS = {contract.LIKE_ADDED.name: "like", contract.BOOKMARK_ADDED.name: "like",
+                contract.COMMENT_CREATED.name: "comment", contract.SHARE_CREATED.name: "share"}
 FEEDBACK_KINDS = {"impression", "progress", "complete", "replay", "skip", "share", "not_interested", "like",
                   "comment"}
 
@@ -71,24 +73,24 @@ async def index_clips(services: Services, clips: list[Clip], *, fresh: bool = Tr
 
 class ClipIndexer(Processor):
     group: ClassVar[str] = "recs-indexer"
-    topics: ClassVar[tuple[str, ...]] = ("clips", "users")
+    topics: ClassVar[tuple[str, ...]] = (Topic.CLIPS, Topic.USERS)
 
     async def handle(self, records: list[Record]) -> None:
         clip_ids: set[int] = set()
         ready: set[int] = set()
         for record in records:
             event = Event.decode(record.value)
-            if record.topic == "users":
-                if event.type == "user.deleted":
+            if record.topic == Topic.USERS:
+                if event.type == contract.USER_DELETED.name:
                     await delete_interests(self.services, int(event.key))
-                elif event.type in ("user.suspended", "user.reinstated"):
+                elif event.type in (contract.USER_SUSPENDED.name, contract.USER_REINSTATED.name):
                     # A suspended creator's clips leave the feeds (access.can_see hides them
                     # everywhere else) and come back with the account.
                     clip_ids.update(await clips_service.live_ids_of_owner(db=self.services.db,
                                                                           owner_id=int(event.key)))
                 continue
             clip_ids.add(int(event.key))
-            if event.type == "clip.ready":
+            if event.type == contract.CLIP_READY.name:
                 ready.add(int(event.key))
         if not clip_ids:
             return
@@ -108,26 +110,27 @@ class ClipIndexer(Processor):
                 await self.services.cache.delete(view_key(clip_id))
 
 
-def viewer_of(activity: Activity) -> Viewer:
-    """The feed's viewer for an activity's (``"<user id>"`` or ``"anon:<device id>"``)."""
-    region = activity.region or "global"
-    if activity.user_id is not None:
-        return Viewer.signed_in(activity.user_id, region=region)
-    return Viewer.anonymous(activity.viewer.removeprefix("anon:"), region=region)
+LINK_TYPES = frozenset(t.name for t in (contract.FOLLOW_ADDED, contract.FOLLOW_REMOVED, contract.BLOCK_ADDED,
+                                       contract.BLOCK_REMOVED))
+
+
+def viewer_of(activity: Activity) -> FeedViewer:
+    """The feed's viewer of an activity (the same key: ``clipfeed.core.viewers``)."""
+    return FeedViewer(key=activity.viewer, user_id=activity.user_id, region=activity.region or "global")
 
 
 class FeedbackProcessor(Processor):
     """Partitioned by viewer (``activity.users``), so each viewer's state has one writer."""
 
     group: ClassVar[str] = "recs-feedback"
-    topics: ClassVar[tuple[str, ...]] = (ACTIVITY_USERS, SOCIAL)
+    topics: ClassVar[tuple[str, ...]] = (Topic.ACTIVITY_USERS, Topic.SOCIAL)
 
     async def handle(self, records: list[Record]) -> None:
         """Playback events are folded a run at a time (``clipfeed.recs.feedback``: idempotent by
         event ID, per-viewer order kept, what a crash loses); a social record between them is
         handled in its place. Every record is decoded first, so a poison one fails the batch
         before anything is applied."""
-        decoded = [Event.decode(record.value) if record.topic == SOCIAL else decode_activity(record.value)
+        decoded = [Event.decode(record.value) if record.topic == Topic.SOCIAL else decode_activity(record.value)
                    for record in records]
         run: list[Feedback] = []
         for item in decoded:
@@ -151,13 +154,14 @@ class FeedbackProcessor(Processor):
 
     async def _links_changed(self, event: Event) -> None:
         """Follows and blocks: drop the cached links so the next buffer sees them."""
-        if event.actor_id is None or not event.type.startswith(("follow.", "block.")):
+        if event.actor_id is None or event.type not in LINK_TYPES:
             return
         await forget_links(self.services, event.actor_id)
-        if event.type == "follow.added":
+        if event.type == contract.FOLLOW_ADDED.name:
             # Following someone is history: the next page is a personal build, not a cold start.
-            await self.services.cache.set(known_key(f"u:{event.actor_id}"), b"1", ttl=STATE_TTL_S)
-            await self.services.cache.hincr_float(ukey(f"u:{event.actor_id}", "creators"), str(int(event.key)),
+            viewer = ViewerId.signed_in(event.actor_id).key
+            await self.services.cache.set(known_key(viewer), b"1", ttl=STATE_TTL_S)
+            await self.services.cache.hincr_float(ukey(viewer, "creators"), str(int(event.key)),
                                                   3.0, ttl=60 * 24 * 3600.0)
 
 

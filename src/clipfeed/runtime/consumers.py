@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 import structlog
 from prometheus_client import Counter, Histogram
 
+from clipfeed.core.contract import Topic
 from clipfeed.infra.log import Consumer, Record
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ async def _give_up_or_backoff(processor: Processor, consumer: Consumer, record: 
     group = processor.group
     if record.delivery_count >= processor.max_deliveries:
         await processor.services.log.append(
-            f"dlq.{group}", record.value, key=record.key,
+            Topic.dead_letters(group), record.value, key=record.key,
             headers={**record.headers, "error": error[:500], "source_topic": record.topic,
                      "source_partition": str(record.partition), "source_offset": str(record.offset)})
         await consumer.ack(record)

@@ -23,6 +23,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clipfeed.core.contract import EventType, P
 from clipfeed.core.events import Event
 from clipfeed.core.ids import IdGenerator
 from clipfeed.infra.db import Base, Database, UTCDateTime, utcnow
@@ -55,12 +56,12 @@ class Outbox:
         self._me = f"{os.getpid()}-{id(self):x}"
         self._flush_lock = asyncio.Lock()
 
-    def record(self, session: AsyncSession, *, topic: str, type: str, key: int | str,
-               payload: dict[str, Any], actor_id: int | None = None) -> Event:
+    def record(self, session: AsyncSession, event_type: EventType[P], *, key: int | str, payload: P,
+               actor_id: int | None = None) -> Event:
         """Stage an event in ``session``; it is published once the session commits."""
-        event = Event(id=self.ids.next_id(), type=type, key=str(key), actor_id=actor_id,
-                      region=self.region, payload=payload)
-        session.add(OutboxRow(id=event.id, topic=topic, key=event.key, body=event.encode(),
+        event = event_type.event(id=self.ids.next_id(), key=key, payload=payload, actor_id=actor_id,
+                                 region=self.region)
+        session.add(OutboxRow(id=event.id, topic=event_type.topic, key=event.key, body=event.encode(),
                               created_at=utcnow()))
         sync_session = session.sync_session
         if not sync_session.info.get("outbox_hooked"):

@@ -18,6 +18,7 @@ from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
+from clipfeed.core.contract import Topic
 from clipfeed.core.events import Event
 from clipfeed.infra.db import Database
 from clipfeed.infra.log import Record
@@ -102,14 +103,14 @@ async def rebuild(*, db: Database, index: SearchIndex, progress: Callable[[int],
 
 class SearchIndexer(Processor):
     group: ClassVar[str] = "search-indexer"
-    topics: ClassVar[tuple[str, ...]] = ("clips", "users")
+    topics: ClassVar[tuple[str, ...]] = (Topic.CLIPS, Topic.USERS)
 
     async def handle(self, records: list[Record]) -> None:
         clip_ids: set[int] = set()
         user_ids: set[int] = set()
         for record in records:
             event = Event.decode(record.value)
-            (user_ids if record.topic == "users" else clip_ids).add(int(event.key))
+            (user_ids if record.topic == Topic.USERS else clip_ids).add(int(event.key))
         index = open_search_index(self.services.db)
         if clip_ids:
             await refresh_clips(db=self.services.db, index=index, clip_ids=sorted(clip_ids))

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipStatus, Visibility
+from clipfeed.core.contract import Topic
 from clipfeed.core.events import Event
 from clipfeed.infra.db import Database, utcnow
 from clipfeed.infra.log import Record
@@ -136,7 +137,7 @@ def fuse(lexical: list[int], semantic: list[int], k: int = RRF_K) -> dict[int, f
 
 class SearchEmbedder(Processor):
     group: ClassVar[str] = "search-embedder"
-    topics: ClassVar[tuple[str, ...]] = ("clips",)
+    topics: ClassVar[tuple[str, ...]] = (Topic.CLIPS,)
     batch_size: ClassVar[int] = 64
 
     async def handle(self, records: list[Record]) -> None:

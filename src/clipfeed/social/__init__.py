@@ -1,1 +1,1 @@
-"""Social: follows, blocks, likes, bookmarks, comments, shares (README "Social")."""
+"""Social: follows, blocks, likes, bookmarks, comments, shares (docs/design/social.md)."""

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from clipfeed.clips import service as clips
+from clipfeed.core import contract
 from clipfeed.core.events import Event
 from clipfeed.infra.log import Record
 from clipfeed.runtime.consumers import Processor
@@ -24,7 +25,7 @@ CHUNK = 500
 
 class SocialCleanup(Processor):
     group: ClassVar[str] = "social-cleanup"
-    topics: ClassVar[tuple[str, ...]] = ("users",)
+    topics: ClassVar[tuple[str, ...]] = (contract.Topic.USERS,)
     ack_wait: ClassVar[float] = 120.0
 
     def __post_init__(self) -> None:
@@ -39,7 +40,7 @@ class SocialCleanup(Processor):
             event = Event.decode(record.value)
         except ValueError:
             return
-        if event.type == "user.deleted":
+        if event.type == contract.USER_DELETED.name:
             await remove_user(self, int(event.key))
 
 
@@ -74,9 +75,9 @@ async def _remove_saved(processor: Processor, table: Any, noun: str, user_id: in
             await session.execute(sa.delete(table).where(table.user_id == user_id, table.clip_id.in_(clip_ids)))
             for clip_id in clip_ids:
                 creator = owners[clip_id].owner_id if clip_id in owners else 0
-                events.record(services, session, type=f"{noun}.removed", key=clip_id, actor_id=user_id,
-                              shard_key=user_id,
-                              payload=events.clip_payload(clip_id, creator, reason="account deleted"))
+                events.record(services, session, contract.ENGAGEMENT[noun, False], key=clip_id, actor_id=user_id,
+                              shard_key=user_id, payload=contract.ClipEngagement(
+                                  user_id=user_id, clip_id=clip_id, creator_id=creator, reason="account deleted"))
         if len(clip_ids) < CHUNK:
             return
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
+from clipfeed.core import contract
 from clipfeed.core.errors import Forbidden, Invalid, NotFound
 from clipfeed.infra.db import utcnow
 from clipfeed.moderation import service as moderation
@@ -70,21 +71,19 @@ async def _mentions(services: Services, body: str, author_id: int) -> list[str]:
 
 def created_event(services: Services, session: AsyncSession, comment: Comment, creator_id: int,
                    reply_to: int | None) -> None:
-    events.record(services, session, type="comment.created", key=comment.clip_id, actor_id=comment.author_id,
-                  shard_key=comment.clip_id, payload=events.clip_payload(
-                      comment.clip_id, creator_id, comment_id=str(comment.id),
-                      parent_id=None if comment.parent_id is None else str(comment.parent_id),
-                      reply_to_user_id=None if reply_to is None else str(reply_to),
-                      mention_ids=list(comment.mention_ids or [])))
+    events.record(services, session, contract.COMMENT_CREATED, key=comment.clip_id, actor_id=comment.author_id,
+                  shard_key=comment.clip_id, payload=contract.CommentCreated(
+                      user_id=comment.author_id, clip_id=comment.clip_id, creator_id=creator_id,
+                      comment_id=comment.id, parent_id=comment.parent_id, reply_to_user_id=reply_to,
+                      mention_ids=[int(m) for m in comment.mention_ids or []]))
 
 
 def deleted_event(services: Services, session: AsyncSession, comment: Comment, creator_id: int,
                    actor_id: int, reason: str) -> None:
-    events.record(services, session, type="comment.deleted", key=comment.clip_id, actor_id=actor_id,
-                  shard_key=comment.clip_id, payload=events.clip_payload(
-                      comment.clip_id, creator_id, comment_id=str(comment.id),
-                      parent_id=None if comment.parent_id is None else str(comment.parent_id),
-                      author_id=str(comment.author_id), reason=reason))
+    events.record(services, session, contract.COMMENT_DELETED, key=comment.clip_id, actor_id=actor_id,
+                  shard_key=comment.clip_id, payload=contract.CommentDeleted(
+                      user_id=actor_id, clip_id=comment.clip_id, creator_id=creator_id, comment_id=comment.id,
+                      parent_id=comment.parent_id, author_id=comment.author_id, reason=reason))
 
 
 async def create(*, services: Services, user: User, clip_id: int, request: CommentCreate) -> CommentPublic:

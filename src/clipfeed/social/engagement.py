@@ -3,7 +3,7 @@
 Consistency: the viewer's own state (``liked_by_me``, ``bookmarked_by_me``, "my likes") is read
 from the rows the write just committed, so it is exact at once (read-your-writes). Counts come
 from the stream counters (``clipfeed.stream.counters``) and trail the writes by the pipeline's
-lag (README "Social": staleness). A write's response carries an estimate: the counter adjusted
+lag (docs/design/social.md, "Consistency and staleness"). A write's response carries an estimate: the counter adjusted
 by what this very write changed.
 
 A like is one transaction on the user's shard: the row (unique per user and clip, so 50
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips
+from clipfeed.core import contract
 from clipfeed.core.pagination import decode_cursor
 from clipfeed.infra.db import utcnow
 from clipfeed.social import access, comment_settings, events, graph
@@ -49,8 +50,9 @@ async def _toggle(services: Services, user: User, clip_id: int, table: Any, on: 
             result = await session.execute(sa.delete(table).where(table.user_id == user.id, table.clip_id == clip.id))
             changed = bool(getattr(result, "rowcount", 0))
         if changed:
-            events.record(services, session, type=f"{noun}.{'added' if on else 'removed'}", key=clip.id,
-                          actor_id=user.id, payload=events.clip_payload(clip.id, clip.owner_id), shard_key=user.id)
+            events.record(services, session, contract.ENGAGEMENT[noun, on], key=clip.id, actor_id=user.id,
+                          payload=contract.ClipEngagement(user_id=user.id, clip_id=clip.id, creator_id=clip.owner_id),
+                          shard_key=user.id)
     counted = (await clip_counts(services=services, clip_ids=[clip.id]))[clip.id]
     current = counted.likes if noun == "like" else counted.bookmarks
     # The event of this write is most likely not counted yet: show it already. And a clip the

@@ -55,7 +55,7 @@ async def unbookmark(clip_id: ClipId, user: CurrentUser, services: Deps) -> Book
 
 @router.get("/clips/{clip_id}/engagement", response_model=Engagement)
 async def clip_engagement(clip_id: ClipId, viewer: OptionalUser, services: Deps) -> Engagement:
-    """Counts (eventual, see README) and your own flags (exact, right after your writes)."""
+    """Counts (eventual, see docs/design/social.md) and your own flags (exact, right after your writes)."""
     viewer_id = viewer.id if viewer else None
     await access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=viewer_id)
     found = await engagement.engagement_for(services=services, viewer_id=viewer_id, clip_ids=[clip_id])

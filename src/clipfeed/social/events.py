@@ -1,4 +1,4 @@
-"""Social events (topic ``social``) and the outbox relays of shard databases.
+"""Social events (topic ``social``, ``clipfeed.core.contract``) and the outbox relays of shard databases.
 
 Events are staged in the same transaction as the row they describe. Likes, bookmarks, shares
 and comments live in sharded tables, so their events are staged in the *shard's* ``outbox``
@@ -12,18 +12,18 @@ for another relay, which picks it up when the claim lapses.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clipfeed.core.contract import EventType, P
 from clipfeed.infra.db import Database
 from clipfeed.runtime.outbox import Outbox
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
-TOPIC = "social"
 log = structlog.get_logger(__name__)
 
 # id(main Database) -> (that Database, one relay Outbox per shard database)
@@ -63,13 +63,8 @@ def outbox_for_shard(services: Services, shard_key: int) -> Outbox:
     return known[1][services.db.shard_index(shard_key)]
 
 
-def record(services: Services, session: AsyncSession, *, type: str, key: int, actor_id: int,
-           payload: dict[str, Any], shard_key: int | None = None) -> None:
+def record(services: Services, session: AsyncSession, event_type: EventType[P], *, key: int, actor_id: int,
+           payload: P, shard_key: int | None = None) -> None:
     """Stage a social event in ``session`` (a shard session when ``shard_key`` is given)."""
     outbox = services.outbox if shard_key is None else outbox_for_shard(services, shard_key)
-    outbox.record(session, topic=TOPIC, type=type, key=key, actor_id=actor_id,
-                  payload={"user_id": str(actor_id), **payload})
-
-
-def clip_payload(clip_id: int, creator_id: int, **extra: Any) -> dict[str, Any]:
-    return {"clip_id": str(clip_id), "creator_id": str(creator_id), **extra}
+    outbox.record(session, event_type, key=key, actor_id=actor_id, payload=payload)

@@ -1,7 +1,7 @@
 """The follow graph and blocks inside one main-database transaction.
 
 Follower/following counts are counter rows changed in the same transaction as ``follows``, so
-they are exact at every commit (README "Social" has the measurement behind this choice). A
+they are exact at every commit (docs/benchmarks.md, "Social", has the measurement behind this choice). A
 follow and a block of the same pair lock both users' counter rows first, in ID order, so the
 two serialise: a follow can never slip in beside a block.
 """
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clipfeed.core import contract
 from clipfeed.infra.db import utcnow
 from clipfeed.social import events
 from clipfeed.social.models import Block, Follow, FollowCount
@@ -63,8 +64,8 @@ async def add_follow(services: Services, session: AsyncSession, follower_id: int
         "created_at": utcnow()})
     if created:
         await bump_counts(session, {followee_id: (1, 0), follower_id: (0, 1)})
-        events.record(services, session, type="follow.added", key=followee_id, actor_id=follower_id,
-                      payload={"followee_id": str(followee_id)})
+        events.record(services, session, contract.FOLLOW_ADDED, key=followee_id, actor_id=follower_id,
+                      payload=contract.FollowChanged(user_id=follower_id, followee_id=followee_id))
     return created
 
 
@@ -74,8 +75,8 @@ async def remove_follow(services: Services, session: AsyncSession, follower_id: 
     removed = bool(getattr(result, "rowcount", 0))
     if removed:
         await bump_counts(session, {followee_id: (-1, 0), follower_id: (0, -1)})
-        events.record(services, session, type="follow.removed", key=followee_id, actor_id=follower_id,
-                      payload={"followee_id": str(followee_id)})
+        events.record(services, session, contract.FOLLOW_REMOVED, key=followee_id, actor_id=follower_id,
+                      payload=contract.FollowChanged(user_id=follower_id, followee_id=followee_id))
     return removed
 
 
@@ -86,8 +87,8 @@ async def add_block(services: Services, session: AsyncSession, blocker_id: int, 
     await remove_follow(services, session, blocker_id, blocked_id)
     await remove_follow(services, session, blocked_id, blocker_id)
     if created:
-        events.record(services, session, type="block.added", key=blocked_id, actor_id=blocker_id,
-                      payload={"blocked_id": str(blocked_id)})
+        events.record(services, session, contract.BLOCK_ADDED, key=blocked_id, actor_id=blocker_id,
+                      payload=contract.BlockChanged(user_id=blocker_id, blocked_id=blocked_id))
     return created
 
 
@@ -96,8 +97,8 @@ async def remove_block(services: Services, session: AsyncSession, blocker_id: in
                                                           Block.blocked_id == blocked_id))
     removed = bool(getattr(result, "rowcount", 0))
     if removed:
-        events.record(services, session, type="block.removed", key=blocked_id, actor_id=blocker_id,
-                      payload={"blocked_id": str(blocked_id)})
+        events.record(services, session, contract.BLOCK_REMOVED, key=blocked_id, actor_id=blocker_id,
+                      payload=contract.BlockChanged(user_id=blocker_id, blocked_id=blocked_id))
     return removed
 
 

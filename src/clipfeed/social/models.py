@@ -1,4 +1,4 @@
-"""Social tables. Where each lives (README "Social", "Storage"):
+"""Social tables. Where each lives (docs/design/social.md, "Storage"):
 
 * directory tables in the main database, queried across users: ``follows``, ``follow_counts``,
   ``blocks``, ``clip_social_settings``;

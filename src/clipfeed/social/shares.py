@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips
+from clipfeed.core import contract
 from clipfeed.core.errors import BadRequest, Forbidden, Invalid
 from clipfeed.infra.db import utcnow
 from clipfeed.social import access, events
@@ -47,10 +48,10 @@ async def share(*, services: Services, user: User, clip_id: int, request: ShareC
                 to_user_id=recipient.id if recipient else None, created_at=utcnow())
     async with services.db.shard_session(user.id) as session:
         session.add(row)
-        events.record(services, session, type="share.created", key=clip.id, actor_id=user.id, shard_key=user.id,
-                      payload=events.clip_payload(clip.id, clip.owner_id, share_id=str(row.id),
-                                                  channel=row.channel,
-                                                  to_user_id=str(recipient.id) if recipient else None))
+        events.record(services, session, contract.SHARE_CREATED, key=clip.id, actor_id=user.id, shard_key=user.id,
+                      payload=contract.ShareCreated(user_id=user.id, clip_id=clip.id, creator_id=clip.owner_id,
+                                                    share_id=row.id, channel=row.channel,
+                                                    to_user_id=recipient.id if recipient else None))
     counted = (await clip_counts(services=services, clip_ids=[clip.id]))[clip.id]
     return SharePublic(id=str(row.id), clip_id=str(clip.id), channel=request.channel,
                        to_user_id=str(recipient.id) if recipient else None, share_url=share_url(services, clip.id),

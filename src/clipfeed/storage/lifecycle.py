@@ -31,6 +31,7 @@ import sqlalchemy as sa
 import structlog
 
 from clipfeed.clips.models import Clip, ClipStatus
+from clipfeed.core import contract
 from clipfeed.delivery import purge as delivery_purge
 from clipfeed.delivery.models import Urgency
 from clipfeed.infra.blobs import BlobNotFound
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 ViewsSource = Callable[[list[int]], Awaitable[dict[int, int]]]
-RETRANSCODE_TOPIC = "media.retranscode"
 BATCH = 500
 MIN_RATE_WINDOW = timedelta(hours=1)
 
@@ -189,9 +189,9 @@ async def _go_cold(services: Services, clip: Clip, *, now: datetime) -> None:
 
 async def _ask_retranscode(services: Services, clip: Clip, renditions: list[str]) -> None:
     async with services.db.session() as session:
-        services.outbox.record(session, topic=RETRANSCODE_TOPIC, type="media.retranscode", key=clip.id,
-                               payload={"clip_id": str(clip.id), "renditions": renditions,
-                                        "master_prefix": part_prefix(clip.id, Part.raw)})
+        services.outbox.record(session, contract.MEDIA_RETRANSCODE, key=clip.id,
+                               payload=contract.MediaRetranscode(clip_id=clip.id, renditions=renditions,
+                                                                 master_prefix=part_prefix(clip.id, Part.raw)))
     log.info("storage.retranscode_requested", clip_id=clip.id, renditions=renditions)
 
 

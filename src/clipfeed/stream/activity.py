@@ -9,21 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
+from clipfeed.core import contract
+from clipfeed.core.viewers import ViewerId
 from clipfeed.infra.log import Record
 
-PLAYBACK_TYPES = frozenset({"impression", "play_start", "progress", "complete", "replay", "skip", "share",
-                            "not_interested"})
-CLIP_SOCIAL_TYPES = frozenset({"like.added", "like.removed", "comment.created", "comment.deleted",
-                               "share.created", "bookmark.added", "bookmark.removed"})
-FOLLOW_TYPES = frozenset({"follow.added", "follow.removed"})
+PLAYBACK_TYPES = frozenset(contract.PLAYBACK)
+CLIP_SOCIAL_TYPES = frozenset({*(t.name for t in contract.ENGAGEMENT.values()), contract.COMMENT_CREATED.name,
+                               contract.COMMENT_DELETED.name, contract.SHARE_CREATED.name})
+FOLLOW_TYPES = frozenset({contract.FOLLOW_ADDED.name, contract.FOLLOW_REMOVED.name})
 SOCIAL_TYPES = CLIP_SOCIAL_TYPES | FOLLOW_TYPES
 # Events of the ``social`` topic that carry no engagement: the relay passes over them (blocks
 # reach the recommender through its own consumer of ``social``).
-NON_ENGAGEMENT_TYPES = frozenset({"block.added", "block.removed"})
+NON_ENGAGEMENT_TYPES = frozenset({contract.BLOCK_ADDED.name, contract.BLOCK_REMOVED.name})
 
 
 class PoisonEvent(ValueError):
@@ -35,7 +36,7 @@ class Activity:
     id: int
     type: str
     ts: float                      # event time, epoch seconds (client time for playback)
-    viewer: str                    # "<user id>" or "anon:<device id>"
+    viewer: str                    # ``clipfeed.core.viewers``: "u:<user id>" or "d:<hash>"
     user_id: int | None
     clip_id: int | None
     creator_id: int | None = None  # known for social events; looked up for playback ones
@@ -57,20 +58,6 @@ class Activity:
         return int(self.ts // 86400)
 
 
-def _int(value: Any, name: str, *, required: bool = False) -> int | None:
-    if value is None or value == "":
-        if required:
-            raise PoisonEvent(f"missing {name}")
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError) as exc:
-        raise PoisonEvent(f"{name} is not an integer: {value!r}") from exc
-    if not 0 <= number < 2**63:
-        raise PoisonEvent(f"{name} out of range: {number}")
-    return number
-
-
 def decode(raw: bytes) -> Activity:
     try:
         envelope = orjson.loads(raw)
@@ -85,29 +72,30 @@ def decode(raw: bytes) -> Activity:
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise PoisonEvent(f"not an event envelope: {exc}") from exc
     region = str(envelope.get("region") or "")
-    if kind in PLAYBACK_TYPES:
-        viewer = payload.get("viewer")
-        if not isinstance(viewer, str) or not viewer:
-            raise PoisonEvent("playback event without viewer")
-        return Activity(
-            id=event_id, type=kind, ts=ts, viewer=viewer, user_id=_int(payload.get("user_id"), "user_id"),
-            clip_id=_int(payload.get("clip_id"), "clip_id", required=True), region=region,
-            session_id=str(payload.get("session_id") or ""), device=str(payload.get("device") or ""),
-            network=str(payload.get("network") or ""), source=str(payload.get("source") or ""),
-            watch_ms=_int(payload.get("watch_ms"), "watch_ms") or 0,
-            position_ms=_int(payload.get("position_ms"), "position_ms"),
-            duration_ms=_int(payload.get("duration_ms"), "duration_ms"),
-            received_ms=_int(payload.get("received_ms"), "received_ms") or 0)
-    if kind in SOCIAL_TYPES:
-        user_id = _int(payload.get("user_id"), "user_id", required=True)
-        follow = kind in FOLLOW_TYPES
-        return Activity(
-            id=event_id, type=kind, ts=ts, viewer=str(user_id), user_id=user_id,
-            clip_id=None if follow else _int(payload.get("clip_id"), "clip_id", required=True),
-            creator_id=_int(payload.get("creator_id"), "creator_id", required=not follow),
-            followee_id=_int(payload.get("followee_id"), "followee_id", required=follow),
-            comment_id=_int(payload.get("comment_id"), "comment_id"), region=region,
-            received_ms=int(ts * 1000))
+    try:
+        if kind in PLAYBACK_TYPES:
+            played = contract.PLAYBACK[kind].parse_payload(payload)
+            return Activity(
+                id=event_id, type=kind, ts=ts, viewer=ViewerId.parse(played.viewer).key, user_id=played.user_id,
+                clip_id=played.clip_id, region=region, session_id=played.session_id, device=played.device,
+                network=played.network, source=played.source or "", watch_ms=played.watch_ms or 0,
+                position_ms=played.position_ms, duration_ms=played.duration_ms, received_ms=played.received_ms)
+        if kind in FOLLOW_TYPES:
+            follow = contract.EVENT_TYPES[kind].parse_payload(payload)
+            return Activity(id=event_id, type=kind, ts=ts, viewer=ViewerId.signed_in(follow.user_id).key,
+                            user_id=follow.user_id,
+                            clip_id=None, followee_id=follow.followee_id, region=region, received_ms=int(ts * 1000))
+        if kind in CLIP_SOCIAL_TYPES:
+            social = contract.EVENT_TYPES[kind].parse_payload(payload)
+            return Activity(id=event_id, type=kind, ts=ts, viewer=ViewerId.signed_in(social.user_id).key,
+                            user_id=social.user_id,
+                            clip_id=social.clip_id, creator_id=social.creator_id,
+                            comment_id=getattr(social, "comment_id", None), region=region,
+                            received_ms=int(ts * 1000))
+    except ValidationError as exc:
+        raise PoisonEvent(f"{kind} payload: {exc.errors(include_url=False)[0]['msg']}") from exc
+    except ValueError as exc:  # not a viewer
+        raise PoisonEvent(f"{kind}: {exc}") from exc
     raise PoisonEvent(f"unknown event type {kind!r}")
 
 

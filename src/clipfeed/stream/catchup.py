@@ -8,15 +8,16 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from clipfeed.core.contract import Topic
 from clipfeed.core.errors import NotFound
-from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, CLIPS, SOCIAL
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
 # In pipeline order: the relay feeds the activity topics, so it is waited for first.
-PIPELINE: tuple[tuple[str, str], ...] = (("stream-relay", SOCIAL), ("stream-catalog", CLIPS),
-                                         ("stream-clips", ACTIVITY_CLIPS), ("stream-users", ACTIVITY_USERS))
+PIPELINE: tuple[tuple[str, str], ...] = (
+    ("stream-relay", Topic.SOCIAL), ("stream-catalog", Topic.CLIPS), ("stream-clips", Topic.ACTIVITY_CLIPS),
+    ("stream-users", Topic.ACTIVITY_USERS))
 
 
 async def lag(services: Services, group: str, topic: str, ends: dict[int, int] | None = None) -> int | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from clipfeed.core import contract
 from clipfeed.stream import trending
 from clipfeed.stream.activity import Activity
 from clipfeed.stream.counters import TrendHit
@@ -29,9 +30,9 @@ _FIELD = {name: i for i, name in enumerate(WINDOW_FIELDS)}
 _BUMPS: dict[str, tuple[int, int]] = {
     "impression": (_FIELD["impressions"], 1), "play_start": (_FIELD["plays"], 1),
     "complete": (_FIELD["completes"], 1), "skip": (_FIELD["skips"], 1), "replay": (_FIELD["replays"], 1),
-    "like.added": (_FIELD["likes"], 1), "like.removed": (_FIELD["likes"], -1),
-    "comment.created": (_FIELD["comments"], 1), "comment.deleted": (_FIELD["comments"], -1),
-    "share": (_FIELD["shares"], 1), "share.created": (_FIELD["shares"], 1),
+    contract.LIKE_ADDED.name: (_FIELD["likes"], 1), contract.LIKE_REMOVED.name: (_FIELD["likes"], -1),
+    contract.COMMENT_CREATED.name: (_FIELD["comments"], 1), contract.COMMENT_DELETED.name: (_FIELD["comments"], -1),
+    "share": (_FIELD["shares"], 1), contract.SHARE_CREATED.name: (_FIELD["shares"], 1),
     "not_interested": (_FIELD["not_interested"], 1),
 }
 

@@ -9,11 +9,12 @@ time).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
 from clipfeed.clips import service as clips_service
+from clipfeed.core.contract import ClipChanged, ClipDeleted
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -71,26 +72,27 @@ async def clip_meta(services: Services, clip_ids: list[int] | set[int]) -> dict[
     return found
 
 
-async def apply_clip_events(services: Services, events: list[tuple[int, str, dict[str, Any]]]) -> None:
-    """Apply ``(event id, type, payload)`` of the ``clips`` topic; older changes than the one
+async def apply_clip_events(services: Services, events: list[tuple[int, ClipChanged | ClipDeleted]]) -> None:
+    """Apply ``(event id, payload)`` of the ``clips`` topic; older changes than the one
     stored are ignored, so redelivery and replays are harmless."""
-    latest: dict[int, tuple[int, str, dict[str, Any]]] = {}
-    for event_id, kind, payload in events:
-        clip_id = int(payload["clip_id"])
+    latest: dict[int, tuple[int, ClipChanged | ClipDeleted]] = {}
+    for event_id, payload in events:
+        clip_id = payload.clip_id
         if clip_id not in latest or latest[clip_id][0] < event_id:
-            latest[clip_id] = (event_id, kind, payload)
+            latest[clip_id] = (event_id, payload)
     stored = await services.cache.get_many([meta_key(c) for c in latest])
     updates: dict[str, bytes] = {}
     live: dict[str, float] = {}
     gone: list[str] = []
-    for (clip_id, (event_id, kind, payload)), raw in zip(latest.items(), stored, strict=True):
+    for (clip_id, (event_id, payload)), raw in zip(latest.items(), stored, strict=True):
         if raw is not None and ClipMeta.decode(clip_id, raw).version >= event_id:
             continue
-        status = "deleted" if kind == "clip.deleted" else str(payload.get("status") or "")
         old = ClipMeta.decode(clip_id, raw) if raw is not None else None
-        meta = ClipMeta(clip_id, int(payload.get("owner_id") or (old.owner_id if old else 0)),
-                        tuple(payload.get("hashtags") or (old.hashtags if old and kind != "clip.deleted" else ())),
-                        status, str(payload.get("visibility") or (old.visibility if old else "private")), event_id)
+        if isinstance(payload, ClipDeleted):
+            meta = ClipMeta(clip_id, payload.owner_id, (), "deleted", old.visibility if old else "private", event_id)
+        else:
+            meta = ClipMeta(clip_id, payload.owner_id, tuple(payload.hashtags or (old.hashtags if old else ())),
+                            payload.status, payload.visibility, event_id)
         updates[meta_key(clip_id)] = meta.encode()
         if meta.live:
             live[str(clip_id)] = event_id / 1.0  # IDs are time-ordered: newest last

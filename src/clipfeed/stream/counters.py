@@ -26,6 +26,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clipfeed.core import contract
 from clipfeed.infra.db import utcnow
 from clipfeed.stream.activity import Activity
 from clipfeed.stream.models import COUNTER_COLUMNS, ClipAudience, ClipCounts, ClipStats, StreamApplied
@@ -45,18 +46,19 @@ DAY_BITS = 62  # view_days remembers this many days back
 TREND_WEIGHTS = {"view": 1.0, "complete": 1.0, "replay": 0.5, "like": 3.0, "comment": 4.0, "share": 5.0,
                  "bookmark": 3.0}
 TREND_BITS = {"complete": 1, "replay": 2, "like": 4, "comment": 8, "share": 16, "bookmark": 32}
-TREND_KIND = {"complete": "complete", "replay": "replay", "like.added": "like", "comment.created": "comment",
-              "share": "share", "share.created": "share", "bookmark.added": "bookmark"}
+TREND_KIND = {"complete": "complete", "replay": "replay", "share": "share", contract.LIKE_ADDED.name: "like",
+              contract.COMMENT_CREATED.name: "comment", contract.SHARE_CREATED.name: "share",
+              contract.BOOKMARK_ADDED.name: "bookmark"}
 
 # What each event adds to the counters.
 DELTAS: dict[str, tuple[tuple[str, int], ...]] = {
     "impression": (("impressions", 1),), "play_start": (("plays", 1),), "progress": (),
     "complete": (("completes", 1),), "replay": (("replays", 1),), "skip": (("skips", 1),),
     "share": (("shares", 1),), "not_interested": (("not_interested", 1),),
-    "like.added": (("likes", 1),), "like.removed": (("likes", -1),),
-    "comment.created": (("comments", 1),), "comment.deleted": (("comments", -1),),
-    "share.created": (("shares", 1),), "bookmark.added": (("bookmarks", 1),),
-    "bookmark.removed": (("bookmarks", -1),),
+    contract.LIKE_ADDED.name: (("likes", 1),), contract.LIKE_REMOVED.name: (("likes", -1),),
+    contract.COMMENT_CREATED.name: (("comments", 1),), contract.COMMENT_DELETED.name: (("comments", -1),),
+    contract.SHARE_CREATED.name: (("shares", 1),), contract.BOOKMARK_ADDED.name: (("bookmarks", 1),),
+    contract.BOOKMARK_REMOVED.name: (("bookmarks", -1),),
 }
 
 

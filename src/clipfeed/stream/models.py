@@ -66,7 +66,7 @@ class StreamApplied(Base):
 
 @dataclass(frozen=True)
 class ClipCounts:
-    """A clip's counters (eventually consistent; see README for the staleness bound)."""
+    """A clip's counters (eventually consistent; docs/design/stream.md, "Counters", gives the staleness bound)."""
 
     clip_id: int
     impressions: int = 0

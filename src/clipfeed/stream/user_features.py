@@ -1,7 +1,7 @@
 """A viewer's recent interest profile, written by the owner of the viewer's partition of
 ``activity.users`` (client events and relayed social events of that viewer).
 
-Key ``feat:user:{viewer}`` (viewer = user ID, or ``anon:<device id>``): JSON with ``L`` (the
+Key ``feat:user:{viewer}`` (the viewer as ``clipfeed.core.viewers`` writes it): JSON with ``L`` (the
 landmark, epoch seconds), forward-decayed sums ``tags`` {hashtag: score}, ``creators``
 {creator ID: score}, ``plays``/``skips``/``completes``, ``emb``/``emb_w`` (weighted sum of the
 content embeddings of clips engaged with, and its weight), ``recent`` (clip IDs played, newest
@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import structlog
 
+from clipfeed.core import contract
+from clipfeed.core.viewers import ViewerId
 from clipfeed.media.features import get_embeddings
 from clipfeed.stream.activity import Activity
 from clipfeed.stream.clip_meta import clip_meta
@@ -42,9 +44,10 @@ RESCALE_AFTER = 20   # half-lives past the landmark before sums are rescaled
 
 # Interest each event expresses in the clip's hashtags and creator.
 INTEREST = {"play_start": 0.2, "complete": 1.0, "replay": 1.0, "skip": -0.5, "share": 3.0,
-            "not_interested": -3.0, "like.added": 2.0, "like.removed": -2.0, "comment.created": 1.5,
-            "share.created": 3.0, "bookmark.added": 2.0, "bookmark.removed": -2.0}
-FOLLOW_INTEREST = {"follow.added": 3.0, "follow.removed": -3.0}
+            "not_interested": -3.0, contract.LIKE_ADDED.name: 2.0, contract.LIKE_REMOVED.name: -2.0,
+            contract.COMMENT_CREATED.name: 1.5, contract.SHARE_CREATED.name: 3.0, contract.BOOKMARK_ADDED.name: 2.0,
+            contract.BOOKMARK_REMOVED.name: -2.0}
+FOLLOW_INTEREST = {contract.FOLLOW_ADDED.name: 3.0, contract.FOLLOW_REMOVED.name: -3.0}
 
 
 def user_features_key(viewer: str | int) -> str:
@@ -195,10 +198,11 @@ def _view(viewer: str, profile: dict[str, Any], now: float, half_life: float, to
 
 async def get_user_features(*, services: Services, viewers: list[str | int], now: float | None = None,
                             top: int = 20) -> dict[str, UserFeatures]:
-    """Profiles of the viewers that have one (user IDs, or ``anon:<device id>``)."""
+    """Profiles of the viewers that have one, by the user ID or viewer key asked for (any form
+    ``ViewerId.parse`` reads)."""
     now = time.time() if now is None else now
     keys = [str(v) for v in viewers]
-    stored = await services.cache.get_many([user_features_key(k) for k in keys])
+    stored = await services.cache.get_many([user_features_key(ViewerId.parse(k).key) for k in keys])
     half_life = services.settings.features_half_life_s
     return {k: _view(k, orjson.loads(raw), now, half_life, top) for k, raw in zip(keys, stored, strict=True)
             if raw is not None}

@@ -17,12 +17,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import orjson
 import structlog
 
-from clipfeed.events.topics import ACTIVITY_CLIPS, ACTIVITY_USERS, CLIPS, SOCIAL, ensure_topics
+from clipfeed.core import contract
+from clipfeed.core.contract import ClipChanged, ClipDeleted, Topic
+from clipfeed.core.events import Event
+from clipfeed.events.topics import ensure_topics
 from clipfeed.infra.log import OutgoingRecord, Record
 from clipfeed.runtime.consumers import Processor
 from clipfeed.runtime.services import Services
@@ -47,7 +49,7 @@ class StreamProcessor(Processor):
 
 class RelayProcessor(StreamProcessor):
     group: ClassVar[str] = "stream-relay"
-    topics: ClassVar[Sequence[str]] = [SOCIAL]
+    topics: ClassVar[Sequence[str]] = [Topic.SOCIAL]
 
     async def handle(self, records: list[Record]) -> None:
         records = engagement_records(records)
@@ -61,35 +63,34 @@ class RelayProcessor(StreamProcessor):
         to_users = [OutgoingRecord(r.value, key=a.viewer.encode()) for r, a in pairs]
         # Killed between the two appends: the batch is redelivered and appended again with the
         # same envelope IDs, which the downstream groups drop.
-        await asyncio.gather(self.services.log.append_batch(ACTIVITY_CLIPS, to_clips),
-                             self.services.log.append_batch(ACTIVITY_USERS, to_users))
+        await asyncio.gather(self.services.log.append_batch(Topic.ACTIVITY_CLIPS, to_clips),
+                             self.services.log.append_batch(Topic.ACTIVITY_USERS, to_users))
 
 
 class CatalogProcessor(StreamProcessor):
     group: ClassVar[str] = "stream-catalog"
-    topics: ClassVar[Sequence[str]] = [CLIPS]
+    topics: ClassVar[Sequence[str]] = [Topic.CLIPS]
 
     async def handle(self, records: list[Record]) -> None:
-        events: list[tuple[int, str, dict[str, Any]]] = []
+        events: list[tuple[int, ClipChanged | ClipDeleted]] = []
         for record in records:
             try:
-                envelope = orjson.loads(record.value)
-                kind, payload = str(envelope["type"]), envelope.get("payload") or {}
-                if kind.startswith("clip.") and payload.get("clip_id") is not None:
-                    int(payload["clip_id"])
-                    events.append((int(envelope["id"]), kind, payload))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                event = Event.decode(record.value)
+                clip = contract.parse(event)
+            except ValueError as exc:
                 raise PoisonEvent(f"unreadable clip event: {exc}") from exc
+            if isinstance(clip, ClipChanged | ClipDeleted):
+                events.append((event.id, clip))
         if events:
             await apply_clip_events(self.services, events)
 
 
 class ClipStreamProcessor(StreamProcessor):
     group: ClassVar[str] = "stream-clips"
-    topics: ClassVar[Sequence[str]] = [ACTIVITY_CLIPS]
+    topics: ClassVar[Sequence[str]] = [Topic.ACTIVITY_CLIPS]
 
     def __post_init__(self) -> None:
-        self.watermarks = Watermarks(self.group, ACTIVITY_CLIPS, self.services.settings.stream_allowed_lateness_s)
+        self.watermarks = Watermarks(self.group, Topic.ACTIVITY_CLIPS, self.services.settings.stream_allowed_lateness_s)
 
     async def handle(self, records: list[Record]) -> None:
         activities = decode_all(records)
@@ -117,13 +118,13 @@ class ClipStreamProcessor(StreamProcessor):
             await self.services.cache.delete(*(counters.counts_key(c) for c in chunk))
             await clip_features.clear(self.services, chunk)
         await trending.clear(self.services)
-        partitions = await self.services.log.partitions(ACTIVITY_CLIPS)
-        await self.services.cache.delete(*(f"wm:{self.group}:{ACTIVITY_CLIPS}:{p}" for p in range(partitions)))
+        partitions = await self.services.log.partitions(Topic.ACTIVITY_CLIPS)
+        await self.services.cache.delete(*(f"wm:{self.group}:{Topic.ACTIVITY_CLIPS}:{p}" for p in range(partitions)))
 
 
 class UserStreamProcessor(StreamProcessor):
     group: ClassVar[str] = "stream-users"
-    topics: ClassVar[Sequence[str]] = [ACTIVITY_USERS]
+    topics: ClassVar[Sequence[str]] = [Topic.ACTIVITY_USERS]
 
     def __post_init__(self) -> None:
         self.embeddings = user_features.EmbeddingSource()

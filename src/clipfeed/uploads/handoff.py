@@ -28,6 +28,7 @@ import sqlalchemy as sa
 import structlog
 
 from clipfeed.clips import service as clips_service
+from clipfeed.core import contract
 from clipfeed.core.errors import ClipfeedError, NotFound
 from clipfeed.infra.blobs import check_key
 from clipfeed.infra.db import utcnow
@@ -40,7 +41,6 @@ from clipfeed.uploads.models import Upload, UploadKind, UploadState
 from clipfeed.uploads.partials import PartialStore, sha256_of
 
 log = structlog.get_logger(__name__)
-MEDIA_UPLOADED = "media.uploaded"
 
 
 class UploadRejected(ClipfeedError):
@@ -106,7 +106,7 @@ async def finish(services: Services, store: PartialStore, upload_id: int) -> Upl
         digest = intake.running_digest(row.id, row.length or 0)
         try:
             accepted = await validation.check(path, settings=services.settings)
-        except validation.Rejected as exc:
+        except validation.UnacceptableFile as exc:
             raise await reject(services, store, row, partials, exc.reason) from None
         if digest is None:
             digest = await asyncio.to_thread(sha256_of, path)
@@ -144,12 +144,12 @@ async def _commit(services: Services, row: Upload, master_key: str, digest: str,
         fresh.state = UploadState.complete.value
         fresh.sha256 = digest
         fresh.finished_at = utcnow()
-        services.outbox.record(session, topic=MEDIA_UPLOADED, type=MEDIA_UPLOADED, key=fresh.clip_id,
-                               actor_id=fresh.owner_id, payload={
-                                   "clip_id": str(fresh.clip_id), "owner_id": str(fresh.owner_id),
-                                   "master_key": master_key, "filename": details.get("filename", "upload"),
-                                   "size": fresh.length, "sha256": digest, "edits": details.get("edits"),
-                                   "upload_id": str(fresh.id)})
+        services.outbox.record(session, contract.MEDIA_UPLOADED, key=fresh.clip_id,
+                               actor_id=fresh.owner_id, payload=contract.MediaUploaded(
+                                   clip_id=fresh.clip_id, owner_id=fresh.owner_id,
+                                   master_key=master_key, filename=details.get("filename", "upload"),
+                                   size=fresh.length, sha256=digest, edits=details.get("edits"),
+                                   upload_id=str(fresh.id)))
     log.info("upload.handed_off", upload_id=row.id, clip_id=fresh.clip_id, size=fresh.length)
     UPLOADS.labels("handed_off").inc()
     return fresh

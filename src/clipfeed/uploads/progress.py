@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
+from clipfeed.core import contract
 from clipfeed.core.events import Event
 from clipfeed.media.progress import cached
 from clipfeed.runtime.services import Services
@@ -80,12 +81,11 @@ def apply_progress(state: ClipStatusPublic, event: Event) -> ClipStatusPublic:
     """The state after a ``media.progress`` event (ignored once the clip left processing)."""
     if state.status != ClipStatus.processing.value:
         return state
-    payload = event.payload
     try:
-        percent = float(payload.get("percent", state.percent))
-    except (TypeError, ValueError):
-        percent = state.percent
-    stage = str(payload.get("stage") or state.stage)
+        payload = contract.MEDIA_PROGRESS.parse(event)
+    except ValueError:
+        return state
+    percent, stage = payload.percent, payload.stage or state.stage
     started = stage not in NOT_STARTED
     return state.model_copy(update={"stage": stage if started else QUEUED,
                                     "queue_position": None if started else state.queue_position,

@@ -18,11 +18,11 @@ from fastapi.responses import StreamingResponse
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip
+from clipfeed.core.contract import Topic
 from clipfeed.core.errors import NotFound
 from clipfeed.core.events import Event
 from clipfeed.http.deps import CurrentUser, Deps
 from clipfeed.http.params import ClipId
-from clipfeed.media.progress import PROGRESS_TOPIC
 from clipfeed.runtime.services import Services
 from clipfeed.uploads import progress
 from clipfeed.uploads.models import ClipStatusPublic
@@ -65,10 +65,10 @@ async def _events(services: Services, clip_id: int, user_id: int) -> AsyncIterat
 
     async with contextlib.AsyncExitStack() as stack:
         # Listen before reading the state, so nothing that happens in between is missed.
-        progress_queue = await stack.enter_async_context(services.live.listen(PROGRESS_TOPIC, key))
-        clip_queue = await stack.enter_async_context(services.live.listen(clips_service.TOPIC, key))
-        forwarders = [asyncio.create_task(forward(PROGRESS_TOPIC, progress_queue)),
-                      asyncio.create_task(forward(clips_service.TOPIC, clip_queue))]
+        progress_queue = await stack.enter_async_context(services.live.listen(Topic.MEDIA_PROGRESS, key))
+        clip_queue = await stack.enter_async_context(services.live.listen(Topic.CLIPS, key))
+        forwarders = [asyncio.create_task(forward(Topic.MEDIA_PROGRESS, progress_queue)),
+                      asyncio.create_task(forward(Topic.CLIPS, clip_queue))]
         stack.callback(lambda: [task.cancel() for task in forwarders])
         state = await _state(services, clip_id, user_id)
         yield b"retry: 3000\n\n" + _sse(state)
@@ -78,7 +78,7 @@ async def _events(services: Services, clip_id: int, user_id: int) -> AsyncIterat
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue
-            if topic == PROGRESS_TOPIC:
+            if topic == Topic.MEDIA_PROGRESS:
                 state = progress.apply_progress(state, event)
             else:
                 state = await _state(services, clip_id, user_id)

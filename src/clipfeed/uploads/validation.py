@@ -23,7 +23,7 @@ _PROBED_AS = {"mp4": {"mov", "mp4"}, "matroska": {"matroska", "webm"}, "avi": {"
 SNIFF_BYTES = 512
 
 
-class Rejected(Exception):
+class UnacceptableFile(Exception):
     """The file is not acceptable; ``reason`` is shown to its owner."""
 
     def __init__(self, reason: str) -> None:
@@ -44,23 +44,23 @@ def _read_head(path: Path) -> bytes:
 
 
 async def check(path: Path, *, settings: Settings) -> Accepted:
-    """``Accepted`` or ``Rejected`` with the reason."""
+    """``Accepted`` or ``UnacceptableFile`` with the reason."""
     head = await asyncio.to_thread(_read_head, path)
     if not head:
-        raise Rejected("the file is empty")
+        raise UnacceptableFile("the file is empty")
     container = sniff_container(head)
     if container is None:
-        raise Rejected("not a video file: its bytes match no video container we know "
-                       "(MP4/MOV, Matroska/WebM, AVI, MPEG-TS, MPEG-PS)")
+        raise UnacceptableFile("not a video file: its bytes match no video container we know "
+                               "(MP4/MOV, Matroska/WebM, AVI, MPEG-TS, MPEG-PS)")
     if container not in settings.upload_containers:
-        raise Rejected(f"{container} files are not accepted here; use one of "
-                       f"{', '.join(settings.upload_containers)}")
+        raise UnacceptableFile(f"{container} files are not accepted here; use one of "
+                               f"{', '.join(settings.upload_containers)}")
     try:
         report = await probe(path)
     except ProbeError as exc:
-        raise Rejected(f"the file is damaged or incomplete: {exc}") from exc
+        raise UnacceptableFile(f"the file is damaged or incomplete: {exc}") from exc
     if not set(report.container.split(",")) & _PROBED_AS[container]:
-        raise Rejected(f"the file claims to be {container} but reads as {report.container}")
+        raise UnacceptableFile(f"the file claims to be {container} but reads as {report.container}")
     _check_streams(report, settings)
     return Accepted(container=container, extension=EXTENSIONS[container], probe=report)
 
@@ -68,22 +68,22 @@ async def check(path: Path, *, settings: Settings) -> Accepted:
 def _check_streams(report: Probe, settings: Settings) -> None:
     video = report.main_video
     if video is None:
-        raise Rejected("the file has no video stream (audio-only files are not clips)")
+        raise UnacceptableFile("the file has no video stream (audio-only files are not clips)")
     if video.codec not in settings.upload_video_codecs:
-        raise Rejected(f"video codec {video.codec} is not accepted")
+        raise UnacceptableFile(f"video codec {video.codec} is not accepted")
     for audio in report.audio:
         if audio.codec not in settings.upload_audio_codecs:
-            raise Rejected(f"audio codec {audio.codec} is not accepted")
+            raise UnacceptableFile(f"audio codec {audio.codec} is not accepted")
     if report.duration < settings.upload_min_duration_s:
-        raise Rejected(f"the video is {report.duration:.1f} s long; the minimum is "
-                       f"{settings.upload_min_duration_s:g} s")
+        raise UnacceptableFile(f"the video is {report.duration:.1f} s long; the minimum is "
+                               f"{settings.upload_min_duration_s:g} s")
     if report.duration > settings.upload_max_duration_s:
-        raise Rejected(f"the video is {report.duration:.0f} s long; the maximum is "
-                       f"{settings.upload_max_duration_s:g} s")
+        raise UnacceptableFile(f"the video is {report.duration:.0f} s long; the maximum is "
+                               f"{settings.upload_max_duration_s:g} s")
     width, height = video.display_size
     if min(width, height) < settings.upload_min_dimension:
-        raise Rejected(f"the picture is {width}x{height}; each side needs at least "
-                       f"{settings.upload_min_dimension} pixels")
+        raise UnacceptableFile(f"the picture is {width}x{height}; each side needs at least "
+                               f"{settings.upload_min_dimension} pixels")
     if max(width, height) > settings.upload_max_dimension:
-        raise Rejected(f"the picture is {width}x{height}; no side may pass "
-                       f"{settings.upload_max_dimension} pixels")
+        raise UnacceptableFile(f"the picture is {width}x{height}; no side may pass "
+                               f"{settings.upload_max_dimension} pixels")

@@ -1,10 +1,11 @@
 """``clipfeed recs eval``: baselines and our pipeline on one temporal split, in one run.
 
-Protocol (documented in the README): implicit feedback from ratings (every rating is an
-interaction; a rating of 4 or 5 is a positive), each user's earliest 80 % of events train and
-the rest test; the training part is split the same way again (fit / validation) to tune every
-baseline on a small grid and to train our ranker. Ranking is over every item the user has
-not interacted with in training. Metrics average over test users with at least one positive.
+Protocol (docs/design/recommendations.md, "Offline evaluation"): implicit feedback from
+ratings (every rating is an interaction; a rating of 4 or 5 is a positive), each user's
+earliest 80 % of events train and the rest test; the training part is split the same way
+again (fit / validation) to tune every baseline on a small grid and to train our ranker.
+Ranking is over every item the user has not interacted with in training. Metrics average over
+test users with at least one positive.
 """
 
 from __future__ import annotations
