@@ -3,55 +3,10 @@
 // journey reports what it saw; pytest asserts on it.
 //   node create_journeys.mjs '{"url", "creator", "artifacts", "camera" (.y4m), "files": {...}, "journeys": [...]}'
 // Prints one JSON line: {journey: {ok, error?, ...what it measured}}.
-import { createRequire } from "node:module";
-import { join } from "node:path";
+import { axe, context, DESKTOP, finish, journey, PHONE, setup, shot } from "./harness.mjs";
 
-import { chromium } from "playwright-core";
-
-const require = createRequire(import.meta.url);
-const setup = JSON.parse(process.argv[2]);
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1440, height: 900 };
 const READY_MS = 300_000; // a loaded 2-core machine runs the whole ladder for each clip
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
-         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-         `--use-file-for-fake-video-capture=${setup.camera}`],
-});
-const results = {};
 let signedIn = null; // the creator's storage state once signed in through the page
-
-async function context(viewport, options = {}) {
-  const ctx = await browser.newContext({ viewport, serviceWorkers: "block", locale: "en-US", ...options });
-  const page = await ctx.newPage();
-  page.errors = [];
-  page.on("pageerror", (error) => page.errors.push(error.message));
-  return { ctx, page };
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(setup.artifacts, `${name}.png`) });
-}
-
-async function axe(page) {
-  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-  const found = await page.evaluate(async () => (await window.axe.run(document)).violations);
-  return found.filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
-}
-
-async function journey(name, body) {
-  if (setup.journeys.length && !setup.journeys.includes(name)) return;
-  const started = Date.now();
-  try {
-    results[name] = { ok: true, ...(await body()) };
-  } catch (error) {
-    results[name] = { ok: false, error: String(error && error.stack || error) };
-  }
-  results[name].seconds = (Date.now() - started) / 1000;
-}
 
 /** Every tus request of the page: method, status, offsets, and the upload's address. */
 function watchTus(page) {
@@ -389,5 +344,4 @@ await journey("desktop", async () => {
   return { besides: preview.x + preview.width <= caption.x, violations, errors: page.errors };
 });
 
-await browser.close();
-console.log(JSON.stringify(results));
+await finish();

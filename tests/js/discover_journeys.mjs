@@ -4,42 +4,10 @@
 //   node discover_journeys.mjs '{"url": ..., "clips": [...], "captions": [...], "artifacts": dir, "journeys": [...]}'
 // Prints one JSON line: {journey: {ok, error?, ...what it saw}}; pytest asserts on it
 // (tests/web/test_discover_journeys.py). Screenshots at 390×844.
-import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join } from "node:path";
+import { axe, context as open, finish, journey, PHONE, setup, shot as save } from "./harness.mjs";
 
-import { chromium } from "playwright-core";
-
-const require = createRequire(import.meta.url);
-const setup = JSON.parse(process.argv[2]);
-const PHONE = { width: 390, height: 844 };
-mkdirSync(setup.artifacts, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync"],
-});
-const results = {};
-
-async function context() {
-  const ctx = await browser.newContext({ viewport: PHONE, serviceWorkers: "block", locale: "en-US", hasTouch: true });
-  const page = await ctx.newPage();
-  page.errors = [];
-  page.on("pageerror", (error) => page.errors.push(error.message));
-  return { ctx, page };
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(setup.artifacts, `${name}-390x844.png`) });
-}
-
-/** axe-core's serious and critical violations on the page as it is now. */
-async function axe(page) {
-  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-  const found = await page.evaluate(async () => (await window.axe.run(document)).violations);
-  return found.filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
-}
+const context = () => open(PHONE, { hasTouch: true });
+const shot = (page, name) => save(page, `${name}-390x844`);
 
 /** A new account through the app's own dialog; the page stays signed in. */
 async function register(page, handle) {
@@ -68,17 +36,6 @@ async function scrollFeed(page, max = 12) {
       !== before, clip.clip, { timeout: 4000 }).catch(() => {});
   }
   return seen;
-}
-
-async function journey(name, body) {
-  if (setup.journeys.length && !setup.journeys.includes(name)) return;
-  const started = Date.now();
-  try {
-    results[name] = { ok: true, ...(await body()) };
-  } catch (error) {
-    results[name] = { ok: false, error: String(error && error.stack || error) };
-  }
-  results[name].seconds = (Date.now() - started) / 1000;
 }
 
 // 1. A misspelled handle typed into search: the right creator is suggested (one request per
@@ -174,5 +131,4 @@ await journey("discover", async () => {
   return { tags, creators, opened: new URL(page.url()).pathname, violations, errors: page.errors };
 });
 
-await browser.close();
-console.log(JSON.stringify(results));
+await finish();

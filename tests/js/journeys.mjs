@@ -3,41 +3,7 @@
 // asserts on it (tests/web/test_journeys.py).
 //   node journeys.mjs '{"url": ..., "clips": [...], "creator": {...}, "artifacts": dir, "journeys": [...]}'
 // Prints one JSON line: {journey: {ok, error?, ...what it measured}}.
-import { createRequire } from "node:module";
-import { join } from "node:path";
-
-import { chromium } from "playwright-core";
-
-const require = createRequire(import.meta.url);
-const setup = JSON.parse(process.argv[2]);
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1440, height: 900 };
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync"],
-});
-const results = {};
-
-async function context(viewport, options = {}) {
-  const ctx = await browser.newContext({ viewport, serviceWorkers: "block", locale: "en-US", ...options });
-  const page = await ctx.newPage();
-  page.errors = [];
-  page.on("pageerror", (error) => page.errors.push(error.message));
-  return { ctx, page };
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(setup.artifacts, `${name}.png`) });
-}
-
-/** axe-core's serious and critical violations on the page as it is now. */
-async function axe(page) {
-  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-  const found = await page.evaluate(async () => (await window.axe.run(document)).violations);
-  return found.filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
-}
+import { axe, context, DESKTOP, finish, journey, PHONE, setup, shot } from "./harness.mjs";
 
 /** Waits until the visible clip plays, then checks that its time advances. */
 async function playing(page) {
@@ -53,17 +19,6 @@ async function playing(page) {
     const video = article.querySelector("video");
     return { clip: article.dataset.clipId, currentTime: video.currentTime, videoWidth: video.videoWidth };
   });
-}
-
-async function journey(name, body) {
-  if (setup.journeys.length && !setup.journeys.includes(name)) return;
-  const started = Date.now();
-  try {
-    results[name] = { ok: true, ...(await body()) };
-  } catch (error) {
-    results[name] = { ok: false, error: String(error && error.stack || error) };
-  }
-  results[name].seconds = (Date.now() - started) / 1000;
 }
 
 // 1. An anonymous viewer scrolls five clips (arrow key, j, wheel, swipe) and each plays; the next two clips
@@ -463,5 +418,4 @@ await journey("offline_shell", async () => {
     banner, tabs };
 });
 
-await browser.close();
-console.log(JSON.stringify(results));
+await finish();

@@ -4,41 +4,9 @@
 //   node studio_journeys.mjs '{"url": ..., "artifacts": dir, "creator": {...}, "moderator": {...},
 //                              "viewer": {...}, "clips": {...}, "journeys": [...]}'
 // Prints one JSON line: {journey: {ok, error?, ...what it measured}}.
-import { createRequire } from "node:module";
-import { join } from "node:path";
+import { axe, context, DESKTOP, finish, journey, PHONE, setup, shot as save } from "./harness.mjs";
 
-import { chromium } from "playwright-core";
-
-const require = createRequire(import.meta.url);
-const setup = JSON.parse(process.argv[2]);
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1440, height: 900 };
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync"],
-});
-const results = {};
-
-async function context(viewport) {
-  const ctx = await browser.newContext({ viewport, serviceWorkers: "block", locale: "en-US" });
-  const page = await ctx.newPage();
-  page.errors = [];
-  page.on("pageerror", (error) => page.errors.push(error.message));
-  return { ctx, page };
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(setup.artifacts, `${name}.png`), fullPage: true });
-}
-
-/** axe-core's serious and critical violations on the page as it is now. */
-async function axe(page) {
-  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-  const found = await page.evaluate(async () => (await window.axe.run(document)).violations);
-  return found.filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
-}
+const shot = (page, name) => save(page, name, { fullPage: true });
 
 /** Signs in through the app's own dialog, from the page at `path`. */
 async function signIn(page, account, path) {
@@ -59,17 +27,6 @@ async function asSignedIn(page, method, path, body) {
       ...(body ? { "Content-Type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
     return { status: response.status, type: response.headers.get("content-type") };
   }, [method, path, body]);
-}
-
-async function journey(name, body) {
-  if (setup.journeys.length && !setup.journeys.includes(name)) return;
-  const started = Date.now();
-  try {
-    results[name] = { ok: true, ...(await body()) };
-  } catch (error) {
-    results[name] = { ok: false, error: String(error && error.stack || error) };
-  }
-  results[name].seconds = (Date.now() - started) / 1000;
 }
 
 function row(page, clipId) {
@@ -259,5 +216,4 @@ await journey("not_a_moderator", async () => {
   return { denied, tabs, uiRequests, api, violations, errors: page.errors };
 });
 
-await browser.close();
-console.log(JSON.stringify(results));
+await finish();

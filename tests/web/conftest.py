@@ -114,16 +114,26 @@ def _wait_for_feed(url: str, count: int) -> None:
     raise TimeoutError("the feed did not serve the seeded clips")
 
 
-def run_journeys(stack: WebStack, *names: str) -> dict[str, dict[str, object]]:
-    """Runs ``tests/js/journeys.mjs`` (one Chromium for all of them); screenshots land in
-    ``tests/web/artifacts/`` (git-ignored)."""
-    if ARTIFACTS.exists():
-        shutil.rmtree(ARTIFACTS)
-    ARTIFACTS.mkdir()
-    setup = {"url": stack.url, "clips": stack.clip_ids, "creator": stack.creator, "artifacts": str(ARTIFACTS),
-             "journeys": list(names)}
-    run = subprocess.run(["node", str(JS / "journeys.mjs"), json.dumps(setup)], capture_output=True, text=True,
-                         timeout=600)
+def run_journeys(script: str, setup: dict[str, object], folder: str, *, timeout: int = 600) -> dict[str, dict]:
+    """Runs one journey file of ``tests/js/`` (one Chromium for all its journeys, see
+    ``harness.mjs``) with ``setup``; its screenshots and report land in
+    ``tests/web/artifacts/<folder>/`` (git-ignored, emptied first, other files' folders kept)."""
+    artifacts = ARTIFACTS / folder
+    if artifacts.exists():
+        shutil.rmtree(artifacts)
+    artifacts.mkdir(parents=True)
+    run = subprocess.run(["node", str(JS / script), json.dumps({"journeys": [], **setup, "artifacts": str(artifacts)})],
+                         capture_output=True, text=True, timeout=timeout)
     assert run.returncode == 0, run.stderr[-4000:]
-    (ARTIFACTS / "journeys.json").write_text(run.stdout)
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    (artifacts / "journeys.json").write_text(run.stdout)
+    return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+
+
+def seen(journeys: dict[str, dict], name: str) -> dict:
+    """One journey's report, asserting what every journey must hold: it ran to the end, the page
+    threw no uncaught error, and axe found nothing serious or critical."""
+    result = journeys[name]
+    assert result["ok"], result.get("error")
+    assert not result.get("errors"), result["errors"]
+    assert not result.get("violations"), result["violations"]
+    return result

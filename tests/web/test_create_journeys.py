@@ -6,9 +6,7 @@ sharing its data directory, so posted clips go through the whole pipeline. Scree
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,10 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.services import shared_media, stop_process
-from tests.web.conftest import ARTIFACTS, JS, WebStack
+from tests.web.conftest import WebStack, run_journeys, seen
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # one browser run of every journey, on a shared machine
-CREATE_ARTIFACTS = ARTIFACTS / "create"
 
 
 def _ffmpeg(*args: str) -> None:
@@ -60,28 +57,15 @@ def media_worker(web_stack: WebStack) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def journeys(web_stack: WebStack, media_worker: None, media: dict[str, Path]) -> dict[str, dict]:
-    if CREATE_ARTIFACTS.exists():
-        shutil.rmtree(CREATE_ARTIFACTS)
-    CREATE_ARTIFACTS.mkdir(parents=True)
     shared = shared_media()
-    setup = {"url": web_stack.url, "creator": web_stack.creator, "artifacts": str(CREATE_ARTIFACTS),
-             "camera": str(media["camera"]), "journeys": [],
+    setup = {"url": web_stack.url, "creator": web_stack.creator,
+             "chromiumArgs": ["--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream",
+                              "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={media['camera']}"],
              "files": {"pick": str(shared / "carphone_pristine.mp4"), "large": str(media["large"]),
                        "bad": {"text": str(shared / "bad" / "text-renamed.mp4"),
                                "audio": str(shared / "bad" / "audio-only.mp4")}}}
-    run = subprocess.run(["node", str(JS / "create_journeys.mjs"), json.dumps(setup)], capture_output=True,
-                         text=True, timeout=1700)
-    assert run.returncode == 0, run.stderr[-4000:]
-    (CREATE_ARTIFACTS / "journeys.json").write_text(run.stdout)
-    return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+    return run_journeys("create_journeys.mjs", setup, "create", timeout=1700)
 
-
-def seen(journeys: dict[str, dict], name: str) -> dict:
-    result = journeys[name]
-    assert result["ok"], result.get("error")
-    assert not result.get("errors"), result["errors"]  # no uncaught error in the page
-    assert not result.get("violations"), result["violations"]  # axe: nothing serious or critical
-    return result
 
 
 def sha256(path: Path) -> str:

@@ -4,33 +4,18 @@ carry the captions of ``CAPTIONS``. Phone-size screenshots land in tests/web/art
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import httpx
 import pytest
 
-from tests.web.conftest import ARTIFACTS, CAPTIONS, JS, WebStack
+from tests.web.conftest import ARTIFACTS, CAPTIONS, WebStack, run_journeys, seen
 
 pytestmark = pytest.mark.slow
-SHOTS = ARTIFACTS / "discover"
 
 
 @pytest.fixture(scope="module")
 def journeys(web_stack: WebStack) -> dict[str, dict[str, object]]:
-    setup = {"url": web_stack.url, "clips": web_stack.clip_ids, "artifacts": str(SHOTS), "journeys": []}
-    run = subprocess.run(["node", str(JS / "discover_journeys.mjs"), json.dumps(setup)], capture_output=True,
-                         text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-4000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return run_journeys("discover_journeys.mjs", {"url": web_stack.url, "clips": web_stack.clip_ids}, "discover")
 
-
-def seen(journeys: dict[str, dict[str, object]], name: str) -> dict[str, object]:
-    result = journeys[name]
-    assert result["ok"], result.get("error")
-    assert not result.get("errors"), result["errors"]  # no uncaught error in the page
-    assert not result.get("violations"), result["violations"]  # axe: nothing serious or critical
-    return result
 
 
 def captioned(web_stack: WebStack, word: str) -> set[str]:
@@ -74,6 +59,6 @@ def test_discover_shows_trending_hashtags_with_their_clips(journeys) -> None:
 
 
 def test_phone_screenshots_of_search_hashtag_discover_and_muted_words(journeys) -> None:
-    names = {path.name for path in SHOTS.glob("*.png")}
+    names = {path.name for path in (ARTIFACTS / "discover").glob("*.png")}
     assert {"search-suggestions-390x844.png", "search-results-390x844.png", "hashtag-page-390x844.png",
             "tags-feed-390x844.png", "settings-muted-words-390x844.png", "discover-390x844.png"} <= names, names

@@ -1,27 +1,21 @@
 """The web app used as people use it: Playwright driving Debian's Chromium against one real
 server with real clips (see conftest.py); each test asserts on what one journey saw. Screenshots
-at 390×844 and 1440×900 land in tests/web/artifacts/."""
+at 390×844 and 1440×900 land in tests/web/artifacts/watch/."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.web.conftest import ARTIFACTS, WebStack, run_journeys
+from tests.web.conftest import ARTIFACTS, WebStack, run_journeys, seen
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def journeys(web_stack: WebStack) -> dict[str, dict[str, object]]:
-    return run_journeys(web_stack)
+    return run_journeys("journeys.mjs", {"url": web_stack.url, "clips": web_stack.clip_ids,
+                                         "creator": web_stack.creator}, "watch")
 
-
-def seen(journeys: dict[str, dict[str, object]], name: str) -> dict[str, object]:
-    result = journeys[name]
-    assert result["ok"], result.get("error")
-    assert not result.get("errors"), result["errors"]  # no uncaught error in the page
-    assert not result.get("violations"), result["violations"]  # axe: nothing serious or critical
-    return result
 
 
 def test_anonymous_viewer_scrolls_five_clips_and_each_plays(journeys, web_stack) -> None:
@@ -113,7 +107,7 @@ def test_the_installed_shell_opens_offline(journeys) -> None:
 
 
 def test_screenshots_are_saved_at_phone_and_desktop_sizes(journeys) -> None:
-    names = {path.name for path in ARTIFACTS.glob("*.png")}
+    names = {path.name for path in (ARTIFACTS / "watch").glob("*.png")}
     for page in ("feed", "comments", "notifications", "profile"):
         assert any(name.startswith(page) for name in names), names
     assert {"feed-390x844.png", "feed-1440x900.png"} <= names

@@ -1,13 +1,11 @@
 """The creator studio and the moderation console used as people use them: Playwright driving
 Debian's Chromium against the journeys' real server (conftest.py), with a creator, a moderator
 and a viewer seeded beside the shared clips. Screenshots (390×844 first, then 1440×900) land in
-tests/web/artifacts/."""
+tests/web/artifacts/studio/."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,8 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.conftest import ARTIFACTS, JS, WebStack
-from tests.web.test_journeys import seen  # the same checks on every journey: no page error, no axe finding
+from tests.web.conftest import ARTIFACTS, WebStack, run_journeys, seen
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -126,15 +123,9 @@ def world(web_stack: WebStack) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def journeys(web_stack: WebStack, world: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    ARTIFACTS.mkdir(exist_ok=True)
-    setup = {"url": web_stack.url, "artifacts": str(ARTIFACTS), "creator": CREATOR, "moderator": MODERATOR,
-             "viewer": VIEWER, "clips": {**world["ids"], "others": web_stack.clip_ids[0]}, "caseId": world["case"],
-             "journeys": []}
-    run = subprocess.run(["node", str(JS / "studio_journeys.mjs"), json.dumps(setup)], capture_output=True,
-                         text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-4000:]
-    (ARTIFACTS / "studio_journeys.json").write_text(run.stdout)
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    setup = {"url": web_stack.url, "creator": CREATOR, "moderator": MODERATOR, "viewer": VIEWER,
+             "clips": {**world["ids"], "others": web_stack.clip_ids[0]}, "caseId": world["case"]}
+    return run_journeys("studio_journeys.mjs", setup, "studio")
 
 
 def test_a_creator_sees_every_clip_with_its_state_figures_and_quality_flags(journeys, world) -> None:
@@ -213,6 +204,6 @@ def test_someone_who_is_not_a_moderator_gets_no_console_and_403_from_its_api(jou
 
 
 def test_studio_and_console_screenshots_at_phone_then_desktop_size(journeys) -> None:
-    names = {path.name for path in ARTIFACTS.glob("*.png")}
+    names = {path.name for path in (ARTIFACTS / "studio").glob("*.png")}
     assert {"studio-390x844.png", "studio-1440x900.png", "analytics-390x844.png", "analytics-1440x900.png",
             "mod-queue-390x844.png", "mod-queue-1440x900.png", "mod-denied-390x844.png"} <= names
