@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,11 +76,12 @@ async def _seed(data_dir: Path, url: str, count: int = CLIPS) -> list[str]:
         await services.close()
 
 
-@pytest.fixture(scope="session")
-def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
+@contextmanager
+def serve_stack(root: Path, clips: int = CLIPS) -> Iterator[WebStack]:
+    """``clipfeed serve`` on a fresh data folder under ``root`` with ``clips`` ready clips of
+    the creator, served by the feed before this yields."""
     built_app()
     js_modules()
-    root = tmp_path_factory.mktemp("web")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CLIPFEED_DATA_DIR": str(root / "data"), "CLIPFEED_PORT": str(port),
@@ -89,12 +91,20 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
                               stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, server, timeout=90)
-        clip_ids = asyncio.run(_seed(root / "data", url))
+        clip_ids = asyncio.run(_seed(root / "data", url, clips))
         _wait_for_feed(url, len(clip_ids))
         yield WebStack(url=url, clip_ids=clip_ids, creator=CREATOR, data_dir=root / "data")
     finally:
         stop_process(server, grace=15)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
+    """The server the watching journeys share: they assert on its seven seeded clips, so journeys
+    that add clips (create) run on a stack of their own."""
+    with serve_stack(tmp_path_factory.mktemp("web")) as stack:
+        yield stack
 
 
 def _wait_for_feed(url: str, count: int) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.services import shared_media, stop_process
-from tests.web.conftest import WebStack, run_journeys, seen
+from tests.web.conftest import WebStack, run_journeys, seen, serve_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # one browser run of every journey, on a shared machine
 
@@ -37,6 +37,14 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "-minrate", "30M", "-maxrate", "30M", "-bufsize", "4M", "-x264-params", "nal-hrd=cbr", "-c:a", "copy",
             str(large))
     return {"camera": camera, "large": large}
+
+
+@pytest.fixture(scope="module")
+def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
+    """A server of their own: these journeys post clips, which the watching journeys' shared
+    server must not show (they count its seeded clips)."""
+    with serve_stack(tmp_path_factory.mktemp("web-create"), clips=0) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
