@@ -14,22 +14,39 @@ from clipfeed.clips import service as clips_service
 from clipfeed.core.errors import Forbidden, Invalid
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps
-from clipfeed.http.params import ClipId
+from clipfeed.http.params import ClipId, Day
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 MAX_DAYS = 366
 DEFAULT_DAYS = 28
-From = Annotated[date | None, Query(alias="from", description="first UTC day (default: 27 days before to)")]
-To = Annotated[date | None, Query(alias="to", description="last UTC day, inclusive (default: today)")]
+_RANGE_RULE = (f"`from` must not be after `to`, and the period is at most {MAX_DAYS} days long (both ends "
+               "included); otherwise the answer is a 422 problem")
+From = Annotated[Day, Query(alias="from", description=(
+    f"first UTC day, `YYYY-MM-DD` (default: {DEFAULT_DAYS - 1} days before `to`). {_RANGE_RULE}."))]
+To = Annotated[Day, Query(alias="to", description=(
+    f"last UTC day, inclusive, `YYYY-MM-DD` (default: today, or {DEFAULT_DAYS - 1} days after `from` when "
+    f"only `from` is given). {_RANGE_RULE}."))]
+
+
+def _shifted(day: date, days: int) -> date:
+    """``day`` moved by ``days``, held inside the calendar (years 1 to 9999)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def _period(first: date | None, last: date | None) -> tuple[date, date]:
-    last = last or datetime.now(UTC).date()
-    first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+    """The days asked for: a default period of 28 days ends today, or starts or ends on the
+    one day given; two days given must be in order and at most ``MAX_DAYS`` apart."""
+    if last is None:
+        last = _shifted(first, DEFAULT_DAYS - 1) if first is not None else datetime.now(UTC).date()
+    if first is None:
+        first = _shifted(last, 1 - DEFAULT_DAYS)
     if first > last:
-        raise Invalid("from is after to")
+        raise Invalid(f"from ({first}) is after to ({last})")
     if (last - first).days >= MAX_DAYS:
-        raise Invalid(f"at most {MAX_DAYS} days at a time")
+        raise Invalid(f"from {first} to {last} is {(last - first).days + 1} days; at most {MAX_DAYS} at a time")
     return first, last
 
 

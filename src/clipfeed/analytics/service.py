@@ -83,12 +83,12 @@ async def analytics(*, db: Database, creator_id: int, from_day: date, to_day: da
     by_day = {_day(row[0]): dict(zip(DAILY_MEASURES, (int(v or 0) for v in row[1:]), strict=True))
               for row in daily_rows}
     daily = []
-    day = from_day
-    while day <= to_day:
+    # Counted, not stepped past ``to_day``: the day after 9999-12-31 does not exist.
+    for offset in range((to_day - from_day).days + 1):
+        day = from_day + timedelta(days=offset)
         values = by_day.get(day, dict.fromkeys(DAILY_MEASURES, 0))
         daily.append(DayStats(day=day, avg_watch_ms=values["watch_ms"] / values["plays"] if values["plays"] else 0.0,
                               **{k: v for k, v in values.items() if k != "skips"}))
-        day += timedelta(days=1)
     total = {m: sum(int(d.get(m, 0)) for d in by_day.values()) for m in DAILY_MEASURES}
     followers = [FollowerDay(day=_day(d), added=a, removed=r, net=a - r) for d, a, r in follower_rows]
     totals = Totals(

@@ -24,12 +24,12 @@ without the weighting, which would have held it); everything else stays under 0.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Any
 
 import numpy as np
 
+from clipfeed.media import model_host
 from clipfeed.media.frames import Frames
 
 EXPLICIT = frozenset({"FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED", "ANUS_EXPOSED",
@@ -54,11 +54,15 @@ def detector() -> Any:
 
 
 def detect(frames: Frames) -> list[list[dict[str, Any]]]:
-    """NudeNet's detections per frame (blocking: call from a worker thread)."""
-    if not len(frames):
+    """NudeNet's detections per frame (blocking; ``score`` runs it in the model process)."""
+    return detect_pixels(list(frames.pixels))
+
+
+def detect_pixels(pixels: list[np.ndarray]) -> list[list[dict[str, Any]]]:
+    if not pixels:
         return []
     # NudeNet expects OpenCV's BGR channel order.
-    images = [np.ascontiguousarray(frame[..., ::-1]) for frame in frames.pixels]
+    images = [np.ascontiguousarray(frame[..., ::-1]) for frame in pixels]
     # One onnxruntime session per process; its run() is safe to call from several threads.
     return list(detector().detect_batch(images, batch_size=BATCH))
 
@@ -94,7 +98,10 @@ def clip_score(frame_scores: list[float]) -> float:
 
 
 async def score(frames: Frames) -> tuple[float, list[float]]:
-    """The clip's NSFW score and each frame's, computed in a worker thread."""
-    detections = await asyncio.to_thread(detect, frames)
+    """The clip's NSFW score and each frame's. NudeNet runs in the model process
+    (``model_host``): its post-processing is Python over numpy and holds the GIL for a long
+    while per batch, and a thread holding the GIL while the OS has it waiting for a core (a
+    busy box) stalled the event loop for 194 ms in the event-loop lag test."""
+    detections = await model_host.run(detect_pixels, list(frames.pixels))
     per_frame = [frame_score(d, frame) for d, frame in zip(detections, frames.pixels, strict=True)]
     return clip_score(per_frame), per_frame

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -14,12 +13,18 @@ from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipPublic
 from clipfeed.core.errors import Invalid
 from clipfeed.http.deps import Deps, OptionalUser
+from clipfeed.http.params import Moment
 from clipfeed.infra.search import ClipFilters, open_search_index
 from clipfeed.search import service
 from clipfeed.search.suggest import suggest
 
 router = APIRouter(prefix="/v1", tags=["search"])
 REGION = re.compile(r"^[a-z0-9_-]{1,32}$")
+_AFTER = ("clips published at or after this instant: an RFC 3339 date-time, or a day `YYYY-MM-DD` (its "
+          "midnight UTC); a time without a zone is UTC. Later than `published_before` is a 422 problem")
+_BEFORE = "clips published before this instant, written like `published_after`"
+_SHORTEST = "clips at least this long; more than `max_duration_ms` is a 422 problem"
+_LONGEST = "clips at most this long"
 
 
 class SearchType(StrEnum):
@@ -73,16 +78,6 @@ class Suggestions(BaseModel):
     items: list[Suggestion]
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """A date without a zone is read as UTC (clients sending ``2026-01-01`` mean that)."""
-    if moment is None:
-        return None
-    try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError as exc:  # year 1 or 9999 shifted past the calendar by its offset
-        raise Invalid("published_after/published_before: a date between years 1 and 9999 in UTC") from exc
-
-
 def region_of(request: Request, services: Deps) -> str:
     header = services.settings.events_region_header
     value = request.headers.get(header, "").strip().lower() if header else ""
@@ -95,9 +90,10 @@ async def search(request: Request, services: Deps, viewer: OptionalUser,
                  type: SearchType = SearchType.all,  # noqa: A002 - the API's parameter name
                  cursor: Annotated[str | None, Query(max_length=64)] = None,
                  limit: Annotated[int, Query(ge=1, le=50)] = 20,
-                 published_after: datetime | None = None, published_before: datetime | None = None,
-                 min_duration_ms: Annotated[int | None, Query(ge=0, le=3_600_000)] = None,
-                 max_duration_ms: Annotated[int | None, Query(ge=0, le=3_600_000)] = None,
+                 published_after: Annotated[Moment | None, Query(description=_AFTER)] = None,
+                 published_before: Annotated[Moment | None, Query(description=_BEFORE)] = None,
+                 min_duration_ms: Annotated[int | None, Query(ge=0, le=3_600_000, description=_SHORTEST)] = None,
+                 max_duration_ms: Annotated[int | None, Query(ge=0, le=3_600_000, description=_LONGEST)] = None,
                  language: Annotated[str | None, Query(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] = None,
                  mode: SearchMode = SearchMode.hybrid) -> SearchResults:
     """Clips, creators and hashtags for ``q``: words (typos and word forms tolerated, the last
@@ -107,9 +103,9 @@ async def search(request: Request, services: Deps, viewer: OptionalUser,
     hashtags; another type pages through that kind alone. ``mode=hybrid`` (default) also finds
     clips by meaning ("cat falls off table" → a clip tagged #fail #kitty); ``lexical`` by words
     only."""
-    after, before = _utc(published_after), _utc(published_before)
-    if after is not None and before is not None and after >= before:
-        raise Invalid("published_after must be before published_before")
+    after, before = published_after, published_before
+    if after is not None and before is not None and after > before:
+        raise Invalid("published_after must not be later than published_before")
     if min_duration_ms is not None and max_duration_ms is not None and min_duration_ms > max_duration_ms:
         raise Invalid("min_duration_ms must not exceed max_duration_ms")
     filters = ClipFilters(published_after=after, published_before=before,

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from clipfeed.accounts import service as accounts
 from clipfeed.clips.models import Clip
-from clipfeed.core.errors import Invalid, NotFound
+from clipfeed.core.errors import NotFound
 from clipfeed.infra.db import utcnow
 from clipfeed.infra.search import CreatorDocument, HashtagCount, SearchIndex
 from clipfeed.infra.search.tables import SearchClipVector
@@ -55,11 +55,11 @@ class Discover:
     new_creators: list[CreatorDocument] = field(default_factory=list)
 
 
-def tag_of(text: str) -> str:
+def tag_of(text: str) -> str | None:
+    """The stored form of a hashtag from a path, or None when no caption can hold it (folding
+    can split or lengthen a word: ``½`` → ``1⁄2``, ``ﷺ`` → 18 letters)."""
     tag = fold(text.strip().lstrip("#"))
-    if not tag or len(tag) > 50 or words(tag) != [tag]:
-        raise Invalid("a hashtag: letters, digits and '_' only, at most 50")
-    return tag
+    return tag if tag and len(tag) <= 50 and words(tag) == [tag] else None
 
 
 async def shown(*, services: Services, viewer_id: int | None, clip_ids: list[int]) -> list[ShownClip]:
@@ -73,10 +73,11 @@ async def shown(*, services: Services, viewer_id: int | None, clip_ids: list[int
 
 async def hashtag_page(*, services: Services, index: SearchIndex, viewer_id: int | None, tag: str,
                        limit: int = 10) -> HashtagPage:
-    tag = tag_of(tag)
-    found = await index.hashtag(tag)
-    if found is None:
-        raise NotFound(f"no clips with #{tag}")
+    name = tag_of(tag)
+    found = None if name is None else await index.hashtag(name)
+    if name is None or found is None:
+        raise NotFound(f"no clips with #{name or tag.lstrip('#')}")
+    tag = name
     ids = await index.clip_ids_tagged(tag, limit=TAG_CLIPS_SCANNED)
     counts = await get_clip_counts(services=services, clip_ids=ids)
     by_views = sorted(ids, key=lambda i: (-(counts[i].views + 5 * counts[i].likes), -i))
@@ -92,7 +93,12 @@ async def hashtag_page(*, services: Services, index: SearchIndex, viewer_id: int
 
 async def set_following(*, services: Services, index: SearchIndex, user_id: int, tag: str, follow: bool) -> str:
     """Follow or unfollow a hashtag (idempotent); following needs at least one listed clip."""
-    tag = tag_of(tag)
+    name = tag_of(tag)
+    if name is None:
+        if follow:
+            raise NotFound(f"no clips with #{tag.lstrip('#')}")
+        return fold(tag.lstrip("#"))  # never followed, so nothing to undo
+    tag = name
     async with services.db.session() as session:
         existing = await session.get(HashtagFollow, (user_id, tag))
         if follow and existing is None:

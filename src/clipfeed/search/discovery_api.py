@@ -17,7 +17,11 @@ from clipfeed.search import discovery, mutes
 from clipfeed.search.discovery import ShownClip
 
 router = APIRouter(prefix="/v1", tags=["discovery"])
-Tag = Annotated[str, Path(min_length=1, max_length=51, description="a hashtag, with or without '#'")]
+# The schema states the whole rule, so a tag it allows is never refused: one word of letters,
+# digits and '_' (what a caption's #tag is), optionally after '#'. A tag that folds to something
+# no caption can hold (``½`` → ``1⁄2``) simply has no clips: 404.
+Tag = Annotated[str, Path(min_length=1, max_length=51, pattern=r"^#?\w{1,50}$",
+                          description="a hashtag (letters, digits and '_', at most 50), with or without '#'")]
 
 
 class HashtagCountPublic(BaseModel):

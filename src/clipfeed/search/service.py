@@ -8,7 +8,6 @@ behind an opaque cursor."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ import structlog
 
 from clipfeed.accounts import service as accounts
 from clipfeed.clips.models import Clip
-from clipfeed.core.errors import Invalid
+from clipfeed.core.errors import BadRequest, Invalid
+from clipfeed.core.pagination import decode_cursor, encode_cursor
 from clipfeed.infra.search import ClipFilters, CreatorDocument, HashtagCount, SearchIndex
 from clipfeed.search import access, mutes, querylog
 from clipfeed.search.query import ParsedQuery, parse
@@ -73,20 +73,19 @@ async def logged() -> None:
 
 
 def _offset(cursor: str | None) -> int:
-    if not cursor:
-        return 0
+    """Where a page starts. The cursor is the API's one kind (``core.pagination``), holding an
+    offset into the ranked results."""
     try:
-        text = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-        offset = int(text.removeprefix("o:")) if text.startswith("o:") else -1
-    except (ValueError, UnicodeDecodeError):
+        offset = decode_cursor(cursor).get("offset", 0)
+    except BadRequest:
         offset = -1
-    if not 0 <= offset <= CANDIDATES + RANKED:
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= CANDIDATES + RANKED:
         raise Invalid("cursor: not one this endpoint returned")
     return offset
 
 
 def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+    return encode_cursor({"offset": offset})
 
 
 async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int | None, query: ParsedQuery,

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from clipfeed.core.sharding import ShardRouter
+
+T = TypeVar("T")
 
 
 def _scheme(url: str) -> str:
@@ -75,6 +79,73 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+async def _uninterrupted(step: Coroutine[Any, Any, T]) -> T:
+    """Run one database step to its end, even if the caller is cancelled meanwhile; the
+    cancellation then takes effect as soon as the step is over.
+
+    Why: workers, relays and request handlers are cancelled when they stop or their client
+    goes. A cancellation arriving inside a statement, a commit or a rollback made SQLAlchemy
+    give up the connection in an unknown state (it invalidates it), and on SQLite the
+    connection was then left open inside its transaction until the garbage collector found
+    it, holding the file's write lock: every other writer (other tasks, other processes)
+    waited out the busy timeout and failed with "database is locked". A step that always
+    finishes leaves the session consistent, so the rollback that the cancellation triggers
+    ends the transaction and the connection goes back to the pool clean.
+    """
+    task = asyncio.ensure_future(step)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([task])
+        raise
+
+
+class ClipfeedSession(AsyncSession):
+    """An ``AsyncSession`` whose database steps are never cut off half-way (``_uninterrupted``)."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await _uninterrupted(super().execute(*args, **kwargs))
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return await _uninterrupted(super().scalar(*args, **kwargs))
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return await _uninterrupted(super().scalars(*args, **kwargs))
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return await _uninterrupted(super().get(*args, **kwargs))
+
+    async def flush(self, *args: Any, **kwargs: Any) -> None:
+        await _uninterrupted(super().flush(*args, **kwargs))
+
+    async def delete(self, *args: Any, **kwargs: Any) -> None:
+        await _uninterrupted(super().delete(*args, **kwargs))
+
+    async def commit(self) -> None:
+        await _uninterrupted(super().commit())
+
+    async def rollback(self) -> None:
+        await _uninterrupted(super().rollback())
+
+    async def close(self) -> None:
+        await _uninterrupted(super().close())
+
+
+@asynccontextmanager
+async def _transaction(maker: async_sessionmaker[ClipfeedSession]) -> AsyncIterator[ClipfeedSession]:
+    """A session in one transaction: committed when the block ends, rolled back when it raises
+    (a cancellation included), and given back to the pool; each of those steps runs to its end."""
+    async with maker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
 class Database:
     """The main database plus the shard databases, with one router over the shards."""
 
@@ -85,8 +156,8 @@ class Database:
         self.engine = make_engine(url, pool_size=pool_size)
         self._shard_engines = [make_engine(u, pool_size=pool_size) for u in self.shard_urls] or [self.engine]
         self.router = ShardRouter(databases=len(self._shard_engines), virtual_shards=virtual_shards)
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._shard_sessions = [async_sessionmaker(e, expire_on_commit=False)
+        self._sessions = async_sessionmaker(self.engine, class_=ClipfeedSession, expire_on_commit=False)
+        self._shard_sessions = [async_sessionmaker(e, class_=ClipfeedSession, expire_on_commit=False)
                                 for e in self._shard_engines]
 
     @property
@@ -96,14 +167,14 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session on the main database; commits on success, rolls back on error."""
-        async with self._sessions() as session, session.begin():
+        async with _transaction(self._sessions) as session:
             yield session
 
     @asynccontextmanager
     async def shard_session(self, key: int) -> AsyncIterator[AsyncSession]:
         """A session on the shard that holds ``key``'s rows."""
         index = self.router.database_for(key)
-        async with self._shard_sessions[index]() as session, session.begin():
+        async with _transaction(self._shard_sessions[index]) as session:
             yield session
 
     def shard_index(self, key: int) -> int:
@@ -112,7 +183,7 @@ class Database:
     @asynccontextmanager
     async def shard_session_at(self, index: int) -> AsyncIterator[AsyncSession]:
         """A session on shard database ``index`` (scatter-gather reads)."""
-        async with self._shard_sessions[index]() as session, session.begin():
+        async with _transaction(self._shard_sessions[index]) as session:
             yield session
 
     @property

@@ -15,9 +15,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import nats.js.errors
@@ -38,7 +39,7 @@ from clipfeed.infra.log.jetstream.layout import (
     to_record,
 )
 from clipfeed.infra.log.jetstream.pull import Puller
-from clipfeed.infra.log.jetstream.retry import PatientJetStream
+from clipfeed.infra.log.jetstream.retry import ATTEMPTS, RETRIED, PatientJetStream, pause_s
 from clipfeed.infra.log.names import check_group, check_topic
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 2
 API_TIMEOUT_S = 5.0
+# JetStream's own header: publishes with the same ID within the duplicate window are stored once.
+MESSAGE_ID = "Nats-Msg-Id"
 
 
 class JetStreamEventLog:
@@ -92,12 +95,7 @@ class JetStreamEventLog:
 
     async def append(self, topic: str, value: bytes, *, key: bytes | None = None,
                      headers: dict[str, str] | None = None) -> Position:
-        ref = await self.stream(topic, create=TopicSpec(topic))
-        partition = partition_for(key, ref.partitions, self._next_turns(topic, 1))
-        with translated(f"appending to {topic}"):
-            ack = await self.js.publish(ref.subject(partition), value, headers=encode_headers(key, headers),
-                                        stream=ref.stream)
-        return Position(partition, ack.seq)
+        return (await self.append_batch(topic, [OutgoingRecord(value=value, key=key, headers=headers or {})]))[0]
 
     async def append_batch(self, topic: str, records: Sequence[OutgoingRecord]) -> list[Position]:
         if not records:
@@ -105,17 +103,29 @@ class JetStreamEventLog:
         ref = await self.stream(topic, create=TopicSpec(topic))
         start = self._next_turns(topic, len(records))
         partitions = [partition_for(r.key, ref.partitions, start + i) for i, r in enumerate(records)]
+        # One message ID per record, the same in every attempt: the server drops a repeat.
+        sent = [{**(encode_headers(r.key, r.headers) or {}), MESSAGE_ID: uuid.uuid4().hex} for r in records]
+        acks: list[Any] = [None] * len(records)
         with translated(f"appending to {topic}"):
-            # Publish everything first, then wait: one round trip of latency for the batch.
-            futures = [await self.js.publish_async(ref.subject(p), r.value, headers=encode_headers(r.key, r.headers),
-                                                   stream=ref.stream)
-                       for p, r in zip(partitions, records, strict=True)]
-            acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True),
-                                          API_TIMEOUT_S + len(records) / 10_000)
-            for ack in acks:
-                if isinstance(ack, BaseException):
-                    raise ack
-        return [Position(p, ack.seq) for p, ack in zip(partitions, acks, strict=True)]  # type: ignore[union-attr]
+            for attempt in range(ATTEMPTS):
+                waiting = [i for i, ack in enumerate(acks) if not isinstance(ack, api.PubAck)]
+                # Publish everything first, then wait: one round trip of latency for the batch.
+                futures = [await self.js.publish_async(ref.subject(partitions[i]), records[i].value,
+                                                       headers=sent[i], stream=ref.stream) for i in waiting]
+                try:
+                    answers = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True),
+                                                     API_TIMEOUT_S + len(waiting) / 10_000)
+                except TimeoutError as exc:
+                    answers = [exc] * len(waiting)
+                for i, answer in zip(waiting, answers, strict=True):
+                    acks[i] = answer
+                failures = [ack for ack in acks if not isinstance(ack, api.PubAck)]
+                if not failures:
+                    break
+                if attempt == ATTEMPTS - 1 or not all(isinstance(f, RETRIED) for f in failures):
+                    raise failures[0]
+                await asyncio.sleep(pause_s(attempt))
+        return [Position(p, ack.seq) for p, ack in zip(partitions, acks, strict=True)]
 
     # -- replay ----------------------------------------------------------------------------
 

@@ -3,9 +3,11 @@
 Under CPU contention (a load average of 18 on a small box) a JetStream API request can miss
 its deadline although the server is fine. The calls below only read or declare state (the
 same stream or durable consumer configuration twice is the same state), so a timeout is
-retried after a jittered pause. Publishing is not among them: a publish that timed out may
-have been stored, and repeating it could store the record twice, so its timeout reaches the
-caller as ``Unavailable`` (the outbox relay then retries the batch; consumers deduplicate).
+retried after a jittered pause. Publishes are retried too, but only because each carries a
+message ID (``Nats-Msg-Id``, kept across its attempts): a publish that timed out after the
+server stored it is recognised as a duplicate within the stream's duplicate window (2 minutes)
+and acknowledged with the first copy's sequence, so a record is never stored twice. Once the
+attempts are spent the timeout reaches the caller as ``Unavailable``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ class PatientJetStream:
         return lambda *args, **kwargs: repeated(lambda: attribute(*args, **kwargs))
 
 
+def pause_s(attempt: int) -> float:
+    """Full-jitter exponential back-off before attempt ``attempt + 1``."""
+    return random.uniform(0, BASE_PAUSE_S * 2 ** attempt)
+
+
 async def repeated(call: Callable[[], Awaitable[Any]], *, attempts: int = ATTEMPTS) -> Any:
     """``call()``, again after a timeout (full-jitter exponential pauses), ``attempts`` times."""
     for attempt in range(attempts):
@@ -46,5 +53,5 @@ async def repeated(call: Callable[[], Awaitable[Any]], *, attempts: int = ATTEMP
         except RETRIED:
             if attempt == attempts - 1:
                 raise
-            await asyncio.sleep(random.uniform(0, BASE_PAUSE_S * 2 ** attempt))
+            await asyncio.sleep(pause_s(attempt))
     raise AssertionError("unreachable")
