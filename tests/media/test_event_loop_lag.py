@@ -13,7 +13,7 @@ from clipfeed.media.job import Job
 from clipfeed.media.pipeline import run_job
 from tests.media.submit import SHARED, submit
 
-pytestmark = [pytest.mark.slow, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.alone, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
 TICK_S = 0.02
 # The bound is ~250 ms; 300 ms leaves room for the scheduler on a 2-core box at a load
 # average of 11, where this measured 130-254 ms (and 12 s before the model work moved out).
