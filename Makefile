@@ -18,8 +18,11 @@ API_SOURCES := $(shell find src/clipfeed -name '*.py' -not -path '*/webapp/dist/
 demo: install
 	$(BIN)/clipfeed demo
 
+# Two pytest-xdist workers taking whole modules (and whole folders that share a stack: see
+# tests/conftest.py), then the tests that bound a latency (marked alone), by themselves.
 test: install lint typecheck docs-check web-unit
-	@start=$$(date +%s); $(BIN)/pytest -q; status=$$?; \
+	@start=$$(date +%s); $(BIN)/pytest -q -n 2 --dist loadfile -m 'not alone'; status=$$?; \
+	$(BIN)/pytest -q -m alone || status=$$?; \
 	echo "make test: pytest took $$(( $$(date +%s) - start )) s"; exit $$status
 
 install: system-deps $(STAMP) $(JS_STAMP) web

@@ -4,10 +4,50 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests import services as engines
+
+# Folders whose tests share a costly session-scoped stack (tests/web: a server and the app the
+# browser journeys drive; tests/delivery: an origin and an nginx edge).
+SHARED_STACKS = ("tests/web/", "tests/delivery/")
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (the test extra)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test`` runs two pytest-xdist workers with ``--dist loadfile``: each takes whole
+    modules, so a module-scoped fixture is built once, and here whole folders of
+    ``SHARED_STACKS``, so their stack is built once too. (xdist's ``loadgroup`` marks would say
+    the same per test, but they work by renaming node ids, which pytest 9 ignores.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModulesAndStacks(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return next((folder for folder in SHARED_STACKS if module.startswith(folder)), module)
+
+    return ModulesAndStacks(config, log)
+
+
+ACCOUNTS = Path(__file__).parent / "accounts"
+
+
+@pytest.fixture(autouse=True)
+def cheap_passwords(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most suites sign users up (one test 201 of them); argon2's full cost (64 MiB, ~50 ms of
+    CPU each) is the accounts suite's subject, not theirs. Same hasher, cheapest parameters,
+    everywhere but ``tests/accounts/``."""
+    if request.node.path.is_relative_to(ACCOUNTS):
+        return
+    from argon2 import PasswordHasher
+
+    from clipfeed.accounts import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session")
@@ -29,10 +69,19 @@ def postgres_template(postgres_server_url: str) -> Iterator[str]:
         yield name
 
 
+@pytest.fixture(scope="session")
+def postgres_copies(postgres_server_url: str, postgres_template: str) -> Iterator[engines.TemplateCopies]:
+    copies = engines.TemplateCopies(postgres_server_url, postgres_template)
+    try:
+        yield copies
+    finally:
+        copies.close()
+
+
 @pytest.fixture
-def migrated_postgres_url(postgres_server_url: str, postgres_template: str) -> Iterator[str]:
+def migrated_postgres_url(postgres_copies: engines.TemplateCopies) -> Iterator[str]:
     """A fresh PostgreSQL database for one test, with the current schema."""
-    with engines.postgres_database(postgres_server_url, template=postgres_template) as url:
+    with postgres_copies.database() as url:
         yield url
 
 

@@ -34,6 +34,7 @@ def key_for(partition: int, partitions: int) -> bytes:
     return next(key for i in range(1000) if partition_for(key := f"key-{i}".encode(), partitions, 0) == partition)
 
 
+@pytest.mark.alone
 async def test_a_fetch_answers_at_once_when_most_owned_partitions_are_empty(jetstream: JetStreamEventLog) -> None:
     await jetstream.ensure_topic(TopicSpec("sparse", partitions=8))
     member = await jetstream.consumer("sparse", "counters", shared=False, ack_wait=10)

@@ -15,7 +15,7 @@ from clipfeed.media.job import Job
 from clipfeed.media.pipeline import run_job
 from tests.media.submit import SHARED, submit
 
-pytestmark = [pytest.mark.slow, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.alone, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
 TICK_S = 0.02
 # The bound. Measured 130-254 ms at a load average of 11 while the test process's
 # heap was left as the fixtures made it (12 s before the model work moved out): the worst

@@ -96,6 +96,7 @@ async def _listen(http: httpx.AsyncClient, url: str, token: str, ready: asyncio.
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 @pytest.mark.parametrize("stack", ["embedded", "real"])
 async def test_a_follow_on_one_process_reaches_a_stream_on_another_within_a_second(
         stack: str, tmp_path: Path, request: pytest.FixtureRequest, processes: list[subprocess.Popen[bytes]]) -> None:

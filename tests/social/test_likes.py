@@ -90,6 +90,7 @@ async def _accounts(services, count: int) -> list[Account]:
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # the retry bound is a bound on the pool's waits: load-sensitive
 async def test_concurrent_likes_count_exactly_once_per_user_after_catch_up(client, services) -> None:
     creator, *fans = await _accounts(services, 201)
     crowd = int((await client.post("/v1/clips", headers=creator.auth, json={"caption": "crowd"})).json()["id"])

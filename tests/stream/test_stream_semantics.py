@@ -121,6 +121,7 @@ async def test_upkeep_forgets_applied_ids_past_the_horizon_and_keeps_the_counts(
     assert await trending.trim(services, keep=1) == 2  # the weaker of two clips, in "all" and in the region
 
 
+@pytest.mark.alone
 async def test_features_reflect_an_event_within_five_seconds(client, services) -> None:
     from clipfeed.stream.features import get_user_features
 
