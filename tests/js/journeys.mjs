@@ -307,7 +307,7 @@ await journey("block_report_account", async () => {
   await page.getByRole("status").getByText("Blocked.").waitFor();
   const violations = await axe(page);
   await page.goto(`${setup.url}/`);
-  await page.getByText("No clips yet. Come back soon.").waitFor();
+  await page.getByText("No clips yet: new ones show up here as soon as they are ready.").waitFor();
   const clipsAfterBlock = await page.locator("article[data-clip-id]").count();
   await page.goto(`${setup.url}/@${setup.creator.handle}`);
   await page.getByRole("button", { name: `More options for @${setup.creator.handle}` }).click();
