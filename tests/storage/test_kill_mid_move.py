@@ -54,7 +54,8 @@ MOVER = textwrap.dedent("""
 
     async def main():
         async with running(Settings(), relay=False) as services:
-            await moves.move(services=services, clip_id=clip_id, part=Part.media, target=Tier.warm, now=datetime.now(UTC))
+            await moves.move(services=services, clip_id=clip_id, part=Part.media, target=Tier.warm,
+                             now=datetime.now(UTC))
     asyncio.run(main())
 """)
 
