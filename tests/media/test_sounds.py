@@ -100,6 +100,27 @@ async def test_a_re_edit_may_lay_a_library_sound_under_the_clip_but_not_one_that
     assert accepted.status_code == 202
 
 
+async def test_the_editor_reads_a_clips_edit_list_and_original_upload_and_only_its_creator_may(
+        client, services) -> None:
+    from clipfeed.media.job import Job
+    from clipfeed.media.pipeline import run_job
+    from tests.media.submit import SHARED, submit
+
+    alice, bob = await signup(client, "alice"), await signup(client, "bob")
+    source = SHARED / "carphone_pristine.mp4"
+    event = await submit(services, source, owner_id=alice.id)
+    clip_id = int(event.key)
+    assert await run_job(services, Job.from_event(event)) == "ready"
+    current = await client.get(f"/v1/clips/{clip_id}/edits", headers=alice.auth)
+    assert current.status_code == 200 and current.json()["edits"]["speed"] == 1.0
+    original = await client.get(current.json()["original_url"], headers=alice.auth)
+    assert original.status_code == 200 and original.content == source.read_bytes()
+    for path in (f"/v1/clips/{clip_id}/edits", f"/v1/clips/{clip_id}/original"):
+        assert_problem(await client.get(path, headers=bob.auth), 403)
+        assert_problem(await client.get(path), 401)
+    assert_problem(await client.get("/v1/clips/999999999/original", headers=alice.auth), 404)
+
+
 async def test_the_editor_gets_the_very_font_file_the_transcoder_draws_with(client) -> None:
     served = await client.get("/v1/fonts/overlay.ttf")
     assert served.status_code == 200 and served.headers["content-type"] == "font/ttf"

@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipPublic
+from clipfeed.core.errors import Conflict
 from clipfeed.delivery.signing import Signer
 from clipfeed.http.deps import CurrentUser, Deps
 from clipfeed.http.params import ClipId
@@ -61,3 +62,31 @@ async def overlay_font() -> FileResponse:
     """The font the transcoder draws text overlays with, for the editor's preview (DejaVu Sans,
     shipped in the package: the preview and the render use the same file)."""
     return FileResponse(FONT, media_type="font/ttf", headers={"Cache-Control": FONT_CACHE})
+
+
+class ClipEdits(BaseModel):
+    edits: EditList = Field(description="the edit list the clip's current renditions were made with")
+    original_url: str = Field(description="where the creator's editor reads the original upload (bearer token)")
+
+
+@router.get("/clips/{clip_id}/edits", response_model=ClipEdits)
+async def clip_edits(clip_id: ClipId, user: CurrentUser, services: Deps) -> ClipEdits:
+    """The clip's current edit list, for re-editing it (creator only)."""
+    clip = await service.own_clip(services=services, clip_id=clip_id, user_id=user.id)
+    raw = (clip.media or {}).get("edits")
+    return ClipEdits(edits=EditList.model_validate(raw if isinstance(raw, dict) else {}),
+                     original_url=f"/v1/clips/{clip_id}/original")
+
+
+@router.get("/clips/{clip_id}/original", response_class=StreamingResponse,
+            responses={200: {"content": {"video/*": {}}, "description": "the original upload, as sent"}})
+async def clip_original(clip_id: ClipId, user: CurrentUser, services: Deps) -> StreamingResponse:
+    """The creator's original upload (kept to re-edit from), for the editor's preview: the
+    renditions carry the old edits (text drawn in, trimmed), the original does not."""
+    clip = await service.own_clip(services=services, clip_id=clip_id, user_id=user.id)
+    master = (clip.media or {}).get("master")
+    if not isinstance(master, str):
+        raise Conflict("the original video of this clip is not kept")
+    info = await services.blobs.stat(master)
+    return StreamingResponse(services.blobs.open_read(master), media_type=info.content_type or "video/mp4",
+                             headers={"Content-Length": str(info.size), "Cache-Control": "private, no-store"})
