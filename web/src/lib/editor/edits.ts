@@ -4,7 +4,11 @@
 import type { Schemas } from "../api/client";
 import { editedLength, type Trim } from "./trim";
 
-export type EditList = Schemas["EditList"];
+type Wire = Schemas["EditList"];
+// The edit list as the editor writes it: fields left out take the server's defaults.
+export type TextOverlay = Partial<Schemas["TextOverlay"]> & { text: string };
+export type BackgroundAudio = Partial<Schemas["BackgroundAudio"]> & { key: string };
+export type EditList = Partial<Omit<Wire, "texts" | "audio">> & { texts?: TextOverlay[]; audio?: BackgroundAudio | null };
 export const SPEEDS = [0.5, 1, 2] as const;
 export const MAX_TEXTS = 10;
 export const COLORS = ["#ffffff", "#ffd400", "#ff4f8b", "#37d67a", "#3aa0ff", "#000000"] as const;
@@ -97,4 +101,13 @@ export function buildEdits(state: EditorState): EditList {
 /** Is the overlay on screen at `time` on the edited clip? (drawtext's between(t, start, end)) */
 export function showing(text: TextItem, time: number): boolean {
   return time >= text.start && (text.end == null || time <= text.end);
+}
+
+/** The edit list with every default spelled out, as the API's request type wants it. */
+export function complete(edits: EditList): Wire {
+  return {
+    ...edits, mute: edits.mute ?? false, rotate: edits.rotate ?? 0, speed: edits.speed ?? 1, trim_start: edits.trim_start ?? 0,
+    texts: (edits.texts ?? []).map((text) => ({ x: 0.5, y: 0.85, size: 0.05, color: "#ffffff", box: true, start: 0, ...text })),
+    audio: edits.audio ? { mode: "mix", volume: 1, original_volume: 1, offset: 0, ...edits.audio } : null,
+  };
 }
