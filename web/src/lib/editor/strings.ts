@@ -26,6 +26,7 @@ const en = {
   },
   speed: { label: "Speed", value: "{{speed}}×" },
   problem: "The edits could not be saved: {{reason}}",
+  unreadable: "This browser cannot show this video, so it cannot be edited here. You can still post it as it is.",
 };
 
 const fr: typeof en = {
@@ -51,6 +52,7 @@ const fr: typeof en = {
   },
   speed: { label: "Vitesse", value: "{{speed}}×" },
   problem: "Le montage n’a pas pu être enregistré : {{reason}}",
+  unreadable: "Ce navigateur ne peut pas afficher cette vidéo : elle ne peut pas être montée ici. Vous pouvez la publier telle quelle.",
 };
 
 await addStrings({ en: async () => ({ editor: en }), fr: async () => ({ editor: fr }) });
