@@ -40,6 +40,7 @@ async function soundsReady(page) {
 }
 
 async function drag(page, locator, dx, dy) {
+  await locator.scrollIntoViewIfNeeded();
   const box = await locator.boundingBox();
   const x = box.x + box.width / 2;
   const y = box.y + box.height / 2;
@@ -122,6 +123,7 @@ await journey("record_edit_post", async () => {
   await page.locator('.editor input[type="color"]').fill("#ff00ff");
   await page.getByLabel("Size").fill("0.08");
   const overlay = page.getByRole("button", { name: "Text 1: Hi Clipfeed" });
+  await overlay.scrollIntoViewIfNeeded();
   const before = await overlay.boundingBox();
   await drag(page, overlay, 0, -120);
   const after = await overlay.boundingBox();
@@ -235,7 +237,7 @@ await journey("studio_reedit", async () => {
   if (!posted?.id) throw new Error("no clip was posted by the first journey");
   const { ctx, page } = await context(PHONE, { storageState: signedIn });
   await page.goto(`${setup.url}/studio`);
-  await page.getByRole("button", { name: /^Edit the video of Edited in the browser/ }).click();
+  await page.getByRole("button", { name: /^Edit video of Edited in the browser/ }).click();
   const dialog = page.getByRole("dialog", { name: "Edit" });
   const text = dialog.getByRole("textbox", { name: "Text 1" });
   await text.waitFor({ timeout: 30000 });

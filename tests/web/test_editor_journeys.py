@@ -135,7 +135,7 @@ def test_the_preview_draws_the_text_where_the_server_renders_it(journeys, web_st
     original = httpx.get(f"{web_stack.url}/v1/clips/{clip_id}/original", timeout=60,
                          headers={"Authorization": f"Bearer {result['token']}"})
     assert original.status_code == 200
-    source = tmp_path / "original.webm"
+    source = tmp_path / "original.mp4"
     source.write_bytes(original.content)
     edits = EditList.model_validate(result["edits"])
     served_with, served_without = asyncio.run(_server_frames(source, edits, preview["editedTime"], tmp_path))
