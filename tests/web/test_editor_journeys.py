@@ -172,7 +172,10 @@ def test_the_editor_lays_its_preview_beside_the_panels_on_a_desktop(journeys) ->
 
 def test_a_studio_re_edit_opens_on_the_clips_edits_and_brings_it_back_ready_with_the_new_text(journeys) -> None:
     result = seen(journeys, "studio_reedit")
+    first = seen(journeys, "record_edit_post")["edits"]
     assert result["opened"] == {"text": "Hi Clipfeed", "trimStart": 0.3, "sound": True}
+    # What was not touched is sent as it was.
+    assert {k: v for k, v in result["edits"].items() if k != "texts"} == {k: v for k, v in first.items() if k != "texts"}
     assert result["accepted"] == 202
     assert result["status"] == "ready"
     assert [t["text"] for t in result["edits"]["texts"]] == ["Take two"]
