@@ -175,7 +175,8 @@ def test_a_studio_re_edit_opens_on_the_clips_edits_and_brings_it_back_ready_with
     first = seen(journeys, "record_edit_post")["edits"]
     assert result["opened"] == {"text": "Hi Clipfeed", "trimStart": 0.3, "sound": True}
     # What was not touched is sent as it was.
-    assert {k: v for k, v in result["edits"].items() if k != "texts"} == {k: v for k, v in first.items() if k != "texts"}
+    untouched = [key for key in first if key != "texts"]
+    assert {key: result["edits"][key] for key in untouched} == {key: first[key] for key in untouched}
     assert result["accepted"] == 202
     assert result["status"] == "ready"
     assert [t["text"] for t in result["edits"]["texts"]] == ["Take two"]
