@@ -39,7 +39,14 @@ async function apiGet(page, path) {
 async function pickFile(page, path) {
   await page.getByRole("button", { name: "Upload a file" }).click();
   await page.locator('input[type="file"]').setInputFiles(path);
+  await throughEditor(page);
   await page.getByLabel("Caption").waitFor();
+}
+
+/** The editor step (editor_journeys.mjs tests it), left with no edits. */
+async function throughEditor(page) {
+  await page.locator(".editor").first().waitFor({ timeout: 30000 });
+  await page.getByRole("button", { name: "Next" }).click();
 }
 
 /** Waits until the clip's processing settles; returns the upload card's final state. */
@@ -165,6 +172,7 @@ await journey("record_and_post", async () => {
   const takesAfter = await page.locator(".takes li").allTextContents();
   await shot(page, "create-takes-390x844");
   await page.getByRole("button", { name: "Next" }).click();
+  await throughEditor(page);
   const caption = page.getByLabel("Caption");
   await caption.waitFor();
   await caption.pressSequentially("Recorded in the browser #carph", { delay: 40 });
@@ -276,6 +284,7 @@ await journey("two_takes_joined", async () => {
   await page.getByRole("button", { name: "Next" }).click();
   await page.getByText("Joining 2 takes…").first().waitFor();
   await shot(page, "create-joining-390x844");
+  await throughEditor(page);
   await page.getByLabel("Caption").waitFor({ timeout: 30000 });
   await page.getByLabel("Caption").fill("Two takes, one clip");
   await page.getByRole("button", { name: "Post" }).click();

@@ -12,7 +12,7 @@ const studioEn = {
       no_audio: "No sound track", damaged_frames: "Damaged frames",
       help: "Viewers tend to skip clips like this: consider recording again." },
     stats: { views: "Views", likes: "Likes", comments: "Comments", avgWatch: "Avg. watch" },
-    edit: "Edit", editOf: "Edit clip {{caption}}", editTitle: "Edit clip", caption: "Caption",
+    edit: "Edit", editOf: "Edit clip {{caption}}", reedit: "Edit video", reeditOf: "Edit video of {{caption}}", editTitle: "Edit clip", caption: "Caption",
     visibility: "Who can watch", visibilities: { public: "Everyone", unlisted: "Anyone with the link", private: "Only me" },
     comments: "Who can comment", commentSettings: { everyone: "Everyone", followers: "My followers", off: "Nobody" },
     save: "Save", cancel: "Cancel", saved: "Saved.",

@@ -12,7 +12,7 @@ const studioFr: typeof studioEn = {
       no_audio: "Pas de piste son", damaged_frames: "Images abîmées",
       help: "Ces vidéos sont souvent passées : pense à la refaire." },
     stats: { views: "Vues", likes: "J’aime", comments: "Commentaires", avgWatch: "Durée moy." },
-    edit: "Modifier", editOf: "Modifier la vidéo {{caption}}", editTitle: "Modifier la vidéo", caption: "Légende",
+    edit: "Modifier", editOf: "Modifier la vidéo {{caption}}", reedit: "Monter la vidéo", reeditOf: "Monter la vidéo {{caption}}", editTitle: "Modifier la vidéo", caption: "Légende",
     visibility: "Qui peut regarder", visibilities: { public: "Tout le monde", unlisted: "Qui a le lien", private: "Moi seul" },
     comments: "Qui peut commenter", commentSettings: { everyone: "Tout le monde", followers: "Mes abonnés", off: "Personne" },
     save: "Enregistrer", cancel: "Annuler", saved: "Enregistré.",
