@@ -30,9 +30,9 @@ def loudest_db(path: Path) -> float:
     return float(line.split("max_volume:")[1].split("dB")[0])
 
 
-async def test_the_library_is_made_once_and_every_sound_is_audible_aac_of_its_length(services, tmp_path) -> None:
-    assert await sounds.available(services) == []
-    made = await sounds.ensure_library(services)
+async def test_the_library_is_made_once_and_every_sound_is_audible_aac_of_its_length(tmp_path, *, services) -> None:
+    assert await sounds.available(services=services) == []
+    made = await sounds.ensure_library(services=services)
     assert made == [sound.key for sound in sounds.LIBRARY]
     for sound in sounds.LIBRARY:
         path = tmp_path / f"{sound.name}.m4a"
@@ -41,19 +41,19 @@ async def test_the_library_is_made_once_and_every_sound_is_audible_aac_of_its_le
         assert info["streams"] == [{"codec_name": "aac", "channels": 2}]
         assert float(info["format"]["duration"]) == pytest.approx(sound.duration, abs=0.1)
         assert -30 < loudest_db(path) <= 0, sound.name  # audible, not clipped silence
-    assert await sounds.ensure_library(services) == []  # a second start makes nothing
-    assert await sounds.available(services) == list(sounds.LIBRARY)
+    assert await sounds.ensure_library(services=services) == []  # a second start makes nothing
+    assert await sounds.available(services=services) == list(sounds.LIBRARY)
 
 
-async def test_a_start_killed_half_way_is_completed_by_the_next_without_redoing_the_rest(services) -> None:
-    await sounds.ensure_library(services)
+async def test_a_start_killed_half_way_is_completed_by_the_next_without_redoing_the_rest(*, services) -> None:
+    await sounds.ensure_library(services=services)
     kept = {s.key: (await services.blobs.stat(s.key)).etag for s in sounds.LIBRARY}
     # What a process killed after its second sound leaves: two sounds stored, the rest absent
     # (each sound is one atomic put, so none is stored half-made).
     for sound in sounds.LIBRARY[2:]:
         await services.blobs.delete(sound.key)
-    assert [s.key for s in await sounds.available(services)] == [s.key for s in sounds.LIBRARY[:2]]
-    assert await sounds.ensure_library(services) == [s.key for s in sounds.LIBRARY[2:]]
+    assert [s.key for s in await sounds.available(services=services)] == [s.key for s in sounds.LIBRARY[:2]]
+    assert await sounds.ensure_library(services=services) == [s.key for s in sounds.LIBRARY[2:]]
     for sound in sounds.LIBRARY[:2]:
         assert (await services.blobs.stat(sound.key)).etag == kept[sound.key]
 
@@ -63,7 +63,7 @@ async def test_sounds_are_listed_for_signed_in_users_with_previews_only_their_si
     alice = await signup(client, "alice")
     assert_problem(await client.get("/v1/sounds"), 401)
     assert (await client.get("/v1/sounds", headers=alice.auth)).json() == {"items": []}  # not made yet
-    await sounds.ensure_library(services)
+    await sounds.ensure_library(services=services)
     listed = (await client.get("/v1/sounds", headers=alice.auth)).json()["items"]
     assert [(s["key"], s["title"], s["duration"]) for s in listed] == [
         (s.key, s.title, s.duration) for s in sounds.LIBRARY]
@@ -90,12 +90,12 @@ async def test_a_re_edit_may_lay_a_library_sound_under_the_clip_but_not_one_that
     from tests.media.submit import SHARED, submit
 
     alice = await signup(client, "alice")
-    event = await submit(services, SHARED / "carphone_pristine.mp4", owner_id=alice.id)
+    event = await submit(SHARED / "carphone_pristine.mp4", owner_id=alice.id, services=services)
     clip_id = int(event.key)
-    assert await run_job(services, Job.from_event(event)) == "ready"
+    assert await run_job(Job.from_event(event), services=services) == "ready"
     body = {"audio": {"key": sounds.LIBRARY[0].key, "mode": "mix", "volume": 0.8, "original_volume": 0.5}}
     assert_problem(await client.post(f"/v1/clips/{clip_id}/edits", headers=alice.auth, json=body), 422)
-    await sounds.ensure_library(services)
+    await sounds.ensure_library(services=services)
     accepted = await client.post(f"/v1/clips/{clip_id}/edits", headers=alice.auth, json=body)
     assert accepted.status_code == 202
 
@@ -108,9 +108,9 @@ async def test_the_editor_reads_a_clips_edit_list_and_original_upload_and_only_i
 
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     source = SHARED / "carphone_pristine.mp4"
-    event = await submit(services, source, owner_id=alice.id)
+    event = await submit(source, owner_id=alice.id, services=services)
     clip_id = int(event.key)
-    assert await run_job(services, Job.from_event(event)) == "ready"
+    assert await run_job(Job.from_event(event), services=services) == "ready"
     current = await client.get(f"/v1/clips/{clip_id}/edits", headers=alice.auth)
     assert current.status_code == 200 and current.json()["edits"]["speed"] == 1.0
     original = await client.get(current.json()["original_url"], headers=alice.auth)

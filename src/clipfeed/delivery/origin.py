@@ -70,7 +70,7 @@ def _split(path: str) -> tuple[str, tuple[str, str, str] | None]:
 async def _serve(path: str, request: Request, *, services: Deps) -> tuple[Response, str]:
     key, token = _split(path)
     if key.startswith(sounds.SCOPE):
-        return await _sound(key, token, request, services), "sound"
+        return await _sound(key, token, request, services=services), "sound"
     matched = _CLIP_KEY.match(key)
     kind_of = media_type(key)
     try:
@@ -116,7 +116,7 @@ async def _serve(path: str, request: Request, *, services: Deps) -> tuple[Respon
     return response, kind_of.kind.value
 
 
-async def _sound(key: str, token: tuple[str, str, str] | None, request: Request, services: Deps) -> Response:
+async def _sound(key: str, token: tuple[str, str, str] | None, request: Request, *, services: Deps) -> Response:
     """A library sound, for a URL signed with the library's scope (the editor's preview)."""
     if token is None or key not in sounds.BY_KEY:
         raise NotFound("no such media", headers=_ERROR_HEADERS)

@@ -53,7 +53,7 @@ async def list_sounds(user: CurrentUser, services: Deps) -> SoundList:
               f"{Signer.from_settings(settings).token(sounds.SCOPE, expires)}/")
     return SoundList(items=[SoundPublic(key=sound.key, name=sound.name, title=sound.title, duration=sound.duration,
                                         preview_url=prefix + sound.key)
-                            for sound in await sounds.available(services)])
+                            for sound in await sounds.available(services=services)])
 
 
 @router.get("/fonts/overlay.ttf", response_class=FileResponse,

@@ -79,7 +79,7 @@ async def make(sound: Sound, path: Path) -> None:
                "-movflags", "+faststart", str(path)], timeout=120.0)
 
 
-async def ensure_library(services: Services, stop: asyncio.Event | None = None) -> list[str]:
+async def ensure_library(stop: asyncio.Event | None = None, *, services: Services) -> list[str]:
     """Make and store every library sound the object store lacks; the keys it made.
     Idempotent: a complete library costs one ``exists`` per sound."""
     made = []
@@ -98,15 +98,15 @@ async def ensure_library(services: Services, stop: asyncio.Event | None = None) 
     return made
 
 
-async def library_loop(services: Services, stop: asyncio.Event) -> None:
+async def library_loop(stop: asyncio.Event, *, services: Services) -> None:
     """The media role's start-up job: fill the library once, then return."""
     try:
-        await ensure_library(services, stop)
+        await ensure_library(stop, services=services)
     except Exception:  # a missing sound must not stop the media worker: the next start retries
         log.exception("sounds.failed")
 
 
-async def available(services: Services) -> list[Sound]:
+async def available(*, services: Services) -> list[Sound]:
     """The library's sounds that are in the object store (all of them once a media worker ran)."""
     present = await asyncio.gather(*(services.blobs.exists(sound.key) for sound in LIBRARY))
     return [sound for sound, there in zip(LIBRARY, present, strict=True) if there]
