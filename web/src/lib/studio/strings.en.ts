@@ -38,7 +38,7 @@ const studioEn = {
       search: "Search", hashtag: "Hashtag", notification: "Notification", unknown: "Other" },
   },
   mod: {
-    title: "Moderation", sections: "Moderation sections", queue: "Review queue", blocklist: "Blocklist",
+    title: "Moderation", admin: "Admin", sections: "Moderation sections", queue: "Review queue", blocklist: "Blocklist",
     accounts: "Accounts", audit: "Audit", signIn: "Sign in as a moderator.",
     denied: "Only moderators can open the moderation console.",
     empty: "Nothing waits for review.", show: "Show",

@@ -38,7 +38,7 @@ const studioFr: typeof studioEn = {
       search: "Recherche", hashtag: "Hashtag", notification: "Notification", unknown: "Autre" },
   },
   mod: {
-    title: "Modération", sections: "Sections de la modération", queue: "File d’attente", blocklist: "Liste de blocage",
+    title: "Modération", admin: "Administration", sections: "Sections de la modération", queue: "File d’attente", blocklist: "Liste de blocage",
     accounts: "Comptes", audit: "Journal", signIn: "Connecte-toi en tant que modérateur.",
     denied: "Seuls les modérateurs peuvent ouvrir la console de modération.",
     empty: "Rien à vérifier.", show: "Afficher",
