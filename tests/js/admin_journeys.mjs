@@ -51,8 +51,8 @@ async function setting(page, name) {
 
 async function saveSetting(page, name, label, value, { select = false } = {}) {
   const form = await setting(page, name);
-  if (select) await form.getByLabel(label).selectOption(value);
-  else await form.getByLabel(label).fill(value);
+  if (select) await form.getByLabel(label, { exact: true }).selectOption(value);
+  else await form.getByLabel(label, { exact: true }).fill(value);
   await form.getByRole("button", { name: `Save ${label}` }).click();
   await page.getByRole("status").filter({ hasText: `${label} saved.` }).waitFor();
   return form;
@@ -108,11 +108,11 @@ await journey("invite_only", async () => {
 
   const stranger = await context(PHONE);
   const screen = await signUpScreen(stranger.page);
+  const signUpViolations = await axe(stranger.page); // before typing scrolls the dialog's top out of view
   await screen.form.getByLabel("Invite code").fill(code.toLowerCase());
   await screen.form.getByLabel("Handle").fill(setup.newcomer.handle);
   await screen.form.getByLabel("E-mail").fill(`${setup.newcomer.handle}@example.com`);
   await screen.form.getByLabel("Password").fill(setup.newcomer.password);
-  const signUpViolations = await axe(stranger.page);
   await shot(stranger.page, "signup-invite-390x844");
   await screen.form.getByRole("button", { name: "Create account" }).click();
   await screen.form.waitFor({ state: "hidden" });
@@ -137,7 +137,7 @@ await journey("lower_limits", async () => {
   await saveSetting(page, "upload_max_duration_s", "Longest clip (seconds)", "20");
   await saveSetting(page, "upload_max_bytes", "Largest upload (MiB)", "50");
   const invalid = await setting(page, "upload_max_duration_s");
-  await invalid.getByLabel("Longest clip (seconds)").fill("nine");
+  await invalid.getByLabel("Longest clip (seconds)", { exact: true }).fill("nine");
   await invalid.getByRole("button", { name: "Save Longest clip (seconds)" }).click();
   const refused = (await invalid.getByRole("alert").textContent()).trim();
   const violations = await axe(page);

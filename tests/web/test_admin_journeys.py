@@ -62,9 +62,12 @@ def journeys(web_stack: WebStack) -> Iterator[dict[str, dict[str, Any]]]:
     try:
         yield run_journeys("admin_journeys.mjs", setup, "admin")
     finally:
-        with _as_admin(web_stack.url) as admin:  # the other journeys on this server expect its defaults
+        admin = _as_admin(web_stack.url)  # the other journeys on this server expect its defaults
+        try:
             for name in OVERRIDABLE:
                 assert admin.delete(f"/v1/admin/settings/{name}").status_code == 200
+        finally:
+            admin.close()
 
 
 def test_an_admin_renames_the_instance_and_closes_sign_up(journeys) -> None:
