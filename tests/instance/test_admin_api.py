@@ -194,10 +194,10 @@ async def test_the_upload_limits_follow_the_override(client, services) -> None:
 
 async def test_screening_applies_the_overridden_policy(client, services) -> None:
     admin, _, _ = await _people(client, services)
-    assert screening.policy(await instance.effective(services))["nsfw"] == (0.45, 0.85)
+    assert screening.policy(await instance.effective(services=services))["nsfw"] == (0.45, 0.85)
     await client.put("/v1/admin/settings/screening_policy", headers=admin.auth,
                      json={"value": {"nsfw": [0.1, 0.2], "duplicate": [0.5, 2]}})
-    table = screening.policy(await instance.effective(services))
+    table = screening.policy(await instance.effective(services=services))
     assert table["nsfw"] == (0.1, 0.2) and table["duplicate"] == (0.5, 2.0) and table["text"] == (0.5, 1.0)
     assert screening.decide({"nsfw": 0.3}, table) == ("reject", ["nsfw"])
 
@@ -206,11 +206,11 @@ async def test_a_change_reaches_another_process_on_the_same_database(client, ser
     admin, _, _ = await _people(client, services)
     other = await bootstrap(services.settings, relay=False)  # a second process's wiring
     try:
-        assert (await instance.effective(other)).instance_name == "Clipfeed"
+        assert (await instance.effective(services=other)).instance_name == "Clipfeed"
         await client.put("/v1/admin/settings/instance_name", headers=admin.auth, json={"value": "Elsewhere"})
 
         async def seen() -> bool:
-            return (await instance.effective(other)).instance_name == "Elsewhere"
+            return (await instance.effective(services=other)).instance_name == "Elsewhere"
 
         await wait_for(seen, timeout=5 + instance.REFRESH_S)
     finally:

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["accounts"])
 async def register(body: RegisterRequest, services: Deps, ip: ClientIp) -> TokenPair:
     s = services.settings
     await services.limiter.hit("register", ip, limit=s.register_rate_per_hour, per_seconds=3600)
-    mode = (await instance.effective(services)).registration_mode
+    mode = (await instance.effective(services=services)).registration_mode
     if mode == "closed":
         raise Forbidden("registration is closed on this instance", reason="registration-closed")
     return await service.register(db=services.db, outbox=services.outbox, ids=services.ids,

@@ -36,7 +36,7 @@ async def _check(name: str, probe: Callable[[], Awaitable[None]]) -> dict[str, A
         return {"name": name, "ok": False, "error": reason or type(exc).__name__}
 
 
-async def readiness(services: Services) -> list[dict[str, Any]]:
+async def readiness(*, services: Services) -> list[dict[str, Any]]:
     """Each adapter's answer to a ping (what ``/readyz`` and the admin console show)."""
     return list(await asyncio.gather(
         _check("database", services.db.ping), _check("blobs", services.blobs.ping),
@@ -45,7 +45,7 @@ async def readiness(services: Services) -> list[dict[str, Any]]:
 
 @router.get("/readyz")
 async def readyz(services: Deps) -> JSONResponse:
-    checks = await readiness(services)
+    checks = await readiness(services=services)
     ready = all(c["ok"] for c in checks)
     return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks},
                         status_code=200 if ready else 503,

@@ -46,12 +46,12 @@ def _admin(user: User) -> None:
 @router.get("/instance", response_model=InstancePublic)
 async def instance(services: Deps) -> InstancePublic:
     """Public: the instance's name, description and how people sign up here."""
-    s = await service.effective(services)
+    s = await service.effective(services=services)
     return InstancePublic(name=s.instance_name, description=s.instance_description,
                           registration_mode=s.registration_mode)
 
 
-async def _handles(services: Services, user_ids: set[int]) -> dict[int, str]:
+async def _handles(*, services: Services, user_ids: set[int]) -> dict[int, str]:
     users = await accounts.get_many(db=services.db, user_ids=sorted(user_ids))
     return {uid: u.handle for uid, u in users.items()}
 
@@ -68,9 +68,9 @@ def _setting(name: str, *, effective: Settings, base: Settings, row: SettingOver
         updated_by_handle=handles.get(row.updated_by) if row else None)
 
 
-async def _settings_page(services: Services) -> SettingsPage:
-    effective, rows = await service.effective(services), await service.overrides(services)
-    handles = await _handles(services, {row.updated_by for row in rows.values()})
+async def _settings_page(*, services: Services) -> SettingsPage:
+    effective, rows = await service.effective(services=services), await service.overrides(services=services)
+    handles = await _handles(services=services, user_ids={row.updated_by for row in rows.values()})
     return SettingsPage(items=[_setting(name, effective=effective, base=services.settings, row=rows.get(name),
                                         handles=handles) for name in catalogue.CATALOGUE])
 
@@ -80,7 +80,7 @@ async def list_settings(user: CurrentUser, services: Deps) -> SettingsPage:
     """Every overridable setting: its effective value, the environment's, and whether an
     admin overrides it."""
     _admin(user)
-    return await _settings_page(services)
+    return await _settings_page(services=services)
 
 
 def _one(page: SettingsPage, name: str) -> SettingPublic:
@@ -91,16 +91,16 @@ def _one(page: SettingsPage, name: str) -> SettingPublic:
 async def set_setting(name: SettingName, body: SettingUpdate, user: CurrentUser, services: Deps) -> SettingPublic:
     """Override a setting (stored in the database; every process applies it within a second)."""
     _admin(user)
-    await service.set_value(services, name=name, value=body.value, admin_id=user.id)
-    return _one(await _settings_page(services), name)
+    await service.set_value(services=services, name=name, value=body.value, admin_id=user.id)
+    return _one(await _settings_page(services=services), name)
 
 
 @router.delete("/admin/settings/{name}", response_model=SettingPublic)
 async def reset_setting(name: SettingName, user: CurrentUser, services: Deps) -> SettingPublic:
     """Drop the override: the environment's value applies again."""
     _admin(user)
-    await service.reset(services, name=name, admin_id=user.id)
-    return _one(await _settings_page(services), name)
+    await service.reset(services=services, name=name, admin_id=user.id)
+    return _one(await _settings_page(services=services), name)
 
 
 def _invite(invite: Invite, handles: dict[int, str]) -> InvitePublic:
@@ -115,7 +115,8 @@ def _invite(invite: Invite, handles: dict[int, str]) -> InvitePublic:
 async def list_invites(user: CurrentUser, services: Deps) -> InvitePage:
     _admin(user)
     rows = await invites.latest(services.db)
-    handles = await _handles(services, {i.created_by for i in rows} | {i.used_by for i in rows if i.used_by})
+    people = {i.created_by for i in rows} | {i.used_by for i in rows if i.used_by}
+    handles = await _handles(services=services, user_ids=people)
     return InvitePage(items=[_invite(i, handles) for i in rows])
 
 
@@ -124,7 +125,7 @@ async def create_invite(body: InviteCreate, user: CurrentUser, services: Deps) -
     """A new single-use invite code (for an invite-only instance)."""
     _admin(user)
     await services.limiter.hit("invites", str(user.id), limit=200, per_seconds=3600)
-    invite = await invites.create(services, admin_id=user.id, note=body.note)
+    invite = await invites.create(services=services, admin_id=user.id, note=body.note)
     return _invite(invite, {user.id: user.handle})
 
 
@@ -132,7 +133,7 @@ async def create_invite(body: InviteCreate, user: CurrentUser, services: Deps) -
 async def revoke_invite(code: InviteCode, user: CurrentUser, services: Deps) -> Response:
     """Revoke an unused code (a used one is 409: the account it made stays)."""
     _admin(user)
-    await invites.revoke(services, admin_id=user.id, code=code)
+    await invites.revoke(services=services, admin_id=user.id, code=code)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -142,7 +143,7 @@ async def audit(user: CurrentUser, services: Deps, cursor: str | None = None,
     """Admins' changes, newest first: who, when, what, from which value to which."""
     _admin(user)
     rows, next_cursor = await service.audit_page(db=services.db, cursor=cursor, limit=limit)
-    handles = await _handles(services, {r.actor_id for r in rows})
+    handles = await _handles(services=services, user_ids={r.actor_id for r in rows})
     return AdminAuditPage(items=[AdminActionPublic(id=str(r.id), actor_handle=handles.get(r.actor_id),
                                                    action=r.action, subject=r.subject, old=r.old, new=r.new,  # type: ignore[arg-type]
                                                    at=r.at) for r in rows], next_cursor=next_cursor)
@@ -169,4 +170,4 @@ async def service_health(user: CurrentUser, services: Deps) -> ServiceHealth:
 
     roles: health.RoleTable = {name: [(str(p.group), tuple(p.topics))  # type: ignore[attr-defined]
                                       for p in role.processors] for name, role in ROLES.items()}
-    return await health.report(services, roles=roles, checks=await readiness(services))
+    return await health.report(services=services, roles=roles, checks=await readiness(services=services))

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 RoleTable = dict[str, list[tuple[str, Sequence[str]]]]
 
 
-async def consumer(services: Services, group: str, topic: str) -> ConsumerHealth:
+async def consumer(*, services: Services, group: str, topic: str) -> ConsumerHealth:
     try:
         ends = await services.log.end_offsets(topic)
     except NotFound:
@@ -35,11 +35,11 @@ async def consumer(services: Services, group: str, topic: str) -> ConsumerHealth
                           pending=sum(gaps), partitions_behind=sum(1 for gap in gaps if gap))
 
 
-async def report(services: Services, *, roles: RoleTable, checks: list[dict[str, object]]) -> ServiceHealth:
+async def report(*, services: Services, roles: RoleTable, checks: list[dict[str, object]]) -> ServiceHealth:
     in_process = set(services.settings.worker_roles_in_process(list(roles)))
     lines = []
     for name, groups in roles.items():
-        consumers = await asyncio.gather(*(consumer(services, group, topic)
+        consumers = await asyncio.gather(*(consumer(services=services, group=group, topic=topic)
                                            for group, topics in groups for topic in topics))
         lines.append(RoleHealth(name=name, in_this_process=name in in_process, consumers=list(consumers)))
     parsed = [DependencyCheck.model_validate(c) for c in checks]

@@ -31,7 +31,7 @@ def normalise(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
-async def create(services: Services, *, admin_id: int, note: str) -> Invite:
+async def create(*, services: Services, admin_id: int, note: str) -> Invite:
     code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
     invite = Invite(code=code, note=note, created_by=admin_id, created_at=utcnow())
     async with services.db.session() as session:
@@ -41,7 +41,7 @@ async def create(services: Services, *, admin_id: int, note: str) -> Invite:
     return invite
 
 
-async def revoke(services: Services, *, admin_id: int, code: str) -> None:
+async def revoke(*, services: Services, admin_id: int, code: str) -> None:
     async with services.db.session() as session:
         invite = await session.get(Invite, normalise(code), with_for_update=True)
         if invite is None:

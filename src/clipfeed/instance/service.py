@@ -1,7 +1,7 @@
 """Effective settings (the environment's, with admins' overrides on top), changes to them, and
 the admin audit.
 
-Every reader of an overridable setting asks ``effective(services)`` instead of reading
+Every reader of an overridable setting asks ``effective(services=…)`` instead of reading
 ``services.settings``. Each process caches the overrides with the version they were read at;
 a lookup more than ``REFRESH_S`` after the last check reads the one-row version counter again
 (a primary-key read) and reloads the overrides only when it moved. A change bumps the counter
@@ -65,7 +65,7 @@ def _apply(base: Settings, overrides: dict[str, SettingOverride]) -> Settings:
     return base.model_copy(update=values)
 
 
-async def _load(services: Services) -> _Cached:
+async def _load(*, services: Services) -> _Cached:
     cached = _CACHE.get(services.db)
     now = clock()
     if cached is not None and cached.base is services.settings and now - cached.checked_at < REFRESH_S:
@@ -82,14 +82,14 @@ async def _load(services: Services) -> _Cached:
     return fresh
 
 
-async def effective(services: Services) -> Settings:
+async def effective(*, services: Services) -> Settings:
     """The settings in force: the environment's with admins' overrides (at most ``REFRESH_S``
     old when another process changed them)."""
-    return (await _load(services)).settings
+    return (await _load(services=services)).settings
 
 
-async def overrides(services: Services) -> dict[str, SettingOverride]:
-    return dict((await _load(services)).overrides)
+async def overrides(*, services: Services) -> dict[str, SettingOverride]:
+    return dict((await _load(services=services)).overrides)
 
 
 def forget(db: Database) -> None:
@@ -109,7 +109,7 @@ def record(session: AsyncSession, *, ids: IdGenerator, actor_id: int, action: st
                             new=new, at=utcnow()))
 
 
-async def set_value(services: Services, *, name: str, value: Any, admin_id: int) -> None:
+async def set_value(*, services: Services, name: str, value: Any, admin_id: int) -> None:
     """Override ``name`` with ``value`` (checked against the catalogue), audited."""
     stored = catalogue.check(name, value, base=services.settings)
     async with services.db.session() as session:
@@ -124,7 +124,7 @@ async def set_value(services: Services, *, name: str, value: Any, admin_id: int)
     forget(services.db)
 
 
-async def reset(services: Services, *, name: str, admin_id: int) -> None:
+async def reset(*, services: Services, name: str, admin_id: int) -> None:
     """Drop the override of ``name``: the environment's value applies again. Resetting a
     setting that is not overridden changes nothing and records nothing."""
     catalogue.lookup(name)

@@ -96,7 +96,7 @@ async def screen(*, services: Services, clip_id: int, source: Path, workdir: Pat
 
     Returns the decision, each check's score and the reasons. See the module docstring for
     the policy and the side effects (idempotent; safe to repeat after a crash)."""
-    settings = await instance.effective(services)  # admins may override the policy
+    settings = await instance.effective(services=services)  # admins may override the policy
     frames = await sample(source, probe=probe, workdir=workdir, samplings=[
         Sampling("nsfw", spread(probe.duration, settings.screening_nsfw_frames), NSFW_BOX),
         phash.sampling(probe.duration)])

@@ -74,7 +74,7 @@ def _content_type(request: Request) -> str:
 @router.options("/uploads/{upload_id}", include_in_schema=False)
 async def tus_options(services: Deps) -> Response:
     """What this tus server supports (no authentication, no Tus-Resumable needed)."""
-    max_bytes = (await instance.effective(services)).upload_max_bytes  # admins may override it
+    max_bytes = (await instance.effective(services=services)).upload_max_bytes  # admins may override it
     return Response(status_code=204, headers={
         "Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION,
         "Tus-Max-Size": str(max_bytes), "Tus-Extension": ",".join(EXTENSIONS),

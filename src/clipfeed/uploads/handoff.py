@@ -106,7 +106,7 @@ async def finish(services: Services, store: PartialStore, upload_id: int) -> Upl
     async with store.assembled(row, partials) as path:
         digest = intake.running_digest(row.id, row.length or 0)
         try:
-            accepted = await validation.check(path, settings=await instance.effective(services))
+            accepted = await validation.check(path, settings=await instance.effective(services=services))
         except validation.UnacceptableFile as exc:
             raise await reject(services, store, row, partials, exc.reason) from None
         if digest is None:

@@ -94,7 +94,7 @@ async def create(services: Services, *, user: User, length: int | None, defer: b
                  metadata_header: str | None, concat: tuple[str, list[int]] | None) -> Upload:
     """A new upload row (one transaction). A final upload is handed off by the caller."""
     s = services.settings
-    max_bytes = (await instance.effective(services)).upload_max_bytes  # admins may override it
+    max_bytes = (await instance.effective(services=services)).upload_max_bytes  # admins may override it
     await services.limiter.hit("upload-create", str(user.id), limit=s.upload_create_rate_per_hour,
                                per_seconds=3600)
     kind = UploadKind(concat[0]) if concat else UploadKind.single
@@ -258,7 +258,7 @@ async def _set_deferred_length(services: Services, row: Upload, length: int) -> 
         if row.length != length:
             raise BadRequest(f"Upload-Length is already {row.length}; it cannot change")
         return
-    max_bytes = (await instance.effective(services)).upload_max_bytes
+    max_bytes = (await instance.effective(services=services)).upload_max_bytes
     if length > max_bytes:
         raise PayloadTooLarge(f"uploads are limited to {max_bytes} bytes (Tus-Max-Size)")
     if length < row.offset:
