@@ -164,7 +164,7 @@ async def services(settings, sqlite_template: Path):
 
 
 @pytest.fixture
-async def client(services):
+async def client(*, services):
     import httpx
 
     from clipfeed.api import create_app

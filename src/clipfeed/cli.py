@@ -96,7 +96,7 @@ def worker(role: Annotated[str, typer.Argument(help="stream | media | batch | li
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with running(settings) as services:
-            await run_role(services, role, stop)
+            await run_role(role, stop, services=services)
 
     _run(run())
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -35,8 +35,10 @@ log = structlog.get_logger(__name__)
 
 ProcessorFactory = Callable[[Services], Processor]
 STOP_GRACE_S = 2.0
-# A periodic or long-running job of a role: gets the services and a stop signal.
-Loop = Callable[[Services, asyncio.Event], Coroutine[Any, Any, None]]
+class Loop(Protocol):
+    """A periodic or long-running job of a role: runs until ``stop`` is set."""
+
+    def __call__(self, stop: asyncio.Event, /, *, services: Services) -> Coroutine[Any, Any, None]: ...
 
 
 class Role:
@@ -68,13 +70,13 @@ def roles() -> list[str]:
     return list(ROLES)
 
 
-async def run_role(services: Services, role: str, stop: asyncio.Event) -> None:
+async def run_role(role: str, stop: asyncio.Event, *, services: Services) -> None:
     """Run a role until ``stop`` is set."""
     if role not in ROLES:
         raise ValueError(f"unknown worker role {role!r}; known: {', '.join(ROLES)}")
     tasks = [asyncio.create_task(run_processor(factory(services), stop), name=f"{role}-processor")
              for factory in ROLES[role].processors]
-    tasks += [asyncio.create_task(loop(services, stop), name=f"{role}-loop") for loop in ROLES[role].loops]
+    tasks += [asyncio.create_task(loop(stop, services=services), name=f"{role}-loop") for loop in ROLES[role].loops]
     log.info("worker.started", role=role, tasks=len(tasks))
     try:
         await stop.wait()

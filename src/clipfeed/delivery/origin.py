@@ -47,7 +47,7 @@ _DENIED_HEADERS = {"Cache-Control": "no-store", **CORS_HEADERS}
 async def media(path: str, request: Request, services: Deps) -> Response:
     kind = "unknown"
     try:
-        response, kind = await _serve(path, request, services)
+        response, kind = await _serve(path, request, services=services)
     except ClipfeedError as exc:
         ORIGIN_REQUESTS.labels(kind, str(exc.status)).inc()
         raise
@@ -65,7 +65,7 @@ def _split(path: str) -> tuple[str, tuple[str, str, str] | None]:
     return path, None
 
 
-async def _serve(path: str, request: Request, services: Deps) -> tuple[Response, str]:
+async def _serve(path: str, request: Request, *, services: Deps) -> tuple[Response, str]:
     key, token = _split(path)
     matched = _CLIP_KEY.match(key)
     kind_of = media_type(key)

@@ -153,7 +153,7 @@ async def audit(user: CurrentUser, services: Deps, cursor: str | None = None,
 async def storage(user: CurrentUser, services: Deps) -> StorageReport:
     """Bytes and objects per storage tier and the monthly bill (``clipfeed storage report``)."""
     _admin(user)
-    bill = await storage_report.build(services)
+    bill = await storage_report.build(services=services)
     return StorageReport(
         tiers=[StorageTier(name=line.name, objects=line.objects, bytes=line.bytes,
                            price_gb_month=line.price_gb_month, monthly=round(line.monthly, 4)) for line in bill.lines],

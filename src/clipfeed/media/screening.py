@@ -109,7 +109,7 @@ async def screen(*, services: Services, clip_id: int, source: Path, workdir: Pat
         reasons.append(f"nudity detector: {scores['nsfw']:.2f} (frames over 0.2: "
                        f"{sum(s > 0.2 for s in per_frame)}/{len(per_frame)})")
 
-    scores["blocklist"] = await _blocklist(services, hashes, reasons)
+    scores["blocklist"] = await _blocklist(hashes, reasons, services=services)
 
     verdict = check_text(" ".join([caption, *(f"#{tag}" for tag in hashtags)]), settings=settings)
     scores["text"] = float(verdict.score)
@@ -118,7 +118,8 @@ async def screen(*, services: Services, clip_id: int, source: Path, workdir: Pat
 
     clips = await clips_service.get_many(db=services.db, clip_ids=[clip_id])
     owner_id = clips[clip_id].owner_id if clip_id in clips else None
-    scores["duplicate"], scores["duplicate_own"] = await _duplicates(services, clip_id, owner_id, hashes, reasons)
+    scores["duplicate"], scores["duplicate_own"] = await _duplicates(clip_id, owner_id, hashes, reasons,
+                                                                     services=services)
 
     decision, triggered = decide(scores, policy(settings))
     result = ScreeningResult(decision=decision, scores={k: round(v, 4) for k, v in scores.items()},
@@ -136,7 +137,7 @@ async def screen(*, services: Services, clip_id: int, source: Path, workdir: Pat
     return result
 
 
-async def _blocklist(services: Services, hashes: np.ndarray, reasons: list[str]) -> float:
+async def _blocklist(hashes: np.ndarray, reasons: list[str], *, services: Services) -> float:
     matches = await phash.find(db=services.db, kind="block", hashes=hashes,
                                max_distance=services.settings.screening_phash_distance)
     if not matches:
@@ -155,8 +156,8 @@ async def _blocklist(services: Services, hashes: np.ndarray, reasons: list[str])
     return best
 
 
-async def _duplicates(services: Services, clip_id: int, owner_id: int | None, hashes: np.ndarray,
-                      reasons: list[str]) -> tuple[float, float]:
+async def _duplicates(clip_id: int, owner_id: int | None, hashes: np.ndarray, reasons: list[str],
+                      *, services: Services) -> tuple[float, float]:
     matches = [m for m in await phash.find(db=services.db, kind="clip", hashes=hashes,
                                            max_distance=services.settings.screening_phash_distance,
                                            exclude=clip_id)
