@@ -23,6 +23,7 @@ from clipfeed.delivery.origin import router as origin_router
 from clipfeed.events.api import router as events_router
 from clipfeed.http import health, openapi, problems
 from clipfeed.http.middleware import BodyLimit, ControlCharactersInPath, RequestContext
+from clipfeed.instance.api import router as instance_router
 from clipfeed.media.api import router as media_router
 from clipfeed.media.blocklist_api import router as blocklist_router
 from clipfeed.moderation.api import router as moderation_router
@@ -47,6 +48,7 @@ FEATURE_ROUTERS: list[APIRouter] = [
     clips_router,             # clip reads, edits, deletion, status
     moderation_router,        # review queue, reports, audit
     blocklist_router,         # fingerprint blocklist
+    instance_router,          # the instance's name and sign-up mode; the admin console
     uploads_router,           # tus 1.0
     events_router,            # batched playback events
     trending_router,          # trending clips and hashtags

@@ -10,6 +10,7 @@ from starlette.requests import ClientDisconnect
 from clipfeed.core.errors import BadRequest, NotFound, UnsupportedMediaType
 from clipfeed.core.identifiers import id_or_none
 from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.instance import service as instance
 from clipfeed.uploads import service
 from clipfeed.uploads.handoff import UploadRejected
 from clipfeed.uploads.limits import router as limits_router
@@ -73,9 +74,10 @@ def _content_type(request: Request) -> str:
 @router.options("/uploads/{upload_id}", include_in_schema=False)
 async def tus_options(*, services: Deps) -> Response:
     """What this tus server supports (no authentication, no Tus-Resumable needed)."""
+    max_bytes = (await instance.effective(services=services)).upload_max_bytes  # admins may override it
     return Response(status_code=204, headers={
         "Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION,
-        "Tus-Max-Size": str(services.settings.upload_max_bytes), "Tus-Extension": ",".join(EXTENSIONS),
+        "Tus-Max-Size": str(max_bytes), "Tus-Extension": ",".join(EXTENSIONS),
         "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS)})
 
 

@@ -32,6 +32,7 @@ from clipfeed.core import contract
 from clipfeed.core.errors import ClipfeedError, NotFound
 from clipfeed.infra.blobs import check_key
 from clipfeed.infra.db import utcnow
+from clipfeed.instance import service as instance
 from clipfeed.media import progress
 from clipfeed.runtime.services import Services
 from clipfeed.uploads import details as upload_details
@@ -106,7 +107,7 @@ async def finish(store: PartialStore, upload_id: int, *, services: Services) -> 
     async with store.assembled(row, partials) as path:
         digest = intake.running_digest(row.id, row.length or 0)
         try:
-            accepted = await validation.check(path, settings=services.settings)
+            accepted = await validation.check(path, settings=await instance.effective(services=services))
         except validation.UnacceptableFile as exc:
             raise await reject(store, row, partials, exc.reason, services=services) from None
         if digest is None:

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from clipfeed.http.deps import Deps
+from clipfeed.instance import service as instance
 
 router = APIRouter(tags=["uploads"])
 
@@ -23,8 +24,8 @@ class UploadLimits(BaseModel):
 
 @router.get("/upload-limits", response_model=UploadLimits)
 async def upload_limits(services: Deps) -> UploadLimits:
-    """Public (no account needed): the instance's upload limits."""
-    s = services.settings
+    """Public (no account needed): the instance's upload limits (with admins' overrides)."""
+    s = await instance.effective(services=services)
     return UploadLimits(max_bytes=s.upload_max_bytes, max_chunk_bytes=s.upload_max_chunk_bytes,
                         min_duration_s=s.upload_min_duration_s, max_duration_s=s.upload_max_duration_s,
                         min_dimension=s.upload_min_dimension, max_dimension=s.upload_max_dimension,

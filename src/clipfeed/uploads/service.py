@@ -18,6 +18,7 @@ from clipfeed.accounts.models import User
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge, RateLimited
 from clipfeed.infra.db import utcnow
+from clipfeed.instance import service as instance
 from clipfeed.runtime.services import Services
 from clipfeed.uploads import details as upload_details
 from clipfeed.uploads import handoff, intake, lease
@@ -93,6 +94,7 @@ async def create(*, services: Services, user: User, length: int | None, defer: b
                  metadata_header: str | None, concat: tuple[str, list[int]] | None) -> Upload:
     """A new upload row (one transaction). A final upload is handed off by the caller."""
     s = services.settings
+    max_bytes = (await instance.effective(services=services)).upload_max_bytes  # admins may override it
     await services.limiter.hit("upload-create", str(user.id), limit=s.upload_create_rate_per_hour,
                                per_seconds=3600)
     kind = UploadKind(concat[0]) if concat else UploadKind.single
@@ -100,8 +102,8 @@ async def create(*, services: Services, user: User, length: int | None, defer: b
         raise BadRequest("a final upload takes its length from its partial uploads; send no Upload-Length")
     if kind != UploadKind.final and (length is None) == (not defer):
         raise BadRequest("send either Upload-Length or 'Upload-Defer-Length: 1'")
-    if length is not None and length > s.upload_max_bytes:
-        raise PayloadTooLarge(f"uploads are limited to {s.upload_max_bytes} bytes (Tus-Max-Size)")
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(f"uploads are limited to {max_bytes} bytes (Tus-Max-Size)")
     values = parse_metadata(metadata_header)
     details = upload_details.validate(values) if kind != UploadKind.partial else {}
     now = utcnow()
@@ -118,8 +120,8 @@ async def create(*, services: Services, user: User, length: int | None, defer: b
                 await _check_draft(session, user_id=user.id, clip_id=row.clip_id)
         if kind == UploadKind.final:
             row.length = row.offset = await _claim_partials(session, row, user_id=user.id)
-            if row.length > s.upload_max_bytes:
-                raise PayloadTooLarge(f"uploads are limited to {s.upload_max_bytes} bytes (Tus-Max-Size)")
+            if row.length > max_bytes:
+                raise PayloadTooLarge(f"uploads are limited to {max_bytes} bytes (Tus-Max-Size)")
         await _check_quotas(session, user.id, new_bytes=0 if kind == UploadKind.final else (length or 0),
                             new_uploads=0 if kind == UploadKind.final else 1,
                             services=services)
@@ -257,8 +259,9 @@ async def _set_deferred_length(row: Upload, length: int, *, services: Services) 
         if row.length != length:
             raise BadRequest(f"Upload-Length is already {row.length}; it cannot change")
         return
-    if length > services.settings.upload_max_bytes:
-        raise PayloadTooLarge(f"uploads are limited to {services.settings.upload_max_bytes} bytes (Tus-Max-Size)")
+    max_bytes = (await instance.effective(services=services)).upload_max_bytes
+    if length > max_bytes:
+        raise PayloadTooLarge(f"uploads are limited to {max_bytes} bytes (Tus-Max-Size)")
     if length < row.offset:
         raise BadRequest(f"Upload-Length {length} is below the {row.offset} bytes already received")
     async with services.db.session() as session:

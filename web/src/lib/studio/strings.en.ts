@@ -38,7 +38,7 @@ const studioEn = {
       search: "Search", hashtag: "Hashtag", notification: "Notification", unknown: "Other" },
   },
   mod: {
-    title: "Moderation", sections: "Moderation sections", queue: "Review queue", blocklist: "Blocklist",
+    title: "Moderation", admin: "Admin", sections: "Moderation sections", queue: "Review queue", blocklist: "Blocklist",
     accounts: "Accounts", audit: "Audit", signIn: "Sign in as a moderator.",
     denied: "Only moderators can open the moderation console.",
     empty: "Nothing waits for review.", show: "Show",
@@ -56,6 +56,8 @@ const studioEn = {
     addBlocklist: "Add its fingerprint to the blocklist", blocklisted: "Added to the blocklist.",
     suspendOwner: "Suspend @{{handle}}", onClip: "On clip {{id}}", openClip: "Open the clip",
     list: {
+      fileTitle: "Add a video file", file: "Video file", addFile: "Fingerprint and add", fingerprinting: "Fingerprinting…",
+      fileHelp: "Only the file's fingerprint is kept: the file itself is deleted once it is read.",
       empty: "The blocklist is empty.", remove: "Remove", removeOf: "Remove blocklist entry {{reason}}",
       removed: "Removed from the blocklist.", addTitle: "Add a clip on the platform", clipId: "Clip ID",
       reason: "Reason", add: "Add", added: "Added to the blocklist.",

@@ -38,7 +38,7 @@ const studioFr: typeof studioEn = {
       search: "Recherche", hashtag: "Hashtag", notification: "Notification", unknown: "Autre" },
   },
   mod: {
-    title: "Modération", sections: "Sections de la modération", queue: "File d’attente", blocklist: "Liste de blocage",
+    title: "Modération", admin: "Administration", sections: "Sections de la modération", queue: "File d’attente", blocklist: "Liste de blocage",
     accounts: "Comptes", audit: "Journal", signIn: "Connecte-toi en tant que modérateur.",
     denied: "Seuls les modérateurs peuvent ouvrir la console de modération.",
     empty: "Rien à vérifier.", show: "Afficher",
@@ -56,6 +56,9 @@ const studioFr: typeof studioEn = {
     addBlocklist: "Ajouter son empreinte à la liste de blocage", blocklisted: "Ajouté à la liste de blocage.",
     suspendOwner: "Suspendre @{{handle}}", onClip: "Sur la vidéo {{id}}", openClip: "Ouvrir la vidéo",
     list: {
+      fileTitle: "Ajouter un fichier vidéo", file: "Fichier vidéo", addFile: "Calculer l’empreinte et ajouter",
+      fingerprinting: "Calcul de l’empreinte…",
+      fileHelp: "Seule l’empreinte du fichier est gardée : le fichier lui-même est supprimé une fois lu.",
       empty: "La liste de blocage est vide.", remove: "Retirer", removeOf: "Retirer l’entrée {{reason}}",
       removed: "Retiré de la liste de blocage.", addTitle: "Ajouter une vidéo de la plateforme", clipId: "ID de la vidéo",
       reason: "Motif", add: "Ajouter", added: "Ajouté à la liste de blocage.",
