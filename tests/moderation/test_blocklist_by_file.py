@@ -18,14 +18,14 @@ def _scratch() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("clipfeed-block-*"))
 
 
-async def _objects(services) -> list[str]:
+async def _objects(*, services) -> list[str]:
     return [info.key async for info in services.blobs.list("")]
 
 
 async def test_a_blocklisted_file_leaves_only_its_fingerprint(client, services, tmp_path: Path) -> None:
     mod = await signup(client, "keeper")
     await accounts.set_role(db=services.db, cache=services.cache, handle="keeper", role=Role.moderator)
-    scratch, objects = _scratch(), await _objects(services)
+    scratch, objects = _scratch(), await _objects(services=services)
     video = shared_media() / "bikes.mp4"
 
     made = await client.post("/v1/moderation/blocklist?reason=known%20scam", content=video.read_bytes(),
@@ -43,4 +43,4 @@ async def test_a_blocklisted_file_leaves_only_its_fingerprint(client, services, 
     refused = await client.post("/v1/moderation/blocklist?reason=x", content=truncated,
                                 headers={**mod.auth, "Content-Type": "application/octet-stream"})
     assert_problem(refused, 422)
-    assert _scratch() <= scratch and await _objects(services) == objects
+    assert _scratch() <= scratch and await _objects(services=services) == objects
