@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,11 @@ from typing import Any
 import pytest
 
 from tests import services as engines
+
+# Each test starts fresh workers and most never screen a clip: loading the media models at a
+# media worker's start (for a new instance's first clip) would only spend CPU here. Subprocess
+# workers the tests start inherit it. tests/media/test_warmup.py turns it on for its own test.
+os.environ["CLIPFEED_MEDIA_WARM_MODELS"] = "false"
 
 # Folders whose tests share a costly session-scoped stack (tests/web: a server and the app the
 # browser journeys drive; tests/delivery: an origin and an nginx edge).

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # Metadata: languages the caption detector chooses from (ISO 639-1, comma-separated).
     metadata_languages: str = "en,fr,de,es,pt,it,nl,pl,sv,tr,ru,uk,ar,hi,id,vi,th,ja,ko,zh"
     embedding_threads: int = 1  # torch threads per process: the ladder needs the other cores
+    # Load the screening, language and sentence models when a media worker starts (not on its
+    # first clip): see clipfeed/media/warmup.py.
+    media_warm_models: bool = True
 
     # Worker roles the API process runs itself. "auto": every role when the cache is in-process
     # (memory://), since only the process that owns that cache can see what workers put in it;

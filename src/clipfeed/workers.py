@@ -19,6 +19,7 @@ from clipfeed.lake.worker import compaction_loop, jobs_loop
 from clipfeed.media.chunks import ChunkProcessor
 from clipfeed.media.retranscode import RetranscodeProcessor
 from clipfeed.media.sounds import library_loop
+from clipfeed.media.warmup import warm_models_loop
 from clipfeed.media.worker import MediaProcessor
 from clipfeed.notifications.worker import NotificationFanout
 from clipfeed.recs.worker import RECS_PROCESSORS
@@ -50,10 +51,10 @@ class Role:
 
 ROLES: dict[str, Role] = {
     # Probe, ladder, thumbnails, screening; chunks of long clips; renditions of cold clips
-    # popular again; search's caption vectors (where the sentence model is loaded). Loop: the
-    # sound library, made once at start-up where FFmpeg is.
+    # popular again; search's caption vectors (where the sentence model is loaded). Loops: the
+    # models loaded at start, the sound library made once where FFmpeg is.
     "media": Role(processors=[MediaProcessor, ChunkProcessor, RetranscodeProcessor, *SEMANTIC_PROCESSORS],
-                  loops=[library_loop]),
+                  loops=[warm_models_loop, library_loop]),
     # Counters, trending and live features; the feed and search indexers, live feedback; edge purges on
     # takedowns; inbox fan-out; account cleanup. Loops: topic retention and pruning, retries
     # of unconfirmed purges.
