@@ -86,6 +86,11 @@ class SearchIndex(Protocol):
     async def hashtag_candidates(self, terms: list[str], *, limit: int) -> list[HashtagCount]:
         """Hashtags (with at least one listed clip) that may match any of ``terms``."""
 
+    async def term_neighbours(self, terms: list[str], *, limit: int) -> dict[str, list[str]]:
+        """For each term, the hashtag and handle words that may be one or two edits from it
+        (the deletion neighbourhood's candidates, unchecked: the caller measures the edits),
+        at most ``limit`` each. Finds typos sharing no trigram with the word meant."""
+
     async def hashtag(self, tag: str) -> HashtagCount | None:
         """The hashtag with its listed-clip count, or None when no listed clip carries it."""
 
