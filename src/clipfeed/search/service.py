@@ -19,7 +19,7 @@ from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core.errors import BadRequest, Invalid
 from clipfeed.core.pagination import decode_cursor, encode_cursor
-from clipfeed.infra.search import ClipDocument, ClipFilters, CreatorDocument, HashtagCount, SearchIndex
+from clipfeed.infra.search import ClipFilters, CreatorDocument, HashtagCount, SearchIndex
 from clipfeed.search import access, querylog, typos
 from clipfeed.search.query import ParsedQuery, parse
 from clipfeed.search.scoring import (
@@ -101,12 +101,12 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
     by reciprocal rank fusion (not for ``#tag``, ``@handle`` or quoted queries: those ask for
     exactly that)."""
     terms = query.all_terms
-    docs = await index.clip_candidates(terms, filters=filters, limit=CANDIDATES)
-    near_words = await _neighbour_terms(index, query, docs)
-    if near_words:  # short typos sharing no trigram with the word meant ("maler" for "maker")
-        known = {d.clip_id for d in docs}
-        docs += [d for d in await index.clip_candidates(near_words, filters=filters, limit=CANDIDATES // 3)
-                 if d.clip_id not in known]
+    # Words a typo or two from the query's (``typos``): searched as words too, so a typo sharing
+    # no trigram with the word meant ("maler" for "maker") still finds it, and at scale the
+    # engine need not scan trigrams for a misspelt common word.
+    near = await typos.neighbours(index, [*query.terms, *query.tags], limit=5)
+    docs = await index.clip_candidates(terms, filters=filters, limit=CANDIDATES,
+                                       also=list(dict.fromkeys(w for ws in near.values() for w in ws)))
     texts = {d.clip_id: text_score(query, clip_fields(d.caption, d.tags, d.handle, d.display_name, d.detected_text),
                                    _CLIP_WEIGHTS) for d in docs}
     # Only the best RANKED by text go on to the row checks, counters and blend: text dominates
@@ -115,8 +115,8 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
     texts = {i: texts[i] for i in best}
     meaning: list[int] = []
     if semantic and not (query.tags or query.handles or query.phrases):
-        near = await neighbours(db=services.db, text=query.text, threads=services.settings.embedding_threads)
-        meaning = [d.clip_id for d in await index.clips(near, filters=filters)]
+        close = await neighbours(db=services.db, text=query.text, threads=services.settings.embedding_threads)
+        meaning = [d.clip_id for d in await index.clips(close, filters=filters)]
     if not texts and not meaning:
         return []
     who = await access.viewer(db=services.db, viewer_id=viewer_id)
@@ -138,23 +138,6 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
     results = [Ranked(clip_id, visible[clip_id].owner_handle, round(score, 6)) for clip_id, score in scores.items()]
     results.sort(key=lambda r: (-r.score, -r.clip_id))
     return results
-
-
-async def _neighbour_terms(index: SearchIndex, query: ParsedQuery, docs: list[ClipDocument]) -> list[str]:
-    """Hashtag and handle words a few edits from a query word that no candidate holds as it
-    is (``typos``): searched as words too, so a typo sharing no trigram with the word meant
-    still finds it."""
-    held: set[str] = set()
-    for doc in docs:
-        held.update(_words_of(doc))
-    lonely = [t for t in [*query.terms, *query.tags] if t not in held]
-    found = await typos.neighbours(index, lonely, limit=5) if lonely else {}
-    return [w for w in dict.fromkeys(w for ws in found.values() for w in ws) if w not in held]
-
-
-def _words_of(doc: ClipDocument) -> list[str]:
-    fields = clip_fields(doc.caption, doc.tags, doc.handle, doc.display_name, doc.detected_text)
-    return [w for ws in fields.values() for w in ws]
 
 
 async def _rows(services: Services, ranked: list[Ranked]) -> list[ClipResult]:

@@ -57,7 +57,7 @@ class SqlSearchIndex(ABC):
     @abstractmethod
     async def _index_tags(self, session: AsyncSession, added: list[str], removed: list[str]) -> None: ...
     @abstractmethod
-    async def _clip_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]: ...
+    async def _clip_ids(self, session: AsyncSession, terms: list[str], also: list[str], limit: int) -> list[int]: ...
     @abstractmethod
     async def _creator_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]: ...
     @abstractmethod
@@ -82,6 +82,7 @@ class SqlSearchIndex(ABC):
             session.add_all([SearchClipTag(tag=t, clip_id=c.clip_id) for c in clips for t in dict.fromkeys(c.tags)])
             await session.flush()
             await self._index_clips(session, [(c.clip_id, clip_document_text(c)) for c in clips])
+            await self._add_variants(session, [w for c in clips for w in neighbourhood_words(clip_document_text(c))])
             await self._recount(session, old_tags | {t for c in clips for t in c.tags}, owners)
 
     async def remove_clips(self, clip_ids: list[int]) -> None:
@@ -177,11 +178,12 @@ class SqlSearchIndex(ABC):
         async with self.db.session() as session:
             return list(await session.scalars(sa.select(SearchClip.clip_id).where(SearchClip.owner_id == owner_id)))
 
-    async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int) -> list[ClipDocument]:
+    async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int,
+                              also: list[str] | None = None) -> list[ClipDocument]:
         if not terms:
             return []
         async with self.db.session() as session:
-            ids = await self._clip_ids(session, terms, limit)
+            ids = await self._clip_ids(session, terms, [w for w in also or [] if w not in terms], limit)
             return await self._documents(session, ids, filters)
 
     async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
