@@ -10,6 +10,8 @@ the scorer decides (``scoring.word_match``)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from clipfeed.infra.search import SearchIndex
 from clipfeed.search.scoring import edits_within
 
@@ -20,12 +22,15 @@ def edits_allowed(term: str) -> int:
     return 2 if len(term) >= 6 else 1 if len(term) >= MIN_LENGTH else 0
 
 
+@lru_cache(maxsize=65_536)
 def distance(a: str, b: str, limit: int) -> int | None:
     """The edit distance of ``a`` and ``b`` (adjacent swaps count one) when at most ``limit``."""
-    for edits in range(limit + 1):
+    if not edits_within(a, b, limit):  # most candidates: one pass
+        return None
+    for edits in range(limit):
         if edits_within(a, b, edits):
             return edits
-    return None
+    return limit
 
 
 async def neighbours(index: SearchIndex, terms: list[str], *, limit: int = 20) -> dict[str, list[str]]:
@@ -34,7 +39,9 @@ async def neighbours(index: SearchIndex, terms: list[str], *, limit: int = 20) -
     asked = [t for t in dict.fromkeys(terms) if edits_allowed(t)]
     if not asked:
         return {}
-    found = await index.term_neighbours(asked, limit=200)
+    # A term allowed one edit needs only its one-letter deletions: the two-letter ones of a
+    # short word are shared by a great many others.
+    found = await index.term_neighbours({t: edits_allowed(t) for t in asked}, limit=200)
     out: dict[str, list[str]] = {}
     for term in asked:
         near = [(d, w) for w in found.get(term, []) if (d := distance(term, w, edits_allowed(term))) is not None]

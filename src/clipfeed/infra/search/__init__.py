@@ -89,9 +89,9 @@ class SearchIndex(Protocol):
     async def hashtag_candidates(self, terms: list[str], *, limit: int) -> list[HashtagCount]:
         """Hashtags (with at least one listed clip) that may match any of ``terms``."""
 
-    async def term_neighbours(self, terms: list[str], *, limit: int) -> dict[str, list[str]]:
-        """For each term, the indexed words (of captions, hashtags, handles and names, four to
-        eight letters) that may be one or two edits from it
+    async def term_neighbours(self, terms: dict[str, int], *, limit: int) -> dict[str, list[str]]:
+        """For each term (with the edits it tolerates), the indexed words (of captions,
+        hashtags, handles and names, four to eight letters) that may be one or two edits from it
         (the deletion neighbourhood's candidates, unchecked: the caller measures the edits),
         at most ``limit`` each. Finds typos sharing no trigram with the word meant."""
 

@@ -255,10 +255,11 @@ class SqlSearchIndex(ABC):
         return [CreatorDocument(r.user_id, r.handle, r.display_name, r.clip_count)
                 for r in (rows.get(i) for i in ids) if r is not None]
 
-    async def term_neighbours(self, terms: list[str], *, limit: int) -> dict[str, list[str]]:
+    async def term_neighbours(self, terms: dict[str, int], *, limit: int) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         low, high = NEIGHBOURHOOD
-        asked = {t: deletions(t) for t in dict.fromkeys(terms) if low - 1 <= len(t) <= high + NEIGHBOUR_EDITS}
+        asked = {t: deletions(t, min(edits, NEIGHBOUR_EDITS)) for t, edits in terms.items()
+                 if edits > 0 and low - 1 <= len(t) <= high + NEIGHBOUR_EDITS}
         if not asked:
             return out
         async with self.db.session() as session:
