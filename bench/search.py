@@ -7,12 +7,15 @@ the same documents straight on the database (no HTTP: what a naive search would 
 
 Set-up per engine (indexing timed): a scratch SQLite file or PostgreSQL database, users and
 ready public clips inserted in bulk (captions of 4-10 words drawn Zipf-wise from 3,000
-synthetic words, 1-3 of 500 hashtags), then ``clipfeed search reindex``'s rebuild (lexical;
+synthetic words, 1-3 of 500 hashtags), then ``clipfeed search reindex``'s rebuild (lexical,
+with the typo neighbourhood of every word;
 the semantic vectors are measured by the relevance set in tests/search). Then ``clipfeed
 serve`` starts as its own process and the open-loop load generator of ``bench/feed.py`` sends
 each scenario at ``--rate``: search (a mix of words, typos, prefixes, two-word, ``#tag`` and
 ``@handle`` queries, ``mode=lexical``) and suggest (2-6 letter prefixes, some with a typo).
-The machine's load shifts the figures: ``uptime`` is printed before and after.
+The machine's load shifts the figures: ``uptime`` is printed before and after, and the
+server's CPU time per request (from ``/proc``) is given beside the latencies, since a shared
+machine moves it far less than it moves latency.
 """
 
 from __future__ import annotations
@@ -94,7 +97,11 @@ async def seed(env: dict[str, str], *, clips: int, users: int, rng: np.random.Ge
                 await session.execute(sa.insert(Clip), rows[start:start + 5000])
         started = time.perf_counter()
         await rebuild(db=services.db, index=open_search_index(services.db), vectors=False)
-        return handles, time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        if not services.db.is_sqlite:  # as autovacuum would soon: plans from real statistics
+            async with services.db.session() as session:
+                await session.execute(sa.text("ANALYZE"))
+        return handles, seconds
     finally:
         await services.close()
 
@@ -144,6 +151,13 @@ def suggest_queries(rng: np.random.Generator, words: list[str], count: int) -> l
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used: unlike latency, barely moved by what else
+    the machine runs, so the per-request cost is comparable across runs on a shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_engine(engine: str, args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, dict[str, float]]:
     from tests.services import free_port, postgres_database, postgres_server, wait_for_port
 
@@ -170,11 +184,14 @@ def run_engine(engine: str, args: argparse.Namespace, stack: contextlib.ExitStac
         wait_for_port(port, server, timeout=60)
         measure(port, [("/healthz", {})] * 50, args.rate)  # warm-up: connections, first imports
         measure(port, [(f"/v1/search?{urlencode({'q': q, 'mode': 'lexical'})}", {}) for q in searches[:50]], args.rate)
-        results["/healthz"] = measure(port, [("/healthz", {})] * count, args.rate)
-        results["search"] = measure(port, [(f"/v1/search?{urlencode({'q': q, 'mode': 'lexical'})}", {})
-                                           for q in searches], args.rate)
-        results["suggest"] = measure(port, [(f"/v1/search/suggest?{urlencode({'q': q})}", {})
-                                            for q in suggest_queries(rng, words, count)], args.rate)
+        scenarios = {
+            "/healthz": [("/healthz", {})] * count,
+            "search": [(f"/v1/search?{urlencode({'q': q, 'mode': 'lexical'})}", {}) for q in searches],
+            "suggest": [(f"/v1/search/suggest?{urlencode({'q': q})}", {}) for q in suggest_queries(rng, words, count)]}
+        for name, requests in scenarios.items():
+            before = cpu_seconds(server.pid)
+            results[name] = measure(port, requests, args.rate)
+            results[name]["cpu_ms"] = (cpu_seconds(server.pid) - before) * 1000 / len(requests)
     finally:
         server.terminate()
         server.wait(15)
@@ -195,15 +212,16 @@ def main() -> None:
         with contextlib.ExitStack() as stack:
             table[engine] = run_engine(engine, args, stack)
     print(f"load after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    print("| engine | scenario | p50 ms | p99 ms | requests | failures | achieved req/s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| engine | scenario | p50 ms | p99 ms | requests | failures | achieved req/s | server CPU ms/request |")
+    print("|---|---|---|---|---|---|---|---|")
     for engine, rows in table.items():
         for name, row in rows.items():
             if "value" in row:
                 print(f"| {engine} | {name} | {row['value']:.0f} | | | | |")
                 continue
+            cpu = f"{row['cpu_ms']:.1f}" if "cpu_ms" in row else ""
             print(f"| {engine} | {name} | {row['p50']:.1f} | {row['p99']:.1f} | {row['requests']:.0f} | "
-                  f"{row['failures']:.0f} | {row['rps']:.1f} |")
+                  f"{row['failures']:.0f} | {row['rps']:.1f} | {cpu} |")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ async def evaluate(keys: dict[int, str], *, services, semantic: bool) -> dict[st
     for judged in relevance.QUERIES:
         results = await ranked_clips(services=services, index=index, viewer_id=None, query=parse(judged.query),
                                      filters=ClipFilters(), semantic=semantic)
-        ranked = [keys[r.clip.id] for r in results]
+        ranked = [keys[r.clip_id] for r in results]
         if relevance.ndcg_at_10(ranked, judged.grades) < 0.9:
             print(f"  {judged.category}: {judged.query!r} -> {ranked[:5]} wanted {judged.grades}")
         per_category[judged.category].append((relevance.ndcg_at_10(ranked, judged.grades),

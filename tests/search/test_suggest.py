@@ -37,3 +37,32 @@ async def test_suggestions_complete_handles_tags_and_popular_queries(client, ser
     await querylog.block(db=services.db, word="Starter")
     assert [t for k, t, _ in await _suggest(client, "sourdough s") if k == "query"] == []
     assert_problem(await client.get("/v1/search/suggest", params={"q": ""}), 422)
+
+
+async def test_short_typos_sharing_no_trigram_are_found(client, services) -> None:
+    """``maler`` shares no three-letter piece with ``maker`` (one edit), nor ``gabdem`` with
+    ``garden`` (two): the deletion neighbourhood finds them, in suggest and in search."""
+    import sqlalchemy as sa
+
+    from tests.search.support import clip_ids
+
+    jo = await add_creator(services, "maker_jo", "Jo")
+    zed = await add_creator(services, "maker_zed", "Zed")
+    lamp = await add_clip(services, jo, "a lamp from scrap wood #maker")
+    await add_clip(services, zed, "a shelf from pallets #maker")
+    await add_clip(services, jo, "tomatoes on the balcony #garden")
+    async with services.db.session() as session:
+        await session.execute(sa.text("UPDATE users SET suspended_at = CURRENT_TIMESTAMP WHERE id = :id"),
+                              {"id": zed.id})
+
+    found = await _suggest(client, "maler")
+    assert ("hashtag", "#maker", 2) in found and ("handle", "@maker_jo", 2) in found
+    assert all(t != "@maker_zed" for _, t, _ in found)  # suspended: never suggested
+    assert ("hashtag", "#garden", 1) in await _suggest(client, "gabdem")  # two edits from six letters
+    assert all(t != "#maker" for _, t, _ in await _suggest(client, "mzlzr"))  # three: too far
+    assert all(t != "#maker" for _, t, _ in await _suggest(client, "mke"))  # three letters: prefixes only
+
+    body = (await client.get("/v1/search", params={"q": "maler"})).json()
+    assert lamp.id in clip_ids(body)
+    assert [h["handle"] for h in body["creators"]] == ["maker_jo"]
+    assert body["hashtags"][0]["tag"] == "maker"

@@ -128,6 +128,9 @@ def _contains(haystack: list[str], phrase: list[str]) -> bool:
     return any(haystack[i:i + n] == phrase for i in range(len(haystack) - n + 1))
 
 
+# A clip's words are the same in every search it is a candidate of (popular words make the
+# same clips candidates again and again): split and folded once. Read-only for callers.
+@lru_cache(maxsize=32_768)
 def clip_fields(caption: str, tags: tuple[str, ...], handle: str, display_name: str,
                 detected: str) -> dict[str, list[str]]:
     return {"tags": [t.lower() for t in tags], "handle": [handle, *words(handle.replace("_", " ").replace(".", " "))],

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from clipfeed.accounts import service as accounts
-from clipfeed.clips.models import Clip
+from clipfeed.clips import service as clips_service
+from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core.errors import BadRequest, Invalid
 from clipfeed.core.pagination import decode_cursor, encode_cursor
 from clipfeed.infra.search import ClipFilters, CreatorDocument, HashtagCount, SearchIndex
-from clipfeed.search import access, mutes, querylog
+from clipfeed.search import access, querylog, typos
 from clipfeed.search.query import ParsedQuery, parse
 from clipfeed.search.scoring import (
     CLIP_FIELDS,
@@ -33,7 +33,6 @@ from clipfeed.search.scoring import (
     text_score,
 )
 from clipfeed.search.semantic import fuse, neighbours
-from clipfeed.social import follows
 from clipfeed.stream.counters import get_clip_counts
 
 if TYPE_CHECKING:
@@ -43,6 +42,14 @@ CANDIDATES = 300
 RANKED = 100  # results of a query at most (5 pages of 20)
 _logging: set[asyncio.Task[None]] = set()  # query-log writes in flight (kept from the collector)
 SIDE_RESULTS = 3  # creators and hashtags shown beside clips in type=all
+_CLIP_WEIGHTS = dict(CLIP_FIELDS)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    clip_id: int
+    owner_handle: str
+    score: float
 
 
 @dataclass
@@ -89,55 +96,74 @@ def _cursor(offset: int) -> str:
 
 
 async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int | None, query: ParsedQuery,
-                       filters: ClipFilters, semantic: bool = False) -> list[ClipResult]:
+                       filters: ClipFilters, semantic: bool = False) -> list[Ranked]:
     """Every visible matching clip, best first. With ``semantic``, clips close in meaning join
     by reciprocal rank fusion (not for ``#tag``, ``@handle`` or quoted queries: those ask for
     exactly that)."""
-    docs = await index.clip_candidates(query.all_terms, filters=filters, limit=CANDIDATES)
-    weights = dict(CLIP_FIELDS)
+    terms = query.all_terms
+    # Words a typo or two from the query's (``typos``): searched as words too, so a typo sharing
+    # no trigram with the word meant ("maler" for "maker") still finds it, and at scale the
+    # engine need not scan trigrams for a misspelt common word.
+    near = await typos.neighbours(index, [*query.terms, *query.tags], limit=5)
+    docs = await index.clip_candidates(terms, filters=filters, limit=CANDIDATES,
+                                       also=list(dict.fromkeys(w for ws in near.values() for w in ws)))
     texts = {d.clip_id: text_score(query, clip_fields(d.caption, d.tags, d.handle, d.display_name, d.detected_text),
-                                   weights) for d in docs}
+                                   _CLIP_WEIGHTS) for d in docs}
     # Only the best RANKED by text go on to the row checks, counters and blend: text dominates
     # the blend, so a clip below them would not reach the first pages, and each one costs rows.
     best = sorted((i for i, s in texts.items() if s >= WEIGHTS.min_text), key=lambda i: (-texts[i], -i))[:RANKED]
     texts = {i: texts[i] for i in best}
     meaning: list[int] = []
     if semantic and not (query.tags or query.handles or query.phrases):
-        near = await neighbours(db=services.db, text=query.text, threads=services.settings.embedding_threads)
-        meaning = [d.clip_id for d in await index.clips(near, filters=filters)]
-    visible = await access.visible_clips(db=services.db, viewer_id=viewer_id, clip_ids=list({*texts, *meaning}))
-    muted = await mutes.of(db=services.db, user_id=viewer_id)
-    visible = {i: c for i, c in visible.items() if not muted.hides(c)}
+        close = await neighbours(db=services.db, text=query.text, threads=services.settings.embedding_threads)
+        meaning = [d.clip_id for d in await index.clips(close, filters=filters)]
+    if not texts and not meaning:
+        return []
+    who = await access.viewer(db=services.db, viewer_id=viewer_id)
+    visible = await access.ranked_rows(db=services.db, who=who, clip_ids=list({*texts, *meaning}))
     if not visible:
         return []
     counts = await get_clip_counts(services=services, clip_ids=list(visible))
-    followed: set[int] = set()
-    if viewer_id is not None:
-        followed = set(await follows.followee_ids(db=services.db, user_id=viewer_id))
-    owners = await accounts.get_many(db=services.db, user_ids=list({c.owner_id for c in visible.values()}))
     now = time.time()
     lexical: dict[int, float] = {}
     for clip_id in texts.keys() & visible.keys():
         clip, n = visible[clip_id], counts[clip_id]
-        published = (clip.published_at or clip.created_at).timestamp()
         lexical[clip_id] = blend(texts[clip_id], engagement_score=engagement(n.views, n.likes, n.shares),
-                                 freshness_score=freshness(now - published), followed=clip.owner_id in followed)
+                                 freshness_score=freshness(now - clip.published_at.timestamp()),
+                                 followed=clip.owner_id in who.followed)
     scores = lexical
     if meaning:
         by_text = sorted(lexical, key=lambda i: (-lexical[i], -i))
         scores = fuse(by_text, [i for i in meaning if i in visible])
-    results = []
-    for clip_id, score in scores.items():
-        owner = owners.get(visible[clip_id].owner_id)
-        results.append(ClipResult(visible[clip_id], owner.handle if owner else None, round(score, 6)))
-    results.sort(key=lambda r: (-r.score, -r.clip.id))
+    results = [Ranked(clip_id, visible[clip_id].owner_handle, round(score, 6)) for clip_id, score in scores.items()]
+    results.sort(key=lambda r: (-r.score, -r.clip_id))
     return results
 
 
+async def _rows(services: Services, ranked: list[Ranked]) -> list[ClipResult]:
+    """The full rows of a page of results (what the API shows of a clip). Read after the
+    ranking's check: a clip that changed in between is dropped, never shown."""
+    rows = await clips_service.get_many(db=services.db, clip_ids=[r.clip_id for r in ranked])
+    return [ClipResult(rows[r.clip_id], r.owner_handle, r.score) for r in ranked
+            if r.clip_id in rows and rows[r.clip_id].status == ClipStatus.ready.value
+            and rows[r.clip_id].visibility == Visibility.public.value]
+
+
+async def _near(index: SearchIndex, terms: list[str], near: dict[str, list[str]] | None) -> list[str]:
+    """The neighbour words (``typos``) of ``terms``, from ``near`` when already looked up."""
+    if near is None:
+        near = await typos.neighbours(index, terms, limit=5)
+    return [w for w in dict.fromkeys(w for t in terms for w in near.get(t, [])) if w not in terms]
+
+
 async def ranked_creators(*, services: Services, index: SearchIndex, viewer_id: int | None,
-                          query: ParsedQuery) -> list[tuple[CreatorDocument, float]]:
+                          query: ParsedQuery, near: dict[str, list[str]] | None = None
+                          ) -> list[tuple[CreatorDocument, float]]:
     terms = [*query.handles, *query.terms]
     found = await index.creator_candidates(terms, limit=50)
+    if extra := await _near(index, terms, near):  # "maler" for @maker_jo: no trigram in common
+        known = {c.user_id for c in found}
+        found += [c for c in await index.creator_candidates(extra, limit=20) if c.user_id not in known]
     scored = []
     for creator in found:
         fields = {"handle": [creator.handle, *creator.handle.replace("_", " ").replace(".", " ").split()],
@@ -152,10 +178,15 @@ async def ranked_creators(*, services: Services, index: SearchIndex, viewer_id: 
     return scored
 
 
-async def ranked_hashtags(*, index: SearchIndex, query: ParsedQuery) -> list[tuple[HashtagCount, float]]:
+async def ranked_hashtags(*, index: SearchIndex, query: ParsedQuery,
+                          near: dict[str, list[str]] | None = None) -> list[tuple[HashtagCount, float]]:
     terms = [*query.tags, *query.terms]
+    found = await index.hashtag_candidates(terms, limit=50)
+    if extra := await _near(index, terms, near):
+        known = {t.tag for t in found}
+        found += [t for t in await index.hashtag_candidates(extra, limit=20) if t.tag not in known]
     scored = []
-    for tag in await index.hashtag_candidates(terms, limit=50):
+    for tag in found:
         text = max(best_match(t, [tag.tag], typing=t == query.final) for t in terms)
         if text >= WEIGHTS.min_text:
             scored.append((tag, round(text + 0.05 * min(1.0, math.log1p(tag.clip_count) / math.log1p(10_000)), 6)))
@@ -171,20 +202,24 @@ async def search(*, services: Services, index: SearchIndex, viewer_id: int | Non
         raise Invalid("q: type at least one word, #hashtag or @handle")
     offset = _offset(cursor)
     page = SearchPage()
+    # Neighbours of the query's words for the creators and hashtags beside (one lookup).
+    near = (await typos.neighbours(index, query.all_terms, limit=5)
+            if kind != "clips" and (kind != "all" or offset == 0) else {})
     if kind in ("all", "clips"):
         clips = await ranked_clips(services=services, index=index, viewer_id=viewer_id, query=query, filters=filters,
                                    semantic=semantic)
-        page.clips = clips[offset:offset + limit]
+        page.clips = await _rows(services, clips[offset:offset + limit])
         page.next_cursor = _cursor(offset + limit) if offset + limit < len(clips) else None
     side = SIDE_RESULTS if kind == "all" else limit
     if kind in ("all", "creators") and (kind != "all" or offset == 0) and not query.tags:
-        creators = await ranked_creators(services=services, index=index, viewer_id=viewer_id, query=query)
+        creators = await ranked_creators(services=services, index=index, viewer_id=viewer_id, query=query,
+                                         near=near)
         start = 0 if kind == "all" else offset
         page.creators = creators[start:start + side]
         if kind == "creators":
             page.next_cursor = _cursor(offset + limit) if offset + limit < len(creators) else None
     if kind in ("all", "hashtags") and (kind != "all" or offset == 0) and not query.handles:
-        tags = await ranked_hashtags(index=index, query=query)
+        tags = await ranked_hashtags(index=index, query=query, near=near)
         start = 0 if kind == "all" else offset
         page.hashtags = tags[start:start + side]
         if kind == "hashtags":

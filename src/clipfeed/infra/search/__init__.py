@@ -72,9 +72,12 @@ class SearchIndex(Protocol):
     async def clip_ids_of(self, owner_id: int) -> list[int]:
         """The indexed clips of a creator (to re-index them after a rename)."""
 
-    async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int) -> list[ClipDocument]:
+    async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int,
+                              also: list[str] | None = None) -> list[ClipDocument]:
         """Clips whose text may match any of the folded ``terms`` (typos, prefixes and word
-        forms included), narrowed by ``filters``; at most ``limit``, likelier ones first."""
+        forms included) or holds an ``also`` word (whole or as a prefix: a term's neighbours,
+        ``term_neighbours``), narrowed by ``filters``; at most ``limit``, likelier ones first
+        (those with every term, then words, then pieces of words)."""
 
     async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
         """The indexed documents among ``clip_ids`` that pass ``filters``, in that order
@@ -85,6 +88,12 @@ class SearchIndex(Protocol):
 
     async def hashtag_candidates(self, terms: list[str], *, limit: int) -> list[HashtagCount]:
         """Hashtags (with at least one listed clip) that may match any of ``terms``."""
+
+    async def term_neighbours(self, terms: dict[str, int], *, limit: int) -> dict[str, list[str]]:
+        """For each term (with the edits it tolerates), the indexed words (of captions,
+        hashtags, handles and names, four to eight letters) that may be one or two edits from it
+        (the deletion neighbourhood's candidates, unchecked: the caller measures the edits),
+        at most ``limit`` each. Finds typos sharing no trigram with the word meant."""
 
     async def hashtag(self, tag: str) -> HashtagCount | None:
         """The hashtag with its listed-clip count, or None when no listed clip carries it."""

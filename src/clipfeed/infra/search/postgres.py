@@ -14,6 +14,9 @@ from clipfeed.infra.search.text import trigrams
 # pg_trgm's default (0.6) misses one typo in a five-letter word; 0.5 keeps it and the scorer
 # drops what is too far.
 WORD_SIMILARITY = 0.5
+# Matches ranked per query: the first found (a bitmap scan stops there). Ranking every match
+# of a word found in most documents recomputes each one's tsvector or similarity.
+POOL = 300
 
 
 class PostgresSearchIndex(SqlSearchIndex):
@@ -38,7 +41,7 @@ class PostgresSearchIndex(SqlSearchIndex):
 
     async def _query(self, session: AsyncSession, sql: str, terms: list[str], column: str, limit: int,
                      prefix_column: str | None = None) -> list[object]:
-        """Run ``sql`` with ``{match}`` and ``{similarity}`` filled in. A row matches when a term
+        """Run ``sql`` with ``{match}``, ``{similarity}`` and ``{pool}`` filled in. A row matches when a term
         is similar to one of its words (``<%``), or shares a three-letter piece with it (as the
         SQLite engine's trigram table does: short words with a typo share too few trigrams for
         a similarity threshold), or, with ``prefix_column``, starts with a term. Similarity: the
@@ -48,7 +51,9 @@ class PostgresSearchIndex(SqlSearchIndex):
         params: dict[str, object] = {f"t{i}": t for i, t in enumerate(unique)}
         params.update({f"g{i}": f"%{_escape(g)}%" for i, g in enumerate(grams)})
         params["limit"] = limit
-        match = [f":t{i} <% {column}" for i in range(len(unique))]
+        # A word similar to a term shares a three-letter piece with it: the pieces' LIKEs (cheap,
+        # indexed) find it, and ``<%`` (a similarity per row) is asked only of terms without any.
+        match = [f":t{i} <% {column}" for i, t in enumerate(unique) if not trigrams(t)]
         match += [f"{column} LIKE :g{i}" for i in range(len(grams))]
         if prefix_column is not None:
             params.update({f"p{i}": _escape(t) + "%" for i, t in enumerate(unique)})
@@ -61,26 +66,38 @@ class PostgresSearchIndex(SqlSearchIndex):
         # Quoted: each term is one operand whatever the parser makes of it (``a_b`` → 'a' <-> 'b',
         # a symbol it drops → no operand), never a syntax error. Terms are \w runs: no quote.
         params["tsq"] = " | ".join(f"'{t}':*" for t in unique)
-        rows = await session.execute(sa.text(sql.format(match=" OR ".join(match), similarity=similarity)), params)
+        rows = await session.execute(sa.text(sql.format(match=" OR ".join(match), similarity=similarity,
+                                                        pool=POOL)), params)
         return [r[0] for r in rows]
 
-    async def _clip_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]:
-        words = "to_tsvector('simple', document)"
-        sql = (f"SELECT clip_id FROM search_clips WHERE {words} @@ to_tsquery('simple', :tsq) OR {{match}} "
-               f"ORDER BY ts_rank({words}, to_tsquery('simple', :tsq)) + {{similarity}} DESC, clip_id DESC "
-               "LIMIT :limit")
-        return [int(str(i)) for i in await self._query(session, sql, terms, "lower(document)", limit)]
+    async def _clip_ids(self, session: AsyncSession, terms: list[str], also: list[str], limit: int) -> list[int]:
+        # Words first: every term, then any term or neighbour (operands quoted, see _query).
+        found: list[int] = []
+        words = "SELECT clip_id FROM search_clips WHERE to_tsvector('simple', document) @@ to_tsquery('simple', :q) "
+        for operands, operator in ((terms, " & "), ([*terms, *also], " | ")):
+            if operator == " & " and len(terms) < 2:
+                continue
+            query = operator.join(f"'{t}':*" for t in dict.fromkeys(operands))
+            rows = await session.execute(sa.text(words + "LIMIT :limit"), {"q": query, "limit": limit})
+            found = list(dict.fromkeys([*found, *(int(r[0]) for r in rows)]))
+        if len(found) >= limit:
+            return found[:limit]
+        sql = ("SELECT clip_id FROM (SELECT clip_id, document FROM search_clips WHERE {match} LIMIT {pool}) AS pool "
+               "ORDER BY {similarity} DESC, clip_id DESC LIMIT :limit")
+        grams = [int(str(i)) for i in await self._query(session, sql, terms, "lower(document)", limit)]
+        return list(dict.fromkeys([*found, *grams]))[:limit]
 
     async def _creator_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]:
-        sql = ("SELECT user_id FROM search_creators WHERE {match} "
-               "ORDER BY {similarity} DESC, clip_count DESC, user_id LIMIT :limit")
-        found = await self._query(session, sql, terms, "lower(document)", limit, prefix_column="handle")
+        sql = ("SELECT user_id FROM (SELECT user_id, clip_count, handle, document FROM search_creators WHERE {match} "
+               "LIMIT {pool}) AS pool ORDER BY {similarity} DESC, clip_count DESC, user_id LIMIT :limit")
+        # The document starts with the handle: its prefix is one the trigram index answers.
+        found = await self._query(session, sql, terms, "lower(document)", limit, prefix_column="lower(document)")
         return [int(str(i)) for i in found]
 
     async def _tag_names(self, session: AsyncSession, terms: list[str], limit: int) -> list[str]:
-        sql = ("SELECT tag FROM search_hashtags WHERE {match} "
+        sql = ("SELECT tag FROM (SELECT tag, clip_count FROM search_hashtags WHERE {match} LIMIT {pool}) AS pool "
                "ORDER BY {similarity} DESC, clip_count DESC, tag LIMIT :limit")
-        return [str(t) for t in await self._query(session, sql, terms, "lower(tag)", limit, prefix_column="tag")]
+        return [str(t) for t in await self._query(session, sql, terms, "lower(tag)", limit, prefix_column="lower(tag)")]
 
 
 def _escape(text: str) -> str:

@@ -6,8 +6,12 @@
   shares most of its trigrams with the right one, and a piece inside a word (``kitty`` in
   ``#kittycat``) is found.
 
-A query asks both and keeps the word hits first (they are the surer ones). Creators and
-hashtags are short strings: trigrams, and a ``LIKE`` prefix for terms under three letters.
+A query asks the words first — every term (``AND``), then any term or an ``also`` word (a
+typo's neighbour, ``search_term_variants``) — and the trigrams only when the words left room
+(a typo or a piece of a word in a small catalogue; at scale the neighbours stand in). Each
+asks the engine to rank only the newest ``POOL`` matches (bm25): a word in most captions
+would otherwise make every query rank the whole table. Creators and hashtags are short
+strings: trigrams, and a ``LIKE`` prefix for terms under three letters.
 """
 
 from __future__ import annotations
@@ -28,8 +32,16 @@ def trigram_match(terms: list[str]) -> str:
     return " OR ".join(f'"{g}"' for g in grams)
 
 
-def word_match(terms: list[str]) -> str:
-    return " OR ".join(f'"{t}"*' for t in dict.fromkeys(terms))
+def word_match(terms: list[str], operator: str = "OR") -> str:
+    return f" {operator} ".join(f'"{t}"*' for t in dict.fromkeys(terms))
+
+
+POOL = 1000  # matches the engine ranks, newest first
+
+
+def _pooled(table: str) -> str:
+    return (f"SELECT rowid FROM (SELECT rowid, rank FROM {table} WHERE {table} MATCH :match "
+            f"ORDER BY rowid DESC LIMIT {POOL}) ORDER BY rank LIMIT :limit")
 
 
 def _merge(*lists: list[int], limit: int) -> list[int]:
@@ -72,19 +84,17 @@ class SQLiteSearchIndex(SqlSearchIndex):
         rows = await session.execute(sa.text(sql), {"match": match, "limit": limit})
         return [int(r[0]) for r in rows]
 
-    async def _clip_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]:
-        by_words = await self._ranked(
-            session, "SELECT rowid FROM search_fts_clips_words WHERE search_fts_clips_words MATCH :match "
-                     "ORDER BY rank LIMIT :limit", word_match(terms), limit)
-        by_grams = await self._ranked(
-            session, "SELECT rowid FROM search_fts_clips_tri WHERE search_fts_clips_tri MATCH :match "
-                     "ORDER BY rank LIMIT :limit", trigram_match(terms), limit)
-        return _merge(by_words, by_grams, limit=limit)
+    async def _clip_ids(self, session: AsyncSession, terms: list[str], also: list[str], limit: int) -> list[int]:
+        words = _pooled("search_fts_clips_words")
+        by_all = await self._ranked(session, words, word_match(terms, "AND"), limit) if len(terms) > 1 else []
+        found = _merge(by_all, await self._ranked(session, words, word_match([*terms, *also]), limit), limit=limit)
+        if len(found) >= limit:
+            return found
+        by_grams = await self._ranked(session, _pooled("search_fts_clips_tri"), trigram_match(terms), limit)
+        return _merge(found, by_grams, limit=limit)
 
     async def _creator_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]:
-        by_grams = await self._ranked(
-            session, "SELECT rowid FROM search_fts_creators WHERE search_fts_creators MATCH :match "
-                     "ORDER BY rank LIMIT :limit", trigram_match(terms), limit)
+        by_grams = await self._ranked(session, _pooled("search_fts_creators"), trigram_match(terms), limit)
         short = [t for t in terms if len(t) < 3]
         by_prefix: list[int] = []
         if short:
@@ -98,8 +108,8 @@ class SQLiteSearchIndex(SqlSearchIndex):
         by_grams: list[str] = []
         if match:
             rows = await session.execute(sa.text(
-                "SELECT tag FROM search_fts_hashtags WHERE search_fts_hashtags MATCH :match "
-                "ORDER BY rank LIMIT :limit"),
+                "SELECT tag FROM (SELECT tag, rank FROM search_fts_hashtags WHERE search_fts_hashtags MATCH :match "
+                f"ORDER BY rowid DESC LIMIT {POOL}) ORDER BY rank LIMIT :limit"),
                 {"match": match, "limit": limit})
             by_grams = [str(r[0]) for r in rows]
         short = [t for t in terms if len(t) < 3]

@@ -13,8 +13,8 @@ from sqlalchemy.orm import aliased
 
 from clipfeed.infra.db import Database
 from clipfeed.infra.search import ClipDocument, ClipFilters, CreatorDocument, HashtagCount
-from clipfeed.infra.search.tables import SearchClip, SearchClipTag, SearchCreator, SearchHashtag
-from clipfeed.infra.search.text import fold
+from clipfeed.infra.search.tables import SearchClip, SearchClipTag, SearchCreator, SearchHashtag, SearchTermVariant
+from clipfeed.infra.search.text import NEIGHBOUR_EDITS, NEIGHBOURHOOD, deletions, fold, neighbourhood_words
 
 
 def clip_document_text(clip: ClipDocument) -> str:
@@ -27,6 +27,11 @@ def clip_document_text(clip: ClipDocument) -> str:
 
 def creator_document_text(creator: CreatorDocument) -> str:
     return fold(" ".join([creator.handle, creator.handle.replace("_", " ").replace(".", " "), creator.display_name]))
+
+
+DOCUMENT_COLUMNS = (SearchClip.clip_id, SearchClip.owner_id, SearchClip.caption, SearchClip.tags, SearchClip.handle,
+                    SearchClip.display_name, SearchClip.published_at, SearchClip.detected_text, SearchClip.language,
+                    SearchClip.duration_ms)
 
 
 def to_document(row: SearchClip) -> ClipDocument:
@@ -52,7 +57,7 @@ class SqlSearchIndex(ABC):
     @abstractmethod
     async def _index_tags(self, session: AsyncSession, added: list[str], removed: list[str]) -> None: ...
     @abstractmethod
-    async def _clip_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]: ...
+    async def _clip_ids(self, session: AsyncSession, terms: list[str], also: list[str], limit: int) -> list[int]: ...
     @abstractmethod
     async def _creator_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]: ...
     @abstractmethod
@@ -77,6 +82,7 @@ class SqlSearchIndex(ABC):
             session.add_all([SearchClipTag(tag=t, clip_id=c.clip_id) for c in clips for t in dict.fromkeys(c.tags)])
             await session.flush()
             await self._index_clips(session, [(c.clip_id, clip_document_text(c)) for c in clips])
+            await self._add_variants(session, [w for c in clips for w in neighbourhood_words(clip_document_text(c))])
             await self._recount(session, old_tags | {t for c in clips for t in c.tags}, owners)
 
     async def remove_clips(self, clip_ids: list[int]) -> None:
@@ -99,6 +105,7 @@ class SqlSearchIndex(ABC):
                                            document=creator_document_text(c)) for c in creators])
             await session.flush()
             await self._index_creators(session, [(c.user_id, creator_document_text(c)) for c in creators])
+            await self._add_variants(session, [w for c in creators for w in neighbourhood_words(c.handle)])
             await self._recount(session, set(), set(ids))
 
     async def remove_creators(self, user_ids: list[int]) -> None:
@@ -115,9 +122,22 @@ class SqlSearchIndex(ABC):
 
     async def clear(self) -> None:
         async with self.db.session() as session:
-            for table in (SearchClip, SearchClipTag, SearchHashtag, SearchCreator):
+            for table in (SearchClip, SearchClipTag, SearchHashtag, SearchCreator, SearchTermVariant):
                 await session.execute(sa.delete(table))
             await self._clear_text(session)
+
+    async def _add_variants(self, session: AsyncSession, found: list[str]) -> None:
+        """Put new words into the deletion neighbourhood (a word already there is skipped: its
+        own row is the word under itself)."""
+        fresh = sorted(set(found))
+        if not fresh:
+            return
+        known = set(await session.scalars(sa.select(SearchTermVariant.word).where(
+            SearchTermVariant.variant.in_(fresh), SearchTermVariant.word == SearchTermVariant.variant)))
+        rows = [{"variant": v, "word": w} for w in fresh if w not in known for v in sorted(deletions(w))]
+        if rows:  # two indexers may add the same word at once: the second one's rows are no-ops
+            await session.execute(sa.text("INSERT INTO search_term_variants (variant, word) VALUES (:variant, :word) "
+                                          "ON CONFLICT DO NOTHING"), rows)
 
     async def _delete_clip_rows(self, session: AsyncSession, clip_ids: list[int]) -> None:
         await session.execute(sa.delete(SearchClip).where(SearchClip.clip_id.in_(clip_ids)))
@@ -142,6 +162,7 @@ class SqlSearchIndex(ABC):
             session.add_all([SearchHashtag(tag=t, clip_count=n) for t, n in counts.items() if n > 0])
             await session.flush()
             await self._index_tags(session, added=sorted(set(counts) - known), removed=sorted(known - set(counts)))
+            await self._add_variants(session, [w for t in sorted(set(counts) - known) for w in neighbourhood_words(t)])
         if owners:
             found: dict[int, int] = {int(o): int(n) for o, n in (await session.execute(
                 sa.select(SearchClip.owner_id, sa.func.count()).where(SearchClip.owner_id.in_(owners))
@@ -157,11 +178,12 @@ class SqlSearchIndex(ABC):
         async with self.db.session() as session:
             return list(await session.scalars(sa.select(SearchClip.clip_id).where(SearchClip.owner_id == owner_id)))
 
-    async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int) -> list[ClipDocument]:
+    async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int,
+                              also: list[str] | None = None) -> list[ClipDocument]:
         if not terms:
             return []
         async with self.db.session() as session:
-            ids = await self._clip_ids(session, terms, limit)
+            ids = await self._clip_ids(session, terms, [w for w in also or [] if w not in terms], limit)
             return await self._documents(session, ids, filters)
 
     async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
@@ -171,7 +193,8 @@ class SqlSearchIndex(ABC):
     async def _documents(self, session: AsyncSession, ids: list[int], filters: ClipFilters) -> list[ClipDocument]:
         if not ids:
             return []
-        query = sa.select(SearchClip).where(SearchClip.clip_id.in_(ids))
+        # Columns, not ORM objects: a search reads up to a few hundred of these.
+        query = sa.select(*DOCUMENT_COLUMNS).where(SearchClip.clip_id.in_(ids))
         if filters.published_after is not None:
             query = query.where(SearchClip.published_at >= filters.published_after)
         if filters.published_before is not None:
@@ -182,8 +205,11 @@ class SqlSearchIndex(ABC):
             query = query.where(SearchClip.duration_ms <= filters.max_duration_ms)
         if filters.language is not None:
             query = query.where(SearchClip.language == filters.language)
-        rows = {r.clip_id: r for r in await session.scalars(query)}
-        return [to_document(rows[i]) for i in ids if i in rows]
+        rows = {r[0]: r for r in (await session.execute(query)).all()}
+        return [ClipDocument(clip_id=r[0], owner_id=r[1], caption=r[2], tags=tuple(r[3].split()), handle=r[4],
+                             display_name=r[5], published_at=r[6], detected_text=r[7], language=r[8],
+                             duration_ms=r[9])
+                for r in (rows.get(i) for i in ids) if r is not None]
 
     async def hashtag(self, tag: str) -> HashtagCount | None:
         async with self.db.session() as session:
@@ -228,6 +254,20 @@ class SqlSearchIndex(ABC):
                 sa.select(SearchCreator).where(SearchCreator.user_id.in_(ids)))}
         return [CreatorDocument(r.user_id, r.handle, r.display_name, r.clip_count)
                 for r in (rows.get(i) for i in ids) if r is not None]
+
+    async def term_neighbours(self, terms: dict[str, int], *, limit: int) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        low, high = NEIGHBOURHOOD
+        asked = {t: deletions(t, min(edits, NEIGHBOUR_EDITS)) for t, edits in terms.items()
+                 if edits > 0 and low - 1 <= len(t) <= high + NEIGHBOUR_EDITS}
+        if not asked:
+            return out
+        async with self.db.session() as session:
+            rows = (await session.execute(sa.select(SearchTermVariant.variant, SearchTermVariant.word).where(
+                SearchTermVariant.variant.in_(sorted(set().union(*asked.values())))))).all()
+        for term, variants in asked.items():
+            out[term] = sorted({w for v, w in rows if v in variants and w != term})[:limit]
+        return out
 
     async def hashtag_candidates(self, terms: list[str], *, limit: int) -> list[HashtagCount]:
         if not terms:

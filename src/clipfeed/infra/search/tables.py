@@ -86,3 +86,17 @@ class SearchQueryBlock(Base):
 
     word: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SearchTermVariant(Base):
+    """The deletion neighbourhood of the hashtags' and handles' short words (SymSpell's
+    index): each word under itself and under every string made by deleting one or two of its
+    letters. A query word's own deletions looked up here give every word within two edits,
+    even one sharing no three-letter piece with it (``maler`` → ``maker``), which the
+    trigram indexes cannot find. Rows only grow between rebuilds: a word no longer used finds
+    nothing when it is then searched."""
+
+    __tablename__ = "search_term_variants"
+
+    variant: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    word: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
