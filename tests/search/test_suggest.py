@@ -46,11 +46,11 @@ async def test_short_typos_sharing_no_trigram_are_found(client, services) -> Non
 
     from tests.search.support import clip_ids
 
-    jo = await add_creator(services, "maker_jo", "Jo")
-    zed = await add_creator(services, "maker_zed", "Zed")
-    lamp = await add_clip(services, jo, "a lamp from scrap wood #maker")
-    await add_clip(services, zed, "a shelf from pallets #maker")
-    await add_clip(services, jo, "tomatoes on the balcony #garden")
+    jo = await add_creator("maker_jo", "Jo", services=services)
+    zed = await add_creator("maker_zed", "Zed", services=services)
+    lamp = await add_clip(jo, "a lamp from scrap wood #maker", services=services)
+    await add_clip(zed, "a shelf from pallets #maker", services=services)
+    await add_clip(jo, "tomatoes on the balcony #garden", services=services)
     async with services.db.session() as session:
         await session.execute(sa.text("UPDATE users SET suspended_at = CURRENT_TIMESTAMP WHERE id = :id"),
                               {"id": zed.id})

@@ -140,7 +140,7 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
     return results
 
 
-async def _rows(services: Services, ranked: list[Ranked]) -> list[ClipResult]:
+async def _rows(ranked: list[Ranked], *, services: Services) -> list[ClipResult]:
     """The full rows of a page of results (what the API shows of a clip). Read after the
     ranking's check: a clip that changed in between is dropped, never shown."""
     rows = await clips_service.get_many(db=services.db, clip_ids=[r.clip_id for r in ranked])
@@ -208,7 +208,7 @@ async def search(*, services: Services, index: SearchIndex, viewer_id: int | Non
     if kind in ("all", "clips"):
         clips = await ranked_clips(services=services, index=index, viewer_id=viewer_id, query=query, filters=filters,
                                    semantic=semantic)
-        page.clips = await _rows(services, clips[offset:offset + limit])
+        page.clips = await _rows(clips[offset:offset + limit], services=services)
         page.next_cursor = _cursor(offset + limit) if offset + limit < len(clips) else None
     side = SIDE_RESULTS if kind == "all" else limit
     if kind in ("all", "creators") and (kind != "all" or offset == 0) and not query.tags:
