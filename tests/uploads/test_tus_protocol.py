@@ -47,7 +47,7 @@ async def test_a_chunked_checksummed_upload_becomes_one_processing_clip(client, 
     alice = await signup(client, "alice")
     data = big_clip.read_bytes()
     created = await create(client, alice.auth, len(data), filename="noise.mp4", caption="Noise #test",
-                           hashtags="one, two three", visibility="unlisted", edits='{"trim": [0, 2]}')
+                           hashtags="one, two three", visibility="unlisted", edits='{"trim_start": 0, "trim_end": 2}')
     assert created.status_code == 201
     assert created.headers["upload-expires"].endswith("GMT")
     uid = upload_id(created)
@@ -89,7 +89,7 @@ async def test_a_chunked_checksummed_upload_becomes_one_processing_clip(client, 
     assert uploaded[0].payload == {
         "clip_id": clip_id, "owner_id": str(alice.id), "master_key": f"clips/{clip_id}/raw/master.mp4",
         "filename": "noise.mp4", "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-        "edits": {"trim": [0, 2]}, "upload_id": uid}
+        "edits": {"trim_start": 0, "trim_end": 2}, "upload_id": uid}
     state = (await client.get(f"/v1/uploads/{uid}", headers=alice.auth)).json()
     assert state["state"] == "complete" and state["clip_id"] == clip_id and state["expires_at"] is None
     listed = (await client.get("/v1/users/alice/clips", headers=alice.auth)).json()["items"]
@@ -150,8 +150,12 @@ async def test_bad_metadata_is_refused_at_creation(client) -> None:
     bobs = (await client.post("/v1/clips", headers=bob.auth, json={"caption": "bob's draft"})).json()["id"]
     for meta in ({"visibility": "friends"}, {"caption": "x" * 2201}, {"hashtags": "ok no-dashes"},
                  {"edits": "[1, 2]"}, {"edits": "{not json"}, {"edits": '{"a": "' + "x" * 17000 + '"}'},
+                 {"edits": '{"trim": [0, 2]}'}, {"edits": '{"trim_start": 1, "trim_end": 1.2}'},
                  {"clip_id": bobs}, {"clip_id": "abc"}, {"caption": "bell\x07"}):
         assert_problem(await create(client, alice.auth, 100, **meta), 400)
+    # An edit list is checked with the pipeline's rules before any byte is sent, and says why.
+    body = assert_problem(await create(client, alice.auth, 100, edits='{"speed": 10}'), 400)
+    assert "not a valid edit list: speed" in body["detail"], body
     raw = await client.post("/v1/uploads/", headers={**TUS, **alice.auth, "Upload-Length": "9",
                                                      "Upload-Metadata": "caption not-base64!"})
     assert_problem(raw, 400)

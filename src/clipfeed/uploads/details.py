@@ -19,6 +19,7 @@ from clipfeed.clips.models import ClipCreate, normalise_hashtags
 from clipfeed.core.errors import BadRequest
 from clipfeed.core.identifiers import parse_id
 from clipfeed.core.text import clean_text
+from clipfeed.media.edits import EditList
 
 MAX_EDITS_BYTES = 16 * 1024
 MAX_FILENAME = 255
@@ -47,6 +48,14 @@ def _edits(raw: str | None) -> dict[str, Any] | None:
         raise BadRequest("metadata 'edits' is not valid JSON") from exc
     if not isinstance(value, dict):
         raise BadRequest("metadata 'edits' must be a JSON object")
+    # Checked here, at the edge, with the pipeline's own rules: a bad edit list is refused with
+    # the upload, not found out after the bytes were sent and the clip failed to process.
+    try:
+        EditList.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "edits"
+        raise BadRequest(f"metadata 'edits' is not a valid edit list: {where}: {first['msg']}") from None
     return value
 
 
