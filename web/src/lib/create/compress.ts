@@ -12,12 +12,12 @@ import { session } from "../session.svelte";
 import { type CompressionPlan, encoderCodecs, planCompression, PROBE_MEDIA_SECONDS, type SourceVideo,
   type TopRendition, tooFastToBother, worthCompressing } from "./compress-plan";
 
-export const PROBE_BYTES = 512 * 1024;
+// Two probes, a small one and a large one: the difference of their times is the transfer alone,
+// without the request's fixed cost (which on a fast link would otherwise dominate).
+export const PROBE_BYTES = [64 * 1024, 1024 * 1024] as const;
 
-/** The uplink in bytes per second: a timed POST of random bytes (random, so that nothing on the
- *  way can shrink them). Null when the probe fails. */
-export async function measureUplink(): Promise<number | null> {
-  const body = new Uint8Array(PROBE_BYTES);
+async function timedProbe(bytes: number): Promise<number | null> {
+  const body = new Uint8Array(bytes); // random, so that nothing on the way can shrink it
   for (let at = 0; at < body.length; at += 65536) crypto.getRandomValues(body.subarray(at, at + 65536));
   const began = performance.now();
   try {
@@ -27,7 +27,16 @@ export async function measureUplink(): Promise<number | null> {
   } catch {
     return null;
   }
-  return PROBE_BYTES / Math.max(0.001, (performance.now() - began) / 1000);
+  return (performance.now() - began) / 1000;
+}
+
+/** The uplink in bytes per second, or null when a probe fails. */
+export async function measureUplink(): Promise<number | null> {
+  const [small, large] = PROBE_BYTES;
+  const smallSeconds = await timedProbe(small);
+  const largeSeconds = smallSeconds === null ? null : await timedProbe(large);
+  if (smallSeconds === null || largeSeconds === null) return null;
+  return (large - small) / Math.max(0.001, largeSeconds - smallSeconds);
 }
 
 export interface Inspection {
