@@ -59,10 +59,11 @@ describe("the speed check", () => {
     expect(worthCompressing({ ...base, encodedSeconds: 2, elapsedSeconds: 10, uplinkBytesPerSecond: null })).toBe(true);
   });
 
-  it("does not start when even an instant encode saves under a second", () => {
-    expect(tooFastToBother(150 * MB, 30 * MB, 500 * MB)).toBe(true);
-    expect(tooFastToBother(150 * MB, 30 * MB, 1.25 * MB)).toBe(false);
-    expect(tooFastToBother(150 * MB, 30 * MB, null)).toBe(false);
+  it("does not start when the original goes up in a few seconds", () => {
+    expect(tooFastToBother(150 * MB, 500 * MB)).toBe(true); // loopback
+    expect(tooFastToBother(20 * MB, 4 * MB)).toBe(true); // 5 s
+    expect(tooFastToBother(150 * MB, 1.25 * MB)).toBe(false); // 10 Mbit/s: two minutes
+    expect(tooFastToBother(150 * MB, null)).toBe(false);
   });
 
   it("encodes only to codecs the server accepts", () => {

@@ -111,9 +111,13 @@ export function worthCompressing(check: SpeedCheck): boolean {
   return times === null || times.compressed < times.original;
 }
 
-/** Before encoding anything: even an instant encode saves under a second on this uplink. */
-export function tooFastToBother(originalBytes: number, expectedBytes: number, uplinkBytesPerSecond: number | null): boolean {
-  return uplinkBytesPerSecond !== null && (originalBytes - expectedBytes) / uplinkBytesPerSecond < 1;
+// Below this many seconds for sending the original, compression is not tried: the saving would
+// be a few seconds at most, and a second encode costs picture quality (and battery).
+export const MIN_UPLOAD_SECONDS = 10;
+
+/** Before encoding anything: the original goes up quickly enough on this uplink. */
+export function tooFastToBother(originalBytes: number, uplinkBytesPerSecond: number | null): boolean {
+  return uplinkBytesPerSecond !== null && originalBytes / uplinkBytesPerSecond < MIN_UPLOAD_SECONDS;
 }
 
 /** The encoders to try, best first, among those the server accepts (FFmpeg names). */

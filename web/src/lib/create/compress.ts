@@ -14,7 +14,7 @@ import { type CompressionPlan, encoderCodecs, planCompression, PROBE_MEDIA_SECON
 
 // Two probes, a small one and a large one: the difference of their times is the transfer alone,
 // without the request's fixed cost (which on a fast link would otherwise dominate).
-export const PROBE_BYTES = [64 * 1024, 1024 * 1024] as const;
+export const PROBE_BYTES = [64 * 1024, 2_000_000] as const; // the server takes up to 2 MiB
 
 async function timedProbe(bytes: number): Promise<number | null> {
   const body = new Uint8Array(bytes); // random, so that nothing on the way can shrink it
@@ -76,8 +76,16 @@ export interface CompressOptions {
   signal: AbortSignal;
 }
 
-export async function compress(file: File, { input, source, plan }: Inspection, options: CompressOptions): Promise<Outcome> {
-  if (tooFastToBother(file.size, plan.expectedBytes, options.uplink)) return { kind: "slower" };
+export async function compress(file: File, inspection: Inspection, options: CompressOptions): Promise<Outcome> {
+  try {
+    return await encode(file, inspection, options);
+  } finally {
+    inspection.input.dispose();
+  }
+}
+
+async function encode(file: File, { input, source, plan }: Inspection, options: CompressOptions): Promise<Outcome> {
+  if (tooFastToBother(file.size, options.uplink)) return { kind: "slower" };
   const candidates = encoderCodecs(options.acceptedCodecs);
   const quality = new Quality({ bitrate: plan.videoBitrate });
   const [codec] = await getEncodableVideoCodecs(candidates, { width: plan.width, height: plan.height, quality });
@@ -120,7 +128,6 @@ export async function compress(file: File, { input, source, plan }: Inspection, 
     throw error;
   } finally {
     options.signal.removeEventListener("abort", skip);
-    input.dispose();
   }
   const buffer = (output.target as BufferTarget).buffer!;
   const name = `${file.name.replace(/\.[^.]+$/, "")}.${codec === "vp9" ? "webm" : "mp4"}`;
