@@ -172,7 +172,7 @@ def test_on_a_desktop_the_post_form_sits_beside_the_preview(journeys) -> None:
     assert seen(journeys, "desktop")["besides"] is True
 
 
-def test_a_large_phone_file_is_compressed_in_the_browser_and_the_server_stores_the_compressed_one(journeys, media) -> None:
+def test_a_large_phone_file_is_compressed_in_the_browser_and_stored_compressed(journeys, media) -> None:
     result = seen(journeys, "compress_large_file")
     original = media["phone"].stat().st_size
     assert result["expected"].startswith("40") and " → about " in result["expected"], result["expected"]
