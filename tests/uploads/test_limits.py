@@ -40,5 +40,5 @@ async def test_upload_probe_counts_the_bytes_of_a_signed_in_user(client) -> None
 async def test_upload_probe_refuses_strangers_and_oversized_bodies(client) -> None:
     assert_problem(await client.post("/v1/upload-probe", content=b"x" * 1000), 401)
     bob = await signup(client, "probebob")
-    too_big = await client.post("/v1/upload-probe", content=b"x" * (2 * 1024 * 1024 + 1), headers=bob.auth)
+    too_big = await client.post("/v1/upload-probe", content=b"x" * (1024 * 1024 + 1), headers=bob.auth)
     assert_problem(too_big, 413)

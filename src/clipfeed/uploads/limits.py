@@ -20,7 +20,7 @@ from clipfeed.media import ladder
 
 router = APIRouter(tags=["uploads"])
 
-PROBE_MAX_BYTES = 2 * 1024 * 1024
+PROBE_MAX_BYTES = 1024 * 1024  # the body limit of every route but the uploads (http/middleware.py)
 
 
 class TopRendition(BaseModel):
@@ -68,7 +68,7 @@ async def upload_limits(services: Deps) -> UploadLimits:
 
 @router.post("/upload-probe", response_model=UploadProbe)
 async def upload_probe(request: Request, user: CurrentUser) -> UploadProbe:
-    """Signed-in users only: reads and discards the body (at most 2 MiB) and says how much came."""
+    """Signed-in users only: reads and discards the body (at most 1 MiB) and says how much came."""
     received = 0
     async for chunk in request.stream():
         received += len(chunk)

@@ -14,7 +14,7 @@ import { type CompressionPlan, encoderCodecs, planCompression, PROBE_MEDIA_SECON
 
 // Two probes, a small one and a large one: the difference of their times is the transfer alone,
 // without the request's fixed cost (which on a fast link would otherwise dominate).
-export const PROBE_BYTES = [64 * 1024, 2_000_000] as const; // the server takes up to 2 MiB
+export const PROBE_BYTES = [64 * 1024, 1_000_000] as const; // the server takes up to 1 MiB
 
 async function timedProbe(bytes: number): Promise<number | null> {
   const body = new Uint8Array(bytes); // random, so that nothing on the way can shrink it
