@@ -412,7 +412,7 @@ await journey("hold_to_record_and_reload", async () => {
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await page.mouse.down();
   const stop = page.getByRole("button", { name: "Stop recording" });
-  await stop.waitFor({ timeout: 2000 }); // recording while held, no 3 s countdown
+  await stop.waitFor({ timeout: 5000 }); // recording while held, no 3 s countdown
   const countdownWhileHeld = await page.locator(".count").count();
   await page.waitForTimeout(2000);
   await shot(page, "create-holding-390x844");
@@ -422,7 +422,7 @@ await journey("hold_to_record_and_reload", async () => {
   // Space held on the focused button.
   await start.focus();
   await page.keyboard.down(" ");
-  await stop.waitFor({ timeout: 2000 });
+  await stop.waitFor({ timeout: 5000 });
   await page.waitForTimeout(1500);
   await page.keyboard.up(" ");
   await page.getByText(/^Take 2, /).waitFor();
