@@ -197,7 +197,7 @@ def test_holding_the_record_button_or_space_records_while_held_and_takes_survive
     assert result["afterMouse"]["recording"] == 0 and len(result["afterMouse"]["takes"]) == 1  # released: stopped
     assert result["afterSpace"]["recording"] == 0 and len(result["afterSpace"]["takes"]) == 2
     seconds = [float(take.split(", ")[1].split(" ")[0]) for take in result["afterSpace"]["takes"]]
-    assert 1.5 <= seconds[0] <= 4 and 1 <= seconds[1] <= 3.5, seconds  # as long as each was held
+    assert 1.8 <= seconds[0] <= 8 and 1.3 <= seconds[1] <= 6, seconds  # as long as each was held (2 s, 1.5 s)
     assert result["restoredText"] == "2 takes from before were restored."
     assert result["takesAfterReload"] == result["afterSpace"]["takes"]
     assert result["previewWidth"] > 0  # a restored take plays
