@@ -15,6 +15,8 @@ try {
   const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, serviceWorkers: "block", locale: "en-US" });
   await ctx.addInitScript((saved) => localStorage.setItem("clipfeed.session", JSON.stringify(saved)), setup.session);
   const page = await ctx.newPage();
+  const console_ = [];
+  page.on("console", (message) => message.type() === "warning" && console_.push(message.text()));
   const cdp = await ctx.newCDPSession(page);
   await cdp.send("Network.enable");
   await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: setup.uplink > 0 ? 20 : 0,
@@ -49,7 +51,7 @@ try {
       result.status = await page.locator("article.upload").getAttribute("data-status");
     }
   }
-  result.errors = [];
+  result.warnings = console_;
   console.log(JSON.stringify(result));
 } finally {
   await browser.close();
