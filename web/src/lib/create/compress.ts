@@ -85,6 +85,7 @@ export async function compress(file: File, inspection: Inspection, options: Comp
 }
 
 async function encode(file: File, { input, source, plan }: Inspection, options: CompressOptions): Promise<Outcome> {
+  if (options.signal.aborted) return { kind: "skipped" };
   if (tooFastToBother(file.size, options.uplink)) return { kind: "slower" };
   const candidates = encoderCodecs(options.acceptedCodecs);
   const quality = new Quality({ bitrate: plan.videoBitrate });
@@ -101,6 +102,7 @@ async function encode(file: File, { input, source, plan }: Inspection, options: 
   if (!conversion.isValid || conversion.discardedTracks.some((track) => track.reason !== "discarded_by_user")) {
     return { kind: "unsupported" };
   }
+  if (options.signal.aborted) return { kind: "skipped" }; // pressed while the encoder was being set up
   let outcome: Outcome | null = null;
   const began = performance.now();
   let checked = false;
