@@ -126,7 +126,10 @@ async function encode(file: File, { input, source, plan }: Inspection, options: 
   try {
     await conversion.execute();
   } catch (error) {
-    if (error instanceof ConversionCanceledError && outcome) return outcome;
+    // Cancelled by the speed check or the user: the encoder's pending work may then fail with
+    // another error than ConversionCanceledError ("Output has been canceled").
+    if (outcome) return outcome;
+    if (error instanceof ConversionCanceledError) return { kind: "skipped" };
     throw error;
   } finally {
     options.signal.removeEventListener("abort", skip);
