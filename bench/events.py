@@ -136,7 +136,7 @@ async def measure_in_process(env: dict[str, str], total: int) -> dict[str, float
     from clipfeed.infra.log import OutgoingRecord
 
     async with running(settings_from(env), relay=False) as services:
-        await ensure_topics(services)
+        await ensure_topics(services=services)
         now_ms = int(time.time() * 1000)
         batches = [make_batch(now_ms) for _ in range(total // BATCH)]
         viewers = [ViewerId.signed_in(1_000_000 + i) for i in range(CLIENTS)]

@@ -127,7 +127,7 @@ async def seed(env: dict[str, str], *, clips: int, users: int,
         await put_cards(services.cache, cards[start:start + 5000], fresh=False)
         # As the recs indexer does when it gives a clip its card.
         found = await clips_service.get_many(db=services.db, clip_ids=clip_ids[start:start + 5000])
-        await render.cache_views(services, list(found.values()), owners_of)
+        await render.cache_views(list(found.values()), owners_of, services=services)
     await put_cards(services.cache, cards[-500:], fresh=True)  # the newest few are owed impressions
     weights = 1.0 / np.arange(1, clips + 1) ** 0.9  # Zipf popularity
     order = rng.permutation(clips)

@@ -248,13 +248,13 @@ async def fan_out_part(env: dict[str, str], followers: int, sample: int) -> dict
 
         first = await new_clip()
         started = time.perf_counter()
-        written = await fan_out_on_write(services, owner_id=creator, clip_id=first, posted_at=utcnow())
+        written = await fan_out_on_write(owner_id=creator, clip_id=first, posted_at=utcnow(), services=services)
         out["pure_s"] = time.perf_counter() - started
         assert written == followers, written
         second = await new_clip()
         services.settings.notifications_fanout_threshold = min(10_000, followers // 2)
         started = time.perf_counter()
-        assert await fan_out_new_clip(services, owner_id=creator, clip_id=second, posted_at=utcnow()) == 0
+        assert await fan_out_new_clip(owner_id=creator, clip_id=second, posted_at=utcnow(), services=services) == 0
         out["hybrid_post_s"] = time.perf_counter() - started
 
         async def mean_pull(users: list[int], expect: int) -> float:

@@ -190,6 +190,7 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("HTTP and processes", ("host", "port", "public_url", "cors_origins", "max_json_body_bytes",
                             "request_timeout", "node_id", "inprocess_workers", "log_level", "log_json",
                             "region", "serve_compute_threads")),
+    ("Instance", ("instance_", "registration_")),
     ("Accounts", ("access_token", "refresh_token", "login_", "register_", "avatar_")),
     ("Uploads", ("upload_",)),
     ("Media pipeline", ("media_work_dir", "media_ack", "media_max", "media_chunk", "media_extra",
@@ -256,6 +257,7 @@ def _cell(text: str) -> str:
 
 
 def configuration_page() -> str:
+    from clipfeed.instance.catalogue import CATALOGUE
     from clipfeed.settings import Settings
 
     source = (ROOT / "src" / "clipfeed" / "settings.py").read_text()
@@ -266,6 +268,8 @@ def configuration_page() -> str:
     for name, field in Settings.model_fields.items():
         title = next((t for t, prefixes in GROUPS if name.startswith(prefixes)), "Other")
         meaning = NOTES.get(name) or field.description or comments.get(name) or "—"
+        if name in CATALOGUE:
+            meaning += " **Admins may override it in `/admin`.**"
         if name not in NOTES and not field.description and not comments.get(name):
             log.info("setting %s has no description (add a comment in settings.py)", name)
         sections[title].append(
@@ -283,6 +287,16 @@ def configuration_page() -> str:
         "Lists are comma-separated; tables (`dict` types) are JSON. `{data_dir}` in a URL is replaced",
         "by the data directory. The scheme of each URL picks the adapter, and an unknown scheme stops",
         "the process at start-up with a message naming the valid ones.",
+        "",
+        "## Settings admins override",
+        "",
+        f"{len(CATALOGUE)} settings (marked below) can also be changed by an admin in the web app's",
+        "[admin console](../use/admins.md) or through `PUT /v1/admin/settings/{name}`. Such a change is",
+        "stored in the metadata database and **takes precedence over the environment** in every process",
+        "(each one rechecks at most a second later); the console shows the environment's value beside it,",
+        "and *Reset* (`DELETE /v1/admin/settings/{name}`) drops the override so the environment's value",
+        "applies again. Changing the environment variable of an overridden setting therefore has no",
+        "effect until the override is reset. Every change is in the admin audit.",
         "",
     ]
     for title, rows in sections.items():

@@ -13,6 +13,22 @@ from tests import services as engines
 # Folders whose tests share a costly session-scoped stack (tests/web: a server and the app the
 # browser journeys drive; tests/delivery: an origin and an nginx edge).
 SHARED_STACKS = ("tests/web/", "tests/delivery/")
+# Files of tests/web that run a server of their own (they publish clips the shared server's
+# journeys must not see): any worker may take them, beside the shared server's group.
+OWN_STACK = ("tests/web/test_create_journeys.py", "tests/web/test_first_clips.py", "tests/web/test_serving.py")
+# The longest scopes (minutes each), started first: a worker left with one of them at the end
+# would run it alone while the other waits. Measured with --durations; keep it short.
+LONGEST_FIRST = ("tests/web/test_create_journeys.py", "tests/web/", "tests/recs/test_offline_eval.py",
+                 "tests/lake/test_engines_agree.py", "tests/media/test_worker.py", "tests/uploads/test_cli_failures.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest scopes first (a stable sort: each module's tests stay together, in order).
+    Every xdist worker sorts the same way, as it must."""
+    def rank(item: pytest.Item) -> int:
+        return next((n for n, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (the test extra)
@@ -28,6 +44,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class ModulesAndStacks(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
+            if module in OWN_STACK:
+                return module
             return next((folder for folder in SHARED_STACKS if module.startswith(folder)), module)
 
     return ModulesAndStacks(config, log)
@@ -143,7 +161,8 @@ def stack(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(stack: str, tmp_path, request: pytest.FixtureRequest):
-    return stack_settings(stack, tmp_path, request)
+    marker = request.node.get_closest_marker("settings")
+    return stack_settings(stack, tmp_path, request, **(marker.kwargs if marker else {}))
 
 
 @pytest.fixture
@@ -164,7 +183,7 @@ async def services(settings, sqlite_template: Path):
 
 
 @pytest.fixture
-async def client(services):
+async def client(*, services):
     import httpx
 
     from clipfeed.api import create_app

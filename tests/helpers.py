@@ -50,7 +50,7 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float) -> 
         await asyncio.sleep(0.2)
 
 
-def hold_rate_clock(services) -> None:
+def hold_rate_clock(*, services) -> None:
     """Rate limits count in fixed windows: hold the limiter's clock still in the middle of one,
     so a test's tries are never split across two windows (which resets the count half-way)."""
     services.limiter.clock = lambda: 1_800_000_030.0

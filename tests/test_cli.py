@@ -62,6 +62,9 @@ def test_migrate_then_admin_creates_a_moderator(tmp_path: Path) -> None:
     promote = subprocess.run([CLIPFEED, "admin", "make-moderator", "ops_anna"], env=env,
                              capture_output=True, text=True, timeout=120)
     assert promote.returncode == 0 and "moderator" in promote.stderr
+    crowned = subprocess.run([CLIPFEED, "admin", "make-admin", "ops_anna"], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert crowned.returncode == 0 and "@ops_anna is now admin" in crowned.stderr
     missing = subprocess.run([CLIPFEED, "admin", "make-moderator", "nobody_here"], env=env,
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "no user @nobody_here" in missing.stderr

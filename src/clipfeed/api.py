@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,6 +23,7 @@ from clipfeed.delivery.origin import router as origin_router
 from clipfeed.events.api import router as events_router
 from clipfeed.http import health, openapi, problems
 from clipfeed.http.middleware import BodyLimit, ControlCharactersInPath, RequestContext
+from clipfeed.instance.api import router as instance_router
 from clipfeed.media.api import router as media_router
 from clipfeed.media.blocklist_api import router as blocklist_router
 from clipfeed.moderation.api import router as moderation_router
@@ -47,6 +48,7 @@ FEATURE_ROUTERS: list[APIRouter] = [
     clips_router,             # clip reads, edits, deletion, status
     moderation_router,        # review queue, reports, audit
     blocklist_router,         # fingerprint blocklist
+    instance_router,          # the instance's name and sign-up mode; the admin console
     uploads_router,           # tus 1.0
     events_router,            # batched playback events
     trending_router,          # trending clips and hashtags
@@ -64,8 +66,13 @@ FEATURE_ROUTERS: list[APIRouter] = [
 ]
 # Parts of the OpenAPI document that features whose wire format is not JSON write themselves.
 OPENAPI_EXTRAS: list[Callable[[dict[str, Any]], None]] = [tus_openapi.document, origin_openapi.document]
-# Start-up work features need (background loops), run once the services are built.
-STARTUP_HOOKS: list[Callable[[Services], None]] = [
+class StartupHook(Protocol):
+    """Start-up work a feature needs (background loops), run once the services are built."""
+
+    def __call__(self, *, services: Services) -> None: ...
+
+
+STARTUP_HOOKS: list[StartupHook] = [
     start_shard_relays,       # outbox relays of shard databases
 ]
 
@@ -81,9 +88,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         limits = _limit_compute_threads(settings.serve_compute_threads)
         app.state.services = services or await bootstrap(settings)
         for hook in STARTUP_HOOKS:
-            hook(app.state.services)
+            hook(services=app.state.services)
         if owned:
-            _start_inprocess_workers(app.state.services)
+            _start_inprocess_workers(services=app.state.services)
             # Not for an app given its services (tests, the demo): they build many apps in one
             # process, and frozen objects are never collected.
             settle_heap()
@@ -143,8 +150,8 @@ def _limit_compute_threads(threads: int) -> threadpool_limits:
     return threadpool_limits(limits=threads)
 
 
-def _start_inprocess_workers(services: Services) -> None:
+def _start_inprocess_workers(*, services: Services) -> None:
     from clipfeed.workers import roles, run_role
 
     for role in services.settings.worker_roles_in_process(roles()):
-        services.spawn(run_role(services, role, services.stopping), f"worker-{role}")
+        services.spawn(run_role(role, services.stopping, services=services), f"worker-{role}")

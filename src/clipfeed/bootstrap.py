@@ -9,7 +9,7 @@ so they run the same wiring whatever the backends are.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -23,7 +23,7 @@ from clipfeed.infra.log import open_event_log
 from clipfeed.runtime.live import LiveHub
 from clipfeed.runtime.outbox import Outbox
 from clipfeed.runtime.ratelimit import RateLimiter
-from clipfeed.runtime.services import Services
+from clipfeed.runtime.services import Services, ServicesJob
 from clipfeed.settings import Settings
 
 T = TypeVar("T")
@@ -48,12 +48,12 @@ async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
     return services
 
 
-def run_with_services(job: Callable[[Services], Awaitable[T]], settings: Settings | None = None) -> T:
+def run_with_services(job: ServicesJob[T], settings: Settings | None = None) -> T:
     """Run ``job`` with services built from ``settings`` (the environment's by default) and
     closed afterwards: what a one-shot CLI command does."""
     async def run() -> T:
         async with running(settings or Settings()) as services:
-            return await job(services)
+            return await job(services=services)
 
     return asyncio.run(run())
 

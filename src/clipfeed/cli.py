@@ -96,7 +96,7 @@ def worker(role: Annotated[str, typer.Argument(help="stream | media | batch | li
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with running(settings) as services:
-            await run_role(services, role, stop)
+            await run_role(role, stop, services=services)
 
     _run(run())
 
@@ -127,20 +127,29 @@ def create_user(handle: str, email: str,
     _run(run())
 
 
-@admin.command("make-moderator")
-def make_moderator(handle: str, revoke: bool = typer.Option(False, help="back to a plain user")) -> None:
-    """Give (or take back) moderator rights."""
+def _set_role(handle: str, role_name: str) -> None:
     from clipfeed.accounts import service
     from clipfeed.accounts.models import Role
     from clipfeed.bootstrap import running
 
     async def run() -> None:
         async with running(_settings()) as s:
-            user = await service.set_role(db=s.db, cache=s.cache, handle=handle,
-                                          role=Role.user if revoke else Role.moderator)
+            user = await service.set_role(db=s.db, cache=s.cache, handle=handle, role=Role(role_name))
             console.print(f"@{user.handle} is now {user.role}")
 
     _run(run())
+
+
+@admin.command("make-moderator")
+def make_moderator(handle: str, revoke: bool = typer.Option(False, help="back to a plain user")) -> None:
+    """Give (or take back) moderator rights."""
+    _set_role(handle, "user" if revoke else "moderator")
+
+
+@admin.command("make-admin")
+def make_admin(handle: str, revoke: bool = typer.Option(False, help="back to a plain user")) -> None:
+    """Give (or take back) admin rights: the admin console (/admin) and everything moderators do."""
+    _set_role(handle, "user" if revoke else "admin")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -43,6 +43,11 @@ class Settings(BaseSettings):
 
     # Identity: the node part of 64-bit IDs; must differ between processes that create rows.
     node_id: int = Field(default=-1, description="-1 picks one from the process ID")
+
+    # The instance (admins may override these in /admin; see docs/use/admins.md)
+    instance_name: str = "Clipfeed"  # the browser tab's title and the sign-up screen show it
+    instance_description: str = ""  # a few sentences about the instance (GET /v1/instance)
+    registration_mode: Literal["open", "closed", "invite"] = "open"  # invite: an admin's code is needed
 
     # Accounts
     access_token_ttl_s: int = 3600

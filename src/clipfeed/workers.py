@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -18,6 +18,7 @@ from clipfeed.http.idempotency import purge_loop as idempotency_purge_loop
 from clipfeed.lake.worker import compaction_loop, jobs_loop
 from clipfeed.media.chunks import ChunkProcessor
 from clipfeed.media.retranscode import RetranscodeProcessor
+from clipfeed.media.sounds import library_loop
 from clipfeed.media.worker import MediaProcessor
 from clipfeed.notifications.worker import NotificationFanout
 from clipfeed.recs.worker import RECS_PROCESSORS
@@ -35,8 +36,10 @@ log = structlog.get_logger(__name__)
 
 ProcessorFactory = Callable[[Services], Processor]
 STOP_GRACE_S = 2.0
-# A periodic or long-running job of a role: gets the services and a stop signal.
-Loop = Callable[[Services, asyncio.Event], Coroutine[Any, Any, None]]
+class Loop(Protocol):
+    """A periodic or long-running job of a role: runs until ``stop`` is set."""
+
+    def __call__(self, stop: asyncio.Event, /, *, services: Services) -> Coroutine[Any, Any, None]: ...
 
 
 class Role:
@@ -47,8 +50,10 @@ class Role:
 
 ROLES: dict[str, Role] = {
     # Probe, ladder, thumbnails, screening; chunks of long clips; renditions of cold clips
-    # popular again; search's caption vectors (where the sentence model is loaded).
-    "media": Role(processors=[MediaProcessor, ChunkProcessor, RetranscodeProcessor, *SEMANTIC_PROCESSORS], loops=[]),
+    # popular again; search's caption vectors (where the sentence model is loaded). Loop: the
+    # sound library, made once at start-up where FFmpeg is.
+    "media": Role(processors=[MediaProcessor, ChunkProcessor, RetranscodeProcessor, *SEMANTIC_PROCESSORS],
+                  loops=[library_loop]),
     # Counters, trending and live features; the feed and search indexers, live feedback; edge purges on
     # takedowns; inbox fan-out; account cleanup. Loops: topic retention and pruning, retries
     # of unconfirmed purges.
@@ -68,13 +73,13 @@ def roles() -> list[str]:
     return list(ROLES)
 
 
-async def run_role(services: Services, role: str, stop: asyncio.Event) -> None:
+async def run_role(role: str, stop: asyncio.Event, *, services: Services) -> None:
     """Run a role until ``stop`` is set."""
     if role not in ROLES:
         raise ValueError(f"unknown worker role {role!r}; known: {', '.join(ROLES)}")
     tasks = [asyncio.create_task(run_processor(factory(services), stop), name=f"{role}-processor")
              for factory in ROLES[role].processors]
-    tasks += [asyncio.create_task(loop(services, stop), name=f"{role}-loop") for loop in ROLES[role].loops]
+    tasks += [asyncio.create_task(loop(stop, services=services), name=f"{role}-loop") for loop in ROLES[role].loops]
     log.info("worker.started", role=role, tasks=len(tasks))
     try:
         await stop.wait()

@@ -75,7 +75,7 @@ async def test_login_by_handle_or_email_and_wrong_password(client: httpx.AsyncCl
 
 async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient, services) -> None:
     await signup(client, "alice")
-    hold_rate_clock(services)
+    hold_rate_clock(services=services)
     limit = services.settings.login_rate_per_minute
     statuses = [(await client.post("/v1/auth/login", json={"login": "alice", "password": "x"})).status_code
                 for _ in range(limit + 1)]

@@ -10,7 +10,7 @@ from tests.helpers import PASSWORD, assert_problem, hold_rate_clock, signup
 async def test_padding_case_or_the_email_address_do_not_reset_the_account_limit(
         client: httpx.AsyncClient, services) -> None:
     await signup(client, "erin")
-    hold_rate_clock(services)
+    hold_rate_clock(services=services)
     limit = services.settings.login_rate_per_minute
     for _ in range(limit):
         wrong = await client.post("/v1/auth/login", json={"login": "erin", "password": "not the password"})
@@ -22,7 +22,7 @@ async def test_padding_case_or_the_email_address_do_not_reset_the_account_limit(
 
 async def test_unknown_names_share_a_bucket_once_normalised(client: httpx.AsyncClient,
                                                             services) -> None:
-    hold_rate_clock(services)
+    hold_rate_clock(services=services)
     limit = services.settings.login_rate_per_minute
     for i in range(limit):
         name = ("nobody", " nobody", "NOBODY ")[i % 3]

@@ -82,11 +82,11 @@ async def _watched(client: httpx.AsyncClient, services: Any) -> dict[str, Any]:
     while not sum((await services.log.end_offsets(Topic.SOCIAL)).values()):  # the server's relay publishes it
         assert time.monotonic() < deadline, "the follow never reached the social topic"
         await asyncio.sleep(0.2)
-    async with running_role(services):
+    async with running_role(services=services):
         await wait_for_catch_up(services=services, timeout=60)
-    consumer = await compaction.open_consumer(services)
+    consumer = await compaction.open_consumer(services=services)
     try:
-        while await compaction.compact_once(services, consumer, max_wait=1.0):
+        while await compaction.compact_once(consumer, max_wait=1.0, services=services):
             pass
     finally:
         await consumer.close()

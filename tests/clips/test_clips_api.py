@@ -11,7 +11,7 @@ from clipfeed.clips.models import ClipStatus
 from tests.helpers import assert_problem, signup
 
 
-async def _ready(services, clip_id: str) -> None:
+async def _ready(clip_id: str, *, services) -> None:
     await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=int(clip_id),
                                    status=ClipStatus.ready, media={"hls": f"clips/{clip_id}/hls/master.m3u8"})
 
@@ -25,7 +25,7 @@ async def test_creator_makes_a_draft_and_only_they_see_it_until_ready(client, se
     assert clip["status"] == "uploading" and clip["hashtags"] == ["sea", "cats", "travel"]
     assert (await client.get(f"/v1/clips/{clip['id']}", headers=alice.auth)).status_code == 200
     assert_problem(await client.get(f"/v1/clips/{clip['id']}", headers=bob.auth), 404)
-    await _ready(services, clip["id"])
+    await _ready(clip["id"], services=services)
     seen = (await client.get(f"/v1/clips/{clip['id']}", headers=bob.auth)).json()
     assert seen["status"] == "ready" and seen["owner_handle"] == "alice"
     assert seen["media"]["hls"].endswith("/master.m3u8")
@@ -37,7 +37,7 @@ async def test_private_clips_are_invisible_to_others_and_unlisted_ones_are_not_l
     for visibility in ("public", "unlisted", "private"):
         ids[visibility] = (await client.post("/v1/clips", headers=alice.auth, json={
             "caption": visibility, "visibility": visibility})).json()["id"]
-        await _ready(services, ids[visibility])
+        await _ready(ids[visibility], services=services)
     assert (await client.get(f"/v1/clips/{ids['unlisted']}")).status_code == 200
     assert_problem(await client.get(f"/v1/clips/{ids['private']}", headers=bob.auth), 404)
     listed = (await client.get("/v1/users/alice/clips", headers=bob.auth)).json()
@@ -49,7 +49,7 @@ async def test_private_clips_are_invisible_to_others_and_unlisted_ones_are_not_l
 async def test_only_the_creator_edits_or_deletes(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clip = (await client.post("/v1/clips", headers=alice.auth, json={"caption": "mine #a"})).json()
-    await _ready(services, clip["id"])
+    await _ready(clip["id"], services=services)
     assert_problem(await client.patch(f"/v1/clips/{clip['id']}", headers=bob.auth, json={"caption": "x"}), 403)
     assert_problem(await client.delete(f"/v1/clips/{clip['id']}", headers=bob.auth), 403)
     assert_problem(await client.patch(f"/v1/clips/{clip['id']}", json={"caption": "x"}), 401)
@@ -93,7 +93,7 @@ async def test_profile_clips_paginate_without_gaps_or_repeats(client, services) 
     made = []
     for n in range(23):
         clip = (await client.post("/v1/clips", headers=alice.auth, json={"caption": f"clip {n}"})).json()
-        await _ready(services, clip["id"])
+        await _ready(clip["id"], services=services)
         made.append(clip["id"])
     seen: list[str] = []
     cursor = None
@@ -113,7 +113,7 @@ async def test_profile_clips_paginate_without_gaps_or_repeats(client, services) 
 async def test_blocking_hides_clips_and_profiles_both_ways(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     clip = (await client.post("/v1/clips", headers=alice.auth, json={"caption": "hello"})).json()
-    await _ready(services, clip["id"])
+    await _ready(clip["id"], services=services)
     assert (await client.get(f"/v1/clips/{clip['id']}", headers=bob.auth)).status_code == 200
     blocked = await client.put(f"/v1/users/{bob.id}/block", headers=alice.auth)
     assert blocked.status_code in (200, 201, 204), blocked.text

@@ -111,7 +111,7 @@ async def upload(store: Any, clip_id: int, folder: Path | None = None) -> int:
     return total
 
 
-async def publish(services: Any, *, owner_id: int, visibility: str = "public", store: Any = None,
+async def publish(*, services: Any, owner_id: int, visibility: str = "public", store: Any = None,
                   caption: str = "a clip") -> Any:
     """A ready clip with the ladder as its media (as the media pipeline leaves one)."""
     from clipfeed.clips import service as clips

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 async def test_second_request_is_a_hit_and_never_reaches_the_origin(delivery_stack, stack_services, creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     url = f"{delivery_stack.edge}/media/clips/{clip.id}/v/360/seg_00001.m4s"
     before = origin_requests(delivery_stack.origin)
     first = await fetch(url)
@@ -35,7 +35,7 @@ async def test_second_request_is_a_hit_and_never_reaches_the_origin(delivery_sta
 
 async def test_a_burst_on_a_cold_object_sends_one_request_to_the_origin(delivery_stack, stack_services,
                                                                         creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     url = f"{delivery_stack.edge}/media/clips/{clip.id}/v/720/seg_00002.m4s"
     before = origin_requests(delivery_stack.origin)
     async with httpx.AsyncClient(timeout=10) as http:
@@ -45,7 +45,7 @@ async def test_a_burst_on_a_cold_object_sends_one_request_to_the_origin(delivery
 
 
 async def test_ranges_are_served_from_the_edge(delivery_stack, stack_services, creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     for key in ("v/720/seg_00000.m4s", "mp4/fallback.mp4"):
         whole = (ladder.ladder() / key).read_bytes()
         url = f"{delivery_stack.edge}/media/clips/{clip.id}/{key}"
@@ -58,7 +58,7 @@ async def test_ranges_are_served_from_the_edge(delivery_stack, stack_services, c
 
 
 async def test_signed_urls_are_checked_at_the_edge(delivery_stack, stack_services, creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id, visibility="unlisted")
+    clip = await ladder.publish(owner_id=creator.id, visibility="unlisted", services=stack_services)
     signer = Signer.from_settings(stack_services.settings)
     key = f"clips/{clip.id}/v/240/seg_00000.m4s"
     assert (await fetch(f"{delivery_stack.edge}/media/{key}")).status_code == 404  # the origin refuses it
@@ -86,7 +86,7 @@ async def test_signed_urls_are_checked_at_the_edge(delivery_stack, stack_service
 
 async def test_raw_masters_are_refused_by_the_edge_without_asking_the_origin(delivery_stack, stack_services,
                                                                              creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     before = origin_requests(delivery_stack.origin)
     assert (await fetch(f"{delivery_stack.edge}/media/clips/{clip.id}/raw/master.mp4")).status_code == 404
     assert origin_requests(delivery_stack.origin) == before
@@ -104,7 +104,7 @@ async def test_moderators_purge_a_clip_from_the_edges(delivery_stack, stack_serv
     s = stack_services
     await accounts.create_user(db=s.db, outbox=s.outbox, ids=s.ids, settings=s.settings, handle="warden",
                                email="warden@example.com", password="correct horse battery", role=Role.moderator)
-    clip = await ladder.publish(s, owner_id=creator.id)
+    clip = await ladder.publish(services=s, owner_id=creator.id)
     urls = [f"{delivery_stack.edge}/media/clips/{clip.id}/{k}" for k in ("hls/master.m3u8", "v/240/init.mp4")]
     for url in urls:
         await fetch(url)
@@ -129,7 +129,7 @@ async def test_a_takedown_event_purges_every_edge(delivery_stack, stack_services
     from clipfeed.runtime.consumers import run_processor
 
     s = stack_services
-    clip = await ladder.publish(s, owner_id=creator.id)
+    clip = await ladder.publish(services=s, owner_id=creator.id)
     url = f"{delivery_stack.edge}/media/clips/{clip.id}/v/720/seg_00000.m4s"
     await fetch(url)
     assert (await fetch(url)).headers["x-cache-status"] == "HIT"

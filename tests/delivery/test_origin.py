@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 async def test_origin_serves_each_kind_with_its_type_and_lifetime(delivery_stack, stack_services, creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     base = f"{delivery_stack.origin}/media/clips/{clip.id}/"
     cases = {
         "hls/master.m3u8": ("application/vnd.apple.mpegurl", "max-age=10, s-maxage=600"),
@@ -41,7 +41,7 @@ async def test_origin_serves_each_kind_with_its_type_and_lifetime(delivery_stack
 
 
 async def test_raw_masters_and_unknown_objects_are_never_served(delivery_stack, stack_services, creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     await stack_services.blobs.put(f"clips/{clip.id}/work/state.json", b"{}")
     for key in ("raw/master.mp4", "work/state.json", "hls/../raw/master.mp4", "img/none.webp"):
         response = await fetch(f"{delivery_stack.origin}/media/clips/{clip.id}/{key}")
@@ -51,7 +51,7 @@ async def test_raw_masters_and_unknown_objects_are_never_served(delivery_stack, 
 
 async def test_single_ranges_get_206_and_odd_ones_get_the_whole_object_or_416(delivery_stack, stack_services,
                                                                               creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     url = f"{delivery_stack.origin}/media/clips/{clip.id}/mp4/fallback.mp4"
     whole = (ladder.ladder() / "mp4/fallback.mp4").read_bytes()
     part = await fetch(url, Range="bytes=100-199")
@@ -68,7 +68,7 @@ async def test_single_ranges_get_206_and_odd_ones_get_the_whole_object_or_416(de
 
 
 async def test_conditional_requests_answer_304(delivery_stack, stack_services, creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     url = f"{delivery_stack.origin}/media/clips/{clip.id}/v/240/seg_00001.m4s"
     first = await fetch(url)
     by_etag = await fetch(url, **{"If-None-Match": first.headers["etag"]})
@@ -83,7 +83,7 @@ async def test_conditional_requests_answer_304(delivery_stack, stack_services, c
 async def test_unlisted_and_private_clips_need_a_valid_signed_url(delivery_stack, stack_services, creator) -> None:
     signer = Signer.from_settings(stack_services.settings)
     for visibility in ("unlisted", "private"):
-        clip = await ladder.publish(stack_services, owner_id=creator.id, visibility=visibility)
+        clip = await ladder.publish(owner_id=creator.id, visibility=visibility, services=stack_services)
         key = f"clips/{clip.id}/hls/master.m3u8"
         assert (await fetch(f"{delivery_stack.origin}/media/{key}")).status_code == 404
         token = signer.token(clip_scope(clip.id), int(time.time()) + 60)
@@ -97,14 +97,14 @@ async def test_unlisted_and_private_clips_need_a_valid_signed_url(delivery_stack
         assert (await fetch(f"{delivery_stack.origin}/media/{expired}/{key}")).status_code == 410
         tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
         assert (await fetch(f"{delivery_stack.origin}/media/{tampered}/{key}")).status_code == 403
-        other = await ladder.publish(stack_services, owner_id=creator.id, visibility=visibility)
+        other = await ladder.publish(owner_id=creator.id, visibility=visibility, services=stack_services)
         borrowed = await fetch(f"{delivery_stack.origin}/media/{token}/clips/{other.id}/hls/master.m3u8")
         assert borrowed.status_code == 403  # a token opens one clip only
 
 
 async def test_only_the_canonical_expiry_verifies(delivery_stack, stack_services, creator) -> None:
     # nginx hashes the expiry as written: "0<expires>" must fail at the origin as at the edge.
-    clip = await ladder.publish(stack_services, owner_id=creator.id, visibility="unlisted")
+    clip = await ladder.publish(owner_id=creator.id, visibility="unlisted", services=stack_services)
     key = f"clips/{clip.id}/hls/master.m3u8"
     token = Signer.from_settings(stack_services.settings).token(clip_scope(clip.id), int(time.time()) + 60)
     kid, expires, signature = token.split("/")[1:]
@@ -119,7 +119,7 @@ async def test_a_rotated_out_key_stops_working_and_the_previous_one_still_does(d
     from clipfeed.delivery.signing import Signer as S
     from clipfeed.delivery.signing import parse_keys
 
-    clip = await ladder.publish(stack_services, owner_id=creator.id, visibility="unlisted")
+    clip = await ladder.publish(owner_id=creator.id, visibility="unlisted", services=stack_services)
     key = f"clips/{clip.id}/hls/master.m3u8"
     expires = int(time.time()) + 60
     previous = S(parse_keys(["k1:first-secret-0123456789"])).token(clip_scope(clip.id), expires)
@@ -130,15 +130,15 @@ async def test_a_rotated_out_key_stops_working_and_the_previous_one_still_does(d
 
 async def test_deleted_and_rejected_clips_are_gone_at_once(delivery_stack, stack_services, creator) -> None:
     s = stack_services
-    rejected = await ladder.publish(s, owner_id=creator.id)
+    rejected = await ladder.publish(services=s, owner_id=creator.id)
     url = f"{delivery_stack.origin}/media/clips/{rejected.id}/v/240/seg_00000.m4s"
     assert (await fetch(url)).status_code == 200
     await clips.set_status(db=s.db, outbox=s.outbox, clip_id=rejected.id, status=ClipStatus.rejected, reason="no")
     assert (await fetch(url)).status_code == 410
-    held = await ladder.publish(s, owner_id=creator.id)
+    held = await ladder.publish(services=s, owner_id=creator.id)
     await clips.set_status(db=s.db, outbox=s.outbox, clip_id=held.id, status=ClipStatus.review, reason="check")
     assert (await fetch(f"{delivery_stack.origin}/media/clips/{held.id}/hls/master.m3u8")).status_code == 404
-    deleted = await ladder.publish(s, owner_id=creator.id)
+    deleted = await ladder.publish(services=s, owner_id=creator.id)
     await clips.delete(db=s.db, blobs=s.blobs, outbox=s.outbox, clip_id=deleted.id, user_id=creator.id)
     gone = await fetch(f"{delivery_stack.origin}/media/clips/{deleted.id}/hls/master.m3u8")
     assert gone.status_code == 410 and gone.headers["content-type"].startswith("application/problem+json")
@@ -152,7 +152,7 @@ async def test_the_origin_role_serves_media_and_health_only(delivery_stack, stac
     from tests.delivery.conftest import origin_env
     from tests.services import free_port, wait_for_port
 
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "serve", "--role", "origin"],
                               env=origin_env(delivery_stack.data_dir, port, delivery_stack.edge),

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 async def test_origin_streams_objects_and_ranges_from_either_store(client, services) -> None:
     owner = await signup(client, "streamer")
-    clip = await ladder.publish(services, owner_id=owner.id)
+    clip = await ladder.publish(owner_id=owner.id, services=services)
     key = "v/720/seg_00000.m4s"
     whole = (ladder.ladder() / key).read_bytes()
     full = await client.get(f"/media/clips/{clip.id}/{key}")

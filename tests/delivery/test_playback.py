@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 async def test_public_clip_plays_from_its_edge_with_a_start_rendition_for_the_network(
         delivery_stack, stack_services, creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     starts = {}
     for network in ("2g", "3g", "4g", "wifi", None):
         info = await playback_info(services=stack_services, clip=clip, viewer_id=None, region="local",
@@ -38,7 +38,7 @@ async def test_public_clip_plays_from_its_edge_with_a_start_rendition_for_the_ne
 
 async def test_unlisted_clips_get_signed_urls_that_work_through_the_edge(delivery_stack, stack_services,
                                                                          creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id, visibility="unlisted")
+    clip = await ladder.publish(owner_id=creator.id, visibility="unlisted", services=stack_services)
     info = await playback_info(services=stack_services, clip=clip, viewer_id=None, region=None, network="4g")
     assert info.signed and info.expires_at is not None and "/media/s/" in (info.hls_url or "")
     async with httpx.AsyncClient(timeout=10) as http:
@@ -52,7 +52,7 @@ async def test_unlisted_clips_get_signed_urls_that_work_through_the_edge(deliver
 
 
 async def test_private_clips_are_signed_for_their_owner_only(delivery_stack, stack_services, creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id, visibility="private")
+    clip = await ladder.publish(owner_id=creator.id, visibility="private", services=stack_services)
     with pytest.raises(NotFound):
         await playback_info(services=stack_services, clip=clip, viewer_id=creator.id + 1, region=None, network=None)
     mine = await playback_info(services=stack_services, clip=clip, viewer_id=creator.id, region=None, network=None)
@@ -61,7 +61,7 @@ async def test_private_clips_are_signed_for_their_owner_only(delivery_stack, sta
 
 
 async def test_clip_responses_carry_edge_urls_and_playback_hints(delivery_stack, stack_services, creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     async with httpx.AsyncClient(base_url=delivery_stack.origin, timeout=10) as http:
         body = (await http.get(f"/v1/clips/{clip.id}")).json()
         assert body["media"]["hls"] == f"{delivery_stack.edge}/media/clips/{clip.id}/hls/master.m3u8"
@@ -75,7 +75,7 @@ async def test_clip_responses_carry_edge_urls_and_playback_hints(delivery_stack,
 
 async def test_placement_warms_the_home_edge_with_first_segments_and_posters(delivery_stack, stack_services,
                                                                             creator, monkeypatch) -> None:
-    clips = [await ladder.publish(stack_services, owner_id=creator.id) for _ in range(2)]
+    clips = [await ladder.publish(owner_id=creator.id, services=stack_services) for _ in range(2)]
 
     async def trending(*, services, region, limit):
         return [c.id for c in clips]  # stands in for the stream worker's per-region ranking

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 async def test_a_held_clip_plays_only_with_a_review_signature_and_is_never_cached(
         delivery_stack, stack_services, creator) -> None:
-    clip = await ladder.publish(stack_services, owner_id=creator.id)
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services)
     await clips.set_status(db=stack_services.db, outbox=stack_services.outbox, clip_id=clip.id,
                            status=ClipStatus.review, reason="held")
     signer = Signer.from_settings(stack_services.settings)
@@ -29,7 +29,7 @@ async def test_a_held_clip_plays_only_with_a_review_signature_and_is_never_cache
     plain = await fetch(f"{delivery_stack.origin}/media/{key}")
     viewer_signed = await fetch(f"{delivery_stack.origin}/media/{signer.token(clip_scope(clip.id), expires)}/{key}")
     assert plain.status_code == 404 and viewer_signed.status_code == 404
-    other = await ladder.publish(stack_services, owner_id=creator.id)  # a review token names one clip
+    other = await ladder.publish(owner_id=creator.id, services=stack_services)  # a review token names one clip
     wrong = await fetch(f"{delivery_stack.origin}/media/{signer.token(review_scope(clip.id), expires)}/"
                         f"clips/{other.id}/hls/master.m3u8")
     assert wrong.status_code == 403

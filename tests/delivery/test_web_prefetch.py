@@ -23,7 +23,7 @@ def _node_modules() -> None:
 
 async def test_player_prefetches_the_next_two_clips_and_only_those(delivery_stack, stack_services, creator) -> None:
     _node_modules()
-    clips = [await ladder.publish(stack_services, owner_id=creator.id) for _ in range(4)]
+    clips = [await ladder.publish(owner_id=creator.id, services=stack_services) for _ in range(4)]
     infos = [await playback_info(services=stack_services, clip=c, viewer_id=None, region=None, network="3g")
              for c in clips]
     page = f"{delivery_stack.origin}/app/index.html?network=3g&clips=" + ",".join(str(c.id) for c in clips)

@@ -17,7 +17,7 @@ from clipfeed.media import features
 pytestmark = pytest.mark.slow
 
 
-async def _uploaded_events(services) -> list[Event]:
+async def _uploaded_events(*, services) -> list[Event]:
     await services.outbox.flush()
     events = []
     topic = Topic.MEDIA_UPLOADED
@@ -37,9 +37,9 @@ def test_the_demo_has_about_thirty_distinct_clips_from_packages_and_generated_sc
     assert len(tags) > 30  # variety for feeds and search
 
 
-async def test_seeding_hands_clips_to_the_pipeline_once_however_often_it_runs(services) -> None:
+async def test_seeding_hands_clips_to_the_pipeline_once_however_often_it_runs(*, services) -> None:
     seen: list[str] = []
-    first = await demo_content.seed(services, count=3, progress=seen.append)
+    first = await demo_content.seed(count=3, progress=seen.append, services=services)
     assert len(first) == 3 and len(seen) == 3
     clips = await clips_service.get_many(db=services.db, clip_ids=first)
     for spec, clip_id in zip(demo_content.CLIPS[:3], first, strict=True):
@@ -48,7 +48,7 @@ async def test_seeding_hands_clips_to_the_pipeline_once_however_often_it_runs(se
         assert clip.owner_id == owner.id and clip.caption == spec.caption
         assert clip.status == ClipStatus.processing.value
         assert await services.blobs.exists(f"clips/{clip_id}/raw/master.mp4")
-    events = await _uploaded_events(services)
+    events = await _uploaded_events(services=services)
     assert sorted(int(e.payload["clip_id"]) for e in events) == sorted(first)
     for event in events:
         assert set(event.payload) == {"clip_id", "owner_id", "master_key", "filename", "size", "sha256", "edits",
@@ -56,18 +56,18 @@ async def test_seeding_hands_clips_to_the_pipeline_once_however_often_it_runs(se
         assert event.payload["edits"] is None and event.payload["size"] > 10_000
         assert len(event.payload["sha256"]) == 64
 
-    again = await demo_content.seed(services, count=3)
+    again = await demo_content.seed(count=3, services=services)
     assert again == first
-    assert len(await _uploaded_events(services)) == 3  # nothing submitted twice
+    assert len(await _uploaded_events(services=services)) == 3  # nothing submitted twice
 
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)  # the pipeline's own suite covers both stacks
-async def test_seeded_clips_run_through_the_real_pipeline_to_ready(services) -> None:
+async def test_seeded_clips_run_through_the_real_pipeline_to_ready(*, services) -> None:
     from clipfeed.workers import run_role
 
-    clip_ids = await demo_content.seed(services, count=1)  # the small carphone clip keeps this quick
+    clip_ids = await demo_content.seed(count=1, services=services)  # the small carphone clip keeps this quick
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_role(services, "media", stop))
+    worker = asyncio.create_task(run_role("media", stop, services=services))
     try:
         for _ in range(240):
             clips = await clips_service.get_many(db=services.db, clip_ids=clip_ids)
@@ -93,7 +93,7 @@ async def _until(condition, timeout: float = 60.0) -> None:
 
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
-async def test_paced_seeding_keeps_at_most_one_demo_clip_queued_after_the_first_wave(services) -> None:
+async def test_paced_seeding_keeps_at_most_one_demo_clip_queued_after_the_first_wave(*, services) -> None:
     import sqlalchemy as sa
 
     from clipfeed.clips.models import Clip
@@ -103,7 +103,7 @@ async def test_paced_seeding_keeps_at_most_one_demo_clip_queued_after_the_first_
     for spec in demo_content.CLIPS[:wanted]:  # rendered beforehand: only the pacing holds a clip back
         await demo_content.render(spec, folder / f"{spec.key}.mp4")
     seen: list[str] = []
-    seeding = asyncio.create_task(demo_content.seed(services, count=wanted, paced=True, progress=seen.append))
+    seeding = asyncio.create_task(demo_content.seed(count=wanted, paced=True, progress=seen.append, services=services))
 
     async def settle(count: int) -> None:
         """Let the seeder run a few polls, then finish every clip it has submitted so far."""

@@ -15,7 +15,7 @@ from tests.helpers import assert_problem, signup
 from tests.stream.pipeline import event, send
 
 
-async def _published(services, topic: str) -> list[dict]:
+async def _published(topic: str, *, services) -> list[dict]:
     out = []
     for partition in range(await services.log.partitions(topic)):
         for record in await services.log.read(topic, partition, from_offset=0):
@@ -33,8 +33,8 @@ async def test_valid_events_are_enriched_and_published_keyed_by_clip_and_by_view
              event("skip", 12, now - 1, position_ms=800)]
     result = await send(client, batch, alice.auth)
     assert result == {"accepted": 4, "duplicates": 0, "rejected": []}
-    by_clip = await _published(services, Topic.ACTIVITY_CLIPS)
-    by_user = await _published(services, Topic.ACTIVITY_USERS)
+    by_clip = await _published(Topic.ACTIVITY_CLIPS, services=services)
+    by_user = await _published(Topic.ACTIVITY_USERS, services=services)
     assert sorted(e["key"] for e in by_clip) == ["11", "11", "11", "12"]
     assert {e["record_key"] for e in by_user} == {f"u:{alice.id}"}
     assert [e["id"] for e in sorted(by_user, key=lambda e: e["id"])] == [
@@ -69,7 +69,7 @@ async def test_each_bad_event_is_reported_and_the_good_ones_are_kept(client, ser
     details = {r["index"]: r["detail"] for r in result["rejected"]}
     assert "watch_ms" in details[1] and "secret" in details[5]
     assert result["rejected"][0]["event_id"] == batch[1]["event_id"]
-    assert len(await _published(services, Topic.ACTIVITY_CLIPS)) == 1
+    assert len(await _published(Topic.ACTIVITY_CLIPS, services=services)) == 1
 
 
 async def test_a_resent_batch_is_reported_as_duplicates_and_not_published_again(client, services) -> None:
@@ -78,7 +78,7 @@ async def test_a_resent_batch_is_reported_as_duplicates_and_not_published_again(
     assert (await send(client, batch, alice.auth))["accepted"] == 2
     again = await send(client, [*batch, batch[0]], alice.auth)
     assert again == {"accepted": 0, "duplicates": 3, "rejected": []}
-    assert len(await _published(services, Topic.ACTIVITY_CLIPS)) == 2
+    assert len(await _published(Topic.ACTIVITY_CLIPS, services=services)) == 2
 
 
 async def test_anonymous_viewers_need_a_device_id(client, services) -> None:
@@ -87,7 +87,7 @@ async def test_anonymous_viewers_need_a_device_id(client, services) -> None:
     assert_problem(await client.post("/v1/events", json={"events": batch}, headers={"X-Device-Id": "../x"}), 401)
     result = await send(client, batch, {"X-Device-Id": "phone-1234"})
     assert result["accepted"] == 1
-    (published,) = await _published(services, Topic.ACTIVITY_USERS)
+    (published,) = await _published(Topic.ACTIVITY_USERS, services=services)
     # The device ID itself is never published: the viewer is its hash, as the feed keys it.
     assert published["record_key"] == ViewerId.anonymous("phone-1234").key == published["payload"]["viewer"]
     assert published["record_key"].startswith("d:") and "phone-1234" not in str(published)
@@ -111,5 +111,5 @@ async def test_the_region_comes_from_the_edge_header_only_when_configured(client
     services.settings.events_region_header = "X-Viewer-Region"
     await send(client, [event("play_start", 4, time.time())], {**alice.auth, "X-Viewer-Region": "EU-West"})
     await send(client, [event("play_start", 5, time.time())], {**alice.auth, "X-Viewer-Region": "bad region!"})
-    regions = {e["key"]: e["region"] for e in await _published(services, Topic.ACTIVITY_CLIPS)}
+    regions = {e["key"]: e["region"] for e in await _published(Topic.ACTIVITY_CLIPS, services=services)}
     assert regions == {"3": services.settings.region, "4": "eu-west", "5": services.settings.region}

@@ -54,7 +54,7 @@ async def _scene(client, services, *, carol_blocks: bool) -> dict[str, Any]:
     for verb in ("like", "bookmark"):
         assert (await client.put(f"/v1/clips/{clip_id}/{verb}", headers=carol.auth)).status_code == 200
     assert (await client.put("/v1/users/alice/follow", headers=carol.auth)).status_code == 200
-    async with running_role(services):
+    async with running_role(services=services):
         await send(client, [event("play_start", clip_id, time.time()), event("share", clip_id, time.time())],
                    dave.auth)
         await wait_for_catch_up(services=services, timeout=60)

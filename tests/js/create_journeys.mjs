@@ -41,11 +41,18 @@ async function apiGet(page, path) {
 async function pickFile(page, path) {
   await page.getByRole("button", { name: "Upload a file" }).click();
   await page.locator('input[type="file"]').setInputFiles(path);
-  const caption = page.getByLabel("Caption");
+  const editor = page.locator(".editor").first();
   const skip = page.getByRole("button", { name: "Send the original" });
-  await skip.or(caption).first().waitFor({ timeout: 60000 });
+  await skip.or(editor).first().waitFor({ timeout: 60000 });
   if (await skip.isVisible()) await skip.click({ timeout: 5000 }).catch(() => undefined);
-  await caption.waitFor();
+  await throughEditor(page);
+  await page.getByLabel("Caption").waitFor();
+}
+
+/** The editor step (editor_journeys.mjs tests it), left with no edits. */
+async function throughEditor(page) {
+  await page.locator(".editor").first().waitFor({ timeout: 30000 });
+  await page.getByRole("button", { name: "Next" }).click();
 }
 
 /** Waits until the clip's processing settles; returns the upload card's final state. */
@@ -171,6 +178,7 @@ await journey("record_and_post", async () => {
   const takesAfter = await page.locator(".takes li").allTextContents();
   await shot(page, "create-takes-390x844");
   await page.getByRole("button", { name: "Next" }).click();
+  await throughEditor(page);
   const caption = page.getByLabel("Caption");
   await caption.waitFor();
   await caption.pressSequentially("Recorded in the browser #carph", { delay: 40 });
@@ -282,6 +290,7 @@ await journey("two_takes_joined", async () => {
   await page.getByRole("button", { name: "Next" }).click();
   await page.getByText("Joining 2 takes…").first().waitFor();
   await shot(page, "create-joining-390x844");
+  await throughEditor(page);
   await page.getByLabel("Caption").waitFor({ timeout: 30000 });
   await page.getByLabel("Caption").fill("Two takes, one clip");
   await page.getByRole("button", { name: "Post" }).click();
@@ -372,6 +381,7 @@ await journey("compress_large_file", async () => {
   await note.waitFor({ timeout: 240000 });
   const saving = await note.textContent();
   await shot(page, "create-compressed-390x844");
+  await throughEditor(page);
   await page.getByLabel("Caption").fill("Compressed in the browser #compressed");
   await page.getByRole("button", { name: "Post" }).click();
   const final = await settled(page);
@@ -397,6 +407,7 @@ await journey("compress_skipped", async () => {
   await shot(page, "create-compressing-1440x900");
   await page.getByRole("button", { name: "Send the original" }).click();
   const note = await page.getByTestId("compress-note").textContent({ timeout: 20000 });
+  await throughEditor(page);
   const caption = await page.getByLabel("Caption").isVisible();
   await shot(page, "create-compress-skipped-1440x900");
   const violations = await axe(page);
@@ -445,10 +456,13 @@ await journey("hold_to_record_and_reload", async () => {
   // A restored take still plays: it opens the caption step with its preview.
   await page.getByRole("button", { name: "Delete take 2" }).click();
   await page.getByRole("button", { name: "Next" }).click();
+  await throughEditor(page);
   await page.getByLabel("Caption").waitFor();
   await page.waitForFunction(() => document.querySelector("video.preview")?.videoWidth > 0, null, { timeout: 10000 });
   const previewWidth = await page.$eval("video.preview", (video) => video.videoWidth);
-  await page.getByRole("button", { name: "Back" }).click();
+  await page.getByRole("button", { name: "Back" }).click(); // to the editor
+  await page.locator(".editor").first().waitFor();
+  await page.getByRole("button", { name: "Back" }).first().click(); // to the camera
   await page.getByRole("button", { name: "Discard all takes" }).click();
   const takesAfterDiscard = await page.locator(".takes li").count();
   await page.reload();

@@ -239,11 +239,25 @@ await journey("engage_and_live_badge", async () => {
   await page.getByRole("button", { name: "Liked" }).click();
   await page.getByRole("list", { name: "Liked" }).getByRole("link").first().waitFor();
   const likedList = await page.getByRole("list", { name: "Liked" }).getByRole("link").count();
+  // A notification that arrives while the creator reads the list joins it, without a reload.
+  await creator.page.keyboard.press("Escape");
+  await creatorDrawer.waitFor({ state: "hidden" });
+  await creator.page.getByRole("link", { name: /^Notifications/ }).click();
+  await creator.page.locator("li .text").first().waitFor();
+  await page.evaluate(async (id) => {
+    const token = JSON.parse(localStorage.getItem("clipfeed.session")).access;
+    await fetch(`/v1/clips/${id}/comments`, { method: "POST", body: JSON.stringify({ body: "one more while you read" }),
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" } });
+  }, clip.clip);
+  await creator.page.locator("li .excerpt", { hasText: "one more while you read" }).waitFor({ timeout: 30000 });
+  const liveList = { notReloaded: await creator.page.evaluate(() => window.notReloaded === true),
+    first: await creator.page.locator("li .excerpt").first().textContent(),
+    when: await creator.page.locator("li time").first().textContent() };
   await ctx.close();
   await creator.ctx.close();
   return { handle, fieldErrors, before, optimistic, likeStatus, liked: server.liked_by_me, rolledBack,
     followStatus, following, followingClip, followingOwner, pinnedFirst, likedList, shareStatus, shares, preferenceStatus, shareNotifications,
-    badgeBefore, badgeText, notReloaded, inbox,
+    badgeBefore, badgeText, notReloaded, inbox, liveList,
     violations: [...drawerViolations, ...inboxViolations], errors: [...page.errors, ...creator.page.errors] };
 });
 
@@ -307,7 +321,7 @@ await journey("block_report_account", async () => {
   await page.getByRole("status").getByText("Blocked.").waitFor();
   const violations = await axe(page);
   await page.goto(`${setup.url}/`);
-  await page.getByText("No clips yet. Come back soon.").waitFor();
+  await page.getByText("No clips yet: new ones show up here as soon as they are ready.").waitFor();
   const clipsAfterBlock = await page.locator("article[data-clip-id]").count();
   await page.goto(`${setup.url}/@${setup.creator.handle}`);
   await page.getByRole("button", { name: `More options for @${setup.creator.handle}` }).click();

@@ -148,6 +148,9 @@ await journey("moderator_rejects", async () => {
   await page.keyboard.press("r");
   const rejectStatus = (await decided).status();
   await page.getByText("Rejected.").first().waitFor();
+  // The decided case leaves the queue once the console has read it again.
+  await page.waitForFunction(() => document.querySelectorAll(".queue button.case").length === 0, null,
+    { timeout: 15000 }).catch(() => {});
   const queueAfter = await page.locator(".queue button.case").count();
 
   await page.getByRole("link", { name: "Blocklist" }).click();

@@ -35,7 +35,7 @@ async def test_jobs_compute_creator_analytics_and_point_in_time_training_rows(cl
     day = datetime.fromtimestamp(scenario.base, UTC).date()
     # A compaction that died before acknowledging wrote the same events again: no change.
     again = [decode(r.value) for p in range(8) for r in await services.log.read("activity.users", p, from_offset=0)]
-    await compaction.write_parts(services, again)
+    await compaction.write_parts(again, services=services)
     report, results = await service.run_jobs(services=services, from_day=day, to_day=day, engine="duckdb")
     assert report.rows["training"] == 3
 
@@ -97,7 +97,7 @@ async def test_batch_loops_compact_and_recompute_the_days_that_changed(client, s
                                                                       duration_ms=4000)], viewer.auth)
     services.settings.lake_flush_interval_s = 0.5
     stop = asyncio.Event()
-    loop = asyncio.create_task(worker.compaction_loop(services, stop))
+    loop = asyncio.create_task(worker.compaction_loop(stop, services=services))
     try:
         for _ in range(200):
             if await services.cache.zcard(compaction.DIRTY_KEY):
@@ -106,7 +106,7 @@ async def test_batch_loops_compact_and_recompute_the_days_that_changed(client, s
     finally:
         stop.set()
         await loop
-    reports = await worker.run_due_jobs(services)
+    reports = await worker.run_due_jobs(services=services)
     today = datetime.now(UTC).date()
     assert [(r.from_day, r.to_day) for r in reports] == [(today, today)] and reports[0].files >= 1
     assert await services.cache.zcard(compaction.DIRTY_KEY) == 0
@@ -114,7 +114,7 @@ async def test_batch_loops_compact_and_recompute_the_days_that_changed(client, s
     assert (stats.totals.plays, stats.totals.views, stats.totals.completion_rate) == (1, 1, 1.0)
 
 
-async def test_lake_run_command_recomputes_a_day(services) -> None:
+async def test_lake_run_command_recomputes_a_day(*, services) -> None:
     import subprocess
 
     from tests.stream.test_worker_kill import CLIPFEED, worker_env

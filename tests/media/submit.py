@@ -19,7 +19,7 @@ from tests.services import shared_media
 SHARED = shared_media()
 
 
-async def creator(services: Services) -> int:
+async def creator(*, services: Services) -> int:
     handle = "c" + uuid.uuid4().hex[:10]
     user = await accounts.create_user(db=services.db, outbox=services.outbox, ids=services.ids,
                                       settings=services.settings, handle=handle, email=f"{handle}@example.com",
@@ -27,10 +27,10 @@ async def creator(services: Services) -> int:
     return int(user.id)
 
 
-async def submit(services: Services, video: Path, *, owner_id: int | None = None, caption: str = "",
+async def submit(video: Path, *, services: Services, owner_id: int | None = None, caption: str = "",
                  edits: dict[str, Any] | None = None, publish: bool = True) -> Event:
     """A clip in ``processing`` with its master stored, and the ``media.uploaded`` event."""
-    owner_id = owner_id or await creator(services)
+    owner_id = owner_id or await creator(services=services)
     clip = await clips_service.create_draft(db=services.db, outbox=services.outbox, ids=services.ids,
                                             owner_id=owner_id, request=ClipCreate(caption=caption))
     key = f"clips/{clip.id}/raw/master{video.suffix}"
@@ -45,24 +45,24 @@ async def submit(services: Services, video: Path, *, owner_id: int | None = None
     return event
 
 
-async def clip_row(services: Services, clip_id: int) -> Clip:
+async def clip_row(clip_id: int, *, services: Services) -> Clip:
     return (await clips_service.get_many(db=services.db, clip_ids=[clip_id]))[clip_id]
 
 
-async def object_keys(services: Services, clip_id: int) -> list[str]:
+async def object_keys(clip_id: int, *, services: Services) -> list[str]:
     return [info.key async for info in services.blobs.list(f"clips/{clip_id}/")]
 
 
 OUTCOMES = ("clip.ready", "clip.review", "clip.rejected", "clip.failed")
 
 
-async def outcomes(services: Services, clip_id: int | None = None) -> list[Event]:
+async def outcomes(clip_id: int | None = None, *, services: Services) -> list[Event]:
     """The clip.<status> events that end media jobs, as published so far (after an outbox flush)."""
     await services.outbox.flush()
-    return [e for e in await topic_events(services, "clips", clip_id) if e.type in OUTCOMES]
+    return [e for e in await topic_events("clips", clip_id, services=services) if e.type in OUTCOMES]
 
 
-async def topic_events(services: Services, topic: str, clip_id: int | None = None) -> list[Event]:
+async def topic_events(topic: str, clip_id: int | None = None, *, services: Services) -> list[Event]:
     try:
         partitions = await services.log.partitions(topic)
     except Exception:

@@ -31,14 +31,14 @@ async def _ticker(lags: list[float], stop: asyncio.Event) -> None:
         lags.append(time.perf_counter() - due)
 
 
-async def test_processing_a_clip_in_process_never_stalls_the_event_loop(services) -> None:
-    event = await submit(services, SHARED / "cup.mp4", caption="A cup on a table #kitchen")
+async def test_processing_a_clip_in_process_never_stalls_the_event_loop(*, services) -> None:
+    event = await submit(SHARED / "cup.mp4", caption="A cup on a table #kitchen", services=services)
     settle_heap()  # as `clipfeed serve` does once its services and workers are up
     lags: list[float] = []
     stop = asyncio.Event()
     ticking = asyncio.create_task(_ticker(lags, stop))
     try:
-        outcome = await run_job(services, Job.from_event(event))
+        outcome = await run_job(Job.from_event(event), services=services)
     finally:
         stop.set()
         await ticking

@@ -48,9 +48,9 @@ def logged(log: Path, event: str) -> list[dict]:
 
 
 async def test_a_worker_stalled_past_its_lease_publishes_nothing_after_another_finished_the_job(
-        services, tmp_path: Path) -> None:
+        tmp_path: Path, *, services) -> None:
     source = make_clip(tmp_path / "src.mp4", size="640x360", seconds=10)
-    event = await submit(services, source)
+    event = await submit(source, services=services)
     clip_id = int(event.key)
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     first = start_worker(services.settings, first_log)
@@ -69,7 +69,7 @@ async def test_a_worker_stalled_past_its_lease_publishes_nothing_after_another_f
         second = start_worker(services.settings, second_log)
 
         async def ready() -> bool:
-            return (await clip_row(services, clip_id)).status == "ready"
+            return (await clip_row(clip_id, services=services)).status == "ready"
 
         await wait_for(ready, 240)
         first.send_signal(signal.SIGCONT)
@@ -84,9 +84,9 @@ async def test_a_worker_stalled_past_its_lease_publishes_nothing_after_another_f
             if worker is not None and worker.poll() is None:
                 worker.send_signal(signal.SIGCONT)
                 stop_process(worker, grace=30)  # SIGTERM, then SIGKILL if it is still finishing a job
-    clip = await clip_row(services, clip_id)
+    clip = await clip_row(clip_id, services=services)
     assert clip.status == "ready"
     await services.outbox.flush()
     await asyncio.sleep(0)
-    results = [e.type for e in await outcomes(services, clip_id)]
+    results = [e.type for e in await outcomes(clip_id, services=services)]
     assert results == ["clip.ready"], f"results published: {results}"

@@ -93,7 +93,7 @@ async def test_embedding_is_deterministic_and_similar_captions_are_closer(clips:
     assert float(cat.embedding @ other.embedding) < float(cat.embedding @ again.embedding) - 0.05
 
 
-async def test_embeddings_are_stored_and_read_back_by_clip(services, tmp_path: Path) -> None:
+async def test_embeddings_are_stored_and_read_back_by_clip(tmp_path: Path, *, services) -> None:
     found = await _extract(package_video("carphone_pristine.mp4"), tmp_path, "Calling home from the car")
     await features.save_metadata(db=services.db, clip_id=101, metadata=found)
     await features.save_metadata(db=services.db, clip_id=101, metadata=found)  # a redelivered job: same row

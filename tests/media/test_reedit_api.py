@@ -16,20 +16,20 @@ from tests.media.submit import SHARED, clip_row, object_keys, outcomes, submit, 
 pytestmark = pytest.mark.slow
 
 
-async def latest_job(services, clip_id: int) -> Job:
+async def latest_job(clip_id: int, *, services) -> Job:
     await services.outbox.flush()  # the API recorded the job in the outbox
-    events = await topic_events(services, "media.uploaded", clip_id)
+    events = await topic_events("media.uploaded", clip_id, services=services)
     return Job.from_event(events[-1])
 
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
 async def test_the_creator_re_edits_without_uploading_again_and_others_cannot(client, services) -> None:
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
-    event = await submit(services, SHARED / "carphone_pristine.mp4", owner_id=alice.id)
+    event = await submit(SHARED / "carphone_pristine.mp4", owner_id=alice.id, services=services)
     clip_id = int(event.key)
     assert_problem(await client.post(f"/v1/clips/{clip_id}/edits", headers=alice.auth, json={"trim_end": 2}), 409)
-    assert await run_job(services, Job.from_event(event)) == "ready"
-    before = await clip_row(services, clip_id)
+    assert await run_job(Job.from_event(event), services=services) == "ready"
+    before = await clip_row(clip_id, services=services)
     assert before.duration_ms == pytest.approx(4000, abs=40)
 
     assert_problem(await client.post(f"/v1/clips/{clip_id}/edits", headers=bob.auth, json={"trim_end": 2}), 403)
@@ -43,21 +43,21 @@ async def test_the_creator_re_edits_without_uploading_again_and_others_cannot(cl
                                  json={"trim_start": 1, "trim_end": 3, "texts": [{"text": "take two"}]})
     assert accepted.status_code == 202 and accepted.json()["status"] == "processing"
     assert_problem(await client.get(f"/v1/clips/{clip_id}", headers=bob.auth), 404)  # out of sight meanwhile
-    job = await latest_job(services, clip_id)
+    job = await latest_job(clip_id, services=services)
     assert job.edits.trim_end == 3 and job.master_key == before.media["master"]
-    assert await run_job(services, job) == "ready"
-    after = await clip_row(services, clip_id)
+    assert await run_job(job, services=services) == "ready"
+    after = await clip_row(clip_id, services=services)
     assert after.duration_ms == pytest.approx(2000, abs=40) and after.media["master"] == before.media["master"]
     assert after.media["edits"]["texts"][0]["text"] == "take two"
-    assert not [k for k in await object_keys(services, clip_id) if "/work/" in k]
+    assert not [k for k in await object_keys(clip_id, services=services) if "/work/" in k]
 
 
 @pytest.mark.parametrize("stack", ["real"], indirect=True)
-async def test_on_the_real_stack_the_renditions_play_straight_from_s3(services, tmp_path: Path) -> None:
-    event = await submit(services, SHARED / "bigbuckbunny.mp4")
-    assert await run_job(services, Job.from_event(event)) == "ready"
-    clip = await clip_row(services, int(event.key))
-    keys = await object_keys(services, clip.id)
+async def test_on_the_real_stack_the_renditions_play_straight_from_s3(tmp_path: Path, *, services) -> None:
+    event = await submit(SHARED / "bigbuckbunny.mp4", services=services)
+    assert await run_job(Job.from_event(event), services=services) == "ready"
+    clip = await clip_row(int(event.key), services=services)
+    keys = await object_keys(clip.id, services=services)
     assert clip.media["hls"] in keys and clip.media["dash"] in keys and len(keys) == clip.media["objects"] + 1
     for key in keys:  # the store's layout, copied as an edge cache would hold it
         (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
@@ -65,4 +65,4 @@ async def test_on_the_real_stack_the_renditions_play_straight_from_s3(services, 
     played = subprocess.run(["ffmpeg", "-v", "error", "-i", str(tmp_path / clip.media["hls"]), "-map", "0",
                              "-f", "null", "-"], capture_output=True, text=True)
     assert played.returncode == 0 and played.stderr == ""
-    assert [e.type for e in await outcomes(services, clip.id)] == ["clip.ready"]
+    assert [e.type for e in await outcomes(clip.id, services=services)] == ["clip.ready"]

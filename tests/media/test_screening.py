@@ -28,7 +28,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("screening-clips")
 
 
-async def _clip(services, owner_id: int, caption: str = "") -> int:
+async def _clip(owner_id: int, caption: str = "", *, services) -> int:
     clip = await clips_service.create_draft(db=services.db, outbox=services.outbox, ids=services.ids,
                                             owner_id=owner_id, request=ClipCreate(caption=caption))
     await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=clip.id,
@@ -36,8 +36,8 @@ async def _clip(services, owner_id: int, caption: str = "") -> int:
     return clip.id
 
 
-async def _screen(services, clip_id: int, source: Path, tmp_path: Path, caption: str = "",
-                  hashtags: list[str] | None = None) -> screening.ScreeningResult:
+async def _screen(clip_id: int, source: Path, tmp_path: Path, caption: str = "", hashtags: list[str] | None = None,
+                  *, services) -> screening.ScreeningResult:
     return await screening.screen(services=services, clip_id=clip_id, source=source, workdir=tmp_path / str(clip_id),
                                   probe=await probe(source), caption=caption, hashtags=hashtags or [])
 
@@ -95,8 +95,8 @@ async def test_blocklist_catches_a_rescaled_reencoded_copy_but_not_another_clip(
     creator, mod = await signup(client, "creator"), await signup(client, "mod")
     await accounts.set_role(db=services.db, cache=services.cache, handle="mod", role=Role.moderator)
     original = package_video("bigbuckbunny.mp4")
-    first = await _clip(services, creator.id, "bunny")
-    assert (await _screen(services, first, original, tmp_path)).decision == "approve"
+    first = await _clip(creator.id, "bunny", services=services)
+    assert (await _screen(first, original, tmp_path, services=services)).decision == "approve"
 
     added = await client.post("/v1/moderation/blocklist", headers=mod.auth,
                               json={"clip_id": str(first), "reason": "test: pretend this is prohibited"})
@@ -105,12 +105,13 @@ async def test_blocklist_catches_a_rescaled_reencoded_copy_but_not_another_clip(
 
     uploader = await signup(client, "uploader")
     copy = clipgen.reencode(original, clips / "bunny-copy.mp4", vf="scale=480:270", crf=34)
-    result = await _screen(services, await _clip(services, uploader.id), copy, tmp_path)
+    result = await _screen(await _clip(uploader.id, services=services), copy, tmp_path, services=services)
     assert result.decision == "reject" and result.scores["blocklist"] >= 0.8
     assert result.creator_reason and "not allowed" in result.creator_reason
     assert any(added.json()["id"] in reason for reason in result.reasons)
 
-    other = await _screen(services, await _clip(services, uploader.id), package_video("bikes.mp4"), tmp_path)
+    other = await _screen(await _clip(uploader.id, services=services), package_video("bikes.mp4"), tmp_path,
+                          services=services)
     assert other.scores["blocklist"] == 0.0 and other.decision == "approve"
 
 
@@ -138,10 +139,12 @@ async def test_moderators_blocklist_an_uploaded_file_and_others_cannot(
     assert_problem(await client.get("/v1/moderation/blocklist", headers=user.auth), 403)
 
     copy = clipgen.reencode(banned, clips / "banned-copy.mp4", vf="scale=640:480")
-    assert (await _screen(services, await _clip(services, user.id), copy, tmp_path)).decision == "reject"
+    assert (await _screen(await _clip(user.id, services=services), copy, tmp_path,
+                          services=services)).decision == "reject"
     removed = await client.delete(f"/v1/moderation/blocklist/{made.json()['id']}", headers=mod.auth)
     assert removed.status_code == 204
-    assert (await _screen(services, await _clip(services, user.id), copy, tmp_path)).scores["blocklist"] == 0.0
+    assert (await _screen(await _clip(user.id, services=services), copy, tmp_path,
+                          services=services)).scores["blocklist"] == 0.0
 
 
 async def test_a_reupload_of_someone_elses_clip_is_held_but_your_own_is_allowed(
@@ -150,36 +153,39 @@ async def test_a_reupload_of_someone_elses_clip_is_held_but_your_own_is_allowed(
     mod = await signup(client, "mod3")
     await accounts.set_role(db=services.db, cache=services.cache, handle="mod3", role=Role.moderator)
     source = package_video("bikes.mp4")
-    original = await _clip(services, alice.id)
-    assert (await _screen(services, original, source, tmp_path)).decision == "approve"
+    original = await _clip(alice.id, services=services)
+    assert (await _screen(original, source, tmp_path, services=services)).decision == "approve"
     await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=original,
                                    status=ClipStatus.ready)
 
     copy = clipgen.reencode(source, clips / "bikes-copy.mp4", vf="scale=320:136")
-    stolen = await _clip(services, bob.id)
-    result = await _screen(services, stolen, copy, tmp_path)
+    stolen = await _clip(bob.id, services=services)
+    result = await _screen(stolen, copy, tmp_path, services=services)
     assert result.decision == "hold" and result.scores["duplicate"] >= 0.9
     assert "copy of another creator's clip" in (result.creator_reason or "")
     queue = (await client.get("/v1/moderation/queue", headers=mod.auth)).json()["items"]
     assert [(c["subject_id"], c["source"]) for c in queue] == [(str(stolen), "auto")]
     # Screening the same clip again (a redelivered job) joins the pending case.
-    await _screen(services, stolen, copy, tmp_path)
+    await _screen(stolen, copy, tmp_path, services=services)
     assert len((await client.get("/v1/moderation/queue", headers=mod.auth)).json()["items"]) == 1
 
-    again = await _screen(services, await _clip(services, alice.id), source, tmp_path)
+    again = await _screen(await _clip(alice.id, services=services), source, tmp_path, services=services)
     assert again.decision == "approve" and again.scores["duplicate_own"] == 1.0
     stored = await features.get(db=services.db, clip_id=stolen)
     assert stored is not None and stored.flags["decision"] == "hold" and stored.fingerprint
 
 
-async def test_caption_rules_hold_spam_and_reject_abuse(services, clips: Path, tmp_path: Path) -> None:
+async def test_caption_rules_hold_spam_and_reject_abuse(clips: Path, tmp_path: Path, *, services) -> None:
     owner = await accounts.create_user(db=services.db, outbox=services.outbox, ids=services.ids,
                                        settings=services.settings, handle="captions", email="c@example.com",
                                        password="long enough password")
     clip = clipgen.make(clips / "plain.mp4", "testsrc2=s=320x240", seconds=2)
-    fine = await _screen(services, await _clip(services, owner.id), clip, tmp_path, "A sunny walk #park", ["park"])
+    fine = await _screen(await _clip(owner.id, services=services), clip, tmp_path, "A sunny walk #park", ["park"],
+                         services=services)
     assert fine.decision == "approve" and fine.scores["text"] == 0.0
-    spam = await _screen(services, await _clip(services, owner.id), clip, tmp_path, "Get free followers now")
+    spam = await _screen(await _clip(owner.id, services=services), clip, tmp_path, "Get free followers now",
+                         services=services)
     assert spam.decision == "hold" and spam.triggered == ["text"]
-    abuse = await _screen(services, await _clip(services, owner.id), clip, tmp_path, "you should", ["kys"])
+    abuse = await _screen(await _clip(owner.id, services=services), clip, tmp_path, "you should", ["kys"],
+                          services=services)
     assert abuse.decision == "reject" and "caption" in (abuse.creator_reason or "")

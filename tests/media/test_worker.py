@@ -42,14 +42,14 @@ def start_worker(settings) -> subprocess.Popen[bytes]:
 
 
 async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_finishes_it_once(
-        services, tmp_path: Path) -> None:
+        tmp_path: Path, *, services) -> None:
     source = make_clip(tmp_path / "src.mp4", size="1280x720", seconds=12)
-    event = await submit(services, source)
+    event = await submit(source, services=services)
     clip_id = int(event.key)
     first = start_worker(services.settings)
     try:
         async def segments_uploaded() -> bool:
-            return len([k for k in await object_keys(services, clip_id) if k.endswith(".m4s")]) >= 4
+            return len([k for k in await object_keys(clip_id, services=services) if k.endswith(".m4s")]) >= 4
 
         await wait_for(segments_uploaded, 120)
         # Mid-transcode: segments are going up, the manifests of the finished job are not there.
@@ -62,21 +62,21 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
     await asyncio.sleep(0.5)
     orphans = subprocess.run(["pgrep", "-f", f"media-work/{clip_id}"], capture_output=True, text=True).stdout
     assert orphans == "", "the killed worker's FFmpeg kept running"
-    assert (await clip_row(services, clip_id)).status == "processing"
+    assert (await clip_row(clip_id, services=services)).status == "processing"
     second = start_worker(services.settings)
     try:
         async def ready() -> bool:
-            return (await clip_row(services, clip_id)).status == "ready"
+            return (await clip_row(clip_id, services=services)).status == "ready"
 
         await wait_for(ready, 240)
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(30)
-    clip = await clip_row(services, clip_id)
-    assert set(await object_keys(services, clip_id)) == expected_objects(clip)
+    clip = await clip_row(clip_id, services=services)
+    assert set(await object_keys(clip_id, services=services)) == expected_objects(clip)
     async def ready_events() -> list:
         await services.outbox.flush()  # relayed after commit, by whichever process gets to it
-        return [e for e in await topic_events(services, "clips", clip_id) if e.type == "clip.ready"]
+        return [e for e in await topic_events("clips", clip_id, services=services) if e.type == "clip.ready"]
 
     async def announced() -> bool:
         return bool(await ready_events())
@@ -84,27 +84,30 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
     await wait_for(announced, 60)
     await asyncio.sleep(1.0)
     assert len(await ready_events()) == 1
-    assert [e.type for e in await outcomes(services, clip_id)] == ["clip.ready"]
+    assert [e.type for e in await outcomes(clip_id, services=services)] == ["clip.ready"]
 
 
-async def test_a_three_minute_clip_is_encoded_in_chunks_and_joined_on_the_same_keyframes(
-        services, tmp_path: Path) -> None:
-    source = make_clip(tmp_path / "long.mp4", size="480x270", seconds=180)
-    event = await submit(services, source)
+# Chunks of 10 s past 20 s rather than the defaults (30 s past 60 s): the same six chunks
+# and joins from a clip a third as long.
+@pytest.mark.settings(media_chunk_after_s=20.0, media_chunk_s=10.0)
+async def test_a_long_clip_is_encoded_in_chunks_and_joined_on_the_same_keyframes(
+        tmp_path: Path, *, services) -> None:
+    source = make_clip(tmp_path / "long.mp4", size="480x270", seconds=60)
+    event = await submit(source, services=services)
     clip_id = int(event.key)
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_role(services, "media", stop))
+    worker = asyncio.create_task(run_role("media", stop, services=services))
     try:
         async def done() -> bool:
-            return (await clip_row(services, clip_id)).status == "ready"
+            return (await clip_row(clip_id, services=services)).status == "ready"
 
         await wait_for(done, 400)
     finally:
         stop.set()
         await worker
-    clip = await clip_row(services, clip_id)
-    chunk_jobs = await topic_events(services, "media.chunks", clip_id)
-    assert len(chunk_jobs) == 6 and clip.duration_ms == 180_000  # cut at 29, 59, 89, ... s
+    clip = await clip_row(clip_id, services=services)
+    chunk_jobs = await topic_events("media.chunks", clip_id, services=services)
+    assert len(chunk_jobs) == 6 and clip.duration_ms == 60_000  # cut at 9, 19, 29, ... s
     folder = tmp_path / "joined"
     folder.mkdir()
     rendition = next(iter(clip.media["renditions"].values()))
@@ -116,36 +119,36 @@ async def test_a_three_minute_clip_is_encoded_in_chunks_and_joined_on_the_same_k
                                                      "nokey", "-show_entries", "frame=pts_time", "-of",
                                                      "csv=p=0").split()]
     offsets = [round(t - times[0], 2) for t in times]
-    assert offsets == [0.0, *[float(s) for s in range(1, 180, 2)]]
+    assert offsets == [0.0, *[float(s) for s in range(1, 60, 2)]]
     assert float(ffprobe(folder / "all.mp4", "-show_entries", "format=duration", "-of", "csv=p=0")) == \
-        pytest.approx(180, abs=0.2)
-    assert set(await object_keys(services, clip_id)) == expected_objects(clip)
+        pytest.approx(60, abs=0.2)
+    assert set(await object_keys(clip_id, services=services)) == expected_objects(clip)
 
 
-async def test_an_unreadable_job_fails_its_clip_and_goes_to_the_dead_letter_topic(services) -> None:
+async def test_an_unreadable_job_fails_its_clip_and_goes_to_the_dead_letter_topic(*, services) -> None:
     from clipfeed.core.events import Event
 
     video = make_clip(Path(services.settings.data_dir) / "tiny.mp4", seconds=1.5, size="320x240")
-    event = await submit(services, video, publish=False)
+    event = await submit(video, publish=False, services=services)
     clip_id = int(event.key)
     broken = Event(id=services.ids.next_id(), type="media.uploaded", key=str(clip_id), actor_id=event.actor_id,
                    payload={"clip_id": str(clip_id), "master_key": "../elsewhere"})
     await services.log.append("media.uploaded", broken.encode(), key=str(clip_id).encode())
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_role(services, "media", stop))
+    worker = asyncio.create_task(run_role("media", stop, services=services))
     try:
         async def failed() -> bool:
-            return (await clip_row(services, clip_id)).status == "failed"
+            return (await clip_row(clip_id, services=services)).status == "failed"
 
         await wait_for(failed, timeout=90)
-        await wait_for(lambda: _has_dead_letter(services, clip_id), timeout=30)
+        await wait_for(lambda: _has_dead_letter(clip_id, services=services), timeout=30)
     finally:
         stop.set()
         await worker
-    clip = await clip_row(services, clip_id)
+    clip = await clip_row(clip_id, services=services)
     assert clip.status_reason == "processing failed; please try again later"
-    assert await object_keys(services, clip_id) == [event.payload["master_key"]]  # the upload is kept
+    assert await object_keys(clip_id, services=services) == [event.payload["master_key"]]  # the upload is kept
 
 
-async def _has_dead_letter(services, clip_id: int) -> bool:
-    return any(e.key == str(clip_id) for e in await topic_events(services, "dlq.media"))
+async def _has_dead_letter(clip_id: int, *, services) -> bool:
+    return any(e.key == str(clip_id) for e in await topic_events("dlq.media", services=services))

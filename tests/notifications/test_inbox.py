@@ -22,18 +22,18 @@ async def _inbox(client, who) -> dict:
 async def test_follows_likes_comments_replies_mentions_and_shares_notify_the_right_people(client, services) -> None:
     alice, bob, carol, dave = [await signup(client, n) for n in ("alice", "bob", "carol", "dave")]
     clip = await ready_clip(client, services, alice)
-    async with stream_role(services):
+    async with stream_role(services=services):
         await client.put("/v1/users/alice/follow", headers=bob.auth)
         for fan in (bob, carol, dave):
             await client.put(f"/v1/clips/{clip}/like", headers=fan.auth)
-            await caught_up(services)  # likes one after another: the newest liker leads
+            await caught_up(services=services)  # likes one after another: the newest liker leads
         await client.put(f"/v1/clips/{clip}/like", headers=alice.auth)  # her own: no notification
         comment = (await client.post(f"/v1/clips/{clip}/comments", headers=bob.auth,
                                      json={"body": "love it, look @carol"})).json()
         await client.post(f"/v1/clips/{clip}/comments", headers=alice.auth,
                           json={"body": "thank you!", "parent_id": comment["id"]})
         await client.post(f"/v1/clips/{clip}/shares", headers=carol.auth, json={"channel": "user", "to_user": "dave"})
-        await caught_up(services)
+        await caught_up(services=services)
         for_alice = await _inbox(client, alice)
         texts = [n["text"] for n in for_alice["items"]]
         assert texts[:2] == ["@bob commented on your clip", "@dave and 2 others liked your clip"]
@@ -54,10 +54,10 @@ async def test_follows_likes_comments_replies_mentions_and_shares_notify_the_rig
 
 async def test_unread_counts_fall_as_notifications_are_read_and_only_by_their_owner(client, services) -> None:
     alice, bob, carol = [await signup(client, n) for n in ("alice", "bob", "carol")]
-    async with stream_role(services):
+    async with stream_role(services=services):
         for fan in (bob, carol):
             await client.put("/v1/users/alice/follow", headers=fan.auth)
-        await caught_up(services)
+        await caught_up(services=services)
     assert (await client.get("/v1/notifications/unread-count", headers=alice.auth)).json() == {"unread_count": 2}
     first = (await client.get("/v1/notifications?limit=1", headers=alice.auth)).json()
     assert len(first["items"]) == 1 and first["next_cursor"]
@@ -86,12 +86,12 @@ async def test_muted_kinds_and_blocked_people_do_not_notify(client, services) ->
     bobs_clip = await ready_clip(client, services, bob)
     secret = await ready_clip(client, services, alice, visibility="private")
     await client.put("/v1/users/carol/block", headers=alice.auth)
-    async with stream_role(services):
+    async with stream_role(services=services):
         await client.put(f"/v1/clips/{clip}/like", headers=bob.auth)
         await client.post(f"/v1/clips/{bobs_clip}/comments", headers=carol.auth, json={"body": "hey @alice"})
         await client.put("/v1/users/alice/follow", headers=bob.auth)
         await client.post(f"/v1/clips/{secret}/comments", headers=alice.auth, json={"body": "note to @bob"})
-        await caught_up(services)
+        await caught_up(services=services)
     assert [n["kind"] for n in (await _inbox(client, alice))["items"]] == ["follow", "clip_ready", "clip_ready"]
     # Bob hears of carol's comment on his clip, not of a mention on a clip he may not see.
     assert [n["kind"] for n in (await _inbox(client, bob))["items"]] == ["comment", "clip_ready"]
@@ -106,11 +106,11 @@ async def test_new_clips_reach_followers_on_write_below_the_threshold_and_on_rea
     await client.put("/v1/users/sam/follow", headers=bob.auth)  # sam: 1 follower, at the threshold
     for fan in (bob, carol):  # bea: 2 followers, above it
         await client.put("/v1/users/bea/follow", headers=fan.auth)
-    async with stream_role(services):
+    async with stream_role(services=services):
         small = await ready_clip(client, services, sam, caption="from sam")
         big = await ready_clip(client, services, bea, caption="from bea")
         await ready_clip(client, services, bea, caption="unlisted", visibility="unlisted")
-        await caught_up(services)
+        await caught_up(services=services)
         async with services.db.shard_session(bob.id) as session:
             written = (await session.scalars(sa.select(Notification.clip_id).where(
                 Notification.recipient_id == bob.id, Notification.kind == "new_clip"))).all()
@@ -128,7 +128,7 @@ async def test_new_clips_reach_followers_on_write_below_the_threshold_and_on_rea
         rejected = int((await client.post("/v1/clips", headers=sam.auth, json={"caption": "nope"})).json()["id"])
         await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=rejected,
                                        status=ClipStatus.rejected, reason="contains a copyrighted song")
-        await caught_up(services)
+        await caught_up(services=services)
     texts = [n["text"] for n in (await _inbox(client, sam))["items"]]
     assert texts[0] == "Your clip was not published: contains a copyrighted song"
     assert "Your clip is ready and published" in texts

@@ -22,7 +22,7 @@ from tests import services as engines
 MASTER = b"\x00\x00\x00\x18ftypmp42 not really a video, but bytes to find again"
 
 
-async def _write_user_clip_and_master(services: Services) -> tuple[int, int]:
+async def _write_user_clip_and_master(*, services: Services) -> tuple[int, int]:
     await accounts.register(db=services.db, outbox=services.outbox, ids=services.ids, settings=services.settings,
                             request=RegisterRequest(handle="drill", email="drill@example.com",
                                                     password="restore-drill-password"))
@@ -55,8 +55,8 @@ def _run(*argv: str | Path) -> None:
 
 
 @pytest.mark.parametrize("stack", ["embedded"])
-async def test_embedded_stack_is_restored_from_an_online_backup(services: Services, tmp_path: Path) -> None:
-    user_id, clip_id = await _write_user_clip_and_master(services)
+async def test_embedded_stack_is_restored_from_an_online_backup(tmp_path: Path, *, services: Services) -> None:
+    user_id, clip_id = await _write_user_clip_and_master(services=services)
     live = services.settings.data_dir
     backup = tmp_path.parent / f"{tmp_path.name}-backup"
     (backup / "events").mkdir(parents=True)
@@ -79,9 +79,9 @@ async def test_embedded_stack_is_restored_from_an_online_backup(services: Servic
 
 
 @pytest.mark.parametrize("stack", ["real"])
-async def test_postgresql_database_is_restored_from_pg_dump(services: Services, tmp_path: Path,
-                                                            postgres_server_url: str) -> None:
-    user_id, clip_id = await _write_user_clip_and_master(services)
+async def test_postgresql_database_is_restored_from_pg_dump(tmp_path: Path, postgres_server_url: str,
+                                                            *, services: Services) -> None:
+    user_id, clip_id = await _write_user_clip_and_master(services=services)
     dump = tmp_path / "clipfeed.dump"
     _run("pg_dump", "--format=custom", f"--file={dump}", services.settings.database_url)
 

@@ -12,7 +12,7 @@ from clipfeed.clips.models import Clip
 from clipfeed.recs.worker import index_clips, processors_running
 
 
-async def seed_catalogue(services, *, creators: int, clips_per_creator: int,
+async def seed_catalogue(*, services, creators: int, clips_per_creator: int,
                          tags: list[str], start: datetime | None = None) -> dict[int, Clip]:
     """Ready public clips, inserted straight into the tables and indexed for the feed as an
     established catalogue (not in the fresh pool); clip ``n`` carries hashtag ``tags[n % len(tags)]``."""
@@ -34,12 +34,12 @@ async def seed_catalogue(services, *, creators: int, clips_per_creator: int,
         session.add_all(users)
     async with services.db.session() as session:
         session.add_all(list(clips.values()))
-    await index_clips(services, list(clips.values()), fresh=False)
+    await index_clips(list(clips.values()), fresh=False, services=services)
     return clips
 
 
 @pytest.fixture
-async def feed_workers(services) -> AsyncIterator[None]:
+async def feed_workers(*, services) -> AsyncIterator[None]:
     """The feed's stream processors, as ``clipfeed worker stream`` runs them."""
-    async with processors_running(services):
+    async with processors_running(services=services):
         yield

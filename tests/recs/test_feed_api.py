@@ -12,7 +12,8 @@ from tests.recs.conftest import seed_catalogue
 
 
 async def test_a_signed_in_viewer_pages_through_the_feed_without_repeats(client, services) -> None:
-    clips = await seed_catalogue(services, creators=20, clips_per_creator=10, tags=["cats", "dogs", "food", "skate"])
+    clips = await seed_catalogue(creators=20, clips_per_creator=10, tags=["cats", "dogs", "food", "skate"],
+                                 services=services)
     viewer = await signup(client, "pager")
     seen: list[str] = []
     cursor = None
@@ -30,7 +31,7 @@ async def test_a_signed_in_viewer_pages_through_the_feed_without_repeats(client,
 
 
 async def test_an_anonymous_viewer_gets_a_feed_and_a_device_cookie(client, services) -> None:
-    await seed_catalogue(services, creators=5, clips_per_creator=6, tags=["cats", "dogs"])
+    await seed_catalogue(creators=5, clips_per_creator=6, tags=["cats", "dogs"], services=services)
     first = await client.get("/v1/feed", params={"limit": 5})
     assert first.status_code == 200 and len(first.json()["items"]) == 5
     assert "cf_device" in first.cookies
@@ -41,7 +42,7 @@ async def test_an_anonymous_viewer_gets_a_feed_and_a_device_cookie(client, servi
 
 
 async def test_indexing_a_clip_renders_its_view_so_a_feed_page_needs_no_database_read(client, services) -> None:
-    clips = await seed_catalogue(services, creators=3, clips_per_creator=4, tags=["cats"])
+    clips = await seed_catalogue(creators=3, clips_per_creator=4, tags=["cats"], services=services)
     clip = next(iter(clips.values()))
     raw = await services.cache.get(view_key(clip.id))
     assert raw is not None

@@ -32,7 +32,7 @@ async def _page(client, account, cursor=None, limit=10):
 @pytest.mark.slow
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
 async def test_no_clip_repeats_across_500_pages(client, services) -> None:
-    await seed_catalogue(services, creators=60, clips_per_creator=100, tags=TAGS)
+    await seed_catalogue(creators=60, clips_per_creator=100, tags=TAGS, services=services)
     viewer = await signup(client, "bingewatcher")
     shown: list[str] = []
     cursor = None
@@ -45,7 +45,7 @@ async def test_no_clip_repeats_across_500_pages(client, services) -> None:
 
 
 async def test_blocked_creators_never_appear_even_from_a_buffer(client, services, feed_workers) -> None:
-    clips = await seed_catalogue(services, creators=6, clips_per_creator=60, tags=TAGS)
+    clips = await seed_catalogue(creators=6, clips_per_creator=60, tags=TAGS, services=services)
     viewer = await signup(client, "blocker")
     first = await _page(client, viewer)  # builds a buffer that holds the creator's clips
     owners = {int(item["clip"]["owner_id"]) for item in first["items"]}
@@ -69,7 +69,7 @@ async def test_blocked_creators_never_appear_even_from_a_buffer(client, services
 async def test_pages_stay_full_until_every_allowed_clip_has_been_served(client, services) -> None:
     # A catalogue smaller than the sources' quotas: builds read it in windows, and a page must
     # not come out short while unseen clips sit outside the window a build happened to read.
-    clips = await seed_catalogue(services, creators=6, clips_per_creator=10, tags=TAGS)
+    clips = await seed_catalogue(creators=6, clips_per_creator=10, tags=TAGS, services=services)
     viewer = await signup(client, "completist")
     first = await _page(client, viewer)
     target = int(first["items"][0]["clip"]["owner_id"])
@@ -92,7 +92,7 @@ async def test_pages_stay_full_until_every_allowed_clip_has_been_served(client, 
 
 
 async def test_a_new_clip_reaches_some_feeds_within_a_minute(client, services, feed_workers) -> None:
-    await seed_catalogue(services, creators=10, clips_per_creator=20, tags=TAGS)
+    await seed_catalogue(creators=10, clips_per_creator=20, tags=TAGS, services=services)
     creator = await signup(client, "newcomer")
     draft = await clips_service.create_draft(db=services.db, outbox=services.outbox, ids=services.ids,
                                              owner_id=creator.id, request=ClipCreate(caption="first clip #premiere"))
@@ -112,7 +112,7 @@ async def test_a_new_clip_reaches_some_feeds_within_a_minute(client, services, f
 
 
 async def test_a_skip_heavy_viewer_sees_fewer_clips_like_the_skipped_ones(client, services, feed_workers) -> None:
-    await seed_catalogue(services, creators=30, clips_per_creator=20, tags=["cats", "dogs"])
+    await seed_catalogue(creators=30, clips_per_creator=20, tags=["cats", "dogs"], services=services)
     viewer = await signup(client, "dogperson")
     first = await _page(client, viewer, limit=20)
     cats_before = [i for i in first["items"] if "cats" in i["clip"]["hashtags"]]
@@ -139,7 +139,7 @@ async def test_a_skip_heavy_viewer_sees_fewer_clips_like_the_skipped_ones(client
 async def test_a_skip_reranks_the_buffer_so_the_next_page_drops_what_was_skipped(client, services) -> None:
     # No stream worker here: the skips are folded in directly, so no background refill races
     # the page and the buffer built by the first page is what the second one re-ranks.
-    await seed_catalogue(services, creators=30, clips_per_creator=20, tags=["cats", "dogs"])
+    await seed_catalogue(creators=30, clips_per_creator=20, tags=["cats", "dogs"], services=services)
     viewer = await signup(client, "reranked")
     first = await _page(client, viewer)
     assert first["served_by"] == "cold_start"
@@ -165,7 +165,7 @@ async def test_a_skip_reranks_the_buffer_so_the_next_page_drops_what_was_skipped
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
 async def test_deleted_private_and_not_interested_clips_leave_the_feed(client, services, feed_workers) -> None:
-    clips = await seed_catalogue(services, creators=4, clips_per_creator=10, tags=TAGS)
+    clips = await seed_catalogue(creators=4, clips_per_creator=10, tags=TAGS, services=services)
     viewer = await signup(client, "tidy")
     owner_ids = {c.owner_id for c in clips.values()}
     gone = list(clips.values())[:2]

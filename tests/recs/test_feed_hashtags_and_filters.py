@@ -18,8 +18,9 @@ def hashtags_of(page: dict) -> list[list[str]]:
 
 
 async def test_a_followed_hashtag_has_its_own_tab_newest_first_and_joins_for_you(client, services) -> None:
-    clips = await seed_catalogue(services, creators=6, clips_per_creator=6, tags=["cats", "dogs", "food", "skate"])
-    await reindex(services)  # hashtag follows need the tag in the search index
+    clips = await seed_catalogue(creators=6, clips_per_creator=6, tags=["cats", "dogs", "food", "skate"],
+                                 services=services)
+    await reindex(services=services)  # hashtag follows need the tag in the search index
     viewer = await signup(client, "tag_follower")
     assert (await client.get("/v1/feed", params={"tab": "hashtags"}, headers=viewer.auth)).json()["items"] == []
 
@@ -47,8 +48,8 @@ async def test_a_followed_hashtag_has_its_own_tab_newest_first_and_joins_for_you
 
 
 async def test_muted_words_and_hashtags_leave_for_you_following_and_the_hashtags_tab(client, services) -> None:
-    clips = await seed_catalogue(services, creators=3, clips_per_creator=8, tags=["cats", "dogs"])
-    await reindex(services)
+    clips = await seed_catalogue(creators=3, clips_per_creator=8, tags=["cats", "dogs"], services=services)
+    await reindex(services=services)
     viewer = await signup(client, "calm_viewer")
     creator = next(iter(clips.values())).owner_id
     assert (await client.put(f"/v1/users/{creator}/follow", headers=viewer.auth)).status_code in (200, 201, 204)
@@ -75,7 +76,7 @@ async def test_muted_words_and_hashtags_leave_for_you_following_and_the_hashtags
 
 
 async def test_comments_matching_a_mute_filter_come_marked_filtered(client, services) -> None:
-    clips = await seed_catalogue(services, creators=1, clips_per_creator=1, tags=["cats"])
+    clips = await seed_catalogue(creators=1, clips_per_creator=1, tags=["cats"], services=services)
     clip_id = next(iter(clips))
     writer = await signup(client, "chatty")
     reader = await signup(client, "reader")
@@ -97,13 +98,13 @@ async def test_feed_items_carry_the_creators_avatar_as_an_absolute_url(client, s
     put = await client.put("/v1/me/avatar", content=_image("PNG"),
                            headers={**creator.auth, "content-type": "image/png"})
     assert put.status_code == 200, put.text
-    plain = await seed_catalogue(services, creators=1, clips_per_creator=1, tags=["cats"])
+    plain = await seed_catalogue(creators=1, clips_per_creator=1, tags=["cats"], services=services)
     now = datetime.now(UTC)
     clip = Clip(id=services.ids.next_id(), owner_id=creator.id, caption="me #cats", hashtags=["cats"],
                 visibility="public", status="ready", media={}, duration_ms=15_000, published_at=now, created_at=now)
     async with services.db.session() as session:
         session.add(clip)
-    await index_clips(services, [clip])
+    await index_clips([clip], services=services)
     viewer = await signup(client, "avatar_viewer")
     items = (await client.get("/v1/feed", params={"limit": 10}, headers=viewer.auth)).json()["items"]
     avatars = {item["clip"]["id"]: item["clip"]["owner_avatar_url"] for item in items}

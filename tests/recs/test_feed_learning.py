@@ -20,7 +20,7 @@ TAGS = ["cats", "dogs", "food", "skate", "music"]
 
 
 async def test_onboarding_interests_shape_a_new_viewers_first_page(client, services) -> None:
-    await seed_catalogue(services, creators=25, clips_per_creator=20, tags=TAGS)
+    await seed_catalogue(creators=25, clips_per_creator=20, tags=TAGS, services=services)
     viewer = await signup(client, "skater")
     assert_problem(await client.put("/v1/feed/interests", json={"hashtags": ["skate"]}), 401)
     assert_problem(await client.put("/v1/feed/interests", json={"hashtags": ["no spaces"]}, headers=viewer.auth), 422)
@@ -34,7 +34,7 @@ async def test_onboarding_interests_shape_a_new_viewers_first_page(client, servi
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
 async def test_the_following_tab_lists_followed_creators_newest_first(client, services) -> None:
-    clips = await seed_catalogue(services, creators=3, clips_per_creator=8, tags=TAGS)
+    clips = await seed_catalogue(creators=3, clips_per_creator=8, tags=TAGS, services=services)
     viewer = await signup(client, "fan")
     creator = next(iter(clips.values())).owner_id
     users = await accounts.get_many(db=services.db, user_ids=[viewer.id, creator])
@@ -50,7 +50,7 @@ async def test_the_following_tab_lists_followed_creators_newest_first(client, se
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)
 async def test_impressions_and_feedback_train_a_model_the_feed_then_serves(client, services, feed_workers) -> None:
-    await seed_catalogue(services, creators=20, clips_per_creator=15, tags=TAGS)
+    await seed_catalogue(creators=20, clips_per_creator=15, tags=TAGS, services=services)
     now = int(time.time() * 1000)
     for n in range(12):
         device = f"device-{n}"
@@ -64,8 +64,8 @@ async def test_impressions_and_feedback_train_a_model_the_feed_then_serves(clien
         response = await client.post("/v1/events", json={"events": events}, headers={"X-Device-ID": device})
         assert response.status_code in (200, 202), response.text
     await asyncio.sleep(3.0)  # the stream worker attaches the labels
-    assert await training.close_impressions(services, older_than=0) == 300
-    report = await training.train(services, min_rows=100)
+    assert await training.close_impressions(older_than=0, services=services) == 300
+    report = await training.train(min_rows=100, services=services)
     assert report["rows"] == 300 and report["promoted"] and report["retrieval"]
     index = await registry.read_index(services.blobs)
     assert index["current"] == report["model"] and index["models"][report["model"]]["metrics"]["rows"] == 300

@@ -16,12 +16,12 @@ async def _feed_creators(client, viewer) -> set[str]:
 
 
 async def test_a_suspended_creators_clips_leave_the_feed(client, services) -> None:
-    clips = await seed_catalogue(services, creators=2, clips_per_creator=6, tags=["cats", "dogs"])
+    clips = await seed_catalogue(creators=2, clips_per_creator=6, tags=["cats", "dogs"], services=services)
     owners = sorted({c.owner_id for c in clips.values()})
     suspended = owners[0]
     before = await _feed_creators(client, await signup(client, "first_viewer"))
     assert str(suspended) in before  # the feed did list them
-    async with processors_running(services):
+    async with processors_running(services=services):
         await accounts.set_suspended(db=services.db, cache=services.cache, outbox=services.outbox,
                                      user_id=suspended, suspended=True, reason="test")
         await services.outbox.flush()

@@ -34,7 +34,7 @@ class SlowJobsWithoutHeartbeat(SlowJobs):
 
 
 @pytest.mark.parametrize("kind", [SlowJobs, SlowJobsWithoutHeartbeat])
-async def test_a_job_longer_than_its_lease_is_delivered_once_only_with_a_heartbeat(services, kind) -> None:
+async def test_a_job_longer_than_its_lease_is_delivered_once_only_with_a_heartbeat(kind, *, services) -> None:
     await services.log.ensure_topic(TopicSpec("test.slow", partitions=1))
     workers = [kind(services), kind(services)]  # two members share the queue
     stop = asyncio.Event()

@@ -30,7 +30,7 @@ class Collector(Processor):
         self.seen += [r.value for r in records if r.value not in self.seen]
 
 
-async def test_poison_record_goes_to_the_dead_letter_topic_and_the_rest_flows(services) -> None:
+async def test_poison_record_goes_to_the_dead_letter_topic_and_the_rest_flows(*, services) -> None:
     await services.log.ensure_topic(TopicSpec("test.work", partitions=1))
     processor = Collector(services)
     stop = asyncio.Event()
@@ -38,19 +38,19 @@ async def test_poison_record_goes_to_the_dead_letter_topic_and_the_rest_flows(se
     for value in (b"a", b"poison", b"flaky", b"b"):
         await services.log.append("test.work", value, key=b"k")
     for _ in range(300):
-        if {b"a", b"b", b"flaky"} <= set(processor.seen) and await _dead_letters(services):
+        if {b"a", b"b", b"flaky"} <= set(processor.seen) and await _dead_letters(services=services):
             break
         await asyncio.sleep(0.1)
     stop.set()
     await runner
     assert {b"a", b"b", b"flaky"} <= set(processor.seen)
     assert b"poison" not in processor.seen
-    dead = await _dead_letters(services)
+    dead = await _dead_letters(services=services)
     assert [r.value for r in dead] == [b"poison"]
     assert "cannot parse" in dead[0].headers["error"] and dead[0].headers["source_topic"] == "test.work"
 
 
-async def _dead_letters(services) -> list[Record]:
+async def _dead_letters(*, services) -> list[Record]:
     try:
         partitions = await services.log.partitions("dlq.test-collector")
     except Exception:  # not created until the first dead letter

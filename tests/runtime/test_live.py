@@ -17,7 +17,7 @@ class Progress(Payload):
 NOISE, PROGRESS = EventType("noise", "test.live", Progress), EventType("progress", "test.live", Progress)
 
 
-async def test_event_from_another_process_reaches_a_listener_within_a_second(services) -> None:
+async def test_event_from_another_process_reaches_a_listener_within_a_second(*, services) -> None:
     other = await bootstrap(services.settings)  # a second API process on the same engines
     try:
         async with services.live.listen("test.live", "clip-7") as queue:

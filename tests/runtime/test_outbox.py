@@ -22,19 +22,19 @@ THING_MADE = EventType("thing.made", "test.things", Thing)
 ROLLED_BACK = EventType("x", "test.rollback", Thing)
 
 
-async def _drain(services, topic: str) -> list[Event]:
+async def _drain(topic: str, *, services) -> list[Event]:
     events = []
     for partition in range(await services.log.partitions(topic)):
         events += [Event.decode(r.value) for r in await services.log.read(topic, partition, from_offset=0)]
     return events
 
 
-async def test_recorded_event_is_published_soon_after_commit(services) -> None:
+async def test_recorded_event_is_published_soon_after_commit(*, services) -> None:
     await services.log.ensure_topic(TopicSpec("test.things", partitions=2))
     async with services.db.session() as session:
         event = services.outbox.record(session, THING_MADE, key=42, payload=Thing(n=1))
     for _ in range(100):
-        published = await _drain(services, "test.things")
+        published = await _drain("test.things", services=services)
         if published:
             break
         await asyncio.sleep(0.05)
@@ -42,7 +42,7 @@ async def test_recorded_event_is_published_soon_after_commit(services) -> None:
     assert published[0].payload == {"n": 1} and published[0].key == "42"
 
 
-async def test_rolled_back_change_publishes_nothing(services) -> None:
+async def test_rolled_back_change_publishes_nothing(*, services) -> None:
     with pytest.raises(RuntimeError):
         async with services.db.session() as session:
             services.outbox.record(session, ROLLED_BACK, key=1, payload=Thing(n=0))
@@ -50,7 +50,7 @@ async def test_rolled_back_change_publishes_nothing(services) -> None:
     assert await services.outbox.flush() == 0
 
 
-async def test_event_left_by_a_dead_relay_is_published_by_another(services) -> None:
+async def test_event_left_by_a_dead_relay_is_published_by_another(*, services) -> None:
     # A relay claimed a row and died before appending it: the claim has lapsed.
     async with services.db.session() as session:
         event = Event(id=services.ids.next_id(), type="orphan", key="7")
@@ -58,11 +58,11 @@ async def test_event_left_by_a_dead_relay_is_published_by_another(services) -> N
                               created_at=utcnow(), claimed_until=utcnow(), claimed_by="dead-relay"))
     other = Outbox(db=services.db, log=services.log, ids=services.ids, region="local")
     assert await other.flush() == 1
-    assert [e.id for e in await _drain(services, "test.orphans")] == [event.id]
+    assert [e.id for e in await _drain("test.orphans", services=services)] == [event.id]
     assert await other.flush() == 0
 
 
-async def test_relays_racing_over_the_same_rows_publish_each_event_once(services) -> None:
+async def test_relays_racing_over_the_same_rows_publish_each_event_once(*, services) -> None:
     # Several relays (as in several serving processes) wake on the same commit: each row
     # must be claimed by exactly one of them, or consumers see the event twice.
     await services.log.ensure_topic(TopicSpec("test.race", partitions=1))
@@ -80,7 +80,7 @@ async def test_relays_racing_over_the_same_rows_publish_each_event_once(services
     finally:
         for db in databases:
             await db.close()
-    published = [e.id for e in await _drain(services, "test.race")]
+    published = [e.id for e in await _drain("test.race", services=services)]
     duplicates = len(published) - len(set(published))
     assert duplicates == 0, f"{duplicates} events published twice"
     assert sorted(published) == sorted(e.id for e in recorded)

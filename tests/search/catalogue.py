@@ -12,7 +12,7 @@ from tests.search import relevance
 from tests.search.support import reindex
 
 
-async def seed(services: Any) -> dict[int, str]:
+async def seed(*, services: Any) -> dict[int, str]:
     """Creators and clips of ``relevance``; returns clip ID -> key (filler clips: ``filler:n``)."""
     rng = random.Random(5)
     now = datetime.now(UTC)
@@ -33,5 +33,5 @@ async def seed(services: Any) -> dict[int, str]:
         session.add_all(list(users.values()))
     async with services.db.session() as session:
         session.add_all(clips)
-    assert await reindex(services) == len(clips)
+    assert await reindex(services=services) == len(clips)
     return keys

@@ -12,7 +12,7 @@ from clipfeed.infra.search import open_search_index
 from clipfeed.search.indexing import rebuild, refresh_clips, refresh_creators
 
 
-async def add_creator(services: Any, handle: str, display_name: str = "", language: str | None = None) -> User:
+async def add_creator(handle: str, display_name: str = "", language: str | None = None, *, services: Any) -> User:
     user = User(id=services.ids.next_id(), handle=handle, email=None, display_name=display_name, role="user",
                 language=language)
     async with services.db.session() as session:
@@ -21,7 +21,7 @@ async def add_creator(services: Any, handle: str, display_name: str = "", langua
     return user
 
 
-async def add_clip(services: Any, owner: User | int, caption: str, *, hashtags: list[str] | None = None,
+async def add_clip(owner: User | int, caption: str, *, services: Any, hashtags: list[str] | None = None,
                    status: str = "ready", visibility: str = "public", duration_ms: int = 15_000,
                    age: timedelta = timedelta(days=1), index: bool = True) -> Clip:
     published = datetime.now(UTC) - age
@@ -35,7 +35,7 @@ async def add_clip(services: Any, owner: User | int, caption: str, *, hashtags: 
     return clip
 
 
-async def reindex(services: Any) -> int:
+async def reindex(*, services: Any) -> int:
     return await rebuild(db=services.db, index=open_search_index(services.db))
 
 

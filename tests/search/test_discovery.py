@@ -9,10 +9,10 @@ from tests.search.support import add_clip, add_creator, clip_ids
 
 async def test_hashtag_page_shows_counts_clips_related_tags_and_follow_state(client, services) -> None:
     viewer = await signup(client, "tag_fan")
-    creator = await add_creator(services, "hiker_hana")
-    old = await add_clip(services, creator, "ridge walk #hiking #mountains")
-    new = await add_clip(services, creator, "summit at dawn #hiking #sunrise #mountains")
-    await add_clip(services, creator, "private summit #hiking", visibility="private")
+    creator = await add_creator("hiker_hana", services=services)
+    old = await add_clip(creator, "ridge walk #hiking #mountains", services=services)
+    new = await add_clip(creator, "summit at dawn #hiking #sunrise #mountains", services=services)
+    await add_clip(creator, "private summit #hiking", visibility="private", services=services)
 
     page = await client.get("/v1/hashtags/%23Hiking", headers=viewer.auth)
     assert page.status_code == 200, page.text
@@ -37,10 +37,10 @@ async def test_hashtag_page_shows_counts_clips_related_tags_and_follow_state(cli
 
 
 async def test_discover_is_not_empty_on_a_fresh_instance(client, services) -> None:
-    first = await add_creator(services, "first_creator")
-    second = await add_creator(services, "second_creator")
-    await add_clip(services, first, "hello world #firstpost")
-    await add_clip(services, second, "my cat #firstpost #cats")
+    first = await add_creator("first_creator", services=services)
+    second = await add_creator("second_creator", services=services)
+    await add_clip(first, "hello world #firstpost", services=services)
+    await add_clip(second, "my cat #firstpost #cats", services=services)
     body = (await client.get("/v1/discover")).json()
     assert body["hashtags"][0]["tag"] == "firstpost" and len(body["hashtags"][0]["clips"]) == 2
     assert {c["handle"] for c in body["trending_creators"]} == {"first_creator", "second_creator"}
@@ -48,11 +48,11 @@ async def test_discover_is_not_empty_on_a_fresh_instance(client, services) -> No
 
 
 async def test_similar_clips_are_close_in_meaning_and_visible(client, services) -> None:
-    owner = await add_creator(services, "pet_channel")
-    kitten = await add_clip(services, owner, "kitten jumps on the table and falls #kitty #fail")
-    cat = await add_clip(services, owner, "my cat slips off the counter")
-    car = await add_clip(services, owner, "changing the oil of an old diesel car")
-    hidden = await add_clip(services, owner, "cat falls off the sofa", visibility="private")
+    owner = await add_creator("pet_channel", services=services)
+    kitten = await add_clip(owner, "kitten jumps on the table and falls #kitty #fail", services=services)
+    cat = await add_clip(owner, "my cat slips off the counter", services=services)
+    car = await add_clip(owner, "changing the oil of an old diesel car", services=services)
+    hidden = await add_clip(owner, "cat falls off the sofa", visibility="private", services=services)
     await embed_clips(db=services.db, clip_ids=[kitten.id, cat.id, car.id, hidden.id])
     response = await client.get(f"/v1/clips/{kitten.id}/similar")
     assert response.status_code == 200, response.text
@@ -63,11 +63,11 @@ async def test_similar_clips_are_close_in_meaning_and_visible(client, services) 
 
 async def test_mute_filters_hide_words_phrases_and_hashtags(client, services) -> None:
     viewer = await signup(client, "quiet_viewer")
-    owner = await add_creator(services, "series_talk")
-    spoiler = await add_clip(services, owner, "Season finale SPÓILERS ahead: the ending explained")
-    tagged = await add_clip(services, owner, "season finale reactions #spoilers")
-    phrase = await add_clip(services, owner, "season finale: the red wedding scene")
-    fine = await add_clip(services, owner, "season finale predictions, no leaks")
+    owner = await add_creator("series_talk", services=services)
+    spoiler = await add_clip(owner, "Season finale SPÓILERS ahead: the ending explained", services=services)
+    tagged = await add_clip(owner, "season finale reactions #spoilers", services=services)
+    phrase = await add_clip(owner, "season finale: the red wedding scene", services=services)
+    fine = await add_clip(owner, "season finale predictions, no leaks", services=services)
 
     async def found() -> set[int]:
         body = (await client.get("/v1/search", params={"q": "season finale", "limit": "50"}, headers=viewer.auth))

@@ -19,7 +19,7 @@ FRESHNESS_S = 5.0
 
 
 @contextlib.asynccontextmanager
-async def indexer_running(services: Any) -> AsyncIterator[None]:
+async def indexer_running(*, services: Any) -> AsyncIterator[None]:
     """The search indexer alone, as ``clipfeed worker stream`` runs it."""
     stop = asyncio.Event()
     task = asyncio.create_task(run_processor(SearchIndexer(services), stop))
@@ -42,20 +42,20 @@ async def _draft(client: Any, owner: Any, caption: str, visibility: str = "publi
     return int(made.json()["id"])
 
 
-async def _ready(services: Any, clip_id: int) -> None:
+async def _ready(clip_id: int, *, services: Any) -> None:
     await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=clip_id, status=ClipStatus.ready)
 
 
 async def test_clips_enter_and_leave_search_through_the_event_log(client, services) -> None:
     owner = await signup(client, "aurora_chaser")
-    async with indexer_running(services):
+    async with indexer_running(services=services):
         deleted = await _draft(client, owner, "northern lights over the fjord")
         rejected = await _draft(client, owner, "northern lights timelapse")
         private = await _draft(client, owner, "northern lights from the cabin")
         held = await _draft(client, owner, "northern lights, review me")
         for clip_id in (deleted, rejected, private, held):
             assert not await _found(client, "northern lights", clip_id)  # a draft is never listed
-            await _ready(services, clip_id)
+            await _ready(clip_id, services=services)
         for clip_id in (deleted, rejected, private, held):
             await wait_for(lambda c=clip_id: _found(client, "northern lights", c), timeout=FRESHNESS_S)
 
@@ -81,9 +81,9 @@ async def test_clips_enter_and_leave_search_through_the_event_log(client, servic
 
 async def test_an_edit_and_a_rename_are_searchable_soon(client, services) -> None:
     owner = await signup(client, "old_handle_here")
-    async with indexer_running(services):
+    async with indexer_running(services=services):
         clip_id = await _draft(client, owner, "first caption")
-        await _ready(services, clip_id)
+        await _ready(clip_id, services=services)
         await wait_for(lambda: _found(client, "first caption", clip_id), timeout=FRESHNESS_S)
         edited = await client.patch(f"/v1/clips/{clip_id}", headers=owner.auth,
                                     json={"caption": "rewritten words about marmots"})

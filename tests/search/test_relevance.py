@@ -22,7 +22,7 @@ CATEGORY_FLOORS: dict[str, float] = {"exact": 0.99, "typo": 0.97, "prefix": 0.99
 HYBRID_FLOORS = {"paraphrase": 0.75, "all": 0.96, "mrr": 0.97}
 
 
-async def evaluate(services, keys: dict[int, str], *, semantic: bool) -> dict[str, dict[str, float]]:
+async def evaluate(keys: dict[int, str], *, services, semantic: bool) -> dict[str, dict[str, float]]:
     index = open_search_index(services.db)
     per_category: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for judged in relevance.QUERIES:
@@ -41,12 +41,12 @@ async def evaluate(services, keys: dict[int, str], *, semantic: bool) -> dict[st
     return table
 
 
-async def test_relevance_set_stays_above_the_recorded_figures(services, stack: str) -> None:
+async def test_relevance_set_stays_above_the_recorded_figures(stack: str, *, services) -> None:
     """Lexical alone (each engine), then hybrid: paraphrases must gain at least 15%."""
     assert len(relevance.QUERIES) >= 60
-    keys = await seed(services)
-    lexical = await evaluate(services, keys, semantic=False)
-    hybrid = await evaluate(services, keys, semantic=True)
+    keys = await seed(services=services)
+    lexical = await evaluate(keys, semantic=False, services=services)
+    hybrid = await evaluate(keys, semantic=True, services=services)
     for category in sorted(hybrid):
         row = lexical[category]
         print(f"{stack:8} {category:10} n={row['queries']:3.0f} lexical nDCG@10={row['ndcg']:.3f} "

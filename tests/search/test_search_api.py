@@ -12,11 +12,11 @@ from tests.search.support import add_clip, add_creator, clip_ids, reindex
 
 
 async def test_search_finds_words_typos_prefixes_tags_handles_and_phrases(client, services) -> None:
-    chef = await add_creator(services, "pasta_queen", "Maria Rossi")
-    other = await add_creator(services, "skate_daily", "Skate Daily")
-    pasta = await add_clip(services, chef, "Fresh homemade pasta with basil #cooking #italianfood")
-    skate = await add_clip(services, other, "Kickflip down the big stairs #skateboarding")
-    await add_clip(services, other, "basil grows fast in the garden #gardening")
+    chef = await add_creator("pasta_queen", "Maria Rossi", services=services)
+    other = await add_creator("skate_daily", "Skate Daily", services=services)
+    pasta = await add_clip(chef, "Fresh homemade pasta with basil #cooking #italianfood", services=services)
+    skate = await add_clip(other, "Kickflip down the big stairs #skateboarding", services=services)
+    await add_clip(other, "basil grows fast in the garden #gardening", services=services)
 
     async def found(q: str, **params: str) -> list[int]:
         response = await client.get("/v1/search", params={"q": q, **params})
@@ -38,10 +38,11 @@ async def test_search_finds_words_typos_prefixes_tags_handles_and_phrases(client
 
 
 async def test_filters_narrow_by_duration_language_and_date(client, services) -> None:
-    fr = await add_creator(services, "chef_paris", language="fr")
-    en = await add_creator(services, "chef_london", language="en")
-    short = await add_clip(services, fr, "recette de crêpes #crepes", duration_ms=10_000)
-    long = await add_clip(services, en, "crepes the easy way #crepes", duration_ms=90_000, age=timedelta(days=30))
+    fr = await add_creator("chef_paris", language="fr", services=services)
+    en = await add_creator("chef_london", language="en", services=services)
+    short = await add_clip(fr, "recette de crêpes #crepes", duration_ms=10_000, services=services)
+    long = await add_clip(en, "crepes the easy way #crepes", duration_ms=90_000, age=timedelta(days=30),
+                          services=services)
     both = {short.id, long.id}
 
     async def found(**params: str) -> set[int]:
@@ -63,8 +64,8 @@ async def test_filters_narrow_by_duration_language_and_date(client, services) ->
 
 
 async def test_pages_follow_the_cursor_without_repeats(client, services) -> None:
-    creator = await add_creator(services, "loop_maker")
-    made = {(await add_clip(services, creator, f"sunset timelapse number {n} #sunset")).id for n in range(7)}
+    creator = await add_creator("loop_maker", services=services)
+    made = {(await add_clip(creator, f"sunset timelapse number {n} #sunset", services=services)).id for n in range(7)}
     seen: list[int] = []
     cursor = None
     for _ in range(4):
@@ -84,19 +85,19 @@ async def test_hidden_clips_never_appear(client, services) -> None:
     viewer = await signup(client, "curious_viewer")
     author = await signup(client, "blocked_author")
     blocker = await signup(client, "blocking_author")
-    owner = await add_creator(services, "volcano_fan")
-    suspended = await add_creator(services, "suspended_fan")
-    visible = await add_clip(services, owner, "volcano eruption at night")
-    hidden = [await add_clip(services, owner, "volcano eruption private", visibility="private"),
-              await add_clip(services, owner, "volcano eruption unlisted", visibility="unlisted"),
-              await add_clip(services, owner, "volcano eruption held", status="review"),
-              await add_clip(services, owner, "volcano eruption rejected", status="rejected"),
-              await add_clip(services, owner, "volcano eruption deleted", status="deleted"),
-              await add_clip(services, owner, "volcano eruption processing", status="processing")]
-    by_blocked = await add_clip(services, author.id, "volcano eruption from the blocked author")
-    by_blocker = await add_clip(services, blocker.id, "volcano eruption from the one who blocks")
-    by_suspended = await add_clip(services, suspended, "volcano eruption suspended creator")
-    stale = await add_clip(services, owner, "volcano eruption gone private later")
+    owner = await add_creator("volcano_fan", services=services)
+    suspended = await add_creator("suspended_fan", services=services)
+    visible = await add_clip(owner, "volcano eruption at night", services=services)
+    hidden = [await add_clip(owner, "volcano eruption private", visibility="private", services=services),
+              await add_clip(owner, "volcano eruption unlisted", visibility="unlisted", services=services),
+              await add_clip(owner, "volcano eruption held", status="review", services=services),
+              await add_clip(owner, "volcano eruption rejected", status="rejected", services=services),
+              await add_clip(owner, "volcano eruption deleted", status="deleted", services=services),
+              await add_clip(owner, "volcano eruption processing", status="processing", services=services)]
+    by_blocked = await add_clip(author.id, "volcano eruption from the blocked author", services=services)
+    by_blocker = await add_clip(blocker.id, "volcano eruption from the one who blocks", services=services)
+    by_suspended = await add_clip(suspended, "volcano eruption suspended creator", services=services)
+    stale = await add_clip(owner, "volcano eruption gone private later", services=services)
     assert (await client.put(f"/v1/users/{author.id}/block", headers=viewer.auth)).status_code == 200
     assert (await client.put(f"/v1/users/{viewer.id}/block", headers=blocker.auth)).status_code == 200
     async with services.db.session() as session:
@@ -118,10 +119,10 @@ async def test_hidden_clips_never_appear(client, services) -> None:
 
 
 async def test_reindex_rebuilds_from_the_tables(client, services) -> None:
-    creator = await add_creator(services, "glacier_guide")
-    clip = await add_clip(services, creator, "glacier hike in iceland", index=False)
+    creator = await add_creator("glacier_guide", services=services)
+    clip = await add_clip(creator, "glacier hike in iceland", index=False, services=services)
     assert clip_ids((await client.get("/v1/search", params={"q": "glacier"})).json()) == []
-    assert await reindex(services) == 1
+    assert await reindex(services=services) == 1
     assert clip_ids((await client.get("/v1/search", params={"q": "glacier"})).json()) == [clip.id]
 
 
@@ -130,8 +131,8 @@ ODD_QUERIES = ["²", "_", "a_b", '"', '""', "#", "@", "#@", "ⅷ x", "٣", "🙂
 
 
 async def test_odd_queries_are_answered_or_refused_never_failed(client, services) -> None:
-    creator = await add_creator(services, "odd_one")
-    await add_clip(services, creator, "a_b ² ⅷ ٣ İstanbul 🙂 cat %_\\ 100%")
+    creator = await add_creator("odd_one", services=services)
+    await add_clip(creator, "a_b ² ⅷ ٣ İstanbul 🙂 cat %_\\ 100%", services=services)
     for q in ODD_QUERIES:
         for path, params in (("/v1/search", {"q": q}), ("/v1/search/suggest", {"q": q[:100]})):
             response = await client.get(path, params=params)

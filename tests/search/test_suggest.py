@@ -16,10 +16,10 @@ async def _suggest(client, q: str) -> list[tuple[str, str, int]]:
 
 
 async def test_suggestions_complete_handles_tags_and_popular_queries(client, services) -> None:
-    baker = await add_creator(services, "sourdough_sam", "Sam Bakes")
+    baker = await add_creator("sourdough_sam", "Sam Bakes", services=services)
     for n in range(3):
-        await add_clip(services, baker, f"sourdough loaf {n} #sourdough #baking")
-    await add_clip(services, baker, "a pan of brownies #soulfood")
+        await add_clip(baker, f"sourdough loaf {n} #sourdough #baking", services=services)
+    await add_clip(baker, "a pan of brownies #soulfood", services=services)
 
     assert ("handle", "@sourdough_sam", 4) in await _suggest(client, "sou")
     assert ("hashtag", "#sourdough", 3) in await _suggest(client, "sou")

@@ -28,12 +28,12 @@ async def ready_clip(client: httpx.AsyncClient, services: Any, owner: Account, c
 
 
 @contextlib.asynccontextmanager
-async def stream_role(services: Any) -> AsyncIterator[None]:
+async def stream_role(*, services: Any) -> AsyncIterator[None]:
     """The ``stream`` worker role (counters, notification fan-out ...) in this process."""
     from clipfeed.workers import run_role
 
     stop = asyncio.Event()
-    task = asyncio.create_task(run_role(services, "stream", stop))
+    task = asyncio.create_task(run_role("stream", stop, services=services))
     try:
         yield
     finally:
@@ -41,7 +41,7 @@ async def stream_role(services: Any) -> AsyncIterator[None]:
         await task
 
 
-async def caught_up(services: Any) -> None:
+async def caught_up(*, services: Any) -> None:
     """Every stream processor, the notification fan-out included, has handled what exists."""
     from clipfeed.stream.catchup import PIPELINE, wait_for_catch_up
 
@@ -53,7 +53,7 @@ async def caught_up(services: Any) -> None:
     await wait_for_catch_up(services=services, groups=groups, timeout=60)
 
 
-async def social_events(services: Any, *types: str) -> list[Event]:
+async def social_events(*types: str, services: Any) -> list[Event]:
     """Events on topic ``social`` (after publishing what is pending), oldest first per key."""
     await services.outbox.flush()
     found: list[Event] = []

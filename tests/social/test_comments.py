@@ -41,7 +41,7 @@ async def test_comments_thread_one_level_sort_by_top_or_new_and_page(client, ser
     thread = (await client.get(f"/v1/clips/{clip}/comments/{first['id']}/replies")).json()
     assert [c["body"] for c in thread["items"]] == ["thanks @bob", "me too"]  # oldest first
     assert thread["items"][0]["author"]["handle"] == "alice"
-    created = await social_events(services, "comment.created")
+    created = await social_events("comment.created", services=services)
     assert len(created) == 5
     replied = next(e for e in created if e.payload["comment_id"] == nested["id"])
     assert replied.payload["reply_to_user_id"] == str(alice.id) and replied.payload["creator_id"] == str(alice.id)
@@ -79,7 +79,7 @@ async def test_the_author_or_the_creator_may_delete_and_a_thread_goes_with_its_c
     assert_problem(await client.get(f"/v1/clips/{clip}/comments/{rude['id']}/replies"), 404)
     assert_problem(await client.delete(f"/v1/clips/{clip}/comments/{reply['id']}", headers=carol.auth), 404)
     assert (await client.delete(f"/v1/clips/{clip}/comments/{other['id']}", headers=carol.auth)).status_code == 200
-    deleted = await social_events(services, "comment.deleted")
+    deleted = await social_events("comment.deleted", services=services)
     assert sorted(e.payload["comment_id"] for e in deleted) == sorted([rude["id"], reply["id"], other["id"]])
 
 
@@ -140,11 +140,11 @@ async def test_the_text_filter_rejects_or_holds_and_moderators_decide(client, se
     assert (await client.get(f"/v1/clips/{clip}/comments", headers=carol.auth)).json()["items"] == []
     queue = (await client.get("/v1/moderation/queue?kind=comment", headers=mod.auth)).json()["items"]
     assert [c["subject_id"] for c in queue] == [held["id"]]
-    assert not await social_events(services, "comment.created")  # held: not counted, nobody notified
+    assert not await social_events("comment.created", services=services)  # held: not counted, nobody notified
     await client.post(f"/v1/moderation/cases/{queue[0]['id']}/approve", headers=mod.auth)
     shown = (await client.get(f"/v1/clips/{clip}/comments", headers=carol.auth)).json()["items"]
     assert [(c["id"], c["status"]) for c in shown] == [(held["id"], "visible")]
-    assert len(await social_events(services, "comment.created")) == 1
+    assert len(await social_events("comment.created", services=services)) == 1
     # Reports: only what the reporter can see; a rejection removes the comment.
     assert_problem(await client.post("/v1/reports", headers=bob.auth,
                                      json={"kind": "comment", "id": held["id"], "category": "spam"}), 400)
@@ -156,7 +156,7 @@ async def test_the_text_filter_rejects_or_holds_and_moderators_decide(client, se
     await client.post(f"/v1/moderation/cases/{report.json()['case_id']}/reject", headers=mod.auth,
                       json={"reason": "spam"})
     assert (await client.get(f"/v1/clips/{clip}/comments", headers=bob.auth)).json()["items"] == []
-    assert len(await social_events(services, "comment.deleted")) == 1
+    assert len(await social_events("comment.deleted", services=services)) == 1
 
 
 async def _wordlist(name: str) -> list[str]:

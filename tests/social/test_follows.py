@@ -25,8 +25,8 @@ async def test_following_twice_is_following_once_and_counts_stay_exact(client, s
         assert gone["following"] is False and gone["followers_count"] == 1
     assert await social.follow_counts(db=services.db, user_ids=[alice.id, bob.id]) == {alice.id: (1, 1),
                                                                                         bob.id: (1, 0)}
-    added = await social_events(services, "follow.added")
-    removed = await social_events(services, "follow.removed")
+    added = await social_events("follow.added", services=services)
+    removed = await social_events("follow.removed", services=services)
     assert len(added) == 3 and len(removed) == 1  # the repeated PUT and DELETE published nothing
     assert removed[0].key == str(alice.id) and removed[0].payload == {"user_id": str(bob.id),
                                                                       "followee_id": str(alice.id)}
@@ -83,8 +83,8 @@ async def test_blocking_drops_follows_both_ways_and_stops_new_ones(client, servi
     assert (await client.get("/v1/users/bob/relationship", headers=alice.auth)).json()["blocking"] is True
     assert (await client.delete("/v1/users/bob/block", headers=alice.auth)).json()["blocking"] is False
     assert (await client.put("/v1/users/alice/follow", headers=bob.auth)).status_code == 200
-    assert len(await social_events(services, "block.added")) == 1
-    assert len(await social_events(services, "block.removed")) == 1
+    assert len(await social_events("block.added", services=services)) == 1
+    assert len(await social_events("block.removed", services=services)) == 1
 
 
 async def test_suggestions_are_friends_of_friends_then_popular_creators(client) -> None:

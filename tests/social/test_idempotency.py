@@ -35,7 +35,7 @@ async def test_concurrent_duplicates_write_once_and_errors_are_not_remembered(cl
     codes = sorted(r.status_code for r in replies)
     assert codes.count(201) >= 1 and set(codes) <= {201, 409}
     assert all(r.headers.get("retry-after") for r in replies if r.status_code == 409)
-    assert len(await social_events(services, "share.created")) == 1
+    assert len(await social_events("share.created", services=services)) == 1
     private = await ready_clip(client, services, alice, visibility="private")
     key = {**bob.auth, "Idempotency-Key": "like-private"}
     assert_problem(await client.put(f"/v1/clips/{private}/like", headers=key), 404)

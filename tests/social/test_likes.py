@@ -33,7 +33,8 @@ async def test_a_like_shows_at_once_for_its_author_and_is_published_once(client,
         unliked = (await client.delete(f"/v1/clips/{clip}/like", headers=bob.auth)).json()
         assert unliked["liked"] is False
     assert (await client.get(f"/v1/clips/{clip}/engagement", headers=bob.auth)).json()["liked_by_me"] is False
-    added, removed = await social_events(services, "like.added"), await social_events(services, "like.removed")
+    added, removed = await social_events("like.added", services=services), await social_events("like.removed",
+                                                                                               services=services)
     assert len(added) == 1 and len(removed) == 1
     assert added[0].key == clip and added[0].payload == {"user_id": str(bob.id), "clip_id": clip,
                                                          "creator_id": str(alice.id)}
@@ -78,7 +79,7 @@ async def test_my_likes_and_bookmarks_list_newest_first_and_drop_clips_gone_priv
     assert (await client.get("/v1/me/likes", headers=alice.auth)).json()["items"] == []
 
 
-async def _accounts(services, count: int) -> list[Account]:
+async def _accounts(count: int, *, services) -> list[Account]:
     made = []
     for n in range(count):
         pair = await accounts.register(db=services.db, outbox=services.outbox, ids=services.ids,
@@ -92,7 +93,7 @@ async def _accounts(services, count: int) -> list[Account]:
 @pytest.mark.slow
 @pytest.mark.alone  # the retry bound is a bound on the pool's waits: load-sensitive
 async def test_concurrent_likes_count_exactly_once_per_user_after_catch_up(client, services) -> None:
-    creator, *fans = await _accounts(services, 201)
+    creator, *fans = await _accounts(201, services=services)
     crowd = int((await client.post("/v1/clips", headers=creator.auth, json={"caption": "crowd"})).json()["id"])
     solo = int((await client.post("/v1/clips", headers=creator.auth, json={"caption": "solo"})).json()["id"])
     for clip in (crowd, solo):
@@ -111,15 +112,15 @@ async def test_concurrent_likes_count_exactly_once_per_user_after_catch_up(clien
             await asyncio.sleep(0.5)
         return reply
 
-    async with stream_role(services):
+    async with stream_role(services=services):
         crowd_replies = await asyncio.gather(*(like(crowd, fan) for fan in fans))
         solo_replies = await asyncio.gather(*(like(solo, fans[0]) for _ in range(50)))
         assert [r.status_code for r in crowd_replies + solo_replies] == [200] * 250
-        await caught_up(services)
+        await caught_up(services=services)
     counts = await get_clip_counts(services=services, clip_ids=[crowd, solo])
     assert counts[crowd].likes == 200
     assert counts[solo].likes == 1
-    assert len([e for e in await social_events(services, "like.added") if e.key == str(solo)]) == 1
+    assert len([e for e in await social_events("like.added", services=services) if e.key == str(solo)]) == 1
     after = (await client.get(f"/v1/clips/{crowd}/engagement", headers=fans[7].auth)).json()
     assert after["counts"]["likes"] == 200 and after["liked_by_me"] is True
     assert len(retried) < 250 // 2, f"{len(retried)} retries"

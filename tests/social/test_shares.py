@@ -102,7 +102,7 @@ async def test_shares_are_recorded_and_in_app_shares_need_a_recipient_who_can_se
     assert_problem(await client.post(f"/v1/clips/{private}/shares", headers=alice.auth,
                                      json={"channel": "user", "to_user": "carol"}), 422)
     assert_problem(await client.post(f"/v1/clips/{private}/shares", headers=bob.auth, json={"channel": "link"}), 404)
-    shared = await social_events(services, "share.created")
+    shared = await social_events("share.created", services=services)
     assert [(e.payload["channel"], e.payload["to_user_id"]) for e in shared] == [("whatsapp", None),
                                                                                  ("user", str(carol.id))]
     assert all(e.key == clip and e.payload["creator_id"] == str(alice.id) for e in shared)

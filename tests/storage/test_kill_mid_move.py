@@ -54,7 +54,8 @@ MOVER = textwrap.dedent("""
 
     async def main():
         async with running(Settings(), relay=False) as services:
-            await moves.move(services, clip_id=clip_id, part=Part.media, target=Tier.warm, now=datetime.now(UTC))
+            await moves.move(services=services, clip_id=clip_id, part=Part.media, target=Tier.warm,
+                             now=datetime.now(UTC))
     asyncio.run(main())
 """)
 
@@ -64,8 +65,8 @@ def _digests(root: Path) -> dict[str, str]:
             for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "raw"}
 
 
-async def _where(services, clip_id: int) -> dict[str, list[str]]:
-    stores = tier_stores(services)
+async def _where(clip_id: int, *, services) -> dict[str, list[str]]:
+    stores = tier_stores(services=services)
     found: dict[str, list[str]] = {}
     for tier in ("hot", "warm", "cold"):
         async for info in stores.of(tier).list(f"clips/{clip_id}/"):
@@ -80,7 +81,7 @@ async def _where(services, clip_id: int) -> dict[str, list[str]]:
 async def test_a_move_killed_midway_loses_nothing_and_repair_leaves_one_copy(kill_at, client, services,
                                                                              settings) -> None:
     owner = await signup(client, f"mover{kill_at}")
-    clip = await ladder.publish(services, owner_id=owner.id)
+    clip = await ladder.publish(owner_id=owner.id, services=services)
     env = {**os.environ, "CLIPFEED_DATA_DIR": str(settings.data_dir), "CLIPFEED_INPROCESS_WORKERS": "none",
            "CLIPFEED_LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO)}
     # In a thread: this process's relay must go on committing while the mover runs, or a write
@@ -90,7 +91,7 @@ async def test_a_move_killed_midway_loses_nothing_and_repair_leaves_one_copy(kil
     assert died.returncode == 9, died.stderr.decode()[-2000:]
 
     row = (await parts_of(services=services, clip_id=clip.id))[Part.media]
-    where = await _where(services, clip.id)
+    where = await _where(clip.id, services=services)
     expected = _digests(ladder.ladder())
     assert set(where) == set(expected)  # nothing lost
     if kill_at == "copy":
@@ -101,13 +102,13 @@ async def test_a_move_killed_midway_loses_nothing_and_repair_leaves_one_copy(kil
         assert row.tier == "warm" and row.moving_to is None
         assert all(tiers == ["hot", "warm"] for tiers in where.values())  # copies left behind
 
-    result = await moves.repair(services, now=datetime.now(UTC))
+    result = await moves.repair(now=datetime.now(UTC), services=services)
     assert result["resumed"] + result["settled"] >= 1
-    where = await _where(services, clip.id)
+    where = await _where(clip.id, services=services)
     assert where == {name: ["warm"] for name in expected}  # one copy each, in the home tier
-    warm = tier_stores(services).warm
+    warm = tier_stores(services=services).warm
     for name, digest in expected.items():
         assert hashlib.sha256(await warm.get(f"clips/{clip.id}/{name}")).hexdigest() == digest
     row = (await parts_of(services=services, clip_id=clip.id))[Part.media]
     assert row.tier == "warm" and row.moving_to is None
-    assert await moves.repair(services, now=datetime.now(UTC)) == {"resumed": 0, "settled": 0}
+    assert await moves.repair(now=datetime.now(UTC), services=services) == {"resumed": 0, "settled": 0}

@@ -40,12 +40,12 @@ class Views:
 
 async def test_a_clip_goes_hot_warm_cold_and_back_and_plays_all_along(client, services) -> None:
     owner = await signup(client, "ager")
-    clip = await ladder.publish(services, owner_id=owner.id)
-    stores, views = tier_stores(services), Views()
+    clip = await ladder.publish(owner_id=owner.id, services=services)
+    stores, views = tier_stores(services=services), Views()
     media = f"/media/clips/{clip.id}/"
 
     async def run(days: float) -> lifecycle.LifecycleReport:
-        return await lifecycle.run(services, now=clip.published_at + timedelta(days=days), views=views)
+        return await lifecycle.run(now=clip.published_at + timedelta(days=days), views=views, services=services)
 
     assert (await run(0)).moves == {}
     assert (await run(2)).moves == {"raw:hot->cold": 1}  # the raw master is never served
@@ -70,7 +70,7 @@ async def test_a_clip_goes_hot_warm_cold_and_back_and_plays_all_along(client, se
     # Someone watches it: the read is served from cold and asks for a restore.
     low = await client.get(media + "v/240/seg_00000.m4s")
     assert low.status_code == 200 and low.content == (ladder.ladder() / "v/240/seg_00000.m4s").read_bytes()
-    assert await lifecycle.restore_requested(services, now=clip.published_at + timedelta(days=62)) == 1
+    assert await lifecycle.restore_requested(now=clip.published_at + timedelta(days=62), services=services) == 1
     assert (await parts_of(services=services, clip_id=clip.id))[Part.media].tier == "hot"
     assert "v/240/seg_00000.m4s" in await keys_in(stores.hot, clip.id)
     assert await keys_in(stores.cold, clip.id) == {"raw/master.mp4"}
@@ -82,15 +82,15 @@ async def test_a_clip_goes_hot_warm_cold_and_back_and_plays_all_along(client, se
 
 async def test_deleted_clips_leave_no_object_in_any_tier(client, services) -> None:
     owner = await signup(client, "quitter")
-    clip = await ladder.publish(services, owner_id=owner.id)
+    clip = await ladder.publish(owner_id=owner.id, services=services)
     views = Views()
-    await lifecycle.run(services, now=clip.published_at, views=views)
-    await lifecycle.run(services, now=clip.published_at + timedelta(days=8), views=views)
-    stores = tier_stores(services)
+    await lifecycle.run(now=clip.published_at, views=views, services=services)
+    await lifecycle.run(now=clip.published_at + timedelta(days=8), views=views, services=services)
+    stores = tier_stores(services=services)
     assert await keys_in(stores.warm, clip.id)
     await clips.delete(db=services.db, blobs=services.blobs, outbox=services.outbox, clip_id=clip.id,
                        user_id=owner.id)
-    swept = await lifecycle.run(services, now=clip.published_at + timedelta(days=9), views=views)
+    swept = await lifecycle.run(now=clip.published_at + timedelta(days=9), views=views, services=services)
     assert swept.swept > 0
     for store in (stores.hot, stores.warm, stores.cold):
         assert await keys_in(store, clip.id) == set()
@@ -99,36 +99,36 @@ async def test_deleted_clips_leave_no_object_in_any_tier(client, services) -> No
 
 async def test_replication_mirrors_hot_objects_and_repairs_the_replica(client, services) -> None:
     owner = await signup(client, "twin")
-    clip = await ladder.publish(services, owner_id=owner.id)
-    stores = tier_stores(services)
+    clip = await ladder.publish(owner_id=owner.id, services=services)
+    stores = tier_stores(services=services)
     assert stores.replica is not None
-    first = await replication.reconcile(services)
+    first = await replication.reconcile(services=services)
     assert first.copied >= len(every_file()) - 1
     assert await keys_in(stores.replica, clip.id) == every_file() - {"raw/master.mp4"}
     await stores.replica.delete(f"clips/{clip.id}/v/720/seg_00002.m4s")
     await stores.replica.put(f"clips/{clip.id}/v/240/index.m3u8", b"#EXTM3U\n# damaged\n")
-    repaired = await replication.reconcile(services)
+    repaired = await replication.reconcile(services=services)
     assert repaired.copied == 2
     assert await stores.replica.get(f"clips/{clip.id}/v/240/index.m3u8") == \
         (ladder.ladder() / "v/240/index.m3u8").read_bytes()
     views = Views()
-    await lifecycle.run(services, now=clip.published_at, views=views)
-    await lifecycle.run(services, now=clip.published_at + timedelta(days=8), views=views)  # leaves hot
-    assert (await replication.reconcile(services)).deleted > 0
+    await lifecycle.run(now=clip.published_at, views=views, services=services)
+    await lifecycle.run(now=clip.published_at + timedelta(days=8), views=views, services=services)  # leaves hot
+    assert (await replication.reconcile(services=services)).deleted > 0
     assert await keys_in(stores.replica, clip.id) == set()
 
 
 async def test_cost_report_shows_each_tier_and_the_saving_against_all_hot(client, services) -> None:
     owner = await signup(client, "payer")
     views = Views()
-    aged = await ladder.publish(services, owner_id=owner.id)
-    fresh = await ladder.publish(services, owner_id=owner.id)
+    aged = await ladder.publish(owner_id=owner.id, services=services)
+    fresh = await ladder.publish(owner_id=owner.id, services=services)
     for days in (0, 8, 61):
         views.totals[fresh.id] = 1000 * days  # a popular clip stays hot
-        await lifecycle.run(services, now=aged.published_at + timedelta(days=days), views=views)
+        await lifecycle.run(now=aged.published_at + timedelta(days=days), views=views, services=services)
     assert (await parts_of(services=services, clip_id=fresh.id))[Part.media].tier == Tier.hot.value
     assert (await parts_of(services=services, clip_id=aged.id))[Part.media].tier == Tier.cold.value
-    built = await report.build(services)
+    built = await report.build(services=services)
     by_tier = {line.name: line for line in built.lines}
     assert by_tier["cold"].bytes > 0 and by_tier["hot"].bytes > 0
     assert built.dropped_bytes > 0 and built.saved_monthly > 0

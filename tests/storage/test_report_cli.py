@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("stack", ["embedded"])
 async def test_storage_commands_move_clips_and_print_the_bill(client, services, settings) -> None:
     owner = await signup(client, "operator")
-    clip = await ladder.publish(services, owner_id=owner.id)
+    clip = await ladder.publish(owner_id=owner.id, services=services)
     env = {**os.environ, "CLIPFEED_DATA_DIR": str(settings.data_dir), "CLIPFEED_INPROCESS_WORKERS": "none",
            "CLIPFEED_LOG_LEVEL": "WARNING", "COLUMNS": "160",
            "CLIPFEED_STORAGE_PRICES": '{"hot": 0.02, "warm": 0.01, "cold": 0.002, "replica": 0.02}'}

@@ -48,7 +48,7 @@ class Views:
         return {c: self.totals.get(c, 0) for c in clip_ids}
 
 
-async def records(services, topic: str) -> list[Record]:
+async def records(topic: str, *, services) -> list[Record]:
     try:
         partitions = await services.log.partitions(topic)
     except Exception:
@@ -65,27 +65,27 @@ def without_bitrates(manifest: str) -> str:
     return re.sub(r"(BANDWIDTH=|bandwidth=\")[0-9]+", r"\1", manifest)
 
 
-async def hot_objects(services, clip_id: int) -> dict[str, tuple[int, object]]:
-    return {i.key: (i.size, i.modified) async for i in tier_stores(services).hot.list(f"clips/{clip_id}/")}
+async def hot_objects(clip_id: int, *, services) -> dict[str, tuple[int, object]]:
+    return {i.key: (i.size, i.modified) async for i in tier_stores(services=services).hot.list(f"clips/{clip_id}/")}
 
 
-async def restore_purges(services) -> list[PurgeTask]:
+async def restore_purges(*, services) -> list[PurgeTask]:
     async with services.db.session() as session:
         return list(await session.scalars(sa.select(PurgeTask).where(PurgeTask.reason == "renditions re-created")))
 
 
 async def test_a_cold_clip_popular_again_gets_its_renditions_back_once(client, services, tmp_path: Path) -> None:
-    event = await submit(services, make_clip(tmp_path / "src.mp4", size="854x480", seconds=4), publish=False)
+    event = await submit(make_clip(tmp_path / "src.mp4", size="854x480", seconds=4), publish=False, services=services)
     clip_id = int(event.key)
-    assert await run_job(services, Job.from_event(event)) == "ready"
-    clip = await clip_row(services, clip_id)
+    assert await run_job(Job.from_event(event), services=services) == "ready"
+    clip = await clip_row(clip_id, services=services)
     assert set(clip.media["renditions"]) == {"480", "360", "240"}
     views, media = Views(), f"/media/clips/{clip_id}/"
     original = (await client.get(media + "hls/master.m3u8")).text
     original_mpd = (await client.get(media + "dash/manifest.mpd")).text
 
     async def run(days: float) -> lifecycle.LifecycleReport:
-        return await lifecycle.run(services, now=clip.published_at + timedelta(days=days), views=views)
+        return await lifecycle.run(now=clip.published_at + timedelta(days=days), views=views, services=services)
 
     await run(0)
     assert (await run(2)).moves == {"raw:hot->cold": 1}
@@ -100,20 +100,20 @@ async def test_a_cold_clip_popular_again_gets_its_renditions_back_once(client, s
     await services.log.append(Topic.MEDIA_RETRANSCODE, b"{not an event", key=str(clip_id).encode())
 
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_role(services, "media", stop))
+    worker = asyncio.create_task(run_role("media", stop, services=services))
     try:
         async def restored() -> bool:
             return not (await parts_of(services=services, clip_id=clip_id))[Part.media].dropped
 
         async def dead_lettered() -> bool:
-            return bool(await records(services, DLQ))
+            return bool(await records(DLQ, services=services))
 
         await wait_for(restored, 60)  # the poison record before it did not stop the worker
         await wait_for(dead_lettered, 30)
     finally:
         stop.set()
         await worker
-    [poison] = await records(services, DLQ)
+    [poison] = await records(DLQ, services=services)
     assert poison.value == b"{not an event" and "ValidationError" in poison.headers["error"]
 
     # The manifests are the pipeline's again (bitrates measured on the new encode may differ a little).
@@ -132,26 +132,27 @@ async def test_a_cold_clip_popular_again_gets_its_renditions_back_once(client, s
     assert probed[:3] == ["h264", "854", "480"] and int(probed[3]) >= 25  # a 2 s segment at 25 fps
     row = (await parts_of(services=services, clip_id=clip_id))[Part.media]
     assert (row.tier, row.dropped, row.dropped_bytes) == ("hot", [], 0)
-    assert {i.key async for i in tier_stores(services).cold.list(f"clips/{clip_id}/")} == {clip.media["master"]}
-    [purge] = await restore_purges(services)
+    cold = tier_stores(services=services).cold
+    assert {i.key async for i in cold.list(f"clips/{clip_id}/")} == {clip.media["master"]}
+    [purge] = await restore_purges(services=services)
     assert purge.edge == EDGE and {f"clips/{clip_id}/hls/", f"clips/{clip_id}/v/480/"} <= set(purge.prefixes)
 
     # The same event again (a redelivery): nothing is encoded, written or purged.
-    [record] = [r for r in await records(services, Topic.MEDIA_RETRANSCODE) if r.value.startswith(b"{\"id")]
+    [record] = [r for r in await records(Topic.MEDIA_RETRANSCODE, services=services) if r.value.startswith(b"{\"id")]
     assert Event.decode(record.value).payload["renditions"] == ["360", "480"]
-    before = await hot_objects(services, clip_id)
+    before = await hot_objects(clip_id, services=services)
     await RetranscodeProcessor(services).handle_one(record)
-    assert await hot_objects(services, clip_id) == before and len(await restore_purges(services)) == 1
+    assert await hot_objects(clip_id, services=services) == before and len(await restore_purges(services=services)) == 1
     # Killed after writing the manifests but before recording it: the redelivery only records.
     async with services.db.session() as session:
         await session.execute(sa.update(StoredPart).where(
             StoredPart.clip_id == clip_id, StoredPart.part == Part.media.value).values(
             dropped=["360", "480"]))
-    assert await restore(services, clip_id) == "recorded"
-    assert await hot_objects(services, clip_id) == before
+    assert await restore(clip_id, services=services) == "recorded"
+    assert await hot_objects(clip_id, services=services) == before
     assert (await parts_of(services=services, clip_id=clip_id))[Part.media].dropped == []
     # A deleted clip: acked, and nothing written back.
     await clips.delete(db=services.db, blobs=services.blobs, outbox=services.outbox, clip_id=clip_id,
                        user_id=clip.owner_id)
     await RetranscodeProcessor(services).handle_one(record)
-    assert await hot_objects(services, clip_id) == {}
+    assert await hot_objects(clip_id, services=services) == {}

@@ -20,11 +20,11 @@ from tests.helpers import Account, signup
 
 
 @contextlib.asynccontextmanager
-async def running_role(services: Any, role: str = "stream") -> AsyncIterator[None]:
+async def running_role(role: str = "stream", *, services: Any) -> AsyncIterator[None]:
     from clipfeed.workers import run_role
 
     stop = asyncio.Event()
-    task = asyncio.create_task(run_role(services, role, stop))
+    task = asyncio.create_task(run_role(role, stop, services=services))
     try:
         yield
     finally:
@@ -43,7 +43,7 @@ async def send(client: httpx.AsyncClient, events: list[dict[str, Any]], headers:
     return response.json()
 
 
-def social(services: Any, kind: str, *, user_id: int, key: int, event_id: int | None = None,
+def social(kind: str, *, services: Any, user_id: int, key: int, event_id: int | None = None,
            **payload: Any) -> bytes:
     """An encoded social event as the social feature's outbox would publish it."""
     from clipfeed.core.events import Event
@@ -53,7 +53,7 @@ def social(services: Any, kind: str, *, user_id: int, key: int, event_id: int | 
                  region=services.settings.region, payload=body).encode()
 
 
-async def publish_social(services: Any, encoded: list[bytes]) -> None:
+async def publish_social(encoded: list[bytes], *, services: Any) -> None:
     from clipfeed.infra.log import OutgoingRecord
 
     records = []
@@ -119,16 +119,17 @@ async def golden(client: httpx.AsyncClient, services: Any) -> Scenario:
     ]
     ids = accounts
     scenario.social_events = [
-        social(services, "like.added", user_id=ids["alice"].id, key=b, clip_id=b, creator_id=dave.id),
-        social(services, "like.added", user_id=ids["bob"].id, key=a, clip_id=a, creator_id=dave.id),
-        social(services, "comment.created", user_id=ids["carol"].id, key=a, clip_id=a, creator_id=dave.id,
-               comment_id=services.ids.next_id()),
-        social(services, "follow.added", user_id=ids["alice"].id, key=dave.id, followee_id=dave.id),
+        social("like.added", user_id=ids["alice"].id, key=b, clip_id=b, creator_id=dave.id, services=services),
+        social("like.added", user_id=ids["bob"].id, key=a, clip_id=a, creator_id=dave.id, services=services),
+        social("comment.created", user_id=ids["carol"].id, key=a, clip_id=a, creator_id=dave.id,
+               comment_id=services.ids.next_id(),
+               services=services),
+        social("follow.added", user_id=ids["alice"].id, key=dave.id, followee_id=dave.id, services=services),
     ]
     for i in range(20):  # like, unlike, like, ... ends unliked
         kind = "like.added" if i % 2 == 0 else "like.removed"
-        scenario.social_events.append(social(services, kind, user_id=ids["mallory"].id, key=c, clip_id=c,
-                                             creator_id=dave.id))
+        scenario.social_events.append(social(kind, user_id=ids["mallory"].id, key=c, clip_id=c, creator_id=dave.id,
+                                             services=services))
     return scenario
 
 
@@ -147,18 +148,18 @@ async def play(client: httpx.AsyncClient, services: Any, scenario: Scenario, *, 
     order = reversed if shuffled else list
     for who, batch in order(scenario.client_batches):
         await send(client, list(order(batch)), headers_for(scenario, who))
-    await publish_social(services, list(order(scenario.social_events)))
+    await publish_social(list(order(scenario.social_events)), services=services)
     await wait_for_catch_up(services=services, timeout=60)
     if twice:
         for who, batch in scenario.client_batches:  # a client resending: dropped by the API
             assert (await send(client, batch, headers_for(scenario, who)))["duplicates"] == len(batch)
-        await publish_social(services, scenario.social_events)  # the outbox publishing again
-        await append_again(services, Topic.ACTIVITY_CLIPS)  # redelivered past the API's deduplication
-        await append_again(services, Topic.ACTIVITY_USERS)
+        await publish_social(scenario.social_events, services=services)  # the outbox publishing again
+        await append_again(Topic.ACTIVITY_CLIPS, services=services)  # redelivered past the API's deduplication
+        await append_again(Topic.ACTIVITY_USERS, services=services)
         await wait_for_catch_up(services=services, timeout=60)
 
 
-async def append_again(services: Any, topic: str) -> None:
+async def append_again(topic: str, *, services: Any) -> None:
     from clipfeed.infra.log import OutgoingRecord
 
     for partition in range(await services.log.partitions(topic)):

@@ -22,7 +22,7 @@ EXPECTED = {  # clip -> counters (see pipeline.golden for who did what)
 }
 
 
-async def _check(services, scenario: Scenario) -> None:
+async def _check(scenario: Scenario, *, services) -> None:
     clips = scenario.clips
     now = time.time()
     counts = await get_clip_counts(services=services, clip_ids=list(clips.values()))
@@ -78,13 +78,13 @@ async def _check(services, scenario: Scenario) -> None:
 
 async def test_golden_sequence_gives_exact_counters_trending_and_features(client, services) -> None:
     scenario = await golden(client, services)
-    async with running_role(services):
+    async with running_role(services=services):
         await play(client, services, scenario)
-    await _check(services, scenario)
+    await _check(scenario, services=services)
 
 
 async def test_reversed_resent_and_redelivered_events_change_nothing(client, services) -> None:
     scenario = await golden(client, services)
-    async with running_role(services):
+    async with running_role(services=services):
         await play(client, services, scenario, shuffled=True, twice=True)
-    await _check(services, scenario)
+    await _check(scenario, services=services)

@@ -14,7 +14,7 @@ async def test_a_private_clip_engaged_by_its_owner_does_not_make_its_hashtag_tre
     secret = await make_clip(client, services, erin, "just for me #secrettagxyz", visibility="private")
     public = await make_clip(client, services, dave, "for all #opentagxyz")
     now = time.time()
-    async with running_role(services):
+    async with running_role(services=services):
         assert (await client.put(f"/v1/clips/{secret}/like", headers=erin.auth)).status_code == 200
         assert (await client.post(f"/v1/clips/{secret}/comments", headers=erin.auth,
                                   json={"body": "note to self"})).status_code == 201

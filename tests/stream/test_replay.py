@@ -17,7 +17,7 @@ from tests.stream.test_worker_kill import CLIPFEED, worker_env
 pytestmark = pytest.mark.slow
 
 
-async def _state(services, clip_ids: list[int], now: float) -> tuple:
+async def _state(clip_ids: list[int], now: float, *, services) -> tuple:
     counts = await read_counts_from_db(services=services, clip_ids=clip_ids)
     if services.settings.cache_url.startswith("memory"):
         return (counts,)  # the replaying process has its own in-process cache
@@ -29,21 +29,21 @@ async def _state(services, clip_ids: list[int], now: float) -> tuple:
 
 async def test_replay_with_rebuild_gives_back_the_live_state(client, services) -> None:
     scenario = await golden(client, services)
-    async with running_role(services):
+    async with running_role(services=services):
         await play(client, services, scenario)
     clip_ids = list(scenario.clips.values())
     now = time.time()
-    live = await _state(services, clip_ids, now)
+    live = await _state(clip_ids, now, services=services)
     assert live[0][scenario.clips["A"]].plays == 4
     done = subprocess.run([CLIPFEED, "events", "replay", "--topic", "activity.clips", "--group", "stream-clips",
                            "--from", "earliest", "--rebuild", "--run"], env=worker_env(services.settings),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "replayed stream-clips on activity.clips from earliest (rebuilt)" in done.stderr
-    assert await _state(services, clip_ids, now) == live
+    assert await _state(clip_ids, now, services=services) == live
 
 
-async def test_replay_refuses_unknown_groups_and_bad_starts(services) -> None:
+async def test_replay_refuses_unknown_groups_and_bad_starts(*, services) -> None:
     env = worker_env(services.settings)
     bad_group = subprocess.run([CLIPFEED, "events", "replay", "--topic", "activity.clips", "--group", "nobody",
                                 "--rebuild"], env=env, capture_output=True, text=True, timeout=120)

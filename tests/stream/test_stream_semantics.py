@@ -19,7 +19,7 @@ from tests.helpers import signup
 from tests.stream.pipeline import event, make_clip, running_role, send
 
 
-async def _like(services, *, user_id: int, clip_id: int, creator_id: int, on: bool = True) -> None:
+async def _like(*, services, user_id: int, clip_id: int, creator_id: int, on: bool = True) -> None:
     async with services.db.session() as session:
         services.outbox.record(session, ENGAGEMENT["like", on], key=clip_id, actor_id=user_id,
                                payload=ClipEngagement(user_id=user_id, clip_id=clip_id, creator_id=creator_id))
@@ -28,11 +28,11 @@ async def _like(services, *, user_id: int, clip_id: int, creator_id: int, on: bo
 async def test_two_hundred_concurrent_likes_count_exactly_two_hundred(client, services) -> None:
     dave = await signup(client, "dave")
     clip_id = await make_clip(client, services, dave, "likes #many")
-    async with running_role(services):
-        await asyncio.gather(*(_like(services, user_id=10_000 + i, clip_id=clip_id, creator_id=dave.id)
+    async with running_role(services=services):
+        await asyncio.gather(*(_like(user_id=10_000 + i, clip_id=clip_id, creator_id=dave.id, services=services)
                                for i in range(200)))
-        await asyncio.gather(*(_like(services, user_id=10_000 + i, clip_id=clip_id, creator_id=dave.id,
-                                     on=False) for i in range(15)))
+        await asyncio.gather(*(_like(user_id=10_000 + i, clip_id=clip_id, creator_id=dave.id, on=False,
+                                     services=services) for i in range(15)))
         await wait_for_catch_up(services=services, timeout=60)
     counts = (await get_clip_counts(services=services, clip_ids=[clip_id]))[clip_id]
     assert counts.likes == 185
@@ -43,7 +43,7 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_stream_goes_
     poison = [b'{"id": 1, "type": "play_start", "payload": "garbage"}', b"\xff not json"]
     for value in poison:
         await services.log.append(Topic.ACTIVITY_CLIPS, value, key=b"42")
-    async with running_role(services):
+    async with running_role(services=services):
         await send(client, [event("play_start", 42, time.time())], alice.auth)
         await wait_for_catch_up(services=services, timeout=60)
     assert (await get_clip_counts(services=services, clip_ids=[42]))[42].plays == 1
@@ -56,10 +56,10 @@ async def test_a_poison_event_goes_to_the_dead_letter_topic_and_the_stream_goes_
 async def test_blocks_on_the_social_topic_pass_the_relay_without_a_dead_letter(client, services) -> None:
     erin, frank = await signup(client, "erin"), await signup(client, "frank")
     clip_id = await make_clip(client, services, erin, "blocked #relay")
-    async with running_role(services):
+    async with running_role(services=services):
         blocked = await client.put(f"/v1/users/{erin.id}/block", headers=frank.auth)
         assert blocked.status_code in (200, 204), blocked.text
-        await _like(services, user_id=frank.id, clip_id=clip_id, creator_id=erin.id)
+        await _like(user_id=frank.id, clip_id=clip_id, creator_id=erin.id, services=services)
         await wait_for_catch_up(services=services, timeout=60)
     assert (await get_clip_counts(services=services, clip_ids=[clip_id]))[clip_id].likes == 1
     try:
@@ -74,7 +74,7 @@ async def test_events_later_than_the_watermark_are_counted_but_left_out_of_live_
     alice, bob = await signup(client, "alice"), await signup(client, "bob")
     now = time.time()
     lateness = services.settings.stream_allowed_lateness_s
-    async with running_role(services):
+    async with running_role(services=services):
         await send(client, [event("play_start", 7, now)], alice.auth)
         await wait_for_catch_up(services=services, timeout=60)
         # Out of order but within the allowed lateness: a normal event.
@@ -92,7 +92,7 @@ async def test_events_later_than_the_watermark_are_counted_but_left_out_of_live_
 
 async def test_counters_survive_the_loss_of_the_cache(client, services) -> None:
     alice = await signup(client, "alice")
-    async with running_role(services):
+    async with running_role(services=services):
         await send(client, [event("play_start", 9, time.time()), event("share", 9, time.time())], alice.auth)
         await wait_for_catch_up(services=services, timeout=60)
     await services.cache.flush()
@@ -110,7 +110,7 @@ async def test_upkeep_forgets_applied_ids_past_the_horizon_and_keeps_the_counts(
     from clipfeed.stream.models import StreamApplied
 
     alice = await signup(client, "alice")
-    async with running_role(services):
+    async with running_role(services=services):
         await send(client, [event("play_start", 77, time.time()), event("play_start", 78, time.time())], alice.auth)
         await wait_for_catch_up(services=services, timeout=60)
     assert await prune_applied(services=services, older_than_s=3600) == 0
@@ -118,7 +118,7 @@ async def test_upkeep_forgets_applied_ids_past_the_horizon_and_keeps_the_counts(
     async with services.db.session() as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(StreamApplied)) == 0
     assert (await read_counts_from_db(services=services, clip_ids=[77]))[77].plays == 1
-    assert await trending.trim(services, keep=1) == 2  # the weaker of two clips, in "all" and in the region
+    assert await trending.trim(keep=1, services=services) == 2  # the weaker of two clips, in "all" and in the region
 
 
 @pytest.mark.alone
@@ -127,7 +127,7 @@ async def test_features_reflect_an_event_within_five_seconds(client, services) -
 
     dave, alice = await signup(client, "dave"), await signup(client, "alice")
     clip = await make_clip(client, services, dave, "fresh #now")
-    async with running_role(services):
+    async with running_role(services=services):
         await send(client, [event("impression", clip, time.time())], alice.auth)  # groups joined, warm
         await wait_for_catch_up(services=services, timeout=60)
         sent = time.monotonic()

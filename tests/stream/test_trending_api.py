@@ -21,7 +21,7 @@ async def test_trending_lists_live_public_clips_by_velocity_and_region(client, s
     hidden = await make_clip(client, services, dave, "private #summer", visibility="private")
     gone = await make_clip(client, services, dave, "soon deleted #beach")
     now = time.time()
-    async with running_role(services):
+    async with running_role(services=services):
         for i, viewer in enumerate(viewers):
             batch = [event("play_start", hot, now), event("complete", hot, now + 1, duration_ms=5000),
                      event("play_start", hidden, now), event("share", hidden, now),

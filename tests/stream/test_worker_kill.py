@@ -38,7 +38,7 @@ def start_worker(settings, log_path: Path) -> subprocess.Popen[bytes]:
                             stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
 
 
-async def _plays_applied(services) -> int:
+async def _plays_applied(*, services) -> int:
     total = 0
     for shard in range(services.db.shard_count):
         async with services.db.shard_session_at(shard) as session:
@@ -46,7 +46,7 @@ async def _plays_applied(services) -> int:
     return total
 
 
-async def test_killed_stream_worker_leaves_exact_counters_after_restart(services, tmp_path: Path) -> None:
+async def test_killed_stream_worker_leaves_exact_counters_after_restart(tmp_path: Path, *, services) -> None:
     rng = random.Random(8)
     clips = list(range(1000, 1040))
     now = time.time()
@@ -76,7 +76,7 @@ async def test_killed_stream_worker_leaves_exact_counters_after_restart(services
     worker = start_worker(services.settings, log_path)
     try:
         deadline = time.monotonic() + 120
-        while (applied := await _plays_applied(services)) == 0:
+        while (applied := await _plays_applied(services=services)) == 0:
             assert worker.poll() is None and time.monotonic() < deadline, log_path.read_text()
             await asyncio.sleep(0.01)
         worker.send_signal(signal.SIGKILL)

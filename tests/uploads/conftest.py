@@ -22,7 +22,7 @@ def big_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def live_url(services) -> AsyncIterator[str]:
+async def live_url(*, services) -> AsyncIterator[str]:
     """The app served by uvicorn on a free loopback port (streaming responses need a real server)."""
     import uvicorn
 

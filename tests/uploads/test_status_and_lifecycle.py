@@ -27,7 +27,7 @@ async def _next_status(lines: object) -> dict:
     raise AssertionError("the stream ended")
 
 
-async def test_status_follows_processing_until_ready(services, live_url: str) -> None:
+async def test_status_follows_processing_until_ready(live_url: str, *, services) -> None:
     async with httpx.AsyncClient(base_url=live_url, timeout=30) as client:
         alice, bob = await signup(client, "alice"), await signup(client, "bob")
         _, earlier = await send_all(client, bob.auth, SAMPLE.read_bytes(), caption="bob's, first in the queue")
@@ -51,8 +51,8 @@ async def test_status_follows_processing_until_ready(services, live_url: str) ->
             first = await _next_status(lines)
             assert (first["status"], first["stage"], first["queue_position"]) == ("processing", "queued", 1)
             # What the media worker does: progress reports, then the final status.
-            await progress.publish(services, clip_id=int(clip_id), stage="transcoding", percent=40.0,
-                                   status="processing")
+            await progress.publish(clip_id=int(clip_id), stage="transcoding", percent=40.0, status="processing",
+                                   services=services)
             moved = await asyncio.wait_for(_next_status(lines), 15)
             assert (moved["stage"], moved["percent"], moved["queue_position"]) == ("transcoding", 40.0, None)
             await clips_service.set_status(db=services.db, outbox=services.outbox, clip_id=int(clip_id),
@@ -94,7 +94,7 @@ async def test_sweep_expires_uploads_and_finishes_interrupted_hand_offs(client, 
         await session.execute(sa.update(Upload).where(Upload.id == int(stale)).values(
             expires_at=utcnow() - timedelta(seconds=1)))
 
-    done = await lifecycle.sweep(services)
+    done = await lifecycle.sweep(services=services)
     assert done["expired"] == 1 and done["finished"] == 1
     assert (await head(client, alice.auth, stale)).status_code == 410
     assert not [info async for info in services.blobs.list(f"uploads/{stale}/")]
@@ -105,7 +105,7 @@ async def test_sweep_expires_uploads_and_finishes_interrupted_hand_offs(client, 
     # Records go after their retention; a second sweep has nothing left to do.
     services.settings.upload_record_ttl_s = 0
     await asyncio.sleep(0.01)
-    assert (await lifecycle.sweep(services))["deleted"] == 2
+    assert (await lifecycle.sweep(services=services))["deleted"] == 2
     assert (await head(client, alice.auth, stale)).status_code == 404
 
 

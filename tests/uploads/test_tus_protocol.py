@@ -16,7 +16,7 @@ from tests.uploads.tus import OCTETS, SAMPLE, TUS, checksum, create, head, patch
 MiB = 1024 * 1024
 
 
-async def _events(services, topic: str) -> list[Event]:
+async def _events(topic: str, *, services) -> list[Event]:
     await services.outbox.flush()
     found: list[Event] = []
     for partition in range(await services.log.partitions(topic)):
@@ -24,7 +24,7 @@ async def _events(services, topic: str) -> list[Event]:
     return found
 
 
-async def _keys(services, prefix: str) -> list[str]:
+async def _keys(prefix: str, *, services) -> list[str]:
     return [info.key async for info in services.blobs.list(prefix)]
 
 
@@ -76,7 +76,7 @@ async def test_a_chunked_checksummed_upload_becomes_one_processing_clip(client, 
     assert stored is not None and stored.media["master"] == f"clips/{clip_id}/raw/master.mp4"
     master = await services.blobs.get(stored.media["master"])
     assert hashlib.sha256(master).hexdigest() == hashlib.sha256(data).hexdigest()
-    assert await _keys(services, "uploads/") == []  # the upload's own bytes are gone
+    assert await _keys("uploads/", services=services) == []  # the upload's own bytes are gone
 
     # A client that missed the answer repeats the last PATCH: same clip, nothing new.
     again = await patch(client, alice.auth, uid, offset - len(chunk), chunk)
@@ -84,7 +84,7 @@ async def test_a_chunked_checksummed_upload_becomes_one_processing_clip(client, 
     assert again.headers["upload-offset"] == str(len(data))
     empty = await patch(client, alice.auth, uid, len(data), b"")
     assert empty.status_code == 204 and empty.headers["clipfeed-clip-id"] == clip_id
-    uploaded = [e for e in await _events(services, "media.uploaded") if e.key == clip_id]
+    uploaded = [e for e in await _events("media.uploaded", services=services) if e.key == clip_id]
     assert len(uploaded) == 1
     assert uploaded[0].payload == {
         "clip_id": clip_id, "owner_id": str(alice.id), "master_key": f"clips/{clip_id}/raw/master.mp4",
@@ -173,7 +173,7 @@ async def test_bad_files_are_rejected_with_a_reason_and_nothing_is_kept(client, 
         assert_problem(await patch(client, alice.auth, uid, 0, b"again"), 422)  # the verdict stands
     empty = await create(client, alice.auth, 0, filename="zero-bytes.mp4")
     assert "the file is empty" in assert_problem(empty, 422)["detail"]
-    assert await _keys(services, "uploads/") == [] and await _keys(services, "clips/") == []
+    assert await _keys("uploads/", services=services) == [] and await _keys("clips/", services=services) == []
     assert (await client.get("/v1/users/alice/clips", headers=alice.auth)).json()["items"] == []
 
 
@@ -203,7 +203,7 @@ async def test_partial_uploads_concatenate_into_one_clip(client, services, big_c
     master = await services.blobs.get(f"clips/{clip_id}/raw/master.mp4")
     assert hashlib.sha256(master).digest() == hashlib.sha256(data).digest()
     assert (await client.get(f"/v1/clips/{clip_id}", headers=alice.auth)).json()["caption"] == "Parts"
-    assert await _keys(services, "uploads/") == []
+    assert await _keys("uploads/", services=services) == []
 
 
 async def test_creation_with_upload_deferred_length_termination_and_drafts(client, services) -> None:
@@ -224,7 +224,7 @@ async def test_creation_with_upload_deferred_length_termination_and_drafts(clien
     doomed = upload_id(first)
     assert (await client.delete(f"/v1/uploads/{doomed}", headers={**TUS, **alice.auth})).status_code == 204
     assert (await head(client, alice.auth, doomed)).status_code == 404
-    assert not [k for k in await _keys(services, "uploads/") if doomed in k]
+    assert not [k for k in await _keys("uploads/", services=services) if doomed in k]
     # A draft from POST /v1/clips receives the video; one upload at a time per draft.
     draft = (await client.post("/v1/clips", headers=alice.auth, json={"caption": "draft first"})).json()["id"]
     attach = await create(client, alice.auth, len(data), clip_id=draft)

@@ -68,7 +68,8 @@ async def _seed(data_dir: Path, url: str, count: int = CLIPS) -> list[str]:
     try:
         creator = await accounts.create_user(db=services.db, outbox=services.outbox, ids=services.ids,
                                              settings=services.settings, **CREATOR)
-        clip_ids = [str((await ladder.publish(services, owner_id=creator.id, caption=CAPTIONS[n % len(CAPTIONS)])).id)
+        clip_ids = [str((await ladder.publish(owner_id=creator.id, caption=CAPTIONS[n % len(CAPTIONS)],
+                                              services=services)).id)
                     for n in range(count)]
         await services.outbox.flush()  # the clips' events go out now, not after a claim lapses
         return clip_ids

@@ -55,6 +55,10 @@ def test_register_like_comment_reply_follow_then_following_plays_and_the_creator
     assert result["followingOwner"] == "Clip by @maker" and result["followingClip"]["videoWidth"] > 0
     assert int(result["badgeText"]) > result["badgeBefore"]
     assert result["notReloaded"] is True  # the badge came over the live stream
+    # The open list took the new comment in at its top, live, and says when in words.
+    live = result["liveList"]
+    assert live["notReloaded"] is True and "one more while you read" in live["first"]
+    assert live["when"].strip() == "now"
     assert any(result["handle"] in text for text in result["inbox"]), result["inbox"]
     assert result["shareStatus"] == 201 and result["shares"].split()[-1] == "1"  # sent to the creator, counted
     assert result["likedList"] == 1  # the viewer's own "Liked" list

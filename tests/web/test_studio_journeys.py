@@ -55,7 +55,7 @@ async def _seed(stack: WebStack) -> dict[str, Any]:
         clip_ids: dict[str, int] = {}
         for name, caption in (("remove", "An old take"), ("reported", "Get 10k followers today"),
                               ("edit", "Harbour at dawn #sea")):
-            clip = await ladder.publish(services, owner_id=sam.id)
+            clip = await ladder.publish(owner_id=sam.id, services=services)
             await clips.update(db=services.db, outbox=services.outbox, clip_id=clip.id, user_id=sam.id,
                                request=ClipUpdate(caption=caption))
             clip_ids[name] = clip.id

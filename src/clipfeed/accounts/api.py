@@ -16,9 +16,10 @@ from clipfeed.accounts.models import (
     UserPrivate,
     UserPublic,
 )
-from clipfeed.core.errors import NotFound, UnsupportedMediaType
+from clipfeed.core.errors import Forbidden, NotFound, UnsupportedMediaType
 from clipfeed.http.deps import ClientIp, CurrentUser, Deps, bearer_token
 from clipfeed.infra.blobs import BlobNotFound
+from clipfeed.instance import service as instance
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -27,8 +28,11 @@ router = APIRouter(prefix="/v1", tags=["accounts"])
 async def register(body: RegisterRequest, services: Deps, ip: ClientIp) -> TokenPair:
     s = services.settings
     await services.limiter.hit("register", ip, limit=s.register_rate_per_hour, per_seconds=3600)
+    mode = (await instance.effective(services=services)).registration_mode
+    if mode == "closed":
+        raise Forbidden("registration is closed on this instance", reason="registration-closed")
     return await service.register(db=services.db, outbox=services.outbox, ids=services.ids,
-                                  settings=s, request=body)
+                                  settings=s, request=body, invite_only=mode == "invite")
 
 
 @router.post("/auth/login", response_model=TokenPair)

@@ -86,6 +86,8 @@ class RegisterRequest(BaseModel):
     email: EmailStr
     password: str = Field(min_length=10, max_length=256)
     display_name: OneLine = Field(default="", max_length=60)
+    invite_code: str | None = Field(default=None, max_length=64,
+                                    description="needed when the instance is invite-only (GET /v1/instance)")
 
     _handle = field_validator("handle")(_check_handle)
 

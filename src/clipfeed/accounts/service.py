@@ -28,19 +28,24 @@ from clipfeed.core.ids import IdGenerator
 from clipfeed.infra.blobs import BlobStore
 from clipfeed.infra.cache import Cache
 from clipfeed.infra.db import Database, utcnow
+from clipfeed.instance import invites
 from clipfeed.runtime.outbox import Outbox
 from clipfeed.runtime.ratelimit import RateLimiter
 from clipfeed.settings import Settings
 
 
 async def register(*, db: Database, outbox: Outbox, ids: IdGenerator, settings: Settings,
-                   request: RegisterRequest, role: Role = Role.user) -> TokenPair:
+                   request: RegisterRequest, role: Role = Role.user, invite_only: bool = False) -> TokenPair:
+    """A new account. ``invite_only``: the request's invite code is spent in the same
+    transaction, so either both happen or neither does."""
     password_hash = await hash_password(request.password)
     user = User(id=ids.next_id(), handle=request.handle, email=request.email,
                 display_name=request.display_name or request.handle, bio="",
                 password_hash=password_hash, role=role.value, region=settings.region)
     try:
         async with db.session() as session:
+            if invite_only:
+                await invites.claim(session, code=request.invite_code, user_id=user.id)
             session.add(user)
             await session.flush()
             outbox.record(session, contract.USER_REGISTERED, key=user.id,

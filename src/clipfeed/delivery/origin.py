@@ -8,6 +8,7 @@ Who may read what (checked on every request, so a takedown answers at once):
   private clips for their owner only);
 * a clip held for review: only with a URL signed for review (``signing.review_scope``, what
   the moderation console plays, for held and ready clips alike), never cached;
+* the sound library (``sounds/...``): only with a URL signed for it (``GET /v1/sounds``);
 * deleted and rejected clips: 410; anything else (unknown, processing, held for review, not
   visible without a signature): 404, so the URL space reveals nothing.
 
@@ -33,6 +34,7 @@ from clipfeed.delivery.signing import SIGNED_PREFIX, Signer, clip_scope, review_
 from clipfeed.delivery.ttl import ERROR_CACHE_CONTROL, cache_control, lifetime, media_type
 from clipfeed.http.deps import Deps
 from clipfeed.infra.blobs import BlobNotFound, InvalidKey, check_key
+from clipfeed.media import sounds
 from clipfeed.storage import service as storage
 
 router = APIRouter(tags=["media"])
@@ -47,7 +49,7 @@ _DENIED_HEADERS = {"Cache-Control": "no-store", **CORS_HEADERS}
 async def media(path: str, request: Request, services: Deps) -> Response:
     kind = "unknown"
     try:
-        response, kind = await _serve(path, request, services)
+        response, kind = await _serve(path, request, services=services)
     except ClipfeedError as exc:
         ORIGIN_REQUESTS.labels(kind, str(exc.status)).inc()
         raise
@@ -65,8 +67,10 @@ def _split(path: str) -> tuple[str, tuple[str, str, str] | None]:
     return path, None
 
 
-async def _serve(path: str, request: Request, services: Deps) -> tuple[Response, str]:
+async def _serve(path: str, request: Request, *, services: Deps) -> tuple[Response, str]:
     key, token = _split(path)
+    if key.startswith(sounds.SCOPE):
+        return await _sound(key, token, request, services=services), "sound"
     matched = _CLIP_KEY.match(key)
     kind_of = media_type(key)
     try:
@@ -110,3 +114,21 @@ async def _serve(path: str, request: Request, services: Deps) -> tuple[Response,
     response = blob_response(store=found.store, info=found.info, request_headers=request.headers,
                              method=request.method, content_type=kind_of.content_type, cache_control=control)
     return response, kind_of.kind.value
+
+
+async def _sound(key: str, token: tuple[str, str, str] | None, request: Request, *, services: Deps) -> Response:
+    """A library sound, for a URL signed with the library's scope (the editor's preview)."""
+    if token is None or key not in sounds.BY_KEY:
+        raise NotFound("no such media", headers=_ERROR_HEADERS)
+    verdict = Signer.from_settings(services.settings).check(kid=token[0], expires=token[1], signature=token[2],
+                                                            scope=sounds.SCOPE)
+    if verdict == "expired":
+        raise Gone("this media link has expired; ask for a new one", headers=_DENIED_HEADERS)
+    if verdict != "ok":
+        raise Forbidden("this media link is not valid", headers=_DENIED_HEADERS)
+    try:
+        info = await services.blobs.stat(key)
+    except BlobNotFound:
+        raise NotFound("no such media", headers=_ERROR_HEADERS) from None
+    return blob_response(store=services.blobs, info=info, request_headers=request.headers, method=request.method,
+                         content_type="audio/mp4", cache_control="private, max-age=3600")

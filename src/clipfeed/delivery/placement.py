@@ -101,7 +101,7 @@ async def place_all(*, services: Services) -> dict[str, WarmReport]:
                 for region in directory.regions}
 
 
-async def placement_loop(services: Services, stop: asyncio.Event) -> None:
+async def placement_loop(stop: asyncio.Event, *, services: Services) -> None:
     while not stop.is_set():
         if services.settings.edges:
             try:

@@ -50,7 +50,7 @@ async def purge(*, services: Services, prefixes: list[str], urgency: Urgency, re
     async with services.db.session() as session:
         session.add_all(tasks)
     if urgency is Urgency.immediate:
-        await _attempt(services, [t.id for t in tasks])
+        await _attempt([t.id for t in tasks], services=services)
     return await status(services=services, purge_id=purge_id, urgency=urgency)
 
 
@@ -71,7 +71,7 @@ async def call_edge(*, secret: str, edge: str, prefixes: list[str], client: http
     return int(response.json().get("removed", 0))
 
 
-async def _attempt(services: Services, task_ids: list[int]) -> None:
+async def _attempt(task_ids: list[int], *, services: Services) -> None:
     async with services.db.session() as session:
         tasks = list(await session.scalars(sa.select(PurgeTask).where(PurgeTask.id.in_(task_ids),
                                                                       PurgeTask.done_at.is_(None))))
@@ -104,13 +104,13 @@ async def run_pending(*, services: Services, limit: int = 200) -> int:
         due = list(await session.scalars(sa.select(PurgeTask.id).where(
             PurgeTask.done_at.is_(None), PurgeTask.next_attempt_at <= utcnow()).order_by(PurgeTask.id).limit(limit)))
     if due:
-        await _attempt(services, due)
+        await _attempt(due, services=services)
     async with services.db.session() as session:  # confirmed purges are kept a week for the record
         await session.execute(sa.delete(PurgeTask).where(PurgeTask.done_at < utcnow() - KEEP_DONE))
     return len(due)
 
 
-async def purge_loop(services: Services, stop: asyncio.Event) -> None:
+async def purge_loop(stop: asyncio.Event, *, services: Services) -> None:
     while not stop.is_set():
         try:
             await run_pending(services=services)

@@ -200,7 +200,7 @@ async def render(clip: DemoClip, target: Path) -> Path:
     return target
 
 
-async def _creators(services: Services) -> dict[str, int]:
+async def _creators(*, services: Services) -> dict[str, int]:
 
     ids: dict[str, int] = {}
     for handle, display in CREATORS:
@@ -219,7 +219,7 @@ async def _creators(services: Services) -> dict[str, int]:
     return ids
 
 
-async def _existing(services: Services, owner_id: int) -> dict[str, int]:
+async def _existing(owner_id: int, *, services: Services) -> dict[str, int]:
     found: dict[str, int] = {}
     cursor: str | None = None
     while True:
@@ -230,7 +230,7 @@ async def _existing(services: Services, owner_id: int) -> dict[str, int]:
             return found
 
 
-async def submit(services: Services, *, owner_id: int, caption: str, source: Path) -> int:
+async def submit(*, services: Services, owner_id: int, caption: str, source: Path) -> int:
     """Hand a local video file to the media pipeline as a finished upload would."""
     clip_id = services.ids.next_id()
     master_key = check_key(f"{clips_service.media_prefix(clip_id)}raw/master.mp4")
@@ -246,17 +246,17 @@ async def submit(services: Services, *, owner_id: int, caption: str, source: Pat
     return clip_id
 
 
-async def seed(services: Services, *, count: int = 30, progress: Callable[[str], None] | None = None,
+async def seed(*, services: Services, count: int = 30, progress: Callable[[str], None] | None = None,
                paced: bool = False) -> list[int]:
     """Create the demo creators and submit up to ``count`` demo clips; returns the IDs of the
     demo clips (already present ones included). ``progress`` is called with a short label as
     each clip is submitted or found present. ``paced``: the first wave at once, then each clip
     only when no demo clip is waiting for the media workers (see the module docstring)."""
-    owners = await _creators(services)
+    owners = await _creators(services=services)
     chosen = CLIPS[:max(0, count)]
     existing: dict[str, dict[str, int]] = {}
     for handle in {c.creator for c in chosen}:
-        existing[handle] = await _existing(services, owners[handle])
+        existing[handle] = await _existing(owners[handle], services=services)
     folder = services.settings.data_dir / "demo" / "sources"
     limit = asyncio.Semaphore(2)
     demo_ids: list[int] = []  # submitted now or earlier: all count as queued work
@@ -270,9 +270,9 @@ async def seed(services: Services, *, count: int = 30, progress: Callable[[str],
             return present
         async with limit:
             source = await render(clip, folder / f"{clip.key}.mp4")
-        while wait_turn and await _any_waiting(services, demo_ids):
+        while wait_turn and await _any_waiting(demo_ids, services=services):
             await asyncio.sleep(PACE_POLL_S)
-        clip_id = await submit(services, owner_id=owners[clip.creator], caption=clip.caption, source=source)
+        clip_id = await submit(owner_id=owners[clip.creator], caption=clip.caption, source=source, services=services)
         demo_ids.append(clip_id)
         log.info("demo.clip_submitted", key=clip.key, clip_id=clip_id)
         if progress:
@@ -287,20 +287,20 @@ async def seed(services: Services, *, count: int = 30, progress: Callable[[str],
     return ids
 
 
-async def _any_waiting(services: Services, clip_ids: list[int]) -> bool:
+async def _any_waiting(clip_ids: list[int], *, services: Services) -> bool:
     clips = await clips_service.get_many(db=services.db, clip_ids=clip_ids)
     return any(c.status in WAITING for c in clips.values())
 
 
-async def seed_with_progress(services: Services, console: Console, *, count: int = 30) -> None:
+async def seed_with_progress(console: Console, *, services: Services, count: int = 30) -> None:
     """``seed``, then a progress bar of demo clips finishing processing (for ``clipfeed demo``)."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     states: Counter[str] = Counter()
     try:
         with Progress(*columns, console=console) as bar:
             submitted = bar.add_task("demo clips submitted", total=min(count, len(CLIPS)))
-            clip_ids = await seed(services, count=count, paced=True,
-                                  progress=lambda _label: bar.advance(submitted))
+            clip_ids = await seed(count=count, paced=True, progress=lambda _label: bar.advance(submitted),
+                                  services=services)
             processed = bar.add_task("demo clips processed", total=len(clip_ids))
             while not services.stopping.is_set():
                 clips = await clips_service.get_many(db=services.db, clip_ids=clip_ids)

@@ -17,7 +17,7 @@ from clipfeed.logs import configure
 from clipfeed.settings import Settings
 
 
-async def seed_accounts(services: Services) -> None:
+async def seed_accounts(*, services: Services) -> None:
     for handle, email, role in DEMO_USERS:
         try:
             await accounts.get_by_handle(db=services.db, handle=handle)
@@ -38,11 +38,11 @@ def run_demo(settings: Settings, *, port: int, console: Console) -> None:
         services = await bootstrap(settings)
         try:
             with console.status("seeding demo accounts"):
-                await seed_accounts(services)
+                await seed_accounts(services=services)
             from clipfeed.workers import roles, run_role
 
             for role in roles():  # one process: the workers share the in-process cache
-                services.spawn(run_role(services, role, services.stopping), f"worker-{role}")
+                services.spawn(run_role(role, services.stopping, services=services), f"worker-{role}")
             config = uvicorn.Config(create_app(services=services), host=settings.host, port=port,
                                     log_level="warning")
             server = uvicorn.Server(config)
@@ -57,7 +57,7 @@ def run_demo(settings: Settings, *, port: int, console: Console) -> None:
                 print(url, flush=True)
                 from clipfeed.demo.content import seed_with_progress
 
-                services.spawn(seed_with_progress(services, console), "demo-content")
+                services.spawn(seed_with_progress(console, services=services), "demo-content")
             await serving
         finally:
             await services.close()

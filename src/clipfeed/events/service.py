@@ -86,9 +86,9 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: ViewerId,
     now = time.time() if now is None else now
     good, rejected = validate(raw_events, now=now, max_future_s=settings.events_max_future_skew_s,
                               max_age_s=settings.events_max_age_s)
-    fresh, duplicates = await _drop_seen(services, viewer, good, now)
+    fresh, duplicates = await _drop_seen(viewer, good, now, services=services)
     if fresh:
-        await ensure_topics(services)
+        await ensure_topics(services=services)
         received_ms = int(now * 1000)
         by_clip: list[OutgoingRecord] = []
         by_user: list[OutgoingRecord] = []
@@ -104,7 +104,7 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: ViewerId,
             by_user.append(OutgoingRecord(body, key=viewer_key))
         await asyncio.gather(services.log.append_batch(Topic.ACTIVITY_CLIPS, by_clip),
                              services.log.append_batch(Topic.ACTIVITY_USERS, by_user))
-        await _mark_seen(services, viewer, fresh, now)
+        await _mark_seen(viewer, fresh, now, services=services)
     INGESTED.labels("accepted").inc(len(fresh))
     INGESTED.labels("duplicate").inc(duplicates)
     for refused in rejected:
@@ -117,8 +117,8 @@ def _seen_keys(viewer: ViewerId, now: float) -> tuple[str, str]:
     return f"ev:seen:{viewer.key}:{bucket}", f"ev:seen:{viewer.key}:{bucket - 1}"
 
 
-async def _drop_seen(services: Services, viewer: ViewerId, good: list[tuple[int, ClientEvent]],
-                     now: float) -> tuple[list[ClientEvent], int]:
+async def _drop_seen(viewer: ViewerId, good: list[tuple[int, ClientEvent]], now: float,
+                     *, services: Services) -> tuple[list[ClientEvent], int]:
     """First line of deduplication (retries of a batch); processors deduplicate for good."""
     ids = [event.event_id for _, event in good]
     if not ids:
@@ -136,6 +136,6 @@ async def _drop_seen(services: Services, viewer: ViewerId, good: list[tuple[int,
     return fresh, len(good) - len(fresh)
 
 
-async def _mark_seen(services: Services, viewer: ViewerId, fresh: list[ClientEvent], now: float) -> None:
+async def _mark_seen(viewer: ViewerId, fresh: list[ClientEvent], now: float, *, services: Services) -> None:
     current, _ = _seen_keys(viewer, now)
     await services.cache.sadd(current, *(event.event_id for event in fresh), ttl=2 * SEEN_BUCKET_S + 60)

@@ -23,7 +23,7 @@ DEFAULT_RETENTION_DAYS: dict[str, float] = {Topic.ACTIVITY_CLIPS: 7, Topic.ACTIV
                                             Topic.CLIPS: 30}
 
 
-def topic_specs(services: Services) -> list[TopicSpec]:
+def topic_specs(*, services: Services) -> list[TopicSpec]:
     settings = services.settings
     days = {**DEFAULT_RETENTION_DAYS, **settings.topic_retention_days}
     return [TopicSpec(name, partitions=settings.stream_partitions,
@@ -31,10 +31,10 @@ def topic_specs(services: Services) -> list[TopicSpec]:
             for name, age in days.items()]
 
 
-async def ensure_topics(services: Services) -> None:
+async def ensure_topics(*, services: Services) -> None:
     """Create the pipeline's topics (or update their retention); safe to call repeatedly."""
     if getattr(services, "_activity_topics_ready", False):
         return
-    for spec in topic_specs(services):
+    for spec in topic_specs(services=services):
         await services.log.ensure_topic(spec)
     services._activity_topics_ready = True  # type: ignore[attr-defined]

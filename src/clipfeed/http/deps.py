@@ -28,7 +28,7 @@ def bearer_token(request: Request) -> str | None:
     return request.query_params.get("access_token") if request.url.path.endswith("/stream") else None
 
 
-async def optional_user(request: Request, services: Deps) -> User | None:
+async def optional_user(request: Request, *, services: Deps) -> User | None:
     token = bearer_token(request)
     if token is None:
         return None

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from clipfeed.http.deps import Deps
 from clipfeed.http.metrics import ADAPTER_ERRORS, exposition
+from clipfeed.runtime.services import Services
 
 router = APIRouter(tags=["operations"])
 CHECK_TIMEOUT_S = 2.0
@@ -35,11 +36,16 @@ async def _check(name: str, probe: Callable[[], Awaitable[None]]) -> dict[str, A
         return {"name": name, "ok": False, "error": reason or type(exc).__name__}
 
 
+async def readiness(*, services: Services) -> list[dict[str, Any]]:
+    """Each adapter's answer to a ping (what ``/readyz`` and the admin console show)."""
+    return list(await asyncio.gather(
+        _check("database", services.db.ping), _check("blobs", services.blobs.ping),
+        _check("cache", services.cache.ping), _check("event_log", services.log.ping)))
+
+
 @router.get("/readyz")
 async def readyz(services: Deps) -> JSONResponse:
-    checks = await asyncio.gather(
-        _check("database", services.db.ping), _check("blobs", services.blobs.ping),
-        _check("cache", services.cache.ping), _check("event_log", services.log.ping))
+    checks = await readiness(services=services)
     ready = all(c["ok"] for c in checks)
     return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks},
                         status_code=200 if ready else 503,

@@ -175,7 +175,7 @@ async def purge_expired(*, db: Database) -> int:
     return removed
 
 
-async def purge_loop(services: Services, stop: asyncio.Event, *, every_s: float = 3600.0) -> None:
+async def purge_loop(stop: asyncio.Event, *, services: Services, every_s: float = 3600.0) -> None:
     """Lifecycle loop: drop expired keys once an hour."""
     while not stop.is_set():
         try:

@@ -34,15 +34,15 @@ GROUP = "batch-lake"
 DIRTY_KEY = "lake:dirty_days"  # sorted set: days with new parts since the last job run
 
 
-async def open_consumer(services: Services) -> Consumer:
-    await ensure_topics(services)
+async def open_consumer(*, services: Services) -> Consumer:
+    await ensure_topics(services=services)
     settings = services.settings
     return await services.log.consumer(Topic.ACTIVITY_USERS, GROUP, shared=True,
                                        ack_wait=settings.lake_flush_interval_s + 120,
                                        max_in_flight=settings.lake_max_rows_per_part + 1000)
 
 
-async def compact_once(services: Services, consumer: Consumer, *, max_wait: float | None = None) -> int:
+async def compact_once(consumer: Consumer, *, services: Services, max_wait: float | None = None) -> int:
     """Gather records for up to ``max_wait`` seconds (or a part's worth), store them as parts,
     acknowledge them; returns how many events were written."""
     settings = services.settings
@@ -66,13 +66,13 @@ async def compact_once(services: Services, consumer: Consumer, *, max_wait: floa
                                       headers={"error": str(exc)[:500], "source_topic": record.topic,
                                                "source_partition": str(record.partition),
                                                "source_offset": str(record.offset)})
-    written = await write_parts(services, activities)
+    written = await write_parts(activities, services=services)
     await consumer.ack_many(records)
     return written
 
 
-async def write_parts(services: Services, activities: list[Activity]) -> int:
-    metas = await clip_meta(services, {a.clip_id for a in activities if a.clip_id is not None})
+async def write_parts(activities: list[Activity], *, services: Services) -> int:
+    metas = await clip_meta({a.clip_id for a in activities if a.clip_id is not None}, services=services)
     by_hour: dict[tuple[str, int], list[Activity]] = defaultdict(list)
     for activity in activities:
         moment = datetime.fromtimestamp(activity.ts, UTC)

@@ -45,7 +45,7 @@ def days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-async def stage(services: Services, first: date, last: date, directory: Path) -> list[Path]:
+async def stage(first: date, last: date, directory: Path, *, services: Services) -> list[Path]:
     """Copy the event parts of ``first``..``last`` into ``directory``."""
     files: list[Path] = []
     for day in days_between(first, last):
@@ -70,7 +70,7 @@ async def run_jobs(*, services: Services, from_day: date, to_day: date, engine: 
     started = time.perf_counter()
     directory = Path(tempfile.mkdtemp(prefix="clipfeed-lake-"))
     try:
-        files = await stage(services, from_day - timedelta(days=jobs.HISTORY_DAYS), to_day, directory)
+        files = await stage(from_day - timedelta(days=jobs.HISTORY_DAYS), to_day, directory, services=services)
         results = await asyncio.to_thread(chosen.run, files, list(jobs.JOBS), from_day, to_day)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -83,13 +83,13 @@ async def run_jobs(*, services: Services, from_day: date, to_day: date, engine: 
             breakdown=results["clip_breakdown"].to_pylist(), dropoff=results["clip_dropoff"].to_pylist(),
             followers=results["follower_growth"].to_pylist())
         for day in days_between(from_day, to_day):
-            await _put_day(services, TRAINING_PREFIX, day, results["training"])
-            await _put_day(services, f"{AGGREGATES_PREFIX}clip_hourly/", day, results["clip_hourly"])
+            await _put_day(TRAINING_PREFIX, day, results["training"], services=services)
+            await _put_day(f"{AGGREGATES_PREFIX}clip_hourly/", day, results["clip_hourly"], services=services)
     report.seconds = time.perf_counter() - started
     return report, results
 
 
-async def _put_day(services: Services, prefix: str, day: date, table: pa.Table) -> None:
+async def _put_day(prefix: str, day: date, table: pa.Table, *, services: Services) -> None:
     rows = table.filter(pc.equal(table["day"], day.isoformat())) if table.num_rows else table
     buffer = io.BytesIO()
     pq.write_table(rows, buffer, compression="zstd")

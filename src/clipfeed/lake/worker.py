@@ -17,13 +17,13 @@ log = structlog.get_logger(__name__)
 JOBS_LOCK = "lake:jobs:lock"
 
 
-async def compaction_loop(services: Services, stop: asyncio.Event) -> None:
+async def compaction_loop(stop: asyncio.Event, *, services: Services) -> None:
     consumer: Consumer | None = None
     while not stop.is_set():
         try:
             if consumer is None:
-                consumer = await compaction.open_consumer(services)
-            written = await compaction.compact_once(services, consumer)
+                consumer = await compaction.open_consumer(services=services)
+            written = await compaction.compact_once(consumer, services=services)
             if written:
                 log.info("lake.compacted", events=written)
         except asyncio.CancelledError:
@@ -40,7 +40,7 @@ async def compaction_loop(services: Services, stop: asyncio.Event) -> None:
             await consumer.close()
 
 
-async def run_due_jobs(services: Services, *, engine: str | None = None) -> list[service.JobReport]:
+async def run_due_jobs(*, services: Services, engine: str | None = None) -> list[service.JobReport]:
     """Recompute the days that got new parts since the last run, and today. One runner at a
     time across workers (a lock in the cache)."""
     interval = services.settings.lake_jobs_interval_s
@@ -72,14 +72,14 @@ async def run_due_jobs(services: Services, *, engine: str | None = None) -> list
         await services.cache.delete(JOBS_LOCK)
 
 
-async def jobs_loop(services: Services, stop: asyncio.Event) -> None:
+async def jobs_loop(stop: asyncio.Event, *, services: Services) -> None:
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), services.settings.lake_jobs_interval_s)
         if stop.is_set():
             return
         try:
-            for report in await run_due_jobs(services):
+            for report in await run_due_jobs(services=services):
                 log.info("lake.jobs_done", engine=report.engine, days=f"{report.from_day}..{report.to_day}",
                          files=report.files, rows=report.rows, seconds=round(report.seconds, 2))
         except Exception as exc:

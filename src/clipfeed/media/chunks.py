@@ -45,8 +45,8 @@ def _prefix(clip_id: int, job: int, index: int) -> str:
     return f"clips/{clip_id}/work/{job}/chunks/{index}/"
 
 
-async def encode_in_chunks(services: Services, job: Job, plan: transcode.Plan, workdir: Path, outdir: Path,
-                           progress: Progress) -> Report:
+async def encode_in_chunks(job: Job, plan: transcode.Plan, workdir: Path, outdir: Path, progress: Progress,
+                           *, services: Services) -> Report:
     """Fan the ladder out as chunk jobs, encode the sound here, join; returns the merged
     health report of the chunk decodes."""
     bounds = transcode.chunk_bounds(plan.duration, services.settings.media_chunk_s)
@@ -60,7 +60,7 @@ async def encode_in_chunks(services: Services, job: Job, plan: transcode.Plan, w
             await services.log.append(contract.MEDIA_CHUNK.topic, event.encode(), key=event.key.encode())
     audio = workdir / "audio.mp4"
     audio_task = asyncio.ensure_future(encode_audio(plan, audio)) if plan.has_audio else None
-    reports = await _wait(services, job, len(bounds), plan.duration, progress)
+    reports = await _wait(job, len(bounds), plan.duration, progress, services=services)
     if audio_task is not None:
         await audio_task
     local = []
@@ -77,7 +77,8 @@ async def encode_in_chunks(services: Services, job: Job, plan: transcode.Plan, w
     return merged
 
 
-async def _wait(services: Services, job: Job, count: int, duration: float, progress: Progress) -> list[dict[str, Any]]:
+async def _wait(job: Job, count: int, duration: float, progress: Progress, *,
+                services: Services) -> list[dict[str, Any]]:
     deadline = time.monotonic() + max(900.0, duration * 30)
     found: dict[int, dict[str, Any]] = {}
     while len(found) < count:

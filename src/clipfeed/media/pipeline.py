@@ -43,13 +43,13 @@ UNDECODABLE = "the video could not be decoded; the file may be damaged"
 FINAL = {ClipStatus.ready.value, ClipStatus.rejected.value, ClipStatus.failed.value, ClipStatus.review.value}
 
 
-def workdir_for(services: Services, clip_id: int) -> Path:
+def workdir_for(clip_id: int, *, services: Services) -> Path:
     # Per process: a worker that took over a stalled one's job on the same machine must not
     # delete the files the other is still working on (it may wake up and go on).
     return Path(services.settings.resolve(services.settings.media_work_dir)) / f"{clip_id}-{os.getpid()}"
 
 
-async def run_job(services: Services, job: Job) -> str:
+async def run_job(job: Job, *, services: Services) -> str:
     """Take the clip as far as it goes; returns the outcome (ready, review, rejected, ...).
     Raises on trouble a retry may cure (storage down, FFmpeg killed)."""
     clip = (await clips_service.get_many(db=services.db, clip_ids=[job.clip_id])).get(job.clip_id)
@@ -60,16 +60,16 @@ async def run_job(services: Services, job: Job) -> str:
     if media.get("job") == job.event_id and clip.status in FINAL:
         await jobstate.clear_work(services.blobs, job.clip_id)
         return f"{clip.status} (already)"
-    workdir = workdir_for(services, job.clip_id)
+    workdir = workdir_for(job.clip_id, services=services)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     try:
-        return await _run(services, job, clip, workdir)
+        return await _run(job, clip, workdir, services=services)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def _run(services: Services, job: Job, clip: Clip, workdir: Path) -> str:
+async def _run(job: Job, clip: Clip, workdir: Path, *, services: Services) -> str:
     settings, blobs = services.settings, services.blobs
     progress = Progress(services, job.clip_id)
     state = await jobstate.load(blobs, job.clip_id, job.event_id)
@@ -80,31 +80,31 @@ async def _run(services: Services, job: Job, clip: Clip, workdir: Path) -> str:
         probe = await prober.probe(source)
         check_probe(probe, Limits(max_duration_s=settings.media_max_duration_s, max_side=settings.media_max_side))
         plan = transcode.make_plan(probe, source, job.edits, extra_codecs=tuple(settings.media_extra_codecs),
-                                   background=await _background(services, job, workdir))
+                                   background=await _background(job, workdir, services=services))
         if plan.duration < 0.3:
             raise UnusableMedia("after trimming, nothing of the video is left")
     except (prober.ProbeError, UnusableMedia) as exc:
-        return await results.reject(services, job, clip, str(exc), quality=None)
+        return await results.reject(job, clip, str(exc), quality=None, services=services)
 
     if not state.done("transcoded"):
         await fencing.check()
         await jobstate.save(blobs, job.clip_id, state)  # marks the job current (chunk workers check)
         try:
-            state.stages["transcoded"] = await _transcode(services, job, plan, workdir, progress)
+            state.stages["transcoded"] = await _transcode(job, plan, workdir, progress, services=services)
         except (UnusableMedia, FFmpegError) as exc:
             if isinstance(exc, FFmpegError) and not exc.input_at_fault:
                 raise  # killed, out of disk: a retry may do better
             log.info("media.rejected_in_decode", clip_id=job.clip_id, error=str(exc))
             reason = str(exc) if isinstance(exc, UnusableMedia) else UNDECODABLE
-            return await results.reject(services, job, clip, reason, quality=None)
+            return await results.reject(job, clip, reason, quality=None, services=services)
         await fencing.check()  # a long encode: the clip may have passed to another worker
         await jobstate.save(blobs, job.clip_id, state)
     done = state.stages["transcoded"]
-    viewer_copy = await results.viewer_copy(services, done["media"], workdir)
-    return await results.finish(services, job, clip, state, viewer_copy, progress)
+    viewer_copy = await results.viewer_copy(done["media"], workdir, services=services)
+    return await results.finish(job, clip, state, viewer_copy, progress, services=services)
 
 
-async def _background(services: Services, job: Job, workdir: Path) -> Path | None:
+async def _background(job: Job, workdir: Path, *, services: Services) -> Path | None:
     if job.edits.audio is None:
         return None
     target = workdir / ("background" + Path(job.edits.audio.key).suffix)
@@ -121,8 +121,8 @@ async def _background(services: Services, job: Job, workdir: Path) -> Path | Non
     return target
 
 
-async def _transcode(services: Services, job: Job, plan: transcode.Plan, workdir: Path,
-                     progress: Progress) -> dict[str, Any]:
+async def _transcode(job: Job, plan: transcode.Plan, workdir: Path, progress: Progress,
+                     *, services: Services) -> dict[str, Any]:
     """Encode, check the decode's health, publish; returns what the state records."""
     blobs, settings = services.blobs, services.settings
     audio_report = await transcode.measure_audio(plan, workdir) if plan.has_audio else None
@@ -137,7 +137,7 @@ async def _transcode(services: Services, job: Job, plan: transcode.Plan, workdir
     if plan.duration > settings.media_chunk_after_s:
         from clipfeed.media import chunks
 
-        video_report = await chunks.encode_in_chunks(services, job, plan, workdir, outdir, progress)
+        video_report = await chunks.encode_in_chunks(job, plan, workdir, outdir, progress, services=services)
         await publisher.sync()
     else:
         video_report = await _encode_following(plan, outdir, workdir, publisher, progress)

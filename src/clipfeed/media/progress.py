@@ -22,7 +22,7 @@ def progress_key(clip_id: int | str) -> str:
     return f"media:progress:{clip_id}"
 
 
-async def publish(services: Services, *, clip_id: int, stage: str, percent: float, status: str,
+async def publish(*, services: Services, clip_id: int, stage: str, percent: float, status: str,
                   message: str = "") -> None:
     """What the media worker does for every step; the upload does it once at hand-off."""
     payload = contract.MediaProgress(clip_id=clip_id, stage=stage, percent=percent, status=status,
@@ -35,7 +35,7 @@ async def publish(services: Services, *, clip_id: int, stage: str, percent: floa
     await services.log.append(contract.MEDIA_PROGRESS.topic, event.encode(), key=event.key.encode())
 
 
-async def cached(services: Services, clip_id: int) -> dict[str, Any] | None:
+async def cached(clip_id: int, *, services: Services) -> dict[str, Any] | None:
     raw = await services.cache.get(progress_key(clip_id))
     if raw is None:
         return None

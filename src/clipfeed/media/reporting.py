@@ -32,8 +32,8 @@ class Progress:
         self.percent = max(self.percent, percent) if status == "processing" else percent
         self._sent_at = time.monotonic()
         try:
-            await status_reports.publish(self.services, clip_id=self.clip_id, stage=stage,
-                                         percent=round(self.percent, 1), status=status, message=message)
+            await status_reports.publish(clip_id=self.clip_id, stage=stage, percent=round(self.percent, 1),
+                                         status=status, message=message, services=self.services)
         except Exception as exc:
             log.warning("media.progress_failed", clip_id=self.clip_id, error=str(exc))
 

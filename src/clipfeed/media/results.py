@@ -27,8 +27,8 @@ from clipfeed.media.reporting import Progress
 from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
-async def _conclude(services: Services, job: Job, status: ClipStatus, reason: str | None,
-                    media: dict[str, Any], technical: dict[str, int] | None = None) -> str:
+async def _conclude(job: Job, status: ClipStatus, reason: str | None, media: dict[str, Any],
+                    technical: dict[str, int] | None = None, *, services: Services) -> str:
     current = (await clips_service.get_many(db=services.db, clip_ids=[job.clip_id])).get(job.clip_id)
     if current is None or current.status == ClipStatus.deleted.value:
         # Deleted while we worked: what we uploaded since the deletion must go too.
@@ -45,7 +45,7 @@ async def _conclude(services: Services, job: Job, status: ClipStatus, reason: st
                                        status=status, reason=reason, media=media, technical=technical,
                                        only_from=ClipStatus.processing)
     except clips_service.StatusChanged:
-        return await _concluded_elsewhere(services, job)
+        return await _concluded_elsewhere(job, services=services)
     stage = {ClipStatus.review: "review"}.get(status, status.value)
     await Progress(services, job.clip_id).stage(stage, 100.0, status=status.value, message=reason or "")
     await jobstate.clear_work(services.blobs, job.clip_id)
@@ -53,7 +53,7 @@ async def _conclude(services: Services, job: Job, status: ClipStatus, reason: st
     return status.value
 
 
-async def _concluded_elsewhere(services: Services, job: Job) -> str:
+async def _concluded_elsewhere(job: Job, *, services: Services) -> str:
     """Another worker (or a deletion) moved the clip on first: its status and event stand, and
     this worker publishes nothing."""
     clip = (await clips_service.get_many(db=services.db, clip_ids=[job.clip_id])).get(job.clip_id)
@@ -64,24 +64,24 @@ async def _concluded_elsewhere(services: Services, job: Job) -> str:
     return "superseded"
 
 
-async def reject(services: Services, job: Job, clip: Clip, reason: str, *, quality: dict[str, Any] | None) -> str:
+async def reject(job: Job, clip: Clip, reason: str, *, services: Services, quality: dict[str, Any] | None) -> str:
     """Input that cannot become a clip: nothing but the master is kept."""
     await fencing.check()  # outputs are only ours to clear while we hold the clip
     await jobstate.clear_outputs(services.blobs, job.clip_id)
-    return await _conclude(services, job, ClipStatus.rejected, reason, {"quality": quality} if quality else {})
+    return await _conclude(job, ClipStatus.rejected, reason, {"quality": quality} if quality else {}, services=services)
 
 
-async def fail(services: Services, job: Job, error: str) -> None:
+async def fail(job: Job, error: str, *, services: Services) -> None:
     """The last retry gave up (the worker dead-letters the job after this)."""
     current = (await clips_service.get_many(db=services.db, clip_ids=[job.clip_id])).get(job.clip_id)
     if current is None or current.status != ClipStatus.processing.value:
         return  # another worker finished the job meanwhile: its outputs stay
     await jobstate.clear_outputs(services.blobs, job.clip_id)
-    await _conclude(services, job, ClipStatus.failed, "processing failed; please try again later",
-                    {"error": error[:300]})
+    await _conclude(job, ClipStatus.failed, "processing failed; please try again later", {"error": error[:300]},
+                    services=services)
 
 
-async def fail_unreadable(services: Services, clip_id: int, error: str) -> None:
+async def fail_unreadable(clip_id: int, error: str, *, services: Services) -> None:
     """A ``media.uploaded`` event no retry could read: its clip must not wait in ``processing``
     for ever. Only a clip still in ``processing`` is touched (a redelivery after the status
     changed, or a key that names no clip, does nothing)."""
@@ -96,7 +96,7 @@ async def fail_unreadable(services: Services, clip_id: int, error: str) -> None:
     log.error("media.unreadable_job", clip_id=clip_id, error=error)
 
 
-async def viewer_copy(services: Services, media: dict[str, Any], workdir: Path) -> Path:
+async def viewer_copy(media: dict[str, Any], workdir: Path, *, services: Services) -> Path:
     """The best H.264 rendition as one local file: what thumbnails, screening and metadata look
     at, so they see the edits (crop, overlays) exactly as viewers will."""
     best = max((r for r in media["renditions"].values() if r["codec"].startswith("avc1")),
@@ -109,8 +109,8 @@ async def viewer_copy(services: Services, media: dict[str, Any], workdir: Path) 
     return target
 
 
-async def finish(services: Services, job: Job, clip: Clip, state: jobstate.JobState, viewer: Path,
-                 progress: Progress) -> str:
+async def finish(job: Job, clip: Clip, state: jobstate.JobState, viewer: Path, progress: Progress,
+                 *, services: Services) -> str:
     done = state.stages["transcoded"]
     view_probe = await prober.probe(viewer)
     await fencing.check()
@@ -150,4 +150,5 @@ async def finish(services: Services, job: Job, clip: Clip, state: jobstate.JobSt
         media["poster"] = poster
     status = {"approve": ClipStatus.ready, "hold": ClipStatus.review,
               "reject": ClipStatus.rejected}[state.stages["screening"]["decision"]]
-    return await _conclude(services, job, status, state.stages["screening"]["reason"], media, done["technical"])
+    return await _conclude(job, status, state.stages["screening"]["reason"], media, done["technical"],
+                           services=services)

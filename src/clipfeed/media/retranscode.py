@@ -85,7 +85,7 @@ class RetranscodeProcessor(LongJobProcessor):
     async def handle_one(self, record: Record) -> None:
         clip_id = clip_of(Event.decode(record.value))
         async with clip_lock(self, clip_id):  # not while a (re-)edit job works on the clip
-            outcome = await restore(self.services, clip_id)
+            outcome = await restore(clip_id, services=self.services)
         log.info("media.retranscode_done", clip_id=clip_id, outcome=outcome, delivery=record.delivery_count)
 
 
@@ -97,7 +97,7 @@ def clip_of(event: Event) -> int:
     return clip_id
 
 
-async def restore(services: Services, clip_id: int) -> str:
+async def restore(clip_id: int, *, services: Services) -> str:
     """Re-create whatever the clip's hot manifests lack; returns what happened."""
     clip = (await clips_service.get_many(db=services.db, clip_ids=[clip_id])).get(clip_id)
     if clip is None or clip.status != ClipStatus.ready.value:
@@ -115,12 +115,12 @@ async def restore(services: Services, clip_id: int) -> str:
     if not missing:
         if row is None or not row.dropped:
             return "nothing dropped"
-        return await _commit(services, clip_id, listed, manifests=None, fresh=set(), written=(0, 0))
+        return await _commit(clip_id, listed, manifests=None, fresh=set(), written=(0, 0), services=services)
     workdir = Path(services.settings.resolve(services.settings.media_work_dir)) / f"retranscode-{clip_id}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     try:
-        return await _recreate(services, clip, listed, missing, workdir)
+        return await _recreate(clip, listed, missing, workdir, services=services)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -130,7 +130,7 @@ def _listed(master: bytes, key: str) -> set[str]:
     return {r.name for r in renditions}
 
 
-async def _recreate(services: Services, clip: Clip, listed: set[str], missing: list[str], workdir: Path) -> str:
+async def _recreate(clip: Clip, listed: set[str], missing: list[str], workdir: Path, *, services: Services) -> str:
     media: dict[str, Any] = clip.media or {}
     master_key = media.get("master")
     if not isinstance(master_key, str):
@@ -158,7 +158,7 @@ async def _recreate(services: Services, clip: Clip, listed: set[str], missing: l
     manifests = await _manifests(services.blobs, f"clips/{clip.id}/", every, outdir, plan,
                                  has_audio=bool(media.get("audio")))
     fresh = {r.name for r in rungs}
-    return await _commit(services, clip.id, listed | fresh, manifests=manifests, fresh=fresh, written=written)
+    return await _commit(clip.id, listed | fresh, manifests=manifests, fresh=fresh, written=written, services=services)
 
 
 async def _upload(blobs: BlobStore, prefix: str, tracks: list[Track]) -> tuple[int, int]:
@@ -205,7 +205,7 @@ async def _manifests(blobs: BlobStore, prefix: str, every: list[Rendition], outd
             "dash/manifest.mpd": packaging.dash_manifest(videos, audio, plan.fps, plan.duration).encode()}
 
 
-async def _commit(services: Services, clip_id: int, listed: set[str], *, manifests: dict[str, bytes] | None,
+async def _commit(clip_id: int, listed: set[str], *, services: Services, manifests: dict[str, bytes] | None,
                   fresh: set[str], written: tuple[int, int]) -> str:
     """Write the manifests (listing ``listed``) and forget those renditions were dropped, in one
     locked transaction of the storage row; then tell delivery. ``fresh``: encoded just now."""

@@ -32,6 +32,8 @@ import structlog
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipStatus
+from clipfeed.instance import service as instance
+from clipfeed.instance.policy import DEFAULT_POLICY, full_policy  # noqa: F401  (DEFAULT_POLICY: re-exported)
 from clipfeed.media import blocklist, features, nsfw, phash
 from clipfeed.media.frames import Sampling, sample, spread
 from clipfeed.media.probe import Probe
@@ -45,8 +47,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Decision = Literal["approve", "hold", "reject"]
-DEFAULT_POLICY: dict[str, tuple[float, float]] = {
-    "nsfw": (0.45, 0.85), "blocklist": (0.2, 0.5), "text": (0.5, 1.0), "duplicate": (0.8, 2.0)}
 # What the creator is told (moderators see the detailed reasons).
 CREATOR_REASONS = {
     "nsfw": "it appears to contain nudity",
@@ -78,7 +78,7 @@ class ScreeningResult:
 
 
 def policy(settings: Settings) -> dict[str, tuple[float, float]]:
-    return {**DEFAULT_POLICY, **{k: (float(v[0]), float(v[1])) for k, v in settings.screening_policy.items()}}
+    return full_policy(settings.screening_policy)
 
 
 def decide(scores: dict[str, float], table: dict[str, tuple[float, float]]) -> tuple[Decision, list[str]]:
@@ -96,7 +96,7 @@ async def screen(*, services: Services, clip_id: int, source: Path, workdir: Pat
 
     Returns the decision, each check's score and the reasons. See the module docstring for
     the policy and the side effects (idempotent; safe to repeat after a crash)."""
-    settings = services.settings
+    settings = await instance.effective(services=services)  # admins may override the policy
     frames = await sample(source, probe=probe, workdir=workdir, samplings=[
         Sampling("nsfw", spread(probe.duration, settings.screening_nsfw_frames), NSFW_BOX),
         phash.sampling(probe.duration)])
@@ -109,7 +109,7 @@ async def screen(*, services: Services, clip_id: int, source: Path, workdir: Pat
         reasons.append(f"nudity detector: {scores['nsfw']:.2f} (frames over 0.2: "
                        f"{sum(s > 0.2 for s in per_frame)}/{len(per_frame)})")
 
-    scores["blocklist"] = await _blocklist(services, hashes, reasons)
+    scores["blocklist"] = await _blocklist(hashes, reasons, services=services)
 
     verdict = check_text(" ".join([caption, *(f"#{tag}" for tag in hashtags)]), settings=settings)
     scores["text"] = float(verdict.score)
@@ -118,7 +118,8 @@ async def screen(*, services: Services, clip_id: int, source: Path, workdir: Pat
 
     clips = await clips_service.get_many(db=services.db, clip_ids=[clip_id])
     owner_id = clips[clip_id].owner_id if clip_id in clips else None
-    scores["duplicate"], scores["duplicate_own"] = await _duplicates(services, clip_id, owner_id, hashes, reasons)
+    scores["duplicate"], scores["duplicate_own"] = await _duplicates(clip_id, owner_id, hashes, reasons,
+                                                                     services=services)
 
     decision, triggered = decide(scores, policy(settings))
     result = ScreeningResult(decision=decision, scores={k: round(v, 4) for k, v in scores.items()},
@@ -136,7 +137,7 @@ async def screen(*, services: Services, clip_id: int, source: Path, workdir: Pat
     return result
 
 
-async def _blocklist(services: Services, hashes: np.ndarray, reasons: list[str]) -> float:
+async def _blocklist(hashes: np.ndarray, reasons: list[str], *, services: Services) -> float:
     matches = await phash.find(db=services.db, kind="block", hashes=hashes,
                                max_distance=services.settings.screening_phash_distance)
     if not matches:
@@ -155,8 +156,8 @@ async def _blocklist(services: Services, hashes: np.ndarray, reasons: list[str])
     return best
 
 
-async def _duplicates(services: Services, clip_id: int, owner_id: int | None, hashes: np.ndarray,
-                      reasons: list[str]) -> tuple[float, float]:
+async def _duplicates(clip_id: int, owner_id: int | None, hashes: np.ndarray, reasons: list[str],
+                      *, services: Services) -> tuple[float, float]:
     matches = [m for m in await phash.find(db=services.db, kind="clip", hashes=hashes,
                                            max_distance=services.settings.screening_phash_distance,
                                            exclude=clip_id)

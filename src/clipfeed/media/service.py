@@ -13,6 +13,14 @@ REEDITS_PER_HOUR = 20
 REEDITABLE = {ClipStatus.ready.value, ClipStatus.failed.value}
 
 
+async def own_clip(*, services: Services, clip_id: int, user_id: int) -> Clip:
+    """The clip if ``user_id`` created it: 404 when they cannot see it, 403 when they only can."""
+    clip = await clips_service.get(db=services.db, clip_id=clip_id, viewer_id=user_id)
+    if clip.owner_id != user_id:
+        raise Forbidden("only the creator can edit this clip")
+    return clip
+
+
 async def reedit(*, services: Services, clip_id: int, user_id: int, edits: EditList) -> Clip:
     """Process the clip again from its original upload with a new edit list.
 
@@ -20,9 +28,7 @@ async def reedit(*, services: Services, clip_id: int, user_id: int, edits: EditL
     process killed in between leaves a job that re-processes a ready clip, which is what the
     creator asked for (the other order could strand the clip in ``processing`` with no job).
     The job replaces the clip's renditions and images; until it ends the clip is out of feeds."""
-    clip = await clips_service.get(db=services.db, clip_id=clip_id, viewer_id=user_id)
-    if clip.owner_id != user_id:
-        raise Forbidden("only the creator can edit this clip")
+    clip = await own_clip(services=services, clip_id=clip_id, user_id=user_id)
     if clip.status not in REEDITABLE:
         raise Conflict(f"a clip that is {clip.status} cannot be re-edited"
                        + (" yet" if clip.status in ("processing", "uploading") else ""))

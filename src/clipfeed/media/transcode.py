@@ -19,7 +19,9 @@ from clipfeed.media.ladder import Rendition
 from clipfeed.media.probe import Probe
 
 LOOKAHEAD_FRAMES = 10
-FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian's fonts-dejavu-core
+# Shipped in the package (not a system path) so the web editor's preview, served the same file
+# by GET /v1/fonts/overlay.ttf, lays text out with the very glyphs the render uses.
+FONT = Path(__file__).resolve().parent / "fonts" / "DejaVuSans.ttf"
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def video_chain(plan: Plan, workdir: Path, *, offset: float = 0.0, out: str = "s
         text_file = workdir / f"overlay-{number}.txt"
         text_file.write_text(text.text, encoding="utf-8")
         end = text.end if text.end is not None else 1e9
-        font = f"fontfile={FONT}" if FONT.exists() else "font=Sans"
+        font = f"fontfile={FONT}"
         box = ":box=1:boxcolor=black@0.45:boxborderw=12" if text.box else ":borderw=2:bordercolor=black@0.6"
         steps.append(
             f"drawtext={font}:textfile={text_file}:expansion=none:fontcolor=0x{text.color[1:]}:fontsize=h*{text.size:.4f}"

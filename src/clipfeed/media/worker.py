@@ -46,15 +46,16 @@ class MediaProcessor(LongJobProcessor):
             # Unreadable: retried like any failure (a bug fix may land meanwhile), then the clip
             # named by the record key is marked failed before the record is dead-lettered.
             if record.delivery_count >= self.max_deliveries and (clip_id := _clip_id_of(record)) is not None:
-                await results.fail_unreadable(self.services, clip_id, f"unreadable job: {type(exc).__name__}: {exc}")
+                await results.fail_unreadable(clip_id, f"unreadable job: {type(exc).__name__}: {exc}",
+                                              services=self.services)
             raise
         async with clip_lock(self, job.clip_id):
             try:
-                outcome = await run_job(self.services, job)
+                outcome = await run_job(job, services=self.services)
             except Exception as exc:
                 if record.delivery_count >= self.max_deliveries:
                     log.error("media.gave_up", clip_id=job.clip_id, error=str(exc))
-                    await results.fail(self.services, job, f"{type(exc).__name__}: {exc}")
+                    await results.fail(job, f"{type(exc).__name__}: {exc}", services=self.services)
                 raise
         log.info("media.job_done", clip_id=job.clip_id, outcome=outcome, delivery=record.delivery_count)
 

@@ -7,8 +7,8 @@ is visible to the reporter (so reports never leak private things).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -40,15 +40,33 @@ if TYPE_CHECKING:
     from clipfeed.accounts.models import User
     from clipfeed.runtime.services import Services
 
-# (services, case, approved, reason) -> None
-DecisionHandler = Callable[["Services", ModerationCase, bool, str], Awaitable[None]]
-# (services, subject_id, reporter_id) -> owner id of the subject; raise NotFound when the
-# subject does not exist or the reporter cannot see it.
-ReportCheck = Callable[["Services", int, int], Awaitable[int | None]]
-# (services, case) -> None: run when reports pass the hide threshold.
-HideHandler = Callable[["Services", ModerationCase], Awaitable[None]]
-# (services, case, moderator_id) -> what the subject is, for the console.
-Describer = Callable[["Services", ModerationCase, int], Awaitable[CaseSubject]]
+
+# What each kind of subject registers. Like every service function they take the services by
+# keyword; the rest is positional, so handlers may name their parameters as they like.
+class DecisionHandler(Protocol):
+    """Applies a moderator's decision on a case (approved or not, with the reason)."""
+
+    def __call__(self, case: ModerationCase, approved: bool, reason: str, /, *,
+                 services: Services) -> Awaitable[None]: ...
+
+
+class ReportCheck(Protocol):
+    """The owner id of the reported subject; raises NotFound when the subject does not exist
+    or the reporter cannot see it."""
+
+    def __call__(self, subject_id: int, reporter_id: int, /, *, services: Services) -> Awaitable[int | None]: ...
+
+
+class HideHandler(Protocol):
+    """Runs when reports pass the hide threshold."""
+
+    def __call__(self, case: ModerationCase, /, *, services: Services) -> Awaitable[None]: ...
+
+
+class Describer(Protocol):
+    """What the subject is, for the console."""
+
+    def __call__(self, case: ModerationCase, moderator_id: int, /, *, services: Services) -> Awaitable[CaseSubject]: ...
 
 _decision_handlers: dict[str, DecisionHandler] = {}
 _report_checks: dict[str, ReportCheck] = {}
@@ -118,7 +136,7 @@ async def report(*, services: Services, reporter: User, request: ReportRequest) 
     check = _report_checks.get(request.kind.value)
     if check is None:
         raise BadRequest(f"{request.kind.value}s cannot be reported yet")
-    owner_id = await check(services, request.id, reporter.id)
+    owner_id = await check(request.id, reporter.id, services=services)
     if owner_id == reporter.id:
         raise BadRequest("you cannot report your own content")
     case = await enqueue(db=services.db, outbox=services.outbox, ids=services.ids,
@@ -127,7 +145,7 @@ async def report(*, services: Services, reporter: User, request: ReportRequest) 
                          subject_owner_id=owner_id, category=request.category.value, note=request.note)
     hide = _hide_handlers.get(case.subject_kind)
     if hide and case.report_count >= services.settings.moderation_report_hide_threshold:
-        await hide(services, case)
+        await hide(case, services=services)
     return case
 
 
@@ -176,7 +194,7 @@ async def decide(*, services: Services, case_id: int, moderator: User, approve: 
                                                             subject_id=case.subject_id, reason=reason))
     handler = _decision_handlers.get(case.subject_kind)
     if handler is not None:
-        await handler(services, case, approve, reason)
+        await handler(case, approve, reason, services=services)
     return case
 
 
@@ -229,7 +247,7 @@ async def case_detail(*, services: Services, case: ModerationCase, moderator_id:
                                               .order_by(Report.id))).all())
     handles = await handles_of(db=services.db, user_ids={r.reporter_id for r in reports})
     describe = _describers.get(case.subject_kind)
-    subject = (await describe(services, case, moderator_id) if describe is not None else
+    subject = (await describe(case, moderator_id, services=services) if describe is not None else
                CaseSubject(kind=SubjectKind(case.subject_kind), id=str(case.subject_id), exists=False))
     return CaseDetail(**case_view(case).model_dump(), subject=subject, reports=[
         ReportPublic(id=str(r.id), reporter_handle=handles.get(r.reporter_id), category=r.category, note=r.note,

@@ -22,21 +22,21 @@ if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
 
-async def _clip_owner(services: Services, clip_id: int, reporter_id: int) -> int | None:
+async def _clip_owner(clip_id: int, reporter_id: int, *, services: Services) -> int | None:
     # A report on a clip the reporter cannot see (blocked, private, suspended creator) is 404,
     # as every other read of that clip answers them: a report must not confirm it exists.
     clip = await social.visible_clip(db=services.db, clip_id=clip_id, viewer_id=reporter_id)
     return clip.owner_id
 
 
-async def _hide_clip(services: Services, case: ModerationCase) -> None:
+async def _hide_clip(case: ModerationCase, *, services: Services) -> None:
     clip = await clips.get(db=services.db, clip_id=case.subject_id, viewer_id=case.subject_owner_id)
     if clip.status == ClipStatus.ready.value:
         await clips.set_status(db=services.db, outbox=services.outbox, clip_id=clip.id, status=ClipStatus.review,
                                reason="hidden while reports are reviewed")
 
 
-async def _decide_clip(services: Services, case: ModerationCase, approved: bool, reason: str) -> None:
+async def _decide_clip(case: ModerationCase, approved: bool, reason: str, *, services: Services) -> None:
     try:
         clip = await clips.get(db=services.db, clip_id=case.subject_id, viewer_id=case.subject_owner_id)
     except NotFound:
@@ -50,7 +50,7 @@ async def _decide_clip(services: Services, case: ModerationCase, approved: bool,
                                status=ClipStatus.rejected, reason=f"removed after review: {reason}")
 
 
-async def _user_owner(services: Services, user_id: int, reporter_id: int) -> int | None:
+async def _user_owner(user_id: int, reporter_id: int, *, services: Services) -> int | None:
     users = await accounts.get_many(db=services.db, user_ids=[user_id])
     user = users.get(user_id)
     if user is None or user.deleted_at is not None or user.suspended_at is not None:
@@ -58,7 +58,7 @@ async def _user_owner(services: Services, user_id: int, reporter_id: int) -> int
     return user.id
 
 
-async def _decide_user(services: Services, case: ModerationCase, approved: bool, reason: str) -> None:
+async def _decide_user(case: ModerationCase, approved: bool, reason: str, *, services: Services) -> None:
     await accounts.set_suspended(db=services.db, cache=services.cache, outbox=services.outbox, user_id=case.subject_id,
                                  suspended=not approved, reason=reason)
 
@@ -66,7 +66,7 @@ async def _decide_user(services: Services, case: ModerationCase, approved: bool,
 PLAYABLE = (ClipStatus.review.value, ClipStatus.ready.value)
 
 
-async def _describe_clip(services: Services, case: ModerationCase, moderator_id: int) -> CaseSubject:
+async def _describe_clip(case: ModerationCase, moderator_id: int, *, services: Services) -> CaseSubject:
     found = (await clips.get_many(db=services.db, clip_ids=[case.subject_id])).get(case.subject_id)
     subject = CaseSubject(kind=SubjectKind.clip, id=str(case.subject_id), clip_id=str(case.subject_id),
                           exists=found is not None and found.status != ClipStatus.deleted.value)
@@ -85,7 +85,7 @@ async def _describe_clip(services: Services, case: ModerationCase, moderator_id:
         "duration_ms": found.duration_ms, "media": media if found.status in PLAYABLE else {}})
 
 
-async def _describe_user(services: Services, case: ModerationCase, moderator_id: int) -> CaseSubject:
+async def _describe_user(case: ModerationCase, moderator_id: int, *, services: Services) -> CaseSubject:
     user = (await accounts.get_many(db=services.db, user_ids=[case.subject_id])).get(case.subject_id)
     subject = CaseSubject(kind=SubjectKind.user, id=str(case.subject_id),
                           exists=user is not None and user.deleted_at is None)

@@ -55,7 +55,7 @@ async def muted(*, services: Services, user_ids: list[int], kind: str) -> set[in
             NotificationMute.kind == kind, NotificationMute.user_id.in_(set(user_ids))))).all())
 
 
-async def deliver(services: Services, deliveries: list[Delivery]) -> list[tuple[Notification, bool]]:
+async def deliver(deliveries: list[Delivery], *, services: Services) -> list[tuple[Notification, bool]]:
     """Write a batch of notifications: one transaction per shard database, deliveries to the
     same recipient and group merged into one row. Returns (row, created) for each row written
     or grown; what was there already (a redelivered event) is left out."""
@@ -70,7 +70,7 @@ async def deliver(services: Services, deliveries: list[Delivery]) -> list[tuple[
         for attempt in range(2):
             try:
                 async with services.db.shard_session_at(shard) as session:
-                    done = [await _write(services, session, members) for members in shard_groups]
+                    done = [await _write(session, members, services=services) for members in shard_groups]
                 break
             except IntegrityError:  # a concurrent writer created a group's row first: again
                 if attempt:
@@ -79,8 +79,8 @@ async def deliver(services: Services, deliveries: list[Delivery]) -> list[tuple[
     return written
 
 
-async def _write(services: Services, session: AsyncSession,
-                 members: list[Delivery]) -> tuple[Notification, bool] | None:
+async def _write(session: AsyncSession, members: list[Delivery],
+                 *, services: Services) -> tuple[Notification, bool] | None:
     first, now = members[0], utcnow()
     sort_id = max(d.sort_id or 0 for d in members) or services.ids.next_id()
     actors = list(dict.fromkeys(d.actor_id for d in members if d.actor_id))  # oldest first
@@ -122,7 +122,7 @@ async def _add_actors(session: AsyncSession, row: Notification, actors: list[int
     return [a for a in actors if a in added]
 
 
-async def deliver_bulk(services: Services, *, recipients: list[int], kind: str, group_key: str,
+async def deliver_bulk(*, services: Services, recipients: list[int], kind: str, group_key: str,
                        actor_id: int | None, clip_id: int | None, sort_id: int | None = None) -> list[Notification]:
     """The same notification to many recipients (fan-out on write): one multi-row insert per
     shard database; rows that exist already are skipped. Returns the rows written."""
@@ -146,7 +146,7 @@ async def deliver_bulk(services: Services, *, recipients: list[int], kind: str, 
     return written
 
 
-async def announce(services: Services, rows: list[tuple[Notification, bool]]) -> None:
+async def announce(rows: list[tuple[Notification, bool]], *, services: Services) -> None:
     """Append ``notification.created``/``.updated`` for rows just committed (live delivery)."""
     if not rows:
         return

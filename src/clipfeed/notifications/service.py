@@ -58,7 +58,7 @@ async def pull_on_read(*, services: Services, user_id: int) -> int:
     """Merge new announcements of followed big creators into the inbox; returns rows added.
     Costs one query for a user who follows no big creator, three when nothing is new."""
     settings = services.settings
-    big = await _big_followees(services, user_id)
+    big = await _big_followees(user_id, services=services)
     if not big:
         return 0
     async with services.db.shard_session(user_id) as session:
@@ -97,7 +97,7 @@ async def pull_on_read(*, services: Services, user_id: int) -> int:
             return added
 
 
-async def _big_followees(services: Services, user_id: int) -> dict[int, datetime]:
+async def _big_followees(user_id: int, *, services: Services) -> dict[int, datetime]:
     """The big creators ``user_id`` follows (and since when), cached for ``BIG_TTL_S``: a new
     follow of a big creator, or a creator crossing the threshold, is merged that much later."""
     key = f"nf:big:{user_id}"

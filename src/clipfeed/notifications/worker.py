@@ -57,17 +57,18 @@ class NotificationFanout(Processor):
             for delivery in deliveries:
                 delivery.sort_id = event.id  # the inbox orders by when things happened
                 planned.append(delivery)
-        await deliver(self.services, planned)
+        await deliver(planned, services=self.services)
 
     async def _plan(self, event: Event) -> list[Delivery]:
         """What ``event`` notifies; ``ValueError`` for a payload that is not its type's."""
         if event.type == contract.USER_DELETED.name:
-            await remove_inbox(self.services, int(event.key))
+            await remove_inbox(int(event.key), services=self.services)
         elif event.type == contract.CLIP_READY.name:
             clip = contract.CLIP_READY.parse(event)
             if clip.visibility == "public":
-                await fan_out_new_clip(self.services, owner_id=clip.owner_id, clip_id=clip.clip_id, sort_id=event.id,
-                                       posted_at=event.occurred_at)
+                await fan_out_new_clip(owner_id=clip.owner_id, clip_id=clip.clip_id, sort_id=event.id,
+                                       posted_at=event.occurred_at,
+                                       services=self.services)
             return [Delivery(clip.owner_id, K.clip_ready.value, f"clip_ready:{clip.clip_id}", None,
                              clip_id=clip.clip_id)]
         elif event.type in (contract.CLIP_REJECTED.name, contract.CLIP_FAILED.name):
@@ -100,7 +101,7 @@ class NotificationFanout(Processor):
                          data={"reason": reason[:300]} if reason else {})]
 
 
-async def deliver(services: Services, planned: list[Delivery]) -> list[tuple[Notification, bool]]:
+async def deliver(planned: list[Delivery], *, services: Services) -> list[tuple[Notification, bool]]:
     """Filter, write, and announce live. Left out: the actor themself, muted kinds, anyone
     blocked either way with the actor or the clip's creator, and recipients who cannot see
     the clip (a mention on a clip they may not watch)."""
@@ -126,8 +127,8 @@ async def deliver(services: Services, planned: list[Delivery]) -> list[tuple[Not
                 and (clip.owner_id, d.recipient_id) not in blocked)
 
     wanted = [d for d in wanted if allowed(d)]
-    written = await inbox.deliver(services, wanted)
-    await inbox.announce(services, written)
+    written = await inbox.deliver(wanted, services=services)
+    await inbox.announce(written, services=services)
     return written
 
 
@@ -146,7 +147,7 @@ def comment_deliveries(comment: contract.CommentCreated) -> list[Delivery]:
             for uid, kind in chosen.items() if uid != author]
 
 
-async def fan_out_new_clip(services: Services, *, owner_id: int, clip_id: int, sort_id: int | None = None,
+async def fan_out_new_clip(*, services: Services, owner_id: int, clip_id: int, sort_id: int | None = None,
                            posted_at: datetime | None = None) -> int:
     """Hybrid fan-out of a public clip: rows for every follower up to the threshold, one
     announcement above it. Returns the inbox rows written."""
@@ -154,25 +155,26 @@ async def fan_out_new_clip(services: Services, *, owner_id: int, clip_id: int, s
     if followers > services.settings.notifications_fanout_threshold:
         await service.announce_clip(services=services, creator_id=owner_id, clip_id=clip_id, posted_at=posted_at)
         return 0
-    return await fan_out_on_write(services, owner_id=owner_id, clip_id=clip_id, sort_id=sort_id, posted_at=posted_at)
+    return await fan_out_on_write(owner_id=owner_id, clip_id=clip_id, sort_id=sort_id, posted_at=posted_at,
+                                  services=services)
 
 
-async def fan_out_on_write(services: Services, *, owner_id: int, clip_id: int, sort_id: int | None = None,
+async def fan_out_on_write(*, services: Services, owner_id: int, clip_id: int, sort_id: int | None = None,
                            posted_at: datetime | None = None) -> int:
     """One inbox row per follower who followed before the clip was posted."""
     written = 0
     sort_id = sort_id or services.ids.next_id()
     async for batch in social.iter_follower_ids(db=services.db, user_id=owner_id, batch=1000, since=posted_at):
         muted = await inbox.muted(services=services, user_ids=batch, kind=K.new_clip.value)
-        rows = await inbox.deliver_bulk(services, recipients=[r for r in batch if r not in muted],
-                                        kind=K.new_clip.value, group_key=f"new_clip:{clip_id}", actor_id=owner_id,
-                                        clip_id=clip_id, sort_id=sort_id)
-        await inbox.announce(services, [(row, True) for row in rows])
+        rows = await inbox.deliver_bulk(recipients=[r for r in batch if r not in muted], kind=K.new_clip.value,
+                                        group_key=f"new_clip:{clip_id}", actor_id=owner_id, clip_id=clip_id,
+                                        sort_id=sort_id, services=services)
+        await inbox.announce([(row, True) for row in rows], services=services)
         written += len(rows)
     return written
 
 
-async def remove_inbox(services: Services, user_id: int) -> None:
+async def remove_inbox(user_id: int, *, services: Services) -> None:
     """A deleted account's inbox goes (idempotent)."""
     async with services.db.shard_session(user_id) as session:
         await session.execute(sa.delete(NotificationActor).where(NotificationActor.recipient_id == user_id))

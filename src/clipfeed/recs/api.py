@@ -53,14 +53,14 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
         await services.limiter.hit("feed-anonymous", who.key, limit=ANONYMOUS_PAGES_PER_MINUTE, per_seconds=60)
     size = limit or settings.feed_page_size
     if tab == FeedTab.following:
-        page = await feed.following_page(services, who, cursor=cursor, limit=size)
+        page = await feed.following_page(who, cursor=cursor, limit=size, services=services)
     elif tab == FeedTab.hashtags:
-        page = await feed.hashtags_page(services, who, cursor=cursor, limit=size)
+        page = await feed.hashtags_page(who, cursor=cursor, limit=size, services=services)
     else:
-        page = await feed.foryou_page(services, who, cursor=cursor, limit=size)
-    items = await render.feed_items(services, who, page)
+        page = await feed.foryou_page(who, cursor=cursor, limit=size, services=services)
+    items = await render.feed_items(who, page, services=services)
     if include == "engagement" and items:
-        found = await SIGNALS.engagement(services, who.user_id, [int(item.clip.id) for item in items])
+        found = await SIGNALS.engagement(who.user_id, [int(item.clip.id) for item in items], services=services)
         items = [item.model_copy(update={"engagement": found.get(int(item.clip.id))}) for item in items]
     return FeedPage(items=items, next_cursor=page.next_cursor, served_by=page.path, model=page.model,
                     experiment=assignments(settings, who.key))
@@ -68,15 +68,15 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
 
 @router.get("/feed/interests", response_model=InterestsPublic)
 async def get_interests(user: CurrentUser, services: Deps) -> InterestsPublic:
-    return InterestsPublic(hashtags=await viewers.get_interests(services, user.id))
+    return InterestsPublic(hashtags=await viewers.get_interests(user.id, services=services))
 
 
 @router.put("/feed/interests", response_model=InterestsPublic)
 async def put_interests(body: InterestsUpdate, user: CurrentUser, services: Deps) -> InterestsPublic:
     """Onboarding: the hashtags a viewer cares about (a cold-start source until they have
     history). Replaces the previous list; the next page uses it."""
-    hashtags = await viewers.set_interests(services, user.id, body.hashtags)
-    await feed.refill(services, viewers.FeedViewer.signed_in(user.id, region=user.region or services.settings.region,
-                                                             language=user.language),
-                      reason="interests", replace=True)
+    hashtags = await viewers.set_interests(user.id, body.hashtags, services=services)
+    await feed.refill(viewers.FeedViewer.signed_in(user.id, region=user.region or services.settings.region,
+                                                             language=user.language), reason="interests",
+                      replace=True, services=services)
     return InterestsPublic(hashtags=hashtags)

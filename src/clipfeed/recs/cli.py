@@ -65,9 +65,9 @@ def train(days: Annotated[int, typer.Option(help="days of impressions to learn f
     """Close pending impressions, then retrain retrieval and the ranker now."""
     from clipfeed.recs import training
 
-    async def job(services: Any) -> Any:
-        closed = await training.close_impressions(services, older_than=0)
-        report = await training.train(services, days=days, promote=promote)
+    async def job(*, services: Any) -> Any:
+        closed = await training.close_impressions(older_than=0, services=services)
+        report = await training.train(days=days, promote=promote, services=services)
         return {"closed": closed, **report}
 
     with console.status("training"):
@@ -82,7 +82,7 @@ def reindex() -> None:
     """Rebuild every clip card and pool from the metadata store (after losing the cache)."""
     from clipfeed.recs.cards import RECENT_POOL
 
-    async def job(services: Any) -> int:
+    async def job(*, services: Any) -> int:
         import sqlalchemy as sa
 
         from clipfeed.clips.models import Clip
@@ -95,7 +95,7 @@ def reindex() -> None:
                                                    .order_by(Clip.id).limit(2000))).all())
             if not rows:
                 return total
-            total += await index_clips(services, rows, fresh=False)
+            total += await index_clips(rows, fresh=False, services=services)
             last = rows[-1].id
             console.print(f"indexed {total} clips ({RECENT_POOL})")
 
@@ -170,11 +170,12 @@ def ab_report(experiment: str, days: Annotated[int, typer.Option(help="days of i
     """Per-arm mean of ``metric`` per impression with 95 % confidence intervals."""
     from clipfeed.recs import experiments
 
-    async def job(services: Any) -> Any:
+    async def job(*, services: Any) -> Any:
         found = {e.name: e for e in experiments.load_experiments(services.settings.feed_experiments_file)}
         if experiment not in found:
             raise typer.BadParameter(f"no experiment {experiment!r} in CLIPFEED_FEED_EXPERIMENTS_FILE")
-        viewers, values = await experiments.impression_metric(services, metric=metric, days=days, source=source)
+        viewers, values = await experiments.impression_metric(metric=metric, days=days, source=source,
+                                                              services=services)
         return experiments.readout(viewers, values, found[experiment], metric=metric)
 
     table = Table("arm", "viewers", "impressions", f"mean {metric}", "95% CI")

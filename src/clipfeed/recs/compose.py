@@ -110,7 +110,7 @@ class Built:
     candidates: int = 0
 
 
-async def build(services: Services, viewer: FeedViewer, *, exclude: frozenset[int] | set[int] = frozenset(),
+async def build(viewer: FeedViewer, *, services: Services, exclude: frozenset[int] | set[int] = frozenset(),
                 rng: np.random.Generator | None = None, settings: Settings | None = None,
                 links: Links | None = None, from_top: bool = False, deep: bool = False) -> Built:
     """A ranked list of up to ``feed_buffer_size`` unseen, allowed clips for ``viewer``
@@ -123,9 +123,9 @@ async def build(services: Services, viewer: FeedViewer, *, exclude: frozenset[in
     with stage("profile"):
         state, links_found, snapshot, models, offsets = await asyncio.gather(
             load_viewer(services.cache, viewer.key),
-            asyncio.sleep(0, result=links) if links is not None else viewer_links(services, viewer),
+            asyncio.sleep(0, result=links) if links is not None else viewer_links(viewer, services=services),
             loaded_retrieval(services.blobs, settings.feed_model_poll_s).refresh(services.blobs),
-            _models(services),
+            _models(services=services),
             asyncio.sleep(0, result={}) if from_top or deep else services.cache.hgetall(offsets_key(viewer.key)))
     _add_interests(state, links_found.interests)
     context = _context(viewer)
@@ -146,11 +146,11 @@ async def build(services: Services, viewer: FeedViewer, *, exclude: frozenset[in
             if clip_id not in origin or score > origin[clip_id][1]:
                 origin[clip_id] = (name, score)
     with stage("filters"):
-        cards = await _allowed(services, viewer, state, config, origin, exclude, links_found.blocked)
-    return await _rank(services, state, cards, origin, context, config, models, rng)
+        cards = await _allowed(viewer, state, config, origin, exclude, links_found.blocked, services=services)
+    return await _rank(state, cards, origin, context, config, models, rng, services=services)
 
 
-async def rerank(services: Services, viewer: FeedViewer, items: list[Ranked], *, links: Links,
+async def rerank(viewer: FeedViewer, items: list[Ranked], *, services: Services, links: Links,
                  settings: Settings | None = None, rng: np.random.Generator | None = None) -> Built:
     """The buffer's clips ranked again from the viewer's live state: what a like, skip, share
     or follow changes on the next page, without a build's sources and candidate filtering.
@@ -160,7 +160,7 @@ async def rerank(services: Services, viewer: FeedViewer, items: list[Ranked], *,
     settings = settings or services.settings
     config = FeedConfig.of(settings)
     with stage("profile"):
-        state, models = await asyncio.gather(load_viewer(services.cache, viewer.key), _models(services))
+        state, models = await asyncio.gather(load_viewer(services.cache, viewer.key), _models(services=services))
     _add_interests(state, links.interests)
     buffered = {r.clip_id: r for r in items}
     ids = [c for c in buffered if c not in state.hidden and c not in state.negative]
@@ -170,8 +170,8 @@ async def rerank(services: Services, viewer: FeedViewer, items: list[Ranked], *,
              and card.creator_id not in links.blocked and card.creator_id != viewer.user_id]
     retrieval = column("retrieval_score")
     origin = {c.id: (buffered[c.id].source, float(buffered[c.id].features[retrieval])) for c in cards}
-    built = await _rank(services, state, cards, origin, _context(viewer), config, models,
-                        rng or np.random.default_rng())
+    built = await _rank(state, cards, origin, _context(viewer), config, models, rng or np.random.default_rng(),
+                        services=services)
     kept = [r for r in built.items if not turned_down(r.features)]
     return Built(kept, built.model, len(cards))
 
@@ -194,9 +194,9 @@ def _context(viewer: FeedViewer) -> Context:
                    language=viewer.language)
 
 
-async def _rank(services: Services, state: ViewerState, cards: list[ClipCard],
-                origin: dict[int, tuple[str, float]], context: Context, config: FeedConfig,
-                models: LoadedModels, rng: np.random.Generator) -> Built:
+async def _rank(state: ViewerState, cards: list[ClipCard], origin: dict[int, tuple[str, float]],
+                context: Context, config: FeedConfig, models: LoadedModels,
+                rng: np.random.Generator, *, services: Services) -> Built:
     """Features, scores, blend and rules for allowed candidates (``origin``: each one's source
     and retrieval score)."""
     if not cards:
@@ -216,15 +216,15 @@ async def _rank(services: Services, state: ViewerState, cards: list[ClipCard],
     return Built(items, models.current.version, len(cards))
 
 
-async def _models(services: Services) -> LoadedModels:
+async def _models(*, services: Services) -> LoadedModels:
     models = loaded_models(services.blobs, services.settings.feed_model_poll_s)
     await models.refresh(services.blobs)
     return models
 
 
-async def _allowed(services: Services, viewer: FeedViewer, state: ViewerState, config: FeedConfig,
-                   origin: dict[int, tuple[str, float]], exclude: frozenset[int] | set[int],
-                   blocked: set[int]) -> list[ClipCard]:
+async def _allowed(viewer: FeedViewer, state: ViewerState, config: FeedConfig, origin: dict[int, tuple[str, float]],
+                   exclude: frozenset[int] | set[int], blocked: set[int],
+                   *, services: Services) -> list[ClipCard]:
     """Drop what this viewer must not get: hidden (not interested), recently skipped, already
     buffered, gone (no card: deleted, rejected, private, held), blocked creators, their own
     clips, and anything the seen filter has."""

@@ -116,7 +116,7 @@ def readout(viewers: list[str], values: list[float], experiment: Experiment, *, 
     return out
 
 
-async def impression_metric(services: Any, *, metric: str, days: int,
+async def impression_metric(*, services: Any, metric: str, days: int,
                             source: str = "lake") -> tuple[list[str], list[float]]:
     """``(viewer key, value)`` per impression over the last ``days`` days: from the analytics
     lake's training rows (client impressions with labels; ``clipfeed lake``), or from the feed's
@@ -128,7 +128,7 @@ async def impression_metric(services: Any, *, metric: str, days: int,
     from clipfeed.recs import training
 
     if source == "impressions":
-        table = await training.read_impressions(services, days=days)
+        table = await training.read_impressions(days=days, services=services)
         if table is None:
             return [], []
         data = table.to_pydict()

@@ -69,7 +69,7 @@ class ServedPage:
     views: dict[int, bytes] = field(default_factory=dict)  # cached renderings fetched with the cards
 
 
-async def foryou_page(services: Services, viewer: FeedViewer, *, cursor: str | None, limit: int) -> ServedPage:
+async def foryou_page(viewer: FeedViewer, *, services: Services, cursor: str | None, limit: int) -> ServedPage:
     started = time.perf_counter()
     settings = settings_for(services.settings, viewer.key)
     config = FeedConfig.of(settings)
@@ -87,9 +87,9 @@ async def foryou_page(services: Services, viewer: FeedViewer, *, cursor: str | N
         elif raw is None and known is None:
             # A new viewer follows nobody and has no interests yet (a follow marks them known,
             # interests build their buffer): only blocks need reading, one query instead of three.
-            links = await viewer_links(services, viewer, blocks_only=True)
+            links = await viewer_links(viewer, blocks_only=True, services=services)
         else:  # read once, then cached for the next pages
-            links = await viewer_links(services, viewer)
+            links = await viewer_links(viewer, services=services)
     current = None if raw is None else buffers.Buffer.decode(raw)
     read = None if current is None else (current.built, current.ranked)  # the version this request read
     moved_at = float(dirty) if dirty else 0.0
@@ -99,18 +99,18 @@ async def foryou_page(services: Services, viewer: FeedViewer, *, cursor: str | N
         # starts as a slice of the region's precomputed ranking (filtered for them page by
         # page); their first like or skip re-ranks it, and the stream worker rebuilds it for them.
         path = "cold_start"
-        current = await cold_start_buffer(services, viewer, settings=settings, limit=limit)
+        current = await cold_start_buffer(viewer, settings=settings, limit=limit, services=services)
     elif current is None or time.time() - current.built > settings.feed_buffer_stale_s:
         path = "on_demand"
         begun = time.time()
         # A new session (app opened, pull to refresh) reads every source from the top again;
         # the seen filter still keeps out what was served before.
-        built = await build(services, viewer, settings=settings, links=links, from_top=cursor is None)
+        built = await build(viewer, settings=settings, links=links, from_top=cursor is None, services=services)
         current = buffers.Buffer(begun, built.model, built.items)
     elif current.ranked < moved_at:
         path = "reranked"
         begun = time.time()
-        again = await rerank(services, viewer, current.items, settings=settings, links=links)
+        again = await rerank(viewer, current.items, settings=settings, links=links, services=services)
         current = buffers.Buffer(current.built, again.model, again.items, ranked=begun)
     served: list[Ranked] = []
     cards: dict[int, ClipCard] = {}
@@ -142,8 +142,8 @@ async def foryou_page(services: Services, viewer: FeedViewer, *, cursor: str | N
             topped_up += 1
             path = "on_demand"
             begun = time.time()
-            built = await build(services, viewer, exclude={r.clip_id for r in served}, settings=settings,
-                                links=links, deep=topped_up == MAX_TOP_UPS)
+            built = await build(viewer, exclude={r.clip_id for r in served}, settings=settings, links=links,
+                                deep=topped_up == MAX_TOP_UPS, services=services)
             current = buffers.Buffer(begun, built.model, built.items)
             recheck = False
         if not current.items:
@@ -173,7 +173,7 @@ async def foryou_page(services: Services, viewer: FeedViewer, *, cursor: str | N
             training.log_served(services.cache, viewer=viewer.key, items=served, model=current.model,
                                 session=session, region=viewer.region))
     if len(current.items) < settings.feed_refill_below:
-        schedule_refill(services, viewer, reason="drained")
+        schedule_refill(viewer, reason="drained", services=services)
     PAGES.labels("foryou", path).inc()
     PAGE_SECONDS.labels("foryou", path).observe(time.perf_counter() - started)
     next_cursor = encode_cursor({"s": session, "n": page_no + 1}) if served else None
@@ -192,7 +192,7 @@ _REGIONAL: dict[tuple[int, str], _RegionalPage] = {}
 REGIONAL_TTL_S = 10.0
 
 
-async def cold_start_buffer(services: Services, viewer: FeedViewer, *, settings: Settings,
+async def cold_start_buffer(viewer: FeedViewer, *, services: Services, settings: Settings,
                             limit: int) -> buffers.Buffer:
     """A slice of the region's generic ranking (built for a viewer with no history at most
     ``REGIONAL_TTL_S`` ago, in this process): a random ``limit`` of its best ``3 × limit``,
@@ -202,8 +202,8 @@ async def cold_start_buffer(services: Services, viewer: FeedViewer, *, settings:
     if time.monotonic() - regional.built > REGIONAL_TTL_S:
         async with regional.lock:
             if time.monotonic() - regional.built > REGIONAL_TTL_S:
-                built = await build(services, FeedViewer(f"region:{viewer.region}", region=viewer.region),
-                                    settings=settings, from_top=True)
+                built = await build(FeedViewer(f"region:{viewer.region}", region=viewer.region), settings=settings,
+                                    from_top=True, services=services)
                 regional.items, regional.model, regional.built = built.items, built.model, time.monotonic()
     head = regional.items[: 3 * limit]
     picked = sorted(random.sample(range(len(head)), min(limit, len(head))))
@@ -212,14 +212,14 @@ async def cold_start_buffer(services: Services, viewer: FeedViewer, *, settings:
     return buffers.Buffer(time.time(), regional.model, chosen + rest)
 
 
-def schedule_refill(services: Services, viewer: FeedViewer, *, reason: str, replace: bool = False) -> None:
+def schedule_refill(viewer: FeedViewer, *, services: Services, reason: str, replace: bool = False) -> None:
     """Top the buffer up in the background (one refill per viewer at a time, cluster-wide)."""
-    task = asyncio.get_running_loop().create_task(refill(services, viewer, reason=reason, replace=replace))
+    task = asyncio.get_running_loop().create_task(refill(viewer, reason=reason, replace=replace, services=services))
     _REFILLING.add(task)
     task.add_done_callback(_REFILLING.discard)
 
 
-async def refill(services: Services, viewer: FeedViewer, *, reason: str, replace: bool = False) -> bool:
+async def refill(viewer: FeedViewer, *, services: Services, reason: str, replace: bool = False) -> bool:
     lock = f"recs:lock:{viewer.key}"
     if not await services.cache.add(lock, b"1", ttl=10):
         return False
@@ -227,8 +227,9 @@ async def refill(services: Services, viewer: FeedViewer, *, reason: str, replace
         begun = time.time()  # the buffer is as fresh as the state it was built from
         current = await buffers.load(services.cache, viewer.key)
         keep = [] if replace or current is None else current.items
-        built = await build(services, viewer, exclude={r.clip_id for r in keep},
-                            settings=settings_for(services.settings, viewer.key))
+        built = await build(viewer, exclude={r.clip_id for r in keep}, settings=settings_for(services.settings,
+                                                                                             viewer.key),
+                            services=services)
         # Kept clips were ranked when the old buffer was; a signal since then re-ranks them all.
         fresh = buffers.Buffer(current.built if keep and current else begun, built.model, keep + built.items,
                                ranked=current.ranked if keep and current else begun)
@@ -253,22 +254,22 @@ def muted(mutes: Mutes, card: ClipCard, view: bytes | None) -> bool:
     return mutes.hides_text(shown.get("caption") or "", shown.get("hashtags") or card.hashtags)
 
 
-async def following_page(services: Services, viewer: FeedViewer, *, cursor: str | None,
+async def following_page(viewer: FeedViewer, *, services: Services, cursor: str | None,
                          limit: int) -> ServedPage:
     """Followed creators' clips, newest first; the cursor holds the last publication time."""
-    links = await viewer_links(services, viewer)
-    return await _chronological(services, links, [creator_key(c) for c in links.following[:500]],
-                                tab="following", cursor=cursor, limit=limit)
+    links = await viewer_links(viewer, services=services)
+    return await _chronological(links, [creator_key(c) for c in links.following[:500]], tab="following",
+                                cursor=cursor, limit=limit, services=services)
 
 
-async def hashtags_page(services: Services, viewer: FeedViewer, *, cursor: str | None, limit: int) -> ServedPage:
+async def hashtags_page(viewer: FeedViewer, *, services: Services, cursor: str | None, limit: int) -> ServedPage:
     """Clips of the hashtags the viewer follows, newest first (a clip with two of them once)."""
-    links = await viewer_links(services, viewer)
-    return await _chronological(services, links, [tag_key(t) for t in links.tags[:200]],
-                                tab="hashtags", cursor=cursor, limit=limit)
+    links = await viewer_links(viewer, services=services)
+    return await _chronological(links, [tag_key(t) for t in links.tags[:200]], tab="hashtags",
+                                cursor=cursor, limit=limit, services=services)
 
 
-async def _chronological(services: Services, links: Links, lists: list[str], *, tab: str, cursor: str | None,
+async def _chronological(links: Links, lists: list[str], *, services: Services, tab: str, cursor: str | None,
                          limit: int) -> ServedPage:
     """The newest clips of the feed's per-creator or per-hashtag lists, minus blocked creators
     and muted clips; the cursor holds the last publication time."""

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 VIEW_TTL_S = 3600.0
 
 
-async def clip_views(services: Services, clip_ids: list[int], *,
+async def clip_views(clip_ids: list[int], *, services: Services,
                      prefetched: dict[int, bytes] | None = None) -> dict[int, tuple[ClipPublic, dict[str, Any]]]:
     """Public views of clips with their columns (for playback hints); a deleted clip's view may
     outlive it by ``VIEW_TTL_S``, but deleted clips lose their card first and are never served."""
@@ -53,12 +53,12 @@ async def clip_views(services: Services, clip_ids: list[int], *,
     if missing:
         found = await clips_service.get_many(db=services.db, clip_ids=missing)
         owners = await accounts.get_many(db=services.db, user_ids=list({c.owner_id for c in found.values()}))
-        out.update(await cache_views(services, list(found.values()), owners))
+        out.update(await cache_views(list(found.values()), owners, services=services))
     return out
 
 
-async def cache_views(services: Services, clips: list[Clip],
-                      owners: dict[int, User]) -> dict[int, tuple[ClipPublic, dict[str, Any]]]:
+async def cache_views(clips: list[Clip], owners: dict[int, User],
+                      *, services: Services) -> dict[int, tuple[ClipPublic, dict[str, Any]]]:
     """Render and cache the views of ``clips`` (``owners``: their creators, for handles)."""
     out: dict[int, tuple[ClipPublic, dict[str, Any]]] = {}
     fresh: dict[str, bytes] = {}
@@ -81,22 +81,23 @@ HINT_TTL_S = 30.0
 HINTS: TtlLru[tuple[int, str, str | None, str], PlaybackInfo | None] = TtlLru(50_000, HINT_TTL_S)
 
 
-async def _playback(services: Services, viewer: FeedViewer, row: dict[str, Any]) -> PlaybackInfo | None:
+async def _playback(viewer: FeedViewer, row: dict[str, Any], *, services: Services) -> PlaybackInfo | None:
     key = (int(row["id"]), viewer.region, viewer.network, str(row.get("updated_at")))
     public = row.get("visibility") == "public"
     if public:
         hit, info = HINTS.get(key)
         if hit:
             return info
-    info = await SIGNALS.playback_info(services, detached(Clip, row), viewer.user_id, viewer.region, viewer.network)
+    info = await SIGNALS.playback_info(detached(Clip, row), viewer.user_id, viewer.region, viewer.network,
+                                       services=services)
     if public and (info is None or not info.signed):
         HINTS.put(key, info)
     return info
 
 
-async def feed_items(services: Services, viewer: FeedViewer, page: ServedPage) -> list[FeedItem]:
-    views = await clip_views(services, [r.clip_id for r in page.items], prefetched=page.views)
+async def feed_items(viewer: FeedViewer, page: ServedPage, *, services: Services) -> list[FeedItem]:
+    views = await clip_views([r.clip_id for r in page.items], prefetched=page.views, services=services)
     shown = [(ranked, views[ranked.clip_id]) for ranked in page.items if ranked.clip_id in views]
-    infos = await asyncio.gather(*(_playback(services, viewer, row) for _, (_, row) in shown))
+    infos = await asyncio.gather(*(_playback(viewer, row, services=services) for _, (_, row) in shown))
     return [FeedItem(clip=view, playback=info, source=ranked.source, reason=ranked.reason, position=position)
             for position, ((ranked, (view, _)), info) in enumerate(zip(shown, infos, strict=True))]

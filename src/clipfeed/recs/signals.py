@@ -48,37 +48,38 @@ def text_embedding(words: list[str]) -> np.ndarray:
 
 
 class Signals:
-    async def blocked_user_ids(self, services: Services, user_id: int) -> set[int]:
+    async def blocked_user_ids(self, user_id: int, *, services: Services) -> set[int]:
         """Users ``user_id`` blocked or was blocked by: neither sees the other's clips."""
         return set(await social.blocked_user_ids(db=services.db, user_id=user_id))
 
-    async def following_and_blocked(self, services: Services, user_id: int) -> tuple[list[int], set[int]]:
+    async def following_and_blocked(self, user_id: int, *, services: Services) -> tuple[list[int], set[int]]:
         """Whom ``user_id`` follows (newest first, up to ``FOLLOWING_READ``) and
         ``blocked_user_ids``, in one read."""
         following, blocked = await social.followees_and_blocked(db=services.db, user_id=user_id,
                                                                 limit=FOLLOWING_READ)
         return list(following), set(blocked)
 
-    async def engagement(self, services: Services, viewer_id: int | None, clip_ids: list[int]) -> dict[int, Engagement]:
+    async def engagement(self, viewer_id: int | None, clip_ids: list[int], *,
+                         services: Services) -> dict[int, Engagement]:
         """Counts and the viewer's own flags of clips the feed already decided they may see."""
         return await social.engagement_for(services=services, viewer_id=viewer_id, clip_ids=clip_ids)
 
-    async def trending_clip_ids(self, services: Services, region: str, limit: int) -> list[int]:
+    async def trending_clip_ids(self, region: str, limit: int, *, services: Services) -> list[int]:
         """The stream worker's trending clips (``global``: everywhere); the feed's own hourly
         buckets fill in when the stream has none yet (a new installation)."""
         found = await trending.top_clips(services=services, region=None if region == "global" else region,
                                          limit=limit)
-        return [clip_id for clip_id, _ in found] or await own_trending(services, region, limit)
+        return [clip_id for clip_id, _ in found] or await own_trending(region, limit, services=services)
 
-    async def embeddings(self, services: Services, clips: list[Clip]) -> dict[int, np.ndarray]:
+    async def embeddings(self, clips: list[Clip], *, services: Services) -> dict[int, np.ndarray]:
         found = dict(await media_features.get_embeddings(db=services.db, clip_ids=[c.id for c in clips]))
         for clip in clips:
             if clip.id not in found or len(found[clip.id]) != EMBED_DIM:
                 found[clip.id] = text_embedding([*(clip.hashtags or []), *clip.caption.split()])
         return found
 
-    async def playback_info(self, services: Services, clip: Clip, viewer_id: int | None, region: str,
-                            network: str | None) -> PlaybackInfo | None:
+    async def playback_info(self, clip: Clip, viewer_id: int | None, region: str, network: str | None,
+                            *, services: Services) -> PlaybackInfo | None:
         try:
             return await playback.playback_info(services=services, clip=clip, viewer_id=viewer_id,
                                                 region=region, network=network)
@@ -86,7 +87,7 @@ class Signals:
             return None
 
 
-async def own_trending(services: Services, region: str, limit: int) -> list[int]:
+async def own_trending(region: str, limit: int, *, services: Services) -> list[int]:
     """Engagement velocity from the feed's own hourly buckets, the latest weighing most."""
     bucket = int(time.time() // TREND_BUCKET_S)
     totals: dict[str, float] = {}

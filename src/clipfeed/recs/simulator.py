@@ -20,11 +20,11 @@ import asyncio
 import math
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -83,18 +83,22 @@ class Report:
         return "\n".join(lines)
 
 
-Feed = Callable[["Services", SimViewer, str | None], Awaitable[tuple[list[int], str | None]]]
+class Feed(Protocol):
+    """One arm's next page for a viewer (clip ids and the cursor for the page after)."""
+
+    def __call__(self, viewer: SimViewer, cursor: str | None, /, *,
+                 services: Services) -> Awaitable[tuple[list[int], str | None]]: ...
 
 
-async def clipfeed_feed(services: Services, viewer: SimViewer, cursor: str | None) -> tuple[list[int], str | None]:
+async def clipfeed_feed(viewer: SimViewer, cursor: str | None, *, services: Services) -> tuple[list[int], str | None]:
     from clipfeed.recs.feed import foryou_page
     from clipfeed.recs.viewers import FeedViewer
 
-    page = await foryou_page(services, FeedViewer.anonymous(viewer.device), cursor=cursor, limit=10)
+    page = await foryou_page(FeedViewer.anonymous(viewer.device), cursor=cursor, limit=10, services=services)
     return [r.clip_id for r in page.items], page.next_cursor
 
 
-async def popularity_feed(services: Services, viewer: SimViewer, cursor: str | None) -> tuple[list[int], str | None]:
+async def popularity_feed(viewer: SimViewer, cursor: str | None, *, services: Services) -> tuple[list[int], str | None]:
     """Most engaged first (the feed's own global popularity), then newest; nothing twice."""
     from clipfeed.recs.cards import RECENT_POOL
 
@@ -144,7 +148,7 @@ class World:
             self.published[clip.id] = round_
         async with services.db.session() as session:
             session.add_all(clips)
-        await index_clips(services, clips, fresh=fresh)
+        await index_clips(clips, fresh=fresh, services=services)
         return [c.id for c in clips]
 
 
@@ -157,7 +161,7 @@ async def _session(world: World, viewer: SimViewer, feed: Feed, rng: np.random.G
     session = f"s{round_}{viewer.device[-6:]}"
     tracked = since_shift is not None and viewer.shifted_to is not None
     while skips_in_row < viewer.patience and page_no < 6:
-        clips, cursor = await feed(world.services, viewer, cursor)
+        clips, cursor = await feed(viewer, cursor, services=world.services)
         if not clips:
             break
         page_no += 1
@@ -210,15 +214,15 @@ async def simulate(feed: Feed, *, users: int, sessions: int, seed: int, data_dir
     rng = np.random.default_rng(seed)
     metrics = Metrics()
     try:
-        async with processors_running(services):
-            await _rounds(services, feed, metrics, rng, users=users, sessions=sessions, seed=seed,
-                          catalogue=catalogue, arrivals=arrivals, train_after=train_after)
+        async with processors_running(services=services):
+            await _rounds(feed, metrics, rng, users=users, sessions=sessions, seed=seed, catalogue=catalogue,
+                          arrivals=arrivals, train_after=train_after, services=services)
     finally:
         await services.close()
     return metrics
 
 
-async def _rounds(services: Services, feed: Feed, metrics: Metrics, rng: np.random.Generator, *, users: int,
+async def _rounds(feed: Feed, metrics: Metrics, rng: np.random.Generator, *, services: Services, users: int,
                   sessions: int, seed: int, catalogue: int, arrivals: int, train_after: int) -> None:
     from clipfeed.events import service as events_service
     from clipfeed.recs import training
@@ -252,8 +256,8 @@ async def _rounds(services: Services, feed: Feed, metrics: Metrics, rng: np.rand
                                             region=services.settings.region)
         await asyncio.sleep(1.5)  # the processors' lag: feedback lands before the next session
         if round_ + 1 == train_after:
-            await training.close_impressions(services, older_than=0)
-            await training.train(services, min_rows=100)
+            await training.close_impressions(older_than=0, services=services)
+            await training.train(min_rows=100, services=services)
 
 
 async def run_comparison(*, users: int = 60, sessions: int = 6, seed: int = 7, **kwargs: Any) -> Report:

@@ -134,8 +134,8 @@ async def trending(request: SourceRequest, limit: int) -> list[tuple[int, float]
 
     async def fetch() -> list[tuple[int, float]]:
         local, world = await asyncio.gather(
-            SIGNALS.trending_clip_ids(services, region, depth + limit),
-            SIGNALS.trending_clip_ids(services, "global", depth + limit) if region != "global"
+            SIGNALS.trending_clip_ids(region, depth + limit, services=services),
+            SIGNALS.trending_clip_ids("global", depth + limit, services=services) if region != "global"
             else asyncio.sleep(0, result=[]))
         out: dict[int, float] = {}
         for found in (local[depth:], world[depth:]):

@@ -66,7 +66,7 @@ async def log_served(cache: Cache, *, viewer: str, items: list[Ranked], model: s
     await cache.zadd(OPEN, {f"{viewer}|{r.clip_id}": -at for r in items})
 
 
-async def close_impressions(services: Services, *, older_than: float = CLOSE_AFTER_S, batch: int = 5000) -> int:
+async def close_impressions(*, services: Services, older_than: float = CLOSE_AFTER_S, batch: int = 5000) -> int:
     """Write impressions older than ``older_than`` seconds as Parquet rows; returns how many."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -109,7 +109,7 @@ async def close_impressions(services: Services, *, older_than: float = CLOSE_AFT
         await cache.delete(*(imp_key(v, c) for v, c in pairs), *(lab_key(v, c) for v, c in pairs))
 
 
-async def read_impressions(services: Services, *, days: int = 14) -> Any:
+async def read_impressions(*, services: Services, days: int = 14) -> Any:
     """The impression rows of the last ``days`` days as one Arrow table (None when empty)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -123,7 +123,7 @@ async def read_impressions(services: Services, *, days: int = 14) -> Any:
     return pa.concat_tables(tables) if tables else None
 
 
-async def train(services: Services, *, days: int = 14, promote: bool = True,
+async def train(*, services: Services, days: int = 14, promote: bool = True,
                 min_rows: int = 200) -> dict[str, Any]:
     """Retrain retrieval and the ranker from the impression log; the new ranker is promoted
     when asked and when it beats the current one's AUCs (or there is none)."""
@@ -131,9 +131,9 @@ async def train(services: Services, *, days: int = 14, promote: bool = True,
     from clipfeed.recs.ranker import ModelRanker, train_ranker
     from clipfeed.recs.retrieval import build_snapshot, save_snapshot
 
-    table = await read_impressions(services, days=days)
+    table = await read_impressions(days=days, services=services)
     report: dict[str, Any] = {"rows": 0 if table is None else table.num_rows}
-    content = await _content_sketches(services)
+    content = await _content_sketches(services=services)
     if table is not None:
         data = table.to_pydict()
         viewers, clips, weights = [], [], []
@@ -160,7 +160,7 @@ async def train(services: Services, *, days: int = 14, promote: bool = True,
                 times = np.array(data["at"])
                 boosters, metrics = await asyncio.to_thread(train_ranker, features, labels, times)
                 model = ModelRanker(registry.new_version(), boosters)
-                better = await _beats_current(services, metrics)
+                better = await _beats_current(metrics, services=services)
                 await registry.save_model(services.blobs, model, metrics=metrics,
                                           window=(float(times.min()), float(times.max())),
                                           promote=promote and better)
@@ -186,7 +186,7 @@ def _why_no_ranker(rows: int, min_rows: int) -> str | None:
             f"({min_rows - rows} more). Feeds keep the current ranker (or the heuristic one) meanwhile")
 
 
-async def _beats_current(services: Services, metrics: dict[str, float]) -> bool:
+async def _beats_current(metrics: dict[str, float], *, services: Services) -> bool:
     from clipfeed.recs import registry
 
     index = await registry.read_index(services.blobs)
@@ -197,7 +197,7 @@ async def _beats_current(services: Services, metrics: dict[str, float]) -> bool:
     return sum(metrics[k] for k in keys) >= sum(current[k] for k in keys) - 0.005 * len(keys)
 
 
-async def _content_sketches(services: Services) -> dict[int, np.ndarray]:
+async def _content_sketches(*, services: Services) -> dict[int, np.ndarray]:
     """Sketches of the most recent clips, for the content ANN index."""
     members = await services.cache.ztop(RECENT_POOL, 50_000)
     out: dict[int, np.ndarray] = {}

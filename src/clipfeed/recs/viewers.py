@@ -73,7 +73,7 @@ def decode_links(raw: bytes) -> Links:
     return Links(data["f"], set(data["b"]), data["i"], data.get("t", []), Mutes.decoded(data.get("m")))
 
 
-async def viewer_links(services: Services, viewer: FeedViewer, *, blocks_only: bool = False) -> Links:
+async def viewer_links(viewer: FeedViewer, *, services: Services, blocks_only: bool = False) -> Links:
     if viewer.user_id is None:
         return Links()
     raw = await services.cache.get(links_key(viewer.key))
@@ -85,10 +85,11 @@ async def viewer_links(services: Services, viewer: FeedViewer, *, blocks_only: b
     tags, mutes = await asyncio.gather(discovery.followed_hashtags(services=services, user_id=viewer.user_id),
                                        mutes_of(db=services.db, user_id=viewer.user_id))
     if blocks_only:
-        blocked = await SIGNALS.blocked_user_ids(services, viewer.user_id)
+        blocked = await SIGNALS.blocked_user_ids(viewer.user_id, services=services)
     else:
         (following, blocked), interests = await asyncio.gather(
-            SIGNALS.following_and_blocked(services, viewer.user_id), get_interests(services, viewer.user_id))
+            SIGNALS.following_and_blocked(viewer.user_id, services=services), get_interests(viewer.user_id,
+                                                                                            services=services))
     links = Links(following, blocked, interests, tags, mutes)
     await services.cache.set(links_key(viewer.key), orjson.dumps(
         {"f": links.following, "b": sorted(links.blocked), "i": links.interests, "t": links.tags,
@@ -96,7 +97,7 @@ async def viewer_links(services: Services, viewer: FeedViewer, *, blocks_only: b
     return links
 
 
-async def forget_links(services: Services, user_id: int, *, followed_hashtag: bool = False) -> None:
+async def forget_links(user_id: int, *, services: Services, followed_hashtag: bool = False) -> None:
     """Drop the cached links after a change; ``followed_hashtag``: like following a creator,
     that is history, so the next For You page is a personal build (with the tag's clips)
     rather than a cold start."""
@@ -106,13 +107,13 @@ async def forget_links(services: Services, user_id: int, *, followed_hashtag: bo
         await services.cache.set(known_key(key), b"1", ttl=STATE_TTL_S)
 
 
-async def get_interests(services: Services, user_id: int) -> list[str]:
+async def get_interests(user_id: int, *, services: Services) -> list[str]:
     async with services.db.shard_session(user_id) as session:
         row = await session.get(ViewerInterests, user_id)
     return list(row.hashtags) if row else []
 
 
-async def set_interests(services: Services, user_id: int, hashtags: list[str]) -> list[str]:
+async def set_interests(user_id: int, hashtags: list[str], *, services: Services) -> list[str]:
     """Replace the viewer's interests (one row, upserted in one transaction: a killed process
     leaves the old list or the new one). The next buffer uses them."""
     async with services.db.shard_session(user_id) as session:
@@ -121,10 +122,10 @@ async def set_interests(services: Services, user_id: int, hashtags: list[str]) -
             session.add(ViewerInterests(user_id=user_id, hashtags=hashtags))
         else:
             row.hashtags = hashtags
-    await forget_links(services, user_id)
+    await forget_links(user_id, services=services)
     return hashtags
 
 
-async def delete_interests(services: Services, user_id: int) -> None:
+async def delete_interests(user_id: int, *, services: Services) -> None:
     async with services.db.shard_session(user_id) as session:
         await session.execute(sa.delete(ViewerInterests).where(ViewerInterests.user_id == user_id))

@@ -53,14 +53,14 @@ def is_listed(clip: Clip) -> bool:
     return clip.status == ClipStatus.ready.value and clip.visibility == Visibility.public.value
 
 
-async def index_clips(services: Services, clips: list[Clip], *, fresh: bool = True) -> int:
+async def index_clips(clips: list[Clip], *, services: Services, fresh: bool = True) -> int:
     """Give listed clips their cards (bulk; also used by ``clipfeed recs reindex``)."""
     listed = [c for c in clips if is_listed(c)]
     if not listed:
         return 0
     owners = await accounts.get_many(db=services.db, user_ids=list({c.owner_id for c in listed}))
-    await render.cache_views(services, listed, owners)  # ready before any feed serves them
-    vectors = await SIGNALS.embeddings(services, listed)
+    await render.cache_views(listed, owners, services=services)  # ready before any feed serves them
+    vectors = await SIGNALS.embeddings(listed, services=services)
     cards = []
     for clip in listed:
         owner = owners.get(clip.owner_id)
@@ -82,7 +82,7 @@ class ClipIndexer(Processor):
             event = Event.decode(record.value)
             if record.topic == Topic.USERS:
                 if event.type == contract.USER_DELETED.name:
-                    await delete_interests(self.services, int(event.key))
+                    await delete_interests(int(event.key), services=self.services)
                 elif event.type in (contract.USER_SUSPENDED.name, contract.USER_REINSTATED.name):
                     # A suspended creator's clips leave the feeds (access.can_see hides them
                     # everywhere else) and come back with the account.
@@ -100,8 +100,8 @@ class ClipIndexer(Processor):
         listed = [c for c in found.values() if is_listed(c) and c.owner_id in active]
         listed_ids = {c.id for c in listed}
         # Only a newly ready clip joins the fresh pool; an edit of an old one must not put it back.
-        await index_clips(self.services, [c for c in listed if c.id in ready])
-        await index_clips(self.services, [c for c in listed if c.id not in ready], fresh=False)
+        await index_clips([c for c in listed if c.id in ready], services=self.services)
+        await index_clips([c for c in listed if c.id not in ready], fresh=False, services=self.services)
         for clip_id in clip_ids:
             clip = found.get(clip_id)
             if clip_id not in listed_ids:
@@ -150,13 +150,13 @@ class FeedbackProcessor(Processor):
         applied = await fold(self.services.cache, events,
                              fresh_impressions=self.services.settings.feed_fresh_impressions)
         for viewer in refill_viewers(applied):
-            schedule_refill(self.services, viewer, reason="signal", replace=True)
+            schedule_refill(viewer, reason="signal", replace=True, services=self.services)
 
     async def _links_changed(self, event: Event) -> None:
         """Follows and blocks: drop the cached links so the next buffer sees them."""
         if event.actor_id is None or event.type not in LINK_TYPES:
             return
-        await forget_links(self.services, event.actor_id)
+        await forget_links(event.actor_id, services=self.services)
         if event.type == contract.FOLLOW_ADDED.name:
             # Following someone is history: the next page is a personal build, not a cold start.
             viewer = ViewerId.signed_in(event.actor_id).key
@@ -165,14 +165,14 @@ class FeedbackProcessor(Processor):
                                                   3.0, ttl=60 * 24 * 3600.0)
 
 
-async def training_loop(services: Services, stop: asyncio.Event) -> None:
+async def training_loop(stop: asyncio.Event, *, services: Services) -> None:
     """Batch role: close impressions every 5 minutes, retrain on ``feed_train_interval_s``."""
     last_train = 0.0
     while not stop.is_set():
         try:
-            await training.close_impressions(services)
+            await training.close_impressions(services=services)
             if time.time() - last_train >= services.settings.feed_train_interval_s:
-                report: dict[str, Any] = await training.train(services)
+                report: dict[str, Any] = await training.train(services=services)
                 last_train = time.time()
                 log.info("recs.trained", **{k: v for k, v in report.items() if k != "metrics"})
         except Exception as exc:
@@ -185,7 +185,7 @@ RECS_PROCESSORS = [ClipIndexer, FeedbackProcessor]
 
 
 @contextlib.asynccontextmanager
-async def processors_running(services: Services) -> AsyncIterator[None]:
+async def processors_running(*, services: Services) -> AsyncIterator[None]:
     """The feed's stream processors in this process, as ``clipfeed worker stream`` runs them
     (the simulator and tests)."""
     stop = asyncio.Event()

@@ -5,7 +5,9 @@ Defined below the features (they receive it) and built only by ``clipfeed.bootst
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import structlog
 
@@ -52,3 +54,13 @@ class Services:
         await self.cache.close()
         await self.blobs.close()
         await self.db.close()
+
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+class ServicesJob(Protocol[T_co]):
+    """Work that needs only the services, handed to whoever builds them (a CLI command, a
+    role's start-up). Like every service function, it takes them by keyword."""
+
+    def __call__(self, *, services: Services) -> Awaitable[T_co]: ...

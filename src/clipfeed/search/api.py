@@ -78,7 +78,7 @@ class Suggestions(BaseModel):
     items: list[Suggestion]
 
 
-def region_of(request: Request, services: Deps) -> str:
+def region_of(request: Request, *, services: Deps) -> str:
     header = services.settings.events_region_header
     value = request.headers.get(header, "").strip().lower() if header else ""
     return value if REGION.match(value) else services.settings.region
@@ -112,7 +112,7 @@ async def search(request: Request, services: Deps, viewer: OptionalUser,
                           min_duration_ms=min_duration_ms, max_duration_ms=max_duration_ms, language=language)
     page = await service.search(services=services, index=open_search_index(services.db),
                                 viewer_id=viewer.id if viewer else None, text=q, kind=type.value, filters=filters,
-                                cursor=cursor, limit=limit, region=region_of(request, services),
+                                cursor=cursor, limit=limit, region=region_of(request, services=services),
                                 semantic=mode == SearchMode.hybrid)
     return SearchResults(
         query=q, type=type,
@@ -133,5 +133,5 @@ async def search_suggest(request: Request, services: Deps, viewer: OptionalUser,
     creator's clips, a hashtag's clips, a query's searches)."""
     items = await suggest(services=services, index=open_search_index(services.db),
                           viewer_id=viewer.id if viewer else None, text=q, limit=limit,
-                          region=region_of(request, services))
+                          region=region_of(request, services=services))
     return Suggestions(query=q, items=[Suggestion(kind=k, text=t, count=n) for k, t, n in items])

@@ -25,7 +25,7 @@ def reindex() -> None:
     from clipfeed.infra.search import open_search_index
     from clipfeed.search.indexing import rebuild
 
-    async def job(services: Any) -> int:
+    async def job(*, services: Any) -> int:
         with Progress(TextColumn("indexing clips"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as progress:
             task = progress.add_task("clips", total=None)
@@ -41,7 +41,7 @@ def block(word: Annotated[str, typer.Argument(help="a word never to suggest (que
     """Never suggest a past query containing WORD."""
     from clipfeed.search import querylog
 
-    async def job(services: Any) -> None:
+    async def job(*, services: Any) -> None:
         await querylog.block(db=services.db, word=word)
 
     _services_run(job)

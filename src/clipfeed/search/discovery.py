@@ -116,7 +116,7 @@ async def feed_links_changed(*, services: Services, user_id: int, followed_hasht
     after an edit, so the next page uses the new ones."""
     from clipfeed.recs.viewers import forget_links  # recs reads this feature: imported when needed
 
-    await forget_links(services, user_id, followed_hashtag=followed_hashtag)
+    await forget_links(user_id, followed_hashtag=followed_hashtag, services=services)
 
 
 async def followed_hashtags(*, services: Services, user_id: int) -> list[str]:

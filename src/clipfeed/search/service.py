@@ -60,7 +60,7 @@ class SearchPage:
     next_cursor: str | None = None
 
 
-async def _log_query(services: Services, region: str, text: str) -> None:
+async def _log_query(region: str, text: str, *, services: Services) -> None:
     try:
         await querylog.record(db=services.db, region=region, query=text)
     except Exception as exc:  # a busy database loses a count, never a search
@@ -192,7 +192,7 @@ async def search(*, services: Services, index: SearchIndex, viewer_id: int | Non
     if offset == 0 and (page.clips or page.creators or page.hashtags):
         # Off the request path: the answer does not wait for the log's write (on SQLite, a
         # write waits for the one writer), and a lost count only makes a suggestion later.
-        task = asyncio.create_task(_log_query(services, region, query.text))
+        task = asyncio.create_task(_log_query(region, query.text, services=services))
         _logging.add(task)
         task.add_done_callback(_logging.discard)
     return page

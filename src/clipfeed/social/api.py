@@ -29,7 +29,7 @@ SHARE_HEADERS = {"Cache-Control": "public, max-age=300", "Content-Security-Polic
                  "X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
 
 
-async def _share_page(services: Deps, clip_ref: str, viewer: User | None, *, embed: bool) -> HTMLResponse:
+async def _share_page(clip_ref: str, viewer: User | None, *, services: Deps, embed: bool) -> HTMLResponse:
     try:
         clip_id = id_or_none(clip_ref)
         if clip_id is None:
@@ -57,10 +57,10 @@ ShareClipId = Annotated[str, Path(max_length=20, description="clip ID")]
 @router.get("/share/c/{clip_id}", response_class=HTMLResponse, tags=["share"])
 async def share_page_route(clip_id: ShareClipId, services: Deps, viewer: OptionalUser) -> HTMLResponse:
     """The page a shared link opens; its Open Graph/Twitter tags make previews show the poster."""
-    return await _share_page(services, clip_id, viewer, embed=False)
+    return await _share_page(clip_id, viewer, embed=False, services=services)
 
 
 @router.get("/share/c/{clip_id}/embed", response_class=HTMLResponse, tags=["share"])
 async def share_embed(clip_id: ShareClipId, services: Deps, viewer: OptionalUser) -> HTMLResponse:
     """Just the player (``twitter:player``)."""
-    return await _share_page(services, clip_id, viewer, embed=True)
+    return await _share_page(clip_id, viewer, embed=True, services=services)

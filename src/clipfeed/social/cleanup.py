@@ -29,7 +29,7 @@ class SocialCleanup(Processor):
     ack_wait: ClassVar[float] = 120.0
 
     def __post_init__(self) -> None:
-        events.start_shard_relays(self.services)
+        events.start_shard_relays(services=self.services)
 
     async def handle(self, records: list[Record]) -> None:
         for record in records:
@@ -52,7 +52,7 @@ async def remove_user(processor: Processor, user_id: int) -> None:
             pairs = (await session.execute(sa.select(Follow.follower_id, Follow.followee_id).where(
                 sa.or_(Follow.follower_id == user_id, Follow.followee_id == user_id)).limit(CHUNK))).all()
             for follower, followee in pairs:
-                await graph.remove_follow(services, session, follower, followee)
+                await graph.remove_follow(session, follower, followee, services=services)
         if len(pairs) < CHUNK:
             break
     async with db.session() as session:
@@ -75,8 +75,9 @@ async def _remove_saved(processor: Processor, table: Any, noun: str, user_id: in
             await session.execute(sa.delete(table).where(table.user_id == user_id, table.clip_id.in_(clip_ids)))
             for clip_id in clip_ids:
                 creator = owners[clip_id].owner_id if clip_id in owners else 0
-                events.record(services, session, contract.ENGAGEMENT[noun, False], key=clip_id, actor_id=user_id,
-                              shard_key=user_id, payload=contract.ClipEngagement(
+                events.record(session, contract.ENGAGEMENT[noun, False], key=clip_id, actor_id=user_id,
+                              shard_key=user_id, services=services,
+                              payload=contract.ClipEngagement(
                                   user_id=user_id, clip_id=clip_id, creator_id=creator, reason="account deleted"))
         if len(clip_ids) < CHUNK:
             return
@@ -100,7 +101,7 @@ async def _remove_comments(processor: Processor, shard: int, user_id: int) -> No
             for comment in written:
                 if comment.status in (CommentStatus.visible.value, CommentStatus.held.value):
                     creator = owners[comment.clip_id].owner_id if comment.clip_id in owners else 0
-                    await take_down(services, session, comment, creator, user_id, CommentStatus.deleted,
-                                    "account deleted")
+                    await take_down(session, comment, creator, user_id, CommentStatus.deleted, "account deleted",
+                                    services=services)
         if len(written) < CHUNK:
             return

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
 
-async def comment_owner(services: Services, comment_id: int, reporter_id: int) -> int | None:
+async def comment_owner(comment_id: int, reporter_id: int, *, services: Services) -> int | None:
     comment = await find(db=services.db, comment_id=comment_id)
     if comment is None or comment.status != CommentStatus.visible.value:
         raise NotFound(f"no comment {comment_id}")
@@ -34,7 +34,7 @@ async def comment_owner(services: Services, comment_id: int, reporter_id: int) -
     return comment.author_id
 
 
-async def decide_comment(services: Services, case: ModerationCase, approved: bool, reason: str) -> None:
+async def decide_comment(case: ModerationCase, approved: bool, reason: str, *, services: Services) -> None:
     found = await find(db=services.db, comment_id=case.subject_id)
     if found is None:
         return  # never written (see comments.py) or gone: nothing to apply
@@ -51,13 +51,13 @@ async def decide_comment(services: Services, case: ModerationCase, approved: boo
                 await bump_replies(session, comment.parent_id, 1)
                 parent = await session.get(Comment, comment.parent_id)
                 reply_to = parent.author_id if parent is not None else None
-            created_event(services, session, comment, creator_id, reply_to)
+            created_event(session, comment, creator_id, reply_to, services=services)
         elif not approved and comment.status in (CommentStatus.visible.value, CommentStatus.held.value):
-            await take_down(services, session, comment, creator_id, case.decided_by or comment.author_id,
-                             CommentStatus.removed, "removed by moderation")
+            await take_down(session, comment, creator_id, case.decided_by or comment.author_id, CommentStatus.removed,
+                             "removed by moderation", services=services)
 
 
-async def describe_comment(services: Services, case: ModerationCase, moderator_id: int) -> CaseSubject:
+async def describe_comment(case: ModerationCase, moderator_id: int, *, services: Services) -> CaseSubject:
     found = await find(db=services.db, comment_id=case.subject_id)
     if found is None:
         return CaseSubject(kind=SubjectKind.comment, id=str(case.subject_id), exists=False)

@@ -134,15 +134,16 @@ async def views(*, services: Services, viewer_id: int | None, comments: list[Com
     for comment in comments:
         author = authors.get(comment.author_id)
         if author is not None:
-            shown = view(services, comment, author, viewer_id=viewer_id, liked=comment.id in liked,
-                         pinned=comment.id == pinned_id)
+            shown = view(comment, author, viewer_id=viewer_id, liked=comment.id in liked,
+                         pinned=comment.id == pinned_id,
+                         services=services)
             if muted and comment.author_id != viewer_id and muted.hides_text(comment.body, hashtags_in(comment.body)):
                 shown.filtered = True
             out.append(shown)
     return out
 
 
-def view(services: Services, comment: Comment, author: User, *, viewer_id: int | None, liked: bool,
+def view(comment: Comment, author: User, *, services: Services, viewer_id: int | None, liked: bool,
          pinned: bool) -> CommentPublic:
     window = timedelta(seconds=services.settings.social_comment_edit_window_s)
     return CommentPublic(

@@ -48,7 +48,7 @@ async def for_clip(*, db: Database, clip_id: int) -> ClipSetting:
     return (await for_clips(db=db, clip_ids=[clip_id]))[clip_id]
 
 
-async def _owned_clip(services: Services, user: User, clip_id: int) -> None:
+async def _owned_clip(user: User, clip_id: int, *, services: Services) -> None:
     clip = await access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=user.id)
     if clip.owner_id != user.id:
         raise Forbidden("only the clip's creator can change its comment settings")
@@ -63,7 +63,7 @@ async def _upsert(db: Database, clip_id: int, **values: object) -> ClipSetting:
 
 
 async def update(*, services: Services, user: User, clip_id: int, comments: CommentSetting) -> CommentSettings:
-    await _owned_clip(services, user, clip_id)
+    await _owned_clip(user, clip_id, services=services)
     setting = await _upsert(services.db, clip_id, comments=comments.value)
     return view(clip_id, setting)
 
@@ -76,7 +76,7 @@ async def read(*, services: Services, viewer_id: int | None, clip_id: int) -> Co
 async def set_pinned(*, services: Services, user: User, clip_id: int, comment_id: int | None) -> ClipSetting:
     """Pin ``comment_id`` (replacing any other pin) or unpin (None). The caller checked that
     the comment is a visible top-level comment of the clip."""
-    await _owned_clip(services, user, clip_id)
+    await _owned_clip(user, clip_id, services=services)
     return await _upsert(services.db, clip_id, pinned_comment_id=comment_id)
 
 

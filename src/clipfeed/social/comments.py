@@ -41,7 +41,7 @@ _REASONS = {"spam:many-links": "too many links", "spam:many-mentions": "too many
             "spam:repeated-characters": "long runs of one character", "spam:shouting": "mostly capital letters"}
 
 
-def _screen(body: str, services: Services) -> TextVerdict:
+def _screen(body: str, *, services: Services) -> TextVerdict:
     verdict = check_text(body, settings=services.settings)
     if verdict.action == "reject":
         reasons = sorted({_REASONS.get(m, "language that is not allowed here") for m in verdict.matches})
@@ -49,14 +49,14 @@ def _screen(body: str, services: Services) -> TextVerdict:
     return verdict
 
 
-async def _hold(services: Services, comment_id: int, author_id: int, verdict: TextVerdict) -> None:
+async def _hold(comment_id: int, author_id: int, verdict: TextVerdict, *, services: Services) -> None:
     await moderation.enqueue(db=services.db, outbox=services.outbox, ids=services.ids,
                              subject_kind=SubjectKind.comment.value, subject_id=comment_id,
                              source=CaseSource.auto.value, reason="comment text screening",
                              scores={"text": verdict.score}, subject_owner_id=author_id)
 
 
-async def _mentions(services: Services, body: str, author_id: int) -> list[str]:
+async def _mentions(body: str, author_id: int, *, services: Services) -> list[str]:
     handles = list(dict.fromkeys(h.lower().rstrip(".") for h in MENTION.findall(body)))[:MAX_MENTIONS]
     found = []
     for handle in handles:
@@ -69,21 +69,22 @@ async def _mentions(services: Services, body: str, author_id: int) -> list[str]:
     return found
 
 
-def created_event(services: Services, session: AsyncSession, comment: Comment, creator_id: int,
-                   reply_to: int | None) -> None:
-    events.record(services, session, contract.COMMENT_CREATED, key=comment.clip_id, actor_id=comment.author_id,
-                  shard_key=comment.clip_id, payload=contract.CommentCreated(
+def created_event(session: AsyncSession, comment: Comment, creator_id: int, reply_to: int | None,
+                   *, services: Services) -> None:
+    events.record(session, contract.COMMENT_CREATED, key=comment.clip_id, actor_id=comment.author_id,
+                  shard_key=comment.clip_id,
+                  payload=contract.CommentCreated(
                       user_id=comment.author_id, clip_id=comment.clip_id, creator_id=creator_id,
                       comment_id=comment.id, parent_id=comment.parent_id, reply_to_user_id=reply_to,
-                      mention_ids=[int(m) for m in comment.mention_ids or []]))
+                      mention_ids=[int(m) for m in comment.mention_ids or []]), services=services)
 
 
-def deleted_event(services: Services, session: AsyncSession, comment: Comment, creator_id: int,
-                   actor_id: int, reason: str) -> None:
-    events.record(services, session, contract.COMMENT_DELETED, key=comment.clip_id, actor_id=actor_id,
-                  shard_key=comment.clip_id, payload=contract.CommentDeleted(
+def deleted_event(session: AsyncSession, comment: Comment, creator_id: int, actor_id: int,
+                   reason: str, *, services: Services) -> None:
+    events.record(session, contract.COMMENT_DELETED, key=comment.clip_id, actor_id=actor_id, shard_key=comment.clip_id,
+                  payload=contract.CommentDeleted(
                       user_id=actor_id, clip_id=comment.clip_id, creator_id=creator_id, comment_id=comment.id,
-                      parent_id=comment.parent_id, author_id=comment.author_id, reason=reason))
+                      parent_id=comment.parent_id, author_id=comment.author_id, reason=reason), services=services)
 
 
 async def create(*, services: Services, user: User, clip_id: int, request: CommentCreate) -> CommentPublic:
@@ -104,21 +105,22 @@ async def create(*, services: Services, user: User, clip_id: int, request: Comme
         if target.status != CommentStatus.visible.value:
             raise NotFound(f"no comment {target.id}")
         parent_id, reply_to = target.parent_id or target.id, target.author_id
-    verdict = _screen(request.body, services)
+    verdict = _screen(request.body, services=services)
     held = verdict.action == "review"
     comment = Comment(id=services.ids.next_id(), clip_id=clip.id, author_id=user.id, parent_id=parent_id,
                       body=request.body, status=(CommentStatus.held if held else CommentStatus.visible).value,
-                      like_count=0, reply_count=0, mention_ids=await _mentions(services, request.body, user.id),
+                      like_count=0, reply_count=0, mention_ids=await _mentions(request.body, user.id,
+                                                                               services=services),
                       created_at=utcnow())
     if held:
-        await _hold(services, comment.id, user.id, verdict)
+        await _hold(comment.id, user.id, verdict, services=services)
     async with services.db.shard_session(clip.id) as session:
         session.add(comment)
         if not held:
             if parent_id is not None:
                 await bump_replies(session, parent_id, 1)
-            created_event(services, session, comment, clip.owner_id, reply_to)
-    return view(services, comment, user, viewer_id=user.id, liked=False, pinned=False)
+            created_event(session, comment, clip.owner_id, reply_to, services=services)
+    return view(comment, user, viewer_id=user.id, liked=False, pinned=False, services=services)
 
 
 async def bump_replies(session: AsyncSession, parent_id: int, delta: int) -> None:
@@ -134,9 +136,9 @@ async def edit(*, services: Services, user: User, clip_id: int, comment_id: int,
     window = services.settings.social_comment_edit_window_s
     if utcnow() > comment.created_at + timedelta(seconds=window):
         raise Forbidden(f"comments can be edited for {window // 60} minutes after posting")
-    verdict = _screen(request.body, services)
+    verdict = _screen(request.body, services=services)
     if verdict.action == "review":
-        await _hold(services, comment.id, user.id, verdict)
+        await _hold(comment.id, user.id, verdict, services=services)
     clip = await access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=user.id)
     async with services.db.shard_session(clip_id) as session:
         stored = await session.get(Comment, comment.id, with_for_update=True)
@@ -144,19 +146,19 @@ async def edit(*, services: Services, user: User, clip_id: int, comment_id: int,
             raise NotFound(f"no comment {comment_id}")
         stored.body, stored.edited_at = request.body, utcnow()
         if verdict.action == "review" and stored.status == CommentStatus.visible.value:
-            await take_down(services, session, stored, clip.owner_id, user.id, CommentStatus.held, "held")
+            await take_down(session, stored, clip.owner_id, user.id, CommentStatus.held, "held", services=services)
     settings = await comment_settings.for_clip(db=services.db, clip_id=clip_id)
     return (await views(services=services, viewer_id=user.id, comments=[stored],
                         pinned_id=settings.pinned_comment_id))[0]
 
 
-async def take_down(services: Services, session: AsyncSession, comment: Comment, creator_id: int,
-                     actor_id: int, status: CommentStatus, reason: str) -> None:
+async def take_down(session: AsyncSession, comment: Comment, creator_id: int, actor_id: int,
+                     status: CommentStatus, reason: str, *, services: Services) -> None:
     """Hide a comment (held, removed or deleted); a top-level comment's thread goes with it."""
     was_visible = comment.status == CommentStatus.visible.value
     comment.status = status.value
     if was_visible:
-        deleted_event(services, session, comment, creator_id, actor_id, reason)
+        deleted_event(session, comment, creator_id, actor_id, reason, services=services)
         if comment.parent_id is not None:
             await bump_replies(session, comment.parent_id, -1)
     if comment.parent_id is None and status != CommentStatus.held:
@@ -165,7 +167,7 @@ async def take_down(services: Services, session: AsyncSession, comment: Comment,
             Comment.status.in_([CommentStatus.visible.value, CommentStatus.held.value])).with_for_update())).all()
         for reply in replies:
             if reply.status == CommentStatus.visible.value:
-                deleted_event(services, session, reply, creator_id, actor_id, f"thread {reason}")
+                deleted_event(session, reply, creator_id, actor_id, f"thread {reason}", services=services)
             reply.status = CommentStatus.deleted.value
 
 
@@ -189,7 +191,8 @@ async def delete(*, services: Services, user: User, clip_id: int, comment_id: in
     async with services.db.shard_session(clip_id) as session:
         stored = await session.get(Comment, comment.id, with_for_update=True)
         if stored is not None and stored.status in (CommentStatus.visible.value, CommentStatus.held.value):
-            await take_down(services, session, stored, clip.owner_id, user.id, CommentStatus.deleted, "deleted")
+            await take_down(session, stored, clip.owner_id, user.id, CommentStatus.deleted, "deleted",
+                            services=services)
     return CommentDeleted(id=str(comment_id))
 
 

@@ -40,7 +40,7 @@ async def list_clip_comments(clip_id: ClipId, viewer: OptionalUser, services: De
 async def create_comment(clip_id: ClipId, body: CommentCreate, user: CurrentUser, services: Deps) -> CommentPublic:
     """Comment or reply (``parent_id``). Text the filter rejects is a 422 with ``reasons``;
     text it doubts is ``held`` (only you see it) until a moderator decides."""
-    await hit_comment(services, user)
+    await hit_comment(user, services=services)
     return await comments.create(services=services, user=user, clip_id=clip_id, request=body)
 
 
@@ -55,7 +55,7 @@ async def replies(clip_id: ClipId, comment_id: CommentId, viewer: OptionalUser, 
 async def edit_comment(clip_id: ClipId, comment_id: CommentId, body: CommentUpdate, user: CurrentUser,
                        services: Deps) -> CommentPublic:
     """The author, within ``CLIPFEED_SOCIAL_COMMENT_EDIT_WINDOW_S`` of posting."""
-    await hit_comment(services, user)
+    await hit_comment(user, services=services)
     return await comments.edit(services=services, user=user, clip_id=clip_id, comment_id=comment_id, request=body)
 
 
@@ -67,14 +67,14 @@ async def delete_comment(clip_id: ClipId, comment_id: CommentId, user: CurrentUs
 
 @router.put("/clips/{clip_id}/comments/{comment_id}/like", response_model=CommentLikeState)
 async def like_comment(clip_id: ClipId, comment_id: CommentId, user: CurrentUser, services: Deps) -> CommentLikeState:
-    await hit_write(services, user, "comment_like")
+    await hit_write(user, "comment_like", services=services)
     return await comments.set_like(services=services, user=user, clip_id=clip_id, comment_id=comment_id, liked=True)
 
 
 @router.delete("/clips/{clip_id}/comments/{comment_id}/like", response_model=CommentLikeState)
 async def unlike_comment(clip_id: ClipId, comment_id: CommentId, user: CurrentUser,
                          services: Deps) -> CommentLikeState:
-    await hit_write(services, user, "comment_like")
+    await hit_write(user, "comment_like", services=services)
     return await comments.set_like(services=services, user=user, clip_id=clip_id, comment_id=comment_id, liked=False)
 
 

@@ -39,7 +39,7 @@ async def clip_counts(*, services: Services, clip_ids: list[int]) -> dict[int, C
             for cid, c in raw.items()}
 
 
-async def _toggle(services: Services, user: User, clip_id: int, table: Any, on: bool, noun: str) -> tuple[bool, int]:
+async def _toggle(user: User, clip_id: int, table: Any, on: bool, noun: str, *, services: Services) -> tuple[bool, int]:
     """Create or delete the viewer's row; returns (changed, counter estimate)."""
     clip = await access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=user.id)
     async with services.db.shard_session(user.id) as session:
@@ -50,9 +50,10 @@ async def _toggle(services: Services, user: User, clip_id: int, table: Any, on: 
             result = await session.execute(sa.delete(table).where(table.user_id == user.id, table.clip_id == clip.id))
             changed = bool(getattr(result, "rowcount", 0))
         if changed:
-            events.record(services, session, contract.ENGAGEMENT[noun, on], key=clip.id, actor_id=user.id,
+            events.record(session, contract.ENGAGEMENT[noun, on], key=clip.id, actor_id=user.id,
                           payload=contract.ClipEngagement(user_id=user.id, clip_id=clip.id, creator_id=clip.owner_id),
-                          shard_key=user.id)
+                          shard_key=user.id,
+                          services=services)
     counted = (await clip_counts(services=services, clip_ids=[clip.id]))[clip.id]
     current = counted.likes if noun == "like" else counted.bookmarks
     # The event of this write is most likely not counted yet: show it already. And a clip the
@@ -62,16 +63,16 @@ async def _toggle(services: Services, user: User, clip_id: int, table: Any, on: 
 
 
 async def set_like(*, services: Services, user: User, clip_id: int, liked: bool) -> LikeState:
-    _, estimate = await _toggle(services, user, clip_id, Like, liked, "like")
+    _, estimate = await _toggle(user, clip_id, Like, liked, "like", services=services)
     return LikeState(clip_id=str(clip_id), liked=liked, like_count_estimate=estimate)
 
 
 async def set_bookmark(*, services: Services, user: User, clip_id: int, bookmarked: bool) -> BookmarkState:
-    _, estimate = await _toggle(services, user, clip_id, Bookmark, bookmarked, "bookmark")
+    _, estimate = await _toggle(user, clip_id, Bookmark, bookmarked, "bookmark", services=services)
     return BookmarkState(clip_id=str(clip_id), bookmarked=bookmarked, bookmark_count_estimate=estimate)
 
 
-async def _own_flags(services: Services, table: Any, user_id: int, clip_ids: list[int]) -> set[int]:
+async def _own_flags(table: Any, user_id: int, clip_ids: list[int], *, services: Services) -> set[int]:
     async with services.db.shard_session(user_id) as session:
         return set((await session.scalars(sa.select(table.clip_id).where(
             table.user_id == user_id, table.clip_id.in_(set(clip_ids))))).all())
@@ -89,8 +90,8 @@ async def engagement_for(*, services: Services, viewer_id: int | None, clip_ids:
     bookmarked: set[int] = set()
     following: set[int] = set()
     if viewer_id is not None:
-        liked = await _own_flags(services, Like, viewer_id, wanted)
-        bookmarked = await _own_flags(services, Bookmark, viewer_id, wanted)
+        liked = await _own_flags(Like, viewer_id, wanted, services=services)
+        bookmarked = await _own_flags(Bookmark, viewer_id, wanted, services=services)
         async with services.db.session() as session:
             following = await graph.following_among(session, viewer_id, [found[c].owner_id for c in wanted])
     settings = await comment_settings.for_clips(db=services.db, clip_ids=wanted)

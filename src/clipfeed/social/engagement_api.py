@@ -31,25 +31,25 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 @router.put("/clips/{clip_id}/like", response_model=LikeState)
 async def like(clip_id: ClipId, user: CurrentUser, services: Deps) -> LikeState:
     """Like (idempotent). ``like_count_estimate`` already includes this like."""
-    await hit_write(services, user, "like")
+    await hit_write(user, "like", services=services)
     return await engagement.set_like(services=services, user=user, clip_id=clip_id, liked=True)
 
 
 @router.delete("/clips/{clip_id}/like", response_model=LikeState)
 async def unlike(clip_id: ClipId, user: CurrentUser, services: Deps) -> LikeState:
-    await hit_write(services, user, "like")
+    await hit_write(user, "like", services=services)
     return await engagement.set_like(services=services, user=user, clip_id=clip_id, liked=False)
 
 
 @router.put("/clips/{clip_id}/bookmark", response_model=BookmarkState)
 async def bookmark(clip_id: ClipId, user: CurrentUser, services: Deps) -> BookmarkState:
-    await hit_write(services, user, "bookmark")
+    await hit_write(user, "bookmark", services=services)
     return await engagement.set_bookmark(services=services, user=user, clip_id=clip_id, bookmarked=True)
 
 
 @router.delete("/clips/{clip_id}/bookmark", response_model=BookmarkState)
 async def unbookmark(clip_id: ClipId, user: CurrentUser, services: Deps) -> BookmarkState:
-    await hit_write(services, user, "bookmark")
+    await hit_write(user, "bookmark", services=services)
     return await engagement.set_bookmark(services=services, user=user, clip_id=clip_id, bookmarked=False)
 
 
@@ -99,5 +99,5 @@ async def my_bookmarks(user: CurrentUser, services: Deps, cursor: str | None = N
 async def share(clip_id: ClipId, body: ShareCreate, user: CurrentUser, services: Deps) -> SharePublic:
     """Record a share: ``channel=link`` (or an app) when the link left the app, ``channel=user``
     with ``to_user`` to send it to someone in the app (they get a notification)."""
-    await hit_write(services, user, "share")
+    await hit_write(user, "share", services=services)
     return await shares.share(services=services, user=user, clip_id=clip_id, request=body)

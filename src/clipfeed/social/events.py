@@ -30,7 +30,7 @@ log = structlog.get_logger(__name__)
 _relays: dict[int, tuple[Database, list[Outbox]]] = {}
 
 
-def start_shard_relays(services: Services) -> None:
+def start_shard_relays(*, services: Services) -> None:
     """Run a relay per shard database in this process (idempotent; a no-op without shards)."""
     db = services.db
     known = _relays.get(id(db))
@@ -55,7 +55,7 @@ async def _relay(main: Database, outbox: Outbox, stop: asyncio.Event) -> None:
         await outbox.db.close()
 
 
-def outbox_for_shard(services: Services, shard_key: int) -> Outbox:
+def outbox_for_shard(shard_key: int, *, services: Services) -> Outbox:
     """The outbox whose relay watches the database ``shard_key``'s rows live in."""
     known = _relays.get(id(services.db))
     if known is None or known[0] is not services.db:
@@ -63,8 +63,8 @@ def outbox_for_shard(services: Services, shard_key: int) -> Outbox:
     return known[1][services.db.shard_index(shard_key)]
 
 
-def record(services: Services, session: AsyncSession, event_type: EventType[P], *, key: int, actor_id: int,
+def record(session: AsyncSession, event_type: EventType[P], *, services: Services, key: int, actor_id: int,
            payload: P, shard_key: int | None = None) -> None:
     """Stage a social event in ``session`` (a shard session when ``shard_key`` is given)."""
-    outbox = services.outbox if shard_key is None else outbox_for_shard(services, shard_key)
+    outbox = services.outbox if shard_key is None else outbox_for_shard(shard_key, services=services)
     outbox.record(session, event_type, key=key, actor_id=actor_id, payload=payload)

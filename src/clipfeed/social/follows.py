@@ -35,13 +35,13 @@ async def follow(*, services: Services, follower: User, followee: User) -> Follo
         await graph.lock_pair(session, follower.id, followee.id)
         if await graph.blocked_between(session, follower.id, followee.id):
             raise Forbidden("you cannot follow this account")
-        await graph.add_follow(services, session, follower.id, followee.id)
+        await graph.add_follow(session, follower.id, followee.id, services=services)
     return await state(db=services.db, viewer_id=follower.id, user_id=followee.id)
 
 
 async def unfollow(*, services: Services, follower: User, followee: User) -> FollowState:
     async with services.db.session() as session:
-        await graph.remove_follow(services, session, follower.id, followee.id)
+        await graph.remove_follow(session, follower.id, followee.id, services=services)
     return await state(db=services.db, viewer_id=follower.id, user_id=followee.id)
 
 

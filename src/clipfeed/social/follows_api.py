@@ -22,14 +22,14 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 @router.put("/users/{user_ref}/follow", response_model=FollowState)
 async def follow(user_ref: UserRef, user: CurrentUser, services: Deps) -> FollowState:
     """Follow (idempotent: following twice is following once)."""
-    await hit_write(services, user, "follow")
+    await hit_write(user, "follow", services=services)
     target = await access.resolve_user(db=services.db, ref=user_ref)
     return await follows.follow(services=services, follower=user, followee=target)
 
 
 @router.delete("/users/{user_ref}/follow", response_model=FollowState)
 async def unfollow(user_ref: UserRef, user: CurrentUser, services: Deps) -> FollowState:
-    await hit_write(services, user, "follow")
+    await hit_write(user, "follow", services=services)
     target = await access.resolve_user(db=services.db, ref=user_ref)
     return await follows.unfollow(services=services, follower=user, followee=target)
 
@@ -67,14 +67,14 @@ async def suggested(user: CurrentUser, services: Deps,
 async def block(user_ref: UserRef, user: CurrentUser, services: Deps) -> BlockState:
     """Block: hides each one's clips and comments from the other, prevents follows and
     comments, and removes the follows between you both ways."""
-    await hit_write(services, user, "block")
+    await hit_write(user, "block", services=services)
     target = await access.resolve_user(db=services.db, ref=user_ref)
     return await blocks.block(services=services, blocker=user, blocked=target)
 
 
 @router.delete("/users/{user_ref}/block", response_model=BlockState)
 async def unblock(user_ref: UserRef, user: CurrentUser, services: Deps) -> BlockState:
-    await hit_write(services, user, "block")
+    await hit_write(user, "block", services=services)
     target = await access.resolve_user(db=services.db, ref=user_ref)
     return await blocks.unblock(services=services, blocker=user, blocked=target)
 

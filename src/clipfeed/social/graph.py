@@ -57,48 +57,52 @@ async def blocked_between(session: AsyncSession, a: int, b: int) -> bool:
     return found is not None
 
 
-async def add_follow(services: Services, session: AsyncSession, follower_id: int, followee_id: int) -> bool:
+async def add_follow(session: AsyncSession, follower_id: int, followee_id: int, *, services: Services) -> bool:
     """Create the follow (True) or find it there already (False). Caller checked blocks."""
     created = await insert_ignore(session, Follow, {
         "follower_id": follower_id, "followee_id": followee_id, "id": services.ids.next_id(),
         "created_at": utcnow()})
     if created:
         await bump_counts(session, {followee_id: (1, 0), follower_id: (0, 1)})
-        events.record(services, session, contract.FOLLOW_ADDED, key=followee_id, actor_id=follower_id,
-                      payload=contract.FollowChanged(user_id=follower_id, followee_id=followee_id))
+        events.record(session, contract.FOLLOW_ADDED, key=followee_id, actor_id=follower_id,
+                      payload=contract.FollowChanged(user_id=follower_id, followee_id=followee_id),
+                      services=services)
     return created
 
 
-async def remove_follow(services: Services, session: AsyncSession, follower_id: int, followee_id: int) -> bool:
+async def remove_follow(session: AsyncSession, follower_id: int, followee_id: int, *, services: Services) -> bool:
     result = await session.execute(sa.delete(Follow).where(Follow.follower_id == follower_id,
                                                            Follow.followee_id == followee_id))
     removed = bool(getattr(result, "rowcount", 0))
     if removed:
         await bump_counts(session, {followee_id: (-1, 0), follower_id: (0, -1)})
-        events.record(services, session, contract.FOLLOW_REMOVED, key=followee_id, actor_id=follower_id,
-                      payload=contract.FollowChanged(user_id=follower_id, followee_id=followee_id))
+        events.record(session, contract.FOLLOW_REMOVED, key=followee_id, actor_id=follower_id,
+                      payload=contract.FollowChanged(user_id=follower_id, followee_id=followee_id),
+                      services=services)
     return removed
 
 
-async def add_block(services: Services, session: AsyncSession, blocker_id: int, blocked_id: int) -> bool:
+async def add_block(session: AsyncSession, blocker_id: int, blocked_id: int, *, services: Services) -> bool:
     """Block and drop the follows between the two, both ways."""
     created = await insert_ignore(session, Block, {
         "blocker_id": blocker_id, "blocked_id": blocked_id, "id": services.ids.next_id(), "created_at": utcnow()})
-    await remove_follow(services, session, blocker_id, blocked_id)
-    await remove_follow(services, session, blocked_id, blocker_id)
+    await remove_follow(session, blocker_id, blocked_id, services=services)
+    await remove_follow(session, blocked_id, blocker_id, services=services)
     if created:
-        events.record(services, session, contract.BLOCK_ADDED, key=blocked_id, actor_id=blocker_id,
-                      payload=contract.BlockChanged(user_id=blocker_id, blocked_id=blocked_id))
+        events.record(session, contract.BLOCK_ADDED, key=blocked_id, actor_id=blocker_id,
+                      payload=contract.BlockChanged(user_id=blocker_id, blocked_id=blocked_id),
+                      services=services)
     return created
 
 
-async def remove_block(services: Services, session: AsyncSession, blocker_id: int, blocked_id: int) -> bool:
+async def remove_block(session: AsyncSession, blocker_id: int, blocked_id: int, *, services: Services) -> bool:
     result = await session.execute(sa.delete(Block).where(Block.blocker_id == blocker_id,
                                                           Block.blocked_id == blocked_id))
     removed = bool(getattr(result, "rowcount", 0))
     if removed:
-        events.record(services, session, contract.BLOCK_REMOVED, key=blocked_id, actor_id=blocker_id,
-                      payload=contract.BlockChanged(user_id=blocker_id, blocked_id=blocked_id))
+        events.record(session, contract.BLOCK_REMOVED, key=blocked_id, actor_id=blocker_id,
+                      payload=contract.BlockChanged(user_id=blocker_id, blocked_id=blocked_id),
+                      services=services)
     return removed
 
 

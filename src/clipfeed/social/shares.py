@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
 
-def share_url(services: Services, clip_id: int) -> str:
+def share_url(clip_id: int, *, services: Services) -> str:
     """The human-facing page whose Open Graph tags make link previews show the poster."""
     return f"{services.settings.base_url}/share/c/{clip_id}"
 
@@ -48,11 +48,13 @@ async def share(*, services: Services, user: User, clip_id: int, request: ShareC
                 to_user_id=recipient.id if recipient else None, created_at=utcnow())
     async with services.db.shard_session(user.id) as session:
         session.add(row)
-        events.record(services, session, contract.SHARE_CREATED, key=clip.id, actor_id=user.id, shard_key=user.id,
+        events.record(session, contract.SHARE_CREATED, key=clip.id, actor_id=user.id, shard_key=user.id,
                       payload=contract.ShareCreated(user_id=user.id, clip_id=clip.id, creator_id=clip.owner_id,
                                                     share_id=row.id, channel=row.channel,
-                                                    to_user_id=recipient.id if recipient else None))
+                                                    to_user_id=recipient.id if recipient else None),
+                      services=services)
     counted = (await clip_counts(services=services, clip_ids=[clip.id]))[clip.id]
     return SharePublic(id=str(row.id), clip_id=str(clip.id), channel=request.channel,
-                       to_user_id=str(recipient.id) if recipient else None, share_url=share_url(services, clip.id),
+                       to_user_id=str(recipient.id) if recipient else None, share_url=share_url(clip.id,
+                                                                                                services=services),
                        share_count_estimate=counted.shares + 1)

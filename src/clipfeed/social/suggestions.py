@@ -32,7 +32,7 @@ FRIENDS_SCANNED = 500
 POPULAR_SCANNED = 200
 
 
-async def _friends_of_friends(services: Services, user_id: int, limit: int) -> list[tuple[int, int]]:
+async def _friends_of_friends(user_id: int, limit: int, *, services: Services) -> list[tuple[int, int]]:
     mine = aliased(Follow)
     theirs = aliased(Follow)
     friends = (sa.select(mine.followee_id).where(mine.follower_id == user_id)
@@ -47,7 +47,7 @@ async def _friends_of_friends(services: Services, user_id: int, limit: int) -> l
         return [(int(uid), int(n)) for uid, n in (await session.execute(query)).all()]
 
 
-async def _popular(services: Services, region: str | None) -> list[int]:
+async def _popular(region: str | None, *, services: Services) -> list[int]:
     """Creators by trending clips in the region, then by followers."""
     ranked: dict[int, float] = {}
     with contextlib.suppress(Exception):  # trending lives in the cache: a miss is no error here
@@ -67,8 +67,8 @@ async def _popular(services: Services, region: str | None) -> list[int]:
 
 async def suggested_creators(*, services: Services, user: User, limit: int) -> SuggestionList:
     hidden = await access.blocked_user_ids(db=services.db, user_id=user.id)
-    friends = await _friends_of_friends(services, user.id, limit * 3)
-    popular = await _popular(services, user.region)
+    friends = await _friends_of_friends(user.id, limit * 3, services=services)
+    popular = await _popular(user.region, services=services)
     async with services.db.session() as session:
         followed = await graph.following_among(session, user.id, popular)
     candidates: dict[int, tuple[str, int]] = {}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from clipfeed.runtime.services import Services
+    from clipfeed.runtime.services import ServicesJob
 
 T = TypeVar("T")
 storage_cli = typer.Typer(help="Storage tiers: cost report, lifecycle moves, repair, replication.",
@@ -20,13 +20,13 @@ storage_cli = typer.Typer(help="Storage tiers: cost report, lifecycle moves, rep
 console = Console()
 
 
-def _with_services(job: Callable[[Services], Awaitable[T]]) -> T:
+def _with_services(job: ServicesJob[T]) -> T:
     from clipfeed.bootstrap import running
     from clipfeed.settings import Settings
 
     async def run() -> T:
         async with running(Settings()) as services:
-            return await job(services)
+            return await job(services=services)
 
     return asyncio.run(run())
 
@@ -61,7 +61,7 @@ def lifecycle_command(
 
     when = datetime.fromisoformat(now).astimezone(UTC) if now else datetime.now(UTC)
     with console.status("applying the lifecycle policy"):
-        result = _with_services(lambda s: lifecycle.run(s, now=when))
+        result = _with_services(partial(lifecycle.run, now=when))
     console.print(f"moves: {result.moves or 'none'}; swept {result.swept} objects of deleted clips; "
                   f"re-transcodes asked: {result.retranscodes}; repaired: {result.repaired}")
 
@@ -72,7 +72,7 @@ def repair_command() -> None:
     from clipfeed.storage import moves
 
     with console.status("repairing"):
-        result = _with_services(lambda s: moves.repair(s, now=datetime.now(UTC)))
+        result = _with_services(partial(moves.repair, now=datetime.now(UTC)))
     console.print(f"resumed {result['resumed']} moves, settled {result['settled']} stray copies")
 
 

@@ -106,12 +106,12 @@ async def clip_layout(*, services: Services, clip_id: int, master_key: str) -> L
                       RenditionLayout(**stored["audio"]) if stored["audio"] else None)
     layout = Layout()
     try:
-        renditions, audio = parse_master(await _read(services, clip_id, master_key), master_key)
+        renditions, audio = parse_master(await _read(clip_id, master_key, services=services), master_key)
     except BlobNotFound:
         return layout  # no playlist yet: nothing to hint, nothing to cache
     for track in [*renditions, *([audio] if audio else [])]:
         try:
-            parse_media(await _read(services, clip_id, track.playlist), track.playlist, track)
+            parse_media(await _read(clip_id, track.playlist, services=services), track.playlist, track)
         except BlobNotFound:
             continue  # a rendition dropped in the cold tier: not offered
         if track is audio:
@@ -128,6 +128,6 @@ async def forget_layout(*, services: Services, clip_id: int) -> None:
     await services.cache.delete(layout_key(clip_id))
 
 
-async def _read(services: Services, clip_id: int, key: str) -> str:
+async def _read(clip_id: int, key: str, *, services: Services) -> str:
     found = await storage.locate(services=services, clip_id=clip_id, key=key)
     return (await found.store.get(key)).decode("utf-8", "replace")

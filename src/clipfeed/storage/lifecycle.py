@@ -62,7 +62,7 @@ class LifecycleReport:
         self.moves[name] = self.moves.get(name, 0) + 1
 
 
-def stream_views(services: Services) -> ViewsSource:
+def stream_views(*, services: Services) -> ViewsSource:
     async def views(clip_ids: list[int]) -> dict[int, int]:
         from clipfeed.stream.counters import get_clip_counts
 
@@ -72,9 +72,9 @@ def stream_views(services: Services) -> ViewsSource:
     return views
 
 
-async def run(services: Services, *, now: datetime, views: ViewsSource | None = None) -> LifecycleReport:
-    report = LifecycleReport(repaired=await moves.repair(services, now=now))
-    views = views or stream_views(services)
+async def run(*, services: Services, now: datetime, views: ViewsSource | None = None) -> LifecycleReport:
+    report = LifecycleReport(repaired=await moves.repair(now=now, services=services))
+    views = views or stream_views(services=services)
     after = 0
     while True:
         async with services.db.session() as session:
@@ -90,13 +90,13 @@ async def run(services: Services, *, now: datetime, views: ViewsSource | None = 
         for clip in clips:
             if clip.status == ClipStatus.deleted.value:
                 if clip.id in tracked:  # untracked ones never left hot, which the clips feature empties
-                    report.swept += await _sweep(services, clip.id)
+                    report.swept += await _sweep(clip.id, services=services)
             elif clip in live:
-                await _evaluate(services, clip, now=now, total=totals.get(clip.id, 0), report=report)
+                await _evaluate(clip, now=now, total=totals.get(clip.id, 0), report=report, services=services)
     return report
 
 
-async def _rows(services: Services, clip_id: int, now: datetime) -> dict[Part, StoredPart]:
+async def _rows(clip_id: int, now: datetime, *, services: Services) -> dict[Part, StoredPart]:
     async with services.db.session() as session:
         rows = {Part(r.part): r for r in await session.scalars(sa.select(StoredPart).where(
             StoredPart.clip_id == clip_id))}
@@ -111,7 +111,7 @@ async def _rows(services: Services, clip_id: int, now: datetime) -> dict[Part, S
     return rows
 
 
-async def _observe_views(services: Services, row: StoredPart, total: int, now: datetime) -> float:
+async def _observe_views(row: StoredPart, total: int, now: datetime, *, services: Services) -> float:
     """Views per day since the previous observation (kept when the window is too short)."""
     rate = row.views_per_day or 0.0
     if row.views_total is not None and row.views_at is not None and now - row.views_at >= MIN_RATE_WINDOW:
@@ -125,11 +125,11 @@ async def _observe_views(services: Services, row: StoredPart, total: int, now: d
     return rate
 
 
-async def _evaluate(services: Services, clip: Clip, *, now: datetime, total: int, report: LifecycleReport) -> None:
+async def _evaluate(clip: Clip, *, services: Services, now: datetime, total: int, report: LifecycleReport) -> None:
     settings = services.settings
-    rows = await _rows(services, clip.id, now)
+    rows = await _rows(clip.id, now, services=services)
     media, raw = rows[Part.media], rows[Part.raw]
-    rate = await _observe_views(services, media, total, now)
+    rate = await _observe_views(media, total, now, services=services)
     tier = Tier(media.tier)
     age = now - (clip.published_at or now)
     target: Tier | None = None
@@ -142,14 +142,14 @@ async def _evaluate(services: Services, clip: Clip, *, now: datetime, total: int
             and rate < settings.storage_cold_below_views_per_day:
         target = Tier.cold
     if target is Tier.cold:
-        await _go_cold(services, clip, now=now)
+        await _go_cold(clip, now=now, services=services)
     elif target is not None:
-        await moves.move(services, clip_id=clip.id, part=Part.media, target=target, now=now)
+        await moves.move(clip_id=clip.id, part=Part.media, target=target, now=now, services=services)
     if target is not None:
         report.count(tier, target, Part.media)
         forget_tier(clip.id)
         await forget_layout(services=services, clip_id=clip.id)
-    if tier is Tier.hot and media.dropped and await renditions_back(services, clip.id):
+    if tier is Tier.hot and media.dropped and await renditions_back(clip.id, services=services):
         # The media worker wrote full manifests again: edges must stop serving the reduced ones.
         await forget_layout(services=services, clip_id=clip.id)
         await delivery_purge.purge(services=services, prefixes=[f"clips/{clip.id}/"], urgency=Urgency.soon,
@@ -157,16 +157,16 @@ async def _evaluate(services: Services, clip: Clip, *, now: datetime, total: int
     popular = rate >= settings.storage_promote_views_per_day
     if Tier.hot in (tier, target) and media.dropped and popular \
             and await services.cache.add(f"storage:retranscode:{clip.id}", b"1", ttl=86400):
-        await _ask_retranscode(services, clip, list(media.dropped))
+        await _ask_retranscode(clip, list(media.dropped), services=services)
         report.retranscodes += 1
     if Tier(raw.tier) is Tier.hot and age >= timedelta(days=settings.storage_raw_cold_days):
-        await moves.move(services, clip_id=clip.id, part=Part.raw, target=Tier.cold, now=now)
+        await moves.move(clip_id=clip.id, part=Part.raw, target=Tier.cold, now=now, services=services)
         report.count(Tier.hot, Tier.cold, Part.raw)
 
 
-async def _go_cold(services: Services, clip: Clip, *, now: datetime) -> None:
+async def _go_cold(clip: Clip, *, services: Services, now: datetime) -> None:
     """Warm -> cold without the renditions the cold tier does not keep."""
-    source = tier_stores(services).of(Tier.warm)
+    source = tier_stores(services=services).of(Tier.warm)
     base = f"clips/{clip.id}/"
     rewrite: dict[str, bytes] = {}
     dropped: list[str] = []
@@ -181,13 +181,13 @@ async def _go_cold(services: Services, clip: Clip, *, now: datetime) -> None:
             pass
     except BlobNotFound:
         pass  # no ladder (or a move already under way): keep everything
-    await moves.move(services, clip_id=clip.id, part=Part.media, target=Tier.cold, now=now, drop=dropped,
-                     rewrite=rewrite)
+    await moves.move(clip_id=clip.id, part=Part.media, target=Tier.cold, now=now, drop=dropped, rewrite=rewrite,
+                     services=services)
     if dropped:  # edges may hold manifests listing renditions that are gone
         await delivery_purge.purge(services=services, prefixes=[base], urgency=Urgency.soon, reason="cold tier")
 
 
-async def _ask_retranscode(services: Services, clip: Clip, renditions: list[str]) -> None:
+async def _ask_retranscode(clip: Clip, renditions: list[str], *, services: Services) -> None:
     async with services.db.session() as session:
         services.outbox.record(session, contract.MEDIA_RETRANSCODE, key=clip.id,
                                payload=contract.MediaRetranscode(clip_id=clip.id, renditions=renditions,
@@ -195,9 +195,9 @@ async def _ask_retranscode(services: Services, clip: Clip, renditions: list[str]
     log.info("storage.retranscode_requested", clip_id=clip.id, renditions=renditions)
 
 
-async def _sweep(services: Services, clip_id: int) -> int:
+async def _sweep(clip_id: int, *, services: Services) -> int:
     """Remove every object of a deleted clip from every tier and the replica."""
-    stores = tier_stores(services)
+    stores = tier_stores(services=services)
     removed = 0
     for store in (stores.hot, stores.warm, stores.cold, stores.replica):
         if store is not None:
@@ -207,7 +207,7 @@ async def _sweep(services: Services, clip_id: int) -> int:
     return removed
 
 
-async def renditions_back(services: Services, clip_id: int) -> bool:
+async def renditions_back(clip_id: int, *, services: Services) -> bool:
     """Once the media worker has re-created a cold clip's renditions in hot, forget they were
     dropped (``True`` when that happened)."""
     async with services.db.session() as session:
@@ -218,7 +218,7 @@ async def renditions_back(services: Services, clip_id: int) -> bool:
         # complete (objects under ``v/<name>/`` alone may be an upload in progress).
         master = f"clips/{clip_id}/hls/master.m3u8"
         try:
-            text = (await tier_stores(services).hot.get(master)).decode("utf-8", "replace")
+            text = (await tier_stores(services=services).hot.get(master)).decode("utf-8", "replace")
         except BlobNotFound:
             return False
         listed = {r.name for r in parse_master(text, master)[0]}
@@ -229,7 +229,7 @@ async def renditions_back(services: Services, clip_id: int) -> bool:
 
 
 
-async def restore_requested(services: Services, *, now: datetime) -> int:
+async def restore_requested(*, services: Services, now: datetime) -> int:
     """Move back to hot the clips someone read from the cold tier (between full runs)."""
     async with services.db.session() as session:
         rows = list(await session.scalars(sa.select(StoredPart).where(
@@ -237,7 +237,7 @@ async def restore_requested(services: Services, *, now: datetime) -> int:
             StoredPart.moving_to.is_(None))))
     for row in rows:
         if Tier(row.tier) is not Tier.hot:
-            await moves.move(services, clip_id=row.clip_id, part=Part.media, target=Tier.hot, now=now)
+            await moves.move(clip_id=row.clip_id, part=Part.media, target=Tier.hot, now=now, services=services)
             forget_tier(row.clip_id)
             await forget_layout(services=services, clip_id=row.clip_id)
         else:

@@ -89,7 +89,7 @@ def dropped_key(key: str, dropped: list[str], clip_id: int) -> bool:
     return any(key.startswith(f"clips/{clip_id}/v/{name}/") for name in dropped)
 
 
-async def begin(services: Services, clip_id: int, part: Part, target: Tier) -> StoredPart:
+async def begin(clip_id: int, part: Part, target: Tier, *, services: Services) -> StoredPart:
     """Step 1: record the intent (creating the row of a part never moved before)."""
     async with services.db.session() as session:
         row = await session.get(StoredPart, (clip_id, part.value), with_for_update=True)
@@ -103,20 +103,20 @@ async def begin(services: Services, clip_id: int, part: Part, target: Tier) -> S
     return row
 
 
-async def move(services: Services, *, clip_id: int, part: Part, target: Tier, now: datetime,
+async def move(*, services: Services, clip_id: int, part: Part, target: Tier, now: datetime,
                drop: list[str] | None = None,
                rewrite: dict[str, bytes] | None = None) -> MoveOutcome:
     """Move a part to ``target``; objects of renditions in ``drop`` are not copied (they are
     deleted with the source), and ``rewrite`` gives new bytes for some keys in the target (the
     cold tier's manifests without the dropped renditions)."""
-    row = await begin(services, clip_id, part, target)
-    return await finish(services, row=row, now=now, drop=drop or [], rewrite=rewrite or {})
+    row = await begin(clip_id, part, target, services=services)
+    return await finish(row=row, now=now, drop=drop or [], rewrite=rewrite or {}, services=services)
 
 
-async def finish(services: Services, *, row: StoredPart, now: datetime, drop: list[str],
+async def finish(*, services: Services, row: StoredPart, now: datetime, drop: list[str],
                  rewrite: dict[str, bytes]) -> MoveOutcome:
     """Steps 2–4 of a move whose intent is recorded (also how repair resumes one)."""
-    stores = tier_stores(services)
+    stores = tier_stores(services=services)
     clip_id, part = row.clip_id, Part(row.part)
     source, target = Tier(row.tier), Tier(row.moving_to or row.tier)
     outcome = MoveOutcome()
@@ -149,7 +149,7 @@ async def finish(services: Services, *, row: StoredPart, now: datetime, drop: li
             current.dropped_bytes = (current.dropped_bytes or 0) + dropped_bytes
             if target is Tier.hot:
                 current.restore_requested_at = None
-    outcome.deleted = await _delete_outside_home(services, clip_id, part, target)
+    outcome.deleted = await _delete_outside_home(clip_id, part, target, services=services)
     log.info("storage.moved", clip_id=clip_id, part=part.value, source=source.value, target=target.value,
              copied=outcome.copied, skipped=outcome.skipped, deleted=outcome.deleted, dropped=dropped)
     return outcome
@@ -159,9 +159,9 @@ def _rewrite_type(key: str) -> str:
     return "application/dash+xml" if key.endswith(".mpd") else "application/vnd.apple.mpegurl"
 
 
-async def _delete_outside_home(services: Services, clip_id: int, part: Part, home: Tier) -> int:
+async def _delete_outside_home(clip_id: int, part: Part, home: Tier, *, services: Services) -> int:
     """Step 4 (and repair): settle every copy of the part found outside its home tier."""
-    stores = tier_stores(services)
+    stores = tier_stores(services=services)
     async with services.db.session() as session:
         row = await session.get(StoredPart, (clip_id, part.value))
         dropped = list(row.dropped or []) if row else []
@@ -185,17 +185,17 @@ async def _delete_outside_home(services: Services, clip_id: int, part: Part, hom
     return deleted
 
 
-async def repair(services: Services, *, now: datetime) -> dict[str, int]:
+async def repair(*, services: Services, now: datetime) -> dict[str, int]:
     """Finish interrupted moves and settle stray copies; safe to run at any time."""
     async with services.db.session() as session:
         pending = list(await session.scalars(sa.select(StoredPart).where(StoredPart.moving_to.is_not(None))))
         homes = {(r.clip_id, r.part): Tier(r.tier) for r in await session.scalars(sa.select(StoredPart))}
     resumed = 0
     for row in pending:
-        await finish(services, row=row, now=now, drop=[], rewrite={})
+        await finish(row=row, now=now, drop=[], rewrite={}, services=services)
         resumed += 1
         homes[(row.clip_id, row.part)] = Tier(row.moving_to or row.tier)
-    stores = tier_stores(services)
+    stores = tier_stores(services=services)
     strays: set[tuple[int, Part]] = set()
     for tier in (Tier.warm, Tier.cold, Tier.hot):
         async for info in stores.of(tier).list("clips/"):
@@ -207,5 +207,6 @@ async def repair(services: Services, *, now: datetime) -> dict[str, int]:
                 strays.add((clip_id, part))
     settled = 0
     for clip_id, part in sorted(strays):
-        settled += await _delete_outside_home(services, clip_id, part, homes.get((clip_id, part.value), Tier.hot))
+        settled += await _delete_outside_home(clip_id, part, homes.get((clip_id, part.value), Tier.hot),
+                                              services=services)
     return {"resumed": resumed, "settled": settled}

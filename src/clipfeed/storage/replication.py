@@ -39,8 +39,8 @@ async def _listing(store: BlobStore) -> dict[str, BlobInfo]:
     return {info.key: info async for info in store.list("clips/") if part_of(info.key) is Part.media}
 
 
-async def reconcile(services: Services) -> ReplicationReport:
-    stores = tier_stores(services)
+async def reconcile(*, services: Services) -> ReplicationReport:
+    stores = tier_stores(services=services)
     report = ReplicationReport()
     if stores.replica is None:
         return report

@@ -51,8 +51,8 @@ class CostReport:
         return self.all_hot_monthly - self.monthly
 
 
-async def build(services: Services) -> CostReport:
-    stores = tier_stores(services)
+async def build(*, services: Services) -> CostReport:
+    stores = tier_stores(services=services)
     prices = services.settings.storage_prices
     report = CostReport()
     named = [("hot", stores.hot), ("warm", stores.warm), ("cold", stores.cold)]

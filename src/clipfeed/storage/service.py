@@ -43,7 +43,7 @@ async def home_tier(*, services: Services, clip_id: int, part: Part = Part.media
 async def locate(*, services: Services, clip_id: int, key: str) -> Located:
     """The object ``key`` of clip ``clip_id`` in whichever tier holds it; ``BlobNotFound`` if
     none does. Reading from the cold tier asks the lifecycle job to restore the clip."""
-    stores = tier_stores(services)
+    stores = tier_stores(services=services)
     part = part_of(key)
     remembered = _tiers.get(clip_id) if part is Part.media else None
     if remembered and remembered[0] > time.monotonic():

@@ -32,7 +32,7 @@ class TierStores:
         return store
 
 
-def tier_stores(services: Services) -> TierStores:
+def tier_stores(*, services: Services) -> TierStores:
     """The stores of ``services``, opened once and closed with them."""
     stores: TierStores | None = getattr(services, "_tier_stores", None)
     if stores is None:

@@ -19,7 +19,7 @@ log = structlog.get_logger(__name__)
 RESTORE_POLL_S = 5.0
 
 
-async def storage_loop(services: Services, stop: asyncio.Event) -> None:
+async def storage_loop(stop: asyncio.Event, *, services: Services) -> None:
     """A full run every interval; restores asked for by cold reads are looked at more often
     (a run is cheap when nothing is due)."""
     last_full = 0.0
@@ -27,13 +27,13 @@ async def storage_loop(services: Services, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             if loop.time() - last_full >= services.settings.lifecycle_interval_s:
-                report = await lifecycle.run(services, now=datetime.now(UTC))
-                await replication.reconcile(services)
+                report = await lifecycle.run(now=datetime.now(UTC), services=services)
+                await replication.reconcile(services=services)
                 last_full = loop.time()
                 log.info("storage.lifecycle", moves=report.moves, swept=report.swept,
                          retranscodes=report.retranscodes, repaired=report.repaired)
             else:
-                await lifecycle.restore_requested(services, now=datetime.now(UTC))
+                await lifecycle.restore_requested(now=datetime.now(UTC), services=services)
         except Exception as exc:
             log.warning("storage.lifecycle_failed", error=str(exc))
         with contextlib.suppress(TimeoutError):

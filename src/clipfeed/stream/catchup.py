@@ -20,7 +20,7 @@ PIPELINE: tuple[tuple[str, str], ...] = (
     ("stream-users", Topic.ACTIVITY_USERS))
 
 
-async def lag(services: Services, group: str, topic: str, ends: dict[int, int] | None = None) -> int | None:
+async def lag(group: str, topic: str, ends: dict[int, int] | None = None, *, services: Services) -> int | None:
     """Partitions of ``topic`` where ``group`` has not acknowledged every record below ``ends``
     (default: the end now); None when the group does not exist yet."""
     try:
@@ -56,11 +56,11 @@ async def wait_for_catch_up(*, services: Services, groups: Sequence[tuple[str, s
             ends = await services.log.end_offsets(topic)
         except NotFound:
             continue  # nothing was ever written there
-        await _wait_group(services, group, topic, ends, deadline, timeout)
+        await _wait_group(group, topic, ends, deadline, timeout, services=services)
 
 
-async def _wait_group(services: Services, group: str, topic: str, ends: dict[int, int], deadline: float,
-                      timeout: float) -> None:
+async def _wait_group(group: str, topic: str, ends: dict[int, int], deadline: float, timeout: float,
+                      *, services: Services) -> None:
     waiting = set(ends)
     pending_at: dict[int, int] = {}  # partition -> offset of a record known to be unhandled
     while True:

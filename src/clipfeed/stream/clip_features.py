@@ -63,8 +63,8 @@ class LiveClipFeatures:
     trending_score: float   # global, decayed to now
 
 
-async def update(services: Services, fresh: list[Activity], hits: list[TrendHit], late: set[int],
-                 now: float | None = None) -> None:
+async def update(fresh: list[Activity], hits: list[TrendHit], late: set[int], now: float | None = None,
+                 *, services: Services) -> None:
     """Fold a batch's new events into the clips' windows and trending scores."""
     now = time.time() if now is None else now
     clip_ids = sorted({a.clip_id for a in fresh if a.clip_id is not None} | {h.clip_id for h in hits})
@@ -102,8 +102,8 @@ async def update(services: Services, fresh: list[Activity], hits: list[TrendHit]
         document["w"] = {start: counts for start, counts in document["w"].items() if int(start) >= horizon}
     await services.cache.set_many({clip_features_key(c): orjson.dumps(d) for c, d in documents.items()},
                                   ttl=FEATURE_TTL_S)
-    await trending.publish_clip_scores(services, scores)
-    await trending.add_hashtag_hits(services, hits, half_life, now)
+    await trending.publish_clip_scores(scores, services=services)
+    await trending.add_hashtag_hits(hits, half_life, now, services=services)
 
 
 def _ratio(part: float, whole: float) -> float:
@@ -138,5 +138,5 @@ async def get_clip_features(*, services: Services, clip_ids: list[int],
     return out
 
 
-async def clear(services: Services, clip_ids: list[int]) -> None:
+async def clear(clip_ids: list[int], *, services: Services) -> None:
     await services.cache.delete(*(clip_features_key(c) for c in clip_ids))

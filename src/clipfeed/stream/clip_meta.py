@@ -52,7 +52,7 @@ class ClipMeta:
                    int(data.get("v", 0)))
 
 
-async def clip_meta(services: Services, clip_ids: list[int] | set[int]) -> dict[int, ClipMeta]:
+async def clip_meta(clip_ids: list[int] | set[int], *, services: Services) -> dict[int, ClipMeta]:
     """Metadata of the clips that exist (cache first, then the clips table, written back)."""
     wanted = sorted(set(clip_ids))
     if not wanted:
@@ -72,7 +72,7 @@ async def clip_meta(services: Services, clip_ids: list[int] | set[int]) -> dict[
     return found
 
 
-async def apply_clip_events(services: Services, events: list[tuple[int, ClipChanged | ClipDeleted]]) -> None:
+async def apply_clip_events(events: list[tuple[int, ClipChanged | ClipDeleted]], *, services: Services) -> None:
     """Apply ``(event id, payload)`` of the ``clips`` topic; older changes than the one
     stored are ignored, so redelivery and replays are harmless."""
     latest: dict[int, tuple[int, ClipChanged | ClipDeleted]] = {}

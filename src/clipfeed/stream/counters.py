@@ -83,7 +83,7 @@ class Applied:
     counts: dict[int, ClipCounts] = field(default_factory=dict)
 
 
-async def apply(services: Services, activities: list[Activity], *, now: float | None = None) -> Applied:
+async def apply(activities: list[Activity], *, services: Services, now: float | None = None) -> Applied:
     """Apply clip-targeted events to the counters (idempotent per event ID)."""
     now = time.time() if now is None else now
     by_shard: dict[int, list[Activity]] = defaultdict(list)

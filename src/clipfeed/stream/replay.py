@@ -77,7 +77,7 @@ async def replay(*, services: Services, topic: str, group: str, start: Start, re
                                                         timeout=timeout, flush_outbox=False))
         while not waiting.done():
             if on_progress is not None:
-                behind = await lag(services, group, topic)
+                behind = await lag(group, topic, services=services)
                 on_progress(partitions - (behind or 0), partitions)
             await asyncio.wait({waiting}, timeout=0.5)
         await waiting

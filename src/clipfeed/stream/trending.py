@@ -75,7 +75,7 @@ def add_hits(trend_state: dict[str, float], hits: Iterable[TrendHit], half_life:
     return changed
 
 
-async def publish_clip_scores(services: Services, scores: dict[int, dict[str, float]]) -> None:
+async def publish_clip_scores(scores: dict[int, dict[str, float]], *, services: Services) -> None:
     """``scores``: clip -> {"scope|era": absolute forward score}, as kept by the clip's writer."""
     by_key: dict[str, dict[str, float]] = defaultdict(dict)
     regions: set[str] = set()
@@ -91,11 +91,11 @@ async def publish_clip_scores(services: Services, scores: dict[int, dict[str, fl
         await services.cache.sadd(REGIONS_KEY, *regions)
 
 
-async def add_hashtag_hits(services: Services, hits: list[TrendHit], half_life: float, now: float) -> None:
+async def add_hashtag_hits(hits: list[TrendHit], half_life: float, now: float, *, services: Services) -> None:
     if not hits:
         return
-    metas = await clip_meta(services, {h.clip_id for h in hits})
-    live = await _live_now(services, metas)
+    metas = await clip_meta({h.clip_id for h in hits}, services=services)
+    live = await _live_now(metas, services=services)
     oldest = era_of(now) - 1
     sums: dict[tuple[str, str], float] = defaultdict(float)
     for hit in hits:
@@ -114,7 +114,7 @@ async def add_hashtag_hits(services: Services, hits: list[TrendHit], half_life: 
         await services.cache.zincr(key, tag, amount, ttl=TREND_TTL_S)
 
 
-async def _live_now(services: Services, metas: dict[int, ClipMeta]) -> set[int]:
+async def _live_now(metas: dict[int, ClipMeta], *, services: Services) -> set[int]:
     """The clips among ``metas`` that are live. The cached metadata comes from the ``clips``
     topic, which this consumer may read behind the engagement topics (a clip liked the moment
     it became public still looks like a draft there), so the few that do not look live are
@@ -127,8 +127,8 @@ async def _live_now(services: Services, metas: dict[int, ClipMeta]) -> set[int]:
     return live
 
 
-async def _top(services: Services, key_of: Callable[[str, int], str], scope: str, count: int,
-               now: float, half_life: float) -> list[tuple[str, float]]:
+async def _top(key_of: Callable[[str, int], str], scope: str, count: int, now: float,
+               half_life: float, *, services: Services) -> list[tuple[str, float]]:
     totals: dict[str, float] = defaultdict(float)
     current = era_of(now)
     for era in (current - 1, current, current + 1):  # +1: clients up to the skew bound ahead
@@ -143,8 +143,8 @@ async def top_clips(*, services: Services, region: str | None = None, limit: int
     ``region=None``: everywhere. Fresh within the processing lag (about a second)."""
     now = time.time() if now is None else now
     half_life = services.settings.trending_half_life_s
-    ranked = await _top(services, clips_key, region or GLOBAL, 3 * limit + 10, now, half_life)
-    metas = await clip_meta(services, [int(member) for member, _ in ranked])
+    ranked = await _top(clips_key, region or GLOBAL, 3 * limit + 10, now, half_life, services=services)
+    metas = await clip_meta([int(member) for member, _ in ranked], services=services)
     live = [(int(member), score) for member, score in ranked
             if int(member) in metas and metas[int(member)].live]
     return live[:limit]
@@ -154,30 +154,30 @@ async def top_hashtags(*, services: Services, region: str | None = None, limit: 
                        now: float | None = None) -> list[tuple[str, float]]:
     """Trending hashtags, best first, with their decayed score."""
     now = time.time() if now is None else now
-    ranked = await _top(services, tags_key, region or GLOBAL, 2 * limit + 10, now,
-                        services.settings.trending_half_life_s)
+    ranked = await _top(tags_key, region or GLOBAL, 2 * limit + 10, now, services.settings.trending_half_life_s,
+                        services=services)
     return ranked[:limit]
 
 
-async def known_regions(services: Services) -> set[str]:
+async def known_regions(*, services: Services) -> set[str]:
     return await services.cache.smembers(REGIONS_KEY)
 
 
-async def trim(services: Services, keep: int = 10_000, now: float | None = None) -> int:
+async def trim(keep: int = 10_000, now: float | None = None, *, services: Services) -> int:
     """Bound the sorted sets of the live eras to their ``keep`` best members."""
     current = era_of(time.time() if now is None else now)
     dropped = 0
-    for scope in {GLOBAL, *await known_regions(services)}:
+    for scope in {GLOBAL, *await known_regions(services=services)}:
         for era in (current - 1, current):
             for key in (clips_key(scope, era), tags_key(scope, era)):
                 dropped += await services.cache.ztrim(key, keep)
     return dropped
 
 
-async def clear(services: Services, now: float | None = None) -> None:
+async def clear(now: float | None = None, *, services: Services) -> None:
     """Drop every trending set of the live eras (for a rebuild by replay)."""
     now = time.time() if now is None else now
     current = era_of(now)
-    keys = [key(scope, era) for scope in {GLOBAL, *await known_regions(services)}
+    keys = [key(scope, era) for scope in {GLOBAL, *await known_regions(services=services)}
             for era in range(current - 2, current + 2) for key in (clips_key, tags_key)]
     await services.cache.delete(*keys)

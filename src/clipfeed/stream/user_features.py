@@ -73,7 +73,7 @@ class EmbeddingSource:
     def __init__(self) -> None:
         self._known: dict[int, list[float] | None] = {}
 
-    async def get(self, services: Services, clip_ids: set[int]) -> dict[int, list[float]]:
+    async def get(self, clip_ids: set[int], *, services: Services) -> dict[int, list[float]]:
         missing = [c for c in clip_ids if c not in self._known]
         if missing:
             try:
@@ -111,7 +111,7 @@ def _trim(scores: dict[str, float]) -> dict[str, float]:
     return dict(sorted(scores.items(), key=lambda kv: -abs(kv[1]))[:KEEP_TOP])
 
 
-async def update(services: Services, activities: list[Activity], embeddings: EmbeddingSource) -> None:
+async def update(activities: list[Activity], embeddings: EmbeddingSource, *, services: Services) -> None:
     """Fold a batch into the profiles of its viewers."""
     by_viewer: dict[str, list[Activity]] = defaultdict(list)
     for activity in activities:
@@ -121,8 +121,8 @@ async def update(services: Services, activities: list[Activity], embeddings: Emb
     viewers = sorted(by_viewer)
     stored = await services.cache.get_many([user_features_key(v) for v in viewers])
     clip_ids = {a.clip_id for a in activities if a.clip_id is not None}
-    metas = await clip_meta(services, clip_ids)
-    vectors = await embeddings.get(services, clip_ids)
+    metas = await clip_meta(clip_ids, services=services)
+    vectors = await embeddings.get(clip_ids, services=services)
     half_life = services.settings.features_half_life_s
     documents: dict[str, bytes] = {}
     for viewer, raw in zip(viewers, stored, strict=True):

@@ -42,7 +42,7 @@ class Watermarks:
         self.newest: dict[int, float] = {}
         self._loaded: set[int] = set()
 
-    async def late_events(self, services: Services, records: list[Record], activities: list[Activity]) -> set[int]:
+    async def late_events(self, records: list[Record], activities: list[Activity], *, services: Services) -> set[int]:
         """IDs of the batch's late events; then moves the watermarks past the batch."""
         partitions = {r.partition for r in records} - self._loaded
         if partitions:

@@ -56,7 +56,7 @@ class RelayProcessor(StreamProcessor):
         if not records:
             return
         activities = decode_all(records)
-        await ensure_topics(self.services)
+        await ensure_topics(services=self.services)
         pairs = list(zip(records, activities, strict=True))
         to_clips = [OutgoingRecord(r.value, key=str(a.clip_id).encode())
                     for r, a in pairs if a.type in CLIP_SOCIAL_TYPES]
@@ -82,7 +82,7 @@ class CatalogProcessor(StreamProcessor):
             if isinstance(clip, ClipChanged | ClipDeleted):
                 events.append((event.id, clip))
         if events:
-            await apply_clip_events(self.services, events)
+            await apply_clip_events(events, services=self.services)
 
 
 class ClipStreamProcessor(StreamProcessor):
@@ -94,13 +94,13 @@ class ClipStreamProcessor(StreamProcessor):
 
     async def handle(self, records: list[Record]) -> None:
         activities = decode_all(records)
-        late = await self.watermarks.late_events(self.services, records, activities)
+        late = await self.watermarks.late_events(records, activities, services=self.services)
         now = time.time()
-        applied = await counters.apply(self.services, activities, now=now)
+        applied = await counters.apply(activities, now=now, services=self.services)
         # A crash between the commit above and the cache writes below costs the live features
         # and trending this batch (its events are already marked applied): they are decayed
         # estimates, while the counters stay exact.
-        await clip_features.update(self.services, applied.fresh, applied.hits, late, now=now)
+        await clip_features.update(applied.fresh, applied.hits, late, now=now, services=self.services)
 
     async def reset(self) -> None:
         import sqlalchemy as sa
@@ -116,8 +116,8 @@ class ClipStreamProcessor(StreamProcessor):
         for start in range(0, len(clip_ids), 1000):
             chunk = clip_ids[start:start + 1000]
             await self.services.cache.delete(*(counters.counts_key(c) for c in chunk))
-            await clip_features.clear(self.services, chunk)
-        await trending.clear(self.services)
+            await clip_features.clear(chunk, services=self.services)
+        await trending.clear(services=self.services)
         partitions = await self.services.log.partitions(Topic.ACTIVITY_CLIPS)
         await self.services.cache.delete(*(f"wm:{self.group}:{Topic.ACTIVITY_CLIPS}:{p}" for p in range(partitions)))
 
@@ -130,7 +130,7 @@ class UserStreamProcessor(StreamProcessor):
         self.embeddings = user_features.EmbeddingSource()
 
     async def handle(self, records: list[Record]) -> None:
-        await user_features.update(self.services, decode_all(records), self.embeddings)
+        await user_features.update(decode_all(records), self.embeddings, services=self.services)
 
 
 STREAM_PROCESSORS: list[type[StreamProcessor]] = [RelayProcessor, CatalogProcessor, ClipStreamProcessor,
@@ -138,15 +138,15 @@ STREAM_PROCESSORS: list[type[StreamProcessor]] = [RelayProcessor, CatalogProcess
 PRUNE_EVERY_S = 600.0
 
 
-async def upkeep(services: Services, stop: asyncio.Event) -> None:
+async def upkeep(stop: asyncio.Event, *, services: Services) -> None:
     """Topics with their retention at start; every ten minutes, applied IDs past the horizon
     are pruned and trending sets trimmed to their best 10,000."""
     while not stop.is_set():
         try:
-            await ensure_topics(services)
+            await ensure_topics(services=services)
             removed = await counters.prune_applied(services=services,
                                                    older_than_s=services.settings.stream_dedupe_horizon_s)
-            await trending.trim(services)
+            await trending.trim(services=services)
             if removed:
                 log.info("stream.pruned_applied_ids", removed=removed)
         except Exception as exc:  # upkeep must never take the role down

@@ -10,6 +10,7 @@ from starlette.requests import ClientDisconnect
 from clipfeed.core.errors import BadRequest, NotFound, UnsupportedMediaType
 from clipfeed.core.identifiers import id_or_none
 from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.instance import service as instance
 from clipfeed.uploads import service
 from clipfeed.uploads.handoff import UploadRejected
 from clipfeed.uploads.limits import router as limits_router
@@ -59,7 +60,7 @@ def _tus_headers(row: Upload) -> dict[str, str]:
     return headers
 
 
-def _location(request: Request, services: Deps, upload_id: int) -> str:
+def _location(request: Request, upload_id: int, *, services: Deps) -> str:
     base = services.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     return f"{base}/v1/uploads/{upload_id}"
 
@@ -71,11 +72,12 @@ def _content_type(request: Request) -> str:
 @router.options("/uploads", include_in_schema=False)
 @router.options("/uploads/")
 @router.options("/uploads/{upload_id}", include_in_schema=False)
-async def tus_options(services: Deps) -> Response:
+async def tus_options(*, services: Deps) -> Response:
     """What this tus server supports (no authentication, no Tus-Resumable needed)."""
+    max_bytes = (await instance.effective(services=services)).upload_max_bytes  # admins may override it
     return Response(status_code=204, headers={
         "Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION,
-        "Tus-Max-Size": str(services.settings.upload_max_bytes), "Tus-Extension": ",".join(EXTENSIONS),
+        "Tus-Max-Size": str(max_bytes), "Tus-Extension": ",".join(EXTENSIONS),
         "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS)})
 
 
@@ -96,14 +98,14 @@ async def create_upload(request: Request, _tus: Tus, user: CurrentUser, services
     if has_body and concat and concat[0] == "final":
         raise BadRequest("a final upload takes no body")
     checksum = parse_checksum(h.get("upload-checksum"))
-    row = await service.create(services, user=user, length=length, defer=defer == "1",
-                               metadata_header=h.get("upload-metadata"), concat=concat)
-    location = _location(request, services, row.id)
+    row = await service.create(user=user, length=length, defer=defer == "1", metadata_header=h.get("upload-metadata"),
+                               concat=concat, services=services)
+    location = _location(request, row.id, services=services)
     try:
         if row.kind == UploadKind.final.value or (row.length == 0 and not has_body):
-            row = await service.finish_final(services, row)  # nothing to wait for: judge it now
+            row = await service.finish_final(row, services=services)  # nothing to wait for: judge it now
         elif has_body:
-            row = await service.write_initial(services, row=row, chunks=request.stream(), checksum=checksum)
+            row = await service.write_initial(row=row, chunks=request.stream(), checksum=checksum, services=services)
     except UploadRejected as exc:
         exc.headers["Location"] = location
         raise
@@ -115,7 +117,7 @@ async def create_upload(request: Request, _tus: Tus, user: CurrentUser, services
 @router.head("/uploads/{upload_id}")
 async def head_upload(upload_id: str, request: Request, _tus: Tus, user: CurrentUser,
                       services: Deps) -> Response:
-    row = await service.inspect(services, user=user, upload_id=_id(upload_id))
+    row = await service.inspect(user=user, upload_id=_id(upload_id), services=services)
     headers = _tus_headers(row)
     if row.length is None:
         headers["Upload-Defer-Length"] = "1"
@@ -126,7 +128,7 @@ async def head_upload(upload_id: str, request: Request, _tus: Tus, user: Current
     if row.kind == UploadKind.partial.value:
         headers["Upload-Concat"] = "partial"
     elif row.kind == UploadKind.final.value:
-        headers["Upload-Concat"] = "final;" + " ".join(_location(request, services, p) for p in row.partials)
+        headers["Upload-Concat"] = "final;" + " ".join(_location(request, p, services=services) for p in row.partials)
     return Response(status_code=200, headers=headers)
 
 
@@ -134,10 +136,10 @@ async def head_upload(upload_id: str, request: Request, _tus: Tus, user: Current
 async def patch_upload(upload_id: str, request: Request, _tus: Tus, user: CurrentUser,
                        services: Deps) -> Response:
     """Append a chunk at Upload-Offset; the last chunk creates the clip (or answers 422)."""
-    return await _patch(upload_id, request, user, services)
+    return await _patch(upload_id, request, user, services=services)
 
 
-async def _patch(upload_id: str, request: Request, user: CurrentUser, services: Deps) -> Response:
+async def _patch(upload_id: str, request: Request, user: CurrentUser, *, services: Deps) -> Response:
     h = request.headers
     if _content_type(request) != OFFSET_CONTENT_TYPE:
         raise UnsupportedMediaType(f"PATCH bodies need Content-Type: {OFFSET_CONTENT_TYPE}")
@@ -145,10 +147,11 @@ async def _patch(upload_id: str, request: Request, user: CurrentUser, services: 
     assert offset is not None
     try:
         row = await service.append(
-            services, user=user, upload_id=_id(upload_id), offset=offset,
-            length=parse_int_header("Upload-Length", h.get("upload-length")),
+            user=user, upload_id=_id(upload_id), offset=offset, length=parse_int_header("Upload-Length",
+                                                                                        h.get("upload-length")),
             content_length=parse_int_header("Content-Length", h.get("content-length")),
-            checksum=parse_checksum(h.get("upload-checksum")), chunks=request.stream())
+            checksum=parse_checksum(h.get("upload-checksum")),
+            chunks=request.stream(), services=services)
     except ClientDisconnect:
         return Response(status_code=400)  # nobody is listening any more
     return Response(status_code=204, headers=_tus_headers(row))
@@ -157,7 +160,7 @@ async def _patch(upload_id: str, request: Request, user: CurrentUser, services: 
 @router.delete("/uploads/{upload_id}", status_code=204)
 async def delete_upload(upload_id: str, _tus: Tus, user: CurrentUser, services: Deps) -> Response:
     """tus termination: the upload and its bytes are gone; later requests answer 404."""
-    await service.terminate(services, user=user, upload_id=_id(upload_id))
+    await service.terminate(user=user, upload_id=_id(upload_id), services=services)
     return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
 
 
@@ -167,9 +170,9 @@ async def override_method(upload_id: str, request: Request, _tus: Tus, user: Cur
     """``X-HTTP-Method-Override: PATCH|DELETE`` for clients behind proxies that drop those verbs."""
     method = request.headers.get("x-http-method-override", "").upper()
     if method == "PATCH":
-        return await _patch(upload_id, request, user, services)
+        return await _patch(upload_id, request, user, services=services)
     if method == "DELETE":
-        await service.terminate(services, user=user, upload_id=_id(upload_id))
+        await service.terminate(user=user, upload_id=_id(upload_id), services=services)
         return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
     raise BadRequest("POST to an upload needs X-HTTP-Method-Override: PATCH or DELETE")
 
@@ -178,7 +181,7 @@ async def override_method(upload_id: str, request: Request, _tus: Tus, user: Cur
 async def get_upload(upload_id: str, user: CurrentUser, services: Deps) -> UploadPublic:
     """The upload's state as JSON (not part of tus): progress, the clip it became, or why it
     was rejected."""
-    row = await service.owned(services, user_id=user.id, upload_id=_id(upload_id))
+    row = await service.owned(user_id=user.id, upload_id=_id(upload_id), services=services)
     expired = service.is_expired(row)
     return UploadPublic(
         id=str(row.id), kind=UploadKind(row.kind),

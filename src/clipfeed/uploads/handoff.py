@@ -32,6 +32,7 @@ from clipfeed.core import contract
 from clipfeed.core.errors import ClipfeedError, NotFound
 from clipfeed.infra.blobs import check_key
 from clipfeed.infra.db import utcnow
+from clipfeed.instance import service as instance
 from clipfeed.media import progress
 from clipfeed.runtime.services import Services
 from clipfeed.uploads import details as upload_details
@@ -47,17 +48,17 @@ class UploadRejected(ClipfeedError):
     status, code, title = 422, "upload-rejected", "The file was not accepted"
 
 
-async def load(services: Services, upload_id: int) -> Upload | None:
+async def load(upload_id: int, *, services: Services) -> Upload | None:
     async with services.db.session() as session:
         return await session.get(Upload, upload_id)
 
 
-async def _update(services: Services, upload_id: int, **values: Any) -> None:
+async def _update(upload_id: int, *, services: Services, **values: Any) -> None:
     async with services.db.session() as session:
         await session.execute(sa.update(Upload).where(Upload.id == upload_id).values(**values))
 
 
-async def partials_of(services: Services, row: Upload) -> list[Upload]:
+async def partials_of(row: Upload, *, services: Services) -> list[Upload]:
     if not row.partials:
         return []
     async with services.db.session() as session:
@@ -65,26 +66,26 @@ async def partials_of(services: Services, row: Upload) -> list[Upload]:
     return [found[i] for i in row.partials if i in found]
 
 
-async def clear_bytes(services: Services, store: PartialStore, rows: list[Upload]) -> None:
+async def clear_bytes(store: PartialStore, rows: list[Upload], *, services: Services) -> None:
     for row in rows:
         await store.remove(row)
-        await _update(services, row.id, bytes_cleared=True)
+        await _update(row.id, bytes_cleared=True, services=services)
         intake.forget(row.id)
 
 
-async def reject(services: Services, store: PartialStore, row: Upload, partials: list[Upload],
-                 reason: str) -> UploadRejected:
+async def reject(store: PartialStore, row: Upload, partials: list[Upload], reason: str,
+                 *, services: Services) -> UploadRejected:
     """Record why, then keep nothing else; returns the error to raise."""
-    await _update(services, row.id, state=UploadState.rejected.value, reason=reason, finished_at=utcnow())
-    await clear_bytes(services, store, [row, *partials])
+    await _update(row.id, state=UploadState.rejected.value, reason=reason, finished_at=utcnow(), services=services)
+    await clear_bytes(store, [row, *partials], services=services)
     log.info("upload.rejected", upload_id=row.id, reason=reason)
     UPLOADS.labels("rejected").inc()
     return UploadRejected(reason, headers={"Upload-Offset": str(row.offset)})
 
 
-async def finish(services: Services, store: PartialStore, upload_id: int) -> Upload:
+async def finish(store: PartialStore, upload_id: int, *, services: Services) -> Upload:
     """Run (or resume) the hand-off of a fully received upload; ``UploadRejected`` if refused."""
-    row = await load(services, upload_id)
+    row = await load(upload_id, services=services)
     if row is None:
         raise NotFound(f"no upload {upload_id}")
     if row.state == UploadState.rejected.value:
@@ -93,41 +94,42 @@ async def finish(services: Services, store: PartialStore, upload_id: int) -> Upl
         return row
     if row.kind == UploadKind.partial.value:
         storage = await store.seal(row)
-        await _update(services, row.id, storage=storage, state=UploadState.complete.value, finished_at=utcnow())
+        await _update(row.id, storage=storage, state=UploadState.complete.value, finished_at=utcnow(),
+                      services=services)
         row.storage, row.state = storage, UploadState.complete.value
         return row
-    partials = await partials_of(services, row)
+    partials = await partials_of(row, services=services)
     if len(partials) != len(row.partials) or any(p.bytes_cleared for p in partials):
-        raise await reject(services, store, row, partials, "a partial upload of it was deleted or expired")
+        raise await reject(store, row, partials, "a partial upload of it was deleted or expired", services=services)
     if row.kind == UploadKind.single.value:
         row.storage = await store.seal(row)
-        await _update(services, row.id, storage=row.storage)
+        await _update(row.id, storage=row.storage, services=services)
     async with store.assembled(row, partials) as path:
         digest = intake.running_digest(row.id, row.length or 0)
         try:
-            accepted = await validation.check(path, settings=services.settings)
+            accepted = await validation.check(path, settings=await instance.effective(services=services))
         except validation.UnacceptableFile as exc:
-            raise await reject(services, store, row, partials, exc.reason) from None
+            raise await reject(store, row, partials, exc.reason, services=services) from None
         if digest is None:
             digest = await asyncio.to_thread(sha256_of, path)
         master_key = check_key(f"clips/{row.clip_id}/raw/master{accepted.extension}")
         await store.place(row, path, master_key)
     try:
-        done = await _commit(services, row, master_key, digest, accepted)
+        done = await _commit(row, master_key, digest, accepted, services=services)
     except clips_service.DraftUnavailable as exc:
         await services.blobs.delete(master_key)
-        raise await reject(services, store, row, partials, str(exc)) from None
+        raise await reject(store, row, partials, str(exc), services=services) from None
     try:
-        await progress.publish(services, clip_id=int(done.clip_id or 0), stage="uploaded", percent=0.0,
-                               status="processing", message="upload complete; waiting for processing")
+        await progress.publish(clip_id=int(done.clip_id or 0), stage="uploaded", percent=0.0, status="processing",
+                               message="upload complete; waiting for processing", services=services)
     except Exception as exc:  # progress is advisory; the status endpoint reads the database
         log.warning("upload.progress_publish_failed", upload_id=row.id, error=str(exc))
-    await clear_bytes(services, store, [row, *partials])
+    await clear_bytes(store, [row, *partials], services=services)
     return done
 
 
-async def _commit(services: Services, row: Upload, master_key: str, digest: str,
-                  accepted: validation.Accepted) -> Upload:
+async def _commit(row: Upload, master_key: str, digest: str, accepted: validation.Accepted,
+                  *, services: Services) -> Upload:
     video = accepted.probe.main_video
     width, height = video.display_size if video else (None, None)
     technical = {"duration_ms": int(accepted.probe.duration * 1000), "width": width, "height": height}

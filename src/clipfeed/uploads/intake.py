@@ -93,7 +93,7 @@ class _Intake:
     async def _record(self) -> None:
         """Make what was written durable, then (only then) record the new offset."""
         offset, state = await self.writer.checkpoint()
-        await _save(self.services, self.row, self.token, offset=offset, storage=state)
+        await _save(self.row, self.token, offset=offset, storage=state, services=self.services)
         UPLOAD_BYTES.inc(offset - self.recorded)
         await self.writer.recorded()
         self.recorded = offset
@@ -165,7 +165,7 @@ class _Intake:
                 await pending
 
 
-async def _save(services: Services, row: Upload, token: str, *, offset: int, storage: dict[str, Any]) -> None:
+async def _save(row: Upload, token: str, *, services: Services, offset: int, storage: dict[str, Any]) -> None:
     """Record a durable offset (while we still hold the lease); partials finish here."""
     now = utcnow()
     values: dict[str, Any] = {"offset": offset, "storage": storage,
@@ -180,12 +180,12 @@ async def _save(services: Services, row: Upload, token: str, *, offset: int, sto
     row.offset, row.storage = offset, storage
 
 
-async def receive(services: Services, store: PartialStore, *, row: Upload, token: str,
+async def receive(store: PartialStore, *, services: Services, row: Upload, token: str,
                   chunks: AsyncIterator[bytes], checksum: tuple[str, bytes] | None) -> int:
     """Append the request body at ``row.offset``; the caller holds the lease."""
 
     async def record_state(state: dict[str, Any]) -> None:
-        await _save(services, row, token, offset=row.offset, storage=state)
+        await _save(row, token, offset=row.offset, storage=state, services=services)
 
     writer = await store.open(row, record_state=record_state)
     try:

@@ -36,51 +36,52 @@ _UNFINISHED = sa.or_(Upload.state == UploadState.receiving.value,
                              Upload.bytes_cleared.is_(False)))
 
 
-async def _ids(services: Services, *conditions: sa.ColumnElement[bool]) -> list[int]:
+async def _ids(*conditions: sa.ColumnElement[bool], services: Services) -> list[int]:
     async with services.db.session() as session:
         return list((await session.scalars(sa.select(Upload.id).where(*conditions).order_by(
             Upload.id).limit(BATCH))).all())
 
 
-async def _expire(services: Services, upload_id: int, _token: str) -> None:
-    row = await handoff.load(services, upload_id)
+async def _expire(upload_id: int, _token: str, *, services: Services) -> None:
+    row = await handoff.load(upload_id, services=services)
     if (row is None or row.state not in _EXPIRABLE or row.expires_at > utcnow()
             or (row.state == UploadState.complete.value and row.kind != UploadKind.partial.value)):
         return  # a PATCH extended it meanwhile
     async with services.db.session() as session:
         await session.execute(sa.update(Upload).where(Upload.id == upload_id).values(
             state=UploadState.expired.value, finished_at=utcnow()))
-    await handoff.clear_bytes(services, service.store_for(services), [row])
+    await handoff.clear_bytes(service.store_for(services=services), [row], services=services)
     UPLOADS.labels("expired").inc()
 
 
-async def _finish(services: Services, upload_id: int, _token: str) -> None:
-    await service.finish_if_received(services, upload_id)
+async def _finish(upload_id: int, _token: str, *, services: Services) -> None:
+    await service.finish_if_received(upload_id, services=services)
 
 
-async def sweep(services: Services) -> dict[str, int]:
+async def sweep(*, services: Services) -> dict[str, int]:
     """One pass; returns what it did (for logs and tests)."""
     now = utcnow()
     done = {"expired": 0, "finished": 0, "cleared": 0, "deleted": 0}
     lease_free = sa.or_(Upload.lease_owner.is_(None), Upload.lease_until < now)
-    for upload_id in await _ids(services, _UNFINISHED, Upload.expires_at < now, lease_free):
+    for upload_id in await _ids(_UNFINISHED, Upload.expires_at < now, lease_free, services=services):
         with contextlib.suppress(ClipfeedError):
-            await service.exclusively(services, upload_id, partial(_expire, services, upload_id),
-                                      take_over=False)
+            await service.exclusively(upload_id, partial(_expire, upload_id, services=services), take_over=False,
+                                      services=services)
             done["expired"] += 1
-    for upload_id in await _ids(services, Upload.state == UploadState.receiving.value,
-                                Upload.length.is_not(None), Upload.offset >= Upload.length, lease_free):
+    for upload_id in await _ids(Upload.state == UploadState.receiving.value, Upload.length.is_not(None),
+                                Upload.offset >= Upload.length, lease_free, services=services):
         with contextlib.suppress(ClipfeedError):  # a rejection is an outcome too
-            await service.exclusively(services, upload_id, partial(_finish, services, upload_id),
-                                      take_over=False)
+            await service.exclusively(upload_id, partial(_finish, upload_id, services=services), take_over=False,
+                                      services=services)
             done["finished"] += 1
     finished = [UploadState.complete.value, UploadState.rejected.value, UploadState.expired.value,
                 UploadState.terminated.value]
-    for upload_id in await _ids(services, Upload.state.in_(finished), Upload.bytes_cleared.is_(False),
-                                Upload.kind != UploadKind.partial.value, lease_free):
-        row = await handoff.load(services, upload_id)
+    for upload_id in await _ids(Upload.state.in_(finished), Upload.bytes_cleared.is_(False),
+                                Upload.kind != UploadKind.partial.value,
+                                lease_free, services=services):
+        row = await handoff.load(upload_id, services=services)
         if row is not None:
-            await handoff.clear_bytes(services, service.store_for(services), [row])
+            await handoff.clear_bytes(service.store_for(services=services), [row], services=services)
             done["cleared"] += 1
     async with services.db.session() as session:
         result = await session.execute(sa.delete(Upload).where(sa.or_(
@@ -91,11 +92,11 @@ async def sweep(services: Services) -> dict[str, int]:
     return done
 
 
-async def run(services: Services, stop: asyncio.Event) -> None:
+async def run(stop: asyncio.Event, *, services: Services) -> None:
     """The lifecycle loop: a sweep every ``upload_sweep_interval_s`` until ``stop``."""
     while not stop.is_set():
         try:
-            done = await sweep(services)
+            done = await sweep(services=services)
             if any(done.values()):
                 log.info("uploads.swept", **done)
         except Exception as exc:  # the next pass tries again

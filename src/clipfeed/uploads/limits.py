@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from clipfeed.core.errors import PayloadTooLarge
 from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.instance import service as instance
 from clipfeed.media import ladder
 
 router = APIRouter(tags=["uploads"])
@@ -57,8 +58,8 @@ def top_rendition() -> TopRendition:
 
 @router.get("/upload-limits", response_model=UploadLimits)
 async def upload_limits(services: Deps) -> UploadLimits:
-    """Public (no account needed): the instance's upload limits."""
-    s = services.settings
+    """Public (no account needed): the instance's upload limits (with admins' overrides)."""
+    s = await instance.effective(services=services)
     return UploadLimits(max_bytes=s.upload_max_bytes, max_chunk_bytes=s.upload_max_chunk_bytes,
                         min_duration_s=s.upload_min_duration_s, max_duration_s=s.upload_max_duration_s,
                         min_dimension=s.upload_min_dimension, max_dimension=s.upload_max_dimension,

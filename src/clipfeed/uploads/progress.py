@@ -28,7 +28,7 @@ QUEUED = "queued"
 NOT_STARTED = {QUEUED, "uploaded"}
 
 
-async def upload_percent(services: Services, clip_id: int) -> float:
+async def upload_percent(clip_id: int, *, services: Services) -> float:
     async with services.db.session() as session:
         row = (await session.execute(sa.select(Upload.offset, Upload.length).where(
             Upload.clip_id == clip_id, Upload.state == UploadState.receiving.value).order_by(
@@ -47,12 +47,12 @@ def _when(text: Any, fallback: datetime) -> datetime:
     return fallback
 
 
-async def current(services: Services, clip: Clip) -> ClipStatusPublic:
+async def current(clip: Clip, *, services: Services) -> ClipStatusPublic:
     status = clip.status
-    report = await cached(services, clip.id) if status != ClipStatus.uploading.value else None
+    report = await cached(clip.id, services=services) if status != ClipStatus.uploading.value else None
     updated = clip.updated_at
     if status == ClipStatus.uploading.value:
-        stage, percent = "uploading", await upload_percent(services, clip.id)
+        stage, percent = "uploading", await upload_percent(clip.id, services=services)
     elif status == ClipStatus.processing.value:
         stage = str(report.get("stage", QUEUED)) if report else QUEUED
         percent = float(report.get("percent", 0.0)) if report else 0.0
@@ -61,13 +61,13 @@ async def current(services: Services, clip: Clip) -> ClipStatusPublic:
         stage, percent = status, 100.0
     position = None
     if status == ClipStatus.processing.value and stage in NOT_STARTED:
-        stage, position = QUEUED, await queue_position(services, clip.id)
+        stage, position = QUEUED, await queue_position(clip.id, services=services)
     return ClipStatusPublic(clip_id=str(clip.id), status=status, stage=stage, percent=percent,
                             reason=clip.status_reason, quality_flags=clips_service.quality_flags(clip),
                             queue_position=position, updated_at=updated)
 
 
-async def queue_position(services: Services, clip_id: int) -> int:
+async def queue_position(clip_id: int, *, services: Services) -> int:
     """Clips handed to the media workers before this one and not finished yet (IDs are time
     ordered, so a smaller ID was submitted earlier). The media queue is shared and roughly first
     in, first out: this is how many jobs stand before it, counting those already running."""

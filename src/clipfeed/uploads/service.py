@@ -18,6 +18,7 @@ from clipfeed.accounts.models import User
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge, RateLimited
 from clipfeed.infra.db import utcnow
+from clipfeed.instance import service as instance
 from clipfeed.runtime.services import Services
 from clipfeed.uploads import details as upload_details
 from clipfeed.uploads import handoff, intake, lease
@@ -37,7 +38,7 @@ T = TypeVar("T")
 Chunks = AsyncIterator[bytes]
 
 
-def store_for(services: Services) -> PartialStore:
+def store_for(*, services: Services) -> PartialStore:
     return open_partial_store(services.blobs, services.settings.data_dir.resolve() / "tmp" / "uploads")
 
 
@@ -55,15 +56,15 @@ def _gone(row: Upload) -> Gone:
     return Gone(detail, headers=headers)
 
 
-async def owned(services: Services, *, user_id: int, upload_id: int) -> Upload:
-    row = await handoff.load(services, upload_id)
+async def owned(*, services: Services, user_id: int, upload_id: int) -> Upload:
+    row = await handoff.load(upload_id, services=services)
     if row is None or row.owner_id != user_id or row.state == UploadState.terminated.value:
         raise NotFound(f"no upload {upload_id}")
     return row
 
 
-async def _check_quotas(services: Services, session: Any, user_id: int, new_bytes: int,
-                        new_uploads: int) -> None:
+async def _check_quotas(session: Any, user_id: int, new_bytes: int, new_uploads: int,
+                        *, services: Services) -> None:
     s = services.settings
     unfinished = await session.scalar(sa.select(sa.func.count()).select_from(Upload).where(
         Upload.owner_id == user_id, Upload.state == UploadState.receiving.value,
@@ -89,10 +90,11 @@ async def _check_draft(session: Any, *, user_id: int, clip_id: int) -> None:
         raise Conflict(f"upload {busy} is already sending the video of clip {clip_id}")
 
 
-async def create(services: Services, *, user: User, length: int | None, defer: bool,
+async def create(*, services: Services, user: User, length: int | None, defer: bool,
                  metadata_header: str | None, concat: tuple[str, list[int]] | None) -> Upload:
     """A new upload row (one transaction). A final upload is handed off by the caller."""
     s = services.settings
+    max_bytes = (await instance.effective(services=services)).upload_max_bytes  # admins may override it
     await services.limiter.hit("upload-create", str(user.id), limit=s.upload_create_rate_per_hour,
                                per_seconds=3600)
     kind = UploadKind(concat[0]) if concat else UploadKind.single
@@ -100,8 +102,8 @@ async def create(services: Services, *, user: User, length: int | None, defer: b
         raise BadRequest("a final upload takes its length from its partial uploads; send no Upload-Length")
     if kind != UploadKind.final and (length is None) == (not defer):
         raise BadRequest("send either Upload-Length or 'Upload-Defer-Length: 1'")
-    if length is not None and length > s.upload_max_bytes:
-        raise PayloadTooLarge(f"uploads are limited to {s.upload_max_bytes} bytes (Tus-Max-Size)")
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(f"uploads are limited to {max_bytes} bytes (Tus-Max-Size)")
     values = parse_metadata(metadata_header)
     details = upload_details.validate(values) if kind != UploadKind.partial else {}
     now = utcnow()
@@ -118,10 +120,11 @@ async def create(services: Services, *, user: User, length: int | None, defer: b
                 await _check_draft(session, user_id=user.id, clip_id=row.clip_id)
         if kind == UploadKind.final:
             row.length = row.offset = await _claim_partials(session, row, user_id=user.id)
-            if row.length > s.upload_max_bytes:
-                raise PayloadTooLarge(f"uploads are limited to {s.upload_max_bytes} bytes (Tus-Max-Size)")
-        await _check_quotas(services, session, user.id, new_bytes=0 if kind == UploadKind.final else (length or 0),
-                            new_uploads=0 if kind == UploadKind.final else 1)
+            if row.length > max_bytes:
+                raise PayloadTooLarge(f"uploads are limited to {max_bytes} bytes (Tus-Max-Size)")
+        await _check_quotas(session, user.id, new_bytes=0 if kind == UploadKind.final else (length or 0),
+                            new_uploads=0 if kind == UploadKind.final else 1,
+                            services=services)
         session.add(row)
     return row
 
@@ -145,7 +148,7 @@ async def _claim_partials(session: Any, row: Upload, *, user_id: int) -> int:
     return total
 
 
-async def exclusively(services: Services, upload_id: int, work: Callable[[str], Awaitable[T]], *,
+async def exclusively(upload_id: int, work: Callable[[str], Awaitable[T]], *, services: Services,
                       take_over: bool = True) -> T:
     """Run ``work(lease_token)`` in its own task holding the upload's lease. A newer request
     of the same client (``take_over``) cancels it; it then keeps what it durably stored."""
@@ -168,36 +171,36 @@ async def exclusively(services: Services, upload_id: int, work: Callable[[str], 
     return task.result()
 
 
-async def write_initial(services: Services, *, row: Upload, chunks: Chunks,
+async def write_initial(*, services: Services, row: Upload, chunks: Chunks,
                         checksum: tuple[str, bytes] | None) -> Upload:
     """creation-with-upload: the POST body is the first chunk."""
 
     async def work(token: str) -> Upload:
-        await intake.receive(services, store_for(services), row=row, token=token, chunks=chunks,
-                             checksum=checksum)
-        return await finish_if_received(services, row.id)
+        await intake.receive(store_for(services=services), row=row, token=token, chunks=chunks, checksum=checksum,
+                             services=services)
+        return await finish_if_received(row.id, services=services)
 
-    return await exclusively(services, row.id, work)
+    return await exclusively(row.id, work, services=services)
 
 
-async def finish_if_received(services: Services, upload_id: int) -> Upload:
-    row = await handoff.load(services, upload_id)
+async def finish_if_received(upload_id: int, *, services: Services) -> Upload:
+    row = await handoff.load(upload_id, services=services)
     if row is None:
         raise NotFound(f"no upload {upload_id}")
     if row.state == UploadState.receiving.value and row.is_done_receiving:
-        return await handoff.finish(services, store_for(services), upload_id)
+        return await handoff.finish(store_for(services=services), upload_id, services=services)
     return row
 
 
-async def finish_final(services: Services, row: Upload) -> Upload:
-    return await exclusively(services, row.id, lambda _token: finish_if_received(services, row.id))
+async def finish_final(row: Upload, *, services: Services) -> Upload:
+    return await exclusively(row.id, lambda _token: finish_if_received(row.id, services=services), services=services)
 
 
-async def append(services: Services, *, user: User, upload_id: int, offset: int, length: int | None,
+async def append(*, services: Services, user: User, upload_id: int, offset: int, length: int | None,
                  content_length: int | None, checksum: tuple[str, bytes] | None, chunks: Chunks) -> Upload:
     """PATCH: append the body at ``offset``; the last byte triggers the hand-off."""
     s = services.settings
-    row = await owned(services, user_id=user.id, upload_id=upload_id)
+    row = await owned(user_id=user.id, upload_id=upload_id, services=services)
     if row.kind == UploadKind.final.value:
         raise FinalUploadNotPatchable("a final upload is assembled from its partial uploads; it takes no PATCH")
     await services.limiter.hit("upload-patch", str(user.id), limit=s.upload_patch_rate_per_minute, per_seconds=60)
@@ -207,26 +210,26 @@ async def append(services: Services, *, user: User, upload_id: int, offset: int,
         return row  # a repeated final PATCH: the hand-off happened once, report it again
 
     async def work(token: str) -> Upload:
-        fresh = await owned(services, user_id=user.id, upload_id=upload_id)
+        fresh = await owned(user_id=user.id, upload_id=upload_id, services=services)
         _check_writable(fresh, offset)
         if fresh.state == UploadState.complete.value:
             await _refuse_bytes_past_the_end(fresh, content_length, chunks)
             return fresh
         if length is not None:
-            await _set_deferred_length(services, fresh, length)
+            await _set_deferred_length(fresh, length, services=services)
         if offset != fresh.offset:
             raise Conflict(f"Upload-Offset is {offset} but the upload is at {fresh.offset}",
                            headers={"Upload-Offset": str(fresh.offset)})
         if fresh.length is not None and content_length is not None and offset + content_length > fresh.length:
             raise PayloadTooLarge(f"the chunk goes past Upload-Length ({fresh.length} bytes)")
         if not fresh.is_done_receiving:
-            await intake.receive(services, store_for(services), row=fresh, token=token, chunks=chunks,
-                                 checksum=checksum)
+            await intake.receive(store_for(services=services), row=fresh, token=token, chunks=chunks, checksum=checksum,
+                                 services=services)
             if not fresh.is_done_receiving:
                 return fresh  # ``receive`` keeps the row's offset current
-        return await finish_if_received(services, upload_id)
+        return await finish_if_received(upload_id, services=services)
 
-    return await exclusively(services, upload_id, work)
+    return await exclusively(upload_id, work, services=services)
 
 
 async def _refuse_bytes_past_the_end(row: Upload, content_length: int | None, chunks: Chunks) -> None:
@@ -251,50 +254,52 @@ def _check_writable(row: Upload, offset: int) -> None:
                        headers={"Upload-Offset": str(row.offset)})
 
 
-async def _set_deferred_length(services: Services, row: Upload, length: int) -> None:
+async def _set_deferred_length(row: Upload, length: int, *, services: Services) -> None:
     if row.length is not None:
         if row.length != length:
             raise BadRequest(f"Upload-Length is already {row.length}; it cannot change")
         return
-    if length > services.settings.upload_max_bytes:
-        raise PayloadTooLarge(f"uploads are limited to {services.settings.upload_max_bytes} bytes (Tus-Max-Size)")
+    max_bytes = (await instance.effective(services=services)).upload_max_bytes
+    if length > max_bytes:
+        raise PayloadTooLarge(f"uploads are limited to {max_bytes} bytes (Tus-Max-Size)")
     if length < row.offset:
         raise BadRequest(f"Upload-Length {length} is below the {row.offset} bytes already received")
     async with services.db.session() as session:
-        await _check_quotas(services, session, row.owner_id, new_bytes=length, new_uploads=0)
+        await _check_quotas(session, row.owner_id, new_bytes=length, new_uploads=0, services=services)
         await session.execute(sa.update(Upload).where(Upload.id == row.id).values(length=length))
     row.length = length
 
 
-async def inspect(services: Services, *, user: User, upload_id: int) -> Upload:
+async def inspect(*, services: Services, user: User, upload_id: int) -> Upload:
     """HEAD: the upload's state. One whose last byte arrived but whose hand-off was cut short
     (a killed process) is finished first, so the client learns the outcome."""
-    row = await owned(services, user_id=user.id, upload_id=upload_id)
+    row = await owned(user_id=user.id, upload_id=upload_id, services=services)
     if is_expired(row) or row.state == UploadState.rejected.value:
         raise _gone(row)
     if row.state == UploadState.receiving.value and row.is_done_receiving:
         try:
-            row = await exclusively(services, upload_id, lambda _t: finish_if_received(services, upload_id),
-                                    take_over=False)
+            row = await exclusively(upload_id, lambda _t: finish_if_received(upload_id, services=services),
+                                    take_over=False,
+                                    services=services)
         except handoff.UploadRejected:
-            fresh = await owned(services, user_id=user.id, upload_id=upload_id)
+            fresh = await owned(user_id=user.id, upload_id=upload_id, services=services)
             raise _gone(fresh) from None
     return row
 
 
-async def terminate(services: Services, *, user: User, upload_id: int) -> None:
+async def terminate(*, services: Services, user: User, upload_id: int) -> None:
     """DELETE: an unfinished upload's bytes go (a running PATCH of it is stopped first); the
     record of a finished one goes too (its clip stays). Killed half-way: the row is marked
     ``terminated`` before any byte is removed, and the lifecycle sweep finishes the job."""
-    row = await owned(services, user_id=user.id, upload_id=upload_id)
+    row = await owned(user_id=user.id, upload_id=upload_id, services=services)
 
     async def work(_token: str) -> None:
         async with services.db.session() as session:
             await session.execute(sa.update(Upload).where(Upload.id == row.id).values(
                 state=UploadState.terminated.value))
-        await handoff.clear_bytes(services, store_for(services), [row])
+        await handoff.clear_bytes(store_for(services=services), [row], services=services)
         async with services.db.session() as session:
             await session.execute(sa.delete(Upload).where(Upload.id == row.id))
 
-    await exclusively(services, upload_id, work)
+    await exclusively(upload_id, work, services=services)
 

@@ -31,7 +31,7 @@ router = APIRouter(tags=["uploads"])
 HEARTBEAT_S = 15.0
 
 
-async def _own_clip(services: Services, clip_id: int, user_id: int) -> Clip:
+async def _own_clip(clip_id: int, user_id: int, *, services: Services) -> Clip:
     clip = await clips_service.get(db=services.db, clip_id=clip_id, viewer_id=user_id)
     if clip.owner_id != user_id:
         raise NotFound(f"no clip {clip_id}")  # others' clips have no visible processing status
@@ -40,14 +40,14 @@ async def _own_clip(services: Services, clip_id: int, user_id: int) -> Clip:
 
 @router.get("/clips/{clip_id}/status", response_model=ClipStatusPublic)
 async def clip_status(clip_id: ClipId, user: CurrentUser, services: Deps) -> ClipStatusPublic:
-    return await progress.current(services, await _own_clip(services, clip_id, user.id))
+    return await progress.current(await _own_clip(clip_id, user.id, services=services), services=services)
 
 
 @router.get("/clips/{clip_id}/status/stream", response_class=StreamingResponse)
 async def clip_status_stream(clip_id: ClipId, user: CurrentUser, services: Deps) -> StreamingResponse:
     """Server-sent events: ``event: status`` with a ClipStatusPublic as data."""
-    await _own_clip(services, clip_id, user.id)
-    return StreamingResponse(_events(services, clip_id, user.id), media_type="text/event-stream",
+    await _own_clip(clip_id, user.id, services=services)
+    return StreamingResponse(_events(clip_id, user.id, services=services), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
@@ -55,7 +55,7 @@ def _sse(state: ClipStatusPublic) -> bytes:
     return f"event: status\ndata: {state.model_dump_json()}\n\n".encode()
 
 
-async def _events(services: Services, clip_id: int, user_id: int) -> AsyncIterator[bytes]:
+async def _events(clip_id: int, user_id: int, *, services: Services) -> AsyncIterator[bytes]:
     key = str(clip_id)
     changes: asyncio.Queue[tuple[str, Event]] = asyncio.Queue()
 
@@ -70,7 +70,7 @@ async def _events(services: Services, clip_id: int, user_id: int) -> AsyncIterat
         forwarders = [asyncio.create_task(forward(Topic.MEDIA_PROGRESS, progress_queue)),
                       asyncio.create_task(forward(Topic.CLIPS, clip_queue))]
         stack.callback(lambda: [task.cancel() for task in forwarders])
-        state = await _state(services, clip_id, user_id)
+        state = await _state(clip_id, user_id, services=services)
         yield b"retry: 3000\n\n" + _sse(state)
         while state.status not in progress.SETTLED:
             try:
@@ -81,13 +81,13 @@ async def _events(services: Services, clip_id: int, user_id: int) -> AsyncIterat
             if topic == Topic.MEDIA_PROGRESS:
                 state = progress.apply_progress(state, event)
             else:
-                state = await _state(services, clip_id, user_id)
+                state = await _state(clip_id, user_id, services=services)
             yield _sse(state)
 
 
-async def _state(services: Services, clip_id: int, user_id: int) -> ClipStatusPublic:
+async def _state(clip_id: int, user_id: int, *, services: Services) -> ClipStatusPublic:
     async with services.db.session() as session:
         clip = await session.get(Clip, clip_id)
     if clip is None or clip.owner_id != user_id:
         raise NotFound(f"no clip {clip_id}")
-    return await progress.current(services, clip)
+    return await progress.current(clip, services=services)

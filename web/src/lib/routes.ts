@@ -11,6 +11,7 @@ export type Route =
   | { page: "discover" }
   | { page: "studio"; section: StudioSection }
   | { page: "mod"; section: ModSection }
+  | { page: "admin"; section: AdminSection }
   | { page: "create" }
   | { page: "missing" };
 export type FeedTab = "foryou" | "following" | "hashtags";
@@ -21,6 +22,8 @@ export const STUDIO_SECTIONS = ["clips", "analytics"] as const;
 export type StudioSection = (typeof STUDIO_SECTIONS)[number];
 export const MOD_SECTIONS = ["queue", "blocklist", "accounts", "audit"] as const;
 export type ModSection = (typeof MOD_SECTIONS)[number];
+export const ADMIN_SECTIONS = ["instance", "registration", "limits", "screening", "storage", "health", "audit"] as const;
+export type AdminSection = (typeof ADMIN_SECTIONS)[number];
 
 function section<T extends string>(path: string, base: string, sections: readonly T[]): T | null {
   if (path === base) return sections[0];
@@ -57,6 +60,8 @@ export function parseRoute(path: string, search = ""): Route {
   if (studio) return { page: "studio", section: studio };
   const mod = section(path, "/mod", MOD_SECTIONS);
   if (mod) return { page: "mod", section: mod };
+  const admin = section(path, "/admin", ADMIN_SECTIONS);
+  if (admin) return { page: "admin", section: admin };
   if (path === "/create") return { page: "create" };
   return { page: "missing" };
 }

@@ -22,6 +22,7 @@ export interface PostDetails {
   hashtags: string[];
   visibility: "public" | "unlisted" | "private";
   comments: "everyone" | "followers" | "off";
+  edits?: object; // the editor's edit list (lib/editor/edits.ts), sent as tus metadata "edits"
 }
 
 function endpoint(): string {
@@ -72,7 +73,8 @@ export class ClipUpload {
       storeFingerprintForResuming: true,
       removeFingerprintOnSuccess: true,
       metadata: { filename: file.name, filetype: file.type, caption: details.caption,
-        hashtags: details.hashtags.join(" "), visibility: details.visibility },
+        hashtags: details.hashtags.join(" "), visibility: details.visibility,
+        ...(details.edits && Object.keys(details.edits).length ? { edits: JSON.stringify(details.edits) } : {}) },
       onBeforeRequest: (request) => {
         const token = session.access();
         if (token) request.setHeader("Authorization", `Bearer ${token}`);

@@ -16,6 +16,9 @@ export interface FeedEntry {
 
 const PAGE_SIZE = 8;
 const LOAD_WHEN_LEFT = 3; // the next page is asked for when this few clips are left
+// An ended feed asks again after these delays (the last one repeats): on a new instance the
+// first clips are still being processed when the app opens, and they appear without a reload.
+const RECHECK_MS = [2000, 3000, 5000, 10000, 30000];
 
 export class Feed {
   entries = $state<FeedEntry[]>([]);
@@ -24,6 +27,8 @@ export class Feed {
   failed = $state<string | null>(null);
   done = $state(false);
   #cursor: string | null = null;
+  #recheck: ReturnType<typeof setTimeout> | undefined;
+  #rechecks = 0;
 
   constructor(readonly tab: FeedTab, readonly firstClip: string | null = null) {}
 
@@ -64,11 +69,28 @@ export class Feed {
       this.#cursor = data.next_cursor ?? null;
       this.done = !this.#cursor;
       this.entries.push(...fresh);
+      this.#rechecks = fresh.length ? 0 : this.#rechecks + 1;
+      if (this.done) this.#watch();
     } catch {
       this.failed = "network";
     } finally {
       this.loading = false;
     }
+  }
+
+  /** Ask again later for clips published since (the server never repeats one). */
+  #watch(): void {
+    clearTimeout(this.#recheck);
+    this.#recheck = setTimeout(() => {
+      this.done = false;
+      void this.more();
+    }, RECHECK_MS[Math.min(this.#rechecks, RECHECK_MS.length - 1)]);
+  }
+
+  /** The tab is closed: no more re-checks. */
+  stop(): void {
+    clearTimeout(this.#recheck);
+    this.done = true;
   }
 
   /** Move by `step` clips (bounded); true when the position changed. */

@@ -3,7 +3,7 @@ export default {
   app: { name: "Clipfeed", skipToFeed: "Skip to the feed" },
   tabs: { label: "Feeds", foryou: "For You", following: "Following", hashtags: "Tags" },
   feed: {
-    label: "Clips", empty: "No clips yet. Come back soon.", emptyFollowing: "Follow creators to see their clips here.",
+    label: "Clips", empty: "No clips yet: new ones show up here as soon as they are ready.", emptyFollowing: "Follow creators to see their clips here.",
     loading: "Loading clips…", error: "The feed could not load.", retry: "Retry", clipOf: "Clip by @{{handle}}",
     progress: "Playback position", pause: "Pause", play: "Play", unmute: "Turn sound on", mute: "Turn sound off",
     tapForSound: "Tap for sound", next: "Next clip", previous: "Previous clip",

@@ -4,7 +4,7 @@ const fr: typeof en = {
   app: { name: "Clipfeed", skipToFeed: "Aller au fil" },
   tabs: { label: "Fils", foryou: "Pour toi", following: "Abonnements", hashtags: "Tags" },
   feed: {
-    label: "Vidéos", empty: "Pas encore de vidéos. Revenez bientôt.",
+    label: "Vidéos", empty: "Pas encore de vidéos : les nouvelles apparaissent ici dès qu’elles sont prêtes.",
     emptyFollowing: "Abonnez-vous à des créateurs pour voir leurs vidéos ici.",
     loading: "Chargement des vidéos…", error: "Le fil n'a pas pu se charger.", retry: "Réessayer",
     clipOf: "Vidéo de @{{handle}}", progress: "Position de lecture", pause: "Pause", play: "Lecture",

@@ -10,7 +10,7 @@ const fr: typeof en = {
     none: "Pas encore de commentaires.", more: "Voir plus", top: "Populaires", new: "Récents",
     followersOnly: "Seuls les abonnés du créateur peuvent commenter.", off: "Les commentaires sont désactivés.", cancelReply: "Annuler la réponse", sort: "Trier les commentaires",
   },
-  notifications: { readAll: "Tout marquer comme lu", none: "Rien pour l'instant.",
+  notifications: { readAll: "Tout marquer comme lu", none: "Rien pour l'instant.", more: "Notifications plus anciennes",
     preferences: "Réglages des notifications", receive: "Me prévenir pour", kinds: { follow: "Nouveaux abonnés",
       like: "J'aime", comment: "Commentaires", reply: "Réponses", mention: "Mentions", share: "Partages",
       new_clip: "Nouvelles vidéos des personnes suivies", clip_ready: "Ma vidéo est prête",

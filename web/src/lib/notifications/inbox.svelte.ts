@@ -4,7 +4,8 @@ import { api } from "../api/client";
 import { session } from "../session.svelte";
 import { reconnectDelayMs } from "./backoff";
 
-export const inbox = $state({ unread: 0, live: false });
+// `arrived` counts notifications received live: an open list reads its first page again.
+export const inbox = $state({ unread: 0, live: false, arrived: 0 });
 
 let source: EventSource | null = null;
 let timer: ReturnType<typeof setTimeout> | null = null;
@@ -38,7 +39,10 @@ async function connect(): Promise<void> {
     inbox.live = true;
     count(event as MessageEvent);
   });
-  stream.addEventListener("notification", (event) => count(event as MessageEvent));
+  stream.addEventListener("notification", (event) => {
+    count(event as MessageEvent);
+    inbox.arrived += 1;
+  });
   stream.onerror = () => {
     // Our own back-off rather than the browser's fixed retry; a new token on each attempt.
     stream.close();

@@ -12,7 +12,7 @@ const studioEn = {
       no_audio: "No sound track", damaged_frames: "Damaged frames",
       help: "Viewers tend to skip clips like this: consider recording again." },
     stats: { views: "Views", likes: "Likes", comments: "Comments", avgWatch: "Avg. watch" },
-    edit: "Edit", editOf: "Edit clip {{caption}}", editTitle: "Edit clip", caption: "Caption",
+    edit: "Edit", editOf: "Edit clip {{caption}}", reedit: "Edit video", reeditOf: "Edit video of {{caption}}", editTitle: "Edit clip", caption: "Caption",
     visibility: "Who can watch", visibilities: { public: "Everyone", unlisted: "Anyone with the link", private: "Only me" },
     comments: "Who can comment", commentSettings: { everyone: "Everyone", followers: "My followers", off: "Nobody" },
     save: "Save", cancel: "Cancel", saved: "Saved.",
@@ -38,7 +38,7 @@ const studioEn = {
       search: "Search", hashtag: "Hashtag", notification: "Notification", unknown: "Other" },
   },
   mod: {
-    title: "Moderation", sections: "Moderation sections", queue: "Review queue", blocklist: "Blocklist",
+    title: "Moderation", admin: "Admin", sections: "Moderation sections", queue: "Review queue", blocklist: "Blocklist",
     accounts: "Accounts", audit: "Audit", signIn: "Sign in as a moderator.",
     denied: "Only moderators can open the moderation console.",
     empty: "Nothing waits for review.", show: "Show",
@@ -56,6 +56,8 @@ const studioEn = {
     addBlocklist: "Add its fingerprint to the blocklist", blocklisted: "Added to the blocklist.",
     suspendOwner: "Suspend @{{handle}}", onClip: "On clip {{id}}", openClip: "Open the clip",
     list: {
+      fileTitle: "Add a video file", file: "Video file", addFile: "Fingerprint and add", fingerprinting: "Fingerprinting…",
+      fileHelp: "Only the file's fingerprint is kept: the file itself is deleted once it is read.",
       empty: "The blocklist is empty.", remove: "Remove", removeOf: "Remove blocklist entry {{reason}}",
       removed: "Removed from the blocklist.", addTitle: "Add a clip on the platform", clipId: "Clip ID",
       reason: "Reason", add: "Add", added: "Added to the blocklist.",

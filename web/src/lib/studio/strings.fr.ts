@@ -12,7 +12,7 @@ const studioFr: typeof studioEn = {
       no_audio: "Pas de piste son", damaged_frames: "Images abîmées",
       help: "Ces vidéos sont souvent passées : pense à la refaire." },
     stats: { views: "Vues", likes: "J’aime", comments: "Commentaires", avgWatch: "Durée moy." },
-    edit: "Modifier", editOf: "Modifier la vidéo {{caption}}", editTitle: "Modifier la vidéo", caption: "Légende",
+    edit: "Modifier", editOf: "Modifier la vidéo {{caption}}", reedit: "Monter la vidéo", reeditOf: "Monter la vidéo {{caption}}", editTitle: "Modifier la vidéo", caption: "Légende",
     visibility: "Qui peut regarder", visibilities: { public: "Tout le monde", unlisted: "Qui a le lien", private: "Moi seul" },
     comments: "Qui peut commenter", commentSettings: { everyone: "Tout le monde", followers: "Mes abonnés", off: "Personne" },
     save: "Enregistrer", cancel: "Annuler", saved: "Enregistré.",
@@ -38,7 +38,7 @@ const studioFr: typeof studioEn = {
       search: "Recherche", hashtag: "Hashtag", notification: "Notification", unknown: "Autre" },
   },
   mod: {
-    title: "Modération", sections: "Sections de la modération", queue: "File d’attente", blocklist: "Liste de blocage",
+    title: "Modération", admin: "Administration", sections: "Sections de la modération", queue: "File d’attente", blocklist: "Liste de blocage",
     accounts: "Comptes", audit: "Journal", signIn: "Connecte-toi en tant que modérateur.",
     denied: "Seuls les modérateurs peuvent ouvrir la console de modération.",
     empty: "Rien à vérifier.", show: "Afficher",
@@ -56,6 +56,9 @@ const studioFr: typeof studioEn = {
     addBlocklist: "Ajouter son empreinte à la liste de blocage", blocklisted: "Ajouté à la liste de blocage.",
     suspendOwner: "Suspendre @{{handle}}", onClip: "Sur la vidéo {{id}}", openClip: "Ouvrir la vidéo",
     list: {
+      fileTitle: "Ajouter un fichier vidéo", file: "Fichier vidéo", addFile: "Calculer l’empreinte et ajouter",
+      fingerprinting: "Calcul de l’empreinte…",
+      fileHelp: "Seule l’empreinte du fichier est gardée : le fichier lui-même est supprimé une fois lu.",
       empty: "La liste de blocage est vide.", remove: "Retirer", removeOf: "Retirer l’entrée {{reason}}",
       removed: "Retiré de la liste de blocage.", addTitle: "Ajouter une vidéo de la plateforme", clipId: "ID de la vidéo",
       reason: "Motif", add: "Ajouter", added: "Ajouté à la liste de blocage.",
