@@ -36,9 +36,15 @@ async function apiGet(page, path) {
   }, path);
 }
 
+/** Picks a file and sends it as it is: when the page offers to compress it first (it judges the
+ *  uplink, which a loaded machine's loopback can make look slow), "Send the original". */
 async function pickFile(page, path) {
   await page.getByRole("button", { name: "Upload a file" }).click();
   await page.locator('input[type="file"]').setInputFiles(path);
+  const editor = page.locator(".editor").first();
+  const skip = page.getByRole("button", { name: "Send the original" });
+  await skip.or(editor).first().waitFor({ timeout: 60000 });
+  if (await skip.isVisible()) await skip.click({ timeout: 5000 }).catch(() => undefined);
   await throughEditor(page);
   await page.getByLabel("Caption").waitFor();
 }
@@ -232,10 +238,10 @@ await journey("reload_then_resume", async () => {
   const tus = watchTus(page);
   const cdp = await ctx.newCDPSession(page);
   await cdp.send("Network.enable");
+  await page.goto(`${setup.url}/create`);
+  await pickFile(page, setup.files.large); // on loopback: sent as it is, not compressed
   await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1,
     uploadThroughput: 1_500_000 });
-  await page.goto(`${setup.url}/create`);
-  await pickFile(page, setup.files.large);
   await page.getByLabel("Caption").fill("Survives a reload #reloaded");
   const firstChunk = page.waitForResponse((r) => r.request().method() === "PATCH" && r.status() === 204, { timeout: 60000 });
   await page.getByRole("button", { name: "Post" }).click();
@@ -351,6 +357,121 @@ await journey("desktop", async () => {
   const violations = await axe(page);
   await ctx.close();
   return { besides: preview.x + preview.width <= caption.x, violations, errors: page.errors };
+});
+
+// 7. A large phone file on a slow uplink (DevTools throttled to 4 Mbit/s up) is compressed in the
+//    browser first: progress, the saving shown, then uploaded and ready; the server stores the
+//    compressed file.
+await journey("compress_large_file", async () => {
+  const { ctx, page } = await context(PHONE, { storageState: signedIn });
+  const tus = watchTus(page);
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20, downloadThroughput: -1,
+    uploadThroughput: 500_000 });
+  await page.goto(`${setup.url}/create`);
+  await page.getByRole("button", { name: "Upload a file" }).click();
+  await page.locator('input[type="file"]').setInputFiles(setup.files.phone);
+  await page.getByRole("heading", { name: "Compressing for upload" }).waitFor({ timeout: 60000 });
+  await page.getByRole("progressbar", { name: "Compression progress" }).waitFor();
+  const expected = await page.getByText(/ → about /).textContent();
+  await shot(page, "create-compressing-390x844");
+  const compressingViolations = await axe(page);
+  const note = page.getByTestId("compress-note");
+  await note.waitFor({ timeout: 240000 });
+  const saving = await note.textContent();
+  await shot(page, "create-compressed-390x844");
+  await throughEditor(page);
+  await page.getByLabel("Caption").fill("Compressed in the browser #compressed");
+  await page.getByRole("button", { name: "Post" }).click();
+  const final = await settled(page);
+  await shot(page, "create-compressed-ready-390x844");
+  const uploadId = tus.location?.split("/").pop();
+  const upload = uploadId ? (await apiGet(page, `/v1/uploads/${uploadId}`)).body : null;
+  const clip = upload?.clip_id ? (await apiGet(page, `/v1/clips/${upload.clip_id}`)).body : null;
+  await ctx.close();
+  return { expected, saving, final, upload, clip, violations: compressingViolations, errors: page.errors };
+});
+
+// 7b. The same on a desktop, where the creator chooses to send the original instead.
+await journey("compress_skipped", async () => {
+  const { ctx, page } = await context(DESKTOP, { storageState: signedIn });
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20, downloadThroughput: -1,
+    uploadThroughput: 500_000 });
+  await page.goto(`${setup.url}/create`);
+  await page.getByRole("button", { name: "Upload a file" }).click();
+  await page.locator('input[type="file"]').setInputFiles(setup.files.phone);
+  await page.getByRole("heading", { name: "Compressing for upload" }).waitFor({ timeout: 60000 });
+  await shot(page, "create-compressing-1440x900");
+  await page.getByRole("button", { name: "Send the original" }).click();
+  const note = await page.getByTestId("compress-note").textContent({ timeout: 20000 });
+  await throughEditor(page);
+  const caption = await page.getByLabel("Caption").isVisible();
+  await shot(page, "create-compress-skipped-1440x900");
+  const violations = await axe(page);
+  await ctx.close();
+  return { note, caption, violations, errors: page.errors };
+});
+
+// 8. Holding the record button records while it is held (the mouse, then Space), with no
+//    countdown; the takes are kept on the device: after a reload they are back, one is posted
+//    as the clip's file would be (the caption step opens on it), and "Discard all takes" forgets them.
+await journey("hold_to_record_and_reload", async () => {
+  const { ctx, page } = await context(PHONE, { storageState: signedIn });
+  await page.goto(`${setup.url}/create`);
+  const start = page.getByRole("button", { name: "Start recording" });
+  await start.waitFor();
+  await page.waitForFunction(() => document.querySelector("video")?.videoWidth > 0);
+  await page.waitForFunction(() => !document.querySelector(".shutter")?.disabled);
+  const box = await start.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  const stop = page.getByRole("button", { name: "Stop recording" });
+  await stop.waitFor({ timeout: 5000 }); // recording while held, no 3 s countdown
+  const countdownWhileHeld = await page.locator(".count").count();
+  await page.waitForTimeout(2000);
+  await shot(page, "create-holding-390x844");
+  await page.mouse.up();
+  await page.getByText(/^Take 1, /).waitFor();
+  const afterMouse = { recording: await stop.count(), takes: await page.locator(".takes li").allTextContents() };
+  // Space held on the focused button.
+  await start.focus();
+  await page.keyboard.down(" ");
+  await stop.waitFor({ timeout: 5000 });
+  await page.waitForTimeout(1500);
+  await page.keyboard.up(" ");
+  await page.getByText(/^Take 2, /).waitFor();
+  const afterSpace = { recording: await stop.count(), takes: await page.locator(".takes li").allTextContents() };
+  const recorderViolations = await axe(page);
+  // Reloaded: both takes are back.
+  await page.waitForTimeout(500); // the second take's write to IndexedDB
+  await page.reload();
+  const restored = page.getByTestId("takes-restored");
+  await restored.waitFor({ timeout: 10000 });
+  const restoredText = await restored.textContent();
+  const takesAfterReload = await page.locator(".takes li").allTextContents();
+  await shot(page, "create-takes-restored-390x844");
+  // A restored take still plays: it opens the caption step with its preview.
+  await page.getByRole("button", { name: "Delete take 2" }).click();
+  await page.getByRole("button", { name: "Next" }).click();
+  await throughEditor(page);
+  await page.getByLabel("Caption").waitFor();
+  await page.waitForFunction(() => document.querySelector("video.preview")?.videoWidth > 0, null, { timeout: 10000 });
+  const previewWidth = await page.$eval("video.preview", (video) => video.videoWidth);
+  await page.getByRole("button", { name: "Back" }).click(); // to the editor
+  await page.locator(".editor").first().waitFor();
+  await page.getByRole("button", { name: "Back" }).first().click(); // to the camera
+  await page.getByRole("button", { name: "Discard all takes" }).click();
+  const takesAfterDiscard = await page.locator(".takes li").count();
+  await page.reload();
+  await page.getByRole("button", { name: "Start recording" }).waitFor();
+  await page.waitForTimeout(1000);
+  const restoredAfterDiscard = await page.getByTestId("takes-restored").count();
+  await ctx.close();
+  return { countdownWhileHeld, afterMouse, afterSpace, restoredText, takesAfterReload, previewWidth,
+    takesAfterDiscard, restoredAfterDiscard, violations: recorderViolations, errors: page.errors };
 });
 
 await finish();

@@ -36,7 +36,12 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     _ffmpeg("-i", str(sample), "-vf", "scale=-2:480", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "30M",
             "-minrate", "30M", "-maxrate", "30M", "-bufsize", "4M", "-x264-params", "nal-hrd=cbr", "-c:a", "copy",
             str(large))
-    return {"camera": camera, "large": large}
+    # A phone's 1080p file: 8 s at 40 Mbit/s, far above the top rendition's 5 Mbit/s.
+    phone = folder / "phone-1080p.mp4"
+    _ffmpeg("-stream_loop", "1", "-i", str(sample), "-t", "8", "-vf", "scale=1920:1080,fps=30", "-c:v", "libx264",
+            "-preset", "ultrafast", "-b:v", "40M", "-minrate", "40M", "-maxrate", "40M", "-bufsize", "8M",
+            "-x264-params", "nal-hrd=cbr", "-c:a", "aac", "-b:a", "128k", str(phone))
+    return {"camera": camera, "large": large, "phone": phone}
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +75,11 @@ def journeys(web_stack: WebStack, media_worker: None, media: dict[str, Path]) ->
              "chromiumArgs": ["--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream",
                               "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={media['camera']}"],
              "files": {"pick": str(shared / "carphone_pristine.mp4"), "large": str(media["large"]),
+                       "phone": str(media["phone"]),
                        "bad": {"text": str(shared / "bad" / "text-renamed.mp4"),
                                "audio": str(shared / "bad" / "audio-only.mp4")}}}
+    if os.environ.get("CLIPFEED_JOURNEYS"):  # a developer's partial run: these names (and the sign-in)
+        setup["journeys"] = ["anonymous_asked_to_sign_in", *os.environ["CLIPFEED_JOURNEYS"].split(",")]
     return run_journeys("create_journeys.mjs", setup, "create", timeout=1700)
 
 
@@ -162,3 +170,35 @@ def test_a_refused_camera_or_a_browser_without_mediarecorder_is_told_plainly(jou
 
 def test_on_a_desktop_the_post_form_sits_beside_the_preview(journeys) -> None:
     assert seen(journeys, "desktop")["besides"] is True
+
+
+def test_a_large_phone_file_is_compressed_in_the_browser_and_stored_compressed(journeys, media) -> None:
+    result = seen(journeys, "compress_large_file")
+    original = media["phone"].stat().st_size
+    assert result["expected"].startswith("40") and " → about " in result["expected"], result["expected"]
+    assert result["saving"].startswith("Compressed: 40"), result["saving"]  # "40.x MB → 5.x MB"
+    assert result["final"]["status"] == "ready", result["final"]
+    upload = result["upload"]
+    assert upload["state"] == "complete" and upload["sha256"] != sha256(media["phone"])
+    assert upload["length"] < original / 3, (upload["length"], original)  # the compressed file was sent
+    clip = result["clip"]
+    assert (clip["width"], clip["height"]) == (1920, 1080) and 7000 <= clip["duration_ms"] <= 9000, clip
+
+
+def test_compression_can_be_skipped_to_send_the_original(journeys) -> None:
+    result = seen(journeys, "compress_skipped")
+    assert result["note"].startswith("Sending the original file (40"), result["note"]
+    assert result["caption"] is True
+
+
+def test_holding_the_record_button_or_space_records_while_held_and_takes_survive_a_reload(journeys) -> None:
+    result = seen(journeys, "hold_to_record_and_reload")
+    assert result["countdownWhileHeld"] == 0  # a hold records at once
+    assert result["afterMouse"]["recording"] == 0 and len(result["afterMouse"]["takes"]) == 1  # released: stopped
+    assert result["afterSpace"]["recording"] == 0 and len(result["afterSpace"]["takes"]) == 2
+    seconds = [float(take.split(", ")[1].split(" ")[0]) for take in result["afterSpace"]["takes"]]
+    assert 1.8 <= seconds[0] <= 8 and 1.3 <= seconds[1] <= 6, seconds  # as long as each was held (2 s, 1.5 s)
+    assert result["restoredText"] == "2 takes from before were restored."
+    assert result["takesAfterReload"] == result["afterSpace"]["takes"]
+    assert result["previewWidth"] > 0  # a restored take plays
+    assert result["takesAfterDiscard"] == 0 and result["restoredAfterDiscard"] == 0

@@ -19,6 +19,19 @@ const en = {
     noRecorder: "This browser cannot record video (no MediaRecorder). Upload a file instead.",
     starting: "Starting the camera…", preview: "Camera preview",
   },
+  compress: {
+    reading: "Checking the file…", title: "Compressing for upload",
+    progress: "Compression progress", expected: "{{from}} → about {{to}}", saving: "Compressed: {{from}} → {{to}}",
+    skip: "Send the original", skipped: "Sending the original file ({{size}}).",
+    slower: "Sending the original file: on this connection it is quicker than compressing it first.",
+    unsupported: "This browser cannot compress this file; sending the original.",
+    failed: "Compression failed; sending the original.",
+  },
+  hold: "Tap to start and stop, or hold to record while pressed (Space works too).",
+  kept: {
+    title: "Takes kept on this device", restored_one: "{{count}} take from before was restored.",
+    restored_other: "{{count}} takes from before were restored.", discard: "Discard all takes",
+  },
   file: {
     tooLarge: "This file is {{size}}; the largest accepted is {{limit}}.", notVideo: "This is not a video file.",
     chosen: "{{name}}, {{size}}",
@@ -68,6 +81,19 @@ const fr: typeof en = {
     other: "La caméra n’a pas pu démarrer. Envoyez un fichier.",
     noRecorder: "Ce navigateur ne sait pas enregistrer de vidéo (pas de MediaRecorder). Envoyez un fichier.",
     starting: "Démarrage de la caméra…", preview: "Aperçu de la caméra",
+  },
+  compress: {
+    reading: "Vérification du fichier…", title: "Compression avant l’envoi",
+    progress: "Progression de la compression", expected: "{{from}} → environ {{to}}", saving: "Compressé : {{from}} → {{to}}",
+    skip: "Envoyer l’original", skipped: "Envoi du fichier original ({{size}}).",
+    slower: "Envoi du fichier original : sur cette connexion, c’est plus rapide que de le compresser d’abord.",
+    unsupported: "Ce navigateur ne sait pas compresser ce fichier ; envoi de l’original.",
+    failed: "La compression a échoué ; envoi de l’original.",
+  },
+  hold: "Touchez pour démarrer et arrêter, ou maintenez appuyé pour filmer (la barre d’espace aussi).",
+  kept: {
+    title: "Prises gardées sur cet appareil", restored_one: "{{count}} prise précédente a été restaurée.",
+    restored_other: "{{count}} prises précédentes ont été restaurées.", discard: "Supprimer toutes les prises",
   },
   file: {
     tooLarge: "Ce fichier fait {{size}} ; le maximum accepté est {{limit}}.", notVideo: "Ce n’est pas un fichier vidéo.",
