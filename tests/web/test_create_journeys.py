@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -116,7 +117,10 @@ def test_a_recording_with_a_countdown_and_a_hashtag_from_the_autocomplete_plays_
     assert result["played"]["url"] == f"/c/{result['played']['clip']}" and result["played"]["currentTime"] > 0.3
     clip = result["clip"]
     assert clip["hashtags"] == ["carphone"]
-    assert 2500 <= clip["duration_ms"] <= 4500, clip  # the 3 s take, not the deleted one
+    # The kept take's own length (as the page measured it), not the two takes joined; a loaded
+    # machine stretches a "3 s" take, so the page's figure is the reference.
+    kept, deleted = (float(re.search(r"Take \d, ([\d.]+) s", text).group(1)) for text in result["takesBefore"])
+    assert kept >= 2.5 and abs(clip["duration_ms"] / 1000 - kept) < min(0.8, deleted), (clip, kept, deleted)
     assert clip["height"] > clip["width"]  # portrait, as the camera gave it
 
 
