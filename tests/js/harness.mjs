@@ -42,6 +42,27 @@ export async function axe(page) {
     .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
 }
 
+/** Signs in through the app's own dialog, from the page at `path`. */
+export async function signIn(page, account, path) {
+  await page.goto(`${setup.url}${path}`);
+  await page.getByRole("button", { name: "Sign in" }).first().click();
+  const dialog = page.getByRole("dialog", { name: "Sign in" });
+  await dialog.getByLabel("Handle or e-mail").fill(account.handle);
+  await dialog.getByLabel("Password").fill(account.password);
+  await dialog.getByRole("button", { name: "Sign in" }).click();
+  await dialog.waitFor({ state: "hidden" });
+}
+
+/** A request from inside the page with the signed-in person's token, as the app would send it. */
+export async function asSignedIn(page, method, path, body) {
+  return page.evaluate(async ([method, path, body]) => {
+    const saved = JSON.parse(localStorage.getItem("clipfeed.session") ?? "null");
+    const response = await fetch(path, { method, headers: { Authorization: `Bearer ${saved?.access}`,
+      ...(body ? { "Content-Type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    return { status: response.status, type: response.headers.get("content-type") };
+  }, [method, path, body]);
+}
+
 /** Runs one journey unless the setup names others; a failure is recorded, never thrown. */
 export async function journey(name, body) {
   if (setup.journeys.length && !setup.journeys.includes(name)) return;

@@ -4,30 +4,9 @@
 //   node studio_journeys.mjs '{"url": ..., "artifacts": dir, "creator": {...}, "moderator": {...},
 //                              "viewer": {...}, "clips": {...}, "journeys": [...]}'
 // Prints one JSON line: {journey: {ok, error?, ...what it measured}}.
-import { axe, context, DESKTOP, finish, journey, PHONE, setup, shot as save } from "./harness.mjs";
+import { asSignedIn, axe, context, DESKTOP, finish, journey, PHONE, setup, shot as save, signIn } from "./harness.mjs";
 
 const shot = (page, name) => save(page, name, { fullPage: true });
-
-/** Signs in through the app's own dialog, from the page at `path`. */
-async function signIn(page, account, path) {
-  await page.goto(`${setup.url}${path}`);
-  await page.getByRole("button", { name: "Sign in" }).first().click();
-  const dialog = page.getByRole("dialog", { name: "Sign in" });
-  await dialog.getByLabel("Handle or e-mail").fill(account.handle);
-  await dialog.getByLabel("Password").fill(account.password);
-  await dialog.getByRole("button", { name: "Sign in" }).click();
-  await dialog.waitFor({ state: "hidden" });
-}
-
-/** A request from inside the page with the signed-in person's token, as the app would send it. */
-async function asSignedIn(page, method, path, body) {
-  return page.evaluate(async ([method, path, body]) => {
-    const saved = JSON.parse(localStorage.getItem("clipfeed.session") ?? "null");
-    const response = await fetch(path, { method, headers: { Authorization: `Bearer ${saved?.access}`,
-      ...(body ? { "Content-Type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
-    return { status: response.status, type: response.headers.get("content-type") };
-  }, [method, path, body]);
-}
 
 function row(page, clipId) {
   return page.locator(`li[data-clip="${clipId}"]`);

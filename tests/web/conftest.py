@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services import free_port, stop_process, wait_for_port
+from tests.services import free_port, shared_media, stop_process, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -97,6 +97,37 @@ def serve_stack(root: Path, clips: int = CLIPS) -> Iterator[WebStack]:
         yield WebStack(url=url, clip_ids=clip_ids, creator=CREATOR, data_dir=root / "data")
     finally:
         stop_process(server, grace=15)
+        log.close()
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=300)
+
+
+def fake_camera(folder: Path) -> list[str]:
+    """Chromium's flags for a fake camera showing a portrait picture (a .y4m cut from a shared
+    clip into ``folder``), with autoplay allowed."""
+    picture = folder / "camera.y4m"
+    ffmpeg("-i", str(shared_media() / "bigbuckbunny.mp4"), "-t", "4", "-vf", "crop=ih*9/16:ih,scale=360:640,fps=25",
+           "-pix_fmt", "yuv420p", str(picture))
+    return ["--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={picture}"]
+
+
+@contextmanager
+def media_worker(stack: WebStack) -> Iterator[None]:
+    """``clipfeed worker media`` on the stack's data directory (its server runs only the stream
+    role), for journeys whose posted clips must go through the whole pipeline."""
+    assert stack.data_dir is not None
+    env = {**os.environ, "CLIPFEED_DATA_DIR": str(stack.data_dir), "CLIPFEED_PUBLIC_URL": stack.url,
+           "CLIPFEED_LOG_LEVEL": "WARNING"}
+    log = open(stack.data_dir.parent / "media-worker.log", "wb")  # noqa: SIM115
+    worker = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "worker", "media"], env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        stop_process(worker, grace=15)
         log.close()
 
 

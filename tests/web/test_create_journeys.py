@@ -8,38 +8,30 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.services import shared_media, stop_process
-from tests.web.conftest import WebStack, run_journeys, seen, serve_stack
+from tests.services import shared_media
+from tests.web.conftest import WebStack, fake_camera, ffmpeg, media_worker, run_journeys, seen, serve_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # one browser run of every journey, on a shared machine
 
 
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=300)
-
-
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The fake camera's picture (a portrait .y4m cut from a shared clip) and a file large enough
-    for several 5 MiB chunks (the same clip at a high constant bitrate)."""
+    """The fake camera (Chromium's flags) and a file large enough for several 5 MiB chunks (the
+    same clip at a high constant bitrate)."""
     folder = tmp_path_factory.mktemp("create-media")
     sample = shared_media() / "bigbuckbunny.mp4"
-    camera, large = folder / "camera.y4m", folder / "large.mp4"
-    _ffmpeg("-i", str(sample), "-t", "4", "-vf", "crop=ih*9/16:ih,scale=360:640,fps=25", "-pix_fmt", "yuv420p",
-            str(camera))
-    _ffmpeg("-i", str(sample), "-vf", "scale=-2:480", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "30M",
+    camera, large = fake_camera(folder), folder / "large.mp4"
+    ffmpeg("-i", str(sample), "-vf", "scale=-2:480", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "30M",
             "-minrate", "30M", "-maxrate", "30M", "-bufsize", "4M", "-x264-params", "nal-hrd=cbr", "-c:a", "copy",
             str(large))
     # A phone's 1080p file: 8 s at 40 Mbit/s, far above the top rendition's 5 Mbit/s.
     phone = folder / "phone-1080p.mp4"
-    _ffmpeg("-stream_loop", "1", "-i", str(sample), "-t", "8", "-vf", "scale=1920:1080,fps=30", "-c:v", "libx264",
+    ffmpeg("-stream_loop", "1", "-i", str(sample), "-t", "8", "-vf", "scale=1920:1080,fps=30", "-c:v", "libx264",
             "-preset", "ultrafast", "-b:v", "40M", "-minrate", "40M", "-maxrate", "40M", "-bufsize", "8M",
             "-x264-params", "nal-hrd=cbr", "-c:a", "aac", "-b:a", "128k", str(phone))
     return {"camera": camera, "large": large, "phone": phone}
@@ -54,27 +46,16 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
 
 
 @pytest.fixture(scope="module")
-def media_worker(web_stack: WebStack) -> Iterator[None]:
-    """``clipfeed worker media`` on the server's data directory (the server runs only the stream role)."""
-    assert web_stack.data_dir is not None
-    env = {**os.environ, "CLIPFEED_DATA_DIR": str(web_stack.data_dir), "CLIPFEED_PUBLIC_URL": web_stack.url,
-           "CLIPFEED_LOG_LEVEL": "WARNING"}
-    log = open(web_stack.data_dir.parent / "media-worker.log", "wb")  # noqa: SIM115
-    worker = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "worker", "media"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
-    try:
+def worker(web_stack: WebStack) -> Iterator[None]:
+    with media_worker(web_stack):
         yield
-    finally:
-        stop_process(worker, grace=15)
-        log.close()
 
 
 @pytest.fixture(scope="module")
-def journeys(web_stack: WebStack, media_worker: None, media: dict[str, Path]) -> dict[str, dict]:
+def journeys(web_stack: WebStack, worker: None, media: dict) -> dict[str, dict]:
     shared = shared_media()
     setup = {"url": web_stack.url, "creator": web_stack.creator,
-             "chromiumArgs": ["--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream",
-                              "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={media['camera']}"],
+             "chromiumArgs": media["camera"],
              "files": {"pick": str(shared / "carphone_pristine.mp4"), "large": str(media["large"]),
                        "phone": str(media["phone"]),
                        "bad": {"text": str(shared / "bad" / "text-renamed.mp4"),

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +20,8 @@ from PIL import Image
 from clipfeed.media import transcode
 from clipfeed.media.edits import EditList
 from clipfeed.media.probe import probe
-from tests.services import shared_media, stop_process
-from tests.web.conftest import ARTIFACTS, WebStack, run_journeys, seen, serve_stack
+from tests.services import shared_media
+from tests.web.conftest import ARTIFACTS, WebStack, fake_camera, ffmpeg, media_worker, run_journeys, seen, serve_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 # How far apart the preview's overlay box and the server's may be, in picture pixels: glyph
@@ -32,17 +29,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 TOLERANCE_PX = 5
 
 
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True, timeout=300)
-
-
 @pytest.fixture(scope="module")
-def camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fake camera's picture: a portrait .y4m cut from a shared clip."""
-    path = tmp_path_factory.mktemp("editor-media") / "camera.y4m"
-    _ffmpeg("-i", str(shared_media() / "bigbuckbunny.mp4"), "-t", "4", "-vf", "crop=ih*9/16:ih,scale=360:640,fps=25",
-            "-pix_fmt", "yuv420p", str(path))
-    return path
+def camera(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    return fake_camera(tmp_path_factory.mktemp("editor-media"))
 
 
 @pytest.fixture(scope="module")
@@ -53,25 +42,15 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
 
 
 @pytest.fixture(scope="module")
-def media_worker(web_stack: WebStack) -> Iterator[None]:
-    assert web_stack.data_dir is not None
-    env = {**os.environ, "CLIPFEED_DATA_DIR": str(web_stack.data_dir), "CLIPFEED_PUBLIC_URL": web_stack.url,
-           "CLIPFEED_LOG_LEVEL": "WARNING"}
-    log = open(web_stack.data_dir.parent / "media-worker.log", "wb")  # noqa: SIM115
-    worker = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "worker", "media"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
-    try:
+def worker(web_stack: WebStack) -> Iterator[None]:
+    with media_worker(web_stack):
         yield
-    finally:
-        stop_process(worker, grace=15)
-        log.close()
 
 
 @pytest.fixture(scope="module")
-def journeys(web_stack: WebStack, media_worker: None, camera: Path) -> dict[str, dict]:
+def journeys(web_stack: WebStack, worker: None, camera: list[str]) -> dict[str, dict]:
     setup = {"url": web_stack.url, "creator": web_stack.creator,
-             "chromiumArgs": ["--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream",
-                              "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"],
+             "chromiumArgs": camera,
              "files": {"pick": str(shared_media() / "carphone_pristine.mp4")}}
     return run_journeys("editor_journeys.mjs", setup, "editor", timeout=1700)
 
@@ -95,7 +74,7 @@ async def _server_frames(source: Path, edits: EditList, at: float, workdir: Path
         plan = transcode.make_plan(found, source, edit_list.model_copy(update={"audio": None}))
         graph = f"{transcode.video_chain(plan, workdir)};[src]trim=start={at:.3f},setpts=PTS-STARTPTS[out]"
         out = workdir / f"server-{name}.png"
-        _ffmpeg(*transcode.input_args(plan), "-filter_complex", graph, "-map", "[out]", "-frames:v", "1", str(out))
+        ffmpeg(*transcode.input_args(plan), "-filter_complex", graph, "-map", "[out]", "-frames:v", "1", str(out))
         frames.append(out)
     return frames[0], frames[1]
 
