@@ -57,6 +57,9 @@ async def test_bad_registration_input_gets_clear_problems(client: httpx.AsyncCli
     reserved = await client.post("/v1/auth/register", json={
         "handle": "admin", "email": "bob@example.com", "password": PASSWORD})
     assert "reserved" in assert_problem(reserved, 422)["detail"]
+    special_use = await client.post("/v1/auth/register", json={  # no mail is ever delivered there
+        "handle": "bob", "email": "bob@1.a.test", "password": PASSWORD})
+    assert "special-use" in assert_problem(special_use, 422)["detail"]
     extra = await client.post("/v1/auth/register", json={
         "handle": "bob", "email": "bob@example.com", "password": PASSWORD, "role": "admin"})
     assert_problem(extra, 422)
