@@ -21,10 +21,12 @@ os.environ["CLIPFEED_MEDIA_WARM_MODELS"] = "false"
 SHARED_STACKS = ("tests/web/", "tests/delivery/")
 # Files of tests/web that run a server of their own (they publish clips the shared server's
 # journeys must not see): any worker may take them, beside the shared server's group.
-OWN_STACK = ("tests/web/test_create_journeys.py", "tests/web/test_first_clips.py", "tests/web/test_serving.py")
+OWN_STACK = ("tests/web/test_create_journeys.py", "tests/web/test_editor_journeys.py", "tests/web/test_first_clips.py",
+             "tests/web/test_serving.py")
 # The longest scopes (minutes each), started first: a worker left with one of them at the end
 # would run it alone while the other waits. Measured with --durations; keep it short.
-LONGEST_FIRST = ("tests/web/test_create_journeys.py", "tests/web/", "tests/recs/test_offline_eval.py",
+LONGEST_FIRST = ("tests/web/test_create_journeys.py", "tests/web/test_editor_journeys.py", "tests/web/",
+                 "tests/recs/test_offline_eval.py",
                  "tests/lake/test_engines_agree.py", "tests/media/test_worker.py", "tests/uploads/test_cli_failures.py")
 
 
