@@ -16,9 +16,10 @@ export interface FeedEntry {
 
 const PAGE_SIZE = 8;
 const LOAD_WHEN_LEFT = 3; // the next page is asked for when this few clips are left
-// An ended feed asks again after these delays (the last one repeats): on a new instance the
-// first clips are still being processed when the app opens, and they appear without a reload.
-const RECHECK_MS = [2000, 3000, 5000, 10000, 30000];
+// An ended feed asks again every 2 s for its first half-minute, then after 5 and 10 s, then every
+// 30 s: on a new instance the first clips are still being processed when the app opens, and
+// they appear without a reload, within 2 s of being served.
+const RECHECK_MS = [...Array(15).fill(2000), 5000, 10000, 30000];
 
 export class Feed {
   entries = $state<FeedEntry[]>([]);
