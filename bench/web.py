@@ -62,7 +62,9 @@ def main() -> None:
                                       stderr=subprocess.STDOUT)
             try:
                 wait_for_port(port, server, timeout=90)
-                clip_ids = asyncio.run(_seed(Path(scratch) / "data", url, args.clips))
+                # The app's feed never serves a viewer a clip twice: each swipe needs a clip of its
+                # own, or the last swipes would wait at the end of the feed for ever.
+                clip_ids = asyncio.run(_seed(Path(scratch) / "data", url, max(args.clips, args.swipes + 2)))
                 _wait_for_feed(url, len(clip_ids))
                 setup = {"url": url, "clips": clip_ids, "swipes": args.swipes, "runs": args.runs,
                          "web": str(ROOT / "web")}
@@ -83,7 +85,7 @@ def main() -> None:
         bare, app = found["bare"][key], found["app"][key]
         print(f"{label:<34} {bare['p50']:>9.0f} {bare['p95']:>9.0f} {app['p50']:>9.0f} {app['p95']:>9.0f} "
               f"{_ratio(app['p50'], bare['p50']):>9} {_ratio(app['p95'], bare['p95']):>9}")
-    print(f"\nJavaScript of the feed route: {len(found['appScripts'])} files, {scripts / 1024:.1f} kB gzipped")
+    print(f"\nJavaScript of the feed route: {len(found['appScripts'])} files, {scripts / 1000:.1f} kB gzipped")
 
 
 if __name__ == "__main__":
