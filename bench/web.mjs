@@ -5,9 +5,10 @@
 //
 // "First frame" is the time from navigation start until a <video> of the page has presented a
 // frame (playing, currentTime past zero). "Swipe to play" is the time from the key press (the
-// app) or the switch (the bare page) until the next clip presents a frame. The bare page does
-// what the app does before a swipe (the next clip's poster, start playlist, init and first
-// segment fetched ahead) and nothing else, so the two differ only by the app's own work.
+// app) or the switch (the bare page) until the next clip presents a frame. The bare page fetches
+// the next clip's poster, start playlist, init and first segment into the HTTP cache before the
+// switch and starts hls.js on it: what a player that only prefetches costs. The app goes
+// further (the next clip waits in its own player, buffered), so its figure is what a viewer sees.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -10,9 +10,10 @@ package if missing. Then ``bench/web.mjs`` measures, at 390×844:
 
 * first frame, cold (a new browser context: empty HTTP cache) and warm (the same page loaded
   again), over ``--runs`` loads each: from navigation start until a video presents a frame;
-* swipe to play, over ``--swipes`` swipes: from the key press (the app) or the switch (the
-  bare page, which fetches the next clip's prefetch URLs first, as the app does) until the
-  next clip presents a frame;
+* swipe to play, over ``--swipes`` swipes: from the key press (the app, whose next clip waits
+  buffered in its own player) or the switch (the bare page, which fetches the next clip's
+  prefetch URLs into the cache first and starts hls.js on the switch) until the next clip
+  presents a frame;
 * the JavaScript the feed route loads, gzipped (level 6, as a server would send it).
 
 The figures depend on the machine's load: the command prints ``uptime`` before and after.

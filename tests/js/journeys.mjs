@@ -50,8 +50,19 @@ await journey("anonymous_scroll", async () => {
       const deadline = Date.now() + 8000;
       while (Date.now() < deadline && !next.every((url) => requested.includes(url))) await page.waitForTimeout(100);
       const third = `/media/clips/${feed.items[3].clip.id}/`;
+      // The next clip waits in its own player, paused, with its first seconds buffered.
+      const nextId = feed.items[1].clip.id;
+      await page.waitForFunction((id) => {
+        const video = document.querySelector(`article[data-clip-id="${id}"] video`);
+        return video && video.paused && video.readyState >= 3 && video.buffered.length > 0;
+      }, nextId, { timeout: 8000 }).catch(() => null);
+      const nextPlayer = await page.evaluate((id) => {
+        const video = document.querySelector(`article[data-clip-id="${id}"] video`);
+        return video ? { paused: video.paused, buffered: video.buffered.length ? video.buffered.end(0) : 0 } : null;
+      }, nextId);
       prefetched = { nextTwo: next.every((url) => requested.includes(url)),
-        thirdAhead: requested.some((url) => url.includes(third)) };
+        thirdAhead: requested.some((url) => url.includes(third)),
+        nextWaiting: Boolean(nextPlayer?.paused && nextPlayer.buffered >= 1) };
     }
     if (move === "swipe") {
       // A finger moving up the screen, as the DevTools protocol sends touches.
@@ -401,6 +412,10 @@ await journey("throttled_network", async () => {
   // 40 kB/s (320 kbit/s): below the lowest rung's bandwidth.
   await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 150, downloadThroughput: 40000,
     uploadThroughput: 40000 });
+  // The next clip already waits buffered from before the drop; the one after it loads its
+  // player on the slow network, so that is the one that must come down to the lowest rung.
+  await page.keyboard.press("ArrowDown");
+  await page.waitForTimeout(1500);
   await page.keyboard.press("ArrowDown");
   await page.waitForFunction((s) => Number(document.querySelector(s)?.dataset.rendition) === 240, active,
     { timeout: 40000 });

@@ -26,9 +26,9 @@ def test_anonymous_viewer_scrolls_five_clips_and_each_plays(journeys, web_stack)
     assert set(web_stack.clip_ids) >= {c["clip"] for c in clips}
 
 
-def test_the_next_two_clips_are_prefetched_and_not_the_third(journeys) -> None:
+def test_the_next_clip_waits_buffered_the_one_after_is_prefetched_and_not_the_third(journeys) -> None:
     prefetched = seen(journeys, "anonymous_scroll")["prefetched"]
-    assert prefetched == {"nextTwo": True, "thirdAhead": False}
+    assert prefetched == {"nextTwo": True, "thirdAhead": False, "nextWaiting": True}
 
 
 def test_playback_events_reach_the_server_in_batches_with_unique_ids(journeys) -> None:
