@@ -32,8 +32,11 @@ try {
     await skip.or(caption).first().waitFor({ timeout: 120_000 });
     if (await skip.isVisible()) await skip.click();
   }
-  await caption.waitFor({ timeout: 1_200_000 });
+  // Compression (or not) ends in the editor; the creator goes straight on to the caption.
+  await page.locator(".editor").first().waitFor({ timeout: 1_200_000 });
   const form = Date.now() - picked;
+  await page.getByRole("button", { name: "Next" }).click();
+  await caption.waitFor({ timeout: 30_000 });
   const note = (await page.getByTestId("compress-note").count()) ? await page.getByTestId("compress-note").textContent() : null;
   const result = { form, note };
   if (setup.post) {

@@ -120,7 +120,7 @@ def main() -> None:
                 base = tuspy_baseline(stack.url, token, source, args.until)
                 print(f"tuspy, loopback: {json.dumps(base)}", flush=True)
                 offered = browser(stack.url, session, source, uplink=-1, compress=True, until=args.until, post=False)
-                print(f"app, loopback, compression offered: caption step after {offered['form'] / 1000:.1f} s; "
+                print(f"app, loopback, compression offered: editor after {offered['form'] / 1000:.1f} s; "
                       f"{offered['note']}", flush=True)
                 rows = []
                 for label, uplink, compress in [("loopback, original", -1, False),
@@ -130,7 +130,7 @@ def main() -> None:
                     rows.append((label, seen))
                     print(f"app, {label}: {json.dumps(seen)}", flush=True)
                 end = "ready" if args.until == "ready" else "uploaded"
-                print(f"\n| what | sent | pick to caption step (compression) | post to uploaded | pick to {end} |"
+                print(f"\n| what | sent | pick to editor (compression) | post to uploaded | pick to {end} |"
                       f"\n|---|---:|---:|---:|---:|")
                 print(f"| tuspy, loopback (baseline) | {size / 1e6:.1f} MB | — | {base['uploaded']:.1f} s | "
                       f"{float(base.get('ready', base['uploaded'])):.1f} s |")

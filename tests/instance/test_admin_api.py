@@ -136,6 +136,25 @@ async def test_invite_only_registration_spends_each_code_once(client, services) 
     assert actions == ["invite_revoked", "invite_created", "invite_created", "set"]
 
 
+async def test_invite_codes_are_listed_newest_first_a_page_at_a_time(client, services) -> None:
+    admin, _, _ = await _people(client, services)
+    made = [(await client.post("/v1/admin/invites", headers=admin.auth, json={"note": f"n{n}"})).json()["code"]
+            for n in range(5)]
+    seen: list[str] = []
+    cursor = None
+    for _ in range(3):
+        answer = await client.get("/v1/admin/invites", headers=admin.auth,
+                                  params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+        assert answer.status_code == 200, answer.text
+        seen += [i["code"] for i in answer.json()["items"]]
+        cursor = answer.json()["next_cursor"]
+        if not seen[2:]:  # a code made while the admin pages shows on top, not as a repeat further down
+            await client.post("/v1/admin/invites", headers=admin.auth, json={})
+    assert seen == made[::-1] and cursor is None
+    assert_problem(await client.get("/v1/admin/invites", headers=admin.auth, params={"cursor": "bm9wZQ"}), 400)
+    assert_problem(await client.get("/v1/admin/invites", headers=admin.auth, params={"limit": 0}), 422)
+
+
 async def test_a_sign_up_that_fails_keeps_its_invite_code_unused(client, services) -> None:
     admin, _, _ = await _people(client, services)
     await client.put("/v1/admin/settings/registration_mode", headers=admin.auth, json={"value": "invite"})

@@ -98,13 +98,19 @@ await journey("invite_only", async () => {
   const signedUpAs = await stranger.page.evaluate(() => JSON.parse(localStorage.getItem("clipfeed.session") ?? "null")?.user?.handle ?? null);
   await stranger.ctx.close();
 
+  // Twenty newer codes push the used one to the list's second page, behind "Load more".
+  for (let n = 0; n < 20; n += 1) await asSignedIn(page, "POST", "/v1/admin/invites", { note: `batch ${n}` });
   await page.reload();
+  await page.locator("li[data-code]").nth(19).waitFor();
+  const firstPage = await page.locator("li[data-code]").count();
+  const usedOnFirstPage = await page.locator(`li[data-code="${code}"]`).count();
+  await page.getByRole("button", { name: "Load more" }).click();
   const used = page.locator(`li[data-code="${code}"]`);
   await used.waitFor();
   const state = await used.getAttribute("data-state");
   const meta = (await used.locator(".meta").textContent()).trim();
   await ctx.close();
-  return { code, notice: screen.notice, fields: screen.fields, signedUpAs, state, meta,
+  return { code, notice: screen.notice, fields: screen.fields, signedUpAs, state, meta, firstPage, usedOnFirstPage,
     violations: [...violations, ...signUpViolations], errors: [...page.errors, ...stranger.page.errors] };
 });
 
@@ -165,6 +171,12 @@ await journey("bill_health_audit", async () => {
 
   await page.getByRole("link", { name: "Audit" }).click();
   await page.locator("tr[data-action]").first().waitFor();
+  // The invite journey's batch of codes fills more than a page: load the whole audit.
+  for (const more = page.getByRole("button", { name: "Load more" }); await more.isVisible();) {
+    const rows = await page.locator("tr[data-action]").count();
+    await more.click();
+    await page.waitForFunction((n) => document.querySelectorAll("tr[data-action]").length > n, rows);
+  }
   const audit = await page.locator("tr[data-action]").evaluateAll((rows) => rows.map((r) => [...r.children].slice(1).map((c) => c.textContent.trim())));
   violations.push(...await axe(page));
   await shot(page, "admin-audit-390x844");

@@ -85,6 +85,7 @@ def test_an_invite_code_lets_one_person_sign_up(journeys, web_stack) -> None:
     assert result["notice"] == "Harbour Clips is invite-only: enter the code an admin gave you."
     assert result["fields"][0] == "invite_code"
     assert result["signedUpAs"] == NEWCOMER["handle"]
+    assert (result["firstPage"], result["usedOnFirstPage"]) == (20, 0)  # a page of 20; the rest behind "Load more"
     assert result["state"] == "used" and f"Used by @{NEWCOMER['handle']}" in result["meta"]
     assert "Noor from the harbour club" in result["meta"]
     again = httpx.post(f"{web_stack.url}/v1/auth/register", timeout=10, json={

@@ -112,12 +112,14 @@ def _invite(invite: Invite, handles: dict[int, str]) -> InvitePublic:
 
 
 @router.get("/admin/invites", response_model=InvitePage)
-async def list_invites(user: CurrentUser, services: Deps) -> InvitePage:
+async def list_invites(user: CurrentUser, services: Deps, cursor: str | None = None,
+                       limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> InvitePage:
+    """Invite codes, newest first, a page at a time."""
     _admin(user)
-    rows = await invites.latest(services.db)
+    rows, next_cursor = await invites.page(services.db, cursor=cursor, limit=limit)
     people = {i.created_by for i in rows} | {i.used_by for i in rows if i.used_by}
     handles = await _handles(services=services, user_ids=people)
-    return InvitePage(items=[_invite(i, handles) for i in rows])
+    return InvitePage(items=[_invite(i, handles) for i in rows], next_cursor=next_cursor)
 
 
 @router.post("/admin/invites", status_code=status.HTTP_201_CREATED, response_model=InvitePublic)

@@ -6,11 +6,13 @@ code and committing leaves both undone: the code stays unused and no account exi
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from clipfeed.core.errors import Conflict, Forbidden, NotFound
+from clipfeed.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from clipfeed.core.pagination import decode_cursor, keyset_page
 from clipfeed.infra.db import Database, utcnow
 from clipfeed.instance import service
 from clipfeed.instance.models import Invite
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 # 16 characters of a 32-letter alphabet without look-alikes (0/O, 1/I/L): 80 bits, typed by hand.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LENGTH = 16
-LISTED = 200
 
 
 def normalise(code: str) -> str:
@@ -69,9 +70,22 @@ async def claim(session: AsyncSession, *, code: str | None, user_id: int) -> Non
                         reason="invite-invalid")
 
 
-async def latest(db: Database) -> list[Invite]:
+async def page(db: Database, *, cursor: str | None, limit: int) -> tuple[list[Invite], str | None]:
+    """Newest first, by keyset on (created_at, code): a code created while an admin pages is
+    above their first page, never a repeat or a gap further down."""
+    position = decode_cursor(cursor)
+    query = sa.select(Invite).order_by(Invite.created_at.desc(), Invite.code.desc()).limit(limit + 1)
+    if position:
+        try:
+            at, code = datetime.fromisoformat(str(position["at"])), str(position["code"])
+        except (KeyError, ValueError) as exc:
+            raise BadRequest("the cursor is not one this API handed out") from exc
+        if at.tzinfo is None:
+            raise BadRequest("the cursor is not one this API handed out")
+        query = query.where(sa.or_(Invite.created_at < at, sa.and_(Invite.created_at == at, Invite.code < code)))
     async with db.session() as session:
-        return list(await session.scalars(sa.select(Invite).order_by(Invite.created_at.desc()).limit(LISTED)))
+        rows = list(await session.scalars(query))
+    return keyset_page(rows, limit, lambda invite: {"at": invite.created_at.isoformat(), "code": invite.code})
 
 
 async def get(db: Database, code: str) -> Invite | None:

@@ -115,7 +115,8 @@ class InvitePublic(BaseModel):
 
 
 class InvitePage(BaseModel):
-    items: list[InvitePublic] = Field(description="newest first, at most the latest 200")
+    items: list[InvitePublic] = Field(description="newest first")
+    next_cursor: str | None = Field(description="the next page's cursor; null on the last page")
 
 
 class AdminActionPublic(BaseModel):
