@@ -5,6 +5,8 @@ if it contains a blocked word."""
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -13,6 +15,12 @@ from clipfeed.infra.search.tables import SearchQueryBlock, SearchQueryCount
 from clipfeed.infra.search.text import fold, words
 
 MIN_COUNT = 3
+# Popular queries by (region, prefix), kept a few seconds per process: suggest asks on every
+# letter typed, and a query's count only needs to have passed MIN_COUNT, so a new one shows
+# within POPULAR_TTL_S. A block made by this process clears them at once (another process's
+# shows within POPULAR_TTL_S).
+POPULAR_TTL_S = 5.0
+_popular: dict[tuple[Database, str, str, int], tuple[float, list[tuple[str, int]]]] = {}
 
 
 async def record(*, db: Database, region: str, query: str) -> None:
@@ -42,10 +50,27 @@ async def record_many(*, db: Database, counts: dict[tuple[str, str], int]) -> No
             continue
 
 
+def _forget(db: Database) -> None:
+    for key in [k for k in _popular if k[0] is db]:
+        del _popular[key]
+
+
 async def popular(*, db: Database, region: str, prefix: str, limit: int) -> list[tuple[str, int]]:
     prefix = " ".join(words(prefix)) + (" " if prefix.endswith(" ") else "")
     if not prefix.strip():
         return []
+    key = (db, region, prefix, limit)
+    kept = _popular.get(key)
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    found = await _popular_now(db=db, region=region, prefix=prefix, limit=limit)
+    if len(_popular) >= 4096:
+        _popular.clear()
+    _popular[key] = (time.monotonic() + POPULAR_TTL_S, found)
+    return found
+
+
+async def _popular_now(*, db: Database, region: str, prefix: str, limit: int) -> list[tuple[str, int]]:
     # A prefix is a range of an index: the primary key (region, query) on SQLite, whose LIKE
     # ignores case and so no index; a text_pattern_ops index on PostgreSQL (search_0004).
     if db.is_sqlite:
@@ -69,3 +94,4 @@ async def block(*, db: Database, word: str) -> None:
     async with db.session() as session:
         if await session.get(SearchQueryBlock, word) is None:
             session.add(SearchQueryBlock(word=word, created_at=utcnow()))
+    _forget(db)
