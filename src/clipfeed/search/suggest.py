@@ -36,16 +36,16 @@ def _completes(typed: str, candidate: str) -> float:
     return 0.0 if best is None else 0.7 if best <= 1 else 0.5
 
 
-async def _completions(index: SearchIndex, last: str, sigil: str,
+async def _completions(index: SearchIndex, last: str, sigil: str, want: int,
                        limit: int) -> list[tuple[float, int, Kind, str, int]]:
-    """Handles and hashtags the word may become: (fit, count, kind, shown, user ID or 0).
-    Prefixes first, from an index range on the folded handle and the hashtag; typos (trigrams,
+    """Handles and hashtags the word may become: (fit, count, kind, shown, user ID or 0), up to
+    ``limit`` of each kind for ``want`` shown. Prefixes first, from an index range on the folded handle and the hashtag; typos (trigrams,
     the deletion neighbourhood) only from the fourth letter and only while the prefixes leave
     room: a typo's fit is below any prefix's, so it could not be shown above one anyway."""
     out: list[tuple[float, int, Kind, str, int]] = []
     creators = await index.creators_starting(last, limit=limit) if sigil != "#" else []
     tags = await index.hashtags_starting(last, limit=limit) if sigil != "@" else []
-    if typos.edits_allowed(last) and len(creators) + len(tags) < limit:
+    if typos.edits_allowed(last) and len(creators) + len(tags) < want:
         near = (await typos.neighbours(index, [last], limit=5)).get(last, [])
         if sigil != "#":
             known = {c.user_id for c in creators}
@@ -82,7 +82,7 @@ async def suggest(*, services: Services, index: SearchIndex, viewer_id: int | No
         found: list[tuple[float, int, Kind, str, int]] = cached
     else:
         # A few more than asked: some creators may be hidden from this viewer.
-        found = await _completions(index, last, sigil, limit + 5)
+        found = await _completions(index, last, sigil, limit, limit + 5)
         cache.put(version, key, found)
     visible = await access.visible_creators(db=services.db, viewer_id=viewer_id,
                                             user_ids=[u for *_, u in found if u])
