@@ -39,9 +39,10 @@ def _completes(typed: str, candidate: str) -> float:
 async def _completions(index: SearchIndex, last: str, sigil: str, want: int,
                        limit: int) -> list[tuple[float, int, Kind, str, int]]:
     """Handles and hashtags the word may become: (fit, count, kind, shown, user ID or 0), up to
-    ``limit`` of each kind for ``want`` shown. Prefixes first, from an index range on the folded handle and the hashtag; typos (trigrams,
-    the deletion neighbourhood) only from the fourth letter and only while the prefixes leave
-    room: a typo's fit is below any prefix's, so it could not be shown above one anyway."""
+    ``limit`` of each kind for ``want`` shown. Prefixes first, from an index range on the
+    folded handle and the hashtag; typos (trigrams, the deletion neighbourhood) only from the
+    fourth letter and only while the prefixes leave room: a typo's fit is below any prefix's,
+    so it could not be shown above one anyway."""
     out: list[tuple[float, int, Kind, str, int]] = []
     creators = await index.creators_starting(last, limit=limit) if sigil != "#" else []
     tags = await index.hashtags_starting(last, limit=limit) if sigil != "@" else []

@@ -9,11 +9,13 @@
 A query asks the words first, whole words before prefixes, and each only while the ones
 before left room under ``limit``: every term (``AND``; a term with typo neighbours, from
 ``search_term_variants``, as itself or one of them), then any of them; then the trigrams (a
-typo or a piece of a word). Each step takes the newest matches, an index walk that stops at
-``limit``: ranking a word found in most captions would rank the whole table (bm25 over a
-pool of 1,000 cost 4 ms a query, a prefix of a common word 80 ms at 100k clips), and the
-scorer re-ranks the candidates anyway. A common word fills the pool with whole-word matches,
-so its prefix, whose index merge costs in proportion to the clips holding it, is not asked.
+typo or a piece of a word). Each words step takes the newest matches, an index walk that
+stops at ``limit``: ranking a word found in most captions would rank the whole table (bm25
+over a pool of 1,000 cost 4 ms a query, a prefix of a common word 80 ms at 100k clips), and
+the scorer re-ranks the candidates anyway; pieces of words are ranked (bm25 over the newest
+``POOL``), since the newest clips sharing any one trigram are mostly noise. A common word
+fills the pool with whole-word matches, so its prefix, whose index merge costs in proportion
+to the clips holding it, is not asked.
 Creators and hashtags are short strings: trigrams, and a ``LIKE`` prefix for terms under
 three letters. Completions (suggest) use a prefix range on the folded handle (an expression
 index) and on the hashtag, which an index answers whatever the prefix's length.
