@@ -98,9 +98,13 @@ async def seed(env: dict[str, str], *, clips: int, users: int, rng: np.random.Ge
         started = time.perf_counter()
         await rebuild(db=services.db, index=open_search_index(services.db), vectors=False)
         seconds = time.perf_counter() - started
-        if not services.db.is_sqlite:  # as autovacuum would soon: plans from real statistics
-            async with services.db.session() as session:
-                await session.execute(sa.text("ANALYZE"))
+        if not services.db.is_sqlite:
+            # As autovacuum soon would after the bulk insert: plans from real statistics, and the
+            # GIN indexes' pending lists merged (every query scans a pending list: a rare word
+            # cost 4.9 ms instead of 0.5 at 100k clips).
+            async with services.db.engine.connect() as conn:
+                await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(
+                    sa.text("VACUUM ANALYZE"))
         return handles, seconds
     finally:
         await services.close()

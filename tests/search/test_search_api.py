@@ -118,6 +118,32 @@ async def test_hidden_clips_never_appear(client, services) -> None:
     assert all(c["handle"] != "blocked_author" for c in creators)
 
 
+async def test_a_repeated_query_still_checks_what_each_viewer_may_see(client, services) -> None:
+    """The second and later searches of a query reuse its text ranking (kept per index
+    version): what became hidden since, without any write to the index, must still be hidden,
+    per viewer; and a clip indexed since shows at once."""
+    viewer = await signup(client, "repeat_viewer")
+    other = await signup(client, "repeat_author")
+    owner = await add_creator("lava_lamp_fan", services=services)
+    first = await add_clip(owner, "lava lamp at dusk", services=services)
+    later_private = await add_clip(owner, "lava lamp in the attic", services=services)
+    by_other = await add_clip(other.id, "lava lamp bubbles", services=services)
+
+    async def found(headers: dict[str, str] | None = None) -> set[int]:
+        body = (await client.get("/v1/search", params={"q": "lava lamp"}, headers=headers or {})).json()
+        return set(clip_ids(body))
+
+    assert await found(viewer.auth) == {first.id, later_private.id, by_other.id}
+    async with services.db.session() as session:  # the row only: the index does not know yet
+        await session.execute(sa.update(Clip).where(Clip.id == later_private.id).values(visibility="private"))
+    assert await found(viewer.auth) == {first.id, by_other.id}
+    assert (await client.put(f"/v1/users/{other.id}/block", headers=viewer.auth)).status_code == 200
+    assert await found(viewer.auth) == {first.id}
+    assert await found() == {first.id, by_other.id}  # anonymous: only the private clip is gone
+    added = await add_clip(owner, "lava lamp, a new one", services=services)
+    assert await found() == {first.id, by_other.id, added.id}
+
+
 async def test_reindex_rebuilds_from_the_tables(client, services) -> None:
     creator = await add_creator("glacier_guide", services=services)
     clip = await add_clip(creator, "glacier hike in iceland", index=False, services=services)

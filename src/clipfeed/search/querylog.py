@@ -5,6 +5,8 @@ if it contains a blocked word."""
 
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -13,36 +15,74 @@ from clipfeed.infra.search.tables import SearchQueryBlock, SearchQueryCount
 from clipfeed.infra.search.text import fold, words
 
 MIN_COUNT = 3
+# Popular queries by (region, prefix), kept a few seconds per process: suggest asks on every
+# letter typed, and a query's count only needs to have passed MIN_COUNT, so a new one shows
+# within POPULAR_TTL_S. A block made by this process clears them at once (another process's
+# shows within POPULAR_TTL_S).
+POPULAR_TTL_S = 5.0
+_popular: dict[tuple[Database, str, str, int], tuple[float, list[tuple[str, int]]]] = {}
 
 
 async def record(*, db: Database, region: str, query: str) -> None:
-    query = " ".join(words(query))[:100]
-    if not query:
+    await record_many(db=db, counts={(region, query): 1})
+
+
+async def record_many(*, db: Database, counts: dict[tuple[str, str], int]) -> None:
+    """Add ``counts`` (region and query → searches) to the log in one transaction."""
+    batch: dict[tuple[str, str], int] = {}
+    for (region, query), n in counts.items():
+        if folded := " ".join(words(query))[:100]:
+            batch[(region, folded)] = batch.get((region, folded), 0) + n
+    if not batch:
         return
     for _ in range(2):  # a concurrent first insert of the same query: count on its row
         try:
             async with db.session() as session:
-                done = await session.execute(
-                    sa.update(SearchQueryCount)
-                    .where(SearchQueryCount.region == region, SearchQueryCount.query == query)
-                    .values(count=SearchQueryCount.count + 1, last_at=utcnow()))
-                if done.rowcount == 0:  # type: ignore[attr-defined]
-                    session.add(SearchQueryCount(region=region, query=query, count=1, last_at=utcnow()))
+                for (region, query), n in sorted(batch.items()):
+                    done = await session.execute(
+                        sa.update(SearchQueryCount)
+                        .where(SearchQueryCount.region == region, SearchQueryCount.query == query)
+                        .values(count=SearchQueryCount.count + n, last_at=utcnow()))
+                    if done.rowcount == 0:  # type: ignore[attr-defined]
+                        session.add(SearchQueryCount(region=region, query=query, count=n, last_at=utcnow()))
             return
         except IntegrityError:
             continue
+
+
+def _forget(db: Database) -> None:
+    for key in [k for k in _popular if k[0] is db]:
+        del _popular[key]
 
 
 async def popular(*, db: Database, region: str, prefix: str, limit: int) -> list[tuple[str, int]]:
     prefix = " ".join(words(prefix)) + (" " if prefix.endswith(" ") else "")
     if not prefix.strip():
         return []
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    key = (db, region, prefix, limit)
+    kept = _popular.get(key)
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    found = await _popular_now(db=db, region=region, prefix=prefix, limit=limit)
+    if len(_popular) >= 4096:
+        _popular.clear()
+    _popular[key] = (time.monotonic() + POPULAR_TTL_S, found)
+    return found
+
+
+async def _popular_now(*, db: Database, region: str, prefix: str, limit: int) -> list[tuple[str, int]]:
+    # A prefix is a range of an index: the primary key (region, query) on SQLite, whose LIKE
+    # ignores case and so no index; a text_pattern_ops index on PostgreSQL (search_0004).
+    if db.is_sqlite:
+        starts = sa.and_(SearchQueryCount.query >= prefix,
+                         SearchQueryCount.query < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    else:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        starts = SearchQueryCount.query.like(escaped + "%", escape="\\")
     async with db.session() as session:
         rows = (await session.execute(
             sa.select(SearchQueryCount.query, SearchQueryCount.count)
-            .where(SearchQueryCount.region == region, SearchQueryCount.count >= MIN_COUNT,
-                   SearchQueryCount.query.like(escaped + "%", escape="\\"))
+            .where(SearchQueryCount.region == region, starts, SearchQueryCount.count >= MIN_COUNT)
             .order_by(SearchQueryCount.count.desc(), SearchQueryCount.query).limit(limit * 3))).all()
         blocked = set(await session.scalars(sa.select(SearchQueryBlock.word)))
     return [(q, n) for q, n in rows if not blocked.intersection(q.split())][:limit]
@@ -54,3 +94,4 @@ async def block(*, db: Database, word: str) -> None:
     async with db.session() as session:
         if await session.get(SearchQueryBlock, word) is None:
             session.add(SearchQueryBlock(word=word, created_at=utcnow()))
+    _forget(db)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary, WeakSet
 
 import structlog
 
@@ -19,6 +21,7 @@ from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core.errors import BadRequest, Invalid
 from clipfeed.core.pagination import decode_cursor, encode_cursor
+from clipfeed.infra.db import Database
 from clipfeed.infra.search import ClipFilters, CreatorDocument, HashtagCount, SearchIndex
 from clipfeed.search import access, querylog, typos
 from clipfeed.search.query import ParsedQuery, parse
@@ -40,7 +43,6 @@ if TYPE_CHECKING:
 
 CANDIDATES = 300
 RANKED = 100  # results of a query at most (5 pages of 20)
-_logging: set[asyncio.Task[None]] = set()  # query-log writes in flight (kept from the collector)
 SIDE_RESULTS = 3  # creators and hashtags shown beside clips in type=all
 _CLIP_WEIGHTS = dict(CLIP_FIELDS)
 
@@ -67,16 +69,46 @@ class SearchPage:
     next_cursor: str | None = None
 
 
-async def _log_query(region: str, text: str, *, services: Services) -> None:
+# The query log is counted in memory and written once a second, one transaction for every
+# search of that second: a write per search cost as much as a search's reads on SQLite. The
+# writer is a background loop of the services; when they close it writes what is left before
+# the database closes. A process killed loses at most a second of counts.
+LOG_EVERY_S = 1.0
+_pending: dict[Database, dict[tuple[str, str], int]] = {}
+_writers: WeakSet[Database] = WeakSet()
+
+
+def _count_query(region: str, text: str, *, services: Services) -> None:
+    if services.db not in _writers:
+        _writers.add(services.db)
+        services.spawn(_log_writer(services.db), name="search-query-log")
+    counts = _pending.setdefault(services.db, {})
+    counts[(region, text)] = counts.get((region, text), 0) + 1
+
+
+async def _log_writer(db: Database) -> None:
     try:
-        await querylog.record(db=services.db, region=region, query=text)
+        while True:
+            await asyncio.sleep(LOG_EVERY_S)
+            await _write_log(db)
+    finally:  # cancelled as the services close
+        await _write_log(db)
+
+
+async def _write_log(db: Database) -> None:
+    counts = _pending.pop(db, {})
+    if not counts:
+        return
+    try:
+        await querylog.record_many(db=db, counts=counts)
     except Exception as exc:  # a busy database loses a count, never a search
         structlog.get_logger(__name__).warning("search.query_log_failed", error=str(exc))
 
 
 async def logged() -> None:
-    """Wait for the query-log writes in flight (tests, shutdown)."""
-    await asyncio.gather(*list(_logging), return_exceptions=True)
+    """Write the counted queries now (tests)."""
+    for db in list(_pending):
+        await _write_log(db)
 
 
 def _offset(cursor: str | None) -> int:
@@ -95,24 +127,122 @@ def _cursor(offset: int) -> str:
     return encode_cursor({"offset": offset})
 
 
-async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int | None, query: ParsedQuery,
-                       filters: ClipFilters, semantic: bool = False) -> list[Ranked]:
-    """Every visible matching clip, best first. With ``semantic``, clips close in meaning join
-    by reciprocal rank fusion (not for ``#tag``, ``@handle`` or quoted queries: those ask for
-    exactly that)."""
+class Neighbours:
+    """The typo neighbours (``typos``) of a request's words, each looked up at most once and
+    only when asked: for a word the plain candidates left unmatched."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+        self.known: dict[str, list[str]] = {}
+
+    async def of(self, terms: list[str]) -> dict[str, list[str]]:
+        asked = [t for t in dict.fromkeys(terms) if t not in self.known and typos.edits_allowed(t)]
+        if asked:
+            self.known.update({t: [] for t in asked})
+            self.known.update(await typos.neighbours(self.index, asked, limit=5))
+        return {t: self.known[t] for t in terms if self.known.get(t)}
+
+
+# A query word counts as found when a candidate holds it whole, in a word form or as the start
+# of a word (``scoring.word_match`` 0.85 and up); only the others get their typo neighbours.
+FOUND = 0.85
+
+
+def unmatched(terms: list[str], fields_of: list[dict[str, list[str]]], typing: str | None) -> list[str]:
+    """The ``terms`` that no field of any candidate (``fields_of``: one dict per candidate)
+    holds."""
+    return [term for term in terms
+            if not any(best_match(term, words, typing=term == typing) >= FOUND
+                       for fields in fields_of for words in fields.values())]
+
+
+class TextCache:
+    """Text rankings of recent queries (popular ones stay: least recently used go first),
+    valid for one version of the index (``SearchIndex.version``): a write to the index makes
+    every entry stale at once. Only what the index alone decides is kept — which documents
+    match and how well their words do; what a viewer may see, the counters and the blend are
+    computed on every request."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self.version = -1
+        self.entries: OrderedDict[tuple[object, ...], object] = OrderedDict()
+
+    def get(self, version: int, key: tuple[object, ...]) -> object | None:
+        if version != self.version:
+            self.entries.clear()
+            self.version = version
+            return None
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, version: int, key: tuple[object, ...], value: object) -> None:
+        if version != self.version:
+            return
+        self.entries[key] = value
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+_caches: WeakKeyDictionary[Database, TextCache] = WeakKeyDictionary()
+
+
+def text_cache(db: Database) -> TextCache:
+    """The cache of ``db``'s index (one per database: two databases may be at the same version)."""
+    found = _caches.get(db)
+    if found is None:
+        found = _caches[db] = TextCache()
+    return found
+
+
+def _key(query: ParsedQuery) -> tuple[object, ...]:
+    return (tuple(query.terms), tuple(query.tags), tuple(query.handles), tuple(map(tuple, query.phrases)),
+            query.final)
+
+
+async def text_ranked_clips(*, index: SearchIndex, query: ParsedQuery, filters: ClipFilters,
+                            near: Neighbours) -> dict[int, float]:
+    """The best ``RANKED`` candidates by text alone: clip ID → text score."""
     terms = query.all_terms
-    # Words a typo or two from the query's (``typos``): searched as words too, so a typo sharing
-    # no trigram with the word meant ("maler" for "maker") still finds it, and at scale the
-    # engine need not scan trigrams for a misspelt common word.
-    near = await typos.neighbours(index, [*query.terms, *query.tags], limit=5)
-    docs = await index.clip_candidates(terms, filters=filters, limit=CANDIDATES,
-                                       also=list(dict.fromkeys(w for ws in near.values() for w in ws)))
-    texts = {d.clip_id: text_score(query, clip_fields(d.caption, d.tags, d.handle, d.display_name, d.detected_text),
-                                   _CLIP_WEIGHTS) for d in docs}
+    docs = await index.clip_candidates(terms, filters=filters, limit=CANDIDATES, pieces=False)
+    fields = [clip_fields(d.caption, d.tags, d.handle, d.display_name, d.detected_text) for d in docs]
+    # Typos: only for the words the plain candidates left unmatched. Their neighbours are
+    # searched as words too, so a typo sharing no trigram with the word meant ("maler" for
+    # "maker") still finds it, and at scale the engine need not rank pieces of words for a
+    # misspelt common word.
+    missing = unmatched([*query.terms, *query.tags], fields, query.final)
+    close = await near.of(missing) if missing else {}
+    if close or len(docs) < CANDIDATES:
+        known = {d.clip_id for d in docs}
+        more = [d for d in await index.clip_candidates(terms, filters=filters, limit=CANDIDATES, near=close,
+                                                       words=bool(close)) if d.clip_id not in known]
+        docs += more[:CANDIDATES - len(docs)]
+        fields += [clip_fields(d.caption, d.tags, d.handle, d.display_name, d.detected_text)
+                   for d in more[:CANDIDATES - len(fields)]]
+    texts = {d.clip_id: text_score(query, f, _CLIP_WEIGHTS) for d, f in zip(docs, fields, strict=True)}
     # Only the best RANKED by text go on to the row checks, counters and blend: text dominates
     # the blend, so a clip below them would not reach the first pages, and each one costs rows.
     best = sorted((i for i, s in texts.items() if s >= WEIGHTS.min_text), key=lambda i: (-texts[i], -i))[:RANKED]
-    texts = {i: texts[i] for i in best}
+    return {i: texts[i] for i in best}
+
+
+async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int | None, query: ParsedQuery,
+                       filters: ClipFilters, semantic: bool = False, near: Neighbours | None = None,
+                       version: int | None = None) -> list[Ranked]:
+    """Every visible matching clip, best first. With ``semantic``, clips close in meaning join
+    by reciprocal rank fusion (not for ``#tag``, ``@handle`` or quoted queries: those ask for
+    exactly that). With the index's ``version``, the text ranking may come from ``text_cache``."""
+    key = ("clips", _key(query), filters)
+    cache = text_cache(services.db)
+    cached = cache.get(version, key) if version is not None else None
+    if isinstance(cached, dict):
+        texts: dict[int, float] = cached
+    else:
+        texts = await text_ranked_clips(index=index, query=query, filters=filters, near=near or Neighbours(index))
+        if version is not None:
+            cache.put(version, key, texts)
     meaning: list[int] = []
     if semantic and not (query.tags or query.handles or query.phrases):
         close = await neighbours(db=services.db, text=query.text, threads=services.settings.embedding_threads)
@@ -149,40 +279,71 @@ async def _rows(ranked: list[Ranked], *, services: Services) -> list[ClipResult]
             and rows[r.clip_id].visibility == Visibility.public.value]
 
 
-async def _near(index: SearchIndex, terms: list[str], near: dict[str, list[str]] | None) -> list[str]:
-    """The neighbour words (``typos``) of ``terms``, from ``near`` when already looked up."""
-    if near is None:
-        near = await typos.neighbours(index, terms, limit=5)
-    return [w for w in dict.fromkeys(w for t in terms for w in near.get(t, [])) if w not in terms]
+def _creator_words(creator: CreatorDocument) -> dict[str, list[str]]:
+    return {"handle": [creator.handle, *creator.handle.replace("_", " ").replace(".", " ").split()],
+            "name": clip_fields("", (), "", creator.display_name, "")["name"]}
 
 
-async def ranked_creators(*, services: Services, index: SearchIndex, viewer_id: int | None,
-                          query: ParsedQuery, near: dict[str, list[str]] | None = None
-                          ) -> list[tuple[CreatorDocument, float]]:
+# Candidates of the creators and hashtags beside the clips (``type=all`` shows the best 3): a
+# pool of 10 leaves room for some hidden from the viewer, and once whole words fill it
+# PostgreSQL skips the pieces of words, which could not rank above whole words anyway.
+SIDE_CANDIDATES = 10
+KIND_CANDIDATES = 50  # type=creators, type=hashtags
+
+
+async def text_ranked_creators(*, index: SearchIndex, query: ParsedQuery, near: Neighbours,
+                               limit: int = KIND_CANDIDATES) -> list[tuple[CreatorDocument, float]]:
     terms = [*query.handles, *query.terms]
-    found = await index.creator_candidates(terms, limit=50)
-    if extra := await _near(index, terms, near):  # "maler" for @maker_jo: no trigram in common
+    found = await index.creator_candidates(terms, limit=limit)
+    words = [_creator_words(c) for c in found]
+    missing = unmatched(terms, words, query.final)
+    close = await near.of(missing) if missing else {}
+    if extra := [w for w in dict.fromkeys(w for ws in close.values() for w in ws) if w not in terms]:
+        # "maler" for @maker_jo: no trigram in common
         known = {c.user_id for c in found}
-        found += [c for c in await index.creator_candidates(extra, limit=20) if c.user_id not in known]
+        more = [c for c in await index.creator_candidates(extra, limit=20) if c.user_id not in known]
+        found += more
+        words += [_creator_words(c) for c in more]
     scored = []
-    for creator in found:
-        fields = {"handle": [creator.handle, *creator.handle.replace("_", " ").replace(".", " ").split()],
-                  "name": clip_fields("", (), "", creator.display_name, "")["name"]}
+    for creator, fields in zip(found, words, strict=True):
         text = text_score(ParsedQuery(terms=terms, final=query.final), fields, {"handle": 1.0, "name": 0.9})
         if text >= WEIGHTS.min_text:
             scored.append((creator, text + 0.05 * min(1.0, math.log1p(creator.clip_count) / math.log1p(1000))))
-    visible = await access.visible_creators(db=services.db, viewer_id=viewer_id,
-                                            user_ids=[c.user_id for c, _ in scored])
-    scored = [(c, round(s, 6)) for c, s in scored if c.user_id in visible]
-    scored.sort(key=lambda cs: (-cs[1], cs[0].handle))
     return scored
 
 
-async def ranked_hashtags(*, index: SearchIndex, query: ParsedQuery,
-                          near: dict[str, list[str]] | None = None) -> list[tuple[HashtagCount, float]]:
+async def ranked_creators(*, services: Services, index: SearchIndex, viewer_id: int | None,
+                          query: ParsedQuery, near: Neighbours | None = None, version: int | None = None,
+                          limit: int = KIND_CANDIDATES) -> list[tuple[CreatorDocument, float]]:
+    key = ("creators", _key(query), limit)
+    cache = text_cache(services.db)
+    cached = cache.get(version, key) if version is not None else None
+    if isinstance(cached, list):
+        scored: list[tuple[CreatorDocument, float]] = cached
+    else:
+        scored = await text_ranked_creators(index=index, query=query, near=near or Neighbours(index), limit=limit)
+        if version is not None:
+            cache.put(version, key, scored)
+    visible = await access.visible_creators(db=services.db, viewer_id=viewer_id,
+                                            user_ids=[c.user_id for c, _ in scored])
+    shown = [(c, round(s, 6)) for c, s in scored if c.user_id in visible]
+    shown.sort(key=lambda cs: (-cs[1], cs[0].handle))
+    return shown
+
+
+async def ranked_hashtags(*, index: SearchIndex, query: ParsedQuery, near: Neighbours | None = None,
+                          version: int | None = None, cache: TextCache | None = None,
+                          limit: int = KIND_CANDIDATES) -> list[tuple[HashtagCount, float]]:
+    key = ("hashtags", _key(query), limit)
+    cached = cache.get(version, key) if cache is not None and version is not None else None
+    if isinstance(cached, list):
+        return cached
+    near = near or Neighbours(index)
     terms = [*query.tags, *query.terms]
-    found = await index.hashtag_candidates(terms, limit=50)
-    if extra := await _near(index, terms, near):
+    found = await index.hashtag_candidates(terms, limit=limit)
+    missing = unmatched(terms, [{"tag": [t.tag]} for t in found], query.final)
+    close = await near.of(missing) if missing else {}
+    if extra := [w for w in dict.fromkeys(w for ws in close.values() for w in ws) if w not in terms]:
         known = {t.tag for t in found}
         found += [t for t in await index.hashtag_candidates(extra, limit=20) if t.tag not in known]
     scored = []
@@ -191,6 +352,8 @@ async def ranked_hashtags(*, index: SearchIndex, query: ParsedQuery,
         if text >= WEIGHTS.min_text:
             scored.append((tag, round(text + 0.05 * min(1.0, math.log1p(tag.clip_count) / math.log1p(10_000)), 6)))
     scored.sort(key=lambda ts: (-ts[1], ts[0].tag))
+    if cache is not None and version is not None:
+        cache.put(version, key, scored)
     return scored
 
 
@@ -202,24 +365,25 @@ async def search(*, services: Services, index: SearchIndex, viewer_id: int | Non
         raise Invalid("q: type at least one word, #hashtag or @handle")
     offset = _offset(cursor)
     page = SearchPage()
-    # Neighbours of the query's words for the creators and hashtags beside (one lookup).
-    near = (await typos.neighbours(index, query.all_terms, limit=5)
-            if kind != "clips" and (kind != "all" or offset == 0) else {})
+    near = Neighbours(index)  # typo neighbours, shared by clips, creators and hashtags
+    version = await index.version()
     if kind in ("all", "clips"):
         clips = await ranked_clips(services=services, index=index, viewer_id=viewer_id, query=query, filters=filters,
-                                   semantic=semantic)
+                                   semantic=semantic, near=near, version=version)
         page.clips = await _rows(clips[offset:offset + limit], services=services)
         page.next_cursor = _cursor(offset + limit) if offset + limit < len(clips) else None
     side = SIDE_RESULTS if kind == "all" else limit
+    pool = SIDE_CANDIDATES if kind == "all" else KIND_CANDIDATES
     if kind in ("all", "creators") and (kind != "all" or offset == 0) and not query.tags:
         creators = await ranked_creators(services=services, index=index, viewer_id=viewer_id, query=query,
-                                         near=near)
+                                         near=near, version=version, limit=pool)
         start = 0 if kind == "all" else offset
         page.creators = creators[start:start + side]
         if kind == "creators":
             page.next_cursor = _cursor(offset + limit) if offset + limit < len(creators) else None
     if kind in ("all", "hashtags") and (kind != "all" or offset == 0) and not query.handles:
-        tags = await ranked_hashtags(index=index, query=query, near=near)
+        tags = await ranked_hashtags(index=index, query=query, near=near, version=version,
+                                     cache=text_cache(services.db), limit=pool)
         start = 0 if kind == "all" else offset
         page.hashtags = tags[start:start + side]
         if kind == "hashtags":
@@ -227,7 +391,5 @@ async def search(*, services: Services, index: SearchIndex, viewer_id: int | Non
     if offset == 0 and (page.clips or page.creators or page.hashtags):
         # Off the request path: the answer does not wait for the log's write (on SQLite, a
         # write waits for the one writer), and a lost count only makes a suggestion later.
-        task = asyncio.create_task(_log_query(region, query.text, services=services))
-        _logging.add(task)
-        task.add_done_callback(_logging.discard)
+        _count_query(region, query.text, services=services)
     return page

@@ -73,11 +73,13 @@ class SearchIndex(Protocol):
         """The indexed clips of a creator (to re-index them after a rename)."""
 
     async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int,
-                              also: list[str] | None = None) -> list[ClipDocument]:
-        """Clips whose text may match any of the folded ``terms`` (typos, prefixes and word
-        forms included) or holds an ``also`` word (whole or as a prefix: a term's neighbours,
-        ``term_neighbours``), narrowed by ``filters``; at most ``limit``, likelier ones first
-        (those with every term, then words, then pieces of words)."""
+                              near: dict[str, list[str]] | None = None, words: bool = True,
+                              pieces: bool = True) -> list[ClipDocument]:
+        """Clips whose text may match the folded ``terms`` (word forms, prefixes and typos
+        included), narrowed by ``filters``; at most ``limit``, likelier ones first: those with
+        every term, then any, as whole words, then as prefixes, then (``pieces``) sharing pieces
+        of words. With ``near`` (a term's neighbour words, ``term_neighbours``) a term may also
+        be found as any of its neighbours. ``words=False`` asks the pieces alone."""
 
     async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
         """The indexed documents among ``clip_ids`` that pass ``filters``, in that order
@@ -85,6 +87,13 @@ class SearchIndex(Protocol):
 
     async def creator_candidates(self, terms: list[str], *, limit: int) -> list[CreatorDocument]:
         """Creators whose handle or display name may match any of ``terms``."""
+
+    async def creators_starting(self, prefix: str, *, limit: int) -> list[CreatorDocument]:
+        """Creators whose handle starts with ``prefix`` (folded), the most clips first: an
+        index range, whatever the prefix's length (completions)."""
+
+    async def hashtags_starting(self, prefix: str, *, limit: int) -> list[HashtagCount]:
+        """Hashtags with listed clips starting with ``prefix`` (folded), the most clips first."""
 
     async def hashtag_candidates(self, terms: list[str], *, limit: int) -> list[HashtagCount]:
         """Hashtags (with at least one listed clip) that may match any of ``terms``."""
@@ -110,6 +119,10 @@ class SearchIndex(Protocol):
     async def top_creators(self, *, limit: int, newest: bool = False) -> list[CreatorDocument]:
         """Creators with listed clips: the most clips first, or (``newest``) the newest
         accounts first."""
+
+    async def version(self) -> int:
+        """A number that goes up with every write to the index: results computed from the
+        index at one version are stale at the next."""
 
     async def clear(self) -> None:
         """Empty the index (before a rebuild)."""

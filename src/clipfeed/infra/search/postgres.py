@@ -62,7 +62,8 @@ class PostgresSearchIndex(SqlSearchIndex):
         if grams:
             hits = " + ".join(f"({column} LIKE :g{i})::int" for i in range(len(grams)))
             similarity += f" + ({hits})::float / {len(grams)}"
-        await session.execute(sa.text(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"))
+        if any(not trigrams(t) for t in unique):  # ``<%`` is asked: its threshold
+            await session.execute(sa.text(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"))
         # Quoted: each term is one operand whatever the parser makes of it (``a_b`` → 'a' <-> 'b',
         # a symbol it drops → no operand), never a syntax error. Terms are \w runs: no quote.
         params["tsq"] = " | ".join(f"'{t}':*" for t in unique)
@@ -70,34 +71,65 @@ class PostgresSearchIndex(SqlSearchIndex):
                                                         pool=POOL)), params)
         return [r[0] for r in rows]
 
-    async def _clip_ids(self, session: AsyncSession, terms: list[str], also: list[str], limit: int) -> list[int]:
-        # Words first: every term, then any term or neighbour (operands quoted, see _query).
+    async def _clip_ids(self, session: AsyncSession, terms: list[str], near: dict[str, list[str]], limit: int,
+                        *, words: bool, pieces: bool) -> list[int]:
+        # Words first: every term, then any (a term as itself or a neighbour), whole words
+        # before prefixes, each only while the ones before left room (a prefix of a common word
+        # matches most rows of the index). Operands quoted, see _query.
         found: list[int] = []
-        words = "SELECT clip_id FROM search_clips WHERE to_tsvector('simple', document) @@ to_tsquery('simple', :q) "
-        for operands, operator in ((terms, " & "), ([*terms, *also], " | ")):
-            if operator == " & " and len(terms) < 2:
-                continue
-            query = operator.join(f"'{t}':*" for t in dict.fromkeys(operands))
-            rows = await session.execute(sa.text(words + "LIMIT :limit"), {"q": query, "limit": limit})
+        sql = sa.text("SELECT clip_id FROM search_clips WHERE to_tsvector('simple', document) "
+                      "@@ to_tsquery('simple', :q) LIMIT :limit")
+        steps = [(" & ", ""), (" & ", ":*")] if len(terms) > 1 else []
+        for operator, star in [*steps, (" | ", ""), (" | ", ":*")] if words else []:
+            if len(found) >= limit:
+                return found[:limit]
+            groups = [list(dict.fromkeys([t, *near.get(t, [])])) for t in dict.fromkeys(terms)]
+            query = operator.join("(" + " | ".join(f"'{w}'{star}" for w in group) + ")" for group in groups)
+            rows = await session.execute(sql, {"q": query, "limit": limit})
             found = list(dict.fromkeys([*found, *(int(r[0]) for r in rows)]))
-        if len(found) >= limit:
+        if len(found) >= limit or not pieces:
             return found[:limit]
-        sql = ("SELECT clip_id FROM (SELECT clip_id, document FROM search_clips WHERE {match} LIMIT {pool}) AS pool "
-               "ORDER BY {similarity} DESC, clip_id DESC LIMIT :limit")
-        grams = [int(str(i)) for i in await self._query(session, sql, terms, "lower(document)", limit)]
+        sql_grams = ("SELECT clip_id FROM (SELECT clip_id, document FROM search_clips WHERE {match} LIMIT {pool}) "
+                     "AS pool ORDER BY {similarity} DESC, clip_id DESC LIMIT :limit")
+        grams = [int(str(i)) for i in await self._query(session, sql_grams, terms, "lower(document)", limit)]
         return list(dict.fromkeys([*found, *grams]))[:limit]
 
     async def _creator_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]:
+        # Words first (the handle's parts and the name, whole, then as prefixes; the most clips
+        # first), pieces of words only while they leave room: a common three-letter piece is in
+        # thousands of creators, and the pieces' similarity is computed for each of them.
+        found: list[int] = []
+        words = sa.text("SELECT user_id FROM search_creators WHERE to_tsvector('simple', document) "
+                        "@@ to_tsquery('simple', :q) ORDER BY clip_count DESC, user_id LIMIT :limit")
+        for star in ("", ":*"):
+            query = " | ".join(f"'{t}'{star}" for t in dict.fromkeys(terms))
+            rows = await session.execute(words, {"q": query, "limit": limit})
+            found = list(dict.fromkeys([*found, *(int(r[0]) for r in rows)]))
+            if len(found) >= limit:
+                return found[:limit]
         sql = ("SELECT user_id FROM (SELECT user_id, clip_count, handle, document FROM search_creators WHERE {match} "
                "LIMIT {pool}) AS pool ORDER BY {similarity} DESC, clip_count DESC, user_id LIMIT :limit")
         # The document starts with the handle: its prefix is one the trigram index answers.
-        found = await self._query(session, sql, terms, "lower(document)", limit, prefix_column="lower(document)")
-        return [int(str(i)) for i in found]
+        grams = await self._query(session, sql, terms, "lower(document)", limit, prefix_column="lower(document)")
+        return list(dict.fromkeys([*found, *(int(str(i)) for i in grams)]))[:limit]
 
     async def _tag_names(self, session: AsyncSession, terms: list[str], limit: int) -> list[str]:
         sql = ("SELECT tag FROM (SELECT tag, clip_count FROM search_hashtags WHERE {match} LIMIT {pool}) AS pool "
                "ORDER BY {similarity} DESC, clip_count DESC, tag LIMIT :limit")
         return [str(t) for t in await self._query(session, sql, terms, "lower(tag)", limit, prefix_column="lower(tag)")]
+
+    async def _handles_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[int]:
+        # ``text_pattern_ops`` index on lower(handle) (migration search_0004): LIKE 'ab%' is a range.
+        rows = await session.execute(sa.text(
+            "SELECT user_id FROM search_creators WHERE lower(handle) LIKE :p "
+            "ORDER BY clip_count DESC, handle LIMIT :limit"), {"p": _escape(prefix) + "%", "limit": limit})
+        return [int(r[0]) for r in rows]
+
+    async def _tags_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[str]:
+        rows = await session.execute(sa.text(
+            "SELECT tag FROM search_hashtags WHERE tag LIKE :p AND clip_count > 0 "
+            "ORDER BY clip_count DESC, tag LIMIT :limit"), {"p": _escape(prefix) + "%", "limit": limit})
+        return [str(r[0]) for r in rows]
 
 
 def _escape(text: str) -> str:

@@ -13,7 +13,14 @@ from sqlalchemy.orm import aliased
 
 from clipfeed.infra.db import Database
 from clipfeed.infra.search import ClipDocument, ClipFilters, CreatorDocument, HashtagCount
-from clipfeed.infra.search.tables import SearchClip, SearchClipTag, SearchCreator, SearchHashtag, SearchTermVariant
+from clipfeed.infra.search.tables import (
+    SearchClip,
+    SearchClipTag,
+    SearchCreator,
+    SearchHashtag,
+    SearchIndexVersion,
+    SearchTermVariant,
+)
 from clipfeed.infra.search.text import NEIGHBOUR_EDITS, NEIGHBOURHOOD, deletions, fold, neighbourhood_words
 
 
@@ -41,6 +48,14 @@ def to_document(row: SearchClip) -> ClipDocument:
                         detected_text=row.detected_text, language=row.language, duration_ms=row.duration_ms)
 
 
+async def _bump(session: AsyncSession) -> None:
+    """The index changed: its version goes up in the same transaction, as its last statement
+    (on PostgreSQL the row stays locked only until the commit, and two writers cannot wait on
+    each other for it)."""
+    await session.execute(sa.update(SearchIndexVersion).where(SearchIndexVersion.id == 1)
+                          .values(version=SearchIndexVersion.version + 1))
+
+
 class SqlSearchIndex(ABC):
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -57,7 +72,12 @@ class SqlSearchIndex(ABC):
     @abstractmethod
     async def _index_tags(self, session: AsyncSession, added: list[str], removed: list[str]) -> None: ...
     @abstractmethod
-    async def _clip_ids(self, session: AsyncSession, terms: list[str], also: list[str], limit: int) -> list[int]: ...
+    async def _clip_ids(self, session: AsyncSession, terms: list[str], near: dict[str, list[str]], limit: int,
+                        *, words: bool, pieces: bool) -> list[int]: ...
+    @abstractmethod
+    async def _handles_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[int]: ...
+    @abstractmethod
+    async def _tags_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[str]: ...
     @abstractmethod
     async def _creator_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]: ...
     @abstractmethod
@@ -84,6 +104,7 @@ class SqlSearchIndex(ABC):
             await self._index_clips(session, [(c.clip_id, clip_document_text(c)) for c in clips])
             await self._add_variants(session, [w for c in clips for w in neighbourhood_words(clip_document_text(c))])
             await self._recount(session, old_tags | {t for c in clips for t in c.tags}, owners)
+            await _bump(session)
 
     async def remove_clips(self, clip_ids: list[int]) -> None:
         if not clip_ids:
@@ -93,6 +114,7 @@ class SqlSearchIndex(ABC):
             owners = set(await self._owners_of(session, clip_ids))
             await self._delete_clip_rows(session, clip_ids)
             await self._recount(session, tags, owners)
+            await _bump(session)
 
     async def put_creators(self, creators: list[CreatorDocument]) -> None:
         if not creators:
@@ -107,6 +129,7 @@ class SqlSearchIndex(ABC):
             await self._index_creators(session, [(c.user_id, creator_document_text(c)) for c in creators])
             await self._add_variants(session, [w for c in creators for w in neighbourhood_words(c.handle)])
             await self._recount(session, set(), set(ids))
+            await _bump(session)
 
     async def remove_creators(self, user_ids: list[int]) -> None:
         if not user_ids:
@@ -119,12 +142,19 @@ class SqlSearchIndex(ABC):
             await session.execute(sa.delete(SearchCreator).where(SearchCreator.user_id.in_(user_ids)))
             await self._unindex_creators(session, user_ids)
             await self._recount(session, tags, set())
+            await _bump(session)
 
     async def clear(self) -> None:
         async with self.db.session() as session:
             for table in (SearchClip, SearchClipTag, SearchHashtag, SearchCreator, SearchTermVariant):
                 await session.execute(sa.delete(table))
             await self._clear_text(session)
+            await _bump(session)
+
+    async def version(self) -> int:
+        async with self.db.session() as session:
+            return int(await session.scalar(sa.select(SearchIndexVersion.version).where(SearchIndexVersion.id == 1))
+                       or 0)
 
     async def _add_variants(self, session: AsyncSession, found: list[str]) -> None:
         """Put new words into the deletion neighbourhood (a word already there is skipped: its
@@ -179,11 +209,13 @@ class SqlSearchIndex(ABC):
             return list(await session.scalars(sa.select(SearchClip.clip_id).where(SearchClip.owner_id == owner_id)))
 
     async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int,
-                              also: list[str] | None = None) -> list[ClipDocument]:
+                              near: dict[str, list[str]] | None = None, words: bool = True,
+                              pieces: bool = True) -> list[ClipDocument]:
         if not terms:
             return []
+        near = {t: [w for w in ws if w not in terms] for t, ws in (near or {}).items() if t in terms}
         async with self.db.session() as session:
-            ids = await self._clip_ids(session, terms, [w for w in also or [] if w not in terms], limit)
+            ids = await self._clip_ids(session, terms, near, limit, words=words, pieces=pieces)
             return await self._documents(session, ids, filters)
 
     async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
@@ -250,10 +282,35 @@ class SqlSearchIndex(ABC):
             return []
         async with self.db.session() as session:
             ids = await self._creator_ids(session, terms, limit)
-            rows = {r.user_id: r for r in await session.scalars(
-                sa.select(SearchCreator).where(SearchCreator.user_id.in_(ids)))}
-        return [CreatorDocument(r.user_id, r.handle, r.display_name, r.clip_count)
-                for r in (rows.get(i) for i in ids) if r is not None]
+            if not ids:
+                return []
+            rows = {r[0]: r for r in (await session.execute(
+                sa.select(SearchCreator.user_id, SearchCreator.handle, SearchCreator.display_name,
+                          SearchCreator.clip_count).where(SearchCreator.user_id.in_(ids)))).all()}
+        return [CreatorDocument(int(r[0]), r[1], r[2], r[3]) for r in (rows.get(i) for i in ids) if r is not None]
+
+    async def creators_starting(self, prefix: str, *, limit: int) -> list[CreatorDocument]:
+        if not prefix:
+            return []
+        async with self.db.session() as session:
+            ids = await self._handles_starting(session, fold(prefix), limit)
+            if not ids:
+                return []
+            rows = {r[0]: r for r in (await session.execute(
+                sa.select(SearchCreator.user_id, SearchCreator.handle, SearchCreator.display_name,
+                          SearchCreator.clip_count).where(SearchCreator.user_id.in_(ids)))).all()}
+        return [CreatorDocument(int(r[0]), r[1], r[2], r[3]) for r in (rows.get(i) for i in ids) if r is not None]
+
+    async def hashtags_starting(self, prefix: str, *, limit: int) -> list[HashtagCount]:
+        if not prefix:
+            return []
+        async with self.db.session() as session:
+            names = await self._tags_starting(session, fold(prefix), limit)
+            if not names:
+                return []
+            rows = dict((await session.execute(sa.select(SearchHashtag.tag, SearchHashtag.clip_count)
+                                                .where(SearchHashtag.tag.in_(names)))).all())
+        return [HashtagCount(t, rows[t]) for t in names if t in rows]
 
     async def term_neighbours(self, terms: dict[str, int], *, limit: int) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -274,6 +331,8 @@ class SqlSearchIndex(ABC):
             return []
         async with self.db.session() as session:
             names = await self._tag_names(session, terms, limit)
-            rows = {r.tag: r.clip_count for r in await session.scalars(
-                sa.select(SearchHashtag).where(SearchHashtag.tag.in_(names)))}
+            if not names:
+                return []
+            rows = dict((await session.execute(sa.select(SearchHashtag.tag, SearchHashtag.clip_count)
+                                                .where(SearchHashtag.tag.in_(names)))).all())
         return [HashtagCount(t, rows[t]) for t in names if t in rows]

@@ -100,3 +100,14 @@ class SearchTermVariant(Base):
 
     variant: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
     word: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+
+
+class SearchIndexVersion(Base):
+    """One row whose ``version`` goes up with every write to the index (in the same
+    transaction): a serving process keeps text rankings of popular queries under the version
+    they were computed at, and a new version makes them stale at once."""
+
+    __tablename__ = "search_index_version"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
