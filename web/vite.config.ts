@@ -38,6 +38,8 @@ function apiDocsAssets(): Plugin {
   };
 }
 
+// The feed route's modules: they make one chunk, whoever else imports them. A component shared
+// only by the consoles belongs in lib/components/console/, not common/ (which is in here).
 const FEED_MODULES = new RegExp("(/src/(main\\.ts|App\\.svelte|lib/(api|feed|player)/|lib/i18n/(index\\.svelte|translate|en)\\.ts|" +
   "lib/components/(common/|feed/(?!ShareSheet))|lib/[a-z]+(\\.svelte)?\\.ts)|/node_modules/(svelte|clsx|esm-env|openapi-fetch|hls\\.js)/)");
 
