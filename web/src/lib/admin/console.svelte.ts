@@ -4,6 +4,7 @@ import { api, type Schemas } from "../api/client";
 import { t } from "../i18n/index.svelte";
 import { loadInstance } from "../instance/instance.svelte";
 import { showProblem } from "../problems";
+import { toast } from "../toasts.svelte";
 
 export type Setting = Schemas["SettingPublic"];
 // Settings the page title or the sign-up screen show: the app reloads /v1/instance after them.
@@ -39,4 +40,38 @@ export async function save(name: string, value: unknown): Promise<string | null>
 
 export async function reset(name: string): Promise<string | null> {
   return apply(name, await api.DELETE("/v1/admin/settings/{name}", { params: { path: { name } } }));
+}
+
+/** One setting's form (a field, or the screening table): Save and Reset, busy while the server
+ *  answers, the problem in words beside the form, a toast once it is done. */
+export class SettingForm {
+  problem = $state("");
+  busy = $state(false);
+  #name: () => string;
+  #label: () => string;
+
+  constructor(name: () => string, label: () => string) {
+    this.#name = name;
+    this.#label = label;
+  }
+
+  /** Saves what the form read, or says why it cannot be read (a key of the console's strings). */
+  async save(read: { value: unknown } | { error: string }): Promise<void> {
+    if ("error" in read) {
+      this.problem = t(read.error);
+      return;
+    }
+    await this.#send(() => save(this.#name(), read.value), "admin.field.saved");
+  }
+
+  async reset(): Promise<void> {
+    await this.#send(() => reset(this.#name()), "admin.field.wasReset");
+  }
+
+  async #send(request: () => Promise<string | null>, done: string): Promise<void> {
+    this.busy = true;
+    this.problem = (await request()) ?? "";
+    this.busy = false;
+    if (!this.problem) toast(t(done, { name: this.#label() }));
+  }
 }
