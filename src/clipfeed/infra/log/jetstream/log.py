@@ -47,7 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT_S = 2
+# The first connection's bound. A refused port fails at once whatever it is; this is for a
+# server that answers slowly (a loaded machine took over 3 s to complete the handshake).
+CONNECT_TIMEOUT_S = 5
 API_TIMEOUT_S = 5.0
 # JetStream's own header: publishes with the same ID within the duplicate window are stored once.
 MESSAGE_ID = "Nats-Msg-Id"
