@@ -75,19 +75,27 @@ def _after(prefix: str) -> str:
 
 class SQLiteSearchIndex(SqlSearchIndex):
     async def _index_clips(self, session: AsyncSession, clips: list[tuple[int, str]]) -> None:
+        if not clips:  # an executemany of no rows is deprecated in SQLAlchemy (an error to come)
+            return
         rows = [{"id": i, "doc": d} for i, d in clips]
         for table in ("search_fts_clips_words", "search_fts_clips_tri"):
             await session.execute(sa.text(f"INSERT INTO {table}(rowid, document) VALUES (:id, :doc)"), rows)
 
     async def _unindex_clips(self, session: AsyncSession, clip_ids: list[int]) -> None:
+        if not clip_ids:
+            return
         for table in ("search_fts_clips_words", "search_fts_clips_tri"):
             await session.execute(sa.text(f"DELETE FROM {table} WHERE rowid = :id"), [{"id": i} for i in clip_ids])
 
     async def _index_creators(self, session: AsyncSession, creators: list[tuple[int, str]]) -> None:
+        if not creators:
+            return
         await session.execute(sa.text("INSERT INTO search_fts_creators(rowid, document) VALUES (:id, :doc)"),
                               [{"id": i, "doc": d} for i, d in creators])
 
     async def _unindex_creators(self, session: AsyncSession, user_ids: list[int]) -> None:
+        if not user_ids:
+            return
         await session.execute(sa.text("DELETE FROM search_fts_creators WHERE rowid = :id"),
                               [{"id": i} for i in user_ids])
 
