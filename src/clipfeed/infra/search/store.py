@@ -152,7 +152,7 @@ class SqlSearchIndex(ABC):
             await _bump(session)
 
     async def version(self) -> int:
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             return int(await session.scalar(sa.select(SearchIndexVersion.version).where(SearchIndexVersion.id == 1))
                        or 0)
 
@@ -205,7 +205,7 @@ class SqlSearchIndex(ABC):
 
     # --- reads ---------------------------------------------------------------------------
     async def clip_ids_of(self, owner_id: int) -> list[int]:
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             return list(await session.scalars(sa.select(SearchClip.clip_id).where(SearchClip.owner_id == owner_id)))
 
     async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int,
@@ -214,12 +214,12 @@ class SqlSearchIndex(ABC):
         if not terms:
             return []
         near = {t: [w for w in ws if w not in terms] for t, ws in (near or {}).items() if t in terms}
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             ids = await self._clip_ids(session, terms, near, limit, words=words, pieces=pieces)
             return await self._documents(session, ids, filters)
 
     async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             return await self._documents(session, clip_ids, filters or ClipFilters())
 
     async def _documents(self, session: AsyncSession, ids: list[int], filters: ClipFilters) -> list[ClipDocument]:
@@ -244,12 +244,12 @@ class SqlSearchIndex(ABC):
                 for r in (rows.get(i) for i in ids) if r is not None]
 
     async def hashtag(self, tag: str) -> HashtagCount | None:
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             row = await session.get(SearchHashtag, tag)
         return HashtagCount(row.tag, row.clip_count) if row is not None and row.clip_count > 0 else None
 
     async def clip_ids_tagged(self, tag: str, *, limit: int) -> list[int]:
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             return list(await session.scalars(
                 sa.select(SearchClip.clip_id).join(SearchClipTag, SearchClipTag.clip_id == SearchClip.clip_id)
                 .where(SearchClipTag.tag == tag).order_by(SearchClip.published_at.desc(), SearchClip.clip_id.desc())
@@ -257,7 +257,7 @@ class SqlSearchIndex(ABC):
 
     async def related_hashtags(self, tag: str, *, limit: int) -> list[HashtagCount]:
         other = aliased(SearchClipTag)
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             rows = (await session.execute(
                 sa.select(other.tag, sa.func.count()).join(SearchClipTag, SearchClipTag.clip_id == other.clip_id)
                 .where(SearchClipTag.tag == tag, other.tag != tag).group_by(other.tag)
@@ -265,14 +265,14 @@ class SqlSearchIndex(ABC):
         return [HashtagCount(t, int(n)) for t, n in rows]
 
     async def top_hashtags(self, *, limit: int) -> list[HashtagCount]:
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             rows = await session.scalars(sa.select(SearchHashtag).where(SearchHashtag.clip_count > 0)
                                          .order_by(SearchHashtag.clip_count.desc(), SearchHashtag.tag).limit(limit))
             return [HashtagCount(r.tag, r.clip_count) for r in rows]
 
     async def top_creators(self, *, limit: int, newest: bool = False) -> list[CreatorDocument]:
         order = (SearchCreator.user_id.desc(),) if newest else (SearchCreator.clip_count.desc(), SearchCreator.handle)
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             rows = await session.scalars(sa.select(SearchCreator).where(SearchCreator.clip_count > 0)
                                          .order_by(*order).limit(limit))
             return [CreatorDocument(r.user_id, r.handle, r.display_name, r.clip_count) for r in rows]
@@ -280,7 +280,7 @@ class SqlSearchIndex(ABC):
     async def creator_candidates(self, terms: list[str], *, limit: int) -> list[CreatorDocument]:
         if not terms:
             return []
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             ids = await self._creator_ids(session, terms, limit)
             if not ids:
                 return []
@@ -292,7 +292,7 @@ class SqlSearchIndex(ABC):
     async def creators_starting(self, prefix: str, *, limit: int) -> list[CreatorDocument]:
         if not prefix:
             return []
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             ids = await self._handles_starting(session, fold(prefix), limit)
             if not ids:
                 return []
@@ -304,7 +304,7 @@ class SqlSearchIndex(ABC):
     async def hashtags_starting(self, prefix: str, *, limit: int) -> list[HashtagCount]:
         if not prefix:
             return []
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             names = await self._tags_starting(session, fold(prefix), limit)
             if not names:
                 return []
@@ -319,7 +319,7 @@ class SqlSearchIndex(ABC):
                  if edits > 0 and low - 1 <= len(t) <= high + NEIGHBOUR_EDITS}
         if not asked:
             return out
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             rows = (await session.execute(sa.select(SearchTermVariant.variant, SearchTermVariant.word).where(
                 SearchTermVariant.variant.in_(sorted(set().union(*asked.values())))))).all()
         for term, variants in asked.items():
@@ -329,7 +329,7 @@ class SqlSearchIndex(ABC):
     async def hashtag_candidates(self, terms: list[str], *, limit: int) -> list[HashtagCount]:
         if not terms:
             return []
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             names = await self._tag_names(session, terms, limit)
             if not names:
                 return []
