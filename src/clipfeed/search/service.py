@@ -33,6 +33,7 @@ from clipfeed.search.scoring import (
     clip_fields,
     engagement,
     freshness,
+    learn,
     text_score,
 )
 from clipfeed.search.semantic import fuse, neighbours
@@ -212,6 +213,7 @@ async def text_ranked_clips(*, index: SearchIndex, query: ParsedQuery, filters: 
     # searched as words too, so a typo sharing no trigram with the word meant ("maler" for
     # "maker") still finds it, and at scale the engine need not rank pieces of words for a
     # misspelt common word.
+    learn(query, fields)
     missing = unmatched([*query.terms, *query.tags], fields, query.final)
     close = await near.of(missing) if missing else {}
     if close or len(docs) < CANDIDATES:
@@ -221,6 +223,7 @@ async def text_ranked_clips(*, index: SearchIndex, query: ParsedQuery, filters: 
         docs += more[:CANDIDATES - len(docs)]
         fields += [clip_fields(d.caption, d.tags, d.handle, d.display_name, d.detected_text)
                    for d in more[:CANDIDATES - len(fields)]]
+    learn(query, fields)
     texts = {d.clip_id: text_score(query, f, _CLIP_WEIGHTS) for d, f in zip(docs, fields, strict=True)}
     # Only the best RANKED by text go on to the row checks, counters and blend: text dominates
     # the blend, so a clip below them would not reach the first pages, and each one costs rows.
