@@ -275,13 +275,16 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
     return results
 
 
+_PAGE_ROWS = sa.select(Clip).where(Clip.id.in_(sa.bindparam("ids", expanding=True)))  # built once
+
+
 async def _rows(ranked: list[Ranked], *, services: Services) -> list[ClipResult]:
     """The full rows of a page of results (what the API shows of a clip). Read after the
     ranking's check: a clip that changed in between is dropped, never shown."""
     if not ranked:
         return []
     async with services.db.read_session() as session:
-        rows = {c.id: c for c in await session.scalars(sa.select(Clip).where(Clip.id.in_({r.clip_id for r in ranked})))}
+        rows = {c.id: c for c in await session.scalars(_PAGE_ROWS, {"ids": list({r.clip_id for r in ranked})})}
     return [ClipResult(rows[r.clip_id], r.owner_handle, r.score) for r in ranked
             if r.clip_id in rows and rows[r.clip_id].status == ClipStatus.ready.value
             and rows[r.clip_id].visibility == Visibility.public.value]

@@ -41,6 +41,15 @@ DOCUMENT_COLUMNS = (SearchClip.clip_id, SearchClip.owner_id, SearchClip.caption,
                     SearchClip.duration_ms)
 
 
+# Reads built once: the IDs are one expanding parameter.
+_IDS = sa.bindparam("ids", expanding=True)
+_DOCUMENTS = sa.select(*DOCUMENT_COLUMNS).where(SearchClip.clip_id.in_(_IDS))
+_CREATORS = sa.select(SearchCreator.user_id, SearchCreator.handle, SearchCreator.display_name,
+                      SearchCreator.clip_count).where(SearchCreator.user_id.in_(_IDS))
+_HASHTAGS = sa.select(SearchHashtag.tag, SearchHashtag.clip_count).where(SearchHashtag.tag.in_(_IDS))
+_VERSION = sa.select(SearchIndexVersion.version).where(SearchIndexVersion.id == 1)
+
+
 def to_document(row: SearchClip) -> ClipDocument:
     return ClipDocument(clip_id=row.clip_id, owner_id=row.owner_id, caption=row.caption,
                         tags=tuple(t for t in row.tags.split() if t), handle=row.handle,
@@ -153,8 +162,7 @@ class SqlSearchIndex(ABC):
 
     async def version(self) -> int:
         async with self.db.read_session() as session:
-            return int(await session.scalar(sa.select(SearchIndexVersion.version).where(SearchIndexVersion.id == 1))
-                       or 0)
+            return int(await session.scalar(_VERSION) or 0)
 
     async def _add_variants(self, session: AsyncSession, found: list[str]) -> None:
         """Put new words into the deletion neighbourhood (a word already there is skipped: its
@@ -225,8 +233,9 @@ class SqlSearchIndex(ABC):
     async def _documents(self, session: AsyncSession, ids: list[int], filters: ClipFilters) -> list[ClipDocument]:
         if not ids:
             return []
-        # Columns, not ORM objects: a search reads up to a few hundred of these.
-        query = sa.select(*DOCUMENT_COLUMNS).where(SearchClip.clip_id.in_(ids))
+        # Columns, not ORM objects: a search reads up to a few hundred of these. Without
+        # filters, one statement built once (construction and cache key cost 0.1 ms a time).
+        query = _DOCUMENTS
         if filters.published_after is not None:
             query = query.where(SearchClip.published_at >= filters.published_after)
         if filters.published_before is not None:
@@ -237,7 +246,7 @@ class SqlSearchIndex(ABC):
             query = query.where(SearchClip.duration_ms <= filters.max_duration_ms)
         if filters.language is not None:
             query = query.where(SearchClip.language == filters.language)
-        rows = {r[0]: r for r in (await session.execute(query)).all()}
+        rows = {r[0]: r for r in (await session.execute(query, {"ids": ids})).all()}
         return [ClipDocument(clip_id=r[0], owner_id=r[1], caption=r[2], tags=tuple(r[3].split()), handle=r[4],
                              display_name=r[5], published_at=r[6], detected_text=r[7], language=r[8],
                              duration_ms=r[9])
@@ -284,9 +293,7 @@ class SqlSearchIndex(ABC):
             ids = await self._creator_ids(session, terms, limit)
             if not ids:
                 return []
-            rows = {r[0]: r for r in (await session.execute(
-                sa.select(SearchCreator.user_id, SearchCreator.handle, SearchCreator.display_name,
-                          SearchCreator.clip_count).where(SearchCreator.user_id.in_(ids)))).all()}
+            rows = {r[0]: r for r in (await session.execute(_CREATORS, {"ids": ids})).all()}
         return [CreatorDocument(int(r[0]), r[1], r[2], r[3]) for r in (rows.get(i) for i in ids) if r is not None]
 
     async def creators_starting(self, prefix: str, *, limit: int) -> list[CreatorDocument]:
@@ -296,9 +303,7 @@ class SqlSearchIndex(ABC):
             ids = await self._handles_starting(session, fold(prefix), limit)
             if not ids:
                 return []
-            rows = {r[0]: r for r in (await session.execute(
-                sa.select(SearchCreator.user_id, SearchCreator.handle, SearchCreator.display_name,
-                          SearchCreator.clip_count).where(SearchCreator.user_id.in_(ids)))).all()}
+            rows = {r[0]: r for r in (await session.execute(_CREATORS, {"ids": ids})).all()}
         return [CreatorDocument(int(r[0]), r[1], r[2], r[3]) for r in (rows.get(i) for i in ids) if r is not None]
 
     async def hashtags_starting(self, prefix: str, *, limit: int) -> list[HashtagCount]:
@@ -308,8 +313,7 @@ class SqlSearchIndex(ABC):
             names = await self._tags_starting(session, fold(prefix), limit)
             if not names:
                 return []
-            rows = dict((await session.execute(sa.select(SearchHashtag.tag, SearchHashtag.clip_count)
-                                                .where(SearchHashtag.tag.in_(names)))).all())
+            rows = dict((await session.execute(_HASHTAGS, {"ids": names})).all())
         return [HashtagCount(t, rows[t]) for t in names if t in rows]
 
     async def term_neighbours(self, terms: dict[str, int], *, limit: int) -> dict[str, list[str]]:
@@ -333,6 +337,5 @@ class SqlSearchIndex(ABC):
             names = await self._tag_names(session, terms, limit)
             if not names:
                 return []
-            rows = dict((await session.execute(sa.select(SearchHashtag.tag, SearchHashtag.clip_count)
-                                                .where(SearchHashtag.tag.in_(names)))).all())
+            rows = dict((await session.execute(_HASHTAGS, {"ids": names})).all())
         return [HashtagCount(t, rows[t]) for t in names if t in rows]
