@@ -47,7 +47,7 @@ class Viewer:
 
 # Whom a viewer follows, blocks either way and their mute filters, each row tagged with what it
 # is: one statement (a search reads it once).
-_VIEWER_ID = sa.bindparam("viewer")
+_VIEWER_ID: sa.BindParameter[int] = sa.bindparam("viewer")
 _NO_ID, _NO_TEXT = sa.cast(sa.null(), sa.BigInteger), sa.cast(sa.null(), sa.String)
 _VIEWER = sa.union_all(
     sa.select(sa.literal("f"), Follow.followee_id, _NO_TEXT).where(Follow.follower_id == _VIEWER_ID),
@@ -80,7 +80,7 @@ async def visible_clips(*, db: Database, viewer_id: int | None, clip_ids: list[i
 
 # Built once (a statement's construction and cache key cost about 0.1 ms each time): the IDs
 # are one expanding parameter.
-_IDS = sa.bindparam("ids", expanding=True)
+_IDS: sa.BindParameter[object] = sa.bindparam("ids", expanding=True)
 _RANKED_CLIPS = (sa.select(Clip.id, Clip.owner_id, Clip.caption, Clip.hashtags, Clip.published_at, Clip.created_at)
                  .where(Clip.id.in_(_IDS), Clip.status == ClipStatus.ready.value,
                         Clip.visibility == Visibility.public.value))

@@ -42,7 +42,7 @@ DOCUMENT_COLUMNS = (SearchClip.clip_id, SearchClip.owner_id, SearchClip.caption,
 
 
 # Reads built once: the IDs are one expanding parameter.
-_IDS = sa.bindparam("ids", expanding=True)
+_IDS: sa.BindParameter[object] = sa.bindparam("ids", expanding=True)
 _DOCUMENTS = sa.select(*DOCUMENT_COLUMNS).where(SearchClip.clip_id.in_(_IDS))
 _CREATORS = sa.select(SearchCreator.user_id, SearchCreator.handle, SearchCreator.display_name,
                       SearchCreator.clip_count).where(SearchCreator.user_id.in_(_IDS))
