@@ -93,5 +93,10 @@ async def remove(*, db: Database, user_id: int, kind: str, value: str) -> None:
 async def of(*, db: Database, user_id: int | None) -> Mutes:
     if user_id is None:
         return Mutes()
-    found = await list_filters(db=db, user_id=user_id)
+    return from_filters(await list_filters(db=db, user_id=user_id))
+
+
+def from_filters(found: list[tuple[str, str]]) -> Mutes:
+    """The filters of ``list_filters`` (kind, value), in the order listed there."""
+    found = sorted(found)
     return Mutes(phrases=[v.split() for k, v in found if k == "word"], tags={v for k, v in found if k == "hashtag"})

@@ -79,7 +79,7 @@ async def _popular_now(*, db: Database, region: str, prefix: str, limit: int) ->
     else:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         starts = SearchQueryCount.query.like(escaped + "%", escape="\\")
-    async with db.session() as session:
+    async with db.read_session() as session:
         rows = (await session.execute(
             sa.select(SearchQueryCount.query, SearchQueryCount.count)
             .where(SearchQueryCount.region == region, starts, SearchQueryCount.count >= MIN_COUNT)

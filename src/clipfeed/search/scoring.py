@@ -97,15 +97,72 @@ def _word_match(term: str, word: str, typing: bool) -> float:  # positional: a c
     return 0.0
 
 
+class _TermMatches(dict[str, float]):
+    """One query word's match against each document word met so far (``_word_match``),
+    computed on the first lookup of a word: a field's best is then ``max`` over dictionary
+    lookups made in C, not a Python loop with a cached call per word."""
+
+    __slots__ = ("term", "typing")
+
+    def __init__(self, term: str, typing: bool) -> None:
+        super().__init__()
+        self.term = term
+        self.typing = typing
+
+    def __missing__(self, word: str) -> float:
+        found = self[word] = _word_match(self.term, word, self.typing)
+        return found
+
+    def learn(self, words: set[str]) -> None:
+        """Add the matches of ``words`` not met yet. Most words of a candidate match no query
+        word at all: a test made of C calls rules them out before ``_word_match``. A word
+        that matches starts with the term's first three letters (same word, same stem or a
+        prefix: a stem keeps three letters at least), or, from four letters, holds the term,
+        or is as long give or take one and shares its first two letters, its last two or its
+        first and last (one edit changes at most two neighbouring letters), or, from eight
+        letters, is as long give or take two (two edits)."""
+        term, typing, size = self.term, self.typing, len(self.term)
+        start, head, tail, first, last = term[:3], term[:2], term[-2:], term[0], term[-1]
+        for word in words - self.keys():
+            near = abs(len(word) - size)
+            if (word.startswith(start) or size >= 4 and (
+                    term in word or size >= 8 and near <= 2 or near <= 1 and (
+                        word.startswith(head) or word.endswith(tail) or word[0] == first and word[-1] == last))):
+                self[word] = _word_match(term, word, typing)
+            else:
+                self[word] = 0.0
+
+
+_MATCHES: dict[tuple[str, bool], _TermMatches] = {}
+_MAX_TERMS, _MAX_WORDS = 4096, 50_000  # bounds: query words kept, document words per query word
+
+
+def _matches_of(term: str, typing: bool) -> _TermMatches:
+    found = _MATCHES.get((term, typing))
+    if found is None or len(found) > _MAX_WORDS:
+        if len(_MATCHES) >= _MAX_TERMS:
+            _MATCHES.clear()
+        found = _MATCHES[(term, typing)] = _TermMatches(term, typing)
+    return found
+
+
+def learn(query: ParsedQuery, fields_of: list[dict[str, list[str]]]) -> None:
+    """Work out at once how every word of the query matches every word of these candidates'
+    fields (``text_score`` and ``best_match`` then only look the answers up)."""
+    found: set[str] = set()
+    for fields in fields_of:
+        for field_words in fields.values():
+            found.update(field_words)
+    for term in dict.fromkeys([*query.tags, *query.handles, *query.terms]):
+        _matches_of(term, term == query.final).learn(found)
+
+
 def best_match(term: str, field_words: list[str], *, typing: bool) -> float:
     if term in field_words:  # the usual answer, found in C
         return 1.0
-    best = 0.0
-    for word in field_words:
-        found = _word_match(term, word, typing)
-        if found > best:
-            best = found
-    return best
+    if not field_words:
+        return 0.0
+    return max(map(_matches_of(term, typing).__getitem__, field_words))
 
 
 def text_score(query: ParsedQuery, fields: dict[str, list[str]], weights: dict[str, float]) -> float:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary, WeakSet
 
+import sqlalchemy as sa
 import structlog
 
-from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core.errors import BadRequest, Invalid
 from clipfeed.core.pagination import decode_cursor, encode_cursor
@@ -33,6 +33,7 @@ from clipfeed.search.scoring import (
     clip_fields,
     engagement,
     freshness,
+    learn,
     text_score,
 )
 from clipfeed.search.semantic import fuse, neighbours
@@ -212,6 +213,7 @@ async def text_ranked_clips(*, index: SearchIndex, query: ParsedQuery, filters: 
     # searched as words too, so a typo sharing no trigram with the word meant ("maler" for
     # "maker") still finds it, and at scale the engine need not rank pieces of words for a
     # misspelt common word.
+    learn(query, fields)
     missing = unmatched([*query.terms, *query.tags], fields, query.final)
     close = await near.of(missing) if missing else {}
     if close or len(docs) < CANDIDATES:
@@ -221,6 +223,7 @@ async def text_ranked_clips(*, index: SearchIndex, query: ParsedQuery, filters: 
         docs += more[:CANDIDATES - len(docs)]
         fields += [clip_fields(d.caption, d.tags, d.handle, d.display_name, d.detected_text)
                    for d in more[:CANDIDATES - len(fields)]]
+    learn(query, fields)
     texts = {d.clip_id: text_score(query, f, _CLIP_WEIGHTS) for d, f in zip(docs, fields, strict=True)}
     # Only the best RANKED by text go on to the row checks, counters and blend: text dominates
     # the blend, so a clip below them would not reach the first pages, and each one costs rows.
@@ -230,10 +233,11 @@ async def text_ranked_clips(*, index: SearchIndex, query: ParsedQuery, filters: 
 
 async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int | None, query: ParsedQuery,
                        filters: ClipFilters, semantic: bool = False, near: Neighbours | None = None,
-                       version: int | None = None) -> list[Ranked]:
+                       version: int | None = None, who: access.Viewer | None = None) -> list[Ranked]:
     """Every visible matching clip, best first. With ``semantic``, clips close in meaning join
     by reciprocal rank fusion (not for ``#tag``, ``@handle`` or quoted queries: those ask for
-    exactly that). With the index's ``version``, the text ranking may come from ``text_cache``."""
+    exactly that). With the index's ``version``, the text ranking may come from ``text_cache``;
+    ``who`` is the viewer's ``access.viewer`` when already read."""
     key = ("clips", _key(query), filters)
     cache = text_cache(services.db)
     cached = cache.get(version, key) if version is not None else None
@@ -249,7 +253,8 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
         meaning = [d.clip_id for d in await index.clips(close, filters=filters)]
     if not texts and not meaning:
         return []
-    who = await access.viewer(db=services.db, viewer_id=viewer_id)
+    if who is None:
+        who = await access.viewer(db=services.db, viewer_id=viewer_id)
     visible = await access.ranked_rows(db=services.db, who=who, clip_ids=list({*texts, *meaning}))
     if not visible:
         return []
@@ -270,10 +275,16 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
     return results
 
 
+_PAGE_ROWS = sa.select(Clip).where(Clip.id.in_(sa.bindparam("ids", expanding=True)))  # built once
+
+
 async def _rows(ranked: list[Ranked], *, services: Services) -> list[ClipResult]:
     """The full rows of a page of results (what the API shows of a clip). Read after the
     ranking's check: a clip that changed in between is dropped, never shown."""
-    rows = await clips_service.get_many(db=services.db, clip_ids=[r.clip_id for r in ranked])
+    if not ranked:
+        return []
+    async with services.db.read_session() as session:
+        rows = {c.id: c for c in await session.scalars(_PAGE_ROWS, {"ids": list({r.clip_id for r in ranked})})}
     return [ClipResult(rows[r.clip_id], r.owner_handle, r.score) for r in ranked
             if r.clip_id in rows and rows[r.clip_id].status == ClipStatus.ready.value
             and rows[r.clip_id].visibility == Visibility.public.value]
@@ -314,7 +325,8 @@ async def text_ranked_creators(*, index: SearchIndex, query: ParsedQuery, near: 
 
 async def ranked_creators(*, services: Services, index: SearchIndex, viewer_id: int | None,
                           query: ParsedQuery, near: Neighbours | None = None, version: int | None = None,
-                          limit: int = KIND_CANDIDATES) -> list[tuple[CreatorDocument, float]]:
+                          limit: int = KIND_CANDIDATES,
+                          hidden: frozenset[int] | None = None) -> list[tuple[CreatorDocument, float]]:
     key = ("creators", _key(query), limit)
     cache = text_cache(services.db)
     cached = cache.get(version, key) if version is not None else None
@@ -325,7 +337,7 @@ async def ranked_creators(*, services: Services, index: SearchIndex, viewer_id: 
         if version is not None:
             cache.put(version, key, scored)
     visible = await access.visible_creators(db=services.db, viewer_id=viewer_id,
-                                            user_ids=[c.user_id for c, _ in scored])
+                                            user_ids=[c.user_id for c, _ in scored], hidden=hidden)
     shown = [(c, round(s, 6)) for c, s in scored if c.user_id in visible]
     shown.sort(key=lambda cs: (-cs[1], cs[0].handle))
     return shown
@@ -364,19 +376,36 @@ async def search(*, services: Services, index: SearchIndex, viewer_id: int | Non
     if query.empty:
         raise Invalid("q: type at least one word, #hashtag or @handle")
     offset = _offset(cursor)
+    # Every read of the request in one session (``Database.shared_reads``): a dozen statements
+    # without a connection checkout and a commit each.
+    async with services.db.shared_reads():
+        page = await _search_page(services=services, index=index, viewer_id=viewer_id, query=query, kind=kind,
+                                  filters=filters, offset=offset, limit=limit, semantic=semantic)
+    if offset == 0 and (page.clips or page.creators or page.hashtags):
+        # Off the request path: the answer does not wait for the log's write (on SQLite, a
+        # write waits for the one writer), and a lost count only makes a suggestion later.
+        _count_query(region, query.text, services=services)
+    return page
+
+
+async def _search_page(*, services: Services, index: SearchIndex, viewer_id: int | None, query: ParsedQuery,
+                       kind: str, filters: ClipFilters, offset: int, limit: int, semantic: bool) -> SearchPage:
     page = SearchPage()
     near = Neighbours(index)  # typo neighbours, shared by clips, creators and hashtags
     version = await index.version()
+    who: access.Viewer | None = None  # read once, when clips or creators need it
     if kind in ("all", "clips"):
+        who = await access.viewer(db=services.db, viewer_id=viewer_id)
         clips = await ranked_clips(services=services, index=index, viewer_id=viewer_id, query=query, filters=filters,
-                                   semantic=semantic, near=near, version=version)
+                                   semantic=semantic, near=near, version=version, who=who)
         page.clips = await _rows(clips[offset:offset + limit], services=services)
         page.next_cursor = _cursor(offset + limit) if offset + limit < len(clips) else None
     side = SIDE_RESULTS if kind == "all" else limit
     pool = SIDE_CANDIDATES if kind == "all" else KIND_CANDIDATES
     if kind in ("all", "creators") and (kind != "all" or offset == 0) and not query.tags:
         creators = await ranked_creators(services=services, index=index, viewer_id=viewer_id, query=query,
-                                         near=near, version=version, limit=pool)
+                                         near=near, version=version, limit=pool,
+                                         hidden=who.hidden if who is not None else None)
         start = 0 if kind == "all" else offset
         page.creators = creators[start:start + side]
         if kind == "creators":
@@ -388,8 +417,4 @@ async def search(*, services: Services, index: SearchIndex, viewer_id: int | Non
         page.hashtags = tags[start:start + side]
         if kind == "hashtags":
             page.next_cursor = _cursor(offset + limit) if offset + limit < len(tags) else None
-    if offset == 0 and (page.clips or page.creators or page.hashtags):
-        # Off the request path: the answer does not wait for the log's write (on SQLite, a
-        # write waits for the one writer), and a lost count only makes a suggestion later.
-        _count_query(region, query.text, services=services)
     return page

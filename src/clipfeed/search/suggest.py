@@ -73,25 +73,29 @@ async def suggest(*, services: Services, index: SearchIndex, viewer_id: int | No
     if not last:
         return []
     sigil = stripped[0] if stripped[0] in "#@" else ""
-    # Completions depend on the index alone: kept per index version (``service.text_cache``). Who
-    # may be shown is decided on every request.
-    version = await index.version()
-    key = ("suggest", last, sigil, limit)
-    cache = text_cache(services.db)
-    cached = cache.get(version, key)
-    if isinstance(cached, list):
-        found: list[tuple[float, int, Kind, str, int]] = cached
-    else:
-        # A few more than asked: some creators may be hidden from this viewer.
-        found = await _completions(index, last, sigil, limit, limit + 5)
-        cache.put(version, key, found)
-    visible = await access.visible_creators(db=services.db, viewer_id=viewer_id,
-                                            user_ids=[u for *_, u in found if u])
-    scored: list[tuple[float, int, Kind, str]] = [(fit, count, kind, shown) for fit, count, kind, shown, user in found
-                                                  if not user or user in visible]
-    if not sigil:
-        for query, count in await querylog.popular(db=services.db, region=region, prefix=fold(stripped), limit=limit):
-            scored.append((1.0, count, "query", query))
+    # Every read in one session (``Database.shared_reads``).
+    async with services.db.shared_reads():
+        # Completions depend on the index alone: kept per index version (``service.text_cache``).
+        # Who may be shown is decided on every request.
+        version = await index.version()
+        key = ("suggest", last, sigil, limit)
+        cache = text_cache(services.db)
+        cached = cache.get(version, key)
+        if isinstance(cached, list):
+            found: list[tuple[float, int, Kind, str, int]] = cached
+        else:
+            # A few more than asked: some creators may be hidden from this viewer.
+            found = await _completions(index, last, sigil, limit, limit + 5)
+            cache.put(version, key, found)
+        visible = await access.visible_creators(db=services.db, viewer_id=viewer_id,
+                                                user_ids=[u for *_, u in found if u])
+        scored: list[tuple[float, int, Kind, str]] = [(fit, count, kind, shown)
+                                                      for fit, count, kind, shown, user in found
+                                                      if not user or user in visible]
+        if not sigil:
+            for query, count in await querylog.popular(db=services.db, region=region, prefix=fold(stripped),
+                                                       limit=limit):
+                scored.append((1.0, count, "query", query))
     scored.sort(key=lambda s: (-s[0], -s[1], s[3]))
     out: list[tuple[Kind, str, int]] = []
     for _, count, kind, shown in scored:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -146,6 +147,11 @@ async def _transaction(maker: async_sessionmaker[ClipfeedSession]) -> AsyncItera
         await session.commit()
 
 
+# The session ``Database.shared_reads`` opened: its database, the task that opened it, the session.
+_SHARED: ContextVar[tuple[Database, asyncio.Task[Any] | None, AsyncSession] | None] = ContextVar(
+    "clipfeed_shared_reads", default=None)
+
+
 class Database:
     """The main database plus the shard databases, with one router over the shards."""
 
@@ -171,6 +177,35 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def shared_reads(self) -> AsyncIterator[None]:
+        """Inside this block, ``read_session`` on this database gives one session (one
+        connection, one transaction) to the task that opened it: a request that reads in many
+        steps (a search: a dozen statements) checks a connection out, commits and hands it back
+        once, not once a step. Each statement still sees what is committed when it runs (the
+        default isolation on both engines); only reads belong here."""
+        held = _SHARED.get()
+        if held is not None and held[0] is self and held[1] is asyncio.current_task():
+            yield
+            return
+        async with self.session() as session:
+            token = _SHARED.set((self, asyncio.current_task(), session))
+            try:
+                yield
+            finally:
+                _SHARED.reset(token)
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads: the one ``shared_reads`` holds for the calling task, else one
+        of its own (like ``session``)."""
+        held = _SHARED.get()
+        if held is not None and held[0] is self and held[1] is asyncio.current_task():
+            yield held[2]
+            return
+        async with self.session() as session:
+            yield session
+
+    @asynccontextmanager
     async def shard_session(self, key: int) -> AsyncIterator[AsyncSession]:
         """A session on the shard that holds ``key``'s rows."""
         index = self.router.database_for(key)
@@ -184,6 +219,17 @@ class Database:
     async def shard_session_at(self, index: int) -> AsyncIterator[AsyncSession]:
         """A session on shard database ``index`` (scatter-gather reads)."""
         async with _transaction(self._shard_sessions[index]) as session:
+            yield session
+
+    @asynccontextmanager
+    async def shard_read_session(self, index: int) -> AsyncIterator[AsyncSession]:
+        """A session for reads on shard database ``index``: with no shard databases of their
+        own, the shards are the main database and ``read_session``'s session serves."""
+        if not self.shard_urls:
+            async with self.read_session() as session:
+                yield session
+            return
+        async with self.shard_session_at(index) as session:
             yield session
 
     @property
