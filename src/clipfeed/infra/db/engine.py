@@ -181,8 +181,9 @@ class Database:
         """Inside this block, ``read_session`` on this database gives one session (one
         connection, one transaction) to the task that opened it: a request that reads in many
         steps (a search: a dozen statements) checks a connection out, commits and hands it back
-        once, not once a step. Each statement still sees what is committed when it runs (the
-        default isolation on both engines); only reads belong here."""
+        once, not once a step. On PostgreSQL (read committed) each statement sees what is
+        committed when it runs; on SQLite the block reads one snapshot, taken at its first
+        read. Only reads belong here."""
         held = _SHARED.get()
         if held is not None and held[0] is self and held[1] is asyncio.current_task():
             yield
