@@ -47,12 +47,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The first connection's bound. A refused port fails at once whatever it is; this is for a
-# server that answers slowly (a loaded machine took over 3 s to complete the handshake).
+# The first connection's bound, for a server that answers slowly (a loaded machine took over
+# 3 s to complete the handshake). A port that refuses fails at once (see ``_reachable``).
 CONNECT_TIMEOUT_S = 5
 API_TIMEOUT_S = 5.0
 # JetStream's own header: publishes with the same ID within the duplicate window are stored once.
 MESSAGE_ID = "Nats-Msg-Id"
+
+
+async def _reachable(servers: list[str]) -> bool:
+    """Whether any of ``servers`` accepts a TCP connection. nats-py retries a refused port until
+    its bound runs out; a refused port is a clear answer, so it is asked first."""
+    for server in servers:
+        parts = urlsplit(server)
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, parts.port or 4222),
+                                               CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError):
+            continue
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+        return True
+    return False
 
 
 class JetStreamEventLog:
@@ -79,6 +96,8 @@ class JetStreamEventLog:
         async def quiet(exc: Exception) -> None:  # the adapter reports failures as exceptions
             log.debug("nats: %s", exc)
 
+        if not await _reachable(servers):
+            raise Unavailable(f"cannot connect to NATS at {', '.join(servers)}: no server accepts a connection")
         try:
             # Reconnect forever once connected (servers restart); bound only the first attempt.
             await asyncio.wait_for(nc.connect(servers, name="clipfeed", connect_timeout=CONNECT_TIMEOUT_S,
