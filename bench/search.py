@@ -3,14 +3,15 @@ the same run: the bare ``/healthz`` through the same HTTP stack, and a ``LIKE '%
 the same documents straight on the database (no HTTP: what a naive search would cost).
 
     .venv/bin/python bench/search.py [--clips 100000] [--users 20000] [--rate 50] [--seconds 20]
-                                     [--engines sqlite,postgres]
+                                     [--engines sqlite,postgres] [--processes 1]
 
 Set-up per engine (indexing timed): a scratch SQLite file or PostgreSQL database, users and
 ready public clips inserted in bulk (captions of 4-10 words drawn Zipf-wise from 3,000
 synthetic words, 1-3 of 500 hashtags), then ``clipfeed search reindex``'s rebuild (lexical,
 with the typo neighbourhood of every word;
 the semantic vectors are measured by the relevance set in tests/search). Then ``clipfeed
-serve`` starts as its own process and the open-loop load generator of ``bench/feed.py`` sends
+serve`` starts as its own process (``--processes`` API processes sharing the port) and the
+open-loop load generator of ``bench/feed.py`` sends
 each scenario at ``--rate``: search (a mix of words, typos, prefixes, two-word, ``#tag`` and
 ``@handle`` queries, ``mode=lexical``) and suggest (2-6 letter prefixes, some with a typo).
 The machine's load shifts the figures: ``uptime`` is printed before and after, and the
@@ -156,10 +157,18 @@ def suggest_queries(rng: np.random.Generator, words: list[str], count: int) -> l
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used: unlike latency, barely moved by what else
-    the machine runs, so the per-request cost is comparable across runs on a shared machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system) a process and its live children (the API processes of
+    ``serve --processes N``) have used: unlike latency, barely moved by what else the machine
+    runs, so the per-request cost is comparable across runs on a shared machine."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # itself, or a child
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def run_engine(engine: str, args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, dict[str, float]]:
@@ -182,7 +191,8 @@ def run_engine(engine: str, args: argparse.Namespace, stack: contextlib.ExitStac
     searches = search_queries(rng, words, tags, handles, count)
     results["LIKE '%q%' (database, sequential)"] = asyncio.run(
         like_baseline(env, [q.lstrip("#@") for q in searches[:200]]))
-    server = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "serve", "--port", str(port),
+                               "--processes", str(args.processes)],
                               env={**os.environ, **env}, stdout=subprocess.DEVNULL)
     try:
         wait_for_port(port, server, timeout=60)
@@ -209,6 +219,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0, help="per scenario")
     parser.add_argument("--engines", default="sqlite,postgres")
+    parser.add_argument("--processes", type=int, default=1, help="API processes of clipfeed serve (one per core)")
     args = parser.parse_args()
     print(f"load before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     table: dict[str, dict[str, dict[str, float]]] = {}
