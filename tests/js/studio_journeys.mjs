@@ -123,14 +123,17 @@ await journey("moderator_rejects", async () => {
   await review.getByRole("button", { name: "Add its fingerprint to the blocklist" }).click();
   await page.getByText("Added to the blocklist.").waitFor();
   await page.locator("h1").click();
+  const decidedCase = `.queue button.case[data-case="${setup.caseId}"]`;
+  const listedBefore = await page.locator(decidedCase).count();
   const decided = page.waitForResponse((r) => r.url().includes("/reject") && r.request().method() === "POST");
   await page.keyboard.press("r");
   const rejectStatus = (await decided).status();
   await page.getByText("Rejected.").first().waitFor();
-  // The decided case leaves the queue once the console has read it again.
-  await page.waitForFunction(() => document.querySelectorAll(".queue button.case").length === 0, null,
+  // The decided case leaves the queue. (Other cases may come meanwhile: the blocklist entry
+  // just added is checked against clips in the background.)
+  await page.waitForFunction((s) => document.querySelectorAll(s).length === 0, decidedCase,
     { timeout: 15000 }).catch(() => {});
-  const queueAfter = await page.locator(".queue button.case").count();
+  const queueAfter = await page.locator(decidedCase).count();
 
   await page.getByRole("link", { name: "Blocklist" }).click();
   await page.locator("ul.entries li").first().waitFor();
@@ -164,7 +167,7 @@ await journey("moderator_rejects", async () => {
     if (inFeed) await page.waitForTimeout(500);
   }
   await ctx.close();
-  return { reports, asked, rejectStatus, queueAfter, blocklist, audit, inFeed, suspended, reinstated,
+  return { reports, asked, rejectStatus, listedBefore, queueAfter, blocklist, audit, inFeed, suspended, reinstated,
     violations: [...violations, ...blocklistViolations, ...accountsViolations, ...auditViolations],
     errors: page.errors };
 });

@@ -177,7 +177,7 @@ def test_a_moderator_rejects_a_reported_clip_and_it_leaves_the_feed_and_suspends
     result = seen(journeys, "moderator_rejects")
     assert any(NOTE in text and "@rita_reports" in text for text in result["reports"]), result["reports"]
     assert result["asked"] == "Write a reason first: the creator will see it."
-    assert result["rejectStatus"] == 200 and result["queueAfter"] == 0
+    assert (result["listedBefore"], result["rejectStatus"], result["queueAfter"]) == (1, 200, 0)  # listed, then gone
     assert any("Spam: sells followers" in text and "@mod_mona" in text for text in result["blocklist"])
     assert ["@mod_mona", "rejected", world["case"], "Spam: sells followers"] in [row[1:] for row in result["audit"]]
     assert result["inFeed"] is False
