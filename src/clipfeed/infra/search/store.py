@@ -290,21 +290,13 @@ class SqlSearchIndex(ABC):
         if not terms:
             return []
         async with self.db.read_session() as session:
-            ids = await self._creator_ids(session, terms, limit)
-            if not ids:
-                return []
-            rows = {r[0]: r for r in (await session.execute(_CREATORS, {"ids": ids})).all()}
-        return [CreatorDocument(int(r[0]), r[1], r[2], r[3]) for r in (rows.get(i) for i in ids) if r is not None]
+            return await _creators_in_order(session, await self._creator_ids(session, terms, limit))
 
     async def creators_starting(self, prefix: str, *, limit: int) -> list[CreatorDocument]:
         if not prefix:
             return []
         async with self.db.read_session() as session:
-            ids = await self._handles_starting(session, fold(prefix), limit)
-            if not ids:
-                return []
-            rows = {r[0]: r for r in (await session.execute(_CREATORS, {"ids": ids})).all()}
-        return [CreatorDocument(int(r[0]), r[1], r[2], r[3]) for r in (rows.get(i) for i in ids) if r is not None]
+            return await _creators_in_order(session, await self._handles_starting(session, fold(prefix), limit))
 
     async def hashtags_starting(self, prefix: str, *, limit: int) -> list[HashtagCount]:
         if not prefix:
@@ -339,3 +331,11 @@ class SqlSearchIndex(ABC):
                 return []
             rows = dict((await session.execute(_HASHTAGS, {"ids": names})).all())
         return [HashtagCount(t, rows[t]) for t in names if t in rows]
+
+
+async def _creators_in_order(session: AsyncSession, ids: list[int]) -> list[CreatorDocument]:
+    """The creators ``ids`` names, in that order (an ID gone meanwhile is left out)."""
+    if not ids:
+        return []
+    rows = {r[0]: r for r in (await session.execute(_CREATORS, {"ids": ids})).all()}
+    return [CreatorDocument(int(r[0]), r[1], r[2], r[3]) for r in (rows.get(i) for i in ids) if r is not None]
