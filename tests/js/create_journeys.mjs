@@ -464,6 +464,7 @@ await journey("hold_to_record_and_reload", async () => {
   await page.locator(".editor").first().waitFor();
   await page.getByRole("button", { name: "Back" }).first().click(); // to the camera
   await page.getByRole("button", { name: "Discard all takes" }).click();
+  await page.locator(".takes").waitFor({ state: "detached" }); // the list empties once they are off the device
   const takesAfterDiscard = await page.locator(".takes li").count();
   await page.reload();
   await page.getByRole("button", { name: "Start recording" }).waitFor();

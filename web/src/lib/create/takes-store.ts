@@ -1,7 +1,7 @@
 // Recorded takes kept on the device (IndexedDB, through idb-keyval) until they are posted or
 // deleted, so a reload, a crash or a closed tab loses no recording. Each take is stored under
 // its owner's id and its number; a person sees only their own takes on a shared device.
-import { createStore, del, entries, set, type UseStore } from "idb-keyval";
+import { createStore, del, delMany, entries, set, type UseStore } from "idb-keyval";
 
 import type { Take } from "./recording";
 
@@ -46,6 +46,8 @@ export async function keptTakes(owner: string): Promise<StoredTake[]> {
   }
 }
 
+/** Forgets every take of the owner in one transaction: all of them or, if the tab dies first, none. */
 export async function forgetAllTakes(owner: string): Promise<void> {
-  for (const take of await keptTakes(owner)) await forgetTake(owner, take.id);
+  const keys = (await keptTakes(owner)).map((take) => keyOf(owner, take.id));
+  await delMany(keys, takesStore()).catch(() => undefined);
 }

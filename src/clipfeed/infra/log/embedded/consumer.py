@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# How often an idle fetch looks for records appended by other processes (same-process appends
-# wake it at once).
-POLL_S = 0.025
+# How often an idle fetch looks again by itself: for records that time alone makes deliverable
+# (a retry's delay over, another member's lease lapsed). Appends wake it at once: this
+# process's through the writer, other processes' through the log's watcher (``log.WATCH_S``).
+IDLE_POLL_S = 0.25
 
 
 class EmbeddedConsumer:
@@ -74,7 +75,7 @@ class EmbeddedConsumer:
             if remaining <= 0:
                 return []
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), min(remaining, POLL_S))
+                await asyncio.wait_for(signal.wait(), min(remaining, IDLE_POLL_S))
 
     async def ack(self, record: Record) -> None:
         await self.ack_many([record])

@@ -27,7 +27,7 @@ from clipfeed.infra.log import OutgoingRecord, Position, Record, TopicSpec, part
 from clipfeed.infra.log.embedded import groups as groups
 from clipfeed.infra.log.embedded import store as store
 from clipfeed.infra.log.embedded.store import to_record
-from clipfeed.infra.log.embedded.writer import Reader, Writer
+from clipfeed.infra.log.embedded.writer import Reader, Watcher, Writer
 from clipfeed.infra.log.membership import default_member_id
 from clipfeed.infra.log.names import check_group, check_topic
 
@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 DB_NAME = "events.sqlite3"
 RETENTION_EVERY_S = 60.0
 TAIL_BATCH = 500
-TAIL_POLL_S = 0.05
+TAIL_POLL_S = 0.25  # the watcher wakes a tail on other processes' commits; this is a backstop
+WATCH_S = 0.025  # how soon another process's append is noticed
 
 
 def encode_headers(headers: dict[str, str] | None) -> bytes | None:
@@ -57,6 +58,7 @@ class EmbeddedEventLog:
         self._tail_signals: dict[str, set[asyncio.Event]] = {}
         self._writer = Writer(self._path, self._on_commit)
         self._reader = Reader(self._path)
+        self._watcher: Watcher | None = None  # started once the file exists (``open``)
         self._topics: dict[str, store.TopicRow] = {}
         self._round_robin: dict[str, int] = {}
         self._consumers: set[EmbeddedConsumer] = set()
@@ -72,6 +74,7 @@ class EmbeddedEventLog:
         directory.mkdir(parents=True, exist_ok=True)
         event_log = cls(directory)
         await event_log._writer.submit(store.create_schema)
+        event_log._watcher = Watcher(event_log._path, WATCH_S, event_log._on_foreign_commit)
         return event_log
 
     # -- topics and appends ----------------------------------------------------------------
@@ -140,7 +143,7 @@ class EmbeddedEventLog:
                         positions[row[0]] = row[1] + 1
                         yield to_record(topic, row)
                     if not rows:
-                        # Woken at once by this process's appends; other processes' are polled.
+                        # Woken at once by this process's appends, and by the watcher for others'.
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(signal.wait(), TAIL_POLL_S)
             finally:
@@ -209,6 +212,8 @@ class EmbeddedEventLog:
         for member in list(self._consumers):
             with contextlib.suppress(Exception):
                 await member.close()
+        if self._watcher is not None:
+            await asyncio.to_thread(self._watcher.close)
         await asyncio.to_thread(self._writer.close)
         await asyncio.to_thread(self._reader.close)
 
@@ -250,6 +255,13 @@ class EmbeddedEventLog:
     def _on_commit(self, topics: set[str]) -> None:  # runs on the writer thread
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._wake, topics)
+
+    def _on_foreign_commit(self) -> None:  # runs on the watcher thread
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._wake_all)
+
+    def _wake_all(self) -> None:
+        self._wake(set(self._signals) | set(self._tail_signals))
 
     def _wake(self, topics: set[str]) -> None:
         for topic in topics:

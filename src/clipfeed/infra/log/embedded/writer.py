@@ -37,7 +37,19 @@ LOCKED_PATIENCE_S = 60.0
 
 def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
-    conn.execute("PRAGMA journal_mode=WAL")
+    # Turning a new file to WAL takes an exclusive lock that SQLite's busy handler does not
+    # wait for: two connections opening a fresh log at once (two processes, or the writer and
+    # the watcher) would see "locked". Asked again until the file is in WAL mode.
+    deadline = time.monotonic() + LOCKED_PATIENCE_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc) or time.monotonic() >= deadline:
+                conn.close()
+                raise
+            time.sleep(random.uniform(0.01, 0.1))
     # FULL: the WAL is fsynced at every commit, so an acknowledged append survives power loss,
     # not only a killed process.
     conn.execute("PRAGMA synchronous=FULL")
@@ -89,7 +101,11 @@ class Writer:
             self._thread.join()
 
     def _run(self) -> None:
-        conn = connect(self._path)
+        try:
+            conn = connect(self._path)
+        except sqlite3.Error as exc:  # callers are told, rather than left waiting on a dead thread
+            self._fail_all(_translate(exc))
+            return
         try:
             stop = False
             while not stop:
@@ -109,6 +125,17 @@ class Writer:
                 self._commit(conn, batch)
         finally:
             conn.close()
+
+    def _fail_all(self, exc: BaseException) -> None:
+        self._closed = True
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None:
+                with contextlib.suppress(RuntimeError):
+                    job.future.get_loop().call_soon_threadsafe(_settle, [(job.future, None, exc)])
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         try:
@@ -168,6 +195,42 @@ def _settle(settled: list[tuple[asyncio.Future[Any], Any, Any]]) -> None:
             future.set_exception(exc)
         else:
             future.set_result(result)
+
+
+class Watcher:
+    """Notices commits of *other* connections to the file (other processes, or this process's
+    writer) by polling ``PRAGMA data_version`` on a connection of its own, a read of SQLite's
+    shared memory that touches no table: so a process's consumers learn of another process's
+    appends within ``every`` seconds without each of them querying the log that often. Written
+    here because SQLite offers no cross-process notification (no LISTEN as in PostgreSQL)."""
+
+    def __init__(self, path: Path, every: float, on_change: Callable[[], None]) -> None:
+        self._path = path
+        self._every = every
+        self._on_change = on_change
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"eventlog-watcher:{path.name}", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        # A plain connection: the writer has made the file and turned it to WAL.
+        conn = sqlite3.connect(self._path, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+        try:
+            seen = None
+            while not self._stop.wait(self._every):
+                try:
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                except sqlite3.Error:  # a passing I/O problem: the consumers' slow poll still runs
+                    continue
+                if seen is not None and version != seen:
+                    self._on_change()
+                seen = version
+        finally:
+            conn.close()
 
 
 class Reader:
