@@ -109,6 +109,8 @@ NOTES: dict[str, str] = {
     "media_chunk_s": "length of those chunks (about)",
     "media_extra_codecs": "`hevc`, `av1`: extra renditions beside the H.264 ladder "
     "([Media pipeline](../design/media-pipeline.md))",
+    "media_passthrough": "copy an upload that already is the top H.264 rendition instead of encoding that "
+    "rung again ([Media pipeline](../design/media-pipeline.md#passing-the-top-rung-through))",
     "blocklist_max_file_bytes": "largest file a moderator may upload to the blocklist",
     "metadata_languages": "ISO 639-1 codes the caption language detector chooses from",
     "embedding_threads": "torch threads for the caption embedding (the ladder needs the other cores)",
@@ -194,7 +196,7 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("Accounts", ("access_token", "refresh_token", "login_", "register_", "avatar_")),
     ("Uploads", ("upload_",)),
     ("Media pipeline", ("media_work_dir", "media_ack", "media_max", "media_chunk", "media_extra",
-                        "metadata_", "embedding_")),
+                        "media_passthrough", "metadata_", "embedding_")),
     ("Moderation and screening", ("moderation_", "screening_", "blocklist_")),
     ("Social and notifications", ("social_", "idempotency_", "notifications_")),
     ("Delivery", ("media_signing", "media_url", "edge", "placement_")),

@@ -197,6 +197,7 @@ class Settings(BaseSettings):
     media_chunk_after_s: float = 60.0
     media_chunk_s: float = 30.0
     media_extra_codecs: CsvList = Field(default_factory=list)  # hevc, av1
+    media_passthrough: bool = True  # copy the source as the top rung when it already is one
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -196,6 +196,9 @@ class MediaChunk(Payload):
     master_key: str
     edits: dict[str, Any] | None = None
     extra_codecs: list[str] = Field(default_factory=list)
+    # The job copies the top rung from the source (media/passthrough.py): chunks encode the
+    # others. Decided once by the job, so every chunk of it holds the same rungs.
+    copy_top: bool = False
 
 
 class MediaRetranscode(Payload):

@@ -7,7 +7,9 @@ record per chunk; any media worker (this one included) encodes a chunk's whole l
 FFmpeg run (same filter graph, keyframes forced from the chunk's start) and stores it at
 ``clips/{id}/work/{job}/chunks/{n}/ladder.mp4`` with a ``done.json`` beside it. The job encodes
 the sound track meanwhile, waits for every chunk, then joins them with FFmpeg's concat demuxer
-into the same CMAF segments as a single run (stream copy: no second encode).
+into the same CMAF segments as a single run (stream copy: no second encode). When the job copies
+the top rung from the source (``Plan.copy_top``), chunks hold only the lower rungs and the join
+takes the top one from the source, copied as well.
 
 Crash behaviour: chunk results are keyed by job and index, so a redelivered job or chunk
 reuses what is already stored and a duplicate chunk encode overwrites identical output; the
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,7 +58,8 @@ async def encode_in_chunks(job: Job, plan: transcode.Plan, workdir: Path, outdir
             payload = contract.MediaChunk(clip_id=job.clip_id, job=job.event_id, index=index, start=start,
                                           length=length, master_key=job.master_key,
                                           edits=job.edits.model_dump(mode="json"),
-                                          extra_codecs=list(services.settings.media_extra_codecs))
+                                          extra_codecs=list(services.settings.media_extra_codecs),
+                                          copy_top=plan.copy_top)
             event = contract.MEDIA_CHUNK.event(id=services.ids.next_id(), key=job.clip_id, payload=payload)
             await services.log.append(contract.MEDIA_CHUNK.topic, event.encode(), key=event.key.encode())
     audio = workdir / "audio.mp4"
@@ -102,7 +106,9 @@ async def encode_audio(plan: transcode.Plan, target: Path) -> None:
 
 async def encode_chunk(plan: transcode.Plan, index: int, start: float, length: float, workdir: Path,
                        target: Path) -> Report:
-    """One chunk's whole ladder in one FFmpeg run, one video stream per rendition."""
+    """One chunk's ladder in one FFmpeg run, one video stream per encoded rendition (a copied
+    top rung is left to the join)."""
+    plan = replace(plan, rungs=plan.encoded, copy_top=False)
     graph, labels = transcode.ladder_graph(plan)
     maps = [arg for label in labels for arg in ("-map", f"[{label}]")]
     args = [*transcode.input_args(plan, start=start, length=length, with_background=False),
@@ -114,14 +120,17 @@ async def encode_chunk(plan: transcode.Plan, index: int, start: float, length: f
 async def join(plan: transcode.Plan, parts: list[Path], audio: Path | None, outdir: Path, workdir: Path) -> None:
     listing = workdir / "chunks.txt"
     listing.write_text("".join(f"file '{p}'\n" for p in parts))
-    names = [r.name for r in plan.rungs]
+    names = plan.output_folders
     for name in names + (["audio"] if audio else []):
         (outdir / name).mkdir(parents=True, exist_ok=True)
     args = ["-f", "concat", "-safe", "0", "-i", str(listing)]
-    maps = [arg for i in range(len(names)) for arg in ("-map", f"0:v:{i}")]
+    maps = [arg for i in range(len(plan.encoded)) for arg in ("-map", f"0:v:{i}")]
+    if plan.copy_top:  # read as the single run reads it, so both give the same packets
+        args += transcode.input_args(plan, with_background=False)
+        maps = ["-map", "1:v:0", *maps]
     if audio is not None:
         args += ["-i", str(audio)]
-        maps += ["-map", "1:a:0"]
+        maps += ["-map", f"{2 if plan.copy_top else 1}:a:0"]
     await run([*args, *maps, "-c", "copy", *transcode.hls_args(outdir, names, has_audio=audio is not None)],
               timeout=1800)
 
@@ -148,6 +157,7 @@ class ChunkProcessor(LongJobProcessor):
             await blobs.download(chunk.master_key, source)
             plan = transcode.make_plan(await prober.probe(source), source, edit_lists.parse(chunk.edits),
                                        extra_codecs=tuple(chunk.extra_codecs))
+            plan = replace(plan, copy_top=chunk.copy_top)  # the job's decision (passthrough.py)
             target = workdir / "ladder.mp4"
             report = await encode_chunk(plan, index, chunk.start, chunk.length, workdir, target)
             await blobs.put_file(prefix + "ladder.mp4", target, content_type="video/mp4")

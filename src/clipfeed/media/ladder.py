@@ -7,6 +7,7 @@ Rungs are named by their *short* side, so a portrait 1080x1920 clip and a landsc
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -142,3 +143,19 @@ def fallback(rungs: list[Rendition]) -> Rendition:
 
 def gop_frames(fps: Fraction) -> int:
     return max(1, round(GOP_S * fps))
+
+
+def keyframe_times(duration: float) -> list[float]:
+    """The times ``KEYFRAMES_FIRST_CHUNK`` forces keyframes at in a clip of ``duration``
+    seconds: 0, FIRST_SEGMENT_S, then every GOP_S."""
+    times = [0.0]
+    at = float(FIRST_SEGMENT_S)
+    while at < duration:
+        times.append(at)
+        at += GOP_S
+    return times
+
+
+def first_frame_at(time: float, fps: Fraction) -> int:
+    """The frame a keyframe forced at ``time`` falls on: the first at or after it."""
+    return math.ceil(Fraction(time) * fps)

@@ -29,7 +29,7 @@ import structlog
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
 from clipfeed.infra.blobs import BlobNotFound
-from clipfeed.media import fencing, jobstate, results, transcode
+from clipfeed.media import fencing, jobstate, passthrough, results, transcode
 from clipfeed.media import probe as prober
 from clipfeed.media.ffmpeg import FFmpegError, Report
 from clipfeed.media.job import Job
@@ -87,6 +87,9 @@ async def _run(job: Job, clip: Clip, workdir: Path, *, services: Services) -> st
         return await results.reject(job, clip, str(exc), quality=None, services=services)
 
     if not state.done("transcoded"):
+        verdict = await passthrough.decide(probe, plan, enabled=settings.media_passthrough)
+        log.info("media.passthrough", clip_id=job.clip_id, copy_top=verdict.copy, reason=verdict.reason)
+        plan = replace(plan, copy_top=verdict.copy)
         await fencing.check()
         await jobstate.save(blobs, job.clip_id, state)  # marks the job current (chunk workers check)
         try:
@@ -132,7 +135,7 @@ async def _transcode(job: Job, plan: transcode.Plan, workdir: Path, progress: Pr
     await progress.stage("transcoding", 5)
     outdir = workdir / "out"
     publisher = Publisher(blobs, f"clips/{job.clip_id}/", outdir, plan.rungs, plan.fps, plan.has_audio,
-                          on_preview=progress.preview)
+                          on_preview=progress.preview, copy_top=plan.copy_top)
     video_report: Report
     if plan.duration > settings.media_chunk_after_s:
         from clipfeed.media import chunks
@@ -147,8 +150,9 @@ async def _transcode(job: Job, plan: transcode.Plan, workdir: Path, progress: Pr
     media = await publisher.finish(plan.duration, workdir)
     top = next(r for r in plan.rungs if r.profile.codec == "h264")
     log.info("media.transcoded", clip_id=job.clip_id, renditions=[r.name for r in plan.rungs],
-             flags=quality.flags, objects=len(publisher.written))
+             top_copied=plan.copy_top, flags=quality.flags, objects=len(publisher.written))
     return {"media": media, "quality": quality.as_dict(), "objects": len(publisher.written),
+            "top_copied": plan.copy_top,
             "technical": {"duration_ms": int(plan.duration * 1000), "width": top.width, "height": top.height}}
 
 

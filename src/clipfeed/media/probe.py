@@ -136,11 +136,12 @@ def parse(report: dict[str, Any]) -> Probe:
                  size=int(fmt.get("size") or 0), bit_rate=_int(fmt.get("bit_rate")), video=video, audio=audio)
 
 
-async def probe(path: Path, *, timeout: float = 60.0) -> Probe:
-    """ffprobe's view of ``path``; ``ProbeError`` when FFmpeg cannot read it."""
+async def ffprobe_json(path: Path, *args: str, timeout: float = 60.0) -> dict[str, Any]:
+    """ffprobe's JSON report of ``path`` for the sections ``args`` ask for (``-show_format``,
+    ``-show_entries ...``); ``ProbeError`` when FFmpeg cannot read it."""
     proc = await asyncio.create_subprocess_exec(
-        "ffprobe", "-v", "error", "-hide_banner", "-print_format", "json", "-show_format", "-show_streams",
-        str(path), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "ffprobe", "-v", "error", "-hide_banner", "-print_format", "json", *args, str(path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError as exc:
@@ -153,6 +154,19 @@ async def probe(path: Path, *, timeout: float = 60.0) -> Probe:
         reason = lines[-1].replace(f"{path}: ", "") if lines else "unknown format"
         raise ProbeError(f"not a readable video file ({reason})")
     try:
-        return parse(json.loads(out))
+        # A packet list runs to megabytes: parsed off the event loop.
+        report = await asyncio.to_thread(json.loads, out)
+    except ValueError as exc:
+        raise ProbeError("not a readable video file") from exc
+    if not isinstance(report, dict):
+        raise ProbeError("not a readable video file")
+    return report
+
+
+async def probe(path: Path, *, timeout: float = 60.0) -> Probe:
+    """ffprobe's view of ``path``; ``ProbeError`` when FFmpeg cannot read it."""
+    report = await ffprobe_json(path, "-show_format", "-show_streams", timeout=timeout)
+    try:
+        return parse(report)
     except (ValueError, KeyError) as exc:
         raise ProbeError("not a readable video file") from exc

@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from clipfeed.infra.blobs import BlobStore
-from clipfeed.media import ladder, packaging
+from clipfeed.media import ladder, packaging, regroup
 from clipfeed.media.ladder import Rendition
 from clipfeed.media.packaging import Track
 
@@ -33,6 +33,7 @@ class Publisher:
     fps: Fraction
     has_audio: bool
     on_preview: Callable[[str], Awaitable[None]] | None = None
+    copy_top: bool = False           # the top rung is copied: its segments are regrouped first
     written: set[str] = field(default_factory=set)
     _previewed: bool = False
     _gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(UPLOADS_AT_ONCE))
@@ -52,6 +53,9 @@ class Publisher:
         self.written.add(self.key(relative))
 
     def tracks(self) -> tuple[list[Track], Track | None]:
+        if self.copy_top:
+            top = self.rungs[0].name
+            regroup.regroup(self.outdir / regroup.parts_folder(top), self.outdir / top, self.fps)
         videos = [packaging.read_track(self.outdir / r.name, r) for r in self.rungs]
         audio = packaging.read_track(self.outdir / packaging.AUDIO_DIR) if self.has_audio else None
         return videos, audio

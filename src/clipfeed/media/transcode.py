@@ -3,7 +3,9 @@ and feeds a ``split`` into every rendition's encoder; the HLS muxer cuts CMAF (f
 at the shared keyframes. Long clips are encoded as chunks (``chunks.py``) and joined here.
 
 Rungs are scaled from a rendition twice their size when there is one, else from the full-size
-frames (see ``ladder_graph``); black/frozen detection runs on the smallest rung's frames.
+frames (see ``ladder_graph``); black/frozen detection runs on the smallest rung's frames. When
+the source already is the top rung (``passthrough.py``), that rung is its video stream copied
+(``Plan.copy_top``) and only the lower rungs are encoded.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from clipfeed.media import ladder
+from clipfeed.media import ladder, regroup
 from clipfeed.media.edits import EditList
 from clipfeed.media.ffmpeg import ProgressCallback, Report, run
 from clipfeed.media.ladder import Rendition
@@ -40,10 +42,24 @@ class Plan:
     source_audio: bool      # the source has a sound track we keep
     background: Path | None  # local copy of the background track, if any
     gain_db: float = 0.0    # loudness normalisation gain (from the probing pass)
+    copy_top: bool = False  # the top rung (rungs[0], H.264) is the source's video stream, copied
 
     @property
     def has_audio(self) -> bool:
         return self.source_audio or self.background is not None
+
+    @property
+    def encoded(self) -> tuple[Rendition, ...]:
+        """The rungs FFmpeg encodes: all of them, or all but a copied top rung."""
+        return self.rungs[1:] if self.copy_top else self.rungs
+
+    @property
+    def output_folders(self) -> list[str]:
+        """FFmpeg's folder for each rung; a copied rung's segments are regrouped from its own."""
+        names = [r.name for r in self.rungs]
+        if self.copy_top:
+            names[0] = regroup.parts_folder(names[0])
+        return names
 
 
 def make_plan(probe: Probe, source: Path, edits: EditList, *, extra_codecs: tuple[str, ...] = (),
@@ -144,12 +160,14 @@ def audio_chain(plan: Plan, *, measure: bool = False, out: str = "aout") -> str:
 
 
 def ladder_graph(plan: Plan, *, source: str = "src", detect: bool = True) -> tuple[str, list[str]]:
-    """Scalers from ``source`` into one labelled output per rendition (in ``plan.rungs`` order);
-    returns the graph and the output labels. A rung is scaled from a smaller rung when one is at
-    least twice its size (720 -> 360, 480 -> 240: a clean 2:1 step, cheaper than from 1080),
-    else from the full-size frames: chained 1.5:1 steps cost up to 0.5 dB (bench/RESULTS.md)."""
-    sizes = sorted({(r.width, r.height) for r in plan.rungs}, key=lambda s: -s[0] * s[1])
-    labels = {r.name: f"r{i}" for i, r in enumerate(plan.rungs)}
+    """Scalers from ``source`` into one labelled output per encoded rendition (in
+    ``plan.encoded`` order); returns the graph and the output labels. A rung is scaled from a
+    smaller rung when one is at least twice its size (720 -> 360, 480 -> 240: a clean 2:1 step,
+    cheaper than from 1080), else from the full-size frames: chained 1.5:1 steps cost up to
+    0.5 dB (bench/RESULTS.md)."""
+    rungs = plan.encoded
+    sizes = sorted({(r.width, r.height) for r in rungs}, key=lambda s: -s[0] * s[1])
+    labels = {r.name: f"r{i}" for i, r in enumerate(rungs)}
     node = {size: (source if size == plan.size else f"s{i}") for i, size in enumerate(sizes)}
     parent: dict[tuple[int, int], str] = {}
     for i, (w, h) in enumerate(sizes):
@@ -158,7 +176,7 @@ def ladder_graph(plan: Plan, *, source: str = "src", detect: bool = True) -> tup
         halves = [big for big in sizes[:i] if big[0] >= 2 * w and big[1] >= 2 * h and node[big] != source]
         parent[(w, h)] = node[halves[-1]] if halves else source
     taps: dict[str, list[str]] = {name: [] for name in {source, *node.values()}}
-    for rung in plan.rungs:
+    for rung in rungs:
         taps[node[(rung.width, rung.height)]].append(labels[rung.name])
     parts: list[str] = []
     for size in sizes:
@@ -174,13 +192,18 @@ def ladder_graph(plan: Plan, *, source: str = "src", detect: bool = True) -> tup
             parts.insert(0, f"[{name}]null[{outs[0]}]")
         elif outs:
             parts.insert(0, f"[{name}]split={len(outs)}{''.join(f'[{t}]' for t in outs)}")
-    return ";".join(parts), [labels[r.name] for r in plan.rungs]
+    return ";".join(parts), [labels[r.name] for r in rungs]
 
 
 def encoder_args(plan: Plan, *, first_chunk: bool = True) -> list[str]:
+    """Per video output stream, in ``plan.rungs`` order: ``copy`` for a copied top rung, else
+    its encoder with the ladder's keyframes forced."""
     gop = ladder.gop_frames(plan.fps)
-    args: list[str] = []
+    keyframes = ladder.KEYFRAMES_FIRST_CHUNK if first_chunk else ladder.KEYFRAMES_LATER_CHUNK
+    args: list[str] = ["-c:v:0", "copy"] if plan.copy_top else []
     for i, rung in enumerate(plan.rungs):
+        if plan.copy_top and i == 0:
+            continue
         p = rung.profile
         rate = p.maxrate(plan.fps)
         spec = f"v:{i}"
@@ -198,8 +221,8 @@ def encoder_args(plan: Plan, *, first_chunk: bool = True) -> list[str]:
                      f"-forced-idr:{spec}", "1", f"-tag:{spec}", "hvc1"]
         else:  # libsvtav1: fixed keyframe interval (it takes no forced keyframes in FFmpeg 5.1)
             args += [f"-g:{spec}", str(gop)]
-    keyframes = ladder.KEYFRAMES_FIRST_CHUNK if first_chunk else ladder.KEYFRAMES_LATER_CHUNK
-    return args + ["-force_key_frames:v", keyframes]
+        args += [f"-force_key_frames:{spec}", keyframes]
+    return args
 
 
 def audio_encoder_args() -> list[str]:
@@ -254,15 +277,16 @@ async def encode(plan: Plan, outdir: Path, workdir: Path, *, on_progress: Progre
     ``outdir/audio/`` when the clip has sound. The report carries the decode's health."""
     graph, labels = ladder_graph(plan)
     parts = [video_chain(plan, workdir), graph]
-    maps = [arg for label in labels for arg in ("-map", f"[{label}]")]
+    maps = ["-map", "0:v:0"] if plan.copy_top else []
+    maps += [arg for label in labels for arg in ("-map", f"[{label}]")]
     if plan.has_audio:
         parts.append(audio_chain(plan))
         maps += ["-map", "[aout]"]
-    for rung in [r.name for r in plan.rungs] + (["audio"] if plan.has_audio else []):
-        (outdir / rung).mkdir(parents=True, exist_ok=True)
+    for folder in plan.output_folders + (["audio"] if plan.has_audio else []):
+        (outdir / folder).mkdir(parents=True, exist_ok=True)
     args = [*input_args(plan), "-filter_complex", ";".join(parts), *maps, *encoder_args(plan),
             *(audio_encoder_args() if plan.has_audio else []),
-            *hls_args(outdir, [r.name for r in plan.rungs], has_audio=plan.has_audio)]
+            *hls_args(outdir, plan.output_folders, has_audio=plan.has_audio)]
     return await run(args, on_progress=on_progress, duration=plan.duration,
                      timeout=max(600.0, plan.duration * 30))
 
