@@ -8,16 +8,22 @@ import { axe, context, DESKTOP, finish, journey, PHONE, setup, shot } from "./ha
 const READY_MS = 300_000; // a loaded 2-core machine runs the whole ladder for each clip
 let signedIn = null; // the creator's storage state once signed in through the page
 
-/** Every tus request of the page: method, status, offsets, and the upload's address. */
+/** Every tus request of the page: method, status, offsets, tus headers sent, when it went out
+ *  (ms since the epoch), and the address of the last upload created. */
 function watchTus(page) {
   const seen = { requests: [], location: null };
+  const sentAt = new Map();
+  page.on("request", (request) => sentAt.set(request, Date.now()));
   page.on("requestfinished", async (request) => {
     if (!request.url().includes("/v1/uploads/")) return;
     const response = await request.response();
     const headers = response ? await response.allHeaders() : {};
+    const sent = request.headers();
     if (request.method() === "POST" && headers.location) seen.location = headers.location;
-    seen.requests.push({ method: request.method(), status: response?.status() ?? 0,
-      offset: request.headers()["upload-offset"] ?? null, newOffset: headers["upload-offset"] ?? null });
+    seen.requests.push({ method: request.method(), status: response?.status() ?? 0, at: sentAt.get(request) ?? null,
+      offset: sent["upload-offset"] ?? null, newOffset: headers["upload-offset"] ?? null,
+      length: sent["upload-length"] ?? null, deferLength: sent["upload-defer-length"] ?? null,
+      concat: sent["upload-concat"] ?? null, location: headers.location ?? null });
   });
   page.on("requestfailed", (request) => {
     if (request.url().includes("/v1/uploads/")) {
@@ -359,9 +365,18 @@ await journey("desktop", async () => {
   return { besides: preview.x + preview.width <= caption.x, violations, errors: page.errors };
 });
 
+/** When the page's encoder wrote its last byte (ms since the epoch), or null. */
+async function encodedAt(page) {
+  return page.evaluate(() => {
+    const mark = performance.getEntriesByName("clipfeed:encoded")[0];
+    return mark ? performance.timeOrigin + mark.startTime : null;
+  });
+}
+
 // 7. A large phone file on a slow uplink (DevTools throttled to 4 Mbit/s up) is compressed in the
 //    browser first: progress, the saving shown, then uploaded and ready; the server stores the
-//    compressed file.
+//    compressed file. Its bytes go up while it is being encoded (a partial tus upload of deferred
+//    length), and the post makes the clip from them (a final upload with the caption).
 await journey("compress_large_file", async () => {
   const { ctx, page } = await context(PHONE, { storageState: signedIn });
   const tus = watchTus(page);
@@ -378,6 +393,11 @@ await journey("compress_large_file", async () => {
   await shot(page, "create-compressing-390x844");
   const compressingViolations = await axe(page);
   const note = page.getByTestId("compress-note");
+  // Sending while it encodes (the line appears with the first bytes sent).
+  const sentLine = page.getByTestId("compress-sent");
+  await sentLine.or(note).first().waitFor({ timeout: 240000 });
+  const sentWhileCompressing = await sentLine.textContent({ timeout: 1000 }).catch(() => null);
+  if (sentWhileCompressing) await shot(page, "create-compressing-sent-390x844");
   await note.waitFor({ timeout: 240000 });
   const saving = await note.textContent();
   await shot(page, "create-compressed-390x844");
@@ -389,8 +409,10 @@ await journey("compress_large_file", async () => {
   const uploadId = tus.location?.split("/").pop();
   const upload = uploadId ? (await apiGet(page, `/v1/uploads/${uploadId}`)).body : null;
   const clip = upload?.clip_id ? (await apiGet(page, `/v1/clips/${upload.clip_id}`)).body : null;
+  const encoded = await encodedAt(page);
   await ctx.close();
-  return { expected, saving, final, upload, clip, violations: compressingViolations, errors: page.errors };
+  return { expected, saving, sentWhileCompressing, final, upload, clip, encoded, requests: tus.requests,
+    violations: compressingViolations, errors: page.errors };
 });
 
 // 7b. The same on a desktop, where the creator chooses to send the original instead.
@@ -400,19 +422,27 @@ await journey("compress_skipped", async () => {
   await cdp.send("Network.enable");
   await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20, downloadThroughput: -1,
     uploadThroughput: 500_000 });
+  const tus = watchTus(page);
   await page.goto(`${setup.url}/create`);
+  // The encoded file's upload is created with its first bytes; "Send the original" once it is.
+  const created = page.waitForResponse((response) => response.request().method() === "POST"
+    && response.url().endsWith("/v1/uploads/"), { timeout: 120000 });
   await page.getByRole("button", { name: "Upload a file" }).click();
   await page.locator('input[type="file"]').setInputFiles(setup.files.phone);
   await page.getByRole("heading", { name: "Compressing for upload" }).waitFor({ timeout: 60000 });
   await shot(page, "create-compressing-1440x900");
+  const partial = (await created).headers().location;
+  const deleted = page.waitForResponse((response) => response.request().method() === "DELETE", { timeout: 30000 });
   await page.getByRole("button", { name: "Send the original" }).click();
   const note = await page.getByTestId("compress-note").textContent({ timeout: 20000 });
+  const deleteStatus = (await deleted).status();
+  const partialAfter = (await apiGet(page, new URL(partial).pathname)).status;
   await throughEditor(page);
   const caption = await page.getByLabel("Caption").isVisible();
   await shot(page, "create-compress-skipped-1440x900");
   const violations = await axe(page);
   await ctx.close();
-  return { note, caption, violations, errors: page.errors };
+  return { note, caption, deleteStatus, partialAfter, requests: tus.requests, violations, errors: page.errors };
 });
 
 // 8. Holding the record button records while it is held (the mouse, then Space), with no

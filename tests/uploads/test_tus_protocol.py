@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from clipfeed.clips.models import Clip
 from clipfeed.core.events import Event
 from tests.helpers import assert_problem, signup
-from tests.uploads.tus import OCTETS, SAMPLE, TUS, checksum, create, head, patch, send_all, upload_id
+from tests.uploads.tus import OCTETS, SAMPLE, TUS, checksum, create, head, metadata, patch, send_all, upload_id
 
 MiB = 1024 * 1024
 
@@ -208,6 +208,49 @@ async def test_partial_uploads_concatenate_into_one_clip(client, services, big_c
     assert hashlib.sha256(master).digest() == hashlib.sha256(data).digest()
     assert (await client.get(f"/v1/clips/{clip_id}", headers=alice.auth)).json()["caption"] == "Parts"
     assert await _keys("uploads/", services=services) == []
+
+
+async def test_a_file_sent_while_encoded_becomes_a_clip_when_posted(client, services, big_clip: Path) -> None:
+    """The web app's compressed upload: a partial upload of deferred length fed as the encoder
+    writes (short PATCHes, then the length with the last bytes, or alone), and the post's final
+    upload carrying the details; one left for the original is terminated."""
+    alice = await signup(client, "alice")
+    data = big_clip.read_bytes()
+    partial = {**TUS, **alice.auth, "Upload-Concat": "partial", "Upload-Defer-Length": "1"}
+    made = await client.post("/v1/uploads/", headers={**partial, "Upload-Metadata": metadata(filename="a.mp4")})
+    assert made.status_code == 201, made.text
+    uid = upload_id(made)
+    offset = 0
+    for size in (MiB + 5, 3 * MiB, 2 * MiB):
+        assert (await patch(client, alice.auth, uid, offset, data[offset:offset + size])).status_code == 204
+        offset += size
+        assert (await head(client, alice.auth, uid)).headers["upload-defer-length"] == "1"  # still encoding
+    last = await patch(client, alice.auth, uid, offset, data[offset:], Upload_Length=str(len(data)))
+    assert last.status_code == 204 and last.headers["clipfeed-upload-state"] == "complete"
+    assert "clipfeed-clip-id" not in last.headers  # no clip before the post
+    # Every byte went before the encode ended: the length comes alone, in an empty PATCH.
+    early = await client.post("/v1/uploads/", headers=partial)
+    assert (await patch(client, alice.auth, upload_id(early), 0, data[:MiB])).status_code == 204
+    alone = await patch(client, alice.auth, upload_id(early), MiB, b"", Upload_Length=str(MiB))
+    assert alone.status_code == 204 and alone.headers["clipfeed-upload-state"] == "complete"
+    # The post.
+    final = await client.post("/v1/uploads/", headers={
+        **TUS, **alice.auth, "Upload-Concat": f"final;{made.headers['location']}",
+        "Upload-Metadata": metadata(filename="a.mp4", caption="Sent while encoded #stream", visibility="unlisted",
+                                    edits='{"trim_start": 0, "trim_end": 2}')})
+    assert final.status_code == 201, final.text
+    clip = (await client.get(f"/v1/clips/{final.headers['clipfeed-clip-id']}", headers=alice.auth)).json()
+    assert clip["caption"] == "Sent while encoded #stream" and clip["visibility"] == "unlisted"
+    master = await services.blobs.get(f"clips/{clip['id']}/raw/master.mp4")
+    assert hashlib.sha256(master).digest() == hashlib.sha256(data).digest()
+    # "Send the original" half-way: the partial upload is terminated, its bytes gone.
+    doomed = await client.post("/v1/uploads/", headers=partial)
+    assert (await patch(client, alice.auth, upload_id(doomed), 0, data[:MiB])).status_code == 204
+    gone = await client.delete(f"/v1/uploads/{upload_id(doomed)}", headers={**TUS, **alice.auth,
+                                                                             "Upload-Concat": "partial"})
+    assert gone.status_code == 204
+    assert (await head(client, alice.auth, upload_id(doomed))).status_code == 404
+    assert not [k for k in await _keys("uploads/", services=services) if upload_id(doomed) in k]
 
 
 async def test_creation_with_upload_deferred_length_termination_and_drafts(client, services) -> None:

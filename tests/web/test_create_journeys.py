@@ -176,10 +176,28 @@ def test_a_large_phone_file_is_compressed_in_the_browser_and_stored_compressed(j
     assert (clip["width"], clip["height"]) == (1920, 1080) and 3500 <= clip["duration_ms"] <= 4500, clip
 
 
+def test_the_compressed_file_goes_up_while_it_is_encoded_and_becomes_the_clip_at_the_post(journeys) -> None:
+    result = seen(journeys, "compress_large_file")
+    requests = result["requests"]
+    created, *_, final = [r for r in requests if r["method"] == "POST"]
+    assert (created["status"], created["concat"], created["deferLength"]) == (201, "partial", "1"), created
+    patches = [r for r in requests if r["method"] == "PATCH"]
+    assert patches and all(r["status"] == 204 for r in patches), patches
+    assert result["encoded"] and patches[0]["at"] < result["encoded"], (patches[0], result["encoded"])
+    assert re.fullmatch(r"Sent while compressing: [\d.]+ (kB|MB)\.", result["sentWhileCompressing"] or ""), result
+    # The length goes with the last bytes, once, and is the stored file's.
+    assert [r["length"] for r in patches if r["length"]] == [str(result["upload"]["length"])], patches
+    assert patches[-1]["length"] == str(result["upload"]["length"])
+    # The post: a final upload made of that partial one, which is the clip's.
+    assert (final["status"], final["concat"]) == (201, f"final;{created['location']}"), final
+
+
 def test_compression_can_be_skipped_to_send_the_original(journeys, media) -> None:
     result = seen(journeys, "compress_skipped")
     assert result["note"] == f"Sending the original file ({shown_size(media['phone'].stat().st_size)}).", result["note"]
     assert result["caption"] is True
+    # What had gone up of the compressed file is deleted from the server (tus termination).
+    assert result["deleteStatus"] == 204 and result["partialAfter"] == 404, result
 
 
 def test_holding_the_record_button_or_space_records_while_held_and_takes_survive_a_reload(journeys) -> None:

@@ -2,15 +2,25 @@
 // demuxes, drives the encoders and muxes in TypeScript). Imported lazily by the compress step,
 // so neither the feed nor the create page's first load carries it. The decision is
 // compress-plan.ts's; here the file is read, the encode started, its speed checked against the
-// uplink after its first seconds, and the result returned, or null to send the original.
+// uplink after its first seconds, and the result returned, or why the original goes instead.
+// The encoder writes into an EncodedFile as it goes, which the upload reads from its first bytes.
 import {
   ALL_FORMATS, BlobSource, BufferTarget, Conversion, ConversionCanceledError, getEncodableVideoCodecs, Input,
-  Mp4OutputFormat, Output, Quality, WebMOutputFormat,
+  Mp4OutputFormat, Output, Quality, StreamTarget, type StreamTargetChunk, WebMOutputFormat,
 } from "mediabunny";
 
 import { session } from "../session.svelte";
 import { type CompressionPlan, encoderCodecs, planCompression, PROBE_MEDIA_SECONDS, type SourceVideo,
   type TopRendition, tooFastToBother, worthCompressing } from "./compress-plan";
+import { EncodedFile } from "./encoded-file";
+
+// One keyframe a second: every cut of the server's segments (0, 1, 3, 5… s, media/ladder.py)
+// then falls on one, so the server may keep the browser's encode as its top rendition instead
+// of encoding it again.
+export const KEYFRAME_SECONDS = 1;
+// Set when the encoder has written its last byte (performance.getEntriesByName): the create
+// journeys and bench/web_create.mjs compare it with when the first chunk went out.
+export const ENCODED_MARK = "clipfeed:encoded";
 
 // Two probes, a small one and a large one: the difference of their times is the transfer alone,
 // without the request's fixed cost (which on a fast link would otherwise dominate).
@@ -63,7 +73,7 @@ export async function inspect(file: File, top: TopRendition): Promise<Inspection
 }
 
 export type Outcome =
-  | { kind: "compressed"; file: File }
+  | { kind: "compressed"; file: File; encoded: EncodedFile } // file: the whole of encoded
   | { kind: "slower" } // sending the original is sooner
   | { kind: "skipped" } // the user chose to send the original
   | { kind: "unsupported" }; // no encoder, or a track would be lost
@@ -72,16 +82,43 @@ export interface CompressOptions {
   acceptedCodecs: string[];
   uplink: number | null;
   onProgress: (share: number) => void;
+  /** The file the encoder writes into, once the encode is set up: its bytes may go up as they
+   *  come. It is finished when the outcome is "compressed", and fails otherwise. */
+  onOutput: (encoded: EncodedFile) => void;
   /** Aborted by the user's "send the original". */
   signal: AbortSignal;
 }
 
 export async function compress(file: File, inspection: Inspection, options: CompressOptions): Promise<Outcome> {
+  const outputs: EncodedFile[] = [];
+  const onOutput = (encoded: EncodedFile) => {
+    outputs.push(encoded);
+    options.onOutput(encoded);
+  };
   try {
-    return await encode(file, inspection, options);
+    return await encode(file, inspection, { ...options, onOutput });
   } finally {
     inspection.input.dispose();
+    // Stopped by the user, the speed check or an error: whoever reads the bytes hears of it (a
+    // finished file stays as it is).
+    for (const encoded of outputs) encoded.fail(new Error("the encode stopped before the end"));
   }
+}
+
+/** Where mediabunny's output goes. A fragmented MP4 is written front to back (moov first, then
+ *  one fragment after another, never going back), so its bytes can leave before the end. WebM
+ *  could only stream without its duration and cues (appendOnly), which the server needs to judge
+ *  the file: VP9 is encoded whole into memory and appended in one go at the end, so its upload
+ *  starts when the encode ends, as before. */
+function outputFor(codec: string, encoded: EncodedFile): { output: Output; finish: () => void } {
+  if (codec === "vp9") {
+    const target = new BufferTarget();
+    return { output: new Output({ format: new WebMOutputFormat(), target }),
+      finish: () => encoded.write(new Uint8Array(target.buffer!), 0) };
+  }
+  const writable = new WritableStream<StreamTargetChunk>({ write: (chunk) => encoded.write(chunk.data, chunk.position) });
+  return { output: new Output({ format: new Mp4OutputFormat({ fastStart: "fragmented" }), target: new StreamTarget(writable) }),
+    finish: () => undefined };
 }
 
 async function encode(file: File, { input, source, plan }: Inspection, options: CompressOptions): Promise<Outcome> {
@@ -92,17 +129,19 @@ async function encode(file: File, { input, source, plan }: Inspection, options: 
   const [codec] = await getEncodableVideoCodecs(candidates, { width: plan.width, height: plan.height, quality });
   if (!codec) return { kind: "unsupported" };
   // MP4 for H.264 and AV1; VP9 goes in WebM, which every player and FFmpeg read.
-  const format = codec === "vp9" ? new WebMOutputFormat() : new Mp4OutputFormat({ fastStart: "in-memory" });
-  const output = new Output({ format, target: new BufferTarget() });
+  const extension = codec === "vp9" ? "webm" : "mp4";
+  const encoded = new EncodedFile(`${file.name.replace(/\.[^.]+$/, "")}.${extension}`, `video/${extension}`);
+  const { output, finish } = outputFor(codec, encoded);
   const conversion = await Conversion.init({
     input, output, tracks: "primary", showWarnings: false,
     video: { width: plan.width, height: plan.height, fit: "fill", codec, quality, forceTranscode: true,
-      ...(plan.fps ? { frameRate: plan.fps } : {}) },
+      keyFrameInterval: KEYFRAME_SECONDS, ...(plan.fps ? { frameRate: plan.fps } : {}) },
   });
   if (!conversion.isValid || conversion.discardedTracks.some((track) => track.reason !== "discarded_by_user")) {
     return { kind: "unsupported" };
   }
   if (options.signal.aborted) return { kind: "skipped" }; // pressed while the encoder was being set up
+  options.onOutput(encoded);
   let outcome: Outcome | null = null;
   const began = performance.now();
   let checked = false;
@@ -134,7 +173,8 @@ async function encode(file: File, { input, source, plan }: Inspection, options: 
   } finally {
     options.signal.removeEventListener("abort", skip);
   }
-  const buffer = (output.target as BufferTarget).buffer!;
-  const name = `${file.name.replace(/\.[^.]+$/, "")}.${codec === "vp9" ? "webm" : "mp4"}`;
-  return { kind: "compressed", file: new File([buffer], name, { type: format.mimeType, lastModified: Date.now() }) };
+  finish();
+  encoded.finish();
+  performance.mark(ENCODED_MARK);
+  return { kind: "compressed", file: encoded.file(), encoded };
 }

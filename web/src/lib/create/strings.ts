@@ -22,6 +22,7 @@ const en = {
   compress: {
     reading: "Checking the file…", title: "Compressing for upload",
     progress: "Compression progress", expected: "{{from}} → about {{to}}", saving: "Compressed: {{from}} → {{to}}",
+    sending: "Sent while compressing: {{sent}}.",
     skip: "Send the original", skipped: "Sending the original file ({{size}}).",
     slower: "Sending the original file: on this connection it is quicker than compressing it first.",
     unsupported: "This browser cannot compress this file; sending the original.",
@@ -85,6 +86,7 @@ const fr: typeof en = {
   compress: {
     reading: "Vérification du fichier…", title: "Compression avant l’envoi",
     progress: "Progression de la compression", expected: "{{from}} → environ {{to}}", saving: "Compressé : {{from}} → {{to}}",
+    sending: "Envoyé pendant la compression : {{sent}}.",
     skip: "Envoyer l’original", skipped: "Envoi du fichier original ({{size}}).",
     slower: "Envoi du fichier original : sur cette connexion, c’est plus rapide que de le compresser d’abord.",
     unsupported: "Ce navigateur ne sait pas compresser ce fichier ; envoi de l’original.",
