@@ -127,11 +127,13 @@ def main() -> None:
         with serve_stack(root, clips=0) as stack:
             assert stack.data_dir is not None
             env = {**os.environ, "CLIPFEED_DATA_DIR": str(stack.data_dir), "CLIPFEED_PUBLIC_URL": stack.url,
-                   "CLIPFEED_LOG_LEVEL": "WARNING"}
+                   "CLIPFEED_LOG_LEVEL": "INFO", "CLIPFEED_LOG_JSON": "true"}
             worker = None
+            worker_log = root / "media-worker.log"
             if args.until == "ready":
-                worker = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "worker", "media"], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                with worker_log.open("wb") as out:
+                    worker = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "worker", "media"], env=env,
+                                              stdout=out, stderr=subprocess.STDOUT)
             try:
                 pair = httpx.post(f"{stack.url}/v1/auth/login", json={"login": CREATOR["handle"],
                                   "password": CREATOR["password"]}, timeout=30).json()
@@ -164,6 +166,12 @@ def main() -> None:
                       f"app vs tuspy on loopback, upload: {(rows[0][1]['uploaded'] - rows[0][1]['post']) / 1000:.1f} s "
                       f"vs {base['uploaded']:.1f} s; note: {compressed['note']}")
                 print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+                if worker_log.exists():  # whether each clip's top rung was copied, and why not
+                    for line in worker_log.read_text(errors="replace").splitlines():
+                        if '"media.passthrough"' in line:
+                            event = json.loads(line)
+                            print(f"clip {event.get('clip_id')}: top rung copied: {event.get('copy_top')} "
+                                  f"({event.get('reason')})")
             finally:
                 if worker:
                     stop_process(worker, grace=15)

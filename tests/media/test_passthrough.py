@@ -111,6 +111,32 @@ async def test_an_upload_that_already_is_the_top_rung_is_published_as_it_is(tmp_
     assert_plays(published)
 
 
+def first_video_time(video: Path) -> float:
+    out = ffprobe(video, "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-read_intervals", "%+#1",
+                  "-of", "csv=p=0")
+    return float(out.split()[0].strip(","))
+
+
+@EMBEDDED
+async def test_an_upload_whose_sound_starts_before_its_picture_is_copied_on_the_same_clock(
+        tmp_path: Path, *, services) -> None:
+    """The browser's MP4 writer stores AAC's priming as sound starting 21 ms before the picture;
+    the copied rung must still start where the encoded ones do."""
+    mp4 = upload(tmp_path / "phone.mp4", seconds=3)
+    source = tmp_path / "early-sound.mkv"  # Matroska keeps a negative start as it is
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(mp4), "-itsoffset", "-0.05", "-i", str(mp4), "-map",
+                    "0:v", "-map", "1:a", "-c", "copy", "-avoid_negative_ts", "disabled", str(source)], check=True)
+    assert float(ffprobe(source, "-show_entries", "format=start_time", "-of", "csv=p=0")) < -0.04
+    event = await submit(source, services=services)
+    assert await run_job(Job.from_event(event), services=services) == "ready"
+    clip = await clip_row(int(event.key), services=services)
+    published = await download(clip, tmp_path / "store", services=services)
+    top = rendition(published, "1080")
+    assert packets(top) == packets(source)
+    assert first_video_time(top) == pytest.approx(first_video_time(rendition(published, "720")), abs=0.005)
+    assert_cut_alike(published, clip)
+
+
 @EMBEDDED
 @pytest.mark.parametrize("case", [
     pytest.param("keyframes every 5 s", id="sparse-keyframes"),

@@ -57,7 +57,7 @@ async def decide(probe: Probe, plan: Plan, *, enabled: bool = True) -> Verdict:
         report = await ffprobe_json(
             plan.source, "-select_streams", "v", "-show_entries",
             "stream=codec_name,profile,pix_fmt,width,height,sample_aspect_ratio,time_base,start_time"
-            ":format=start_time:packet=pts,size,flags", timeout=300)
+            ":packet=pts,size,flags", timeout=300)
     except ProbeError as exc:
         return Verdict(False, f"packets not readable: {exc}")
     # A long clip lists tens of thousands of packets: CPU work for a thread, off the event loop.
@@ -139,10 +139,12 @@ def _packets_reason(report: dict[str, Any], plan: Plan) -> str | None:
     packets = _packets(report)
     if base <= 0 or packets is None:
         return "packets without timestamps"
-    for what, start in (("video", _seconds(stream.get("start_time"))),
-                        ("file", _seconds((report.get("format") or {}).get("start_time")))):
-        if start is None or abs(start) > START_TOLERANCE_S:
-            return f"the {what} starts at {start} s, not 0"
+    # Only the video must start at 0: an AAC track often starts a little before it (the
+    # encoder's priming, as the browser's MP4 writer stores it), and the copy keeps the video's
+    # own times (``-copyts`` in ``transcode.encode`` and ``chunks.join``).
+    start = _seconds(stream.get("start_time"))
+    if start is None or abs(start) > START_TOLERANCE_S:
+        return f"the video starts at {start} s, not 0"
     frames = sorted(packets, key=lambda p: p.pts)  # in display order
     for n, frame in enumerate(frames):
         if abs(frame.pts * base * fps - n) > GRID_TOLERANCE:

@@ -284,7 +284,11 @@ async def encode(plan: Plan, outdir: Path, workdir: Path, *, on_progress: Progre
         maps += ["-map", "[aout]"]
     for folder in plan.output_folders + (["audio"] if plan.has_audio else []):
         (outdir / folder).mkdir(parents=True, exist_ok=True)
-    args = [*input_args(plan), "-filter_complex", ";".join(parts), *maps, *encoder_args(plan),
+    # A copied top rung keeps the source's times (its video starts at 0, passthrough.py); without
+    # -copyts FFmpeg would shift it by the file's start, which an early audio track makes negative.
+    # The encoded streams are reset to 0 by their filter chains either way.
+    args = [*(["-copyts"] if plan.copy_top else []), *input_args(plan), "-filter_complex", ";".join(parts),
+            *maps, *encoder_args(plan),
             *(audio_encoder_args() if plan.has_audio else []),
             *hls_args(outdir, plan.output_folders, has_audio=plan.has_audio)]
     return await run(args, on_progress=on_progress, duration=plan.duration,
