@@ -2,7 +2,7 @@
 on loopback and on a 10 Mbit/s uplink, against the same file uploaded by tuspy from Python in
 the same run.
 
-    .venv/bin/python bench/web_create.py [--seconds 60] [--bitrate 20M]
+    .venv/bin/python bench/web_create.py [--seconds 60] [--bitrate 20M] [--until ready|uploaded] [--throttled-only]
 
 Set-up (not timed): the source is made from a shared clip with FFmpeg (Big Buck Bunny looped to
 ``--seconds``, scaled to 1920x1080 at 30 fps, H.264 High at a constant ``--bitrate``, about what a
@@ -98,15 +98,16 @@ def seconds(milliseconds: float | None) -> str:
     return "—" if milliseconds is None else f"{milliseconds / 1000:.1f} s"
 
 
-def print_table(size: int, base: dict, rows: list[tuple[str, dict]], *, ready: bool) -> None:
+def print_table(size: int, base: dict | None, rows: list[tuple[str, dict]], *, ready: bool) -> None:
     """One row per run. A compressed file goes up while it is encoded: "sending from" and "on the
     server at post" show the overlap, and "pick to uploaded" is the time to the server."""
     print("\n| what | sent | pick to editor (compression) | sending from | on the server at post | post to uploaded "
           f"| pick to uploaded (to the server) |{' pick to ready |' if ready else ''}"
           f"\n|---|---:|---:|---:|---:|---:|---:|{'---:|' if ready else ''}")
-    tail = f" {float(base['ready']):.1f} s |" if ready else ""
-    print(f"| tuspy, loopback (baseline) | {size / 1e6:.1f} MB | — | 0.0 s | — | {base['uploaded']:.1f} s "
-          f"| {base['uploaded']:.1f} s |{tail}")
+    if base is not None:
+        tail = f" {float(base['ready']):.1f} s |" if ready else ""
+        print(f"| tuspy, loopback (baseline) | {size / 1e6:.1f} MB | — | 0.0 s | — | {base['uploaded']:.1f} s "
+              f"| {base['uploaded']:.1f} s |{tail}")
     for label, seen in rows:
         tail = f" {seen['ready'] / 1000:.1f} s |" if ready else ""
         print(f"| app, {label} | {seen['total']} | {seen['form'] / 1000:.1f} s | {seconds(seen['sending'])} "
@@ -119,6 +120,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--bitrate", default="20M")
     parser.add_argument("--until", choices=["uploaded", "ready"], default="ready")
+    parser.add_argument("--throttled-only", action="store_true",
+                        help="only the two 10 Mbit/s runs (the goal's pair), without the loopback ones")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="clipfeed-bench-create-") as scratch:
         root = Path(scratch)
@@ -142,29 +145,35 @@ def main() -> None:
                 print(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores, shared)")
                 print(f"source: {args.seconds} s 1920x1080 30 fps H.264 at {args.bitrate}bit/s + AAC, "
                       f"{size / 1e6:.1f} MB")
-                base = tuspy_baseline(stack.url, token, source, args.until)
-                print(f"tuspy, loopback: {json.dumps(base)}", flush=True)
-                offered = browser(stack.url, session, source, uplink=-1, compress=True, until=args.until, post=False)
-                print(f"app, loopback, compression offered: editor after {offered['form'] / 1000:.1f} s; "
-                      f"{offered['note']}", flush=True)
+                runs = [("10 Mbit/s, original", TEN_MBIT, False), ("10 Mbit/s, compressed", TEN_MBIT, True)]
+                base = None
+                if not args.throttled_only:
+                    base = tuspy_baseline(stack.url, token, source, args.until)
+                    print(f"tuspy, loopback: {json.dumps(base)}", flush=True)
+                    offered = browser(stack.url, session, source, uplink=-1, compress=True, until=args.until,
+                                      post=False)
+                    print(f"app, loopback, compression offered: editor after {offered['form'] / 1000:.1f} s; "
+                          f"{offered['note']}", flush=True)
+                    runs.insert(0, ("loopback, original", -1, False))
                 rows = []
-                for label, uplink, compress in [("loopback, original", -1, False),
-                                                ("10 Mbit/s, original", TEN_MBIT, False),
-                                                ("10 Mbit/s, compressed", TEN_MBIT, True)]:
+                for label, uplink, compress in runs:
                     seen = browser(stack.url, session, source, uplink=uplink, compress=compress, until=args.until)
                     rows.append((label, seen))
                     print(f"app, {label}: {json.dumps(seen)}", flush=True)
                 end = "ready" if args.until == "ready" else "uploaded"
                 print_table(size, base, rows, ready=args.until == "ready")
-                original, compressed = rows[1][1], rows[2][1]
+                original, compressed = rows[-2][1], rows[-1][1]
                 print(f"\n10 Mbit/s, to the server: original {original['uploaded'] / 1000:.1f} s, compressed "
                       f"{compressed['uploaded'] / 1000:.1f} s (encoded after {seconds(compressed['encoded'])}, "
                       f"sending from {seconds(compressed['sending'])}): "
                       f"{original['uploaded'] / compressed['uploaded']:.2f}x faster")
                 print(f"10 Mbit/s, pick to {end}: original {original[end] / 1000:.1f} s, compressed "
                       f"{compressed[end] / 1000:.1f} s: {original[end] / compressed[end]:.2f}x faster (goal 2x); "
-                      f"app vs tuspy on loopback, upload: {(rows[0][1]['uploaded'] - rows[0][1]['post']) / 1000:.1f} s "
-                      f"vs {base['uploaded']:.1f} s; note: {compressed['note']}")
+                      f"note: {compressed['note']}")
+                if base is not None:
+                    loopback = rows[0][1]
+                    print(f"app vs tuspy on loopback, upload: {(loopback['uploaded'] - loopback['post']) / 1000:.1f} s "
+                          f"vs {base['uploaded']:.1f} s")
                 print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
                 if worker_log.exists():  # whether each clip's top rung was copied, and why not
                     for line in worker_log.read_text(errors="replace").splitlines():
