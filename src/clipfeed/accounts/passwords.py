@@ -9,8 +9,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 # argon2-cffi's defaults follow RFC 9106's second recommended profile (argon2id, 64 MiB).
 _hasher = PasswordHasher()
-# Verified against when the account does not exist, so both paths cost the same time.
-_DUMMY = _hasher.hash("not-a-real-password-but-the-same-cost")
+_dummies: dict[tuple[int, int, int], str] = {}
+
+
+def _dummy() -> str:
+    """Verified against when the account does not exist, so both paths cost the same time: one
+    per set of hasher parameters. Made on first use, so a process that never checks a password
+    (a worker, a CLI command) does not pay a hash at import."""
+    key = (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism)
+    if key not in _dummies:
+        _dummies[key] = _hasher.hash("not-a-real-password-but-the-same-cost")
+    return _dummies[key]
 
 
 async def hash_password(password: str) -> str:
@@ -20,7 +29,7 @@ async def hash_password(password: str) -> str:
 async def verify_password(stored: str | None, password: str) -> bool:
     def check() -> bool:
         try:
-            return _hasher.verify(stored or _DUMMY, password) and stored is not None
+            return _hasher.verify(stored or _dummy(), password) and stored is not None
         except (VerificationError, InvalidHashError):
             return False
 
