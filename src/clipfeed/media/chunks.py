@@ -126,7 +126,7 @@ async def join(plan: transcode.Plan, parts: list[Path], audio: Path | None, outd
     args = ["-f", "concat", "-safe", "0", "-i", str(listing)]
     maps = [arg for i in range(len(plan.encoded)) for arg in ("-map", f"0:v:{i}")]
     if plan.copy_top:  # read as the single run reads it, so both give the same packets
-        args = ["-copyts", *args, *transcode.input_args(plan, with_background=False)]
+        args += transcode.input_args(plan, with_background=False)
         maps = ["-map", "1:v:0", *maps]
     if audio is not None:
         args += ["-i", str(audio)]

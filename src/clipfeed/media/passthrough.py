@@ -44,6 +44,7 @@ START_TOLERANCE_S = 0.001
 class Verdict:
     copy: bool
     reason: str  # why not (for the log), or why it is copied
+    file_start: float = 0.0  # the file's earliest time (``Plan.source_start``)
 
 
 async def decide(probe: Probe, plan: Plan, *, enabled: bool = True) -> Verdict:
@@ -57,14 +58,15 @@ async def decide(probe: Probe, plan: Plan, *, enabled: bool = True) -> Verdict:
         report = await ffprobe_json(
             plan.source, "-select_streams", "v", "-show_entries",
             "stream=codec_name,profile,pix_fmt,width,height,sample_aspect_ratio,time_base,start_time"
-            ":packet=pts,size,flags", timeout=300)
+            ":format=start_time:packet=pts,size,flags", timeout=300)
     except ProbeError as exc:
         return Verdict(False, f"packets not readable: {exc}")
     # A long clip lists tens of thousands of packets: CPU work for a thread, off the event loop.
     reason = await asyncio.to_thread(lambda: _stream_reason(report, plan) or _packets_reason(report, plan))
     if reason:
         return Verdict(False, reason)
-    return Verdict(True, f"the source is the {plan.rungs[0].name} rung already")
+    file_start = _seconds((report.get("format") or {}).get("start_time")) or 0.0
+    return Verdict(True, f"the source is the {plan.rungs[0].name} rung already", file_start=min(0.0, file_start))
 
 
 def _plan_reason(probe: Probe, plan: Plan) -> str | None:
@@ -141,7 +143,7 @@ def _packets_reason(report: dict[str, Any], plan: Plan) -> str | None:
         return "packets without timestamps"
     # Only the video must start at 0: an AAC track often starts a little before it (the
     # encoder's priming, as the browser's MP4 writer stores it), and the copy keeps the video's
-    # own times (``-copyts`` in ``transcode.encode`` and ``chunks.join``).
+    # own times (``Plan.source_start``).
     start = _seconds(stream.get("start_time"))
     if start is None or abs(start) > START_TOLERANCE_S:
         return f"the video starts at {start} s, not 0"

@@ -89,7 +89,7 @@ async def _run(job: Job, clip: Clip, workdir: Path, *, services: Services) -> st
     if not state.done("transcoded"):
         verdict = await passthrough.decide(probe, plan, enabled=settings.media_passthrough)
         log.info("media.passthrough", clip_id=job.clip_id, copy_top=verdict.copy, reason=verdict.reason)
-        plan = replace(plan, copy_top=verdict.copy)
+        plan = replace(plan, copy_top=verdict.copy, source_start=verdict.file_start)
         await fencing.check()
         await jobstate.save(blobs, job.clip_id, state)  # marks the job current (chunk workers check)
         try:

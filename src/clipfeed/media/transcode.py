@@ -43,6 +43,11 @@ class Plan:
     background: Path | None  # local copy of the background track, if any
     gain_db: float = 0.0    # loudness normalisation gain (from the probing pass)
     copy_top: bool = False  # the top rung (rungs[0], H.264) is the source's video stream, copied
+    # Where the file's clock starts (its earliest stream: an AAC track's priming may start before
+    # the picture). FFmpeg moves every input to start at 0 by default, which would shift a copied
+    # video stream by this much; ``-itsoffset`` cancels that, so the copy keeps the video's times.
+    # (``-copyts`` would do the same but makes FFmpeg's progress report wrong times.)
+    source_start: float = 0.0
 
     @property
     def has_audio(self) -> bool:
@@ -238,6 +243,8 @@ def input_args(plan: Plan, *, start: float = 0.0, length: float | None = None,
     src_start = plan.start + start * speed
     src_length = (length if length is not None else plan.duration - start) * speed
     args = ["-ss", f"{src_start:.3f}", "-t", f"{src_length + 0.01:.3f}", "-i", str(plan.source)]
+    if plan.copy_top and plan.source_start:
+        args = ["-itsoffset", f"{plan.source_start:.6f}", *args]
     if with_background and plan.background is not None and plan.edits.audio:
         offset = plan.edits.audio.offset + (start if video else 0.0)
         args += ["-stream_loop", "-1", "-ss", f"{offset:.3f}", "-i", str(plan.background)]
@@ -284,11 +291,7 @@ async def encode(plan: Plan, outdir: Path, workdir: Path, *, on_progress: Progre
         maps += ["-map", "[aout]"]
     for folder in plan.output_folders + (["audio"] if plan.has_audio else []):
         (outdir / folder).mkdir(parents=True, exist_ok=True)
-    # A copied top rung keeps the source's times (its video starts at 0, passthrough.py); without
-    # -copyts FFmpeg would shift it by the file's start, which an early audio track makes negative.
-    # The encoded streams are reset to 0 by their filter chains either way.
-    args = [*(["-copyts"] if plan.copy_top else []), *input_args(plan), "-filter_complex", ";".join(parts),
-            *maps, *encoder_args(plan),
+    args = [*input_args(plan), "-filter_complex", ";".join(parts), *maps, *encoder_args(plan),
             *(audio_encoder_args() if plan.has_audio else []),
             *hls_args(outdir, plan.output_folders, has_audio=plan.has_audio)]
     return await run(args, on_progress=on_progress, duration=plan.duration,
