@@ -6,10 +6,11 @@ generator, same sizes), built once into ``--db`` and reused by later runs.
     .venv/bin/python bench/search_cpu.py [--clips 100000] [--users 20000] [--db /tmp/search-cpu.db]
                                          [--requests 300] [--profile search|suggest]
 
-Each scenario warms up on other queries of the same mix (imports, statement caches), then
-measures its queries twice: new to the process, then repeated (their text rankings cached).
-Half anonymous, half as a signed-in viewer
-(who follows, blocks and mutes someone, so every check runs). ``--database-url`` measures
+After bootstrap, start-up's objects are frozen out of the garbage collector's passes, as
+``clipfeed serve`` does (``api.settle_heap``). Each scenario warms up on other queries of the
+same mix (imports, statement caches), then measures its queries twice: new to the process,
+then repeated (their text rankings cached). Half anonymous, half as a signed-in viewer (who
+follows, blocks and mutes someone, so every check runs). ``--database-url`` measures
 PostgreSQL instead (then the database's own work is in another process: only the client's CPU
 is counted, as for SQLite it is all in this one).
 """
@@ -57,6 +58,7 @@ async def _viewers(services: object) -> list[int | None]:
 
 
 async def run(args: argparse.Namespace) -> None:
+    from clipfeed.api import settle_heap
     from clipfeed.bootstrap import bootstrap
     from clipfeed.infra.search import ClipFilters, open_search_index
     from clipfeed.search import service
@@ -77,6 +79,7 @@ async def run(args: argparse.Namespace) -> None:
     services = await bootstrap(Settings(), relay=False)
     try:
         viewers = await _viewers(services)
+        settle_heap()  # as ``clipfeed serve`` does once started: start-up's objects frozen
         index = open_search_index(services.db)
         qrng = np.random.default_rng(5)
         searches = search_queries(qrng, words, tags, handles, args.requests)

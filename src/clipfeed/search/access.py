@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
-from clipfeed.infra.db import Database
+from clipfeed.infra.db import Database, read_rows
 from clipfeed.search import mutes
 from clipfeed.search.models import MuteFilter
 from clipfeed.social import access as social_access
@@ -60,7 +60,7 @@ async def viewer(*, db: Database, viewer_id: int | None) -> Viewer:
     if viewer_id is None:
         return Viewer()
     async with db.read_session() as session:
-        rows = (await session.execute(_VIEWER, {"viewer": viewer_id})).all()
+        rows = await read_rows(session, _VIEWER, {"viewer": viewer_id})
     followed = frozenset(int(u) for k, u, _ in rows if k == "f")
     hidden = frozenset(int(u) for k, u, _ in rows if k == "b")
     return Viewer(followed=followed, hidden=hidden, muted=mutes.from_filters([(k, v) for k, _, v in rows
@@ -97,9 +97,9 @@ async def ranked_rows(*, db: Database, who: Viewer, clip_ids: list[int]) -> dict
     # Two lookups by primary key rather than a join: the plan stays the same whatever the
     # tables' statistics say (a join planned on stale ones scanned every user).
     async with db.read_session() as session:
-        rows = (await session.execute(_RANKED_CLIPS, {"ids": list(set(clip_ids))})).all()
-        owners = {int(u): h for u, h in (await session.execute(
-            _ACTIVE_HANDLES, {"ids": list({r[1] for r in rows})})).all()} if rows else {}
+        rows = await read_rows(session, _RANKED_CLIPS, {"ids": list(set(clip_ids))})
+        owners = {int(u): h for u, h in await read_rows(
+            session, _ACTIVE_HANDLES, {"ids": list({r[1] for r in rows})})} if rows else {}
     out = {}
     for clip_id, owner_id, caption, hashtags, published, created in rows:
         tags = tuple(hashtags or ())
@@ -117,7 +117,7 @@ async def visible_creators(*, db: Database, viewer_id: int | None, user_ids: lis
     if not user_ids:
         return set()
     async with db.read_session() as session:
-        active = set(await session.scalars(_ACTIVE, {"ids": list(set(user_ids))}))
+        active = {r[0] for r in await read_rows(session, _ACTIVE, {"ids": list(set(user_ids))})}
         if hidden is None and viewer_id is not None:
             hidden = frozenset(await social_access.blocked_in(session, viewer_id))
     return {int(u) for u in active if u not in (hidden or frozenset())}

@@ -10,7 +10,7 @@ import time
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from clipfeed.infra.db import Database, utcnow
+from clipfeed.infra.db import Database, read_rows, utcnow
 from clipfeed.infra.search.tables import SearchQueryBlock, SearchQueryCount
 from clipfeed.infra.search.text import fold, words
 
@@ -80,11 +80,10 @@ async def _popular_now(*, db: Database, region: str, prefix: str, limit: int) ->
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         starts = SearchQueryCount.query.like(escaped + "%", escape="\\")
     async with db.read_session() as session:
-        rows = (await session.execute(
-            sa.select(SearchQueryCount.query, SearchQueryCount.count)
-            .where(SearchQueryCount.region == region, starts, SearchQueryCount.count >= MIN_COUNT)
-            .order_by(SearchQueryCount.count.desc(), SearchQueryCount.query).limit(limit * 3))).all()
-        blocked = set(await session.scalars(sa.select(SearchQueryBlock.word)))
+        rows = await read_rows(session, sa.select(SearchQueryCount.query, SearchQueryCount.count)
+                               .where(SearchQueryCount.region == region, starts, SearchQueryCount.count >= MIN_COUNT)
+                               .order_by(SearchQueryCount.count.desc(), SearchQueryCount.query).limit(limit * 3))
+        blocked = {r[0] for r in await read_rows(session, sa.select(SearchQueryBlock.word))}
     return [(q, n) for q, n in rows if not blocked.intersection(q.split())][:limit]
 
 

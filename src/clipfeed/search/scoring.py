@@ -11,6 +11,7 @@ word beats one matching half of them whatever its popularity.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,6 +19,10 @@ from clipfeed.infra.search.text import words
 from clipfeed.search.query import ParsedQuery
 
 SUFFIXES = ("ing", "ed", "es", "s", "ly", "er")
+# A document's words by field (``clip_fields``): tuples, so that the tens of thousands kept in
+# ``clip_fields``' cache are no work for the garbage collector (a tuple of strings is untracked;
+# as lists they doubled a full collection's time).
+Fields = Mapping[str, Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,9 @@ def edits_within(a: str, b: str, limit: int) -> bool:
     a, b = a[i:], b[i:]
     if not a or not b:  # one is the other's start: the rest are insertions
         return len(a) + len(b) <= limit
+    if limit == 1:  # the four edits below with none left after: each is one comparison
+        return (a[1:] == b[1:] or a[1:] == b or a == b[1:]
+                or len(a) > 1 and len(b) > 1 and a[0] == b[1] and a[1] == b[0] and a[2:] == b[2:])
     if len(a) > 1 and len(b) > 1 and a[0] == b[1] and a[1] == b[0] and edits_within(a[2:], b[2:], limit - 1):
         return True
     return (edits_within(a[1:], b[1:], limit - 1) or edits_within(a[1:], b, limit - 1)
@@ -146,7 +154,7 @@ def _matches_of(term: str, typing: bool) -> _TermMatches:
     return found
 
 
-def learn(query: ParsedQuery, fields_of: list[dict[str, list[str]]]) -> None:
+def learn(query: ParsedQuery, fields_of: list[Fields]) -> None:
     """Work out at once how every word of the query matches every word of these candidates'
     fields (``text_score`` and ``best_match`` then only look the answers up)."""
     found: set[str] = set()
@@ -157,7 +165,7 @@ def learn(query: ParsedQuery, fields_of: list[dict[str, list[str]]]) -> None:
         _matches_of(term, term == query.final).learn(found)
 
 
-def best_match(term: str, field_words: list[str], *, typing: bool) -> float:
+def best_match(term: str, field_words: Sequence[str], *, typing: bool) -> float:
     if term in field_words:  # the usual answer, found in C
         return 1.0
     if not field_words:
@@ -165,17 +173,17 @@ def best_match(term: str, field_words: list[str], *, typing: bool) -> float:
     return max(map(_matches_of(term, typing).__getitem__, field_words))
 
 
-def text_score(query: ParsedQuery, fields: dict[str, list[str]], weights: dict[str, float]) -> float:
+def text_score(query: ParsedQuery, fields: Fields, weights: dict[str, float]) -> float:
     """Mean over the query's words of their best weighted match; 0 when a ``#tag``, an
     ``@handle`` or a quoted phrase is required and missing."""
     scores: list[float] = []
     for tag in query.tags:
-        found = best_match(tag, fields.get("tags", []), typing=tag == query.final)
+        found = best_match(tag, fields.get("tags", ()), typing=tag == query.final)
         if found == 0:
             return 0.0
         scores.append(found)
     for handle in query.handles:
-        found = best_match(handle, fields.get("handle", []), typing=handle == query.final)
+        found = best_match(handle, fields.get("handle", ()), typing=handle == query.final)
         if found == 0:
             return 0.0
         scores.append(found)
@@ -185,28 +193,29 @@ def text_score(query: ParsedQuery, fields: dict[str, list[str]], weights: dict[s
         for name, weight in weights.items():
             if weight <= best:  # no match in this field could do better
                 continue
-            found = weight * best_match(term, fields.get(name, []), typing=typing)
+            found = weight * best_match(term, fields.get(name, ()), typing=typing)
             if found > best:
                 best = found
         scores.append(best)
     for phrase in query.phrases:
-        if not any(_contains(fields.get(name, []), phrase) for name in ("caption", "detected", "name")):
+        if not any(_contains(fields.get(name, ()), phrase) for name in ("caption", "detected", "name")):
             return 0.0
     return sum(scores) / len(scores) if scores else 0.0
 
 
-def _contains(haystack: list[str], phrase: list[str]) -> bool:
-    n = len(phrase)
-    return any(haystack[i:i + n] == phrase for i in range(len(haystack) - n + 1))
+def _contains(haystack: Sequence[str], phrase: list[str]) -> bool:
+    n, wanted = len(phrase), tuple(phrase)
+    return any(tuple(haystack[i:i + n]) == wanted for i in range(len(haystack) - n + 1))
 
 
 # A clip's words are the same in every search it is a candidate of (popular words make the
 # same clips candidates again and again): split and folded once. Read-only for callers.
 @lru_cache(maxsize=32_768)
 def clip_fields(caption: str, tags: tuple[str, ...], handle: str, display_name: str,
-                detected: str) -> dict[str, list[str]]:
-    return {"tags": [t.lower() for t in tags], "handle": [handle, *words(handle.replace("_", " ").replace(".", " "))],
-            "name": words(display_name), "caption": words(caption), "detected": words(detected)}
+                detected: str) -> Fields:
+    return {"tags": tuple(t.lower() for t in tags),
+            "handle": (handle, *words(handle.replace("_", " ").replace(".", " "))),
+            "name": tuple(words(display_name)), "caption": tuple(words(caption)), "detected": tuple(words(detected))}
 
 
 def engagement(views: int, likes: int, shares: int) -> float:

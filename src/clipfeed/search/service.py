@@ -28,6 +28,7 @@ from clipfeed.search.query import ParsedQuery, parse
 from clipfeed.search.scoring import (
     CLIP_FIELDS,
     WEIGHTS,
+    Fields,
     best_match,
     blend,
     clip_fields,
@@ -149,7 +150,7 @@ class Neighbours:
 FOUND = 0.85
 
 
-def unmatched(terms: list[str], fields_of: list[dict[str, list[str]]], typing: str | None) -> list[str]:
+def unmatched(terms: list[str], fields_of: list[Fields], typing: str | None) -> list[str]:
     """The ``terms`` that no field of any candidate (``fields_of``: one dict per candidate)
     holds."""
     return [term for term in terms
@@ -217,9 +218,9 @@ async def text_ranked_clips(*, index: SearchIndex, query: ParsedQuery, filters: 
     missing = unmatched([*query.terms, *query.tags], fields, query.final)
     close = await near.of(missing) if missing else {}
     if close or len(docs) < CANDIDATES:
-        known = {d.clip_id for d in docs}
-        more = [d for d in await index.clip_candidates(terms, filters=filters, limit=CANDIDATES, near=close,
-                                                       words=bool(close)) if d.clip_id not in known]
+        # Those already read are not read again (a document is a row and an object to build).
+        more = await index.clip_candidates(terms, filters=filters, limit=CANDIDATES, near=close, words=bool(close),
+                                           held={d.clip_id for d in docs})
         docs += more[:CANDIDATES - len(docs)]
         fields += [clip_fields(d.caption, d.tags, d.handle, d.display_name, d.detected_text)
                    for d in more[:CANDIDATES - len(fields)]]
@@ -290,7 +291,7 @@ async def _rows(ranked: list[Ranked], *, services: Services) -> list[ClipResult]
             and rows[r.clip_id].visibility == Visibility.public.value]
 
 
-def _creator_words(creator: CreatorDocument) -> dict[str, list[str]]:
+def _creator_words(creator: CreatorDocument) -> Fields:
     return {"handle": [creator.handle, *creator.handle.replace("_", " ").replace(".", " ").split()],
             "name": clip_fields("", (), "", creator.display_name, "")["name"]}
 

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.core import contract
-from clipfeed.infra.db import utcnow
+from clipfeed.infra.db import read_rows, utcnow
 from clipfeed.stream.activity import Activity
 from clipfeed.stream.models import COUNTER_COLUMNS, ClipAudience, ClipCounts, ClipStats, StreamApplied
 
@@ -282,7 +282,7 @@ async def read_counts_from_db(*, services: Services, clip_ids: list[int]) -> dic
     for shard, ids in by_shard.items():
         async with services.db.shard_read_session(shard) as session:
             # Plain rows, not ORM objects: a search reads up to a hundred of these.
-            for clip_id, *values in await session.execute(_READ_BACK, {"ids": ids}):
+            for clip_id, *values in await read_rows(session, _READ_BACK, {"ids": ids}):
                 out[clip_id] = ClipCounts(clip_id=clip_id, **dict(zip(COUNTER_COLUMNS, values, strict=True)))
     return out
 

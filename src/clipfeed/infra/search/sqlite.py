@@ -26,6 +26,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clipfeed.infra.db import read_rows
 from clipfeed.infra.search.store import SqlSearchIndex
 from clipfeed.infra.search.tables import SearchCreator, SearchHashtag
 from clipfeed.infra.search.text import trigrams
@@ -114,7 +115,7 @@ class SQLiteSearchIndex(SqlSearchIndex):
     async def _ranked(self, session: AsyncSession, sql: str, match: str, limit: int) -> list[int]:
         if not match:
             return []
-        rows = await session.execute(sa.text(sql), {"match": match, "limit": limit})
+        rows = await read_rows(session, sa.text(sql), {"match": match, "limit": limit})
         return [int(r[0]) for r in rows]
 
     async def _clip_ids(self, session: AsyncSession, terms: list[str], near: dict[str, list[str]], limit: int,
@@ -135,13 +136,13 @@ class SQLiteSearchIndex(SqlSearchIndex):
         return _merge(found, by_grams, limit=limit)
 
     async def _handles_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[int]:
-        rows = await session.execute(sa.text(
+        rows = await read_rows(session, sa.text(
             "SELECT user_id FROM search_creators WHERE lower(handle) >= :low AND lower(handle) < :high "
             "ORDER BY clip_count DESC, handle LIMIT :limit"), {"low": prefix, "high": _after(prefix), "limit": limit})
         return [int(r[0]) for r in rows]
 
     async def _tags_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[str]:
-        rows = await session.execute(sa.text(
+        rows = await read_rows(session, sa.text(
             "SELECT tag FROM search_hashtags WHERE tag >= :low AND tag < :high AND clip_count > 0 "
             "ORDER BY clip_count DESC, tag LIMIT :limit"), {"low": prefix, "high": _after(prefix), "limit": limit})
         return [str(r[0]) for r in rows]
@@ -160,7 +161,7 @@ class SQLiteSearchIndex(SqlSearchIndex):
         match = trigram_match(terms)
         by_grams: list[str] = []
         if match:
-            rows = await session.execute(sa.text(
+            rows = await read_rows(session, sa.text(
                 "SELECT tag FROM (SELECT tag, rank FROM search_fts_hashtags WHERE search_fts_hashtags MATCH :match "
                 f"ORDER BY rowid DESC LIMIT {POOL}) ORDER BY rank LIMIT :limit"),
                 {"match": match, "limit": limit})

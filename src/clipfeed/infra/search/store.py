@@ -5,13 +5,13 @@ in one transaction with the engine's own text index, which each adapter maintain
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from clipfeed.infra.db import Database
+from clipfeed.infra.db import Database, read_rows
 from clipfeed.infra.search import ClipDocument, ClipFilters, CreatorDocument, HashtagCount
 from clipfeed.infra.search.tables import (
     SearchClip,
@@ -162,7 +162,8 @@ class SqlSearchIndex(ABC):
 
     async def version(self) -> int:
         async with self.db.read_session() as session:
-            return int(await session.scalar(_VERSION) or 0)
+            found = await read_rows(session, _VERSION)
+        return int(found[0][0] or 0) if found else 0
 
     async def _add_variants(self, session: AsyncSession, found: list[str]) -> None:
         """Put new words into the deletion neighbourhood (a word already there is skipped: its
@@ -218,13 +219,13 @@ class SqlSearchIndex(ABC):
 
     async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int,
                               near: dict[str, list[str]] | None = None, words: bool = True,
-                              pieces: bool = True) -> list[ClipDocument]:
+                              pieces: bool = True, held: Collection[int] = ()) -> list[ClipDocument]:
         if not terms:
             return []
         near = {t: [w for w in ws if w not in terms] for t, ws in (near or {}).items() if t in terms}
         async with self.db.read_session() as session:
             ids = await self._clip_ids(session, terms, near, limit, words=words, pieces=pieces)
-            return await self._documents(session, ids, filters)
+            return await self._documents(session, [i for i in ids if i not in held] if held else ids, filters)
 
     async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
         async with self.db.read_session() as session:
@@ -246,7 +247,7 @@ class SqlSearchIndex(ABC):
             query = query.where(SearchClip.duration_ms <= filters.max_duration_ms)
         if filters.language is not None:
             query = query.where(SearchClip.language == filters.language)
-        rows = {r[0]: r for r in (await session.execute(query, {"ids": ids})).all()}
+        rows = {r[0]: r for r in await read_rows(session, query, {"ids": ids})}
         return [ClipDocument(clip_id=r[0], owner_id=r[1], caption=r[2], tags=tuple(r[3].split()), handle=r[4],
                              display_name=r[5], published_at=r[6], detected_text=r[7], language=r[8],
                              duration_ms=r[9])
@@ -305,7 +306,7 @@ class SqlSearchIndex(ABC):
             names = await self._tags_starting(session, fold(prefix), limit)
             if not names:
                 return []
-            rows = dict((await session.execute(_HASHTAGS, {"ids": names})).all())
+            rows = dict(await read_rows(session, _HASHTAGS, {"ids": names}))
         return [HashtagCount(t, rows[t]) for t in names if t in rows]
 
     async def term_neighbours(self, terms: dict[str, int], *, limit: int) -> dict[str, list[str]]:
@@ -316,8 +317,8 @@ class SqlSearchIndex(ABC):
         if not asked:
             return out
         async with self.db.read_session() as session:
-            rows = (await session.execute(sa.select(SearchTermVariant.variant, SearchTermVariant.word).where(
-                SearchTermVariant.variant.in_(sorted(set().union(*asked.values())))))).all()
+            rows = await read_rows(session, sa.select(SearchTermVariant.variant, SearchTermVariant.word).where(
+                SearchTermVariant.variant.in_(sorted(set().union(*asked.values())))))
         for term, variants in asked.items():
             out[term] = sorted({w for v, w in rows if v in variants and w != term})[:limit]
         return out
@@ -329,7 +330,7 @@ class SqlSearchIndex(ABC):
             names = await self._tag_names(session, terms, limit)
             if not names:
                 return []
-            rows = dict((await session.execute(_HASHTAGS, {"ids": names})).all())
+            rows = dict(await read_rows(session, _HASHTAGS, {"ids": names}))
         return [HashtagCount(t, rows[t]) for t in names if t in rows]
 
 
@@ -337,5 +338,5 @@ async def _creators_in_order(session: AsyncSession, ids: list[int]) -> list[Crea
     """The creators ``ids`` names, in that order (an ID gone meanwhile is left out)."""
     if not ids:
         return []
-    rows = {r[0]: r for r in (await session.execute(_CREATORS, {"ids": ids})).all()}
+    rows = {r[0]: r for r in await read_rows(session, _CREATORS, {"ids": ids})}
     return [CreatorDocument(int(r[0]), r[1], r[2], r[3]) for r in (rows.get(i) for i in ids) if r is not None]
