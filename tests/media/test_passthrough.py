@@ -55,6 +55,14 @@ async def download(clip: Clip, folder: Path, *, services) -> Path:
     return folder / "clips" / str(clip.id)
 
 
+async def processed(source: Path, tmp_path: Path, *, services) -> tuple[Clip, Path]:
+    """``source`` uploaded and processed to ready; the clip and its published objects."""
+    event = await submit(source, services=services)
+    assert await run_job(Job.from_event(event), services=services) == "ready"
+    clip = await clip_row(int(event.key), services=services)
+    return clip, await download(clip, tmp_path / "store", services=services)
+
+
 def rendition(published: Path, name: str) -> Path:
     """A rendition's init segment and media segments joined into one file."""
     folder = published / "v" / name
@@ -95,10 +103,7 @@ def assert_plays(published: Path) -> None:
 @EMBEDDED
 async def test_an_upload_that_already_is_the_top_rung_is_published_as_it_is(tmp_path: Path, *, services) -> None:
     source = upload(tmp_path / "phone.mp4", seconds=5.3)
-    event = await submit(source, services=services)
-    assert await run_job(Job.from_event(event), services=services) == "ready"
-    clip = await clip_row(int(event.key), services=services)
-    published = await download(clip, tmp_path / "store", services=services)
+    clip, published = await processed(source, tmp_path, services=services)
     top = rendition(published, "1080")
     assert packets(top) == packets(source)
     assert keyframe_times(top) == keyframe_times(source)  # the browser's, one a second
@@ -127,10 +132,7 @@ async def test_an_upload_whose_sound_starts_before_its_picture_is_copied_on_the_
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(mp4), "-itsoffset", "-0.05", "-i", str(mp4), "-map",
                     "0:v", "-map", "1:a", "-c", "copy", "-avoid_negative_ts", "disabled", str(source)], check=True)
     assert float(ffprobe(source, "-show_entries", "format=start_time", "-of", "csv=p=0")) < -0.04
-    event = await submit(source, services=services)
-    assert await run_job(Job.from_event(event), services=services) == "ready"
-    clip = await clip_row(int(event.key), services=services)
-    published = await download(clip, tmp_path / "store", services=services)
+    clip, published = await processed(source, tmp_path, services=services)
     top = rendition(published, "1080")
     assert packets(top) == packets(source)
     assert first_video_time(top) == pytest.approx(first_video_time(rendition(published, "720")), abs=0.005)
