@@ -233,21 +233,33 @@ def grids() -> dict[str, Iterator[Scorer]]:
     }
 
 
-# The winners of the grids above on the per-user split's validation period (`clipfeed recs eval`,
-# 2026-12-06; docs/benchmarks.md, "Offline: MovieLens 100K"). `run_eval(tune=False)` uses them.
-RECORDED: dict[str, dict[str, Any]] = {
-    "popularity": {"recent_share": 1.0, "positives_only": True},
-    "item-cf": {"neighbours": 300, "shrink": 0.0, "positives_only": False},
-    "ease": {"regularization": 200.0, "positives_only": True},
-    "als": {"factors": 16, "regularization": 0.1, "alpha": 1.0, "positives_only": True},
-    "bpr": {"factors": 32, "regularization": 0.001, "learning_rate": 0.005, "iterations": 100,
-            "positives_only": False},
+# The winners of the grids above on each split's validation period (`clipfeed recs eval
+# [--split global]`, 2026-12-06; docs/benchmarks.md, "Offline: MovieLens 100K").
+# `run_eval(tune=False)` uses them.
+RECORDED: dict[str, dict[str, dict[str, Any]]] = {
+    "user": {
+        "popularity": {"recent_share": 1.0, "positives_only": True},
+        "item-cf": {"neighbours": 300, "shrink": 0.0, "positives_only": False},
+        "ease": {"regularization": 200.0, "positives_only": True},
+        "als": {"factors": 16, "regularization": 0.1, "alpha": 1.0, "positives_only": True},
+        "bpr": {"factors": 32, "regularization": 0.001, "learning_rate": 0.005, "iterations": 100,
+                "positives_only": False},
+    },
+    "global": {
+        "popularity": {"recent_share": 0.1, "positives_only": True},
+        "item-cf": {"neighbours": 300, "shrink": 0.0, "positives_only": True},
+        "ease": {"regularization": 200.0, "positives_only": True},
+        "als": {"factors": 16, "regularization": 0.1, "alpha": 5.0, "positives_only": True},
+        "bpr": {"factors": 32, "regularization": 0.001, "learning_rate": 0.01, "iterations": 50,
+                "positives_only": True},
+    },
 }
+BASELINES = tuple(RECORDED["user"])
 
 
-def recorded(name: str, params: dict[str, Any] | None = None) -> Scorer:
-    """Baseline ``name`` with ``params`` (default: its recorded winner)."""
-    params = RECORDED[name] if params is None else params
+def recorded(name: str, params: dict[str, Any] | None = None, *, split: str = "user") -> Scorer:
+    """Baseline ``name`` with ``params`` (default: its recorded winner on ``split``)."""
+    params = RECORDED[split][name] if params is None else params
     if name in ("als", "bpr"):
         return FactorModel(name, **params)
     kinds: dict[str, Any] = {"popularity": Popularity, "item-cf": ItemCF, "ease": Ease}

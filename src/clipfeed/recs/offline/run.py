@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from clipfeed.recs.offline import metrics
-from clipfeed.recs.offline.baselines import RECORDED, Scorer, grids, recorded
+from clipfeed.recs.offline.baselines import BASELINES, RECORDED, Scorer, grids, recorded
 from clipfeed.recs.offline.dataset import Interactions, global_time_split, temporal_split
 from clipfeed.recs.offline.pipeline import CandidateSet, build_candidates, labels_for, top_k
 from clipfeed.recs.offline.tuning import RANKER_PERIODS, RANKER_SEEDS, Trial, search_ranker, train_ranker, widest_quotas
@@ -104,7 +104,8 @@ def _tune(name: str, fit: Interactions, validation: dict[int, set[int]], progres
 
 def run_eval(data: Interactions, *, split: str = "user", tune: bool = True,
              progress: Progress = lambda _: None) -> EvalResult:
-    """Every baseline (tuned on validation, or at its recorded winner when ``tune`` is false)
+    """Every baseline (tuned on validation, or at its recorded winner for ``split`` when ``tune``
+    is false)
     and our pipeline on the test period of ``split``."""
     started = time.perf_counter()
     result = EvalResult(split=split)
@@ -117,8 +118,8 @@ def run_eval(data: Interactions, *, split: str = "user", tune: bool = True,
     progress(f"{split} split: {len(test_users)} test users, {len(val_users)} validation users")
 
     by_user: dict[str, np.ndarray] = {}
-    for name in RECORDED:
-        scorer = _tune(name, fit, val_relevant, progress) if tune else recorded(name)
+    for name in BASELINES:
+        scorer = _tune(name, fit, val_relevant, progress) if tune else recorded(name, split=split)
         result.tuned[name] = scorer.params
         recommended = _recommend(scorer, train, test_users)
         result.rows[name] = _evaluate(recommended, test_relevant, train)
@@ -160,5 +161,5 @@ def run_search(data: Interactions, *, progress: Progress = lambda _: None) -> tu
     relevant = validation.positives()
     users = np.array(sorted(relevant), dtype=np.int64)
     progress("search: candidates and features on the validation period")
-    candidates = build_candidates(fit, users, RECORDED, quotas=widest_quotas())
+    candidates = build_candidates(fit, users, RECORDED["user"], quotas=widest_quotas())
     return search_ranker(candidates, labels_for(candidates, relevant), relevant, progress=progress)
