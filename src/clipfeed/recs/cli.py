@@ -33,11 +33,17 @@ def evaluate(
     data: Annotated[Path | None, typer.Option(help="folder with ml-100k.inter (default: fetch into the cache)")] = None,
     fetch: Annotated[bool, typer.Option(help="download MovieLens 100K when --data is missing")] = True,
     markdown: Annotated[Path | None, typer.Option(help="also write the results table here")] = None,
+    split: Annotated[str, typer.Option(help="user: each user's latest 20 % test; global: one cut in time")] = "user",
+    tune: Annotated[bool, typer.Option(help="tune every baseline on validation (--no-tune: recorded winners)")] = True,
+    search_ranker: Annotated[bool, typer.Option(help="run the ranker's recorded search instead")] = False,
 ) -> None:
-    """Our pipeline against popularity, item-CF, ALS and BPR on MovieLens 100K, one run."""
+    """Our pipeline against popularity, item-CF, EASE, ALS and BPR on MovieLens 100K, one run."""
     from clipfeed.recs.offline.dataset import default_cache, fetch_ml100k, load_ml100k
-    from clipfeed.recs.offline.run import run_eval
+    from clipfeed.recs.offline.run import SPLITS, run_eval, run_search
 
+    if split not in SPLITS:
+        console.print(f"[red]unknown split {split!r}[/] (one of {', '.join(SPLITS)})")
+        raise typer.Exit(2)
     folder = data or default_cache()
     if not (folder / "ml-100k.inter").is_file():
         if not fetch:
@@ -47,16 +53,29 @@ def evaluate(
             folder = fetch_ml100k(folder)
     with _progress() as progress:
         task = progress.add_task("loading", total=None)
-        result = run_eval(load_ml100k(folder), progress=lambda m: progress.update(task, description=m))
-    name, best = result.best_baseline()
-    ours = result.rows["clipfeed"]["ndcg@10"]
-    table = result.table()
-    summary = (f"NDCG@10: clipfeed {ours:.4f} vs best baseline {name} {best:.4f} = {ours / best:.2f}x "
-               f"(goal 1.10x) in {result.seconds:.0f} s")
-    typer.echo(table)
-    typer.echo(summary)
+
+        def report(message: str) -> None:
+            progress.update(task, description=message)
+            if search_ranker:
+                progress.console.print(message, soft_wrap=True)
+
+        if search_ranker:
+            best, trials = run_search(load_ml100k(folder), progress=report)
+        else:
+            result = run_eval(load_ml100k(folder), split=split, tune=tune, progress=report)
+    if search_ranker:
+        lines = ["| trial | setting | validation ndcg@10 |", "|---:|---|---:|"]
+        lines += [f"| {n} | {_point(t.point)} | {t.ndcg:.4f} |" for n, t in enumerate(trials, 1)]
+        text = "\n".join(lines) + f"\n\nbest: {_point(best)}\n"
+    else:
+        text = result.table() + "\n\n" + result.summary() + "\n"
+    typer.echo(text)
     if markdown:
-        markdown.write_text(table + "\n\n" + summary + "\n")
+        markdown.write_text(text)
+
+
+def _point(point: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value}" for name, value in point.items())
 
 
 @recs_cli.command("train")

@@ -129,3 +129,16 @@ def temporal_split(data: Interactions, share: float = 0.8) -> tuple[Interactions
         cut = start + max(1, int(round((end - start) * share)))
         early[order[start:cut]] = True
     return data.subset(early), data.subset(~early)
+
+
+def global_time_split(data: Interactions, share: float = 0.8) -> tuple[Interactions, Interactions]:
+    """The earliest ``share`` of all events, and the rest, cut at one moment for everyone: nothing
+    that happened after the cut (another user's later ratings included) can inform a model scored
+    on what came after it. Only users with events on both sides can be scored, so the later part
+    keeps just their events."""
+    order = np.lexsort((np.arange(len(data.users)), data.times))
+    early = np.zeros(len(data.users), dtype=bool)
+    early[order[: int(round(len(order) * share))]] = True
+    known = np.zeros(data.n_users, dtype=bool)
+    known[data.users[early]] = True
+    return data.subset(early), data.subset(~early & known[data.users])

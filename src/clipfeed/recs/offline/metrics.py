@@ -48,3 +48,21 @@ def intra_list_diversity(vectors: np.ndarray) -> float:
     similarity = vectors @ vectors.T
     off_diagonal = (similarity.sum() - np.trace(similarity)) / (n * (n - 1))
     return float(1.0 - off_diagonal)
+
+
+def ndcg_by_user(recommended: Mapping[int, np.ndarray], relevant: Mapping[int, set[int]],
+                 users: np.ndarray, k: int = 10) -> np.ndarray:
+    return np.array([ndcg_at(recommended[int(u)], relevant[int(u)], k) for u in users])
+
+
+def bootstrap_interval(values: np.ndarray, *, baseline: np.ndarray | None = None, resamples: int = 2000,
+                       seed: int = 7) -> tuple[float, float]:
+    """95 % percentile interval of the mean of per-user ``values`` (or, given ``baseline`` for
+    the same users, of the ratio of the two means), resampling users with replacement."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(values), size=(resamples, len(values)))
+    means = values[picks].mean(axis=1)
+    if baseline is not None:
+        means = means / np.maximum(baseline[picks].mean(axis=1), 1e-12)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)

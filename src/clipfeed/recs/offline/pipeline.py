@@ -1,6 +1,7 @@
 """Our pipeline offline: several candidate generators (item-to-item co-engagement, recency-
-weighted co-engagement, ALS and BPR retrieval, trending, content similarity) whose union is
-re-ranked by a LightGBM LambdaRank model trained on the validation period, the same two-stage
+weighted co-engagement, ALS and BPR retrieval, trending, content similarity; EASE too when its
+quota is above 0) whose union is re-ranked by a LightGBM LambdaRank model trained on the
+validation period (EASE's scores among its features), the same two-stage
 shape as the live feed (``clipfeed.recs.sources`` then ``clipfeed.recs.ranker``).
 
 Point-in-time: features for the validation labels are computed from the fit period only, and
@@ -15,17 +16,23 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from clipfeed.recs.offline.baselines import FactorModel, ItemCF, Popularity, item_similarity
+from clipfeed.recs.offline.baselines import Ease, FactorModel, ItemCF, Popularity, item_similarity
 from clipfeed.recs.offline.dataset import POSITIVE_RATING, Interactions
 
 RECENT_DECAY = 0.85
 RECENT_ITEMS = 30
-PER_SOURCE = {"cf": 100, "recent_cf": 100, "als": 80, "bpr": 50, "trending": 30, "content": 30}
+# How many candidates each source puts forward per user. Chosen on the validation split by the
+# search of `clipfeed recs eval --search-ranker` (docs/design/recommendations.md, "Offline
+# evaluation"; space and trials on the Benchmarks page); 0 leaves a source out.
+PER_SOURCE = {"cf": 100, "recent_cf": 100, "ease": 0, "als": 80, "bpr": 50, "trending": 30, "content": 30}
 
-FEATURES = ["cf", "cf_rank", "recent_cf", "recent_cf_rank", "last_sim", "als", "als_rank", "bpr",
-            "bpr_rank", "log_pop", "log_pop_recent", "trend_ratio", "item_age_days",
+FEATURES = ["cf", "cf_rank", "recent_cf", "recent_cf_rank", "last_sim", "ease", "ease_rank", "als",
+            "als_rank", "bpr", "bpr_rank", "log_pop", "log_pop_recent", "trend_ratio", "item_age_days",
             "item_idle_days", "content", "item_mean_rating", "item_pos_rate", "user_len",
-            "user_mean_rating", "user_pos_rate", "cf_share"]
+            "user_mean_rating", "user_pos_rate", "cf_share", "liked_sim", "disliked_sim"]
+# Optional groups: whether the ranker uses them is a dimension of the recorded search.
+EASE_FEATURES = ("ease", "ease_rank")
+RATING_FEATURES = ("liked_sim", "disliked_sim")
 
 
 @dataclass
@@ -34,6 +41,26 @@ class CandidateSet:
     items: np.ndarray
     features: np.ndarray
     fallback: dict[int, np.ndarray] = field(default_factory=dict)  # co-engagement order per user
+    # Per row, the candidate's rank in each source (0 = that source's best unseen item).
+    source_ranks: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def subset(self, mask: np.ndarray) -> CandidateSet:
+        return CandidateSet(self.users[mask], self.items[mask], self.features[mask], self.fallback,
+                            {name: ranks[mask] for name, ranks in self.source_ranks.items()})
+
+    @staticmethod
+    def stacked(sets: list[CandidateSet], n_users: int) -> CandidateSet:
+        """Several periods' candidates as one training set, each period's users renumbered
+        apart (a user in two periods is two ranking groups); for training only."""
+        return CandidateSet(np.concatenate([c.users + period * n_users for period, c in enumerate(sets)]),
+                            np.concatenate([c.items for c in sets]), np.concatenate([c.features for c in sets]))
+
+    def within(self, quotas: dict[str, int]) -> np.ndarray:
+        """The rows that smaller quotas would have produced (candidates built once with larger)."""
+        keep = np.zeros(len(self.users), dtype=bool)
+        for name, count in quotas.items():
+            keep |= self.source_ranks[name] < count
+        return keep
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -57,11 +84,15 @@ def _recency_weights(history: Interactions, users: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((values, (rows, cols)), shape=(len(users), history.n_items), dtype=np.float32)
 
 
-def build_candidates(history: Interactions, users: np.ndarray, tuned: dict[str, dict[str, Any]]) -> CandidateSet:
+def build_candidates(history: Interactions, users: np.ndarray, tuned: dict[str, dict[str, Any]],
+                     quotas: dict[str, int] | None = None) -> CandidateSet:
     """Generate candidates for ``users`` from ``history`` alone and compute their features."""
+    quotas = PER_SOURCE if quotas is None else quotas
     n_items = history.n_items
     cf = ItemCF(**tuned["item-cf"])
     cf.fit(history)
+    ease = Ease(**tuned["ease"])
+    ease.fit(history)
     als = FactorModel("als", **tuned["als"])
     als.fit(history)
     bpr = FactorModel("bpr", **tuned["bpr"])
@@ -71,7 +102,8 @@ def build_candidates(history: Interactions, users: np.ndarray, tuned: dict[str, 
     pop_recent.fit(history)
 
     seen = history.matrix()[users].toarray() > 0
-    scores = {"cf": cf.scores(users), "als": als.scores(users), "bpr": bpr.scores(users)}
+    scores = {"cf": cf.scores(users), "ease": ease.scores(users), "als": als.scores(users),
+              "bpr": bpr.scores(users)}
     weights = _recency_weights(history, users)
     assert cf.similarity is not None
     scores["recent_cf"] = np.asarray((weights @ cf.similarity).todense())
@@ -79,18 +111,26 @@ def build_candidates(history: Interactions, users: np.ndarray, tuned: dict[str, 
     full = item_similarity(cf.user_items, 0) if cf.user_items is not None else cf.similarity
     last_rows = sp.csr_matrix(weights.multiply(weights >= 0.999))
     scores["last_sim"] = np.asarray((last_rows @ full).todense())
+    # Mean similarity to what the user rated well, and to what they rated 2 or less: the ratings
+    # a baseline learning from interactions alone cannot tell apart.
+    rated = history.matrix(weights=history.ratings)[users]
+    for name, keep in (("liked_sim", lambda r: r >= POSITIVE_RATING), ("disliked_sim", lambda r: r <= 2.0)):
+        chosen_rows = rated.copy()
+        chosen_rows.data = keep(chosen_rows.data).astype(np.float32)
+        chosen_rows.eliminate_zeros()
+        counts = np.maximum(np.asarray(chosen_rows.sum(axis=1)).ravel(), 1.0)
+        scores[name] = np.asarray((chosen_rows @ full).todense()) / counts[:, None]
     profile = np.asarray(weights @ history.genres)
     profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-9)
     scores["content"] = profile @ history.genres.T
     scores["trending"] = np.tile(pop_recent.counts, (len(users), 1))
     for name in scores:
         scores[name] = np.where(seen, -np.inf, scores[name])
-    ranks = {name: _ranks(scores[name]) for name in ("cf", "recent_cf", "als", "bpr")}
+    ranks = {name: _ranks(values) for name, values in scores.items() if name not in ("last_sim", *RATING_FEATURES)}
 
     chosen = np.zeros((len(users), n_items), dtype=bool)
-    for name, count in PER_SOURCE.items():
-        top = np.argpartition(-scores[name], count, axis=1)[:, :count]
-        np.put_along_axis(chosen, top, True, axis=1)
+    for name, count in quotas.items():
+        chosen |= ranks[name] < count
     chosen &= ~seen
     rows, items = np.nonzero(chosen)
 
@@ -104,6 +144,7 @@ def build_candidates(history: Interactions, users: np.ndarray, tuned: dict[str, 
         "cf": scores["cf"][rows, items], "cf_rank": ranks["cf"][rows, items],
         "recent_cf": scores["recent_cf"][rows, items], "recent_cf_rank": ranks["recent_cf"][rows, items],
         "last_sim": scores["last_sim"][rows, items],
+        "ease": scores["ease"][rows, items], "ease_rank": ranks["ease"][rows, items],
         "als": scores["als"][rows, items], "als_rank": ranks["als"][rows, items],
         "bpr": scores["bpr"][rows, items], "bpr_rank": ranks["bpr"][rows, items],
         "log_pop": np.log1p(pop_all.counts[items]), "log_pop_recent": np.log1p(pop_recent.counts[items]),
@@ -114,10 +155,12 @@ def build_candidates(history: Interactions, users: np.ndarray, tuned: dict[str, 
         "item_mean_rating": stats["mean"][items], "item_pos_rate": stats["pos_rate"][items],
         "user_len": users_len[user_ids], "user_mean_rating": user_mean[user_ids],
         "user_pos_rate": user_pos[user_ids], "cf_share": scores["cf"][rows, items] / cf_total[rows],
+        "liked_sim": scores["liked_sim"][rows, items], "disliked_sim": scores["disliked_sim"][rows, items],
     }
     features = np.column_stack([columns[name] for name in FEATURES]).astype(np.float32)
     fallback = {int(user): np.argsort(-scores["recent_cf"][row])[:50] for row, user in enumerate(users)}
-    return CandidateSet(user_ids.astype(np.int64), items.astype(np.int64), features, fallback)
+    source_ranks = {name: ranks[name][rows, items] for name in ranks}
+    return CandidateSet(user_ids.astype(np.int64), items.astype(np.int64), features, fallback, source_ranks)
 
 
 def _mean_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
