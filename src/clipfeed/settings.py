@@ -186,6 +186,11 @@ class Settings(BaseSettings):
     # API process. A feed request's searches and products are small: extra threads only spin
     # beside the other requests (1 halved a full feed build's CPU on the benchmark).
     serve_compute_threads: int = Field(default=1, ge=1, le=256)
+    # Searches and suggestions one API process works on at once; more wait their turn in
+    # arrival order. Each is CPU work on one core, so more at once only interleaves them: every
+    # one finishes later, holds its database connection longer (past the pool: failures) and
+    # costs more CPU (each statement's result waits for the GIL behind the others' scoring).
+    search_concurrency: int = Field(default=2, ge=1, le=256)
     feed_train_interval_s: float = 6 * 3600.0  # batch role: retrain retrieval and ranker this often
     feed_experiments_file: Path | None = None  # A/B experiments (JSON); none: no experiment
 

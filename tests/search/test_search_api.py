@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from clipfeed.clips.models import Clip
+from clipfeed.search import service
 from tests.helpers import assert_problem, signup
 from tests.search.support import add_clip, add_creator, clip_ids, reindex
 
@@ -142,6 +144,30 @@ async def test_a_repeated_query_still_checks_what_each_viewer_may_see(client, se
     assert await found() == {first.id, by_other.id}  # anonymous: only the private clip is gone
     added = await add_clip(owner, "lava lamp, a new one", services=services)
     assert await found() == {first.id, by_other.id, added.id}
+
+
+async def test_searches_past_the_process_limit_wait_their_turn_and_all_get_answers(client, services,
+                                                                                    monkeypatch) -> None:
+    """``search_concurrency``: more searches than that at once queue instead of interleaving."""
+    monkeypatch.setattr(services.settings, "search_concurrency", 1)
+    creator = await add_creator("harbour_watch", services=services)
+    clip = await add_clip(creator, "boats in the harbour at dawn", services=services)
+    running = most = 0
+    page = service._search_page
+
+    async def watched(**kwargs):  # type: ignore[no-untyped-def]
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            return await page(**kwargs)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(service, "_search_page", watched)
+    answers = await asyncio.gather(*(client.get("/v1/search", params={"q": q}) for q in ["harbour", "boats"] * 3))
+    assert [clip_ids(a.json()) for a in answers] == [[clip.id]] * 6
+    assert most == 1
 
 
 async def test_reindex_rebuilds_from_the_tables(client, services) -> None:

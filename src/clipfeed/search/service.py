@@ -80,6 +80,18 @@ _pending: dict[Database, dict[tuple[str, str], int]] = {}
 _writers: WeakSet[Database] = WeakSet()
 
 
+_turns: WeakKeyDictionary[Database, asyncio.Semaphore] = WeakKeyDictionary()
+
+
+def turn(*, services: Services) -> asyncio.Semaphore:
+    """The gate a search or a suggestion passes to run: ``search_concurrency`` at once in this
+    process (per database), the others waiting in arrival order before they open a session."""
+    gate = _turns.get(services.db)
+    if gate is None:
+        gate = _turns[services.db] = asyncio.Semaphore(services.settings.search_concurrency)
+    return gate
+
+
 def _count_query(region: str, text: str, *, services: Services) -> None:
     if services.db not in _writers:
         _writers.add(services.db)
@@ -378,8 +390,8 @@ async def search(*, services: Services, index: SearchIndex, viewer_id: int | Non
         raise Invalid("q: type at least one word, #hashtag or @handle")
     offset = _offset(cursor)
     # Every read of the request in one session (``Database.shared_reads``): a dozen statements
-    # without a connection checkout and a commit each.
-    async with services.db.shared_reads():
+    # without a connection checkout and a commit each; opened once the request's turn comes.
+    async with turn(services=services), services.db.shared_reads():
         page = await _search_page(services=services, index=index, viewer_id=viewer_id, query=query, kind=kind,
                                   filters=filters, offset=offset, limit=limit, semantic=semantic)
     if offset == 0 and (page.clips or page.creators or page.hashtags):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from clipfeed.infra.search import SearchIndex
 from clipfeed.infra.search.text import fold, words
 from clipfeed.search import access, querylog, typos
-from clipfeed.search.service import text_cache
+from clipfeed.search.service import text_cache, turn
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -73,8 +73,8 @@ async def suggest(*, services: Services, index: SearchIndex, viewer_id: int | No
     if not last:
         return []
     sigil = stripped[0] if stripped[0] in "#@" else ""
-    # Every read in one session (``Database.shared_reads``).
-    async with services.db.shared_reads():
+    # Every read in one session (``Database.shared_reads``), once its turn comes (``service.turn``).
+    async with turn(services=services), services.db.shared_reads():
         # Completions depend on the index alone: kept per index version (``service.text_cache``).
         # Who may be shown is decided on every request.
         version = await index.version()
