@@ -29,6 +29,7 @@ from clipfeed.media.blocklist_api import router as blocklist_router
 from clipfeed.moderation.api import router as moderation_router
 from clipfeed.notifications.api import router as notifications_router
 from clipfeed.recs.api import router as feed_router
+from clipfeed.recs.dismissals_api import router as dismissals_router
 from clipfeed.search.api import router as search_router
 from clipfeed.search.discovery_api import router as discovery_router
 from clipfeed.settings import Settings
@@ -58,6 +59,7 @@ FEATURE_ROUTERS: list[APIRouter] = [
     origin_router,            # /media/ origin
     web_router,               # /app/ and /share/ pages
     feed_router,              # For You and Following feeds, interests
+    dismissals_router,        # "not interested", hidden creators
     social_router,            # follows, likes, comments, shares, blocks
     notifications_router,     # inbox and its SSE stream
     search_router,            # search and suggestions

@@ -7,6 +7,9 @@ resend a whole batch only when the request itself failed (network error, 429, 5x
 Killed half-way: events are marked as received only after both topics have them. A process
 dying before that leaves the client without an answer; it resends, and the events already
 appended are appended again with the same envelope ID, which every processor deduplicates.
+After the append, a batch's strong signals (a skip, a completion, a long watch) are written to
+the viewer's live profile at once, so their next feed page is re-ranked with them
+(``clipfeed.recs.session``: what a crash there costs).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from clipfeed.core.viewers import ViewerId
 from clipfeed.events.models import TIMINGS, ClientEvent, IngestResult, RejectedEvent
 from clipfeed.events.topics import ensure_topics
 from clipfeed.infra.log import OutgoingRecord
+from clipfeed.recs import session as session_signals
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -104,6 +108,9 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: ViewerId,
             by_user.append(OutgoingRecord(body, key=viewer_key))
         await asyncio.gather(services.log.append_batch(Topic.ACTIVITY_CLIPS, by_clip),
                              services.log.append_batch(Topic.ACTIVITY_USERS, by_user))
+        # The viewer's next feed page sees these at once, not after the stream worker's lag.
+        await session_signals.note(viewer.key, [session_signals.Signal(
+            e.clip_id, e.type.value, e.ts.timestamp(), e.watch_ms or 0) for e in fresh], cache=services.cache)
         await _mark_seen(viewer, fresh, now, services=services)
     INGESTED.labels("accepted").inc(len(fresh))
     INGESTED.labels("duplicate").inc(duplicates)

@@ -58,7 +58,8 @@ RATE_LIMITED = {
     ("post", "/v1/clips/{clip_id}/comments"), ("patch", "/v1/clips/{clip_id}/comments/{comment_id}"),
 }
 RATE_LIMITED_PREFIXES = ("/v1/users/{user_ref}/follow", "/v1/users/{user_ref}/block", "/v1/clips/{clip_id}/like",
-                         "/v1/clips/{clip_id}/bookmark", "/v1/clips/{clip_id}/comments/{comment_id}/like")
+                         "/v1/clips/{clip_id}/bookmark", "/v1/clips/{clip_id}/comments/{comment_id}/like",
+                         "/v1/clips/{clip_id}/not-interested", "/v1/users/{user_ref}/hide")
 # Problems particular to one operation, beyond what its shape implies.
 OWN_PROBLEMS: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/v1/auth/login"): {401: "Wrong login or password, or the account is suspended"},

@@ -146,7 +146,7 @@ async def build(viewer: FeedViewer, *, services: Services, exclude: frozenset[in
             if clip_id not in origin or score > origin[clip_id][1]:
                 origin[clip_id] = (name, score)
     with stage("filters"):
-        cards = await _allowed(viewer, state, config, origin, exclude, links_found.blocked, services=services)
+        cards = await _allowed(viewer, state, config, origin, exclude, links_found, services=services)
     return await _rank(state, cards, origin, context, config, models, rng, services=services)
 
 
@@ -155,7 +155,7 @@ async def rerank(viewer: FeedViewer, items: list[Ranked], *, services: Services,
     """The buffer's clips ranked again from the viewer's live state: what a like, skip, share
     or follow changes on the next page, without a build's sources and candidate filtering.
     Clips the viewer has since hidden or turned down (see ``turned_down``), whose card is gone
-    or whose creator is now blocked drop out of the buffer; a page left short by that tops up
+    or whose creator is now blocked or hidden drop out of the buffer; a page left short by that tops up
     with a full build, and a buffer left low is refilled in the background."""
     settings = settings or services.settings
     config = FeedConfig.of(settings)
@@ -167,7 +167,7 @@ async def rerank(viewer: FeedViewer, items: list[Ranked], *, services: Services,
     with stage("filters"):
         found = await get_cards(services.cache, ids)
     cards = [card for clip_id in ids if (card := found.get(clip_id)) is not None
-             and card.creator_id not in links.blocked and card.creator_id != viewer.user_id]
+             and not links.leaves_out(clip_id, card.creator_id) and card.creator_id != viewer.user_id]
     retrieval = column("retrieval_score")
     origin = {c.id: (buffered[c.id].source, float(buffered[c.id].features[retrieval])) for c in cards}
     built = await _rank(state, cards, origin, _context(viewer), config, models, rng or np.random.default_rng(),
@@ -223,15 +223,15 @@ async def _models(*, services: Services) -> LoadedModels:
 
 
 async def _allowed(viewer: FeedViewer, state: ViewerState, config: FeedConfig, origin: dict[int, tuple[str, float]],
-                   exclude: frozenset[int] | set[int], blocked: set[int],
+                   exclude: frozenset[int] | set[int], links: Links,
                    *, services: Services) -> list[ClipCard]:
     """Drop what this viewer must not get: hidden (not interested), recently skipped, already
-    buffered, gone (no card: deleted, rejected, private, held), blocked creators, their own
-    clips, and anything the seen filter has."""
+    buffered, gone (no card: deleted, rejected, private, held), dismissed clips and blocked or
+    hidden creators (``Links.leaves_out``), their own clips, and anything the seen filter has."""
     ids = [c for c in origin if c not in exclude and c not in state.hidden and c not in state.negative]
     found = await get_cards_recent(services.cache, ids)
     cards = [card for clip_id in ids if (card := found.get(clip_id)) is not None
-             and card.creator_id not in blocked and card.creator_id != viewer.user_id]
+             and not links.leaves_out(clip_id, card.creator_id) and card.creator_id != viewer.user_id]
     seen = await config.seen.seen(services.cache, viewer.key, [c.id for c in cards])
     return [card for card, was_seen in zip(cards, seen, strict=True) if not was_seen]
 

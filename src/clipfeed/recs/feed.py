@@ -1,6 +1,7 @@
 """Serving feed pages: the For You tab from the viewer's buffer (or built on demand), the
 Following and Hashtags tabs in time order. Every page leaves out blocked creators' clips and
-those the viewer's mute filters hide.
+those the viewer's mute filters hide; For You also leaves out the clips the viewer said they are
+not interested in and the creators they hid (``clipfeed.recs.dismissals``).
 
 For You, per request: read the buffer; if it is missing or stale, build one now (the
 on-demand path); if it was ranked before the viewer's last strong signal, rank its clips again
@@ -8,9 +9,10 @@ from the live state (the re-ranked path: a like or a skip changes the next page 
 of a build's cost). Take clips from its front and claim
 them in the seen filter (an atomic test-and-set, so two devices of one viewer paging at once
 never get the same clip); drop any whose card vanished (deleted, rejected, made private) or
-whose creator is now blocked; write the rest back. A buffer running low is topped up in the
-background. The cursor carries the feed session and page number; the seen filter, not the
-cursor, is what guarantees no repeats, so a lost cursor costs nothing.
+whose creator is now blocked or hidden (or the clip dismissed); write the rest back. A buffer
+running low is topped up in the background. The cursor carries the feed session and page
+number; the seen filter, not the cursor, is what guarantees no repeats, so a lost cursor costs
+nothing.
 
 A process killed after claiming but before answering loses those clips for that viewer
 (they count as seen): a few clips skipped, never a repeat.
@@ -158,7 +160,8 @@ async def foryou_page(viewer: FeedViewer, *, services: Services, cursor: str | N
             raw_values = await services.cache.get_many([card_key(c) for c in ids] + [view_key(c) for c in ids])
             found = {c: ClipCard.decode(c, v) for c, v in zip(ids, raw_values[: len(ids)], strict=True) if v}
             rendered = dict(zip(ids, raw_values[len(ids):], strict=True))
-            allowed = [r for r in wanted if r.clip_id in found and found[r.clip_id].creator_id not in links.blocked
+            allowed = [r for r in wanted if r.clip_id in found and not links.leaves_out(r.clip_id,
+                                                                                     found[r.clip_id].creator_id)
                        and not muted(links.mutes, found[r.clip_id], rendered.get(r.clip_id))]
             fresh = await config.seen.claim(services.cache, viewer.key, [r.clip_id for r in allowed],
                                             check_previous=recheck)

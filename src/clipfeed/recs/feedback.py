@@ -51,6 +51,8 @@ from clipfeed.recs.profile import (
     ckey,
     dirty_key,
     known_key,
+    live_part,
+    moves_feed,
     ukey,
 )
 from clipfeed.recs.signals import TREND_BUCKET_S, trend_key
@@ -166,8 +168,9 @@ async def fold(cache: Cache, events: Sequence[Feedback], *, fresh_impressions: i
                 plan.hincr(clip_key, "engaged", 1, STATE_TTL_S)
                 if explored:
                     plan.hincr(stats_key, "explore_hit", 1, STATE_TTL_S)
-        if kind in POSITIVE or kind in NEGATIVE:
-            live = ukey(viewer, "recent" if kind in POSITIVE else "negative")
+        part = live_part(kind, watch_ms)
+        if part is not None:  # the same writes as ``clipfeed.recs.session.note`` (they commute)
+            live = ukey(viewer, part)
             plan.then(Write("zadd", live, ({str(clip_id): at},), ttl=STATE_TTL_S))
             plan.then(Write("ztrim", live, (RECENT_KEPT,)))
         if kind == "not_interested":
@@ -195,7 +198,7 @@ async def fold(cache: Cache, events: Sequence[Feedback], *, fresh_impressions: i
     stamp = str(time.time()).encode()
     await cache.write_many([*([Write("zrem", FRESH_POOL, tuple(done))] if done else []),
                             *(Write("set", dirty_key(v), (stamp,), ttl=3600)
-                              for v in dict.fromkeys(e.viewer.key for e in new if e.kind in MOVES_FEED))])
+                              for v in dict.fromkeys(e.viewer.key for e in new if moves_feed(e.kind, e.watch_ms)))])
     return new
 
 

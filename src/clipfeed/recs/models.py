@@ -1,4 +1,5 @@
-"""The feed's table (onboarding interests) and its API schemas."""
+"""The feed's tables (onboarding interests, "not interested" and hidden creators) and its API
+schemas."""
 
 from __future__ import annotations
 
@@ -26,6 +27,33 @@ class ViewerInterests(Base):
     user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     hashtags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Dismissal(Base):
+    """A viewer's explicit negative feedback, honoured by For You until ``expires_at``: a clip
+    they are not interested in (``kind`` "clip") or a creator they hid ("creator"). Sharded by
+    user ID like the interests: no foreign keys; an expired row is ignored, and replaced by the
+    next dismissal of the same subject."""
+
+    __tablename__ = "recs_dismissals"
+
+    user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NotInterestedState(BaseModel):
+    clip_id: str
+    not_interested: bool
+    until: datetime | None = Field(description="For You leaves the clip out until then")
+
+
+class HiddenCreatorState(BaseModel):
+    user_id: str
+    hidden: bool
+    until: datetime | None = Field(description="For You leaves the creator's clips out until then")
 
 
 class FeedTab(StrEnum):

@@ -32,6 +32,26 @@ HEAT = {"complete": 1.0, "replay": 1.0, "like": 3.0, "share": 5.0, "comment": 3.
 POSITIVE = {"complete", "replay", "like", "share", "comment"}
 NEGATIVE = {"skip", "not_interested"}
 MOVES_FEED = {"like", "share", "skip", "not_interested", "follow", "complete"}
+# A heartbeat reporting this much watching at once is a long watch: as telling as a completion
+# (clients report every few seconds, so only a viewer who kept watching sends one this long).
+LONG_WATCH_MS = 8_000.0
+
+
+def long_watch(kind: str, watch_ms: float) -> bool:
+    return kind == "progress" and watch_ms >= LONG_WATCH_MS
+
+
+def live_part(kind: str, watch_ms: float = 0.0) -> str | None:
+    """Which part of the live profile an event joins: the latest positive clips (``recent``),
+    the latest negative ones (``negative``), or neither."""
+    if kind in POSITIVE or long_watch(kind, watch_ms):
+        return "recent"
+    return "negative" if kind in NEGATIVE else None
+
+
+def moves_feed(kind: str, watch_ms: float = 0.0) -> bool:
+    """A strong signal: the viewer's buffer, ranked before it, is ranked again before serving."""
+    return kind in MOVES_FEED or long_watch(kind, watch_ms)
 
 
 def ukey(viewer: str, part: str) -> str:

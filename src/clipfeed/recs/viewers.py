@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import orjson
 import sqlalchemy as sa
 
 from clipfeed.core.viewers import ViewerId
-from clipfeed.recs.models import ViewerInterests
+from clipfeed.recs.models import Dismissal, ViewerInterests
 from clipfeed.recs.profile import STATE_TTL_S, known_key
 from clipfeed.recs.signals import SIGNALS
 from clipfeed.search import discovery
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
 LINKS_TTL_S = 300.0
+DISMISS_DAYS = 30  # "not interested" and "hide this creator" (``clipfeed.recs.dismissals``)
+DISMISSALS_READ = 5000  # per kind, newest first: more than a month of heavy use
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,12 @@ class Links:
     interests: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)  # followed hashtags, latest first
     mutes: Mutes = field(default_factory=Mutes)
+    dismissed: set[int] = field(default_factory=set)  # clips the viewer is not interested in
+    hidden: set[int] = field(default_factory=set)  # creators the viewer hid
+
+    def leaves_out(self, clip_id: int, creator_id: int) -> bool:
+        """Whether For You must not serve this clip to the viewer (blocks, dismissals)."""
+        return creator_id in self.blocked or creator_id in self.hidden or clip_id in self.dismissed
 
 
 def links_key(viewer: str) -> str:
@@ -70,7 +79,8 @@ def links_key(viewer: str) -> str:
 
 def decode_links(raw: bytes) -> Links:
     data = orjson.loads(raw)
-    return Links(data["f"], set(data["b"]), data["i"], data.get("t", []), Mutes.decoded(data.get("m")))
+    return Links(data["f"], set(data["b"]), data["i"], data.get("t", []), Mutes.decoded(data.get("m")),
+                 set(data.get("x", [])), set(data.get("h", [])))
 
 
 async def viewer_links(viewer: FeedViewer, *, services: Services, blocks_only: bool = False) -> Links:
@@ -82,18 +92,20 @@ async def viewer_links(viewer: FeedViewer, *, services: Services, blocks_only: b
     following: list[int] = []
     interests: list[str] = []
     # Filters and followed tags are read even for a new viewer: muting is often the first thing done.
-    tags, mutes = await asyncio.gather(discovery.followed_hashtags(services=services, user_id=viewer.user_id),
-                                       mutes_of(db=services.db, user_id=viewer.user_id))
+    # Dismissals too: "not interested" may come before any follow.
+    tags, mutes, (dismissed, hidden) = await asyncio.gather(
+        discovery.followed_hashtags(services=services, user_id=viewer.user_id),
+        mutes_of(db=services.db, user_id=viewer.user_id), dismissals_of(viewer.user_id, services=services))
     if blocks_only:
         blocked = await SIGNALS.blocked_user_ids(viewer.user_id, services=services)
     else:
         (following, blocked), interests = await asyncio.gather(
             SIGNALS.following_and_blocked(viewer.user_id, services=services), get_interests(viewer.user_id,
                                                                                             services=services))
-    links = Links(following, blocked, interests, tags, mutes)
+    links = Links(following, blocked, interests, tags, mutes, dismissed, hidden)
     await services.cache.set(links_key(viewer.key), orjson.dumps(
         {"f": links.following, "b": sorted(links.blocked), "i": links.interests, "t": links.tags,
-         "m": links.mutes.encoded()}), ttl=LINKS_TTL_S)
+         "m": links.mutes.encoded(), "x": sorted(links.dismissed), "h": sorted(links.hidden)}), ttl=LINKS_TTL_S)
     return links
 
 
@@ -105,6 +117,20 @@ async def forget_links(user_id: int, *, services: Services, followed_hashtag: bo
     await services.cache.delete(links_key(key))
     if followed_hashtag:
         await services.cache.set(known_key(key), b"1", ttl=STATE_TTL_S)
+
+
+async def dismissals_of(user_id: int, *, services: Services) -> tuple[set[int], set[int]]:
+    """The clips and the creators ``user_id`` dismissed, still within their days."""
+    now = datetime.now(UTC)
+    found: dict[str, set[int]] = {"clip": set(), "creator": set()}
+    async with services.db.shard_session(user_id) as session:
+        for kind, subjects in found.items():
+            rows = await session.scalars(
+                sa.select(Dismissal.subject_id).where(Dismissal.user_id == user_id, Dismissal.kind == kind,
+                                                      Dismissal.expires_at > now)
+                .order_by(Dismissal.created_at.desc()).limit(DISMISSALS_READ))
+            subjects.update(int(r) for r in rows)
+    return found["clip"], found["creator"]
 
 
 async def get_interests(user_id: int, *, services: Services) -> list[str]:

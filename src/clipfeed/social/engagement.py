@@ -13,6 +13,7 @@ concurrent PUTs make one) and, only when the row was really created or deleted, 
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -63,8 +64,21 @@ async def _toggle(user: User, clip_id: int, table: Any, on: bool, noun: str, *, 
 
 
 async def set_like(*, services: Services, user: User, clip_id: int, liked: bool) -> LikeState:
-    _, estimate = await _toggle(user, clip_id, Like, liked, "like", services=services)
+    changed, estimate = await _toggle(user, clip_id, Like, liked, "like", services=services)
+    if changed and liked:
+        await _feed_sees_like(user.id, clip_id, services=services)
     return LikeState(clip_id=str(clip_id), liked=liked, like_count_estimate=estimate)
+
+
+async def _feed_sees_like(user_id: int, clip_id: int, *, services: Services) -> None:
+    """The viewer's next For You page is re-ranked with this like, before the event reaches the
+    recommender's worker. Imported here: recs builds on social, not the reverse. Killed before
+    this runs, the like is committed and the worker's fold brings it to the feed seconds later."""
+    from clipfeed.core.viewers import ViewerId
+    from clipfeed.recs import session as session_signals
+
+    await session_signals.note(ViewerId.signed_in(user_id).key,
+                               [session_signals.Signal(clip_id, "like", time.time())], cache=services.cache)
 
 
 async def set_bookmark(*, services: Services, user: User, clip_id: int, bookmarked: bool) -> BookmarkState:
