@@ -72,7 +72,7 @@ def serve(
     # each serving process sets up again in ``clipfeed.serving``).
     uvicorn.run(factory, factory=True, host=host or settings.host,
                 port=port or settings.port, workers=processes, log_level="warning", log_config=None,
-                proxy_headers=True, timeout_graceful_shutdown=10)
+                proxy_headers=True, timeout_graceful_shutdown=settings.drain_grace_s)
 
 
 @app.command()

@@ -52,6 +52,9 @@ class Processor:
     # backoff. False: it goes straight to the backoff (expensive jobs, batches of one).
     retry_at_once: ClassVar[bool] = True
     services: Services = field(repr=False)
+    # Set when the worker is told to stop (SIGTERM): long jobs check it between steps, and a
+    # batch that fails or is cancelled meanwhile is released, not retried (``_release``).
+    stopping: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
         """Override to set up per-process state."""
@@ -67,13 +70,17 @@ class Processor:
 
 async def run_processor(processor: Processor, stop: asyncio.Event) -> None:
     """Consume until ``stop`` is set; survives log outages by reconnecting."""
+    processor.stopping = stop
     tasks = [asyncio.create_task(_run_topic(processor, topic, stop), name=f"{processor.group}:{topic}")
              for topic in processor.topics]
     try:
         await asyncio.gather(*tasks)
     finally:
         for task in tasks:
-            task.cancel()
+            # A cancelled gather has cancelled each topic once; cancelling again would cut
+            # short the hand-back of the records in hand (``_handle_batch``).
+            if not task.done() and not task.cancelling():
+                task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
@@ -86,7 +93,9 @@ async def _run_topic(processor: Processor, topic: str, stop: asyncio.Event) -> N
                                                 ack_wait=processor.ack_wait)
             while not stop.is_set():
                 records = await consumer.fetch(processor.batch_size, timeout=0.5)
-                if records:
+                if records and stop.is_set():
+                    await _release(processor, consumer, records)  # fetched as the signal came
+                elif records:
                     await _handle_batch(processor, consumer, records)
         except asyncio.CancelledError:
             raise
@@ -111,7 +120,17 @@ async def _handle_batch(processor: Processor, consumer: Consumer, records: list[
         await processor.handle(records)
         await consumer.ack_many(records)
         PROCESSED.labels(group, records[0].topic, "ok").inc(len(records))
+    except asyncio.CancelledError:
+        # Stopped past the grace (or the process is closing): hand the records back now so
+        # another worker takes them at once, not after ``ack_wait``. If this process dies
+        # before the release lands, the lease simply runs out and they are redelivered then.
+        await asyncio.shield(_release(processor, consumer, records))
+        raise
     except Exception as batch_error:
+        if processor.stopping.is_set():
+            # Most likely the job stopped because we are stopping: not the record's fault.
+            await _release(processor, consumer, records)
+            return
         log.warning("processor.batch_failed", group=group, error=str(batch_error), size=len(records))
         for record in records:
             if processor.retry_at_once:
@@ -124,6 +143,19 @@ async def _handle_batch(processor: Processor, consumer: Consumer, records: list[
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
     BATCH_SECONDS.labels(group).observe(time.perf_counter() - started)
+
+
+async def _release(processor: Processor, consumer: Consumer, records: list[Record]) -> None:
+    """Give records back for immediate redelivery (a stopping worker's, not a failure). The
+    redelivery counts toward ``max_deliveries`` like any other."""
+    for record in records:
+        try:
+            await consumer.nack(record, delay=0.0)
+        except Exception as exc:  # the lease runs out instead: redelivered after ack_wait
+            log.warning("processor.release_failed", group=processor.group, topic=record.topic, error=str(exc))
+            continue
+        PROCESSED.labels(processor.group, record.topic, "released").inc()
+    log.info("processor.released", group=processor.group, size=len(records))
 
 
 async def _heartbeat(consumer: Consumer, records: list[Record], every: float) -> None:
