@@ -87,7 +87,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         limits = _limit_compute_threads(settings.serve_compute_threads)
-        unwatch = watch_for_termination(load)
         app.state.services = services or await bootstrap(settings)
         for hook in STARTUP_HOOKS:
             hook(services=app.state.services)
@@ -96,6 +95,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             # Not for an app given its services (tests, the demo): they build many apps in one
             # process, and frozen objects are never collected.
             settle_heap()
+        unwatch = watch_for_termination(load)  # /readyz and new requests see a SIGTERM at once
+        load.start_sampling()
         try:
             yield
         finally:
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 await app.state.services.close()
             limits.restore_original_limits()
             unwatch()
+            await load.stop_sampling()
 
     app = FastAPI(title="Clipfeed API", version=__version__, lifespan=lifespan,
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None,  # docs: clipfeed.webapp

@@ -88,9 +88,9 @@ async def run_role(role: str, stop: asyncio.Event, *, services: Services) -> Non
     finally:
         # Processors check the signal between batches: let them finish the one in hand (a task
         # cancelled inside a write transaction can leave an embedded store locked for a while),
-        # then cancel what is still running; a cancelled processor hands its records back to
-        # the queue at once (``runtime.consumers``), so another worker takes them now rather
-        # than after their lease. Killed before that (SIGKILL), the lease runs out instead.
+        # then cancel what is still running; a cancelled processor closes its consumers, which
+        # hands their records back at once, so another worker takes them now rather than after
+        # their lease. Killed before that (SIGKILL), the lease runs out instead.
         stop.set()
         _done, running = await asyncio.wait(tasks, timeout=services.settings.worker_stop_grace_s)
         for task in running:

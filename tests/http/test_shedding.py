@@ -14,6 +14,7 @@ import pytest
 
 from clipfeed.api import create_app
 from clipfeed.http.metrics import SHED_REQUESTS
+from clipfeed.http.shedding import LAG_SAMPLE_S
 
 pytestmark = [pytest.mark.parametrize("stack", ["embedded"], indirect=True),
               pytest.mark.settings(shed_max_in_flight=2)]
@@ -78,11 +79,12 @@ async def test_a_lagging_event_loop_refuses_new_requests_until_it_catches_up(*, 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=30) as client:
-            assert (await client.get("/v1/trending")).status_code == 200  # starts the lag sampler
+            assert (await client.get("/v1/trending")).status_code == 200
+            await asyncio.sleep(LAG_SAMPLE_S)  # let the sampler start (a server's loop never idles)
             time.sleep(0.3)  # a handler blocking the loop, as a CPU-bound bug would
             deadline = asyncio.get_running_loop().time() + 5
             while app.state.load.loop_lag_s < 0.05:  # the sampler wakes late and records it
-                assert asyncio.get_running_loop().time() < deadline
+                assert asyncio.get_running_loop().time() < deadline, app.state.load
                 await asyncio.sleep(0.01)
             lagging = await client.get("/v1/trending")
             assert lagging.status_code == 503 and lagging.headers["retry-after"] == "1"

@@ -32,11 +32,12 @@ def expected_objects(clip: Clip) -> set[str]:
     return keys
 
 
-def start_worker(settings) -> subprocess.Popen[bytes]:
+def start_worker(settings, **env_overrides: str) -> subprocess.Popen[bytes]:
+    """A media worker in its own process group (with its FFmpeg), as a supervisor starts one."""
     env = {**os.environ, "CLIPFEED_DATA_DIR": str(settings.data_dir), "CLIPFEED_MEDIA_ACK_WAIT_S": "3",
-           "CLIPFEED_LOG_JSON": "false"}
+           "CLIPFEED_LOG_JSON": "false", **env_overrides}
     return subprocess.Popen([str(CLIPFEED), "worker", "media"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 
@@ -85,6 +86,39 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
     await asyncio.sleep(1.0)
     assert len(await ready_events()) == 1
     assert [e.type for e in await outcomes(clip_id, services=services)] == ["clip.ready"]
+
+
+async def test_a_worker_stopped_mid_transcode_hands_its_job_back_and_another_finishes_it_before_the_lease_ends(
+        tmp_path: Path, *, services) -> None:
+    # A lease far longer than the test may wait: only the hand-back explains a prompt finish.
+    lease = {"CLIPFEED_MEDIA_ACK_WAIT_S": "600", "CLIPFEED_WORKER_STOP_GRACE_S": "1"}
+    source = make_clip(tmp_path / "src.mp4", size="1280x720", seconds=12)
+    clip_id = int((await submit(source, services=services)).key)
+    first = start_worker(services.settings, **lease)
+    try:
+        async def segments_uploaded() -> bool:
+            return len([k for k in await object_keys(clip_id, services=services) if k.endswith(".m4s")]) >= 2
+
+        await wait_for(segments_uploaded, 120)
+        assert not await services.blobs.exists(f"clips/{clip_id}/dash/manifest.mpd")  # mid-transcode
+        os.killpg(first.pid, signal.SIGTERM)  # as systemd or a container stop does: FFmpeg gets it too
+        assert first.wait(30) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert (await clip_row(clip_id, services=services)).status == "processing"  # handed back, not failed
+    assert not await _has_dead_letter(clip_id, services=services)
+    second = start_worker(services.settings, **lease)
+    try:
+        async def ready() -> bool:
+            return (await clip_row(clip_id, services=services)).status == "ready"
+
+        await wait_for(ready, 300)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+    clip = await clip_row(clip_id, services=services)
+    assert set(await object_keys(clip_id, services=services)) == expected_objects(clip)
 
 
 # Chunks of 10 s past 20 s rather than the defaults (30 s past 60 s): the same six chunks

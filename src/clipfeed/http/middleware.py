@@ -134,7 +134,8 @@ class ControlCharactersInPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _CONTROL.search(scope["path"]):
-            await send_problem(scope, send, 404, "not-found", "Not found", "no resource has control characters in its path")
+            await send_problem(scope, send, 404, "not-found", "Not found",
+                               "no resource has control characters in its path")
             return
         await self.app(scope, receive, send)
 

@@ -23,6 +23,7 @@ import asyncio
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
@@ -34,6 +35,7 @@ from clipfeed.http.middleware import send_problem
 
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
 LAG_SAMPLE_S = 0.1
+LAG_WINDOW_S = 1.0
 RETRY_AFTER_S = 1
 
 
@@ -58,17 +60,29 @@ class Load:
             return "lagging"
         return None
 
-    def sample_loop_lag(self) -> None:
-        """Start measuring the running loop's lag (once per loop; cheap: ten wake-ups a second)."""
-        if not self.max_loop_lag_s or (self._sampler is not None and not self._sampler.done()):
-            return
-        self._sampler = asyncio.get_running_loop().create_task(self._measure(), name="loop-lag")
+    def start_sampling(self) -> None:
+        """Start measuring the running loop's lag (cheap: ten wake-ups a second)."""
+        if self.max_loop_lag_s and self._sampler is None:
+            self._sampler = asyncio.get_running_loop().create_task(self._measure(), name="loop-lag")
+
+    async def stop_sampling(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            await asyncio.gather(self._sampler, return_exceptions=True)
+            self._sampler = None
 
     async def _measure(self) -> None:
+        # The worst lag of the last ``LAG_WINDOW_S``: one stall keeps the process refusing for
+        # that long, rather than flapping between samples.
+        recent: deque[tuple[float, float]] = deque()
         while True:
             started = time.perf_counter()
             await asyncio.sleep(LAG_SAMPLE_S)
-            self.loop_lag_s = max(0.0, time.perf_counter() - started - LAG_SAMPLE_S)
+            now = time.perf_counter()
+            recent.append((now, max(0.0, now - started - LAG_SAMPLE_S)))
+            while recent[0][0] < now - LAG_WINDOW_S:
+                recent.popleft()
+            self.loop_lag_s = max(lag for _, lag in recent)
 
 
 _DETAIL = {
@@ -90,7 +104,6 @@ class Shedding:
             await self.app(scope, receive, send)
             return
         load = self.load
-        load.sample_loop_lag()
         reason = load.refusal()
         if reason is not None:
             SHED_REQUESTS.labels(reason).inc()
@@ -111,12 +124,13 @@ def watch_for_termination(load: Load) -> Callable[[], None]:
     the main thread or where no handler is installed (tests, embedding)."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    chained = {sig: handler for sig, handler in previous.items() if callable(handler)}
+    previous = {int(sig): signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    chained: dict[int, Callable[[int, FrameType | None], object]] = {
+        sig: handler for sig, handler in previous.items() if callable(handler)}
 
     def on_signal(sig: int, frame: FrameType | None) -> None:
         load.draining = True
-        chained[sig](sig, frame)  # type: ignore[operator]
+        chained[sig](sig, frame)
 
     for sig in chained:
         signal.signal(sig, on_signal)

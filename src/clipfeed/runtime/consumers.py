@@ -77,10 +77,7 @@ async def run_processor(processor: Processor, stop: asyncio.Event) -> None:
         await asyncio.gather(*tasks)
     finally:
         for task in tasks:
-            # A cancelled gather has cancelled each topic once; cancelling again would cut
-            # short the hand-back of the records in hand (``_handle_batch``).
-            if not task.done() and not task.cancelling():
-                task.cancel()
+            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
@@ -120,15 +117,12 @@ async def _handle_batch(processor: Processor, consumer: Consumer, records: list[
         await processor.handle(records)
         await consumer.ack_many(records)
         PROCESSED.labels(group, records[0].topic, "ok").inc(len(records))
-    except asyncio.CancelledError:
-        # Stopped past the grace (or the process is closing): hand the records back now so
-        # another worker takes them at once, not after ``ack_wait``. If this process dies
-        # before the release lands, the lease simply runs out and they are redelivered then.
-        await asyncio.shield(_release(processor, consumer, records))
-        raise
     except Exception as batch_error:
         if processor.stopping.is_set():
-            # Most likely the job stopped because we are stopping: not the record's fault.
+            # Stopping: the likeliest cause is the stop itself (a supervisor's SIGTERM reaches
+            # FFmpeg too), not the record; hand it back undelayed rather than back off or
+            # dead-letter it. (A batch cancelled past the grace is handed back by the
+            # consumer's ``close``, which both adapters do at once, not after ``ack_wait``.)
             await _release(processor, consumer, records)
             return
         log.warning("processor.batch_failed", group=group, error=str(batch_error), size=len(records))
@@ -147,7 +141,8 @@ async def _handle_batch(processor: Processor, consumer: Consumer, records: list[
 
 async def _release(processor: Processor, consumer: Consumer, records: list[Record]) -> None:
     """Give records back for immediate redelivery (a stopping worker's, not a failure). The
-    redelivery counts toward ``max_deliveries`` like any other."""
+    redelivery counts toward ``max_deliveries`` like any other. Killed before the hand-back
+    lands, the records' lease runs out instead and they are redelivered after ``ack_wait``."""
     for record in records:
         try:
             await consumer.nack(record, delay=0.0)
