@@ -16,22 +16,11 @@ import httpx
 import orjson
 import pytest
 
+from tests.helpers import wait_healthy
 from tests.services import free_port
 
 CLIPFEED = str(Path(sys.executable).parent / "clipfeed")
 GRACE_S = 20
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        assert proc.poll() is None, "the server exited"
-        assert time.monotonic() < deadline, "the server never answered"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
 
 
 def _read_until(sock: socket.socket, marker: bytes) -> bytes:
@@ -53,7 +42,7 @@ def test_sigterm_lets_the_request_in_flight_finish_refuses_new_ones_and_exits_0(
     proc = subprocess.Popen([CLIPFEED, "serve", "--port", str(port), "--processes", str(processes)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_healthy(url, proc)
+        wait_healthy(url, proc)
         body = orjson.dumps({"handle": "inflight", "email": "inflight@example.com", "password": "long enough pw"})
         with socket.create_connection(("127.0.0.1", port), timeout=30) as uploading:
             # Expect: 100-continue: the server says "continue" once the route reads the body, so

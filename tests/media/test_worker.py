@@ -41,6 +41,29 @@ def start_worker(settings, **env_overrides: str) -> subprocess.Popen[bytes]:
 
 
 
+async def mid_transcode(clip_id: int, *, segments: int, services) -> None:
+    """Wait until a worker is mid-transcode: segments going up, no manifest of a finished job."""
+    async def segments_uploaded() -> bool:
+        return len([k for k in await object_keys(clip_id, services=services) if k.endswith(".m4s")]) >= segments
+
+    await wait_for(segments_uploaded, 120)
+    assert not await services.blobs.exists(f"clips/{clip_id}/dash/manifest.mpd")
+
+
+async def finish_in_another_worker(clip_id: int, *, timeout: float, services, **env_overrides: str) -> None:
+    """A second worker makes the clip ready within ``timeout``, with exactly its objects."""
+    second = start_worker(services.settings, **env_overrides)
+    try:
+        async def ready() -> bool:
+            return (await clip_row(clip_id, services=services)).status == "ready"
+
+        await wait_for(ready, timeout)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+    clip = await clip_row(clip_id, services=services)
+    assert set(await object_keys(clip_id, services=services)) == expected_objects(clip)
+
 
 async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_finishes_it_once(
         tmp_path: Path, *, services) -> None:
@@ -49,12 +72,7 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
     clip_id = int(event.key)
     first = start_worker(services.settings)
     try:
-        async def segments_uploaded() -> bool:
-            return len([k for k in await object_keys(clip_id, services=services) if k.endswith(".m4s")]) >= 4
-
-        await wait_for(segments_uploaded, 120)
-        # Mid-transcode: segments are going up, the manifests of the finished job are not there.
-        assert not await services.blobs.exists(f"clips/{clip_id}/dash/manifest.mpd")
+        await mid_transcode(clip_id, segments=4, services=services)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:
@@ -64,17 +82,7 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
     orphans = subprocess.run(["pgrep", "-f", f"media-work/{clip_id}"], capture_output=True, text=True).stdout
     assert orphans == "", "the killed worker's FFmpeg kept running"
     assert (await clip_row(clip_id, services=services)).status == "processing"
-    second = start_worker(services.settings)
-    try:
-        async def ready() -> bool:
-            return (await clip_row(clip_id, services=services)).status == "ready"
-
-        await wait_for(ready, 240)
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(30)
-    clip = await clip_row(clip_id, services=services)
-    assert set(await object_keys(clip_id, services=services)) == expected_objects(clip)
+    await finish_in_another_worker(clip_id, timeout=240, services=services)
     async def ready_events() -> list:
         await services.outbox.flush()  # relayed after commit, by whichever process gets to it
         return [e for e in await topic_events("clips", clip_id, services=services) if e.type == "clip.ready"]
@@ -96,11 +104,7 @@ async def test_a_worker_stopped_mid_transcode_hands_its_job_back_and_another_fin
     clip_id = int((await submit(source, services=services)).key)
     first = start_worker(services.settings, **lease)
     try:
-        async def segments_uploaded() -> bool:
-            return len([k for k in await object_keys(clip_id, services=services) if k.endswith(".m4s")]) >= 2
-
-        await wait_for(segments_uploaded, 120)
-        assert not await services.blobs.exists(f"clips/{clip_id}/dash/manifest.mpd")  # mid-transcode
+        await mid_transcode(clip_id, segments=2, services=services)
         os.killpg(first.pid, signal.SIGTERM)  # as systemd or a container stop does: FFmpeg gets it too
         assert first.wait(30) == 0
     finally:
@@ -108,17 +112,7 @@ async def test_a_worker_stopped_mid_transcode_hands_its_job_back_and_another_fin
             first.kill()
     assert (await clip_row(clip_id, services=services)).status == "processing"  # handed back, not failed
     assert not await _has_dead_letter(clip_id, services=services)
-    second = start_worker(services.settings, **lease)
-    try:
-        async def ready() -> bool:
-            return (await clip_row(clip_id, services=services)).status == "ready"
-
-        await wait_for(ready, 300)
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(30)
-    clip = await clip_row(clip_id, services=services)
-    assert set(await object_keys(clip_id, services=services)) == expected_objects(clip)
+    await finish_in_another_worker(clip_id, timeout=300, services=services, **lease)
 
 
 # Chunks of 10 s past 20 s rather than the defaults (30 s past 60 s): the same six chunks
