@@ -1,6 +1,7 @@
 """``clipfeed serve`` on SIGTERM, as a deploy sees it: the request in flight completes, a new one
 is refused at once (connection refused or reset, or 503 on a connection already open), and the
-process exits 0 within the grace; with one serving process and with several."""
+process exits 0 within the grace; with one serving process and with several. And open event
+streams are not load: they never make a server shed."""
 
 from __future__ import annotations
 
@@ -77,3 +78,33 @@ def test_sigterm_lets_the_request_in_flight_finish_refuses_new_ones_and_exits_0(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.slow
+def test_open_notification_streams_do_not_count_toward_the_in_flight_limit(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "CLIPFEED_DATA_DIR": str(tmp_path / "var"), "CLIPFEED_LOG_JSON": "false",
+           "CLIPFEED_INPROCESS_WORKERS": "none", "CLIPFEED_SHED_MAX_IN_FLIGHT": "2"}
+    proc = subprocess.Popen([CLIPFEED, "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(url, proc, timeout=90)
+        token = httpx.post(f"{url}/v1/auth/register", json={
+            "handle": "listener", "email": "listener@example.com", "password": "long enough pw"},
+            timeout=10).json()["access_token"]
+        with httpx.Client(base_url=url, timeout=10) as a, httpx.Client(base_url=url, timeout=10) as b, \
+                httpx.Client(base_url=url, timeout=10) as c:
+            streams = [client.stream("GET", "/v1/notifications/stream", params={"access_token": token})
+                       for client in (a, b, c)]
+            opened = [stream.__enter__() for stream in streams]  # headers received, body still open
+            try:
+                assert [r.status_code for r in opened] == [200, 200, 200]
+                assert httpx.get(f"{url}/v1/trending", timeout=10).status_code == 200
+                assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
+            finally:
+                for stream in streams:
+                    stream.__exit__(None, None, None)
+    finally:
+        proc.terminate()
+        proc.wait(30)

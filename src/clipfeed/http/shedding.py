@@ -1,9 +1,10 @@
 """Load shedding and drain: a serving process refuses work it cannot do well, before doing any.
 
 A new request gets ``503`` with ``Retry-After`` and a problem+json body, without reaching a
-route, when the process already works on ``shed_max_in_flight`` requests, when its event loop
-lags more than ``shed_max_loop_lag_ms`` (every request would wait that long anyway), or when it
-is draining after SIGTERM. ``/readyz`` says not ready in all three cases, so a load balancer
+route, when the process already works on ``shed_max_in_flight`` requests (until their answer
+starts: an open event stream is not work), when its event loop lags more than
+``shed_max_loop_lag_ms`` (every request would wait that long anyway), or when it is draining
+after SIGTERM. ``/readyz`` says not ready in all three cases, so a load balancer
 stops sending; ``/healthz``, ``/readyz`` and ``/metrics`` are never refused.
 
 A refused request has done nothing: it is answered before the body is read or any route runs,
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clipfeed.http.metrics import SHED_REQUESTS
 from clipfeed.http.middleware import send_problem
@@ -111,11 +112,23 @@ class Shedding:
                                close=reason == "draining",
                                headers=[(b"retry-after", str(RETRY_AFTER_S).encode())])
             return
+        # In flight until the response starts: a stream (server-sent events, a download) then
+        # only waits, and hundreds of open notification streams must not count as load.
         load.in_flight += 1
+        counted = True
+
+        async def send_and_count(message: Message) -> None:
+            nonlocal counted
+            if counted and message["type"] == "http.response.start":
+                counted = False
+                load.in_flight -= 1
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_and_count)
         finally:
-            load.in_flight -= 1
+            if counted:
+                load.in_flight -= 1
 
 
 def watch_for_termination(load: Load) -> Callable[[], None]:
