@@ -3,7 +3,7 @@
 A new request gets ``503`` with ``Retry-After`` and a problem+json body, without reaching a
 route, when the process already works on ``shed_max_in_flight`` requests (until their answer
 starts: an open event stream is not work), when its event loop lags more than
-``shed_max_loop_lag_ms`` (every request would wait that long anyway), or when it is draining
+``shed_max_loop_lag_ms`` over three samples in a row (every request would wait that long anyway), or when it is draining
 after SIGTERM. ``/readyz`` says not ready in all three cases, so a load balancer
 stops sending; ``/healthz``, ``/readyz`` and ``/metrics`` are never refused.
 
@@ -36,7 +36,7 @@ from clipfeed.http.middleware import send_problem
 
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
 LAG_SAMPLE_S = 0.1
-LAG_WINDOW_S = 1.0
+LAG_SAMPLES = 3
 RETRY_AFTER_S = 1
 
 
@@ -73,17 +73,15 @@ class Load:
             self._sampler = None
 
     async def _measure(self) -> None:
-        # The worst lag of the last ``LAG_WINDOW_S``: one stall keeps the process refusing for
-        # that long, rather than flapping between samples.
-        recent: deque[tuple[float, float]] = deque()
+        # The least lag of the last ``LAG_SAMPLES`` samples: sustained lag is overload, and
+        # refusing helps; a single stall (a GC pause, a slow start-up step) is over by the time
+        # it is measured, and refusing the requests it delayed would only waste their wait.
+        recent: deque[float] = deque(maxlen=LAG_SAMPLES)
         while True:
             started = time.perf_counter()
             await asyncio.sleep(LAG_SAMPLE_S)
-            now = time.perf_counter()
-            recent.append((now, max(0.0, now - started - LAG_SAMPLE_S)))
-            while recent[0][0] < now - LAG_WINDOW_S:
-                recent.popleft()
-            self.loop_lag_s = max(lag for _, lag in recent)
+            recent.append(max(0.0, time.perf_counter() - started - LAG_SAMPLE_S))
+            self.loop_lag_s = min(recent) if len(recent) == LAG_SAMPLES else 0.0
 
 
 _DETAIL = {
