@@ -52,8 +52,9 @@ class Processor:
     # backoff. False: it goes straight to the backoff (expensive jobs, batches of one).
     retry_at_once: ClassVar[bool] = True
     services: Services = field(repr=False)
-    # Set when the worker is told to stop (SIGTERM): long jobs check it between steps, and a
-    # batch that fails or is cancelled meanwhile is released, not retried (``_release``).
+    # Set when the worker is told to stop (SIGTERM): a batch that fails meanwhile is handed
+    # back at once (``_release``), not backed off or dead-lettered, and handlers may check it
+    # (the media job does not fail its clip then).
     stopping: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
