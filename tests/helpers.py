@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -54,3 +55,18 @@ def hold_rate_clock(*, services) -> None:
     """Rate limits count in fixed windows: hold the limiter's clock still in the middle of one,
     so a test's tries are never split across two windows (which resets the count half-way)."""
     services.limiter.clock = lambda: 1_800_000_030.0
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:  # type: ignore[type-arg]
+    """Wait until the server at ``url`` answers ``/healthz``; fail if ``proc`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited early: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never became healthy")

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import wait_healthy
 from tests.services import free_port
 
 CLIPFEED = str(Path(sys.executable).parent / "clipfeed")
@@ -33,20 +34,6 @@ def started() -> Iterator[list[subprocess.Popen[str]]]:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"process exited early: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never became healthy")
 
 
 def test_migrate_then_admin_creates_a_moderator(tmp_path: Path) -> None:
@@ -79,7 +66,7 @@ def test_serve_answers_health_and_api(tmp_path: Path, started: list[subprocess.P
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     started.append(proc)
     url = f"http://127.0.0.1:{port}"
-    _wait_healthy(url, proc)
+    wait_healthy(url, proc)
     assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
     registered = httpx.post(f"{url}/v1/auth/register", json={
         "handle": "served", "email": "served@example.com", "password": "long enough pw"}, timeout=10)

@@ -23,6 +23,7 @@ from clipfeed.delivery.origin import router as origin_router
 from clipfeed.events.api import router as events_router
 from clipfeed.http import health, openapi, problems
 from clipfeed.http.middleware import BodyLimit, ControlCharactersInPath, RequestContext
+from clipfeed.http.shedding import Load, Shedding, watch_for_termination
 from clipfeed.instance.api import router as instance_router
 from clipfeed.media.api import router as media_router
 from clipfeed.media.blocklist_api import router as blocklist_router
@@ -96,18 +97,24 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             # Not for an app given its services (tests, the demo): they build many apps in one
             # process, and frozen objects are never collected.
             settle_heap()
+        unwatch = watch_for_termination(load)  # /readyz and new requests see a SIGTERM at once
+        load.start_sampling()
         try:
             yield
         finally:
             if owned:
                 await app.state.services.close()
             limits.restore_original_limits()
+            unwatch()
+            await load.stop_sampling()
 
     app = FastAPI(title="Clipfeed API", version=__version__, lifespan=lifespan,
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None,  # docs: clipfeed.webapp
                   description="Short-video platform API. Errors are RFC 9457 problem+json.")
     if services is not None:
         app.state.services = services
+    load = Load(max_in_flight=settings.shed_max_in_flight, max_loop_lag_s=settings.shed_max_loop_lag_ms / 1000)
+    app.state.load = load
     problems.install(app)
     openapi.install(app, extras=OPENAPI_EXTRAS)
     app.include_router(health.router)
@@ -123,6 +130,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         ("", settings.max_json_body_bytes),
     ])
     app.add_middleware(ControlCharactersInPath)
+    app.add_middleware(Shedding, load=load)  # before any work; inside TusHeaders (tus wants its header on a 503)
     app.add_middleware(TusHeaders)  # outside BodyLimit: its 413 carries Tus-Resumable too
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                        allow_methods=["*"], allow_headers=["*"],

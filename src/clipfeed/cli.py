@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -68,18 +69,30 @@ def serve(
         from clipfeed.http.metrics import share_between_processes
 
         share_between_processes(settings.data_dir.resolve() / "run" / f"metrics-{port or settings.port}")
+    # uvicorn drains on SIGTERM (stops listening, finishes requests in flight within
+    # ``drain_grace_s``), then raises the signal again for the handler it found: this one, so
+    # a drained server exits 0 rather than "killed by SIGTERM", which supervisors read as a crash.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     # log_config=None: uvicorn keeps its hands off logging, which ``configure`` set up (and
     # each serving process sets up again in ``clipfeed.serving``).
-    uvicorn.run(factory, factory=True, host=host or settings.host,
-                port=port or settings.port, workers=processes, log_level="warning", log_config=None,
-                proxy_headers=True, timeout_graceful_shutdown=10)
+    options = dict(factory=True, host=host or settings.host, port=port or settings.port, workers=processes,
+                   log_level="warning", log_config=None, proxy_headers=True,
+                   timeout_graceful_shutdown=settings.drain_grace_s)
+    if processes > 1:
+        from clipfeed.serving import run_processes
+
+        run_processes(uvicorn.Config(factory, **options))  # type: ignore[arg-type]
+    else:
+        uvicorn.run(factory, **options)  # type: ignore[arg-type]
+
+
+def _exit_cleanly(_signal: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command()
 def worker(role: Annotated[str, typer.Argument(help="stream | media | batch | lifecycle")]) -> None:
     """Run a worker role until interrupted (Ctrl+C or SIGTERM finish the current batch)."""
-    import signal
-
     from clipfeed.bootstrap import running
     from clipfeed.logs import configure
     from clipfeed.workers import roles, run_role

@@ -33,3 +33,20 @@ def origin() -> Any:
 
     _configured()
     return create_origin_app()
+
+
+def run_processes(config: Any) -> None:
+    """``serve --processes N``: uvicorn's supervisor, except that on SIGTERM it closes its copy
+    of the listening socket before asking the serving processes to drain. Otherwise the socket
+    stays open in the parent while they drain, and the kernel keeps accepting connections that
+    no process will ever read: clients hang until the parent exits, instead of being refused
+    at once and retrying elsewhere."""
+    from uvicorn.supervisors import Multiprocess
+
+    class DrainingSupervisor(Multiprocess):
+        def terminate_all(self) -> None:
+            for sock in self.sockets:
+                sock.close()
+            super().terminate_all()
+
+    DrainingSupervisor(config, sockets=[config.bind_socket()]).run()

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     public_url: str = ""  # what clients use to reach us; derived from host/port when empty
     cors_origins: CsvList = Field(default_factory=lambda: ["*"])
     max_json_body_bytes: int = 1 * 1024 * 1024
+    # Load shedding (docs/operate/deployment.md, "Load shedding and drain"): past either bound a
+    # serving process answers new requests 503 with Retry-After, and /readyz says not ready.
+    shed_max_in_flight: int = 256  # requests one process works on at once; 0: no limit
+    shed_max_loop_lag_ms: int = 500  # event-loop lag past which new requests are refused; 0: off
+    # On SIGTERM a serving process refuses new requests and waits this long for those in flight.
+    drain_grace_s: int = 10
+    # On SIGTERM a worker stops taking jobs and waits this long for those in hand; jobs still
+    # running then are stopped and handed back to the queue for another worker at once.
+    worker_stop_grace_s: float = 10.0
 
     # Identity: the node part of 64-bit IDs; must differ between processes that create rows.
     node_id: int = Field(default=-1, description="-1 picks one from the process ID")

@@ -36,7 +36,8 @@ from clipfeed.uploads import lifecycle as uploads_lifecycle
 log = structlog.get_logger(__name__)
 
 ProcessorFactory = Callable[[Services], Processor]
-STOP_GRACE_S = 2.0
+
+
 class Loop(Protocol):
     """A periodic or long-running job of a role: runs until ``stop`` is set."""
 
@@ -87,9 +88,11 @@ async def run_role(role: str, stop: asyncio.Event, *, services: Services) -> Non
     finally:
         # Processors check the signal between batches: let them finish the one in hand (a task
         # cancelled inside a write transaction can leave an embedded store locked for a while),
-        # then cancel what is still running.
+        # then cancel what is still running; a cancelled processor closes its consumers, which
+        # hands their records back at once, so another worker takes them now rather than after
+        # their lease. Killed before that (SIGKILL), the lease runs out instead.
         stop.set()
-        _done, running = await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+        _done, running = await asyncio.wait(tasks, timeout=services.settings.worker_stop_grace_s)
         for task in running:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -32,13 +32,37 @@ def expected_objects(clip: Clip) -> set[str]:
     return keys
 
 
-def start_worker(settings) -> subprocess.Popen[bytes]:
+def start_worker(settings, **env_overrides: str) -> subprocess.Popen[bytes]:
+    """A media worker in its own process group (with its FFmpeg), as a supervisor starts one."""
     env = {**os.environ, "CLIPFEED_DATA_DIR": str(settings.data_dir), "CLIPFEED_MEDIA_ACK_WAIT_S": "3",
-           "CLIPFEED_LOG_JSON": "false"}
+           "CLIPFEED_LOG_JSON": "false", **env_overrides}
     return subprocess.Popen([str(CLIPFEED), "worker", "media"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, start_new_session=True)
 
 
+
+async def mid_transcode(clip_id: int, *, segments: int, services) -> None:
+    """Wait until a worker is mid-transcode: segments going up, no manifest of a finished job."""
+    async def segments_uploaded() -> bool:
+        return len([k for k in await object_keys(clip_id, services=services) if k.endswith(".m4s")]) >= segments
+
+    await wait_for(segments_uploaded, 120)
+    assert not await services.blobs.exists(f"clips/{clip_id}/dash/manifest.mpd")
+
+
+async def finish_in_another_worker(clip_id: int, *, timeout: float, services, **env_overrides: str) -> None:
+    """A second worker makes the clip ready within ``timeout``, with exactly its objects."""
+    second = start_worker(services.settings, **env_overrides)
+    try:
+        async def ready() -> bool:
+            return (await clip_row(clip_id, services=services)).status == "ready"
+
+        await wait_for(ready, timeout)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+    clip = await clip_row(clip_id, services=services)
+    assert set(await object_keys(clip_id, services=services)) == expected_objects(clip)
 
 
 async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_finishes_it_once(
@@ -48,12 +72,7 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
     clip_id = int(event.key)
     first = start_worker(services.settings)
     try:
-        async def segments_uploaded() -> bool:
-            return len([k for k in await object_keys(clip_id, services=services) if k.endswith(".m4s")]) >= 4
-
-        await wait_for(segments_uploaded, 120)
-        # Mid-transcode: segments are going up, the manifests of the finished job are not there.
-        assert not await services.blobs.exists(f"clips/{clip_id}/dash/manifest.mpd")
+        await mid_transcode(clip_id, segments=4, services=services)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:
@@ -63,17 +82,7 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
     orphans = subprocess.run(["pgrep", "-f", f"media-work/{clip_id}"], capture_output=True, text=True).stdout
     assert orphans == "", "the killed worker's FFmpeg kept running"
     assert (await clip_row(clip_id, services=services)).status == "processing"
-    second = start_worker(services.settings)
-    try:
-        async def ready() -> bool:
-            return (await clip_row(clip_id, services=services)).status == "ready"
-
-        await wait_for(ready, 240)
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(30)
-    clip = await clip_row(clip_id, services=services)
-    assert set(await object_keys(clip_id, services=services)) == expected_objects(clip)
+    await finish_in_another_worker(clip_id, timeout=240, services=services)
     async def ready_events() -> list:
         await services.outbox.flush()  # relayed after commit, by whichever process gets to it
         return [e for e in await topic_events("clips", clip_id, services=services) if e.type == "clip.ready"]
@@ -85,6 +94,25 @@ async def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_that_fini
     await asyncio.sleep(1.0)
     assert len(await ready_events()) == 1
     assert [e.type for e in await outcomes(clip_id, services=services)] == ["clip.ready"]
+
+
+async def test_a_worker_stopped_mid_transcode_hands_its_job_back_and_another_finishes_it_before_the_lease_ends(
+        tmp_path: Path, *, services) -> None:
+    # A lease far longer than the test may wait: only the hand-back explains a prompt finish.
+    lease = {"CLIPFEED_MEDIA_ACK_WAIT_S": "600", "CLIPFEED_WORKER_STOP_GRACE_S": "1"}
+    source = make_clip(tmp_path / "src.mp4", size="1280x720", seconds=12)
+    clip_id = int((await submit(source, services=services)).key)
+    first = start_worker(services.settings, **lease)
+    try:
+        await mid_transcode(clip_id, segments=2, services=services)
+        os.killpg(first.pid, signal.SIGTERM)  # as systemd or a container stop does: FFmpeg gets it too
+        assert first.wait(30) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert (await clip_row(clip_id, services=services)).status == "processing"  # handed back, not failed
+    assert not await _has_dead_letter(clip_id, services=services)
+    await finish_in_another_worker(clip_id, timeout=300, services=services, **lease)
 
 
 # Chunks of 10 s past 20 s rather than the defaults (30 s past 60 s): the same six chunks

@@ -50,9 +50,57 @@ async def test_poison_record_goes_to_the_dead_letter_topic_and_the_rest_flows(*,
     assert "cannot parse" in dead[0].headers["error"] and dead[0].headers["source_topic"] == "test.work"
 
 
-async def _dead_letters(*, services) -> list[Record]:
+async def _dead_letters(*, services, group: str = "test-collector") -> list[Record]:
     try:
-        partitions = await services.log.partitions("dlq.test-collector")
+        partitions = await services.log.partitions(f"dlq.{group}")
     except Exception:  # not created until the first dead letter
         return []
-    return [r for p in range(partitions) for r in await services.log.read("dlq.test-collector", p, from_offset=0)]
+    return [r for p in range(partitions) for r in await services.log.read(f"dlq.{group}", p, from_offset=0)]
+
+
+class Encoder(Processor):
+    """A long job on a work queue; ``interrupted`` ones fail once their worker is told to stop,
+    as an encoder killed by the same SIGTERM does."""
+
+    group: ClassVar[str] = "test-encoder"
+    topics: ClassVar[list[str]] = ["test.jobs"]
+    shared: ClassVar[bool] = True
+    max_deliveries: ClassVar[int] = 1  # a real failure now would dead-letter the job
+    ack_wait: ClassVar[float] = 600.0  # far past the test: only a hand-back frees the job
+    retry_at_once: ClassVar[bool] = False
+    batch_size: ClassVar[int] = 1
+
+    def __post_init__(self) -> None:
+        self.interrupted = False
+        self.started = asyncio.Event()
+        self.finished: list[bytes] = []
+
+    async def handle(self, records: list[Record]) -> None:
+        self.started.set()
+        if self.interrupted:
+            await self.stopping.wait()
+            raise RuntimeError("encoder killed")
+        self.finished += [r.value for r in records]
+
+
+async def test_a_job_failing_as_its_worker_stops_is_handed_back_to_another_not_dead_lettered(*, services) -> None:
+    await services.log.ensure_topic(TopicSpec("test.jobs", partitions=1))
+    first, second = Encoder(services), Encoder(services)
+    first.interrupted = True
+    stop_first, stop_second = asyncio.Event(), asyncio.Event()
+    running_first = asyncio.create_task(run_processor(first, stop_first))
+    await services.log.append("test.jobs", b"clip", key=b"k")
+    await asyncio.wait_for(first.started.wait(), 30)
+    stop_first.set()
+    await asyncio.wait_for(running_first, 30)
+    running_second = asyncio.create_task(run_processor(second, stop_second))
+    try:
+        for _ in range(300):
+            if second.finished:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop_second.set()
+        await running_second
+    assert second.finished == [b"clip"]
+    assert await _dead_letters(services=services, group="test-encoder") == []

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -44,12 +44,17 @@ async def readiness(*, services: Services) -> list[dict[str, Any]]:
 
 
 @router.get("/readyz")
-async def readyz(services: Deps) -> JSONResponse:
-    checks = await readiness(services=services)
-    ready = all(c["ok"] for c in checks)
-    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks},
-                        status_code=200 if ready else 503,
-                        headers=None if ready else {"Retry-After": "5"})
+async def readyz(services: Deps, request: Request) -> JSONResponse:
+    load = getattr(request.app.state, "load", None)
+    shedding = load.refusal() if load is not None else None
+    # Draining: no need to ask the adapters; a load balancer must stop sending here at once.
+    checks = [] if shedding == "draining" else await readiness(services=services)
+    ready = shedding is None and all(c["ok"] for c in checks)
+    body: dict[str, Any] = {"status": "ready" if ready else "unavailable", "checks": checks}
+    if shedding is not None:
+        body["shedding"] = shedding  # draining (SIGTERM), overloaded or lagging
+    return JSONResponse(body, status_code=200 if ready else 503,
+                        headers=None if ready else {"Retry-After": "1" if shedding else "5"})
 
 
 @router.get("/metrics", include_in_schema=False)

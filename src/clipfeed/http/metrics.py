@@ -24,6 +24,10 @@ REQUEST_SECONDS = Histogram(
     ["method", "route", "status"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+SHED_REQUESTS = Counter(
+    "clipfeed_http_shed_requests_total", "Requests refused with 503 before any work, by why",
+    ["reason"],  # overloaded (in flight), lagging (event loop), draining (SIGTERM)
+)
 ADAPTER_ERRORS = Counter(
     "clipfeed_adapter_errors_total", "Failures talking to an infrastructure adapter", ["adapter"],
 )

@@ -134,18 +134,19 @@ class ControlCharactersInPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _CONTROL.search(scope["path"]):
-            await _problem(scope, send, 404, "not-found", "Not found", "no resource has control characters in its path")
+            await send_problem(scope, send, 404, "not-found", "Not found",
+                               "no resource has control characters in its path")
             return
         await self.app(scope, receive, send)
 
 
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-    await _problem(scope, send, 413, "payload-too-large", "Payload too large",
+    await send_problem(scope, send, 413, "payload-too-large", "Payload too large",
                    f"request bodies to {scope['path']} are limited to {limit} bytes", close=True)
 
 
-async def _problem(scope: Scope, send: Send, status: int, code: str, title: str, detail: str, *,
-                   close: bool = False) -> None:
+async def send_problem(scope: Scope, send: Send, status: int, code: str, title: str, detail: str, *,
+                       close: bool = False, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     """A problem+json answer from middleware (outside FastAPI's exception handlers)."""
     body: dict[str, Any] = {"type": f"https://clipfeed.dev/problems/{code}", "title": title, "status": status,
                             "detail": detail, "instance": scope["path"]}
@@ -153,8 +154,9 @@ async def _problem(scope: Scope, send: Send, status: int, code: str, title: str,
     if request_id:
         body["request_id"] = request_id
     raw = orjson.dumps(body)
-    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(raw)).encode())]
+    sent = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(raw)).encode()),
+            *headers]
     if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+        sent.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": sent})
     await send({"type": "http.response.body", "body": raw})

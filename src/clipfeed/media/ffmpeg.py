@@ -30,8 +30,10 @@ class FFmpegError(Exception):
     @property
     def input_at_fault(self) -> bool:
         """FFmpeg gave up on the input (not killed, not out of disk or memory): retrying the
-        same file cannot help."""
-        trouble = ("No space left", "Cannot allocate memory", "Resource temporarily unavailable")
+        same file cannot help. Stopped by a signal it caught (SIGTERM to the worker's process
+        group on a deploy), FFmpeg exits 255 and says so: not the input's fault either."""
+        trouble = ("No space left", "Cannot allocate memory", "Resource temporarily unavailable",
+                   "received signal")
         return self.returncode > 0 and not any(t in line for line in self.tail for t in trouble)
 
 

@@ -53,7 +53,8 @@ class MediaProcessor(LongJobProcessor):
             try:
                 outcome = await run_job(job, services=self.services)
             except Exception as exc:
-                if record.delivery_count >= self.max_deliveries:
+                # Stopping (SIGTERM reaches FFmpeg too): the job is handed back, not failed.
+                if record.delivery_count >= self.max_deliveries and not self.stopping.is_set():
                     log.error("media.gave_up", clip_id=job.clip_id, error=str(exc))
                     await results.fail(job, f"{type(exc).__name__}: {exc}", services=self.services)
                 raise

@@ -52,6 +52,10 @@ class Processor:
     # backoff. False: it goes straight to the backoff (expensive jobs, batches of one).
     retry_at_once: ClassVar[bool] = True
     services: Services = field(repr=False)
+    # Set when the worker is told to stop (SIGTERM): a batch that fails meanwhile is handed
+    # back at once (``_release``), not backed off or dead-lettered, and handlers may check it
+    # (the media job does not fail its clip then).
+    stopping: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
         """Override to set up per-process state."""
@@ -67,6 +71,7 @@ class Processor:
 
 async def run_processor(processor: Processor, stop: asyncio.Event) -> None:
     """Consume until ``stop`` is set; survives log outages by reconnecting."""
+    processor.stopping = stop
     tasks = [asyncio.create_task(_run_topic(processor, topic, stop), name=f"{processor.group}:{topic}")
              for topic in processor.topics]
     try:
@@ -86,7 +91,9 @@ async def _run_topic(processor: Processor, topic: str, stop: asyncio.Event) -> N
                                                 ack_wait=processor.ack_wait)
             while not stop.is_set():
                 records = await consumer.fetch(processor.batch_size, timeout=0.5)
-                if records:
+                if records and stop.is_set():
+                    await _release(processor, consumer, records)  # fetched as the signal came
+                elif records:
                     await _handle_batch(processor, consumer, records)
         except asyncio.CancelledError:
             raise
@@ -112,6 +119,13 @@ async def _handle_batch(processor: Processor, consumer: Consumer, records: list[
         await consumer.ack_many(records)
         PROCESSED.labels(group, records[0].topic, "ok").inc(len(records))
     except Exception as batch_error:
+        if processor.stopping.is_set():
+            # Stopping: the likeliest cause is the stop itself (a supervisor's SIGTERM reaches
+            # FFmpeg too), not the record; hand it back undelayed rather than back off or
+            # dead-letter it. (A batch cancelled past the grace is handed back by the
+            # consumer's ``close``, which both adapters do at once, not after ``ack_wait``.)
+            await _release(processor, consumer, records)
+            return
         log.warning("processor.batch_failed", group=group, error=str(batch_error), size=len(records))
         for record in records:
             if processor.retry_at_once:
@@ -124,6 +138,20 @@ async def _handle_batch(processor: Processor, consumer: Consumer, records: list[
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
     BATCH_SECONDS.labels(group).observe(time.perf_counter() - started)
+
+
+async def _release(processor: Processor, consumer: Consumer, records: list[Record]) -> None:
+    """Give records back for immediate redelivery (a stopping worker's, not a failure). The
+    redelivery counts toward ``max_deliveries`` like any other. Killed before the hand-back
+    lands, the records' lease runs out instead and they are redelivered after ``ack_wait``."""
+    for record in records:
+        try:
+            await consumer.nack(record, delay=0.0)
+        except Exception as exc:  # the lease runs out instead: redelivered after ack_wait
+            log.warning("processor.release_failed", group=processor.group, topic=record.topic, error=str(exc))
+            continue
+        PROCESSED.labels(processor.group, record.topic, "released").inc()
+    log.info("processor.released", group=processor.group, size=len(records))
 
 
 async def _heartbeat(consumer: Consumer, records: list[Record], every: float) -> None:
