@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clipfeed.recs.sim.arms import ARMS
+from clipfeed.recs.sim.lineup import ARMS
 from clipfeed.recs.sim.report import METRICS
 from clipfeed.recs.sim.run import run_comparison
 from clipfeed.recs.sim.world import WorldConfig

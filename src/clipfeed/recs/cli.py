@@ -180,7 +180,7 @@ def simulate(viewers: Annotated[int, typer.Option(help="synthetic viewers (signe
     """Synthetic viewers drive a scratch ``clipfeed serve`` over HTTP (one server per arm and
     seed) on For You and on baseline feeds; prints watch time, topic shares, fresh exposure and
     repeats per arm, with For You's ratio to the best baseline."""
-    from clipfeed.recs.sim.arms import ARMS
+    from clipfeed.recs.sim.lineup import ARMS
     from clipfeed.recs.sim.run import run_comparison
     from clipfeed.recs.sim.world import WorldConfig
 

@@ -44,6 +44,3 @@ class ForYou:
     def observe(self, account: Account, card: ClipCard, events: list[dict[str, Any]], *, liked: bool,
                 session_id: str) -> None:
         return None
-
-
-ARMS: dict[str, type[Arm]] = {"foryou": ForYou}
