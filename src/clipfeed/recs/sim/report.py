@@ -81,4 +81,12 @@ class Report:
         if ratios:
             lines.append("")
             lines.append("For You / best baseline: " + ", ".join(f"{m} {r:.2f}x" for m, r in ratios.items()))
+        served: dict[str, int] = {}
+        for tally in self.tallies.get(self.reference, []):
+            for path, count in tally.served_by.items():
+                served[path] = served.get(path, 0) + count
+        if served:
+            total = sum(served.values())
+            lines.append(f"{self.reference} pages served by: " + ", ".join(
+                f"{path} {count / total:.0%}" for path, count in sorted(served.items())))
         return "\n".join(lines)
