@@ -9,8 +9,8 @@ from clipfeed.recs.sim.world import TOPICS
 
 # Student's t at 97.5 % for 1..10 degrees of freedom (few seeds per run); 1.96 beyond.
 T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228]
-METRICS = ("watch s/session", "favourite share / chance", "shifted topic share / chance", "new clips' share",
-           "repeats", "refused requests")
+METRICS = ("watch s/session", "favourite share / chance", "shifted topic share / chance",
+           "shifted share, 2nd session / chance", "new clips' share", "repeats", "refused requests")
 
 
 @dataclass
@@ -22,6 +22,8 @@ class Tally:
     favourite_hits: int = 0
     shifted_shown: int = 0        # impressions of shifted viewers after their shift
     shifted_hits: int = 0         # of those, clips of the new topic
+    second_shown: int = 0         # the same, in the second session after the shift only
+    second_hits: int = 0
     new_impressions: int = 0      # clips published during the run
     repeats: int = 0              # a clip shown twice to one viewer
     refused: int = 0
@@ -34,6 +36,7 @@ class Tally:
             "watch s/session": sum(self.session_watch_s) / max(1, len(self.session_watch_s)),
             "favourite share / chance": self.favourite_hits / max(1, self.impressions) / chance,
             "shifted topic share / chance": self.shifted_hits / max(1, self.shifted_shown) / chance,
+            "shifted share, 2nd session / chance": self.second_hits / max(1, self.second_shown) / chance,
             "new clips' share": self.new_impressions / max(1, self.impressions),
             "repeats": float(self.repeats),
             "refused requests": float(self.refused),
@@ -67,7 +70,7 @@ class Report:
         if self.reference not in summary or not baselines:
             return {}
         out = {}
-        for metric in METRICS[:4]:
+        for metric in (*METRICS[:4], "new clips' share"):
             best = max(summary[arm][metric][0] for arm in baselines)
             out[metric] = summary[self.reference][metric][0] / best if best else math.inf
         return out

@@ -74,6 +74,9 @@ async def _viewing(world: World, arm: Arm, every_arm: Sequence[Arm], http: httpx
             if viewer.shifted:
                 tally.shifted_shown += 1
                 tally.shifted_hits += clip.topic == viewer.shift_to
+                if session == world.config.sessions // 2 + 1:
+                    tally.second_shown += 1
+                    tally.second_hits += clip.topic == viewer.shift_to
             completed = rng.random() < viewer.appeal(clip, sum(t == clip.topic for t in recent[-5:]))
             recent.append(clip.topic)
             watched_ms = DURATION_MS if completed else int(rng.uniform(500, 5000))
