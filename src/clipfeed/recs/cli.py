@@ -168,15 +168,33 @@ def models_shadow(version: Annotated[str | None, typer.Argument(help="omit to st
 
 
 @recs_cli.command("simulate")
-def simulate(users: Annotated[int, typer.Option(help="synthetic viewers")] = 60,
-             sessions: Annotated[int, typer.Option(help="sessions per viewer")] = 6,
-             seed: int = 7) -> None:
-    """Synthetic viewers use the real feed service (on a scratch embedded stack) and a
-    popularity feed; prints watch time, diversity, fresh exposure and adaptation speed."""
-    from clipfeed.recs.simulator import run_comparison
+def simulate(viewers: Annotated[int, typer.Option(help="synthetic viewers (signed in over HTTP)")] = 24,
+             sessions: Annotated[int, typer.Option(help="sessions per viewer; tastes shift halfway")] = 4,
+             seeds: Annotated[str, typer.Option(help="comma-separated seeds; mean and 95 % interval over them")]
+             = "7,8,9",
+             catalogue: Annotated[int, typer.Option(help="clips before the first session")] = 240,
+             arrivals: Annotated[int, typer.Option(help="new clips before each session")] = 24,
+             tag_noise: Annotated[float, typer.Option(help="share of clips whose hashtag names a wrong topic")] = 0.3,
+             arms: Annotated[str, typer.Option(help="comma-separated arms (foryou and the baselines)")] = "all",
+             ) -> None:
+    """Synthetic viewers drive a scratch ``clipfeed serve`` over HTTP (one server per arm and
+    seed) on For You and on baseline feeds; prints watch time, topic shares, fresh exposure and
+    repeats per arm, with For You's ratio to the best baseline."""
+    from clipfeed.recs.sim.lineup import ARMS
+    from clipfeed.recs.sim.run import run_comparison
+    from clipfeed.recs.sim.world import WorldConfig
 
-    with console.status("simulating"):
-        report = asyncio.run(run_comparison(users=users, sessions=sessions, seed=seed))
+    chosen = list(ARMS) if arms == "all" else [a.strip() for a in arms.split(",")]
+    unknown = [a for a in chosen if a not in ARMS]
+    if unknown:
+        raise typer.BadParameter(f"unknown arms {unknown}; known: {', '.join(ARMS)}")
+    config = WorldConfig(viewers=viewers, sessions=sessions, catalogue=catalogue, arrivals=arrivals,
+                         tag_noise=tag_noise)
+    with _progress() as bar:
+        task = bar.add_task("starting")
+        report = asyncio.run(run_comparison([ARMS[a] for a in chosen], config=config,
+                                            seeds=[int(s) for s in seeds.split(",")],
+                                            progress=lambda text: bar.update(task, description=text)))
     typer.echo(report.table())
 
 

@@ -187,7 +187,7 @@ RECS_PROCESSORS = [ClipIndexer, FeedbackProcessor]
 @contextlib.asynccontextmanager
 async def processors_running(*, services: Services) -> AsyncIterator[None]:
     """The feed's stream processors in this process, as ``clipfeed worker stream`` runs them
-    (the simulator and tests)."""
+    (tests)."""
     stop = asyncio.Event()
     tasks = [asyncio.create_task(run_processor(factory(services), stop)) for factory in RECS_PROCESSORS]
     try:
