@@ -15,6 +15,10 @@ from tests import services as engines
 # media worker's start (for a new instance's first clip) would only spend CPU here. Subprocess
 # workers the tests start inherit it. tests/media/test_warmup.py turns it on for its own test.
 os.environ["CLIPFEED_MEDIA_WARM_MODELS"] = "false"
+# Refusing requests while the event loop lags is for a server among others behind a load
+# balancer; here two workers, FFmpeg and Chromium share two cores, and a starved process would
+# refuse a test's request. tests/http/test_shedding.py turns it on for its own tests.
+os.environ["CLIPFEED_SHED_MAX_LOOP_LAG_MS"] = "0"
 
 # Folders whose tests share a costly session-scoped stack (tests/web: a server and the app the
 # browser journeys drive; tests/delivery: an origin and an nginx edge).
