@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from clipfeed.core.sharding import ShardRouter
-from clipfeed.infra.db import sqlite_driver
 
 T = TypeVar("T")
 
@@ -68,9 +67,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         path = url.split("://", 1)[1].lstrip("/")
         if path and path != ":memory:":
             Path("/" + path).parent.mkdir(parents=True, exist_ok=True)
-        # One trip to the connection's thread a statement (``sqlite_driver``), not four.
-        engine = create_async_engine(async_url(url), module=sqlite_driver.dbapi(),
-                                     connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        engine = create_async_engine(async_url(url), connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # A dead database must fail fast (503 to clients), never hang a request.
