@@ -9,7 +9,6 @@ deduplicated by event ID, so a copy changes no result.
 from __future__ import annotations
 
 import asyncio
-
 import io
 import time
 import uuid
