@@ -115,12 +115,17 @@ class Plan:
                                                      str(self.api_port(i)), "--no-migrate"],
                                env={"CLIPFEED_NODE_ID": str(NODE_BASE["api"] + i)}, stop_wait_s=api_stop,
                                start_s=3, port=self.api_port(i)))
+        # Transcoding and lake jobs are batch work sharing the machine with requests: they run
+        # at a lower CPU priority (nice 10), so a burst of uploads slows them, not the API.
+        background = ["nice", "-n", "10"]
         for role in ("media", "stream"):
             for i in range(getattr(self.counts, role)):
-                out.append(Program(f"{role}-{i}", role, [*python, "worker", role],
+                command = [*(background if role == "media" else []), *python, "worker", role]
+                out.append(Program(f"{role}-{i}", role, command,
                                    env={"CLIPFEED_NODE_ID": str(NODE_BASE[role] + i)}, stop_wait_s=worker_stop))
         for role in ("batch", "lifecycle"):
-            out.append(Program(role, role, [*python, "worker", role], env={"CLIPFEED_NODE_ID": str(NODE_BASE[role])},
+            command = [*(background if role == "batch" else []), *python, "worker", role]
+            out.append(Program(role, role, command, env={"CLIPFEED_NODE_ID": str(NODE_BASE[role])},
                                stop_wait_s=worker_stop))
         out.append(Program("balancer", "balancer", [*python, "cluster", "balance", "--dir", str(self.folder)],
                            stop_wait_s=15, port=self.ports["balancer"]))
