@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import subprocess
 import sys
@@ -19,27 +18,17 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-import typer.main
 import yaml
 from fastapi.testclient import TestClient
 
-from clipfeed import cli, serving
+from clipfeed import serving
 from clipfeed.api import create_app
 from clipfeed.delivery.app import create_origin_app
 from clipfeed.delivery.signing import parse_keys
 from clipfeed.settings import Settings
 from clipfeed.workers import roles
+from tests.ops import deploy_files as deploy
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
-KUBERNETES = DEPLOY / "kubernetes"
-COMPOSE = DEPLOY / "compose.yaml"
-DOCKERFILE = DEPLOY / "Dockerfile"
-# The oldest release the manifests need: StatefulSet start ordinals (GA 1.31) and the pod-index
-# label (GA 1.32) give each pod its node ID; the sleep preStop action is there from 1.30.
-KUBERNETES_VERSION = "1.33.0"
-IMAGE = "clipfeed"  # the image name in the manifests (kustomization.yaml's images: sets the real one)
-PREFIX = Settings.model_config["env_prefix"]
 FIELDS = Settings.model_fields
 # What a cluster must set: the engines' URLs, the keys the API, origins and edges share, and
 # where clients reach the API. (The node ID is checked per process below.)
@@ -57,128 +46,20 @@ EDGE_SETTINGS = {"media_signing_keys", "edge_purge_secret"}
 EDGE_STOP_S = 10
 MAX_NODE_ID = 1023
 
-
-# --- reading the files ---------------------------------------------------------------------
-
-
-def _kubernetes_objects() -> list[tuple[str, dict[str, Any]]]:
-    found = []
-    for path in sorted(KUBERNETES.glob("*.yaml")):
-        if path.name == "kustomization.yaml":
-            continue
-        found += [(path.name, obj) for obj in yaml.safe_load_all(path.read_text()) if obj]
-    return found
-
-
-OBJECTS = _kubernetes_objects()
-
-
-def _of_kind(kind: str) -> dict[str, dict[str, Any]]:
-    return {obj["metadata"]["name"]: obj for _, obj in OBJECTS if obj["kind"] == kind}
-
-
-def _workloads() -> dict[str, dict[str, Any]]:
-    return {
-        f"{obj['kind']}/{obj['metadata']['name']}": obj
-        for _, obj in OBJECTS
-        if obj["kind"] in ("StatefulSet", "Deployment", "Job")
-    }
-
-
-def _containers() -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """(workload, pod spec, container) for every Clipfeed container."""
-    for name, workload in _workloads().items():
-        pod = workload["spec"]["template"]["spec"]
-        for container in pod["containers"]:
-            if container["image"] == IMAGE:
-                yield name, pod, container
-
-
-def _compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE.read_text())
-
-
-def _compose_example_env() -> dict[str, str]:
-    lines = (DEPLOY / "compose.env.example").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
-
-
-def _interpolate(value: str, env: dict[str, str]) -> str:
-    """Compose's ${NAME}, ${NAME:-default} and ${NAME:?message}, from ``env``."""
-
-    def one(match: re.Match[str]) -> str:
-        name, op, rest = match.group(1), match.group(2), match.group(3)
-        if name in env and env[name]:
-            return env[name]
-        assert op != ":?", f"{name} must be set (compose.env.example has no value for it)"
-        return rest if op == ":-" else ""
-
-    return re.sub(r"\$\{(\w+)(?:(:[-?])([^}]*))?\}", one, value)
-
-
-def _compose_clipfeed_services() -> dict[str, dict[str, Any]]:
-    services = _compose()["services"]
-    return {name: s for name, s in services.items() if s.get("image", "").startswith("${CLIPFEED_IMAGE:-")}
-
-
-def _compose_env(service: dict[str, Any]) -> dict[str, str]:
-    example = _compose_example_env()
-    return {k: _interpolate(str(v), example) for k, v in (service.get("environment") or {}).items()}
-
-
-def _setting(variable: str) -> str:
-    assert variable.startswith(PREFIX), variable
-    return variable[len(PREFIX) :].lower()
-
-
-def _settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The Settings a process started with exactly these CLIPFEED_* variables would read."""
-    with monkeypatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith(PREFIX)]:
-            patch.delenv(name)
-        for name, value in env.items():
-            if name.startswith(PREFIX):
-                patch.setenv(name, value)
-        return Settings(_env_file=None)  # type: ignore[call-arg]
-
-
-def _kubernetes_env() -> dict[str, str]:
-    configmap = _of_kind("ConfigMap")["clipfeed-settings"]["data"]
-    secret = _of_kind("Secret")["clipfeed-secrets"]["stringData"]
-    return {**configmap, **secret}
-
-
-def _seconds(duration: str) -> float:
-    """A compose duration: 1m30s, 20s, 500ms."""
-    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
-    assert parts and "".join(n + u for n, u in parts) == duration, duration
-    return sum(float(n) * units[u] for n, u in parts)
-
-
-def _command(args: list[str]) -> tuple[str, dict[str, Any]]:
-    """The `clipfeed` subcommand and its parsed parameters, as the CLI would parse them."""
-    commands = typer.main.get_command(cli.app).commands  # type: ignore[attr-defined]
-    name, *rest = args
-    assert name in commands, f"`clipfeed {name}` is no command (known: {sorted(commands)})"
-    with commands[name].make_context(name, list(rest)) as context:
-        return name, dict(context.params)
-
-
 # --- schemas -------------------------------------------------------------------------------
 
 
 def test_kubernetes_manifests_match_the_kubernetes_api_schemas() -> None:
     failures = []
-    for filename, obj in OBJECTS:
+    for filename, obj in deploy.OBJECTS:
         try:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+            kubernetes_validate.validate(obj, deploy.KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
             failures.append(
                 f"{filename} {obj['kind']}/{obj['metadata']['name']}: {'.'.join(map(str, exc.path))}: {exc.message}"
             )
     assert failures == []
-    kinds = {obj["kind"] for _, obj in OBJECTS}
+    kinds = {obj["kind"] for _, obj in deploy.OBJECTS}
     assert kinds == {
         "Namespace",
         "ConfigMap",
@@ -193,25 +74,25 @@ def test_kubernetes_manifests_match_the_kubernetes_api_schemas() -> None:
 
 
 def test_the_kubernetes_check_refuses_a_misspelt_field() -> None:
-    api = copy.deepcopy(_of_kind("StatefulSet")["api"])
+    api = copy.deepcopy(deploy.of_kind("StatefulSet")["api"])
     pod = api["spec"]["template"]["spec"]
     pod["terminationGracePeriod"] = pod.pop("terminationGracePeriodSeconds")
     with pytest.raises(kubernetes_validate.ValidationError, match="terminationGracePeriod"):
-        kubernetes_validate.validate(api, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(api, deploy.KUBERNETES_VERSION, strict=True)
 
 
 def test_kustomization_lists_every_manifest() -> None:
-    kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
-    files = {p.name for p in KUBERNETES.glob("*.yaml")} - {"kustomization.yaml"}
-    assert sorted(kustomization["resources"]) == sorted(files)
-    assert {i["name"] for i in kustomization["images"]} == {IMAGE}
+    kustomization = yaml.safe_load((deploy.KUBERNETES / "kustomization.yaml").read_text())
+    manifests = {p.name for p in deploy.KUBERNETES.glob("*.yaml")} - {"kustomization.yaml"}
+    assert sorted(kustomization["resources"]) == sorted(manifests)
+    assert {i["name"] for i in kustomization["images"]} == {deploy.IMAGE}
 
 
 def test_compose_file_matches_the_compose_specification(tmp_path: Path) -> None:
     """check-jsonschema with its vendored Compose schema (no download); a broken copy beside it
     shows the check can fail."""
     broken = tmp_path / "compose.yaml"
-    broken.write_text(COMPOSE.read_text().replace("stop_grace_period: 30s", "stop_grace_periods: 30s", 1))
+    broken.write_text(deploy.COMPOSE.read_text().replace("stop_grace_period: 30s", "stop_grace_periods: 30s", 1))
     done = subprocess.run(
         [
             sys.executable,
@@ -221,7 +102,7 @@ def test_compose_file_matches_the_compose_specification(tmp_path: Path) -> None:
             "vendor.compose-spec",
             "--output-format",
             "json",
-            str(COMPOSE),
+            str(deploy.COMPOSE),
             str(broken),
         ],
         capture_output=True,
@@ -240,28 +121,28 @@ def test_compose_file_matches_the_compose_specification(tmp_path: Path) -> None:
 def _named_variables() -> dict[str, set[str]]:
     """Every CLIPFEED_* name in compose and Kubernetes, by where it appears."""
     names: dict[str, set[str]] = {}
-    compose = _compose()
+    compose = deploy.compose()
     for key, block in compose.items():
         if key.startswith("x-") and isinstance(block, dict):
             names[f"compose {key}"] = set(block)
     for name, service in compose["services"].items():
         names[f"compose {name}"] = set(service.get("environment") or {})
-    names["ConfigMap"] = set(_of_kind("ConfigMap")["clipfeed-settings"]["data"])
-    names["Secret"] = set(_of_kind("Secret")["clipfeed-secrets"]["stringData"])
-    for workload, _pod, container in _containers():
+    names["ConfigMap"] = set(deploy.of_kind("ConfigMap")["clipfeed-settings"]["data"])
+    names["Secret"] = set(deploy.of_kind("Secret")["clipfeed-secrets"]["stringData"])
+    for workload, _pod, container in deploy.containers():
         names[workload] = {e["name"] for e in container.get("env", [])}
         names[workload] |= {
             e["valueFrom"]["secretKeyRef"]["key"]
             for e in container.get("env", [])
             if "secretKeyRef" in e.get("valueFrom", {})
         }
-    return {where: {n for n in found if n.startswith(PREFIX)} for where, found in names.items()}
+    return {where: {n for n in found if n.startswith(deploy.PREFIX)} for where, found in names.items()}
 
 
 def test_every_clipfeed_variable_is_a_setting() -> None:
     named = _named_variables()
     assert sum(map(len, named.values())) > 40
-    unknown = {f"{where}: {n}" for where, found in named.items() for n in found if _setting(n) not in FIELDS}
+    unknown = {f"{where}: {n}" for where, found in named.items() for n in found if deploy.setting(n) not in FIELDS}
     assert unknown == set()
 
 
@@ -274,9 +155,9 @@ def test_the_settings_check_catches_a_renamed_setting(monkeypatch: pytest.Monkey
 
 
 def test_kubernetes_settings_set_what_a_cluster_needs_and_parse(monkeypatch: pytest.MonkeyPatch) -> None:
-    env = _kubernetes_env()
-    assert {_setting(n) for n in env if n.startswith(PREFIX)} >= CLUSTER_SETTINGS
-    settings = _settings_from(env, monkeypatch)
+    env = deploy.kubernetes_env()
+    assert {deploy.setting(n) for n in env if n.startswith(deploy.PREFIX)} >= CLUSTER_SETTINGS
+    settings = deploy.settings_from(env, monkeypatch)
     assert settings.database_url.startswith("postgresql://")
     assert settings.cache_url.startswith("redis://") and settings.log_url.startswith("nats://")
     assert all(
@@ -286,21 +167,21 @@ def test_kubernetes_settings_set_what_a_cluster_needs_and_parse(monkeypatch: pyt
     assert settings.worker_roles_in_process(roles()) == []
     assert parse_keys(settings.media_signing_keys)  # the placeholder has the real shape
     assert settings.edges and settings.region in settings.edges
-    for workload, _pod, container in _containers():
+    for workload, _pod, container in deploy.containers():
         if container["args"][0] == "edge":
             secrets = {e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"] if "valueFrom" in e}
-            assert {_setting(n) for n in secrets} >= EDGE_SETTINGS, workload
+            assert {deploy.setting(n) for n in secrets} >= EDGE_SETTINGS, workload
         else:
             sources = {next(iter(s.values()))["name"] for s in container["envFrom"]}
             assert sources == {"clipfeed-settings", "clipfeed-secrets"}, workload
 
 
 def test_compose_services_set_what_a_cluster_needs_and_parse(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, service in _compose_clipfeed_services().items():
-        env = _compose_env(service)
+    for name, service in deploy.compose_clipfeed_services().items():
+        env = deploy.compose_env(service)
         wanted = EDGE_SETTINGS if service["command"][0] == "edge" else CLUSTER_SETTINGS
-        assert {_setting(n) for n in env if n.startswith(PREFIX)} >= wanted, name
-        settings = _settings_from(env, monkeypatch)
+        assert {deploy.setting(n) for n in env if n.startswith(deploy.PREFIX)} >= wanted, name
+        settings = deploy.settings_from(env, monkeypatch)
         assert parse_keys(settings.media_signing_keys), name
         if service["command"][0] != "edge":
             assert settings.worker_roles_in_process(roles()) == [], f"{name} would run workers in process"
@@ -312,7 +193,7 @@ def test_compose_services_set_what_a_cluster_needs_and_parse(monkeypatch: pytest
 
 def test_compose_gives_every_process_its_own_node_id() -> None:
     ids = {}
-    for name, service in _compose_clipfeed_services().items():
+    for name, service in deploy.compose_clipfeed_services().items():
         if service["command"][0] in ("edge", "migrate"):
             continue
         assert service["command"] == ["serve", "--processes", "1"] or "--processes" not in service["command"], (
@@ -328,17 +209,17 @@ def test_kubernetes_gives_every_pod_its_own_node_id() -> None:
     the roles' ordinal ranges, up to their most pods (replicas or HPA maximum), never meet."""
     hpa_max = {
         h["spec"]["scaleTargetRef"]["name"]: h["spec"]["maxReplicas"]
-        for h in _of_kind("HorizontalPodAutoscaler").values()
+        for h in deploy.of_kind("HorizontalPodAutoscaler").values()
     }
     ranges = []
-    for workload, _pod, container in _containers():
+    for workload, _pod, container in deploy.containers():
         kind, name = workload.split("/")
         if container["args"][0] in ("edge", "migrate"):
             continue
         assert kind == "StatefulSet", f"{workload}: only a StatefulSet numbers its pods"
         node = {e["name"]: e for e in container["env"]}["CLIPFEED_NODE_ID"]
         assert node["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['apps.kubernetes.io/pod-index']"
-        spec = _of_kind("StatefulSet")[name]["spec"]
+        spec = deploy.of_kind("StatefulSet")[name]["spec"]
         assert "--processes" not in container["args"] or container["args"][-1] == "1", workload
         most = max(spec["replicas"], hpa_max.get(name, 0))
         ranges.append((spec["ordinals"]["start"], spec["ordinals"]["start"] + most - 1, name))
@@ -353,8 +234,8 @@ def test_kubernetes_gives_every_pod_its_own_node_id() -> None:
 
 
 def _all_commands() -> list[tuple[str, list[str]]]:
-    found = [(f"compose {n}", s["command"]) for n, s in _compose_clipfeed_services().items()]
-    for workload, _pod, container in _containers():
+    found = [(f"compose {n}", s["command"]) for n, s in deploy.compose_clipfeed_services().items()]
+    for workload, _pod, container in deploy.containers():
         assert "command" not in container, f"{workload}: keep the image's entrypoint (clipfeed)"
         found.append((workload, container["args"]))
     return found
@@ -363,7 +244,7 @@ def _all_commands() -> list[tuple[str, list[str]]]:
 def test_every_role_command_exists_in_the_cli() -> None:
     seen = set()
     for where, args in _all_commands():
-        name, params = _command(args)
+        name, params = deploy.command(args)
         if name == "worker":
             assert params["role"] in roles(), where
             seen.add(f"worker {params['role']}")
@@ -371,7 +252,7 @@ def test_every_role_command_exists_in_the_cli() -> None:
             assert callable(getattr(serving, {"all": "api"}.get(params["role"], params["role"]))), where
             seen.add(f"serve {params['role']}")
         elif name == "edge":
-            assert Path(params["template"]) == _dockerfile_edge_template(), where
+            assert Path(params["template"]) == deploy.dockerfile_edge_template(), where
             seen.add("edge")
         else:
             seen.add(name)
@@ -380,18 +261,18 @@ def test_every_role_command_exists_in_the_cli() -> None:
 
 def test_the_command_check_refuses_an_unknown_option() -> None:
     with pytest.raises(Exception, match="--procs") as refused:
-        _command(["serve", "--role", "origin", "--procs", "2"])
+        deploy.command(["serve", "--role", "origin", "--procs", "2"])
     assert "UsageError" in {cls.__name__ for cls in type(refused.value).__mro__}  # click's, as typer ships it
 
 
 def _serving_containers() -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
-    for workload, pod, container in _containers():
+    for workload, pod, container in deploy.containers():
         if container["args"][0] == "serve":
             yield workload, pod, container
 
 
 def test_kubernetes_probes_ask_the_serving_port_for_readyz_and_healthz(monkeypatch: pytest.MonkeyPatch) -> None:
-    port = _settings_from(_kubernetes_env(), monkeypatch).port
+    port = deploy.settings_from(deploy.kubernetes_env(), monkeypatch).port
     count = 0
     for workload, _pod, container in _serving_containers():
         count += 1
@@ -401,31 +282,31 @@ def test_kubernetes_probes_ask_the_serving_port_for_readyz_and_healthz(monkeypat
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}, workload
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz", workload
     assert count == 2  # api and origin
-    services = _of_kind("Service")
+    services = deploy.of_kind("Service")
     assert services["api"]["spec"]["ports"][0]["targetPort"] == "http"
-    edge_args = next(c["args"] for _, _, c in _containers() if c["args"][0] == "edge")
-    assert _command(edge_args)[1]["origin"] == f"origin:{services['origin']['spec']['ports'][0]['port']}"
+    edge_args = next(c["args"] for _, _, c in deploy.containers() if c["args"][0] == "edge")
+    assert deploy.command(edge_args)[1]["origin"] == f"origin:{services['origin']['spec']['ports'][0]['port']}"
 
 
 def test_compose_healthchecks_ask_the_serving_port_for_readyz(monkeypatch: pytest.MonkeyPatch) -> None:
-    serving = {n: s for n, s in _compose_clipfeed_services().items() if s["command"][0] == "serve"}
+    serving = {n: s for n, s in deploy.compose_clipfeed_services().items() if s["command"][0] == "serve"}
     assert set(serving) == {"api", "origin"}
     for name, service in serving.items():
-        port = _settings_from(_compose_env(service), monkeypatch).port
+        port = deploy.settings_from(deploy.compose_env(service), monkeypatch).port
         assert f"http://127.0.0.1:{port}/readyz" in " ".join(service["healthcheck"]["test"]), name
         if name == "api":
             assert service["ports"] == [f"{port}:{port}"]
 
 
 def test_edge_probes_ask_the_edge_health_location() -> None:
-    location = re.search(r"location = (/_edge/health) \{", (DEPLOY / "nginx" / "edge.conf").read_text())
+    location = re.search(r"location = (/_edge/health) \{", (deploy.DEPLOY / "nginx" / "edge.conf").read_text())
     assert location
-    edge = _compose()["services"]["edge"]
-    listen = _command(edge["command"])[1]["listen"].rsplit(":", 1)[1]
+    edge = deploy.compose()["services"]["edge"]
+    listen = deploy.command(edge["command"])[1]["listen"].rsplit(":", 1)[1]
     assert f"http://127.0.0.1:{listen}{location.group(1)}" in " ".join(edge["healthcheck"]["test"])
-    for workload, _pod, container in _containers():
+    for workload, _pod, container in deploy.containers():
         if container["args"][0] == "edge":
-            port = int(_command(container["args"])[1]["listen"].rsplit(":", 1)[1])
+            port = int(deploy.command(container["args"])[1]["listen"].rsplit(":", 1)[1])
             assert container["ports"] == [{"name": "http", "containerPort": port}], workload
             for probe in ("readinessProbe", "livenessProbe"):
                 assert container[probe]["httpGet"] == {"path": location.group(1), "port": "http"}, workload
@@ -445,8 +326,8 @@ def test_clipfeed_serve_answers_the_probe_paths(tmp_path: Path) -> None:
 
 
 def test_kubernetes_grace_periods_outlast_the_drain(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = _settings_from(_kubernetes_env(), monkeypatch)
-    for workload, pod, container in _containers():
+    settings = deploy.settings_from(deploy.kubernetes_env(), monkeypatch)
+    for workload, pod, container in deploy.containers():
         role = container["args"][0]
         pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
         needed = {"serve": settings.drain_grace_s, "worker": settings.worker_stop_grace_s, "edge": EDGE_STOP_S}.get(
@@ -460,21 +341,21 @@ def test_kubernetes_grace_periods_outlast_the_drain(monkeypatch: pytest.MonkeyPa
 
 
 def test_compose_stop_grace_periods_outlast_the_drain(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, service in _compose_clipfeed_services().items():
+    for name, service in deploy.compose_clipfeed_services().items():
         role = service["command"][0]
-        settings = _settings_from(_compose_env(service), monkeypatch)
+        settings = deploy.settings_from(deploy.compose_env(service), monkeypatch)
         needed = {"serve": settings.drain_grace_s, "worker": settings.worker_stop_grace_s, "edge": EDGE_STOP_S}.get(
             role
         )
         if needed is None:
             assert service["restart"] == "no", f"{name} is a one-shot job"
             continue
-        assert _seconds(service["stop_grace_period"]) > needed, name
+        assert deploy.seconds(service["stop_grace_period"]) > needed, name
         assert service["restart"] == "unless-stopped", name
 
 
 def test_compose_starts_nothing_before_the_migration() -> None:
-    for name, service in _compose_clipfeed_services().items():
+    for name, service in deploy.compose_clipfeed_services().items():
         if service["command"][0] in ("serve", "worker"):
             assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
 
@@ -483,14 +364,14 @@ def test_compose_starts_nothing_before_the_migration() -> None:
 
 
 def test_every_container_has_requests_and_limits() -> None:
-    for workload, _pod, container in _containers():
+    for workload, _pod, container in deploy.containers():
         for bound in ("requests", "limits"):
             assert {"cpu", "memory"} <= set(container["resources"][bound]), f"{workload} {bound}"
 
 
 def test_autoscalers_and_budgets_point_at_real_workloads() -> None:
-    workloads = _workloads()
-    hpas = _of_kind("HorizontalPodAutoscaler")
+    workloads = deploy.workloads()
+    hpas = deploy.of_kind("HorizontalPodAutoscaler")
     assert set(hpas) == {"api", "media"}
     for name, hpa in hpas.items():
         target = hpa["spec"]["scaleTargetRef"]
@@ -499,9 +380,9 @@ def test_autoscalers_and_budgets_point_at_real_workloads() -> None:
     pod_labels = [w["spec"]["template"]["metadata"]["labels"] for w in workloads.values()]
     selectors = [
         (f"PodDisruptionBudget/{n}", p["spec"]["selector"]["matchLabels"])
-        for n, p in _of_kind("PodDisruptionBudget").items()
+        for n, p in deploy.of_kind("PodDisruptionBudget").items()
     ]
-    selectors += [(f"Service/{n}", s["spec"]["selector"]) for n, s in _of_kind("Service").items()]
+    selectors += [(f"Service/{n}", s["spec"]["selector"]) for n, s in deploy.of_kind("Service").items()]
     for what, selector in selectors:
         assert any(selector.items() <= labels.items() for labels in pod_labels), f"{what} selects no pod"
     assert {n.split("/")[1] for n, _ in selectors if n.startswith("PodDisruptionBudget")} == {
@@ -511,25 +392,15 @@ def test_autoscalers_and_budgets_point_at_real_workloads() -> None:
         "stream",
         "edge",
     }
-    assert _of_kind("StatefulSet")["batch"]["spec"]["replicas"] == 1
+    assert deploy.of_kind("StatefulSet")["batch"]["spec"]["replicas"] == 1
 
 
 # --- the image -----------------------------------------------------------------------------
 
 
-def _dockerfile() -> str:
-    return re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-
-
-def _dockerfile_edge_template() -> Path:
-    match = re.search(r"^COPY deploy/nginx/edge\.conf (\S+)$", _dockerfile(), re.M)
-    assert match, "the image must carry the edge template"
-    return Path(match.group(1))
-
-
 def test_the_image_runs_clipfeed_as_a_user_with_the_locked_dependencies() -> None:
-    text = _dockerfile()
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    text = deploy.dockerfile()
+    scripts = tomllib.loads((deploy.ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert re.search(r'^ENTRYPOINT \["(\w+)"\]$', text, re.M).group(1) in scripts  # type: ignore[union-attr]
     users = re.findall(r"^USER (\S+)$", text, re.M)
     assert users and users[-1].split(":")[0] not in ("root", "0")
@@ -544,5 +415,5 @@ def test_the_image_runs_clipfeed_as_a_user_with_the_locked_dependencies() -> Non
 
 
 def test_the_files_say_they_are_not_run_here() -> None:
-    for path in [DOCKERFILE, COMPOSE, *KUBERNETES.glob("*.yaml")]:
+    for path in [deploy.DOCKERFILE, deploy.COMPOSE, *deploy.KUBERNETES.glob("*.yaml")]:
         assert "NOT RUN" in path.read_text()[:1000] or "NOT BUILT" in path.read_text()[:1000], path
