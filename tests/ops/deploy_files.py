@@ -21,8 +21,9 @@ DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
 COMPOSE = DEPLOY / "compose.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
-# The oldest release the manifests need: StatefulSet start ordinals (GA 1.31) and the pod-index
-# label (GA 1.32) give each pod its node ID; the sleep preStop action is there from 1.30.
+# The schemas checked. The manifests need 1.31 or newer: StatefulSet start ordinals (GA in 1.31)
+# and the pod-index label (on by default since 1.28) give each pod its node ID; the sleep
+# preStop action is on by default since 1.30.
 KUBERNETES_VERSION = "1.33.0"
 IMAGE = "clipfeed"  # the image name in the manifests (kustomization.yaml's images: sets the real one)
 PREFIX = Settings.model_config["env_prefix"]
