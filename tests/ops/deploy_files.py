@@ -90,8 +90,9 @@ def compose_clipfeed_services() -> dict[str, dict[str, Any]]:
 
 
 def compose_env(service: dict[str, Any]) -> dict[str, str]:
+    """What a compose service's process sees: the image's variables, then the service's."""
     example = compose_example_env()
-    return {k: interpolate(str(v), example) for k, v in (service.get("environment") or {}).items()}
+    return {**image_env(), **{k: interpolate(str(v), example) for k, v in (service.get("environment") or {}).items()}}
 
 
 def setting(variable: str) -> str:
@@ -111,9 +112,10 @@ def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Setti
 
 
 def kubernetes_env() -> dict[str, str]:
+    """What a Clipfeed pod's process sees: the image's variables, the ConfigMap, the Secret."""
     configmap = of_kind("ConfigMap")["clipfeed-settings"]["data"]
     secret = of_kind("Secret")["clipfeed-secrets"]["stringData"]
-    return {**configmap, **secret}
+    return {**image_env(), **configmap, **secret}
 
 
 def seconds(duration: str) -> float:
@@ -141,3 +143,12 @@ def dockerfile_edge_template() -> Path:
     match = re.search(r"^COPY deploy/nginx/edge\.conf (\S+)$", dockerfile(), re.M)
     assert match, "the image must carry the edge template"
     return Path(match.group(1))
+
+
+def image_env() -> dict[str, str]:
+    """The ENV variables of the image's last stage (what its processes start with)."""
+    last_stage = re.split(r"^FROM ", dockerfile(), flags=re.M)[-1]
+    found: dict[str, str] = {}
+    for line in re.findall(r"^ENV (.+)$", last_stage, re.M):
+        found.update(pair.split("=", 1) for pair in line.split())
+    return found

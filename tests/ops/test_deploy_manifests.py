@@ -127,6 +127,7 @@ def _named_variables() -> dict[str, set[str]]:
             names[f"compose {key}"] = set(block)
     for name, service in compose["services"].items():
         names[f"compose {name}"] = set(service.get("environment") or {})
+    names["Dockerfile"] = set(deploy.image_env())
     names["ConfigMap"] = set(deploy.of_kind("ConfigMap")["clipfeed-settings"]["data"])
     names["Secret"] = set(deploy.of_kind("Secret")["clipfeed-secrets"]["stringData"])
     for workload, _pod, container in deploy.containers():
@@ -411,7 +412,8 @@ def test_the_image_runs_clipfeed_as_a_user_with_the_locked_dependencies() -> Non
     packages = re.search(r"apt-get install -y --no-install-recommends ([^&]+)", text).group(1).split()  # type: ignore[union-attr]
     assert {"ffmpeg", "nginx-light"} <= set(packages)
     exposed = {int(p) for line in re.findall(r"^EXPOSE (.+)$", text, re.M) for p in line.split()}
-    assert FIELDS["port"].default in exposed and 8080 in exposed
+    serving_port = int(deploy.image_env().get(f"{deploy.PREFIX}PORT", FIELDS["port"].default))
+    assert serving_port in exposed and 8080 in exposed
 
 
 def test_the_files_say_they_are_not_run_here() -> None:
