@@ -30,7 +30,7 @@ OWN_STACK = ("tests/web/test_create_journeys.py", "tests/web/test_editor_journey
 # The longest scopes (minutes each), started first: a worker left with one of them at the end
 # would run it alone while the other waits. Measured with --durations; keep it short.
 LONGEST_FIRST = ("tests/web/test_create_journeys.py", "tests/web/test_editor_journeys.py", "tests/web/",
-                 "tests/recs/test_offline_eval.py",
+                 "tests/recs/test_offline_eval.py", "tests/ops/test_cluster.py",
                  "tests/lake/test_engines_agree.py", "tests/media/test_worker.py", "tests/uploads/test_cli_failures.py")
 
 

@@ -335,6 +335,15 @@ def _register_search_commands() -> None:  # issue 17: `clipfeed search reindex|b
 _register_search_commands()
 
 
+def _register_cluster_commands() -> None:
+    from clipfeed.cluster.cli import cluster_cli
+
+    app.add_typer(cluster_cli, name="cluster")
+
+
+_register_cluster_commands()
+
+
 def main() -> None:
     app(prog_name="clipfeed")
 

@@ -114,6 +114,40 @@ async def test_batch_loops_compact_and_recompute_the_days_that_changed(client, s
     assert (stats.totals.plays, stats.totals.views, stats.totals.completion_rate) == (1, 1, 1.0)
 
 
+async def test_a_stopping_batch_worker_stops_gathering_at_once_and_loses_nothing(client, services) -> None:
+    """SIGTERM mid-gather (an hour's flush interval here): the loop ends within the worker's
+    grace rather than after the interval, and every event lands in the lake, written by the
+    stopping loop or handed back to the next one."""
+    import asyncio
+    import time
+
+    from clipfeed.analytics import service as analytics
+    from clipfeed.lake import worker
+    from tests.helpers import signup
+    from tests.stream.pipeline import event, send
+
+    erin, viewer = await signup(client, "erin"), await signup(client, "viewer")
+    clip = await make_clip(client, services, erin, "stop #lake")
+    services.settings.lake_flush_interval_s = 3600
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker.compaction_loop(stop, services=services))
+    await send(client, [event("play_start", clip, time.time()), event("complete", clip, time.time(),
+                                                                      duration_ms=4000)], viewer.auth)
+    await asyncio.sleep(1.5)  # the loop is somewhere in its hour of gathering
+    stop.set()
+    await asyncio.wait_for(loop, services.settings.worker_stop_grace_s)
+    consumer = await compaction.open_consumer(services=services)
+    try:
+        while await compaction.compact_once(consumer, max_wait=1.0, services=services):
+            pass
+    finally:
+        await consumer.close()
+    await worker.run_due_jobs(services=services)
+    today = datetime.now(UTC).date()
+    stats = await analytics.analytics(db=services.db, creator_id=erin.id, from_day=today, to_day=today)
+    assert (stats.totals.plays, stats.totals.views) == (1, 1)
+
+
 async def test_lake_run_command_recomputes_a_day(*, services) -> None:
     import subprocess
 

@@ -8,6 +8,7 @@ deduplicated by event ID, so a copy changes no result.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 import uuid
@@ -42,15 +43,17 @@ async def open_consumer(*, services: Services) -> Consumer:
                                        max_in_flight=settings.lake_max_rows_per_part + 1000)
 
 
-async def compact_once(consumer: Consumer, *, services: Services, max_wait: float | None = None) -> int:
-    """Gather records for up to ``max_wait`` seconds (or a part's worth), store them as parts,
-    acknowledge them; returns how many events were written."""
+async def compact_once(consumer: Consumer, *, services: Services, max_wait: float | None = None,
+                       stop: asyncio.Event | None = None) -> int:
+    """Gather records for up to ``max_wait`` seconds (or a part's worth, or until ``stop`` is
+    set: a stopping worker writes what it gathered rather than waiting out the interval),
+    store them as parts, acknowledge them; returns how many events were written."""
     settings = services.settings
     max_wait = settings.lake_flush_interval_s if max_wait is None else max_wait
     limit = settings.lake_max_rows_per_part
     deadline = time.monotonic() + max_wait
     records: list[Record] = []
-    while len(records) < limit:
+    while len(records) < limit and not (stop is not None and stop.is_set()):
         left = deadline - time.monotonic()
         if left <= 0:
             break

@@ -23,7 +23,7 @@ async def compaction_loop(stop: asyncio.Event, *, services: Services) -> None:
         try:
             if consumer is None:
                 consumer = await compaction.open_consumer(services=services)
-            written = await compaction.compact_once(consumer, services=services)
+            written = await compaction.compact_once(consumer, services=services, stop=stop)
             if written:
                 log.info("lake.compacted", events=written)
         except asyncio.CancelledError:
