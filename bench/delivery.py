@@ -4,7 +4,7 @@ an edge saves the origin under a Zipf popularity load.
     .venv/bin/python bench/delivery.py [--clips 40] [--zipf-clips 200] [--sessions 4000]
 
 A real `clipfeed serve` origin (subprocess, embedded engines in a temporary folder) and a real
-nginx edge (deploy/nginx/edge.conf) on loopback; clips are a real CMAF ladder made with FFmpeg
+nginx edge (src/clipfeed/delivery/edge.conf) on loopback; clips are a real CMAF ladder made with FFmpeg
 (tests/delivery/ladder.py).
 
 * TTFF: from a feed item's playback info to the first decoded frame, as a player does it:

@@ -1,4 +1,4 @@
-"""A real nginx edge (deploy/nginx/edge.conf) in front of a real origin, on loopback."""
+"""A real nginx edge (src/clipfeed/delivery/edge.conf) in front of a real origin, on loopback."""
 
 from __future__ import annotations
 

@@ -139,12 +139,6 @@ def dockerfile() -> str:
     return re.sub(r"\\\n", " ", DOCKERFILE.read_text())
 
 
-def dockerfile_edge_template() -> Path:
-    match = re.search(r"^COPY deploy/nginx/edge\.conf (\S+)$", dockerfile(), re.M)
-    assert match, "the image must carry the edge template"
-    return Path(match.group(1))
-
-
 def image_env() -> dict[str, str]:
     """The ENV variables of the image's last stage (what its processes start with)."""
     last_stage = re.split(r"^FROM ", dockerfile(), flags=re.M)[-1]

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from clipfeed import serving
 from clipfeed.api import create_app
 from clipfeed.delivery.app import create_origin_app
+from clipfeed.delivery.edge_server import TEMPLATE
 from clipfeed.delivery.signing import parse_keys
 from clipfeed.settings import Settings
 from clipfeed.workers import roles
@@ -253,7 +254,8 @@ def test_every_role_command_exists_in_the_cli() -> None:
             assert callable(getattr(serving, {"all": "api"}.get(params["role"], params["role"]))), where
             seen.add(f"serve {params['role']}")
         elif name == "edge":
-            assert Path(params["template"]) == deploy.dockerfile_edge_template(), where
+            # The template ships inside the package (package data), so the image needs no copy.
+            assert params["template"] is None and TEMPLATE.is_file(), where
             seen.add("edge")
         else:
             seen.add(name)
@@ -300,7 +302,7 @@ def test_compose_healthchecks_ask_the_serving_port_for_readyz(monkeypatch: pytes
 
 
 def test_edge_probes_ask_the_edge_health_location() -> None:
-    location = re.search(r"location = (/_edge/health) \{", (deploy.DEPLOY / "nginx" / "edge.conf").read_text())
+    location = re.search(r"location = (/_edge/health) \{", TEMPLATE.read_text())
     assert location
     edge = deploy.compose()["services"]["edge"]
     listen = deploy.command(edge["command"])[1]["listen"].rsplit(":", 1)[1]

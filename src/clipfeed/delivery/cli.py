@@ -20,9 +20,9 @@ def edge(
     agent_port: Annotated[int, typer.Option(help="loopback port of the purge agent")] = 8099,
     cache_max: Annotated[str, typer.Option(help="cache size cap (nginx size, e.g. 10g)")] = "10g",
     workers: Annotated[int, typer.Option(help="nginx worker processes")] = 1,
-    template: Annotated[Path | None, typer.Option(help="edge.conf template (default: deploy/nginx/edge.conf)")] = None,
+    template: Annotated[Path | None, typer.Option(help="nginx template (default: the packaged edge.conf)")] = None,
 ) -> None:
-    """Run nginx as an edge cache (deploy/nginx/edge.conf) until Ctrl+C or SIGTERM. The signing
+    """Run nginx as an edge cache (clipfeed/delivery/edge.conf) until Ctrl+C or SIGTERM. The signing
     keys and the purge secret come from the same settings as the origin's."""
     from clipfeed.delivery.edge_server import TEMPLATE, EdgeSpec, running_edge
     from clipfeed.delivery.signing import Signer

@@ -1,4 +1,4 @@
-"""Run an nginx edge cache from ``deploy/nginx/edge.conf``: render the template into a working
+"""Run an nginx edge cache from ``src/clipfeed/delivery/edge.conf``: render the template into a working
 folder and start nginx and the purge agent beside it (``clipfeed edge``; tests and the
 benchmark use ``running_edge``).
 
@@ -22,10 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import clipfeed
 from clipfeed.delivery.signing import SigningKey
 
-TEMPLATE = Path(clipfeed.__file__).resolve().parents[2] / "deploy" / "nginx" / "edge.conf"
+TEMPLATE = Path(__file__).with_name("edge.conf")  # package data: in the wheel too
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 

@@ -32,7 +32,7 @@ import structlog
 from clipfeed.settings import Settings
 
 _KID = re.compile(r"^[A-Za-z0-9]{1,16}$")
-# Canonical decimal: ASCII digits, no leading zero, as in deploy/nginx/edge.conf.
+# Canonical decimal: ASCII digits, no leading zero, as in src/clipfeed/delivery/edge.conf.
 _EXPIRES = re.compile(r"[1-9][0-9]{0,11}")
 SIGNED_PREFIX = "s"
 
