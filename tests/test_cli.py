@@ -100,3 +100,11 @@ def test_recs_train_below_the_minimum_says_why_no_ranker_was_trained(tmp_path: P
     assert train.returncode == 0, train.stderr
     assert "no ranker trained" in train.stderr
     assert "only 0 closed impressions" in train.stderr and "at least 200" in train.stderr
+
+
+def test_serve_refuses_one_node_id_for_several_processes(tmp_path: Path) -> None:
+    """Every process would make IDs as the same node: two rows in one millisecond, one ID."""
+    refused = subprocess.run([CLIPFEED, "serve", "--processes", "2", "--port", str(free_port())],
+                             env={**_env(tmp_path), "CLIPFEED_NODE_ID": "5"}, capture_output=True, text=True,
+                             timeout=120)
+    assert refused.returncode == 2 and "CLIPFEED_NODE_ID names one process" in refused.stderr

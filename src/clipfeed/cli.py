@@ -51,6 +51,12 @@ def serve(
     from clipfeed.infra.db.migrate import missing_heads, upgrade
 
     settings = _settings()
+    if processes > 1 and settings.node_id >= 0:
+        # Every serving process would make IDs as the same node: two rows created in the same
+        # millisecond could get the same ID.
+        console.print("[red]CLIPFEED_NODE_ID names one process[/]: with --processes, leave it unset (each "
+                      "process takes one from its PID) or run one `clipfeed serve` per node ID")
+        raise typer.Exit(2)
     url = settings.resolve(settings.database_url)
     if migrate_first or (migrate_first is None and url.startswith("sqlite")):
         for db_url in [url, *(settings.resolve(u) for u in settings.database_shard_urls)]:
