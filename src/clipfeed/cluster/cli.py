@@ -280,3 +280,49 @@ def balance(folder: Folder = DEFAULT_DIR) -> None:
 
     raise typer.Exit(asyncio.run(run(Plan.load(folder.resolve()))))
 
+
+
+@cluster_cli.command("drill")
+def drill(
+    scenarios: Annotated[list[str], typer.Argument(
+        help="kill-api | kill-stream | kill-media | restart-nats | restart-redis | restart-postgres")],
+    folder: Folder = DEFAULT_DIR,
+    rate: Annotated[float, typer.Option(help="requests a second of the steady load")] = 20.0,
+    before: Annotated[float, typer.Option(help="seconds of load before the fault")] = 5.0,
+    after: Annotated[float, typer.Option(help="seconds of load after service is back")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False,
+) -> None:
+    """Break the running cluster under a steady load and report failed requests, lost or
+    duplicated writes and the time back to full service (docs/operate/cluster.md#drills)."""
+    import json
+
+    from clipfeed.cluster import drill as drill_lib
+
+    plan = _load(folder)
+    if not supervise.running(plan.folder):
+        console.print(f"[red]no cluster runs in {plan.folder}[/]")
+        raise typer.Exit(3)
+    try:
+        for scenario in scenarios:
+            drill_lib.check_allowed(plan, scenario)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    reports = []
+    for scenario in scenarios:
+        console.print(f"drill {scenario}: steady load at {rate:.0f} req/s, fault after {before:.0f} s")
+        report = drill_lib.run(plan, scenario, rate=rate, before=before, after=after)
+        reports.append(report)
+        if not as_json:
+            verdict = "[green]passed[/]" if report.passed else "[red]FAILED[/]"
+            recovery = "never" if report.recovery_s is None else f"{report.recovery_s:.1f} s"
+            console.print(f"  {verdict}: {report.requests} requests, {report.failed} failed "
+                          f"({report.success_rate:.4%} succeeded) {report.failed_by_kind or ''}; "
+                          f"{report.acknowledged_writes} acknowledged writes, {report.lost} lost, "
+                          f"{report.duplicated} duplicated; counters right: {report.counters_right}; "
+                          f"back to full service in {recovery}")
+            for note in report.notes:
+                console.print(f"  note: {note}")
+    if as_json:
+        print(json.dumps([drill_lib.as_dict(r) for r in reports], indent=2))
+    raise typer.Exit(0 if all(r.passed for r in reports) else 1)
