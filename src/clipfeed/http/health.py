@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from clipfeed.http.deps import Deps
-from clipfeed.infra.breaker import BREAKERS
 from clipfeed.http.metrics import ADAPTER_ERRORS, exposition
+from clipfeed.infra.breaker import BREAKERS
 from clipfeed.runtime.services import Services
 
 router = APIRouter(tags=["operations"])

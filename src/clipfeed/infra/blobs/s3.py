@@ -30,8 +30,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from clipfeed.core.errors import Unavailable
-from clipfeed.infra.breaker import BREAKERS, BreakerOpen
 from clipfeed.infra.blobs import BlobInfo, BlobNotFound, PartInfo, check_key
+from clipfeed.infra.breaker import BREAKERS, BreakerOpen
 
 _T = TypeVar("_T")
 

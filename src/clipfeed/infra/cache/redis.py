@@ -22,7 +22,7 @@ import contextlib
 import functools
 import math
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -191,7 +191,7 @@ class RedisCache:
                 connect_url, max_connections=max_connections, timeout=timeout,
                 socket_connect_timeout=timeout / 2, socket_timeout=timeout,
                 retry=Retry(NoBackoff(), 0))
-            node = _GuardedRedis.from_pool(pool)
+            node = cast(_GuardedRedis, _GuardedRedis.from_pool(pool))
             node.breaker = BREAKERS.get("redis", name)
             nodes[name] = node
         if len(prefixes) > 1:

@@ -180,17 +180,18 @@ class JetStreamEventLog:
             raise Invalid(f"topic {topic!r} has partitions 0..{ref.partitions - 1}, not {partition}")
         config = start_config(from_offset, from_time, filter_subject=ref.subject(partition),
                               ack_policy=api.AckPolicy.NONE, inactive_threshold=30.0, mem_storage=True)
-        async with self._guarded(f"reading {topic}"), translated(f"reading {topic}"):
-            # An ephemeral consumer asked once without waiting: one round trip for the page.
-            info = await self.js.add_consumer(ref.stream, config)
-            puller = Puller(self.nc, ref.stream, info.name)
-            await puller.start()
-            try:
-                msgs = await puller.pull(limit, wait=0)
-            finally:
-                await puller.stop()
-                with contextlib.suppress(Exception):
-                    await self.js.delete_consumer(ref.stream, info.name)
+        async with self._guarded(f"reading {topic}"):
+            with translated(f"reading {topic}"):
+                # An ephemeral consumer asked once without waiting: one round trip for the page.
+                info = await self.js.add_consumer(ref.stream, config)
+                puller = Puller(self.nc, ref.stream, info.name)
+                await puller.start()
+                try:
+                    msgs = await puller.pull(limit, wait=0)
+                finally:
+                    await puller.stop()
+                    with contextlib.suppress(Exception):
+                        await self.js.delete_consumer(ref.stream, info.name)
         return [to_record(topic, msg) for msg in msgs]
 
     async def tail(self, topic: str) -> AsyncIterator[Record]:
@@ -285,10 +286,11 @@ class JetStreamEventLog:
         return 0
 
     async def ping(self) -> None:
-        async with self._guarded("pinging NATS"), translated("pinging NATS"):
-            if not self.nc.is_connected:
-                raise Unavailable("not connected to NATS")
-            await self.js.account_info()
+        async with self._guarded("pinging NATS"):
+            with translated("pinging NATS"):
+                if not self.nc.is_connected:
+                    raise Unavailable("not connected to NATS")
+                await self.js.account_info()
 
     async def close(self) -> None:
         for member in list(self._consumers):
