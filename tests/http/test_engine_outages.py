@@ -1,11 +1,14 @@
-"""The API while Redis is down (real stack, a throwaway Redis that is killed): requests answer
-503 problem+json with Retry-After at once from the open breaker, ``/readyz`` names the open
-breaker, and everything answers again once Redis is back."""
+"""The API while Redis is down (real stack, a throwaway Redis that is killed): the cache's
+breaker opens, signed-in requests are checked against the database, the For You feed is made
+from the database (``served_by: degraded``), sign-in answers 503 with Retry-After (its rate
+limit cannot be counted), ``/readyz`` names the open breaker, and the ranked feed is back once
+Redis is."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +16,8 @@ import pytest
 from clipfeed.infra.breaker import BREAKERS, BreakerPolicy
 from tests import services as engines
 from tests.conftest import stack_settings
-from tests.helpers import signup
+from tests.helpers import PASSWORD, signup
+from tests.social.support import ready_clip
 
 
 @pytest.fixture
@@ -24,7 +28,7 @@ def throwaway_redis() -> Iterator[engines.ThrowawayRedis]:
 
 @pytest.fixture
 async def outage_client(tmp_path, request: pytest.FixtureRequest, sqlite_template,
-                        throwaway_redis: engines.ThrowawayRedis) -> AsyncIterator[httpx.AsyncClient]:
+                        throwaway_redis: engines.ThrowawayRedis) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     from clipfeed.api import create_app
     from clipfeed.bootstrap import bootstrap
 
@@ -35,37 +39,48 @@ async def outage_client(tmp_path, request: pytest.FixtureRequest, sqlite_templat
     try:
         async with (app.router.lifespan_context(app),
                     httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http):
-            yield http
+            yield http, services
     finally:
         BREAKERS.configure(BreakerPolicy())
         await services.close()
 
 
-async def test_with_redis_down_the_api_answers_503_from_the_open_breaker_and_recovers(
-        outage_client: httpx.AsyncClient, throwaway_redis: engines.ThrowawayRedis) -> None:
-    viewer = await signup(outage_client, "viewer")
-    assert (await outage_client.get("/v1/feed", headers=viewer.auth)).status_code == 200
+async def test_with_redis_down_the_feed_comes_from_the_database_and_the_ranked_feed_returns_with_redis(
+        outage_client: tuple[httpx.AsyncClient, Any], throwaway_redis: engines.ThrowawayRedis) -> None:
+    client, services = outage_client
+    viewer, creator, blocked = [await signup(client, name) for name in ("viewer", "creator", "blocked")]
+    shown = await ready_clip(client, services, creator, "still here")
+    await ready_clip(client, services, blocked, "never shown")
+    await ready_clip(client, services, creator, "private", visibility="private")
+    assert (await client.put(f"/v1/users/{blocked.id}/block", headers=viewer.auth)).status_code == 200
+    assert (await client.get("/v1/feed", headers=viewer.auth)).status_code == 200
     breaker = BREAKERS.get("redis", f"{throwaway_redis.url}/0")
     throwaway_redis.stop()
 
-    answers = [await outage_client.get("/v1/feed", headers=viewer.auth) for _ in range(6)]
-    assert breaker.state == "open"
-    for answer in answers:
-        assert answer.status_code == 503, answer.text
-        assert answer.headers["content-type"].startswith("application/problem+json")
-        assert int(answer.headers["Retry-After"]) >= 1
-    assert "circuit breaker open" in answers[-1].json()["detail"]
-    ready = await outage_client.get("/readyz")
+    pages = [await client.get("/v1/feed", headers=viewer.auth) for _ in range(4)]
+    assert breaker.state == "open"  # later pages did not even try Redis
+    for page in pages:
+        assert page.status_code == 200, page.text
+        assert page.json()["served_by"] == "degraded"
+        assert [item["clip"]["id"] for item in page.json()["items"]] == [shown]
+    anonymous = await client.get("/v1/feed", headers={"X-Device-ID": "device-1"})
+    assert anonymous.status_code == 200 and anonymous.json()["served_by"] == "degraded"
+    assert (await client.get("/v1/me", headers=viewer.auth)).status_code == 200
+
+    login = await client.post("/v1/auth/login", json={"login": "viewer", "password": PASSWORD})
+    assert login.status_code == 503 and int(login.headers["Retry-After"]) >= 1
+    assert login.headers["content-type"].startswith("application/problem+json")
+    ready = await client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.json()["breakers"] == [{"engine": "redis", "endpoint": f"{throwaway_redis.url}/0",
-                                         "state": "open", "retry_in_s": ready.json()["breakers"][0]["retry_in_s"]}]
+    assert [(b["engine"], b["endpoint"], b["state"]) for b in ready.json()["breakers"]] == [
+        ("redis", f"{throwaway_redis.url}/0", "open")]
 
     throwaway_redis.start()  # empty, as after a lost Redis: sessions live in the database
     for _ in range(100):
-        page = await outage_client.get("/v1/feed", headers=viewer.auth)
-        if page.status_code == 200:
+        page = await client.get("/v1/feed", headers=viewer.auth)
+        if page.json().get("served_by") != "degraded":
             break
         await asyncio.sleep(0.05)  # the breaker's open interval (0.3 s) has to pass first
-    assert page.status_code == 200, page.text
+    assert page.status_code == 200 and page.json()["served_by"] != "degraded", page.text
     assert breaker.state == "closed"
-    assert "breakers" not in (await outage_client.get("/readyz")).json()
+    assert "breakers" not in (await client.get("/readyz")).json()
