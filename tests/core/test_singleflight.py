@@ -19,8 +19,7 @@ async def test_concurrent_callers_of_one_key_share_one_computation_and_other_key
         await release.wait()
         return len(runs)
 
-    waiting = [asyncio.create_task(flight.run(key, lambda key=key: compute(key)))
-               for key in ["a"] * 20 + ["b"] * 5]
+    waiting = [asyncio.create_task(flight.run(key, lambda key=key: compute(key))) for key in ["a"] * 20 + ["b"] * 5]
     await asyncio.sleep(0)
     assert flight.running() == 2
     release.set()

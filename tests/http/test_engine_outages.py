@@ -13,11 +13,17 @@ from typing import Any
 import httpx
 import pytest
 
-from clipfeed.infra.breaker import BREAKERS, BreakerPolicy
+from clipfeed.infra.breaker import BREAKERS
 from tests import services as engines
 from tests.conftest import stack_settings
 from tests.helpers import PASSWORD, signup
 from tests.social.support import ready_clip
+
+
+@pytest.fixture(autouse=True)
+def forget_breakers() -> Iterator[None]:
+    yield
+    BREAKERS.forget()  # the breakers these tests opened stay open for minutes otherwise
 
 
 @pytest.fixture
@@ -27,26 +33,30 @@ def throwaway_redis() -> Iterator[engines.ThrowawayRedis]:
 
 
 @pytest.fixture
-async def outage_client(tmp_path, request: pytest.FixtureRequest, sqlite_template,
-                        throwaway_redis: engines.ThrowawayRedis) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+async def outage_client(
+    tmp_path, request: pytest.FixtureRequest, sqlite_template, throwaway_redis: engines.ThrowawayRedis
+) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     from clipfeed.api import create_app
     from clipfeed.bootstrap import bootstrap
 
-    settings = stack_settings("real", tmp_path, request, cache_url=f"{throwaway_redis.url}/0",
-                              breaker_failures=3, breaker_open_s=0.3)
+    settings = stack_settings(
+        "real", tmp_path, request, cache_url=f"{throwaway_redis.url}/0", breaker_failures=3, breaker_open_s=0.3
+    )
     services = await bootstrap(settings)
     app = create_app(services=services)
     try:
-        async with (app.router.lifespan_context(app),
-                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http):
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+        ):
             yield http, services
     finally:
-        BREAKERS.configure(BreakerPolicy())
         await services.close()
 
 
 async def test_with_redis_down_the_feed_comes_from_the_database_and_the_ranked_feed_returns_with_redis(
-        outage_client: tuple[httpx.AsyncClient, Any], throwaway_redis: engines.ThrowawayRedis) -> None:
+    outage_client: tuple[httpx.AsyncClient, Any], throwaway_redis: engines.ThrowawayRedis
+) -> None:
     client, services = outage_client
     viewer, creator, blocked = [await signup(client, name) for name in ("viewer", "creator", "blocked")]
     shown = await ready_clip(client, services, creator, "still here")
@@ -73,7 +83,8 @@ async def test_with_redis_down_the_feed_comes_from_the_database_and_the_ranked_f
     ready = await client.get("/readyz")
     assert ready.status_code == 503
     assert [(b["engine"], b["endpoint"], b["state"]) for b in ready.json()["breakers"]] == [
-        ("redis", f"{throwaway_redis.url}/0", "open")]
+        ("redis", f"{throwaway_redis.url}/0", "open")
+    ]
 
     throwaway_redis.start()  # empty, as after a lost Redis: sessions live in the database
     for _ in range(100):

@@ -25,6 +25,12 @@ QUICK = BreakerPolicy(failures=3, open_s=0.3)
 LONG = BreakerPolicy(failures=3, open_s=600.0)  # stays open for the whole test
 
 
+@pytest.fixture(autouse=True)
+def forget_breakers() -> Iterator[None]:
+    yield
+    BREAKERS.forget()  # the breakers these tests opened stay open for minutes otherwise
+
+
 @pytest.fixture
 def throwaway_redis() -> Iterator[engines.ThrowawayRedis]:
     with engines.throwaway_redis() as server:
@@ -47,7 +53,8 @@ def _opened_by_breaker(exc: BaseException) -> bool:
 
 
 async def test_a_redis_node_that_stops_answering_opens_its_breaker_and_calls_then_fail_without_reaching_it(
-        redis_proxy: TcpProxy) -> None:
+    redis_proxy: TcpProxy,
+) -> None:
     cache = open_cache(f"redis://127.0.0.1:{redis_proxy.port}/15?socket_timeout=0.3")
     breaker = BREAKERS.get("redis", f"redis://127.0.0.1:{redis_proxy.port}/15", LONG)
     try:
@@ -69,8 +76,7 @@ async def test_a_redis_node_that_stops_answering_opens_its_breaker_and_calls_the
         await cache.close()
 
 
-async def test_the_breaker_closes_once_a_killed_redis_is_back(
-        throwaway_redis: engines.ThrowawayRedis) -> None:
+async def test_the_breaker_closes_once_a_killed_redis_is_back(throwaway_redis: engines.ThrowawayRedis) -> None:
     url = f"{throwaway_redis.url}/0"
     cache = open_cache(url)
     breaker = BREAKERS.get("redis", url, QUICK)
@@ -98,7 +104,8 @@ async def test_the_breaker_closes_once_a_killed_redis_is_back(
 
 
 async def test_a_read_is_retried_over_a_dropped_connection_but_an_increment_is_not(
-        redis_proxy: TcpProxy, redis_url: str) -> None:
+    redis_proxy: TcpProxy, redis_url: str
+) -> None:
     prefix = f"retry-{uuid.uuid4().hex[:8]}:"
     cache = open_cache(f"redis://127.0.0.1:{redis_proxy.port}/15?prefix={prefix}")
     direct = redis.Redis.from_url(f"{redis_url}/15")
@@ -126,12 +133,13 @@ async def test_a_read_is_retried_over_a_dropped_connection_but_an_increment_is_n
         await direct.aclose()
 
 
-async def test_an_s3_read_survives_a_dropped_connection_and_a_dead_endpoint_opens_the_breaker(
-        s3_endpoint: str) -> None:
+async def test_an_s3_read_survives_a_dropped_connection_and_a_dead_endpoint_opens_the_breaker(s3_endpoint: str) -> None:
     proxy = await _proxy(urlsplit(s3_endpoint).port or 80)
     endpoint = f"http://127.0.0.1:{proxy.port}"
-    store = S3BlobStore.from_url(f"s3://breakers-{uuid.uuid4().hex[:8]}?endpoint={endpoint}&region=us-east-1"
-                                 "&access_key=test&secret_key=test&read_timeout=0.5")
+    store = S3BlobStore.from_url(
+        f"s3://breakers-{uuid.uuid4().hex[:8]}?endpoint={endpoint}&region=us-east-1"
+        "&access_key=test&secret_key=test&read_timeout=0.5"
+    )
     store.breaker.policy = LONG
     try:
         await store.put("clip/a.bin", b"content")
@@ -160,8 +168,9 @@ async def test_an_s3_read_survives_a_dropped_connection_and_a_dead_endpoint_open
 async def test_a_database_that_cannot_be_reached_opens_its_breaker(postgres_url: str) -> None:
     parts = urlsplit(postgres_url)
     proxy = await _proxy(parts.port or 5432)
-    url = postgres_url.replace(parts.netloc, f"{parts.netloc.rsplit('@', 1)[0] + '@' if '@' in parts.netloc else ''}"
-                                             f"127.0.0.1:{proxy.port}")
+    url = postgres_url.replace(
+        parts.netloc, f"{parts.netloc.rsplit('@', 1)[0] + '@' if '@' in parts.netloc else ''}127.0.0.1:{proxy.port}"
+    )
     db = Database(url, pool_size=2)
     breaker = BREAKERS.get("postgresql", db.engine.url.render_as_string(hide_password=True), LONG)
     try:

@@ -28,8 +28,9 @@ State = Literal["closed", "open", "half_open"]
 _LEVEL: dict[State, int] = {"closed": 0, "half_open": 1, "open": 2}
 
 STATE = Gauge(
-    "clipfeed_breaker_state", "Circuit breaker per engine endpoint: 0 closed, 1 half-open (a trial "
-    "call is out), 2 open (calls fail at once)", ["engine", "endpoint"],
+    "clipfeed_breaker_state",
+    "Circuit breaker per engine endpoint: 0 closed, 1 half-open (a trial call is out), 2 open (calls fail at once)",
+    ["engine", "endpoint"],
     multiprocess_mode="livemax",  # with several serving processes: the worst one's state
 )
 
@@ -49,14 +50,16 @@ class BreakerOpen(Exception):
     "unreachable" error, so callers handle it as they handle an outage."""
 
     def __init__(self, breaker: Breaker) -> None:
-        super().__init__(f"circuit breaker open for {breaker.engine} {breaker.endpoint} "
-                         f"(retry in {breaker.retry_in_s():.1f} s)")
+        super().__init__(
+            f"circuit breaker open for {breaker.engine} {breaker.endpoint} (retry in {breaker.retry_in_s():.1f} s)"
+        )
         self.breaker = breaker
 
 
 class Breaker:
-    def __init__(self, engine: str, endpoint: str, policy: BreakerPolicy,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, engine: str, endpoint: str, policy: BreakerPolicy, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.engine = engine
         self.endpoint = endpoint
         self.policy = policy
@@ -149,6 +152,14 @@ class Breakers:
 
     def not_closed(self) -> list[Breaker]:
         return [b for b in self._all.values() if b.state != "closed"]
+
+    def forget(self) -> None:
+        """Drop every breaker and its metric (tests: a process running many stacks one after
+        another would otherwise list the endpoints of stacks long gone)."""
+        for engine, endpoint in self._all:
+            STATE.remove(engine, endpoint)
+        self._all.clear()
+        self.policy = BreakerPolicy()
 
 
 BREAKERS = Breakers()

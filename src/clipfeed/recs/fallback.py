@@ -30,8 +30,7 @@ _NO_FEATURES = np.zeros(0, dtype=np.float32)
 
 
 async def newest_page(viewer: FeedViewer, *, services: Services, cursor: str | None, limit: int) -> ServedPage:
-    blocked = set() if viewer.user_id is None else await SIGNALS.blocked_user_ids(viewer.user_id,
-                                                                                   services=services)
+    blocked = set() if viewer.user_id is None else await SIGNALS.blocked_user_ids(viewer.user_id, services=services)
     query = sa.select(Clip).where(Clip.status == ClipStatus.ready.value, Clip.visibility == Visibility.public.value)
     if blocked:
         query = query.where(Clip.owner_id.not_in(blocked))
