@@ -186,3 +186,29 @@ async def test_a_database_that_cannot_be_reached_opens_its_breaker(postgres_url:
             await db.ping()
     finally:
         await db.close()
+
+
+async def test_appends_fail_at_once_once_the_nats_breaker_is_open(nats_url: str) -> None:
+    from clipfeed.infra.log.jetstream.log import JetStreamEventLog
+
+    proxy = await _proxy(urlsplit(nats_url).port or 4222)
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    log = await JetStreamEventLog.open(f"nats://127.0.0.1:{proxy.port}?prefix={prefix}")
+    log.breaker.policy = LONG
+    try:
+        await log.append("breakers.test", b"one")
+        await proxy.close()  # the connection drops and nothing listens there any more
+        for _ in range(100):  # until the client has noticed
+            if not log.nc.is_connected:
+                break
+            await asyncio.sleep(0.05)
+        for _ in range(LONG.failures):
+            with pytest.raises(Unavailable):
+                await log.ping()
+        assert log.breaker.state == "open"
+        with pytest.raises(Unavailable) as refused:
+            await log.append("breakers.test", b"two")  # otherwise: 3 attempts of 5 s each
+        assert _opened_by_breaker(refused.value)
+    finally:
+        await log.close()
+        await engines.drop_jetstream_streams(nats_url, prefix=prefix)
