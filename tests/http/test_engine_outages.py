@@ -20,12 +20,6 @@ from tests.helpers import PASSWORD, signup
 from tests.social.support import ready_clip
 
 
-@pytest.fixture(autouse=True)
-def forget_breakers() -> Iterator[None]:
-    yield
-    BREAKERS.forget()  # the breakers these tests opened stay open for minutes otherwise
-
-
 @pytest.fixture
 def throwaway_redis() -> Iterator[engines.ThrowawayRedis]:
     with engines.throwaway_redis() as server:

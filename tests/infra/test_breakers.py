@@ -25,12 +25,6 @@ QUICK = BreakerPolicy(failures=3, open_s=0.3)
 LONG = BreakerPolicy(failures=3, open_s=600.0)  # stays open for the whole test
 
 
-@pytest.fixture(autouse=True)
-def forget_breakers() -> Iterator[None]:
-    yield
-    BREAKERS.forget()  # the breakers these tests opened stay open for minutes otherwise
-
-
 @pytest.fixture
 def throwaway_redis() -> Iterator[engines.ThrowawayRedis]:
     with engines.throwaway_redis() as server:

@@ -109,20 +109,24 @@ class Breaker:
         self.state = state
         self._gauge.set(_LEVEL[state])
 
+    def ended(self, exc: BaseException, is_outage: Callable[[BaseException], bool]) -> None:
+        """Record how a call that raised ``exc`` ended (``is_outage`` tells an outage from an
+        answer such as "not found", which counts as a success)."""
+        if is_outage(exc):
+            self.failed()
+        elif isinstance(exc, Exception):
+            self.succeeded()
+        else:
+            self.abandoned()
+
     @asynccontextmanager
     async def guard(self, is_outage: Callable[[BaseException], bool]) -> AsyncIterator[None]:
-        """Run one call through the breaker: ``allow`` first, then record how it ended
-        (``is_outage`` tells an outage from an answer such as "not found")."""
+        """Run one call through the breaker: ``allow`` first, then record how it ended."""
         self.allow()
         try:
             yield
         except BaseException as exc:
-            if is_outage(exc):
-                self.failed()
-            elif isinstance(exc, Exception):
-                self.succeeded()
-            else:
-                self.abandoned()
+            self.ended(exc, is_outage)
             raise
         self.succeeded()
 

@@ -74,11 +74,11 @@ return out
 """
 
 
-# A broken connection (the server closed a pooled one, a restart) is tried again twice after
-# short jittered pauses, for the calls marked ``repeatable`` only; more would only delay
-# declaring an outage. Timeouts are not retried: the breaker, not a longer wait, handles a
-# server that stopped answering.
-_AGAIN = Retry(EqualJitterBackoff(cap=0.2, base=0.01), 2, supported_errors=(RedisConnectionError,))
+# A broken connection (the server closed a pooled one, a restart) is tried again twice, for the
+# calls marked ``repeatable`` only: at once (a new connection), then after a short jittered
+# pause; more would only delay declaring an outage. Timeouts are not retried: the breaker, not
+# a longer wait, handles a server that stopped answering.
+_AGAIN = Retry(EqualJitterBackoff(cap=0.2, base=0.01), 1, supported_errors=(RedisConnectionError,))
 
 
 async def _no_cleanup(_error: Exception) -> None:
@@ -93,8 +93,14 @@ class _GuardedPipeline(Pipeline):
     breaker: Breaker
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
-        async with self.breaker.guard(_is_outage):
-            return await super().execute(raise_on_error)
+        self.breaker.allow()
+        try:
+            answers = await super().execute(raise_on_error)
+        except BaseException as exc:
+            self.breaker.ended(exc, _is_outage)
+            raise
+        self.breaker.succeeded()
+        return answers
 
 
 class _GuardedRedis(Redis):
@@ -103,8 +109,16 @@ class _GuardedRedis(Redis):
     breaker: Breaker
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        async with self.breaker.guard(_is_outage):
-            return await super().execute_command(*args, **options)
+        # ``Breaker.guard`` inlined: this runs for every command, and a generator-based context
+        # manager costs more than the rest of the bookkeeping.
+        self.breaker.allow()
+        try:
+            answer = await super().execute_command(*args, **options)
+        except BaseException as exc:
+            self.breaker.ended(exc, _is_outage)
+            raise
+        self.breaker.succeeded()
+        return answer
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
         pipe = _GuardedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
@@ -123,9 +137,12 @@ def _translated(method: Callable[_P, Coroutine[Any, Any, _T]] | None = None, *,
         @functools.wraps(method)
         async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
             try:
-                if repeatable:
+                if not repeatable:
+                    return await method(*args, **kwargs)
+                try:
+                    return await method(*args, **kwargs)
+                except RedisConnectionError:  # the usual case needs no retry bookkeeping
                     return await _AGAIN.call_with_retry(lambda: method(*args, **kwargs), _no_cleanup)
-                return await method(*args, **kwargs)
             except ResponseError as err:
                 if "WRONGTYPE" in str(err):
                     raise TypeError(str(err)) from err
