@@ -66,3 +66,43 @@ async def test_the_first_caller_going_away_does_not_cancel_the_computation_for_t
         await first
     release.set()
     assert await second == "page"
+
+
+async def test_batch_reads_compute_each_key_once_whichever_batches_ask_for_it() -> None:
+    flight: SingleFlight[int, str] = SingleFlight()
+    release = asyncio.Event()
+    batches: list[list[int]] = []
+
+    async def compute(keys: list[int]) -> dict[int, str]:
+        batches.append(keys)
+        await release.wait()
+        return {key: f"value {key}" for key in keys}
+
+    first = asyncio.create_task(flight.run_many([1, 2, 3], compute))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(flight.run_many([3, 4, 2, 4], compute))
+    await asyncio.sleep(0)
+    release.set()
+    assert await first == {1: "value 1", 2: "value 2", 3: "value 3"}
+    assert await second == {3: "value 3", 4: "value 4", 2: "value 2"}
+    assert batches == [[1, 2, 3], [4]]  # the second batch asked only for what nobody computed
+    assert flight.running() == 0
+
+
+async def test_a_failed_batch_fails_every_caller_waiting_on_its_keys() -> None:
+    flight: SingleFlight[int, str] = SingleFlight()
+
+    async def broken(keys: list[int]) -> dict[int, str]:
+        await asyncio.sleep(0)
+        raise ConnectionError("database gone")
+
+    async def partial(keys: list[int]) -> dict[int, str]:
+        return {}
+
+    outcomes = await asyncio.gather(
+        flight.run_many([1, 2], broken), flight.run_many([2], broken), return_exceptions=True
+    )
+    assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
+    with pytest.raises(KeyError):
+        await flight.run_many([5], partial)
+    assert flight.running() == 0

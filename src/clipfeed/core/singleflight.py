@@ -10,7 +10,7 @@ within one process; across processes the cache itself, refilled by the first, ta
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -19,7 +19,7 @@ V = TypeVar("V")
 
 class SingleFlight(Generic[K, V]):
     def __init__(self) -> None:
-        self._running: dict[K, asyncio.Task[V]] = {}
+        self._running: dict[K, asyncio.Future[V]] = {}
 
     async def run(self, key: K, compute: Callable[[], Awaitable[V]]) -> V:
         """``await compute()``, unless a call for ``key`` is already running: then its outcome.
@@ -33,7 +33,39 @@ class SingleFlight(Generic[K, V]):
             task.add_done_callback(lambda done: self._finished(key, done))
         return await asyncio.shield(task)
 
-    def _finished(self, key: K, task: asyncio.Task[V]) -> None:
+    async def run_many(self, keys: Sequence[K], compute: Callable[[list[K]], Awaitable[Mapping[K, V]]]) -> dict[K, V]:
+        """The values of ``keys``, for batch reads (``get_many`` then the database for the
+        misses): keys another caller is computing are awaited from it, the others computed in
+        one ``compute(those keys)`` call, which later callers wait for in turn. ``compute``
+        must return a value for every key it is given."""
+        loop = asyncio.get_running_loop()
+        wanted = list(dict.fromkeys(keys))
+        waiting = {key: self._running[key] for key in wanted if key in self._running}
+        mine = {key: loop.create_future() for key in wanted if key not in waiting}
+        if mine:
+            self._running.update(mine)
+            batch = asyncio.ensure_future(compute(list(mine)))
+            batch.add_done_callback(lambda done: self._settle(mine, done))
+            waiting.update(mine)
+        return {key: await asyncio.shield(future) for key, future in waiting.items()}
+
+    def _settle(self, futures: dict[K, asyncio.Future[V]], batch: asyncio.Future[Mapping[K, V]]) -> None:
+        failure = None if batch.cancelled() else batch.exception()
+        for key, future in futures.items():
+            if self._running.get(key) is future:
+                del self._running[key]
+            if batch.cancelled():
+                future.cancel()
+            elif failure is not None:
+                future.set_exception(failure)
+                future.exception()  # retrieved: nobody may be left to await it
+            elif key in batch.result():
+                future.set_result(batch.result()[key])
+            else:
+                future.set_exception(KeyError(key))
+                future.exception()
+
+    def _finished(self, key: K, task: asyncio.Future[V]) -> None:
         if self._running.get(key) is task:
             del self._running[key]
         if not task.cancelled():
