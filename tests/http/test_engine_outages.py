@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from clipfeed.clips import service as clips_service
+from clipfeed.clips.models import ClipStatus
 from clipfeed.infra.breaker import BREAKERS
 from tests import services as engines
 from tests.conftest import stack_settings
@@ -54,6 +56,17 @@ async def test_with_redis_down_the_feed_comes_from_the_database_and_the_ranked_f
     client, services = outage_client
     viewer, creator, blocked = [await signup(client, name) for name in ("viewer", "creator", "blocked")]
     shown = await ready_clip(client, services, creator, "still here")
+    master = f"clips/{shown}/hls/master.m3u8"
+    await services.blobs.put(
+        master, b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\n360p/index.m3u8\n"
+    )
+    await services.blobs.put(
+        f"clips/{shown}/hls/360p/index.m3u8",
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg0.m4s\n#EXT-X-ENDLIST\n",
+    )
+    await clips_service.set_status(
+        db=services.db, outbox=services.outbox, clip_id=int(shown), status=ClipStatus.ready, media={"hls": master}
+    )
     await ready_clip(client, services, blocked, "never shown")
     await ready_clip(client, services, creator, "private", visibility="private")
     assert (await client.put(f"/v1/users/{blocked.id}/block", headers=viewer.auth)).status_code == 200
@@ -67,6 +80,10 @@ async def test_with_redis_down_the_feed_comes_from_the_database_and_the_ranked_f
         assert page.status_code == 200, page.text
         assert page.json()["served_by"] == "degraded"
         assert [item["clip"]["id"] for item in page.json()["items"]] == [shown]
+    playback = await client.get(f"/v1/clips/{shown}/playback", headers=viewer.auth)
+    assert playback.status_code == 200, playback.text
+    assert playback.json()["start_rendition"] == "360p"  # its layout read from the playlists
+    assert pages[-1].json()["items"][0]["playback"]["start_rendition"] == "360p"
     anonymous = await client.get("/v1/feed", headers={"X-Device-ID": "device-1"})
     assert anonymous.status_code == 200 and anonymous.json()["served_by"] == "degraded"
     assert (await client.get("/v1/me", headers=viewer.auth)).status_code == 200

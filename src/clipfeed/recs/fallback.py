@@ -4,8 +4,8 @@ database, minus the viewer's blocks.
 Everything the ranked feed serves from (buffers, candidate lists, clip cards, the seen filter)
 lives in the cache, which is only a cache (docs/operate/runbooks.md, "Lost Redis"). Rather
 than answer 503 until it is back, a page is made from what the database holds: not
-personalised and not deduplicated against what the viewer saw, but a feed. Its items carry no
-playback hints when those need the cache; the app then asks for playback per clip.
+personalised and not deduplicated against what the viewer saw, but a feed. Views and playback
+hints are rendered without the cache too (``render.py``, ``storage/layout.py``).
 """
 
 from __future__ import annotations

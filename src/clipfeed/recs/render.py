@@ -98,7 +98,7 @@ async def _playback(viewer: FeedViewer, row: dict[str, Any], *, services: Servic
         info = await SIGNALS.playback_info(detached(Clip, row), viewer.user_id, viewer.region, viewer.network,
                                            services=services)
     except Unavailable:
-        return None  # hints need the cache (layouts, edges); the app asks for playback per clip
+        return None  # hints are optional: the app asks for playback per clip
     if public and (info is None or not info.signed):
         HINTS.put(key, info)
     return info

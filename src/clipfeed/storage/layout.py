@@ -9,6 +9,7 @@ changes only when the lifecycle drops or re-creates renditions, which calls ``fo
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 from dataclasses import asdict, dataclass, field
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from clipfeed.core.errors import Unavailable
 from clipfeed.core.singleflight import SingleFlight
 from clipfeed.infra.blobs import BlobNotFound
 from clipfeed.storage import service as storage
@@ -105,7 +107,10 @@ _READING: SingleFlight[tuple[int, int, str], Layout] = SingleFlight()
 
 
 async def clip_layout(*, services: Services, clip_id: int, master_key: str) -> Layout:
-    cached = await services.cache.get(layout_key(clip_id))
+    try:
+        cached = await services.cache.get(layout_key(clip_id))
+    except Unavailable:  # the cache is down: the playlists are read (playback keeps working)
+        cached = None
     if cached is not None:
         stored = orjson.loads(cached)
         return Layout([RenditionLayout(**r) for r in stored["renditions"]],
@@ -131,7 +136,8 @@ async def _read_layout(*, services: Services, clip_id: int, master_key: str) -> 
             layout.renditions.append(track)
     stored = {"renditions": [asdict(r) for r in layout.renditions],
               "audio": asdict(layout.audio) if layout.audio else None}
-    await services.cache.set(layout_key(clip_id), orjson.dumps(stored), ttl=LAYOUT_TTL_S)
+    with contextlib.suppress(Unavailable):  # not cached: read again next time
+        await services.cache.set(layout_key(clip_id), orjson.dumps(stored), ttl=LAYOUT_TTL_S)
     return layout
 
 
