@@ -67,6 +67,17 @@ ACCOUNTS = Path(__file__).parent / "accounts"
 
 
 @pytest.fixture(autouse=True)
+def forget_breakers() -> Iterator[None]:
+    """Each test starts with no circuit breaker known: one opened by a test of a dead engine
+    (a closed port, a killed server) would otherwise stay listed, open, in later tests'
+    ``/readyz`` (``clipfeed.infra.breaker`` keeps them per process)."""
+    yield
+    from clipfeed.infra.breaker import BREAKERS
+
+    BREAKERS.forget()
+
+
+@pytest.fixture(autouse=True)
 def cheap_passwords(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Most suites sign users up (one test 201 of them); argon2's full cost (64 MiB, ~50 ms of
     CPU each) is the accounts suite's subject, not theirs. Same hasher, cheapest parameters,

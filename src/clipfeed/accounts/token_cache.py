@@ -35,6 +35,7 @@ import orjson
 import sqlalchemy as sa
 
 from clipfeed.accounts.models import AuthToken, User
+from clipfeed.core.errors import Unavailable
 from clipfeed.infra.cache import Cache
 from clipfeed.infra.db import Database, detached, row_of, utcnow
 
@@ -103,7 +104,10 @@ async def lookup(cache: Cache, db: Database, digest: bytes) -> Found:
         if path is None:
             return Found(None, cacheable=False)
         generation = _generation(path)  # before the store is read: see remember()
-    raw = await cache.get(_key(digest))
+    try:
+        raw = await cache.get(_key(digest))
+    except Unavailable:  # the cache is down: the store answers, and nothing is cached meanwhile
+        return Found(None, cacheable=False, generation=generation)
     if raw is None:
         return Found(None, cacheable=True, generation=generation)
     if raw == BYPASS:
@@ -122,10 +126,13 @@ async def remember(cache: Cache, digest: bytes, user: User, expires_at: datetime
     if left <= 1:
         return
     value = _encode(user, expires_at, found.generation)
-    if found.replace:
-        await cache.set(_key(digest), value, ttl=min(TTL_S, left))
-    else:
-        await cache.add(_key(digest), value, ttl=min(TTL_S, left))
+    try:
+        if found.replace:
+            await cache.set(_key(digest), value, ttl=min(TTL_S, left))
+        else:
+            await cache.add(_key(digest), value, ttl=min(TTL_S, left))
+    except Unavailable:
+        return  # the cache went away meanwhile: the next check asks the store again
 
 
 async def bypass_digests(cache: Cache, digests: list[bytes]) -> None:

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from clipfeed.http.deps import Deps
 from clipfeed.http.metrics import ADAPTER_ERRORS, exposition
+from clipfeed.infra.breaker import BREAKERS
 from clipfeed.runtime.services import Services
 
 router = APIRouter(tags=["operations"])
@@ -53,6 +54,12 @@ async def readyz(services: Deps, request: Request) -> JSONResponse:
     body: dict[str, Any] = {"status": "ready" if ready else "unavailable", "checks": checks}
     if shedding is not None:
         body["shedding"] = shedding  # draining (SIGTERM), overloaded or lagging
+    breakers = BREAKERS.not_closed()
+    if breakers:
+        # Detail only: a probe of the engine above decides readiness (an open cache breaker
+        # leaves the instance serving, from the database).
+        body["breakers"] = [{"engine": b.engine, "endpoint": b.endpoint, "state": b.state,
+                             "retry_in_s": round(b.retry_in_s(), 1)} for b in breakers]
     return JSONResponse(body, status_code=200 if ready else 503,
                         headers=None if ready else {"Retry-After": "1" if shedding else "5"})
 

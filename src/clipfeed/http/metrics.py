@@ -4,8 +4,9 @@ With ``serve --processes N`` each serving process counts its own requests; a scr
 one of them. So ``serve`` then runs prometheus_client in its multiprocess mode: it points
 ``PROMETHEUS_MULTIPROC_DIR`` at an emptied folder before the processes start, each process
 writes its values to files there, and ``/metrics`` sums the files of all of them. A counter
-is then the total over the processes and never goes down between scrapes. (Gauges, should
-one be added, need a ``multiprocess_mode``.)
+is then the total over the processes and never goes down between scrapes. A gauge needs a
+``multiprocess_mode``: ``clipfeed_breaker_state`` (``clipfeed.infra.breaker``) shows the
+worst live process.
 """
 
 from __future__ import annotations

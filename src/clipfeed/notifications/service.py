@@ -22,6 +22,7 @@ from clipfeed.accounts.models import User
 from clipfeed.core.errors import NotFound
 from clipfeed.core.ids import min_id_at
 from clipfeed.core.pagination import decode_cursor, encode_cursor
+from clipfeed.core.singleflight import SingleFlight
 from clipfeed.infra.db import utcnow
 from clipfeed.notifications import inbox, render
 from clipfeed.notifications.models import (
@@ -97,17 +98,25 @@ async def pull_on_read(*, services: Services, user_id: int) -> int:
             return added
 
 
+_BIG_FOLLOWEES: SingleFlight[tuple[int, int], dict[int, datetime]] = SingleFlight()
+
+
 async def _big_followees(user_id: int, *, services: Services) -> dict[int, datetime]:
     """The big creators ``user_id`` follows (and since when), cached for ``BIG_TTL_S``: a new
-    follow of a big creator, or a creator crossing the threshold, is merged that much later."""
-    key = f"nf:big:{user_id}"
-    cached = await services.cache.get(key)
+    follow of a big creator, or a creator crossing the threshold, is merged that much later.
+    A miss is read once per process however many of the user's requests ask at that moment."""
+    cached = await services.cache.get(f"nf:big:{user_id}")
     if cached is not None:
         return {int(uid): datetime.fromisoformat(since) for uid, since in orjson.loads(cached).items()}
+    return await _BIG_FOLLOWEES.run((id(services), user_id),
+                                    lambda: _read_big_followees(user_id, services=services))
+
+
+async def _read_big_followees(user_id: int, *, services: Services) -> dict[int, datetime]:
     big = await social.followees_above(db=services.db, user_id=user_id,
                                        min_followers=services.settings.notifications_fanout_threshold)
-    await services.cache.set(key, orjson.dumps({str(uid): since.isoformat() for uid, since in big.items()}),
-                             ttl=BIG_TTL_S)
+    await services.cache.set(f"nf:big:{user_id}", orjson.dumps({str(uid): since.isoformat()
+                                                                for uid, since in big.items()}), ttl=BIG_TTL_S)
     return big
 
 

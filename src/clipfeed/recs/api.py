@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from clipfeed.core.errors import Unauthorized
+from clipfeed.core.errors import Unauthorized, Unavailable
 from clipfeed.http.deps import ClientIp, CurrentUser, Deps, OptionalUser
-from clipfeed.recs import feed, render, viewers
+from clipfeed.recs import fallback, feed, render, viewers
 from clipfeed.recs.experiments import assignments
 from clipfeed.recs.models import FeedPage, FeedTab, InterestsPublic, InterestsUpdate
 from clipfeed.recs.signals import SIGNALS
@@ -57,9 +57,12 @@ async def get_feed(request: Request, response: Response, services: Deps, viewer:
     elif tab == FeedTab.hashtags:
         page = await feed.hashtags_page(who, cursor=cursor, limit=size, services=services)
     else:
-        page = await feed.foryou_page(who, cursor=cursor, limit=size, services=services)
+        try:
+            page = await feed.foryou_page(who, cursor=cursor, limit=size, services=services)
+        except Unavailable:  # the cache is down (its breaker open): the newest clips from the database
+            page = await fallback.newest_page(who, cursor=cursor, limit=size, services=services)
     items = await render.feed_items(who, page, services=services)
-    if include == "engagement" and items:
+    if include == "engagement" and items and page.path != fallback.PATH:
         found = await SIGNALS.engagement(who.user_id, [int(item.clip.id) for item in items], services=services)
         items = [item.model_copy(update={"engagement": found.get(int(item.clip.id))}) for item in items]
     return FeedPage(items=items, next_cursor=page.next_cursor, served_by=page.path, model=page.model,

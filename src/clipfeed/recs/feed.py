@@ -21,6 +21,7 @@ A process killed after claiming but before answering loses those clips for that 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 import secrets
@@ -33,7 +34,7 @@ import orjson
 import structlog
 from prometheus_client import Counter, Histogram
 
-from clipfeed.core.errors import BadRequest
+from clipfeed.core.errors import BadRequest, Unavailable
 from clipfeed.core.pagination import cursor_float, cursor_int, decode_cursor, encode_cursor
 from clipfeed.recs import buffer as buffers
 from clipfeed.recs import training
@@ -224,7 +225,10 @@ def schedule_refill(viewer: FeedViewer, *, services: Services, reason: str, repl
 
 async def refill(viewer: FeedViewer, *, services: Services, reason: str, replace: bool = False) -> bool:
     lock = f"recs:lock:{viewer.key}"
-    if not await services.cache.add(lock, b"1", ttl=10):
+    try:
+        if not await services.cache.add(lock, b"1", ttl=10):
+            return False
+    except Unavailable:  # no cache, no buffer to refill: pages come from the database meanwhile
         return False
     try:
         begun = time.time()  # the buffer is as fresh as the state it was built from
@@ -243,7 +247,8 @@ async def refill(viewer: FeedViewer, *, services: Services, reason: str, replace
         log.warning("recs.refill_failed", viewer=viewer.key, error=str(exc))
         return False
     finally:
-        await services.cache.delete(lock)
+        with contextlib.suppress(Unavailable):  # the lock expires by itself
+            await services.cache.delete(lock)
 
 
 def muted(mutes: Mutes, card: ClipCard, view: bytes | None) -> bool:

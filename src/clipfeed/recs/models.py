@@ -98,6 +98,7 @@ class FeedItem(BaseModel):
 class FeedPage(BaseModel):
     items: list[FeedItem]
     next_cursor: str | None
-    served_by: str = Field(description="buffer | reranked | on_demand | cold_start | chronological")
+    served_by: str = Field(description="buffer | reranked | on_demand | cold_start | chronological | degraded "
+                                       "(the cache is unreachable: the newest clips, not personalised)")
     model: str
     experiment: dict[str, str] = Field(default_factory=dict)

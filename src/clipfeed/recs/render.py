@@ -11,6 +11,7 @@ their clips' views within ``VIEW_TTL_S`` (so does a new avatar).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -19,6 +20,7 @@ from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipPublic
+from clipfeed.core.errors import Unavailable
 from clipfeed.core.memo import TtlLru
 from clipfeed.delivery.models import PlaybackInfo
 from clipfeed.infra.db import detached, row_of
@@ -41,7 +43,10 @@ async def clip_views(clip_ids: list[int], *, services: Services,
     if prefetched is not None:
         raw = [prefetched.get(c) for c in clip_ids]
     else:
-        raw = await services.cache.get_many([view_key(c) for c in clip_ids])
+        try:
+            raw = await services.cache.get_many([view_key(c) for c in clip_ids])
+        except Unavailable:  # the cache is down: every view is read from the database
+            raw = [None] * len(clip_ids)
     out: dict[int, tuple[ClipPublic, dict[str, Any]]] = {}
     missing = []
     for clip_id, value in zip(clip_ids, raw, strict=True):
@@ -71,7 +76,8 @@ async def cache_views(clips: list[Clip], owners: dict[int, User],
         out[clip.id] = (view, row)
         fresh[view_key(clip.id)] = orjson.dumps({"view": view.model_dump(mode="json"), "clip": row})
     if fresh:
-        await services.cache.set_many(fresh, ttl=VIEW_TTL_S)
+        with contextlib.suppress(Unavailable):  # a view not cached is rendered again next time
+            await services.cache.set_many(fresh, ttl=VIEW_TTL_S)
     return out
 
 
@@ -88,8 +94,11 @@ async def _playback(viewer: FeedViewer, row: dict[str, Any], *, services: Servic
         hit, info = HINTS.get(key)
         if hit:
             return info
-    info = await SIGNALS.playback_info(detached(Clip, row), viewer.user_id, viewer.region, viewer.network,
-                                       services=services)
+    try:
+        info = await SIGNALS.playback_info(detached(Clip, row), viewer.user_id, viewer.region, viewer.network,
+                                           services=services)
+    except Unavailable:
+        return None  # hints are optional: the app asks for playback per clip
     if public and (info is None or not info.signed):
         HINTS.put(key, info)
     return info

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import orjson
 import sqlalchemy as sa
 
+from clipfeed.core.singleflight import SingleFlight
 from clipfeed.core.viewers import ViewerId
 from clipfeed.recs.models import Dismissal, ViewerInterests
 from clipfeed.recs.profile import STATE_TTL_S, known_key
@@ -83,12 +84,23 @@ def decode_links(raw: bytes) -> Links:
                  set(data.get("x", [])), set(data.get("h", [])))
 
 
+# A viewer's links missing from the cache are read once per process, however many of their
+# requests (feed pages, prefetches, several devices) miss at that moment.
+_READING: SingleFlight[tuple[int, str, bool], Links] = SingleFlight()
+
+
 async def viewer_links(viewer: FeedViewer, *, services: Services, blocks_only: bool = False) -> Links:
     if viewer.user_id is None:
         return Links()
     raw = await services.cache.get(links_key(viewer.key))
     if raw is not None:
         return decode_links(raw)
+    return await _READING.run((id(services), viewer.key, blocks_only),
+                              lambda: _read_links(viewer, services=services, blocks_only=blocks_only))
+
+
+async def _read_links(viewer: FeedViewer, *, services: Services, blocks_only: bool) -> Links:
+    assert viewer.user_id is not None
     following: list[int] = []
     interests: list[str] = []
     # Filters and followed tags are read even for a new viewer: muting is often the first thing done.

@@ -9,6 +9,7 @@ changes only when the lifecycle drops or re-creates renditions, which calls ``fo
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 from dataclasses import asdict, dataclass, field
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from clipfeed.core.errors import Unavailable
+from clipfeed.core.singleflight import SingleFlight
 from clipfeed.infra.blobs import BlobNotFound
 from clipfeed.storage import service as storage
 
@@ -98,12 +101,25 @@ def parse_media(text: str, playlist_key: str, rendition: RenditionLayout) -> Non
                 return
 
 
+# Playback of a clip whose layout is not cached reads its playlists once per process, however
+# many viewers start it at that moment (core/singleflight.py).
+_READING: SingleFlight[tuple[int, int, str], Layout] = SingleFlight()
+
+
 async def clip_layout(*, services: Services, clip_id: int, master_key: str) -> Layout:
-    cached = await services.cache.get(layout_key(clip_id))
+    try:
+        cached = await services.cache.get(layout_key(clip_id))
+    except Unavailable:  # the cache is down: the playlists are read (playback keeps working)
+        cached = None
     if cached is not None:
         stored = orjson.loads(cached)
         return Layout([RenditionLayout(**r) for r in stored["renditions"]],
                       RenditionLayout(**stored["audio"]) if stored["audio"] else None)
+    return await _READING.run((id(services), clip_id, master_key),
+                              lambda: _read_layout(services=services, clip_id=clip_id, master_key=master_key))
+
+
+async def _read_layout(*, services: Services, clip_id: int, master_key: str) -> Layout:
     layout = Layout()
     try:
         renditions, audio = parse_master(await _read(clip_id, master_key, services=services), master_key)
@@ -120,7 +136,8 @@ async def clip_layout(*, services: Services, clip_id: int, master_key: str) -> L
             layout.renditions.append(track)
     stored = {"renditions": [asdict(r) for r in layout.renditions],
               "audio": asdict(layout.audio) if layout.audio else None}
-    await services.cache.set(layout_key(clip_id), orjson.dumps(stored), ttl=LAYOUT_TTL_S)
+    with contextlib.suppress(Unavailable):  # not cached: read again next time
+        await services.cache.set(layout_key(clip_id), orjson.dumps(stored), ttl=LAYOUT_TTL_S)
     return layout
 
 

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.core import contract
+from clipfeed.core.singleflight import SingleFlight
 from clipfeed.infra.db import read_rows, utcnow
 from clipfeed.stream.activity import Activity
 from clipfeed.stream.models import COUNTER_COLUMNS, ClipAudience, ClipCounts, ClipStats, StreamApplied
@@ -247,6 +248,9 @@ async def _save_stats(session: AsyncSession, stats: Mapping[int, Sequence[int]],
         await session.execute(STATS.update().where(STATS.c.clip_id == sa.bindparam("b_clip_id")), updates)
 
 
+_READING_BACK: SingleFlight[tuple[int, int], ClipCounts] = SingleFlight()
+
+
 def _encode(counts: ClipCounts) -> bytes:
     return orjson.dumps(counts.as_dict())
 
@@ -263,9 +267,16 @@ async def get_clip_counts(*, services: Services, clip_ids: list[int]) -> dict[in
             out[clip_id] = ClipCounts(**orjson.loads(raw))
     missing = [c for c in wanted if c not in out]
     if missing:
-        from_db = await read_counts_from_db(services=services, clip_ids=missing)
-        await services.cache.set_many({counts_key(c): _encode(n) for c, n in from_db.items()}, ttl=READ_BACK_TTL_S)
-        out.update(from_db)
+        # A popular clip's counters expiring send every request showing it here at once: the
+        # requests of this process read each clip's row once between them.
+        async def read_back(keys: list[tuple[int, int]]) -> dict[tuple[int, int], ClipCounts]:
+            from_db = await read_counts_from_db(services=services, clip_ids=[c for _, c in keys])
+            await services.cache.set_many({counts_key(c): _encode(n) for c, n in from_db.items()},
+                                          ttl=READ_BACK_TTL_S)
+            return {(scope, c): from_db[c] for scope, c in keys}
+
+        found = await _READING_BACK.run_many([(id(services), c) for c in missing], read_back)
+        out.update({c: counts for (_, c), counts in found.items()})
     return {c: out[c] for c in wanted}
 
 

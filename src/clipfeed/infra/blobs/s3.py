@@ -5,8 +5,11 @@ Works with AWS S3 and S3-compatible servers (SeaweedFS in tests). Credentials co
 files, instance roles). boto3 is synchronous, so every call runs in a worker thread; its
 client is thread-safe. The bucket is created on first use if missing.
 
-Timeouts are short and there is one retry: a dead endpoint surfaces as ``Unavailable`` in a
-second or two instead of stalling a request for a minute.
+Timeouts are short (``?connect_timeout=``/``?read_timeout=`` in the URL change them) and
+botocore retries throttling, 5xx answers and timeouts with jittered exponential back-off: a
+dead endpoint surfaces as ``Unavailable`` in a second or two instead of stalling a request for
+a minute. The endpoint has a circuit breaker (``clipfeed.infra.breaker``): after a few failed
+calls in a row, calls fail at once until a trial call gets through.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from clipfeed.core.errors import Unavailable
 from clipfeed.infra.blobs import BlobInfo, BlobNotFound, PartInfo, check_key
+from clipfeed.infra.breaker import BREAKERS, BreakerOpen
 
 _T = TypeVar("_T")
 
@@ -67,8 +71,10 @@ def _etag(raw: str) -> str:
 
 class S3BlobStore:
     def __init__(self, client: Any, bucket: str, *, prefix: str = "", region: str | None = None,
-                 url: str = "") -> None:
+                 url: str = "", endpoint: str | None = None) -> None:
         self._client = client
+        # One breaker per endpoint (not per bucket): every bucket there is down together.
+        self.breaker = BREAKERS.get("s3", endpoint or f"aws:{region or 'default'}")
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.region = region
@@ -84,7 +90,8 @@ class S3BlobStore:
         query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
         endpoint = query.get("endpoint")
         config = Config(
-            connect_timeout=connect_timeout, read_timeout=read_timeout,
+            connect_timeout=float(query.get("connect_timeout", connect_timeout)),
+            read_timeout=float(query.get("read_timeout", read_timeout)),
             # Every call has the connect and read timeouts above. Object reads, writes and
             # deletes are idempotent, so throttling, 5xx and timeouts are retried with
             # botocore's jittered exponential back-off ("standard" mode), up to 4 attempts.
@@ -100,28 +107,34 @@ class S3BlobStore:
         client = session.client(
             "s3", endpoint_url=endpoint, region_name=query.get("region"), config=config,
             aws_access_key_id=query.get("access_key"), aws_secret_access_key=query.get("secret_key"))
-        return cls(client, parts.netloc, prefix=parts.path, region=query.get("region"), url=url)
+        return cls(client, parts.netloc, prefix=parts.path, region=query.get("region"), url=url,
+                   endpoint=endpoint)
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
 
     async def _call(self, what: str, call: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
-        """Run a blocking boto3 call in a thread, with the port's exceptions."""
+        """Run a blocking boto3 call in a thread through the endpoint's breaker, with the
+        port's exceptions."""
         if not self._bucket_ready:
             await self._ensure_bucket()
+        return await self._guarded(what, call, *args, **kwargs)
+
+    async def _guarded(self, what: str, call: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
         try:
-            return await asyncio.to_thread(call, *args, **kwargs)
-        except _VENDOR_ERRORS as err:
-            raise _translate(err, what) from err
+            async with self.breaker.guard(lambda exc: isinstance(exc, Unavailable)):
+                try:
+                    return await asyncio.to_thread(call, *args, **kwargs)
+                except _VENDOR_ERRORS as err:
+                    raise _translate(err, what) from err
+        except BreakerOpen as err:
+            raise Unavailable(f"object store unreachable ({what}): {err}") from err
 
     async def _ensure_bucket(self) -> None:
         async with self._bucket_lock:
             if self._bucket_ready:
                 return
-            try:
-                await asyncio.to_thread(self._create_bucket)
-            except _VENDOR_ERRORS as err:
-                raise _translate(err, f"bucket {self.bucket}") from err
+            await self._guarded(f"bucket {self.bucket}", self._create_bucket)
             self._bucket_ready = True
 
     def _create_bucket(self) -> None:

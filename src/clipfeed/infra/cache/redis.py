@@ -7,7 +7,11 @@ split by node and sent as one pipeline per node, all nodes at once. ``?prefix=``
 under a namespace, and ``flush`` then removes that namespace only.
 
 Timeouts are short and retries few: a cache that does not answer within a couple of seconds is
-treated as down (``Unavailable``) rather than holding requests hostage.
+treated as down (``Unavailable``) rather than holding requests hostage. Each node has a circuit
+breaker (``clipfeed.infra.breaker``): after a few failures in a row its calls fail at once
+until a trial call finds it back. Only calls whose repeat changes nothing (reads, ``set``,
+``hset``, ``zadd``, ``expire``...) are retried after a broken connection; counters, ``add``
+and ``write_many`` are not, since the first attempt may have been applied.
 """
 
 from __future__ import annotations
@@ -18,17 +22,19 @@ import contextlib
 import functools
 import math
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
-from redis.backoff import EqualJitterBackoff
+from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from clipfeed.core.errors import Unavailable
+from clipfeed.infra.breaker import BREAKERS, Breaker, BreakerOpen
 from clipfeed.infra.cache import Write, check_writes
 from clipfeed.infra.cache.ring import HashRing
 
@@ -68,22 +74,88 @@ return out
 """
 
 
-def _translated(method: Callable[_P, Coroutine[Any, Any, _T]]) -> Callable[_P, Coroutine[Any, Any, _T]]:
-    """Turn redis-py exceptions into the port's: outages become ``Unavailable``, a command on
-    a key of another type ``TypeError``, any other refused command ``ValueError``."""
+# A broken connection (the server closed a pooled one, a restart) is tried again twice, for the
+# calls marked ``repeatable`` only: at once (a new connection), then after a short jittered
+# pause; more would only delay declaring an outage. Timeouts are not retried: the breaker, not
+# a longer wait, handles a server that stopped answering.
+_AGAIN = Retry(EqualJitterBackoff(cap=0.2, base=0.01), 1, supported_errors=(RedisConnectionError,))
 
-    @functools.wraps(method)
-    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+
+async def _no_cleanup(_error: Exception) -> None:
+    return None  # redis-py already dropped the broken connection
+
+
+def _is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
+
+
+class _GuardedPipeline(Pipeline):
+    breaker: Breaker
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        self.breaker.allow()
         try:
-            return await method(*args, **kwargs)
-        except ResponseError as err:
-            if "WRONGTYPE" in str(err):
-                raise TypeError(str(err)) from err
-            raise ValueError(f"redis refused the command: {err}") from err
-        except (RedisError, OSError) as err:
-            raise Unavailable(f"cache unreachable: {err}") from err
+            answers = await super().execute(raise_on_error)
+        except BaseException as exc:
+            self.breaker.ended(exc, _is_outage)
+            raise
+        self.breaker.succeeded()
+        return answers
 
-    return wrapper
+
+class _GuardedRedis(Redis):
+    """A node's client whose every command and pipeline goes through the node's breaker."""
+
+    breaker: Breaker
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        # ``Breaker.guard`` inlined: this runs for every command, and a generator-based context
+        # manager costs more than the rest of the bookkeeping.
+        self.breaker.allow()
+        try:
+            answer = await super().execute_command(*args, **options)
+        except BaseException as exc:
+            self.breaker.ended(exc, _is_outage)
+            raise
+        self.breaker.succeeded()
+        return answer
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        pipe = _GuardedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+        pipe.breaker = self.breaker
+        return pipe
+
+
+def _translated(method: Callable[_P, Coroutine[Any, Any, _T]] | None = None, *,
+                repeatable: bool = False) -> Any:
+    """Turn redis-py exceptions into the port's: outages (an open breaker too) become
+    ``Unavailable``, a command on a key of another type ``TypeError``, any other refused
+    command ``ValueError``. ``repeatable``: running the call twice has the effect and the
+    answer of running it once, so a broken connection is retried."""
+
+    def decorate(method: Callable[_P, Coroutine[Any, Any, _T]]) -> Callable[_P, Coroutine[Any, Any, _T]]:
+        @functools.wraps(method)
+        async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            try:
+                if not repeatable:
+                    return await method(*args, **kwargs)
+                try:
+                    return await method(*args, **kwargs)
+                except RedisConnectionError:  # the usual case needs no retry bookkeeping
+                    return await _AGAIN.call_with_retry(lambda: method(*args, **kwargs), _no_cleanup)
+            except ResponseError as err:
+                if "WRONGTYPE" in str(err):
+                    raise TypeError(str(err)) from err
+                raise ValueError(f"redis refused the command: {err}") from err
+            except BreakerOpen as err:
+                raise Unavailable(f"cache unreachable: {err}",
+                                  retry_after=max(1, math.ceil(err.breaker.retry_in_s()))) from err
+            except (RedisError, OSError) as err:
+                raise Unavailable(f"cache unreachable: {err}") from err
+
+        return wrapper
+
+    return decorate if method is None else decorate(method)
 
 
 def _milliseconds(ttl: float) -> int:
@@ -128,15 +200,17 @@ class RedisCache:
             connect_url, name, prefix = _split_url(part)
             prefixes.add(prefix)
             # A blocking pool makes a burst of callers wait for a connection instead of failing
-            # or opening thousands of sockets. Every command has the socket timeout. A broken
-            # connection (the server closed a pooled one, a restart) is retried twice after
-            # short jittered pauses; more would only delay declaring an outage. Timeouts are
-            # not retried: an INCR that timed out may have been applied.
+            # or opening thousands of sockets. Every command has the socket timeout (the URL's
+            # ``socket_timeout=``/``socket_connect_timeout=`` override these). redis-py's own
+            # retries are off: it would repeat every command, an INCR whose reply was lost
+            # included; ``_translated`` repeats the calls that may be repeated.
             pool = BlockingConnectionPool.from_url(
                 connect_url, max_connections=max_connections, timeout=timeout,
                 socket_connect_timeout=timeout / 2, socket_timeout=timeout,
-                retry=Retry(EqualJitterBackoff(cap=0.2, base=0.01), 2, supported_errors=(RedisConnectionError,)))
-            nodes[name] = Redis.from_pool(pool)
+                retry=Retry(NoBackoff(), 0))
+            node = cast(_GuardedRedis, _GuardedRedis.from_pool(pool))
+            node.breaker = BREAKERS.get("redis", name)
+            nodes[name] = node
         if len(prefixes) > 1:
             raise ValueError("every node URL must name the same ?prefix=")
         return cls(nodes, prefix=prefixes.pop() if prefixes else "", url=url)
@@ -166,12 +240,12 @@ class RedisCache:
 
     # --- strings ----------------------------------------------------------------------
 
-    @_translated
+    @_translated(repeatable=True)
     async def get(self, key: str) -> bytes | None:
         value: Any = await self._node(key).get(self.prefix + key)
         return None if value is None else bytes(value)
 
-    @_translated
+    @_translated(repeatable=True)
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
@@ -181,12 +255,12 @@ class RedisCache:
 
         return await self._scatter(keys, send)
 
-    @_translated
+    @_translated(repeatable=True)
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         await self._node(key).set(self.prefix + key, value,
                                   px=None if ttl is None else _milliseconds(ttl))
 
-    @_translated
+    @_translated(repeatable=True)
     async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
         if not items:
             return
@@ -319,25 +393,25 @@ class RedisCache:
             return float(await self._node(key).incrbyfloat(self.prefix + key, amount))
         return float(await self._create_with_ttl(key, ttl, "INCRBYFLOAT", repr(float(amount))))
 
-    @_translated
+    @_translated(repeatable=True)
     async def expire(self, key: str, ttl: float) -> bool:
         # A non-positive TTL deletes the key, as PEXPIRE does.
         milliseconds = _milliseconds(ttl) if ttl > 0 else 0
         return bool(await self._node(key).pexpire(self.prefix + key, milliseconds))
 
-    @_translated
+    @_translated(repeatable=True)
     async def ttl(self, key: str) -> float | None:
         left = int(await self._node(key).pttl(self.prefix + key))
         return None if left < 0 else left / 1000
 
     # --- hashes -----------------------------------------------------------------------
 
-    @_translated
+    @_translated(repeatable=True)
     async def hgetall(self, key: str) -> dict[str, bytes]:
         fields: Any = await self._node(key).hgetall(self.prefix + key)
         return {field.decode(): value for field, value in fields.items()}
 
-    @_translated
+    @_translated(repeatable=True)
     async def hget_many(self, keys: Sequence[str]) -> list[dict[str, bytes]]:
         if not keys:
             return []
@@ -351,7 +425,7 @@ class RedisCache:
         found = await self._scatter(keys, send)
         return [{flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)} for flat in found]
 
-    @_translated
+    @_translated(repeatable=True)
     async def hset(self, key: str, mapping: Mapping[str, bytes], ttl: float | None = None) -> None:
         if not mapping:
             return
@@ -391,7 +465,7 @@ class RedisCache:
             return float(score)
         return float(await self._create_with_ttl(key, ttl, "ZINCRBY", repr(float(amount)), member))
 
-    @_translated
+    @_translated(repeatable=True)
     async def zadd(self, key: str, scores: Mapping[str, float], ttl: float | None = None) -> None:
         if not scores:
             return
@@ -401,7 +475,7 @@ class RedisCache:
             await self._create_with_ttl(key, ttl, "ZADD", *(
                 item for member, score in scores.items() for item in (repr(float(score)), member)))
 
-    @_translated
+    @_translated(repeatable=True)
     async def ztop(self, key: str, count: int, *, offset: int = 0) -> list[tuple[str, float]]:
         if count <= 0:
             return []
@@ -410,7 +484,7 @@ class RedisCache:
                                                  withscores=True)
         return [(member.decode(), float(score)) for member, score in ranked]
 
-    @_translated
+    @_translated(repeatable=True)
     async def zscore(self, key: str, member: str) -> float | None:
         score: Any = await self._node(key).zscore(self.prefix + key, member)
         return None if score is None else float(score)
@@ -419,7 +493,7 @@ class RedisCache:
     async def zrem(self, key: str, *members: str) -> int:
         return int(await self._node(key).zrem(self.prefix + key, *members)) if members else 0
 
-    @_translated
+    @_translated(repeatable=True)
     async def zcard(self, key: str) -> int:
         return int(await self._node(key).zcard(self.prefix + key))
 
@@ -440,12 +514,12 @@ class RedisCache:
             return int(await self._node(key).sadd(self.prefix + key, *members))
         return int(await self._create_with_ttl(key, ttl, "SADD", *members))
 
-    @_translated
+    @_translated(repeatable=True)
     async def smembers(self, key: str) -> builtins.set[str]:
         members: Any = await self._node(key).smembers(self.prefix + key)
         return {member.decode() for member in members}
 
-    @_translated
+    @_translated(repeatable=True)
     async def sismember_many(self, key: str, members: Sequence[str]) -> list[bool]:
         if not members:
             return []
@@ -466,7 +540,7 @@ class RedisCache:
             found = await self._create_with_ttl(key, ttl, "BITFIELD", *args)
         return [bool(bit) for bit in found]
 
-    @_translated
+    @_translated(repeatable=True)
     async def getbits(self, key: str, offsets: Sequence[int]) -> list[bool]:
         if not offsets:
             return []
@@ -477,11 +551,11 @@ class RedisCache:
 
     # --- lifecycle --------------------------------------------------------------------
 
-    @_translated
+    @_translated(repeatable=True)
     async def ping(self) -> None:
         await asyncio.gather(*(node.ping() for node in self._nodes.values()))
 
-    @_translated
+    @_translated(repeatable=True)
     async def flush(self) -> None:
         await asyncio.gather(*(self._flush_node(node) for node in self._nodes.values()))
 

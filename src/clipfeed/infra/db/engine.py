@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from clipfeed.core.sharding import ShardRouter
+from clipfeed.infra.breaker import BREAKERS, Breaker, BreakerOpen
 
 T = TypeVar("T")
 
@@ -71,7 +72,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # A dead database must fail fast (503 to clients), never hang a request.
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -80,6 +81,35 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_recycle=1800,
         connect_args={"connect_timeout": 3, "options": "-c statement_timeout=15000"},
     )
+    _guard_connects(engine, BREAKERS.get("postgresql", engine.url.render_as_string(hide_password=True)))
+    return engine
+
+
+def _guard_connects(engine: AsyncEngine, breaker: Breaker) -> None:
+    """New connections to the database go through its breaker. Pooled connections are checked
+    (pre-ping) before use, so once the server is gone every request reaches this point, and an
+    open breaker turns its 3 s connect timeout into an immediate ``OperationalError`` (the
+    503 the HTTP layer already gives for a database it cannot reach)."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            breaker.allow()
+        except BreakerOpen as err:
+            raise dialect.loaded_dbapi.OperationalError(str(err)) from err
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            if isinstance(exc, dialect.loaded_dbapi.OperationalError | OSError):
+                breaker.failed()
+            else:
+                breaker.succeeded()  # refused for another reason (a bad password): it answered
+            raise
+        except BaseException:
+            breaker.abandoned()
+            raise
+        breaker.succeeded()
+        return connection
 
 
 async def _uninterrupted(step: Coroutine[Any, Any, T]) -> T:

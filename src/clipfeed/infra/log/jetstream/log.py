@@ -7,6 +7,10 @@ partition but skip the numbers other partitions took. The record key travels in 
 
 The stream's description holds the topic name and partition count: it is how the partition
 count survives restarts, and it catches two topics that would map to the same stream name.
+
+Appends, replays and pings go through the servers' circuit breaker (``clipfeed.infra.breaker``):
+after a few of them failed in a row, they fail at once (``Unavailable``) instead of each
+waiting out its acknowledgement timeouts, until a trial call gets through.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +31,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext, api
 
 from clipfeed.core.errors import Conflict, Invalid, NotFound, Unavailable
+from clipfeed.infra.breaker import BREAKERS, BreakerOpen
 from clipfeed.infra.log import OutgoingRecord, Position, Record, TopicSpec, partition_for
 from clipfeed.infra.log.jetstream.errors import translated
 from clipfeed.infra.log.jetstream.layout import (
@@ -81,6 +87,8 @@ class JetStreamEventLog:
         # Idempotent API calls retried on a timeout (see ``retry``); publishes are not.
         self.js: JetStreamContext = cast(JetStreamContext, PatientJetStream(nc.jetstream(timeout=API_TIMEOUT_S)))
         self.prefix = prefix
+        servers = ",".join(host.rsplit("@", 1)[-1] for host in urlsplit(url).netloc.split(",") if host)
+        self.breaker = BREAKERS.get("nats", servers or url)
         self._streams: dict[str, StreamRef] = {}
         self._round_robin: dict[str, int] = {}
         self._consumers: set[JetStreamConsumer] = set()
@@ -118,9 +126,22 @@ class JetStreamEventLog:
                      headers: dict[str, str] | None = None) -> Position:
         return (await self.append_batch(topic, [OutgoingRecord(value=value, key=key, headers=headers or {})]))[0]
 
+    @asynccontextmanager
+    async def _guarded(self, action: str) -> AsyncIterator[None]:
+        """Run a block of calls through the breaker; an open one raises ``Unavailable`` at once."""
+        try:
+            async with self.breaker.guard(lambda exc: isinstance(exc, Unavailable)):
+                yield
+        except BreakerOpen as err:
+            raise Unavailable(f"{action}: {err}", retry_after=max(1, round(err.breaker.retry_in_s()))) from err
+
     async def append_batch(self, topic: str, records: Sequence[OutgoingRecord]) -> list[Position]:
         if not records:
             return []
+        async with self._guarded(f"appending to {topic}"):
+            return await self._append_batch(topic, records)
+
+    async def _append_batch(self, topic: str, records: Sequence[OutgoingRecord]) -> list[Position]:
         ref = await self.stream(topic, create=TopicSpec(topic))
         start = self._next_turns(topic, len(records))
         partitions = [partition_for(r.key, ref.partitions, start + i) for i, r in enumerate(records)]
@@ -159,17 +180,18 @@ class JetStreamEventLog:
             raise Invalid(f"topic {topic!r} has partitions 0..{ref.partitions - 1}, not {partition}")
         config = start_config(from_offset, from_time, filter_subject=ref.subject(partition),
                               ack_policy=api.AckPolicy.NONE, inactive_threshold=30.0, mem_storage=True)
-        with translated(f"reading {topic}"):
-            # An ephemeral consumer asked once without waiting: one round trip for the page.
-            info = await self.js.add_consumer(ref.stream, config)
-            puller = Puller(self.nc, ref.stream, info.name)
-            await puller.start()
-            try:
-                msgs = await puller.pull(limit, wait=0)
-            finally:
-                await puller.stop()
-                with contextlib.suppress(Exception):
-                    await self.js.delete_consumer(ref.stream, info.name)
+        async with self._guarded(f"reading {topic}"):
+            with translated(f"reading {topic}"):
+                # An ephemeral consumer asked once without waiting: one round trip for the page.
+                info = await self.js.add_consumer(ref.stream, config)
+                puller = Puller(self.nc, ref.stream, info.name)
+                await puller.start()
+                try:
+                    msgs = await puller.pull(limit, wait=0)
+                finally:
+                    await puller.stop()
+                    with contextlib.suppress(Exception):
+                        await self.js.delete_consumer(ref.stream, info.name)
         return [to_record(topic, msg) for msg in msgs]
 
     async def tail(self, topic: str) -> AsyncIterator[Record]:
@@ -264,10 +286,11 @@ class JetStreamEventLog:
         return 0
 
     async def ping(self) -> None:
-        with translated("pinging NATS"):
-            if not self.nc.is_connected:
-                raise Unavailable("not connected to NATS")
-            await self.js.account_info()
+        async with self._guarded("pinging NATS"):
+            with translated("pinging NATS"):
+                if not self.nc.is_connected:
+                    raise Unavailable("not connected to NATS")
+                await self.js.account_info()
 
     async def close(self) -> None:
         for member in list(self._consumers):
