@@ -23,8 +23,10 @@ other clips in it keep their own rows, so they stay out), and the event's ID is 
 stream worker's fold (``clipfeed.recs.feedback``), so a fold still to come skips it instead of
 writing it back and lowering the long-term affinities. An event the worker already folded keeps
 its small effect on those affinities (they are counts, not a list to take one out of). Killed
-half-way, the row is gone first: the clip may come back a page later than it would have (when
-the links expire and the next refill runs); the client's repeat finishes the rest.
+half-way, the row is gone first; the client's repeat (idempotent) clears the live profile and
+rebuilds the buffer again, but cannot claim the event any more (the row held its day): a fold
+still to come then writes the clip back into the live profile (out of For You while that lasts)
+and lowers the affinities after all. Marking it again and undoing at once puts that right.
 """
 
 from __future__ import annotations
@@ -79,12 +81,13 @@ async def take_back_not_interested(*, services: Services, user: User, clip_id: i
         marked = await session.scalar(sa.delete(Dismissal).where(
             Dismissal.user_id == user.id, Dismissal.kind == "clip", Dismissal.subject_id == clip.id)
             .returning(Dismissal.created_at))
+    viewer = ViewerId.signed_in(user.id).key
     if marked is not None:
-        viewer = ViewerId.signed_in(user.id).key
         event = events_service.envelope_id(viewer, _event_id(clip.id, marked.timestamp()))
         await services.cache.add(event_key(event), b"1", ttl=DEDUPE_TTL_S)
-        await services.cache.zrem(ukey(viewer, "negative"), str(clip.id))
-        await services.cache.delete(ukey(viewer, "hidden"))
+    # Whether or not a row was there: a repeat after a crash past the delete still gets here.
+    await services.cache.zrem(ukey(viewer, "negative"), str(clip.id))
+    await services.cache.delete(ukey(viewer, "hidden"))
     await _reread(user, reason="undo", services=services)
     return NotInterestedState(clip_id=str(clip.id), not_interested=False, until=None)
 
