@@ -22,6 +22,7 @@ from clipfeed.media.sounds import library_loop
 from clipfeed.media.warmup import warm_models_loop
 from clipfeed.media.worker import MediaProcessor
 from clipfeed.notifications.worker import NotificationFanout
+from clipfeed.recs.dismissals_prune import prune_loop as dismissals_prune_loop
 from clipfeed.recs.worker import RECS_PROCESSORS
 from clipfeed.recs.worker import training_loop as recs_training_loop
 from clipfeed.runtime.consumers import Processor, run_processor
@@ -65,9 +66,9 @@ ROLES: dict[str, Role] = {
     # The Parquet lake and its aggregates, training data, the ranker's training.
     "batch": Role(processors=[], loops=[compaction_loop, jobs_loop, recs_training_loop]),
     # Upload expiry and interrupted hand-offs, regional placement, storage tiers and
-    # replication, expired Idempotency-Key responses.
+    # replication, expired Idempotency-Key responses and For You dismissals.
     "lifecycle": Role(processors=[], loops=[uploads_lifecycle.run, placement_loop, storage_loop,
-                                            idempotency_purge_loop]),
+                                            idempotency_purge_loop, dismissals_prune_loop]),
 }
 
 

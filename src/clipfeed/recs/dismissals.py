@@ -16,6 +16,17 @@ dropped, the dismissal takes effect when they expire (``LINKS_TTL_S``, 5 minutes
 the event is appended, the clip and creator are still filtered but the profile is not turned
 against them. A client that got no answer repeats the request, which is idempotent and does the
 rest; the event's ID is fixed per clip and day, so a repeat is not counted twice.
+
+Taking "not interested" back (the app's Undo) deletes the row and undoes what the event did to
+the live profile: the clip leaves the negative list, the session's hidden set is dropped (the
+other clips in it keep their own rows, so they stay out), and the event's ID is claimed for the
+stream worker's fold (``clipfeed.recs.feedback``), so a fold still to come skips it instead of
+writing it back and lowering the long-term affinities. An event the worker already folded keeps
+its small effect on those affinities (they are counts, not a list to take one out of). Killed
+half-way, the row is gone first; the client's repeat (idempotent) clears the live profile and
+rebuilds the buffer again, but cannot claim the event any more (the row held its day): a fold
+still to come then writes the clip back into the live profile (out of For You while that lasts)
+and lowers the affinities after all. Marking it again and undoing at once puts that right.
 """
 
 from __future__ import annotations
@@ -30,7 +41,9 @@ from clipfeed.core.errors import BadRequest
 from clipfeed.core.viewers import ViewerId
 from clipfeed.events import service as events_service
 from clipfeed.recs import feed
+from clipfeed.recs.feedback import DEDUPE_TTL_S, event_key
 from clipfeed.recs.models import Dismissal, HiddenCreatorState, NotInterestedState
+from clipfeed.recs.profile import ukey
 from clipfeed.recs.viewers import DISMISS_DAYS, FeedViewer, forget_links
 from clipfeed.social import access
 from clipfeed.social.graph import insert_for
@@ -52,10 +65,31 @@ async def not_interested(*, services: Services, user: User, clip_id: int) -> Not
     now = time.time()
     await events_service.ingest(services=services, viewer=ViewerId.signed_in(user.id),
                                 region=user.region or services.settings.region, raw_events=[{
-                                    "event_id": f"not-interested-{clip.id}-{int(now // 86400)}",
+                                    "event_id": _event_id(clip.id, now),
                                     "type": "not_interested", "clip_id": str(clip.id), "ts": int(now * 1000),
                                     "session_id": "api"}])
     return NotInterestedState(clip_id=str(clip.id), not_interested=True, until=until)
+
+
+async def take_back_not_interested(*, services: Services, user: User, clip_id: int) -> NotInterestedState:
+    """Undo "not interested" (idempotent): the clip may come back from the next page on. The
+    same checks as marking it (404 for a clip the viewer may not see, 400 for their own)."""
+    clip = await access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=user.id)
+    if clip.owner_id == user.id:
+        raise BadRequest("this is your own clip: your feed never shows it")
+    async with services.db.shard_session(user.id) as session:
+        marked = await session.scalar(sa.delete(Dismissal).where(
+            Dismissal.user_id == user.id, Dismissal.kind == "clip", Dismissal.subject_id == clip.id)
+            .returning(Dismissal.created_at))
+    viewer = ViewerId.signed_in(user.id).key
+    if marked is not None:
+        event = events_service.envelope_id(viewer, _event_id(clip.id, marked.timestamp()))
+        await services.cache.add(event_key(event), b"1", ttl=DEDUPE_TTL_S)
+    # Whether or not a row was there: a repeat after a crash past the delete still gets here.
+    await services.cache.zrem(ukey(viewer, "negative"), str(clip.id))
+    await services.cache.delete(ukey(viewer, "hidden"))
+    await _reread(user, reason="undo", services=services)
+    return NotInterestedState(clip_id=str(clip.id), not_interested=False, until=None)
 
 
 async def hide_creator(*, services: Services, user: User, creator: User) -> HiddenCreatorState:
@@ -68,15 +102,25 @@ async def hide_creator(*, services: Services, user: User, creator: User) -> Hidd
 
 
 async def unhide_creator(*, services: Services, user: User, creator: User) -> HiddenCreatorState:
-    """Their clips may come back from the next page on (idempotent): the viewer's buffer, built
-    without them, is rebuilt now, as after a change of interests."""
+    """Their clips may come back from the next page on (idempotent)."""
     async with services.db.shard_session(user.id) as session:
         await session.execute(sa.delete(Dismissal).where(
             Dismissal.user_id == user.id, Dismissal.kind == "creator", Dismissal.subject_id == creator.id))
+    await _reread(user, reason="unhide", services=services)
+    return HiddenCreatorState(user_id=str(creator.id), hidden=False, until=None)
+
+
+async def _reread(user: User, *, reason: str, services: Services) -> None:
+    """After a dismissal is taken back: the links are read again and the viewer's buffer, built
+    without the subject, is rebuilt now, as after a change of interests."""
     await forget_links(user.id, services=services)
     await feed.refill(FeedViewer.signed_in(user.id, region=user.region or services.settings.region,
-                                           language=user.language), reason="unhide", replace=True, services=services)
-    return HiddenCreatorState(user_id=str(creator.id), hidden=False, until=None)
+                                           language=user.language), reason=reason, replace=True, services=services)
+
+
+def _event_id(clip_id: int, at: float) -> str:
+    """The client ID of the "not interested" event: one per clip and day."""
+    return f"not-interested-{clip_id}-{int(at // 86400)}"
 
 
 async def _dismiss(user_id: int, kind: str, subject_id: int, *, services: Services) -> datetime:

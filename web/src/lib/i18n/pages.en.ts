@@ -1,6 +1,12 @@
 // English strings of the pages and panels outside the feed route (loaded with them, see pages.ts).
 export default {
   share: { native: "Share…", copy: "Copy link", toUser: "Send to someone on Clipfeed", send: "Send", sent: "Sent to @{{handle}}" },
+  dismiss: { group: "See less like this", notInterested: "Not interested", hide: "Hide clips from @{{handle}}",
+    notInterestedDone: "You won't see this clip in For You for 30 days.",
+    hiddenDone: "Clips from @{{handle}} are hidden from For You for 30 days.", undo: "Undo",
+    hiddenTitle: "Hidden creators", hiddenExplain: "Their clips stay out of For You until the day shown. Their profile and search still show them.",
+    until: "until {{day}}", showAgain: "Show again", showAgainHandle: "Show again @{{handle}}",
+    shownAgain: "@{{handle}} can appear in For You again.", noneHidden: "You have not hidden anyone.", more: "Show more" },
   comments: {
     title: "Comments", count_one: "{{count}} comment", count_other: "{{count}} comments", add: "Add a comment…",
     send: "Post", reply: "Reply", replyTo: "Reply to @{{handle}}", replies_one: "View {{count}} reply",

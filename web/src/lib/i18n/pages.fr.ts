@@ -2,6 +2,12 @@ import type en from "./pages.en";
 
 const fr: typeof en = {
   share: { native: "Partager…", copy: "Copier le lien", toUser: "Envoyer à quelqu'un sur Clipfeed", send: "Envoyer", sent: "Envoyé à @{{handle}}" },
+  dismiss: { group: "Voir moins de ce genre", notInterested: "Pas intéressé", hide: "Masquer les vidéos de @{{handle}}",
+    notInterestedDone: "Cette vidéo n'apparaîtra plus dans Pour toi pendant 30 jours.",
+    hiddenDone: "Les vidéos de @{{handle}} sont masquées de Pour toi pendant 30 jours.", undo: "Annuler",
+    hiddenTitle: "Créateurs masqués", hiddenExplain: "Leurs vidéos restent hors de Pour toi jusqu'à la date indiquée. Leur profil et la recherche les montrent toujours.",
+    until: "jusqu'au {{day}}", showAgain: "Afficher à nouveau", showAgainHandle: "Afficher à nouveau @{{handle}}",
+    shownAgain: "@{{handle}} peut de nouveau apparaître dans Pour toi.", noneHidden: "Vous n'avez masqué personne.", more: "Voir plus" },
   comments: {
     title: "Commentaires", count_one: "{{count}} commentaire", count_other: "{{count}} commentaires",
     add: "Ajouter un commentaire…", send: "Publier", reply: "Répondre", replyTo: "Répondre à @{{handle}}",
