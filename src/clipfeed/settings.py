@@ -210,7 +210,9 @@ class Settings(BaseSettings):
 
     # Media pipeline (clipfeed.media): scratch space for FFmpeg, job lease, limits, chunking.
     media_work_dir: str = "{data_dir}/media-work"
-    media_ack_wait_s: float = 60.0
+    # A media job's lease, renewed every quarter of it while the job runs: a worker killed
+    # mid-transcode hands its clip to another within this (measured by the kill-media drill).
+    media_ack_wait_s: float = 20.0
     media_max_duration_s: float = 600.0
     media_max_side: int = 8192
     media_chunk_after_s: float = 60.0

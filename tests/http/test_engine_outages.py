@@ -7,6 +7,7 @@ Redis is."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -87,6 +88,13 @@ async def test_with_redis_down_the_feed_comes_from_the_database_and_the_ranked_f
     anonymous = await client.get("/v1/feed", headers={"X-Device-ID": "device-1"})
     assert anonymous.status_code == 200 and anonymous.json()["served_by"] == "degraded"
     assert (await client.get("/v1/me", headers=viewer.auth)).status_code == 200
+    # Playback events and likes are still taken: the cache only held hints for the next page.
+    event = {"event_id": "e-outage-1", "type": "complete", "clip_id": shown, "ts": int(time.time() * 1000),
+             "session_id": "s1", "device": "web", "network": "wifi", "watch_ms": 9000, "duration_ms": 9000}
+    ingested = await client.post("/v1/events", json={"events": [event]}, headers=viewer.auth)
+    assert ingested.status_code == 200 and ingested.json()["accepted"] == 1, ingested.text
+    liked = await client.put(f"/v1/clips/{shown}/like", headers=viewer.auth)
+    assert liked.status_code == 200 and liked.json()["liked"], liked.text
 
     login = await client.post("/v1/auth/login", json={"login": "viewer", "password": PASSWORD})
     assert login.status_code == 503 and int(login.headers["Retry-After"]) >= 1

@@ -52,7 +52,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "restart-postgres": ("postgres", "restart"),
 }
 ENGINE_OF = {"nats": "nats", "redis": "redis", "postgres": "postgres"}
-VIEWERS = 24
+VIEWERS = 40  # comments stay under the per-user limit (10 a minute) at the default rate
 PASSWORD = "drill password, not for people"
 
 
@@ -143,11 +143,14 @@ class Load:
                          "ts": int(time.time() * 1000), "session_id": uuid.uuid4().hex[:12], "device": "web",
                          "network": "wifi"}
                 status = (await http.post("/v1/events", headers=auth, json={"events": [event]})).status_code
-            elif roll < 0.90 and viewer not in self.likers:
+            elif roll < 0.93 and viewer not in self.likers:
                 kind = "like"
                 status = (await http.put(f"/v1/clips/{self.clip_id}/like", headers=auth)).status_code
                 if status == 200:
                     self.likers.add(viewer)
+            elif roll < 0.93:  # liked already: reads the clip's counts, as the player does
+                kind = "engagement"
+                status = (await http.get(f"/v1/clips/{self.clip_id}/engagement", headers=auth)).status_code
             else:
                 kind = "comment"
                 body = f"drill comment {uuid.uuid4().hex}"
@@ -366,8 +369,8 @@ def run(plan: Plan, scenario: str, *, rate: float = 20.0, before: float = 5.0, a
         extra_clip = None
         if scenario == "kill-media":  # a clip in the middle of its processing when the worker dies
             extra_clip = upload(url, tokens[1], small_clip(), f"drill {run_id} in flight")
-        program, killed = inject(plan, scenario, down_s=down_s)
         at = load.now()
+        program, killed = inject(plan, scenario, down_s=down_s)
         deadline = time.monotonic() + give_up_s
         back_at: float | None = None
         while time.monotonic() < deadline:

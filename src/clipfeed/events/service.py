@@ -10,11 +10,16 @@ appended are appended again with the same envelope ID, which every processor ded
 After the append, a batch's strong signals (a skip, a completion, a long watch) are written to
 the viewer's live profile at once, so their next feed page is re-ranked with them
 (``clipfeed.recs.session``: what a crash there costs).
+
+With the cache unreachable, ingestion goes on: the seen-ID check that drops a retried batch
+early and the live profile write are skipped (the processors deduplicate by envelope ID, and the
+worker's fold writes the profile later), so a viewer's playback is never refused for a cache.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from typing import TYPE_CHECKING, Any
@@ -23,6 +28,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from clipfeed.core.contract import PLAYBACK, Playback, Topic
+from clipfeed.core.errors import Unavailable
 from clipfeed.core.viewers import ViewerId
 from clipfeed.events.models import TIMINGS, ClientEvent, IngestResult, RejectedEvent
 from clipfeed.events.topics import ensure_topics
@@ -131,8 +137,11 @@ async def _drop_seen(viewer: ViewerId, good: list[tuple[int, ClientEvent]], now:
     if not ids:
         return [], 0
     current, previous = _seen_keys(viewer, now)
-    in_current, in_previous = await asyncio.gather(services.cache.sismember_many(current, ids),
-                                                   services.cache.sismember_many(previous, ids))
+    try:
+        in_current, in_previous = await asyncio.gather(services.cache.sismember_many(current, ids),
+                                                       services.cache.sismember_many(previous, ids))
+    except Unavailable:  # cache down: every event goes on; the processors drop repeats by ID
+        in_current = in_previous = [False] * len(ids)
     fresh: list[ClientEvent] = []
     batch_ids: set[str] = set()
     for (_, event), a, b in zip(good, in_current, in_previous, strict=True):
@@ -145,4 +154,5 @@ async def _drop_seen(viewer: ViewerId, good: list[tuple[int, ClientEvent]], now:
 
 async def _mark_seen(viewer: ViewerId, fresh: list[ClientEvent], now: float, *, services: Services) -> None:
     current, _ = _seen_keys(viewer, now)
-    await services.cache.sadd(current, *(event.event_id for event in fresh), ttl=2 * SEEN_BUCKET_S + 60)
+    with contextlib.suppress(Unavailable):  # see _drop_seen: a first line of deduplication only
+        await services.cache.sadd(current, *(event.event_id for event in fresh), ttl=2 * SEEN_BUCKET_S + 60)

@@ -16,7 +16,8 @@ event time as score, a set member), so the two writers commute: whichever lands 
 profile ends up the same, and the fold's claims keep the counters and long-term affinities
 (which only the worker writes) counted once. Killed half-way (between the log append and this
 write, or mid-pipeline): the viewer's next page is not re-ranked until the worker's fold, which
-makes the same writes seconds later; nothing is counted twice.
+makes the same writes seconds later; nothing is counted twice. The same holds when the cache is
+unreachable: the write is skipped (logged), the request that reported the signal still succeeds.
 """
 
 from __future__ import annotations
@@ -25,10 +26,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import structlog
+
+from clipfeed.core.errors import Unavailable
 from clipfeed.infra.cache import Cache, Write
 from clipfeed.recs.profile import RECENT_KEPT, STATE_TTL_S, dirty_key, known_key, live_part, moves_feed, ukey
 
 DIRTY_TTL_S = 3600.0
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,5 +64,9 @@ async def note(viewer: str, signals: Sequence[Signal], *, cache: Cache) -> bool:
     writes.append(Write("set", known_key(viewer), (b"1",), ttl=STATE_TTL_S))
     if moved:
         writes.append(Write("set", dirty_key(viewer), (str(time.time()).encode(),), ttl=DIRTY_TTL_S))
-    await cache.write_many(writes)
+    try:
+        await cache.write_many(writes)
+    except Unavailable as exc:  # a hint for the next page: the worker's fold writes it again later
+        log.warning("recs.session_note_skipped", viewer=viewer, error=str(exc))
+        return False
     return moved

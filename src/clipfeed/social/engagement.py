@@ -22,6 +22,7 @@ from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips
 from clipfeed.core import contract
+from clipfeed.core.errors import Unavailable
 from clipfeed.core.pagination import decode_cursor
 from clipfeed.infra.db import utcnow
 from clipfeed.social import access, comment_settings, events, graph
@@ -55,8 +56,11 @@ async def _toggle(user: User, clip_id: int, table: Any, on: bool, noun: str, *, 
                           payload=contract.ClipEngagement(user_id=user.id, clip_id=clip.id, creator_id=clip.owner_id),
                           shard_key=user.id,
                           services=services)
-    counted = (await clip_counts(services=services, clip_ids=[clip.id]))[clip.id]
-    current = counted.likes if noun == "like" else counted.bookmarks
+    try:
+        counted = (await clip_counts(services=services, clip_ids=[clip.id]))[clip.id]
+        current = counted.likes if noun == "like" else counted.bookmarks
+    except Unavailable:  # the counters' cache is down: the write is done, the estimate is rougher
+        current = 0
     # The event of this write is most likely not counted yet: show it already. And a clip the
     # viewer likes has at least that like, however far behind the counter is.
     estimate = max(0, current + ((1 if on else -1) if changed else 0))
