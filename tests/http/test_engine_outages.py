@@ -95,6 +95,8 @@ async def test_with_redis_down_the_feed_comes_from_the_database_and_the_ranked_f
     assert ingested.status_code == 200 and ingested.json()["accepted"] == 1, ingested.text
     liked = await client.put(f"/v1/clips/{shown}/like", headers=viewer.auth)
     assert liked.status_code == 200 and liked.json()["liked"], liked.text
+    counts = await client.get(f"/v1/clips/{shown}/engagement", headers=viewer.auth)  # from the database
+    assert counts.status_code == 200 and counts.json()["liked_by_me"], counts.text
 
     login = await client.post("/v1/auth/login", json={"login": "viewer", "password": PASSWORD})
     assert login.status_code == 503 and int(login.headers["Retry-After"]) >= 1

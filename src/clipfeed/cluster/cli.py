@@ -316,8 +316,10 @@ def drill(
         if not as_json:
             verdict = "[green]passed[/]" if report.passed else "[red]FAILED[/]"
             recovery = "never" if report.recovery_s is None else f"{report.recovery_s:.1f} s"
-            console.print(f"  {verdict}: {report.requests} requests, {report.failed} failed "
-                          f"({report.success_rate:.4%} succeeded) {report.failed_by_kind or ''}; "
+            in_flight = (f" + {report.in_flight_on_killed} in flight on the killed process"
+                         if report.in_flight_on_killed else "")
+            console.print(f"  {verdict}: {report.requests} requests, {report.failed} failed{in_flight} "
+                          f"({report.success_rate:.4%} of the others succeeded) {report.failed_by_kind or ''}; "
                           f"{report.acknowledged_writes} acknowledged writes, {report.lost} lost, "
                           f"{report.duplicated} duplicated; counters right: {report.counters_right}; "
                           f"back to full service in {recovery}")

@@ -16,6 +16,7 @@ with a concurrent update heals within that.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.core import contract
+from clipfeed.core.errors import Unavailable
 from clipfeed.core.singleflight import SingleFlight
 from clipfeed.infra.db import read_rows, utcnow
 from clipfeed.stream.activity import Activity
@@ -262,7 +264,11 @@ async def get_clip_counts(*, services: Services, clip_ids: list[int]) -> dict[in
     if not wanted:
         return {}
     out: dict[int, ClipCounts] = {}
-    for clip_id, raw in zip(wanted, await services.cache.get_many([counts_key(c) for c in wanted]), strict=True):
+    try:
+        cached = await services.cache.get_many([counts_key(c) for c in wanted])
+    except Unavailable:  # the cache is down: the database answers (its rows are the record)
+        return await read_counts_from_db(services=services, clip_ids=wanted)
+    for clip_id, raw in zip(wanted, cached, strict=True):
         if raw is not None:
             out[clip_id] = ClipCounts(**orjson.loads(raw))
     missing = [c for c in wanted if c not in out]
@@ -271,8 +277,9 @@ async def get_clip_counts(*, services: Services, clip_ids: list[int]) -> dict[in
         # requests of this process read each clip's row once between them.
         async def read_back(keys: list[tuple[int, int]]) -> dict[tuple[int, int], ClipCounts]:
             from_db = await read_counts_from_db(services=services, clip_ids=[c for _, c in keys])
-            await services.cache.set_many({counts_key(c): _encode(n) for c, n in from_db.items()},
-                                          ttl=READ_BACK_TTL_S)
+            with contextlib.suppress(Unavailable):  # a copy for the next readers, if the cache takes it
+                await services.cache.set_many({counts_key(c): _encode(n) for c, n in from_db.items()},
+                                              ttl=READ_BACK_TTL_S)
             return {(scope, c): from_db[c] for scope, c in keys}
 
         found = await _READING_BACK.run_many([(id(services), c) for c in missing], read_back)
