@@ -5,7 +5,8 @@ applied twice, and how long until full service.
 A drill signs up its own viewers (directly in the database: the sign-up rate limit is for
 people), uploads a small clip through the balancer and waits until it plays, then sends a
 steady mix through the balancer: feed pages, clip reads, playback events, likes (each viewer
-likes the clip once) and comments (each with a unique body). At ``before`` seconds it injects
+likes the clip once) and comments (each with a unique body, sent with an ``Idempotency-Key`` and
+sent again with it after a failure, as a careful app does). At ``before`` seconds it injects
 the fault; it keeps the load on until service is back (a ``window`` of seconds where every
 request succeeded and the broken program runs again) and ``after`` seconds more.
 
@@ -157,15 +158,34 @@ class Load:
                 status = (await http.get(f"/v1/clips/{self.clip_id}/engagement", headers=auth)).status_code
             else:
                 kind = "comment"
-                body = f"drill comment {uuid.uuid4().hex}"
-                self.sent_bodies.add(body)
-                answer = await http.post(f"/v1/clips/{self.clip_id}/comments", headers=auth, json={"body": body})
-                status = answer.status_code
-                if status == 201:
-                    self.comments[answer.json()["id"]] = body
+                status = await self._comment(http, auth)
         except httpx.HTTPError:
             status = 0
         self.outcomes.append(Outcome(at=at, kind=kind, ok=200 <= status < 300, status=status))
+
+    async def _comment(self, http: httpx.AsyncClient, auth: dict[str, str]) -> int:
+        """Post a comment as a careful app does: with an ``Idempotency-Key``, and again with the
+        same key after a failure that may have reached the server (no answer, 502, 503), for a
+        minute. Returns the first attempt's status (what the user saw at first); the comment
+        counts as acknowledged when any attempt was."""
+        body = f"drill comment {uuid.uuid4().hex}"
+        self.sent_bodies.add(body)
+        headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
+        first = None
+        for attempt in range(12):
+            try:
+                answer = await http.post(f"/v1/clips/{self.clip_id}/comments", headers=headers, json={"body": body})
+                status = answer.status_code
+            except httpx.HTTPError:
+                status = 0
+            first = status if first is None else first
+            if status == 201:
+                self.comments[answer.json()["id"]] = body
+                return first
+            if status not in (0, 409, 502, 503) or self.stop.is_set():
+                return first
+            await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+        return first or 0
 
 
 # --- set-up -------------------------------------------------------------------------------

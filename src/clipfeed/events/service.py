@@ -11,9 +11,11 @@ After the append, a batch's strong signals (a skip, a completion, a long watch) 
 the viewer's live profile at once, so their next feed page is re-ranked with them
 (``clipfeed.recs.session``: what a crash there costs).
 
-With the cache unreachable, ingestion goes on: the seen-ID check that drops a retried batch
-early and the live profile write are skipped (the processors deduplicate by envelope ID, and the
-worker's fold writes the profile later), so a viewer's playback is never refused for a cache.
+With the event log unreachable, the batch is kept in the outbox (the database) and published
+by the relay once the log is back: accepted now, delivered later. With the cache unreachable,
+ingestion goes on: the seen-ID check that drops a retried batch early and the live profile
+write are skipped (the processors deduplicate by envelope ID, and the worker's fold writes the
+profile later), so a viewer's playback is never refused for a cache.
 """
 
 from __future__ import annotations
@@ -98,7 +100,6 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: ViewerId,
                               max_age_s=settings.events_max_age_s)
     fresh, duplicates = await _drop_seen(viewer, good, now, services=services)
     if fresh:
-        await ensure_topics(services=services)
         received_ms = int(now * 1000)
         by_clip: list[OutgoingRecord] = []
         by_user: list[OutgoingRecord] = []
@@ -112,8 +113,15 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: ViewerId,
             body = envelope.encode()
             by_clip.append(OutgoingRecord(body, key=str(event.clip_id).encode()))
             by_user.append(OutgoingRecord(body, key=viewer_key))
-        await asyncio.gather(services.log.append_batch(Topic.ACTIVITY_CLIPS, by_clip),
-                             services.log.append_batch(Topic.ACTIVITY_USERS, by_user))
+        try:
+            await ensure_topics(services=services)
+            await asyncio.gather(services.log.append_batch(Topic.ACTIVITY_CLIPS, by_clip),
+                                 services.log.append_batch(Topic.ACTIVITY_USERS, by_user))
+        except Unavailable:
+            # The log is down (a restart, a lost node): the database keeps the batch and the
+            # relay publishes it once the log is back. Had one topic taken it already, its
+            # consumers drop the second copy by envelope ID.
+            await services.outbox.stage({Topic.ACTIVITY_CLIPS: by_clip, Topic.ACTIVITY_USERS: by_user})
         # The viewer's next feed page sees these at once, not after the stream worker's lag.
         await session_signals.note(viewer.key, [session_signals.Signal(
             e.clip_id, e.type.value, e.ts.timestamp(), e.watch_ms or 0) for e in fresh], cache=services.cache)

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -68,6 +69,19 @@ class Outbox:
             sync_session.info["outbox_hooked"] = True
             sa_event.listen(sync_session, "after_commit", lambda _s: self._wake.set(), once=True)
         return event
+
+    async def stage(self, batches: Mapping[str, Sequence[OutgoingRecord]]) -> None:
+        """Keep records meant for the log (topic -> records) in the outbox, in one transaction,
+        for the relay to publish when the log takes them again (a writer whose direct append
+        failed). Their bodies keep their own event IDs, by which consumers drop a record that
+        reached them twice."""
+        now = utcnow()
+        async with self.db.session() as session:
+            session.add_all([OutboxRow(id=self.ids.next_id(), topic=topic, key=(record.key or b"").decode(),
+                                       body=record.value, created_at=now)
+                             for topic, records in batches.items() for record in records])
+            sync_session = session.sync_session
+            sa_event.listen(sync_session, "after_commit", lambda _s: self._wake.set(), once=True)
 
     async def flush(self, limit: int = 500) -> int:
         """Publish what is pending now; returns how many events went out."""
