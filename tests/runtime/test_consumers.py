@@ -104,3 +104,42 @@ async def test_a_job_failing_as_its_worker_stops_is_handed_back_to_another_not_d
         await running_second
     assert second.finished == [b"clip"]
     assert await _dead_letters(services=services, group="test-encoder") == []
+
+
+class DuringOutage(Processor):
+    """Its engine is down for the first four tries (as a database restarting would be): more
+    than ``max_deliveries`` allows a failing record."""
+
+    group: ClassVar[str] = "test-outage"
+    topics: ClassVar[list[str]] = ["test.outage"]
+    max_deliveries: ClassVar[int] = 2  # a poison record would be dead-lettered on its second try
+    ack_wait: ClassVar[float] = 30.0
+
+    def __post_init__(self) -> None:
+        self.tries = 0
+        self.seen: list[bytes] = []
+
+    async def handle(self, records: list[Record]) -> None:
+        from clipfeed.core.errors import Unavailable
+
+        self.tries += 1
+        if self.tries <= 4:
+            raise Unavailable("database unreachable: connection refused")
+        self.seen += [r.value for r in records]
+
+
+async def test_records_failing_because_an_engine_is_down_wait_for_it_and_are_never_dead_lettered(
+        *, services) -> None:
+    await services.log.ensure_topic(TopicSpec("test.outage", partitions=1))
+    processor = DuringOutage(services)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(run_processor(processor, stop))
+    await services.log.append("test.outage", b"comment created", key=b"k")
+    for _ in range(300):
+        if processor.seen:
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await runner
+    assert processor.seen == [b"comment created"] and processor.tries >= 5
+    assert await _dead_letters(services=services, group="test-outage") == []

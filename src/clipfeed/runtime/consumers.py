@@ -4,6 +4,12 @@ A processor consumes one or more topics as a consumer group and handles records 
 Handlers must be idempotent (delivery is at least once). A record whose handling keeps
 failing is retried with exponential backoff and, after ``max_deliveries``, moved to the
 dead-letter topic ``dlq.<group>`` with the error, so one poison record never stops a stream.
+
+A failure of an engine (``is_outage``: the database, the cache or the log unreachable, a
+breaker open, a connection dropped) says nothing about the records: the batch is handed back
+with a delay and never dead-lettered, however long the outage lasts. Dead-lettering records
+while a database restarts lost their effect for good (a drill found a comment counter one
+short after a PostgreSQL restart).
 """
 
 from __future__ import annotations
@@ -126,6 +132,9 @@ async def _handle_batch(processor: Processor, consumer: Consumer, records: list[
             # consumer's ``close``, which both adapters do at once, not after ``ack_wait``.)
             await _release(processor, consumer, records)
             return
+        if is_outage(batch_error):
+            await _wait_out_outage(processor, consumer, records, batch_error)
+            return
         log.warning("processor.batch_failed", group=group, error=str(batch_error), size=len(records))
         for record in records:
             if processor.retry_at_once:
@@ -172,8 +181,48 @@ async def _retry_one(processor: Processor, consumer: Consumer, record: Record) -
         PROCESSED.labels(group, record.topic, "ok").inc()
         return
     except Exception as exc:
+        if is_outage(exc):
+            await _wait_out_outage(processor, consumer, [record], exc)
+            return
         error = f"{type(exc).__name__}: {exc}"
     await _give_up_or_backoff(processor, consumer, record, error)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is an engine being unreachable rather than a record
+    that cannot be handled."""
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from clipfeed.core.errors import Unavailable
+
+    # Not the builtin TimeoutError: FFmpeg and chunk waits raise it for work that took too long,
+    # which is about the record. A pool timeout or a refused or dropped connection is not.
+    kinds = (Unavailable, OperationalError, InterfaceError, DisconnectionError, PoolTimeout, ConnectionError)
+    seen: BaseException | None = exc
+    for _ in range(5):  # the error, and the errors it was explicitly raised from
+        if seen is None:
+            return False
+        if isinstance(seen, kinds):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+async def _wait_out_outage(processor: Processor, consumer: Consumer, records: list[Record],
+                           error: BaseException) -> None:
+    """Hand the records back with a delay that grows with their deliveries (0.5 s, doubling,
+    up to 30 s), never to the dead letters: they were not at fault."""
+    delay = min(30.0, 0.5 * 2.0 ** min(6, max(0, records[0].delivery_count - 1)))
+    log.warning("processor.outage", group=processor.group, size=len(records), delay=delay,
+                error=f"{type(error).__name__}: {error}"[:300])
+    for record in records:
+        try:
+            await consumer.nack(record, delay=delay)
+        except Exception as exc:  # the log itself is down: the lease runs out instead
+            log.warning("processor.release_failed", group=processor.group, topic=record.topic, error=str(exc))
+            continue
+        PROCESSED.labels(processor.group, record.topic, "outage").inc()
 
 
 async def _give_up_or_backoff(processor: Processor, consumer: Consumer, record: Record, error: str) -> None:
