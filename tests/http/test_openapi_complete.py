@@ -158,7 +158,8 @@ async def test_a_405_on_a_clip_names_get_patch_and_delete(client: httpx.AsyncCli
 class _UsedUp(RateLimiter):
     """A limiter every caller has used up, as after a burst: each hit is refused."""
 
-    async def hit(self, scope: str, subject: str, *, limit: int, per_seconds: int, cost: int = 1) -> None:
+    async def hit(self, scope: str, subject: str, *, limit: int, per_seconds: int, cost: int = 1,
+                  required: bool = False) -> None:
         raise RateLimited(f"too many {scope} requests", retry_after=60)
 
 
