@@ -10,13 +10,13 @@ import numpy as np
 
 from clipfeed.accounts.models import User
 from clipfeed.clips.models import Clip
+from clipfeed.recs import recent_content as recent_content_module
 from clipfeed.recs.cards import get_cards
 from clipfeed.recs.compose import build
-from clipfeed.recs.feedback import Feedback, fold
 from clipfeed.recs.features import FEATURE_NAMES, Context, column, feature_matrix
+from clipfeed.recs.feedback import Feedback, fold
 from clipfeed.recs.profile import load_viewer
 from clipfeed.recs.ranker import HeuristicRanker
-from clipfeed.recs import recent_content as recent_content_module
 from clipfeed.recs.recent_content import recent_content
 from clipfeed.recs.signals import caption_words
 from clipfeed.recs.sources import SOURCES, SourceRequest

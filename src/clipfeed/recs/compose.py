@@ -259,7 +259,9 @@ def _blend(cards: list[ClipCard], scores: np.ndarray, features: np.ndarray, stat
                       and features[i, column("tag_live")] > -0.9 and features[i, column("dislike_dot")] < 0.8]
     engaged = np.array([stats.get(cards[i].id, {}).get("engaged", 0.0) for i in discovery_pool])
     shown = np.array([stats.get(cards[i].id, {}).get("imp", 0.0) for i in discovery_pool])
-    fit = viewer_fit(features[discovery_pool]) if discovery_pool else None
+    # The fit brings suitable clips forward but never holds a clip back below its draw:
+    # exploring is also how a viewer's turned-away topics get another chance when tastes move.
+    fit = np.maximum(viewer_fit(features[discovery_pool]), 0.0) if discovery_pool else None
     drawn = ([discovery_pool[int(j)] for j in explore.thompson_order(engaged, shown, rng, fit)]
              if discovery_pool else [])
     # Every other discovery slot goes to the fresh pool, so new clips get their first

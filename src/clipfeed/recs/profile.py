@@ -1,6 +1,6 @@
 """Live viewer and clip state in the feature store, and how feedback changes it.
 
-Per viewer: long-term affinities (hashtags, creators; additive), a live profile (the latest
+Per viewer: long-term affinities (hashtags, caption words, creators; additive), a live profile (the latest
 positive and negative clips, which is what makes the next page move after a like or a skip),
 engagement counts (skip rate, exploration hits) and a content centroid. Per clip: smoothed
 engagement counts. Feedback arrives from playback events and social events

@@ -38,9 +38,10 @@ def trend_key(region: str, bucket: int) -> str:
 
 
 # Words that say nothing about what a clip shows; left out of the word bag below.
-STOP_WORDS = frozenset(
-    "a an and are as at be but by for from has have i in is it its me my of on or our so that the this to "
-    "was we what when with you your".split())
+STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "i", "in", "is", "it",
+    "its", "me", "my", "of", "on", "or", "our", "so", "that", "the", "this", "to", "was", "we", "what", "when",
+    "with", "you", "your"})
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 
 
