@@ -5,7 +5,9 @@ card is never served (the cheapest form of the rejected/deleted/private filter).
 
 Cards carry a 32-dimensional sketch of the 384-dimensional content embedding (a fixed random
 projection): enough for diversity and user×clip similarity on the request path at a tenth of
-the bytes; the full embedding feeds the content ANN index built offline.
+the bytes; the full embedding feeds the content ANN index built offline. They also carry the
+caption's first few content words: a viewer's affinities for them are learnt as for hashtags,
+so a clip whose hashtag is misleading is still recognised by what its caption says.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from clipfeed.core.memo import TtlLru
 from clipfeed.infra.cache import Cache
 
 EMBED_DIM = 384
+WORDS_KEPT = 8  # caption words a card carries for the viewer's word affinities
 SKETCH_DIM = 32
 CREATOR_CLIPS_KEPT = 100
 TAG_CLIPS_KEPT = 500
@@ -74,10 +77,12 @@ class ClipCard:
     language: str | None = None
     region: str | None = None
     sketch: np.ndarray | None = None
+    words: tuple[str, ...] = ()  # the caption's content words other than hashtags (``WORDS_KEPT`` at most)
 
     def encode(self) -> bytes:
-        header = orjson.dumps({"c": self.creator_id, "h": list(self.hashtags), "d": self.duration_ms,
-                               "p": self.published, "l": self.language, "r": self.region})
+        head = {"c": self.creator_id, "h": list(self.hashtags), "d": self.duration_ms, "p": self.published,
+                "l": self.language, "r": self.region}
+        header = orjson.dumps({**head, "w": list(self.words)} if self.words else head)
         vector = (self.sketch if self.sketch is not None else np.zeros(SKETCH_DIM)).astype(np.float16)
         return _HEADER.pack(len(header)) + header + vector.tobytes()
 
@@ -87,7 +92,8 @@ class ClipCard:
         head = orjson.loads(raw[4:4 + size])
         vector = np.frombuffer(raw[4 + size:], dtype=np.float16).astype(np.float32)
         return cls(clip_id, int(head["c"]), tuple(head["h"]), int(head["d"]), float(head["p"]),
-                   head.get("l"), head.get("r"), vector if len(vector) == SKETCH_DIM else None)
+                   head.get("l"), head.get("r"), vector if len(vector) == SKETCH_DIM else None,
+                   tuple(head.get("w", ())))
 
 
 async def get_cards(cache: Cache, clip_ids: Sequence[int]) -> dict[int, ClipCard]:

@@ -23,7 +23,7 @@ from clipfeed.recs.cards import ClipCard, get_cards, get_cards_recent
 from clipfeed.recs.diversity import apply_rules, mmr
 from clipfeed.recs.features import Context, column, feature_matrix
 from clipfeed.recs.profile import ViewerState, clip_stats, load_viewer
-from clipfeed.recs.ranker import parse_weights
+from clipfeed.recs.ranker import parse_weights, viewer_fit
 from clipfeed.recs.registry import LoadedModels, loaded_models
 from clipfeed.recs.retrieval import loaded_retrieval
 from clipfeed.recs.seen import SeenFilter
@@ -135,10 +135,6 @@ async def build(viewer: FeedViewer, *, services: Services, exclude: frozenset[in
     with stage("sources"):
         found = await gather_candidates(request, {k: 4 * v for k, v in config.quotas.items()} if deep
                                         else config.quotas)
-        if not deep:
-            moved = next_offsets(request.offsets, found, config.quotas)
-            await services.cache.hset(offsets_key(viewer.key), {k: str(v).encode() for k, v in moved.items()},
-                                      ttl=settings.feed_seen_ttl_s)
     origin: dict[int, tuple[str, float]] = {}
     for name in SOURCE_ORDER:
         for rank, (clip_id, _) in enumerate(found.get(name, [])):
@@ -147,6 +143,10 @@ async def build(viewer: FeedViewer, *, services: Services, exclude: frozenset[in
                 origin[clip_id] = (name, score)
     with stage("filters"):
         cards = await _allowed(viewer, state, config, origin, exclude, links_found, services=services)
+    if not deep:
+        moved = next_offsets(request.offsets, found, config.quotas, kept={c.id for c in cards})
+        await services.cache.hset(offsets_key(viewer.key), {k: str(v).encode() for k, v in moved.items()},
+                                  ttl=settings.feed_seen_ttl_s)
     return await _rank(state, cards, origin, context, config, models, rng, services=services)
 
 
@@ -259,7 +259,11 @@ def _blend(cards: list[ClipCard], scores: np.ndarray, features: np.ndarray, stat
                       and features[i, column("tag_live")] > -0.9 and features[i, column("dislike_dot")] < 0.8]
     engaged = np.array([stats.get(cards[i].id, {}).get("engaged", 0.0) for i in discovery_pool])
     shown = np.array([stats.get(cards[i].id, {}).get("imp", 0.0) for i in discovery_pool])
-    drawn = [discovery_pool[int(j)] for j in explore.thompson_order(engaged, shown, rng)] if discovery_pool else []
+    # The fit brings suitable clips forward but never holds a clip back below its draw:
+    # exploring is also how a viewer's turned-away topics get another chance when tastes move.
+    fit = np.maximum(viewer_fit(features[discovery_pool]), 0.0) if discovery_pool else None
+    drawn = ([discovery_pool[int(j)] for j in explore.thompson_order(engaged, shown, rng, fit)]
+             if discovery_pool else [])
     # Every other discovery slot goes to the fresh pool, so new clips get their first
     # impressions even when many older clips are also untried.
     new = [i for i in drawn if origin[cards[i].id][0] == "fresh"]

@@ -90,8 +90,10 @@ def feature_matrix(viewer: ViewerState, cards: Sequence[ClipCard], stats: dict[i
     rows[:, column("dislike_dot")] = sketches @ viewer.dislike
     rows[:, column("creator_affinity")] = np.tanh(np.array([viewer.creators.get(c, 0.0) for c in creators]) / 5.0)
     rows[:, column("creator_live")] = np.tanh(np.array([viewer.live_creators.get(c, 0.0) for c in creators]))
+    # Long-term topic affinity: the clip's hashtags and its caption words (a hashtag can mislead).
     rows[:, column("tag_affinity")] = np.tanh(np.array(
-        [sum(viewer.tags.get(t, 0.0) for t in card.hashtags) for card in cards]) / 5.0)
+        [sum(viewer.tags.get(t, 0.0) for t in card.hashtags) + sum(viewer.words.get(w, 0.0) for w in card.words)
+         for card in cards]) / 5.0)
     rows[:, column("tag_live")] = np.tanh(np.array(
         [sum(viewer.live_tags.get(t, 0.0) for t in card.hashtags) for card in cards]))
     rows[:, column("retrieval_score")] = retrieval

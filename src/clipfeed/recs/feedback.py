@@ -182,6 +182,8 @@ async def fold(cache: Cache, events: Sequence[Feedback], *, fresh_impressions: i
             weight = taste * LONG_TERM_GROWTH ** min(counts[viewer], LONG_TERM_MAX_EVENTS)
             for tag in card.hashtags:
                 plan.hincr(ukey(viewer, "tags"), tag, weight, STATE_TTL_S)
+            for word in card.words:
+                plan.hincr(ukey(viewer, "words"), word, weight, STATE_TTL_S)
             plan.hincr(ukey(viewer, "creators"), str(card.creator_id), weight, STATE_TTL_S)
         heat = HEAT.get(kind, 0.0)
         if heat and card is not None:

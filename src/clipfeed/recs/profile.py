@@ -1,6 +1,6 @@
 """Live viewer and clip state in the feature store, and how feedback changes it.
 
-Per viewer: long-term affinities (hashtags, creators; additive), a live profile (the latest
+Per viewer: long-term affinities (hashtags, caption words, creators; additive), a live profile (the latest
 positive and negative clips, which is what makes the next page move after a like or a skip),
 engagement counts (skip rate, exploration hits) and a content centroid. Per clip: smoothed
 engagement counts. Feedback arrives from playback events and social events
@@ -21,6 +21,9 @@ from clipfeed.recs.cards import SKETCH_DIM, get_cards
 
 STATE_TTL_S = 60 * 24 * 3600.0
 LIVE_DECAY = 0.75  # weight of the k-th latest event in the live profile: LIVE_DECAY ** k
+# The content taste (and dislike) centroid remembers further back: about the latest ten clips
+# rather than four, so it holds the several topics a viewer likes rather than the last one.
+CONTENT_DECAY = 0.9
 LONG_TERM_GROWTH = 1.01  # forward decay of long-term affinities per feedback event
 LONG_TERM_MAX_EVENTS = 60_000.0  # 1.01 ** 60000 is still a finite float; older profiles stop decaying
 RECENT_KEPT = 30
@@ -84,6 +87,7 @@ class ViewerState:
     dislike: np.ndarray = field(default_factory=lambda: np.zeros(SKETCH_DIM, dtype=np.float32))
     live_tags: dict[str, float] = field(default_factory=dict)
     live_creators: dict[int, float] = field(default_factory=dict)
+    words: dict[str, float] = field(default_factory=dict)  # long-term, as ``tags``, for caption words
 
     @property
     def impressions(self) -> float:
@@ -104,8 +108,8 @@ def _floats(raw: dict[str, bytes]) -> dict[str, float]:
 
 async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
     """Everything the ranker needs about a viewer, in three round trips."""
-    tags, creators, stats = await cache.hget_many([ukey(viewer, "tags"), ukey(viewer, "creators"),
-                                                   ukey(viewer, "stats")])
+    tags, creators, stats, words = await cache.hget_many([ukey(viewer, "tags"), ukey(viewer, "creators"),
+                                                          ukey(viewer, "stats"), ukey(viewer, "words")])
     recent = [int(m) for m, _ in await cache.ztop(ukey(viewer, "recent"), RECENT_KEPT)]
     negative = [int(m) for m, _ in await cache.ztop(ukey(viewer, "negative"), RECENT_KEPT)]
     hidden = {int(m) for m in await cache.smembers(ukey(viewer, "hidden"))}
@@ -114,7 +118,8 @@ async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
     # the growth at the viewer's current event count gives today's values.
     scale = LONG_TERM_GROWTH ** -stats_now.get("n", 0.0)
     state = ViewerState(viewer, {k: v * scale for k, v in _floats(tags).items()},
-                        {int(k): float(v) * scale for k, v in creators.items()}, stats_now, recent, negative, hidden)
+                        {int(k): float(v) * scale for k, v in creators.items()}, stats_now, recent, negative, hidden,
+                        words={k: v * scale for k, v in _floats(words).items()})
     cards = await get_cards(cache, recent + negative)
     for weight_sign, clips, tags_out, creators_out in ((1.0, recent, state.live_tags, state.live_creators),
                                                        (-1.0, negative, state.live_tags, state.live_creators)):
@@ -128,7 +133,7 @@ async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
                 tags_out[tag] = tags_out.get(tag, 0.0) + weight
             creators_out[card.creator_id] = creators_out.get(card.creator_id, 0.0) + weight
             if card.sketch is not None:
-                vectors.append(abs(weight) * card.sketch)
+                vectors.append(CONTENT_DECAY ** rank * card.sketch)
         if vectors:
             centroid = np.sum(vectors, axis=0)
             centroid /= max(float(np.linalg.norm(centroid)), 1e-9)

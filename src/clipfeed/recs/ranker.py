@@ -44,23 +44,45 @@ def combine(predicted: Mapping[str, np.ndarray], weights: Mapping[str, float]) -
     return total
 
 
+def viewer_fit(features: np.ndarray) -> np.ndarray:
+    """How well each clip fits the viewer, as a change in log-odds of engaging with it: content
+    close to what they engaged with (``taste_dot``) or to what they turned down
+    (``dislike_dot``), and their long-term and live affinities for the clip's creator and
+    hashtags. Zero for a viewer the feed knows nothing about. Shared by the heuristic ranker
+    and the exploration draws (``clipfeed.recs.compose``)."""
+    f = features
+    return (2.0 * f[:, column("taste_dot")] - 2.0 * f[:, column("dislike_dot")]
+            + f[:, column("creator_affinity")] + f[:, column("creator_live")]
+            + 1.5 * f[:, column("tag_affinity")] + 1.5 * f[:, column("tag_live")])
+
+
+def shift_odds(rate: np.ndarray, log_odds: np.ndarray) -> np.ndarray:
+    """``rate`` with its log-odds moved by ``log_odds`` (rates clipped away from 0 and 1)."""
+    p = np.clip(rate, 1e-4, 1 - 1e-4)
+    return 1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) + log_odds)))
+
+
 @dataclass
 class HeuristicRanker:
     """Hand-set estimates from the live profile and smoothed clip rates. Used only when the
-    registry has no model yet (a new installation), never alongside one."""
+    registry has no model yet (a new installation), never alongside one.
+
+    Each event's chance is the clip's smoothed rate with its odds moved by the viewer's fit
+    (``viewer_fit``): a clip that suits this viewer beats a more popular one that does not,
+    which a multiplier within a fixed band (this ranker's first form) could not express.
+    Expected watch time follows the completion estimate."""
 
     version: str = "heuristic"
 
     def objectives(self, features: np.ndarray) -> dict[str, np.ndarray]:
         f = features
-        affinity = (f[:, column("taste_dot")] - 1.5 * f[:, column("dislike_dot")]
-                    + f[:, column("creator_affinity")] + 1.5 * f[:, column("creator_live")]
-                    + f[:, column("tag_affinity")] + 2.0 * f[:, column("tag_live")])
-        lift = 1.0 / (1.0 + np.exp(-affinity))
-        completion = np.clip(f[:, column("clip_complete_rate")] * (0.5 + lift), 0, 1)
-        like = np.clip(f[:, column("clip_like_rate")] * (0.3 + 1.5 * lift), 0, 1)
-        share = np.clip(f[:, column("clip_share_rate")] * (0.3 + 1.5 * lift), 0, 1)
-        watch = f[:, column("clip_duration_s")] * np.clip(f[:, column("clip_watch_fraction")], 0, 1) * (0.5 + lift)
+        fit = viewer_fit(f)
+        complete_rate = f[:, column("clip_complete_rate")]
+        completion = shift_odds(complete_rate, fit)
+        like = shift_odds(f[:, column("clip_like_rate")], fit)
+        share = shift_odds(f[:, column("clip_share_rate")], fit)
+        lift = completion / np.maximum(complete_rate, 1e-4)
+        watch = f[:, column("clip_duration_s")] * np.clip(f[:, column("clip_watch_fraction")] * lift, 0, 1)
         return {"completion": completion, "like": like, "share": share, "watch": watch}
 
     def score(self, features: np.ndarray, weights: Mapping[str, float]) -> np.ndarray:

@@ -9,6 +9,7 @@ media pipeline has no embedding for (seeded or imported clips) gets a hashed bag
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from clipfeed.core.errors import NotFound
 from clipfeed.delivery import playback
 from clipfeed.delivery.models import PlaybackInfo
 from clipfeed.media import features as media_features
-from clipfeed.recs.cards import EMBED_DIM
+from clipfeed.recs.cards import EMBED_DIM, WORDS_KEPT
 from clipfeed.social import service as social
 from clipfeed.stream import trending
 
@@ -36,8 +37,31 @@ def trend_key(region: str, bucket: int) -> str:
     return f"recs:trend:{region}:{bucket}"
 
 
+# Words that say nothing about what a clip shows; left out of the word bag below.
+STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "i", "in", "is", "it",
+    "its", "me", "my", "of", "on", "or", "our", "so", "that", "the", "this", "to", "was", "we", "what", "when",
+    "with", "you", "your"})
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+
+
+def caption_words(caption: str, hashtags: list[str] | tuple[str, ...]) -> list[str]:
+    """The distinct content words of a caption and its hashtags, lower-cased: a hashtag counts once
+    whether it is in the caption, in the list or both (``#cats`` and ``cats`` are one word), so
+    it weighs as much as any caption word rather than twice as much, and stop words, which every
+    caption shares, are left out."""
+    words = [w.lower() for w in _WORD.findall(caption or "")] + [t.lower().lstrip("#") for t in hashtags]
+    return list(dict.fromkeys(w for w in words if w and w not in STOP_WORDS))
+
+
+def card_words(caption: str, hashtags: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The caption words a clip card carries: its content words other than its hashtags."""
+    tags = {t.lower().lstrip("#") for t in hashtags}
+    return tuple(w for w in caption_words(caption, ()) if w not in tags)[:WORDS_KEPT]
+
+
 def text_embedding(words: list[str]) -> np.ndarray:
-    """A hashed bag-of-words vector, for clips without a content embedding."""
+    """A hashed bag-of-words vector, for clips without a content embedding (``caption_words``)."""
     vector = np.zeros(EMBED_DIM, dtype=np.float32)
     for word in words:
         digest = hashlib.blake2b(word.lower().encode(), digest_size=8).digest()
@@ -75,7 +99,7 @@ class Signals:
         found = dict(await media_features.get_embeddings(db=services.db, clip_ids=[c.id for c in clips]))
         for clip in clips:
             if clip.id not in found or len(found[clip.id]) != EMBED_DIM:
-                found[clip.id] = text_embedding([*(clip.hashtags or []), *clip.caption.split()])
+                found[clip.id] = text_embedding(caption_words(clip.caption, clip.hashtags or []))
         return found
 
     async def playback_info(self, clip: Clip, viewer_id: int | None, region: str, network: str | None,

@@ -23,6 +23,7 @@ from prometheus_client import Counter, Histogram
 from clipfeed.recs.cards import FRESH_POOL, RECENT_POOL, creator_key, tag_key
 from clipfeed.recs.features import Context
 from clipfeed.recs.profile import ViewerState
+from clipfeed.recs.recent_content import recent_content
 from clipfeed.recs.retrieval import Snapshot, neighbours_of
 from clipfeed.recs.signals import SIGNALS
 
@@ -170,12 +171,19 @@ async def co_engagement(request: SourceRequest, limit: int) -> list[tuple[int, f
 
 @register("content")
 async def content(request: SourceRequest, limit: int) -> list[tuple[int, float]]:
-    """Clips whose content is close to what the viewer engaged with lately."""
-    snap = request.snapshot
-    if snap is None or not np.any(request.state.taste):
+    """Clips whose content is close to what the viewer engaged with lately: the snapshot's
+    index (clips up to the last retrain) and this process's index of the newest clips
+    (``clipfeed.recs.recent_content``: those published since), merged by similarity."""
+    taste = request.state.taste
+    if not np.any(taste):
         return []
     depth = min(request.offset("content"), 1000)
-    return snap.search_content(request.state.taste, depth + limit)[depth:]
+    newest = await recent_content(request.services.cache)
+    found = dict(newest.search(taste, depth + limit))
+    if request.snapshot is not None:
+        for clip_id, score in request.snapshot.search_content(taste, depth + limit):
+            found[clip_id] = max(score, found.get(clip_id, score))
+    return sorted(found.items(), key=lambda kv: -kv[1])[depth:depth + limit]
 
 
 @register("fresh")
@@ -254,8 +262,21 @@ async def recent(request: SourceRequest, limit: int) -> list[tuple[int, float]]:
     return await shared((id(request.services), "recent", depth, limit), fetch)
 
 
+# Sources ranked by closeness to the viewer's current vectors, which move with every signal: the
+# next build should read past what the viewer can no longer be served, not past what was merely
+# returned, or a few builds in a session walk the whole index and its answers become random.
+BY_RELEVANCE = frozenset({"content", "collaborative"})
+
+
 def next_offsets(before: dict[str, int], found: dict[str, list[tuple[int, float]]],
-                 quotas: dict[str, int]) -> dict[str, int]:
-    """Move each source past what it returned; back to the top when it returned less than asked."""
-    return {name: before.get(name, 0) + len(items) if len(items) >= quotas.get(name, 0) else 0
-            for name, items in found.items()}
+                 quotas: dict[str, int], kept: set[int] | frozenset[int] = frozenset()) -> dict[str, int]:
+    """Move each source past what it returned (a source ranked by relevance: past what of it
+    is not in ``kept``, the candidates that passed the filters: seen, hidden or already
+    buffered); back to the top when it returned less than asked."""
+    def moved(name: str, items: list[tuple[int, float]]) -> int:
+        if len(items) < quotas.get(name, 0):
+            return 0
+        step = sum(c not in kept for c, _ in items) if name in BY_RELEVANCE else len(items)
+        return before.get(name, 0) + step
+
+    return {name: moved(name, items) for name, items in found.items()}

@@ -35,7 +35,7 @@ from clipfeed.recs.feed import schedule_refill
 from clipfeed.recs.feedback import Feedback, fold, refill_viewers
 from clipfeed.recs.profile import STATE_TTL_S, known_key, ukey
 from clipfeed.recs.render_keys import view_key
-from clipfeed.recs.signals import SIGNALS
+from clipfeed.recs.signals import SIGNALS, card_words
 from clipfeed.recs.viewers import FeedViewer, delete_interests, forget_links
 from clipfeed.runtime.consumers import Processor, run_processor
 from clipfeed.runtime.services import Services
@@ -67,7 +67,7 @@ async def index_clips(clips: list[Clip], *, services: Services, fresh: bool = Tr
         published = (clip.published_at or clip.created_at).timestamp()
         cards.append(ClipCard(clip.id, clip.owner_id, tuple(clip.hashtags or ()), clip.duration_ms or 15_000,
                               published, owner.language if owner else None, owner.region if owner else None,
-                              sketch(vectors.get(clip.id))))
+                              sketch(vectors.get(clip.id)), card_words(clip.caption, clip.hashtags or ())))
     return await put_cards(services.cache, cards, fresh=fresh)
 
 
