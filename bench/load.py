@@ -137,7 +137,8 @@ def plan_requests(kind: str, count: int, tokens: list[str], clip_ids: list[str],
             if rng.random() < 0.5:
                 out.append(("GET clip", "GET", f"/v1/clips/{clip}", auth, None))
             else:
-                out.append(("GET profile", "GET", f"/v1/users/u{rng.randrange(users)}", auth, None))
+                # u100 and up: one- and two-character handles (u0…u99) are shorter than a handle may be.
+                out.append(("GET profile", "GET", f"/v1/users/u{rng.randrange(100, max(101, users))}", auth, None))
         else:
             out.append(("upload", "UPLOAD", "/v1/uploads/", auth, None))
     return out
@@ -158,9 +159,13 @@ def generate(base: str, requests: list[tuple[str, str, str, dict[str, str], byte
         meta = "filename " + base64.b64encode(b"small.mp4").decode() + ",caption " + base64.b64encode(
             b"load #bench").decode()
 
-        def record(label: str, started: float, ok: bool) -> None:
+        statuses: dict[str, dict[int, int]] = {}
+
+        def record(label: str, started: float, ok: bool, status: int = 0) -> None:
             latencies.setdefault(label, []).append(time.perf_counter() - started)
             failures[label] = failures.get(label, 0) + (0 if ok else 1)
+            if not ok:  # which answers failed (0: none, the connection or the 30 s timeout)
+                statuses.setdefault(label, {})[status] = statuses.get(label, {}).get(status, 0) + 1
 
         async with aiohttp.ClientSession(base, connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
             async def send(label: str, method: str, path: str, headers: dict[str, str], body: bytes | None) -> None:
@@ -171,7 +176,7 @@ def generate(base: str, requests: list[tuple[str, str, str, dict[str, str], byte
                         async with http.post(path, headers={**tus, "Upload-Length": str(len(clip)),
                                                             "Upload-Metadata": meta}) as created:
                             await created.read()
-                        record("POST upload (tus create)", started, created.status == 201)
+                        record("POST upload (tus create)", started, created.status == 201, created.status)
                         if created.status != 201:
                             return
                         started = time.perf_counter()
@@ -181,11 +186,11 @@ def generate(base: str, requests: list[tuple[str, str, str, dict[str, str], byte
                                 **tus, "Upload-Offset": "0",
                                 "Content-Type": "application/offset+octet-stream"}) as patched:
                             await patched.read()
-                        record("PATCH upload (whole clip)", started, patched.status == 204)
+                        record("PATCH upload (whole clip)", started, patched.status == 204, patched.status)
                         return
                     async with http.request(method, path, headers=headers, data=body) as response:
                         await response.read()
-                    record(label, started, 200 <= response.status < 300)
+                    record(label, started, 200 <= response.status < 300, response.status)
                 except (aiohttp.ClientError, TimeoutError):
                     record(label if method != "UPLOAD" else "POST upload (tus create)", started, False)
 
@@ -198,7 +203,7 @@ def generate(base: str, requests: list[tuple[str, str, str, dict[str, str], byte
                 tasks.append(asyncio.create_task(send(*request)))
             sent = time.perf_counter() - begin
             await asyncio.gather(*tasks)
-        result.put((latencies, failures, len(requests) / max(sent, 1e-9)))
+        result.put((latencies, failures, statuses, len(requests) / max(sent, 1e-9)))
 
     gc.collect()
     gc.disable()  # a measuring client must not pause (see bench/feed.py)
@@ -210,12 +215,13 @@ def measure(base: str, requests: list[Any], rate: float, clip: bytes) -> dict[st
     queue = context.Queue()
     process = context.Process(target=generate, args=(base, requests, rate, clip, queue))
     process.start()
-    latencies, failures, achieved = queue.get(timeout=900)
+    latencies, failures, statuses, achieved = queue.get(timeout=900)
     process.join()
     every = np.concatenate([np.array(v) for v in latencies.values()]) * 1000
     total = sum(len(v) for v in latencies.values())
     routes = {label: {"n": len(values), "p50": float(np.percentile(np.array(values) * 1000, 50)),
-                      "p99": float(np.percentile(np.array(values) * 1000, 99)), "errors": failures[label]}
+                      "p99": float(np.percentile(np.array(values) * 1000, 99)), "errors": failures[label],
+                      "statuses": statuses.get(label, {})}
               for label, values in sorted(latencies.items())}
     return {"rate": rate, "achieved": achieved, "p50": float(np.percentile(every, 50)),
             "p99": float(np.percentile(every, 99)), "errors": sum(failures.values()), "requests": total,
@@ -260,7 +266,15 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2_000)
     parser.add_argument("--mixed-rates", default="50,100,150,200,250,300,400,500")
     parser.add_argument("--healthz-rates", default="250,500,1000,1500,2000,3000")
+    parser.add_argument("--mix", default="", help="other weights, e.g. feed=0.55,events=0.25,reads=0.2 "
+                        "(the issue's mix by default)")
     args = parser.parse_args()
+    if args.mix:
+        global MIX
+        MIX = tuple((name, float(weight)) for name, weight in (pair.split("=") for pair in args.mix.split(",")))
+        unknown = {name for name, _ in MIX} - {"feed", "events", "engagement", "reads", "uploads"}
+        if unknown:
+            raise SystemExit(f"--mix: unknown parts {sorted(unknown)}")
     apis = [int(n) for n in args.apis.split(",")]
     folder = Path(tempfile.mkdtemp(prefix="clipfeed-bench-load-"))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CLIPFEED_")}, **RELAXED}
@@ -292,10 +306,12 @@ def main() -> None:
                                  tokens, clip_ids, args.users, clip)
             shown = mixed or rows[0]
             print(f"\nper route at {shown['rate']:.0f} req/s offered ({'sustained' if mixed else 'NOT sustained'}):\n")
-            print("| route | requests | p50 ms | p99 ms | errors |")
+            print("| route | requests | p50 ms | p99 ms | errors (by status) |")
             print("|---|---:|---:|---:|---:|")
             for label, route in shown["routes"].items():
-                print(f"| {label} | {route['n']} | {route['p50']:.1f} | {route['p99']:.1f} | {route['errors']} |")
+                by_status = ", ".join(f"{code or 'no answer'}: {n}" for code, n in sorted(route["statuses"].items()))
+                print(f"| {label} | {route['n']} | {route['p50']:.1f} | {route['p99']:.1f} | {route['errors']}"
+                      f"{f' ({by_status})' if by_status else ''} |")
             summary.append((n, health, mixed))
             cluster("down", "--dir", str(folder / "cluster"), env=env)
     finally:
