@@ -27,13 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from clipfeed.cluster.engines import free_port
+
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def reachable(host: str, port: int, timeout: float = 0.5) -> bool:

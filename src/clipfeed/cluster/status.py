@@ -45,13 +45,12 @@ class GroupLag:
 
 def programs(plan: Plan) -> list[ProgramState]:
     now = time.time()
-    ports = {name: port for name, port in plan.ports.items()}
     out = []
     for info in supervise.processes(plan.folder):
         running = info["statename"] in ("RUNNING", "STOPPING")
         out.append(ProgramState(name=info["name"], group=info["group"], state=info["statename"],
                                 pid=info["pid"] or None, uptime_s=int(now - info["start"]) if running else None,
-                                ready=None, port=ports.get(info["name"])))
+                                ready=None, port=plan.ports.get(info["name"])))
     return out
 
 

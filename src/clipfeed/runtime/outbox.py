@@ -64,10 +64,7 @@ class Outbox:
                                  region=self.region)
         session.add(OutboxRow(id=event.id, topic=event_type.topic, key=event.key, body=event.encode(),
                               created_at=utcnow()))
-        sync_session = session.sync_session
-        if not sync_session.info.get("outbox_hooked"):
-            sync_session.info["outbox_hooked"] = True
-            sa_event.listen(sync_session, "after_commit", lambda _s: self._wake.set(), once=True)
+        self._wake_after_commit(session)
         return event
 
     async def stage(self, batches: Mapping[str, Sequence[OutgoingRecord]]) -> None:
@@ -80,7 +77,13 @@ class Outbox:
             session.add_all([OutboxRow(id=self.ids.next_id(), topic=topic, key=(record.key or b"").decode(),
                                        body=record.value, created_at=now)
                              for topic, records in batches.items() for record in records])
-            sync_session = session.sync_session
+            self._wake_after_commit(session)
+
+    def _wake_after_commit(self, session: AsyncSession) -> None:
+        """Wake the relay once ``session`` commits (one hook per session)."""
+        sync_session = session.sync_session
+        if not sync_session.info.get("outbox_hooked"):
+            sync_session.info["outbox_hooked"] = True
             sa_event.listen(sync_session, "after_commit", lambda _s: self._wake.set(), once=True)
 
     async def flush(self, limit: int = 500) -> int:
