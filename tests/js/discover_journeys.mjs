@@ -103,8 +103,9 @@ await journey("muted_word", async () => {
   const added = page.waitForResponse((r) => r.url().endsWith("/v1/me/filters") && r.request().method() === "POST");
   await page.getByRole("button", { name: "Mute", exact: true }).click();
   const addStatus = (await added).status();
-  const muted = await page.getByRole("list", { name: "Muted words and hashtags" }).textContent();
+  // the list is drawn after the answer arrives: read it once the new entry is there
   await page.getByRole("button", { name: "Unmute spoiler" }).waitFor();
+  const muted = await page.getByRole("list", { name: "Muted words and hashtags" }).textContent();
   await shot(page, "settings-muted-words");
   const violations = await axe(page);
   await page.goto(`${setup.url}/`);
