@@ -23,6 +23,7 @@ from clipfeed.delivery.origin import router as origin_router
 from clipfeed.events.api import router as events_router
 from clipfeed.http import health, openapi, problems
 from clipfeed.http.middleware import BodyLimit, ControlCharactersInPath, RequestContext
+from clipfeed.http.replicas import ReadYourWrites
 from clipfeed.http.shedding import Load, Shedding, watch_for_termination
 from clipfeed.instance.api import router as instance_router
 from clipfeed.media.api import router as media_router
@@ -135,6 +136,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                        allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Request-ID", "Retry-After", *TUS_EXPOSED_HEADERS])
+    if settings.database_replica_urls:
+        app.add_middleware(ReadYourWrites)  # inside the request context: its logs carry the request ID
     app.add_middleware(RequestContext)
     return app
 

@@ -37,7 +37,9 @@ async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
     BREAKERS.configure(BreakerPolicy(failures=settings.breaker_failures, open_s=settings.breaker_open_s))
     db = Database(settings.resolve(settings.database_url),
                   shard_urls=[settings.resolve(u) for u in settings.database_shard_urls],
-                  virtual_shards=settings.virtual_shards, pool_size=settings.database_pool_size)
+                  virtual_shards=settings.virtual_shards, pool_size=settings.database_pool_size,
+                  replica_urls=[settings.resolve(u) for u in settings.database_replica_urls],
+                  replica_max_lag_s=settings.database_replica_max_lag_s)
     blobs = open_blob_store(settings.resolve(settings.blob_url))
     cache = open_cache(settings.resolve(settings.cache_url))
     event_log = await open_event_log(settings.resolve(settings.log_url))

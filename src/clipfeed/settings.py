@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     # Empty: the sharded tables live in ``database_url`` too.
     database_shard_urls: CsvList = Field(default_factory=list)
     virtual_shards: int = 1024
+    # Streaming replicas of ``database_url`` (PostgreSQL) for reads that tolerate staleness
+    # (profiles, clip pages, comments, lists); a replica more than ``database_replica_max_lag_s``
+    # behind is skipped. See docs/operate/replicas.md.
+    database_replica_urls: CsvList = Field(default_factory=list)
+    database_replica_max_lag_s: float = Field(default=2.0, gt=0, le=60)
     # Connections per PostgreSQL database and process (as many again may open in bursts).
     database_pool_size: int = 20
     blob_url: str = "file://{data_dir}/blobs"
@@ -231,8 +236,8 @@ class Settings(BaseSettings):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("database_shard_urls", "cors_origins", "media_signing_keys", "media_extra_codecs",
-                     mode="before")
+    @field_validator("database_shard_urls", "database_replica_urls", "cors_origins", "media_signing_keys",
+                     "media_extra_codecs", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

@@ -18,6 +18,7 @@ from clipfeed.accounts.models import (
 )
 from clipfeed.core.errors import Forbidden, NotFound, UnsupportedMediaType
 from clipfeed.http.deps import ClientIp, CurrentUser, Deps, bearer_token
+from clipfeed.http.replicas import StaleReadsOk
 from clipfeed.infra.blobs import BlobNotFound
 from clipfeed.instance import service as instance
 
@@ -94,7 +95,7 @@ async def delete_me(body: DeleteAccountRequest, user: CurrentUser, services: Dep
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/users/{handle}", response_model=UserPublic)
+@router.get("/users/{handle}", response_model=UserPublic, dependencies=[StaleReadsOk])
 async def get_user(handle: str, services: Deps) -> UserPublic:
     user = await service.get_by_handle(db=services.db, handle=handle)
     return service.public_view(user, settings=services.settings)

@@ -147,7 +147,7 @@ async def get_by_handle(*, db: Database, handle: str) -> User:
         # No account has such a handle; and the database is not asked (PostgreSQL refuses a
         # NUL in a query parameter with an error, not with "no rows").
         raise NotFound(f"no user @{handle[:40]!r}")
-    async with db.session() as session:
+    async with db.read_session() as session:
         user = await session.scalar(sa.select(User).where(User.handle == handle.lower(),
                                                           User.deleted_at.is_(None), User.suspended_at.is_(None)))
     if user is None:
@@ -166,7 +166,7 @@ async def find_by_handle_any_state(*, db: Database, handle: str) -> User | None:
 async def get_many(*, db: Database, user_ids: list[int]) -> dict[int, User]:
     if not user_ids:
         return {}
-    async with db.session() as session:
+    async with db.read_session() as session:
         rows = await session.scalars(sa.select(User).where(User.id.in_(set(user_ids))))
         return {u.id: u for u in rows}
 

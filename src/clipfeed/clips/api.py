@@ -14,6 +14,7 @@ from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.delivery import playback as delivery
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
 from clipfeed.http.params import ClipId
+from clipfeed.http.replicas import StaleReadsOk
 from clipfeed.social import service as social
 
 router = APIRouter(prefix="/v1", tags=["clips"])
@@ -27,7 +28,7 @@ async def create_clip(body: ClipCreate, user: CurrentUser, services: Deps) -> Cl
     return service.public_view(clip, owner_handle=user.handle)
 
 
-@router.get("/clips/{clip_id}", response_model=ClipPublic)
+@router.get("/clips/{clip_id}", response_model=ClipPublic, dependencies=[StaleReadsOk])
 async def get_clip(clip_id: ClipId, viewer: OptionalUser, services: Deps) -> ClipPublic:
     clip = await social.visible_clip(db=services.db, clip_id=clip_id, viewer_id=viewer.id if viewer else None)
     owners = await accounts.get_many(db=services.db, user_ids=[clip.owner_id])
@@ -51,7 +52,7 @@ async def delete_clip(clip_id: ClipId, user: CurrentUser, services: Deps) -> Res
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/users/{handle}/clips", response_model=ClipPage)
+@router.get("/users/{handle}/clips", response_model=ClipPage, dependencies=[StaleReadsOk])
 async def list_user_clips(handle: str, viewer: OptionalUser, services: Deps,
                           cursor: str | None = None,
                           limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> ClipPage:

@@ -73,7 +73,7 @@ async def get(*, db: Database, clip_id: int, viewer_id: int | None) -> Clip:
 async def get_many(*, db: Database, clip_ids: list[int]) -> dict[int, Clip]:
     if not clip_ids:
         return {}
-    async with db.session() as session:
+    async with db.read_session() as session:
         rows = await session.scalars(sa.select(Clip).where(Clip.id.in_(set(clip_ids))))
         return {c.id: c for c in rows}
 

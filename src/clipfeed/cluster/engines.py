@@ -86,7 +86,7 @@ def _bin(name: str) -> str:
     return found
 
 
-def _postgres_binaries() -> Path:
+def postgres_binaries() -> Path:
     """The machine's PostgreSQL server (Debian's ``postgresql`` package, newest version) where
     installed, else pgserver's build. Clipfeed's search needs the ``pg_trgm`` extension, which
     Debian's package ships and pgserver's build lacks: with pgserver, ``migrate`` fails and says so."""
@@ -100,17 +100,17 @@ def _postgres_binaries() -> Path:
 
 
 def _postgres(home: Path, port: int) -> Engine:
-    binaries = _postgres_binaries()
+    binaries = postgres_binaries()
     data = home / "data"
-    user = _unprivileged_user()
+    user = unprivileged_user()
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
-        _hand_over(home, user)
+        hand_over(home, user)
         init = subprocess.run([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                                "--encoding=UTF8", "--no-instructions"], capture_output=True, text=True, user=user)
         if init.returncode:
             raise RuntimeError(f"initdb failed: {init.stderr.strip()[-1000:]}")
-    _hand_over(home, user)
+    hand_over(home, user)
     command = [str(binaries / "postgres"), "-D", str(data), "-p", str(port), "-k", str(home),
                "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400", "-c", "fsync=on"]
     program = Program("postgres", "engines", command, user=user, stop_signal="INT", stop_wait_s=30, port=port)
@@ -159,12 +159,12 @@ def _seaweedfs(home: Path, port: int) -> Engine:
 STARTERS = {"postgres": _postgres, "redis": _redis, "nats": _nats, "s3": _seaweedfs}
 
 
-def _unprivileged_user() -> str | None:
+def unprivileged_user() -> str | None:
     """PostgreSQL will not run as root: as root, run it as ``nobody``."""
     return "nobody" if os.geteuid() == 0 else None
 
 
-def _hand_over(home: Path, user: str | None) -> None:
+def hand_over(home: Path, user: str | None) -> None:
     if user is None:
         return
     entry = pwd.getpwnam(user)

@@ -80,6 +80,6 @@ async def id_page(db: Database, query: sa.Select[Any], id_column: Any, *, cursor
         bound = cursor_int(position, key)
         query = query.where(id_column < bound if newest_first else id_column > bound)
     order = id_column.desc() if newest_first else id_column
-    async with db.session() as session:
+    async with db.read_session() as session:
         rows = list((await session.scalars(query.order_by(order).limit(limit + 1))).all())
     return keyset_page(rows, limit, lambda row: {key: str(getattr(row, id_column.key))})

@@ -42,7 +42,7 @@ async def active_users(*, db: Database, user_ids: list[int]) -> dict[int, User]:
 async def blocked_user_ids(*, db: Database, user_id: int) -> set[int]:
     """Users hidden from ``user_id`` and from whom ``user_id`` is hidden: those they block and
     those who block them. Feeds and recommendations filter these out."""
-    async with db.session() as session:
+    async with db.read_session() as session:
         return await blocked_in(session, user_id)
 
 
@@ -57,7 +57,7 @@ async def is_blocked(*, db: Database, a: int, b: int) -> bool:
     """Whether either of the two blocks the other."""
     if a == b:
         return False
-    async with db.session() as session:
+    async with db.read_session() as session:
         return await graph.blocked_between(session, a, b)
 
 

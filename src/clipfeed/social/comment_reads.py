@@ -57,7 +57,7 @@ async def find(*, db: Database, comment_id: int) -> Comment | None:
 async def get_visible(*, services: Services, viewer_id: int | None, clip_id: int, comment_id: int) -> Comment:
     """A comment the viewer may see, on a clip they may see; 404 otherwise."""
     await access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=viewer_id)
-    async with services.db.shard_session(clip_id) as session:
+    async with services.db.shard_read(clip_id) as session:
         comment = await session.scalar(sa.select(Comment).where(
             Comment.id == comment_id, Comment.clip_id == clip_id, shown_to(viewer_id)))
     if comment is None or (viewer_id is not None and await access.is_blocked(
@@ -83,7 +83,7 @@ async def list_comments(*, services: Services, viewer_id: int | None, clip_id: i
         query = query.where(sa.or_(Comment.like_count < cursor_int(position, "likes"), sa.and_(
             Comment.like_count == cursor_int(position, "likes"), Comment.id < before)) if top else Comment.id < before)
     query = query.order_by(Comment.like_count.desc(), Comment.id.desc()) if top else query.order_by(Comment.id.desc())
-    async with services.db.shard_session(clip_id) as session:
+    async with services.db.shard_read(clip_id) as session:
         pinned = None
         if pinned_id is not None and not position:  # the first page leads with the pinned comment
             pinned = await session.scalar(sa.select(Comment).where(
@@ -111,7 +111,7 @@ async def list_replies(*, services: Services, viewer_id: int | None, clip_id: in
         query = query.where(Comment.author_id.notin_(hidden))
     if "after" in position:
         query = query.where(Comment.id > cursor_int(position, "after"))
-    async with services.db.shard_session(clip_id) as session:
+    async with services.db.shard_read(clip_id) as session:
         rows = list((await session.scalars(query.order_by(Comment.id).limit(limit + 1))).all())
     rows, next_cursor = keyset_page(rows, limit, lambda c: {"after": str(c.id)})
     return CommentPage(items=await views(services=services, viewer_id=viewer_id, comments=rows, pinned_id=None),
@@ -126,7 +126,7 @@ async def views(*, services: Services, viewer_id: int | None, comments: list[Com
     authors = await access.active_users(db=services.db, user_ids=[c.author_id for c in comments])
     liked: set[int] = set()
     if viewer_id is not None:
-        async with services.db.shard_session(comments[0].clip_id) as session:
+        async with services.db.shard_read(comments[0].clip_id) as session:
             liked = set((await session.scalars(sa.select(CommentLike.comment_id).where(
                 CommentLike.user_id == viewer_id, CommentLike.comment_id.in_([c.id for c in comments])))).all())
     muted = await mutes.of(db=services.db, user_id=viewer_id)

@@ -10,6 +10,7 @@ from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
 from clipfeed.http.idempotency import IdempotentRoute
 from clipfeed.http.params import ClipId, CommentId
+from clipfeed.http.replicas import StaleReadsOk
 from clipfeed.social import comment_settings, comments
 from clipfeed.social.comment_reads import CommentSort, list_comments, list_replies
 from clipfeed.social.limits import hit_comment, hit_write
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["comments"], route_class=IdempotentRoute)
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
-@router.get("/clips/{clip_id}/comments", response_model=CommentPage)
+@router.get("/clips/{clip_id}/comments", response_model=CommentPage, dependencies=[StaleReadsOk])
 async def list_clip_comments(clip_id: ClipId, viewer: OptionalUser, services: Deps, sort: CommentSort = CommentSort.top,
                              cursor: str | None = None, limit: Limit = DEFAULT_LIMIT) -> CommentPage:
     """Top-level comments, the pinned one first; ``sort=top`` (most liked) or ``new``."""
@@ -44,7 +45,7 @@ async def create_comment(clip_id: ClipId, body: CommentCreate, user: CurrentUser
     return await comments.create(services=services, user=user, clip_id=clip_id, request=body)
 
 
-@router.get("/clips/{clip_id}/comments/{comment_id}/replies", response_model=CommentPage)
+@router.get("/clips/{clip_id}/comments/{comment_id}/replies", response_model=CommentPage, dependencies=[StaleReadsOk])
 async def replies(clip_id: ClipId, comment_id: CommentId, viewer: OptionalUser, services: Deps,
                   cursor: str | None = None, limit: Limit = DEFAULT_LIMIT) -> CommentPage:
     return await list_replies(services=services, viewer_id=viewer.id if viewer else None, clip_id=clip_id,

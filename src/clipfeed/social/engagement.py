@@ -142,7 +142,7 @@ async def saved_clips(*, services: Services, user: User, kind: str, cursor: str 
     query = sa.select(table.id, table.clip_id).where(table.user_id == user.id)
     if "before" in position:
         query = query.where(table.id < cursor_int(position, "before"))
-    async with services.db.shard_session(user.id) as session:
+    async with services.db.shard_read(user.id) as session:
         rows = (await session.execute(query.order_by(table.id.desc()).limit(limit + 1))).all()
     rows, next_cursor = keyset_page(rows, limit, lambda r: {"before": str(r[0])})
     found = await access.visible_clips(db=services.db, clip_ids=[r[1] for r in rows], viewer_id=user.id)

@@ -12,6 +12,7 @@ from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
 from clipfeed.http.idempotency import IdempotentRoute
 from clipfeed.http.params import ClipId
+from clipfeed.http.replicas import StaleReadsOk
 from clipfeed.social import access, engagement, shares
 from clipfeed.social.limits import hit_write
 from clipfeed.social.schemas import (
@@ -83,13 +84,13 @@ async def many_engagement(viewer: OptionalUser, services: Deps,
         services=services, viewer_id=viewer.id if viewer else None, clip_ids=wanted))
 
 
-@router.get("/me/likes", response_model=SavedClipPage)
+@router.get("/me/likes", response_model=SavedClipPage, dependencies=[StaleReadsOk])
 async def my_likes(user: CurrentUser, services: Deps, cursor: str | None = None,
                    limit: Limit = DEFAULT_LIMIT) -> SavedClipPage:
     return await engagement.saved_clips(services=services, user=user, kind="likes", cursor=cursor, limit=limit)
 
 
-@router.get("/me/bookmarks", response_model=SavedClipPage)
+@router.get("/me/bookmarks", response_model=SavedClipPage, dependencies=[StaleReadsOk])
 async def my_bookmarks(user: CurrentUser, services: Deps, cursor: str | None = None,
                        limit: Limit = DEFAULT_LIMIT) -> SavedClipPage:
     return await engagement.saved_clips(services=services, user=user, kind="bookmarks", cursor=cursor, limit=limit)

@@ -46,7 +46,7 @@ async def unfollow(*, services: Services, follower: User, followee: User) -> Fol
 
 
 async def state(*, db: Database, viewer_id: int, user_id: int) -> FollowState:
-    async with db.session() as session:
+    async with db.read_session() as session:
         following = await graph.following_among(session, viewer_id, [user_id])
         follows_you = await graph.followers_among(session, viewer_id, [user_id])
         followers, following_count = (await graph.counts_of(session, [user_id]))[user_id]
@@ -56,7 +56,7 @@ async def state(*, db: Database, viewer_id: int, user_id: int) -> FollowState:
 
 async def relationship(*, db: Database, viewer_id: int | None, user: User) -> Relationship:
     if viewer_id is None:
-        async with db.session() as session:
+        async with db.read_session() as session:
             followers, following = (await graph.counts_of(session, [user.id]))[user.id]
         return Relationship(user_id=str(user.id), following=False, follows_you=False, blocking=False,
                             followers_count=followers, following_count=following)
@@ -67,14 +67,14 @@ async def relationship(*, db: Database, viewer_id: int | None, user: User) -> Re
 
 async def blocked_by(*, db: Database, user_id: int, among: list[int]) -> set[int]:
     """Which of ``among`` ``user_id`` blocks (one direction)."""
-    async with db.session() as session:
+    async with db.read_session() as session:
         return set((await session.scalars(sa.select(Block.blocked_id).where(
             Block.blocker_id == user_id, Block.blocked_id.in_(set(among))))).all())
 
 
 async def follow_counts(*, db: Database, user_ids: list[int]) -> dict[int, tuple[int, int]]:
     """(followers, following) per user, exact."""
-    async with db.session() as session:
+    async with db.read_session() as session:
         return await graph.counts_of(session, user_ids)
 
 
@@ -138,7 +138,7 @@ async def list_follows(*, services: Services, user: User, viewer_id: int | None,
     query = sa.select(Follow.id, other, Follow.created_at).where(mine == user.id)
     if "before" in position:
         query = query.where(Follow.id < cursor_int(position, "before"))
-    async with db.session() as session:
+    async with db.read_session() as session:
         rows = (await session.execute(query.order_by(Follow.id.desc()).limit(limit + 1))).all()
     rows, next_cursor = keyset_page(rows, limit, lambda r: {"before": str(r[0])})
     people = await access.active_users(db=db, user_ids=[r[1] for r in rows])
@@ -147,7 +147,7 @@ async def list_follows(*, services: Services, user: User, viewer_id: int | None,
     following: set[int] = set()
     follows_you: set[int] = set()
     if viewer_id is not None:
-        async with db.session() as session:
+        async with db.read_session() as session:
             following = await graph.following_among(session, viewer_id, ids)
             follows_you = await graph.followers_among(session, viewer_id, ids)
     items = [FollowEntry(user=accounts.public_view(people[uid], settings=services.settings),

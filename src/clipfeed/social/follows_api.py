@@ -11,6 +11,7 @@ from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clipfeed.http.deps import CurrentUser, Deps, OptionalUser
 from clipfeed.http.idempotency import IdempotentRoute
 from clipfeed.http.params import UserRef
+from clipfeed.http.replicas import StaleReadsOk
 from clipfeed.social import access, blocks, follows, suggestions
 from clipfeed.social.limits import hit_write
 from clipfeed.social.schemas import BlockPage, BlockState, FollowPage, FollowState, Relationship, SuggestionList
@@ -41,7 +42,7 @@ async def relationship(user_ref: UserRef, viewer: OptionalUser, services: Deps) 
     return await follows.relationship(db=services.db, viewer_id=viewer.id if viewer else None, user=target)
 
 
-@router.get("/users/{user_ref}/followers", response_model=FollowPage)
+@router.get("/users/{user_ref}/followers", response_model=FollowPage, dependencies=[StaleReadsOk])
 async def followers(user_ref: UserRef, viewer: OptionalUser, services: Deps, cursor: str | None = None,
                     limit: Limit = DEFAULT_LIMIT) -> FollowPage:
     target = await access.resolve_user(db=services.db, ref=user_ref)
@@ -49,7 +50,7 @@ async def followers(user_ref: UserRef, viewer: OptionalUser, services: Deps, cur
                                       direction="followers", cursor=cursor, limit=limit)
 
 
-@router.get("/users/{user_ref}/following", response_model=FollowPage)
+@router.get("/users/{user_ref}/following", response_model=FollowPage, dependencies=[StaleReadsOk])
 async def following(user_ref: UserRef, viewer: OptionalUser, services: Deps, cursor: str | None = None,
                     limit: Limit = DEFAULT_LIMIT) -> FollowPage:
     target = await access.resolve_user(db=services.db, ref=user_ref)

@@ -18,6 +18,7 @@ from sqlalchemy.sql import Executable
 
 from clipfeed.core.sharding import ShardRouter
 from clipfeed.infra.breaker import BREAKERS, Breaker, BreakerOpen
+from clipfeed.infra.db import replicas as replication
 
 T = TypeVar("T")
 
@@ -201,7 +202,8 @@ class Database:
     """The main database plus the shard databases, with one router over the shards."""
 
     def __init__(self, url: str, *, shard_urls: list[str] | None = None,
-                 virtual_shards: int = 1024, pool_size: int = 10) -> None:
+                 virtual_shards: int = 1024, pool_size: int = 10,
+                 replica_urls: list[str] | None = None, replica_max_lag_s: float = 2.0) -> None:
         self.url = url
         self.shard_urls = list(shard_urls or [])
         self.engine = make_engine(url, pool_size=pool_size)
@@ -210,6 +212,17 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, class_=ClipfeedSession, expire_on_commit=False)
         self._shard_sessions = [async_sessionmaker(e, class_=ClipfeedSession, expire_on_commit=False)
                                 for e in self._shard_engines]
+        self.replicas: replication.ReplicaSet | None = None
+        if replica_urls:
+            if self.is_sqlite:
+                raise ValueError("read replicas need PostgreSQL as the main database")
+            engines = [make_engine(u, pool_size=pool_size) for u in replica_urls]
+            self.replicas = replication.ReplicaSet(self.engine, [
+                replication.Replica(i, e.url.render_as_string(hide_password=True), e,
+                                    async_sessionmaker(e, class_=ClipfeedSession, expire_on_commit=False))
+                for i, e in enumerate(engines)], max_lag_s=replica_max_lag_s)
+            event.listen(self.engine.sync_engine, "before_cursor_execute",
+                         lambda _conn, _cursor, statement, *_: replication.note_statement(statement))
 
     @property
     def is_sqlite(self) -> bool:
@@ -242,14 +255,42 @@ class Database:
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads: the one ``shared_reads`` holds for the calling task, else one
-        of its own (like ``session``)."""
+        """A session for reads: the one ``shared_reads`` holds for the calling task; else, in a
+        request that tolerates stale reads, one on a read replica when one is fresh enough
+        (``replicas``); else one of its own on the primary (like ``session``)."""
         held = _SHARED.get()
         if held is not None and held[0] is self and held[1] is asyncio.current_task():
             yield held[2]
             return
+        reads = replication.may_read_stale()
+        if self.replicas is not None and reads is not None:
+            replica, reason = await self.replicas.choose(reads)
+            if replica is not None:
+                async with self.replicas.session(replica) as session:
+                    if session is not None:
+                        replication.READS.labels("replica", reason).inc()
+                        yield session
+                        return
+                reason = "down"
+            replication.READS.labels("primary", reason).inc()
         async with self.session() as session:
             yield session
+
+    @asynccontextmanager
+    async def shard_read(self, key: int) -> AsyncIterator[AsyncSession]:
+        """A session for reads on the shard that holds ``key``'s rows: with no shard databases
+        of their own, that is ``read_session`` (a replica may serve); else the shard's primary."""
+        if not self.shard_urls:
+            async with self.read_session() as session:
+                yield session
+            return
+        async with self.shard_session(key) as session:
+            yield session
+
+    async def primary_lsn(self) -> int:
+        """The main database's current WAL position (PostgreSQL), to know when a replica has it."""
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(replication.PRIMARY_LSN))
 
     @asynccontextmanager
     async def shard_session(self, key: int) -> AsyncIterator[AsyncSession]:
@@ -288,5 +329,7 @@ class Database:
                 await conn.execute(sa.text("SELECT 1"))
 
     async def close(self) -> None:
+        if self.replicas is not None:
+            await self.replicas.close()
         for engine in {id(e): e for e in [self.engine, *self._shard_engines]}.values():
             await engine.dispose()

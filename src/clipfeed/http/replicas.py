@@ -1,0 +1,100 @@
+"""Read-your-writes with read replicas (``clipfeed.infra.db.replicas``), at the HTTP edge.
+
+Each request gets a ``Reads`` state. A route that tolerates stale reads says so with the
+``StaleReadsOk`` dependency; its reads may then go to a replica. When a request wrote to the
+primary, the primary's WAL position is stored before the response starts, under a key made
+from the caller's credentials (a hash of the bearer token, never the token), for as long as
+a replica may take to catch up; the caller's next requests read a replica only once it has
+replayed that far, so a client always sees its own writes, whichever process answers.
+
+With the cache unreachable the position cannot be stored or read: the caller's reads then go
+to the primary (``load`` says "unknown" as "ahead"), so nothing stale is shown, at the cost
+of the replicas' relief.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import structlog
+from fastapi import Depends
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from clipfeed.infra.db.replicas import CHECK_EVERY_S, CURRENT, Reads
+from clipfeed.runtime.services import Services
+
+log = structlog.get_logger("clipfeed.replicas")
+# Far past any position: read the primary.
+AHEAD = 1 << 62
+
+
+def _writer(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            if scheme.lower() == b"bearer" and token.strip():
+                return hashlib.blake2b(token.strip(), digest_size=12).hexdigest()
+    return None
+
+
+def _key(writer: str) -> str:
+    return f"db:written:{writer}"
+
+
+class ReadYourWrites:
+    """Plain ASGI, so streamed bodies pass through; installed only when replicas are set."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        services: Services | None = getattr(scope["app"].state, "services", None) if "app" in scope else None
+        if scope["type"] != "http" or services is None or services.db.replicas is None:
+            await self.app(scope, receive, send)
+            return
+        writer = _writer(scope)
+        reads = Reads(load_writer_lsn=(lambda: _load(writer, services=services)) if writer else None)
+        token = CURRENT.set(reads)
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and reads.wrote and writer is not None:
+                await _remember(writer, services=services)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            CURRENT.reset(token)
+
+
+async def _load(writer: str, *, services: Services) -> int | None:
+    try:
+        raw = await services.cache.get(_key(writer))
+    except Exception as exc:  # noqa: BLE001 - any cache failure: assume the caller just wrote
+        log.warning("cannot read the caller's last write position; reading the primary", error=str(exc)[:200])
+        return AHEAD
+    return int(raw) if raw is not None else None
+
+
+async def _remember(writer: str, *, services: Services) -> None:
+    replicas = services.db.replicas
+    assert replicas is not None
+    try:
+        position = await services.db.primary_lsn()
+        # Once a replica is within max lag of this position it has it: keep the mark a little longer.
+        await services.cache.set(_key(writer), str(position).encode(), ttl=replicas.max_lag_s + 3 * CHECK_EVERY_S)
+    except Exception as exc:  # noqa: BLE001 - the write is done; only its read-back may be stale
+        log.warning("cannot record the caller's write position", error=str(exc)[:200])
+
+
+async def stale_reads_ok() -> None:
+    """Route dependency: this route's reads may be up to ``database_replica_max_lag_s`` stale
+    (except the caller's own writes)."""
+    reads = CURRENT.get()
+    if reads is not None:
+        reads.stale_ok = True
+        reads.task = asyncio.current_task()
+
+
+StaleReadsOk = Depends(stale_reads_ok)
