@@ -69,3 +69,44 @@ class Unavailable(ClipfeedError):
 
     def __init__(self, detail: str = "", *, retry_after: int = 5, **extra: Any) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)}, **extra)
+
+
+class StorageFull(ClipfeedError):
+    """A disk or the object store has no room left: nothing was stored past the last durable
+    point; the same request succeeds once an operator has made room."""
+
+    status, code, title = 507, "insufficient-storage", "Insufficient storage"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 60, **extra: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, **extra)
+
+
+_FULL_ERRNOS = {28, 122}  # ENOSPC, EDQUOT (Linux numbers; errno is not imported to keep this module plain)
+_FULL_MESSAGES = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error behind it, says a disk or store is full: an ``OSError``
+    (ENOSPC, EDQUOT), SQLite's "database or disk is full", PostgreSQL's ``disk_full``
+    (SQLSTATE 53100), an object store's ``InsufficientStorage``, or FFmpeg's message."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, StorageFull):
+            return True
+        if isinstance(error, OSError) and error.errno in _FULL_ERRNOS:
+            return True
+        if getattr(error, "sqlstate", None) == "53100":
+            return True
+        response = getattr(error, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code") in ("InsufficientStorage", "507"):
+            return True
+        if any(message in str(error).lower() for message in _FULL_MESSAGES):
+            return True
+        orig = getattr(error, "orig", None)  # SQLAlchemy's wrapper of the driver's error
+        pending += [error.__cause__, error.__context__, orig if isinstance(orig, BaseException) else None]
+    return False

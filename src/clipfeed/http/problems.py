@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from clipfeed.core.errors import ClipfeedError
+from clipfeed.core.errors import ClipfeedError, StorageFull, is_storage_full
 from clipfeed.http.metrics import ADAPTER_ERRORS
 
 log = structlog.get_logger(__name__)
@@ -63,6 +63,14 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
+def _full(request: Request, exc: BaseException) -> JSONResponse:
+    """507 for a full disk or store, whichever layer noticed: the client keeps its data and
+    retries later (an upload resumes from its last durable offset)."""
+    log.error("storage.full", path=request.url.path, error=str(exc).splitlines()[0][:300] if str(exc) else "")
+    full = StorageFull("the server has no room to store this right now; nothing was lost, retry later")
+    return problem(full.status, full.code, full.title, full.detail, request=request, headers=full.headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ClipfeedError)
     async def _domain(request: Request, exc: ClipfeedError) -> JSONResponse:
@@ -93,6 +101,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _db_down(request: Request, exc: Exception) -> JSONResponse:
+        if is_storage_full(exc):
+            return _full(request, exc)
         ADAPTER_ERRORS.labels(adapter="database").inc()
         log.error("database.unavailable", error=str(exc).splitlines()[0])
         return problem(503, "unavailable", "Service temporarily unavailable",
@@ -105,8 +115,16 @@ def install(app: FastAPI) -> None:
             return await _db_down(request, exc)
         return await _unexpected(request, exc)
 
+    # Registered apart from ``Exception`` (whose handler Starlette runs outermost, then re-raises):
+    # a full disk is an expected state of the machine, answered and done with here.
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_storage_full(exc):
+            return _full(request, exc)
         log.exception("request.failed", path=request.url.path)
         return problem(500, "internal-error", "Internal error",
                        "something went wrong on our side; it has been logged", request=request)

@@ -30,7 +30,7 @@ from clipfeed.infra.log import Record
 from clipfeed.media import fencing, results
 from clipfeed.media.job import Job, LongJobProcessor
 from clipfeed.media.pipeline import run_job
-from clipfeed.runtime.consumers import Processor
+from clipfeed.runtime.consumers import Processor, is_outage
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +54,8 @@ class MediaProcessor(LongJobProcessor):
                 outcome = await run_job(job, services=self.services)
             except Exception as exc:
                 # Stopping (SIGTERM reaches FFmpeg too): the job is handed back, not failed.
-                if record.delivery_count >= self.max_deliveries and not self.stopping.is_set():
+                if (record.delivery_count >= self.max_deliveries and not self.stopping.is_set()
+                        and not is_outage(exc)):  # an outage (a full disk too) is waited out, not failed
                     log.error("media.gave_up", clip_id=job.clip_id, error=str(exc))
                     await results.fail(job, f"{type(exc).__name__}: {exc}", services=self.services)
                 raise

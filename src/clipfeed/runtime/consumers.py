@@ -5,7 +5,7 @@ Handlers must be idempotent (delivery is at least once). A record whose handling
 failing is retried with exponential backoff and, after ``max_deliveries``, moved to the
 dead-letter topic ``dlq.<group>`` with the error, so one poison record never stops a stream.
 
-A failure of an engine (``is_outage``: the database, the cache or the log unreachable, a
+A failure of an engine (``is_outage``: the database, the cache or the log unreachable, a full disk, a
 breaker open, a connection dropped) says nothing about the records: the batch is handed back
 with a delay and never dead-lettered, however long the outage lasts. Dead-lettering records
 while a database restarts lost their effect for good (a drill found a comment counter one
@@ -194,8 +194,10 @@ def is_outage(exc: BaseException) -> bool:
     from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    from clipfeed.core.errors import Unavailable
+    from clipfeed.core.errors import Unavailable, is_storage_full
 
+    if is_storage_full(exc):  # a full disk is the machine's state, not the record's fault
+        return True
     # Not the builtin TimeoutError: FFmpeg and chunk waits raise it for work that took too long,
     # which is about the record. A pool timeout or a refused or dropped connection is not.
     kinds = (Unavailable, OperationalError, InterfaceError, DisconnectionError, PoolTimeout, ConnectionError)
