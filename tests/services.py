@@ -128,7 +128,6 @@ class StreamingPair:
             self.stop(which)
 
 
-
 @contextlib.contextmanager
 def postgres_server() -> Iterator[str]:
     """A server URL without database name, e.g. ``postgresql://postgres@127.0.0.1:5432``."""

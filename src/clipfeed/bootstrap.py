@@ -40,6 +40,7 @@ async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
                   virtual_shards=settings.virtual_shards, pool_size=settings.database_pool_size,
                   replica_urls=[settings.resolve(u) for u in settings.database_replica_urls],
                   replica_max_lag_s=settings.database_replica_max_lag_s)
+    await db.load_shard_map()  # virtual shards moved by `clipfeed shards move`
     blobs = open_blob_store(settings.resolve(settings.blob_url))
     cache = open_cache(settings.resolve(settings.cache_url))
     event_log = await open_event_log(settings.resolve(settings.log_url))

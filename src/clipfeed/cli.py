@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from clipfeed.settings import Settings
+
+if TYPE_CHECKING:
+    from clipfeed.infra.db.engine import Database
 
 app = typer.Typer(help="Clipfeed: a self-hostable short-video platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -292,6 +295,90 @@ def upload_command(
                     "visibility": visibility, **({"clip_id": clip} if clip else {})}
         command.run(file, credentials=credentials, metadata=metadata, chunk_size=chunk_size,
                     compress=compress, wait=wait, console=console)
+
+
+shards_cli = typer.Typer(help="Shard databases: where virtual shards live, and moving them online.",
+                         no_args_is_help=True)
+app.add_typer(shards_cli, name="shards")
+
+
+@shards_cli.command("status")
+def shards_status(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """Virtual shards, fences and rows per shard database."""
+    import json
+
+    from clipfeed.infra.db import moves
+
+    settings = _settings()
+
+    async def show() -> None:
+        db = _shard_db(settings)
+        try:
+            found = await moves.status(db)
+        finally:
+            await db.close()
+        if as_json:
+            typer.echo(json.dumps(found))
+            return
+        console.print(f"{found['virtual_shards']} virtual shards; map "
+                      f"{'pinned' if found['pinned'] else 'by default ranges'}; moves "
+                      f"{'possible' if found['moves_possible'] else 'need PostgreSQL shard databases'}")
+        for entry in found["databases"]:
+            rows = sum(entry["rows"].values())
+            extra = f", fenced: {entry['fenced']}" if entry["fenced"] else ""
+            extra += f", {entry['capture_triggers']} capture triggers left" if entry["capture_triggers"] else ""
+            console.print(f"  [{entry['index']}] {entry['url']}: {entry['vshards']} virtual shards, {rows} rows{extra}")
+
+    _run(show())
+
+
+@shards_cli.command("locate")
+def shards_locate(key: Annotated[int, typer.Argument(help="a user ID or clip ID (the shard key)")]) -> None:
+    """The virtual shard and database of a key."""
+    settings = _settings()
+
+    async def show() -> None:
+        db = _shard_db(settings)
+        try:
+            await db.load_shard_map()
+            shard = db.router.shard_of(key)
+            console.print(f"key {key}: virtual shard {shard}, shard database {db.router.database_of_shard(shard)}")
+        finally:
+            await db.close()
+
+    _run(show())
+
+
+@shards_cli.command("move")
+def shards_move(vshard: Annotated[int, typer.Argument(help="the virtual shard to move")],
+                to: Annotated[int, typer.Option("--to", help="the shard database (its position in "
+                                                              "CLIPFEED_DATABASE_SHARD_URLS, from 0)")]) -> None:
+    """Move a virtual shard to another shard database while writes go on."""
+    from clipfeed.infra.db import moves
+
+    settings = _settings()
+
+    async def run() -> None:
+        db = _shard_db(settings)
+        try:
+            report = await moves.move(db, vshard, to, say=lambda line: console.print(line))
+        finally:
+            await db.close()
+        rows = sum(report.rows.values())
+        console.print(f"[green]moved[/] virtual shard {vshard}: {rows} rows, catch-up passes {report.caught_up}, "
+                      f"writes paused {report.frozen_s * 1000:.0f} ms, {report.duration_s:.1f} s in all"
+                      + (" (resumed an interrupted move)" if report.resumed else ""))
+
+    _run(run())
+
+
+def _shard_db(settings: Settings) -> Database:
+    import clipfeed.schema  # noqa: F401 - every model, so the sharded tables are known
+    from clipfeed.infra.db.engine import Database
+
+    return Database(settings.resolve(settings.database_url),
+                    shard_urls=[settings.resolve(u) for u in settings.database_shard_urls],
+                    virtual_shards=settings.virtual_shards, pool_size=4)
 
 
 def _run(coro: object) -> None:

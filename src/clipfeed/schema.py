@@ -5,6 +5,7 @@ from clipfeed.analytics import models as analytics_models  # noqa: F401
 from clipfeed.clips import models as clips_models  # noqa: F401
 from clipfeed.delivery import models as delivery_models  # noqa: F401
 from clipfeed.http import idempotency as http_idempotency  # noqa: F401
+from clipfeed.infra.db import shardmap  # noqa: F401
 from clipfeed.infra.search import tables as search_tables  # noqa: F401
 from clipfeed.instance import models as instance_models  # noqa: F401
 from clipfeed.media import blocklist as media_blocklist  # noqa: F401

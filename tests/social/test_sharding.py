@@ -4,11 +4,14 @@ their events still reach the log (the shard outbox relays), and reads find them.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 
 import pytest
 import sqlalchemy as sa
 
+from clipfeed.infra.db import Base
+from clipfeed.infra.db.moves import sharded_tables
 from clipfeed.notifications.models import Notification
 from clipfeed.social.models import Comment, Like
 from tests.conftest import stack_settings
@@ -33,7 +36,7 @@ async def _rows(table, *, services) -> dict[int, int]:
     return counts
 
 
-async def test_sharded_rows_live_on_their_shard_and_their_events_are_relayed(client, services) -> None:
+async def test_sharded_rows_live_on_their_shard_and_their_events_are_relayed(client, services, sqlite_template) -> None:
     creator = await signup(client, "creator")
     fans = [await signup(client, f"fan{n}") for n in range(12)]  # both shards get likes: all on one is 1 in 2,048
     clips = [await ready_clip(client, services, creator, caption=f"clip {n}") for n in range(4)]
@@ -58,3 +61,14 @@ async def test_sharded_rows_live_on_their_shard_and_their_events_are_relayed(cli
     assert (await _rows(Notification, services=services))[-1] == 0
     for clip in clips:
         assert len((await client.get(f"/v1/clips/{clip}/comments")).json()["items"]) == 1
+    # every table with rows on a shard database declares its shard key: a shard move
+    # (clipfeed.infra.db.moves) copies exactly the declared tables
+    declared = set(sharded_tables()) | {"outbox"}
+    with sqlite3.connect(sqlite_template) as fresh:  # rows the migrations seed everywhere
+        seeded = {t.name: fresh.execute(f'SELECT count(*) FROM "{t.name}"').fetchone()[0]
+                  for t in Base.metadata.sorted_tables}
+    for index in range(services.db.shard_count):
+        async with services.db.shard_session_at(index) as session:
+            for table in Base.metadata.sorted_tables:
+                if await session.scalar(sa.select(sa.func.count()).select_from(table)) > seeded[table.name]:
+                    assert table.name in declared, f"{table.name} has rows on shard database {index}"

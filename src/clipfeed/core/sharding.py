@@ -49,6 +49,28 @@ class ShardRouter:
     def database_for(self, key: int | str | bytes) -> int:
         return self._table[virtual_shard(key, self.virtual_shards)]
 
+    def shard_of(self, key: int | str | bytes) -> int:
+        return virtual_shard(key, self.virtual_shards)
+
+    def database_of_shard(self, shard: int) -> int:
+        return self._table[shard]
+
+    def shards_of(self, database: int) -> list[int]:
+        return [shard for shard, index in enumerate(self._table) if index == database]
+
+    def assign(self, assignments: dict[int, int]) -> None:
+        """Virtual shards moved to other databases (``clipfeed shards move``): shard -> database."""
+        for shard, index in assignments.items():
+            if not 0 <= shard < self.virtual_shards:
+                raise ValueError(f"virtual shard {shard} is outside 0..{self.virtual_shards - 1}")
+            if not 0 <= index < self.databases:
+                raise ValueError(f"virtual shard {shard} is assigned to shard database {index}, but only "
+                                 f"{self.databases} are configured (CLIPFEED_DATABASE_SHARD_URLS: only ever append)")
+            self._table[shard] = index
+
+    def table(self) -> list[int]:
+        return list(self._table)
+
     def group(self, keys: Iterable[int]) -> dict[int, list[int]]:
         """Keys grouped by database: one query per database for a scatter-gather read."""
         out: dict[int, list[int]] = {}

@@ -56,6 +56,7 @@ class IdempotencyRecord(Base):
     """Sharded by ``user_id``."""
 
     __tablename__ = "idempotency_keys"
+    __shard_key__ = "user_id"  # sharded: rows live on the database of this key's virtual shard
     __table_args__ = (sa.Index("ix_idempotency_keys_expires_at", "expires_at"),)
 
     user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)

@@ -62,21 +62,22 @@ async def deliver(deliveries: list[Delivery], *, services: Services) -> list[tup
     groups: dict[tuple[int, str], list[Delivery]] = defaultdict(list)
     for d in deliveries:
         groups[(d.recipient_id, d.group_key)].append(d)
-    by_shard: dict[int, list[list[Delivery]]] = defaultdict(list)
+    by_recipient: dict[int, list[list[Delivery]]] = defaultdict(list)
     for (recipient, _key), members in groups.items():
-        by_shard[services.db.shard_index(recipient)].append(members)
-    written: list[tuple[Notification, bool]] = []
-    for shard, shard_groups in by_shard.items():
-        for attempt in range(2):
-            try:
-                async with services.db.shard_session_at(shard) as session:
-                    done = [await _write(session, members, services=services) for members in shard_groups]
-                break
-            except IntegrityError:  # a concurrent writer created a group's row first: again
-                if attempt:
-                    raise
-        written += [item for item in done if item is not None]
-    return written
+        by_recipient[recipient].append(members)
+
+    async def write(session: AsyncSession, recipients: list[int]) -> list[tuple[Notification, bool] | None]:
+        return [await _write(session, members, services=services)
+                for recipient in recipients for members in by_recipient[recipient]]
+
+    for attempt in range(2):
+        try:
+            done = await services.db.each_shard(list(by_recipient), write)
+            break
+        except IntegrityError:  # a concurrent writer created a group's row first: again
+            if attempt:
+                raise
+    return [item for batch in done for item in batch if item is not None]
 
 
 async def _write(session: AsyncSession, members: list[Delivery],
@@ -128,22 +129,19 @@ async def deliver_bulk(*, services: Services, recipients: list[int], kind: str, 
     shard database; rows that exist already are skipped. Returns the rows written."""
     now = utcnow()
     sort_id = sort_id or services.ids.next_id()
-    by_shard: dict[int, list[int]] = defaultdict(list)
-    for recipient in dict.fromkeys(recipients):
-        by_shard[services.db.shard_index(recipient)].append(recipient)
-    written: list[Notification] = []
-    for shard, members in by_shard.items():
+    common = {"kind": kind, "group_key": group_key, "sort_id": sort_id, "clip_id": clip_id, "comment_id": None,
+              "actor_ids": [str(actor_id)] if actor_id else [], "actor_count": 1 if actor_id else 0,
+              "data": {}, "created_at": now, "updated_at": now, "read_at": None}
+
+    async def write(session: AsyncSession, members: list[int]) -> list[Notification]:
         ids = services.ids.next_ids(len(members))
-        common = {"kind": kind, "group_key": group_key, "sort_id": sort_id, "clip_id": clip_id, "comment_id": None,
-                  "actor_ids": [str(actor_id)] if actor_id else [], "actor_count": 1 if actor_id else 0,
-                  "data": {}, "created_at": now, "updated_at": now, "read_at": None}
         rows: list[dict[str, Any]] = [{**common, "id": nid, "recipient_id": rid}
                                       for nid, rid in zip(ids, members, strict=True)]
-        async with services.db.shard_session_at(shard) as session:
-            stmt = insert_for(session, Notification).on_conflict_do_nothing().returning(Notification.id)
-            created = set((await session.scalars(stmt, rows)).all())
-        written += [Notification(**r) for r in rows if r["id"] in created]
-    return written
+        stmt = insert_for(session, Notification).on_conflict_do_nothing().returning(Notification.id)
+        created = set((await session.scalars(stmt, rows)).all())
+        return [Notification(**r) for r in rows if r["id"] in created]
+
+    return [row for batch in await services.db.each_shard(dict.fromkeys(recipients), write) for row in batch]
 
 
 async def announce(rows: list[tuple[Notification, bool]], *, services: Services) -> None:

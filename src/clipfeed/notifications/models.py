@@ -39,6 +39,7 @@ class NotificationKind(StrEnum):
 
 class Notification(Base):
     __tablename__ = "notifications"
+    __shard_key__ = "recipient_id"  # sharded: rows live on the database of this key's virtual shard
     __table_args__ = (sa.UniqueConstraint("recipient_id", "group_key", name="uq_notifications_recipient_group"),
                       sa.Index("ix_notifications_recipient_sort", "recipient_id", "sort_id"),
                       sa.Index("ix_notifications_recipient_read", "recipient_id", "read_at"))
@@ -61,6 +62,7 @@ class Notification(Base):
 
 class NotificationActor(Base):
     __tablename__ = "notification_actors"
+    __shard_key__ = "recipient_id"  # sharded: rows live on the database of this key's virtual shard
     __table_args__ = (sa.Index("ix_notification_actors_recipient_id", "recipient_id"),)
 
     notification_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
@@ -70,6 +72,7 @@ class NotificationActor(Base):
 
 class PullMark(Base):
     __tablename__ = "notification_pull_marks"
+    __shard_key__ = "user_id"  # sharded: rows live on the database of this key's virtual shard
 
     user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     pulled_through: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # announcement ID

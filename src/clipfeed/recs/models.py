@@ -23,6 +23,7 @@ class ViewerInterests(Base):
     foreign key to ``users``; the row goes with the account's ``user.deleted`` event."""
 
     __tablename__ = "recs_interests"
+    __shard_key__ = "user_id"  # sharded: rows live on the database of this key's virtual shard
 
     user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     hashtags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
@@ -36,6 +37,7 @@ class Dismissal(Base):
     next dismissal of the same subject."""
 
     __tablename__ = "recs_dismissals"
+    __shard_key__ = "user_id"  # sharded: rows live on the database of this key's virtual shard
 
     user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)

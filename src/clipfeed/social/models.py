@@ -72,6 +72,7 @@ class Like(Base):
     """Sharded by ``user_id``."""
 
     __tablename__ = "likes"
+    __shard_key__ = "user_id"  # sharded: rows live on the database of this key's virtual shard
     __table_args__ = (sa.Index("ix_likes_user_id_id", "user_id", "id"),)
 
     user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
@@ -84,6 +85,7 @@ class Bookmark(Base):
     """Sharded by ``user_id``."""
 
     __tablename__ = "bookmarks"
+    __shard_key__ = "user_id"  # sharded: rows live on the database of this key's virtual shard
     __table_args__ = (sa.Index("ix_bookmarks_user_id_id", "user_id", "id"),)
 
     user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
@@ -96,6 +98,7 @@ class Share(Base):
     """Sharded by ``user_id`` (the sharer)."""
 
     __tablename__ = "shares"
+    __shard_key__ = "user_id"  # sharded: rows live on the database of this key's virtual shard
     __table_args__ = (sa.Index("ix_shares_user_id_id", "user_id", "id"),)
 
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
@@ -122,6 +125,7 @@ class Comment(Base):
     """Sharded by ``clip_id``."""
 
     __tablename__ = "comments"
+    __shard_key__ = "clip_id"  # sharded: rows live on the database of this key's virtual shard
     __table_args__ = (sa.Index("ix_comments_clip_parent_id", "clip_id", "parent_id", "id"),
                       sa.Index("ix_comments_clip_parent_likes", "clip_id", "parent_id", "like_count", "id"),
                       sa.Index("ix_comments_author_id", "author_id"))
@@ -143,6 +147,7 @@ class CommentLike(Base):
     """Sharded by ``clip_id`` (with its comment); ``comments.like_count`` changes with it."""
 
     __tablename__ = "comment_likes"
+    __shard_key__ = "clip_id"  # sharded: rows live on the database of this key's virtual shard
     __table_args__ = (sa.Index("ix_comment_likes_user_id", "user_id"),)
 
     comment_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)

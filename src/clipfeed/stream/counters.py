@@ -89,14 +89,16 @@ class Applied:
 async def apply(activities: list[Activity], *, services: Services, now: float | None = None) -> Applied:
     """Apply clip-targeted events to the counters (idempotent per event ID)."""
     now = time.time() if now is None else now
-    by_shard: dict[int, list[Activity]] = defaultdict(list)
+    by_clip: dict[int, list[Activity]] = defaultdict(list)
     for activity in activities:
         if activity.clip_id is not None and activity.type in DELTAS:
-            by_shard[services.db.shard_index(activity.clip_id)].append(activity)
+            by_clip[activity.clip_id].append(activity)
     outcome = Applied()
-    for shard, items in by_shard.items():
-        async with services.db.shard_session_at(shard) as session:
-            await _apply_shard(session, items, int(now), outcome)
+
+    async def apply_there(session: AsyncSession, clip_ids: list[int]) -> None:
+        await _apply_shard(session, [a for c in clip_ids for a in by_clip[c]], int(now), outcome)
+
+    await services.db.each_shard(list(by_clip), apply_there)
     if outcome.counts:
         await services.cache.set_many({counts_key(c): _encode(n) for c, n in outcome.counts.items()},
                                       ttl=COUNTS_TTL_S)

@@ -25,6 +25,7 @@ COUNTER_COLUMNS = ("impressions", "plays", "views", "unique_viewers", "completes
 
 class ClipStats(Base):
     __tablename__ = "clip_stats"
+    __shard_key__ = "clip_id"  # sharded: rows live on the database of this key's virtual shard
 
     clip_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     impressions: Mapped[int] = mapped_column(sa.BigInteger, default=0)
@@ -45,6 +46,7 @@ class ClipStats(Base):
 
 class ClipAudience(Base):
     __tablename__ = "clip_audience"
+    __shard_key__ = "clip_id"  # sharded: rows live on the database of this key's virtual shard
 
     clip_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     viewer: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
@@ -57,6 +59,7 @@ class ClipAudience(Base):
 
 class StreamApplied(Base):
     __tablename__ = "stream_applied"
+    __shard_key__ = "clip_id"  # sharded: rows live on the database of this key's virtual shard
     __table_args__ = (sa.Index("ix_stream_applied_applied_at", "applied_at"),)
 
     clip_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -16,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
+from clipfeed.core.errors import Unavailable
 from clipfeed.core.sharding import ShardRouter
 from clipfeed.infra.breaker import BREAKERS, Breaker, BreakerOpen
 from clipfeed.infra.db import replicas as replication
+from clipfeed.infra.db.shardmap import ShardAssignment
 
 T = TypeVar("T")
 
@@ -193,6 +196,11 @@ async def _transaction(maker: async_sessionmaker[ClipfeedSession]) -> AsyncItera
         await session.commit()
 
 
+# How long a shard write waits for a move of its virtual shard to switch over, and how often it
+# reads the map meanwhile (a move's final step takes well under a second for 100k rows).
+MOVE_WAIT_S = 30.0
+MOVE_POLL_S = 0.05
+
 # The session ``Database.shared_reads`` opened: its database, the task that opened it, the session.
 _SHARED: ContextVar[tuple[Database, asyncio.Task[Any] | None, AsyncSession] | None] = ContextVar(
     "clipfeed_shared_reads", default=None)
@@ -212,6 +220,9 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, class_=ClipfeedSession, expire_on_commit=False)
         self._shard_sessions = [async_sessionmaker(e, class_=ClipfeedSession, expire_on_commit=False)
                                 for e in self._shard_engines]
+        # Shard moves (``clipfeed shards move``) need PostgreSQL shard databases; there, every
+        # shard transaction checks its virtual shards' fences (``_enter``).
+        self.fenced = bool(self.shard_urls) and not self.is_sqlite
         self.replicas: replication.ReplicaSet | None = None
         if replica_urls:
             if self.is_sqlite:
@@ -294,10 +305,74 @@ class Database:
 
     @asynccontextmanager
     async def shard_session(self, key: int) -> AsyncIterator[AsyncSession]:
-        """A session on the shard that holds ``key``'s rows."""
-        index = self.router.database_for(key)
-        async with _transaction(self._shard_sessions[index]) as session:
-            yield session
+        """A session on the shard that holds ``key``'s rows. While its virtual shard is being
+        moved (the old database fenced, the map not switched yet) this waits for the move to
+        end, up to ``MOVE_WAIT_S``, then answers 503."""
+        if not self.fenced:
+            async with _transaction(self._shard_sessions[self.router.database_for(key)]) as own:
+                yield own
+            return
+        async with contextlib.aclosing(self._groups([key])) as groups:
+            async for session, _keys in groups:
+                yield session
+
+    async def each_shard(self, keys: Iterable[int],
+                         work: Callable[[AsyncSession, list[int]], Awaitable[T]]) -> list[T]:
+        """``work(session, keys_there)`` once per shard database holding some of ``keys``, each
+        in one transaction (committed when ``work`` returns, rolled back if it raises): a
+        batch of keyed writes (counters, inboxes) checks out one connection per database."""
+        done: list[T] = []
+        async with contextlib.aclosing(self._groups(keys)) as groups:
+            async for session, members in groups:
+                done.append(await work(session, members))
+        return done
+
+    async def _groups(self, keys: Iterable[int]) -> AsyncGenerator[tuple[AsyncSession, list[int]], None]:
+        """One transaction per shard database with the keys whose rows live there; each
+        commits when the consumer asks for the next. With shard moves possible (``fenced``),
+        keys whose virtual shard turns out to have moved are taken to their new database
+        after the map is read again."""
+        pending = list(dict.fromkeys(keys))
+        deadline = time.monotonic() + MOVE_WAIT_S
+        while pending:
+            blocked: list[int] = []
+            for index, members in self.router.group(pending).items():
+                async with _transaction(self._shard_sessions[index]) as session:
+                    if self.fenced:
+                        gone = await self._enter(session, {self.router.shard_of(k) for k in members})
+                        if gone:
+                            blocked += [k for k in members if self.router.shard_of(k) in gone]
+                            members = [k for k in members if self.router.shard_of(k) not in gone]
+                    if members:
+                        yield session, members
+            pending = blocked
+            if pending:
+                await self._await_moves(pending, deadline)
+
+    @staticmethod
+    async def _enter(session: AsyncSession, shards: set[int]) -> set[int]:
+        """Hold the shards' shared move locks for this transaction; those fenced here."""
+        gone = await session.scalar(sa.text("SELECT clipfeed_shard_enter(:shards)"), {"shards": sorted(shards)})
+        return set(gone or ())
+
+    async def _await_moves(self, keys: list[int], deadline: float) -> None:
+        """Keys found fenced: read the map again until it sends them elsewhere."""
+        before = {k: self.router.database_for(k) for k in keys}
+        while True:
+            await self.load_shard_map()
+            if any(self.router.database_for(k) != index for k, index in before.items()):
+                return
+            if time.monotonic() > deadline:
+                raise Unavailable("a virtual shard is being moved to another database; retry shortly", retry_after=2)
+            await asyncio.sleep(MOVE_POLL_S)
+
+    async def load_shard_map(self) -> None:
+        """Apply the pinned shard map (written by ``clipfeed shards move``) to the router."""
+        if not self.fenced:
+            return
+        async with self.session() as session:
+            rows = (await session.execute(sa.select(ShardAssignment.vshard, ShardAssignment.database))).all()
+        self.router.assign({int(shard): int(index) for shard, index in rows})
 
     def shard_index(self, key: int) -> int:
         return self.router.database_for(key)
@@ -318,6 +393,9 @@ class Database:
             return
         async with self.shard_session_at(index) as session:
             yield session
+
+    def shard_engine(self, index: int) -> AsyncEngine:
+        return self._shard_engines[index]
 
     @property
     def shard_count(self) -> int:
