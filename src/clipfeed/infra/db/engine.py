@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -372,6 +373,16 @@ class Database:
             return
         async with self.session() as session:
             rows = (await session.execute(sa.select(ShardAssignment.vshard, ShardAssignment.database))).all()
+            if not rows:
+                # First start with shard databases: pin the default ranges, so that appending a
+                # shard URL later cannot silently send keys to a database without their rows.
+                from sqlalchemy.dialects.postgresql import insert
+
+                now = datetime.now(UTC)
+                await session.execute(insert(ShardAssignment).on_conflict_do_nothing(), [
+                    {"vshard": shard, "database": index, "moved_at": now}
+                    for shard, index in enumerate(self.router.table())])
+                return
         self.router.assign({int(shard): int(index) for shard, index in rows})
 
     def shard_index(self, key: int) -> int:
