@@ -15,6 +15,7 @@ class TcpProxy:
         self.port = 0
         self.mode: Literal["forward", "blackhole"] = "forward"
         self.drop_next = 0  # connections to close as soon as they are accepted
+        self.delay_s = 0.0  # added to every chunk, each way (a round trip costs twice this)
         self.connections = 0  # connections accepted so far
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
@@ -57,9 +58,37 @@ class TcpProxy:
         await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.delay_s:
+            await self._pump_late(reader, writer)
+            return
         with contextlib.suppress(OSError, RuntimeError):
             while data := await reader.read(65536):
                 writer.write(data)
                 await writer.drain()
+        writer.close()
+        self._open.discard(writer)
+
+    async def _pump_late(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Each chunk leaves ``delay_s`` after it arrived, in order, however many are on the way
+        (a slow link, not a slow server: throughput is not capped)."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def send() -> None:
+            while True:
+                due, data = await queue.get()
+                if not data:
+                    return
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                writer.write(data)
+                await writer.drain()
+
+        sender = asyncio.create_task(send())
+        with contextlib.suppress(OSError, RuntimeError):
+            while data := await reader.read(65536):
+                queue.put_nowait((loop.time() + self.delay_s, data))
+            queue.put_nowait((loop.time() + self.delay_s, b""))
+            await sender
+        sender.cancel()
         writer.close()
         self._open.discard(writer)

@@ -223,7 +223,8 @@ class Database:
                                 for e in self._shard_engines]
         # Shard moves (``clipfeed shards move``) need PostgreSQL shard databases; there, every
         # shard transaction checks its virtual shards' fences (``_enter``).
-        self.fenced = bool(self.shard_urls) and not self.is_sqlite
+        self.fenced = bool(self.shard_urls) and all(_scheme(u) in ("postgresql", "postgres")
+                                                   for u in [url, *self.shard_urls])
         self.replicas: replication.ReplicaSet | None = None
         if replica_urls:
             if self.is_sqlite:
