@@ -35,6 +35,7 @@ def up(
     media: Annotated[int, typer.Option(help="media workers (transcoding)")] = 1,
     stream: Annotated[int, typer.Option(help="stream workers (they split the partitions)")] = 1,
     shards: Annotated[int, typer.Option(help="PostgreSQL shard databases beside the main one")] = 2,
+    replicas: Annotated[int, typer.Option(help="streaming read replicas of the cluster's own PostgreSQL")] = 0,
     engines: Annotated[str, typer.Option(
         help="auto: the machine's PostgreSQL/Redis/NATS where they answer, else started here; "
              "throwaway: always started here; local: never started here")] = "auto",
@@ -51,7 +52,8 @@ def up(
                       "or `down` first to change it")
         raise typer.Exit(0)
     try:
-        plan, engine_programs = make(folder, name, Counts(api=api, media=media, stream=stream, shards=shards), engines)
+        counts = Counts(api=api, media=media, stream=stream, shards=shards, replicas=replicas)
+        plan, engine_programs = make(folder, name, counts, engines)
     except (ValueError, LookupError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
@@ -66,7 +68,7 @@ def up(
     try:
         supervise.start_supervisord(folder, conf, env)
         if engine_programs:
-            console.print(f"starting engines: {', '.join(p.name for p in engine_programs)}")
+            console.print(f"starting engines: {', '.join(p.name for p in engine_programs if p.group == 'engines')}")
             supervise.start_group(folder, "engines")
             for kind in plan.started:
                 engine_lib.wait_ready(engine_lib.Engine(kind, plan.urls[kind]), timeout=_left(deadline))
@@ -76,6 +78,14 @@ def up(
                                  text=True, timeout=_left(deadline))
         if migrate.returncode:
             raise RuntimeError(f"clipfeed migrate failed:\n{migrate.stdout}{migrate.stderr}")
+        if plan.counts.replicas:
+            console.print(f"starting {plan.counts.replicas} read replica(s)")
+            for replica in plan.replica_names:
+                engine_lib.make_replica(folder / "engines" / replica, plan.urls["postgres"])
+            supervise.start_group(folder, "replicas")
+            for replica in plan.replica_names:
+                engine_lib.wait_ready(engine_lib.Engine("postgres", f"postgresql://postgres@{plan.host}:"
+                                                                    f"{plan.ports[replica]}"), timeout=_left(deadline))
         # All at once: each waits for what it needs (the balancer and the edge retry their
         # upstreams), and readiness below is what counts.
         for group in ("api", "media", "stream", "batch", "lifecycle", "balancer", "edge"):

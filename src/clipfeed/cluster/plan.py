@@ -29,12 +29,15 @@ class Counts:
     media: int = 1
     stream: int = 1
     shards: int = 2
+    replicas: int = 0  # streaming replicas of the cluster's own PostgreSQL
 
     def validate(self) -> None:
         if not 1 <= self.api <= 64 or not 1 <= self.media <= 32 or not 1 <= self.stream <= 32:
             raise ValueError("--api 1-64, --media 1-32 and --stream 1-32 processes")
         if not 0 <= self.shards <= 16:
             raise ValueError("--shards 0-16 shard databases")
+        if not 0 <= self.replicas <= 4:
+            raise ValueError("--replicas 0-4 read replicas")
 
 
 @dataclass
@@ -66,6 +69,10 @@ class Plan:
         base = "clipfeed_" + self.name.replace("-", "_")
         return [base] + [f"{base}_shard{i}" for i in range(1, self.counts.shards + 1)]
 
+    @property
+    def replica_names(self) -> list[str]:
+        return [f"postgres-replica-{i}" for i in range(self.counts.replicas)]
+
     def api_port(self, index: int) -> int:
         return self.ports[f"api-{index}"]
 
@@ -91,6 +98,9 @@ class Plan:
             server, names = postgres, self.database_names
             env["CLIPFEED_DATABASE_URL"] = f"{server}/{names[0]}"
         env["CLIPFEED_DATABASE_SHARD_URLS"] = ",".join(f"{server}/{name}" for name in names[1:])
+        if self.counts.replicas:
+            env["CLIPFEED_DATABASE_REPLICA_URLS"] = ",".join(
+                f"postgresql://postgres@{self.host}:{self.ports[name]}/{names[0]}" for name in self.replica_names)
         env["CLIPFEED_CACHE_URL"] = redis if "redis" in self.given else f"{redis}/0?prefix={self.name}:"
         env["CLIPFEED_LOG_URL"] = nats if "nats" in self.given else f"{nats}?prefix={self.name.replace('-', '_')}"
         if "s3" not in self.given:
@@ -185,4 +195,11 @@ def make(folder: Path, name: str, counts: Counts, engines_mode: str) -> tuple[Pl
             plan.started.append(kind)
         if engine.given:
             plan.given.append(kind)
+    if counts.replicas:
+        if "postgres" not in plan.started:
+            raise ValueError("--replicas needs the cluster's own PostgreSQL (--engines throwaway, or no PostgreSQL "
+                             "answering on 5432); with your own server, set CLIPFEED_DATABASE_REPLICA_URLS")
+        for replica in plan.replica_names:
+            port = plan.ports.setdefault(replica, engine_lib.free_port())
+            programs.append(engine_lib.postgres_replica(folder / "engines" / replica, port))
     return plan, programs
