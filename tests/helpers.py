@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -70,3 +72,21 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} never became healthy")
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Any, *, timeout: float = 5.0) -> AsyncIterator[httpx.AsyncClient]:
+    """The app wired from ``settings`` as ``clipfeed serve`` wires it, started (lifespan) and
+    reached in-process; the client's ``services`` attribute is the stack's ``Services``."""
+    from clipfeed.api import create_app
+    from clipfeed.bootstrap import bootstrap
+
+    services = await bootstrap(settings)
+    app = create_app(services=services)
+    try:
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=timeout) as client:
+            client.services = services  # type: ignore[attr-defined]
+            yield client
+    finally:
+        await services.close()

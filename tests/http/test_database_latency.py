@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from clipfeed.infra.breaker import BREAKERS
 from clipfeed.social.models import Comment, Like
-from tests.helpers import signup
+from tests.helpers import serving, signup
 from tests.social.support import ready_clip
 from tests.tcp_proxy import TcpProxy
 
@@ -25,23 +25,16 @@ ONE_WAY_S = 0.1
 
 @pytest.fixture
 async def far_client(migrated_postgres_url: str, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
-    from clipfeed.api import create_app
-    from clipfeed.bootstrap import bootstrap
     from clipfeed.settings import Settings
 
     parts = urlsplit(migrated_postgres_url)
     proxy = await TcpProxy(parts.port or 5432).start()
     proxy.delay_s = ONE_WAY_S
     far = migrated_postgres_url.replace(f"{parts.hostname}:{parts.port or 5432}", f"127.0.0.1:{proxy.port}")
-    services = await bootstrap(Settings(data_dir=tmp_path, log_json=False, database_url=far))
-    app = create_app(services=services)
     try:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60) as client:
-            client.services = services  # type: ignore[attr-defined]
+        async with serving(Settings(data_dir=tmp_path, log_json=False, database_url=far), timeout=60) as client:
             yield client
     finally:
-        await services.close()
         await proxy.close()
 
 

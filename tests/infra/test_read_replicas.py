@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
-from tests.helpers import signup, wait_for
+from tests.helpers import serving, signup, wait_for
 from tests.services import StreamingPair
 
 pytestmark = pytest.mark.timeout(300)
@@ -36,21 +36,12 @@ def pair() -> Iterator[StreamingPair]:
 
 
 async def _client(pair: StreamingPair, tmp_path: Path, *, max_lag_s: float) -> AsyncIterator[httpx.AsyncClient]:
-    from clipfeed.api import create_app
-    from clipfeed.bootstrap import bootstrap
     from clipfeed.settings import Settings
 
-    settings = Settings(data_dir=tmp_path, log_json=False, database_url=f"{pair.primary_url}/clipfeed",
-                        database_replica_urls=[f"{pair.replica_url}/clipfeed"], database_replica_max_lag_s=max_lag_s)
-    services = await bootstrap(settings)
-    app = create_app(services=services)
-    try:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            client.services = services  # type: ignore[attr-defined]
-            yield client
-    finally:
-        await services.close()
+    async with serving(Settings(data_dir=tmp_path, log_json=False, database_url=f"{pair.primary_url}/clipfeed",
+                                database_replica_urls=[f"{pair.replica_url}/clipfeed"],
+                                database_replica_max_lag_s=max_lag_s)) as client:
+        yield client
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from clipfeed.core.errors import is_storage_full
 from clipfeed.runtime.consumers import is_outage
-from tests.helpers import assert_problem, signup
+from tests.helpers import assert_problem, serving, signup
 from tests.services import migrate_from_template
 from tests.uploads.tus import SAMPLE, create, head, patch, upload_id
 
@@ -53,23 +53,14 @@ def fill(disk: Path, leave: int) -> Path:
 
 @pytest.fixture
 async def full_client(small_disk: Path, tmp_path: Path, sqlite_template: Path) -> AsyncIterator[httpx.AsyncClient]:
-    from clipfeed.api import create_app
-    from clipfeed.bootstrap import bootstrap
     from clipfeed.settings import Settings
 
     # Only the blob store (the masters, the renditions, unfinished uploads) is on the small disk.
     settings = Settings(data_dir=tmp_path, log_json=False, blob_url=f"file://{small_disk}/blobs",
                         media_work_dir=str(tmp_path / "work"), upload_checkpoint_bytes=256 * 1024)
     migrate_from_template(settings.resolve(settings.database_url), sqlite_template)
-    services = await bootstrap(settings)
-    app = create_app(services=services)
-    try:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            client.services = services  # type: ignore[attr-defined]
-            yield client
-    finally:
-        await services.close()
+    async with serving(settings) as client:
+        yield client
 
 
 async def test_a_full_disk_gives_507_keeps_durable_bytes_and_the_upload_resumes_once_there_is_room(
