@@ -68,58 +68,46 @@ def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0, sig: int = si
 
 class StreamingPair:
     """A PostgreSQL primary and a streaming replica of it (``pg_basebackup``), each a
-    ``postgres`` process of the machine's own packages on a port of its own."""
+    ``postgres`` process of the machine's own packages on a port of its own, made and run as
+    ``clipfeed cluster`` makes and runs them (``clipfeed.cluster.engines``)."""
 
     def __init__(self, home: Path) -> None:
-        from clipfeed.cluster.engines import postgres_binaries, unprivileged_user
-
         self.home = home
-        self.bin = postgres_binaries()
-        self.user = unprivileged_user()
         self.primary_port, self.replica_port = free_port(), free_port()
         self.primary_url = f"postgresql://postgres@127.0.0.1:{self.primary_port}"
         self.replica_url = f"postgresql://postgres@127.0.0.1:{self.replica_port}"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def _run(self, *command: str) -> None:
-        done = subprocess.run([str(self.bin / command[0]), *command[1:]], capture_output=True, text=True,
-                              user=self.user, timeout=120)
-        if done.returncode:
-            raise RuntimeError(f"{command[0]} failed: {done.stderr[-1500:]}")
+        self.programs: dict[str, Any] = {}
 
     def start(self, which: str) -> None:
-        port = self.primary_port if which == "primary" else self.replica_port
-        log = open(self.home / f"{which}.log", "ab")  # noqa: SIM115 - the server's output for as long as it runs
-        self.procs[which] = subprocess.Popen(
-            [str(self.bin / "postgres"), "-D", str(self.home / which), "-p", str(port), "-k", str(self.home),
-             "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "hot_standby_feedback=on"],
-            stdout=log, stderr=subprocess.STDOUT, user=self.user)
-        log.close()
-        url = self.primary_url if which == "primary" else self.replica_url
         from clipfeed.cluster.engines import Engine, wait_ready
 
-        wait_ready(Engine("postgres", url), timeout=60)
+        program = self.programs[which]
+        log = open(self.home / f"{which}.log", "ab")  # noqa: SIM115 - the server's output for as long as it runs
+        self.procs[which] = subprocess.Popen(program.command, stdout=log, stderr=subprocess.STDOUT, user=program.user)
+        log.close()
+        wait_ready(Engine("postgres", self.primary_url if which == "primary" else self.replica_url), timeout=60)
 
     def stop(self, which: str) -> None:
         stop_process(self.procs.pop(which), sig=signal.SIGINT)
 
     def set_apply_delay(self, seconds: float) -> None:
         """How long the replica waits before replaying each commit: a lag of our choosing."""
-        conf = self.home / "replica" / "postgresql.auto.conf"
+        conf = self.home / "replica" / "data" / "postgresql.auto.conf"
         kept = [line for line in conf.read_text().splitlines() if not line.startswith("recovery_min_apply_delay")]
         conf.write_text("\n".join([*kept, f"recovery_min_apply_delay = '{int(seconds * 1000)}ms'", ""]))
         self.procs["replica"].send_signal(signal.SIGHUP)
         time.sleep(0.3)  # the postmaster reloads asynchronously; the startup process follows at once
 
     def __enter__(self) -> StreamingPair:
-        from clipfeed.cluster.engines import hand_over
+        from clipfeed.cluster.engines import STARTERS, hand_over, make_replica, postgres_replica, unprivileged_user
 
-        hand_over(self.home, self.user)
-        self._run("initdb", "-D", str(self.home / "primary"), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-                  "--no-instructions")
+        hand_over(self.home, unprivileged_user())
+        primary = STARTERS["postgres"](self.home / "primary", self.primary_port)  # initdb once
+        self.programs["primary"] = primary.program
         self.start("primary")
-        self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres",
-                  "-D", str(self.home / "replica"), "-R", "-X", "stream", "-c", "fast")
+        make_replica(self.home / "replica", self.primary_url)
+        self.programs["replica"] = postgres_replica(self.home / "replica", self.replica_port)
         self.start("replica")
         return self
 

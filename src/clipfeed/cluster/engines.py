@@ -111,19 +111,23 @@ def _postgres(home: Path, port: int) -> Engine:
         if init.returncode:
             raise RuntimeError(f"initdb failed: {init.stderr.strip()[-1000:]}")
     hand_over(home, user)
-    command = [str(binaries / "postgres"), "-D", str(data), "-p", str(port), "-k", str(home),
-               "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400", "-c", "fsync=on"]
-    program = Program("postgres", "engines", command, user=user, stop_signal="INT", stop_wait_s=30, port=port)
+    program = _postgres_server("postgres", "engines", home, port, fsync="on")
     return Engine("postgres", f"postgresql://postgres@127.0.0.1:{port}", program)
 
 
 def postgres_replica(home: Path, port: int) -> Program:
     """A streaming replica of the cluster's PostgreSQL, as a program (its data is made by
     ``make_replica`` once the primary runs)."""
+    return _postgres_server(home.name, "replicas", home, port, hot_standby_feedback="on")
+
+
+def _postgres_server(name: str, group: str, home: Path, port: int, **settings: str) -> Program:
+    """``postgres`` serving ``home/data`` on a loopback port (its socket in ``home``)."""
     command = [str(postgres_binaries() / "postgres"), "-D", str(home / "data"), "-p", str(port), "-k", str(home),
-               "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400", "-c", "hot_standby_feedback=on"]
-    return Program(home.name, "replicas", command, user=unprivileged_user(), stop_signal="INT", stop_wait_s=30,
-                   port=port)
+               "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400"]
+    for key, value in settings.items():
+        command += ["-c", f"{key}={value}"]
+    return Program(name, group, command, user=unprivileged_user(), stop_signal="INT", stop_wait_s=30, port=port)
 
 
 def make_replica(home: Path, primary_url: str) -> None:

@@ -18,9 +18,10 @@ import asyncio
 import hashlib
 
 import structlog
-from fastapi import Depends
+from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clipfeed.http.deps import bearer_token
 from clipfeed.infra.db.replicas import CHECK_EVERY_S, CURRENT, Reads
 from clipfeed.runtime.services import Services
 
@@ -30,12 +31,9 @@ AHEAD = 1 << 62
 
 
 def _writer(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = value.partition(b" ")
-            if scheme.lower() == b"bearer" and token.strip():
-                return hashlib.blake2b(token.strip(), digest_size=12).hexdigest()
-    return None
+    """Who writes, for the position key: a hash of the access token (``deps.bearer_token``)."""
+    token = bearer_token(Request(scope))
+    return hashlib.blake2b(token.encode(), digest_size=12).hexdigest() if token else None
 
 
 def _key(writer: str) -> str:

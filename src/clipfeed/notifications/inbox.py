@@ -66,18 +66,23 @@ async def deliver(deliveries: list[Delivery], *, services: Services) -> list[tup
     for (recipient, _key), members in groups.items():
         by_recipient[recipient].append(members)
 
-    async def write(session: AsyncSession, recipients: list[int]) -> list[tuple[Notification, bool] | None]:
-        return [await _write(session, members, services=services)
-                for recipient in recipients for members in by_recipient[recipient]]
+    written: dict[int, list[tuple[Notification, bool] | None]] = {}
+
+    async def write(session: AsyncSession, recipients: list[int]) -> None:
+        found = {recipient: [await _write(session, members, services=services) for members in by_recipient[recipient]]
+                 for recipient in recipients}
+        # Recorded once this shard's statements all ran (each insert is flushed at once, so a
+        # conflict raises here, not at commit): a retry redoes only the shard that conflicted.
+        written.update(found)
 
     for attempt in range(2):
         try:
-            done = await services.db.each_shard(list(by_recipient), write)
+            await services.db.each_shard([r for r in by_recipient if r not in written], write)
             break
-        except IntegrityError:  # a concurrent writer created a group's row first: again
+        except IntegrityError:  # a concurrent writer created a group's row first: that shard again
             if attempt:
                 raise
-    return [item for batch in done for item in batch if item is not None]
+    return [item for recipient in by_recipient for item in written[recipient] if item is not None]
 
 
 async def _write(session: AsyncSession, members: list[Delivery],

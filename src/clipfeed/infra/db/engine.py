@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +21,7 @@ from clipfeed.core.errors import Unavailable
 from clipfeed.core.sharding import ShardRouter
 from clipfeed.infra.breaker import BREAKERS, Breaker, BreakerOpen
 from clipfeed.infra.db import replicas as replication
+from clipfeed.infra.db.base import utcnow
 from clipfeed.infra.db.shardmap import ShardAssignment
 
 T = TypeVar("T")
@@ -334,17 +334,18 @@ class Database:
         commits when the consumer asks for the next. With shard moves possible (``fenced``),
         keys whose virtual shard turns out to have moved are taken to their new database
         after the map is read again."""
-        pending = list(dict.fromkeys(keys))
+        shard_of = {key: self.router.shard_of(key) for key in keys}
+        pending = list(shard_of)
         deadline = time.monotonic() + MOVE_WAIT_S
         while pending:
             blocked: list[int] = []
             for index, members in self.router.group(pending).items():
                 async with _transaction(self._shard_sessions[index]) as session:
                     if self.fenced:
-                        gone = await self._enter(session, {self.router.shard_of(k) for k in members})
+                        gone = await self._enter(session, {shard_of[k] for k in members})
                         if gone:
-                            blocked += [k for k in members if self.router.shard_of(k) in gone]
-                            members = [k for k in members if self.router.shard_of(k) not in gone]
+                            blocked += [k for k in members if shard_of[k] in gone]
+                            members = [k for k in members if shard_of[k] not in gone]
                     if members:
                         yield session, members
             pending = blocked
@@ -379,7 +380,7 @@ class Database:
                 # shard URL later cannot silently send keys to a database without their rows.
                 from sqlalchemy.dialects.postgresql import insert
 
-                now = datetime.now(UTC)
+                now = utcnow()
                 await session.execute(insert(ShardAssignment).on_conflict_do_nothing(), [
                     {"vshard": shard, "database": index, "moved_at": now}
                     for shard, index in enumerate(self.router.table())])

@@ -94,8 +94,7 @@ async def move(db: Database, vshard: int, target: int, *, say: Callable[[str], N
             raise Conflict("another shard move is running")
         await guard.commit()  # the lock is the session's; no transaction stays open meanwhile
         try:
-            await db.load_shard_map()
-            await _pin(db)
+            await db.load_shard_map()  # pins the map on its first read
             source = db.router.database_of_shard(vshard)
             report = Report(vshard, source, target)
             if source == target:
@@ -155,15 +154,6 @@ async def _move(db: Database, report: Report, say: Callable[[str], None]) -> Non
     async with src.begin() as conn:
         await conn.execute(sa.delete(ShardChange).where(ShardChange.id <= last))
     report.cleaned_up = await _delete(src, await _keys(src, db, v))
-
-
-async def _pin(db: Database) -> None:
-    async with db.session() as session:
-        if await session.scalar(sa.select(sa.func.count()).select_from(ShardAssignment)):
-            return
-        now = utcnow()
-        await session.execute(sa.insert(ShardAssignment), [
-            {"vshard": shard, "database": index, "moved_at": now} for shard, index in enumerate(db.router.table())])
 
 
 async def _capture(engine: AsyncEngine, *, on: bool) -> None:

@@ -107,6 +107,13 @@ class Replica:
     up: bool = False
 
 
+async def _replayed(replica: Replica) -> int | None:
+    """How far ``replica`` has replayed the primary's WAL; None when it is not a standby."""
+    async with replica.engine.connect() as conn:
+        replayed = await conn.scalar(REPLAYED_LSN)
+    return None if replayed is None else int(replayed)
+
+
 class ReplicaSet:
     """The replicas of one primary, their measured lag, and the choice of one for a read."""
 
@@ -133,8 +140,7 @@ class ReplicaSet:
             self._history.popleft()
         for replica in self.replicas:
             try:
-                async with replica.engine.connect() as conn:
-                    replayed = await conn.scalar(REPLAYED_LSN)
+                replayed = await _replayed(replica)
             except (DBAPIError, OSError) as exc:
                 if replica.up:
                     log.warning("read replica not answering", replica=replica.label, error=str(exc)[:200])
@@ -143,7 +149,7 @@ class ReplicaSet:
             if replayed is None:  # not a standby (promoted, or misconfigured): never read from it
                 replica.up, replica.lag_s = False, float("inf")
                 continue
-            replica.up, replica.replayed = True, int(replayed)
+            replica.up, replica.replayed = True, replayed
             replica.lag_s = self._lag(replica.replayed, now)
             LAG.labels(replica.label).set(min(replica.lag_s, HISTORY_S))
 
@@ -196,11 +202,10 @@ class ReplicaSet:
             return True
         if replica.index not in reads._settled:
             try:
-                async with replica.engine.connect() as conn:
-                    replayed = await conn.scalar(REPLAYED_LSN)
+                replayed = await _replayed(replica)
             except (DBAPIError, OSError):
                 replayed = None
-            reads._settled[replica.index] = replayed is not None and int(replayed) >= lsn
+            reads._settled[replica.index] = replayed is not None and replayed >= lsn
         return reads._settled[replica.index]
 
     @asynccontextmanager
