@@ -21,6 +21,9 @@ from clipfeed.delivery.api import router as delivery_router
 from clipfeed.delivery.api import web_router
 from clipfeed.delivery.origin import router as origin_router
 from clipfeed.events.api import router as events_router
+from clipfeed.federation.admin_api import router as federation_admin_router
+from clipfeed.federation.api import router as federation_router
+from clipfeed.federation.negotiation import ActivityPubPaths
 from clipfeed.http import health, openapi, problems
 from clipfeed.http.middleware import BodyLimit, ControlCharactersInPath, RequestContext
 from clipfeed.http.replicas import ReadYourWrites
@@ -66,6 +69,8 @@ FEATURE_ROUTERS: list[APIRouter] = [
     notifications_router,     # inbox and its SSE stream
     search_router,            # search and suggestions
     discovery_router,         # hashtag pages and follows, Discover, similar clips, mute filters
+    federation_admin_router,  # finding remote accounts; remote servers' policies
+    federation_router,        # ActivityPub: WebFinger, NodeInfo, actors, clips as Video, inboxes
     webapp_router,            # the web app, /docs, /redoc: last, its catch-all answers what nothing else routes
 ]
 # Parts of the OpenAPI document that features whose wire format is not JSON write themselves.
@@ -131,6 +136,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         ("", settings.max_json_body_bytes),
     ])
     app.add_middleware(ControlCharactersInPath)
+    app.add_middleware(ActivityPubPaths)  # /@handle and /share/c/<id> asked for as ActivityPub
     app.add_middleware(Shedding, load=load)  # before any work; inside TusHeaders (tus wants its header on a 503)
     app.add_middleware(TusHeaders)  # outside BodyLimit: its 413 carries Tus-Resumable too
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,

@@ -4,6 +4,7 @@ from clipfeed.accounts import models as accounts_models  # noqa: F401
 from clipfeed.analytics import models as analytics_models  # noqa: F401
 from clipfeed.clips import models as clips_models  # noqa: F401
 from clipfeed.delivery import models as delivery_models  # noqa: F401
+from clipfeed.federation import models as federation_models  # noqa: F401
 from clipfeed.http import idempotency as http_idempotency  # noqa: F401
 from clipfeed.infra.db import shardmap  # noqa: F401
 from clipfeed.infra.search import tables as search_tables  # noqa: F401

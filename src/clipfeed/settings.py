@@ -68,6 +68,24 @@ class Settings(BaseSettings):
     instance_description: str = ""  # a few sentences about the instance (GET /v1/instance)
     registration_mode: Literal["open", "closed", "invite"] = "open"  # invite: an admin's code is needed
 
+    # Federation over ActivityPub (docs/operate/federation.md). open: with every server not
+    # blocked; allowlist: only with domains an admin allowed; closed: with none (discovery still answers).
+    federation_mode: Literal["open", "allowlist", "closed"] = "open"
+    # Plain http:// for our IDs and for peers, on loopback addresses only: tests and local trials.
+    federation_allow_http: bool = False
+    # A signed request's Date (or created) may be this old, or this far ahead of our clock.
+    federation_signature_max_age_s: int = Field(default=3600, ge=30)
+    federation_signature_max_future_s: int = Field(default=300, ge=0)
+    # Deliveries: in flight per process and per remote server; retried with exponential
+    # back-off for this long, after which the delivery is dropped and, if the server has not
+    # answered since, it is marked dead (skipped until it sends us something again).
+    federation_delivery_concurrency: int = Field(default=32, ge=1)
+    federation_per_instance_concurrency: int = Field(default=4, ge=1)
+    federation_retry_window_s: int = Field(default=2 * 24 * 3600, ge=1)
+    federation_request_timeout_s: float = Field(default=10.0, gt=0)
+    # A remote actor document is fetched again after this long (or at once when its key fails).
+    federation_actor_refresh_s: int = Field(default=24 * 3600, ge=60)
+
     # Accounts
     access_token_ttl_s: int = 3600
     refresh_token_ttl_s: int = 30 * 24 * 3600

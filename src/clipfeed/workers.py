@@ -14,6 +14,9 @@ import structlog
 from clipfeed.delivery import purge
 from clipfeed.delivery.placement import placement_loop
 from clipfeed.delivery.worker import PurgeProcessor
+from clipfeed.federation.apply import InboxWorker
+from clipfeed.federation.deliveries import delivery_loop
+from clipfeed.federation.outbox import OutboxWorker
 from clipfeed.http.idempotency import purge_loop as idempotency_purge_loop
 from clipfeed.lake.worker import compaction_loop, jobs_loop
 from clipfeed.media.chunks import ChunkProcessor
@@ -67,6 +70,9 @@ ROLES: dict[str, Role] = {
     "batch": Role(processors=[], loops=[compaction_loop, jobs_loop, recs_training_loop]),
     # Upload expiry and interrupted hand-offs, regional placement, storage tiers and
     # replication, expired Idempotency-Key responses and For You dismissals.
+    # ActivityPub: activities received applied, local events turned into activities, their
+    # delivery to remote inboxes with retries.
+    "federation": Role(processors=[InboxWorker, OutboxWorker], loops=[delivery_loop]),
     "lifecycle": Role(processors=[], loops=[uploads_lifecycle.run, placement_loop, storage_loop,
                                             idempotency_purge_loop, dismissals_prune_loop]),
 }

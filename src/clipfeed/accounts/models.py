@@ -29,7 +29,8 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
-    handle: Mapped[str] = mapped_column(sa.String(30), unique=True)
+    # A remote account's handle is "name@domain" (docs/design/federation.md).
+    handle: Mapped[str] = mapped_column(sa.String(255), unique=True)
     email: Mapped[str | None] = mapped_column(sa.String(254), unique=True, nullable=True)
     display_name: Mapped[str] = mapped_column(sa.String(60), default="")
     bio: Mapped[str] = mapped_column(sa.String(300), default="")
@@ -42,6 +43,8 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set for an account of another server (federation): it never signs in here.
+    domain: Mapped[str | None] = mapped_column(sa.String(255), nullable=True, index=True)
 
     @property
     def is_moderator(self) -> bool:

@@ -264,6 +264,26 @@ async def create_user(*, db: Database, outbox: Outbox, ids: IdGenerator, setting
     return await get_by_handle(db=db, handle=pair.user.handle)
 
 
+async def upsert_remote(session: AsyncSession, *, ids: IdGenerator, user_id: int | None, name: str, domain: str,
+                        display_name: str, bio: str) -> User:
+    """The ``users`` row standing for an account of another server (federation), created or
+    refreshed in ``session``. Its handle is ``name@domain``; it has no email or password, so it
+    never signs in here, and it is never suspended or deleted by this call."""
+    handle = f"{name.lower()}@{domain.lower()}"[:255]
+    user = await session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        user = await session.scalar(sa.select(User).where(User.handle == handle))
+    if user is None:
+        user = User(id=ids.next_id(), handle=handle, email=None, password_hash=None, role=Role.user.value,
+                    domain=domain.lower())
+        session.add(user)
+    user.handle = handle
+    user.display_name = display_name[:60]
+    user.bio = bio[:300]
+    await session.flush()
+    return user
+
+
 async def set_role(*, db: Database, cache: Cache, handle: str, role: Role) -> User:
     async with db.session() as session:
         user = await session.scalar(sa.select(User).where(User.handle == handle.lower(),
@@ -314,3 +334,10 @@ def public_view(user: User, *, settings: Settings) -> UserPublic:
 def private_view(user: User, *, settings: Settings) -> UserPrivate:
     return UserPrivate(**public_view(user, settings=settings).model_dump(), email=user.email,
                        role=Role(user.role), language=user.language)
+
+
+async def count_local(*, db: Database) -> int:
+    """Accounts of this server that are neither deleted nor suspended (NodeInfo's user count)."""
+    async with db.session() as session:
+        return int(await session.scalar(sa.select(sa.func.count()).select_from(User).where(
+            User.domain.is_(None), User.deleted_at.is_(None), User.suspended_at.is_(None))) or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -270,3 +271,14 @@ def page_view(clips: list[Clip], next_cursor: str | None, *, owner_handle: str |
 def _event_payload(clip: Clip) -> contract.ClipChanged:
     return contract.ClipChanged(clip_id=clip.id, owner_id=clip.owner_id, status=clip.status,
                                 visibility=clip.visibility, hashtags=list(clip.hashtags or []))
+
+
+async def publishing_stats(*, db: Database, since: list[datetime]) -> tuple[int, list[int]]:
+    """Ready public clips, and for each moment of ``since`` how many creators published one
+    after it (NodeInfo's posts and active users)."""
+    async with db.session() as session:
+        live = sa.and_(Clip.status == ClipStatus.ready.value, Clip.visibility == Visibility.public.value)
+        posts = int(await session.scalar(sa.select(sa.func.count()).select_from(Clip).where(live)) or 0)
+        active = [int(await session.scalar(sa.select(sa.func.count(sa.distinct(Clip.owner_id))).where(
+            live, Clip.published_at >= moment)) or 0) for moment in since]
+    return posts, active

@@ -38,6 +38,7 @@ class Topic:
     MEDIA_RETRANSCODE = "media.retranscode"  # key: clip ID; cold clips popular again
     NOTIFICATIONS = "notifications"          # key: recipient user ID; live signal for SSE
     MODERATION = "moderation"                # key: subject ID (blocklist: entry ID)
+    FEDERATION_INBOX = "federation.inbox"    # key: the sending actor's URI; activities received
 
     @staticmethod
     def dead_letters(group: str) -> str:
@@ -242,6 +243,16 @@ class BlocklistRemoved(Payload):
 
 # -- the types -----------------------------------------------------------------------------
 
+# -- federation ----------------------------------------------------------------------------
+
+class ActivityReceived(Payload):
+    """An ActivityPub activity whose signature checked out, queued for the federation worker."""
+
+    activity: dict[str, Any]
+    sender_id: WireId  # the users row of the remote actor that signed it
+    recipient_id: OptionalWireId  # the local user whose inbox took it; none for the shared inbox
+
+
 P = TypeVar("P", bound=Payload)
 
 
@@ -290,6 +301,7 @@ class EventType(Generic[P]):
 # subscribe to the type's topic).
 CATALOG, RECS_INDEX, SEARCH_INDEX, EMBEDDER = "stream-catalog", "recs-indexer", "search-indexer", "search-embedder"
 PURGE, FANOUT, CLEANUP = "delivery-purge", "notifications-fanout", "social-cleanup"
+FEDERATION_IN, FEDERATION_OUT = "federation-inbox", "federation-outbox"
 RELAY, STREAM_CLIPS, STREAM_USERS, FEEDBACK, LAKE = (
     "stream-relay", "stream-clips", "stream-users", "recs-feedback", "batch-lake")
 STATUS_STREAM, NOTIFICATION_STREAM = "live:clip-status", "live:notifications"
@@ -384,6 +396,10 @@ BLOCKLIST_ADDED: EventType[BlocklistAdded] = EventType("moderation.blocklist_add
                                                        BlocklistAdded, unread=_AUDIT)
 BLOCKLIST_REMOVED: EventType[BlocklistRemoved] = EventType("moderation.blocklist_removed", Topic.MODERATION,
                                                            BlocklistRemoved, unread=_AUDIT)
+
+
+ACTIVITY_RECEIVED: EventType[ActivityReceived] = EventType(
+    "federation.received", Topic.FEDERATION_INBOX, ActivityReceived, readers=(FEDERATION_IN,))
 
 
 def _all() -> dict[str, EventType[Any]]:

@@ -21,11 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.core import contract
-from clipfeed.infra.db import utcnow
+from clipfeed.infra.db import insert_for, insert_ignore, utcnow
 from clipfeed.infra.log import OutgoingRecord
 from clipfeed.notifications import render
 from clipfeed.notifications.models import Notification, NotificationActor, NotificationMute
-from clipfeed.social.graph import insert_for, insert_ignore
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services

@@ -23,7 +23,7 @@ from clipfeed.core.errors import NotFound
 from clipfeed.core.ids import min_id_at
 from clipfeed.core.pagination import decode_cursor, encode_cursor
 from clipfeed.core.singleflight import SingleFlight
-from clipfeed.infra.db import utcnow
+from clipfeed.infra.db import insert_for, insert_ignore, utcnow
 from clipfeed.notifications import inbox, render
 from clipfeed.notifications.models import (
     CreatorAnnouncement,
@@ -36,7 +36,6 @@ from clipfeed.notifications.models import (
     ReadState,
 )
 from clipfeed.social import service as social
-from clipfeed.social.graph import insert_for, insert_ignore
 from clipfeed.social.paging import cursor_int
 
 if TYPE_CHECKING:

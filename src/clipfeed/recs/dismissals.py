@@ -40,13 +40,13 @@ import sqlalchemy as sa
 from clipfeed.core.errors import BadRequest
 from clipfeed.core.viewers import ViewerId
 from clipfeed.events import service as events_service
+from clipfeed.infra.db import insert_for
 from clipfeed.recs import feed
 from clipfeed.recs.feedback import DEDUPE_TTL_S, event_key
 from clipfeed.recs.models import Dismissal, HiddenCreatorState, NotInterestedState
 from clipfeed.recs.profile import ukey
 from clipfeed.recs.viewers import DISMISS_DAYS, FeedViewer, forget_links
 from clipfeed.social import access
-from clipfeed.social.graph import insert_for
 
 if TYPE_CHECKING:
     from clipfeed.accounts.models import User

@@ -14,9 +14,8 @@ import sqlalchemy as sa
 
 from clipfeed.accounts.models import User
 from clipfeed.core.errors import Forbidden
-from clipfeed.infra.db import Database, utcnow
+from clipfeed.infra.db import Database, insert_for, utcnow
 from clipfeed.social import access
-from clipfeed.social.graph import insert_for
 from clipfeed.social.models import ClipSocialSettings, CommentSetting
 from clipfeed.social.schemas import CommentSettings
 

@@ -8,32 +8,18 @@ two serialise: a follow can never slip in beside a block.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.core import contract
-from clipfeed.infra.db import utcnow
+from clipfeed.infra.db import insert_for, insert_ignore, utcnow
 from clipfeed.social import events
 from clipfeed.social.models import Block, Follow, FollowCount
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
-
-
-def insert_for(session: AsyncSession, table: Any) -> Any:
-    """``INSERT`` with ``ON CONFLICT`` support for the session's engine."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-async def insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any]) -> bool:
-    """Insert a row unless its key exists; True when this call created it."""
-    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT DO NOTHING.
-    stmt = insert_for(session, table).values(**values).on_conflict_do_nothing().returning(sa.literal_column("1"))
-    return (await session.execute(stmt)).first() is not None
 
 
 async def bump_counts(session: AsyncSession, deltas: dict[int, tuple[int, int]]) -> None:

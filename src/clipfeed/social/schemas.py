@@ -183,6 +183,7 @@ class ShareChannel(StrEnum):
     messenger = "messenger"
     x = "x"
     facebook = "facebook"
+    fediverse = "fediverse"  # an Announce from another server (federation)
     other = "other"
 
 

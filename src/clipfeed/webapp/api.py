@@ -29,7 +29,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 # Server routes outside the API document (include_in_schema=False) or its own files.
 UNDOCUMENTED_SEGMENTS = {"v1", "media", "share", "app", "docs", "redoc", "openapi.json", "healthz", "readyz",
-                         "metrics"}
+                         "metrics", "ap", ".well-known", "nodeinfo"}
 NOT_BUILT = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Clipfeed</title>
 <p>The web app is not built. From a checkout, run <code>make demo</code> (or <code>cd web &amp;&amp; npm ci &amp;&amp;
 npm run build</code>); the API is at <a href="/docs">/docs</a>.</p></html>"""

@@ -1,0 +1,203 @@
+"""Outgoing activities: queued as ``federation_deliveries`` rows, one per inbox, and sent by
+the federation worker's delivery loop.
+
+* **Shared inboxes**: a fan-out sends one copy per server that offers a shared inbox, not one
+  per follower there (``inboxes_of``).
+* **Retries**: a failed attempt (network error, 5xx, 408, 429) is tried again after
+  ``30 s × 2^attempts`` (capped at 6 h) until ``federation_retry_window_s`` (two days) has
+  passed since the row was made; a 4xx is final.
+* **Dead servers**: a server whose deliveries have failed for the whole window, without one
+  success, is marked dead; new deliveries skip it until it sends us something (``policy.heard_from``).
+* **Leases**: a worker claims due rows for ``LEASE`` before sending, so two workers never send
+  one row at once; a worker that dies mid-send leaves the lease to run out and the row is sent
+  again (receivers drop the repeated activity ID).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import sqlalchemy as sa
+import structlog
+from prometheus_client import Counter, Gauge
+
+from clipfeed.federation import documents, policy, publish, remote
+from clipfeed.federation.keys import signer_for
+from clipfeed.federation.models import Delivery, RemoteInstance
+from clipfeed.federation.transport import RefusedUrl, post
+from clipfeed.infra.db import insert_ignore, utcnow
+from clipfeed.social import follows
+
+if TYPE_CHECKING:
+    from clipfeed.runtime.services import Services
+
+log = structlog.get_logger(__name__)
+LEASE = timedelta(seconds=60)
+FIRST_RETRY_S, MAX_RETRY_S = 30.0, 6 * 3600.0
+CLAIM = 200
+DELIVERED = Counter("clipfeed_federation_deliveries_total",
+                    "Delivery attempts to remote inboxes, by outcome and server", ["outcome", "server"])
+QUEUED = Gauge("clipfeed_federation_queue_depth", "Deliveries waiting, as of the delivery loop's last pass")
+
+
+async def inboxes_of(user_ids: list[int], *, services: Services) -> dict[str, str]:
+    """Inbox URL -> server for these remote accounts, one shared inbox per server that has one."""
+    found: dict[str, str] = {}
+    for actor in (await remote.actors(user_ids, services=services)).values():
+        found[actor.shared_inbox or actor.inbox] = actor.domain
+    return found
+
+
+async def enqueue(inboxes: dict[str, str], *, activity: dict[str, Any], signer_id: int, services: Services) -> int:
+    """Queue ``activity`` for each inbox whose server we federate with and have not given up on."""
+    body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode()
+    servers = set(inboxes.values())
+    async with services.db.session() as session:
+        rows = (await session.execute(sa.select(RemoteInstance.domain, RemoteInstance.dead_since).where(
+            RemoteInstance.domain.in_(servers)))).all()
+    dead = {domain for domain, since in rows if since is not None}
+    wanted = [(inbox, server) for inbox, server in inboxes.items()
+              if server not in dead and await policy.allowed(server, services=services)]
+    if not wanted:
+        return 0
+    async with services.db.session() as session:
+        session.add_all([Delivery(id=services.ids.next_id(), inbox=inbox, domain=server, signer_id=signer_id,
+                                  activity_id=str(activity["id"]), body=body) for inbox, server in wanted])
+    return len(wanted)
+
+
+async def send_to(user_id: int, *, kind: str, signer_id: int, object: Any, services: Services) -> None:
+    """One activity of ``signer_id`` (a local user) to one remote account (Accept, Reject, Follow …)."""
+    uris = publish.uris(services)
+    activity = documents.activity(uris, kind=kind, event_id=services.ids.next_id(), actor=uris.actor(signer_id),
+                                  object=object)
+    actor = (await remote.actors([user_id], services=services)).get(user_id)
+    if actor is not None:
+        activity["to"] = [actor.uri]
+        await enqueue({actor.inbox: actor.domain}, activity=activity, signer_id=signer_id, services=services)
+
+
+async def to_followers(owner_id: int, activity: dict[str, Any], *, services: Services) -> int:
+    """``activity`` of a local account to every server where it has followers."""
+    remote_followers: list[int] = []
+    async for batch in follows.iter_follower_ids(db=services.db, user_id=owner_id):
+        remote_followers += [user_id for user_id in (await remote.actors(batch, services=services))]
+    if not remote_followers:
+        return 0
+    return await enqueue(await inboxes_of(remote_followers, services=services), activity=activity,
+                         signer_id=owner_id, services=services)
+
+
+def retry_delay(attempts: int) -> float:
+    return min(MAX_RETRY_S, FIRST_RETRY_S * 2 ** max(0, attempts - 1))
+
+
+async def delivery_loop(stop: asyncio.Event, *, services: Services) -> None:
+    """Send due deliveries until ``stop``; each pass claims a batch and sends it concurrently,
+    at most ``federation_per_instance_concurrency`` at a time to one server."""
+    while not stop.is_set():
+        try:
+            sent = await deliver_due(services=services)
+        except Exception as exc:  # the database away: try again shortly
+            log.warning("federation.delivery_pass_failed", error=str(exc))
+            sent = 0
+        if sent == 0:
+            with contextlib.suppress(Exception):  # a gauge is not worth failing the loop
+                QUEUED.set(await queue_depth(services=services))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+async def deliver_due(*, services: Services) -> int:
+    """One pass: claim up to ``CLAIM`` due rows and send them; the number claimed."""
+    now = utcnow()
+    async with services.db.session() as session:
+        query = sa.select(Delivery.id).where(Delivery.next_attempt_at <= now, sa.or_(
+            Delivery.claimed_until.is_(None), Delivery.claimed_until < now)).order_by(
+            Delivery.next_attempt_at).limit(CLAIM)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = list((await session.scalars(query)).all())
+        if ids:
+            await session.execute(sa.update(Delivery).where(Delivery.id.in_(ids)).values(claimed_until=now + LEASE))
+            rows = list((await session.scalars(sa.select(Delivery).where(Delivery.id.in_(ids)))).all())
+            session.expunge_all()
+    if not ids:
+        return 0
+    settings = services.settings
+    overall = asyncio.Semaphore(settings.federation_delivery_concurrency)
+    per_server: dict[str, asyncio.Semaphore] = defaultdict(
+        lambda: asyncio.Semaphore(settings.federation_per_instance_concurrency))
+
+    async def one(row: Delivery) -> None:
+        async with overall, per_server[row.domain]:
+            await _attempt(row, services=services)
+
+    await asyncio.gather(*(one(row) for row in rows))
+    return len(ids)
+
+
+async def _attempt(row: Delivery, *, services: Services) -> None:
+    error: str | None = None
+    final = False
+    try:
+        signer = await signer_for(row.signer_id, services=services)
+        response = await post(row.inbox, row.body, signer=signer, services=services)
+        if response.status_code < 300 or response.status_code == 409:  # 409: they have it already
+            await _done(row, ok=True, services=services)
+            return
+        error = f"HTTP {response.status_code}"
+        final = 400 <= response.status_code < 500 and response.status_code not in (408, 429)
+    except RefusedUrl as exc:
+        error, final = exc.detail, True
+    except (httpx.HTTPError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    await _failed(row, error=error or "failed", final=final, services=services)
+
+
+async def _done(row: Delivery, *, ok: bool, services: Services) -> None:
+    async with services.db.session() as session:
+        await session.execute(sa.delete(Delivery).where(Delivery.id == row.id))
+        if ok:
+            await session.execute(sa.update(RemoteInstance).where(RemoteInstance.domain == row.domain).values(
+                last_success_at=utcnow(), failures=0, dead_since=None))
+    DELIVERED.labels("delivered" if ok else "refused", row.domain).inc()
+
+
+async def _failed(row: Delivery, *, error: str, final: bool, services: Services) -> None:
+    now = utcnow()
+    window = timedelta(seconds=services.settings.federation_retry_window_s)
+    attempts = row.attempts + 1
+    next_at = now + timedelta(seconds=retry_delay(attempts))
+    expired = final or next_at - row.created_at > window
+    async with services.db.session() as session:
+        await insert_ignore(session, RemoteInstance, {"domain": row.domain, "policy": "none", "failures": 0})
+        if expired:
+            await session.execute(sa.delete(Delivery).where(Delivery.id == row.id))
+        else:
+            await session.execute(sa.update(Delivery).where(Delivery.id == row.id).values(
+                attempts=attempts, next_attempt_at=next_at, claimed_until=None, last_error=error))
+        instance = await session.get(RemoteInstance, row.domain)
+        assert instance is not None
+        instance.failures += 1
+        instance.last_failure_at = now
+        if not final and expired and _silent_since(instance, now - window):
+            instance.dead_since = now
+    DELIVERED.labels("refused" if final else ("given-up" if expired else "retrying"), row.domain).inc()
+    log.info("federation.delivery_failed", inbox=row.inbox, error=error, attempts=attempts, final=final)
+
+
+def _silent_since(instance: RemoteInstance, moment: datetime) -> bool:
+    return instance.last_success_at is None or instance.last_success_at < moment
+
+
+async def queue_depth(*, services: Services) -> int:
+    async with services.db.session() as session:
+        return int(await session.scalar(sa.select(sa.func.count()).select_from(Delivery)) or 0)
+

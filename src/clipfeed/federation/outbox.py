@@ -1,0 +1,130 @@
+"""The federation worker's outbox side: local events that other servers must hear of, turned
+into activities queued for delivery.
+
+| local event | activity | to |
+|---|---|---|
+| ``clip.ready`` (public or unlisted) | ``Create`` ``Video`` | the creator's remote followers |
+| ``clip.updated`` | ``Update`` ``Video``, or ``Delete`` when it became private | the same |
+| ``clip.deleted``, ``clip.rejected``, ``clip.review`` (once published) | ``Delete`` ``Tombstone`` | the same |
+| ``follow.added`` / ``follow.removed`` by a local user of a remote one | ``Follow`` / ``Undo`` | the followee |
+| ``block.added`` of a remote account | ``Block`` | the blocked account |
+| ``user.updated`` | ``Update`` ``Person`` | the user's remote followers |
+
+Each activity's ID comes from the event's ID, so an event handled twice (a worker died after
+queueing) is one activity to its receivers, who drop the repeat.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from clipfeed.accounts import service as accounts
+from clipfeed.clips import service as clips
+from clipfeed.core import contract
+from clipfeed.core.errors import NotFound
+from clipfeed.core.events import Event
+from clipfeed.federation import deliveries, documents, publish, remote
+from clipfeed.infra.db import utcnow
+from clipfeed.infra.log import Record
+from clipfeed.runtime.consumers import Processor
+
+if TYPE_CHECKING:
+    from clipfeed.runtime.services import Services
+
+_TAKEN_DOWN = {contract.CLIP_DELETED.name, contract.CLIP_REJECTED.name, contract.CLIP_STATUS["review"].name}
+
+
+class OutboxWorker(Processor):
+    group: ClassVar[str] = contract.FEDERATION_OUT
+    topics: ClassVar[tuple[str, ...]] = (contract.Topic.CLIPS, contract.Topic.SOCIAL, contract.Topic.USERS)
+
+    async def handle(self, records: list[Record]) -> None:
+        for record in records:
+            await self.handle_one(record)
+
+    async def handle_one(self, record: Record) -> None:
+        try:
+            event = Event.decode(record.value)
+        except ValueError:
+            return
+        if self.services.settings.federation_mode == "closed":
+            return
+        await publish_event(event, services=self.services)
+
+
+async def publish_event(event: Event, *, services: Services) -> None:
+    name = event.type
+    if name == contract.CLIP_READY.name or name == contract.CLIP_UPDATED.name or name in _TAKEN_DOWN:
+        await _clip(event, services=services)
+    elif name in (contract.FOLLOW_ADDED.name, contract.FOLLOW_REMOVED.name):
+        change = contract.FOLLOW_ADDED.parse_payload(event.payload)
+        await _follow(event, change.user_id, change.followee_id, added=name == contract.FOLLOW_ADDED.name,
+                      services=services)
+    elif name == contract.BLOCK_ADDED.name:
+        block = contract.BLOCK_ADDED.parse(event)
+        users = await accounts.get_many(db=services.db, user_ids=[block.user_id, block.blocked_id])
+        blocker, blocked = users.get(block.user_id), users.get(block.blocked_id)
+        if blocker and blocked and blocker.domain is None and blocked.domain is not None:
+            target = (await remote.actors([blocked.id], services=services)).get(blocked.id)
+            if target is not None:
+                await deliveries.send_to(blocked.id, kind="Block", signer_id=blocker.id, object=target.uri,
+                                         services=services)
+    elif name == contract.USER_UPDATED.name:
+        user_id = int(event.key)
+        try:
+            user = await publish.local_user(user_id, services=services)
+        except NotFound:
+            return
+        uris = publish.uris(services)
+        person = await publish.person(user, services=services)
+        person.pop("@context", None)
+        await deliveries.to_followers(user_id, documents.activity(
+            uris, kind="Update", event_id=event.id, actor=uris.actor(user_id), object=person,
+            to=[documents.AS_PUBLIC], cc=[f"{uris.actor(user_id)}/followers"]), services=services)
+
+
+async def _clip(event: Event, *, services: Services) -> None:
+    clip_id = int(event.key)
+    clip = (await clips.get_many(db=services.db, clip_ids=[clip_id])).get(clip_id)
+    if clip is None:
+        return
+    owner = (await accounts.get_many(db=services.db, user_ids=[clip.owner_id])).get(clip.owner_id)
+    if owner is None or owner.domain is not None:
+        return
+    uris = publish.uris(services)
+    actor = uris.actor(owner.id)
+    if publish.federates(clip) and event.type != contract.CLIP_DELETED.name:
+        video = await publish.video(clip, services=services)
+        video.pop("@context", None)
+        kind = "Create" if event.type == contract.CLIP_READY.name else "Update"
+        activity = documents.activity(uris, kind=kind, event_id=event.id, actor=actor, object=video,
+                                      to=video["to"], cc=video["cc"])
+    elif clip.published_at is not None:  # it was out there once: take it back
+        activity = documents.activity(uris, kind="Delete", event_id=event.id, actor=actor,
+                                      object=documents.tombstone(uris.clip(clip.id), former_type="Video",
+                                                                 deleted=utcnow()),
+                                      to=[documents.AS_PUBLIC], cc=[f"{actor}/followers"])
+    else:
+        return
+    await deliveries.to_followers(owner.id, activity, services=services)
+
+
+async def _follow(event: Event, follower_id: int, followee_id: int, *, added: bool, services: Services) -> None:
+    users = await accounts.get_many(db=services.db, user_ids=[follower_id, followee_id])
+    follower, followee = users.get(follower_id), users.get(followee_id)
+    if follower is None or followee is None or follower.domain is not None or followee.domain is None:
+        return
+    target = (await remote.actors([followee.id], services=services)).get(followee.id)
+    if target is None:
+        return
+    uris = publish.uris(services)
+    follow = {"id": uris.follow(follower.id, followee.id), "type": "Follow", "actor": uris.actor(follower.id),
+              "object": target.uri}
+    if added:
+        # A new ID for every follow: a follow, an unfollow and a follow again are three activities.
+        await deliveries.enqueue({target.inbox: target.domain}, signer_id=follower.id, services=services,
+                                 activity={"@context": documents.CONTEXT, **follow, "id": uris.activity(event.id)})
+    else:
+        await deliveries.enqueue({target.inbox: target.domain}, signer_id=follower.id, services=services,
+                                 activity=documents.activity(uris, kind="Undo", event_id=event.id,
+                                                             actor=uris.actor(follower.id), object=follow))

@@ -1,0 +1,157 @@
+"""Accounts of other servers: fetched by URI, by key ID (to check a signature) or by
+``name@host`` (WebFinger), and kept as a ``users`` row plus a ``federation_actors`` row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+import sqlalchemy as sa
+import structlog
+
+from clipfeed.accounts import service as accounts
+from clipfeed.core.errors import NotFound
+from clipfeed.federation import transport
+from clipfeed.federation.keys import signer_for
+from clipfeed.federation.models import INSTANCE_ACTOR, RemoteActor, RemoteInstance
+from clipfeed.federation.transport import RemoteError
+from clipfeed.infra.db import insert_ignore, utcnow
+
+if TYPE_CHECKING:
+    from clipfeed.runtime.services import Services
+
+log = structlog.get_logger(__name__)
+ACTOR_TYPES = {"Person", "Service", "Application", "Group", "Organization"}
+
+
+@dataclass(frozen=True)
+class ActorDocument:
+    uri: str
+    name: str
+    domain: str
+    display_name: str
+    bio: str
+    inbox: str
+    shared_inbox: str | None
+    key_id: str
+    public_pem: str
+    kind: str
+    url: str | None
+
+
+def domain_of(uri: str) -> str:
+    return (urlsplit(uri).hostname or "").lower()
+
+
+def authority_of(uri: str) -> str:
+    """host[:port], what names a server (two test servers differ only by address and port)."""
+    return urlsplit(uri).netloc.lower()
+
+
+def parse_actor(document: dict[str, Any], *, fetched_from: str) -> ActorDocument:
+    """An actor document checked for what we rely on; ``RemoteError`` otherwise. Its ``id``
+    and its key must be on the server we fetched it from (no server speaks for another)."""
+    uri, kind = document.get("id"), document.get("type")
+    key = document.get("publicKey")
+    if isinstance(key, list):
+        key = key[0] if key else None
+    if not isinstance(uri, str) or kind not in ACTOR_TYPES or not isinstance(key, dict):
+        raise RemoteError(f"{fetched_from[:200]} is not an actor with a key")
+    if authority_of(uri) != authority_of(fetched_from):
+        raise RemoteError(f"{fetched_from[:200]} claims to be {uri[:200]}")
+    key_id, pem, owner = key.get("id"), key.get("publicKeyPem"), key.get("owner", uri)
+    inbox = document.get("inbox")
+    if not (isinstance(key_id, str) and isinstance(pem, str) and owner == uri and isinstance(inbox, str)):
+        raise RemoteError(f"{uri[:200]} has no usable key or inbox")
+    if authority_of(key_id) != authority_of(uri) or authority_of(inbox) != authority_of(uri):
+        raise RemoteError(f"{uri[:200]} names a key or inbox on another server")
+    endpoints = document.get("endpoints") if isinstance(document.get("endpoints"), dict) else {}
+    shared = endpoints.get("sharedInbox") if isinstance(endpoints, dict) else None
+    name = document.get("preferredUsername")
+    url = document.get("url")
+    return ActorDocument(
+        uri=uri, name=str(name) if isinstance(name, str) and name else uri.rstrip("/").rsplit("/", 1)[-1],
+        domain=authority_of(uri), display_name=_text(document.get("name")), bio=_text(document.get("summary")),
+        inbox=inbox, shared_inbox=shared if isinstance(shared, str) and authority_of(shared) == authority_of(uri)
+        else None, key_id=key_id, public_pem=pem, kind=str(kind), url=url if isinstance(url, str) else None)
+
+
+async def fetch_actor(uri: str, *, services: Services) -> RemoteActor:
+    """Fetch the actor at ``uri`` (a key ID's fragment is dropped) and store it."""
+    uri = uri.split("#", 1)[0]
+    signer = await signer_for(INSTANCE_ACTOR, services=services)
+    document = await transport.get_json(uri, signer=signer, services=services)
+    return await store_actor(parse_actor(document, fetched_from=uri), services=services)
+
+
+async def store_actor(actor: ActorDocument, *, services: Services) -> RemoteActor:
+    async with services.db.session() as session:
+        stored = await session.scalar(sa.select(RemoteActor).where(RemoteActor.uri == actor.uri))
+        user = await accounts.upsert_remote(session, ids=services.ids, user_id=stored.user_id if stored else None,
+                                            name=actor.name, domain=actor.domain, display_name=actor.display_name,
+                                            bio=actor.bio)
+        if stored is None:
+            stored = RemoteActor(user_id=user.id, uri=actor.uri)
+            session.add(stored)
+        stored.key_id, stored.public_pem, stored.inbox = actor.key_id, actor.public_pem, actor.inbox
+        stored.shared_inbox, stored.domain, stored.kind = actor.shared_inbox, actor.domain, actor.kind
+        stored.url, stored.fetched_at = actor.url, utcnow()
+        await insert_ignore(session, RemoteInstance, {"domain": actor.domain, "policy": "none", "failures": 0})
+        await session.flush()
+        session.expunge(stored)
+    return stored
+
+
+async def actor_for_key(key_id: str, *, services: Services, refresh: bool = False) -> RemoteActor:
+    """The stored actor that owns ``key_id``, fetched when unknown, stale or ``refresh``
+    (a signature failed: the key may have been rotated)."""
+    if not refresh:
+        async with services.db.session() as session:
+            stored = await session.scalar(sa.select(RemoteActor).where(RemoteActor.key_id == key_id).limit(1))
+        max_age = timedelta(seconds=services.settings.federation_actor_refresh_s)
+        if stored is not None and utcnow() - stored.fetched_at < max_age:
+            return stored
+    return await fetch_actor(key_id, services=services)
+
+
+async def actor_by_uri(uri: str, *, services: Services, fetch: bool = True) -> RemoteActor | None:
+    async with services.db.session() as session:
+        stored = await session.scalar(sa.select(RemoteActor).where(RemoteActor.uri == uri))
+    if stored is None and fetch:
+        stored = await fetch_actor(uri, services=services)
+    return stored
+
+
+async def actors(user_ids: list[int], *, services: Services) -> dict[int, RemoteActor]:
+    if not user_ids:
+        return {}
+    async with services.db.session() as session:
+        rows = await session.scalars(sa.select(RemoteActor).where(RemoteActor.user_id.in_(set(user_ids))))
+        return {row.user_id: row for row in rows}
+
+
+async def resolve_account(account: str, *, services: Services) -> RemoteActor:
+    """``name@host`` (with or without a leading @) through the host's WebFinger."""
+    name, _, host = account.lstrip("@").partition("@")
+    if not name or not host:
+        raise NotFound(f"{account[:100]!r} is not name@host")
+    plain = services.settings.federation_allow_http and await transport.on_loopback(host)
+    scheme = "http" if plain else "https"
+    url = f"{scheme}://{host}/.well-known/webfinger?resource={quote(f'acct:{name}@{host}')}"
+    signer = await signer_for(INSTANCE_ACTOR, services=services)
+    try:
+        document = await transport.get_json(url, signer=signer, services=services, accept="application/jrd+json")
+    except RemoteError as exc:
+        raise NotFound(f"no account {account[:100]}: {exc.detail}") from exc
+    links = document.get("links")
+    for link in links if isinstance(links, list) else []:
+        if (isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str)
+                and ("activity+json" in str(link.get("type")) or "activitystreams" in str(link.get("type")))):
+            return await fetch_actor(link["href"], services=services)
+    raise NotFound(f"{host} names no ActivityPub actor for {name}")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""

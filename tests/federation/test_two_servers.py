@@ -1,0 +1,178 @@
+"""Two Clipfeed servers federating over real HTTP on two loopback addresses: server A on the
+embedded stack, server B on the real one (PostgreSQL, S3, Redis, JetStream), so both adapters
+carry the federation tables and queues."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from clipfeed.federation import deliveries
+from clipfeed.federation.models import Delivery, ReceivedActivity
+from tests.federation.servers import Server, running
+from tests.helpers import Account, wait_for
+from tests.social.support import ready_clip
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+async def pair(tmp_path: Path, request: pytest.FixtureRequest,
+               sqlite_template: Path) -> AsyncIterator[tuple[Server, Server]]:
+    async with running("127.0.0.2", stack="embedded", tmp_path=tmp_path, request=request,
+                       sqlite_template=sqlite_template) as a, \
+            running("127.0.0.3", stack="real", tmp_path=tmp_path, request=request,
+                    sqlite_template=sqlite_template) as b:
+        yield a, b
+
+
+async def _received(server: Server, activity_type: str, object_uri: str) -> bool:
+    """Whether ``server`` has applied-or-queued an activity of this type about ``object_uri``."""
+    from clipfeed.core import contract
+    from clipfeed.core.events import Event
+
+    await server.services.outbox.flush()
+    log = server.services.log
+    try:
+        partitions = await log.partitions(contract.Topic.FEDERATION_INBOX)
+    except Exception:
+        return False
+    for partition in range(partitions):
+        for record in await log.read(contract.Topic.FEDERATION_INBOX, partition, from_offset=0, limit=10_000):
+            activity = contract.ACTIVITY_RECEIVED.parse(Event.decode(record.value)).activity
+            target = activity.get("object")
+            target_id = target.get("id") if isinstance(target, dict) else target
+            if activity.get("type") == activity_type and target_id == object_uri:
+                return True
+    return False
+
+
+async def _follow_across(a: Server, b: Server) -> tuple[Account, Account, str]:
+    """bob (on B) follows alice (on A); returns them and alice's ID on B."""
+    alice, bob = await a.account("alice"), await b.account("bob")
+    found = await b.client.get("/v1/federation/lookup", params={"account": a.acct("alice")}, headers=bob.auth)
+    assert found.status_code == 200, found.text
+    assert found.json()["handle"] == a.acct("alice")
+    alice_on_b = found.json()["id"]
+    followed = await b.client.put(f"/v1/users/{alice_on_b}/follow", headers=bob.auth)
+    assert followed.status_code == 200, followed.text
+
+    async def listed() -> bool:
+        page = (await a.client.get("/v1/users/alice/followers")).json()
+        return [entry["user"]["handle"] for entry in page["items"]] == [b.acct("bob")]
+
+    await wait_for(listed, timeout=60)
+    return alice, bob, alice_on_b
+
+
+async def test_a_remote_follow_a_post_a_like_and_a_reply_reach_the_other_server(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    alice, bob, alice_on_b = await _follow_across(a, b)
+    # A accepted: B got the Accept of bob's Follow.
+    bob_uri = f"{b.url}/ap/users/{bob.id}"
+    assert (await b.client.get(f"/ap/users/{bob.id}", headers={"Accept": "application/activity+json"})).json()[
+        "id"] == bob_uri
+
+    clip_id = await ready_clip(a.client, a.services, alice, caption="sunset #beach")
+    clip_uri = f"{a.url}/ap/clips/{clip_id}"
+
+    async def b_got_the_clip() -> bool:
+        return await _received(b, "Create", clip_uri)
+
+    await wait_for(b_got_the_clip, timeout=60)
+
+    # bob likes and answers the clip from B: B signs and delivers, A counts and notifies.
+    bob_on_b = (await b.client.get("/v1/me", headers=bob.auth)).json()
+    assert bob_on_b["handle"] == "bob"
+    await deliveries.send_to(int(alice_on_b), kind="Like", signer_id=bob.id, object=clip_uri, services=b.services)
+    note = {"id": f"{b.url}/ap/comments/{b.services.ids.next_id()}", "type": "Note", "attributedTo": bob_uri,
+            "inReplyTo": clip_uri, "content": "<p>what a <b>view</b></p>", "to": ["https://www.w3.org/ns/activitystreams#Public"]}
+    await deliveries.send_to(int(alice_on_b), kind="Create", signer_id=bob.id, object=note, services=b.services)
+
+    async def liked_and_answered() -> bool:
+        comments = (await a.client.get(f"/v1/clips/{clip_id}/comments")).json()["items"]
+        notes = (await a.client.get("/v1/notifications", headers=alice.auth)).json()["items"]
+        kinds = {item["kind"] for item in notes}
+        return [c["body"] for c in comments] == ["what a view"] and {"like", "comment"} <= kinds
+
+    await wait_for(liked_and_answered, timeout=60)
+    comment = (await a.client.get(f"/v1/clips/{clip_id}/comments")).json()["items"][0]
+    assert comment["author"]["handle"] == b.acct("bob")
+
+    # Alice deletes the clip: B hears of it.
+    deleted = await a.client.delete(f"/v1/clips/{clip_id}", headers=alice.auth)
+    assert deleted.status_code == 204, deleted.text
+
+    async def b_heard_of_the_deletion() -> bool:
+        return await _received(b, "Delete", clip_uri)
+
+    await wait_for(b_heard_of_the_deletion, timeout=60)
+    gone = await a.client.get(f"/ap/clips/{clip_id}", headers={"Accept": "application/activity+json"})
+    assert gone.status_code == 404
+
+
+async def test_a_private_clip_never_leaves_and_cannot_be_fetched(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    alice, _bob, _ = await _follow_across(a, b)
+    private = await ready_clip(a.client, a.services, alice, caption="just me", visibility="private")
+    public = await ready_clip(a.client, a.services, alice, caption="everyone")
+
+    async def public_arrived() -> bool:
+        return await _received(b, "Create", f"{a.url}/ap/clips/{public}")
+
+    await wait_for(public_arrived, timeout=60)
+    # The public clip came after the private one, on the same queue: the private one would be there.
+    assert not await _received(b, "Create", f"{a.url}/ap/clips/{private}")
+    async with a.services.db.session() as session:
+        queued = (await session.scalars(sa.select(Delivery.body))).all()
+    assert not any(f"/ap/clips/{private}".encode() in body for body in queued)
+    fetched = await a.client.get(f"/ap/clips/{private}", headers={"Accept": "application/activity+json"})
+    assert fetched.status_code == 404
+    shown = await a.client.get(f"/share/c/{public}", headers={"Accept": "application/activity+json"})
+    assert shown.status_code == 200 and shown.json()["type"] == "Video"
+
+
+async def test_blocking_a_remote_follower_removes_the_follow_and_tells_its_server(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    alice, bob, _ = await _follow_across(a, b)
+    bob_on_a = (await a.client.get("/v1/users/alice/followers")).json()["items"][0]["user"]["id"]
+    blocked = await a.client.put(f"/v1/users/{bob_on_a}/block", headers=alice.auth)
+    assert blocked.status_code == 200, blocked.text
+    assert (await a.client.get("/v1/users/alice/followers")).json()["items"] == []
+
+    async def b_was_told() -> bool:
+        return await _received(b, "Block", f"{b.url}/ap/users/{bob.id}")
+
+    await wait_for(b_was_told, timeout=60)
+
+
+async def test_a_suspended_server_is_refused_and_nothing_is_stored(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    alice, bob, alice_on_b = await _follow_across(a, b)
+    admin = await a.account("root_admin")
+    from clipfeed.accounts import service as accounts
+    from clipfeed.accounts.models import Role
+
+    await accounts.set_role(db=a.services.db, cache=a.services.cache, handle="root_admin", role=Role.admin)
+    suspended = await a.client.put(f"/v1/admin/federation/servers/{b.host}", headers=admin.auth,
+                                   json={"policy": "suspend"})
+    assert suspended.status_code == 200, suspended.text
+    assert suspended.json()["policy"] == "suspend"
+    clip_id = await ready_clip(a.client, a.services, alice, caption="not for them")
+    async with a.services.db.session() as session:
+        before = await session.scalar(sa.select(sa.func.count()).select_from(ReceivedActivity))
+    await deliveries.send_to(int(alice_on_b), kind="Like", signer_id=bob.id, object=f"{a.url}/ap/clips/{clip_id}",
+                             services=b.services)
+
+    async def b_gave_up() -> bool:  # A answered 403: final, so B drops the delivery
+        async with b.services.db.session() as session:
+            return not (await session.scalars(sa.select(Delivery.id).where(Delivery.domain == a.host))).all()
+
+    await wait_for(b_gave_up, timeout=60)
+    async with a.services.db.session() as session:
+        assert await session.scalar(sa.select(sa.func.count()).select_from(ReceivedActivity)) == before
+    likes = (await a.client.get(f"/v1/clips/{clip_id}", headers=alice.auth)).json()
+    assert likes.get("like_count", 0) == 0
