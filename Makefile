@@ -3,6 +3,10 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Other fediverse software the federation tests talk to (bovine, fediverse-pasture), in a venv
+# of its own: its pins (cryptography<46) differ from ours.
+PEERS_VENV  := .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
 # Node clients of the tests (tus-js-client); npm ci only when missing or the lock changed.
 JS_STAMP := tests/js/node_modules/.package-lock.json
 # The web app (web/README.md): npm ci when the lock changed, a build when its sources or the
@@ -25,7 +29,7 @@ test: install lint typecheck docs-check web-unit
 	$(BIN)/pytest -q -m alone || status=$$?; \
 	echo "make test: pytest took $$(( $$(date +%s) - start )) s"; exit $$status
 
-install: system-deps $(STAMP) $(JS_STAMP) web
+install: system-deps $(STAMP) $(PEERS_STAMP) $(JS_STAMP) web
 
 system-deps:
 	@scripts/install-system-deps
@@ -35,6 +39,11 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
 	touch $(STAMP)
+
+$(PEERS_STAMP): tests/federation/peers.lock
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install -q --disable-pip-version-check -r tests/federation/peers.lock
+	touch $(PEERS_STAMP)
 
 $(JS_STAMP): tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund
@@ -69,4 +78,4 @@ docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 clean:
-	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache web/node_modules src/clipfeed/webapp/dist
+	rm -rf $(VENV) $(PEERS_VENV) var site .pytest_cache .mypy_cache .ruff_cache web/node_modules src/clipfeed/webapp/dist

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     federation_per_instance_concurrency: int = Field(default=4, ge=1)
     federation_retry_window_s: int = Field(default=2 * 24 * 3600, ge=1)
     federation_request_timeout_s: float = Field(default=10.0, gt=0)
+    # Clips of other servers are in their followers' Following feeds; with this, also in For
+    # You, hashtag pages and search (discovery) for everyone.
+    federation_remote_in_discovery: bool = False
     # A remote actor document is fetched again after this long (or at once when its key fails).
     federation_actor_refresh_s: int = Field(default=24 * 3600, ge=60)
 

@@ -1,7 +1,6 @@
 """Our HTTP signatures against another implementation's: bovine (a Python ActivityPub library,
 its own Cavage signer and verifier). bovine pins an older ``cryptography`` than ours, so it runs
-in a venv of its own, ``CLIPFEED_BOVINE_PYTHON`` (default ``/tmp/bov/bin/python``), made with
-``python3.11 -m venv /tmp/bov && /tmp/bov/bin/pip install bovine==0.5.19``.
+in the peers' venv (``tests/federation/peers.lock``) that ``make install`` makes.
 
 bovine signs with its real HTTP client, sending to a small aiohttp server in its venv that
 records what arrives; we check those requests. It verifies ours with its inbox-side checker."""
@@ -9,7 +8,6 @@ records what arrives; we check those requests. It verifies ours with its inbox-s
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,8 @@ from clipfeed.federation.signatures import (
     sign_request,
     verify_request,
 )
+from tests.federation.peers import PEERS_PYTHON
 
-BOVINE_PYTHON = Path(os.environ.get("CLIPFEED_BOVINE_PYTHON", "/tmp/bov/bin/python"))
 KEY_ID = "https://peer.example/users/alice#main-key"
 OWNER = "https://peer.example/users/alice"
 ACTIVITY = '{"type":"Follow","actor":"https://peer.example/users/alice","object":"https://clips.example/users/bob"}'
@@ -83,11 +81,9 @@ print(json.dumps(asyncio.run({"sign": sign, "verify": verify}[task["mode"]](task
 
 
 def _bovine(task: dict[str, Any], tmp_path: Path) -> Any:
-    assert BOVINE_PYTHON.exists(), (
-        f"{BOVINE_PYTHON} is missing: python3.11 -m venv /tmp/bov && /tmp/bov/bin/pip install bovine==0.5.19 "
-        "(or point CLIPFEED_BOVINE_PYTHON at a python that has bovine)")
+    assert PEERS_PYTHON.exists(), f"{PEERS_PYTHON} is missing: run make install"
     # Run outside any source tree: bovine's own "types" package would shadow the standard library's.
-    done = subprocess.run([str(BOVINE_PYTHON), "-c", BOVINE], input=json.dumps(task), capture_output=True,
+    done = subprocess.run([str(PEERS_PYTHON), "-c", BOVINE], input=json.dumps(task), capture_output=True,
                           text=True, cwd=tmp_path, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.clips.models import (
+    MAX_CAPTION,
+    MAX_HASHTAGS,
     Clip,
     ClipCreate,
     ClipPage,
@@ -268,9 +270,10 @@ def page_view(clips: list[Clip], next_cursor: str | None, *, owner_handle: str |
                            for c in clips], next_cursor=next_cursor)
 
 
-def _event_payload(clip: Clip) -> contract.ClipChanged:
+def _event_payload(clip: Clip, *, remote: bool = False) -> contract.ClipChanged:
     return contract.ClipChanged(clip_id=clip.id, owner_id=clip.owner_id, status=clip.status,
-                                visibility=clip.visibility, hashtags=list(clip.hashtags or []))
+                                visibility=clip.visibility, hashtags=list(clip.hashtags or []),
+                                **({"remote": True} if remote else {}))
 
 
 async def publishing_stats(*, db: Database, since: list[datetime]) -> tuple[int, list[int]]:
@@ -282,3 +285,45 @@ async def publishing_stats(*, db: Database, since: list[datetime]) -> tuple[int,
         active = [int(await session.scalar(sa.select(sa.func.count(sa.distinct(Clip.owner_id))).where(
             live, Clip.published_at >= moment)) or 0) for moment in since]
     return posts, active
+
+
+async def store_remote(*, db: Database, outbox: Outbox, ids: IdGenerator, clip_id: int | None, owner_id: int,
+                       caption: str, hashtags: list[str], visibility: Visibility, duration_ms: int | None,
+                       width: int | None, height: int | None, published_at: datetime | None,
+                       media: dict[str, str]) -> Clip:
+    """A clip of another server (federation), as a reference: ready at once, its media the
+    origin's URLs (``media["remote"]``, played from there). New: ``clip.ready``; known
+    (``clip_id``): updated in place, ``clip.updated``. Feeds, counts and comments treat it as
+    any clip; the event says it is remote, so discovery can leave it out."""
+    async with db.session() as session:
+        clip = await session.get(Clip, clip_id, with_for_update=True) if clip_id is not None else None
+        created = clip is None
+        if clip is None:
+            clip = Clip(id=ids.next_id(), owner_id=owner_id, status=ClipStatus.ready.value,
+                        published_at=published_at or utcnow())
+            session.add(clip)
+        elif clip.status == ClipStatus.deleted.value:
+            return clip  # deleted here (its origin said so, or a moderator): stays deleted
+        clip.caption = caption[:MAX_CAPTION]
+        clip.hashtags = _tags(clip.caption, hashtags[:MAX_HASHTAGS])
+        clip.visibility = visibility.value
+        clip.duration_ms, clip.width, clip.height = duration_ms, width, height
+        clip.media = {"remote": media}
+        await session.flush()
+        payload = _event_payload(clip, remote=True)
+        if created:
+            outbox.record(session, contract.CLIP_READY, key=clip.id, actor_id=owner_id, payload=payload)
+        else:
+            outbox.record(session, contract.CLIP_UPDATED, key=clip.id, actor_id=owner_id,
+                          payload=contract.ClipUpdated(**payload.model_dump(), fields=["caption", "media"]))
+    return clip
+
+
+async def remove_remote(*, db: Database, outbox: Outbox, clip_id: int, owner_id: int) -> bool:
+    """Its origin deleted a remote clip (or the server was defederated): gone here too."""
+    async with db.session() as session:
+        clip = await session.get(Clip, clip_id, with_for_update=True)
+        if clip is None or clip.owner_id != owner_id or clip.status == ClipStatus.deleted.value:
+            return False
+        _mark_deleted(session, outbox, clip, actor_id=owner_id)
+    return True

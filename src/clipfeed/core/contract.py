@@ -70,6 +70,7 @@ class ClipChanged(Payload):
     status: str
     visibility: str
     hashtags: list[str] = Field(default_factory=list)
+    remote: bool = Field(default=False, description="a clip of another server, stored as a reference")
 
 
 class ClipUpdated(ClipChanged):

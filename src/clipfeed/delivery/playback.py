@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core.errors import NotFound
@@ -98,11 +99,24 @@ def servable_pointers(clip: Clip) -> dict[str, str]:
     return found
 
 
+def remote_media(clip: Clip) -> dict[str, str] | None:
+    """A clip of another server (federation) plays from its origin, at the URLs its ``Video``
+    named (``media["remote"]``: role -> URL); None for our own clips."""
+    found = (clip.media or {}).get("remote")
+    if not isinstance(found, dict):
+        return None
+    return {role: url for role, url in found.items()
+            if role in ROLES and isinstance(url, str) and url.startswith(("https://", "http://"))}
+
+
 def url_builder(settings: Settings, *, viewer_id: int | None,
                 region: str | None = None) -> Callable[[Clip], dict[str, str]]:
     """For ``clips.service.public_view(url_for=…)``: every servable media pointer as a URL."""
 
     def urls(clip: Clip) -> dict[str, str]:
+        remote = remote_media(clip)
+        if remote is not None:
+            return remote
         try:
             builder = UrlBuilder(settings, clip, viewer_id=viewer_id, region=region)
         except NotFound:
@@ -123,6 +137,13 @@ async def playback_info(*, services: Services, clip: Clip, viewer_id: int | None
         clip.visibility != Visibility.private.value or viewer_id == clip.owner_id)
     if not visible:
         raise NotFound(f"no clip {clip.id}")
+    remote = remote_media(clip)
+    if remote is not None:
+        parts = urlsplit(remote.get("hls") or remote.get("mp4") or "")
+        return PlaybackInfo(clip_id=str(clip.id), media_base_url=f"{parts.scheme}://{parts.netloc}",
+                            hls_url=remote.get("hls"), mp4_url=remote.get("mp4"),
+                            poster_url=remote.get("poster"), poster_jpeg_url=remote.get("poster_jpg"),
+                            prefetch_urls=[url for url in (remote.get("poster"),) if url])
     build = UrlBuilder(services.settings, clip, viewer_id=viewer_id, region=region)
     urls: dict[str, str | None] = {}
     for role in ROLES:

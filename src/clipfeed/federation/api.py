@@ -32,7 +32,7 @@ class ActivityJSON(JSONResponse):
 
 @router.get("/.well-known/webfinger")
 async def webfinger(services: Deps, resource: Annotated[str, Query(max_length=600)]) -> JSONResponse:
-    uris = publish.uris(services)
+    uris = publish.uris(services=services)
     user_id = uris.local_id(resource, "users")
     if user_id is not None:
         user = await publish.local_user(user_id, services=services)
@@ -53,7 +53,7 @@ async def webfinger(services: Deps, resource: Annotated[str, Query(max_length=60
 
 @router.get("/.well-known/host-meta")
 async def host_meta(services: Deps) -> Response:
-    template = f"{publish.uris(services).base}/.well-known/webfinger?resource={{uri}}"
+    template = f"{publish.uris(services=services).base}/.well-known/webfinger?resource={{uri}}"
     xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">'
            f'<Link rel="lrdd" type="application/xrd+xml" template="{template}"/></XRD>\n')
     return Response(xml, media_type="application/xrd+xml", headers=CACHE)
@@ -61,7 +61,7 @@ async def host_meta(services: Deps) -> Response:
 
 @router.get("/.well-known/nodeinfo")
 async def nodeinfo_links(services: Deps) -> JSONResponse:
-    href = f"{publish.uris(services).base}/nodeinfo/2.1"
+    href = f"{publish.uris(services=services).base}/nodeinfo/2.1"
     return JSONResponse({"links": [{"rel": NODEINFO_SCHEMA, "href": href}]}, headers=CACHE)
 
 
@@ -94,7 +94,7 @@ async def actor_by_handle(services: Deps, handle: Annotated[str, Path(max_length
 @router.get("/ap/users/{user_id}/{collection}")
 async def actor_collection(services: Deps, user_id: UserId, collection: str) -> ActivityJSON:
     user = await publish.local_user(user_id, services=services)
-    uri = f"{publish.uris(services).actor(user.id)}/{collection}"
+    uri = f"{publish.uris(services=services).actor(user.id)}/{collection}"
     if collection in ("followers", "following"):
         # Counts only: who follows whom stays on this server (Mastodon's "hide network").
         counts = (await follows.follow_counts(db=services.db, user_ids=[user.id])).get(user.id, (0, 0))
@@ -115,17 +115,17 @@ async def clip_object(services: Deps, clip_id: UserId) -> ActivityJSON:
 @router.post("/ap/users/{user_id}/inbox", status_code=202)
 async def user_inbox(request: Request, services: Deps, user_id: UserId) -> Response:
     await publish.local_user(user_id, services=services)
-    await _receive(request, services, recipient_id=user_id)
+    await _receive(request, services=services, recipient_id=user_id)
     return Response(status_code=202)
 
 
 @router.post("/ap/inbox", status_code=202)
 async def shared_inbox(request: Request, services: Deps) -> Response:
-    await _receive(request, services, recipient_id=None)
+    await _receive(request, services=services, recipient_id=None)
     return Response(status_code=202)
 
 
-async def _receive(request: Request, services: Any, *, recipient_id: int | None) -> None:
+async def _receive(request: Request, *, services: Any, recipient_id: int | None) -> None:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     await inbox.receive(services=services, recipient_id=recipient_id, method=request.method, target=target,
                         headers=request.headers, body=await request.body())

@@ -9,22 +9,19 @@ killed half-way re-applies the redelivered activity safely.
 
 from __future__ import annotations
 
-import hashlib
-import html
-import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import sqlalchemy as sa
 import structlog
 
 from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
+from clipfeed.clips import service as clips
 from clipfeed.core import contract
 from clipfeed.core.errors import ClipfeedError
 from clipfeed.core.events import Event
-from clipfeed.federation import deliveries, publish, remote
-from clipfeed.federation.models import RemoteObject
-from clipfeed.infra.db import insert_ignore
+from clipfeed.federation import deliveries, publish, remote, videos
+from clipfeed.federation.documents import plain_text
+from clipfeed.federation.objects import remember, stored
 from clipfeed.infra.log import Record
 from clipfeed.runtime.consumers import Processor
 from clipfeed.social import blocks, comments, engagement, follows, shares
@@ -34,8 +31,6 @@ if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
-TAGS = re.compile(r"<[^>]+>")
-BREAKS = re.compile(r"<br\s*/?>|</p>\s*<p[^>]*>", re.IGNORECASE)
 
 
 class InboxWorker(Processor):
@@ -69,38 +64,40 @@ async def apply(activity: dict[str, Any], *, sender: User, services: Services) -
     elif kind == "Undo" and isinstance(target, dict):
         await _undo(target, sender=sender, services=services)
     elif kind == "Like":
-        clip_id = _local_clip(target, services)
+        clip_id = _local_clip(target, services=services)
         if clip_id is not None:
             await engagement.set_like(services=services, user=sender, clip_id=clip_id, liked=True)
-            await _remember(activity, "like", clip_id, clip_id, sender=sender, services=services)
+            await remember(activity, "like", clip_id, clip_id, sender=sender, services=services)
     elif kind == "Announce":
-        clip_id = _local_clip(target, services)
+        clip_id = _local_clip(target, services=services)
         # Shared, then remembered: a worker dying between the two counts the share twice on
         # redelivery rather than losing it.
-        if clip_id is not None and await _stored(str(activity["id"]), services=services) is None:
+        if clip_id is not None and await stored(str(activity["id"]), services=services) is None:
             await shares.share(services=services, user=sender, clip_id=clip_id,
                                request=ShareCreate(channel=ShareChannel.fediverse))
-            await _remember(activity, "share", clip_id, clip_id, sender=sender, services=services)
+            await remember(activity, "share", clip_id, clip_id, sender=sender, services=services)
     elif kind == "Create" and isinstance(target, dict) and target.get("type") == "Note":
         await _reply(target, sender=sender, services=services)
+    elif kind in ("Create", "Update") and isinstance(target, dict) and target.get("type") == "Video":
+        await videos.store(target, sender=sender, services=services)
     elif kind == "Delete":
         await _delete(target, sender=sender, services=services)
     elif kind == "Update" and isinstance(target, dict) and target.get("id") == activity.get("actor"):
         await remote.fetch_actor(str(target["id"]), services=services)
     elif kind == "Block":
-        blocked = _local_user_id(target, services)
+        blocked = _local_user_id(target, services=services)
         if blocked is not None:
             user = await publish.local_user(blocked, services=services)
             await blocks.block(services=services, blocker=sender, blocked=user)
     elif kind == "Reject" and isinstance(target, dict) and target.get("type") == "Follow":
-        followee = _local_user_id(target.get("actor"), services)
+        followee = _local_user_id(target.get("actor"), services=services)
         if followee is not None:
             await follows.unfollow(services=services, follower=await publish.local_user(followee, services=services),
                                    followee=sender)
 
 
 async def _follow(activity: dict[str, Any], *, sender: User, services: Services) -> None:
-    followee_id = _local_user_id(activity.get("object"), services)
+    followee_id = _local_user_id(activity.get("object"), services=services)
     if followee_id is None:
         return
     followee = await publish.local_user(followee_id, services=services)
@@ -115,12 +112,12 @@ async def _follow(activity: dict[str, Any], *, sender: User, services: Services)
 async def _undo(target: dict[str, Any], *, sender: User, services: Services) -> None:
     kind = target.get("type")
     if kind == "Follow":
-        followee_id = _local_user_id(target.get("object"), services)
+        followee_id = _local_user_id(target.get("object"), services=services)
         if followee_id is not None:
             await follows.unfollow(services=services, follower=sender,
                                    followee=await publish.local_user(followee_id, services=services))
     elif kind == "Like":
-        clip_id = _local_clip(target.get("object"), services)
+        clip_id = _local_clip(target.get("object"), services=services)
         if clip_id is not None:
             await engagement.set_like(services=services, user=sender, clip_id=clip_id, liked=False)
 
@@ -129,44 +126,31 @@ async def _reply(note: dict[str, Any], *, sender: User, services: Services) -> N
     uri, parent = note.get("id"), note.get("inReplyTo")
     if not isinstance(uri, str) or remote.authority_of(uri) != (sender.domain or ""):
         return
-    clip_id = _local_clip(parent, services)
+    clip_id = _local_clip(parent, services=services)
     parent_id = None
     if clip_id is None and isinstance(parent, str):  # a reply to a remote reply stored here
-        found = await _stored(parent, services=services)
+        found = await stored(parent, services=services)
         if found is not None and found.kind == "comment":
             clip_id, parent_id = found.clip_id, found.local_id
-    if clip_id is None or await _stored(uri, services=services) is not None:
+    if clip_id is None or await stored(uri, services=services) is not None:
         return
     body = plain_text(str(note.get("content") or ""))[:2000] or "…"
     created = await comments.create(services=services, user=sender, clip_id=clip_id,
                                     request=CommentCreate(body=body, parent_id=str(parent_id) if parent_id else None))
-    await _remember(note, "comment", int(created.id), clip_id, sender=sender, services=services)
+    await remember(note, "comment", int(created.id), clip_id, sender=sender, services=services)
 
 
 async def _delete(target: Any, *, sender: User, services: Services) -> None:
     uri = target.get("id") if isinstance(target, dict) else target
     if not isinstance(uri, str):
         return
-    found = await _stored(uri, services=services)
-    if found is not None and found.actor_id == sender.id and found.kind == "comment":
+    found = await stored(uri, services=services)
+    if found is None or found.actor_id != sender.id:
+        return
+    if found.kind == "comment":
         await comments.delete(services=services, user=sender, clip_id=found.clip_id, comment_id=found.local_id)
-
-
-async def _remember(document: dict[str, Any], kind: str, local_id: int, clip_id: int, *, sender: User,
-                    services: Services) -> bool:
-    uri = document.get("id")
-    if not isinstance(uri, str):
-        return True
-    async with services.db.session() as session:
-        return await insert_ignore(session, RemoteObject, {
-            "uri_digest": hashlib.sha256(uri.encode()).digest(), "uri": uri, "kind": kind, "local_id": local_id,
-            "clip_id": clip_id, "actor_id": sender.id})
-
-
-async def _stored(uri: str, *, services: Services) -> RemoteObject | None:
-    async with services.db.session() as session:
-        return await session.scalar(sa.select(RemoteObject).where(
-            RemoteObject.uri_digest == hashlib.sha256(uri.encode()).digest()))
+    elif found.kind == "clip":
+        await clips.remove_remote(db=services.db, outbox=services.outbox, clip_id=found.local_id, owner_id=sender.id)
 
 
 def _uri(value: Any) -> str | None:
@@ -174,16 +158,11 @@ def _uri(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _local_clip(value: Any, services: Services) -> int | None:
+def _local_clip(value: Any, *, services: Services) -> int | None:
     uri = _uri(value)
-    return publish.uris(services).local_id(uri, "clips") if uri else None
+    return publish.uris(services=services).local_id(uri, "clips") if uri else None
 
 
-def _local_user_id(value: Any, services: Services) -> int | None:
+def _local_user_id(value: Any, *, services: Services) -> int | None:
     uri = _uri(value)
-    return publish.uris(services).local_id(uri, "users") if uri else None
-
-
-def plain_text(content: str) -> str:
-    """A Note's HTML as the plain text our comments hold: line breaks kept, markup dropped."""
-    return html.unescape(TAGS.sub("", BREAKS.sub("\n", content))).strip()
+    return publish.uris(services=services).local_id(uri, "users") if uri else None

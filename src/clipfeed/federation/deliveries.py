@@ -74,7 +74,7 @@ async def enqueue(inboxes: dict[str, str], *, activity: dict[str, Any], signer_i
 
 async def send_to(user_id: int, *, kind: str, signer_id: int, object: Any, services: Services) -> None:
     """One activity of ``signer_id`` (a local user) to one remote account (Accept, Reject, Follow …)."""
-    uris = publish.uris(services)
+    uris = publish.uris(services=services)
     activity = documents.activity(uris, kind=kind, event_id=services.ids.next_id(), actor=uris.actor(signer_id),
                                   object=object)
     actor = (await remote.actors([user_id], services=services)).get(user_id)

@@ -9,6 +9,8 @@ poster ``icon``, ``Hashtag`` tags), which Mastodon shows as a video attachment t
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +26,8 @@ CONTEXT: list[Any] = [
 ACTIVITY_JSON = "application/activity+json"
 LD_JSON = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 SOFTWARE = "clipfeed"
+TAGS = re.compile(r"<[^>]+>")
+BREAKS = re.compile(r"<br\s*/?>|</p>\s*<p[^>]*>", re.IGNORECASE)
 
 
 class Uris:
@@ -192,8 +196,7 @@ def collection_page(uri: str, *, part_of: str, items: list[Any], next_uri: str |
 def nodeinfo(uris: Uris, *, open_registrations: bool, users: int, active_month: int, active_half_year: int,
              local_posts: int, name: str, description: str) -> dict[str, Any]:
     return {"version": "2.1",
-            "software": {"name": SOFTWARE, "version": __version__,
-                         "repository": "https://github.com/clipfeed/clipfeed", "homepage": uris.base},
+            "software": {"name": SOFTWARE, "version": __version__, "homepage": uris.base},
             "protocols": ["activitypub"], "services": {"inbound": [], "outbound": []},
             "openRegistrations": open_registrations,
             "usage": {"users": {"total": users, "activeMonth": active_month, "activeHalfyear": active_half_year},
@@ -204,3 +207,9 @@ def nodeinfo(uris: Uris, *, open_registrations: bool, users: int, active_month: 
 def _paragraphs(text: str) -> str:
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return "".join(f"<p>{part.replace(chr(10), '<br>')}</p>" for part in escaped.split("\n\n") if part)
+
+
+def plain_text(content: str) -> str:
+    """A Note's (or Video's) HTML as the plain text our comments and captions hold: paragraphs
+    and line breaks kept, markup dropped, entities decoded."""
+    return html.unescape(TAGS.sub("", BREAKS.sub("\n", content))).strip()

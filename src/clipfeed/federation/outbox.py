@@ -75,7 +75,7 @@ async def publish_event(event: Event, *, services: Services) -> None:
             user = await publish.local_user(user_id, services=services)
         except NotFound:
             return
-        uris = publish.uris(services)
+        uris = publish.uris(services=services)
         person = await publish.person(user, services=services)
         person.pop("@context", None)
         await deliveries.to_followers(user_id, documents.activity(
@@ -91,7 +91,7 @@ async def _clip(event: Event, *, services: Services) -> None:
     owner = (await accounts.get_many(db=services.db, user_ids=[clip.owner_id])).get(clip.owner_id)
     if owner is None or owner.domain is not None:
         return
-    uris = publish.uris(services)
+    uris = publish.uris(services=services)
     actor = uris.actor(owner.id)
     if publish.federates(clip) and event.type != contract.CLIP_DELETED.name:
         video = await publish.video(clip, services=services)
@@ -117,7 +117,7 @@ async def _follow(event: Event, follower_id: int, followee_id: int, *, added: bo
     target = (await remote.actors([followee.id], services=services)).get(followee.id)
     if target is None:
         return
-    uris = publish.uris(services)
+    uris = publish.uris(services=services)
     follow = {"id": uris.follow(follower.id, followee.id), "type": "Follow", "actor": uris.actor(follower.id),
               "object": target.uri}
     if added:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
 
-def uris(services: Services) -> Uris:
+def uris(*, services: Services) -> Uris:
     return Uris(services.settings.base_url)
 
 
@@ -41,20 +41,22 @@ async def local_user(user_id: int, *, services: Services) -> User:
 
 
 async def person(user: User, *, services: Services) -> dict[str, Any]:
-    return documents.person(uris(services), user_id=user.id, handle=user.handle, display_name=user.display_name,
-                            bio=user.bio, avatar_url=accounts.avatar_url(user, settings=services.settings),
-                            public_pem=await public_pem(user.id, services=services), created_at=user.created_at)
+    return documents.person(
+        uris(services=services), user_id=user.id, handle=user.handle, display_name=user.display_name,
+        bio=user.bio, avatar_url=accounts.avatar_url(user, settings=services.settings),
+        public_pem=await public_pem(user.id, services=services), created_at=user.created_at)
 
 
 async def instance_actor(*, services: Services) -> dict[str, Any]:
-    return documents.instance_actor(uris(services), public_pem=await public_pem(INSTANCE_ACTOR, services=services))
+    pem = await public_pem(INSTANCE_ACTOR, services=services)
+    return documents.instance_actor(uris(services=services), public_pem=pem)
 
 
 async def video(clip: Clip, *, services: Services) -> dict[str, Any]:
     info = await playback_info(services=services, clip=clip, viewer_id=None, region=None, network=None)
     language = (clip.media or {}).get("language")
     return documents.video(
-        uris(services), clip_id=clip.id, owner_id=clip.owner_id, caption=clip.caption,
+        uris(services=services), clip_id=clip.id, owner_id=clip.owner_id, caption=clip.caption,
         hashtags=list(clip.hashtags or []), visibility=clip.visibility, duration_ms=clip.duration_ms,
         width=clip.width, height=clip.height, language=language if isinstance(language, str) else None,
         published=clip.published_at or clip.created_at, updated=clip.updated_at, hls_url=info.hls_url,
@@ -71,7 +73,7 @@ async def public_clip(clip_id: int, *, services: Services) -> Clip:
 
 async def outbox(user: User, *, services: Services, shown: int = 20) -> dict[str, Any]:
     """The account's public clips, newest first, as the ``Create`` activities that published them."""
-    names = uris(services)
+    names = uris(services=services)
     clip_ids = sorted(await clips.live_ids_of_owner(db=services.db, owner_id=user.id), reverse=True)
     actor = names.actor(user.id)
     items = [{"id": f"{names.clip(clip_id)}/activity", "type": "Create", "actor": actor,
@@ -84,7 +86,7 @@ async def nodeinfo(*, services: Services) -> dict[str, Any]:
     now = datetime.now(UTC)
     posts, (month, half_year) = await clips.publishing_stats(
         db=services.db, since=[now - timedelta(days=30), now - timedelta(days=180)])
-    return documents.nodeinfo(uris(services), open_registrations=settings.registration_mode == "open",
+    return documents.nodeinfo(uris(services=services), open_registrations=settings.registration_mode == "open",
                               users=await accounts.count_local(db=services.db), active_month=month,
                               active_half_year=half_year, local_posts=posts, name=settings.instance_name,
                               description=settings.instance_description)

@@ -44,7 +44,7 @@ class RefusedUrl(RemoteError):
 _CLIENTS: weakref.WeakKeyDictionary[Database, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
 
-def client(services: Services) -> httpx.AsyncClient:
+def client(*, services: Services) -> httpx.AsyncClient:
     found = _CLIENTS.get(services.db)
     if found is None or found.is_closed:
         settings = services.settings
@@ -101,7 +101,7 @@ async def get_json(url: str, *, signer: Signer, services: Services, accept: str 
     headers = sign_request(method="GET", url=url, body=None, key_id=signer.key_id, private_key=signer.private_key,
                            headers={"Accept": f"{accept}, {LD_JSON}"})
     try:
-        async with client(services).stream("GET", url, headers=headers) as response:
+        async with client(services=services).stream("GET", url, headers=headers) as response:
             if response.status_code != 200:
                 raise RemoteError(f"{url[:200]} answered {response.status_code}")
             body = bytearray()
@@ -125,4 +125,4 @@ async def post(inbox: str, body: bytes, *, signer: Signer, services: Services) -
     inbox = await checked_url(inbox, services=services)
     headers = sign_request(method="POST", url=inbox, body=body, key_id=signer.key_id,
                            private_key=signer.private_key, headers={"Content-Type": ACTIVITY_JSON})
-    return await client(services).post(inbox, content=body, headers=headers)
+    return await client(services=services).post(inbox, content=body, headers=headers)

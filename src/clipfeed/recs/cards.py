@@ -128,21 +128,26 @@ async def get_cards_recent(cache: Cache, clip_ids: Sequence[int]) -> dict[int, C
     return out
 
 
-async def put_cards(cache: Cache, cards: Iterable[ClipCard], *, fresh: bool = True) -> int:
-    """Store cards and add their clips to the pools (idempotent: re-indexing changes nothing)."""
+async def put_cards(cache: Cache, cards: Iterable[ClipCard], *, fresh: bool = True,
+                    unpooled: frozenset[int] = frozenset()) -> int:
+    """Store cards and add their clips to the pools (idempotent: re-indexing changes nothing).
+    Clips in ``unpooled`` (other servers' clips kept out of discovery) get their card and their
+    creator's list, so Following shows them, and no pool For You or hashtag pages draw from."""
     cards = list(cards)
     if not cards:
         return 0
     await cache.set_many({card_key(c.id): c.encode() for c in cards}, ttl=CARD_TTL_S)
-    await cache.zadd(RECENT_POOL, {str(c.id): c.published for c in cards})
-    if fresh:
-        await cache.zadd(FRESH_POOL, {str(c.id): c.published for c in cards})
+    pooled = [c for c in cards if c.id not in unpooled]
+    if pooled:
+        await cache.zadd(RECENT_POOL, {str(c.id): c.published for c in pooled})
+    if fresh and pooled:
+        await cache.zadd(FRESH_POOL, {str(c.id): c.published for c in pooled})
         await cache.ztrim(FRESH_POOL, FRESH_KEPT)
     by_creator: dict[int, dict[str, float]] = {}
     by_tag: dict[str, dict[str, float]] = {}
     for card in cards:
         by_creator.setdefault(card.creator_id, {})[str(card.id)] = card.published
-        for tag in card.hashtags:
+        for tag in card.hashtags if card.id not in unpooled else ():
             by_tag.setdefault(tag, {})[str(card.id)] = card.published
     for creator, scores in by_creator.items():
         await cache.zadd(creator_key(creator), scores)

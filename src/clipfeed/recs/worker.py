@@ -68,7 +68,9 @@ async def index_clips(clips: list[Clip], *, services: Services, fresh: bool = Tr
         cards.append(ClipCard(clip.id, clip.owner_id, tuple(clip.hashtags or ()), clip.duration_ms or 15_000,
                               published, owner.language if owner else None, owner.region if owner else None,
                               sketch(vectors.get(clip.id)), card_words(clip.caption, clip.hashtags or ())))
-    return await put_cards(services.cache, cards, fresh=fresh)
+    unpooled = frozenset() if services.settings.federation_remote_in_discovery else frozenset(
+        clip.id for clip in listed if (owner := owners.get(clip.owner_id)) is not None and owner.domain is not None)
+    return await put_cards(services.cache, cards, fresh=fresh, unpooled=unpooled)
 
 
 class ClipIndexer(Processor):

@@ -84,22 +84,24 @@ _IDS: sa.BindParameter[object] = sa.bindparam("ids", expanding=True)
 _RANKED_CLIPS = (sa.select(Clip.id, Clip.owner_id, Clip.caption, Clip.hashtags, Clip.published_at, Clip.created_at)
                  .where(Clip.id.in_(_IDS), Clip.status == ClipStatus.ready.value,
                         Clip.visibility == Visibility.public.value))
-_ACTIVE_HANDLES = sa.select(User.id, User.handle).where(User.id.in_(_IDS), User.deleted_at.is_(None),
-                                                        User.suspended_at.is_(None))
+_ACTIVE_HANDLES = sa.select(User.id, User.handle, User.domain).where(
+    User.id.in_(_IDS), User.deleted_at.is_(None), User.suspended_at.is_(None))
 _ACTIVE = sa.select(User.id).where(User.id.in_(_IDS), User.deleted_at.is_(None), User.suspended_at.is_(None))
 
 
-async def ranked_rows(*, db: Database, who: Viewer, clip_ids: list[int]) -> dict[int, VisibleClip]:
+async def ranked_rows(*, db: Database, who: Viewer, clip_ids: list[int],
+                      remote_ok: bool = False) -> dict[int, VisibleClip]:
     """The clips among ``clip_ids`` that ``who`` may see and has not muted: the few columns
-    the ranking needs."""
+    the ranking needs. Other servers' clips only with ``remote_ok`` (the index leaves them out
+    then; this holds for the semantic list too)."""
     if not clip_ids:
         return {}
     # Two lookups by primary key rather than a join: the plan stays the same whatever the
     # tables' statistics say (a join planned on stale ones scanned every user).
     async with db.read_session() as session:
         rows = await read_rows(session, _RANKED_CLIPS, {"ids": list(set(clip_ids))})
-        owners = {int(u): h for u, h in await read_rows(
-            session, _ACTIVE_HANDLES, {"ids": list({r[1] for r in rows})})} if rows else {}
+        handles = await read_rows(session, _ACTIVE_HANDLES, {"ids": list({r[1] for r in rows})}) if rows else []
+    owners = {int(u): h for u, h, domain in handles if remote_ok or domain is None}
     out = {}
     for clip_id, owner_id, caption, hashtags, published, created in rows:
         tags = tuple(hashtags or ())

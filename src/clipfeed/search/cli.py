@@ -30,7 +30,8 @@ def reindex() -> None:
                       console=console) as progress:
             task = progress.add_task("clips", total=None)
             return await rebuild(db=services.db, index=open_search_index(services.db),
-                                 progress=lambda n: progress.advance(task, n))
+                                 progress=lambda n: progress.advance(task, n),
+                                 remote_ok=services.settings.federation_remote_in_discovery)
 
     total = _services_run(job)
     console.print(f"indexed {total} clips")

@@ -35,18 +35,19 @@ def _active(user: User | None) -> bool:
     return user is not None and user.deleted_at is None and user.suspended_at is None
 
 
-def listed(clip: Clip, owner: User | None) -> bool:
-    """What the index holds: ready public clips of active creators."""
+def listed(clip: Clip, owner: User | None, *, remote_ok: bool = False) -> bool:
+    """What the index holds: ready public clips of active creators (of other servers too
+    only with ``remote_ok``, the ``federation_remote_in_discovery`` setting)."""
     return (clip.status == ClipStatus.ready.value and clip.visibility == Visibility.public.value
-            and _active(owner))
+            and _active(owner) and (remote_ok or owner is None or owner.domain is None))
 
 
-async def refresh_clips(*, db: Database, index: SearchIndex, clip_ids: list[int]) -> int:
+async def refresh_clips(*, db: Database, index: SearchIndex, clip_ids: list[int], remote_ok: bool = False) -> int:
     """Put the listed ones among ``clip_ids`` in the index, take the others out; returns how
     many are in."""
     found = await clips_service.get_many(db=db, clip_ids=clip_ids)
     owners = await accounts.get_many(db=db, user_ids=list({c.owner_id for c in found.values()}))
-    keep = [c for c in found.values() if listed(c, owners.get(c.owner_id))]
+    keep = [c for c in found.values() if listed(c, owners.get(c.owner_id), remote_ok=remote_ok)]
     languages = await features.get_languages(db=db, clip_ids=[c.id for c in keep])
     documents = []
     for clip in keep:
@@ -71,7 +72,7 @@ async def refresh_creators(*, db: Database, index: SearchIndex, user_ids: list[i
 
 
 async def rebuild(*, db: Database, index: SearchIndex, progress: Callable[[int], None] | None = None,
-                  vectors: bool = True, threads: int = 1) -> int:
+                  vectors: bool = True, threads: int = 1, remote_ok: bool = False) -> int:
     """Empty the index and fill it from the users and clips tables (with ``vectors``, the
     semantic vectors too); returns the clips indexed."""
     await index.clear()
@@ -93,7 +94,7 @@ async def rebuild(*, db: Database, index: SearchIndex, progress: Callable[[int],
                                          Clip.visibility == Visibility.public.value).order_by(Clip.id).limit(BATCH)))
         if not ids:
             return total
-        total += await refresh_clips(db=db, index=index, clip_ids=ids)
+        total += await refresh_clips(db=db, index=index, clip_ids=ids, remote_ok=remote_ok)
         if vectors:
             await semantic.embed_clips(db=db, clip_ids=ids, threads=threads)
         after = ids[-1]
@@ -113,7 +114,8 @@ class SearchIndexer(Processor):
             (user_ids if record.topic == Topic.USERS else clip_ids).add(int(event.key))
         index = open_search_index(self.services.db)
         if clip_ids:
-            await refresh_clips(db=self.services.db, index=index, clip_ids=sorted(clip_ids))
+            await refresh_clips(db=self.services.db, index=index, clip_ids=sorted(clip_ids),
+                                remote_ok=self.services.settings.federation_remote_in_discovery)
         if user_ids:
             await refresh_creators(db=self.services.db, index=index, user_ids=sorted(user_ids))
 

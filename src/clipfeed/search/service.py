@@ -268,7 +268,8 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
         return []
     if who is None:
         who = await access.viewer(db=services.db, viewer_id=viewer_id)
-    visible = await access.ranked_rows(db=services.db, who=who, clip_ids=list({*texts, *meaning}))
+    visible = await access.ranked_rows(db=services.db, who=who, clip_ids=list({*texts, *meaning}),
+                                       remote_ok=services.settings.federation_remote_in_discovery)
     if not visible:
         return []
     counts = await get_clip_counts(services=services, clip_ids=list(visible))

@@ -22,7 +22,8 @@ export const STUDIO_SECTIONS = ["clips", "analytics"] as const;
 export type StudioSection = (typeof STUDIO_SECTIONS)[number];
 export const MOD_SECTIONS = ["queue", "blocklist", "accounts", "audit"] as const;
 export type ModSection = (typeof MOD_SECTIONS)[number];
-export const ADMIN_SECTIONS = ["instance", "registration", "limits", "screening", "storage", "health", "audit"] as const;
+export const ADMIN_SECTIONS = ["instance", "registration", "limits", "screening", "federation", "storage", "health",
+  "audit"] as const;
 export type AdminSection = (typeof ADMIN_SECTIONS)[number];
 
 function section<T extends string>(path: string, base: string, sections: readonly T[]): T | null {

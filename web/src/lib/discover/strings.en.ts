@@ -8,6 +8,13 @@ export default {
     types: { all: "Top", clips: "Clips", creators: "Creators", hashtags: "Hashtags" },
     clips_one: "{{count}} clip", clips_other: "{{count}} clips",
     kinds: { handle: "Creator", hashtag: "Hashtag", query: "Search" },
+    remote: {
+      title: "Account on another server", from: "From {{server}}", looking: "Looking up {{account}}…",
+      signIn: "Sign in to find accounts on other servers.",
+      notFound: "No account {{account}} was found. Check the address; its server may also be down or not answering.",
+      unusable: "{{server}} answered, but not with an account that can be followed from here.",
+      refused: "This server does not connect to {{server}}.", retry: "Try again",
+    },
   },
   hashtag: {
     views_one: "{{formatted}} view", views_other: "{{formatted}} views",

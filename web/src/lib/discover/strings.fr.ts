@@ -9,6 +9,13 @@ const fr: typeof en = {
     types: { all: "Top", clips: "Vidéos", creators: "Créateurs", hashtags: "Hashtags" },
     clips_one: "{{count}} vidéo", clips_other: "{{count}} vidéos",
     kinds: { handle: "Créateur", hashtag: "Hashtag", query: "Recherche" },
+    remote: {
+      title: "Compte d'un autre serveur", from: "De {{server}}", looking: "Recherche de {{account}}…",
+      signIn: "Connectez-vous pour trouver des comptes d'autres serveurs.",
+      notFound: "Aucun compte {{account}} trouvé. Vérifiez l'adresse ; son serveur est peut-être aussi en panne ou ne répond pas.",
+      unusable: "{{server}} a répondu, mais pas avec un compte qu'on peut suivre d'ici.",
+      refused: "Ce serveur ne se connecte pas à {{server}}.", retry: "Réessayer",
+    },
   },
   hashtag: {
     views_one: "{{formatted}} vue", views_other: "{{formatted}} vues",

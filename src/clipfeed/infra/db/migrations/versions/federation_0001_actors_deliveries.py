@@ -14,7 +14,7 @@ from alembic import op
 revision: str = "federation_0001"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = ("federation",)
-depends_on: str | Sequence[str] | None = "0003_foundation"
+depends_on: str | Sequence[str] | None = "0001_foundation"
 
 _WHEN = sa.DateTime(timezone=True)
 

@@ -1,0 +1,578 @@
+"""ActivityPub federation: one post fanned out to thousands of remote followers, and signed
+activities taken in through the inbox, each against a baseline measured in the same run.
+
+    .venv/bin/python bench/federation.py [--quick] [--followers 10000] [--servers 500]
+                                         [--actors 500] [--clips 9] [--concurrency 32]
+
+1. **Fan-out**, in this process on the embedded stack: one local creator with a ready public
+   clip and ``followers`` remote followers spread evenly over ``servers`` remote servers (rows
+   inserted directly: ``users`` + ``federation_actors`` + ``follows``). The servers are sinks in
+   one child process, each on its own loopback address (127.0.1.1, 127.0.1.2, ...): every POST
+   is checked with ``signatures.verify_request`` against the creator's public key and counted
+   per server. Timed: ``deliveries.to_followers`` with the clip's ``Create``, then
+   ``deliveries.deliver_due`` until the queue is empty, at the settings' concurrency (32 overall,
+   4 per server). Twice: every server offering a shared inbox (one delivery per server, the
+   usual case), then none (one delivery per follower). Baseline in the same run: the same POSTs
+   of the same body, unsigned, from one httpx client (the same limits) to the same sinks at the
+   same concurrency, with no queue.
+2. **Inbox**: ``clipfeed serve`` (one process, no in-process workers) and ``actors`` remote
+   accounts stored beforehand (so no key is fetched per request), each sending a ``Follow`` of
+   the local creator to its inbox and a ``Like`` of each of ``clips`` clips to the shared inbox,
+   signed before the clock starts, ``concurrency`` in flight (aiohttp, this process). Then the
+   ``federation`` worker role in this process applies them (and delivers each ``Accept`` of a
+   follow to the sinks). Baseline in the same run: as many requests to ``/healthz`` of the same
+   server.
+
+CPU is user + system time: of this process (sender, client or worker), of the sinks (from
+``getrusage`` in their process) and of the server (from ``/proc``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import resource
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.social import serve, settings_from, stop  # noqa: E402  (the same way of running `clipfeed serve`)
+
+ACTIVITY_JSON = "application/activity+json"
+PASSWORD = "a long bench password"
+
+
+# --- sinks: the remote servers (a child process) --------------------------------------------
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Sink:
+    """What the remote servers received since the last reset. ``public_pem`` set: every request
+    must carry a valid signature of that key (else 401 and counted as bad); unset: plain POSTs."""
+
+    def __init__(self) -> None:
+        self.reset(None)
+
+    def reset(self, public_pem: str | None) -> None:
+        from clipfeed.federation.signatures import load_public_key
+
+        self.key = load_public_key(public_pem) if public_pem else None
+        self.counts: Counter[str] = Counter()
+        self.first: dict[str, float] = {}
+        self.last = 0.0
+        self.bad = 0
+        self.cpu_from = cpu_seconds()
+
+    def take(self, server: str, method: str, target: str, headers: dict[str, str], body: bytes) -> int:
+        from clipfeed.federation.signatures import SignatureError, verify_request
+
+        if self.key is not None:
+            try:
+                verify_request(method=method, target=target, headers=headers, body=body, public_key=self.key,
+                               scheme="http")
+            except SignatureError:
+                self.bad += 1
+                return 401
+        now = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine
+        self.counts[server] += 1
+        self.first.setdefault(server, now)
+        self.last = now
+        return 202
+
+    def stats(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts), "first": self.first, "last": self.last, "bad": self.bad,
+                "cpu": cpu_seconds() - self.cpu_from}
+
+
+class Http(asyncio.Protocol):
+    """Just enough HTTP/1.1 (keep-alive, Content-Length bodies) for inboxes and the control
+    port; a framework would cost the sinks more CPU than the thing measured."""
+
+    def __init__(self, sink: Sink, server: str | None) -> None:
+        self.sink, self.server = sink, server
+        self.buffer = bytearray()
+        self.transport: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+            method, target, _ = lines[0].split(" ", 2)
+            headers = dict(line.split(":", 1) for line in lines[1:])
+            headers = {name.strip(): value.strip() for name, value in headers.items()}
+            length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0"))
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = bytes(self.buffer[end + 4:end + 4 + length])
+            del self.buffer[:end + 4 + length]
+            status, answer = self.answer(method, target, headers, body)
+            self.transport.write(f"HTTP/1.1 {status} X\r\ncontent-length: {len(answer)}\r\n\r\n".encode() + answer)
+
+    def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        if self.server is not None:
+            return self.sink.take(self.server, method, target, headers, body), b""
+        if target == "/reset":
+            self.sink.reset(json.loads(body)["public_pem"])
+            return 200, b"{}"
+        return 200, json.dumps(self.sink.stats()).encode()
+
+
+def sink_address(n: int) -> str:
+    return f"127.0.{1 + n // 250}.{1 + n % 250}"
+
+
+def run_sinks(servers: int, ready: Any) -> None:
+    """The child process: ``servers`` inboxes on their own addresses, and a control port."""
+    import uvloop
+
+    async def main() -> None:
+        sink = Sink()
+        loop = asyncio.get_running_loop()
+        names = []
+        for n in range(servers):
+            listener = socket.socket()
+            listener.bind((sink_address(n), 0))
+            name = f"{sink_address(n)}:{listener.getsockname()[1]}"
+            await loop.create_server(lambda name=name: Http(sink, name), sock=listener, backlog=1024)
+            names.append(name)
+        control = await loop.create_server(lambda: Http(sink, None), "127.0.0.1", 0)
+        ready.put((names, control.sockets[0].getsockname()[1]))
+        await asyncio.Event().wait()
+
+    uvloop.run(main())
+
+
+class Sinks:
+    def __init__(self, servers: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        ready = context.Queue()
+        self.process = context.Process(target=run_sinks, args=(servers, ready), daemon=True)
+        self.process.start()
+        self.names, port = ready.get(timeout=120)
+        self.control = f"http://127.0.0.1:{port}"
+
+    def reset(self, public_pem: str | None) -> None:
+        httpx.post(f"{self.control}/reset", json={"public_pem": public_pem}).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        return httpx.get(f"{self.control}/stats").json()
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.join(10)
+
+
+# --- part 1: fan-out ------------------------------------------------------------------------
+
+def embedded_settings(directory: Path, **values: Any) -> Any:
+    import clipfeed.schema  # noqa: F401  (every table, for the ORM's foreign keys)
+    from clipfeed.settings import Settings
+
+    return Settings(data_dir=directory, log_json=False, log_level="WARNING", inprocess_workers="none",
+                    federation_allow_http=True, **values)
+
+
+async def local_creator(services: Any, handle: str) -> int:
+    from clipfeed.accounts import service as accounts
+    from clipfeed.accounts.models import RegisterRequest
+
+    pair = await accounts.register(db=services.db, outbox=services.outbox, ids=services.ids,
+                                   settings=services.settings, request=RegisterRequest(
+                                       handle=handle, email=f"{handle}@example.com", password=PASSWORD))
+    return int(pair.user.id)
+
+
+async def remote_accounts(services: Any, servers: list[str], accounts: int, *, public_pem: str,
+                          rng: random.Random) -> list[int]:
+    """``accounts`` remote accounts spread evenly over ``servers``, as ``remote.store_actor``
+    leaves them (a ``users`` row, a ``federation_actors`` row, the server known), in bulk;
+    returned in a random order (a real follower list mixes servers)."""
+    from clipfeed.accounts.models import User
+    from clipfeed.federation.models import RemoteActor, RemoteInstance
+
+    ids = services.ids.next_ids(accounts)
+    homes = [servers[n % len(servers)] for n in range(accounts)]
+    async with services.db.engine.begin() as conn:
+        await conn.execute(sa.insert(RemoteInstance.__table__), [
+            {"domain": server, "policy": "none", "failures": 0, "first_seen_at": datetime.now(UTC)}
+            for server in servers])
+        for start in range(0, accounts, 5000):
+            part = range(start, min(accounts, start + 5000))
+            await conn.execute(sa.insert(User.__table__), [
+                {"id": ids[n], "handle": f"a{n}@{homes[n]}", "email": None, "display_name": f"a{n}", "bio": "",
+                 "role": "user", "domain": homes[n], "created_at": datetime.now(UTC),
+                 "updated_at": datetime.now(UTC)} for n in part])
+            await conn.execute(sa.insert(RemoteActor.__table__), [
+                {"user_id": ids[n], "uri": f"http://{homes[n]}/users/a{n}", "key_id": f"http://{homes[n]}/users/a{n}#k",
+                 "public_pem": public_pem, "inbox": f"http://{homes[n]}/users/a{n}/inbox",
+                 "shared_inbox": f"http://{homes[n]}/inbox", "domain": homes[n], "kind": "Person",
+                 "fetched_at": datetime.now(UTC)} for n in part])
+    rng.shuffle(ids)
+    return ids
+
+
+async def follow_all(services: Any, followers: list[int], followee: int) -> None:
+    from clipfeed.social.models import Follow, FollowCount
+
+    async with services.db.engine.begin() as conn:
+        for start in range(0, len(followers), 5000):
+            await conn.execute(sa.insert(Follow.__table__), [
+                {"id": services.ids.next_id(), "follower_id": f, "followee_id": followee,
+                 "created_at": datetime.now(UTC)} for f in followers[start:start + 5000]])
+        await conn.execute(sa.insert(FollowCount.__table__), [
+            {"user_id": followee, "followers": len(followers), "following": 0},
+            *({"user_id": f, "followers": 0, "following": 1} for f in followers)])
+
+
+async def create_activity(services: Any, owner: int) -> dict[str, Any]:
+    """The clip's ``Create``, as the federation worker's outbox side builds it on ``clip.ready``."""
+    from clipfeed.clips import service as clips
+    from clipfeed.clips.models import ClipCreate, ClipStatus
+    from clipfeed.federation import documents, publish
+
+    draft = await clips.create_draft(db=services.db, outbox=services.outbox, ids=services.ids, owner_id=owner,
+                                     request=ClipCreate(caption="sunset over the bay #beach #evening"))
+    clip = await clips.set_status(db=services.db, outbox=services.outbox, clip_id=draft.id, status=ClipStatus.ready)
+    uris = publish.uris(services=services)
+    video = await publish.video(clip, services=services)
+    video.pop("@context", None)
+    return documents.activity(uris, kind="Create", event_id=services.ids.next_id(), actor=uris.actor(owner),
+                              object=video, to=video["to"], cc=video["cc"])
+
+
+async def signed_fan_out(services: Any, sinks: Sinks, owner: int, activity: dict[str, Any]) -> dict[str, Any]:
+    from clipfeed.federation import deliveries
+
+    started, cpu = time.monotonic(), time.process_time()
+    queued = await deliveries.to_followers(owner, activity, services=services)
+    enqueued = time.monotonic()
+    while await deliveries.deliver_due(services=services):
+        pass
+    ended = time.monotonic()
+    return {"queued": queued, "left": await deliveries.queue_depth(services=services), "started": started,
+            "enqueue_s": enqueued - started, "seconds": ended - started, "cpu": time.process_time() - cpu,
+            "sinks": sinks.stats()}
+
+
+async def plain_posts(targets: dict[str, str], body: bytes, sinks: Sinks, settings: Any) -> dict[str, Any]:
+    """The baseline: the same inboxes and body, unsigned, one httpx client, the same limits."""
+    limits = httpx.Limits(max_connections=settings.federation_delivery_concurrency * 2,
+                          max_keepalive_connections=settings.federation_delivery_concurrency)
+    overall = asyncio.Semaphore(settings.federation_delivery_concurrency)
+    per_server: dict[str, asyncio.Semaphore] = defaultdict(
+        lambda: asyncio.Semaphore(settings.federation_per_instance_concurrency))
+    statuses: Counter[int] = Counter()
+    started, cpu = time.monotonic(), time.process_time()
+    async with httpx.AsyncClient(timeout=settings.federation_request_timeout_s, limits=limits,
+                                 follow_redirects=False) as client:
+        async def one(inbox: str, server: str) -> None:
+            async with overall, per_server[server]:
+                statuses[(await client.post(inbox, content=body, headers={"Content-Type": ACTIVITY_JSON})
+                          ).status_code] += 1
+
+        await asyncio.gather(*(one(inbox, server) for inbox, server in targets.items()))
+    ended = time.monotonic()
+    return {"queued": len(targets), "left": len(targets) - statuses[202], "started": started, "enqueue_s": 0.0,
+            "seconds": ended - started, "cpu": time.process_time() - cpu, "sinks": sinks.stats()}
+
+
+async def fan_out_part(sinks: Sinks, followers: int, servers: int) -> dict[str, dict[str, Any]]:
+    from clipfeed.bootstrap import bootstrap
+    from clipfeed.federation import deliveries, keys
+    from clipfeed.federation.models import RemoteActor
+    from clipfeed.infra.db.migrate import upgrade
+
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="clipfeed-bench-federation-") as tmp:
+        settings = embedded_settings(Path(tmp), public_url="http://127.0.0.1:9")
+        upgrade(settings.resolve(settings.database_url))
+        services = await bootstrap(settings, relay=False)
+        try:
+            owner = await local_creator(services, "creator")
+            signer = await keys.signer_for(owner, services=services)  # made when its actor was first fetched
+            started = time.perf_counter()
+            ids = await remote_accounts(services, sinks.names[:servers], followers, public_pem=signer.public_pem,
+                                        rng=random.Random(7))
+            await follow_all(services, ids, owner)
+            print(f"fan-out set-up: {followers:,} remote followers on {servers} servers in "
+                  f"{time.perf_counter() - started:.1f} s")
+            for shared in (True, False):
+                if not shared:
+                    async with services.db.session() as session:
+                        await session.execute(sa.update(RemoteActor).values(shared_inbox=None))
+                name = "shared inboxes" if shared else "personal inboxes"
+                activity = await create_activity(services, owner)
+                body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode()
+                targets = await deliveries.inboxes_of(ids, services=services)
+                sinks.reset(None)
+                results[f"{name}: unsigned POSTs, one httpx client (baseline)"] = await plain_posts(
+                    targets, body, sinks, settings)
+                sinks.reset(signer.public_pem)
+                results[f"{name}: to_followers + deliver_due, signed"] = await signed_fan_out(
+                    services, sinks, owner, activity)
+        finally:
+            await services.close()
+    return results
+
+
+# --- part 2: inbox --------------------------------------------------------------------------
+
+async def inbox_setup(env: dict[str, str], sinks: Sinks, *, actors: int, clips: int,
+                      servers: int) -> dict[str, Any]:
+    """The local creator and clips, and ``actors`` remote accounts (sharing a few keys: signing
+    is the senders' cost, and a key per account would only slow the set-up)."""
+    from clipfeed.bootstrap import bootstrap
+    from clipfeed.clips.models import Clip
+    from clipfeed.federation import keys
+    from clipfeed.federation.models import RemoteActor
+    from clipfeed.federation.signatures import generate_key_pair, load_private_key
+    from clipfeed.infra.db.migrate import upgrade
+
+    settings = settings_from(env)
+    upgrade(settings.resolve(settings.database_url))
+    services = await bootstrap(settings, relay=False)
+    try:
+        owner = await local_creator(services, "host")
+        public_pem = (await keys.signer_for(owner, services=services)).public_pem
+        # Clip rows without their events: the worker's outbox side would otherwise send each
+        # clip's Create to whichever followers it had applied by then.
+        clip_ids = services.ids.next_ids(clips)
+        async with services.db.engine.begin() as conn:
+            await conn.execute(sa.insert(Clip.__table__), [
+                {"id": clip_id, "owner_id": owner, "caption": f"clip {n}", "hashtags": [], "visibility": "public",
+                 "status": "ready", "media": {}, "duration_ms": 15_000, "created_at": datetime.now(UTC),
+                 "updated_at": datetime.now(UTC), "published_at": datetime.now(UTC)}
+                for n, clip_id in enumerate(clip_ids)])
+        pairs = [generate_key_pair() for _ in range(4)]
+        rng = random.Random(11)
+        ids = await remote_accounts(services, sinks.names[:servers], actors, public_pem=pairs[0][1], rng=rng)
+        key_of = {user_id: pairs[n % len(pairs)] for n, user_id in enumerate(ids)}
+        async with services.db.session() as session:
+            for user_id, (_, public) in key_of.items():
+                await session.execute(sa.update(RemoteActor).where(RemoteActor.user_id == user_id).values(
+                    public_pem=public))
+            stored = (await session.execute(sa.select(RemoteActor.user_id, RemoteActor.uri, RemoteActor.key_id))).all()
+        private = {pem: load_private_key(pem) for pem, _ in pairs}
+        signers = {user_id: (uri, key_id, private[key_of[user_id][0]]) for user_id, uri, key_id in stored}
+    finally:
+        await services.close()
+    return {"owner": owner, "public_pem": public_pem, "clip_ids": clip_ids, "signers": signers, "rng": rng}
+
+
+def signed_requests(base: str, setup: dict[str, Any]) -> list[tuple[str, dict[str, str], bytes]]:
+    """Every account follows the creator (its inbox) and likes every clip (the shared inbox)."""
+    from clipfeed.federation.signatures import sign_request
+
+    owner_uri = f"{base}/ap/users/{setup['owner']}"
+    requests = []
+    for uri, key_id, private_key in setup["signers"].values():
+        activities = [(f"/ap/users/{setup['owner']}/inbox",
+                       {"id": f"{uri}/follows/1", "type": "Follow", "actor": uri, "object": owner_uri})]
+        activities += [("/ap/inbox", {"id": f"{uri}/likes/{clip_id}", "type": "Like", "actor": uri,
+                                      "object": f"{base}/ap/clips/{clip_id}"}) for clip_id in setup["clip_ids"]]
+        for path, activity in activities:
+            body = json.dumps({"@context": "https://www.w3.org/ns/activitystreams", **activity}).encode()
+            headers = sign_request(method="POST", url=f"{base}{path}", body=body, key_id=key_id,
+                                   private_key=private_key, headers={"Content-Type": ACTIVITY_JSON})
+            requests.append((path, headers, body))
+    setup["rng"].shuffle(requests)
+    return requests
+
+
+async def send_all(base: str, requests: list[tuple[str, dict[str, str], bytes | None]],
+                   concurrency: int) -> dict[str, Any]:
+    """Closed loop: ``concurrency`` connections, each sending its next request when answered.
+    A 503 (the server shedding load: nothing was done) is sent again, as a peer would."""
+    import aiohttp
+
+    statuses: Counter[int] = Counter()
+    shed = 0
+    waiting = iter(requests)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    started, cpu = time.perf_counter(), time.process_time()
+    async with aiohttp.ClientSession(base, connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
+        async def connection() -> None:
+            nonlocal shed
+            for path, headers, body in waiting:
+                while True:
+                    async with http.request("POST" if body is not None else "GET", path, data=body,
+                                            headers=headers) as response:
+                        await response.read()
+                    if response.status != 503:
+                        break
+                    shed += 1
+                statuses[response.status] += 1
+
+        await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+            "statuses": dict(statuses), "shed": shed}
+
+
+def server_cpu(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+async def apply_all(env: dict[str, str], sinks: Sinks, setup: dict[str, Any], actors: int) -> dict[str, Any]:
+    """The ``federation`` role in this process until every follow and like is there, then until
+    every ``Accept`` reached its server."""
+    from clipfeed.bootstrap import bootstrap
+    from clipfeed.social.models import Follow, Like
+    from clipfeed.workers import run_role
+
+    likes_wanted = actors * len(setup["clip_ids"])
+    services = await bootstrap(settings_from(env))
+    stop_role = asyncio.Event()
+    try:
+        sinks.reset(setup["public_pem"])
+        started, cpu = time.perf_counter(), time.process_time()
+        role = asyncio.create_task(run_role("federation", stop_role, services=services))
+        applied = accepted = None
+        deadline = started + 1800
+        while time.perf_counter() < deadline and accepted is None:
+            await asyncio.sleep(0.1)
+            if applied is None:
+                async with services.db.session() as session:
+                    follows = await session.scalar(sa.select(sa.func.count()).select_from(Follow).where(
+                        Follow.followee_id == setup["owner"]))
+                    likes = await session.scalar(sa.select(sa.func.count()).select_from(Like).where(
+                        Like.clip_id.in_(setup["clip_ids"])))
+                if follows == actors and likes == likes_wanted:
+                    applied = (time.perf_counter() - started, time.process_time() - cpu)
+            elif sum(sinks.stats()["counts"].values()) >= actors:
+                accepted = time.perf_counter() - started
+        stop_role.set()
+        await role
+    finally:
+        await services.close()
+    stats = sinks.stats()
+    return {"applied_s": applied[0] if applied else None, "applied_cpu": applied[1] if applied else None,
+            "accepted_s": accepted, "accepts": sum(stats["counts"].values()), "bad": stats["bad"]}
+
+
+async def inbox_part(sinks: Sinks, *, actors: int, clips: int, servers: int, concurrency: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="clipfeed-bench-federation-inbox-") as tmp:
+        directory = Path(tmp)
+        env = {**os.environ, "CLIPFEED_DATA_DIR": str(directory), "CLIPFEED_LOG_JSON": "false",
+               "CLIPFEED_LOG_LEVEL": "WARNING", "CLIPFEED_INPROCESS_WORKERS": "none", "CLIPFEED_CACHE_URL": "memory://",
+               "CLIPFEED_FEDERATION_ALLOW_HTTP": "true"}
+        setup = await inbox_setup(env, sinks, actors=actors, clips=clips, servers=min(servers, actors))
+        proc, base = serve(env, directory)
+        env["CLIPFEED_PORT"] = base.rsplit(":", 1)[1]  # our URIs name the server's address
+        results: dict[str, Any] = {}
+        try:
+            started = time.perf_counter()
+            requests = signed_requests(base, setup)
+            print(f"inbox set-up: {actors} remote accounts, {len(requests):,} activities signed in "
+                  f"{time.perf_counter() - started:.1f} s")
+            await send_all(base, [("/healthz", {}, None)] * 200, concurrency)  # warm up connections and routes
+            for name, batch in (("GET /healthz (baseline)", [("/healthz", {}, None)] * len(requests)),
+                                ("POST signed Follow/Like to the inboxes", requests)):
+                before = server_cpu(proc.pid)
+                results[name] = await send_all(base, batch, concurrency) | {
+                    "server_cpu": server_cpu(proc.pid) - before, "requests": len(batch)}
+        finally:
+            stop(proc)
+        results["apply"] = await apply_all(env, sinks, setup, actors)
+        results["apply"]["requests"] = len(requests)
+    return results
+
+
+# --- report ---------------------------------------------------------------------------------
+
+def report_fan_out(results: dict[str, dict[str, Any]], servers: int) -> None:
+    print("\n### Fan-out of one post\n")
+    print("| run | deliveries | failed/left | wall s | deliveries/s | every server has it (s) | vs baseline "
+          "| sender CPU ms/delivery | sink CPU ms/delivery |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    baseline: dict[str, Any] = {}
+    for name, r in results.items():
+        delivered = sum(r["sinks"]["counts"].values())
+        reached = len(r["sinks"]["counts"])
+        everyone = max(r["sinks"]["first"].values()) - r["started"] if reached == servers else float("nan")
+        if "baseline" in name:
+            baseline = r
+        ratio = r["seconds"] / baseline["seconds"]
+        print(f"| {name} | {delivered:,} | {r['left'] + r['sinks']['bad']} | {r['seconds']:.2f} "
+              f"| {delivered / r['seconds']:,.0f} | {everyone:.2f} ({reached} servers) | {ratio:.2f}x wall "
+              f"| {r['cpu'] / max(delivered, 1) * 1000:.2f} | {r['sinks']['cpu'] / max(delivered, 1) * 1000:.2f} |")
+        if "enqueue_s" in r and r["enqueue_s"]:
+            print(f"|   of which to_followers (queueing {r['queued']:,} rows) | | | {r['enqueue_s']:.2f} | | | | | |")
+
+
+def report_inbox(results: dict[str, Any], concurrency: int) -> None:
+    print(f"\n### Inbox ({concurrency} requests in flight, one server process)\n")
+    print("| requests | n | answers | shed (503, sent again) | req/s | vs /healthz | server CPU ms/req "
+          "| client CPU ms/req |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    base = results["GET /healthz (baseline)"]
+    for name in ("GET /healthz (baseline)", "POST signed Follow/Like to the inboxes"):
+        r = results[name]
+        rate = r["requests"] / r["seconds"]
+        print(f"| {name} | {r['requests']:,} | {r['statuses']} | {r['shed']} | {rate:,.0f} "
+              f"| {rate / (base['requests'] / base['seconds']):.3f}x | {r['server_cpu'] / r['requests'] * 1000:.2f} "
+              f"| {r['cpu'] / r['requests'] * 1000:.2f} |")
+    a = results["apply"]
+    if a["applied_s"] is None:
+        print("\nThe worker did not apply everything within the time allowed.")
+        return
+    print(f"\nfederation worker (one process): {a['requests']:,} activities applied in {a['applied_s']:.1f} s = "
+          f"{a['requests'] / a['applied_s']:,.0f}/s, {a['applied_cpu'] / a['requests'] * 1000:.2f} ms CPU each; "
+          f"{a['accepts']:,} Accepts delivered (signatures bad: {a['bad']}) "
+          + (f"in {a['accepted_s']:.1f} s" if a["accepted_s"] else "(not all)"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 followers on 50 servers, "
+                        "40 accounts liking 4 clips")
+    parser.add_argument("--followers", type=int, default=10_000)
+    parser.add_argument("--servers", type=int, default=500)
+    parser.add_argument("--actors", type=int, default=500, help="remote accounts posting to the inbox")
+    parser.add_argument("--clips", type=int, default=9, help="clips each account likes (plus one follow)")
+    parser.add_argument("--concurrency", type=int, default=32, help="inbox requests in flight")
+    parser.add_argument("--only", choices=["fan-out", "inbox"], help="run one part")
+    args = parser.parse_args()
+    if args.quick:
+        args.followers, args.servers, args.actors, args.clips = 1000, 50, 40, 4
+    from clipfeed.logs import configure
+
+    configure("WARNING", json=False)
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load: {os.getloadavg()}")
+    sinks = Sinks(max(args.servers, 10))
+    try:
+        if args.only != "inbox":
+            report_fan_out(asyncio.run(fan_out_part(sinks, args.followers, args.servers)), args.servers)
+        if args.only != "fan-out":
+            report_inbox(asyncio.run(inbox_part(sinks, actors=args.actors, clips=args.clips, servers=10,
+                                                concurrency=args.concurrency)), args.concurrency)
+    finally:
+        sinks.close()
+    print(f"\nload at the end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

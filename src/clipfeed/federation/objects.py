@@ -1,0 +1,37 @@
+"""Remote objects that became local rows (a Note a comment, a Video a clip, a Like, an
+Announce), found again by their URI when an ``Undo``, ``Update`` or ``Delete`` names them."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from clipfeed.accounts.models import User
+from clipfeed.federation.models import RemoteObject
+from clipfeed.infra.db import insert_ignore
+
+if TYPE_CHECKING:
+    from clipfeed.runtime.services import Services
+
+
+def uri_digest(uri: str) -> bytes:
+    return hashlib.sha256(uri.encode()).digest()
+
+
+async def remember(document: dict[str, Any], kind: str, local_id: int, clip_id: int, *, sender: User,
+                    services: Services) -> bool:
+    uri = document.get("id")
+    if not isinstance(uri, str):
+        return True
+    async with services.db.session() as session:
+        return await insert_ignore(session, RemoteObject, {
+            "uri_digest": uri_digest(uri), "uri": uri, "kind": kind, "local_id": local_id,
+            "clip_id": clip_id, "actor_id": sender.id})
+
+
+async def stored(uri: str, *, services: Services) -> RemoteObject | None:
+    async with services.db.session() as session:
+        return await session.scalar(sa.select(RemoteObject).where(
+            RemoteObject.uri_digest == uri_digest(uri)))
