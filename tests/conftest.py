@@ -156,25 +156,27 @@ STACKS = ["embedded", "real"]
 
 def stack_settings(stack: str, tmp_path, request: pytest.FixtureRequest, **overrides):
     """Settings for the embedded stack, or the real one (PostgreSQL, S3, Redis, JetStream)."""
-    import uuid
-
     from clipfeed.settings import Settings
 
     values: dict[str, object] = {"data_dir": tmp_path, "log_json": False}
     if stack == "real":
-        pg = request.getfixturevalue("migrated_postgres_url")
-        endpoint = request.getfixturevalue("s3_endpoint")
-        redis = request.getfixturevalue("redis_url")
-        nats = request.getfixturevalue("nats_url")
-        unique = uuid.uuid4().hex[:10]
-        values.update(
-            database_url=pg,
-            blob_url=f"s3://clipfeed-{unique}?endpoint={endpoint}&region=us-east-1&access_key=test&secret_key=test",
-            cache_url=f"{redis}/15?prefix=t{unique}:",
-            log_url=f"{nats}?prefix=t{unique}",
-        )
+        values.update(real_stack(request.getfixturevalue("migrated_postgres_url"),
+                                 request.getfixturevalue("s3_endpoint"), request.getfixturevalue("redis_url"),
+                                 request.getfixturevalue("nats_url")))
     values.update(overrides)
     return Settings(**values)
+
+
+def real_stack(database_url: str, s3_endpoint: str, redis_url: str, nats_url: str) -> dict[str, str]:
+    """Settings of a real stack of its own: its database, and a bucket, cache prefix and
+    stream prefix no other stack uses."""
+    import uuid
+
+    unique = uuid.uuid4().hex[:10]
+    return {"database_url": database_url,
+            "blob_url": f"s3://clipfeed-{unique}?endpoint={s3_endpoint}&region=us-east-1&access_key=test"
+                        "&secret_key=test",
+            "cache_url": f"{redis_url}/15?prefix=t{unique}:", "log_url": f"{nats_url}?prefix=t{unique}"}
 
 
 @pytest.fixture(params=STACKS)

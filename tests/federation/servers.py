@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
+from clipfeed.settings import Settings
 from tests import services as engines
-from tests.conftest import stack_settings
 from tests.helpers import Account, signup
 
 
@@ -34,8 +33,10 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def running(address: str, *, stack: str, tmp_path: Path, request: pytest.FixtureRequest,
-                  sqlite_template: Path, **overrides: Any) -> AsyncIterator[Server]:
+async def running(address: str, *, tmp_path: Path, sqlite_template: Path, real: dict[str, str] | None = None,
+                  **overrides: Any) -> AsyncIterator[Server]:
+    """A server on ``address``: on the embedded stack, or with ``real`` (``tests.conftest.real_stack``)
+    on PostgreSQL, S3, Redis and JetStream."""
     import uvicorn
 
     from clipfeed.api import create_app
@@ -46,8 +47,8 @@ async def running(address: str, *, stack: str, tmp_path: Path, request: pytest.F
     url = f"http://{address}:{port}"
     data_dir = tmp_path / address
     data_dir.mkdir()
-    settings = stack_settings(stack, data_dir, request, host=address, port=port, public_url=url,
-                              federation_allow_http=True, **overrides)
+    settings = Settings(data_dir=data_dir, log_json=False, host=address, port=port, public_url=url,
+                        federation_allow_http=True, **(real or {}), **overrides)
     for database in [settings.database_url, *settings.database_shard_urls]:
         engines.migrate_from_template(settings.resolve(database), sqlite_template)
     services = await bootstrap(settings)
@@ -69,3 +70,6 @@ async def running(address: str, *, stack: str, tmp_path: Path, request: pytest.F
         server.should_exit = True
         await asyncio.wait_for(serving, 15)
         await services.close()
+        if settings.log_url.startswith("nats://"):
+            nats, _, query = settings.log_url.partition("?")
+            await engines.drop_jetstream_streams(nats, prefix=query.removeprefix("prefix="))

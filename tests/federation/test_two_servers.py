@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,8 @@ import sqlalchemy as sa
 
 from clipfeed.federation import deliveries
 from clipfeed.federation.models import Delivery, ReceivedActivity
+from clipfeed.social import engagement
+from tests.conftest import real_stack
 from tests.delivery import ladder
 from tests.federation.servers import Server, running
 from tests.helpers import Account, wait_for
@@ -21,14 +24,16 @@ from tests.social.support import ready_clip
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture
-async def pair(tmp_path: Path, request: pytest.FixtureRequest,
-               sqlite_template: Path) -> AsyncIterator[tuple[Server, Server]]:
-    async with running("127.0.0.2", stack="embedded", tmp_path=tmp_path, request=request,
-                       sqlite_template=sqlite_template) as a, \
-            running("127.0.0.3", stack="real", tmp_path=tmp_path, request=request,
-                    sqlite_template=sqlite_template) as b:
-        yield a, b
+@pytest.fixture(scope="module")
+async def pair(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, postgres_copies: Any,
+               s3_endpoint: str, redis_url: str, nats_url: str) -> AsyncIterator[tuple[Server, Server]]:
+    """One pair for the module (a server pair costs ~30 s to start): each test has its own users."""
+    tmp_path = tmp_path_factory.mktemp("federation")
+    with postgres_copies.database() as database_url:
+        real = real_stack(database_url, s3_endpoint, redis_url, nats_url)
+        async with running("127.0.0.2", tmp_path=tmp_path, sqlite_template=sqlite_template) as a, \
+                running("127.0.0.3", tmp_path=tmp_path, sqlite_template=sqlite_template, real=real) as b:
+            yield a, b
 
 
 async def _received(server: Server, activity_type: str, object_uri: str) -> bool:
@@ -52,19 +57,19 @@ async def _received(server: Server, activity_type: str, object_uri: str) -> bool
     return False
 
 
-async def _follow_across(a: Server, b: Server) -> tuple[Account, Account, str]:
-    """bob (on B) follows alice (on A); returns them and alice's ID on B."""
-    alice, bob = await a.account("alice"), await b.account("bob")
-    found = await b.client.get("/v1/federation/lookup", params={"account": a.acct("alice")}, headers=bob.auth)
+async def _follow_across(a: Server, b: Server, name: str) -> tuple[Account, Account, str]:
+    """``name``_b (on B) follows ``name``_a (on A); returns them and the followee's ID on B."""
+    alice, bob = await a.account(f"{name}_a"), await b.account(f"{name}_b")
+    found = await b.client.get("/v1/federation/lookup", params={"account": a.acct(alice.handle)}, headers=bob.auth)
     assert found.status_code == 200, found.text
-    assert found.json()["handle"] == a.acct("alice")
+    assert found.json()["handle"] == a.acct(alice.handle)
     alice_on_b = found.json()["id"]
     followed = await b.client.put(f"/v1/users/{alice_on_b}/follow", headers=bob.auth)
     assert followed.status_code == 200, followed.text
 
     async def listed() -> bool:
-        page = (await a.client.get("/v1/users/alice/followers")).json()
-        return [entry["user"]["handle"] for entry in page["items"]] == [b.acct("bob")]
+        page = (await a.client.get(f"/v1/users/{alice.handle}/followers")).json()
+        return [entry["user"]["handle"] for entry in page["items"]] == [b.acct(bob.handle)]
 
     await wait_for(listed, timeout=60)
     return alice, bob, alice_on_b
@@ -72,7 +77,7 @@ async def _follow_across(a: Server, b: Server) -> tuple[Account, Account, str]:
 
 async def test_a_remote_follow_a_post_a_like_and_a_reply_reach_the_other_server(pair: tuple[Server, Server]) -> None:
     a, b = pair
-    alice, bob, alice_on_b = await _follow_across(a, b)
+    alice, bob, alice_on_b = await _follow_across(a, b, "post")
     # A accepted: B got the Accept of bob's Follow.
     bob_uri = f"{b.url}/ap/users/{bob.id}"
     assert (await b.client.get(f"/ap/users/{bob.id}", headers={"Accept": "application/activity+json"})).json()[
@@ -93,7 +98,7 @@ async def test_a_remote_follow_a_post_a_like_and_a_reply_reach_the_other_server(
 
     await wait_for(arrived, timeout=60)
     item = (await in_bobs_following())[0]
-    assert item["clip"]["owner_handle"] == a.acct("alice")
+    assert item["clip"]["owner_handle"] == a.acct(alice.handle)
     assert item["clip"]["hashtags"] == ["beach"]
     master_url = item["playback"]["hls_url"]
     assert master_url.startswith(f"{a.url}/media/clips/{clip_id}/")
@@ -117,23 +122,37 @@ async def test_a_remote_follow_a_post_a_like_and_a_reply_reach_the_other_server(
     await wait_for(indexed, timeout=60)
     assert await searched() == ["sunset here"]
 
-    # bob likes and answers the clip from B: B signs and delivers, A counts and notifies.
-    bob_on_b = (await b.client.get("/v1/me", headers=bob.auth)).json()
-    assert bob_on_b["handle"] == "bob"
-    await deliveries.send_to(int(alice_on_b), kind="Like", signer_id=bob.id, object=clip_uri, services=b.services)
-    note = {"id": f"{b.url}/ap/comments/{b.services.ids.next_id()}", "type": "Note", "attributedTo": bob_uri,
-            "inReplyTo": clip_uri, "content": "<p>what a <b>view</b></p>", "to": ["https://www.w3.org/ns/activitystreams#Public"]}
-    await deliveries.send_to(int(alice_on_b), kind="Create", signer_id=bob.id, object=note, services=b.services)
+    # bob likes and answers the clip on B, through B's API: B signs and delivers, A counts and notifies.
+    remote_clip = item["clip"]["id"]
+    liked = await b.client.put(f"/v1/clips/{remote_clip}/like", headers=bob.auth)
+    assert liked.status_code == 200, liked.text
+    answered = await b.client.post(f"/v1/clips/{remote_clip}/comments", headers=bob.auth,
+                                   json={"body": "what a view\n\nreally"})
+    assert answered.status_code == 201, answered.text
 
     async def liked_and_answered() -> bool:
         comments = (await a.client.get(f"/v1/clips/{clip_id}/comments")).json()["items"]
         notes = (await a.client.get("/v1/notifications", headers=alice.auth)).json()["items"]
         kinds = {item["kind"] for item in notes}
-        return [c["body"] for c in comments] == ["what a view"] and {"like", "comment"} <= kinds
+        return [c["body"] for c in comments] == ["what a view\n\nreally"] and {"like", "comment"} <= kinds
 
     await wait_for(liked_and_answered, timeout=60)
     comment = (await a.client.get(f"/v1/clips/{clip_id}/comments")).json()["items"][0]
-    assert comment["author"]["handle"] == b.acct("bob")
+    assert comment["author"]["handle"] == b.acct(bob.handle)
+    engagement = (await a.client.get(f"/v1/clips/{clip_id}/engagement")).json()
+    assert engagement["counts"]["likes"] == 1, engagement
+
+    # bob takes the like back and deletes his comment on B: both go on A.
+    assert (await b.client.delete(f"/v1/clips/{remote_clip}/like", headers=bob.auth)).status_code == 200
+    removed = await b.client.delete(f"/v1/clips/{remote_clip}/comments/{answered.json()['id']}", headers=bob.auth)
+    assert removed.status_code in (200, 204), removed.text
+
+    async def taken_back() -> bool:
+        comments = (await a.client.get(f"/v1/clips/{clip_id}/comments")).json()["items"]
+        counts = (await a.client.get(f"/v1/clips/{clip_id}/engagement")).json()
+        return comments == [] and counts["counts"]["likes"] == 0
+
+    await wait_for(taken_back, timeout=60)
 
     # Alice deletes the clip: it leaves bob's feed on B.
     deleted = await a.client.delete(f"/v1/clips/{clip_id}", headers=alice.auth)
@@ -149,7 +168,7 @@ async def test_a_remote_follow_a_post_a_like_and_a_reply_reach_the_other_server(
 
 async def test_a_private_clip_never_leaves_and_cannot_be_fetched(pair: tuple[Server, Server]) -> None:
     a, b = pair
-    alice, _bob, _ = await _follow_across(a, b)
+    alice, _bob, _ = await _follow_across(a, b, "private")
     private = await ready_clip(a.client, a.services, alice, caption="just me", visibility="private")
     public = await ready_clip(a.client, a.services, alice, caption="everyone")
 
@@ -170,11 +189,11 @@ async def test_a_private_clip_never_leaves_and_cannot_be_fetched(pair: tuple[Ser
 
 async def test_blocking_a_remote_follower_removes_the_follow_and_tells_its_server(pair: tuple[Server, Server]) -> None:
     a, b = pair
-    alice, bob, _ = await _follow_across(a, b)
-    bob_on_a = (await a.client.get("/v1/users/alice/followers")).json()["items"][0]["user"]["id"]
+    alice, bob, _ = await _follow_across(a, b, "block")
+    bob_on_a = (await a.client.get(f"/v1/users/{alice.handle}/followers")).json()["items"][0]["user"]["id"]
     blocked = await a.client.put(f"/v1/users/{bob_on_a}/block", headers=alice.auth)
     assert blocked.status_code == 200, blocked.text
-    assert (await a.client.get("/v1/users/alice/followers")).json()["items"] == []
+    assert (await a.client.get(f"/v1/users/{alice.handle}/followers")).json()["items"] == []
 
     async def b_was_told() -> bool:
         return await _received(b, "Block", f"{b.url}/ap/users/{bob.id}")
@@ -184,7 +203,7 @@ async def test_blocking_a_remote_follower_removes_the_follow_and_tells_its_serve
 
 async def test_a_suspended_server_is_refused_and_nothing_is_stored(pair: tuple[Server, Server]) -> None:
     a, b = pair
-    alice, bob, alice_on_b = await _follow_across(a, b)
+    alice, bob, alice_on_b = await _follow_across(a, b, "suspend")
     admin = await a.account("root_admin")
     from clipfeed.accounts import service as accounts
     from clipfeed.accounts.models import Role
@@ -207,5 +226,9 @@ async def test_a_suspended_server_is_refused_and_nothing_is_stored(pair: tuple[S
     await wait_for(b_gave_up, timeout=60)
     async with a.services.db.session() as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(ReceivedActivity)) == before
-    likes = (await a.client.get(f"/v1/clips/{clip_id}", headers=alice.auth)).json()
-    assert likes.get("like_count", 0) == 0
+    follower = (await a.client.get(f"/v1/users/{alice.handle}/followers")).json()["items"][0]["user"]["id"]
+    seen = await engagement.engagement_for(services=a.services, viewer_id=int(follower), clip_ids=[int(clip_id)])
+    assert not seen[int(clip_id)].liked_by_me
+    # Lifted again (the module's servers are shared): the next test starts from open federation.
+    lifted = await a.client.put(f"/v1/admin/federation/servers/{b.host}", headers=admin.auth, json={"policy": "none"})
+    assert lifted.status_code == 200

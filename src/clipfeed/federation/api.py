@@ -112,6 +112,11 @@ async def clip_object(services: Deps, clip_id: UserId) -> ActivityJSON:
     return ActivityJSON(await publish.video(clip, services=services), headers=CACHE)
 
 
+@router.get("/ap/comments/{comment_id}")
+async def comment_object(services: Deps, comment_id: UserId) -> ActivityJSON:
+    return ActivityJSON(await publish.comment_note(comment_id, services=services), headers=CACHE)
+
+
 @router.post("/ap/users/{user_id}/inbox", status_code=202)
 async def user_inbox(request: Request, services: Deps, user_id: UserId) -> Response:
     await publish.local_user(user_id, services=services)

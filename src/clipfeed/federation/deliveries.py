@@ -72,11 +72,15 @@ async def enqueue(inboxes: dict[str, str], *, activity: dict[str, Any], signer_i
     return len(wanted)
 
 
-async def send_to(user_id: int, *, kind: str, signer_id: int, object: Any, services: Services) -> None:
-    """One activity of ``signer_id`` (a local user) to one remote account (Accept, Reject, Follow …)."""
+async def send_to(user_id: int, *, kind: str, signer_id: int, object: Any, services: Services,
+                  activity_id: str | None = None) -> None:
+    """One activity of ``signer_id`` (a local user) to one remote account (Accept, Like, Follow …);
+    ``activity_id`` when it comes from an event (the same ID however often the event is handled)."""
     uris = publish.uris(services=services)
     activity = documents.activity(uris, kind=kind, event_id=services.ids.next_id(), actor=uris.actor(signer_id),
                                   object=object)
+    if activity_id is not None:
+        activity["id"] = activity_id
     actor = (await remote.actors([user_id], services=services)).get(user_id)
     if actor is not None:
         activity["to"] = [actor.uri]

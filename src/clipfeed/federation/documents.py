@@ -27,7 +27,8 @@ ACTIVITY_JSON = "application/activity+json"
 LD_JSON = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 SOFTWARE = "clipfeed"
 TAGS = re.compile(r"<[^>]+>")
-BREAKS = re.compile(r"<br\s*/?>|</p>\s*<p[^>]*>", re.IGNORECASE)
+BREAKS = re.compile(r"<br\s*/?>", re.IGNORECASE)
+PARAGRAPHS = re.compile(r"</p>\s*<p[^>]*>", re.IGNORECASE)
 
 
 class Uris:
@@ -152,11 +153,12 @@ def video(uris: Uris, *, clip_id: int, owner_id: int, caption: str, hashtags: li
 
 
 def note(uris: Uris, *, comment_id: int, author_uri: str, clip_id: int, parent_uri: str | None, body: str,
-         clip_owner_id: int, published: datetime) -> dict[str, Any]:
+         clip_owner_uri: str | None, published: datetime) -> dict[str, Any]:
+    """A comment; ``parent_uri``: the clip's or the comment's it answers (ours by default)."""
     return {"@context": CONTEXT, "id": uris.comment(comment_id), "type": "Note", "attributedTo": author_uri,
             "inReplyTo": parent_uri or uris.clip(clip_id), "content": _paragraphs(body), "mediaType": "text/html",
-            "source": {"content": body, "mediaType": "text/plain"},
-            "to": [AS_PUBLIC], "cc": [uris.actor(clip_owner_id)], "published": _when(published)}
+            "source": {"content": body, "mediaType": "text/plain"}, "to": [AS_PUBLIC],
+            "cc": [clip_owner_uri] if clip_owner_uri else [], "published": _when(published)}
 
 
 def activity(uris: Uris, *, kind: str, event_id: int, actor: str, object: Any, to: list[str] | None = None,
@@ -212,4 +214,4 @@ def _paragraphs(text: str) -> str:
 def plain_text(content: str) -> str:
     """A Note's (or Video's) HTML as the plain text our comments and captions hold: paragraphs
     and line breaks kept, markup dropped, entities decoded."""
-    return html.unescape(TAGS.sub("", BREAKS.sub("\n", content))).strip()
+    return html.unescape(TAGS.sub("", BREAKS.sub("\n", PARAGRAPHS.sub("\n\n", content)))).strip()

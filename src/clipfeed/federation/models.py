@@ -103,6 +103,7 @@ class RemoteObject(Base):
     ``Undo`` and ``Delete`` find the row through it."""
 
     __tablename__ = "federation_objects"
+    __table_args__ = (sa.Index("ix_federation_objects_local", "kind", "local_id"),)
 
     uri_digest: Mapped[bytes] = mapped_column(sa.LargeBinary(32), primary_key=True)
     uri: Mapped[str] = mapped_column(sa.Text)

@@ -35,3 +35,10 @@ async def stored(uri: str, *, services: Services) -> RemoteObject | None:
     async with services.db.session() as session:
         return await session.scalar(sa.select(RemoteObject).where(
             RemoteObject.uri_digest == uri_digest(uri)))
+
+
+async def uri_of(kind: str, local_id: int, *, services: Services) -> RemoteObject | None:
+    """The remote object a local row stands for (a remote clip's ``Video``), if it is one."""
+    async with services.db.session() as session:
+        return await session.scalar(sa.select(RemoteObject).where(
+            RemoteObject.kind == kind, RemoteObject.local_id == local_id).limit(1))

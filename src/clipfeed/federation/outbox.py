@@ -9,6 +9,8 @@ into activities queued for delivery.
 | ``follow.added`` / ``follow.removed`` by a local user of a remote one | ``Follow`` / ``Undo`` | the followee |
 | ``block.added`` of a remote account | ``Block`` | the blocked account |
 | ``user.updated`` | ``Update`` ``Person`` | the user's remote followers |
+| ``like.added`` / ``like.removed`` of another server's clip | ``Like`` / ``Undo`` | the clip's creator |
+| ``comment.created`` / ``.deleted`` on another server's clip | ``Create`` ``Note`` / ``Delete`` | its creator |
 
 Each activity's ID comes from the event's ID, so an event handled twice (a worker died after
 queueing) is one activity to its receivers, who drop the repeat.
@@ -23,10 +25,11 @@ from clipfeed.clips import service as clips
 from clipfeed.core import contract
 from clipfeed.core.errors import NotFound
 from clipfeed.core.events import Event
-from clipfeed.federation import deliveries, documents, publish, remote
+from clipfeed.federation import deliveries, documents, objects, publish, remote
 from clipfeed.infra.db import utcnow
 from clipfeed.infra.log import Record
 from clipfeed.runtime.consumers import Processor
+from clipfeed.social import comment_reads
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -69,6 +72,11 @@ async def publish_event(event: Event, *, services: Services) -> None:
             if target is not None:
                 await deliveries.send_to(blocked.id, kind="Block", signer_id=blocker.id, object=target.uri,
                                          services=services)
+    elif name in (contract.LIKE_ADDED.name, contract.LIKE_REMOVED.name):
+        like = contract.LIKE_ADDED.parse_payload(event.payload)
+        await _remote_like(event, like, added=name == contract.LIKE_ADDED.name, services=services)
+    elif name in (contract.COMMENT_CREATED.name, contract.COMMENT_DELETED.name):
+        await _remote_comment(event, services=services)
     elif name == contract.USER_UPDATED.name:
         user_id = int(event.key)
         try:
@@ -128,3 +136,57 @@ async def _follow(event: Event, follower_id: int, followee_id: int, *, added: bo
         await deliveries.enqueue({target.inbox: target.domain}, signer_id=follower.id, services=services,
                                  activity=documents.activity(uris, kind="Undo", event_id=event.id,
                                                              actor=uris.actor(follower.id), object=follow))
+
+
+async def _on_remote_clip(clip_id: int, user_id: int, *, services: Services) -> tuple[str, int] | None:
+    """(the clip's URI, its creator) when a local user acted on another server's clip."""
+    found = await objects.uri_of("clip", clip_id, services=services)
+    if found is None:
+        return None
+    actor = (await accounts.get_many(db=services.db, user_ids=[user_id])).get(user_id)
+    return (found.uri, found.actor_id) if actor is not None and actor.domain is None else None
+
+
+async def _remote_like(event: Event, like: contract.ClipEngagement, *, added: bool, services: Services) -> None:
+    target = await _on_remote_clip(like.clip_id, like.user_id, services=services)
+    if target is None:
+        return
+    uris = publish.uris(services=services)
+    actor = uris.actor(like.user_id)
+    liked = {"id": f"{actor}#likes/{like.clip_id}", "type": "Like", "actor": actor, "object": target[0]}
+    if added:
+        await deliveries.send_to(target[1], kind="Like", signer_id=like.user_id, object=target[0],
+                                 services=services, activity_id=uris.activity(event.id))
+    else:
+        await deliveries.send_to(target[1], kind="Undo", signer_id=like.user_id, object=liked,
+                                 services=services, activity_id=uris.activity(event.id))
+
+
+async def _remote_comment(event: Event, *, services: Services) -> None:
+    uris = publish.uris(services=services)
+    if event.type == contract.COMMENT_DELETED.name:
+        deleted = contract.COMMENT_DELETED.parse(event)
+        target = await _on_remote_clip(deleted.clip_id, deleted.author_id, services=services)
+        if target is not None and deleted.user_id == deleted.author_id:  # a moderator's removal stays here
+            await deliveries.send_to(target[1], kind="Delete", signer_id=deleted.author_id, services=services,
+                                     activity_id=uris.activity(event.id),
+                                     object=documents.tombstone(uris.comment(deleted.comment_id),
+                                                                former_type="Note", deleted=utcnow()))
+        return
+    change = contract.COMMENT_CREATED.parse(event)
+    author = change.user_id
+    target = await _on_remote_clip(change.clip_id, author, services=services)
+    if target is None:
+        return
+    try:
+        comment = await comment_reads.get_visible(services=services, viewer_id=None, clip_id=change.clip_id,
+                                                  comment_id=change.comment_id)
+    except NotFound:  # held for review, or already gone: nothing leaves
+        return
+    parent = await objects.uri_of("comment", comment.parent_id, services=services) if comment.parent_id else None
+    note = documents.note(uris, comment_id=comment.id, author_uri=uris.actor(author), clip_id=comment.clip_id,
+                          parent_uri=parent.uri if parent else target[0], body=comment.body,
+                          clip_owner_uri=None, published=comment.created_at)
+    note.pop("@context", None)
+    await deliveries.send_to(target[1], kind="Create", signer_id=author, object=note, services=services,
+                             activity_id=uris.activity(event.id))

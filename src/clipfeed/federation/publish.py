@@ -13,11 +13,13 @@ from clipfeed.clips import service as clips
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core.errors import NotFound
 from clipfeed.delivery.playback import playback_info
-from clipfeed.federation import documents
+from clipfeed.federation import documents, objects, remote
 from clipfeed.federation.documents import Uris
 from clipfeed.federation.keys import public_pem
 from clipfeed.federation.models import INSTANCE_ACTOR
 from clipfeed.instance import service as instance
+from clipfeed.social import comment_reads
+from clipfeed.social.models import CommentStatus
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -61,6 +63,29 @@ async def video(clip: Clip, *, services: Services) -> dict[str, Any]:
         width=clip.width, height=clip.height, language=language if isinstance(language, str) else None,
         published=clip.published_at or clip.created_at, updated=clip.updated_at, hls_url=info.hls_url,
         mp4_url=info.mp4_url, poster_url=info.poster_jpeg_url or info.poster_url)
+
+
+async def comment_note(comment_id: int, *, services: Services) -> dict[str, Any]:
+    """A visible comment on a clip anyone may see, as a ``Note`` (what a reply's ``inReplyTo``
+    or a server checking a Create fetches)."""
+    comment = await comment_reads.find(db=services.db, comment_id=comment_id)
+    if comment is None or comment.status != CommentStatus.visible.value:
+        raise NotFound(f"no comment {comment_id}")
+    clip = (await clips.get_many(db=services.db, clip_ids=[comment.clip_id])).get(comment.clip_id)
+    if clip is None or not federates(clip):
+        raise NotFound(f"no comment {comment_id}")
+    names = uris(services=services)
+    actors = await remote.actors([comment.author_id, clip.owner_id], services=services)
+    if comment.author_id in actors:  # another server's comment: that server speaks for it
+        raise NotFound(f"no comment {comment_id}")
+    author = names.actor(comment.author_id)
+    owner = actors[clip.owner_id].uri if clip.owner_id in actors else names.actor(clip.owner_id)
+    origin = await objects.uri_of("clip", clip.id, services=services)
+    parent = await objects.uri_of("comment", comment.parent_id, services=services) if comment.parent_id else None
+    parent_uri = parent.uri if parent else (names.comment(comment.parent_id) if comment.parent_id
+                                            else origin.uri if origin else names.clip(clip.id))
+    return documents.note(names, comment_id=comment.id, author_uri=author, clip_id=clip.id, parent_uri=parent_uri,
+                          body=comment.body, clip_owner_uri=owner, published=comment.created_at)
 
 
 async def public_clip(clip_id: int, *, services: Services) -> Clip:

@@ -93,6 +93,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("uri_digest", name=op.f("pk_federation_objects")),
     )
     op.create_index(op.f("ix_federation_objects_actor_id"), "federation_objects", ["actor_id"])
+    op.create_index("ix_federation_objects_local", "federation_objects", ["kind", "local_id"])
 
 
 def downgrade() -> None:
