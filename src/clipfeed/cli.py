@@ -428,6 +428,15 @@ def _register_search_commands() -> None:  # issue 17: `clipfeed search reindex|b
 _register_search_commands()
 
 
+def _register_federation_commands() -> None:
+    from clipfeed.federation.cli import federation_cli
+
+    app.add_typer(federation_cli, name="federation")
+
+
+_register_federation_commands()
+
+
 def _register_cluster_commands() -> None:
     from clipfeed.cluster.cli import cluster_cli
 

@@ -68,7 +68,8 @@ def sender(actor):
 
 async def create(actor, example):
     made = sender(actor)
-    made.init_create_note(lambda note: {**note, "content": "text", "inReplyTo": clip, **example})
+    # As the pasture's ExampleTransformer does, with our clip as what each Note answers.
+    made.init_create_note(lambda note: {**note, "inReplyTo": clip, **example})
     await made.send(target)
     return made.activity
 
@@ -542,3 +543,128 @@ async def test_bovine_finds_our_account_through_webfinger_and_reads_its_key(
     webfinger = await clipfeed.client.get("/.well-known/webfinger", params={"resource": f"acct:alice@{clipfeed.host}"})
     assert webfinger.headers["content-type"].startswith("application/jrd+json")
     assert webfinger.json()["subject"] == f"acct:alice@{clipfeed.host}"
+
+
+# --- bovine-herd, a fediverse server, following one of ours -----------------------------
+
+HERD = """
+import asyncio, json, sys
+
+import hypercorn.asyncio
+import hypercorn.config
+from quart import Quart
+from tortoise import Tortoise
+
+from bovine import BovineClient
+from bovine.crypto import generate_ed25519_private_key, private_key_to_did_key
+from bovine_herd import BovineHerd
+from bovine_store import BovineAdminStore
+from bovine_store.config import tortoise_config
+
+task = json.loads(sys.stdin.readline())
+base, db_url = task["base"], task["db_url"]
+
+
+async def register():
+    # bovine-herd's own account management (bovine_store), on its tortoise-orm SQLite database.
+    await Tortoise.init(config=tortoise_config(db_url))
+    await Tortoise.generate_schemas()
+    store = BovineAdminStore(domain=base)
+    name = await store.register("moocow")
+    secret = generate_ed25519_private_key()
+    await store.add_identity_string_to_actor(name, "client", private_key_to_did_key(secret))
+    await Tortoise.close_connections()
+    return secret
+
+
+def say(message):
+    print(json.dumps(message), flush=True)
+
+
+async def main():
+    secret = await register()
+    app = Quart("herd")
+    BovineHerd(app, db_url=db_url)
+    config = hypercorn.config.Config()
+    config.bind = [base.removeprefix("http://")]
+    stop = asyncio.Event()
+    serving = asyncio.create_task(hypercorn.asyncio.serve(app, config, shutdown_trigger=stop.wait))
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    # moocow's client (ActivityPub client-to-server, Moo-Auth-1), as its owner's app would be.
+    async with BovineClient(domain=base, secret=secret) as client:
+        say({"actor": client.actor_id})
+        while line := await reader.readline():
+            command = json.loads(line)
+            if "follow" in command:
+                follow = client.activity_factory.follow(command["follow"]).build()
+                response = await client.send_to_outbox(follow)
+                say({"status": response.status})
+            elif "inbox" in command:
+                say({"inbox": [item async for item in client.inbox()]})
+    stop.set()
+    await serving
+
+
+asyncio.run(main())
+"""
+
+
+class Herd:
+    """A bovine-herd server in the peers' venv, and its account moocow's client, by stdin/stdout."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    async def ask(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(command).encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self.answer()
+
+    async def answer(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), 60)
+        assert line, (await self.process.stderr.read()).decode() if self.process.stderr else "the herd stopped"
+        return dict(json.loads(line))
+
+
+async def test_a_bovine_herd_account_follows_ours_and_gets_her_clips(
+        clipfeed: Server, alice: Account, tmp_path: Path) -> None:
+    from clipfeed.cluster.engines import free_port
+
+    base = f"http://127.0.0.9:{free_port()}"
+    process = await asyncio.create_subprocess_exec(
+        str(PEERS_PYTHON), "-c", HERD, cwd=tmp_path, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    herd = Herd(process)
+    try:
+        assert process.stdin is not None
+        process.stdin.write(json.dumps({"base": base, "db_url": f"sqlite://{tmp_path}/herd.sqlite3"}).encode() + b"\n")
+        moocow = (await herd.answer())["actor"]
+        assert moocow.startswith(base)
+        followed = await herd.ask({"follow": f"{clipfeed.url}/ap/users/{alice.id}"})
+        assert followed["status"] == 201, followed
+
+        async def following() -> bool:
+            page = (await clipfeed.client.get("/v1/users/alice/followers")).json()["items"]
+            return f"moocow@127.0.0.9:{base.rsplit(':', 1)[1]}" in [entry["user"]["handle"] for entry in page]
+
+        await wait_for(following, timeout=60)
+        clip_id = await ready_clip(clipfeed.client, clipfeed.services, alice, caption="for the herd #cows")
+
+        async def arrived() -> bool:
+            inbox = (await herd.ask({"inbox": True}))["inbox"]
+            return any(isinstance(item, dict) and item.get("type") == "Create"
+                       and (item.get("object") or {}).get("id") == f"{clipfeed.url}/ap/clips/{clip_id}"
+                       for item in inbox)
+
+        await wait_for(arrived, timeout=60)
+    finally:
+        if process.returncode is None:
+            process.stdin.close() if process.stdin else None
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()

@@ -159,7 +159,9 @@ def test_a_lookup_that_fails_says_why_and_other_searches_stay_searches(journeys,
 def test_an_admin_sets_lists_and_changes_server_policies(journeys, servers) -> None:
     home, peer = servers
     result = seen(journeys, "server_policies")
-    assert result["discovered"] == {"policy": "none", "state": "Running"}  # met through the viewer's lookup
+    discovered = result["discovered"]  # met through the viewer's lookup
+    assert discovered["policy"] == "none" and discovered["summary"].startswith("Last success: ")
+    assert discovered["summary"].endswith(" · Failures in a row: 0 · Deliveries: Running")
     assert result["invalid"].startswith("“not a server!” is not a server name")
     assert result["added"] == "silence" and result["addedToast"] == "video.example set to Silence."
     assert result["dialog"] == "Suspend video.example?"

@@ -97,7 +97,8 @@ async def delete_me(body: DeleteAccountRequest, user: CurrentUser, services: Dep
 
 @router.get("/users/{handle}", response_model=UserPublic, dependencies=[StaleReadsOk])
 async def get_user(handle: str, services: Deps) -> UserPublic:
-    user = await service.get_by_handle(db=services.db, handle=handle)
+    """A profile by handle (``alice``, ``alice@other.server``) or by ID."""
+    user = await service.get_by_ref(db=services.db, ref=handle)
     return service.public_view(user, settings=services.settings)
 
 

@@ -16,6 +16,8 @@ from clipfeed.infra.db import Base, UTCDateTime, utcnow
 HANDLE = re.compile(r"^[a-z0-9_](?:[a-z0-9_.]{1,28}[a-z0-9_])$")
 # What the API accepts as a handle, for the OpenAPI document: HANDLE before trimming and lower-casing.
 HANDLE_INPUT = r"^(?!.*\.\.)\s*[A-Za-z0-9_][A-Za-z0-9_.]{1,28}[A-Za-z0-9_]\s*$"
+# An account of another server (federation): name@host, with :port when not the default.
+REMOTE_HANDLE = re.compile(r"^[a-z0-9_.~-]{1,64}@[a-z0-9.-]{1,190}(:[0-9]{1,5})?$")
 RESERVED_HANDLES = {"admin", "me", "moderator", "support", "clipfeed", "api", "root", "system"}
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clipfeed.accounts import avatars, token_cache, tokens
 from clipfeed.accounts.models import (
     HANDLE,
+    REMOTE_HANDLE,
     AuthToken,
     ProfileUpdate,
     RegisterRequest,
@@ -24,6 +25,7 @@ from clipfeed.accounts.passwords import hash_password, needs_rehash, verify_pass
 from clipfeed.clips import service as clips_service
 from clipfeed.core import contract
 from clipfeed.core.errors import Conflict, Forbidden, NotFound, Unauthorized
+from clipfeed.core.identifiers import parse_user_ref
 from clipfeed.core.ids import IdGenerator
 from clipfeed.infra.blobs import BlobStore
 from clipfeed.infra.cache import Cache
@@ -143,7 +145,8 @@ async def _user_for_digest(db: Database, digest: bytes) -> tuple[User, datetime]
 
 
 async def get_by_handle(*, db: Database, handle: str) -> User:
-    if not HANDLE.match(handle.lower()):
+    """An active account by handle: ours (``alice``) or another server's (``alice@host``)."""
+    if not HANDLE.match(handle.lower()) and not REMOTE_HANDLE.match(handle.lower()):
         # No account has such a handle; and the database is not asked (PostgreSQL refuses a
         # NUL in a query parameter with an error, not with "no rows").
         raise NotFound(f"no user @{handle[:40]!r}")
@@ -152,6 +155,21 @@ async def get_by_handle(*, db: Database, handle: str) -> User:
                                                           User.deleted_at.is_(None), User.suspended_at.is_(None)))
     if user is None:
         raise NotFound(f"no user @{handle}")
+    return user
+
+
+async def get_by_ref(*, db: Database, ref: str) -> User:
+    """An active account by ID (digits) or handle (``@`` optional): one rule for every route
+    that names a user (``core.identifiers.parse_user_ref``)."""
+    try:
+        parsed = parse_user_ref(ref)
+    except ValueError:
+        raise NotFound(f"no user {ref[:40]!r}") from None
+    if isinstance(parsed, str):
+        return await get_by_handle(db=db, handle=parsed)
+    user = (await get_many(db=db, user_ids=[parsed])).get(parsed)
+    if user is None or user.deleted_at is not None or user.suspended_at is not None:
+        raise NotFound(f"no user {parsed}")
     return user
 
 

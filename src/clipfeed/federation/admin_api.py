@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import Role, User, UserPublic
 from clipfeed.core.errors import Forbidden
-from clipfeed.federation import policy, remote
+from clipfeed.federation import admin, remote
 from clipfeed.federation.models import DomainPolicy, RemoteInstance
 from clipfeed.http.deps import CurrentUser, Deps
 
@@ -77,7 +77,7 @@ async def servers(user: CurrentUser, services: Deps) -> RemoteServerPage:
 async def set_server_policy(server: Server, body: PolicyUpdate, user: CurrentUser,
                             services: Deps) -> RemoteServerPublic:
     _admin(user)
-    await policy.set_policy(server.lower(), body.policy, services=services)
+    await admin.set_server_policy(admin.checked_server(server), body.policy, services=services)
     async with services.db.session() as session:
         row = await session.get(RemoteInstance, server.lower())
     assert row is not None

@@ -48,8 +48,8 @@ class InboxWorker(Processor):
         except ValueError:
             return
         sender = (await accounts.get_many(db=self.services.db, user_ids=[received.sender_id])).get(received.sender_id)
-        if sender is None:
-            return
+        if sender is None or sender.suspended_at is not None or sender.deleted_at is not None:
+            return  # its server was suspended after the activity was queued
         try:
             await apply(received.activity, sender=sender, services=self.services)
         except ClipfeedError as exc:

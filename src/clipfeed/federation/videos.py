@@ -85,7 +85,8 @@ async def store(video: dict[str, Any], *, sender: User, services: Services) -> i
     visibility, media = visibility_of(video), video_media(video)
     if visibility is None or not (media.get("hls") or media.get("mp4")):
         return None
-    if await policy.policy_of(sender.domain or "", services=services) == DomainPolicy.reject_media:
+    if await policy.policy_of(sender.domain or "", services=services) in (DomainPolicy.reject_media,
+                                                                        DomainPolicy.suspend):
         return None
     known = await stored(uri, services=services)
     if known is None:

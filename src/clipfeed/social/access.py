@@ -12,7 +12,6 @@ from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips
 from clipfeed.clips.models import Clip
 from clipfeed.core.errors import NotFound
-from clipfeed.core.identifiers import parse_user_ref
 from clipfeed.infra.db import Database
 from clipfeed.social import graph
 from clipfeed.social.models import Block
@@ -21,16 +20,7 @@ from clipfeed.social.models import Block
 async def resolve_user(*, db: Database, ref: str) -> User:
     """``ref`` is a user ID (digits only) or a handle, optionally written ``@handle``.
     A string of digits is always an ID, so a handle made of digits is written ``@123``."""
-    try:
-        parsed = parse_user_ref(ref)
-    except ValueError:
-        raise NotFound(f"no user {ref[:40]!r}") from None
-    if isinstance(parsed, int):
-        user = (await accounts.get_many(db=db, user_ids=[parsed])).get(parsed)
-        if user is None or user.deleted_at is not None or user.suspended_at is not None:
-            raise NotFound(f"no user {parsed}")
-        return user
-    return await accounts.get_by_handle(db=db, handle=parsed)
+    return await accounts.get_by_ref(db=db, ref=ref)
 
 
 async def active_users(*, db: Database, user_ids: list[int]) -> dict[int, User]:

@@ -55,7 +55,8 @@ const adminEn = {
     federation: {
       intro: "Servers this one has met, and those you set a policy for. A policy decides what this server accepts from them and sends them.",
       servers: "Remote servers", server: "Server", policy: "Policy", lastSuccess: "Last success", failures: "Failures in a row",
-      state: "Deliveries", dead: "Stopped: unreachable", alive: "Running", never: "Never", helpTitle: "What each policy does",
+      state: "Deliveries", dead: "Stopped: unreachable", alive: "Running", never: "Never",
+      summary: "Last success: {{when}} · Failures in a row: {{failures}} · Deliveries: {{state}}", helpTitle: "What each policy does",
       empty: "No remote servers yet. They appear once people here follow accounts of other servers, or when you add a policy below.",
       policies: { none: "No policy", allow: "Allow", silence: "Silence", reject_media: "Reject media", suspend: "Suspend" },
       explain: {

@@ -55,7 +55,8 @@ const adminFr = {
     federation: {
       intro: "Les serveurs que celui-ci a rencontrés, et ceux pour lesquels vous avez fixé une règle. La règle décide de ce que ce serveur accepte d'eux et leur envoie.",
       servers: "Serveurs distants", server: "Serveur", policy: "Règle", lastSuccess: "Dernier succès", failures: "Échecs d'affilée",
-      state: "Envois", dead: "Arrêtés : injoignable", alive: "En cours", never: "Jamais", helpTitle: "Ce que fait chaque règle",
+      state: "Envois", dead: "Arrêtés : injoignable", alive: "En cours", never: "Jamais",
+      summary: "Dernier succès : {{when}} · Échecs d'affilée : {{failures}} · Envois : {{state}}", helpTitle: "Ce que fait chaque règle",
       empty: "Aucun serveur distant pour l'instant. Ils apparaissent quand des personnes d'ici suivent des comptes d'autres serveurs, ou quand vous ajoutez une règle ci-dessous.",
       policies: { none: "Aucune règle", allow: "Autoriser", silence: "Masquer", reject_media: "Refuser les médias", suspend: "Suspendre" },
       explain: {

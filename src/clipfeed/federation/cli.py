@@ -1,0 +1,67 @@
+"""``clipfeed federation …``: the delivery queue and each remote server's health, domain
+policies (one server or a list from a file), and a look-up of a remote account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+federation_cli = typer.Typer(help="Federation: queues, remote servers, domain policies.", no_args_is_help=True)
+console = Console()
+
+
+def _run(job: Any) -> Any:
+    from clipfeed.bootstrap import run_with_services
+
+    return run_with_services(job)
+
+
+@federation_cli.command("status")
+def status() -> None:
+    """Deliveries waiting, and per remote server: its policy, deliveries queued and failing,
+    the last success and failure, whether we gave up on it (dead)."""
+    from clipfeed.federation import admin
+
+    report = _run(admin.status)
+    console.print(f"mode: {report.mode}   deliveries waiting: {report.waiting}   "
+                  f"activities received (last hour): {report.received_last_hour}")
+    table = Table("server", "policy", "queued", "retrying", "last success", "last failure", "failures", "dead")
+    for row in report.servers:
+        table.add_row(row.server, row.policy, str(row.queued), str(row.retrying), _when(row.last_success_at),
+                      _when(row.last_failure_at), str(row.failures), "yes" if row.dead else "")
+    console.print(table)
+
+
+@federation_cli.command("policy")
+def set_policy(
+    policy: Annotated[str, typer.Argument(help="none, allow, silence, reject_media or suspend")],
+    servers: Annotated[list[str] | None, typer.Argument(help="host names (with :port when not the default)")] = None,
+    from_file: Annotated[Path | None, typer.Option(
+        "--from", help="a file of host names, one per line ('#' starts a comment; CSV: the first column)")] = None,
+) -> None:
+    """Set the policy of remote servers, given by name or listed in a file (a blocklist others
+    publish); ``suspend`` also removes what is stored from them."""
+    from clipfeed.federation import admin
+    from clipfeed.federation.models import DomainPolicy
+
+    try:
+        chosen = DomainPolicy(policy)
+    except ValueError:
+        raise typer.BadParameter(f"unknown policy {policy!r}") from None
+    names = list(servers or []) + (admin.parse_list(from_file.read_text()) if from_file else [])
+    if not names:
+        raise typer.BadParameter("name servers, or give --from FILE")
+
+    async def job(*, services: Any) -> list[tuple[str, str]]:
+        return await admin.apply_policy(names, chosen, services=services)
+
+    for server, outcome in _run(job):
+        console.print(f"{server}: {outcome}")
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
