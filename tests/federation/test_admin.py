@@ -7,46 +7,25 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
 from clipfeed.accounts import service as accounts
 from clipfeed.federation import admin, videos
-from clipfeed.federation.models import Delivery, DomainPolicy, RemoteActor, RemoteInstance
-from clipfeed.federation.signatures import generate_key_pair
+from clipfeed.federation.models import Delivery, DomainPolicy
 from clipfeed.social import follows
+from tests.federation.remote_fixtures import SERVER, remote_account, video_of
 from tests.helpers import signup
 
 CLIPFEED = str(Path(sys.executable).parent / "clipfeed")
-SERVER = "peer.example"
-
-
-async def _remote_account(services: Any, name: str) -> Any:
-    async with services.db.session() as session:
-        user = await accounts.upsert_remote(session, ids=services.ids, user_id=None, name=name, domain=SERVER,
-                                            display_name=name.title(), bio="")
-        session.add(RemoteActor(user_id=user.id, uri=f"https://{SERVER}/users/{name}",
-                                key_id=f"https://{SERVER}/users/{name}#key", public_pem=generate_key_pair()[1],
-                                inbox=f"https://{SERVER}/users/{name}/inbox", shared_inbox=f"https://{SERVER}/inbox",
-                                domain=SERVER, kind="Person"))
-        session.add(RemoteInstance(domain=SERVER, policy="none", failures=0))
-    return user
-
-
-def _video(name: str, number: int) -> dict[str, Any]:
-    return {"id": f"https://{SERVER}/videos/{number}", "type": "Video", "attributedTo": f"https://{SERVER}/users/{name}",
-            "content": "<p>a peer's clip</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"],
-            "url": [{"type": "Link", "mediaType": "application/x-mpegURL", "href": f"https://{SERVER}/hls/{number}.m3u8"}],
-            "duration": "PT12S"}
 
 
 async def test_suspending_a_server_removes_its_clips_accounts_follows_and_queued_deliveries(client, services) -> None:
     viewer = await signup(client, "viewer")
-    peer = await _remote_account(services, "maker")
+    peer = await remote_account(services, "maker")
     local = (await accounts.get_many(db=services.db, user_ids=[viewer.id]))[viewer.id]
     await follows.follow(services=services, follower=local, followee=peer)
-    clip_id = await videos.store(_video("maker", 1), sender=peer, services=services)
+    clip_id = await videos.store(video_of("maker", 1), sender=peer, services=services)
     assert clip_id is not None
     shown = await client.get(f"/v1/clips/{clip_id}", headers=viewer.auth)
     assert shown.status_code == 200 and shown.json()["media"]["hls"] == f"https://{SERVER}/hls/1.m3u8"
@@ -62,7 +41,7 @@ async def test_suspending_a_server_removes_its_clips_accounts_follows_and_queued
     async with services.db.session() as session:
         assert (await session.scalars(sa.select(Delivery.id).where(Delivery.domain == SERVER))).all() == []
     # A clip it sends now is not stored (its inbox requests are refused before that, too).
-    assert await videos.store(_video("maker", 2), sender=peer, services=services) is None
+    assert await videos.store(video_of("maker", 2), sender=peer, services=services) is None
 
     lifted = await admin.set_server_policy(SERVER, DomainPolicy.none, services=services)
     assert lifted == "none (accounts reinstated)"

@@ -27,6 +27,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
+from clipfeed.cluster.engines import free_port
 from clipfeed.core import contract
 from clipfeed.federation.models import RemoteActor, RemoteObject
 from clipfeed.stream.catchup import wait_for_catch_up
@@ -589,6 +590,14 @@ async def main():
     config.bind = [base.removeprefix("http://")]
     stop = asyncio.Event()
     serving = asyncio.create_task(hypercorn.asyncio.serve(app, config, shutdown_trigger=stop.wait))
+    host, port = config.bind[0].split(":")
+    for _ in range(300):  # until it listens
+        try:
+            writer = (await asyncio.open_connection(host, int(port)))[1]
+            writer.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
     reader = asyncio.StreamReader()
     await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     # moocow's client (ActivityPub client-to-server, Moo-Auth-1), as its owner's app would be.
@@ -631,8 +640,6 @@ class Herd:
 
 async def test_a_bovine_herd_account_follows_ours_and_gets_her_clips(
         clipfeed: Server, alice: Account, tmp_path: Path) -> None:
-    from clipfeed.cluster.engines import free_port
-
     base = f"http://127.0.0.9:{free_port()}"
     process = await asyncio.create_subprocess_exec(
         str(PEERS_PYTHON), "-c", HERD, cwd=tmp_path, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -662,7 +669,8 @@ async def test_a_bovine_herd_account_follows_ours_and_gets_her_clips(
         await wait_for(arrived, timeout=60)
     finally:
         if process.returncode is None:
-            process.stdin.close() if process.stdin else None
+            if process.stdin is not None:
+                process.stdin.close()  # the herd's client loop ends, and its server with it
             try:
                 await asyncio.wait_for(process.wait(), 15)
             except TimeoutError:

@@ -318,19 +318,21 @@ CLIP_CREATED = _clip("created")
 # A media job ends with clip.ready, .review, .rejected or .failed (there is no media.results:
 # nothing read it that the clip event does not say).
 CLIP_UPDATED: EventType[ClipUpdated] = EventType("clip.updated", Topic.CLIPS, ClipUpdated,
-                                                 readers=(*_CLIP_READERS, PURGE))
+                                                 readers=(*_CLIP_READERS, PURGE, FEDERATION_OUT))
 CLIP_DELETED: EventType[ClipDeleted] = EventType("clip.deleted", Topic.CLIPS, ClipDeleted,
-                                                 readers=(*_CLIP_READERS, PURGE))
+                                                 readers=(*_CLIP_READERS, PURGE, FEDERATION_OUT))
 # ``clip.<status>`` after each status change (``ClipStatus``; a new clip is ``clip.created``, a
 # deleted one ``clip.deleted``); a takedown purges the edges.
 CLIP_STATUS: dict[str, EventType[ClipChanged]] = {
-    "processing": _clip("processing"), "review": _clip("review", PURGE), "ready": _clip("ready", FANOUT),
-    "rejected": _clip("rejected", FANOUT, PURGE), "failed": _clip("failed", FANOUT)}
+    "processing": _clip("processing"), "review": _clip("review", PURGE, FEDERATION_OUT),
+    "ready": _clip("ready", FANOUT, FEDERATION_OUT), "rejected": _clip("rejected", FANOUT, PURGE, FEDERATION_OUT),
+    "failed": _clip("failed", FANOUT)}
 CLIP_READY, CLIP_REJECTED, CLIP_FAILED = CLIP_STATUS["ready"], CLIP_STATUS["rejected"], CLIP_STATUS["failed"]
 
 USER_REGISTERED: EventType[UserRegistered] = EventType("user.registered", Topic.USERS, UserRegistered,
                                                        readers=(SEARCH_INDEX,))
-USER_UPDATED: EventType[UserUpdated] = EventType("user.updated", Topic.USERS, UserUpdated, readers=(SEARCH_INDEX,))
+USER_UPDATED: EventType[UserUpdated] = EventType("user.updated", Topic.USERS, UserUpdated,
+                                                 readers=(SEARCH_INDEX, FEDERATION_OUT))
 USER_DELETED: EventType[UserDeleted] = EventType("user.deleted", Topic.USERS, UserDeleted,
                                                  readers=(SEARCH_INDEX, RECS_INDEX, CLEANUP, FANOUT))
 USER_SUSPENDED: EventType[UserStanding] = EventType("user.suspended", Topic.USERS, UserStanding,
@@ -342,9 +344,9 @@ USER_REINSTATED: EventType[UserStanding] = EventType("user.reinstated", Topic.US
 _TO_BOTH, _TO_USERS = (Topic.ACTIVITY_CLIPS, Topic.ACTIVITY_USERS), (Topic.ACTIVITY_USERS,)
 _ENGAGED = (RELAY, STREAM_CLIPS, STREAM_USERS, FEEDBACK, LAKE)
 LIKE_ADDED: EventType[ClipEngagement] = EventType("like.added", Topic.SOCIAL, ClipEngagement,
-                                                  readers=(*_ENGAGED, FANOUT), also_on=_TO_BOTH)
+                                                  readers=(*_ENGAGED, FANOUT, FEDERATION_OUT), also_on=_TO_BOTH)
 LIKE_REMOVED: EventType[ClipEngagement] = EventType("like.removed", Topic.SOCIAL, ClipEngagement,
-                                                    readers=_ENGAGED, also_on=_TO_BOTH)
+                                                    readers=(*_ENGAGED, FEDERATION_OUT), also_on=_TO_BOTH)
 BOOKMARK_ADDED: EventType[ClipEngagement] = EventType("bookmark.added", Topic.SOCIAL, ClipEngagement,
                                                       readers=_ENGAGED, also_on=_TO_BOTH)
 BOOKMARK_REMOVED: EventType[ClipEngagement] = EventType("bookmark.removed", Topic.SOCIAL, ClipEngagement,
@@ -356,15 +358,16 @@ ENGAGEMENT: dict[tuple[str, bool], EventType[ClipEngagement]] = {
 SHARE_CREATED: EventType[ShareCreated] = EventType("share.created", Topic.SOCIAL, ShareCreated,
                                                    readers=(*_ENGAGED, FANOUT), also_on=_TO_BOTH)
 COMMENT_CREATED: EventType[CommentCreated] = EventType("comment.created", Topic.SOCIAL, CommentCreated,
-                                                       readers=(*_ENGAGED, FANOUT), also_on=_TO_BOTH)
+                                                       readers=(*_ENGAGED, FANOUT, FEDERATION_OUT), also_on=_TO_BOTH)
 COMMENT_DELETED: EventType[CommentDeleted] = EventType("comment.deleted", Topic.SOCIAL, CommentDeleted,
-                                                       readers=_ENGAGED, also_on=_TO_BOTH)
+                                                       readers=(*_ENGAGED, FEDERATION_OUT), also_on=_TO_BOTH)
 _FOLLOWED = (RELAY, STREAM_USERS, FEEDBACK, LAKE)
 FOLLOW_ADDED: EventType[FollowChanged] = EventType("follow.added", Topic.SOCIAL, FollowChanged,
-                                                   readers=(*_FOLLOWED, FANOUT), also_on=_TO_USERS)
+                                                   readers=(*_FOLLOWED, FANOUT, FEDERATION_OUT), also_on=_TO_USERS)
 FOLLOW_REMOVED: EventType[FollowChanged] = EventType("follow.removed", Topic.SOCIAL, FollowChanged,
-                                                     readers=_FOLLOWED, also_on=_TO_USERS)
-BLOCK_ADDED: EventType[BlockChanged] = EventType("block.added", Topic.SOCIAL, BlockChanged, readers=(FEEDBACK,))
+                                                     readers=(*_FOLLOWED, FEDERATION_OUT), also_on=_TO_USERS)
+BLOCK_ADDED: EventType[BlockChanged] = EventType("block.added", Topic.SOCIAL, BlockChanged,
+                                                 readers=(FEEDBACK, FEDERATION_OUT))
 BLOCK_REMOVED: EventType[BlockChanged] = EventType("block.removed", Topic.SOCIAL, BlockChanged, readers=(FEEDBACK,))
 
 _PLAYED = (STREAM_CLIPS, STREAM_USERS, FEEDBACK, LAKE)

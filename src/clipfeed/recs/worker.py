@@ -28,6 +28,7 @@ from clipfeed.core import contract
 from clipfeed.core.contract import Topic
 from clipfeed.core.events import Event
 from clipfeed.core.viewers import ViewerId
+from clipfeed.federation import service as federation
 from clipfeed.infra.log import Record
 from clipfeed.recs import render, training
 from clipfeed.recs.cards import ClipCard, put_cards, remove_clip, sketch
@@ -68,8 +69,9 @@ async def index_clips(clips: list[Clip], *, services: Services, fresh: bool = Tr
         cards.append(ClipCard(clip.id, clip.owner_id, tuple(clip.hashtags or ()), clip.duration_ms or 15_000,
                               published, owner.language if owner else None, owner.region if owner else None,
                               sketch(vectors.get(clip.id)), card_words(clip.caption, clip.hashtags or ())))
-    unpooled = frozenset() if services.settings.federation_remote_in_discovery else frozenset(
-        clip.id for clip in listed if (owner := owners.get(clip.owner_id)) is not None and owner.domain is not None)
+    rule = await federation.discovery_rule(services=services)
+    unpooled = frozenset(clip.id for clip in listed if not rule.admits(
+        owner.domain if (owner := owners.get(clip.owner_id)) is not None else None))
     return await put_cards(services.cache, cards, fresh=fresh, unpooled=unpooled)
 
 

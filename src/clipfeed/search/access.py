@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
+from clipfeed.federation.service import RemoteRule
 from clipfeed.infra.db import Database, read_rows
 from clipfeed.search import mutes
 from clipfeed.search.models import MuteFilter
@@ -80,6 +81,7 @@ async def visible_clips(*, db: Database, viewer_id: int | None, clip_ids: list[i
 
 # Built once (a statement's construction and cache key cost about 0.1 ms each time): the IDs
 # are one expanding parameter.
+LOCAL_ONLY = RemoteRule(included=False)
 _IDS: sa.BindParameter[object] = sa.bindparam("ids", expanding=True)
 _RANKED_CLIPS = (sa.select(Clip.id, Clip.owner_id, Clip.caption, Clip.hashtags, Clip.published_at, Clip.created_at)
                  .where(Clip.id.in_(_IDS), Clip.status == ClipStatus.ready.value,
@@ -90,10 +92,10 @@ _ACTIVE = sa.select(User.id).where(User.id.in_(_IDS), User.deleted_at.is_(None),
 
 
 async def ranked_rows(*, db: Database, who: Viewer, clip_ids: list[int],
-                      remote_ok: bool = False) -> dict[int, VisibleClip]:
+                      remote: RemoteRule = LOCAL_ONLY) -> dict[int, VisibleClip]:
     """The clips among ``clip_ids`` that ``who`` may see and has not muted: the few columns
-    the ranking needs. Other servers' clips only with ``remote_ok`` (the index leaves them out
-    then; this holds for the semantic list too)."""
+    the ranking needs. Other servers' clips as ``remote`` (the federation's discovery rule,
+    which the index follows too) says: this holds for the semantic list as well."""
     if not clip_ids:
         return {}
     # Two lookups by primary key rather than a join: the plan stays the same whatever the
@@ -101,7 +103,7 @@ async def ranked_rows(*, db: Database, who: Viewer, clip_ids: list[int],
     async with db.read_session() as session:
         rows = await read_rows(session, _RANKED_CLIPS, {"ids": list(set(clip_ids))})
         handles = await read_rows(session, _ACTIVE_HANDLES, {"ids": list({r[1] for r in rows})}) if rows else []
-    owners = {int(u): h for u, h, domain in handles if remote_ok or domain is None}
+    owners = {int(u): h for u, h, domain in handles if remote.admits(domain)}
     out = {}
     for clip_id, owner_id, caption, hashtags, published, created in rows:
         tags = tuple(hashtags or ())

@@ -22,6 +22,7 @@ def _services_run(job: Any) -> Any:
 def reindex() -> None:
     """Rebuild the search index from the users and clips tables (searches keep working on the
     rows already rebuilt while it runs)."""
+    from clipfeed.federation.service import discovery_rule
     from clipfeed.infra.search import open_search_index
     from clipfeed.search.indexing import rebuild
 
@@ -31,7 +32,7 @@ def reindex() -> None:
             task = progress.add_task("clips", total=None)
             return await rebuild(db=services.db, index=open_search_index(services.db),
                                  progress=lambda n: progress.advance(task, n),
-                                 remote_ok=services.settings.federation_remote_in_discovery)
+                                 remote=await discovery_rule(services=services))
 
     total = _services_run(job)
     console.print(f"indexed {total} clips")

@@ -20,6 +20,8 @@ from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core.contract import Topic
 from clipfeed.core.events import Event
+from clipfeed.federation import service as federation
+from clipfeed.federation.service import RemoteRule
 from clipfeed.infra.db import Database
 from clipfeed.infra.log import Record
 from clipfeed.infra.search import ClipDocument, CreatorDocument, SearchIndex, open_search_index
@@ -29,25 +31,27 @@ from clipfeed.runtime.services import Services
 from clipfeed.search import semantic
 
 BATCH = 500
+LOCAL_ONLY = RemoteRule(included=False)
 
 
 def _active(user: User | None) -> bool:
     return user is not None and user.deleted_at is None and user.suspended_at is None
 
 
-def listed(clip: Clip, owner: User | None, *, remote_ok: bool = False) -> bool:
-    """What the index holds: ready public clips of active creators (of other servers too
-    only with ``remote_ok``, the ``federation_remote_in_discovery`` setting)."""
+def listed(clip: Clip, owner: User | None, *, remote: RemoteRule = LOCAL_ONLY) -> bool:
+    """What the index holds: ready public clips of active creators (of other servers as the
+    federation's discovery rule says)."""
     return (clip.status == ClipStatus.ready.value and clip.visibility == Visibility.public.value
-            and _active(owner) and (remote_ok or owner is None or owner.domain is None))
+            and _active(owner) and owner is not None and remote.admits(owner.domain))
 
 
-async def refresh_clips(*, db: Database, index: SearchIndex, clip_ids: list[int], remote_ok: bool = False) -> int:
+async def refresh_clips(*, db: Database, index: SearchIndex, clip_ids: list[int],
+                        remote: RemoteRule = LOCAL_ONLY) -> int:
     """Put the listed ones among ``clip_ids`` in the index, take the others out; returns how
     many are in."""
     found = await clips_service.get_many(db=db, clip_ids=clip_ids)
     owners = await accounts.get_many(db=db, user_ids=list({c.owner_id for c in found.values()}))
-    keep = [c for c in found.values() if listed(c, owners.get(c.owner_id), remote_ok=remote_ok)]
+    keep = [c for c in found.values() if listed(c, owners.get(c.owner_id), remote=remote)]
     languages = await features.get_languages(db=db, clip_ids=[c.id for c in keep])
     documents = []
     for clip in keep:
@@ -72,7 +76,7 @@ async def refresh_creators(*, db: Database, index: SearchIndex, user_ids: list[i
 
 
 async def rebuild(*, db: Database, index: SearchIndex, progress: Callable[[int], None] | None = None,
-                  vectors: bool = True, threads: int = 1, remote_ok: bool = False) -> int:
+                  vectors: bool = True, threads: int = 1, remote: RemoteRule = LOCAL_ONLY) -> int:
     """Empty the index and fill it from the users and clips tables (with ``vectors``, the
     semantic vectors too); returns the clips indexed."""
     await index.clear()
@@ -94,7 +98,7 @@ async def rebuild(*, db: Database, index: SearchIndex, progress: Callable[[int],
                                          Clip.visibility == Visibility.public.value).order_by(Clip.id).limit(BATCH)))
         if not ids:
             return total
-        total += await refresh_clips(db=db, index=index, clip_ids=ids, remote_ok=remote_ok)
+        total += await refresh_clips(db=db, index=index, clip_ids=ids, remote=remote)
         if vectors:
             await semantic.embed_clips(db=db, clip_ids=ids, threads=threads)
         after = ids[-1]
@@ -115,7 +119,7 @@ class SearchIndexer(Processor):
         index = open_search_index(self.services.db)
         if clip_ids:
             await refresh_clips(db=self.services.db, index=index, clip_ids=sorted(clip_ids),
-                                remote_ok=self.services.settings.federation_remote_in_discovery)
+                                remote=await federation.discovery_rule(services=self.services))
         if user_ids:
             await refresh_creators(db=self.services.db, index=index, user_ids=sorted(user_ids))
 

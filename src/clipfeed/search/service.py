@@ -21,6 +21,7 @@ import structlog
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core.errors import BadRequest, Invalid
 from clipfeed.core.pagination import decode_cursor, encode_cursor
+from clipfeed.federation import service as federation
 from clipfeed.infra.db import Database
 from clipfeed.infra.search import ClipFilters, CreatorDocument, HashtagCount, SearchIndex
 from clipfeed.search import access, querylog, typos
@@ -269,7 +270,7 @@ async def ranked_clips(*, services: Services, index: SearchIndex, viewer_id: int
     if who is None:
         who = await access.viewer(db=services.db, viewer_id=viewer_id)
     visible = await access.ranked_rows(db=services.db, who=who, clip_ids=list({*texts, *meaning}),
-                                       remote_ok=services.settings.federation_remote_in_discovery)
+                                       remote=await federation.discovery_rule(services=services))
     if not visible:
         return []
     counts = await get_clip_counts(services=services, clip_ids=list(visible))
