@@ -2,7 +2,8 @@
 activities taken in through the inbox, each against a baseline measured in the same run.
 
     .venv/bin/python bench/federation.py [--quick] [--followers 10000] [--servers 500]
-                                         [--actors 500] [--clips 9] [--concurrency 32]
+                                         [--actors 300] [--clips 9] [--concurrency 32]
+                                         [--database sqlite|postgres] [--only fan-out|inbox]
 
 1. **Fan-out**, in this process on the embedded stack: one local creator with a ready public
    clip and ``followers`` remote followers spread evenly over ``servers`` remote servers (rows
@@ -23,14 +24,18 @@ activities taken in through the inbox, each against a baseline measured in the s
    follow to the sinks). Baseline in the same run: as many requests to ``/healthz`` of the same
    server.
 
-CPU is user + system time: of this process (sender, client or worker), of the sinks (from
-``getrusage`` in their process) and of the server (from ``/proc``).
+The metadata store is the embedded SQLite file, or with ``--database postgres`` a scratch
+database on the PostgreSQL server of the tests (``CLIPFEED_TEST_POSTGRES``); the event log and
+cache stay embedded. CPU is user + system time: of this process (sender, client or worker), of
+the sinks (from ``getrusage`` in their process) and of the server (from ``/proc``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -154,7 +159,7 @@ def run_sinks(servers: int, ready: Any) -> None:
             listener = socket.socket()
             listener.bind((sink_address(n), 0))
             name = f"{sink_address(n)}:{listener.getsockname()[1]}"
-            await loop.create_server(lambda name=name: Http(sink, name), sock=listener, backlog=1024)
+            await loop.create_server(functools.partial(Http, sink, name), sock=listener, backlog=1024)
             names.append(name)
         control = await loop.create_server(lambda: Http(sink, None), "127.0.0.1", 0)
         ready.put((names, control.sockets[0].getsockname()[1]))
@@ -297,7 +302,7 @@ async def plain_posts(targets: dict[str, str], body: bytes, sinks: Sinks, settin
             "seconds": ended - started, "cpu": time.process_time() - cpu, "sinks": sinks.stats()}
 
 
-async def fan_out_part(sinks: Sinks, followers: int, servers: int) -> dict[str, dict[str, Any]]:
+async def fan_out_part(sinks: Sinks, followers: int, servers: int, database: str | None) -> dict[str, dict[str, Any]]:
     from clipfeed.bootstrap import bootstrap
     from clipfeed.federation import deliveries, keys
     from clipfeed.federation.models import RemoteActor
@@ -305,7 +310,8 @@ async def fan_out_part(sinks: Sinks, followers: int, servers: int) -> dict[str, 
 
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="clipfeed-bench-federation-") as tmp:
-        settings = embedded_settings(Path(tmp), public_url="http://127.0.0.1:9")
+        settings = embedded_settings(Path(tmp), public_url="http://127.0.0.1:9",
+                                     **({"database_url": database} if database else {}))
         upgrade(settings.resolve(settings.database_url))
         services = await bootstrap(settings, relay=False)
         try:
@@ -380,12 +386,15 @@ async def inbox_setup(env: dict[str, str], sinks: Sinks, *, actors: int, clips: 
     return {"owner": owner, "public_pem": public_pem, "clip_ids": clip_ids, "signers": signers, "rng": rng}
 
 
-def signed_requests(base: str, setup: dict[str, Any]) -> list[tuple[str, dict[str, str], bytes]]:
+Request = tuple[str, dict[str, str], bytes | None]  # path, headers, body (None: a GET)
+
+
+def signed_requests(base: str, setup: dict[str, Any]) -> list[Request]:
     """Every account follows the creator (its inbox) and likes every clip (the shared inbox)."""
     from clipfeed.federation.signatures import sign_request
 
     owner_uri = f"{base}/ap/users/{setup['owner']}"
-    requests = []
+    requests: list[Request] = []
     for uri, key_id, private_key in setup["signers"].values():
         activities = [(f"/ap/users/{setup['owner']}/inbox",
                        {"id": f"{uri}/follows/1", "type": "Follow", "actor": uri, "object": owner_uri})]
@@ -400,7 +409,7 @@ def signed_requests(base: str, setup: dict[str, Any]) -> list[tuple[str, dict[st
     return requests
 
 
-async def send_all(base: str, requests: list[tuple[str, dict[str, str], bytes | None]],
+async def send_all(base: str, requests: list[Request],
                    concurrency: int) -> dict[str, Any]:
     """Closed loop: ``concurrency`` connections, each sending its next request when answered.
     A 503 (the server shedding load: nothing was done) is sent again, as a peer would."""
@@ -473,12 +482,15 @@ async def apply_all(env: dict[str, str], sinks: Sinks, setup: dict[str, Any], ac
             "accepted_s": accepted, "accepts": sum(stats["counts"].values()), "bad": stats["bad"]}
 
 
-async def inbox_part(sinks: Sinks, *, actors: int, clips: int, servers: int, concurrency: int) -> dict[str, Any]:
+async def inbox_part(sinks: Sinks, *, actors: int, clips: int, servers: int, concurrency: int,
+                     database: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="clipfeed-bench-federation-inbox-") as tmp:
         directory = Path(tmp)
         env = {**os.environ, "CLIPFEED_DATA_DIR": str(directory), "CLIPFEED_LOG_JSON": "false",
                "CLIPFEED_LOG_LEVEL": "WARNING", "CLIPFEED_INPROCESS_WORKERS": "none", "CLIPFEED_CACHE_URL": "memory://",
                "CLIPFEED_FEDERATION_ALLOW_HTTP": "true"}
+        if database:
+            env["CLIPFEED_DATABASE_URL"] = database
         setup = await inbox_setup(env, sinks, actors=actors, clips=clips, servers=min(servers, actors))
         proc, base = serve(env, directory)
         env["CLIPFEED_PORT"] = base.rsplit(":", 1)[1]  # our URIs name the server's address
@@ -488,8 +500,9 @@ async def inbox_part(sinks: Sinks, *, actors: int, clips: int, servers: int, con
             requests = signed_requests(base, setup)
             print(f"inbox set-up: {actors} remote accounts, {len(requests):,} activities signed in "
                   f"{time.perf_counter() - started:.1f} s")
-            await send_all(base, [("/healthz", {}, None)] * 200, concurrency)  # warm up connections and routes
-            for name, batch in (("GET /healthz (baseline)", [("/healthz", {}, None)] * len(requests)),
+            healthz: list[Request] = [("/healthz", {}, None)]
+            await send_all(base, healthz * 200, concurrency)  # warm up connections and routes
+            for name, batch in (("GET /healthz (baseline)", healthz * len(requests)),
                                 ("POST signed Follow/Like to the inboxes", requests)):
                 before = server_cpu(proc.pid)
                 results[name] = await send_all(base, batch, concurrency) | {
@@ -551,24 +564,33 @@ def main() -> None:
                         "40 accounts liking 4 clips")
     parser.add_argument("--followers", type=int, default=10_000)
     parser.add_argument("--servers", type=int, default=500)
-    parser.add_argument("--actors", type=int, default=500, help="remote accounts posting to the inbox")
+    parser.add_argument("--actors", type=int, default=300, help="remote accounts posting to the inbox")
     parser.add_argument("--clips", type=int, default=9, help="clips each account likes (plus one follow)")
     parser.add_argument("--concurrency", type=int, default=32, help="inbox requests in flight")
     parser.add_argument("--only", choices=["fan-out", "inbox"], help="run one part")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite", help="metadata store")
     args = parser.parse_args()
     if args.quick:
         args.followers, args.servers, args.actors, args.clips = 1000, 50, 40, 4
     from clipfeed.logs import configure
 
     configure("WARNING", json=False)
-    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load: {os.getloadavg()}")
+    from tests.services import postgres_database, postgres_server
+
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load: {os.getloadavg()}; metadata store: {args.database}")
     sinks = Sinks(max(args.servers, 10))
     try:
-        if args.only != "inbox":
-            report_fan_out(asyncio.run(fan_out_part(sinks, args.followers, args.servers)), args.servers)
-        if args.only != "fan-out":
-            report_inbox(asyncio.run(inbox_part(sinks, actors=args.actors, clips=args.clips, servers=10,
-                                                concurrency=args.concurrency)), args.concurrency)
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(postgres_server()) if args.database == "postgres" else None
+            if args.only != "inbox":
+                database = stack.enter_context(postgres_database(server)) if server else None
+                report_fan_out(asyncio.run(fan_out_part(sinks, args.followers, args.servers, database)),
+                               args.servers)
+            if args.only != "fan-out":
+                database = stack.enter_context(postgres_database(server)) if server else None
+                report_inbox(asyncio.run(inbox_part(sinks, actors=args.actors, clips=args.clips, servers=10,
+                                                    concurrency=args.concurrency, database=database)),
+                             args.concurrency)
     finally:
         sinks.close()
     print(f"\nload at the end: {os.getloadavg()}")

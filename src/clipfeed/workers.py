@@ -16,6 +16,7 @@ from clipfeed.delivery.placement import placement_loop
 from clipfeed.delivery.worker import PurgeProcessor
 from clipfeed.federation.apply import InboxWorker
 from clipfeed.federation.deliveries import delivery_loop
+from clipfeed.federation.inbox import prune_loop as received_prune_loop
 from clipfeed.federation.outbox import OutboxWorker
 from clipfeed.http.idempotency import purge_loop as idempotency_purge_loop
 from clipfeed.lake.worker import compaction_loop, jobs_loop
@@ -71,8 +72,8 @@ ROLES: dict[str, Role] = {
     # Upload expiry and interrupted hand-offs, regional placement, storage tiers and
     # replication, expired Idempotency-Key responses and For You dismissals.
     # ActivityPub: activities received applied, local events turned into activities, their
-    # delivery to remote inboxes with retries.
-    "federation": Role(processors=[InboxWorker, OutboxWorker], loops=[delivery_loop]),
+    # delivery to remote inboxes with retries; received activity IDs forgotten once stale.
+    "federation": Role(processors=[InboxWorker, OutboxWorker], loops=[delivery_loop, received_prune_loop]),
     "lifecycle": Role(processors=[], loops=[uploads_lifecycle.run, placement_loop, storage_loop,
                                             idempotency_purge_loop, dismissals_prune_loop]),
 }

@@ -288,8 +288,6 @@ async def test_a_key_under_a_new_key_id_is_fetched_at_once(clipfeed: Server, pee
     assert stored is not None and (stored.key_id, stored.public_pem) == (lena.key_id, lena.public_pem)
 
 
-@pytest.mark.xfail(strict=True, reason="the inbox does not check that the signed Host names this server "
-                                       "(reported: inbox.receive)")
 async def test_a_request_signed_for_another_server_is_refused(clipfeed: Server, peer: Peer, alice: Account) -> None:
     """A request captured at another server (a Clipfeed too: same paths) and replayed here."""
     nina = peer.account("nina")

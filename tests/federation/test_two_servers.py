@@ -209,6 +209,7 @@ async def test_a_suspended_server_is_refused_and_nothing_is_stored(pair: tuple[S
     from clipfeed.accounts.models import Role
 
     await accounts.set_role(db=a.services.db, cache=a.services.cache, handle="root_admin", role=Role.admin)
+    follower = (await a.client.get(f"/v1/users/{alice.handle}/followers")).json()["items"][0]["user"]["id"]
     suspended = await a.client.put(f"/v1/admin/federation/servers/{b.host}", headers=admin.auth,
                                    json={"policy": "suspend"})
     assert suspended.status_code == 200, suspended.text
@@ -226,7 +227,8 @@ async def test_a_suspended_server_is_refused_and_nothing_is_stored(pair: tuple[S
     await wait_for(b_gave_up, timeout=60)
     async with a.services.db.session() as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(ReceivedActivity)) == before
-    follower = (await a.client.get(f"/v1/users/{alice.handle}/followers")).json()["items"][0]["user"]["id"]
+    # Its accounts are suspended here: bob no longer shows among alice's followers.
+    assert (await a.client.get(f"/v1/users/{alice.handle}/followers")).json()["items"] == []
     seen = await engagement.engagement_for(services=a.services, viewer_id=int(follower), clip_ids=[int(clip_id)])
     assert not seen[int(clip_id)].liked_by_me
     # Lifted again (the module's servers are shared): the next test starts from open federation.

@@ -27,6 +27,7 @@ from clipfeed.core import contract
 from clipfeed.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from clipfeed.core.identifiers import parse_user_ref
 from clipfeed.core.ids import IdGenerator
+from clipfeed.core.text import scrub
 from clipfeed.infra.blobs import BlobStore
 from clipfeed.infra.cache import Cache
 from clipfeed.infra.db import Database, utcnow
@@ -296,8 +297,8 @@ async def upsert_remote(session: AsyncSession, *, ids: IdGenerator, user_id: int
                     domain=domain.lower())
         session.add(user)
     user.handle = handle
-    user.display_name = display_name[:60]
-    user.bio = bio[:300]
+    user.display_name = scrub(display_name, multiline=False, limit=60)
+    user.bio = scrub(bio, multiline=True, limit=300)
     await session.flush()
     return user
 

@@ -33,6 +33,15 @@ def clean_text(value: str, *, multiline: bool, required: bool = False) -> str:
     return value
 
 
+def scrub(value: str, *, multiline: bool, limit: int) -> str:
+    """Text another server wrote (a remote display name, bio, caption or comment), made
+    acceptable instead of refused, since nobody can be asked to fix it: the characters
+    ``clean_text`` refuses dropped, normalised, trimmed and cut to ``limit`` characters."""
+    kept = "".join(char for char in value if char not in _BIDI_CONTROLS and not (
+        unicodedata.category(char) == "Cc" and not (multiline and char in _LINE_BREAKS)))
+    return unicodedata.normalize("NFC", kept).strip()[:limit].strip()
+
+
 def _one_line(value: str) -> str:
     return clean_text(value, multiline=False)
 

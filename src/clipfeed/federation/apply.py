@@ -19,13 +19,14 @@ from clipfeed.clips import service as clips
 from clipfeed.core import contract
 from clipfeed.core.errors import ClipfeedError
 from clipfeed.core.events import Event
+from clipfeed.core.text import scrub
 from clipfeed.federation import deliveries, publish, remote, videos
-from clipfeed.federation.documents import plain_text
+from clipfeed.federation.documents import content_of, plain_text
 from clipfeed.federation.objects import remember, stored
 from clipfeed.infra.log import Record
 from clipfeed.runtime.consumers import Processor
 from clipfeed.social import blocks, comments, engagement, follows, shares
-from clipfeed.social.schemas import CommentCreate, ShareChannel, ShareCreate
+from clipfeed.social.schemas import MAX_COMMENT, CommentCreate, ShareChannel, ShareCreate
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -55,13 +56,15 @@ class InboxWorker(Processor):
         except ClipfeedError as exc:
             # Refused by the rules (a block, comments off, a clip gone): the activity is done.
             log.info("federation.activity_refused", type=received.activity.get("type"), reason=exc.detail)
+        except ValueError as exc:  # a shape our models refuse: retrying cannot change it
+            log.info("federation.activity_refused", type=received.activity.get("type"), reason=str(exc)[:300])
 
 
 async def apply(activity: dict[str, Any], *, sender: User, services: Services) -> None:
     kind, target = activity.get("type"), activity.get("object")
     if kind == "Follow":
         await _follow(activity, sender=sender, services=services)
-    elif kind == "Undo" and isinstance(target, dict):
+    elif kind == "Undo":
         await _undo(target, sender=sender, services=services)
     elif kind == "Like":
         clip_id = _local_clip(target, services=services)
@@ -104,12 +107,27 @@ async def _follow(activity: dict[str, Any], *, sender: User, services: Services)
     try:
         await follows.follow(services=services, follower=sender, followee=followee)
         answer = "Accept"
+        # An Undo may name the Follow by its ID alone (bovine, Pleroma do).
+        await remember(activity, "follow", followee.id, 0, sender=sender, services=services)
     except ClipfeedError:  # blocked either way
         answer = "Reject"
     await deliveries.send_to(sender.id, kind=answer, signer_id=followee.id, object=activity, services=services)
 
 
-async def _undo(target: dict[str, Any], *, sender: User, services: Services) -> None:
+async def _undo(target: Any, *, sender: User, services: Services) -> None:
+    """Take back a Follow or a Like, embedded or named by its ID."""
+    if isinstance(target, str):
+        found = await stored(target, services=services)
+        if found is None or found.actor_id != sender.id:
+            return
+        if found.kind == "follow":
+            await follows.unfollow(services=services, follower=sender,
+                                   followee=await publish.local_user(found.local_id, services=services))
+        elif found.kind == "like":
+            await engagement.set_like(services=services, user=sender, clip_id=found.clip_id, liked=False)
+        return
+    if not isinstance(target, dict):
+        return
     kind = target.get("type")
     if kind == "Follow":
         followee_id = _local_user_id(target.get("object"), services=services)
@@ -134,7 +152,7 @@ async def _reply(note: dict[str, Any], *, sender: User, services: Services) -> N
             clip_id, parent_id = found.clip_id, found.local_id
     if clip_id is None or await stored(uri, services=services) is not None:
         return
-    body = plain_text(str(note.get("content") or ""))[:2000] or "…"
+    body = scrub(plain_text(content_of(note)), multiline=True, limit=MAX_COMMENT) or "…"
     created = await comments.create(services=services, user=sender, clip_id=clip_id,
                                     request=CommentCreate(body=body, parent_id=str(parent_id) if parent_id else None))
     await remember(note, "comment", int(created.id), clip_id, sender=sender, services=services)

@@ -134,10 +134,14 @@ def video(uris: Uris, *, clip_id: int, owner_id: int, caption: str, hashtags: li
         links.append({"type": "Link", "mediaType": "application/x-mpegURL", "href": hls_url})
     if mp4_url:
         links.append({"type": "Link", "mediaType": "video/mp4", "href": mp4_url, "width": width, "height": height})
+    # Mastodon plays media only from ``attachment`` (a Video without one shows as a link).
+    attachment = [{"type": "Document", "mediaType": "video/mp4", "url": mp4_url, "width": width, "height": height,
+                   "name": caption.split("\n", 1)[0][:100]}] if mp4_url else []
     document: dict[str, Any] = {
         "@context": CONTEXT, "id": uris.clip(clip_id), "type": "Video", "attributedTo": uris.actor(owner_id),
         "name": caption.split("\n", 1)[0][:100], "content": caption, "mediaType": "text/plain",
-        "url": links, "to": to, "cc": cc, "sensitive": sensitive, "published": _when(published),
+        "url": links, "attachment": attachment, "to": to, "cc": cc, "sensitive": sensitive,
+        "published": _when(published),
         "updated": _when(updated),
         "tag": [{"type": "Hashtag", "name": f"#{tag}", "href": f"{uris.base}/tags/{tag}"} for tag in hashtags],
         "replies": f"{uris.clip(clip_id)}/replies",
@@ -215,3 +219,15 @@ def plain_text(content: str) -> str:
     """A Note's (or Video's) HTML as the plain text our comments and captions hold: paragraphs
     and line breaks kept, markup dropped, entities decoded."""
     return html.unescape(TAGS.sub("", BREAKS.sub("\n", PARAGRAPHS.sub("\n\n", content)))).strip()
+
+
+def content_of(document: dict[str, Any]) -> str:
+    """A Note's or Video's HTML text: ``content``, else the first of ``contentMap`` (some
+    servers send only the map)."""
+    content = document.get("content")
+    if isinstance(content, str) and content.strip():
+        return content
+    languages = document.get("contentMap")
+    if isinstance(languages, dict):
+        return next((text for text in languages.values() if isinstance(text, str) and text.strip()), "")
+    return ""

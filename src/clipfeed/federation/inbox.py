@@ -10,18 +10,22 @@ again is refused (409), so a replayed request changes nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+import structlog
 from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 
 from clipfeed.core import contract
 from clipfeed.core.errors import BadRequest, Conflict, Unauthorized
-from clipfeed.federation import policy, remote
+from clipfeed.federation import policy, publish, remote
 from clipfeed.federation.models import ReceivedActivity, RemoteActor
 from clipfeed.federation.signatures import SignatureError, key_id_of, load_public_key, verify_request
 from clipfeed.federation.transport import RemoteError
@@ -30,6 +34,7 @@ from clipfeed.infra.db import insert_ignore, utcnow
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
+log = structlog.get_logger(__name__)
 REFETCH_AFTER = timedelta(seconds=60)
 RECEIVED = Counter("clipfeed_federation_received_total", "Activities posted to our inboxes, by outcome and server",
                    ["outcome", "server"])
@@ -61,6 +66,10 @@ async def receive(*, services: Services, recipient_id: int | None, method: str, 
     except SignatureError as exc:
         raise _refused(exc) from exc
     server = remote.authority_of(key_id)
+    ours = publish.uris(services=services).host.lower()
+    if str(headers.get("host", "")).lower() != ours:  # signed for another server: replayed here
+        RECEIVED.labels("forged", server).inc()
+        raise Unauthorized(f"the signed host {str(headers.get('host', ''))[:200]!r} is not this server ({ours})")
     await policy.check_inbound(server, services=services)
     sender = await _verified_sender(key_id, method=method, target=target, headers=headers, body=body,
                                     services=services)
@@ -103,6 +112,22 @@ async def _verified_sender(key_id: str, *, method: str, target: str, headers: Ma
                 RECEIVED.labels("bad-signature", remote.authority_of(key_id)).inc()
                 raise _refused(exc) from exc
     raise AssertionError("unreachable")
+
+
+async def prune_loop(stop: asyncio.Event, *, services: Services) -> None:
+    """Forget received activity IDs once a replay of them would fail on its date anyway (the
+    signature window, plus an hour), hourly."""
+    settings = services.settings
+    while not stop.is_set():
+        keep = timedelta(seconds=settings.federation_signature_max_age_s
+                         + settings.federation_signature_max_future_s + 3600)
+        try:
+            async with services.db.session() as session:
+                await session.execute(sa.delete(ReceivedActivity).where(ReceivedActivity.received_at < utcnow() - keep))
+        except Exception as exc:  # the database away: next hour
+            log.warning("federation.prune_failed", error=str(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=3600)
 
 
 def _refused(exc: SignatureError) -> Unauthorized | BadRequest:

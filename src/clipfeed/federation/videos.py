@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips
-from clipfeed.clips.models import Visibility
+from clipfeed.clips.models import MAX_CAPTION, TAG_TEXT, Visibility
+from clipfeed.core.text import scrub
 from clipfeed.federation import policy, remote
-from clipfeed.federation.documents import AS_PUBLIC, plain_text
+from clipfeed.federation.documents import AS_PUBLIC, content_of, plain_text
 from clipfeed.federation.models import DomainPolicy
 from clipfeed.federation.objects import remember, stored
 from clipfeed.social import follows
@@ -113,17 +114,18 @@ def _attributed(video: dict[str, Any]) -> str | None:
 
 
 def _caption(video: dict[str, Any]) -> str:
-    content = video.get("content")
     name = video.get("name")
-    text = plain_text(content) if isinstance(content, str) and content.strip() else ""
-    return text or (name if isinstance(name, str) else "")
+    text = plain_text(content_of(video)) or (name if isinstance(name, str) else "")
+    return scrub(text, multiline=True, limit=MAX_CAPTION)
 
 
 def _hashtags(video: dict[str, Any]) -> list[str]:
     tags = []
     for tag in _list(video.get("tag")):
         if isinstance(tag, dict) and tag.get("type") == "Hashtag" and isinstance(tag.get("name"), str):
-            tags.append(tag["name"].lstrip("#").lower())
+            name = tag["name"].lstrip("#").lower()
+            if TAG_TEXT.match(name):  # one we could not write ourselves is left out, not the clip
+                tags.append(name)
     return tags
 
 
