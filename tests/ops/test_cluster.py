@@ -67,7 +67,7 @@ def test_cluster_serves_an_upload_survives_a_killed_api_process_and_stops_cleanl
         report = _status(folder, env)
         programs = {p["name"]: p for p in report["programs"]}
         assert set(programs) == {"postgres", "redis", "nats", "s3", "api-0", "api-1", "media-0", "stream-0", "batch",
-                                 "lifecycle", "balancer", "edge"}
+                                 "lifecycle", "federation", "balancer", "edge"}
         assert all(p["state"] == "RUNNING" and p["pid"] for p in programs.values())
         assert programs["api-0"]["ready"] and programs["api-1"]["ready"] and programs["balancer"]["ready"]
         assert all("started by the cluster" in where for where in report["engines"].values())

@@ -226,7 +226,7 @@ def test_kubernetes_gives_every_pod_its_own_node_id() -> None:
         most = max(spec["replicas"], hpa_max.get(name, 0))
         ranges.append((spec["ordinals"]["start"], spec["ordinals"]["start"] + most - 1, name))
     ranges.sort()
-    assert [name for *_, name in ranges] == ["api", "origin", "media", "stream", "lifecycle", "batch"]
+    assert [name for *_, name in ranges] == ["api", "origin", "media", "stream", "lifecycle", "batch", "federation"]
     for (_, last, name), (start, _, after) in zip(ranges, ranges[1:], strict=False):
         assert last < start, f"{name}'s node IDs run into {after}'s"
     assert ranges[-1][1] <= MAX_NODE_ID

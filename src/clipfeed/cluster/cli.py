@@ -88,7 +88,7 @@ def up(
                                                                     f"{plan.ports[replica]}"), timeout=_left(deadline))
         # All at once: each waits for what it needs (the balancer and the edge retry their
         # upstreams), and readiness below is what counts.
-        for group in ("api", "media", "stream", "batch", "lifecycle", "balancer", "edge"):
+        for group in ("api", "media", "stream", "batch", "lifecycle", "federation", "balancer", "edge"):
             supervise.start_group(folder, group, wait=False)
         _wait_ready(plan, deadline)
     except Exception as exc:  # noqa: BLE001 - any failure: say what, where the logs are, leave it for `down`

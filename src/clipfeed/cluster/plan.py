@@ -20,7 +20,7 @@ from clipfeed.cluster.supervise import Program
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 # Node ids (CLIPFEED_NODE_ID, 0-1023) by role: every process that creates rows has its own.
-NODE_BASE = {"api": 0, "media": 100, "stream": 200, "batch": 300, "lifecycle": 310}
+NODE_BASE = {"api": 0, "media": 100, "stream": 200, "batch": 300, "lifecycle": 310, "federation": 320}
 
 
 @dataclass
@@ -133,7 +133,7 @@ class Plan:
                 command = [*(background if role == "media" else []), *python, "worker", role]
                 out.append(Program(f"{role}-{i}", role, command,
                                    env={"CLIPFEED_NODE_ID": str(NODE_BASE[role] + i)}, stop_wait_s=worker_stop))
-        for role in ("batch", "lifecycle"):
+        for role in ("batch", "lifecycle", "federation"):
             command = [*(background if role == "batch" else []), *python, "worker", role]
             out.append(Program(role, role, command, env={"CLIPFEED_NODE_ID": str(NODE_BASE[role])},
                                stop_wait_s=worker_stop))
