@@ -203,6 +203,7 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("Storage tiers", ("storage_", "lifecycle_")),
     ("Events, stream and lake", ("events_", "topic_", "stream_", "trending_", "features_", "lake_")),
     ("Feed and recommendations", ("feed_",)),
+    ("Federation", ("federation_",)),
 ]
 
 

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     # (profiles, clip pages, comments, lists); a replica more than ``database_replica_max_lag_s``
     # behind is skipped. See docs/operate/replicas.md.
     database_replica_urls: CsvList = Field(default_factory=list)
-    database_replica_max_lag_s: float = Field(default=2.0, gt=0, le=60)
+    database_replica_max_lag_s: float = Field(default=2.0, gt=0, le=60)  # a replica further behind is skipped
     # Connections per PostgreSQL database and process (as many again may open in bursts).
     database_pool_size: int = 20
     blob_url: str = "file://{data_dir}/blobs"
@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     # many failed calls in a row to one engine endpoint (a Redis node, the S3 endpoint, NATS, a
     # PostgreSQL database) calls to it fail at once for breaker_open_s, then one trial call goes out.
     breaker_failures: int = Field(default=5, ge=1)
-    breaker_open_s: float = Field(default=10.0, gt=0)
+    breaker_open_s: float = Field(default=10.0, gt=0)  # how long an open breaker fails calls at once
     # On SIGTERM a serving process refuses new requests and waits this long for those in flight.
     drain_grace_s: int = 10
     # On SIGTERM a worker stops taking jobs and waits this long for those in hand; jobs still
@@ -75,14 +75,14 @@ class Settings(BaseSettings):
     federation_allow_http: bool = False
     # A signed request's Date (or created) may be this old, or this far ahead of our clock.
     federation_signature_max_age_s: int = Field(default=3600, ge=30)
-    federation_signature_max_future_s: int = Field(default=300, ge=0)
+    federation_signature_max_future_s: int = Field(default=300, ge=0)  # how far ahead of our clock it may be
     # Deliveries: in flight per process and per remote server; retried with exponential
     # back-off for this long, after which the delivery is dropped and, if the server has not
     # answered since, it is marked dead (skipped until it sends us something again).
     federation_delivery_concurrency: int = Field(default=32, ge=1)
-    federation_per_instance_concurrency: int = Field(default=4, ge=1)
-    federation_retry_window_s: int = Field(default=2 * 24 * 3600, ge=1)
-    federation_request_timeout_s: float = Field(default=10.0, gt=0)
+    federation_per_instance_concurrency: int = Field(default=4, ge=1)  # of those, to one remote server
+    federation_retry_window_s: int = Field(default=2 * 24 * 3600, ge=1)  # how long a failing delivery is retried
+    federation_request_timeout_s: float = Field(default=10.0, gt=0)  # per delivery or remote fetch
     # Clips of other servers are in their followers' Following feeds; with this, also in For
     # You, hashtag pages and search (discovery) for everyone.
     federation_remote_in_discovery: bool = False
