@@ -187,6 +187,41 @@ async def test_a_private_clip_never_leaves_and_cannot_be_fetched(pair: tuple[Ser
     assert shown.status_code == 200 and shown.json()["type"] == "Video"
 
 
+async def test_a_report_of_a_remote_clip_reaches_its_servers_moderators(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    alice, bob, _ = await _follow_across(a, b, "flag")
+    clip_id = str((await ladder.publish(services=a.services, owner_id=alice.id, caption="selling followers cheap")).id)
+
+    async def on_b() -> str | None:
+        page = (await b.client.get("/v1/feed", params={"tab": "following"}, headers=bob.auth)).json()
+        return next((i["clip"]["id"] for i in page["items"] if i["clip"]["caption"] == "selling followers cheap"),
+                    None)
+
+    async def arrived() -> bool:
+        return await on_b() is not None
+
+    await wait_for(arrived, timeout=60)
+    reported = await b.client.post("/v1/reports", headers=bob.auth,
+                                   json={"kind": "clip", "id": await on_b(), "category": "spam", "note": "a bot"})
+    assert reported.status_code == 202, reported.text
+    moderator = await a.account(f"mod_{alice.handle}")
+    from clipfeed.accounts import service as accounts
+    from clipfeed.accounts.models import Role
+
+    await accounts.set_role(db=a.services.db, cache=a.services.cache, handle=moderator.handle, role=Role.moderator)
+
+    async def in_as_queue() -> bool:
+        queue = (await a.client.get("/v1/moderation/queue", headers=moderator.auth)).json()["items"]
+        return any(case["subject_id"] == clip_id and case["subject_kind"] == "clip" for case in queue)
+
+    await wait_for(in_as_queue, timeout=60)
+    case = next(c for c in (await a.client.get("/v1/moderation/queue", headers=moderator.auth)).json()["items"]
+                if c["subject_id"] == clip_id)
+    assert case["source"] == "report" and case["report_count"] == 1
+    detail = (await a.client.get(f"/v1/moderation/cases/{case['id']}", headers=moderator.auth)).json()
+    assert f"from {b.host}" in str(detail), detail  # the report says where it came from
+
+
 async def test_blocking_a_remote_follower_removes_the_follow_and_tells_its_server(pair: tuple[Server, Server]) -> None:
     a, b = pair
     alice, bob, _ = await _follow_across(a, b, "block")

@@ -26,8 +26,8 @@ from typing import Any, cast
 
 # Order of start (low first) and of stop (high first): engines, the application's own
 # processes, then what fronts them.
-PRIORITY = {"engines": 10, "replicas": 20, "api": 30, "media": 40, "stream": 40, "batch": 40, "lifecycle": 40, "federation": 40,
-            "balancer": 60, "edge": 70}
+PRIORITY = {"engines": 10, "replicas": 20, "api": 30, "media": 40, "stream": 40, "batch": 40, "lifecycle": 40,
+            "federation": 40, "balancer": 60, "edge": 70}
 
 
 @dataclass

@@ -392,7 +392,9 @@ NOTIFICATION_UPDATED: EventType[NotificationChanged] = EventType(
 
 _AUDIT = ("the moderation audit trail: no Clipfeed process acts on it (moderators' decisions take effect "
           "in the same transaction); kept for operators' tools and external consumers")
-CASE_OPENED: EventType[CaseOpened] = EventType("moderation.case_opened", Topic.MODERATION, CaseOpened, unread=_AUDIT)
+# Reports of another server's clip, comment or account are forwarded to it (a Flag).
+CASE_OPENED: EventType[CaseOpened] = EventType("moderation.case_opened", Topic.MODERATION, CaseOpened,
+                                               readers=(FEDERATION_OUT,))
 CASE_DECIDED: dict[str, EventType[CaseDecided]] = {
     status: EventType(f"moderation.{status}", Topic.MODERATION, CaseDecided, unread=_AUDIT)
     for status in ("approved", "rejected")}

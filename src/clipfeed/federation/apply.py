@@ -20,7 +20,7 @@ from clipfeed.core import contract
 from clipfeed.core.errors import ClipfeedError
 from clipfeed.core.events import Event
 from clipfeed.core.text import scrub
-from clipfeed.federation import deliveries, publish, remote, videos
+from clipfeed.federation import deliveries, flags, publish, remote, videos
 from clipfeed.federation.documents import content_of, plain_text
 from clipfeed.federation.objects import remember, stored
 from clipfeed.infra.log import Record
@@ -87,6 +87,8 @@ async def apply(activity: dict[str, Any], *, sender: User, services: Services) -
         await _delete(target, sender=sender, services=services)
     elif kind == "Update" and isinstance(target, dict) and target.get("id") == activity.get("actor"):
         await remote.fetch_actor(str(target["id"]), services=services)
+    elif kind == "Flag":
+        await flags.receive(activity, sender=sender, services=services)
     elif kind == "Block":
         blocked = _local_user_id(target, services=services)
         if blocked is not None:

@@ -11,6 +11,7 @@ into activities queued for delivery.
 | ``user.updated`` | ``Update`` ``Person`` | the user's remote followers |
 | ``like.added`` / ``like.removed`` of another server's clip | ``Like`` / ``Undo`` | the clip's creator |
 | ``comment.created`` / ``.deleted`` on another server's clip | ``Create`` ``Note`` / ``Delete`` | its creator |
+| ``moderation.case_opened`` by a report of another server's content | ``Flag`` (from the server actor) | that server |
 
 Each activity's ID comes from the event's ID, so an event handled twice (a worker died after
 queueing) is one activity to its receivers, who drop the repeat.
@@ -25,7 +26,7 @@ from clipfeed.clips import service as clips
 from clipfeed.core import contract
 from clipfeed.core.errors import NotFound
 from clipfeed.core.events import Event
-from clipfeed.federation import deliveries, documents, objects, publish, remote
+from clipfeed.federation import deliveries, documents, flags, objects, publish, remote
 from clipfeed.infra.db import utcnow
 from clipfeed.infra.log import Record
 from clipfeed.runtime.consumers import Processor
@@ -39,7 +40,8 @@ _TAKEN_DOWN = {contract.CLIP_DELETED.name, contract.CLIP_REJECTED.name, contract
 
 class OutboxWorker(Processor):
     group: ClassVar[str] = contract.FEDERATION_OUT
-    topics: ClassVar[tuple[str, ...]] = (contract.Topic.CLIPS, contract.Topic.SOCIAL, contract.Topic.USERS)
+    topics: ClassVar[tuple[str, ...]] = (contract.Topic.CLIPS, contract.Topic.SOCIAL, contract.Topic.USERS,
+                                         contract.Topic.MODERATION)
 
     async def handle(self, records: list[Record]) -> None:
         for record in records:
@@ -77,6 +79,8 @@ async def publish_event(event: Event, *, services: Services) -> None:
         await _remote_like(event, like, added=name == contract.LIKE_ADDED.name, services=services)
     elif name in (contract.COMMENT_CREATED.name, contract.COMMENT_DELETED.name):
         await _remote_comment(event, services=services)
+    elif name == contract.CASE_OPENED.name:
+        await flags.forward(contract.CASE_OPENED.parse(event), event_id=event.id, services=services)
     elif name == contract.USER_UPDATED.name:
         user_id = int(event.key)
         try:
