@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     federation_per_instance_concurrency: int = Field(default=4, ge=1)  # of those, to one remote server
     federation_retry_window_s: int = Field(default=2 * 24 * 3600, ge=1)  # how long a failing delivery is retried
     federation_request_timeout_s: float = Field(default=10.0, gt=0)  # per delivery or remote fetch
+    # Authorized fetch (Mastodon's "secure mode"): our actors, clips and comments are served only
+    # to signed requests of servers we federate with (a suspended one cannot read them either).
+    federation_authorized_fetch: bool = False
+    # Activities one remote server may post to our inboxes per minute (past it: 429, and it retries).
+    federation_inbox_per_server_per_minute: int = Field(default=6000, ge=1)
     # Clips of other servers are in their followers' Following feeds; with this, also in For
     # You, hashtag pages and search (discovery) for everyone.
     federation_remote_in_discovery: bool = False

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.timeout(240)
 @pytest.fixture(scope="module")
 async def clipfeed(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
                    sqlite_template: Path) -> AsyncIterator[Server]:
-    async with running("127.0.0.4", stack="embedded", tmp_path=tmp_path_factory.mktemp("inbox"), request=request,
+    async with running("127.0.0.4", tmp_path=tmp_path_factory.mktemp("inbox"),
                        sqlite_template=sqlite_template) as server:
         yield server
 

@@ -120,7 +120,7 @@ async def _shapes(accounts: list[PeerAccount], *, target: str, clip: str, cwd: P
 @pytest.fixture(scope="module")
 async def clipfeed(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
                    sqlite_template: Path) -> AsyncIterator[Server]:
-    async with running("127.0.0.7", stack="embedded", tmp_path=tmp_path_factory.mktemp("shapes"), request=request,
+    async with running("127.0.0.7", tmp_path=tmp_path_factory.mktemp("shapes"),
                        sqlite_template=sqlite_template) as server:
         yield server
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from clipfeed.accounts import service as accounts
@@ -17,7 +17,15 @@ from clipfeed.federation.documents import ACTIVITY_JSON
 from clipfeed.http.deps import Deps
 from clipfeed.social import follows
 
+
+async def signed_fetch(request: Request, services: Deps) -> None:
+    """Authorized fetch, when the instance asks for it (``inbox.check_signed_fetch``)."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    await inbox.check_signed_fetch(services=services, target=target, headers=request.headers)
+
+
 router = APIRouter(include_in_schema=False)
+SignedFetch = Depends(signed_fetch)
 UserId = Annotated[int, Path(ge=1, lt=2**63)]
 NODEINFO_SCHEMA = "http://nodeinfo.diaspora.software/ns/schema/2.1"
 CACHE = {"Cache-Control": "public, max-age=60"}
@@ -76,13 +84,13 @@ async def instance_actor(services: Deps) -> ActivityJSON:
     return ActivityJSON(await publish.instance_actor(services=services), headers=CACHE)
 
 
-@router.get("/ap/users/{user_id}")
+@router.get("/ap/users/{user_id}", dependencies=[SignedFetch])
 async def actor(services: Deps, user_id: UserId) -> ActivityJSON:
     user = await publish.local_user(user_id, services=services)
     return ActivityJSON(await publish.person(user, services=services), headers=CACHE)
 
 
-@router.get("/ap/handles/{handle}")
+@router.get("/ap/handles/{handle}", dependencies=[SignedFetch])
 async def actor_by_handle(services: Deps, handle: Annotated[str, Path(max_length=40)]) -> ActivityJSON:
     """``/@handle`` asked for as ActivityPub (``negotiation.ActivityPubPaths`` routes it here)."""
     user = await accounts.get_by_handle(db=services.db, handle=handle)
@@ -91,7 +99,7 @@ async def actor_by_handle(services: Deps, handle: Annotated[str, Path(max_length
     return ActivityJSON(await publish.person(user, services=services), headers=CACHE)
 
 
-@router.get("/ap/users/{user_id}/{collection}")
+@router.get("/ap/users/{user_id}/{collection}", dependencies=[SignedFetch])
 async def actor_collection(services: Deps, user_id: UserId, collection: str) -> ActivityJSON:
     user = await publish.local_user(user_id, services=services)
     uri = f"{publish.uris(services=services).actor(user.id)}/{collection}"
@@ -106,13 +114,13 @@ async def actor_collection(services: Deps, user_id: UserId, collection: str) -> 
     raise NotFound(f"no collection {collection[:40]}")
 
 
-@router.get("/ap/clips/{clip_id}")
+@router.get("/ap/clips/{clip_id}", dependencies=[SignedFetch])
 async def clip_object(services: Deps, clip_id: UserId) -> ActivityJSON:
     clip = await publish.public_clip(clip_id, services=services)
     return ActivityJSON(await publish.video(clip, services=services), headers=CACHE)
 
 
-@router.get("/ap/comments/{comment_id}")
+@router.get("/ap/comments/{comment_id}", dependencies=[SignedFetch])
 async def comment_object(services: Deps, comment_id: UserId) -> ActivityJSON:
     return ActivityJSON(await publish.comment_note(comment_id, services=services), headers=CACHE)
 

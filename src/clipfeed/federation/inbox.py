@@ -71,7 +71,9 @@ async def receive(*, services: Services, recipient_id: int | None, method: str, 
         RECEIVED.labels("forged", server).inc()
         raise Unauthorized(f"the signed host {str(headers.get('host', ''))[:200]!r} is not this server ({ours})")
     await policy.check_inbound(server, services=services)
-    sender = await _verified_sender(key_id, method=method, target=target, headers=headers, body=body,
+    await services.limiter.hit("federation.inbox", server, per_seconds=60,
+                               limit=services.settings.federation_inbox_per_server_per_minute)
+    sender = await verified_sender(key_id, method=method, target=target, headers=headers, body=body,
                                     services=services)
     if actor_uri(activity) != sender.uri or remote.authority_of(activity["id"]) != sender.domain:
         RECEIVED.labels("forged", server).inc()
@@ -89,7 +91,7 @@ async def receive(*, services: Services, recipient_id: int | None, method: str, 
     RECEIVED.labels("queued", server).inc()
 
 
-async def _verified_sender(key_id: str, *, method: str, target: str, headers: Mapping[str, str], body: bytes,
+async def verified_sender(key_id: str, *, method: str, target: str, headers: Mapping[str, str], body: bytes,
                            services: Services) -> RemoteActor:
     settings = services.settings
     for refresh in (False, True):
@@ -128,6 +130,19 @@ async def prune_loop(stop: asyncio.Event, *, services: Services) -> None:
             log.warning("federation.prune_failed", error=str(exc))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=3600)
+
+
+async def check_signed_fetch(*, services: Services, target: str, headers: Mapping[str, str]) -> None:
+    """With ``federation_authorized_fetch``: a GET of our documents must be signed by a server we
+    federate with (raises 401 or 403 otherwise)."""
+    if not services.settings.federation_authorized_fetch:
+        return
+    try:
+        key_id = key_id_of(headers)
+    except SignatureError as exc:
+        raise _refused(exc) from exc
+    await policy.check_inbound(remote.authority_of(key_id), services=services)
+    await verified_sender(key_id, method="GET", target=target, headers=headers, body=b"", services=services)
 
 
 def _refused(exc: SignatureError) -> Unauthorized | BadRequest:
