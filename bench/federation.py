@@ -1,33 +1,22 @@
 """ActivityPub federation: one post fanned out to thousands of remote followers, and signed
-activities taken in through the inbox, each against a baseline measured in the same run.
+activities taken in through the inbox, each against a baseline from the same run
+(docs/benchmarks.md, "Federation", says what each figure means).
 
     .venv/bin/python bench/federation.py [--quick] [--followers 10000] [--servers 500]
                                          [--actors 300] [--clips 9] [--concurrency 32]
                                          [--database sqlite|postgres] [--only fan-out|inbox]
 
-1. **Fan-out**, in this process on the embedded stack: one local creator with a ready public
-   clip and ``followers`` remote followers spread evenly over ``servers`` remote servers (rows
-   inserted directly: ``users`` + ``federation_actors`` + ``follows``). The servers are sinks in
-   one child process, each on its own loopback address (127.0.1.1, 127.0.1.2, ...): every POST
-   is checked with ``signatures.verify_request`` against the creator's public key and counted
-   per server. Timed: ``deliveries.to_followers`` with the clip's ``Create``, then
-   ``deliveries.deliver_due`` until the queue is empty, at the settings' concurrency (32 overall,
-   4 per server). Twice: every server offering a shared inbox (one delivery per server, the
-   usual case), then none (one delivery per follower). Baseline in the same run: the same POSTs
-   of the same body, unsigned, from one httpx client (the same limits) to the same sinks at the
-   same concurrency, with no queue.
-2. **Inbox**: ``clipfeed serve`` (one process, no in-process workers) and ``actors`` remote
-   accounts stored beforehand (so no key is fetched per request), each sending a ``Follow`` of
-   the local creator to its inbox and a ``Like`` of each of ``clips`` clips to the shared inbox,
-   signed before the clock starts, ``concurrency`` in flight (aiohttp, this process). Then the
-   ``federation`` worker role in this process applies them (and delivers each ``Accept`` of a
-   follow to the sinks). Baseline in the same run: as many requests to ``/healthz`` of the same
-   server.
+1. Fan-out, in this process: ``deliveries.to_followers`` of a clip's ``Create`` to ``followers``
+   remote followers spread over ``servers`` remote servers, then ``deliveries.deliver_due``
+   until the queue is empty; with shared inboxes, then without. The servers are sinks in one
+   child process, one loopback address each, that check every signature and count deliveries
+   per server. Baseline: the same POSTs, unsigned, from one httpx client at the same concurrency.
+2. Inbox: ``actors`` stored remote accounts each follow the creator and like ``clips`` clips,
+   signed beforehand, posted to ``clipfeed serve`` with ``concurrency`` in flight; then the
+   ``federation`` worker role applies them. Baseline: as many ``GET /healthz`` of that server.
 
-The metadata store is the embedded SQLite file, or with ``--database postgres`` a scratch
-database on the PostgreSQL server of the tests (``CLIPFEED_TEST_POSTGRES``); the event log and
-cache stay embedded. CPU is user + system time: of this process (sender, client or worker), of
-the sinks (from ``getrusage`` in their process) and of the server (from ``/proc``).
+The metadata store is SQLite, or a scratch PostgreSQL database (``CLIPFEED_TEST_POSTGRES``);
+the event log and cache stay embedded. CPU is user + system time of the process named.
 """
 
 from __future__ import annotations
@@ -82,7 +71,6 @@ class Sink:
         self.key = load_public_key(public_pem) if public_pem else None
         self.counts: Counter[str] = Counter()
         self.first: dict[str, float] = {}
-        self.last = 0.0
         self.bad = 0
         self.cpu_from = cpu_seconds()
 
@@ -96,14 +84,12 @@ class Sink:
             except SignatureError:
                 self.bad += 1
                 return 401
-        now = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine
         self.counts[server] += 1
-        self.first.setdefault(server, now)
-        self.last = now
+        self.first.setdefault(server, time.monotonic())  # CLOCK_MONOTONIC: one clock for the machine's processes
         return 202
 
     def stats(self) -> dict[str, Any]:
-        return {"counts": dict(self.counts), "first": self.first, "last": self.last, "bad": self.bad,
+        return {"counts": dict(self.counts), "first": self.first, "bad": self.bad,
                 "cpu": cpu_seconds() - self.cpu_from}
 
 
@@ -190,14 +176,6 @@ class Sinks:
 
 # --- part 1: fan-out ------------------------------------------------------------------------
 
-def embedded_settings(directory: Path, **values: Any) -> Any:
-    import clipfeed.schema  # noqa: F401  (every table, for the ORM's foreign keys)
-    from clipfeed.settings import Settings
-
-    return Settings(data_dir=directory, log_json=False, log_level="WARNING", inprocess_workers="none",
-                    federation_allow_http=True, **values)
-
-
 async def local_creator(services: Any, handle: str) -> int:
     from clipfeed.accounts import service as accounts
     from clipfeed.accounts.models import RegisterRequest
@@ -208,33 +186,35 @@ async def local_creator(services: Any, handle: str) -> int:
     return int(pair.user.id)
 
 
-async def remote_accounts(services: Any, servers: list[str], accounts: int, *, public_pem: str,
-                          rng: random.Random) -> list[int]:
-    """``accounts`` remote accounts spread evenly over ``servers``, as ``remote.store_actor``
-    leaves them (a ``users`` row, a ``federation_actors`` row, the server known), in bulk;
-    returned in a random order (a real follower list mixes servers)."""
+async def remote_accounts(services: Any, servers: list[str], accounts: int, *, public_pems: list[str],
+                          rng: random.Random) -> list[tuple[int, str, str, str]]:
+    """``accounts`` remote accounts spread evenly over ``servers``, stored as ``remote.store_actor``
+    leaves them (a ``users`` row, a ``federation_actors`` row, the server known), in bulk; each
+    has one of ``public_pems``. (user ID, URI, key ID, PEM) each, in a random order, as a real
+    follower list mixes servers."""
     from clipfeed.accounts.models import User
     from clipfeed.federation.models import RemoteActor, RemoteInstance
 
-    ids = services.ids.next_ids(accounts)
-    homes = [servers[n % len(servers)] for n in range(accounts)]
+    now = datetime.now(UTC)
+    actors = []
+    for n, user_id in enumerate(services.ids.next_ids(accounts)):
+        uri = f"http://{servers[n % len(servers)]}/users/a{n}"
+        actors.append((user_id, uri, f"{uri}#main-key", public_pems[n % len(public_pems)]))
     async with services.db.engine.begin() as conn:
         await conn.execute(sa.insert(RemoteInstance.__table__), [
-            {"domain": server, "policy": "none", "failures": 0, "first_seen_at": datetime.now(UTC)}
-            for server in servers])
+            {"domain": server, "policy": "none", "failures": 0, "first_seen_at": now} for server in servers])
         for start in range(0, accounts, 5000):
-            part = range(start, min(accounts, start + 5000))
+            part = [(n, *actor, servers[n % len(servers)]) for n, actor in enumerate(actors[start:start + 5000], start)]
             await conn.execute(sa.insert(User.__table__), [
-                {"id": ids[n], "handle": f"a{n}@{homes[n]}", "email": None, "display_name": f"a{n}", "bio": "",
-                 "role": "user", "domain": homes[n], "created_at": datetime.now(UTC),
-                 "updated_at": datetime.now(UTC)} for n in part])
+                {"id": user_id, "handle": f"a{n}@{home}", "email": None, "display_name": f"a{n}", "bio": "",
+                 "role": "user", "domain": home, "created_at": now, "updated_at": now}
+                for n, user_id, _, _, _, home in part])
             await conn.execute(sa.insert(RemoteActor.__table__), [
-                {"user_id": ids[n], "uri": f"http://{homes[n]}/users/a{n}", "key_id": f"http://{homes[n]}/users/a{n}#k",
-                 "public_pem": public_pem, "inbox": f"http://{homes[n]}/users/a{n}/inbox",
-                 "shared_inbox": f"http://{homes[n]}/inbox", "domain": homes[n], "kind": "Person",
-                 "fetched_at": datetime.now(UTC)} for n in part])
-    rng.shuffle(ids)
-    return ids
+                {"user_id": user_id, "uri": uri, "key_id": key_id, "public_pem": pem, "inbox": f"{uri}/inbox",
+                 "shared_inbox": f"http://{home}/inbox", "domain": home, "kind": "Person", "fetched_at": now}
+                for _, user_id, uri, key_id, pem, home in part])
+    rng.shuffle(actors)
+    return actors
 
 
 async def follow_all(services: Any, followers: list[int], followee: int) -> None:
@@ -303,23 +283,26 @@ async def plain_posts(targets: dict[str, str], body: bytes, sinks: Sinks, settin
 
 
 async def fan_out_part(sinks: Sinks, followers: int, servers: int, database: str | None) -> dict[str, dict[str, Any]]:
+    import clipfeed.schema  # noqa: F401  (every table, for the ORM's foreign keys)
     from clipfeed.bootstrap import bootstrap
     from clipfeed.federation import deliveries, keys
     from clipfeed.federation.models import RemoteActor
     from clipfeed.infra.db.migrate import upgrade
+    from clipfeed.settings import Settings
 
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="clipfeed-bench-federation-") as tmp:
-        settings = embedded_settings(Path(tmp), public_url="http://127.0.0.1:9",
-                                     **({"database_url": database} if database else {}))
+        settings = Settings(data_dir=Path(tmp), log_json=False, log_level="WARNING", inprocess_workers="none",
+                            federation_allow_http=True, public_url="http://127.0.0.1:9",
+                            **({"database_url": database} if database else {}))
         upgrade(settings.resolve(settings.database_url))
         services = await bootstrap(settings, relay=False)
         try:
             owner = await local_creator(services, "creator")
             signer = await keys.signer_for(owner, services=services)  # made when its actor was first fetched
             started = time.perf_counter()
-            ids = await remote_accounts(services, sinks.names[:servers], followers, public_pem=signer.public_pem,
-                                        rng=random.Random(7))
+            ids = [actor[0] for actor in await remote_accounts(
+                services, sinks.names[:servers], followers, public_pems=[signer.public_pem], rng=random.Random(7))]
             await follow_all(services, ids, owner)
             print(f"fan-out set-up: {followers:,} remote followers on {servers} servers in "
                   f"{time.perf_counter() - started:.1f} s")
@@ -344,14 +327,13 @@ async def fan_out_part(sinks: Sinks, followers: int, servers: int, database: str
 
 # --- part 2: inbox --------------------------------------------------------------------------
 
-async def inbox_setup(env: dict[str, str], sinks: Sinks, *, actors: int, clips: int,
+async def inbox_setup(env: dict[str, str], sinks: Sinks, *, actors_wanted: int, clips: int,
                       servers: int) -> dict[str, Any]:
     """The local creator and clips, and ``actors`` remote accounts (sharing a few keys: signing
     is the senders' cost, and a key per account would only slow the set-up)."""
     from clipfeed.bootstrap import bootstrap
     from clipfeed.clips.models import Clip
     from clipfeed.federation import keys
-    from clipfeed.federation.models import RemoteActor
     from clipfeed.federation.signatures import generate_key_pair, load_private_key
     from clipfeed.infra.db.migrate import upgrade
 
@@ -370,20 +352,15 @@ async def inbox_setup(env: dict[str, str], sinks: Sinks, *, actors: int, clips: 
                  "status": "ready", "media": {}, "duration_ms": 15_000, "created_at": datetime.now(UTC),
                  "updated_at": datetime.now(UTC), "published_at": datetime.now(UTC)}
                 for n, clip_id in enumerate(clip_ids)])
-        pairs = [generate_key_pair() for _ in range(4)]
+        pairs = dict(generate_key_pair() for _ in range(4))  # private PEM -> public PEM
         rng = random.Random(11)
-        ids = await remote_accounts(services, sinks.names[:servers], actors, public_pem=pairs[0][1], rng=rng)
-        key_of = {user_id: pairs[n % len(pairs)] for n, user_id in enumerate(ids)}
-        async with services.db.session() as session:
-            for user_id, (_, public) in key_of.items():
-                await session.execute(sa.update(RemoteActor).where(RemoteActor.user_id == user_id).values(
-                    public_pem=public))
-            stored = (await session.execute(sa.select(RemoteActor.user_id, RemoteActor.uri, RemoteActor.key_id))).all()
-        private = {pem: load_private_key(pem) for pem, _ in pairs}
-        signers = {user_id: (uri, key_id, private[key_of[user_id][0]]) for user_id, uri, key_id in stored}
+        actors = await remote_accounts(services, sinks.names[:servers], actors_wanted, public_pems=list(pairs.values()),
+                                       rng=rng)
     finally:
         await services.close()
-    return {"owner": owner, "public_pem": public_pem, "clip_ids": clip_ids, "signers": signers, "rng": rng}
+    keys_of = {public: load_private_key(private) for private, public in pairs.items()}
+    return {"owner": owner, "public_pem": public_pem, "clip_ids": clip_ids, "rng": rng,
+            "signers": [(uri, key_id, keys_of[pem]) for _, uri, key_id, pem in actors]}
 
 
 Request = tuple[str, dict[str, str], bytes | None]  # path, headers, body (None: a GET)
@@ -395,7 +372,7 @@ def signed_requests(base: str, setup: dict[str, Any]) -> list[Request]:
 
     owner_uri = f"{base}/ap/users/{setup['owner']}"
     requests: list[Request] = []
-    for uri, key_id, private_key in setup["signers"].values():
+    for uri, key_id, private_key in setup["signers"]:
         activities = [(f"/ap/users/{setup['owner']}/inbox",
                        {"id": f"{uri}/follows/1", "type": "Follow", "actor": uri, "object": owner_uri})]
         activities += [("/ap/inbox", {"id": f"{uri}/likes/{clip_id}", "type": "Like", "actor": uri,
@@ -409,8 +386,7 @@ def signed_requests(base: str, setup: dict[str, Any]) -> list[Request]:
     return requests
 
 
-async def send_all(base: str, requests: list[Request],
-                   concurrency: int) -> dict[str, Any]:
+async def send_all(base: str, requests: list[Request], concurrency: int) -> dict[str, Any]:
     """Closed loop: ``concurrency`` connections, each sending its next request when answered.
     A 503 (the server shedding load: nothing was done) is sent again, as a peer would."""
     import aiohttp
@@ -436,13 +412,6 @@ async def send_all(base: str, requests: list[Request],
         await asyncio.gather(*(connection() for _ in range(concurrency)))
     return {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
             "statuses": dict(statuses), "shed": shed}
-
-
-def server_cpu(pid: int) -> float:
-    import psutil
-
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
 
 
 async def apply_all(env: dict[str, str], sinks: Sinks, setup: dict[str, Any], actors: int) -> dict[str, Any]:
@@ -482,6 +451,12 @@ async def apply_all(env: dict[str, str], sinks: Sinks, setup: dict[str, Any], ac
             "accepted_s": accepted, "accepts": sum(stats["counts"].values()), "bad": stats["bad"]}
 
 
+def server_cpu(pid: int) -> float:
+    import psutil
+
+    return sum(psutil.Process(pid).cpu_times()[:2])  # user + system
+
+
 async def inbox_part(sinks: Sinks, *, actors: int, clips: int, servers: int, concurrency: int,
                      database: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="clipfeed-bench-federation-inbox-") as tmp:
@@ -491,7 +466,7 @@ async def inbox_part(sinks: Sinks, *, actors: int, clips: int, servers: int, con
                "CLIPFEED_FEDERATION_ALLOW_HTTP": "true"}
         if database:
             env["CLIPFEED_DATABASE_URL"] = database
-        setup = await inbox_setup(env, sinks, actors=actors, clips=clips, servers=min(servers, actors))
+        setup = await inbox_setup(env, sinks, actors_wanted=actors, clips=clips, servers=min(servers, actors))
         proc, base = serve(env, directory)
         env["CLIPFEED_PORT"] = base.rsplit(":", 1)[1]  # our URIs name the server's address
         results: dict[str, Any] = {}

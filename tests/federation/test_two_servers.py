@@ -18,7 +18,7 @@ from clipfeed.social import engagement
 from tests.conftest import real_stack
 from tests.delivery import ladder
 from tests.federation.servers import Server, running
-from tests.helpers import Account, wait_for
+from tests.helpers import PASSWORD, Account, wait_for
 from tests.social.support import ready_clip
 
 pytestmark = pytest.mark.timeout(240)
@@ -234,6 +234,21 @@ async def test_blocking_a_remote_follower_removes_the_follow_and_tells_its_serve
         return await _received(b, "Block", f"{b.url}/ap/users/{bob.id}")
 
     await wait_for(b_was_told, timeout=60)
+
+
+async def test_a_deleted_account_disappears_from_the_other_server(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    alice, _bob, alice_on_b = await _follow_across(a, b, "gone")
+    assert (await b.client.get(f"/v1/users/{alice_on_b}")).status_code == 200
+    deleted = await a.client.request("DELETE", "/v1/me", headers=alice.auth, json={"password": PASSWORD})
+    assert deleted.status_code == 204, deleted.text
+
+    async def gone_from_b() -> bool:
+        return (await b.client.get(f"/v1/users/{alice_on_b}")).status_code == 404
+
+    await wait_for(gone_from_b, timeout=60)
+    actor = await a.client.get(f"/ap/users/{alice.id}", headers={"Accept": "application/activity+json"})
+    assert actor.status_code == 410
 
 
 async def test_a_suspended_server_is_refused_and_nothing_is_stored(pair: tuple[Server, Server]) -> None:

@@ -121,14 +121,24 @@ async def _suspend_accounts(server: str, *, suspended: bool, services: Services)
     async with services.db.session() as session:
         user_ids = list((await session.scalars(sa.select(RemoteActor.user_id).where(
             RemoteActor.domain == server))).all())
-        clip_rows = (await session.execute(sa.select(RemoteObject.local_id, RemoteObject.actor_id).where(
-            RemoteObject.kind == "clip", RemoteObject.actor_id.in_(user_ids)))).all() if user_ids else []
         if suspended:  # nothing more goes out to it
             await session.execute(sa.delete(Delivery).where(Delivery.domain == server))
+    return await suspend_remote_accounts(user_ids, suspended=suspended, services=services)
+
+
+async def suspend_remote_accounts(user_ids: list[int], *, suspended: bool, services: Services,
+                                  reason: str = SUSPENSION_REASON) -> int:
+    """Suspend (or reinstate) these remote accounts; suspending also deletes their stored clips.
+    The number of clips removed."""
     for user_id in user_ids:
         await accounts.set_suspended(db=services.db, cache=services.cache, outbox=services.outbox, user_id=user_id,
-                                     suspended=suspended, reason=SUSPENSION_REASON)
+                                     suspended=suspended, reason=reason)
+    if not suspended or not user_ids:
+        return 0
+    async with services.db.session() as session:
+        clip_rows = (await session.execute(sa.select(RemoteObject.local_id, RemoteObject.actor_id).where(
+            RemoteObject.kind == "clip", RemoteObject.actor_id.in_(user_ids)))).all()
     removed = 0
-    for clip_id, owner_id in clip_rows if suspended else []:
+    for clip_id, owner_id in clip_rows:
         removed += await clips.remove_remote(db=services.db, outbox=services.outbox, clip_id=clip_id, owner_id=owner_id)
     return removed

@@ -20,7 +20,7 @@ from clipfeed.core import contract
 from clipfeed.core.errors import ClipfeedError
 from clipfeed.core.events import Event
 from clipfeed.core.text import scrub
-from clipfeed.federation import deliveries, flags, publish, remote, videos
+from clipfeed.federation import admin, deliveries, flags, publish, remote, videos
 from clipfeed.federation.documents import content_of, plain_text
 from clipfeed.federation.objects import remember, stored
 from clipfeed.infra.log import Record
@@ -163,6 +163,11 @@ async def _reply(note: dict[str, Any], *, sender: User, services: Services) -> N
 async def _delete(target: Any, *, sender: User, services: Services) -> None:
     uri = target.get("id") if isinstance(target, dict) else target
     if not isinstance(uri, str):
+        return
+    actor = (await remote.actors([sender.id], services=services)).get(sender.id)
+    if actor is not None and uri == actor.uri:  # the account itself was deleted on its server
+        await admin.suspend_remote_accounts([sender.id], suspended=True, services=services,
+                                            reason="deleted on its own server")
         return
     found = await stored(uri, services=services)
     if found is None or found.actor_id != sender.id:

@@ -29,7 +29,7 @@ from prometheus_client import Counter, Gauge
 
 from clipfeed.federation import documents, policy, publish, remote
 from clipfeed.federation.keys import signer_for
-from clipfeed.federation.models import Delivery, RemoteInstance
+from clipfeed.federation.models import Delivery, DomainPolicy, RemoteActor, RemoteInstance
 from clipfeed.federation.transport import RefusedUrl, post
 from clipfeed.infra.db import insert_ignore, utcnow
 from clipfeed.social import follows
@@ -54,16 +54,41 @@ async def inboxes_of(user_ids: list[int], *, services: Services) -> dict[str, st
     return found
 
 
+async def known_inboxes(*, services: Services) -> dict[str, str]:
+    """One inbox (the shared one where offered) per server we know an account of and have not
+    given up on: where an account's deletion must be told."""
+    async with services.db.session() as session:
+        actors = (await session.execute(
+            sa.select(RemoteActor.domain, RemoteActor.shared_inbox, RemoteActor.inbox)
+            .join(RemoteInstance, RemoteInstance.domain == RemoteActor.domain)
+            .where(RemoteInstance.dead_since.is_(None)))).all()
+    found: dict[str, str] = {}
+    personal: dict[str, str] = {}  # server -> one personal inbox, for servers without a shared one
+    for domain, shared, inbox in actors:
+        if shared:
+            found[shared] = domain
+        else:
+            personal.setdefault(domain, inbox)
+    covered = set(found.values())
+    found.update({inbox: domain for domain, inbox in personal.items() if domain not in covered})
+    return found
+
+
 async def enqueue(inboxes: dict[str, str], *, activity: dict[str, Any], signer_id: int, services: Services) -> int:
     """Queue ``activity`` for each inbox whose server we federate with and have not given up on."""
     body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode()
     servers = set(inboxes.values())
     async with services.db.session() as session:
-        rows = (await session.execute(sa.select(RemoteInstance.domain, RemoteInstance.dead_since).where(
-            RemoteInstance.domain.in_(servers)))).all()
-    dead = {domain for domain, since in rows if since is not None}
-    wanted = [(inbox, server) for inbox, server in inboxes.items()
-              if server not in dead and await policy.allowed(server, services=services)]
+        rows = (await session.execute(sa.select(RemoteInstance.domain, RemoteInstance.dead_since,
+                                                RemoteInstance.policy).where(RemoteInstance.domain.in_(servers)))).all()
+    known = {domain: (since, found) for domain, since, found in rows}
+    mode = services.settings.federation_mode
+
+    def wanted_server(server: str) -> bool:  # policy.allowed, decided from the row read above
+        since, found = known.get(server, (None, DomainPolicy.none.value))
+        return since is None and policy.allows(mode, DomainPolicy(found))
+
+    wanted = [(inbox, server) for inbox, server in inboxes.items() if wanted_server(server)]
     if not wanted:
         return 0
     async with services.db.session() as session:
@@ -88,14 +113,15 @@ async def send_to(user_id: int, *, kind: str, signer_id: int, object: Any, servi
 
 
 async def to_followers(owner_id: int, activity: dict[str, Any], *, services: Services) -> int:
-    """``activity`` of a local account to every server where it has followers."""
-    remote_followers: list[int] = []
+    """``activity`` of a local account to every server where it has followers (one shared inbox
+    per server where offered)."""
+    inboxes: dict[str, str] = {}
     async for batch in follows.iter_follower_ids(db=services.db, user_id=owner_id):
-        remote_followers += [user_id for user_id in (await remote.actors(batch, services=services))]
-    if not remote_followers:
+        for actor in (await remote.actors(batch, services=services)).values():
+            inboxes[actor.shared_inbox or actor.inbox] = actor.domain
+    if not inboxes:
         return 0
-    return await enqueue(await inboxes_of(remote_followers, services=services), activity=activity,
-                         signer_id=owner_id, services=services)
+    return await enqueue(inboxes, activity=activity, signer_id=owner_id, services=services)
 
 
 def retry_delay(attempts: int) -> float:
@@ -139,23 +165,28 @@ async def deliver_due(*, services: Services) -> int:
     per_server: dict[str, asyncio.Semaphore] = defaultdict(
         lambda: asyncio.Semaphore(settings.federation_per_instance_concurrency))
 
+    delivered: list[Delivery] = []
+
     async def one(row: Delivery) -> None:
         async with overall, per_server[row.domain]:
-            await _attempt(row, services=services)
+            if await _attempt(row, services=services):
+                delivered.append(row)
 
     await asyncio.gather(*(one(row) for row in rows))
+    await _done(delivered, services=services)
     return len(ids)
 
 
-async def _attempt(row: Delivery, *, services: Services) -> None:
+async def _attempt(row: Delivery, *, services: Services) -> bool:
+    """Send one row; True when its inbox took it (the caller removes those rows together), a
+    failure recorded otherwise."""
     error: str | None = None
     final = False
     try:
         signer = await signer_for(row.signer_id, services=services)
         response = await post(row.inbox, row.body, signer=signer, services=services)
         if response.status_code < 300 or response.status_code == 409:  # 409: they have it already
-            await _done(row, ok=True, services=services)
-            return
+            return True
         error = f"HTTP {response.status_code}"
         final = 400 <= response.status_code < 500 and response.status_code not in (408, 429)
     except RefusedUrl as exc:
@@ -163,15 +194,21 @@ async def _attempt(row: Delivery, *, services: Services) -> None:
     except (httpx.HTTPError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:300]
     await _failed(row, error=error or "failed", final=final, services=services)
+    return False
 
 
-async def _done(row: Delivery, *, ok: bool, services: Services) -> None:
+async def _done(rows: list[Delivery], *, services: Services) -> None:
+    """One transaction for a pass's deliveries: a process dying before it commits sends them
+    again once their lease runs out, and receivers drop the repeated activity IDs."""
+    if not rows:
+        return
     async with services.db.session() as session:
-        await session.execute(sa.delete(Delivery).where(Delivery.id == row.id))
-        if ok:
-            await session.execute(sa.update(RemoteInstance).where(RemoteInstance.domain == row.domain).values(
-                last_success_at=utcnow(), failures=0, dead_since=None))
-    DELIVERED.labels("delivered" if ok else "refused", row.domain).inc()
+        await session.execute(sa.delete(Delivery).where(Delivery.id.in_([row.id for row in rows])))
+        await session.execute(sa.update(RemoteInstance).where(
+            RemoteInstance.domain.in_({row.domain for row in rows})).values(
+            last_success_at=utcnow(), failures=0, dead_since=None))
+    for row in rows:
+        DELIVERED.labels("delivered", row.domain).inc()
 
 
 async def _failed(row: Delivery, *, error: str, final: bool, services: Services) -> None:

@@ -70,7 +70,7 @@ async def receive(*, services: Services, recipient_id: int | None, method: str, 
     if str(headers.get("host", "")).lower() != ours:  # signed for another server: replayed here
         RECEIVED.labels("forged", server).inc()
         raise Unauthorized(f"the signed host {str(headers.get('host', ''))[:200]!r} is not this server ({ours})")
-    await policy.check_inbound(server, services=services)
+    was_dead = await policy.check_inbound(server, services=services)
     await services.limiter.hit("federation.inbox", server, per_seconds=60,
                                limit=services.settings.federation_inbox_per_server_per_minute)
     sender = await verified_sender(key_id, method=method, target=target, headers=headers, body=body,
@@ -87,7 +87,8 @@ async def receive(*, services: Services, recipient_id: int | None, method: str, 
             services.outbox.record(session, contract.ACTIVITY_RECEIVED, key=sender.uri, payload=queued)
     except IntegrityError as exc:  # the same activity, posted twice at once
         raise Conflict(f"activity {activity['id'][:200]} was already received") from exc
-    await policy.heard_from(sender.domain, services=services)
+    if was_dead:  # a write only in that rare case: the hot path stays read-only before its commit
+        await policy.heard_from(sender.domain, services=services)
     RECEIVED.labels("queued", server).inc()
 
 

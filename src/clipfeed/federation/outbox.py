@@ -11,6 +11,7 @@ into activities queued for delivery.
 | ``user.updated`` | ``Update`` ``Person`` | the user's remote followers |
 | ``like.added`` / ``like.removed`` of another server's clip | ``Like`` / ``Undo`` | the clip's creator |
 | ``comment.created`` / ``.deleted`` on another server's clip | ``Create`` ``Note`` / ``Delete`` | its creator |
+| ``user.deleted`` | ``Delete`` of the actor | every server we ever delivered to |
 | ``moderation.case_opened`` by a report of another server's content | ``Flag`` (from the server actor) | that server |
 
 Each activity's ID comes from the event's ID, so an event handled twice (a worker died after
@@ -79,6 +80,8 @@ async def publish_event(event: Event, *, services: Services) -> None:
         await _remote_like(event, like, added=name == contract.LIKE_ADDED.name, services=services)
     elif name in (contract.COMMENT_CREATED.name, contract.COMMENT_DELETED.name):
         await _remote_comment(event, services=services)
+    elif name == contract.USER_DELETED.name:
+        await _account_deleted(event, services=services)
     elif name == contract.CASE_OPENED.name:
         await flags.forward(contract.CASE_OPENED.parse(event), event_id=event.id, services=services)
     elif name == contract.USER_UPDATED.name:
@@ -194,3 +197,19 @@ async def _remote_comment(event: Event, *, services: Services) -> None:
     note.pop("@context", None)
     await deliveries.send_to(target[1], kind="Create", signer_id=author, object=note, services=services,
                              activity_id=uris.activity(event.id))
+
+
+async def _account_deleted(event: Event, *, services: Services) -> None:
+    """Tell other servers a local account is gone. Its follows are being removed at the same
+    time (social cleanup), so the audience is every server we ever delivered to, one shared
+    inbox each, as Mastodon does; its key stays to sign this, and its actor answers 410."""
+    user_id = int(event.key)
+    user = (await accounts.get_many(db=services.db, user_ids=[user_id])).get(user_id)
+    if user is None or user.domain is not None:
+        return
+    uris = publish.uris(services=services)
+    actor = uris.actor(user_id)
+    activity = documents.activity(uris, kind="Delete", event_id=event.id, actor=actor, object=actor,
+                                  to=[documents.AS_PUBLIC])
+    await deliveries.enqueue(await deliveries.known_inboxes(services=services), activity=activity,
+                             signer_id=user_id, services=services)

@@ -21,23 +21,30 @@ async def policy_of(server: str, *, services: Services) -> DomainPolicy:
     return DomainPolicy(value) if value else DomainPolicy.none
 
 
-async def allowed(server: str, *, services: Services) -> bool:
-    mode = services.settings.federation_mode
-    if mode == "closed":
-        return False
-    found = await policy_of(server, services=services)
-    if found == DomainPolicy.suspend:
+def allows(mode: str, found: DomainPolicy) -> bool:
+    """The instance's mode and a server's policy: may we federate with it?"""
+    if mode == "closed" or found == DomainPolicy.suspend:
         return False
     return mode == "open" or found == DomainPolicy.allow
 
 
-async def check_inbound(server: str, *, services: Services) -> None:
-    if not await allowed(server, services=services):
+async def allowed(server: str, *, services: Services) -> bool:
+    return allows(services.settings.federation_mode, await policy_of(server, services=services))
+
+
+async def check_inbound(server: str, *, services: Services) -> bool:
+    """Raise 403 unless we federate with ``server``; whether we had marked it dead (one read)."""
+    async with services.db.session() as session:
+        row = (await session.execute(sa.select(RemoteInstance.policy, RemoteInstance.dead_since).where(
+            RemoteInstance.domain == server))).first()
+    found = DomainPolicy(row[0]) if row else DomainPolicy.none
+    if not allows(services.settings.federation_mode, found):
         raise Forbidden(f"this server does not federate with {server[:200]}")
+    return bool(row and row[1] is not None)
 
 
 async def heard_from(server: str, *, services: Services) -> None:
-    """The server sent us something: it is alive again if we had given up on it."""
+    """A server we had given up on sent us something: it is alive again."""
     async with services.db.session() as session:
         await session.execute(sa.update(RemoteInstance).where(
             RemoteInstance.domain == server, RemoteInstance.dead_since.is_not(None)).values(

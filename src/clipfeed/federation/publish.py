@@ -11,7 +11,7 @@ from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips
 from clipfeed.clips.models import Clip, ClipStatus, Visibility
-from clipfeed.core.errors import NotFound
+from clipfeed.core.errors import Gone, NotFound
 from clipfeed.delivery.playback import playback_info
 from clipfeed.federation import documents, objects, remote
 from clipfeed.federation.documents import Uris
@@ -36,8 +36,11 @@ def federates(clip: Clip) -> bool:
 
 
 async def local_user(user_id: int, *, services: Services) -> User:
+    """A local account in good standing; 410 for a deleted one (other servers then drop it)."""
     found = (await accounts.get_many(db=services.db, user_ids=[user_id])).get(user_id)
-    if found is None or found.domain is not None or found.deleted_at or found.suspended_at:
+    if found is not None and found.domain is None and found.deleted_at is not None:
+        raise Gone(f"actor {user_id} was deleted")
+    if found is None or found.domain is not None or found.suspended_at:
         raise NotFound(f"no actor {user_id}")
     return found
 
