@@ -16,7 +16,7 @@ from clipfeed.core.events import Event
 from clipfeed.delivery import purge
 from clipfeed.delivery.models import Urgency
 from clipfeed.infra.log import Record
-from clipfeed.runtime.consumers import Processor
+from clipfeed.runtime.consumers import OneByOne
 from clipfeed.storage.layout import forget_layout
 from clipfeed.storage.service import forget_tier
 
@@ -31,13 +31,9 @@ def urgency_for(event: Event) -> Urgency | None:
     return None
 
 
-class PurgeProcessor(Processor):
+class PurgeProcessor(OneByOne):
     group: ClassVar[str] = "delivery-purge"
     topics: ClassVar[Sequence[str]] = [contract.Topic.CLIPS]
-
-    async def handle(self, records: list[Record]) -> None:
-        for record in records:
-            await self.handle_one(record)
 
     async def handle_one(self, record: Record) -> None:
         try:

@@ -23,8 +23,7 @@ from clipfeed.core.text import scrub
 from clipfeed.federation import admin, deliveries, flags, publish, remote, videos
 from clipfeed.federation.documents import content_of, plain_text
 from clipfeed.federation.objects import remember, stored
-from clipfeed.infra.log import Record
-from clipfeed.runtime.consumers import Processor
+from clipfeed.runtime.consumers import EventByEvent
 from clipfeed.social import blocks, comments, engagement, follows, shares
 from clipfeed.social.schemas import MAX_COMMENT, CommentCreate, ShareChannel, ShareCreate
 
@@ -34,18 +33,14 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-class InboxWorker(Processor):
+class InboxWorker(EventByEvent):
     group: ClassVar[str] = contract.FEDERATION_IN
     topics: ClassVar[tuple[str, ...]] = (contract.Topic.FEDERATION_INBOX,)
     batch_size: ClassVar[int] = 100
 
-    async def handle(self, records: list[Record]) -> None:
-        for record in records:
-            await self.handle_one(record)
-
-    async def handle_one(self, record: Record) -> None:
+    async def handle_event(self, event: Event) -> None:
         try:
-            received = contract.ACTIVITY_RECEIVED.parse(Event.decode(record.value))
+            received = contract.ACTIVITY_RECEIVED.parse(event)
         except ValueError:
             return
         sender = (await accounts.get_many(db=self.services.db, user_ids=[received.sender_id])).get(received.sender_id)

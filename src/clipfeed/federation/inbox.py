@@ -71,7 +71,7 @@ async def receive(*, services: Services, recipient_id: int | None, method: str, 
         RECEIVED.labels("forged", server).inc()
         raise Unauthorized(f"the signed host {str(headers.get('host', ''))[:200]!r} is not this server ({ours})")
     was_dead = await policy.check_inbound(server, services=services)
-    await services.limiter.hit("federation.inbox", server, per_seconds=60,
+    await services.limiter.hit("federation.posts", server, per_seconds=60,
                                limit=services.settings.federation_inbox_per_server_per_minute)
     sender = await verified_sender(key_id, method=method, target=target, headers=headers, body=body,
                                     services=services)

@@ -29,8 +29,7 @@ from clipfeed.core.errors import NotFound
 from clipfeed.core.events import Event
 from clipfeed.federation import deliveries, documents, flags, objects, publish, remote
 from clipfeed.infra.db import utcnow
-from clipfeed.infra.log import Record
-from clipfeed.runtime.consumers import Processor
+from clipfeed.runtime.consumers import EventByEvent
 from clipfeed.social import comment_reads
 
 if TYPE_CHECKING:
@@ -39,20 +38,12 @@ if TYPE_CHECKING:
 _TAKEN_DOWN = {contract.CLIP_DELETED.name, contract.CLIP_REJECTED.name, contract.CLIP_STATUS["review"].name}
 
 
-class OutboxWorker(Processor):
+class OutboxWorker(EventByEvent):
     group: ClassVar[str] = contract.FEDERATION_OUT
     topics: ClassVar[tuple[str, ...]] = (contract.Topic.CLIPS, contract.Topic.SOCIAL, contract.Topic.USERS,
                                          contract.Topic.MODERATION)
 
-    async def handle(self, records: list[Record]) -> None:
-        for record in records:
-            await self.handle_one(record)
-
-    async def handle_one(self, record: Record) -> None:
-        try:
-            event = Event.decode(record.value)
-        except ValueError:
-            return
+    async def handle_event(self, event: Event) -> None:
         if self.services.settings.federation_mode == "closed":
             return
         await publish_event(event, services=self.services)

@@ -11,10 +11,9 @@ from typing import ClassVar
 
 from clipfeed.core import contract
 from clipfeed.core.events import Event
-from clipfeed.infra.log import Record
 from clipfeed.media import edits as edit_lists
 from clipfeed.media.edits import EditList
-from clipfeed.runtime.consumers import Processor
+from clipfeed.runtime.consumers import OneByOne
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class Job:
         return cls(event.id, clip_id, payload.owner_id, master, edits)
 
 
-class LongJobProcessor(Processor):
+class LongJobProcessor(OneByOne):
     """One record at a time, lease from the settings, heartbeat, straight to backoff on failure."""
 
     shared: ClassVar[bool] = True
@@ -50,7 +49,3 @@ class LongJobProcessor(Processor):
         # Per-process values from the settings (class defaults stay as documented).
         setattr(self, "ack_wait", wait)  # noqa: B010
         setattr(self, "heartbeat", max(0.5, wait / 4))  # noqa: B010
-
-    async def handle(self, records: list[Record]) -> None:
-        for record in records:
-            await self.handle_one(record)

@@ -25,6 +25,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from clipfeed.core.contract import Topic
+from clipfeed.core.events import Event
 from clipfeed.infra.log import Consumer, Record
 
 if TYPE_CHECKING:
@@ -73,6 +74,31 @@ class Processor:
     async def handle_one(self, record: Record) -> None:
         """Handle a single record (the retry path); by default a batch of one."""
         await self.handle([record])
+
+
+class OneByOne(Processor):
+    """A processor whose records are handled one at a time, in order (``handle_one``)."""
+
+    async def handle(self, records: list[Record]) -> None:
+        for record in records:
+            await self.handle_one(record)
+
+    async def handle_one(self, record: Record) -> None:
+        raise NotImplementedError
+
+
+class EventByEvent(OneByOne):
+    """One event at a time (``handle_event``); a record that is not an event is skipped."""
+
+    async def handle_one(self, record: Record) -> None:
+        try:
+            event = Event.decode(record.value)
+        except ValueError:
+            return
+        await self.handle_event(event)
+
+    async def handle_event(self, event: Event) -> None:
+        raise NotImplementedError
 
 
 async def run_processor(processor: Processor, stop: asyncio.Event) -> None:

@@ -14,8 +14,7 @@ import sqlalchemy as sa
 from clipfeed.clips import service as clips
 from clipfeed.core import contract
 from clipfeed.core.events import Event
-from clipfeed.infra.log import Record
-from clipfeed.runtime.consumers import Processor
+from clipfeed.runtime.consumers import EventByEvent, Processor
 from clipfeed.social import events, graph
 from clipfeed.social.comments import take_down
 from clipfeed.social.models import Block, Bookmark, Comment, CommentLike, CommentStatus, Follow, FollowCount, Like
@@ -23,7 +22,7 @@ from clipfeed.social.models import Block, Bookmark, Comment, CommentLike, Commen
 CHUNK = 500
 
 
-class SocialCleanup(Processor):
+class SocialCleanup(EventByEvent):
     group: ClassVar[str] = "social-cleanup"
     topics: ClassVar[tuple[str, ...]] = (contract.Topic.USERS,)
     ack_wait: ClassVar[float] = 120.0
@@ -31,15 +30,7 @@ class SocialCleanup(Processor):
     def __post_init__(self) -> None:
         events.start_shard_relays(services=self.services)
 
-    async def handle(self, records: list[Record]) -> None:
-        for record in records:
-            await self.handle_one(record)
-
-    async def handle_one(self, record: Record) -> None:
-        try:
-            event = Event.decode(record.value)
-        except ValueError:
-            return
+    async def handle_event(self, event: Event) -> None:
         if event.type == contract.USER_DELETED.name:
             await remove_user(self, int(event.key))
 
