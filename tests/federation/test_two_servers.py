@@ -251,6 +251,31 @@ async def test_a_deleted_account_disappears_from_the_other_server(pair: tuple[Se
     assert actor.status_code == 410
 
 
+async def test_a_rotated_key_reaches_the_followers_server_and_signs_from_then_on(pair: tuple[Server, Server]) -> None:
+    from clipfeed.federation import keys, outbox
+    from clipfeed.federation.models import RemoteActor
+
+    a, b = pair
+    alice, bob, alice_on_b = await _follow_across(a, b, "rotate")
+    new_key = await keys.rotate(alice.id, services=a.services)
+    assert await outbox.send_profile(alice.id, event_id=a.services.ids.next_id(), services=a.services) == 1
+
+    async def b_has_the_new_key() -> bool:
+        async with b.services.db.session() as session:
+            stored = await session.scalar(sa.select(RemoteActor.public_pem).where(
+                RemoteActor.user_id == int(alice_on_b)))
+        return stored == new_key
+
+    await wait_for(b_has_the_new_key, timeout=60)
+    await ladder.publish(services=a.services, owner_id=alice.id, caption="signed anew")
+
+    async def arrived() -> bool:  # signed with the new key, and taken
+        page = (await b.client.get("/v1/feed", params={"tab": "following"}, headers=bob.auth)).json()
+        return any(item["clip"]["caption"] == "signed anew" for item in page["items"])
+
+    await wait_for(arrived, timeout=60)
+
+
 async def test_a_suspended_server_is_refused_and_nothing_is_stored(pair: tuple[Server, Server]) -> None:
     a, b = pair
     alice, bob, alice_on_b = await _follow_across(a, b, "suspend")

@@ -104,7 +104,7 @@ def test_the_bill_health_screening_and_audit_sections(journeys) -> None:
     assert [row[0] for row in result["tiers"]] == ["Hot", "Warm", "Cold"]
     assert all(row[-1].startswith("$") for row in result["tiers"]) and result["total"].startswith("Total per month: $")
     assert result["ready"] == "All dependencies answer."
-    assert {name for name, _ in result["roles"]} == {"media", "stream", "batch", "lifecycle"}
+    assert {name for name, _ in result["roles"]} == {"media", "stream", "batch", "lifecycle", "federation"}
     assert result["policyRefused"] == "A hold threshold cannot be above its reject threshold."
     audit = [" ".join(row) for row in result["audit"]]
     assert "@ada_admin changed Instance name Clipfeed → Harbour Clips" in audit

@@ -63,5 +63,23 @@ def set_policy(
         console.print(f"{server}: {outcome}")
 
 
+@federation_cli.command("rotate-key")
+def rotate_key(handle: Annotated[str, typer.Argument(help="the local account whose signing key is replaced")]) -> None:
+    """Replace an account's signing key (it leaked, or on a schedule) and send the new one to
+    the servers where it has followers."""
+    from clipfeed.accounts import service as accounts
+    from clipfeed.federation import keys, outbox
+
+    async def job(*, services: Any) -> int:
+        user = await accounts.get_by_handle(db=services.db, handle=handle)
+        if user.domain is not None:
+            raise typer.BadParameter(f"{handle} is an account of another server")
+        await keys.rotate(user.id, services=services)
+        return await outbox.send_profile(user.id, event_id=services.ids.next_id(), services=services)
+
+    sent = _run(job)
+    console.print(f"new key for @{handle}; the update goes to {sent} server(s)")
+
+
 def _when(moment: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"

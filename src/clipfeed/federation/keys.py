@@ -61,3 +61,19 @@ async def _stored_or_new(owner_id: int, *, services: Services) -> ActorKey:
         stored = await session.get(ActorKey, owner_id)
     assert stored is not None
     return stored
+
+
+async def rotate(owner_id: int, *, services: Services) -> str:
+    """A new key pair for ``owner_id``; the old one stops signing at once in this process and
+    within the refresh of others (``_LOADED`` is per process). Returns the new public key.
+    Other servers learn it from the ``Update`` of the actor the caller sends, or when a
+    signature fails against the key they hold and they fetch the actor again."""
+    private, public = generate_key_pair()
+    async with services.db.session() as session:
+        key = await session.get(ActorKey, owner_id, with_for_update=True)
+        if key is None:
+            session.add(ActorKey(owner_id=owner_id, private_pem=private, public_pem=public))
+        else:
+            key.private_pem, key.public_pem = private, public
+    _LOADED.pop((id(services.db), owner_id), None)
+    return public

@@ -76,17 +76,7 @@ async def publish_event(event: Event, *, services: Services) -> None:
     elif name == contract.CASE_OPENED.name:
         await flags.forward(contract.CASE_OPENED.parse(event), event_id=event.id, services=services)
     elif name == contract.USER_UPDATED.name:
-        user_id = int(event.key)
-        try:
-            user = await publish.local_user(user_id, services=services)
-        except NotFound:
-            return
-        uris = publish.uris(services=services)
-        person = await publish.person(user, services=services)
-        person.pop("@context", None)
-        await deliveries.to_followers(user_id, documents.activity(
-            uris, kind="Update", event_id=event.id, actor=uris.actor(user_id), object=person,
-            to=[documents.AS_PUBLIC], cc=[f"{uris.actor(user_id)}/followers"]), services=services)
+        await send_profile(int(event.key), event_id=event.id, services=services)
 
 
 async def _clip(event: Event, *, services: Services) -> None:
@@ -204,3 +194,18 @@ async def _account_deleted(event: Event, *, services: Services) -> None:
                                   to=[documents.AS_PUBLIC])
     await deliveries.enqueue(await deliveries.known_inboxes(services=services), activity=activity,
                              signer_id=user_id, services=services)
+
+
+async def send_profile(user_id: int, *, event_id: int, services: Services) -> int:
+    """``Update`` of a local account's actor (a new name, bio, avatar or key) to every server
+    where it has followers; the number of deliveries queued."""
+    try:
+        user = await publish.local_user(user_id, services=services)
+    except NotFound:
+        return 0
+    uris = publish.uris(services=services)
+    person = await publish.person(user, services=services)
+    person.pop("@context", None)
+    return await deliveries.to_followers(user_id, documents.activity(
+        uris, kind="Update", event_id=event_id, actor=uris.actor(user_id), object=person,
+        to=[documents.AS_PUBLIC], cc=[f"{uris.actor(user_id)}/followers"]), services=services)
