@@ -5,6 +5,7 @@ carry the federation tables and queues."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +258,11 @@ async def test_a_rotated_key_reaches_the_followers_server_and_signs_from_then_on
 
     a, b = pair
     alice, bob, alice_on_b = await _follow_across(a, b, "rotate")
+    # Time passes: B fetched alice's key more than a minute ago (it fetches again on a failed
+    # signature only then, so that bad requests cannot make it fetch on every one).
+    async with b.services.db.session() as session:
+        await session.execute(sa.update(RemoteActor).where(RemoteActor.user_id == int(alice_on_b)).values(
+            fetched_at=datetime.now(UTC) - timedelta(minutes=2)))
     new_key = await keys.rotate(alice.id, services=a.services)
     assert await outbox.send_profile(alice.id, event_id=a.services.ids.next_id(), services=a.services) == 1
 
