@@ -74,3 +74,17 @@ def test_the_cli_applies_a_list_and_reports_status(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "deliveries waiting: 0" in shown.stdout
     assert "ads.example" in shown.stdout and "suspend" in shown.stdout
+
+
+async def test_a_policy_by_software_reaches_every_server_met_that_runs_it(services) -> None:
+    from clipfeed.federation.models import RemoteInstance
+
+    async with services.db.session() as session:
+        session.add_all([RemoteInstance(domain=name, policy="none", failures=0, software=software)
+                         for name, software in (("one.example", "misskey"), ("two.example", "misskey"),
+                                                ("three.example", "mastodon"))])
+    outcomes = await admin.apply_to_software("Misskey", DomainPolicy.silence, services=services)
+    assert outcomes == [("one.example", "silence"), ("two.example", "silence")]
+    async with services.db.session() as session:
+        untouched = await session.get(RemoteInstance, "three.example")
+    assert untouched is not None and untouched.policy == "none"

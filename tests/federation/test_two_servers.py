@@ -295,6 +295,7 @@ async def test_a_suspended_server_is_refused_and_nothing_is_stored(pair: tuple[S
                                    json={"policy": "suspend"})
     assert suspended.status_code == 200, suspended.text
     assert suspended.json()["policy"] == "suspend"
+    assert suspended.json()["software"] == "clipfeed"  # read from its NodeInfo when first met
     clip_id = await ready_clip(a.client, a.services, alice, caption="not for them")
     async with a.services.db.session() as session:
         before = await session.scalar(sa.select(sa.func.count()).select_from(ReceivedActivity))

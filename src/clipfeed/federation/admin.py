@@ -105,6 +105,15 @@ async def apply_policy(names: list[str], chosen: DomainPolicy, *, services: Serv
     return outcomes
 
 
+async def apply_to_software(software: str, chosen: DomainPolicy, *, services: Services) -> list[tuple[str, str]]:
+    """Set ``chosen`` for every server met so far that runs ``software`` (its NodeInfo name,
+    e.g. ``mastodon``, ``peertube``, ``misskey``)."""
+    async with services.db.session() as session:
+        servers = list((await session.scalars(sa.select(RemoteInstance.domain).where(
+            RemoteInstance.software == software.strip().lower()).order_by(RemoteInstance.domain))).all())
+    return [(server, await set_server_policy(server, chosen, services=services)) for server in servers]
+
+
 async def set_server_policy(server: str, chosen: DomainPolicy, *, services: Services) -> str:
     before = await policy.policy_of(server, services=services)
     await policy.set_policy(server, chosen, services=services)

@@ -42,6 +42,8 @@ def set_policy(
     servers: Annotated[list[str] | None, typer.Argument(help="host names (with :port when not the default)")] = None,
     from_file: Annotated[Path | None, typer.Option(
         "--from", help="a file of host names, one per line ('#' starts a comment; CSV: the first column)")] = None,
+    software: Annotated[str | None, typer.Option(
+        help="every server met so far running this software (its NodeInfo name: mastodon, misskey …)")] = None,
 ) -> None:
     """Set the policy of remote servers, given by name or listed in a file (a blocklist others
     publish); ``suspend`` also removes what is stored from them."""
@@ -53,11 +55,12 @@ def set_policy(
     except ValueError:
         raise typer.BadParameter(f"unknown policy {policy!r}") from None
     names = list(servers or []) + (admin.parse_list(from_file.read_text()) if from_file else [])
-    if not names:
-        raise typer.BadParameter("name servers, or give --from FILE")
+    if not names and not software:
+        raise typer.BadParameter("name servers, or give --from FILE or --software NAME")
 
     async def job(*, services: Any) -> list[tuple[str, str]]:
-        return await admin.apply_policy(names, chosen, services=services)
+        done = await admin.apply_policy(names, chosen, services=services)
+        return done + (await admin.apply_to_software(software, chosen, services=services) if software else [])
 
     for server, outcome in _run(job):
         console.print(f"{server}: {outcome}")

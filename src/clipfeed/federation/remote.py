@@ -98,10 +98,39 @@ async def store_actor(actor: ActorDocument, *, services: Services) -> RemoteActo
         stored.key_id, stored.public_pem, stored.inbox = actor.key_id, actor.public_pem, actor.inbox
         stored.shared_inbox, stored.domain, stored.kind = actor.shared_inbox, actor.domain, actor.kind
         stored.url, stored.fetched_at = actor.url, utcnow()
-        await insert_ignore(session, RemoteInstance, {"domain": actor.domain, "policy": "none", "failures": 0})
+        first_seen = await insert_ignore(session, RemoteInstance, {"domain": actor.domain, "policy": "none",
+                                                                    "failures": 0})
         await session.flush()
         session.expunge(stored)
+    if first_seen:  # off the caller's path (an inbox request waits on this function)
+        services.spawn(learn_software(actor.domain, scheme=actor.uri.split("://", 1)[0], services=services),
+                       f"nodeinfo-{actor.domain}")
     return stored
+
+
+async def learn_software(server: str, *, scheme: str, services: Services) -> str | None:
+    """What software a newly met server runs (its NodeInfo), for policies by software; None
+    when it does not say. Best effort: a server without NodeInfo federates all the same."""
+    signer = await signer_for(INSTANCE_ACTOR, services=services)
+    try:
+        links = await transport.get_json(f"{scheme}://{server}/.well-known/nodeinfo", signer=signer,
+                                         services=services, accept="application/json")
+        href = next((link.get("href") for link in links.get("links") or [] if isinstance(link, dict)
+                     and "nodeinfo.diaspora.software/ns/schema/2" in str(link.get("rel"))), None)
+        if not isinstance(href, str) or authority_of(href) != server:
+            return None
+        info = await transport.get_json(href, signer=signer, services=services, accept="application/json")
+    except RemoteError as exc:
+        log.info("federation.nodeinfo_unavailable", server=server, error=exc.detail)
+        return None
+    software = info.get("software") if isinstance(info.get("software"), dict) else {}
+    name = software.get("name") if isinstance(software, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        return None
+    async with services.db.session() as session:
+        await session.execute(sa.update(RemoteInstance).where(RemoteInstance.domain == server).values(
+            software=name.strip().lower()[:60]))
+    return name.strip().lower()[:60]
 
 
 async def actor_for_key(key_id: str, *, services: Services, refresh: bool = False) -> RemoteActor:
