@@ -88,3 +88,20 @@ async def test_a_policy_by_software_reaches_every_server_met_that_runs_it(servic
     async with services.db.session() as session:
         untouched = await session.get(RemoteInstance, "three.example")
     assert untouched is not None and untouched.policy == "none"
+
+
+async def test_only_admins_set_a_policy_by_software_through_the_api(client, services) -> None:
+    from clipfeed.accounts.models import Role
+    from clipfeed.federation.models import RemoteInstance
+
+    async with services.db.session() as session:
+        session.add(RemoteInstance(domain="noisy.example", policy="none", failures=0, software="misskey"))
+    viewer = await signup(client, "plain")
+    refused = await client.put("/v1/admin/federation/software/misskey", headers=viewer.auth,
+                               json={"policy": "silence"})
+    assert refused.status_code == 403
+    boss = await signup(client, "boss")
+    await accounts.set_role(db=services.db, cache=services.cache, handle="boss", role=Role.admin)
+    done = await client.put("/v1/admin/federation/software/misskey", headers=boss.auth, json={"policy": "silence"})
+    assert done.status_code == 200, done.text
+    assert [(row["server"], row["policy"]) for row in done.json()["items"]] == [("noisy.example", "silence")]

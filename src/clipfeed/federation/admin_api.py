@@ -22,6 +22,10 @@ Server = Annotated[str, Path(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9
                              description="a server's host name, with its port when not the default")]
 
 
+Software = Annotated[str, Path(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9._-]+$",
+                               description="a NodeInfo software name: mastodon, misskey …")]
+
+
 class RemoteAccountPublic(UserPublic):
     actor_uri: str
     server: str
@@ -82,6 +86,18 @@ async def set_server_policy(server: Server, body: PolicyUpdate, user: CurrentUse
         row = await session.get(RemoteInstance, server.lower())
     assert row is not None
     return _server(row)
+
+
+@router.put("/admin/federation/software/{software}", response_model=RemoteServerPage)
+async def set_software_policy(software: Software, body: PolicyUpdate, user: CurrentUser,
+                              services: Deps) -> RemoteServerPage:
+    """The policy for every server met so far that runs ``software``; the servers changed."""
+    _admin(user)
+    changed = [server for server, _ in await admin.apply_to_software(software, body.policy, services=services)]
+    async with services.db.session() as session:
+        rows = (await session.scalars(sa.select(RemoteInstance).where(RemoteInstance.domain.in_(changed))
+                                      .order_by(RemoteInstance.domain))).all() if changed else []
+    return RemoteServerPage(items=[_server(row) for row in rows])
 
 
 def _server(row: RemoteInstance) -> RemoteServerPublic:
