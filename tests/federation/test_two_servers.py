@@ -258,6 +258,12 @@ async def test_a_rotated_key_reaches_the_followers_server_and_signs_from_then_on
 
     a, b = pair
     alice, bob, alice_on_b = await _follow_across(a, b, "rotate")
+
+    async def accept_sent() -> bool:  # nothing of alice's in flight while her key changes
+        async with a.services.db.session() as session:
+            return not (await session.scalars(sa.select(Delivery.id))).all()
+
+    await wait_for(accept_sent, timeout=60)
     # Time passes: B fetched alice's key more than a minute ago (it fetches again on a failed
     # signature only then, so that bad requests cannot make it fetch on every one).
     async with b.services.db.session() as session:

@@ -246,6 +246,6 @@ async def test_admins_see_the_storage_bill_and_the_service_health(client, servic
     health = (await client.get("/v1/admin/health", headers=admin.auth)).json()
     assert health["ready"] and {c["name"] for c in health["checks"]} == {"database", "blobs", "cache", "event_log"}
     roles = {r["name"]: r for r in health["roles"]}
-    assert set(roles) == {"media", "stream", "batch", "lifecycle"}
+    assert set(roles) == {"media", "stream", "batch", "lifecycle", "federation"}
     media = next(c for c in roles["media"]["consumers"] if c["group"] == "media")
     assert media["topic"] == "media.uploaded" and media["pending"] >= 0

@@ -18,7 +18,7 @@ from clipfeed.http.deps import Deps
 from clipfeed.social import follows
 
 
-async def signed_fetch(request: Request, services: Deps) -> None:
+async def signed_fetch(request: Request, *, services: Deps) -> None:
     """Authorized fetch, when the instance asks for it (``inbox.check_signed_fetch``)."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     await inbox.check_signed_fetch(services=services, target=target, headers=request.headers)

@@ -3,9 +3,10 @@ the federation worker's delivery loop.
 
 * **Shared inboxes**: a fan-out sends one copy per server that offers a shared inbox, not one
   per follower there (``inboxes_of``).
-* **Retries**: a failed attempt (network error, 5xx, 408, 429) is tried again after
+* **Retries**: a failed attempt (network error, 5xx, 401, 408, 429) is tried again after
   ``30 s × 2^attempts`` (capped at 6 h) until ``federation_retry_window_s`` (two days) has
-  passed since the row was made; a 4xx is final.
+  passed since the row was made; another 4xx is final. A 401 also drops this process's copy of
+  the signing key, which another process may have rotated.
 * **Dead servers**: a server whose deliveries have failed for the whole window, without one
   success, is marked dead; new deliveries skip it until it sends us something (``policy.heard_from``).
 * **Leases**: a worker claims due rows for ``LEASE`` before sending, so two workers never send
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 import structlog
 from prometheus_client import Counter, Gauge
 
-from clipfeed.federation import documents, policy, publish, remote
+from clipfeed.federation import documents, keys, policy, publish, remote
 from clipfeed.federation.keys import signer_for
 from clipfeed.federation.models import Delivery, DomainPolicy, RemoteActor, RemoteInstance
 from clipfeed.federation.transport import RefusedUrl, post
@@ -188,7 +189,10 @@ async def _attempt(row: Delivery, *, services: Services) -> bool:
         if response.status_code < 300 or response.status_code == 409:  # 409: they have it already
             return True
         error = f"HTTP {response.status_code}"
-        final = 400 <= response.status_code < 500 and response.status_code not in (408, 429)
+        if response.status_code == 401:  # our key may have been rotated by another process: reload it
+            keys.forget(row.signer_id, services=services)
+        # 401 is retried too: the receiver may hold our old key and fetch the new one meanwhile.
+        final = 400 <= response.status_code < 500 and response.status_code not in (401, 408, 429)
     except RefusedUrl as exc:
         error, final = exc.detail, True
     except (httpx.HTTPError, OSError) as exc:

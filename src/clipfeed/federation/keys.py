@@ -3,6 +3,7 @@ process (parsing a PEM private key costs about a millisecond; a fan-out signs th
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,8 +17,11 @@ from clipfeed.infra.db import insert_ignore
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
-_LOADED: dict[tuple[int, int], Signer] = {}  # (id of the Database, owner) -> signer
+_LOADED: dict[tuple[int, int], tuple[float, Signer]] = {}  # (id of the Database, owner) -> (loaded at, signer)
 _LOADED_MAX = 10_000
+# A key rotated by another process (``clipfeed federation rotate-key``) is picked up within this
+# long; a delivery refused with 401 meanwhile drops the entry at once and is retried (``forget``).
+LOADED_TTL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -31,16 +35,23 @@ async def signer_for(owner_id: int, *, services: Services) -> Signer:
     """The key ``owner_id`` (a local user, or ``INSTANCE_ACTOR``) signs with."""
     cache_key = (id(services.db), owner_id)
     found = _LOADED.get(cache_key)
-    if found is not None:
-        return found
+    if found is not None and time.monotonic() - found[0] < LOADED_TTL_S:
+        return found[1]
+    loading_since = time.monotonic()
     key = await _stored_or_new(owner_id, services=services)
     uris = Uris(services.settings.base_url)
     signer = Signer(key_id=uris.instance_key if owner_id == INSTANCE_ACTOR else uris.key(owner_id),
                     private_key=load_private_key(key.private_pem), public_pem=key.public_pem)
     if len(_LOADED) >= _LOADED_MAX:
         _LOADED.pop(next(iter(_LOADED)))
-    _LOADED[cache_key] = signer
+    # Dated from before the read: a rotation committed while it ran is picked up within the TTL.
+    _LOADED[cache_key] = (loading_since, signer)
     return signer
+
+
+def forget(owner_id: int, *, services: Services) -> None:
+    """Drop this process's copy of a key (it may have been rotated elsewhere)."""
+    _LOADED.pop((id(services.db), owner_id), None)
 
 
 async def public_pem(owner_id: int, *, services: Services) -> str:
@@ -75,5 +86,5 @@ async def rotate(owner_id: int, *, services: Services) -> str:
             session.add(ActorKey(owner_id=owner_id, private_pem=private, public_pem=public))
         else:
             key.private_pem, key.public_pem = private, public
-    _LOADED.pop((id(services.db), owner_id), None)
+    forget(owner_id, services=services)
     return public
