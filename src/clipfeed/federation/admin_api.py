@@ -11,11 +11,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from clipfeed.accounts import service as accounts
-from clipfeed.accounts.models import Role, User, UserPublic
-from clipfeed.core.errors import Forbidden
+from clipfeed.accounts.models import UserPublic
 from clipfeed.federation import admin, remote
 from clipfeed.federation.models import DomainPolicy, RemoteInstance
-from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.http.deps import CurrentUser, Deps, require_admin
 
 router = APIRouter(prefix="/v1", tags=["federation"])
 Server = Annotated[str, Path(min_length=3, max_length=255, pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
@@ -52,11 +51,6 @@ class PolicyUpdate(BaseModel):
     policy: DomainPolicy = Field(description="none, allow (allowlist mode), silence, reject_media or suspend")
 
 
-def _admin(user: User) -> None:
-    if user.role != Role.admin.value:
-        raise Forbidden("admins only")
-
-
 @router.get("/federation/lookup", response_model=RemoteAccountPublic)
 async def lookup(user: CurrentUser, services: Deps,
                  account: Annotated[str, Query(min_length=3, max_length=300, pattern=r"^@?[^@\s]+@[^@\s]+$",
@@ -71,7 +65,7 @@ async def lookup(user: CurrentUser, services: Deps,
 
 @router.get("/admin/federation/servers", response_model=RemoteServerPage)
 async def servers(user: CurrentUser, services: Deps) -> RemoteServerPage:
-    _admin(user)
+    require_admin(user)
     async with services.db.session() as session:
         rows = (await session.scalars(sa.select(RemoteInstance).order_by(RemoteInstance.domain).limit(1000))).all()
     return RemoteServerPage(items=[_server(row) for row in rows])
@@ -80,7 +74,7 @@ async def servers(user: CurrentUser, services: Deps) -> RemoteServerPage:
 @router.put("/admin/federation/servers/{server}", response_model=RemoteServerPublic)
 async def set_server_policy(server: Server, body: PolicyUpdate, user: CurrentUser,
                             services: Deps) -> RemoteServerPublic:
-    _admin(user)
+    require_admin(user)
     await admin.set_server_policy(admin.checked_server(server), body.policy, services=services)
     async with services.db.session() as session:
         row = await session.get(RemoteInstance, server.lower())
@@ -92,7 +86,7 @@ async def set_server_policy(server: Server, body: PolicyUpdate, user: CurrentUse
 async def set_software_policy(software: Software, body: PolicyUpdate, user: CurrentUser,
                               services: Deps) -> RemoteServerPage:
     """The policy for every server met so far that runs ``software``; the servers changed."""
-    _admin(user)
+    require_admin(user)
     changed = [server for server, _ in await admin.apply_to_software(software, body.policy, services=services)]
     async with services.db.session() as session:
         rows = (await session.scalars(sa.select(RemoteInstance).where(RemoteInstance.domain.in_(changed))

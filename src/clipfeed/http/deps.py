@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from clipfeed.accounts import service as accounts
-from clipfeed.accounts.models import User
-from clipfeed.core.errors import Unauthorized
+from clipfeed.accounts.models import Role, User
+from clipfeed.core.errors import Forbidden, Unauthorized
 from clipfeed.runtime.services import Services
 
 
@@ -42,6 +42,12 @@ async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> 
         raise Unauthorized("sign in: send 'Authorization: Bearer <access token>'",
                            headers={"WWW-Authenticate": 'Bearer realm="clipfeed"'})
     return user
+
+
+def require_admin(user: User) -> None:
+    """403 unless ``user`` is an admin (every ``/v1/admin/…`` route)."""
+    if user.role != Role.admin.value:
+        raise Forbidden("admins only")
 
 
 async def client_ip(request: Request) -> str:

@@ -7,10 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 
 from clipfeed.accounts import service as accounts
-from clipfeed.accounts.models import Role, User
-from clipfeed.core.errors import Forbidden
 from clipfeed.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from clipfeed.http.deps import CurrentUser, Deps
+from clipfeed.http.deps import CurrentUser, Deps, require_admin
 from clipfeed.http.health import readiness
 from clipfeed.instance import catalogue, health, invites, service
 from clipfeed.instance.models import (
@@ -36,11 +34,6 @@ from clipfeed.storage import report as storage_report
 router = APIRouter(prefix="/v1", tags=["admin"])
 SettingName = Annotated[str, Path(max_length=64, description="a setting of GET /v1/admin/settings")]
 InviteCode = Annotated[str, Path(max_length=64)]
-
-
-def _admin(user: User) -> None:
-    if user.role != Role.admin.value:
-        raise Forbidden("admins only")
 
 
 @router.get("/instance", response_model=InstancePublic)
@@ -79,7 +72,7 @@ async def _settings_page(*, services: Services) -> SettingsPage:
 async def list_settings(user: CurrentUser, services: Deps) -> SettingsPage:
     """Every overridable setting: its effective value, the environment's, and whether an
     admin overrides it."""
-    _admin(user)
+    require_admin(user)
     return await _settings_page(services=services)
 
 
@@ -90,7 +83,7 @@ def _one(page: SettingsPage, name: str) -> SettingPublic:
 @router.put("/admin/settings/{name}", response_model=SettingPublic)
 async def set_setting(name: SettingName, body: SettingUpdate, user: CurrentUser, services: Deps) -> SettingPublic:
     """Override a setting (stored in the database; every process applies it within a second)."""
-    _admin(user)
+    require_admin(user)
     await service.set_value(services=services, name=name, value=body.value, admin_id=user.id)
     return _one(await _settings_page(services=services), name)
 
@@ -98,7 +91,7 @@ async def set_setting(name: SettingName, body: SettingUpdate, user: CurrentUser,
 @router.delete("/admin/settings/{name}", response_model=SettingPublic)
 async def reset_setting(name: SettingName, user: CurrentUser, services: Deps) -> SettingPublic:
     """Drop the override: the environment's value applies again."""
-    _admin(user)
+    require_admin(user)
     await service.reset(services=services, name=name, admin_id=user.id)
     return _one(await _settings_page(services=services), name)
 
@@ -115,7 +108,7 @@ def _invite(invite: Invite, handles: dict[int, str]) -> InvitePublic:
 async def list_invites(user: CurrentUser, services: Deps, cursor: str | None = None,
                        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> InvitePage:
     """Invite codes, newest first, a page at a time."""
-    _admin(user)
+    require_admin(user)
     rows, next_cursor = await invites.page(services.db, cursor=cursor, limit=limit)
     people = {i.created_by for i in rows} | {i.used_by for i in rows if i.used_by}
     handles = await _handles(services=services, user_ids=people)
@@ -125,7 +118,7 @@ async def list_invites(user: CurrentUser, services: Deps, cursor: str | None = N
 @router.post("/admin/invites", status_code=status.HTTP_201_CREATED, response_model=InvitePublic)
 async def create_invite(body: InviteCreate, user: CurrentUser, services: Deps) -> InvitePublic:
     """A new single-use invite code (for an invite-only instance)."""
-    _admin(user)
+    require_admin(user)
     await services.limiter.hit("invites", str(user.id), limit=200, per_seconds=3600)
     invite = await invites.create(services=services, admin_id=user.id, note=body.note)
     return _invite(invite, {user.id: user.handle})
@@ -134,7 +127,7 @@ async def create_invite(body: InviteCreate, user: CurrentUser, services: Deps) -
 @router.delete("/admin/invites/{code}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_invite(code: InviteCode, user: CurrentUser, services: Deps) -> Response:
     """Revoke an unused code (a used one is 409: the account it made stays)."""
-    _admin(user)
+    require_admin(user)
     await invites.revoke(services=services, admin_id=user.id, code=code)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -143,7 +136,7 @@ async def revoke_invite(code: InviteCode, user: CurrentUser, services: Deps) -> 
 async def audit(user: CurrentUser, services: Deps, cursor: str | None = None,
                 limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT) -> AdminAuditPage:
     """Admins' changes, newest first: who, when, what, from which value to which."""
-    _admin(user)
+    require_admin(user)
     rows, next_cursor = await service.audit_page(db=services.db, cursor=cursor, limit=limit)
     handles = await _handles(services=services, user_ids={r.actor_id for r in rows})
     return AdminAuditPage(items=[AdminActionPublic(id=str(r.id), actor_handle=handles.get(r.actor_id),
@@ -154,7 +147,7 @@ async def audit(user: CurrentUser, services: Deps, cursor: str | None = None,
 @router.get("/admin/storage", response_model=StorageReport)
 async def storage(user: CurrentUser, services: Deps) -> StorageReport:
     """Bytes and objects per storage tier and the monthly bill (``clipfeed storage report``)."""
-    _admin(user)
+    require_admin(user)
     bill = await storage_report.build(services=services)
     return StorageReport(
         tiers=[StorageTier(name=line.name, objects=line.objects, bytes=line.bytes,
@@ -166,7 +159,7 @@ async def storage(user: CurrentUser, services: Deps) -> StorageReport:
 @router.get("/admin/health", response_model=ServiceHealth)
 async def service_health(user: CurrentUser, services: Deps) -> ServiceHealth:
     """The adapters' readiness and, per worker role, each consumer group's backlog."""
-    _admin(user)
+    require_admin(user)
     # The role table lives in the composition layer (clipfeed.workers), above the features.
     from clipfeed.workers import ROLES
 
