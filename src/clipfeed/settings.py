@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     federation_remote_in_discovery: bool = False
     # A remote actor document is fetched again after this long (or at once when its key fails).
     federation_actor_refresh_s: int = Field(default=24 * 3600, ge=60)
+    # Remote clips' media: "stream" plays them from their origin; "cache" fetches each one once
+    # (an MP4 of at most upload_max_bytes) and re-packages it into our own ladder, screened
+    # like an upload and served by our edges with our signed URLs. A server's own setting wins.
+    federation_remote_media: Literal["stream", "cache"] = "stream"
 
     # Accounts
     access_token_ttl_s: int = 3600

@@ -3,19 +3,22 @@ blocklist files, and ``clipfeed federation status|policy`` as an operator runs t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from clipfeed.accounts import service as accounts
 from clipfeed.federation import admin, videos
 from clipfeed.federation.models import Delivery, DomainPolicy
 from clipfeed.social import follows
+from tests.federation.http_origin import origin_server
 from tests.federation.remote_fixtures import SERVER, remote_account, video_of
-from tests.helpers import signup
+from tests.helpers import assert_problem, signup
 
 CLIPFEED = str(Path(sys.executable).parent / "clipfeed")
 
@@ -105,3 +108,64 @@ async def test_only_admins_set_a_policy_by_software_through_the_api(client, serv
     done = await client.put("/v1/admin/federation/software/misskey", headers=boss.auth, json={"policy": "silence"})
     assert done.status_code == 200, done.text
     assert [(row["server"], row["policy"]) for row in done.json()["items"]] == [("noisy.example", "silence")]
+
+
+@pytest.mark.settings(federation_allow_http=True)
+async def test_a_policy_by_software_also_reaches_servers_met_later(services, tmp_path: Path) -> None:
+    """A server's software is read from its real NodeInfo when it is first met; the policy an
+    admin set for that software then applies, unless the server has its own."""
+    from clipfeed.federation import policy, remote
+    from clipfeed.federation.models import RemoteInstance
+
+    assert await admin.apply_to_software("misskey", DomainPolicy.silence, services=services) == []  # none met yet
+
+    async def meet(software: str, own: str = "none") -> str:
+        root = tmp_path / software / own
+        (root / ".well-known").mkdir(parents=True)
+        (root / "nodeinfo").mkdir()
+        with origin_server(root) as server:
+            (root / ".well-known" / "nodeinfo").write_text(json.dumps({"links": [
+                {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.1", "href": server.url("nodeinfo/2.1")}]}))
+            (root / "nodeinfo" / "2.1").write_text(json.dumps({"software": {"name": software, "version": "1"}}))
+            async with services.db.session() as session:
+                session.add(RemoteInstance(domain=server.host, policy=own, failures=0))
+            assert await remote.learn_software(server.host, scheme="http", services=services) == software.lower()
+            return server.host
+
+    later = await meet("Misskey")
+    assert await policy.policy_of(later, services=services) == DomainPolicy.silence
+    own = await meet("misskey", own="allow")
+    assert await policy.policy_of(own, services=services) == DomainPolicy.allow  # its own policy wins
+    other = await meet("mastodon")
+    assert await policy.policy_of(other, services=services) == DomainPolicy.none
+
+    assert await admin.apply_to_software("misskey", DomainPolicy.none, services=services) == []  # forgotten
+    assert await admin.software_policies(services=services) == {}
+    assert await policy.policy_of(later, services=services) == DomainPolicy.silence  # servers keep theirs
+    after = await meet("misskey", own="none")
+    assert await policy.policy_of(after, services=services) == DomainPolicy.none
+
+
+async def test_admins_choose_per_server_whether_its_clips_are_cached_or_streamed(client, services) -> None:
+    from clipfeed.accounts.models import Role
+    from clipfeed.federation import media_cache
+    from clipfeed.federation.models import MediaMode
+
+    viewer = await signup(client, "plain")
+    assert (await client.put("/v1/admin/federation/servers/videos.example", headers=viewer.auth,
+                             json={"media": "cache"})).status_code == 403
+    assert await media_cache.mode_for("videos.example", services=services) == MediaMode.stream
+    boss = await signup(client, "boss2")
+    await accounts.set_role(db=services.db, cache=services.cache, handle="boss2", role=Role.admin)
+    cached = await client.put("/v1/admin/federation/servers/Videos.Example", headers=boss.auth, json={"media": "cache"})
+    assert cached.status_code == 200, cached.text
+    assert (cached.json()["server"], cached.json()["media"], cached.json()["media_effective"],
+            cached.json()["policy"]) == ("videos.example", "cache", "cache", "none")
+    assert await media_cache.mode_for("videos.example", services=services) == MediaMode.cache
+    both = await client.put("/v1/admin/federation/servers/videos.example", headers=boss.auth,
+                            json={"media": "default", "policy": "silence"})
+    assert (both.json()["media"], both.json()["media_effective"], both.json()["policy"]) == (None, "stream", "silence")
+    empty = await client.put("/v1/admin/federation/servers/videos.example", headers=boss.auth, json={})
+    assert_problem(empty, 422)
+    wrong = await client.put("/v1/admin/federation/servers/videos.example", headers=boss.auth, json={"media": "copy"})
+    assert_problem(wrong, 422)

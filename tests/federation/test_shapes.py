@@ -466,16 +466,6 @@ async def test_mastodon_would_show_our_clip_as_a_video(clipfeed: Server, publish
     assert _playable(video)
 
 
-@pytest.mark.xfail(strict=True, reason="Loops takes only a Create of a Note (with a video/mp4 attachment); we "
-                                       "publish a Video, as PeerTube does (docs/design/federation.md, not built yet)")
-async def test_loops_would_take_our_clip(clipfeed: Server, published_clip: int) -> None:
-    # Loops' CreateValidator: the object is a Note with a Document or Video attachment, video/mp4, url a string.
-    video = await _activity_json(clipfeed, f"/ap/clips/{published_clip}")
-    loops = _fixture("loops-video.json")
-    assert _playable(loops) and loops["type"] == "Note"
-    assert video["type"] == loops["type"]
-
-
 async def test_our_actor_has_what_mastodon_reads(clipfeed: Server, alice: Account) -> None:
     actor = await _activity_json(clipfeed, f"/ap/users/{alice.id}")
     assert actor == await _activity_json(clipfeed, "/@alice")

@@ -167,6 +167,32 @@ async def test_a_remote_follow_a_post_a_like_and_a_reply_reach_the_other_server(
     assert gone.status_code == 404
 
 
+async def test_a_boost_on_the_followers_server_counts_as_a_share_on_the_clips_server(
+        pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    alice, bob, _ = await _follow_across(a, b, "boost")
+    clip = await ladder.publish(services=a.services, owner_id=alice.id, caption="boost this one")
+    clip_uri = f"{a.url}/ap/clips/{clip.id}"
+
+    async def on_b() -> str | None:
+        page = (await b.client.get("/v1/feed", params={"tab": "following"}, headers=bob.auth)).json()
+        return next((item["clip"]["id"] for item in page["items"] if item["clip"]["caption"] == "boost this one"),
+                    None)
+
+    async def arrived() -> bool:
+        return await on_b() is not None
+
+    await wait_for(arrived, timeout=60)
+    boosted = await b.client.post(f"/v1/clips/{await on_b()}/shares", headers=bob.auth, json={"channel": "fediverse"})
+    assert boosted.status_code == 201, boosted.text
+
+    async def counted() -> bool:
+        counts = (await a.client.get(f"/v1/clips/{clip.id}/engagement")).json()["counts"]
+        return await _received(a, "Announce", clip_uri) and counts["shares"] == 1
+
+    await wait_for(counted, timeout=60)
+
+
 async def test_a_private_clip_never_leaves_and_cannot_be_fetched(pair: tuple[Server, Server]) -> None:
     a, b = pair
     alice, _bob, _ = await _follow_across(a, b, "private")

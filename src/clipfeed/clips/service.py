@@ -270,7 +270,9 @@ def page_view(clips: list[Clip], next_cursor: str | None, *, owner_handle: str |
                            for c in clips], next_cursor=next_cursor)
 
 
-def _event_payload(clip: Clip, *, remote: bool = False) -> contract.ClipChanged:
+def _event_payload(clip: Clip) -> contract.ClipChanged:
+    media = clip.media or {}
+    remote = isinstance(media.get("remote"), dict) or isinstance(media.get("origin"), dict)  # another server's
     return contract.ClipChanged(clip_id=clip.id, owner_id=clip.owner_id, status=clip.status,
                                 visibility=clip.visibility, hashtags=list(clip.hashtags or []),
                                 **({"remote": True} if remote else {}))
@@ -290,11 +292,16 @@ async def publishing_stats(*, db: Database, since: list[datetime]) -> tuple[int,
 async def store_remote(*, db: Database, outbox: Outbox, ids: IdGenerator, clip_id: int | None, owner_id: int,
                        caption: str, hashtags: list[str], visibility: Visibility, duration_ms: int | None,
                        width: int | None, height: int | None, published_at: datetime | None,
-                       media: dict[str, str]) -> Clip:
+                       media: dict[str, str], cache_from: str | None = None) -> Clip:
     """A clip of another server (federation), as a reference: ready at once, its media the
     origin's URLs (``media["remote"]``, played from there). New: ``clip.ready``; known
     (``clip_id``): updated in place, ``clip.updated``. Feeds, counts and comments treat it as
-    any clip; the event says it is remote, so discovery can leave it out."""
+    any clip; the event says it is remote, so discovery can leave it out.
+
+    ``cache_from``: the origin's file to cache here (``federation/media_cache.py``). A media
+    job for it is queued in this transaction unless that file was cached or tried already; a
+    clip cached from a file its origin still names keeps our copy (``media["origin"]`` then
+    holds the origin's URLs). A crash before the commit stores neither clip nor job."""
     async with db.session() as session:
         clip = await session.get(Clip, clip_id, with_for_update=True) if clip_id is not None else None
         created = clip is None
@@ -304,19 +311,75 @@ async def store_remote(*, db: Database, outbox: Outbox, ids: IdGenerator, clip_i
             session.add(clip)
         elif clip.status == ClipStatus.deleted.value:
             return clip  # deleted here (its origin said so, or a moderator): stays deleted
+        before = dict(clip.media or {})
         clip.caption = caption[:MAX_CAPTION]
         clip.hashtags = _tags(clip.caption, hashtags[:MAX_HASHTAGS])
         clip.visibility = visibility.value
-        clip.duration_ms, clip.width, clip.height = duration_ms, width, height
-        clip.media = {"remote": media}
+        cached = before.get("origin")
+        if isinstance(cached, dict) and cached.get("mp4") and cached.get("mp4") == media.get("mp4"):
+            clip.media = {**before, "origin": media}  # our copy of the same file stays
+        else:
+            clip.duration_ms, clip.width, clip.height = duration_ms, width, height
+            clip.media = {"remote": media}
+            if cache_from is not None and before.get("caching") != cache_from:
+                clip.media["caching"] = cache_from  # tried once per file, whatever the outcome
+                _queue_cache(session, outbox, clip, cache_from)
+            elif before.get("caching"):
+                clip.media["caching"] = before["caching"]
         await session.flush()
-        payload = _event_payload(clip, remote=True)
+        payload = _event_payload(clip)
         if created:
             outbox.record(session, contract.CLIP_READY, key=clip.id, actor_id=owner_id, payload=payload)
         else:
             outbox.record(session, contract.CLIP_UPDATED, key=clip.id, actor_id=owner_id,
                           payload=contract.ClipUpdated(**payload.model_dump(), fields=["caption", "media"]))
     return clip
+
+
+def _queue_cache(session: AsyncSession, outbox: Outbox, clip: Clip, url: str) -> None:
+    outbox.record(session, contract.MEDIA_UPLOADED, key=clip.id, actor_id=clip.owner_id,
+                  payload=contract.MediaUploaded(clip_id=clip.id, owner_id=clip.owner_id,
+                                                 master_key=f"clips/{clip.id}/raw/origin.mp4",
+                                                 filename="origin.mp4", source_url=url))
+
+
+async def cache_remote(*, db: Database, outbox: Outbox, clip_id: int, source_url: str, status: ClipStatus,
+                       reason: str | None, media: dict[str, Any], technical: dict[str, int] | None) -> bool:
+    """The media job for a remote clip's file (``source_url``) is done: the clip now plays from
+    our objects (``media``), its origin's URLs kept in ``media["origin"]``, and takes the
+    screening's outcome (``status``: ready stays ready, review or rejected take it down as an
+    upload's would). Fenced: only a ready clip still naming that file takes it (False
+    otherwise: its origin changed or deleted it meanwhile, and a newer job, if any, decides)."""
+    async with db.session() as session:
+        clip = await session.get(Clip, clip_id, with_for_update=True)
+        streamed = (clip.media or {}).get("remote") if clip is not None else None
+        if clip is None or clip.status != ClipStatus.ready.value or not isinstance(streamed, dict) \
+                or streamed.get("mp4") != source_url:
+            return False
+        clip.media = {**media, "origin": streamed}
+        for field, value in (technical or {}).items():
+            setattr(clip, field, value)
+        await session.flush()
+        payload = _event_payload(clip)
+        if status == ClipStatus.ready:
+            outbox.record(session, contract.CLIP_UPDATED, key=clip.id, actor_id=clip.owner_id,
+                          payload=contract.ClipUpdated(**payload.model_dump(), fields=["media"]))
+        else:
+            clip.status, clip.status_reason = status.value, reason
+            payload = _event_payload(clip)
+            outbox.record(session, contract.CLIP_STATUS[status.value], key=clip.id, actor_id=clip.owner_id,
+                          payload=payload)
+    return True
+
+
+async def note_cache_failure(*, db: Database, clip_id: int, source_url: str, reason: str) -> None:
+    """Why a remote clip's file was not cached (``media["cache_error"]``, for admins); the clip
+    keeps streaming from its origin. Only while it still names that file."""
+    async with db.session() as session:
+        clip = await session.get(Clip, clip_id, with_for_update=True)
+        streamed = (clip.media or {}).get("remote") if clip is not None else None
+        if clip is not None and isinstance(streamed, dict) and streamed.get("mp4") == source_url:
+            clip.media = {**(clip.media or {}), "cache_error": reason[:300]}
 
 
 async def remove_remote(*, db: Database, outbox: Outbox, clip_id: int, owner_id: int) -> bool:

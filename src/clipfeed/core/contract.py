@@ -179,6 +179,9 @@ class MediaUploaded(Payload):
     sha256: str | None = None
     edits: dict[str, Any] | None = None
     upload_id: str | None = None
+    # A remote clip's media to cache (federation): the job fetches it from here instead of
+    # reading ``master_key``, and the clip stays ready (streamed from its origin) meanwhile.
+    source_url: str | None = None
 
 
 class MediaProgress(Payload):
@@ -356,7 +359,7 @@ ENGAGEMENT: dict[tuple[str, bool], EventType[ClipEngagement]] = {
     ("like", True): LIKE_ADDED, ("like", False): LIKE_REMOVED,
     ("bookmark", True): BOOKMARK_ADDED, ("bookmark", False): BOOKMARK_REMOVED}
 SHARE_CREATED: EventType[ShareCreated] = EventType("share.created", Topic.SOCIAL, ShareCreated,
-                                                   readers=(*_ENGAGED, FANOUT), also_on=_TO_BOTH)
+                                                   readers=(*_ENGAGED, FANOUT, FEDERATION_OUT), also_on=_TO_BOTH)
 COMMENT_CREATED: EventType[CommentCreated] = EventType("comment.created", Topic.SOCIAL, CommentCreated,
                                                        readers=(*_ENGAGED, FANOUT, FEDERATION_OUT), also_on=_TO_BOTH)
 COMMENT_DELETED: EventType[CommentDeleted] = EventType("comment.deleted", Topic.SOCIAL, CommentDeleted,

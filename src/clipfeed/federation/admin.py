@@ -28,6 +28,7 @@ from clipfeed.federation.models import (
     RemoteActor,
     RemoteInstance,
     RemoteObject,
+    SoftwarePolicy,
 )
 from clipfeed.infra.db import utcnow
 
@@ -107,11 +108,37 @@ async def apply_policy(names: list[str], chosen: DomainPolicy, *, services: Serv
 
 async def apply_to_software(software: str, chosen: DomainPolicy, *, services: Services) -> list[tuple[str, str]]:
     """Set ``chosen`` for every server met so far that runs ``software`` (its NodeInfo name,
-    e.g. ``mastodon``, ``peertube``, ``misskey``)."""
+    e.g. ``mastodon``, ``peertube``, ``misskey``): a bulk action, like listing them all by
+    name. It is also remembered for servers met later (``software_learned``), where a policy an
+    admin gave that server itself wins. ``none`` forgets it and changes no server."""
+    name = software.strip().lower()[:60]
     async with services.db.session() as session:
         servers = list((await session.scalars(sa.select(RemoteInstance.domain).where(
-            RemoteInstance.software == software.strip().lower()).order_by(RemoteInstance.domain))).all())
+            RemoteInstance.software == name).order_by(RemoteInstance.domain))).all())
+        await session.execute(sa.delete(SoftwarePolicy).where(SoftwarePolicy.software == name))
+        if chosen != DomainPolicy.none:
+            session.add(SoftwarePolicy(software=name, policy=chosen.value))
+    if chosen == DomainPolicy.none:
+        return []
     return [(server, await set_server_policy(server, chosen, services=services)) for server in servers]
+
+
+async def software_policies(*, services: Services) -> dict[str, DomainPolicy]:
+    async with services.db.session() as session:
+        rows = (await session.execute(sa.select(SoftwarePolicy.software, SoftwarePolicy.policy))).all()
+    return {software: DomainPolicy(found) for software, found in rows}
+
+
+async def software_learned(server: str, software: str, *, services: Services) -> str | None:
+    """A newly met server turned out to run ``software``: the policy an admin set for that
+    software applies to it, unless the server has one of its own (anything but ``none``).
+    The outcome, or None when nothing changed. Called after its software is stored, so a
+    process dying in between leaves the server as any other until its software is read again."""
+    async with services.db.session() as session:
+        chosen = await session.scalar(sa.select(SoftwarePolicy.policy).where(SoftwarePolicy.software == software))
+    if chosen is None or await policy.policy_of(server, services=services) != DomainPolicy.none:
+        return None
+    return await set_server_policy(server, DomainPolicy(chosen), services=services)
 
 
 async def set_server_policy(server: str, chosen: DomainPolicy, *, services: Services) -> str:

@@ -43,7 +43,7 @@ def set_policy(
     from_file: Annotated[Path | None, typer.Option(
         "--from", help="a file of host names, one per line ('#' starts a comment; CSV: the first column)")] = None,
     software: Annotated[str | None, typer.Option(
-        help="every server met so far running this software (its NodeInfo name: mastodon, misskey …)")] = None,
+        help="every server running this software (its NodeInfo name: mastodon …), met so far or later")] = None,
 ) -> None:
     """Set the policy of remote servers, given by name or listed in a file (a blocklist others
     publish); ``suspend`` also removes what is stored from them."""
@@ -64,6 +64,34 @@ def set_policy(
 
     for server, outcome in _run(job):
         console.print(f"{server}: {outcome}")
+
+
+@federation_cli.command("media")
+def set_media(
+    mode: Annotated[str, typer.Argument(help="stream (from the server), cache (here), or default (the instance's)")],
+    servers: Annotated[list[str], typer.Argument(help="host names (with :port when not the default)")],
+) -> None:
+    """How the clips of these servers are played: streamed from them, or cached and re-packaged
+    here. Clips stored from now on follow it; those cached already stay cached."""
+    from clipfeed.core.errors import Invalid
+    from clipfeed.federation import admin, media_cache
+    from clipfeed.federation.models import MediaMode
+
+    if mode not in ("stream", "cache", "default"):
+        raise typer.BadParameter(f"unknown media setting {mode!r}")
+    chosen = None if mode == "default" else MediaMode(mode)
+    try:
+        names = [admin.checked_server(name) for name in servers]
+    except Invalid as exc:
+        raise typer.BadParameter(exc.detail) from None
+
+    async def job(*, services: Any) -> list[str]:
+        for name in names:
+            await media_cache.set_mode(name, chosen, services=services)
+        return [f"{name}: {(await media_cache.mode_for(name, services=services)).value}" for name in names]
+
+    for line in _run(job):
+        console.print(line)
 
 
 @federation_cli.command("rotate-key")

@@ -76,13 +76,17 @@ async def known_inboxes(*, services: Services) -> dict[str, str]:
 
 
 async def enqueue(inboxes: dict[str, str], *, activity: dict[str, Any], signer_id: int, services: Services) -> int:
-    """Queue ``activity`` for each inbox whose server we federate with and have not given up on."""
-    body = json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode()
+    """Queue ``activity`` for each inbox whose server we federate with and have not given up on.
+    Servers whose software takes clips only as a ``Note`` (Loops) get it in that shape."""
+    body = _encoded(activity)
     servers = set(inboxes.values())
     async with services.db.session() as session:
         rows = (await session.execute(sa.select(RemoteInstance.domain, RemoteInstance.dead_since,
-                                                RemoteInstance.policy).where(RemoteInstance.domain.in_(servers)))).all()
-    known = {domain: (since, found) for domain, since, found in rows}
+                                                RemoteInstance.policy, RemoteInstance.software)
+                                      .where(RemoteInstance.domain.in_(servers)))).all()
+    known = {domain: (since, found) for domain, since, found, _ in rows}
+    note_only = {domain for domain, _, _, software in rows if software in documents.NOTE_ONLY_SOFTWARE}
+    post_body = _encoded(documents.as_video_post(activity)) if note_only else body
     mode = services.settings.federation_mode
 
     def wanted_server(server: str) -> bool:  # policy.allowed, decided from the row read above
@@ -94,8 +98,13 @@ async def enqueue(inboxes: dict[str, str], *, activity: dict[str, Any], signer_i
         return 0
     async with services.db.session() as session:
         session.add_all([Delivery(id=services.ids.next_id(), inbox=inbox, domain=server, signer_id=signer_id,
-                                  activity_id=str(activity["id"]), body=body) for inbox, server in wanted])
+                                  activity_id=str(activity["id"]), body=post_body if server in note_only else body)
+                         for inbox, server in wanted])
     return len(wanted)
+
+
+def _encoded(activity: dict[str, Any]) -> bytes:
+    return json.dumps(activity, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 async def send_to(user_id: int, *, kind: str, signer_id: int, object: Any, services: Services,

@@ -156,6 +156,27 @@ def video(uris: Uris, *, clip_id: int, owner_id: int, caption: str, hashtags: li
     return document
 
 
+# Software that takes a clip only as a ``Note`` with a video attachment (its NodeInfo name).
+NOTE_ONLY_SOFTWARE = frozenset({"loops"})
+
+
+def as_video_post(activity: dict[str, Any]) -> dict[str, Any]:
+    """``activity`` (a ``Create`` or ``Update`` of a clip's ``Video``) as Loops takes it: the
+    object a ``Note`` whose ``url`` is the clip's page and whose ``attachment`` holds the MP4;
+    the same ID, so a later ``Update`` or ``Delete`` names the same object. Anything else is
+    returned as it is."""
+    found = activity.get("object")
+    if activity.get("type") not in ("Create", "Update") or not isinstance(found, dict) \
+            or found.get("type") != "Video" or not found.get("attachment"):
+        return activity
+    page = next((link["href"] for link in found.get("url") or [] if isinstance(link, dict)
+                 and link.get("mediaType") == "text/html"), found["id"])
+    post = {key: value for key, value in found.items() if key not in ("name", "duration", "icon", "mediaType")}
+    post.update(type="Note", url=page, summary=None, inReplyTo=None,
+                content=_paragraphs(found.get("content") or ""))
+    return {**activity, "object": post}
+
+
 def note(uris: Uris, *, comment_id: int, author_uri: str, clip_id: int, parent_uri: str | None, body: str,
          clip_owner_uri: str | None, published: datetime) -> dict[str, Any]:
     """A comment; ``parent_uri``: the clip's or the comment's it answers (ours by default)."""

@@ -28,6 +28,13 @@ class DomainPolicy(StrEnum):
     suspend = "suspend"            # refuse everything it sends, deliver nothing, remove what is stored
 
 
+class MediaMode(StrEnum):
+    """How a remote server's clips are played here (``federation_remote_media``, or per server)."""
+
+    stream = "stream"  # from the origin, at the URLs its Video names
+    cache = "cache"    # fetched once, re-packaged into our own ladder, served by our edges
+
+
 class ActorKey(Base):
     """The RSA key pair a local actor signs with; its public half is in the actor document."""
 
@@ -67,6 +74,18 @@ class RemoteInstance(Base):
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failures: Mapped[int] = mapped_column(sa.Integer, default=0)  # in a row
     dead_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    media: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)  # MediaMode; None: the instance's
+
+
+class SoftwarePolicy(Base):
+    """A policy for every server running some software (its NodeInfo name), those met later
+    included: applied when a server's software becomes known and no admin set its own policy."""
+
+    __tablename__ = "federation_software_policies"
+
+    software: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    policy: Mapped[str] = mapped_column(sa.String(12))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Delivery(Base):

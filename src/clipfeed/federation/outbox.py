@@ -13,6 +13,7 @@ into activities queued for delivery.
 | ``comment.created`` / ``.deleted`` on another server's clip | ``Create`` ``Note`` / ``Delete`` | its creator |
 | ``user.deleted`` | ``Delete`` of the actor | every server we ever delivered to |
 | ``moderation.case_opened`` by a report of another server's content | ``Flag`` (from the server actor) | that server |
+| ``share.created`` (``fediverse``) by a local user | ``Announce`` (a boost) | their followers, the clip's server |
 
 Each activity's ID comes from the event's ID, so an event handled twice (a worker died after
 queueing) is one activity to its receivers, who drop the repeat.
@@ -31,6 +32,7 @@ from clipfeed.federation import deliveries, documents, flags, objects, publish, 
 from clipfeed.infra.db import utcnow
 from clipfeed.runtime.consumers import EventByEvent
 from clipfeed.social import comment_reads
+from clipfeed.social.schemas import ShareChannel
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -77,6 +79,34 @@ async def publish_event(event: Event, *, services: Services) -> None:
         await flags.forward(contract.CASE_OPENED.parse(event), event_id=event.id, services=services)
     elif name == contract.USER_UPDATED.name:
         await send_profile(int(event.key), event_id=event.id, services=services)
+    elif name == contract.SHARE_CREATED.name:
+        share = contract.SHARE_CREATED.parse(event)
+        if share.channel == ShareChannel.fediverse.value:
+            await _boost(event, share, services=services)
+
+
+async def _boost(event: Event, share: contract.ShareCreated, *, services: Services) -> None:
+    """A local user shared a clip to the fediverse: an ``Announce`` (a boost) of it to the
+    servers of their followers, and to the clip's own server when it is another's (which
+    counts it, as we count theirs)."""
+    users = await accounts.get_many(db=services.db, user_ids=[share.user_id])
+    clip = (await clips.get_many(db=services.db, clip_ids=[share.clip_id])).get(share.clip_id)
+    sharer = users.get(share.user_id)
+    if sharer is None or sharer.domain is not None or clip is None or not publish.federates(clip):
+        return
+    uris = publish.uris(services=services)
+    origin = await objects.uri_of("clip", clip.id, services=services)
+    owner = origin.actor_id if origin is not None else clip.owner_id
+    owner_actor = (await remote.actors([owner], services=services)).get(owner) if origin is not None else None
+    owner_uri = owner_actor.uri if owner_actor is not None else uris.actor(owner)
+    actor = uris.actor(sharer.id)
+    activity = documents.activity(uris, kind="Announce", event_id=event.id, actor=actor,
+                                  object=origin.uri if origin is not None else uris.clip(clip.id),
+                                  to=[documents.AS_PUBLIC], cc=[f"{actor}/followers", owner_uri])
+    await deliveries.to_followers(sharer.id, activity, services=services)
+    if owner_actor is not None:
+        await deliveries.enqueue({owner_actor.shared_inbox or owner_actor.inbox: owner_actor.domain},
+                                 activity=activity, signer_id=sharer.id, services=services)
 
 
 async def _clip(event: Event, *, services: Services) -> None:

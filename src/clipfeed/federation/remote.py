@@ -13,7 +13,7 @@ import structlog
 
 from clipfeed.accounts import service as accounts
 from clipfeed.core.errors import NotFound
-from clipfeed.federation import transport
+from clipfeed.federation import admin, transport
 from clipfeed.federation.keys import signer_for
 from clipfeed.federation.models import INSTANCE_ACTOR, RemoteActor, RemoteInstance
 from clipfeed.federation.transport import RemoteError
@@ -127,10 +127,14 @@ async def learn_software(server: str, *, scheme: str, services: Services) -> str
     name = software.get("name") if isinstance(software, dict) else None
     if not isinstance(name, str) or not name.strip():
         return None
+    software_name = name.strip().lower()[:60]
     async with services.db.session() as session:
         await session.execute(sa.update(RemoteInstance).where(RemoteInstance.domain == server).values(
-            software=name.strip().lower()[:60]))
-    return name.strip().lower()[:60]
+            software=software_name))
+    outcome = await admin.software_learned(server, software_name, services=services)
+    if outcome is not None:
+        log.info("federation.software_policy_applied", server=server, software=software_name, outcome=outcome)
+    return software_name
 
 
 async def actor_for_key(key_id: str, *, services: Services, refresh: bool = False) -> RemoteActor:

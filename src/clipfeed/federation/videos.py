@@ -18,7 +18,7 @@ from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips
 from clipfeed.clips.models import MAX_CAPTION, TAG_TEXT, Visibility
 from clipfeed.core.text import scrub
-from clipfeed.federation import policy, remote
+from clipfeed.federation import media_cache, policy, remote
 from clipfeed.federation.documents import AS_PUBLIC, content_of, plain_text
 from clipfeed.federation.models import DomainPolicy
 from clipfeed.federation.objects import remember, stored
@@ -47,10 +47,21 @@ def duration_ms(value: Any) -> int | None:
     return int((hours * 3600 + minutes * 60 + seconds) * 1000)
 
 
+def is_video_post(note: Any) -> bool:
+    """Whether a ``Note`` is a video post, as Loops publishes them (not a reply, a
+    ``video/mp4`` attachment), to be stored as a clip rather than as a comment."""
+    return isinstance(note, dict) and note.get("type") == "Note" and not note.get("inReplyTo") and any(
+        isinstance(item, dict) and str(item.get("mediaType") or "").lower() == "video/mp4"
+        and _web_url(item.get("url") or item.get("href")) for item in _list(note.get("attachment")))
+
+
 def video_media(video: dict[str, Any]) -> dict[str, str]:
-    """role -> URL (``hls``, ``mp4``, ``poster``) of what the Video links to."""
+    """role -> URL (``hls``, ``mp4``, ``poster``) of what the Video links to (in ``url``, or in
+    ``attachment`` as Mastodon and Loops put files, with the URL as ``url`` or ``href``)."""
     links = [link for item in _list(video.get("url")) for link in [item, *_list(
         item.get("tag") if isinstance(item, dict) else None)] if isinstance(link, dict)]
+    links += [{**item, "href": item.get("href") or item.get("url")} for item in _list(video.get("attachment"))
+              if isinstance(item, dict) and isinstance(item.get("href") or item.get("url"), str)]
     media: dict[str, str] = {}
     mp4s: list[tuple[int, str]] = []
     for link in links:
@@ -98,7 +109,8 @@ async def store(video: dict[str, Any], *, sender: User, services: Services) -> i
         db=services.db, outbox=services.outbox, ids=services.ids, clip_id=known.local_id if known else None,
         owner_id=sender.id, caption=_caption(video), hashtags=_hashtags(video), visibility=visibility,
         duration_ms=duration_ms(video.get("duration")), width=_size(video, "width"), height=_size(video, "height"),
-        published_at=_when(video.get("published")), media=media)
+        published_at=_when(video.get("published")), media=media,
+        cache_from=await media_cache.source_for(sender.domain or "", media, services=services))
     if known is None:
         await remember(video, "clip", clip.id, clip.id, sender=sender, services=services)
     return clip.id

@@ -23,6 +23,7 @@ class Job:
     owner_id: int
     master_key: str
     edits: EditList
+    source_url: str | None = None  # a remote clip's media, cached here (federation/media_cache.py)
 
     @classmethod
     def from_event(cls, event: Event) -> Job:
@@ -33,7 +34,7 @@ class Job:
             raise ValueError(f"master {master!r} is not this clip's")
         edits = edit_lists.parse(payload.edits)
         edits.check_for_clip(clip_id)
-        return cls(event.id, clip_id, payload.owner_id, master, edits)
+        return cls(event.id, clip_id, payload.owner_id, master, edits, payload.source_url)
 
 
 class LongJobProcessor(OneByOne):

@@ -28,6 +28,7 @@ import structlog
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import Clip, ClipStatus
+from clipfeed.federation import media_cache
 from clipfeed.infra.blobs import BlobNotFound
 from clipfeed.media import fencing, jobstate, passthrough, results, transcode
 from clipfeed.media import probe as prober
@@ -75,7 +76,14 @@ async def _run(job: Job, clip: Clip, workdir: Path, *, services: Services) -> st
     state = await jobstate.load(blobs, job.clip_id, job.event_id)
     await progress.stage("probing", 1)
     source = workdir / ("master" + Path(job.master_key).suffix)
-    await blobs.download(job.master_key, source)
+    if job.source_url is not None and not await blobs.exists(job.master_key):
+        try:  # a remote clip's file, cached here: kept as its master, so a retry starts from it
+            await media_cache.fetch(job.source_url, source, services=services)
+        except media_cache.Unfetchable as exc:
+            return await results.keep_streaming(job, str(exc), services=services)
+        await blobs.put_file(job.master_key, source)
+    else:
+        await blobs.download(job.master_key, source)
     try:
         probe = await prober.probe(source)
         check_probe(probe, Limits(max_duration_s=settings.media_max_duration_s, max_side=settings.media_max_side))

@@ -38,6 +38,8 @@ async def _conclude(job: Job, status: ClipStatus, reason: str | None, media: dic
     if not job.edits.is_identity:
         media["edits"] = job.edits.model_dump(mode="json", exclude_defaults=True)
     await fencing.check()  # our lock on the clip may have lapsed while we worked
+    if job.source_url is not None:
+        return await _conclude_cached(job, status, reason, media, technical, services=services)
     try:
         # Fenced: only a clip still ``processing`` takes a result, so of two workers that ran
         # the same job (a lapsed lease) exactly one writes it (and its clip.<status> event).
@@ -51,6 +53,35 @@ async def _conclude(job: Job, status: ClipStatus, reason: str | None, media: dic
     await jobstate.clear_work(services.blobs, job.clip_id)
     log.info("media.finished", clip_id=job.clip_id, status=status.value, reason=reason)
     return status.value
+
+
+async def _conclude_cached(job: Job, status: ClipStatus, reason: str | None, media: dict[str, Any],
+                           technical: dict[str, int] | None, *, services: Services) -> str:
+    """A remote clip's cached copy (``federation/media_cache.py``): the clip, ready all along,
+    now plays from our objects and takes the screening's outcome; a technical failure or
+    rejection leaves it streaming from its origin (``keep_streaming``)."""
+    if status in (ClipStatus.failed,) or (status == ClipStatus.rejected and "screening" not in media):
+        return await keep_streaming(job, reason or "", services=services)
+    taken = await clips_service.cache_remote(db=services.db, outbox=services.outbox, clip_id=job.clip_id,
+                                             source_url=job.source_url or "", status=status, reason=reason,
+                                             media=media, technical=technical)
+    if not taken:  # its origin changed or removed the file meanwhile: this copy is nobody's
+        await clips_service.remove_media(blobs=services.blobs, clip_id=job.clip_id)
+        return "superseded"
+    await jobstate.clear_work(services.blobs, job.clip_id)
+    log.info("media.cached_remote", clip_id=job.clip_id, status=status.value, reason=reason)
+    return f"cached, {status.value}"
+
+
+async def keep_streaming(job: Job, reason: str, *, services: Services) -> str:
+    """A remote clip whose file could not be cached plays from its origin as before."""
+    await jobstate.clear_outputs(services.blobs, job.clip_id)
+    await jobstate.clear_work(services.blobs, job.clip_id)
+    await services.blobs.delete_prefix(job.master_key)  # the fetched file, if any: nothing will use it
+    await clips_service.note_cache_failure(db=services.db, clip_id=job.clip_id, source_url=job.source_url or "",
+                                           reason=reason or "unusable file")
+    log.warning("media.cache_skipped", clip_id=job.clip_id, url=(job.source_url or "")[:200], reason=reason[:300])
+    return "streaming"
 
 
 async def _concluded_elsewhere(job: Job, *, services: Services) -> str:
@@ -73,6 +104,9 @@ async def reject(job: Job, clip: Clip, reason: str, *, services: Services, quali
 
 async def fail(job: Job, error: str, *, services: Services) -> None:
     """The last retry gave up (the worker dead-letters the job after this)."""
+    if job.source_url is not None:
+        await keep_streaming(job, error, services=services)
+        return
     current = (await clips_service.get_many(db=services.db, clip_ids=[job.clip_id])).get(job.clip_id)
     if current is None or current.status != ClipStatus.processing.value:
         return  # another worker finished the job meanwhile: its outputs stay

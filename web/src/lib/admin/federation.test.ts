@@ -1,13 +1,16 @@
 import { describe, expect, it } from "vitest";
 
 import { parseRoute } from "../routes";
-import { type Applied, applyToEach, readServer, readServerList, type RemoteServer, withServer } from "./federation";
+import { type Applied, applyToEach, instanceMedia, type MediaMode, mediaChoice, readServer, readServerList, readSoftware,
+  type RemoteServer, withServer, withServers } from "./federation";
 import adminEn from "./strings.en";
 import adminFr from "./strings.fr";
 
-function row(server: string, policy: RemoteServer["policy"] = "none"): RemoteServer {
-  return { server, policy, software: null, first_seen_at: "2026-01-01T00:00:00Z", last_success_at: null,
-    last_failure_at: null, failures_in_a_row: 0, dead: false };
+function row(server: string, policy: RemoteServer["policy"] = "none", media: MediaMode | null = null,
+  instance: MediaMode = "stream"): RemoteServer {
+  return { server, policy, media, media_effective: media ?? instance, software: null,
+    first_seen_at: "2026-01-01T00:00:00Z", last_success_at: null, last_failure_at: null, failures_in_a_row: 0,
+    dead: false };
 }
 
 describe("the Federation section", () => {
@@ -40,6 +43,36 @@ describe("the Federation section", () => {
     servers = withServer(servers, row("b.example", "suspend"));
     expect(servers.map((s) => [s.server, s.policy])).toEqual([["b.example", "suspend"], ["c.example", "silence"],
       ["d.example", "none"]]);
+  });
+
+  it("merges the servers a policy by software changed into the list", () => {
+    const servers = withServers([row("a.example"), row("c.example")], [row("c.example", "silence"),
+      row("b.example", "silence")]);
+    expect(servers.map((s) => [s.server, s.policy])).toEqual([["a.example", "none"], ["b.example", "silence"],
+      ["c.example", "silence"]]);
+    expect(withServers(servers, [])).toEqual(servers);
+  });
+
+  it("shows a server's own media setting, else the instance default, and names the instance's", () => {
+    expect(mediaChoice(row("a.example", "none", "cache"))).toBe("cache");
+    expect(mediaChoice(row("a.example", "none", "stream", "cache"))).toBe("stream");
+    expect(mediaChoice(row("a.example"))).toBe("default");
+    // The instance's setting is what a server without its own plays as.
+    expect(instanceMedia([row("a.example", "none", "stream", "cache"), row("b.example", "none", null, "cache")]))
+      .toBe("cache");
+    expect(instanceMedia([row("a.example", "none", "cache"), row("b.example")])).toBe("stream");
+    expect(instanceMedia([row("a.example", "none", "cache")])).toBeNull(); // every server has its own
+    expect(instanceMedia([])).toBeNull();
+  });
+
+  it("reads a software name as the API takes it", () => {
+    expect(readSoftware(" Misskey ")).toBe("misskey");
+    expect(readSoftware("akkoma-2.x_fork")).toBe("akkoma-2.x_fork");
+    expect(readSoftware("")).toBeNull();
+    expect(readSoftware("two words")).toBeNull();
+    expect(readSoftware("mastodon/")).toBeNull();
+    expect(readSoftware("x".repeat(61))).toBeNull();
+    expect(readSoftware("x".repeat(60))).toBe("x".repeat(60));
   });
 
   it("applies a list one server at a time and goes on after a refusal", async () => {

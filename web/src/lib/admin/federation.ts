@@ -1,12 +1,18 @@
-// The Federation section's logic: the policies an admin can set, a server name read from a
-// form field, a pasted list of servers read line by line, the list kept sorted as answers
-// come in, and a list applied one server after the other. No I/O of its own: unit-tested.
+// The Federation section's logic: the policies an admin can set, how a server's clips are
+// played (streamed or cached), a server or software name read from a form field, a pasted
+// list of servers read line by line, the list kept sorted as answers come in, and a list
+// applied one server after the other. No I/O of its own: unit-tested.
 import type { Schemas } from "../api/client";
 import { serverName } from "../federation/server";
 
 export type ServerPolicy = Schemas["DomainPolicy"];
 export type RemoteServer = Schemas["RemoteServerPublic"];
+export type SoftwarePolicy = Schemas["SoftwarePolicyPublic"];
 export const POLICIES: readonly ServerPolicy[] = ["none", "allow", "silence", "reject_media", "suspend"];
+export type MediaMode = Schemas["MediaMode"];
+/** What an admin picks for a server's clips: its own setting, or `default` (the instance's). */
+export type MediaChoice = MediaMode | "default";
+export const MEDIA_CHOICES: readonly MediaChoice[] = ["stream", "cache", "default"];
 // Pasting thousands of lines by mistake should not send thousands of requests.
 export const MOST_AT_ONCE = 500;
 
@@ -15,6 +21,26 @@ export const MOST_AT_ONCE = 500;
 export function readServer(text: string): string | null {
   const bare = text.trim().replace(/^https?:\/\//i, "").replace(/\/+$/, "");
   return serverName(bare);
+}
+
+/** A server's media setting as the select shows it. */
+export function mediaChoice(row: RemoteServer): MediaChoice {
+  return row.media ?? "default";
+}
+
+/** The instance's media setting, as the rows show it: the mode of any server without a setting
+ *  of its own (null when every server listed has one: the API says it nowhere else). */
+export function instanceMedia(servers: RemoteServer[]): MediaMode | null {
+  return servers.find((row) => row.media === null)?.media_effective ?? null;
+}
+
+const SOFTWARE = /^[a-z0-9._-]{1,60}$/;
+
+/** A software name as a server's NodeInfo gives it and the API takes it (`mastodon`,
+ *  `peertube`), in lower case; null when it cannot be one. */
+export function readSoftware(text: string): string | null {
+  const name = text.trim().toLowerCase();
+  return SOFTWARE.test(name) ? name : null;
 }
 
 export interface ServerList {
@@ -42,6 +68,11 @@ export function readServerList(text: string): ServerList {
 export function withServer(servers: RemoteServer[], row: RemoteServer): RemoteServer[] {
   return [...servers.filter((item) => item.server !== row.server), row]
     .sort((a, b) => (a.server < b.server ? -1 : a.server > b.server ? 1 : 0));
+}
+
+/** `servers` with each of `rows` in its place (a policy by software answers the rows it changed). */
+export function withServers(servers: RemoteServer[], rows: RemoteServer[]): RemoteServer[] {
+  return rows.reduce(withServer, servers);
 }
 
 export type Applied = { server: string; row: RemoteServer } | { server: string; problem: string };
