@@ -140,6 +140,13 @@ class BlockChanged(Payload):
     blocked_id: WireId
 
 
+class DomainBlockChanged(Payload):
+    """A user blocked, or stopped blocking, every account of a server (``users.domain``)."""
+
+    user_id: WireId
+    domain: str
+
+
 # -- playback (``POST /v1/events``, on both activity topics) -------------------------------
 
 class PlaybackType(StrEnum):
@@ -342,6 +349,13 @@ USER_SUSPENDED: EventType[UserStanding] = EventType("user.suspended", Topic.USER
                                                     readers=(SEARCH_INDEX, RECS_INDEX))
 USER_REINSTATED: EventType[UserStanding] = EventType("user.reinstated", Topic.USERS, UserStanding,
                                                      readers=(SEARCH_INDEX, RECS_INDEX))
+# A user's block of a whole server, and its end (key: that user; no activity leaves for it). The
+# request has already made the user's feeds re-read blocks; the social cleanup does it once more,
+# for a feed build that read the blocks as they were while the change committed.
+DOMAIN_BLOCK_ADDED: EventType[DomainBlockChanged] = EventType("user.domain_blocked", Topic.USERS, DomainBlockChanged,
+                                                              readers=(CLEANUP,))
+DOMAIN_BLOCK_REMOVED: EventType[DomainBlockChanged] = EventType("user.domain_unblocked", Topic.USERS,
+                                                                DomainBlockChanged, readers=(CLEANUP,))
 
 # Clip-targeted social events are engagement: relayed to the activity topics, counted there.
 _TO_BOTH, _TO_USERS = (Topic.ACTIVITY_CLIPS, Topic.ACTIVITY_USERS), (Topic.ACTIVITY_USERS,)

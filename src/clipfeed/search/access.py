@@ -23,6 +23,7 @@ from clipfeed.infra.db import Database, read_rows
 from clipfeed.search import mutes
 from clipfeed.search.models import MuteFilter
 from clipfeed.social import access as social_access
+from clipfeed.social import graph
 from clipfeed.social.models import Block, Follow
 
 
@@ -46,14 +47,17 @@ class Viewer:
     muted: mutes.Mutes = mutes.Mutes()
 
 
-# Whom a viewer follows, blocks either way and their mute filters, each row tagged with what it
-# is: one statement (a search reads it once).
+# Whom a viewer follows, blocks either way (by name or by server: ``social_access.blocked_in``'s
+# rule) and their mute filters, each row tagged with what it is: one statement (a search reads
+# it once).
 _VIEWER_ID: sa.BindParameter[int] = sa.bindparam("viewer")
 _NO_ID, _NO_TEXT = sa.cast(sa.null(), sa.BigInteger), sa.cast(sa.null(), sa.String)
+_BY_SERVER = sa.union(graph.domain_blocked_accounts(_VIEWER_ID), graph.domain_blockers_of(_VIEWER_ID)).subquery()
 _VIEWER = sa.union_all(
     sa.select(sa.literal("f"), Follow.followee_id, _NO_TEXT).where(Follow.follower_id == _VIEWER_ID),
     sa.select(sa.literal("b"), Block.blocked_id, _NO_TEXT).where(Block.blocker_id == _VIEWER_ID),
     sa.select(sa.literal("b"), Block.blocker_id, _NO_TEXT).where(Block.blocked_id == _VIEWER_ID),
+    sa.select(sa.literal("b"), _BY_SERVER.c.id, _NO_TEXT),
     sa.select(MuteFilter.kind, _NO_ID, MuteFilter.value).where(MuteFilter.user_id == _VIEWER_ID))
 
 

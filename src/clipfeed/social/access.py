@@ -31,7 +31,9 @@ async def active_users(*, db: Database, user_ids: list[int]) -> dict[int, User]:
 
 async def blocked_user_ids(*, db: Database, user_id: int) -> set[int]:
     """Users hidden from ``user_id`` and from whom ``user_id`` is hidden: those they block and
-    those who block them. Feeds and recommendations filter these out."""
+    those who block them, by name or by blocking a whole server (every account of a server
+    they block, and whoever blocks the server their own account is on). Feeds and
+    recommendations filter these out."""
     async with db.read_session() as session:
         return await blocked_in(session, user_id)
 
@@ -39,12 +41,13 @@ async def blocked_user_ids(*, db: Database, user_id: int) -> set[int]:
 async def blocked_in(session: AsyncSession, user_id: int) -> set[int]:
     rows = await session.execute(
         sa.select(Block.blocked_id).where(Block.blocker_id == user_id)
-        .union(sa.select(Block.blocker_id).where(Block.blocked_id == user_id)))
+        .union(sa.select(Block.blocker_id).where(Block.blocked_id == user_id),
+               graph.domain_blocked_accounts(user_id), graph.domain_blockers_of(user_id)))
     return {int(r[0]) for r in rows}
 
 
 async def is_blocked(*, db: Database, a: int, b: int) -> bool:
-    """Whether either of the two blocks the other."""
+    """Whether either of the two blocks the other (by name, or by blocking the other's server)."""
     if a == b:
         return False
     async with db.read_session() as session:
@@ -95,13 +98,15 @@ async def visible_clips(*, db: Database, clip_ids: list[int], viewer_id: int | N
 
 
 async def blocked_pairs(*, db: Database, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Which of the ``(a, b)`` pairs are blocked either way (one query for a whole batch)."""
+    """Which of the ``(a, b)`` pairs are blocked either way, by name or by server (one query
+    for a whole batch)."""
     wanted = {(a, b) for a, b in pairs if a != b}
     if not wanted:
         return set()
     people = {u for pair in wanted for u in pair}
     async with db.session() as session:
         rows = (await session.execute(sa.select(Block.blocker_id, Block.blocked_id).where(
-            Block.blocker_id.in_(people), Block.blocked_id.in_(people)))).all()
+            Block.blocker_id.in_(people), Block.blocked_id.in_(people))
+            .union_all(graph.domain_blocks_among(people)))).all()
     blocked = {frozenset((int(x), int(y))) for x, y in rows}
     return {pair for pair in wanted if frozenset(pair) in blocked}

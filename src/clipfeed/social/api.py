@@ -15,6 +15,7 @@ from clipfeed.delivery.playback import url_builder
 from clipfeed.http.deps import Deps, OptionalUser
 from clipfeed.social import access, comment_moderation, share_page
 from clipfeed.social.comments_api import router as comments_router
+from clipfeed.social.domain_blocks_api import router as domain_blocks_router
 from clipfeed.social.engagement_api import router as engagement_router
 from clipfeed.social.follows_api import router as follows_router
 
@@ -24,6 +25,7 @@ router = APIRouter()
 router.include_router(follows_router)
 router.include_router(engagement_router)
 router.include_router(comments_router)
+router.include_router(domain_blocks_router)
 
 SHARE_HEADERS = {"Cache-Control": "public, max-age=300", "Content-Security-Policy": share_page.CSP,
                  "X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}

@@ -29,21 +29,22 @@ async def block(*, services: Services, blocker: User, blocked: User) -> BlockSta
     async with services.db.session() as session:
         await graph.lock_pair(session, blocker.id, blocked.id)
         await graph.add_block(session, blocker.id, blocked.id, services=services)
-    await _feeds_reread_blocks(blocker.id, blocked.id, services=services)
+    await feeds_reread_blocks(blocker.id, blocked.id, services=services)
     return BlockState(user_id=str(blocked.id), blocking=True)
 
 
 async def unblock(*, services: Services, blocker: User, blocked: User) -> BlockState:
     async with services.db.session() as session:
         await graph.remove_block(session, blocker.id, blocked.id, services=services)
-    await _feeds_reread_blocks(blocker.id, blocked.id, services=services)
+    await feeds_reread_blocks(blocker.id, blocked.id, services=services)
     return BlockState(user_id=str(blocked.id), blocking=False)
 
 
-async def _feeds_reread_blocks(*user_ids: int, services: Services) -> None:
-    """Both users' feeds filter with their block lists as of now. The recs worker also does
-    this when the block event reaches it, but that is seconds later, and until then a feed page
-    could still serve the other's clips. Imported here: recs builds on social, not the reverse."""
+async def feeds_reread_blocks(*user_ids: int, services: Services) -> None:
+    """These users' feeds filter with their block lists as of now. A worker also does this
+    when the block event reaches it (the recs worker for ``block.added``, the social cleanup for
+    ``user.domain_blocked``), but that is seconds later, and until then a feed page could still
+    serve the other's clips. Imported here: recs builds on social, not the reverse."""
     from clipfeed.recs.viewers import forget_links
 
     for user_id in user_ids:

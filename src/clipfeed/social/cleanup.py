@@ -1,8 +1,12 @@
 """When an account is deleted (``user.deleted`` on ``users``), its social rows go: follows both
-ways (with counts and ``follow.removed``), blocks, its likes and bookmarks (with
-``like.removed``/``bookmark.removed`` so counts fall), its comments (with ``comment.deleted``)
-and its likes on comments. Every step is idempotent and committed in chunks: a worker killed
-half-way leaves the rest for the redelivered event.
+ways (with counts and ``follow.removed``), blocks (of accounts and of servers), its likes and
+bookmarks (with ``like.removed``/``bookmark.removed`` so counts fall), its comments (with
+``comment.deleted``) and its likes on comments. Every step is idempotent and committed in
+chunks: a worker killed half-way leaves the rest for the redelivered event.
+
+When a user blocks or unblocks a whole server (``user.domain_blocked``/``.domain_unblocked``),
+their cached feed links are dropped once more: the request dropped them already, but a feed
+build that read the blocks just before the change committed may have cached them since.
 """
 
 from __future__ import annotations
@@ -16,8 +20,19 @@ from clipfeed.core import contract
 from clipfeed.core.events import Event
 from clipfeed.runtime.consumers import EventByEvent, Processor
 from clipfeed.social import events, graph
+from clipfeed.social.blocks import feeds_reread_blocks
 from clipfeed.social.comments import take_down
-from clipfeed.social.models import Block, Bookmark, Comment, CommentLike, CommentStatus, Follow, FollowCount, Like
+from clipfeed.social.models import (
+    Block,
+    Bookmark,
+    Comment,
+    CommentLike,
+    CommentStatus,
+    Follow,
+    FollowCount,
+    Like,
+    UserDomainBlock,
+)
 
 CHUNK = 500
 
@@ -33,6 +48,9 @@ class SocialCleanup(EventByEvent):
     async def handle_event(self, event: Event) -> None:
         if event.type == contract.USER_DELETED.name:
             await remove_user(self, int(event.key))
+        elif event.type in (contract.DOMAIN_BLOCK_ADDED.name, contract.DOMAIN_BLOCK_REMOVED.name):
+            change = contract.DOMAIN_BLOCK_ADDED.parse_payload(event.payload)
+            await feeds_reread_blocks(change.user_id, services=self.services)
 
 
 async def remove_user(processor: Processor, user_id: int) -> None:
@@ -48,6 +66,7 @@ async def remove_user(processor: Processor, user_id: int) -> None:
             break
     async with db.session() as session:
         await session.execute(sa.delete(Block).where(sa.or_(Block.blocker_id == user_id, Block.blocked_id == user_id)))
+        await session.execute(sa.delete(UserDomainBlock).where(UserDomainBlock.user_id == user_id))
         await session.execute(sa.delete(FollowCount).where(FollowCount.user_id == user_id))
     for table, noun in ((Like, "like"), (Bookmark, "bookmark")):
         await _remove_saved(processor, table, noun, user_id)

@@ -66,7 +66,10 @@ async def relationship(*, db: Database, viewer_id: int | None, user: User) -> Re
 
 
 async def blocked_by(*, db: Database, user_id: int, among: list[int]) -> set[int]:
-    """Which of ``among`` ``user_id`` blocks (one direction)."""
+    """Which of ``among`` ``user_id`` blocks by name (one direction): a profile's "blocking"
+    flag, which its Unblock takes back. A block of a whole server hides the same accounts
+    through ``access.blocked_user_ids`` and ``graph.blocked_between``, but is not reported here:
+    it is taken back from the list of blocked servers (``domain_blocks``), not per account."""
     async with db.read_session() as session:
         return set((await session.scalars(sa.select(Block.blocked_id).where(
             Block.blocker_id == user_id, Block.blocked_id.in_(set(among))))).all())

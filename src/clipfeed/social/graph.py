@@ -4,6 +4,10 @@ Follower/following counts are counter rows changed in the same transaction as ``
 they are exact at every commit (docs/benchmarks.md, "Social", has the measurement behind this choice). A
 follow and a block of the same pair lock both users' counter rows first, in ID order, so the
 two serialise: a follow can never slip in beside a block.
+
+A user's block of a whole server (``user_domain_blocks``) counts as a block of every account of
+it, both ways, known now or met later: ``domain_blocked_accounts`` and ``domain_blockers_of``
+are read beside ``blocks`` wherever blocks are read (here, ``access``, search's viewer).
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clipfeed.accounts.models import User
 from clipfeed.core import contract
 from clipfeed.infra.db import insert_for, insert_ignore, utcnow
 from clipfeed.social import events
-from clipfeed.social.models import Block, Follow, FollowCount
+from clipfeed.social.models import Block, Follow, FollowCount, UserDomainBlock
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -36,11 +41,33 @@ async def lock_pair(session: AsyncSession, a: int, b: int) -> None:
     await bump_counts(session, {a: (0, 0), b: (0, 0)})
 
 
+def domain_blocked_accounts(user_id: int | sa.BindParameter[int]) -> sa.Select[int]:
+    """The accounts of the servers ``user_id`` blocks (their IDs)."""
+    return (sa.select(User.id).join(UserDomainBlock, UserDomainBlock.domain == User.domain)
+            .where(UserDomainBlock.user_id == user_id))
+
+
+def domain_blockers_of(user_id: int | sa.BindParameter[int]) -> sa.Select[int]:
+    """The users who block the server ``user_id``'s account is on (none for a local account)."""
+    return (sa.select(UserDomainBlock.user_id).join(User, User.domain == UserDomainBlock.domain)
+            .where(User.id == user_id))
+
+
+def domain_blocks_among(people: set[int]) -> sa.Select[int, int]:
+    """(user, account) pairs among ``people`` where the user blocks the account's server."""
+    return (sa.select(UserDomainBlock.user_id, User.id).join(User, User.domain == UserDomainBlock.domain)
+            .where(UserDomainBlock.user_id.in_(people), User.id.in_(people)))
+
+
 async def blocked_between(session: AsyncSession, a: int, b: int) -> bool:
-    found = await session.scalar(sa.select(Block.blocker_id).where(sa.or_(
+    """Whether either blocks the other, by name or by blocking the other's server."""
+    by_name = sa.select(Block.blocker_id).where(sa.or_(
         sa.and_(Block.blocker_id == a, Block.blocked_id == b),
-        sa.and_(Block.blocker_id == b, Block.blocked_id == a))).limit(1))
-    return found is not None
+        sa.and_(Block.blocker_id == b, Block.blocked_id == a)))
+    by_server = (sa.select(UserDomainBlock.user_id).join(User, User.domain == UserDomainBlock.domain)
+                 .where(sa.or_(sa.and_(UserDomainBlock.user_id == a, User.id == b),
+                               sa.and_(UserDomainBlock.user_id == b, User.id == a))))
+    return bool(await session.scalar(sa.select(sa.or_(sa.exists(by_name), sa.exists(by_server)))))
 
 
 async def add_follow(session: AsyncSession, follower_id: int, followee_id: int, *, services: Services) -> bool:

@@ -1,7 +1,7 @@
 """Social tables. Where each lives (docs/design/social.md, "Storage"):
 
 * directory tables in the main database, queried across users: ``follows``, ``follow_counts``,
-  ``blocks``, ``clip_social_settings``;
+  ``blocks``, ``user_domain_blocks``, ``clip_social_settings``;
 * sharded by the acting user (``db.shard_session(user_id)``): ``likes``, ``bookmarks``,
   ``shares`` (a viewer's ``liked_by_me`` flags and "my likes" list are one shard's rows);
 * sharded by clip (``db.shard_session(clip_id)``): ``comments`` and ``comment_likes`` (a page of
@@ -64,6 +64,21 @@ class Block(Base):
 
     blocker_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     blocked_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserDomainBlock(Base):
+    """A user's block of a whole server: every account whose ``users.domain`` is ``domain``,
+    known now or met later, counts as blocked both ways (``graph``: the readers of ``blocks``
+    read these too). ``id`` orders a user's list."""
+
+    __tablename__ = "user_domain_blocks"
+    __table_args__ = (sa.Index("ix_user_domain_blocks_domain", "domain"),
+                      sa.Index("ix_user_domain_blocks_user_id_id", "user_id", "id"))
+
+    user_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    domain: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     id: Mapped[int] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

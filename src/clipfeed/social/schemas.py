@@ -66,6 +66,29 @@ class BlockPage(BaseModel):
     next_cursor: str | None
 
 
+class ServerBlockRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domain: str = Field(min_length=1, max_length=300, examples=["video.example"],
+                        description="the server to block: its name (with its port when not the default), "
+                                    "an address on it or a handle name@server")
+
+
+class ServerBlockState(BaseModel):
+    domain: str = Field(description="the server's name as this server writes it (lower case, IDNA)")
+    blocking: bool = Field(description="you block every account of that server")
+
+
+class BlockedServer(BaseModel):
+    domain: str
+    since: datetime
+
+
+class BlockedServerPage(BaseModel):
+    items: list[BlockedServer]
+    next_cursor: str | None
+
+
 class LikeState(BaseModel):
     clip_id: str
     liked: bool

@@ -61,7 +61,8 @@ async def app_file(path: str, request: Request) -> Response:
     if file is not None:
         cache = IMMUTABLE if path.startswith("assets/") else REVALIDATE
         return FileResponse(file, media_type=TYPES[file.suffix], headers={"Cache-Control": cache})
-    if "." in path.rsplit("/", 1)[-1]:
+    last = path.rsplit("/", 1)[-1]
+    if "." in last and not last.startswith("@"):  # ``@name@server.example`` is a profile, not a file
         raise NotFound(f"no file /{path}")  # a missing asset is a 404, never the app
     index = DIST / "index.html"
     if not index.is_file():

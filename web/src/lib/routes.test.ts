@@ -11,6 +11,10 @@ describe("parseRoute", () => {
 
   it("knows profiles, the following feed and the other pages", () => {
     expect(parseRoute("/@mia_k")).toEqual({ page: "profile", handle: "mia_k" });
+    expect(parseRoute("/@bea@video.example")).toEqual({ page: "profile", handle: "bea@video.example" });
+    expect(parseRoute("/@bea@127.0.0.1:8001")).toEqual({ page: "profile", handle: "bea@127.0.0.1:8001" });
+    expect(parseRoute("/@bea@").page).toBe("missing");
+    expect(parseRoute("/@bea@video example").page).toBe("missing");
     expect(parseRoute("/following")).toEqual({ page: "feed", tab: "following", clip: null });
     expect(parseRoute("/notifications").page).toBe("notifications");
     expect(parseRoute("/nowhere").page).toBe("missing");

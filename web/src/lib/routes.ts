@@ -53,7 +53,9 @@ export function parseRoute(path: string, search = ""): Route {
   }
   const clipPath = /^\/c\/(\d+)$/.exec(path);
   if (clipPath) return { page: "feed", tab: "foryou", clip: clipPath[1] };
-  const profile = /^\/@([A-Za-z0-9_.]{1,40})$/.exec(path);
+  // A profile: a handle of this server, or name@server for an account of another (its feed
+  // cards, notifications and follow lists link here).
+  const profile = /^\/@([\w.~-]{1,64}(@[\w.:-]{1,200})?)$/.exec(path);
   if (profile) return { page: "profile", handle: profile[1] };
   if (path === "/notifications") return { page: "notifications" };
   if (path === "/settings") return { page: "settings" };

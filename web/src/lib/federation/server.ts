@@ -14,3 +14,10 @@ export function serverName(text: string): string | null {
   if (!host || /^[.-]|\.$|\.\./.test(host)) return null;
   return server;
 }
+
+/** The server of an account's handle (`bea@video.example` → `video.example`), or null for an
+ * account of this server (a handle without `@`). What the profile's "Block server" names. */
+export function serverOf(handle: string): string | null {
+  const at = handle.lastIndexOf("@");
+  return at > 0 ? serverName(handle.slice(at + 1)) : null;
+}
