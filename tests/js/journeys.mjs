@@ -200,6 +200,15 @@ await journey("engage_and_live_badge", async () => {
   const shareStatus = (await sent).status();
   await page.getByRole("status").getByText(`Sent to @${setup.creator.handle}`).waitFor();
   const shares = await page.locator('article[data-active="true"] button:has-text("Share")').textContent();
+  // Boost it to the viewer's followers on other servers (this server federates with nobody: the
+  // share still counts here).
+  await page.getByRole("button", { name: /^Share \d/ }).click();
+  const boosting = page.waitForResponse((r) => r.url().endsWith("/shares") && r.request().method() === "POST");
+  await page.getByRole("dialog", { name: "Share" })
+    .getByRole("button", { name: "Boost to my followers on the fediverse" }).click();
+  const boostStatus = (await boosting).status();
+  await page.getByRole("status").getByText("Boosted: your followers on other servers will see it").waitFor();
+  const sharesAfterBoost = await page.locator('article[data-active="true"] button:has-text("Share")').textContent();
 
   // Follow the creator.
   const followed = page.waitForResponse((r) => r.url().includes("/follow") && r.request().method() === "PUT");
@@ -267,7 +276,8 @@ await journey("engage_and_live_badge", async () => {
   await ctx.close();
   await creator.ctx.close();
   return { handle, fieldErrors, before, optimistic, likeStatus, liked: server.liked_by_me, rolledBack,
-    followStatus, following, followingClip, followingOwner, pinnedFirst, likedList, shareStatus, shares, preferenceStatus, shareNotifications,
+    followStatus, following, followingClip, followingOwner, pinnedFirst, likedList, shareStatus, shares, boostStatus,
+    sharesAfterBoost, preferenceStatus, shareNotifications,
     badgeBefore, badgeText, notReloaded, inbox, liveList,
     violations: [...drawerViolations, ...inboxViolations], errors: [...page.errors, ...creator.page.errors] };
 });

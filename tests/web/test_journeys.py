@@ -61,6 +61,8 @@ def test_register_like_comment_reply_follow_then_following_plays_and_the_creator
     assert live["when"].strip() == "now"
     assert any(result["handle"] in text for text in result["inbox"]), result["inbox"]
     assert result["shareStatus"] == 201 and result["shares"].split()[-1] == "1"  # sent to the creator, counted
+    assert result["boostStatus"] == 201  # a boost: an Announce to the viewer's followers' servers
+    assert result["sharesAfterBoost"].split()[-1] == "2"
     assert result["likedList"] == 1  # the viewer's own "Liked" list
     assert result["preferenceStatus"] == 200 and result["shareNotifications"] is False
     assert "Pinned" in result["pinnedFirst"] and "First one here" in result["pinnedFirst"]  # the creator pinned it

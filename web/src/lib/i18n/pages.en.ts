@@ -1,6 +1,7 @@
 // English strings of the pages and panels outside the feed route (loaded with them, see pages.ts).
 export default {
-  share: { native: "Share…", copy: "Copy link", toUser: "Send to someone on Clipfeed", send: "Send", sent: "Sent to @{{handle}}" },
+  share: { native: "Share…", copy: "Copy link", toUser: "Send to someone on Clipfeed", send: "Send", sent: "Sent to @{{handle}}",
+    boost: "Boost to my followers on the fediverse", boosted: "Boosted: your followers on other servers will see it" },
   dismiss: { group: "See less like this", notInterested: "Not interested", hide: "Hide clips from @{{handle}}",
     notInterestedDone: "You won't see this clip in For You for 30 days.",
     hiddenDone: "Clips from @{{handle}} are hidden from For You for 30 days.", undo: "Undo",

@@ -1,7 +1,8 @@
 import type en from "./pages.en";
 
 const fr: typeof en = {
-  share: { native: "Partager…", copy: "Copier le lien", toUser: "Envoyer à quelqu'un sur Clipfeed", send: "Envoyer", sent: "Envoyé à @{{handle}}" },
+  share: { native: "Partager…", copy: "Copier le lien", toUser: "Envoyer à quelqu'un sur Clipfeed", send: "Envoyer", sent: "Envoyé à @{{handle}}",
+    boost: "Partager à mes abonnés du fédivers", boosted: "Partagé : vos abonnés sur d'autres serveurs le verront" },
   dismiss: { group: "Voir moins de ce genre", notInterested: "Pas intéressé", hide: "Masquer les vidéos de @{{handle}}",
     notInterestedDone: "Cette vidéo n'apparaîtra plus dans Pour toi pendant 30 jours.",
     hiddenDone: "Les vidéos de @{{handle}} sont masquées de Pour toi pendant 30 jours.", undo: "Annuler",
