@@ -74,6 +74,8 @@ async def apply(activity: dict[str, Any], *, sender: User, services: Services) -
             await shares.share(services=services, user=sender, clip_id=clip_id,
                                request=ShareCreate(channel=ShareChannel.fediverse))
             await remember(activity, "share", clip_id, clip_id, sender=sender, services=services)
+    elif kind in ("Create", "Update") and videos.is_video_post(target):  # a Loops post: a clip, not a comment
+        await videos.store(target, sender=sender, services=services)
     elif kind == "Create" and isinstance(target, dict) and target.get("type") == "Note":
         await _reply(target, sender=sender, services=services)
     elif kind in ("Create", "Update") and isinstance(target, dict) and target.get("type") == "Video":
