@@ -10,10 +10,13 @@ activities taken in through the inbox, each against a baseline from the same run
    remote followers spread over ``servers`` remote servers, then ``deliveries.deliver_due``
    until the queue is empty; with shared inboxes, then without. The servers are sinks in one
    child process, one loopback address each, that check every signature and count deliveries
-   per server. Baseline: the same POSTs, unsigned, from one httpx client at the same concurrency.
+   per server (``bench/federation_sinks.py``). Baseline: the same POSTs, unsigned, from one
+   httpx client at the same concurrency.
 2. Inbox: ``actors`` stored remote accounts each follow the creator and like ``clips`` clips,
    signed beforehand, posted to ``clipfeed serve`` with ``concurrency`` in flight; then the
    ``federation`` worker role applies them. Baseline: as many ``GET /healthz`` of that server.
+   Also reported: how many activities the inbox committed together on average (its
+   ``clipfeed_federation_inbox_batch_size`` histogram).
 
 The metadata store is SQLite, or a scratch PostgreSQL database (``CLIPFEED_TEST_POSTGRES``);
 the event log and cache stay embedded. CPU is user + system time of the process named.
@@ -24,13 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import json
-import multiprocessing
 import os
 import random
-import resource
-import socket
 import sys
 import tempfile
 import time
@@ -45,133 +44,11 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.federation_sinks import Sinks  # noqa: E402
 from bench.social import serve, settings_from, stop  # noqa: E402  (the same way of running `clipfeed serve`)
 
 ACTIVITY_JSON = "application/activity+json"
 PASSWORD = "a long bench password"
-
-
-# --- sinks: the remote servers (a child process) --------------------------------------------
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-class Sink:
-    """What the remote servers received since the last reset. ``public_pem`` set: every request
-    must carry a valid signature of that key (else 401 and counted as bad); unset: plain POSTs."""
-
-    def __init__(self) -> None:
-        self.reset(None)
-
-    def reset(self, public_pem: str | None) -> None:
-        from clipfeed.federation.signatures import load_public_key
-
-        self.key = load_public_key(public_pem) if public_pem else None
-        self.counts: Counter[str] = Counter()
-        self.first: dict[str, float] = {}
-        self.bad = 0
-        self.cpu_from = cpu_seconds()
-
-    def take(self, server: str, method: str, target: str, headers: dict[str, str], body: bytes) -> int:
-        from clipfeed.federation.signatures import SignatureError, verify_request
-
-        if self.key is not None:
-            try:
-                verify_request(method=method, target=target, headers=headers, body=body, public_key=self.key,
-                               scheme="http")
-            except SignatureError:
-                self.bad += 1
-                return 401
-        self.counts[server] += 1
-        self.first.setdefault(server, time.monotonic())  # CLOCK_MONOTONIC: one clock for the machine's processes
-        return 202
-
-    def stats(self) -> dict[str, Any]:
-        return {"counts": dict(self.counts), "first": self.first, "bad": self.bad,
-                "cpu": cpu_seconds() - self.cpu_from}
-
-
-class Http(asyncio.Protocol):
-    """Just enough HTTP/1.1 (keep-alive, Content-Length bodies) for inboxes and the control
-    port; a framework would cost the sinks more CPU than the thing measured."""
-
-    def __init__(self, sink: Sink, server: str | None) -> None:
-        self.sink, self.server = sink, server
-        self.buffer = bytearray()
-        self.transport: Any = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
-            lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
-            method, target, _ = lines[0].split(" ", 2)
-            headers = dict(line.split(":", 1) for line in lines[1:])
-            headers = {name.strip(): value.strip() for name, value in headers.items()}
-            length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0"))
-            if len(self.buffer) < end + 4 + length:
-                return
-            body = bytes(self.buffer[end + 4:end + 4 + length])
-            del self.buffer[:end + 4 + length]
-            status, answer = self.answer(method, target, headers, body)
-            self.transport.write(f"HTTP/1.1 {status} X\r\ncontent-length: {len(answer)}\r\n\r\n".encode() + answer)
-
-    def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
-        if self.server is not None:
-            return self.sink.take(self.server, method, target, headers, body), b""
-        if target == "/reset":
-            self.sink.reset(json.loads(body)["public_pem"])
-            return 200, b"{}"
-        return 200, json.dumps(self.sink.stats()).encode()
-
-
-def sink_address(n: int) -> str:
-    return f"127.0.{1 + n // 250}.{1 + n % 250}"
-
-
-def run_sinks(servers: int, ready: Any) -> None:
-    """The child process: ``servers`` inboxes on their own addresses, and a control port."""
-    import uvloop
-
-    async def main() -> None:
-        sink = Sink()
-        loop = asyncio.get_running_loop()
-        names = []
-        for n in range(servers):
-            listener = socket.socket()
-            listener.bind((sink_address(n), 0))
-            name = f"{sink_address(n)}:{listener.getsockname()[1]}"
-            await loop.create_server(functools.partial(Http, sink, name), sock=listener, backlog=1024)
-            names.append(name)
-        control = await loop.create_server(lambda: Http(sink, None), "127.0.0.1", 0)
-        ready.put((names, control.sockets[0].getsockname()[1]))
-        await asyncio.Event().wait()
-
-    uvloop.run(main())
-
-
-class Sinks:
-    def __init__(self, servers: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        ready = context.Queue()
-        self.process = context.Process(target=run_sinks, args=(servers, ready), daemon=True)
-        self.process.start()
-        self.names, port = ready.get(timeout=120)
-        self.control = f"http://127.0.0.1:{port}"
-
-    def reset(self, public_pem: str | None) -> None:
-        httpx.post(f"{self.control}/reset", json={"public_pem": public_pem}).raise_for_status()
-
-    def stats(self) -> dict[str, Any]:
-        return httpx.get(f"{self.control}/stats").json()
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.join(10)
 
 
 # --- part 1: fan-out ------------------------------------------------------------------------
@@ -451,6 +328,16 @@ async def apply_all(env: dict[str, str], sinks: Sinks, setup: dict[str, Any], ac
             "accepted_s": accepted, "accepts": sum(stats["counts"].values()), "bad": stats["bad"]}
 
 
+def inbox_commits(base: str) -> tuple[float, float]:
+    """(activities, commits) of the inbox's group commit so far, from the server's metrics."""
+    found = dict.fromkeys(("sum", "count"), 0.0)
+    for line in httpx.get(f"{base}/metrics").text.splitlines():
+        for part in found:
+            if line.startswith(f"clipfeed_federation_inbox_batch_size_{part} "):
+                found[part] = float(line.split()[1])
+    return found["sum"], found["count"]
+
+
 def server_cpu(pid: int) -> float:
     import psutil
 
@@ -476,12 +363,18 @@ async def inbox_part(sinks: Sinks, *, actors: int, clips: int, servers: int, con
             print(f"inbox set-up: {actors} remote accounts, {len(requests):,} activities signed in "
                   f"{time.perf_counter() - started:.1f} s")
             healthz: list[Request] = [("/healthz", {}, None)]
-            await send_all(base, healthz * 200, concurrency)  # warm up connections and routes
+            # Warm up connections and routes: the first request to a route builds FastAPI's
+            # route tables (about a second, once a process); unsigned POSTs are refused (401)
+            # before anything is stored.
+            await send_all(base, healthz * 200, concurrency)
+            await send_all(base, [(path, {"Content-Type": ACTIVITY_JSON}, body) for path, _, body in requests[:50]],
+                           concurrency)
             for name, batch in (("GET /healthz (baseline)", healthz * len(requests)),
                                 ("POST signed Follow/Like to the inboxes", requests)):
                 before = server_cpu(proc.pid)
                 results[name] = await send_all(base, batch, concurrency) | {
                     "server_cpu": server_cpu(proc.pid) - before, "requests": len(batch)}
+            results["commits"] = inbox_commits(base)
         finally:
             stop(proc)
         results["apply"] = await apply_all(env, sinks, setup, actors)
@@ -523,6 +416,8 @@ def report_inbox(results: dict[str, Any], concurrency: int) -> None:
         print(f"| {name} | {r['requests']:,} | {r['statuses']} | {r['shed']} | {rate:,.0f} "
               f"| {rate / (base['requests'] / base['seconds']):.3f}x | {r['server_cpu'] / r['requests'] * 1000:.2f} "
               f"| {r['cpu'] / r['requests'] * 1000:.2f} |")
+    activities, commits = results["commits"]
+    print(f"\ninbox commits: {commits:,.0f} for {activities:,.0f} activities ({activities / max(commits, 1):.1f} each)")
     a = results["apply"]
     if a["applied_s"] is None:
         print("\nThe worker did not apply everything within the time allowed.")

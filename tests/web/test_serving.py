@@ -14,7 +14,8 @@ import pytest
 
 from tests.web.conftest import DIST, ROOT, built_app
 
-APP_PATHS = ["/", "/following", "/@maker", "/@maker@videos.example:8443", "/c/123", "/?clip=123", "/notifications", "/settings", "/anything/else"]
+APP_PATHS = ["/", "/following", "/@maker", "/@maker@videos.example:8443",
+             "/c/123", "/?clip=123", "/notifications", "/settings", "/anything/else"]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -127,7 +127,7 @@ async def comment_object(services: Deps, comment_id: UserId) -> ActivityJSON:
 
 @router.post("/ap/users/{user_id}/inbox", status_code=202)
 async def user_inbox(request: Request, services: Deps, user_id: UserId) -> Response:
-    await publish.local_user(user_id, services=services)
+    await inbox.recipient(user_id, services=services)
     await _receive(request, services=services, recipient_id=user_id)
     return Response(status_code=202)
 

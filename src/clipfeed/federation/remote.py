@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,13 +21,21 @@ from clipfeed.federation import admin, transport
 from clipfeed.federation.keys import signer_for
 from clipfeed.federation.models import INSTANCE_ACTOR, RemoteActor, RemoteInstance
 from clipfeed.federation.transport import RemoteError
-from clipfeed.infra.db import insert_ignore, utcnow
+from clipfeed.infra.db import Database, insert_ignore, utcnow
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
 log = structlog.get_logger(__name__)
 ACTOR_TYPES = {"Person", "Service", "Application", "Group", "Organization"}
+# The actors behind the keys that signed our inbound activities, per process (least recently
+# used first), so the inbox reads the database only for a key it has not seen lately. A copy
+# older than the stored row is noticed when a signature fails against it (``inbox.verified_sender``
+# reads the row again); ``federation_actor_refresh_s`` still applies to the copy's fetch time.
+KEYS_TTL_S = 300.0
+KEYS_MAX = 20_000
+_KEYS: weakref.WeakKeyDictionary[Database, OrderedDict[str, tuple[float, RemoteActor]]] = weakref.WeakKeyDictionary()
+_FETCHING: weakref.WeakKeyDictionary[Database, dict[str, asyncio.Future[RemoteActor]]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -137,16 +149,70 @@ async def learn_software(server: str, *, scheme: str, services: Services) -> str
     return software_name
 
 
-async def actor_for_key(key_id: str, *, services: Services, refresh: bool = False) -> RemoteActor:
+async def actor_for_key(key_id: str, *, services: Services, refresh: bool = False, cached: bool = True) -> RemoteActor:
     """The stored actor that owns ``key_id``, fetched when unknown, stale or ``refresh``
-    (a signature failed: the key may have been rotated)."""
+    (a signature failed: the key may have been rotated). ``cached``: this process's copy
+    (``KEYS_TTL_S``) will do; the inbox checks each signature against it, and reads the
+    database again when it fails (another process may have fetched a rotated key)."""
+    known = _known_keys(services.db)
+    max_age = timedelta(seconds=services.settings.federation_actor_refresh_s)
     if not refresh:
+        entry = known.get(key_id) if cached else None
+        if entry is not None and time.monotonic() - entry[0] < KEYS_TTL_S and utcnow() - entry[1].fetched_at < max_age:
+            known.move_to_end(key_id)
+            return entry[1]
+        reading_since = time.monotonic()
         async with services.db.session() as session:
             stored = await session.scalar(sa.select(RemoteActor).where(RemoteActor.key_id == key_id).limit(1))
-        max_age = timedelta(seconds=services.settings.federation_actor_refresh_s)
         if stored is not None and utcnow() - stored.fetched_at < max_age:
+            _keep_key(known, key_id, reading_since, stored)
             return stored
-    return await fetch_actor(key_id, services=services)
+    return await _fetch_once(key_id, services=services)
+
+
+async def _fetch_once(key_id: str, *, services: Services) -> RemoteActor:
+    """Fetch the actor owning ``key_id``; requests that need it meanwhile (a new server's
+    first burst) wait for that one fetch instead of each fetching and storing it."""
+    fetching = _FETCHING.setdefault(services.db, {})
+    running = fetching.get(key_id)
+    if running is None:
+        running = fetching[key_id] = asyncio.ensure_future(_fetch(key_id, services=services))
+        running.add_done_callback(lambda _: fetching.pop(key_id, None))
+    return await asyncio.shield(running)
+
+
+async def _fetch(key_id: str, *, services: Services) -> RemoteActor:
+    known = _known_keys(services.db)
+    reading_since = time.monotonic()
+    fetched = await fetch_actor(key_id, services=services)
+    if fetched.key_id == key_id:
+        _keep_key(known, key_id, reading_since, fetched)
+    else:  # the key ID now names another key: nothing signs with this one any more
+        known.pop(key_id, None)
+    return fetched
+
+
+def forget_key(key_id: str, *, services: Services) -> bool:
+    """Drop this process's copy of the actor owning ``key_id``; whether there was one."""
+    return _known_keys(services.db).pop(key_id, None) is not None
+
+
+def _known_keys(db: Database) -> OrderedDict[str, tuple[float, RemoteActor]]:
+    found = _KEYS.get(db)
+    if found is None:
+        found = _KEYS[db] = OrderedDict()
+    return found
+
+
+def _keep_key(known: OrderedDict[str, tuple[float, RemoteActor]], key_id: str, read_at: float,
+              actor: RemoteActor) -> None:
+    latest = known.get(key_id)
+    if latest is not None and latest[0] > read_at:  # a newer copy came in while we read
+        return
+    known[key_id] = (read_at, actor)
+    known.move_to_end(key_id)
+    while len(known) > KEYS_MAX:
+        known.popitem(last=False)  # the least recently used
 
 
 async def actor_by_uri(uri: str, *, services: Services, fetch: bool = True) -> RemoteActor | None:

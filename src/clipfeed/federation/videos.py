@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from clipfeed.accounts.models import User
 from clipfeed.clips import service as clips
@@ -47,7 +47,7 @@ def duration_ms(value: Any) -> int | None:
     return int((hours * 3600 + minutes * 60 + seconds) * 1000)
 
 
-def is_video_post(note: Any) -> bool:
+def is_video_post(note: Any) -> TypeGuard[dict[str, Any]]:
     """Whether a ``Note`` is a video post, as Loops publishes them (not a reply, a
     ``video/mp4`` attachment), to be stored as a clip rather than as a comment."""
     return isinstance(note, dict) and note.get("type") == "Note" and not note.get("inReplyTo") and any(
