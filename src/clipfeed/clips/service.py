@@ -352,24 +352,29 @@ async def cache_remote(*, db: Database, outbox: Outbox, clip_id: int, source_url
     otherwise: its origin changed or deleted it meanwhile, and a newer job, if any, decides)."""
     async with db.session() as session:
         clip = await session.get(Clip, clip_id, with_for_update=True)
-        streamed = (clip.media or {}).get("remote") if clip is not None else None
-        if clip is None or clip.status != ClipStatus.ready.value or not isinstance(streamed, dict) \
-                or streamed.get("mp4") != source_url:
+        streamed = _streamed_from(clip, source_url)
+        if clip is None or streamed is None or clip.status != ClipStatus.ready.value:
             return False
         clip.media = {**media, "origin": streamed}
         for field, value in (technical or {}).items():
             setattr(clip, field, value)
+        if status != ClipStatus.ready:
+            clip.status, clip.status_reason = status.value, reason
         await session.flush()
         payload = _event_payload(clip)
         if status == ClipStatus.ready:
             outbox.record(session, contract.CLIP_UPDATED, key=clip.id, actor_id=clip.owner_id,
                           payload=contract.ClipUpdated(**payload.model_dump(), fields=["media"]))
         else:
-            clip.status, clip.status_reason = status.value, reason
-            payload = _event_payload(clip)
             outbox.record(session, contract.CLIP_STATUS[status.value], key=clip.id, actor_id=clip.owner_id,
                           payload=payload)
     return True
+
+
+def _streamed_from(clip: Clip | None, source_url: str) -> dict[str, Any] | None:
+    """The origin's URLs of a remote clip still streamed from the file ``source_url``, else None."""
+    streamed = (clip.media or {}).get("remote") if clip is not None else None
+    return streamed if isinstance(streamed, dict) and streamed.get("mp4") == source_url else None
 
 
 async def note_cache_failure(*, db: Database, clip_id: int, source_url: str, reason: str) -> None:
@@ -377,8 +382,7 @@ async def note_cache_failure(*, db: Database, clip_id: int, source_url: str, rea
     keeps streaming from its origin. Only while it still names that file."""
     async with db.session() as session:
         clip = await session.get(Clip, clip_id, with_for_update=True)
-        streamed = (clip.media or {}).get("remote") if clip is not None else None
-        if clip is not None and isinstance(streamed, dict) and streamed.get("mp4") == source_url:
+        if clip is not None and _streamed_from(clip, source_url) is not None:
             clip.media = {**(clip.media or {}), "cache_error": reason[:300]}
 
 

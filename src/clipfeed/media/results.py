@@ -60,7 +60,7 @@ async def _conclude_cached(job: Job, status: ClipStatus, reason: str | None, med
     """A remote clip's cached copy (``federation/media_cache.py``): the clip, ready all along,
     now plays from our objects and takes the screening's outcome; a technical failure or
     rejection leaves it streaming from its origin (``keep_streaming``)."""
-    if status in (ClipStatus.failed,) or (status == ClipStatus.rejected and "screening" not in media):
+    if status == ClipStatus.failed or (status == ClipStatus.rejected and "screening" not in media):
         return await keep_streaming(job, reason or "", services=services)
     taken = await clips_service.cache_remote(db=services.db, outbox=services.outbox, clip_id=job.clip_id,
                                              source_url=job.source_url or "", status=status, reason=reason,
