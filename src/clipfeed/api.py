@@ -48,8 +48,12 @@ from clipfeed.uploads.protocol import EXPOSED_HEADERS as TUS_EXPOSED_HEADERS
 from clipfeed.webapp.api import router as webapp_router
 
 # Every feature's router, in the order their routes are matched. Each declares its own "/v1"
-# prefix, so route templates (metrics labels, logs) carry the full path.
+# prefix, so route templates (metrics labels, logs) carry the full path. Routes are tried one by
+# one, so the router whose requests come in the largest numbers goes first: other servers'
+# inboxes (its paths, /ap/ and /.well-known/, overlap no other router's; matched after the
+# other 20 routers, an inbox POST spent a third of its CPU finding its route).
 FEATURE_ROUTERS: list[APIRouter] = [
+    federation_router,        # ActivityPub: WebFinger, NodeInfo, actors, clips as Video, inboxes
     accounts_router,          # sign-up, sign-in, tokens, profile
     clips_router,             # clip reads, edits, deletion, status
     moderation_router,        # review queue, reports, audit
@@ -70,7 +74,6 @@ FEATURE_ROUTERS: list[APIRouter] = [
     search_router,            # search and suggestions
     discovery_router,         # hashtag pages and follows, Discover, similar clips, mute filters
     federation_admin_router,  # finding remote accounts; remote servers' policies
-    federation_router,        # ActivityPub: WebFinger, NodeInfo, actors, clips as Video, inboxes
     webapp_router,            # the web app, /docs, /redoc: last, its catch-all answers what nothing else routes
 ]
 # Parts of the OpenAPI document that features whose wire format is not JSON write themselves.

@@ -1,8 +1,9 @@
 """Local actors' signing keys: made on first use, kept in ``federation_keys``, loaded once per
-process (parsing a PEM private key costs about a millisecond; a fan-out signs thousands)."""
+process: a fan-out signs thousands of requests, concurrently, with one key."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
 
 _LOADED: dict[tuple[int, int], tuple[float, Signer]] = {}  # (id of the Database, owner) -> (loaded at, signer)
+_LOADING: dict[tuple[int, int], asyncio.Task[Signer]] = {}  # loads under way, shared by their waiters
 _LOADED_MAX = 10_000
 # A key rotated by another process (``clipfeed federation rotate-key``) is picked up within this
 # long; a delivery refused with 401 meanwhile drops the entry at once and is retried (``forget``).
@@ -32,21 +34,45 @@ class Signer:
 
 
 async def signer_for(owner_id: int, *, services: Services) -> Signer:
-    """The key ``owner_id`` (a local user, or ``INSTANCE_ACTOR``) signs with."""
+    """The key ``owner_id`` (a local user, or ``INSTANCE_ACTOR``) signs with.
+
+    Concurrent callers that miss share one load (a delivery loop starts 32 sends at once),
+    and a reload after ``LOADED_TTL_S`` that finds the same PEM keeps the parsed key."""
     cache_key = (id(services.db), owner_id)
     found = _LOADED.get(cache_key)
     if found is not None and time.monotonic() - found[0] < LOADED_TTL_S:
         return found[1]
+    loading = _LOADING.get(cache_key)
+    if loading is None or loading.done() or loading.get_loop() is not asyncio.get_running_loop():
+        loading = _LOADING[cache_key] = asyncio.ensure_future(_load(owner_id, cache_key, services=services))
+        loading.add_done_callback(_loaded)
+    # Shielded: a caller cancelled while waiting does not cancel the load the others wait for.
+    return await asyncio.shield(loading)
+
+
+async def _load(owner_id: int, cache_key: tuple[int, int], *, services: Services) -> Signer:
     loading_since = time.monotonic()
     key = await _stored_or_new(owner_id, services=services)
-    uris = Uris(services.settings.base_url)
-    signer = Signer(key_id=uris.instance_key if owner_id == INSTANCE_ACTOR else uris.key(owner_id),
-                    private_key=load_private_key(key.private_pem), public_pem=key.public_pem)
+    before = _LOADED.get(cache_key)
+    if before is not None and before[1].public_pem == key.public_pem:
+        signer = before[1]
+    else:
+        uris = Uris(services.settings.base_url)
+        signer = Signer(key_id=uris.instance_key if owner_id == INSTANCE_ACTOR else uris.key(owner_id),
+                        private_key=load_private_key(key.private_pem), public_pem=key.public_pem)
     if len(_LOADED) >= _LOADED_MAX:
         _LOADED.pop(next(iter(_LOADED)))
     # Dated from before the read: a rotation committed while it ran is picked up within the TTL.
     _LOADED[cache_key] = (loading_since, signer)
     return signer
+
+
+def _loaded(task: asyncio.Task[Signer]) -> None:
+    for cache_key, loading in list(_LOADING.items()):
+        if loading is task:
+            del _LOADING[cache_key]
+    if not task.cancelled():
+        task.exception()  # retrieved: every waiter may have gone
 
 
 def forget(owner_id: int, *, services: Services) -> None:
