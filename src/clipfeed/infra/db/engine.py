@@ -76,7 +76,15 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(async_url(url), connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    # A dead database must fail fast (503 to clients), never hang a request.
+    # A dead database must fail fast (503 to clients), never hang a request. A server that
+    # vanishes without closing its connections (a cut link between regions drops packets, it
+    # sends no reset) would leave a statement waiting for ever: ``statement_timeout`` is the
+    # server's own. So TCP gives up on data unacknowledged for 5 s (``tcp_user_timeout``), and
+    # keepalives find a connection gone while it waits for an answer (docs/operate/regions.md).
+    # The same names in the URL's query (``?tcp_user_timeout=10000``) win.
+    given = set(sa.engine.make_url(async_url(url)).query)
+    tcp = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+           "tcp_user_timeout": 5000}
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
@@ -84,7 +92,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_timeout=5,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 3, "options": "-c statement_timeout=15000"},
+        connect_args={"connect_timeout": 3, "options": "-c statement_timeout=15000",
+                      **{name: value for name, value in tcp.items() if name not in given}},
     )
     _guard_connects(engine, BREAKERS.get("postgresql", engine.url.render_as_string(hide_password=True)))
     return engine
