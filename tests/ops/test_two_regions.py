@@ -5,8 +5,9 @@ that delays every packet 40 ms each way and can be cut (packets vanish, as on a 
 
 What a viewer in B notices: pages that tolerate staleness come from B's replica; a comment
 written from B lands on the primary in A and its writer sees it at once; with the link cut,
-B's profile pages still answer (marked stale) while writes answer 503 problem+json within a
-bounded time, and once the link is back writes work again, with no restart."""
+B's profile pages still answer (marked stale), signed-in ones too for as long as the replica
+is within the bound for checking tokens, while writes answer 503 problem+json within a bounded
+time, and once the link is back writes work again, with no restart."""
 
 from __future__ import annotations
 
@@ -17,22 +18,29 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from bench.regions import TwoRegions
+from bench.regions_stack import TwoRegions
 
 from tests.helpers import assert_problem
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 REPLICA_READS = ("clipfeed_db_reads_total", {"target": "replica", "reason": "replica"})
-# What the first write after a cut may take before its 503: the cache call's 2 s, then the
-# database's: a pooled connection given up after 5 s of silence (tcp_user_timeout), a new one
-# after 3 s (connect_timeout). Once the breakers are open, a write fails at once.
-FIRST_FAILURE_S = 15.0
+# What the first write after a cut may take before its 503, as documented (docs/operate/
+# regions.md, "Timeouts"): the token check's cache call (2 s), then the database's: a pooled
+# connection given up after 5 s of silence (tcp_user_timeout), a new one after 3 s
+# (connect_timeout): 10 s, and a little for a busy machine. Once the breakers are open, a write
+# fails at once.
+FIRST_FAILURE_S = 12.0
+# Region B's bound for the replica's answer to "whose token is this" while the primary does not
+# answer (CLIPFEED_DATABASE_REPLICA_ACCESS_MAX_STALE_S, 60 s by default): short here, so that
+# the test sees signed-in pages refused once the replica is further behind than that.
+ACCESS_BOUND_S = 20.0
 
 
 @pytest.fixture(scope="module")
 def regions() -> Iterator[TwoRegions]:
     assert os.geteuid() == 0, "this test makes network namespaces and devices: run the suite as root (CI does)"
-    with TwoRegions(delay_ms=40) as made:
+    with TwoRegions(delay_ms=40, b_settings={
+            "CLIPFEED_DATABASE_REPLICA_ACCESS_MAX_STALE_S": str(ACCESS_BOUND_S)}) as made:
         yield made
 
 
@@ -40,7 +48,7 @@ def regions() -> Iterator[TwoRegions]:
 def people(regions: TwoRegions) -> dict[str, object]:
     creator = regions.accounts("rcreator", 1)[0]
     return {"creator": creator, "clip": regions.ready_clip(creator[1], "seen from two regions"),
-            "writers": regions.accounts("rwriter", 8)}
+            "writers": regions.accounts("rwriter", 8), "reader": regions.accounts("rreader", 1)[0]}
 
 
 def auth(token: str) -> dict[str, str]:
@@ -101,10 +109,23 @@ def test_with_the_link_cut_b_serves_stale_pages_refuses_writes_clearly_and_recov
     assert regions.link is not None
     assert b.request("GET", f"/v1/users/{handle}").status_code == 200
 
+    reader = people["reader"][1]  # type: ignore[index]
+    own_clips = f"/v1/users/{handle}/clips"
+    assert b.request("GET", own_clips, headers=auth(reader)).status_code == 200
+
     regions.link.cut()
     cut_at = time.monotonic()
-    stale_seen, refusals = 0, []
+    stale_seen, refusals, signed_in = 0, [], []
     while len(refusals) < 8 or time.monotonic() - cut_at < 12:
+        # A signed-in page that tolerates staleness: its token check reads B's replica too (in
+        # the first seconds, until the primary counts as unreachable, it may answer 503)
+        page = b.request("GET", own_clips, headers=auth(reader))
+        if page.status_code == 200:
+            assert page.headers.get("clipfeed-stale", "").startswith("primary-unreachable;up-to=")
+            assert [c["id"] for c in page.json()["items"]] == [str(clip)]
+            signed_in.append(time.monotonic() - cut_at)
+        else:
+            assert_problem(page, 503)
         # B's profile pages keep answering from B's replica; once the primary is known to be
         # unreachable, each says how stale it may be
         profile = b.request("GET", f"/v1/users/{handle}")
@@ -130,6 +151,20 @@ def test_with_the_link_cut_b_serves_stale_pages_refuses_writes_clearly_and_recov
     assert a.request("POST", f"/v1/clips/{clip}/comments", json={"body": "home during the cut"},
                      headers=auth(next(writers))).status_code == 201
     assert on_primary(regions, "SELECT count(*) FROM comments WHERE body LIKE 'cut %%'") == 0
+    # Signed-in pages were served, stale-marked, from the moment the primary counted as down...
+    assert len(signed_in) >= 3, signed_in
+    # ...and only while B's replica was within ACCESS_BOUND_S of the primary's last answer: past
+    # that, a token revoked in region A meanwhile could be taken for live, so they are refused
+    while True:
+        page = b.request("GET", own_clips, headers=auth(reader))
+        if page.status_code != 200:
+            assert assert_problem(page, 503)["type"].endswith("/unavailable") and page.headers["retry-after"]
+            break
+        assert "clipfeed-stale" in page.headers
+        assert time.monotonic() - cut_at < ACCESS_BOUND_S + 3, "a signed-in page served past the bound"
+        time.sleep(0.5)
+    # while anonymous pages are still served
+    assert "clipfeed-stale" in b.request("GET", f"/v1/users/{handle}").headers
 
     regions.link.restore()
     restored_at = time.monotonic()
@@ -145,8 +180,10 @@ def test_with_the_link_cut_b_serves_stale_pages_refuses_writes_clearly_and_recov
         assert time.monotonic() - restored_at < 30, "writes from B did not come back within 30 s"
         time.sleep(1)
     assert "after the cut" in comment_bodies(b.request("GET", f"/v1/clips/{clip}/comments", headers=auth(writer)))
-    # and B's pages are no longer marked stale
+    # and B's pages are no longer marked stale, signed-in ones included
     deadline = time.monotonic() + 10
     while "clipfeed-stale" in b.request("GET", f"/v1/users/{handle}").headers:
         assert time.monotonic() < deadline, "B's pages still marked stale 10 s after writes came back"
         time.sleep(0.3)
+    page = b.request("GET", own_clips, headers=auth(reader))
+    assert page.status_code == 200 and "clipfeed-stale" not in page.headers, page.text

@@ -74,7 +74,9 @@ READS = Counter("clipfeed_db_reads_total", "Read sessions that could go to a rep
                 ["target", "reason"])
 # reason: replica (served there), no_replica (none fresh and up), own_write (the request wrote),
 # writer_ahead (the caller's last write not replayed yet), down (the replica did not answer),
-# primary_down (served by a replica however far behind, the primary not answering)
+# primary_down (served by a replica however far behind, the primary not answering; for a read
+# that decides who may act, only one within ``access_max_stale_s``), too_stale (such a read
+# refused: the primary not answering and no replica that close)
 LAG = Gauge("clipfeed_db_replica_lag_seconds", "How far each read replica is behind the primary, as last measured",
             ["replica"], multiprocess_mode="livemax")
 
@@ -178,10 +180,12 @@ def _again(probe: Probe | None, work: Callable[[], Awaitable[int | None]]) -> Pr
 class ReplicaSet:
     """The replicas of one primary, their measured lag, and the choice of one for a read."""
 
-    def __init__(self, primary: AsyncEngine, replicas: list[Replica], *, max_lag_s: float) -> None:
+    def __init__(self, primary: AsyncEngine, replicas: list[Replica], *, max_lag_s: float,
+                 access_max_stale_s: float = 60.0) -> None:
         self.primary = primary
         self.replicas = replicas
         self.max_lag_s = max_lag_s
+        self.access_max_stale_s = access_max_stale_s
         self._history: deque[tuple[float, int]] = deque()
         self._turn = itertools.count()
         self._checked_at = 0.0
@@ -260,22 +264,30 @@ class ReplicaSet:
                 self._checked_at = time.monotonic()
             await asyncio.sleep(max(0.0, CHECK_EVERY_S - (time.monotonic() - started)))
 
-    def fresh(self) -> list[Replica]:
+    def fresh(self, bound_s: float | None = None) -> list[Replica]:
+        """The replicas up and within ``max_lag_s`` as last measured; or, given ``bound_s``,
+        those at most that far behind now (their measured lag plus the time since)."""
         self._keep_checking()
-        if time.monotonic() - self._checked_at > 3 * CHECK_EVERY_S:
+        age = time.monotonic() - self._checked_at
+        if age > 3 * CHECK_EVERY_S:
             return []  # the measurements are old (the check is stuck): trust none of them
-        return [r for r in self.replicas if r.up and r.lag_s <= self.max_lag_s]
+        if bound_s is None:
+            return [r for r in self.replicas if r.up and r.lag_s <= self.max_lag_s]
+        return [r for r in self.replicas if r.up and r.lag_s + age <= bound_s]
 
     def _rotate(self, candidates: list[Replica]) -> list[Replica]:
         start = next(self._turn)
         return [candidates[(start + i) % len(candidates)] for i in range(len(candidates))]
 
-    async def choose(self, reads: Reads) -> tuple[Replica | None, str]:
-        """A replica for this read, or None and why not."""
+    async def choose(self, reads: Reads, *, access: bool = False) -> tuple[Replica | None, str]:
+        """A replica for this read, or None and why not. ``access``: the read decides who may
+        act; no replica further behind than ``access_max_stale_s`` serves it, and when the
+        primary does not answer and none is that close, the reason is ``too_stale`` (the
+        caller refuses the request rather than wait for the primary)."""
         if reads.wrote:
             return None, "own_write"
         reason = "no_replica"
-        candidates = self.fresh()
+        candidates = self.fresh(min(self.max_lag_s, self.access_max_stale_s) if access else None)
         if candidates:
             ordered = self._rotate(candidates)
             needed = await reads.writer_lsn()
@@ -290,11 +302,13 @@ class ReplicaSet:
         # own recent write is worth waiting for until the primary counts as down.
         early = reason == "no_replica" and self.primary_unanswered and await reads.writer_lsn() is None
         if early or self.primary_down():
-            answering = [r for r in self.replicas if r.up]
+            answering = self.fresh(self.access_max_stale_s) if access else [r for r in self.replicas if r.up]
             if answering:
                 replica = self._rotate(answering)[0]
-                reads.stale_up_to_s = replica.lag_s
+                reads.stale_up_to_s = max(reads.stale_up_to_s or 0.0, replica.lag_s)
                 return replica, "primary_down"
+            if access and self.primary_down():
+                return None, "too_stale"
         return None, reason
 
     async def _has(self, replica: Replica, lsn: int, reads: Reads) -> bool:
