@@ -39,7 +39,8 @@ async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
                   shard_urls=[settings.resolve(u) for u in settings.database_shard_urls],
                   virtual_shards=settings.virtual_shards, pool_size=settings.database_pool_size,
                   replica_urls=[settings.resolve(u) for u in settings.database_replica_urls],
-                  replica_max_lag_s=settings.database_replica_max_lag_s)
+                  replica_max_lag_s=settings.database_replica_max_lag_s,
+                  replica_access_max_stale_s=settings.database_replica_access_max_stale_s)
     await db.load_shard_map()  # virtual shards moved by `clipfeed shards move`
     blobs = open_blob_store(settings.resolve(settings.blob_url))
     cache = open_cache(settings.resolve(settings.cache_url))

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # behind is skipped. See docs/operate/replicas.md.
     database_replica_urls: CsvList = Field(default_factory=list)
     database_replica_max_lag_s: float = Field(default=2.0, gt=0, le=60)  # a replica further behind is skipped
+    # Reads that decide who may act (the access-token check, blocks) take a replica only while it
+    # is within this bound, even when the primary does not answer: a token revoked or a block
+    # made longer ago than this is always seen. Past it, such requests answer 503. At most the
+    # life of a revoked token's marker in the token cache (``token_cache``: 2 x 60 s), so that a
+    # replica's answer can never put a revoked token back into the cache.
+    database_replica_access_max_stale_s: float = Field(default=60.0, gt=0, le=120)
     # Connections per PostgreSQL database and process (as many again may open in bursts).
     database_pool_size: int = 20
     blob_url: str = "file://{data_dir}/blobs"

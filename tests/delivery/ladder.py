@@ -77,6 +77,25 @@ def ladder(seconds: float = 4.0) -> Path:
     return out
 
 
+@functools.cache
+def ladder_with_audio(seconds: float = 4.0) -> Path:
+    """The same ladder plus a separate sound track, as the pipeline lays out a clip with sound:
+    ``a/`` (``index.m3u8``, ``init.mp4``, ``seg_*.m4s``) named by the master playlist's
+    ``#EXT-X-MEDIA`` line."""
+    out = Path(tempfile.mkdtemp(prefix="clipfeed-ladder-audio-"))
+    shutil.copytree(ladder(seconds), out, dirs_exist_ok=True)
+    (out / "a").mkdir()
+    _ffmpeg("-i", str(SAMPLE), "-t", str(seconds), "-vn", "-c:a", "aac", "-b:a", "64k", "-f", "hls",
+            "-hls_time", "1", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
+            "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", str(out / "a" / "seg_%05d.m4s"),
+            str(out / "a" / "index.m3u8"))
+    master = (out / "hls" / "master.m3u8").read_text().replace("#EXT-X-STREAM-INF:", '#EXT-X-STREAM-INF:AUDIO="aud",')
+    head, _, rest = master.partition("\n")
+    (out / "hls" / "master.m3u8").write_text(
+        f'{head}\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="sound",DEFAULT=YES,URI="../a/index.m3u8"\n{rest}')
+    return out
+
+
 def _mpd(seconds: float) -> str:
     representations = "".join(
         f'<Representation id="{name}" bandwidth="{h * 2000}" height="{h}" '
@@ -112,14 +131,14 @@ async def upload(store: Any, clip_id: int, folder: Path | None = None) -> int:
 
 
 async def publish(*, services: Any, owner_id: int, visibility: str = "public", store: Any = None,
-                  caption: str = "a clip") -> Any:
+                  caption: str = "a clip", folder: Path | None = None) -> Any:
     """A ready clip with the ladder as its media (as the media pipeline leaves one)."""
     from clipfeed.clips import service as clips
     from clipfeed.clips.models import ClipCreate, ClipStatus, Visibility
 
     clip = await clips.create_draft(db=services.db, outbox=services.outbox, ids=services.ids, owner_id=owner_id,
                                     request=ClipCreate(caption=caption, visibility=Visibility(visibility)))
-    await upload(store or services.blobs, clip.id)
+    await upload(store or services.blobs, clip.id, folder)
     return await clips.set_status(db=services.db, outbox=services.outbox, clip_id=clip.id, status=ClipStatus.ready,
                                   media=media_pointers(clip.id), technical={"width": 1280, "height": 720,
                                                                               "duration_ms": 4000})

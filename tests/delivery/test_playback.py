@@ -95,3 +95,28 @@ async def test_placement_warms_the_home_edge_with_first_segments_and_posters(del
                 assert answer.headers["x-cache-status"] == "HIT", url
         again = await placement.place_region(services=stack_services, region="local", client=http)
         assert again.clips == 0  # already warm
+
+
+async def test_placement_warms_a_separate_sound_track_as_it_warms_the_video(delivery_stack, stack_services,
+                                                                           creator, monkeypatch) -> None:
+    clip = await ladder.publish(owner_id=creator.id, services=stack_services, folder=ladder.ladder_with_audio())
+
+    async def trending(*, services, region, limit):
+        return [clip.id]
+
+    monkeypatch.setattr(placement.popularity, "top_clip_ids", trending)
+    keys = await placement.warm_keys(services=stack_services, clip_id=clip.id)
+    sound = [key for key in keys if f"clips/{clip.id}/a/" in key]
+    assert sound == [f"clips/{clip.id}/a/index.m3u8", f"clips/{clip.id}/a/init.mp4",
+                     f"clips/{clip.id}/a/seg_00000.m4s", f"clips/{clip.id}/a/seg_00001.m4s"]
+    async with httpx.AsyncClient(timeout=10) as http:
+        report = await placement.place_region(services=stack_services, region="local", client=http)
+        assert report.clips == 1 and report.failures == 0
+        # 1 master + 4 x (playlist, init, 2 segments): three video renditions and the sound + poster
+        assert report.requests == 1 + 4 * 4 + 1
+        # the first viewer's player finds the sound track's start at the edge already
+        info = await playback_info(services=stack_services, clip=clip, viewer_id=None, region="local", network="4g")
+        edge = info.hls_url.split("/media/", 1)[0]
+        for key in sound:
+            answer = await http.get(f"{edge}/media/{key}")
+            assert answer.status_code == 200 and answer.headers["x-cache-status"] == "HIT", key

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
-from tests.helpers import serving, signup, wait_for
+from tests.helpers import assert_problem, serving, signup, wait_for
 from tests.services import StreamingPair
 
 pytestmark = pytest.mark.timeout(300)
@@ -35,12 +35,13 @@ def pair() -> Iterator[StreamingPair]:
         yield servers
 
 
-async def _client(pair: StreamingPair, tmp_path: Path, *, max_lag_s: float) -> AsyncIterator[httpx.AsyncClient]:
+async def _client(pair: StreamingPair, tmp_path: Path, *, max_lag_s: float,
+                  **settings: object) -> AsyncIterator[httpx.AsyncClient]:
     from clipfeed.settings import Settings
 
     async with serving(Settings(data_dir=tmp_path, log_json=False, database_url=f"{pair.primary_url}/clipfeed",
                                 database_replica_urls=[f"{pair.replica_url}/clipfeed"],
-                                database_replica_max_lag_s=max_lag_s)) as client:
+                                database_replica_max_lag_s=max_lag_s, **settings)) as client:
         yield client
 
 
@@ -166,3 +167,73 @@ async def test_with_the_replica_down_every_read_is_served_by_the_primary(pair, t
             assert reads("primary", "down") + reads("primary", "no_replica") > 0
         finally:
             pair.start("replica")
+
+
+def revoke_on_primary(pair: StreamingPair, user_id: int) -> None:
+    """Every token of the user revoked straight on the primary, as another process (a moderator's
+    console, a sign-out elsewhere) would: no write position of this caller is recorded."""
+    with psycopg.connect(f"{pair.primary_url}/clipfeed", autocommit=True) as conn:
+        conn.execute("UPDATE auth_tokens SET revoked_at = now() WHERE user_id = %s", (user_id,))
+
+
+async def test_the_token_check_reads_the_replica_on_reads_and_the_primary_on_writes(pair, patient) -> None:
+    pair.set_apply_delay(0)
+    frank = await signup(patient, "rfrank")
+    await replayed(pair, "rfrank")
+    await reading_the_replica(patient, "rfrank")
+    pair.set_apply_delay(20)  # the replica now shows each commit 20 s late (within the 30 s bound)
+    revoke_on_primary(pair, frank.id)
+
+    # The primary refuses the token; the replica has not replayed that yet. A page that tolerates
+    # staleness is answered: its token check read the replica, within the documented bound...
+    page = await patient.get("/v1/users/rfrank/clips", headers=frank.auth)
+    assert page.status_code == 200, page.text
+    # ...while a write checks the token on the primary, and is refused
+    assert_problem(await patient.patch("/v1/me", json={"display_name": "Frank"}, headers=frank.auth), 401)
+    # and so is every route that does not tolerate staleness
+    assert_problem(await patient.get("/v1/me", headers=frank.auth), 401)
+    # Once the replica has replayed the revocation, the read is refused too
+    pair.set_apply_delay(0)
+
+    async def refused() -> bool:
+        return (await patient.get("/v1/users/rfrank/clips", headers=frank.auth)).status_code == 401
+    await wait_for(refused, 30)
+
+
+async def test_a_signed_out_session_is_refused_at_once_even_on_pages_a_replica_serves(pair, patient) -> None:
+    pair.set_apply_delay(0)
+    gina = await signup(patient, "rgina")
+    await replayed(pair, "rgina")
+    await reading_the_replica(patient, "rgina")
+    pair.set_apply_delay(20)
+    assert (await patient.get("/v1/users/rgina/clips", headers=gina.auth)).status_code == 200
+    assert (await patient.post("/v1/auth/logout", headers=gina.auth)).status_code == 204
+    # The sign-out was this caller's write: its reads wait for a replica that has it, or read the
+    # primary, so the token is refused at once although the replica is 20 s behind
+    assert_problem(await patient.get("/v1/users/rgina/clips", headers=gina.auth), 401)
+    assert on_replica(pair, "SELECT count(*) FROM auth_tokens WHERE user_id = %s AND revoked_at IS NOT NULL",
+                      gina.id) == 0
+    pair.set_apply_delay(0)
+
+
+async def test_the_token_check_takes_no_replica_further_behind_than_its_own_bound(pair, tmp_path) -> None:
+    pair.set_apply_delay(0)
+    async for client in _client(pair, tmp_path, max_lag_s=30, database_replica_access_max_stale_s=1):
+        hugo = await signup(client, "rhugo")
+        await replayed(pair, "rhugo")
+        await reading_the_replica(client, "rhugo")
+        pair.set_apply_delay(6)
+        revoke_on_primary(pair, hugo.id)
+        # a commit the replica has not replayed makes it measurably behind
+        await client.patch("/v1/me", json={"display_name": "Hugo"}, headers=(await signup(client, "rhugo2")).auth)
+
+        # Within a few lag checks the replica is more than 1 s behind: the token check passes it
+        # over and reads the primary, which refuses the token, while anonymous pages still read
+        # the replica (30 s bound)
+        async def refused(client: httpx.AsyncClient = client, auth: dict[str, str] = hugo.auth) -> bool:
+            return (await client.get("/v1/users/rhugo/clips", headers=auth)).status_code == 401
+        await wait_for(refused, 5)
+        before = reads("replica", "replica")
+        await display_name(client, "rhugo")
+        assert reads("replica", "replica") > before
+        pair.set_apply_delay(0)

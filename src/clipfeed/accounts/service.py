@@ -132,7 +132,10 @@ async def user_for_token(*, db: Database, cache: Cache, token: str) -> User:
 
 
 async def _user_for_digest(db: Database, digest: bytes) -> tuple[User, datetime]:
-    async with db.session() as session:
+    # On a page that tolerates stale reads a replica may answer, within its bound for who may
+    # act (``read_session(access=True)``): a region whose link to the primary is cut still
+    # serves its signed-in readers. Writes, and every other route, check on the primary.
+    async with db.read_session(access=True) as session:
         found = (await session.execute(
             sa.select(User, AuthToken.expires_at).join(AuthToken, AuthToken.user_id == User.id).where(
                 AuthToken.digest == digest, AuthToken.kind == "access",

@@ -3,11 +3,11 @@
 Every ``placement_interval_s`` the job takes each region's trending clips (the stream worker's
 per-region scores) and requests through the clip's home edge in that region (the one the
 consistent-hash ring gives it, where viewers are sent) the master playlist, every media
-playlist, each rendition's init segment and first ``placement_segments`` segments, and the
-poster. The edge caches what it fetches, so the first viewer there starts from a warm cache.
-Only public clips are warmed (trending lists nothing else). A clip warmed on an edge is not
-warmed there again for an hour (``WARM_MEMORY_S``), the shortest edge lifetime of its objects
-being far longer.
+playlist (the separate audio track's included), each one's init segment and first
+``placement_segments`` segments, and the poster. The edge caches what it fetches, so the
+first viewer there starts from a warm cache. Only public clips are warmed (trending lists
+nothing else). A clip warmed on an edge is not warmed there again for an hour
+(``WARM_MEMORY_S``), the shortest edge lifetime of its objects being far longer.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ async def warm_keys(*, services: Services, clip_id: int) -> list[str]:
     hls = pointer(clip, "hls")
     if hls:
         layout = await clip_layout(services=services, clip_id=clip_id, master_key=hls)
-        for rendition in layout.renditions:
+        # The sound track too, when it is separate: a player needs its playlist, init segment
+        # and first segments before it starts, as much as the video's.
+        for rendition in [*layout.renditions, *([layout.audio] if layout.audio else [])]:
             keys.append(rendition.playlist)
             keys += [rendition.init] if rendition.init else []
             keys += rendition.segments[:services.settings.placement_segments]

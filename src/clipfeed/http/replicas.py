@@ -10,12 +10,22 @@ replayed that far, so a client always sees its own writes, whichever process ans
 With the cache unreachable the position cannot be stored or read: the caller's reads then go
 to the primary (``load`` says "unknown" as "ahead"), so nothing stale is shown, at the cost
 of the replicas' relief.
+
+This process also keeps the positions it recorded, for as long: when the cache could not take
+one (down, or slow past its timeout), the writer's next request to this process still reads
+its write; only one served by another process then depends on the cache.
+
+While the primary does not answer, a stale-tolerant read is served by a replica however far
+behind (``ReplicaSet.choose``), and its response says so: ``Clipfeed-Stale:
+primary-unreachable;up-to=37`` (a Structured Field: at most that many seconds stale).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
+import time
 
 import structlog
 from fastapi import Depends, Request
@@ -28,6 +38,10 @@ from clipfeed.runtime.services import Services
 log = structlog.get_logger("clipfeed.replicas")
 # Far past any position: read the primary.
 AHEAD = 1 << 62
+STALE_HEADER = b"clipfeed-stale"
+# writer -> (position, until when, monotonic): the positions this process recorded.
+_RECENT: dict[str, tuple[int, float]] = {}
+RECENT_MAX = 20_000
 
 
 def _writer(scope: Scope) -> str | None:
@@ -56,8 +70,12 @@ class ReadYourWrites:
         token = CURRENT.set(reads)
 
         async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start" and reads.wrote and writer is not None:
-                await _remember(writer, services=services)
+            if message["type"] == "http.response.start":
+                if reads.wrote and writer is not None:
+                    await _remember(writer, services=services)
+                if reads.stale_up_to_s is not None:
+                    stale = f"primary-unreachable;up-to={math.ceil(reads.stale_up_to_s)}".encode()
+                    message = {**message, "headers": [*message.get("headers", []), (STALE_HEADER, stale)]}
             await send(message)
 
         try:
@@ -67,23 +85,45 @@ class ReadYourWrites:
 
 
 async def _load(writer: str, *, services: Services) -> int | None:
+    kept = _RECENT.get(writer)
+    local = kept[0] if kept is not None and kept[1] > time.monotonic() else None
     try:
         raw = await services.cache.get(_key(writer))
     except Exception as exc:  # noqa: BLE001 - any cache failure: assume the caller just wrote
         log.warning("cannot read the caller's last write position; reading the primary", error=str(exc)[:200])
-        return AHEAD
-    return int(raw) if raw is not None else None
+        return AHEAD if local is None else local
+    shared = int(raw) if raw is not None else None
+    return max((p for p in (local, shared) if p is not None), default=None)
 
 
 async def _remember(writer: str, *, services: Services) -> None:
     replicas = services.db.replicas
     assert replicas is not None
+    # Once a replica is within max lag of this position it has it: keep the mark a little longer.
+    ttl = replicas.max_lag_s + 3 * CHECK_EVERY_S
     try:
         position = await services.db.primary_lsn()
-        # Once a replica is within max lag of this position it has it: keep the mark a little longer.
-        await services.cache.set(_key(writer), str(position).encode(), ttl=replicas.max_lag_s + 3 * CHECK_EVERY_S)
-    except Exception as exc:  # noqa: BLE001 - the write is done; only its read-back may be stale
+    except Exception as exc:  # noqa: BLE001 - the write is done: its read-back goes to the primary
+        log.warning("cannot read the primary's write position", error=str(exc)[:200])
+        position = AHEAD
+    _keep(writer, position, ttl)
+    if position == AHEAD:
+        return
+    try:
+        await services.cache.set(_key(writer), str(position).encode(), ttl=ttl)
+    except Exception as exc:  # noqa: BLE001 - the write is done; only its read-back elsewhere may be stale
         log.warning("cannot record the caller's write position", error=str(exc)[:200])
+
+
+def _keep(writer: str, position: int, ttl: float) -> None:
+    now = time.monotonic()
+    if len(_RECENT) >= RECENT_MAX:
+        for stale in [w for w, (_, until) in _RECENT.items() if until <= now]:
+            del _RECENT[stale]
+        while len(_RECENT) >= RECENT_MAX:  # still full: forget the oldest (insertion order)
+            del _RECENT[next(iter(_RECENT))]
+    _RECENT.pop(writer, None)
+    _RECENT[writer] = (position, now + ttl)
 
 
 async def stale_reads_ok() -> None:

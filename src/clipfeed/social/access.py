@@ -34,7 +34,7 @@ async def blocked_user_ids(*, db: Database, user_id: int) -> set[int]:
     those who block them, by name or by blocking a whole server (every account of a server
     they block, and whoever blocks the server their own account is on). Feeds and
     recommendations filter these out."""
-    async with db.read_session() as session:
+    async with db.read_session(access=True) as session:
         return await blocked_in(session, user_id)
 
 
@@ -50,7 +50,7 @@ async def is_blocked(*, db: Database, a: int, b: int) -> bool:
     """Whether either of the two blocks the other (by name, or by blocking the other's server)."""
     if a == b:
         return False
-    async with db.read_session() as session:
+    async with db.read_session(access=True) as session:
         return await graph.blocked_between(session, a, b)
 
 

@@ -76,7 +76,15 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(async_url(url), connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    # A dead database must fail fast (503 to clients), never hang a request.
+    # A dead database must fail fast (503 to clients), never hang a request. A server that
+    # vanishes without closing its connections (a cut link between regions drops packets, it
+    # sends no reset) would leave a statement waiting for ever: ``statement_timeout`` is the
+    # server's own. So TCP gives up on data unacknowledged for 5 s (``tcp_user_timeout``), and
+    # keepalives find a connection gone while it waits for an answer (docs/operate/regions.md).
+    # The same names in the URL's query (``?tcp_user_timeout=10000``) win.
+    given = set(sa.engine.make_url(async_url(url)).query)
+    tcp = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+           "tcp_user_timeout": 5000}
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
@@ -84,7 +92,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_timeout=5,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 3, "options": "-c statement_timeout=15000"},
+        connect_args={"connect_timeout": 3, "options": "-c statement_timeout=15000",
+                      **{name: value for name, value in tcp.items() if name not in given}},
     )
     _guard_connects(engine, BREAKERS.get("postgresql", engine.url.render_as_string(hide_password=True)))
     return engine
@@ -212,7 +221,8 @@ class Database:
 
     def __init__(self, url: str, *, shard_urls: list[str] | None = None,
                  virtual_shards: int = 1024, pool_size: int = 10,
-                 replica_urls: list[str] | None = None, replica_max_lag_s: float = 2.0) -> None:
+                 replica_urls: list[str] | None = None, replica_max_lag_s: float = 2.0,
+                 replica_access_max_stale_s: float = 60.0) -> None:
         self.url = url
         self.shard_urls = list(shard_urls or [])
         self.engine = make_engine(url, pool_size=pool_size)
@@ -233,7 +243,8 @@ class Database:
             self.replicas = replication.ReplicaSet(self.engine, [
                 replication.Replica(i, e.url.render_as_string(hide_password=True), e,
                                     async_sessionmaker(e, class_=ClipfeedSession, expire_on_commit=False))
-                for i, e in enumerate(engines)], max_lag_s=replica_max_lag_s)
+                for i, e in enumerate(engines)], max_lag_s=replica_max_lag_s,
+                access_max_stale_s=replica_access_max_stale_s)
             event.listen(self.engine.sync_engine, "before_cursor_execute",
                          lambda _conn, _cursor, statement, *_: replication.note_statement(statement))
 
@@ -267,17 +278,25 @@ class Database:
                 _SHARED.reset(token)
 
     @asynccontextmanager
-    async def read_session(self) -> AsyncIterator[AsyncSession]:
+    async def read_session(self, *, access: bool = False) -> AsyncIterator[AsyncSession]:
         """A session for reads: the one ``shared_reads`` holds for the calling task; else, in a
         request that tolerates stale reads, one on a read replica when one is fresh enough
-        (``replicas``); else one of its own on the primary (like ``session``)."""
+        (``replicas``); else one of its own on the primary (like ``session``).
+
+        ``access``: this read decides who may act (an access token, a block). A replica serves
+        it only while within ``replicas.access_max_stale_s`` of the primary, even when the
+        primary does not answer; with none that close and the primary unreachable, 503 at once."""
         held = _SHARED.get()
         if held is not None and held[0] is self and held[1] is asyncio.current_task():
             yield held[2]
             return
         reads = replication.may_read_stale()
         if self.replicas is not None and reads is not None:
-            replica, reason = await self.replicas.choose(reads)
+            replica, reason = await self.replicas.choose(reads, access=access)
+            if reason == "too_stale":
+                replication.READS.labels("none", reason).inc()
+                raise Unavailable("the primary database does not answer and no replica is recent enough "
+                                  "to check who may do this", retry_after=5)
             if replica is not None:
                 async with self.replicas.session(replica) as session:
                     if session is not None:

@@ -18,12 +18,29 @@ long ago the primary stood where the replica stands now (zero once it has replay
 noted). A replica that stops receiving (its link to the primary cut) falls behind by this
 measure even though it reports itself as idle, which ``pg_last_xact_replay_timestamp`` alone
 would not show. So the staleness a reader can see is at most ``max_lag_s`` plus one check.
+
+When the primary itself does not answer (its server is down, or the link to the region that
+holds it is cut), reads that tolerate staleness are served by any replica that answers,
+however far behind: a page a few minutes old beats an error when nothing could be written
+meanwhile anyway. "Does not answer": its last probe failed, or the one out has gone
+unanswered for ``PRIMARY_DOWN_AFTER_S``; a read that no fresh replica could serve anyway (none
+within the bound, and the caller wrote nothing recently) falls back as soon as one probe has
+gone unanswered for ``PROBE_WAIT_S``. Such a read is marked (``Reads.stale_up_to_s``, which
+the HTTP layer turns into a ``Clipfeed-Stale`` header) with how stale it may be: the time
+since the primary last answered, or more if the replica was already behind then. Writes
+still go to the primary and fail; the caller's own last write may be missing from such a page.
+
+Each probe (the primary's position, each replica's) is waited for at most ``PROBE_WAIT_S`` per
+check; one still running then (a blackholed link: packets vanish, nothing answers) counts as
+not answering, and no second probe of that server starts until it ends. So a check never
+stalls behind a dead server and the replicas' state stays current.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import time
 from collections import deque
@@ -42,6 +59,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 log = structlog.get_logger("clipfeed.replicas")
 
 CHECK_EVERY_S = 1.0
+# How long a check waits for each probe; one still running after this does not answer.
+PROBE_WAIT_S = 1.0
+# A primary whose probe has run this long, or failed, is unreachable: stale reads fall back to
+# any answering replica (past the database's connect timeout, so a slow primary is not "down").
+PRIMARY_DOWN_AFTER_S = 3.0
 # How long the primary's positions are remembered: a replica further behind than this counts
 # as this far behind (far past any sensible ``max_lag_s``).
 HISTORY_S = 120.0
@@ -51,7 +73,10 @@ REPLAYED_LSN = sa.text("SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn")
 READS = Counter("clipfeed_db_reads_total", "Read sessions that could go to a replica, by where they went and why",
                 ["target", "reason"])
 # reason: replica (served there), no_replica (none fresh and up), own_write (the request wrote),
-# writer_ahead (the caller's last write not replayed yet), down (the replica did not answer)
+# writer_ahead (the caller's last write not replayed yet), down (the replica did not answer),
+# primary_down (served by a replica however far behind, the primary not answering; for a read
+# that decides who may act, only one within ``access_max_stale_s``), too_stale (such a read
+# refused: the primary not answering and no replica that close)
 LAG = Gauge("clipfeed_db_replica_lag_seconds", "How far each read replica is behind the primary, as last measured",
             ["replica"], multiprocess_mode="livemax")
 
@@ -69,6 +94,9 @@ class Reads:
     _writer_lsn: int | None = None
     _loaded: bool = False
     _settled: dict[int, bool] = field(default_factory=dict)  # replica index -> has the writer's LSN
+    # Set when a read was served by a replica only because the primary does not answer: how
+    # stale the page may be, in seconds (the HTTP layer says so in a header).
+    stale_up_to_s: float | None = None
 
     async def writer_lsn(self) -> int | None:
         if not self._loaded:
@@ -105,6 +133,7 @@ class Replica:
     replayed: int | None = None
     lag_s: float = float("inf")  # unknown until first measured: not used
     up: bool = False
+    probe: Probe | None = None
 
 
 async def _replayed(replica: Replica) -> int | None:
@@ -114,52 +143,111 @@ async def _replayed(replica: Replica) -> int | None:
     return None if replayed is None else int(replayed)
 
 
+async def _position(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(PRIMARY_LSN))
+
+
+class Probe:
+    """One server's probe, run as a task that is never cancelled (a statement cut off half-way
+    leaves its connection in an unknown state): a check waits for it a bounded time, and a
+    probe still running is waited for again by the next check instead of starting another."""
+
+    def __init__(self, work: Awaitable[int | None]) -> None:
+        self.started = time.monotonic()
+        self.task: asyncio.Task[int | None] = asyncio.ensure_future(work)
+
+    async def result(self, wait_s: float) -> tuple[bool, int | None, str]:
+        """(answered, value, error): ``answered`` False when the probe failed or is still running."""
+        done, _ = await asyncio.wait({self.task}, timeout=wait_s)
+        if not done:
+            return False, None, f"no answer for {time.monotonic() - self.started:.1f} s"
+        exc = self.task.exception()
+        if exc is not None:
+            return False, None, str(exc)[:200]
+        return True, self.task.result(), ""
+
+    @property
+    def running_s(self) -> float:
+        return 0.0 if self.task.done() else time.monotonic() - self.started
+
+
+def _again(probe: Probe | None, work: Callable[[], Awaitable[int | None]]) -> Probe:
+    """The probe still running, else a new one."""
+    return probe if probe is not None and not probe.task.done() else Probe(work())
+
+
 class ReplicaSet:
     """The replicas of one primary, their measured lag, and the choice of one for a read."""
 
-    def __init__(self, primary: AsyncEngine, replicas: list[Replica], *, max_lag_s: float) -> None:
+    def __init__(self, primary: AsyncEngine, replicas: list[Replica], *, max_lag_s: float,
+                 access_max_stale_s: float = 60.0) -> None:
         self.primary = primary
         self.replicas = replicas
         self.max_lag_s = max_lag_s
+        self.access_max_stale_s = access_max_stale_s
         self._history: deque[tuple[float, int]] = deque()
         self._turn = itertools.count()
         self._checked_at = 0.0
         self._check: asyncio.Task[None] | None = None
+        self._primary_probe: Probe | None = None
+        self.primary_unanswered = False  # the primary gave no position at the last check
+        self.primary_erred = False  # the last probe of the primary that ended raised
+        self.primary_seen_at: float | None = None  # when the primary last gave its position
 
     async def check(self) -> None:
         """Measure every replica's lag now (the background check runs this every second)."""
-        try:
-            async with self.primary.connect() as conn:
-                position = int(await conn.scalar(PRIMARY_LSN))
-        except (DBAPIError, OSError) as exc:
-            log.warning("replica check: primary not answering", error=str(exc)[:200])
-            return
-        now = time.monotonic()
-        self._history.append((now, position))
-        while self._history and self._history[0][0] < now - HISTORY_S:
-            self._history.popleft()
+        self._primary_probe = _again(self._primary_probe, functools.partial(_position, self.primary))
         for replica in self.replicas:
-            try:
-                replayed = await _replayed(replica)
-            except (DBAPIError, OSError) as exc:
+            replica.probe = _again(replica.probe, functools.partial(_replayed, replica))
+        primary = self._primary_probe
+        answered, position, error = await primary.result(PROBE_WAIT_S)
+        now = time.monotonic()
+        if primary.task.done():
+            self.primary_erred = not answered
+        if answered and position is not None:
+            if self.primary_unanswered:
+                log.info("replica check: primary answering again")
+            self.primary_unanswered, self.primary_seen_at = False, primary.started
+            self._history.append((primary.started, position))
+            while self._history and self._history[0][0] < now - HISTORY_S:
+                self._history.popleft()
+        elif not self.primary_unanswered:
+            self.primary_unanswered = True
+            log.warning("replica check: primary not answering", error=error)
+        for replica in self.replicas:
+            assert replica.probe is not None
+            answered, replayed, error = await replica.probe.result(max(0.0, PROBE_WAIT_S - (time.monotonic() - now)))
+            if not answered or replayed is None:  # down, or not a standby (promoted): never read from it
                 if replica.up:
-                    log.warning("read replica not answering", replica=replica.label, error=str(exc)[:200])
-                replica.up, replica.lag_s = False, float("inf")
-                continue
-            if replayed is None:  # not a standby (promoted, or misconfigured): never read from it
+                    log.warning("read replica not answering", replica=replica.label, error=error or "not a standby")
                 replica.up, replica.lag_s = False, float("inf")
                 continue
             replica.up, replica.replayed = True, replayed
-            replica.lag_s = self._lag(replica.replayed, now)
+            replica.lag_s = self._lag(replayed, now)
             LAG.labels(replica.label).set(min(replica.lag_s, HISTORY_S))
 
     def _lag(self, replayed: int, now: float) -> float:
         """How long ago the primary was where ``replayed`` is: the time of the first noted
-        position past it."""
+        position past it. While the primary does not answer, what it wrote since it last did is
+        unknown: the replica may be behind by all of that time."""
+        lag = 0.0
         for at, position in self._history:
             if position > replayed:
-                return now - at
-        return 0.0
+                lag = now - at
+                break
+        if self.primary_unanswered:
+            seen = self.primary_seen_at if self.primary_seen_at is not None else now - HISTORY_S
+            lag = max(lag, now - seen)
+        return lag
+
+    def primary_down(self) -> bool:
+        """Whether the primary is unreachable: its last probe that ended failed, or the one
+        running has gone unanswered for ``PRIMARY_DOWN_AFTER_S`` (a slow primary is not down)."""
+        probe = self._primary_probe
+        if probe is None:
+            return False
+        return probe.running_s >= PRIMARY_DOWN_AFTER_S or (self.primary_erred and self.primary_unanswered)
 
     def _keep_checking(self) -> None:
         if self._check is None or self._check.done():
@@ -168,32 +256,60 @@ class ReplicaSet:
     async def _checking(self) -> None:
         while True:
             started = time.monotonic()
-            await self.check()
-            self._checked_at = time.monotonic()
+            try:
+                await self.check()
+            except Exception as exc:  # noqa: BLE001 - a check that broke is retried next round
+                log.warning("replica check failed", error=str(exc)[:200])
+            else:
+                self._checked_at = time.monotonic()
             await asyncio.sleep(max(0.0, CHECK_EVERY_S - (time.monotonic() - started)))
 
-    def fresh(self) -> list[Replica]:
+    def fresh(self, bound_s: float | None = None) -> list[Replica]:
+        """The replicas up and within ``max_lag_s`` as last measured; or, given ``bound_s``,
+        those at most that far behind now (their measured lag plus the time since)."""
         self._keep_checking()
-        if time.monotonic() - self._checked_at > 3 * CHECK_EVERY_S:
+        age = time.monotonic() - self._checked_at
+        if age > 3 * CHECK_EVERY_S:
             return []  # the measurements are old (the check is stuck): trust none of them
-        return [r for r in self.replicas if r.up and r.lag_s <= self.max_lag_s]
+        if bound_s is None:
+            return [r for r in self.replicas if r.up and r.lag_s <= self.max_lag_s]
+        return [r for r in self.replicas if r.up and r.lag_s + age <= bound_s]
 
-    async def choose(self, reads: Reads) -> tuple[Replica | None, str]:
-        """A replica for this read, or None and why not."""
+    def _rotate(self, candidates: list[Replica]) -> list[Replica]:
+        start = next(self._turn)
+        return [candidates[(start + i) % len(candidates)] for i in range(len(candidates))]
+
+    async def choose(self, reads: Reads, *, access: bool = False) -> tuple[Replica | None, str]:
+        """A replica for this read, or None and why not. ``access``: the read decides who may
+        act; no replica further behind than ``access_max_stale_s`` serves it, and when the
+        primary does not answer and none is that close, the reason is ``too_stale`` (the
+        caller refuses the request rather than wait for the primary)."""
         if reads.wrote:
             return None, "own_write"
-        candidates = self.fresh()
-        if not candidates:
-            return None, "no_replica"
-        start = next(self._turn)
-        ordered = [candidates[(start + i) % len(candidates)] for i in range(len(candidates))]
-        needed = await reads.writer_lsn()
-        if needed is None:
-            return ordered[0], "replica"
-        for replica in ordered:
-            if await self._has(replica, needed, reads):
-                return replica, "replica"
-        return None, "writer_ahead"
+        reason = "no_replica"
+        candidates = self.fresh(min(self.max_lag_s, self.access_max_stale_s) if access else None)
+        if candidates:
+            ordered = self._rotate(candidates)
+            needed = await reads.writer_lsn()
+            if needed is None:
+                return ordered[0], "replica"
+            for replica in ordered:
+                if await self._has(replica, needed, reads):
+                    return replica, "replica"
+            reason = "writer_ahead"
+        # The primary is down, or gave no position at the last check (one probe unanswered for
+        # ``PROBE_WAIT_S``) while no replica is fresh: reading it would likely hang. The caller's
+        # own recent write is worth waiting for until the primary counts as down.
+        early = reason == "no_replica" and self.primary_unanswered and await reads.writer_lsn() is None
+        if early or self.primary_down():
+            answering = self.fresh(self.access_max_stale_s) if access else [r for r in self.replicas if r.up]
+            if answering:
+                replica = self._rotate(answering)[0]
+                reads.stale_up_to_s = max(reads.stale_up_to_s or 0.0, replica.lag_s)
+                return replica, "primary_down"
+            if access and self.primary_down():
+                return None, "too_stale"
+        return None, reason
 
     async def _has(self, replica: Replica, lsn: int, reads: Reads) -> bool:
         """Whether ``replica`` has replayed ``lsn``: from the last check when that shows it,
@@ -230,5 +346,9 @@ class ReplicaSet:
             self._check.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._check
+        probes = [p.task for p in (self._primary_probe, *(r.probe for r in self.replicas)) if p is not None]
+        for task in probes:
+            task.cancel()  # the engines are disposed of next: a probe on a dead link would wait forever
+        await asyncio.gather(*probes, return_exceptions=True)
         for replica in self.replicas:
             await replica.engine.dispose()
