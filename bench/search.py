@@ -13,7 +13,10 @@ the semantic vectors are measured by the relevance set in tests/search). Then ``
 serve`` starts as its own process (``--processes`` API processes sharing the port) and the
 open-loop load generator of ``bench/feed.py`` sends
 each scenario at ``--rate``: search (a mix of words, typos, prefixes, two-word, ``#tag`` and
-``@handle`` queries, ``mode=lexical``) and suggest (2-6 letter prefixes, some with a typo).
+``@handle`` queries, ``mode=lexical``; five of six new to a process, a worst case for its
+caches), search of popular queries (the same kinds of queries drawn Zipf-wise from a pool of
+2,000, as a search log's head repeats: a model of real traffic, not a measurement of it) and
+suggest (2-6 letter prefixes, some with a typo).
 The machine's load shifts the figures: ``uptime`` is printed before and after, and the
 server's CPU time per request (from ``/proc``) is given beside the latencies, since a shared
 machine moves it far less than it moves latency, and so is the load generator's (it shares the
@@ -149,6 +152,13 @@ def search_queries(rng: np.random.Generator, words: list[str], tags: list[str], 
     return out
 
 
+def popular_queries(rng: np.random.Generator, pool: list[str], count: int, exponent: float = 1.0) -> list[str]:
+    """``count`` queries drawn from ``pool`` with Zipf-like popularity (the n-th most popular
+    drawn in proportion to 1/n**exponent)."""
+    weights = 1.0 / np.arange(1, len(pool) + 1) ** exponent
+    return [pool[int(i)] for i in rng.choice(len(pool), size=count, p=weights / weights.sum())]
+
+
 def suggest_queries(rng: np.random.Generator, words: list[str], count: int) -> list[str]:
     out = []
     for n in range(count):
@@ -201,16 +211,22 @@ def run_engine(engine: str, args: argparse.Namespace, stack: contextlib.ExitStac
     searches = search_queries(rng, words, tags, handles, count)
     results["LIKE '%q%' (database, sequential)"] = asyncio.run(
         like_baseline(env, [q.lstrip("#@") for q in searches[:200]]))
+    serving = {**os.environ, **env}
+    if args.processes > 1:  # each process takes a node ID of its own (serve refuses one for all)
+        serving.pop("CLIPFEED_NODE_ID", None)
     server = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "serve", "--port", str(port),
-                               "--processes", str(args.processes)],
-                              env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+                               "--processes", str(args.processes)], env=serving, stdout=subprocess.DEVNULL)
     try:
         wait_for_port(port, server, timeout=60)
         measure(port, [("/healthz", {})] * 50, args.rate)  # warm-up: connections, first imports
+        popular = np.random.default_rng(13)  # its own draws: the other scenarios' queries stay as they were
         measure(port, [(f"/v1/search?{urlencode({'q': q, 'mode': 'lexical'})}", {}) for q in searches[:50]], args.rate)
         scenarios = {
             "/healthz": [("/healthz", {})] * count,
             "search": [(f"/v1/search?{urlencode({'q': q, 'mode': 'lexical'})}", {}) for q in searches],
+            "search (popular queries)": [(f"/v1/search?{urlencode({'q': q, 'mode': 'lexical'})}", {})
+                                         for q in popular_queries(popular, search_queries(popular, words, tags,
+                                                                                          handles, 2000), count)],
             "suggest": [(f"/v1/search/suggest?{urlencode({'q': q})}", {}) for q in suggest_queries(rng, words, count)]}
         for name, requests in scenarios.items():
             before, client = cpu_seconds(server.pid), generator_seconds()

@@ -107,38 +107,38 @@ def _word_match(term: str, word: str, typing: bool) -> float:  # positional: a c
 
 class _TermMatches(dict[str, float]):
     """One query word's match against each document word met so far (``_word_match``),
-    computed on the first lookup of a word: a field's best is then ``max`` over dictionary
-    lookups made in C, not a Python loop with a cached call per word."""
+    worked out on a word's first lookup and kept: a field's best is then ``max`` over
+    dictionary lookups made in C. Lazily, only for the words a score asks about: a caption
+    holding the query word whole answers in C and lighter fields are not
+    tried once a heavier one matched (``TextScorer``), so most words of the candidates are
+    never matched at all (working out every word of every candidate first was a fifth of a
+    new query's CPU).
 
-    __slots__ = ("term", "typing")
+    Most words match no query word at all: a test made of C calls rules them out before
+    ``_word_match``. A word that matches starts with the term's first three letters (same
+    word, same stem or a prefix: a stem keeps three letters at least), or, from four letters,
+    holds the term, or is as long give or take one and shares its first two letters, its last
+    two or its first and last (one edit changes at most two neighbouring letters), or, from
+    eight letters, is as long give or take two (two edits)."""
+
+    __slots__ = ("first", "head", "last", "size", "start", "tail", "term", "typing")
 
     def __init__(self, term: str, typing: bool) -> None:
         super().__init__()
-        self.term = term
-        self.typing = typing
+        self.term, self.typing, self.size = term, typing, len(term)
+        self.start, self.head, self.tail, self.first, self.last = term[:3], term[:2], term[-2:], term[:1], term[-1:]
 
     def __missing__(self, word: str) -> float:
-        found = self[word] = _word_match(self.term, word, self.typing)
+        size = self.size
+        near = abs(len(word) - size)
+        if (word.startswith(self.start) or size >= 4 and (
+                self.term in word or size >= 8 and near <= 2 or near <= 1 and (
+                    word.startswith(self.head) or word.endswith(self.tail)
+                    or word[:1] == self.first and word[-1:] == self.last))):
+            found = self[word] = _word_match(self.term, word, self.typing)
+        else:
+            found = self[word] = 0.0
         return found
-
-    def learn(self, words: set[str]) -> None:
-        """Add the matches of ``words`` not met yet. Most words of a candidate match no query
-        word at all: a test made of C calls rules them out before ``_word_match``. A word
-        that matches starts with the term's first three letters (same word, same stem or a
-        prefix: a stem keeps three letters at least), or, from four letters, holds the term,
-        or is as long give or take one and shares its first two letters, its last two or its
-        first and last (one edit changes at most two neighbouring letters), or, from eight
-        letters, is as long give or take two (two edits)."""
-        term, typing, size = self.term, self.typing, len(self.term)
-        start, head, tail, first, last = term[:3], term[:2], term[-2:], term[0], term[-1]
-        for word in words - self.keys():
-            near = abs(len(word) - size)
-            if (word.startswith(start) or size >= 4 and (
-                    term in word or size >= 8 and near <= 2 or near <= 1 and (
-                        word.startswith(head) or word.endswith(tail) or word[0] == first and word[-1] == last))):
-                self[word] = _word_match(term, word, typing)
-            else:
-                self[word] = 0.0
 
 
 _MATCHES: dict[tuple[str, bool], _TermMatches] = {}
@@ -154,17 +154,6 @@ def _matches_of(term: str, typing: bool) -> _TermMatches:
     return found
 
 
-def learn(query: ParsedQuery, fields_of: list[Fields]) -> None:
-    """Work out at once how every word of the query matches every word of these candidates'
-    fields (``text_score`` and ``best_match`` then only look the answers up)."""
-    found: set[str] = set()
-    for fields in fields_of:
-        for field_words in fields.values():
-            found.update(field_words)
-    for term in dict.fromkeys([*query.tags, *query.handles, *query.terms]):
-        _matches_of(term, term == query.final).learn(found)
-
-
 def best_match(term: str, field_words: Sequence[str], *, typing: bool) -> float:
     if term in field_words:  # the usual answer, found in C
         return 1.0
@@ -173,34 +162,48 @@ def best_match(term: str, field_words: Sequence[str], *, typing: bool) -> float:
     return max(map(_matches_of(term, typing).__getitem__, field_words))
 
 
-def text_score(query: ParsedQuery, fields: Fields, weights: dict[str, float]) -> float:
-    """Mean over the query's words of their best weighted match; 0 when a ``#tag``, an
-    ``@handle`` or a quoted phrase is required and missing."""
-    scores: list[float] = []
-    for tag in query.tags:
-        found = best_match(tag, fields.get("tags", ()), typing=tag == query.final)
-        if found == 0:
-            return 0.0
-        scores.append(found)
-    for handle in query.handles:
-        found = best_match(handle, fields.get("handle", ()), typing=handle == query.final)
-        if found == 0:
-            return 0.0
-        scores.append(found)
-    for term in query.terms:
-        typing = term == query.final
-        best = 0.0
-        for name, weight in weights.items():
-            if weight <= best:  # no match in this field could do better
-                continue
-            found = weight * best_match(term, fields.get(name, ()), typing=typing)
-            if found > best:
-                best = found
-        scores.append(best)
-    for phrase in query.phrases:
-        if not any(_contains(fields.get(name, ()), phrase) for name in ("caption", "detected", "name")):
-            return 0.0
-    return sum(scores) / len(scores) if scores else 0.0
+class TextScorer:
+    """How well documents match one query (the text score): built once per query, called for
+    each document. Each query word's matches are looked up once, not once per field of every
+    document, and the fields are tried heaviest first, so the first one a word is found in
+    whole ends its search (a lighter field cannot do better): a search scores 300 candidates."""
+
+    __slots__ = ("handles", "phrases", "tags", "terms", "weights")
+
+    def __init__(self, query: ParsedQuery, weights: Mapping[str, float]) -> None:
+        self.tags = [(t, _matches_of(t, t == query.final)) for t in query.tags]
+        self.handles = [(h, _matches_of(h, h == query.final)) for h in query.handles]
+        self.terms = [(t, _matches_of(t, t == query.final)) for t in query.terms]
+        self.weights = sorted(weights.items(), key=lambda field: -field[1])
+        self.phrases = query.phrases
+
+    def __call__(self, fields: Fields) -> float:
+        """Mean over the query's words of their best weighted match; 0 when a ``#tag``, an
+        ``@handle`` or a quoted phrase is required and missing."""
+        scores: list[float] = []
+        for required, name in ((self.tags, "tags"), (self.handles, "handle")):
+            for word, matches in required:
+                field_words = fields.get(name, ())
+                found = 1.0 if word in field_words else max(map(matches.__getitem__, field_words), default=0.0)
+                if found == 0:
+                    return 0.0
+                scores.append(found)
+        for term, matches in self.terms:
+            best = 0.0
+            for name, weight in self.weights:
+                if weight <= best:  # this field and the lighter ones after it cannot do better
+                    break
+                held = fields.get(name)
+                if not held:
+                    continue
+                found = weight if term in held else weight * max(map(matches.__getitem__, held))
+                if found > best:
+                    best = found
+            scores.append(best)
+        for phrase in self.phrases:
+            if not any(_contains(fields.get(name, ()), phrase) for name in ("caption", "detected", "name")):
+                return 0.0
+        return sum(scores) / len(scores) if scores else 0.0
 
 
 def _contains(haystack: Sequence[str], phrase: list[str]) -> bool:
@@ -213,9 +216,11 @@ def _contains(haystack: Sequence[str], phrase: list[str]) -> bool:
 @lru_cache(maxsize=32_768)
 def clip_fields(caption: str, tags: tuple[str, ...], handle: str, display_name: str,
                 detected: str) -> Fields:
-    return {"tags": tuple(t.lower() for t in tags),
+    return {"tags": tuple(map(str.lower, tags)),
             "handle": (handle, *words(handle.replace("_", " ").replace(".", " "))),
-            "name": tuple(words(display_name)), "caption": tuple(words(caption)), "detected": tuple(words(detected))}
+            "name": tuple(words(display_name)) if display_name else (),
+            "caption": tuple(words(caption)) if caption else (),
+            "detected": tuple(words(detected)) if detected else ()}
 
 
 def engagement(views: int, likes: int, shares: int) -> float:

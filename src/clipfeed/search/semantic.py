@@ -14,6 +14,7 @@ check like every result. Fusion: reciprocal rank fusion (``fuse``) of the two li
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -73,7 +74,7 @@ _lock = asyncio.Lock()
 
 
 async def _current(db: Database) -> _Loaded:
-    async with db.session() as session:
+    async with db.read_session() as session:  # the request's own session when it shares one
         version = tuple((await session.execute(
             sa.select(sa.func.count(), sa.func.max(SearchClipVector.updated_at)))).one())
     known = _loaded.get(db.url)
@@ -107,16 +108,40 @@ def _build(rows: list[Any], version: tuple[Any, ...]) -> _Loaded:
     return _Loaded(version=version, ids=ids, index=index)
 
 
+# Query vectors of recent queries (least recently used out): the model is the same for the
+# process's life, so a query's vector never goes stale; a popular query skips the model's
+# batch window, the hand-off to the model process and the encoding itself (several ms).
+QUERY_VECTORS_KEPT = 2048
+_query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+
+async def query_vector(text: str, *, threads: int = 1) -> np.ndarray:
+    """The sentence embedding of a query (``media.embedding``), kept for recent queries."""
+    vector = _query_vectors.get(text)
+    if vector is not None:
+        _query_vectors.move_to_end(text)
+        return vector
+    vector = await text_encoder(threads).encode(text)
+    _query_vectors[text] = vector
+    if len(_query_vectors) > QUERY_VECTORS_KEPT:
+        _query_vectors.popitem(last=False)
+    return vector
+
+
 async def neighbours(*, db: Database, text: str, limit: int = NEIGHBOURS, threads: int = 1) -> list[int]:
     """Clip IDs whose caption is closest in meaning to ``text``, best first (similarity ≥
     ``MIN_SIMILARITY``)."""
-    if not len((await _current(db)).ids):
+    loaded = await _current(db)
+    if not len(loaded.ids):
         return []  # no vectors: do not load the model for nothing
-    return await neighbours_of(db=db, vector=await text_encoder(threads).encode(text), limit=limit)
+    return _nearest(loaded, await query_vector(text, threads=threads), limit)
 
 
 async def neighbours_of(*, db: Database, vector: np.ndarray, limit: int = NEIGHBOURS) -> list[int]:
-    loaded = await _current(db)
+    return _nearest(await _current(db), vector, limit)
+
+
+def _nearest(loaded: _Loaded, vector: np.ndarray, limit: int) -> list[int]:
     if not len(loaded.ids):
         return []
     scores, rows = loaded.index.search(vector.reshape(1, -1).astype(np.float32), min(limit, len(loaded.ids)))

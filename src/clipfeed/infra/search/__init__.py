@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from clipfeed.infra.db import Database
 
@@ -31,6 +31,22 @@ class ClipDocument:
     detected_text: str = ""
     language: str | None = None
     duration_ms: int | None = None
+
+
+class ClipText(NamedTuple):
+    """What a candidate clip is scored on (``clip_candidates``): its text fields, with its
+    owner and publication time for the blend. A tuple, not a ``ClipDocument``: a search reads
+    up to 300 of them, and building a dataclass and a date object for each was a tenth of a new
+    query's CPU."""
+
+    clip_id: int
+    owner_id: int
+    caption: str
+    tags: tuple[str, ...]
+    handle: str
+    display_name: str
+    detected_text: str
+    published: float = 0.0  # seconds since the epoch (the document's ``published_at``)
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,9 @@ class ClipFilters:
     language: str | None = None
 
 
+NO_FILTERS = ClipFilters()
+
+
 class SearchIndex(Protocol):
     async def put_clips(self, clips: list[ClipDocument]) -> None:
         """Insert or replace these clips' documents (idempotent), and refresh the clip counts
@@ -75,8 +94,8 @@ class SearchIndex(Protocol):
 
     async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int,
                               near: dict[str, list[str]] | None = None, words: bool = True,
-                              pieces: bool = True, held: Collection[int] = ()) -> list[ClipDocument]:
-        """Clips whose text may match the folded ``terms`` (word forms, prefixes and typos
+                              pieces: bool = True, held: Collection[int] = ()) -> list[ClipText]:
+        """The text of clips whose text may match the folded ``terms`` (word forms, prefixes and typos
         included), narrowed by ``filters``; at most ``limit``, likelier ones first: those with
         every term, then any, as whole words, then as prefixes, then (``pieces``) sharing pieces
         of words. With ``near`` (a term's neighbour words, ``term_neighbours``) a term may also
@@ -125,7 +144,9 @@ class SearchIndex(Protocol):
 
     async def version(self) -> int:
         """A number that goes up with every write to the index: results computed from the
-        index at one version are stale at the next."""
+        index at one version are stale at the next. Read at most every ``VERSION_TTL_S`` per
+        process and database: a write by this process shows at once, one by another process
+        within that much more."""
 
     async def clear(self) -> None:
         """Empty the index (before a rebuild)."""
@@ -142,4 +163,5 @@ def open_search_index(db: Database) -> SearchIndex:
     return PostgresSearchIndex(db)
 
 
-__all__ = ["ClipDocument", "ClipFilters", "CreatorDocument", "HashtagCount", "SearchIndex", "open_search_index"]
+__all__ = ["ClipDocument", "ClipFilters", "ClipText", "CreatorDocument", "HashtagCount", "SearchIndex",
+           "NO_FILTERS", "open_search_index"]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.infra.db import read_rows
+from clipfeed.infra.search import CreatorDocument, HashtagCount
 from clipfeed.infra.search.store import SqlSearchIndex
 from clipfeed.infra.search.text import trigrams
 
@@ -95,6 +96,13 @@ class PostgresSearchIndex(SqlSearchIndex):
         grams = [int(str(i)) for i in await self._query(session, sql_grams, terms, "lower(document)", limit)]
         return list(dict.fromkeys([*found, *grams]))[:limit]
 
+    async def _creator_candidates(self, session: AsyncSession, terms: list[str],
+                                  limit: int) -> list[CreatorDocument]:
+        return await self._creators_in_order(session, await self._creator_ids(session, terms, limit))
+
+    async def _tag_candidates(self, session: AsyncSession, terms: list[str], limit: int) -> list[HashtagCount]:
+        return await self._tags_in_order(session, await self._tag_names(session, terms, limit))
+
     async def _creator_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]:
         # Words first (the handle's parts and the name, whole, then as prefixes; the most clips
         # first), pieces of words only while they leave room: a common three-letter piece is in
@@ -119,18 +127,18 @@ class PostgresSearchIndex(SqlSearchIndex):
                "ORDER BY {similarity} DESC, clip_count DESC, tag LIMIT :limit")
         return [str(t) for t in await self._query(session, sql, terms, "lower(tag)", limit, prefix_column="lower(tag)")]
 
-    async def _handles_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[int]:
+    async def _handles_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[CreatorDocument]:
         # ``text_pattern_ops`` index on lower(handle) (migration search_0004): LIKE 'ab%' is a range.
-        rows = await read_rows(session, sa.text(
-            "SELECT user_id FROM search_creators WHERE lower(handle) LIKE :p "
-            "ORDER BY clip_count DESC, handle LIMIT :limit"), {"p": _escape(prefix) + "%", "limit": limit})
-        return [int(r[0]) for r in rows]
+        rows = await self._fetch(session, "SELECT user_id, handle, display_name, clip_count FROM search_creators "
+                                 "WHERE lower(handle) LIKE :p ORDER BY clip_count DESC, handle LIMIT :limit",
+                                 {"p": _escape(prefix) + "%", "limit": limit})
+        return [CreatorDocument(int(i), h, n, int(c)) for i, h, n, c in rows]
 
-    async def _tags_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[str]:
-        rows = await read_rows(session, sa.text(
-            "SELECT tag FROM search_hashtags WHERE tag LIKE :p AND clip_count > 0 "
-            "ORDER BY clip_count DESC, tag LIMIT :limit"), {"p": _escape(prefix) + "%", "limit": limit})
-        return [str(r[0]) for r in rows]
+    async def _tags_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[HashtagCount]:
+        rows = await self._fetch(session, "SELECT tag, clip_count FROM search_hashtags WHERE tag LIKE :p "
+                                 "AND clip_count > 0 ORDER BY clip_count DESC, tag LIMIT :limit",
+                                 {"p": _escape(prefix) + "%", "limit": limit})
+        return [HashtagCount(str(t), int(n)) for t, n in rows]
 
 
 def _escape(text: str) -> str:

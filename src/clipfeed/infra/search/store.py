@@ -4,15 +4,19 @@ in one transaction with the engine's own text index, which each adapter maintain
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from clipfeed.infra.db import Database, read_rows
-from clipfeed.infra.search import ClipDocument, ClipFilters, CreatorDocument, HashtagCount
+from clipfeed.infra.search import NO_FILTERS, ClipDocument, ClipFilters, ClipText, CreatorDocument, HashtagCount
 from clipfeed.infra.search.tables import (
     SearchClip,
     SearchClipTag,
@@ -44,10 +48,55 @@ DOCUMENT_COLUMNS = (SearchClip.clip_id, SearchClip.owner_id, SearchClip.caption,
 # Reads built once: the IDs are one expanding parameter.
 _IDS: sa.BindParameter[object] = sa.bindparam("ids", expanding=True)
 _DOCUMENTS = sa.select(*DOCUMENT_COLUMNS).where(SearchClip.clip_id.in_(_IDS))
-_CREATORS = sa.select(SearchCreator.user_id, SearchCreator.handle, SearchCreator.display_name,
-                      SearchCreator.clip_count).where(SearchCreator.user_id.in_(_IDS))
-_HASHTAGS = sa.select(SearchHashtag.tag, SearchHashtag.clip_count).where(SearchHashtag.tag.in_(_IDS))
+_TEXTS = sa.select(SearchClip.clip_id, SearchClip.owner_id, SearchClip.caption, SearchClip.tags, SearchClip.handle,
+                   SearchClip.display_name, SearchClip.detected_text, SearchClip.published_at).where(
+    SearchClip.clip_id.in_(_IDS))
 _VERSION = sa.select(SearchIndexVersion.version).where(SearchIndexVersion.id == 1)
+
+
+Select = sa.Select[*tuple[Any, ...]]
+
+
+_STATEMENTS: dict[tuple[str, bool], sa.TextClause] = {}
+
+
+def _statement(sql: str, *, listed: bool = False) -> sa.TextClause:
+    """``sql`` as a statement, built once (parsing a text statement's parameters, and the cache
+    key of each new one, cost 0.1 ms a time); with ``listed``, ``({values})`` is one expanding
+    parameter (which brings its own parentheses)."""
+    found = _STATEMENTS.get((sql, listed))
+    if found is None:
+        found = sa.text(sql.replace("({values})", ":values")) if listed else sa.text(sql)
+        if listed:
+            found = found.bindparams(sa.bindparam("values", expanding=True))
+        _STATEMENTS[(sql, listed)] = found
+    return found
+
+
+def _filtered(query: Select, filters: ClipFilters) -> Select:
+    """``query`` narrowed by ``filters``; without any, the statement built once (building one
+    and its cache key cost 0.1 ms a time)."""
+    if filters.published_after is not None:
+        query = query.where(SearchClip.published_at >= filters.published_after)
+    if filters.published_before is not None:
+        query = query.where(SearchClip.published_at < filters.published_before)
+    if filters.min_duration_ms is not None:
+        query = query.where(SearchClip.duration_ms >= filters.min_duration_ms)
+    if filters.max_duration_ms is not None:
+        query = query.where(SearchClip.duration_ms <= filters.max_duration_ms)
+    if filters.language is not None:
+        query = query.where(SearchClip.language == filters.language)
+    return query
+
+
+def _seconds(moment: datetime | str | None) -> float:
+    """A stored moment as seconds since the epoch: a datetime, or the text SQLite keeps (UTC,
+    no zone) when read without SQLAlchemy's type."""
+    if moment is None:
+        return 0.0
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def to_document(row: SearchClip) -> ClipDocument:
@@ -63,6 +112,21 @@ async def _bump(session: AsyncSession) -> None:
     each other for it)."""
     await session.execute(sa.update(SearchIndexVersion).where(SearchIndexVersion.id == 1)
                           .values(version=SearchIndexVersion.version + 1))
+
+
+# The index's version as this process last read it, per database: (version, read at, writes by
+# this process so far). Every search and suggestion asks for it; reading it once per
+# ``VERSION_TTL_S`` rather than once per request saves a statement each. A write made here
+# counts up ``writes`` once committed, so this process's next read goes to the database: what it
+# wrote shows at once; another process's write shows within ``VERSION_TTL_S``.
+VERSION_TTL_S = 0.1
+_versions: WeakKeyDictionary[Database, tuple[int, float, int]] = WeakKeyDictionary()
+_writes: WeakKeyDictionary[Database, int] = WeakKeyDictionary()
+
+
+def _written(db: Database) -> None:
+    """A write to ``db``'s index committed: the version this process holds is stale."""
+    _writes[db] = _writes.get(db, 0) + 1
 
 
 class SqlSearchIndex(ABC):
@@ -84,15 +148,29 @@ class SqlSearchIndex(ABC):
     async def _clip_ids(self, session: AsyncSession, terms: list[str], near: dict[str, list[str]], limit: int,
                         *, words: bool, pieces: bool) -> list[int]: ...
     @abstractmethod
-    async def _handles_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[int]: ...
+    async def _handles_starting(self, session: AsyncSession, prefix: str,
+                                limit: int) -> list[CreatorDocument]: ...
     @abstractmethod
-    async def _tags_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[str]: ...
+    async def _tags_starting(self, session: AsyncSession, prefix: str, limit: int) -> list[HashtagCount]: ...
     @abstractmethod
-    async def _creator_ids(self, session: AsyncSession, terms: list[str], limit: int) -> list[int]: ...
+    async def _creator_candidates(self, session: AsyncSession, terms: list[str],
+                                  limit: int) -> list[CreatorDocument]: ...
     @abstractmethod
-    async def _tag_names(self, session: AsyncSession, terms: list[str], limit: int) -> list[str]: ...
+    async def _tag_candidates(self, session: AsyncSession, terms: list[str], limit: int) -> list[HashtagCount]: ...
     @abstractmethod
     async def _clear_text(self, session: AsyncSession) -> None: ...
+
+    async def _fetch(self, session: AsyncSession, sql: str,
+                     params: Mapping[str, object] | None = None) -> Sequence[Sequence[Any]]:
+        """The rows of a read of plain columns written in SQL (``:name`` parameters), on the
+        session's connection; an engine may run it more directly (SQLite: one hand-off to the
+        connection's thread)."""
+        return await read_rows(session, _statement(sql), params or {})
+
+    async def _fetch_in(self, session: AsyncSession, sql: str, values: Sequence[object],
+                        params: Mapping[str, object] | None = None) -> Sequence[Sequence[Any]]:
+        """``_fetch`` of ``sql`` whose ``({values})`` stands for the list ``values``."""
+        return await read_rows(session, _statement(sql, listed=True), {**(params or {}), "values": list(values)})
 
     # --- writes --------------------------------------------------------------------------
     async def put_clips(self, clips: list[ClipDocument]) -> None:
@@ -114,6 +192,7 @@ class SqlSearchIndex(ABC):
             await self._add_variants(session, [w for c in clips for w in neighbourhood_words(clip_document_text(c))])
             await self._recount(session, old_tags | {t for c in clips for t in c.tags}, owners)
             await _bump(session)
+        _written(self.db)
 
     async def remove_clips(self, clip_ids: list[int]) -> None:
         if not clip_ids:
@@ -124,6 +203,7 @@ class SqlSearchIndex(ABC):
             await self._delete_clip_rows(session, clip_ids)
             await self._recount(session, tags, owners)
             await _bump(session)
+        _written(self.db)
 
     async def put_creators(self, creators: list[CreatorDocument]) -> None:
         if not creators:
@@ -139,6 +219,7 @@ class SqlSearchIndex(ABC):
             await self._add_variants(session, [w for c in creators for w in neighbourhood_words(c.handle)])
             await self._recount(session, set(), set(ids))
             await _bump(session)
+        _written(self.db)
 
     async def remove_creators(self, user_ids: list[int]) -> None:
         if not user_ids:
@@ -152,6 +233,7 @@ class SqlSearchIndex(ABC):
             await self._unindex_creators(session, user_ids)
             await self._recount(session, tags, set())
             await _bump(session)
+        _written(self.db)
 
     async def clear(self) -> None:
         async with self.db.session() as session:
@@ -159,11 +241,23 @@ class SqlSearchIndex(ABC):
                 await session.execute(sa.delete(table))
             await self._clear_text(session)
             await _bump(session)
+        _written(self.db)
 
     async def version(self) -> int:
+        writes = _writes.get(self.db, 0)
+        held = _versions.get(self.db)
+        if held is not None and held[2] == writes and time.monotonic() - held[1] < VERSION_TTL_S:
+            return held[0]
+        started = time.monotonic()
         async with self.db.read_session() as session:
             found = await read_rows(session, _VERSION)
-        return int(found[0][0] or 0) if found else 0
+        version = int(found[0][0] or 0) if found else 0
+        # Kept unless a write of ours committed meanwhile, or a read that began later already
+        # brought a newer version back (the number only goes up).
+        held = _versions.get(self.db)
+        if _writes.get(self.db, 0) == writes and (held is None or held[2] != writes or held[0] <= version):
+            _versions[self.db] = (version, started, writes)
+        return version
 
     async def _add_variants(self, session: AsyncSession, found: list[str]) -> None:
         """Put new words into the deletion neighbourhood (a word already there is skipped: its
@@ -219,35 +313,37 @@ class SqlSearchIndex(ABC):
 
     async def clip_candidates(self, terms: list[str], *, filters: ClipFilters, limit: int,
                               near: dict[str, list[str]] | None = None, words: bool = True,
-                              pieces: bool = True, held: Collection[int] = ()) -> list[ClipDocument]:
+                              pieces: bool = True, held: Collection[int] = ()) -> list[ClipText]:
         if not terms:
             return []
         near = {t: [w for w in ws if w not in terms] for t, ws in (near or {}).items() if t in terms}
         async with self.db.read_session() as session:
             ids = await self._clip_ids(session, terms, near, limit, words=words, pieces=pieces)
-            return await self._documents(session, [i for i in ids if i not in held] if held else ids, filters)
+            return await self._texts(session, [i for i in ids if i not in held] if held else ids, filters)
 
     async def clips(self, clip_ids: list[int], *, filters: ClipFilters | None = None) -> list[ClipDocument]:
         async with self.db.read_session() as session:
             return await self._documents(session, clip_ids, filters or ClipFilters())
 
+    async def _texts(self, session: AsyncSession, ids: list[int], filters: ClipFilters) -> list[ClipText]:
+        """The text fields of the clips ``ids`` that pass ``filters``, in that order: columns,
+        not ORM objects, and no date among them (a search reads up to 300)."""
+        if not ids:
+            return []
+        if filters == NO_FILTERS:
+            found = await self._fetch_in(session, "SELECT clip_id, owner_id, caption, tags, handle, display_name, "
+                                         "detected_text, published_at FROM search_clips WHERE clip_id IN ({values})",
+                                         ids)
+        else:
+            found = await read_rows(session, _filtered(_TEXTS, filters), {"ids": ids})
+        rows = {r[0]: r for r in found}
+        return [ClipText(r[0], r[1], r[2], tuple(r[3].split()), r[4], r[5], r[6], _seconds(r[7]))
+                for r in (rows.get(i) for i in ids) if r is not None]
+
     async def _documents(self, session: AsyncSession, ids: list[int], filters: ClipFilters) -> list[ClipDocument]:
         if not ids:
             return []
-        # Columns, not ORM objects: a search reads up to a few hundred of these. Without
-        # filters, one statement built once (construction and cache key cost 0.1 ms a time).
-        query = _DOCUMENTS
-        if filters.published_after is not None:
-            query = query.where(SearchClip.published_at >= filters.published_after)
-        if filters.published_before is not None:
-            query = query.where(SearchClip.published_at < filters.published_before)
-        if filters.min_duration_ms is not None:
-            query = query.where(SearchClip.duration_ms >= filters.min_duration_ms)
-        if filters.max_duration_ms is not None:
-            query = query.where(SearchClip.duration_ms <= filters.max_duration_ms)
-        if filters.language is not None:
-            query = query.where(SearchClip.language == filters.language)
-        rows = {r[0]: r for r in await read_rows(session, query, {"ids": ids})}
+        rows = {r[0]: r for r in await read_rows(session, _filtered(_DOCUMENTS, filters), {"ids": ids})}
         return [ClipDocument(clip_id=r[0], owner_id=r[1], caption=r[2], tags=tuple(r[3].split()), handle=r[4],
                              display_name=r[5], published_at=r[6], detected_text=r[7], language=r[8],
                              duration_ms=r[9])
@@ -291,23 +387,19 @@ class SqlSearchIndex(ABC):
         if not terms:
             return []
         async with self.db.read_session() as session:
-            return await _creators_in_order(session, await self._creator_ids(session, terms, limit))
+            return await self._creator_candidates(session, terms, limit)
 
     async def creators_starting(self, prefix: str, *, limit: int) -> list[CreatorDocument]:
         if not prefix:
             return []
         async with self.db.read_session() as session:
-            return await _creators_in_order(session, await self._handles_starting(session, fold(prefix), limit))
+            return await self._handles_starting(session, fold(prefix), limit)
 
     async def hashtags_starting(self, prefix: str, *, limit: int) -> list[HashtagCount]:
         if not prefix:
             return []
         async with self.db.read_session() as session:
-            names = await self._tags_starting(session, fold(prefix), limit)
-            if not names:
-                return []
-            rows = dict(await read_rows(session, _HASHTAGS, {"ids": names}))
-        return [HashtagCount(t, rows[t]) for t in names if t in rows]
+            return await self._tags_starting(session, fold(prefix), limit)
 
     async def term_neighbours(self, terms: dict[str, int], *, limit: int) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -317,8 +409,8 @@ class SqlSearchIndex(ABC):
         if not asked:
             return out
         async with self.db.read_session() as session:
-            rows = await read_rows(session, sa.select(SearchTermVariant.variant, SearchTermVariant.word).where(
-                SearchTermVariant.variant.in_(sorted(set().union(*asked.values())))))
+            rows = await self._fetch_in(session, "SELECT variant, word FROM search_term_variants "
+                                        "WHERE variant IN ({values})", sorted(set().union(*asked.values())))
         for term, variants in asked.items():
             out[term] = sorted({w for v, w in rows if v in variants and w != term})[:limit]
         return out
@@ -327,16 +419,22 @@ class SqlSearchIndex(ABC):
         if not terms:
             return []
         async with self.db.read_session() as session:
-            names = await self._tag_names(session, terms, limit)
-            if not names:
-                return []
-            rows = dict(await read_rows(session, _HASHTAGS, {"ids": names}))
-        return [HashtagCount(t, rows[t]) for t in names if t in rows]
+            return await self._tag_candidates(session, terms, limit)
 
+    async def _tags_in_order(self, session: AsyncSession, names: list[str]) -> list[HashtagCount]:
+        """The hashtags ``names`` names with their counts, in that order (one gone meanwhile is
+        left out)."""
+        if not names:
+            return []
+        rows: dict[str, int] = {t: n for t, n in await self._fetch_in(
+            session, "SELECT tag, clip_count FROM search_hashtags WHERE tag IN ({values})", names)}
+        return [HashtagCount(t, int(rows[t])) for t in names if t in rows]
 
-async def _creators_in_order(session: AsyncSession, ids: list[int]) -> list[CreatorDocument]:
-    """The creators ``ids`` names, in that order (an ID gone meanwhile is left out)."""
-    if not ids:
-        return []
-    rows = {r[0]: r for r in await read_rows(session, _CREATORS, {"ids": ids})}
-    return [CreatorDocument(int(r[0]), r[1], r[2], r[3]) for r in (rows.get(i) for i in ids) if r is not None]
+    async def _creators_in_order(self, session: AsyncSession, ids: list[int]) -> list[CreatorDocument]:
+        """The creators ``ids`` names, in that order (an ID gone meanwhile is left out)."""
+        if not ids:
+            return []
+        rows = {r[0]: r for r in await self._fetch_in(
+            session, "SELECT user_id, handle, display_name, clip_count FROM search_creators "
+            "WHERE user_id IN ({values})", ids)}
+        return [CreatorDocument(int(r[0]), r[1], r[2], int(r[3])) for r in (rows.get(i) for i in ids) if r is not None]
