@@ -190,14 +190,15 @@ async def _follow_run(wanted: list[Received], *, services: Services) -> None:
     # redelivered, changes nothing, and answers each Follow again (as one at a time does).
     actors = await remote.actors(list({item.sender.id for item, _ in answers}), services=services)
     uris = publish.uris(services=services)
+    queued: list[tuple[dict[str, str], dict[str, Any], int]] = []
     for item, followee in answers:
         actor = actors.get(item.sender.id)
         if actor is None:
             continue
         answer = documents.activity(uris, kind=pairs[item.sender.id, followee.id], event_id=services.ids.next_id(),
                                     actor=uris.actor(followee.id), object=item.activity, to=[actor.uri])
-        await deliveries.enqueue({actor.inbox: actor.domain}, activity=answer, signer_id=followee.id,
-                                 services=services)
+        queued.append(({actor.inbox: actor.domain}, answer, followee.id))
+    await deliveries.enqueue_many(queued, services=services)
 
 
 async def _remember(session: AsyncSession, rows: list[tuple[Received, str, int, int]]) -> None:

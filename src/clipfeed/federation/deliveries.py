@@ -78,29 +78,41 @@ async def known_inboxes(*, services: Services) -> dict[str, str]:
 async def enqueue(inboxes: dict[str, str], *, activity: dict[str, Any], signer_id: int, services: Services) -> int:
     """Queue ``activity`` for each inbox whose server we federate with and have not given up on.
     Servers whose software takes clips only as a ``Note`` (Loops) get it in that shape."""
-    body = _encoded(activity)
-    servers = set(inboxes.values())
+    return await enqueue_many([(inboxes, activity, signer_id)], services=services)
+
+
+async def enqueue_many(items: list[tuple[dict[str, str], dict[str, Any], int]], *, services: Services) -> int:
+    """``enqueue`` for many ``(inboxes, activity, signer)`` at once: one read of the servers'
+    standing and one transaction for all (the worker answers a run of Follows this way)."""
+    servers = {server for inboxes, _, _ in items for server in inboxes.values()}
+    if not servers:
+        return 0
     async with services.db.session() as session:
         rows = (await session.execute(sa.select(RemoteInstance.domain, RemoteInstance.dead_since,
                                                 RemoteInstance.policy, RemoteInstance.software)
                                       .where(RemoteInstance.domain.in_(servers)))).all()
     known = {domain: (since, found) for domain, since, found, _ in rows}
     note_only = {domain for domain, _, _, software in rows if software in documents.NOTE_ONLY_SOFTWARE}
-    post_body = _encoded(documents.as_video_post(activity)) if note_only else body
     mode = services.settings.federation_mode
 
     def wanted_server(server: str) -> bool:  # policy.allowed, decided from the row read above
         since, found = known.get(server, (None, DomainPolicy.none.value))
         return since is None and policy.allows(mode, DomainPolicy(found))
 
-    wanted = [(inbox, server) for inbox, server in inboxes.items() if wanted_server(server)]
-    if not wanted:
-        return 0
-    async with services.db.session() as session:
-        session.add_all([Delivery(id=services.ids.next_id(), inbox=inbox, domain=server, signer_id=signer_id,
-                                  activity_id=str(activity["id"]), body=post_body if server in note_only else body)
-                         for inbox, server in wanted])
-    return len(wanted)
+    queued: list[Delivery] = []
+    for inboxes, activity, signer_id in items:
+        wanted = [(inbox, server) for inbox, server in inboxes.items() if wanted_server(server)]
+        if not wanted:
+            continue
+        body = _encoded(activity)
+        post_body = _encoded(documents.as_video_post(activity)) if note_only.intersection(inboxes.values()) else body
+        queued += [Delivery(id=services.ids.next_id(), inbox=inbox, domain=server, signer_id=signer_id,
+                            activity_id=str(activity["id"]), body=post_body if server in note_only else body)
+                   for inbox, server in wanted]
+    if queued:
+        async with services.db.session() as session:
+            session.add_all(queued)
+    return len(queued)
 
 
 def _encoded(activity: dict[str, Any]) -> bytes:

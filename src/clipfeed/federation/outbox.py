@@ -158,11 +158,31 @@ async def _follow(event: Event, follower_id: int, followee_id: int, *, added: bo
 
 async def _on_remote_clip(clip_id: int, user_id: int, *, services: Services) -> tuple[str, int] | None:
     """(the clip's URI, its creator) when a local user acted on another server's clip."""
-    found = await objects.uri_of("clip", clip_id, services=services)
-    if found is None:
+    if not await _is_local_account(user_id, services=services):  # most likes here are remote ones
         return None
+    found = await objects.uri_of("clip", clip_id, services=services)
+    return (found.uri, found.actor_id) if found is not None else None
+
+
+# Whether an account is one of ours never changes (a remote account is stored with its server,
+# a local one never gets one), so each process keeps the answer: a burst of remote likes on
+# our clips costs one read per liker, not one per like.
+_LOCAL_ACCOUNTS: dict[tuple[int, int], bool] = {}  # (id of the Database, user) -> local
+_LOCAL_ACCOUNTS_MAX = 100_000
+
+
+async def _is_local_account(user_id: int, *, services: Services) -> bool:
+    cache_key = (id(services.db), user_id)
+    known = _LOCAL_ACCOUNTS.get(cache_key)
+    if known is not None:
+        return known
     actor = (await accounts.get_many(db=services.db, user_ids=[user_id])).get(user_id)
-    return (found.uri, found.actor_id) if actor is not None and actor.domain is None else None
+    if actor is None:
+        return False
+    if len(_LOCAL_ACCOUNTS) >= _LOCAL_ACCOUNTS_MAX:
+        _LOCAL_ACCOUNTS.clear()
+    _LOCAL_ACCOUNTS[cache_key] = local = actor.domain is None
+    return local
 
 
 async def _remote_like(event: Event, like: contract.ClipEngagement, *, added: bool, services: Services) -> None:
