@@ -53,6 +53,15 @@ def domain_blockers_of(user_id: int | sa.BindParameter[int]) -> sa.Select[int]:
             .where(User.id == user_id))
 
 
+def hidden_from(viewer_id: int) -> sa.CompoundSelect:
+    """Everyone hidden from ``viewer_id`` and from whom they are hidden (their IDs): those they
+    block and who block them, by name or by server. A query, not a list: a reader on the same
+    database filters with it (``NOT IN`` a subquery), however many accounts a blocked server has."""
+    return sa.union(sa.select(Block.blocked_id).where(Block.blocker_id == viewer_id),
+                    sa.select(Block.blocker_id).where(Block.blocked_id == viewer_id),
+                    domain_blocked_accounts(viewer_id), domain_blockers_of(viewer_id))
+
+
 def domain_blocks_among(people: set[int]) -> sa.Select[int, int]:
     """(user, account) pairs among ``people`` where the user blocks the account's server."""
     return (sa.select(UserDomainBlock.user_id, User.id).join(User, User.domain == UserDomainBlock.domain)
