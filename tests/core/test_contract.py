@@ -134,6 +134,7 @@ STORED: dict[str, dict[str, Any]] = {
     "comment.created": {"user_id": "7", "clip_id": "42", "creator_id": "9", "comment_id": "3", "parent_id": None,
                         "reply_to_user_id": None, "mention_ids": ["11"]},
     "follow.added": {"user_id": "7", "followee_id": "9"},
+    "follow.removed": {"user_id": "7", "followee_id": "9", "ended_by": "9"},
     "clip.ready": {"clip_id": "42", "owner_id": "9", "status": "ready", "visibility": "public", "hashtags": ["a"]},
     "clip.updated": {"clip_id": "42", "owner_id": "9", "status": "ready", "visibility": "private", "hashtags": [],
                      "fields": ["visibility"]},

@@ -18,6 +18,7 @@ from clipfeed.federation.models import Delivery, ReceivedActivity
 from clipfeed.social import engagement
 from tests.conftest import real_stack
 from tests.delivery import ladder
+from tests.federation.remote_peer import queued_activities
 from tests.federation.servers import Server, running
 from tests.helpers import PASSWORD, Account, wait_for
 from tests.social.support import ready_clip
@@ -261,6 +262,42 @@ async def test_blocking_a_remote_follower_removes_the_follow_and_tells_its_serve
         return await _received(b, "Block", f"{b.url}/ap/users/{bob.id}")
 
     await wait_for(b_was_told, timeout=60)
+
+
+async def test_blocking_a_server_ends_the_follows_on_both_servers(pair: tuple[Server, Server]) -> None:
+    """alice (A) and bob (B) follow each other; alice blocks B: A sends a Reject of bob's Follow
+    and an Undo of her own, and B's lists of bob's follows change as A's did."""
+    a, b = pair
+    alice, bob, _ = await _follow_across(a, b, "walls")
+    bob_on_a = (await a.client.get(f"/v1/users/{alice.handle}/followers")).json()["items"][0]["user"]["id"]
+    assert (await a.client.put(f"/v1/users/{bob_on_a}/follow", headers=alice.auth)).status_code == 200
+
+    async def handles(server: Server, handle: str, direction: str) -> list[str]:
+        page = await server.client.get(f"/v1/users/{handle}/{direction}")
+        assert page.status_code == 200, page.text
+        return [entry["user"]["handle"] for entry in page.json()["items"]]
+
+    async def followed_back() -> bool:
+        return await handles(b, bob.handle, "followers") == [a.acct(alice.handle)]
+
+    await wait_for(followed_back, timeout=60)
+    assert await handles(b, bob.handle, "following") == [a.acct(alice.handle)]
+    blocked = await a.client.post("/v1/me/domain-blocks", headers=alice.auth, json={"domain": b.host})
+    assert blocked.status_code == 200, blocked.text
+    assert await handles(a, alice.handle, "followers") == [] and await handles(a, alice.handle, "following") == []
+
+    async def b_lists_no_follows() -> bool:
+        return (await handles(b, bob.handle, "following"), await handles(b, bob.handle, "followers")) == ([], [])
+
+    await wait_for(b_lists_no_follows, timeout=60)
+    received = await queued_activities(b.services)
+    rejects = [item["object"] for item in received if item["type"] == "Reject"
+               and item["actor"] == f"{a.url}/ap/users/{alice.id}"]
+    # bob's own Follow, named by the ID B gave it, is what A refused.
+    sent = [item["id"] for item in await queued_activities(a.services) if item["type"] == "Follow"
+            and item["actor"] == f"{b.url}/ap/users/{bob.id}"]
+    assert [(r["type"], r["id"], r["actor"]) for r in rejects] == [("Follow", sent[0], f"{b.url}/ap/users/{bob.id}")]
+    assert await _received(b, "Undo", f"{a.url}/ap/follows/{alice.id}/{bob_on_a}")
 
 
 async def test_a_deleted_account_disappears_from_the_other_server(pair: tuple[Server, Server]) -> None:

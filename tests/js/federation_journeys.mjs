@@ -170,7 +170,64 @@ await journey("server_policies", async () => {
     violations: [...violations, ...dialogViolations, ...importViolations], errors: page.errors };
 });
 
-// 3. The viewer gets no Federation section, and its API answers them 403.
+// 3. Another viewer finds bea from the search box and blocks her whole server from the card: asked
+//    first (cancelled, then confirmed), the card then says the server is blocked, without Follow,
+//    and still after a reload. Its link opens Settings, where Blocked servers lists the server and
+//    Unblock ends the block; the card offers Block server and Follow again.
+await journey("block_server_from_search", async () => {
+  const { ctx, page } = await context(PHONE);
+  const account = `${setup.far.handle}@${setup.peer}`;
+  const path = `/search?q=${encodeURIComponent(`@${account}`)}`;
+  await signIn(page, setup.blocker, path);
+  let section = await remoteAnswer(page);
+  const block = section.getByRole("button", { name: `Block server ${setup.peer}`, exact: true });
+  await block.waitFor();
+  const buttons = await section.getByRole("button").allTextContents();
+  await block.click();
+  const confirm = page.getByRole("alertdialog", { name: `Block everyone on ${setup.peer}?` });
+  await confirm.waitFor();
+  const explain = await text(confirm.locator("#remote-block-explain"));
+  const focused = await page.evaluate(() => document.activeElement?.textContent?.trim());
+  const confirmViolations = await axe(page);
+  await shot(page, "search-remote-block-confirm-390x844");
+  await confirm.getByRole("button", { name: "Cancel" }).click();
+  await confirm.waitFor({ state: "hidden" });
+  await block.click();
+  const answered = page.waitForResponse((r) => r.url().endsWith("/v1/me/domain-blocks") && r.request().method() === "POST");
+  await confirm.getByRole("button", { name: "Block server" }).click();
+  const blockStatus = (await answered).status();
+  await page.getByRole("status").getByText(`${setup.peer} is blocked.`).waitFor();
+  const unblock = section.getByRole("button", { name: `Unblock server ${setup.peer}`, exact: true });
+  await unblock.waitFor();
+  const note = (await text(section.locator(".blocked-note"))).replace(/\s+/g, " ");
+  const followWhileBlocked = await section.getByRole("button", { name: `Follow @${account}` }).count();
+  const blockedViolations = await axe(page);
+  await shot(page, "search-remote-blocked-390x844");
+  await page.reload();
+  section = await remoteAnswer(page);
+  await section.getByRole("button", { name: `Unblock server ${setup.peer}`, exact: true }).waitFor();
+  const afterReload = await section.locator(".server-block").getAttribute("data-blocked");
+
+  await section.getByRole("link", { name: "Blocked servers, in Settings" }).click();
+  await page.waitForURL(`${setup.url}/settings`);
+  const list = page.getByRole("list", { name: "Blocked servers" });
+  await list.getByText(setup.peer, { exact: true }).waitFor();
+  const listed = (await list.getByRole("listitem").allTextContents()).map((s) => s.trim().replace(/\s+/g, " "));
+  await list.getByRole("button", { name: `Unblock ${setup.peer}` }).click();
+  await page.getByRole("status").getByText(`${setup.peer} is unblocked.`).waitFor();
+  await list.getByText("You have not blocked any server.").waitFor();
+
+  await page.goto(`${setup.url}${path}`);
+  section = await remoteAnswer(page);
+  await section.getByRole("button", { name: `Block server ${setup.peer}`, exact: true }).waitFor();
+  const followAgain = await section.getByRole("button", { name: `Follow @${account}`, exact: true }).count();
+  await ctx.close();
+  return { buttons: buttons.map((s) => s.trim().replace(/\s+/g, " ")), explain, focused, blockStatus, note,
+    followWhileBlocked, afterReload, listed, followAgain, violations: [...confirmViolations, ...blockedViolations],
+    errors: page.errors };
+});
+
+// 4. The viewer gets no Federation section, and its API answers them 403.
 await journey("not_an_admin", async () => {
   const { ctx, page } = await context(PHONE);
   await signIn(page, setup.viewer, "/admin/federation");

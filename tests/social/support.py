@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipStatus
@@ -75,3 +76,22 @@ async def social_events(*types: str, services: Any) -> list[Event]:
             if not types or event.type in types:
                 found.append(event)
     return found
+
+
+@contextlib.contextmanager
+def largest_statement(services: Any) -> Iterator[list[int]]:
+    """The parameter counts of the statements run meanwhile (one at a time, not batches)."""
+    counts: list[int] = []
+
+    def seen(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
+        if not executemany:
+            counts.append(len(parameters or ()))
+
+    engines = {id(e.sync_engine): e.sync_engine for e in [services.db.engine, *services.db._shard_engines]}
+    for engine in engines.values():
+        event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield counts
+    finally:
+        for engine in engines.values():
+            event.remove(engine, "before_cursor_execute", seen)

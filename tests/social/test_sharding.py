@@ -72,3 +72,34 @@ async def test_sharded_rows_live_on_their_shard_and_their_events_are_relayed(cli
             for table in Base.metadata.sorted_tables:
                 if await session.scalar(sa.select(sa.func.count()).select_from(table)) > seeded[table.name]:
                     assert table.name in declared, f"{table.name} has rows on shard database {index}"
+
+
+async def test_comments_of_thousands_of_blocked_accounts_stay_out_on_a_shard_database(client, services) -> None:
+    """The blocks live in the main database, the comments on a shard: the IDs travel as one value."""
+    from clipfeed.accounts import service as accounts
+    from clipfeed.accounts.models import User
+    from clipfeed.infra.db import utcnow
+    from clipfeed.social import comments
+    from clipfeed.social.models import Block
+    from clipfeed.social.schemas import CommentCreate
+    from tests.social.support import largest_statement
+
+    alice, carl, fran, nora = [await signup(client, name) for name in ("alice", "carl", "fran", "nora")]
+    named = [{"id": services.ids.next_id(), "handle": f"named{n}", "role": "user"} for n in range(3000)]
+    async with services.db.session() as session:
+        await session.execute(sa.insert(User), named)
+        await session.execute(sa.insert(Block), [{"blocker_id": alice.id, "blocked_id": row["id"],
+                                                  "id": services.ids.next_id(), "created_at": utcnow()}
+                                                 for row in named])
+    assert (await client.put(f"/v1/users/{nora.id}/block", headers=alice.auth)).status_code == 200
+    clip = await ready_clip(client, services, carl, caption="on a shard")
+    users = await accounts.get_many(db=services.db, user_ids=[fran.id, nora.id])
+    for who in (fran, nora):
+        await comments.create(services=services, user=users[who.id], clip_id=int(clip),
+                              request=CommentCreate(body=who.handle))
+    with largest_statement(services) as counts:
+        seen = (await client.get(f"/v1/clips/{clip}/comments", headers=alice.auth)).json()["items"]
+    assert [c["body"] for c in seen] == ["fran"]
+    assert max(counts) < 50, max(counts)
+    everyone = (await client.get(f"/v1/clips/{clip}/comments")).json()["items"]
+    assert sorted(c["body"] for c in everyone) == ["fran", "nora"]

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
 ADMIN = {"handle": "fay_admin", "password": PASSWORD}
 VIEWER = {"handle": "vic_federates", "password": PASSWORD}
+BLOCKER = {"handle": "wes_walls", "password": PASSWORD}
 FAR = {"handle": "bea_far", "password": PASSWORD, "display_name": "Bea from afar",
        "bio": "Skate clips from the other side of the bay."}
 
@@ -72,7 +73,7 @@ async def _seed_home(server: Server) -> None:
     services = await bootstrap(Settings(data_dir=server.data_dir, log_json=False, inprocess_workers="none",
                                         public_url=server.url))
     try:
-        for who in (ADMIN, VIEWER):
+        for who in (ADMIN, VIEWER, BLOCKER):
             await accounts.create_user(db=services.db, outbox=services.outbox, ids=services.ids,
                                        settings=services.settings, email=f"{who['handle']}@example.com", **who)
         await accounts.set_role(db=services.db, cache=services.cache, handle=ADMIN["handle"], role=Role.admin)
@@ -113,7 +114,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
 @pytest.fixture(scope="module")
 def journeys(servers: tuple[Server, Server]) -> dict[str, dict[str, Any]]:
     home, peer = servers
-    setup: dict[str, object] = {"url": home.url, "admin": ADMIN, "viewer": VIEWER, "peer": peer.host, "far": FAR,
+    setup: dict[str, object] = {"url": home.url, "admin": ADMIN, "viewer": VIEWER, "blocker": BLOCKER,
+                                "peer": peer.host, "far": FAR,
                                 "unreachable": f"127.0.0.1:{free_port()}"}  # a port nothing listens on
     return run_journeys("federation_journeys.mjs", setup, "federation")
 
@@ -180,6 +182,26 @@ def test_an_admin_sets_lists_and_changes_server_policies(journeys, servers) -> N
     assert {row["server"]: row["policy"] for row in listed} == expected
 
 
+def test_a_viewer_blocks_a_server_from_its_accounts_card_and_unblocks_it_in_settings(journeys, servers) -> None:
+    home, peer = servers
+    result = seen(journeys, "block_server_from_search")
+    account = f"{FAR['handle']}@{peer.host}"
+    assert result["buttons"] == [f"Follow @{account}", f"Block server {peer.host}"]
+    assert result["explain"].startswith("You will not see their clips, comments or notifications")
+    assert result["focused"] == "Block server"  # the confirmation's own button, not the card's
+    assert result["blockStatus"] == 200
+    assert result["note"] == (f"You block {peer.host}: nobody there sees you, and you see nothing of theirs. "
+                              "Blocked servers, in Settings")
+    assert result["followWhileBlocked"] == 0 and result["afterReload"] == "true"
+    assert result["listed"] == [f"{peer.host} Unblock"]
+    assert result["followAgain"] == 1
+    # The server kept what the card and Settings did: no block left.
+    with httpx.Client(base_url=home.url, timeout=30) as client:
+        login = client.post("/v1/auth/login", json={"login": BLOCKER["handle"], "password": PASSWORD}).json()
+        blocks = client.get("/v1/me/domain-blocks", headers={"Authorization": f"Bearer {login['access_token']}"})
+    assert blocks.status_code == 200 and blocks.json()["items"] == []
+
+
 def test_the_console_is_refused_to_a_viewer(journeys) -> None:
     result = seen(journeys, "not_an_admin")
     assert result["denied"] == "Only admins can open the admin console."
@@ -189,6 +211,7 @@ def test_the_console_is_refused_to_a_viewer(journeys) -> None:
 def test_federation_screenshots_at_phone_then_desktop_size(journeys) -> None:
     names = {path.name for path in (ARTIFACTS / "federation").glob("*.png")}
     assert {"search-remote-390x844.png", "search-remote-followed-390x844.png", "search-remote-1440x900.png",
-            "search-remote-unreachable-390x844.png", "admin-federation-390x844.png",
+            "search-remote-unreachable-390x844.png", "search-remote-block-confirm-390x844.png",
+            "search-remote-blocked-390x844.png", "admin-federation-390x844.png",
             "admin-federation-suspend-390x844.png", "admin-federation-import-390x844.png",
             "admin-federation-1440x900.png"} <= names

@@ -30,7 +30,7 @@ from clipfeed.core.ids import IdGenerator
 from clipfeed.core.text import scrub
 from clipfeed.infra.blobs import BlobStore
 from clipfeed.infra.cache import Cache
-from clipfeed.infra.db import Database, utcnow
+from clipfeed.infra.db import Database, insert_for, utcnow
 from clipfeed.instance import invites
 from clipfeed.runtime.outbox import Outbox
 from clipfeed.runtime.ratelimit import RateLimiter
@@ -296,9 +296,14 @@ async def upsert_remote(session: AsyncSession, *, ids: IdGenerator, user_id: int
     if user is None:
         user = await session.scalar(sa.select(User).where(User.handle == handle))
     if user is None:
-        user = User(id=ids.next_id(), handle=handle, email=None, password_hash=None, role=Role.user.value,
-                    domain=domain.lower())
-        session.add(user)
+        # Two first sightings of one account at once (a new server's first burst of signed
+        # requests) both get here: the second's insert does nothing, and it reads the first's row.
+        await session.execute(insert_for(session, User).values(
+            id=ids.next_id(), handle=handle, email=None, password_hash=None, role=Role.user.value,
+            domain=domain.lower()).on_conflict_do_nothing(index_elements=["handle"]))
+        user = await session.scalar(sa.select(User).where(User.handle == handle))
+        if user is None:  # the handle belongs to no user yet cannot be inserted: never expected
+            raise Conflict(f"the account {handle} could not be stored")
     user.handle = handle
     user.display_name = scrub(display_name, multiline=False, limit=60)
     user.bio = scrub(bio, multiline=True, limit=300)

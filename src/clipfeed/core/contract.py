@@ -131,8 +131,14 @@ class CommentDeleted(ClipEngagement):
 
 
 class FollowChanged(Payload):
+    """``user_id`` follows (or stopped following) ``followee_id``. ``ended_by``, on a removal:
+    who ended it when that was not the follower (the followee blocking them or their server, or
+    another server telling us its account refused the follow); federation tells the other side
+    only of what it did not do itself."""
+
     user_id: WireId
     followee_id: WireId
+    ended_by: OptionalWireId = None
 
 
 class BlockChanged(Payload):

@@ -250,7 +250,7 @@ async def apply(activity: dict[str, Any], *, sender: User, services: Services) -
         followee = _local_user_id(target.get("actor"), services=services)
         if followee is not None:
             await follows.unfollow(services=services, follower=await publish.local_user(followee, services=services),
-                                   followee=sender)
+                                   followee=sender, refused=True)
 
 
 async def _follow(activity: dict[str, Any], *, sender: User, services: Services) -> None:

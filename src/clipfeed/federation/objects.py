@@ -37,6 +37,14 @@ async def stored(uri: str, *, services: Services) -> RemoteObject | None:
             RemoteObject.uri_digest == uri_digest(uri)))
 
 
+async def follow_uri(follower_id: int, followee_id: int, *, services: Services) -> str | None:
+    """The ID of the latest ``Follow`` a remote account sent of a local one, if it had one."""
+    async with services.db.session() as session:
+        return await session.scalar(sa.select(RemoteObject.uri).where(
+            RemoteObject.kind == "follow", RemoteObject.local_id == followee_id, RemoteObject.actor_id == follower_id)
+            .order_by(RemoteObject.created_at.desc()).limit(1))
+
+
 async def uri_of(kind: str, local_id: int, *, services: Services) -> RemoteObject | None:
     """The remote object a local row stands for (a remote clip's ``Video``), if it is one."""
     async with services.db.session() as session:

@@ -7,6 +7,7 @@ into activities queued for delivery.
 | ``clip.updated`` | ``Update`` ``Video``, or ``Delete`` when it became private | the same |
 | ``clip.deleted``, ``clip.rejected``, ``clip.review`` (once published) | ``Delete`` ``Tombstone`` | the same |
 | ``follow.added`` / ``follow.removed`` by a local user of a remote one | ``Follow`` / ``Undo`` | the followee |
+| ``follow.removed`` of a remote follower, ended by the local followee (a block) | ``Reject`` | the follower |
 | ``block.added`` of a remote account | ``Block`` | the blocked account |
 | ``user.updated`` | ``Update`` ``Person`` | the user's remote followers |
 | ``like.added`` / ``like.removed`` of another server's clip | ``Like`` / ``Undo`` | the clip's creator |
@@ -56,9 +57,8 @@ async def publish_event(event: Event, *, services: Services) -> None:
     if name == contract.CLIP_READY.name or name == contract.CLIP_UPDATED.name or name in _TAKEN_DOWN:
         await _clip(event, services=services)
     elif name in (contract.FOLLOW_ADDED.name, contract.FOLLOW_REMOVED.name):
-        change = contract.FOLLOW_ADDED.parse_payload(event.payload)
-        await _follow(event, change.user_id, change.followee_id, added=name == contract.FOLLOW_ADDED.name,
-                      services=services)
+        await _follow(event, contract.FOLLOW_ADDED.parse_payload(event.payload),
+                      added=name == contract.FOLLOW_ADDED.name, services=services)
     elif name == contract.BLOCK_ADDED.name:
         block = contract.BLOCK_ADDED.parse(event)
         users = await accounts.get_many(db=services.db, user_ids=[block.user_id, block.blocked_id])
@@ -135,10 +135,18 @@ async def _clip(event: Event, *, services: Services) -> None:
     await deliveries.to_followers(owner.id, activity, services=services)
 
 
-async def _follow(event: Event, follower_id: int, followee_id: int, *, added: bool, services: Services) -> None:
-    users = await accounts.get_many(db=services.db, user_ids=[follower_id, followee_id])
-    follower, followee = users.get(follower_id), users.get(followee_id)
-    if follower is None or followee is None or follower.domain is not None or followee.domain is None:
+async def _follow(event: Event, change: contract.FollowChanged, *, added: bool, services: Services) -> None:
+    """A local user's Follow or Undo of a remote account; a Reject of a remote follower's Follow
+    when our user ended it. What the other side ended (its ``Reject`` or ``Block``) is not
+    answered: it knows."""
+    users = await accounts.get_many(db=services.db, user_ids=[change.user_id, change.followee_id])
+    follower, followee = users.get(change.user_id), users.get(change.followee_id)
+    if follower is None or followee is None:
+        return
+    by_followee = change.ended_by is not None and change.ended_by == followee.id
+    if not added and by_followee and follower.domain is not None and followee.domain is None:
+        await _reject(event, follower.id, followee.id, services=services)
+    if by_followee or follower.domain is not None or followee.domain is None:
         return
     target = (await remote.actors([followee.id], services=services)).get(followee.id)
     if target is None:
@@ -154,6 +162,21 @@ async def _follow(event: Event, follower_id: int, followee_id: int, *, added: bo
         await deliveries.enqueue({target.inbox: target.domain}, signer_id=follower.id, services=services,
                                  activity=documents.activity(uris, kind="Undo", event_id=event.id,
                                                              actor=uris.actor(follower.id), object=follow))
+
+
+async def _reject(event: Event, follower_id: int, followee_id: int, *, services: Services) -> None:
+    """Tell a remote follower's server that our user ended its follow (Mastodon's answer to a
+    block, of the account or of its server): a ``Reject`` of the ``Follow`` it sent, named by
+    its ID when we kept it, and embedded whole, which is how servers find it either way."""
+    target = (await remote.actors([follower_id], services=services)).get(follower_id)
+    if target is None:
+        return
+    uris = publish.uris(services=services)
+    follow: dict[str, object] = {"type": "Follow", "actor": target.uri, "object": uris.actor(followee_id)}
+    if (sent := await objects.follow_uri(follower_id, followee_id, services=services)) is not None:
+        follow = {"id": sent, **follow}
+    await deliveries.send_to(follower_id, kind="Reject", signer_id=followee_id, object=follow, services=services,
+                             activity_id=uris.activity(event.id))
 
 
 async def _on_remote_clip(clip_id: int, user_id: int, *, services: Services) -> tuple[str, int] | None:

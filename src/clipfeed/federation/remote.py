@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.accounts import service as accounts
 from clipfeed.core.errors import NotFound
@@ -21,7 +22,7 @@ from clipfeed.federation import admin, transport
 from clipfeed.federation.keys import signer_for
 from clipfeed.federation.models import INSTANCE_ACTOR, RemoteActor, RemoteInstance
 from clipfeed.federation.transport import RemoteError
-from clipfeed.infra.db import Database, insert_ignore, utcnow
+from clipfeed.infra.db import Database, insert_for, insert_ignore, utcnow
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -105,8 +106,7 @@ async def store_actor(actor: ActorDocument, *, services: Services) -> RemoteActo
                                             name=actor.name, domain=actor.domain, display_name=actor.display_name,
                                             bio=actor.bio)
         if stored is None:
-            stored = RemoteActor(user_id=user.id, uri=actor.uri)
-            session.add(stored)
+            stored = await _claim(session, actor, user_id=user.id)
         stored.key_id, stored.public_pem, stored.inbox = actor.key_id, actor.public_pem, actor.inbox
         stored.shared_inbox, stored.domain, stored.kind = actor.shared_inbox, actor.domain, actor.kind
         stored.url, stored.fetched_at = actor.url, utcnow()
@@ -117,6 +117,22 @@ async def store_actor(actor: ActorDocument, *, services: Services) -> RemoteActo
     if first_seen:  # off the caller's path (an inbox request waits on this function)
         services.spawn(learn_software(actor.domain, scheme=actor.uri.split("://", 1)[0], services=services),
                        f"nodeinfo-{actor.domain}")
+    return stored
+
+
+async def _claim(session: AsyncSession, actor: ActorDocument, *, user_id: int) -> RemoteActor:
+    """The actor's row, inserted at its first sighting. Two first sightings at once (requests
+    of a new server signed by one key) both insert: the second's insert does nothing, and it
+    reads (and refreshes) the first's row. An account whose URI changed keeps its row."""
+    await session.execute(insert_for(session, RemoteActor).values(
+        user_id=user_id, uri=actor.uri, key_id=actor.key_id, public_pem=actor.public_pem, inbox=actor.inbox,
+        domain=actor.domain, kind=actor.kind, fetched_at=utcnow()).on_conflict_do_nothing())
+    stored = await session.scalar(sa.select(RemoteActor).where(RemoteActor.uri == actor.uri))
+    if stored is None:
+        stored = await session.scalar(sa.select(RemoteActor).where(RemoteActor.user_id == user_id))
+        if stored is None:
+            raise RemoteError(f"{actor.uri[:200]} could not be stored")
+        stored.uri = actor.uri
     return stored
 
 

@@ -30,10 +30,9 @@ _NO_FEATURES = np.zeros(0, dtype=np.float32)
 
 
 async def newest_page(viewer: FeedViewer, *, services: Services, cursor: str | None, limit: int) -> ServedPage:
-    blocked = set() if viewer.user_id is None else await SIGNALS.blocked_user_ids(viewer.user_id, services=services)
     query = sa.select(Clip).where(Clip.status == ClipStatus.ready.value, Clip.visibility == Visibility.public.value)
-    if blocked:
-        query = query.where(Clip.owner_id.not_in(blocked))
+    if viewer.user_id is not None:  # a subquery: the blocked list never travels (a blocked server may be large)
+        query = query.where(Clip.owner_id.not_in(SIGNALS.hidden_from(viewer.user_id)))
     clips, next_cursor = await id_page(services.db, query, Clip.id, cursor=cursor, limit=limit)
     PAGES.labels("foryou", PATH).inc()
     items = [Ranked(clip.id, clip.owner_id, "recent", "recent", 0.0, _NO_FEATURES) for clip in clips]

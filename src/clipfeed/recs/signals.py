@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 import numpy as np
+import sqlalchemy as sa
 
 from clipfeed.core.errors import NotFound
 from clipfeed.delivery import playback
@@ -75,6 +76,10 @@ class Signals:
     async def blocked_user_ids(self, user_id: int, *, services: Services) -> set[int]:
         """Users ``user_id`` blocked or was blocked by: neither sees the other's clips."""
         return set(await social.blocked_user_ids(db=services.db, user_id=user_id))
+
+    def hidden_from(self, user_id: int) -> sa.CompoundSelect:
+        """``blocked_user_ids`` as a query, to filter a read of the main database with."""
+        return social.hidden_from(user_id)
 
     async def following_and_blocked(self, user_id: int, *, services: Services) -> tuple[list[int], set[int]]:
         """Whom ``user_id`` follows (newest first, up to ``FOLLOWING_READ``) and

@@ -39,11 +39,13 @@ async def blocked_user_ids(*, db: Database, user_id: int) -> set[int]:
 
 
 async def blocked_in(session: AsyncSession, user_id: int) -> set[int]:
-    rows = await session.execute(
-        sa.select(Block.blocked_id).where(Block.blocker_id == user_id)
-        .union(sa.select(Block.blocker_id).where(Block.blocked_id == user_id),
-               graph.domain_blocked_accounts(user_id), graph.domain_blockers_of(user_id)))
-    return {int(r[0]) for r in rows}
+    return {int(r[0]) for r in await session.execute(graph.hidden_from(user_id))}
+
+
+def hidden_from(viewer_id: int) -> sa.CompoundSelect:
+    """``blocked_user_ids`` as a query, for a reader on the main database: ``column.not_in(...)``
+    keeps the list out of the statement (``graph.hidden_from``)."""
+    return graph.hidden_from(viewer_id)
 
 
 async def is_blocked(*, db: Database, a: int, b: int) -> bool:

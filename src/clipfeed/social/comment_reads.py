@@ -9,18 +9,20 @@ whose count changed while the client paged (the usual trade of keyset paging).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
 from clipfeed.clips.models import hashtags_in
 from clipfeed.core.errors import NotFound
 from clipfeed.core.pagination import decode_cursor, encode_cursor
-from clipfeed.infra.db import Database
+from clipfeed.infra.db import Database, not_among
 from clipfeed.search import mutes
 from clipfeed.social import access, comment_settings
 from clipfeed.social.models import Comment, CommentLike, CommentStatus
@@ -66,15 +68,27 @@ async def get_visible(*, services: Services, viewer_id: int | None, clip_id: int
     return comment
 
 
+async def hidden_authors(viewer_id: int | None, *,
+                         services: Services) -> Callable[[AsyncSession], sa.ColumnElement[bool]]:
+    """The filter leaving out comments whose authors are hidden from the viewer (blocks either
+    way, by name or by server), made for a session on the clip's shard: ``NOT IN`` a subquery of
+    the blocks where the shard is the main database; else the IDs read there, bound as one value
+    (``not_among``). Either way a statement's size does not grow with a blocked server's size."""
+    if viewer_id is None:
+        return lambda _session: sa.true()
+    if not services.db.shard_urls:
+        return lambda _session: Comment.author_id.not_in(access.hidden_from(viewer_id))
+    hidden = await access.blocked_user_ids(db=services.db, user_id=viewer_id)
+    return lambda session: not_among(session, Comment.author_id, hidden) if hidden else sa.true()
+
+
 async def list_comments(*, services: Services, viewer_id: int | None, clip_id: int, sort: CommentSort,
                         cursor: str | None, limit: int) -> CommentPage:
     await access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=viewer_id)
-    hidden = await access.blocked_user_ids(db=services.db, user_id=viewer_id) if viewer_id is not None else set()
+    unhidden = await hidden_authors(viewer_id, services=services)
     pinned_id = (await comment_settings.for_clip(db=services.db, clip_id=clip_id)).pinned_comment_id
     position = decode_cursor(cursor)
     query = sa.select(Comment).where(Comment.clip_id == clip_id, Comment.parent_id.is_(None), shown_to(viewer_id))
-    if hidden:
-        query = query.where(Comment.author_id.notin_(hidden))
     if pinned_id is not None:
         query = query.where(Comment.id != pinned_id)
     top = sort == CommentSort.top
@@ -88,9 +102,9 @@ async def list_comments(*, services: Services, viewer_id: int | None, clip_id: i
         if pinned_id is not None and not position:  # the first page leads with the pinned comment
             pinned = await session.scalar(sa.select(Comment).where(
                 Comment.id == pinned_id, Comment.clip_id == clip_id, Comment.parent_id.is_(None),
-                Comment.status == CommentStatus.visible.value, Comment.author_id.notin_(hidden)))
+                Comment.status == CommentStatus.visible.value, unhidden(session)))
         room = limit - (pinned is not None)
-        rows = list((await session.scalars(query.limit(room + 1))).all()) if room else []
+        rows = list((await session.scalars(query.where(unhidden(session)).limit(room + 1))).all()) if room else []
     if room:
         rows, next_cursor = keyset_page(rows, room, lambda c: {"before": str(c.id), "likes": c.like_count})
     else:  # limit=1 and a pin: the next page starts at the top, the pin left out
@@ -104,15 +118,14 @@ async def list_replies(*, services: Services, viewer_id: int | None, clip_id: in
                        cursor: str | None, limit: int) -> CommentPage:
     """Replies of a top-level comment, oldest first (a thread reads top-down)."""
     parent = await get_visible(services=services, viewer_id=viewer_id, clip_id=clip_id, comment_id=comment_id)
-    hidden = await access.blocked_user_ids(db=services.db, user_id=viewer_id) if viewer_id is not None else set()
+    unhidden = await hidden_authors(viewer_id, services=services)
     position = decode_cursor(cursor)
     query = sa.select(Comment).where(Comment.clip_id == clip_id, Comment.parent_id == parent.id, shown_to(viewer_id))
-    if hidden:
-        query = query.where(Comment.author_id.notin_(hidden))
     if "after" in position:
         query = query.where(Comment.id > cursor_int(position, "after"))
     async with services.db.shard_read(clip_id) as session:
-        rows = list((await session.scalars(query.order_by(Comment.id).limit(limit + 1))).all())
+        rows = list((await session.scalars(query.where(unhidden(session)).order_by(Comment.id)
+                                            .limit(limit + 1))).all())
     rows, next_cursor = keyset_page(rows, limit, lambda c: {"after": str(c.id)})
     return CommentPage(items=await views(services=services, viewer_id=viewer_id, comments=rows, pinned_id=None),
                        next_cursor=next_cursor)

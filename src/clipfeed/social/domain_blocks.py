@@ -97,7 +97,7 @@ async def block_domain(*, services: Services, user: User, domain: str) -> Server
             events.record(session, contract.DOMAIN_BLOCK_ADDED, key=user.id, actor_id=user.id,
                           payload=contract.DomainBlockChanged(user_id=user.id, domain=server), services=services)
         for follower, followee in await _follows_with(session, user.id, server):
-            await graph.remove_follow(session, follower, followee, services=services)
+            await graph.remove_follow(session, follower, followee, services=services, ended_by=user.id)
     await blocks.feeds_reread_blocks(user.id, services=services)
     return ServerBlockState(domain=server, blocking=True)
 

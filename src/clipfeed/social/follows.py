@@ -39,9 +39,11 @@ async def follow(*, services: Services, follower: User, followee: User) -> Follo
     return await state(db=services.db, viewer_id=follower.id, user_id=followee.id)
 
 
-async def unfollow(*, services: Services, follower: User, followee: User) -> FollowState:
+async def unfollow(*, services: Services, follower: User, followee: User, refused: bool = False) -> FollowState:
+    """``refused``: the followee ended the follow (another server's account refused it)."""
     async with services.db.session() as session:
-        await graph.remove_follow(session, follower.id, followee.id, services=services)
+        await graph.remove_follow(session, follower.id, followee.id, services=services,
+                                  ended_by=followee.id if refused else None)
     return await state(db=services.db, viewer_id=follower.id, user_id=followee.id)
 
 

@@ -53,6 +53,15 @@ def domain_blockers_of(user_id: int | sa.BindParameter[int]) -> sa.Select[int]:
             .where(User.id == user_id))
 
 
+def hidden_from(viewer_id: int) -> sa.CompoundSelect:
+    """Everyone hidden from ``viewer_id`` and from whom they are hidden (their IDs): those they
+    block and who block them, by name or by server. A query, not a list: a reader on the same
+    database filters with it (``NOT IN`` a subquery), however many accounts a blocked server has."""
+    return sa.union(sa.select(Block.blocked_id).where(Block.blocker_id == viewer_id),
+                    sa.select(Block.blocker_id).where(Block.blocked_id == viewer_id),
+                    domain_blocked_accounts(viewer_id), domain_blockers_of(viewer_id))
+
+
 def domain_blocks_among(people: set[int]) -> sa.Select[int, int]:
     """(user, account) pairs among ``people`` where the user blocks the account's server."""
     return (sa.select(UserDomainBlock.user_id, User.id).join(User, User.domain == UserDomainBlock.domain)
@@ -83,14 +92,19 @@ async def add_follow(session: AsyncSession, follower_id: int, followee_id: int, 
     return created
 
 
-async def remove_follow(session: AsyncSession, follower_id: int, followee_id: int, *, services: Services) -> bool:
+async def remove_follow(session: AsyncSession, follower_id: int, followee_id: int, *, services: Services,
+                        ended_by: int | None = None) -> bool:
+    """Drop the follow (True) or find none (False). ``ended_by``: who ended it, when not the
+    follower (``contract.FollowChanged``)."""
     result = await session.execute(sa.delete(Follow).where(Follow.follower_id == follower_id,
                                                            Follow.followee_id == followee_id))
     removed = bool(getattr(result, "rowcount", 0))
     if removed:
         await bump_counts(session, {followee_id: (-1, 0), follower_id: (0, -1)})
-        events.record(session, contract.FOLLOW_REMOVED, key=followee_id, actor_id=follower_id,
-                      payload=contract.FollowChanged(user_id=follower_id, followee_id=followee_id),
+        # Left unset (not null) when the follower ended it, as every follow.removed was written before.
+        change = (contract.FollowChanged(user_id=follower_id, followee_id=followee_id) if ended_by is None
+                  else contract.FollowChanged(user_id=follower_id, followee_id=followee_id, ended_by=ended_by))
+        events.record(session, contract.FOLLOW_REMOVED, key=followee_id, actor_id=follower_id, payload=change,
                       services=services)
     return removed
 
@@ -99,8 +113,8 @@ async def add_block(session: AsyncSession, blocker_id: int, blocked_id: int, *, 
     """Block and drop the follows between the two, both ways."""
     created = await insert_ignore(session, Block, {
         "blocker_id": blocker_id, "blocked_id": blocked_id, "id": services.ids.next_id(), "created_at": utcnow()})
-    await remove_follow(session, blocker_id, blocked_id, services=services)
-    await remove_follow(session, blocked_id, blocker_id, services=services)
+    await remove_follow(session, blocker_id, blocked_id, services=services, ended_by=blocker_id)
+    await remove_follow(session, blocked_id, blocker_id, services=services, ended_by=blocker_id)
     if created:
         events.record(session, contract.BLOCK_ADDED, key=blocked_id, actor_id=blocker_id,
                       payload=contract.BlockChanged(user_id=blocker_id, blocked_id=blocked_id),

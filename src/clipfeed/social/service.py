@@ -1,7 +1,8 @@
 """What other features use from the social feature (``from clipfeed.social import service``).
 
 * ``blocked_user_ids(*, db, user_id) -> set[int]``: users hidden from ``user_id`` either way
-  (feeds, recommendations and search filter their content out).
+  (feeds, recommendations and search filter their content out); ``hidden_from(user_id)`` is the
+  same as a query, for a filter on the main database (``column.not_in(hidden_from(...))``).
 * ``followee_ids(*, db, user_id, limit=None) -> list[int]``: whom the user follows, newest
   first (the "following" feed); ``followees_and_blocked`` reads both lists in one transaction.
 * ``follow_counts(*, db, user_ids) -> dict[int, tuple[int, int]]``: exact (followers, following).
@@ -22,6 +23,7 @@ from clipfeed.social.access import (
     blocked_pairs,
     blocked_user_ids,
     can_see,
+    hidden_from,
     is_blocked,
     resolve_user,
     visible_clip,
@@ -38,6 +40,6 @@ from clipfeed.social.follows import (
 )
 
 __all__ = ["blocked_pairs", "blocked_user_ids", "can_see", "engagement_for", "follow_counts", "followee_ids",
-           "followees_above", "followees_and_blocked",
+           "followees_above", "followees_and_blocked", "hidden_from",
            "is_blocked", "iter_follower_ids", "resolve_user", "visible_bodies", "visible_clip",
            "visible_clips"]

@@ -15,8 +15,8 @@ promoted or merged without a schema change.
 
 from __future__ import annotations
 
-from clipfeed.infra.db.base import Base, UTCDateTime, detached, insert_for, insert_ignore, row_of, utcnow
+from clipfeed.infra.db.base import Base, UTCDateTime, detached, insert_for, insert_ignore, not_among, row_of, utcnow
 from clipfeed.infra.db.engine import Database, async_url, read_rows, sync_url
 
-__all__ = ["Base", "Database", "UTCDateTime", "async_url", "detached", "insert_for", "insert_ignore", "read_rows",
-           "row_of", "sync_url", "utcnow"]
+__all__ = ["Base", "Database", "UTCDateTime", "async_url", "detached", "insert_for", "insert_ignore", "not_among",
+           "read_rows", "row_of", "sync_url", "utcnow"]

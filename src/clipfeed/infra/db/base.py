@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -70,6 +72,19 @@ def insert_for(session: AsyncSession, table: Any) -> Any:
     """``INSERT`` with ``ON CONFLICT`` support for the session's engine."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def not_among(session: AsyncSession, column: Any, ids: Collection[int]) -> Any:
+    """``column NOT IN ids`` with the IDs as one bound value (an array on PostgreSQL, JSON on
+    SQLite) for the session's engine: a list of any length costs one parameter, where an
+    expanded ``NOT IN`` would cost one each and hit the drivers' limit (32k) on a large one.
+    For a list that lives in another database; on the same one, ``NOT IN`` a subquery."""
+    values = sorted({int(i) for i in ids})
+    if session.get_bind().dialect.name == "postgresql":
+        listed = sa.bindparam(None, values, type_=postgresql.ARRAY(sa.BigInteger))
+        return sa.not_(column == sa.any_(listed))
+    as_json = sa.bindparam(None, json.dumps(values), type_=sa.Text)
+    return column.not_in(sa.select(sa.column("value", sa.BigInteger)).select_from(sa.func.json_each(as_json)))
 
 
 async def insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any]) -> bool:

@@ -14,6 +14,12 @@ export default {
       notFound: "No account {{account}} was found. Check the address; its server may also be down or not answering.",
       unusable: "{{server}} answered, but not with an account that can be followed from here.",
       refused: "This server does not connect to {{server}}.", retry: "Try again",
+      blockServer: "Block server {{server}}", unblockServer: "Unblock server {{server}}",
+      blockServerAsk: "Block everyone on {{server}}?",
+      blockServerExplain: "You will not see their clips, comments or notifications, and they will not see yours. Follows between you and them end, and nobody there can follow you.",
+      blockServerConfirm: "Block server", cancel: "Cancel",
+      serverBlocked: "You block {{server}}: nobody there sees you, and you see nothing of theirs.",
+      manage: "Blocked servers, in Settings", blocked: "{{server}} is blocked.", unblocked: "{{server}} is unblocked.",
     },
   },
   hashtag: {

@@ -15,6 +15,12 @@ const fr: typeof en = {
       notFound: "Aucun compte {{account}} trouvé. Vérifiez l'adresse ; son serveur est peut-être aussi en panne ou ne répond pas.",
       unusable: "{{server}} a répondu, mais pas avec un compte qu'on peut suivre d'ici.",
       refused: "Ce serveur ne se connecte pas à {{server}}.", retry: "Réessayer",
+      blockServer: "Bloquer le serveur {{server}}", unblockServer: "Débloquer le serveur {{server}}",
+      blockServerAsk: "Bloquer tout le monde sur {{server}} ?",
+      blockServerExplain: "Vous ne verrez plus leurs vidéos, commentaires ni notifications, et ils ne verront plus les vôtres. Les abonnements entre vous prennent fin, et personne là-bas ne pourra s'abonner à vous.",
+      blockServerConfirm: "Bloquer le serveur", cancel: "Annuler",
+      serverBlocked: "Vous bloquez {{server}} : personne là-bas ne vous voit, et vous ne voyez rien de ce qui en vient.",
+      manage: "Serveurs bloqués, dans les Réglages", blocked: "{{server}} est bloqué.", unblocked: "{{server}} est débloqué.",
     },
   },
   hashtag: {
