@@ -17,7 +17,7 @@ has had no release since 2021. This is the handful of lines the adapters need.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -136,20 +136,24 @@ class Breakers:
 
     def __init__(self) -> None:
         self.policy = BreakerPolicy()
+        self._per_engine: dict[str, BreakerPolicy] = {}
         self._all: dict[tuple[str, str], Breaker] = {}
 
-    def configure(self, policy: BreakerPolicy) -> None:
-        """Set the policy of every breaker (``bootstrap`` calls it from Settings)."""
+    def configure(self, policy: BreakerPolicy, *, per_engine: Mapping[str, BreakerPolicy] | None = None) -> None:
+        """Set the policy of every breaker, ``per_engine`` naming those of some engines
+        (``bootstrap`` calls it from Settings: the database's trial comes sooner)."""
         self.policy = policy
+        self._per_engine = dict(per_engine or {})
         for breaker in self._all.values():
-            breaker.policy = policy
+            breaker.policy = self._per_engine.get(breaker.engine, policy)
 
     def get(self, engine: str, endpoint: str, policy: BreakerPolicy | None = None) -> Breaker:
         """The breaker of one endpoint; adapters of one process naming the same endpoint
         share it. ``endpoint`` must name no credentials: it is shown and exported."""
         found = self._all.get((engine, endpoint))
         if found is None:
-            found = self._all[(engine, endpoint)] = Breaker(engine, endpoint, policy or self.policy)
+            found = self._all[(engine, endpoint)] = Breaker(
+                engine, endpoint, policy or self._per_engine.get(engine, self.policy))
         elif policy is not None:
             found.policy = policy
         return found
@@ -164,6 +168,7 @@ class Breakers:
             STATE.remove(engine, endpoint)
         self._all.clear()
         self.policy = BreakerPolicy()
+        self._per_engine = {}
 
 
 BREAKERS = Breakers()
