@@ -31,11 +31,8 @@ T = TypeVar("T")
 
 
 def configure_breakers(settings: Settings) -> None:
-    """Every breaker of the process from Settings; the database's trial comes sooner
-    (``database_breaker_open_s``: requests may be waiting out its restart)."""
-    BREAKERS.configure(BreakerPolicy(failures=settings.breaker_failures, open_s=settings.breaker_open_s),
-                       per_engine={"postgresql": BreakerPolicy(failures=settings.breaker_failures,
-                                                               open_s=settings.database_breaker_open_s)})
+    """Every breaker of the process from Settings."""
+    BREAKERS.configure(BreakerPolicy(failures=settings.breaker_failures, open_s=settings.breaker_open_s))
 
 
 async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
@@ -49,7 +46,8 @@ async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
                   replica_urls=[settings.resolve(u) for u in settings.database_replica_urls],
                   replica_max_lag_s=settings.database_replica_max_lag_s,
                   replica_access_max_stale_s=settings.database_replica_access_max_stale_s,
-                  restart_wait_s=settings.database_restart_wait_s)
+                  restart_wait_s=settings.database_restart_wait_s,
+                  restart_breaker_open_s=settings.database_restart_breaker_open_s)
     await db.load_shard_map()  # virtual shards moved by `clipfeed shards move`
     blobs = open_blob_store(settings.resolve(settings.blob_url))
     cache = open_cache(settings.resolve(settings.cache_url))

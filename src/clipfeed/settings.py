@@ -46,9 +46,10 @@ class Settings(BaseSettings):
     # GET requests that wrote nothing run again (docs/operate/deployment.md, "A database
     # restart"). Keep it under the clients' and the balancer's timeouts. 0: fail at once.
     database_restart_wait_s: float = Field(default=10.0, ge=0, le=60)
-    # How long a PostgreSQL breaker stays open before a trial connect (other engines:
-    # breaker_open_s): short, so that requests waiting out a restart go on soon after it.
-    database_breaker_open_s: float = Field(default=1.0, gt=0)
+    # A PostgreSQL breaker opened by refused connections (a restart: cheap to try again) lets its
+    # trial connect through after this long instead of breaker_open_s, so that the requests
+    # waiting out the restart go on soon after it; one opened by timeouts keeps breaker_open_s.
+    database_restart_breaker_open_s: float = Field(default=1.0, gt=0)
     blob_url: str = "file://{data_dir}/blobs"
     cache_url: str = "memory://"
     log_url: str = "embedded://{data_dir}/events"

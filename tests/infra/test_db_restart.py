@@ -41,7 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayPostgr
 
 @pytest.fixture
 async def db(server: ThrowawayPostgres) -> AsyncIterator[Database]:
-    configure_breakers(Settings(_env_file=None))  # as a serving process: the database's trial every 1 s
+    configure_breakers(Settings(_env_file=None))  # as a serving process: breakers open 10 s
     made = Database(server.url, pool_size=4, restart_wait_s=15)
     async with made.session() as session:
         await session.execute(sa.text("DROP TABLE IF EXISTS marks"))

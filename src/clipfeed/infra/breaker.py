@@ -17,7 +17,7 @@ has had no release since 2021. This is the handful of lines the adapters need.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -67,6 +67,7 @@ class Breaker:
         self.state: State = "closed"
         self.failures = 0
         self._opened_at = 0.0
+        self._open_s = policy.open_s  # of the current opening
         self.opened = 0  # times it opened, for tests and the log
         self._gauge = STATE.labels(engine=engine, endpoint=endpoint)
         self._gauge.set(0)
@@ -74,14 +75,14 @@ class Breaker:
     def retry_in_s(self) -> float:
         if self.state != "open":
             return 0.0
-        return max(0.0, self._opened_at + self.policy.open_s - self._clock())
+        return max(0.0, self._opened_at + self._open_s - self._clock())
 
     def allow(self) -> None:
         """Before a call: raise ``BreakerOpen`` if it must not go out. Past ``open_s`` the first
         caller goes out as the trial; others keep failing fast until it has answered."""
         if self.state == "closed":
             return
-        if self.state == "open" and self._clock() >= self._opened_at + self.policy.open_s:
+        if self.state == "open" and self._clock() >= self._opened_at + self._open_s:
             self._set("half_open")
             return
         raise BreakerOpen(self)
@@ -91,10 +92,14 @@ class Breaker:
         if self.state != "closed":
             self._set("closed")
 
-    def failed(self) -> None:
+    def failed(self, open_s: float | None = None) -> None:
+        """A call failed. ``open_s``: how long to stay open should this failure open the
+        breaker, when a failure this cheap to try again deserves a sooner trial than the
+        policy's (a refused connection comes back in a millisecond; a timeout costs seconds)."""
         self.failures += 1
         if self.state == "half_open" or (self.state == "closed" and self.failures >= self.policy.failures):
             self._opened_at = self._clock()
+            self._open_s = self.policy.open_s if open_s is None else min(open_s, self.policy.open_s)
             self.opened += 1
             self._set("open")
 
@@ -102,7 +107,7 @@ class Breaker:
         """A call that ended without an answer either way (cancelled): a trial call's slot is
         given back, so the next caller tries instead."""
         if self.state == "half_open":
-            self._opened_at = self._clock() - self.policy.open_s
+            self._opened_at = self._clock() - self._open_s
             self._set("open")
 
     def _set(self, state: State) -> None:
@@ -136,24 +141,20 @@ class Breakers:
 
     def __init__(self) -> None:
         self.policy = BreakerPolicy()
-        self._per_engine: dict[str, BreakerPolicy] = {}
         self._all: dict[tuple[str, str], Breaker] = {}
 
-    def configure(self, policy: BreakerPolicy, *, per_engine: Mapping[str, BreakerPolicy] | None = None) -> None:
-        """Set the policy of every breaker, ``per_engine`` naming those of some engines
-        (``bootstrap`` calls it from Settings: the database's trial comes sooner)."""
+    def configure(self, policy: BreakerPolicy) -> None:
+        """Set the policy of every breaker (``bootstrap`` calls it from Settings)."""
         self.policy = policy
-        self._per_engine = dict(per_engine or {})
         for breaker in self._all.values():
-            breaker.policy = self._per_engine.get(breaker.engine, policy)
+            breaker.policy = policy
 
     def get(self, engine: str, endpoint: str, policy: BreakerPolicy | None = None) -> Breaker:
         """The breaker of one endpoint; adapters of one process naming the same endpoint
         share it. ``endpoint`` must name no credentials: it is shown and exported."""
         found = self._all.get((engine, endpoint))
         if found is None:
-            found = self._all[(engine, endpoint)] = Breaker(
-                engine, endpoint, policy or self._per_engine.get(engine, self.policy))
+            found = self._all[(engine, endpoint)] = Breaker(engine, endpoint, policy or self.policy)
         elif policy is not None:
             found.policy = policy
         return found
@@ -168,7 +169,6 @@ class Breakers:
             STATE.remove(engine, endpoint)
         self._all.clear()
         self.policy = BreakerPolicy()
-        self._per_engine = {}
 
 
 BREAKERS = Breakers()

@@ -71,9 +71,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 # How long a transaction waits for a restarting server (``restarts``; CLIPFEED_DATABASE_RESTART_WAIT_S).
 RESTART_WAIT_S = 10.0
+RESTART_BREAKER_OPEN_S = 1.0  # CLIPFEED_DATABASE_RESTART_BREAKER_OPEN_S
 
 
-def make_engine(url: str, *, pool_size: int = 10, restart_wait_s: float = RESTART_WAIT_S) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, restart_wait_s: float = RESTART_WAIT_S,
+                restart_breaker_open_s: float = RESTART_BREAKER_OPEN_S) -> AsyncEngine:
     scheme = _scheme(url)
     if scheme == "sqlite":
         path = url.split("://", 1)[1].lstrip("/")
@@ -102,7 +104,8 @@ def make_engine(url: str, *, pool_size: int = 10, restart_wait_s: float = RESTAR
                       **{name: value for name, value in tcp.items() if name not in given}},
     )
     endpoint = engine.url.render_as_string(hide_password=True)
-    _guard_connects(engine, BREAKERS.get("postgresql", endpoint), restarts.watch_for(endpoint, restart_wait_s))
+    _guard_connects(engine, BREAKERS.get("postgresql", endpoint), restarts.watch_for(endpoint, restart_wait_s,
+                                                                                   restart_breaker_open_s))
     event.listen(engine.sync_engine, "before_cursor_execute",
                  lambda _conn, _cursor, statement, *_: restarts.note_statement(statement))
     return engine
@@ -132,7 +135,7 @@ def _guard_connects(engine: AsyncEngine, breaker: Breaker, watch: restarts.Resta
             connection = dialect.connect(*cargs, **cparams)
         except Exception as exc:
             if isinstance(exc, dialect.loaded_dbapi.OperationalError | OSError):
-                breaker.failed()
+                breaker.failed(open_s=watch.breaker_open_s if restarts.refused(exc) else None)
                 watch.connect_failed(exc)
             else:
                 breaker.succeeded()  # refused for another reason (a bad password): it answered
@@ -293,12 +296,13 @@ class Database:
     def __init__(self, url: str, *, shard_urls: list[str] | None = None,
                  virtual_shards: int = 1024, pool_size: int = 10,
                  replica_urls: list[str] | None = None, replica_max_lag_s: float = 2.0,
-                 replica_access_max_stale_s: float = 60.0, restart_wait_s: float = RESTART_WAIT_S) -> None:
+                 replica_access_max_stale_s: float = 60.0, restart_wait_s: float = RESTART_WAIT_S,
+                 restart_breaker_open_s: float = RESTART_BREAKER_OPEN_S) -> None:
         self.url = url
         self.shard_urls = list(shard_urls or [])
-        self.engine = make_engine(url, pool_size=pool_size, restart_wait_s=restart_wait_s)
-        self._shard_engines = [make_engine(u, pool_size=pool_size, restart_wait_s=restart_wait_s)
-                               for u in self.shard_urls] or [self.engine]
+        waits = {"restart_wait_s": restart_wait_s, "restart_breaker_open_s": restart_breaker_open_s}
+        self.engine = make_engine(url, pool_size=pool_size, **waits)
+        self._shard_engines = [make_engine(u, pool_size=pool_size, **waits) for u in self.shard_urls] or [self.engine]
         self.router = ShardRouter(databases=len(self._shard_engines), virtual_shards=virtual_shards)
         self._sessions = _sessions(self.engine)
         self._shard_sessions = [_sessions(e) for e in self._shard_engines]

@@ -18,8 +18,10 @@ The rule, in one place (docs/operate/deployment.md, "A database restart"):
    same ``wait_s`` of its arrival (``clipfeed.http.restarts``).
 
 The database's circuit breaker still bounds the connection attempts while the server is gone:
-waiting transactions do not each knock; one trial per ``CLIPFEED_DATABASE_BREAKER_OPEN_S``
-does, and the waiters follow once it got through. Load shedding still bounds the requests a
+waiting transactions do not each knock; one trial per ``CLIPFEED_DATABASE_RESTART_BREAKER_OPEN_S``
+(1 s) does when the breaker was opened by refusals, and the waiters follow once it got through
+(opened by timeouts, it keeps ``CLIPFEED_BREAKER_OPEN_S``: a trial then costs a request its
+connect timeout). Load shedding still bounds the requests a
 process holds meanwhile (``CLIPFEED_SHED_MAX_IN_FLIGHT``).
 """
 
@@ -39,11 +41,14 @@ from clipfeed.infra.breaker import BreakerOpen
 WAITS = Counter("clipfeed_db_restart_waits_total",
                 "Transactions that waited for a restarting database server before their first statement")
 
-# What PostgreSQL (or the kernel, for its port) says while the server restarts. Connection
-# failures carry no SQLSTATE in psycopg; the text is the server's own (lc_messages = C in our
-# deployments) or the kernel's.
-_REFUSED = re.compile(r"connection refused|the database system is (starting up|shutting down|in recovery mode|"
-                      r"not yet accepting connections)|not yet accepting connections", re.IGNORECASE)
+# What PostgreSQL, libpq or the kernel say while the server restarts: nothing listens on its
+# port, the postmaster answers that it is starting up or shutting down, or a server process
+# closes its end (a shutdown ends them all; a client finds its connection closed, not timed
+# out). Connection failures carry no SQLSTATE in psycopg: the text is matched (lc_messages =
+# C in our deployments). A timeout (a cut link, a dead host) matches none of these.
+_REFUSED = re.compile(r"connection refused|the database system is (starting up|shutting down|in recovery mode)|"
+                      r"not yet accepting connections|server closed the connection unexpectedly|"
+                      r"connection reset by peer", re.IGNORECASE)
 # Sent by a backend ended by a shutdown or a crash of the server: ``AdminShutdown``,
 # ``CrashShutdown``, ``CannotConnectNow``.
 RESTART_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
@@ -78,8 +83,9 @@ def pause_s(attempt: int, rng: Callable[[], float] = random.random) -> float:
 class RestartWatch:
     """One process's view of one database server: since when it refuses connections."""
 
-    def __init__(self, wait_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, wait_s: float, breaker_open_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.wait_s = wait_s
+        self.breaker_open_s = breaker_open_s  # the breaker's trial after refusals (a restart)
         self._clock = clock
         self.refusing_since: float | None = None
 
@@ -110,13 +116,13 @@ class RestartWatch:
 _WATCHES: dict[str, RestartWatch] = {}
 
 
-def watch_for(endpoint: str, wait_s: float) -> RestartWatch:
+def watch_for(endpoint: str, wait_s: float, breaker_open_s: float) -> RestartWatch:
     """The watch of one database endpoint, shared by the engines of one process that name it
     (``endpoint`` as the breaker names it: no credentials)."""
     found = _WATCHES.get(endpoint)
     if found is None:
-        found = _WATCHES[endpoint] = RestartWatch(wait_s)
-    found.wait_s = wait_s
+        found = _WATCHES[endpoint] = RestartWatch(wait_s, breaker_open_s)
+    found.wait_s, found.breaker_open_s = wait_s, breaker_open_s
     return found
 
 
