@@ -48,6 +48,9 @@ def test_the_wait_is_counted_from_the_first_refusal_and_a_timeout_ends_it() -> N
     watch = RestartWatch(10.0, clock=lambda: now[0])
     refusal = psycopg.OperationalError("Connection refused")
     watch.connect_failed(refusal)
+    assert not watch.restarting()  # never connected: a server down at start-up, not a restart
+    watch.connected()
+    watch.connect_failed(refusal)
     now[0] = 104.0
     watch.connect_failed(refusal)
     assert watch.restarting() and watch.wait_until(103.0, refusal) == 110.0  # arrived later: still 110

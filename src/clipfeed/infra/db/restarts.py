@@ -3,11 +3,12 @@
 The rule, in one place (docs/operate/deployment.md, "A database restart"):
 
 1. **Connect time: wait.** A transaction whose connection could not be opened has sent nothing
-   to the database, so nothing of it can have been done. When the server *refused* it (nothing
-   listens on its port; it answered "starting up", "shutting down", "not yet accepting
-   connections"), the server is restarting: the transaction waits and tries again, with
-   jittered exponential back-off, until a connection opens or ``wait_s`` has passed since the
-   server first refused (``CLIPFEED_DATABASE_RESTART_WAIT_S``). Past that it is an outage, not
+   to the database, so nothing of it can have been done. When a server this process had been
+   connected to *refused* it (nothing listens on its port; it answered "starting up",
+   "shutting down", "not yet accepting connections"), the server is restarting: the
+   transaction waits and tries again, with jittered exponential back-off, until a connection
+   opens or ``wait_s`` has passed since the server first refused
+   (``CLIPFEED_DATABASE_RESTART_WAIT_S``). Past that it is an outage, not
    a restart: requests fail at once (503 with Retry-After), as before. A connect that *timed
    out* (a cut link, a dead host: nothing answers at all) is not waited for either.
 2. **After the first statement: no retry of a write.** A connection lost mid-transaction
@@ -88,15 +89,19 @@ class RestartWatch:
         self.breaker_open_s = breaker_open_s  # the breaker's trial after refusals (a restart)
         self._clock = clock
         self.refusing_since: float | None = None
+        # Connected once: a server that has never answered this process (down at its start,
+        # a wrong address) is not restarting, and nothing waits for it.
+        self.seen = False
 
     def connect_failed(self, exc: BaseException) -> None:
-        if refused(exc):
+        if refused(exc) and self.seen:
             if self.refusing_since is None:
                 self.refusing_since = self._clock()
         else:
             self.refusing_since = None  # timed out, or refused for another reason: not a restart
 
     def connected(self) -> None:
+        self.seen = True
         self.refusing_since = None
 
     def restarting(self) -> bool:
