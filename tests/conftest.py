@@ -73,8 +73,10 @@ def forget_breakers() -> Iterator[None]:
     ``/readyz`` (``clipfeed.infra.breaker`` keeps them per process)."""
     yield
     from clipfeed.infra.breaker import BREAKERS
+    from clipfeed.infra.db import restarts
 
     BREAKERS.forget()
+    restarts.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -116,6 +116,36 @@ class StreamingPair:
             self.stop(which)
 
 
+class ThrowawayPostgres:
+    """A private PostgreSQL server (the machine's packages, made and run as ``clipfeed cluster``
+    runs its own) that a test may stop (SIGINT: a fast shutdown, as supervisord stops the
+    cluster's) and start again on the same port: the machine's shared server must never be
+    stopped. ``url`` names its ``postgres`` database."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._program: Any = None
+
+    def start(self) -> None:
+        from clipfeed.cluster.engines import STARTERS, Engine, wait_ready
+
+        if self._program is None:
+            self._program = STARTERS["postgres"](self.home, self.port).program  # initdb once
+        log = open(self.home / "server.log", "ab")  # noqa: SIM115 - the server's output for as long as it runs
+        self._proc = subprocess.Popen(self._program.command, stdout=log, stderr=subprocess.STDOUT,
+                                      user=self._program.user)
+        log.close()
+        wait_ready(Engine("postgres", self.url.rsplit("/", 1)[0]), timeout=60)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            stop_process(self._proc, sig=signal.SIGINT)
+            self._proc = None
+
+
 @contextlib.contextmanager
 def postgres_server() -> Iterator[str]:
     """A server URL without database name, e.g. ``postgresql://postgres@127.0.0.1:5432``."""

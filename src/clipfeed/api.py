@@ -27,6 +27,7 @@ from clipfeed.federation.negotiation import ActivityPubPaths
 from clipfeed.http import health, openapi, problems
 from clipfeed.http.middleware import BodyLimit, ControlCharactersInPath, RequestContext
 from clipfeed.http.replicas import ReadYourWrites
+from clipfeed.http.restarts import RunReadsAgain
 from clipfeed.http.shedding import Load, Shedding, watch_for_termination
 from clipfeed.instance.api import router as instance_router
 from clipfeed.media.api import router as media_router
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.include_router(router)
 
     # Middleware runs outermost-last-added: request context wraps everything.
+    app.add_middleware(RunReadsAgain, wait_s=settings.database_restart_wait_s)  # innermost: holds back a 503
     app.add_middleware(BodyLimit, limits=[
         ("/v1/me/avatar", settings.avatar_max_bytes + 64 * 1024),
         ("/v1/uploads", settings.upload_max_chunk_bytes),

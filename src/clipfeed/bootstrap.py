@@ -30,17 +30,24 @@ from clipfeed.settings import Settings
 T = TypeVar("T")
 
 
+def configure_breakers(settings: Settings) -> None:
+    """Every breaker of the process from Settings."""
+    BREAKERS.configure(BreakerPolicy(failures=settings.breaker_failures, open_s=settings.breaker_open_s))
+
+
 async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     node = settings.node_id if settings.node_id >= 0 else default_node()
     ids = IdGenerator(node)
-    BREAKERS.configure(BreakerPolicy(failures=settings.breaker_failures, open_s=settings.breaker_open_s))
+    configure_breakers(settings)
     db = Database(settings.resolve(settings.database_url),
                   shard_urls=[settings.resolve(u) for u in settings.database_shard_urls],
                   virtual_shards=settings.virtual_shards, pool_size=settings.database_pool_size,
                   replica_urls=[settings.resolve(u) for u in settings.database_replica_urls],
                   replica_max_lag_s=settings.database_replica_max_lag_s,
-                  replica_access_max_stale_s=settings.database_replica_access_max_stale_s)
+                  replica_access_max_stale_s=settings.database_replica_access_max_stale_s,
+                  restart_wait_s=settings.database_restart_wait_s,
+                  restart_breaker_open_s=settings.database_restart_breaker_open_s)
     await db.load_shard_map()  # virtual shards moved by `clipfeed shards move`
     blobs = open_blob_store(settings.resolve(settings.blob_url))
     cache = open_cache(settings.resolve(settings.cache_url))

@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     database_replica_access_max_stale_s: float = Field(default=60.0, gt=0, le=120)
     # Connections per PostgreSQL database and process (as many again may open in bursts).
     database_pool_size: int = 20
+    # A PostgreSQL server that refuses connections (restarting) is waited for this long, counted
+    # from its first refusal: transactions that have sent nothing wait with jittered back-off, and
+    # GET requests that wrote nothing run again (docs/operate/deployment.md, "A database
+    # restart"). Keep it under the clients' and the balancer's timeouts. 0: fail at once.
+    database_restart_wait_s: float = Field(default=10.0, ge=0, le=60)
+    # A PostgreSQL breaker opened by refused connections (a restart: cheap to try again) lets its
+    # trial connect through after this long instead of breaker_open_s, so that the requests
+    # waiting out the restart go on soon after it; one opened by timeouts keeps breaker_open_s.
+    database_restart_breaker_open_s: float = Field(default=1.0, gt=0)
     blob_url: str = "file://{data_dir}/blobs"
     cache_url: str = "memory://"
     log_url: str = "embedded://{data_dir}/events"

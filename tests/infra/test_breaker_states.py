@@ -93,3 +93,19 @@ async def test_guard_counts_outages_only_and_an_answer_such_as_not_found_closes_
         async with breaker.guard(outage):
             raise KeyError("not found")
     assert breaker.state == "closed"
+
+
+def test_a_failure_cheap_to_retry_may_ask_for_a_sooner_trial_but_never_a_later_one() -> None:
+    clock = Clock()
+    breaker = _breaker(clock)
+    for _ in range(3):
+        breaker.failed(open_s=1.0)  # refused connections: a restarting database
+    assert breaker.state == "open" and breaker.retry_in_s() == 1.0
+    clock.now += 1.0
+    breaker.allow()  # the trial, after 1 s rather than the policy's 10
+    breaker.failed()  # timed out this time: the policy's interval again
+    assert breaker.state == "open" and breaker.retry_in_s() == 10.0
+    clock.now += 10.0
+    breaker.allow()
+    breaker.failed(open_s=60.0)
+    assert breaker.retry_in_s() == 10.0

@@ -38,10 +38,18 @@ async def _check(name: str, probe: Callable[[], Awaitable[None]]) -> dict[str, A
 
 
 async def readiness(*, services: Services) -> list[dict[str, Any]]:
-    """Each adapter's answer to a ping (what ``/readyz`` and the admin console show)."""
-    return list(await asyncio.gather(
+    """Each adapter's answer to a ping (what ``/readyz`` and the admin console show).
+
+    A database that refuses connections as a restarting server does, for less than
+    ``CLIPFEED_DATABASE_RESTART_WAIT_S``, leaves the process ready: requests wait for it
+    (``clipfeed.infra.db.restarts``), and a balancer that took every process out meanwhile (they
+    share the database) would turn those waits into its own errors."""
+    checks = list(await asyncio.gather(
         _check("database", services.db.ping), _check("blobs", services.blobs.ping),
         _check("cache", services.cache.ping), _check("event_log", services.log.ping)))
+    if not checks[0]["ok"] and services.db.restarting():
+        checks[0] = {**checks[0], "ok": True, "restarting": True}
+    return checks
 
 
 @router.get("/readyz")

@@ -17,6 +17,7 @@ from starlette.routing import compile_path
 
 from clipfeed.core.errors import ClipfeedError, StorageFull, is_storage_full
 from clipfeed.http.metrics import ADAPTER_ERRORS
+from clipfeed.infra.db import restarts
 
 log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -104,6 +105,7 @@ def install(app: FastAPI) -> None:
         if is_storage_full(exc):
             return _full(request, exc)
         ADAPTER_ERRORS.labels(adapter="database").inc()
+        restarts.note_failure(exc)  # a GET that wrote nothing may run again (clipfeed.http.restarts)
         log.error("database.unavailable", error=str(exc).splitlines()[0])
         return problem(503, "unavailable", "Service temporarily unavailable",
                        "the database cannot be reached; retry shortly", request=request,

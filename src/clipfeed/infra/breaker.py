@@ -67,6 +67,7 @@ class Breaker:
         self.state: State = "closed"
         self.failures = 0
         self._opened_at = 0.0
+        self._open_s = policy.open_s  # of the current opening
         self.opened = 0  # times it opened, for tests and the log
         self._gauge = STATE.labels(engine=engine, endpoint=endpoint)
         self._gauge.set(0)
@@ -74,14 +75,14 @@ class Breaker:
     def retry_in_s(self) -> float:
         if self.state != "open":
             return 0.0
-        return max(0.0, self._opened_at + self.policy.open_s - self._clock())
+        return max(0.0, self._opened_at + self._open_s - self._clock())
 
     def allow(self) -> None:
         """Before a call: raise ``BreakerOpen`` if it must not go out. Past ``open_s`` the first
         caller goes out as the trial; others keep failing fast until it has answered."""
         if self.state == "closed":
             return
-        if self.state == "open" and self._clock() >= self._opened_at + self.policy.open_s:
+        if self.state == "open" and self._clock() >= self._opened_at + self._open_s:
             self._set("half_open")
             return
         raise BreakerOpen(self)
@@ -91,10 +92,14 @@ class Breaker:
         if self.state != "closed":
             self._set("closed")
 
-    def failed(self) -> None:
+    def failed(self, open_s: float | None = None) -> None:
+        """A call failed. ``open_s``: how long to stay open should this failure open the
+        breaker, when a failure this cheap to try again deserves a sooner trial than the
+        policy's (a refused connection comes back in a millisecond; a timeout costs seconds)."""
         self.failures += 1
         if self.state == "half_open" or (self.state == "closed" and self.failures >= self.policy.failures):
             self._opened_at = self._clock()
+            self._open_s = self.policy.open_s if open_s is None else min(open_s, self.policy.open_s)
             self.opened += 1
             self._set("open")
 
@@ -102,7 +107,7 @@ class Breaker:
         """A call that ended without an answer either way (cancelled): a trial call's slot is
         given back, so the next caller tries instead."""
         if self.state == "half_open":
-            self._opened_at = self._clock() - self.policy.open_s
+            self._opened_at = self._clock() - self._open_s
             self._set("open")
 
     def _set(self, state: State) -> None:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
@@ -21,6 +22,7 @@ from clipfeed.core.errors import Unavailable
 from clipfeed.core.sharding import ShardRouter
 from clipfeed.infra.breaker import BREAKERS, Breaker, BreakerOpen
 from clipfeed.infra.db import replicas as replication
+from clipfeed.infra.db import restarts
 from clipfeed.infra.db.base import utcnow
 from clipfeed.infra.db.shardmap import ShardAssignment
 
@@ -67,7 +69,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+# How long a transaction waits for a restarting server (``restarts``; CLIPFEED_DATABASE_RESTART_WAIT_S).
+RESTART_WAIT_S = 10.0
+RESTART_BREAKER_OPEN_S = 1.0  # CLIPFEED_DATABASE_RESTART_BREAKER_OPEN_S
+
+
+def make_engine(url: str, *, pool_size: int = 10, restart_wait_s: float = RESTART_WAIT_S,
+                restart_breaker_open_s: float = RESTART_BREAKER_OPEN_S) -> AsyncEngine:
     scheme = _scheme(url)
     if scheme == "sqlite":
         path = url.split("://", 1)[1].lstrip("/")
@@ -95,15 +103,27 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         connect_args={"connect_timeout": 3, "options": "-c statement_timeout=15000",
                       **{name: value for name, value in tcp.items() if name not in given}},
     )
-    _guard_connects(engine, BREAKERS.get("postgresql", engine.url.render_as_string(hide_password=True)))
+    endpoint = engine.url.render_as_string(hide_password=True)
+    _guard_connects(engine, BREAKERS.get("postgresql", endpoint), restarts.watch_for(endpoint, restart_wait_s,
+                                                                                   restart_breaker_open_s))
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_: restarts.note_statement(statement))
     return engine
 
 
-def _guard_connects(engine: AsyncEngine, breaker: Breaker) -> None:
+def watch_of(engine: AsyncEngine) -> restarts.RestartWatch | None:
+    """The restart watch of a PostgreSQL engine made by ``make_engine``; None for SQLite."""
+    if _scheme(str(engine.url)) != "postgresql":
+        return None
+    return restarts._WATCHES.get(engine.url.render_as_string(hide_password=True))
+
+
+def _guard_connects(engine: AsyncEngine, breaker: Breaker, watch: restarts.RestartWatch) -> None:
     """New connections to the database go through its breaker. Pooled connections are checked
     (pre-ping) before use, so once the server is gone every request reaches this point, and an
     open breaker turns its 3 s connect timeout into an immediate ``OperationalError`` (the
-    503 the HTTP layer already gives for a database it cannot reach)."""
+    503 the HTTP layer already gives for a database it cannot reach, or a wait while the server
+    restarts: ``watch`` notes when it started refusing connections)."""
 
     @event.listens_for(engine.sync_engine, "do_connect")
     def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
@@ -115,7 +135,8 @@ def _guard_connects(engine: AsyncEngine, breaker: Breaker) -> None:
             connection = dialect.connect(*cargs, **cparams)
         except Exception as exc:
             if isinstance(exc, dialect.loaded_dbapi.OperationalError | OSError):
-                breaker.failed()
+                breaker.failed(open_s=watch.breaker_open_s if restarts.refused(exc) else None)
+                watch.connect_failed(exc)
             else:
                 breaker.succeeded()  # refused for another reason (a bad password): it answered
             raise
@@ -123,6 +144,7 @@ def _guard_connects(engine: AsyncEngine, breaker: Breaker) -> None:
             breaker.abandoned()
             raise
         breaker.succeeded()
+        watch.connected()
         return connection
 
 
@@ -150,33 +172,81 @@ async def _uninterrupted(step: Coroutine[Any, Any, T]) -> T:
 
 
 class ClipfeedSession(AsyncSession):
-    """An ``AsyncSession`` whose database steps are never cut off half-way (``_uninterrupted``)."""
+    """An ``AsyncSession`` whose database steps are never cut off half-way (``_uninterrupted``),
+    and whose transactions wait for a restarting PostgreSQL server before their first statement
+    (``restarts``: nothing has been sent yet, so nothing can be done twice)."""
+
+    def __init__(self, *args: Any, restart_watch: restarts.RestartWatch | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._restarts = restart_watch
+        self._holding = False  # the current transaction holds its connection
+
+    async def _connected(self) -> None:
+        """Check the transaction's connection out now, waiting out a restart of the server
+        (``RestartWatch.wait_until``) with jittered back-off. Outside the pool: a waiting
+        transaction holds no pool slot, so the pool's own timeout cannot fail it."""
+        if self._holding or self._restarts is None:
+            return
+        arrived = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                await _uninterrupted(super().connection())
+            except DBAPIError as exc:
+                until = self._restarts.wait_until(arrived, exc)
+                pause = min(restarts.pause_s(attempt), (until or 0.0) - time.monotonic())
+                if until is None or pause <= 0:
+                    raise
+                if attempt == 0:
+                    restarts.WAITS.inc()
+                attempt += 1
+                await asyncio.sleep(pause)
+                continue
+            self._holding = True
+            return
+
+    async def connection(self, *args: Any, **kwargs: Any) -> Any:
+        await self._connected()
+        return await super().connection(*args, **kwargs)
+
+    async def run_sync(self, *args: Any, **kwargs: Any) -> Any:
+        await self._connected()
+        return await super().run_sync(*args, **kwargs)
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        await self._connected()
         return await _uninterrupted(super().execute(*args, **kwargs))
 
     async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        await self._connected()
         return await _uninterrupted(super().scalar(*args, **kwargs))
 
     async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        await self._connected()
         return await _uninterrupted(super().scalars(*args, **kwargs))
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
+        await self._connected()
         return await _uninterrupted(super().get(*args, **kwargs))
 
     async def flush(self, *args: Any, **kwargs: Any) -> None:
+        await self._connected()
         await _uninterrupted(super().flush(*args, **kwargs))
 
     async def delete(self, *args: Any, **kwargs: Any) -> None:
+        await self._connected()
         await _uninterrupted(super().delete(*args, **kwargs))
 
     async def commit(self) -> None:
+        self._holding = False  # the next transaction checks a connection out again
         await _uninterrupted(super().commit())
 
     async def rollback(self) -> None:
+        self._holding = False  # the next transaction checks a connection out again
         await _uninterrupted(super().rollback())
 
     async def close(self) -> None:
+        self._holding = False  # the next transaction checks a connection out again
         await _uninterrupted(super().close())
 
 
@@ -206,6 +276,10 @@ async def _transaction(maker: async_sessionmaker[ClipfeedSession]) -> AsyncItera
         await session.commit()
 
 
+def _sessions(engine: AsyncEngine) -> async_sessionmaker[ClipfeedSession]:
+    return async_sessionmaker(engine, class_=ClipfeedSession, expire_on_commit=False, restart_watch=watch_of(engine))
+
+
 # How long a shard write waits for a move of its virtual shard to switch over, and how often it
 # reads the map meanwhile (a move's final step takes well under a second for 100k rows).
 MOVE_WAIT_S = 30.0
@@ -222,15 +296,16 @@ class Database:
     def __init__(self, url: str, *, shard_urls: list[str] | None = None,
                  virtual_shards: int = 1024, pool_size: int = 10,
                  replica_urls: list[str] | None = None, replica_max_lag_s: float = 2.0,
-                 replica_access_max_stale_s: float = 60.0) -> None:
+                 replica_access_max_stale_s: float = 60.0, restart_wait_s: float = RESTART_WAIT_S,
+                 restart_breaker_open_s: float = RESTART_BREAKER_OPEN_S) -> None:
         self.url = url
         self.shard_urls = list(shard_urls or [])
-        self.engine = make_engine(url, pool_size=pool_size)
-        self._shard_engines = [make_engine(u, pool_size=pool_size) for u in self.shard_urls] or [self.engine]
+        waits = {"restart_wait_s": restart_wait_s, "restart_breaker_open_s": restart_breaker_open_s}
+        self.engine = make_engine(url, pool_size=pool_size, **waits)
+        self._shard_engines = [make_engine(u, pool_size=pool_size, **waits) for u in self.shard_urls] or [self.engine]
         self.router = ShardRouter(databases=len(self._shard_engines), virtual_shards=virtual_shards)
-        self._sessions = async_sessionmaker(self.engine, class_=ClipfeedSession, expire_on_commit=False)
-        self._shard_sessions = [async_sessionmaker(e, class_=ClipfeedSession, expire_on_commit=False)
-                                for e in self._shard_engines]
+        self._sessions = _sessions(self.engine)
+        self._shard_sessions = [_sessions(e) for e in self._shard_engines]
         # Shard moves (``clipfeed shards move``) need PostgreSQL shard databases; there, every
         # shard transaction checks its virtual shards' fences (``_enter``).
         self.fenced = bool(self.shard_urls) and all(_scheme(u) in ("postgresql", "postgres")
@@ -239,7 +314,8 @@ class Database:
         if replica_urls:
             if self.is_sqlite:
                 raise ValueError("read replicas need PostgreSQL as the main database")
-            engines = [make_engine(u, pool_size=pool_size) for u in replica_urls]
+            # A replica that does not answer is skipped for the primary: no wait for its restart.
+            engines = [make_engine(u, pool_size=pool_size, restart_wait_s=0) for u in replica_urls]
             self.replicas = replication.ReplicaSet(self.engine, [
                 replication.Replica(i, e.url.render_as_string(hide_password=True), e,
                                     async_sessionmaker(e, class_=ClipfeedSession, expire_on_commit=False))
@@ -247,6 +323,12 @@ class Database:
                 access_max_stale_s=replica_access_max_stale_s)
             event.listen(self.engine.sync_engine, "before_cursor_execute",
                          lambda _conn, _cursor, statement, *_: replication.note_statement(statement))
+
+    def restarting(self) -> bool:
+        """One of this process's PostgreSQL databases refuses connections as a restarting server
+        does, since less than its restart wait: requests wait for it (``restarts``)."""
+        return any(watch.restarting() for watch in
+                   {id(w): w for w in map(watch_of, [self.engine, *self._shard_engines]) if w is not None}.values())
 
     @property
     def is_sqlite(self) -> bool:
