@@ -157,6 +157,27 @@ async def test_waiting_fetch_wakes_soon_after_another_process_appends(open_log: 
     assert record.value == b"ping" and time.monotonic() - appended < 0.5
 
 
+@pytest.mark.parametrize("shared", [True, False])
+async def test_wake_ends_a_waiting_fetch_and_loses_nothing(event_log: EventLog, shared: bool) -> None:
+    """What a processor told to stop does: its long fetch returns now, not after its timeout,
+    and what is appended meanwhile is the next fetch's (or another member's)."""
+    await event_log.ensure_topic(TopicSpec("woken", partitions=2))
+    member = await event_log.consumer("woken", "sleepers", shared=shared, ack_wait=5)
+    waiting = asyncio.ensure_future(member.fetch(10, timeout=60))
+    await asyncio.sleep(0.3)
+    member.wake()
+    assert await asyncio.wait_for(waiting, timeout=10) == []  # not the 60 s it was given
+    await append_values(event_log, "woken", 3)
+    records = await member.fetch(10, timeout=5)
+    while len(records) < 3:
+        more = await member.fetch(10, timeout=5)
+        assert more, "a record appended after the wake never came"
+        records += more
+    assert sorted(record.value for record in records) == [b"v0", b"v1", b"v2"]
+    member.wake()  # before a fetch: the next one does not wait either
+    assert await asyncio.wait_for(member.fetch(10, timeout=60), timeout=10) == []
+
+
 async def test_unacked_record_is_redelivered_after_ack_wait(event_log: EventLog) -> None:
     await append_values(event_log, "redeliver", 1)
     member = await event_log.consumer("redeliver", "workers", ack_wait=0.6)

@@ -114,15 +114,24 @@ async def run_processor(processor: Processor, stop: asyncio.Event) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+# How long an idle processor's fetch waits for a first record. A record that arrives ends the
+# wait at once, and so does ``stop`` (``Consumer.wake``), so this only sets how often an idle
+# consumer asks again: each asking costs a lease attempt (embedded) or a pull request per owned
+# partition (JetStream). At 0.5 s an idle stream worker used 7 % of a core on JetStream.
+FETCH_WAIT_S = 5.0
+
+
 async def _run_topic(processor: Processor, topic: str, stop: asyncio.Event) -> None:
     event_log = processor.services.log
     while not stop.is_set():
         consumer: Consumer | None = None
+        waker: asyncio.Task[None] | None = None
         try:
             consumer = await event_log.consumer(topic, processor.group, shared=processor.shared,
                                                 ack_wait=processor.ack_wait)
+            waker = asyncio.create_task(_wake_when_set(stop, consumer))
             while not stop.is_set():
-                records = await consumer.fetch(processor.batch_size, timeout=0.5)
+                records = await consumer.fetch(processor.batch_size, timeout=FETCH_WAIT_S)
                 if records and stop.is_set():
                     await _release(processor, consumer, records)  # fetched as the signal came
                 elif records:
@@ -133,9 +142,16 @@ async def _run_topic(processor: Processor, topic: str, stop: asyncio.Event) -> N
             log.warning("processor.restart", group=processor.group, topic=topic, error=str(exc))
             await asyncio.sleep(1.0)
         finally:
+            if waker is not None:
+                waker.cancel()
             if consumer is not None:
                 with contextlib.suppress(Exception):
                     await consumer.close()
+
+
+async def _wake_when_set(stop: asyncio.Event, consumer: Consumer) -> None:
+    await stop.wait()
+    consumer.wake()
 
 
 async def _handle_batch(processor: Processor, consumer: Consumer, records: list[Record]) -> None:

@@ -79,6 +79,10 @@ class Consumer(Protocol):
     async def fetch(self, max_records: int = 100, timeout: float = 1.0) -> list[Record]:
         """Up to ``max_records`` records, waiting at most ``timeout`` seconds for the first."""
 
+    def wake(self) -> None:
+        """End the wait of a ``fetch`` under way (now, or the next one's): it returns what it
+        has, perhaps nothing. Never mid-way through taking records, so none is lost to it."""
+
     async def ack(self, record: Record) -> None:
         """Done with ``record``: it will not be delivered to this group again."""
 

@@ -46,6 +46,7 @@ class EmbeddedConsumer:
         self._member_id = member_id
         self._turn = 0
         self._heartbeat: asyncio.Task[None] | None = None
+        self._woken = False
         self._closed = False
 
     @property
@@ -72,10 +73,15 @@ class EmbeddedConsumer:
                     return [to_record(self._topic.name, row, count) for row, count in deliveries]
             first = False
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or self._woken:
+                self._woken = False
                 return []
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), min(remaining, IDLE_POLL_S))
+
+    def wake(self) -> None:
+        self._woken = True
+        self._log.signal(self._topic.name).set()  # the other consumers of the topic look once more
 
     async def ack(self, record: Record) -> None:
         await self.ack_many([record])

@@ -55,6 +55,7 @@ class JetStreamConsumer:
         self._changes: Subscription | None = None
         self._kick = asyncio.Event()
         self._owner_changed = asyncio.Event()
+        self._woken = False
         self._rebalancing = asyncio.Lock()
         self._heartbeat: asyncio.Task[None] | None = None
         self._turn = 0
@@ -100,9 +101,10 @@ class JetStreamConsumer:
                     if len(msgs) >= max_records:
                         break
                 remaining = deadline - loop.time()
-                if not msgs and remaining > 0:
+                if not msgs and remaining > 0 and not self._woken:
                     msgs = await self._first_to_arrive(pullers, max_records, remaining)
-                if msgs or loop.time() >= deadline:
+                if msgs or loop.time() >= deadline or self._woken:
+                    self._woken = False
                     break
         records = []
         for msg in msgs:
@@ -199,6 +201,10 @@ class JetStreamConsumer:
             await puller.start()
             self._pullers[partition] = puller
         self._owner_changed.set()
+
+    def wake(self) -> None:
+        self._woken = True
+        self._owner_changed.set()  # what ends ``_first_to_arrive``'s wait; the loop then sees why
 
     def _on_change(self, state: Membership) -> None:
         # Another member (or we) changed the document: act now if it affects us.
