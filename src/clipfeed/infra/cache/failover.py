@@ -20,7 +20,7 @@ its answer closes the breaker and the node is in the ring again, serving what it
 made meanwhile, if it kept its data). While every node is out the full ring is used, and
 calls fail at once through the breakers (``Unavailable``), as with a single server.
 
-The rule for each kind of key is in docs/operate/deployment.md (a lost cache node).
+What this means for each kind of key: docs/operate/runbooks.md (one node of a ring).
 """
 
 from __future__ import annotations
