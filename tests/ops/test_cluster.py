@@ -164,3 +164,18 @@ def test_a_second_up_keeps_the_ports_secrets_and_engines_of_the_first(cluster_di
     assert loaded.settings_env()["CLIPFEED_DATABASE_SHARD_URLS"].count(",") == 1  # two shard databases
     with pytest.raises(ValueError, match="--name"):
         make(cluster_dir / "other", "Bad Name", Counts(), "auto")
+
+
+def test_redis_n_starts_a_ring_of_throwaway_servers_and_names_them_all_in_the_cache_url(
+    cluster_dir: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan, programs = make(cluster_dir, "ring", Counts(redis=3), "throwaway")
+    assert {p.name for p in programs} >= {"redis", "redis-1", "redis-2"}
+    servers = plan.urls["redis"].split(",")
+    assert len(set(servers)) == 3
+    assert plan.settings_env()["CLIPFEED_CACHE_URL"] == ",".join(f"{s}/0?prefix=ring:" for s in servers)
+    plan.save()
+    assert Plan.load(cluster_dir).counts.redis == 3
+    monkeypatch.setenv("CLIPFEED_CACHE_URL", "redis://127.0.0.1:6379/0")
+    with pytest.raises(ValueError, match="--redis"):  # a Redis of the operator's: the cluster starts none
+        make(cluster_dir / "given", "given", Counts(redis=2), "auto")

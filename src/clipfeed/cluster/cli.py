@@ -36,6 +36,7 @@ def up(
     stream: Annotated[int, typer.Option(help="stream workers (they split the partitions)")] = 1,
     shards: Annotated[int, typer.Option(help="PostgreSQL shard databases beside the main one")] = 2,
     replicas: Annotated[int, typer.Option(help="streaming read replicas of the cluster's own PostgreSQL")] = 0,
+    redis: Annotated[int, typer.Option(help="Redis servers of the cluster's own cache ring")] = 1,
     engines: Annotated[str, typer.Option(
         help="auto: the machine's PostgreSQL/Redis/NATS where they answer, else started here; "
              "throwaway: always started here; local: never started here")] = "auto",
@@ -52,7 +53,7 @@ def up(
                       "or `down` first to change it")
         raise typer.Exit(0)
     try:
-        counts = Counts(api=api, media=media, stream=stream, shards=shards, replicas=replicas)
+        counts = Counts(api=api, media=media, stream=stream, shards=shards, replicas=replicas, redis=redis)
         plan, engine_programs = make(folder, name, counts, engines)
     except (ValueError, LookupError) as exc:
         console.print(f"[red]{exc}[/]")
@@ -295,7 +296,8 @@ def balance(folder: Folder = DEFAULT_DIR) -> None:
 @cluster_cli.command("drill")
 def drill(
     scenarios: Annotated[list[str], typer.Argument(
-        help="kill-api | kill-stream | kill-media | restart-nats | restart-redis | restart-postgres")],
+        help="kill-api | kill-stream | kill-media | restart-nats | restart-redis | restart-postgres | "
+             "stop-redis-node")],
     folder: Folder = DEFAULT_DIR,
     rate: Annotated[float, typer.Option(help="requests a second of the steady load")] = 20.0,
     before: Annotated[float, typer.Option(help="seconds of load before the fault")] = 5.0,

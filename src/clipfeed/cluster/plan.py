@@ -30,6 +30,7 @@ class Counts:
     stream: int = 1
     shards: int = 2
     replicas: int = 0  # streaming replicas of the cluster's own PostgreSQL
+    redis: int = 1     # Redis servers of the cluster's own cache ring
 
     def validate(self) -> None:
         if not 1 <= self.api <= 64 or not 1 <= self.media <= 32 or not 1 <= self.stream <= 32:
@@ -38,6 +39,8 @@ class Counts:
             raise ValueError("--shards 0-16 shard databases")
         if not 0 <= self.replicas <= 4:
             raise ValueError("--replicas 0-4 read replicas")
+        if not 1 <= self.redis <= 8:
+            raise ValueError("--redis 1-8 Redis servers")
 
 
 @dataclass
@@ -101,7 +104,9 @@ class Plan:
         if self.counts.replicas:
             env["CLIPFEED_DATABASE_REPLICA_URLS"] = ",".join(
                 f"postgresql://postgres@{self.host}:{self.ports[name]}/{names[0]}" for name in self.replica_names)
-        env["CLIPFEED_CACHE_URL"] = redis if "redis" in self.given else f"{redis}/0?prefix={self.name}:"
+        # Several servers: one ring over them all (clipfeed.infra.cache.redis).
+        env["CLIPFEED_CACHE_URL"] = redis if "redis" in self.given else ",".join(
+            f"{server}/0?prefix={self.name}:" for server in redis.split(","))
         env["CLIPFEED_LOG_URL"] = nats if "nats" in self.given else f"{nats}?prefix={self.name.replace('-', '_')}"
         if "s3" not in self.given:
             for tier, suffix in (("", ""), ("_WARM", "-warm"), ("_COLD", "-cold")):
@@ -195,6 +200,19 @@ def make(folder: Path, name: str, counts: Counts, engines_mode: str) -> tuple[Pl
             plan.started.append(kind)
         if engine.given:
             plan.given.append(kind)
+    if counts.redis > 1:
+        if "redis" not in plan.started:
+            raise ValueError("--redis 2 or more needs the cluster's own Redis servers (--engines throwaway, or no "
+                             "Redis answering on 6379); with your own, name them all in CLIPFEED_CACHE_URL")
+        servers = [plan.urls["redis"].split(",")[0]]
+        for i in range(1, counts.redis):
+            node = f"redis-{i}"
+            port = plan.ports.setdefault(node, engine_lib.free_port())
+            engine = engine_lib.redis_server(folder / "engines" / node, port, node)
+            assert engine.program is not None
+            programs.append(engine.program)
+            servers.append(engine.url)
+        plan.urls["redis"] = ",".join(servers)
     if counts.replicas:
         if "postgres" not in plan.started:
             raise ValueError("--replicas needs the cluster's own PostgreSQL (--engines throwaway, or no PostgreSQL "

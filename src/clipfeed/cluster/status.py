@@ -132,7 +132,12 @@ def _engines(plan: Plan) -> dict[str, str]:
             return "started by the cluster"
         return "from the settings" if kind in plan.given else "found on the machine"
 
-    return {kind: f"{_redact(url)} ({origin(kind)})" for kind, url in plan.urls.items()}
+    out = {}
+    for kind, url in plan.urls.items():
+        servers = url.split(",") if kind == "redis" and kind in plan.started else [url]
+        for i, server in enumerate(servers):  # each Redis of the cluster's ring on a line of its own
+            out[kind if i == 0 else f"{kind}-{i}"] = f"{_redact(server)} ({origin(kind)})"
+    return out
 
 
 def _redact(url: str) -> str:

@@ -8,8 +8,9 @@ under a namespace, and ``flush`` then removes that namespace only.
 
 Timeouts are short and retries few: a cache that does not answer within a couple of seconds is
 treated as down (``Unavailable``) rather than holding requests hostage. Each node has a circuit
-breaker (``clipfeed.infra.breaker``): after a few failures in a row its calls fail at once
-until a trial call finds it back. Only calls whose repeat changes nothing (reads, ``set``,
+breaker (``clipfeed.infra.breaker``): after a few failures in a row the node is out of the
+ring and its keys are served by the others until a trial call finds it back
+(``failover.py``); a single node's calls then fail at once. Only calls whose repeat changes nothing (reads, ``set``,
 ``hset``, ``zadd``, ``expire``...) are retried after a broken connection; counters, ``add``
 and ``write_many`` are not, since the first attempt may have been applied.
 """
@@ -36,7 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from clipfeed.core.errors import Unavailable
 from clipfeed.infra.breaker import BREAKERS, Breaker, BreakerOpen
 from clipfeed.infra.cache import Write, check_writes
-from clipfeed.infra.cache.ring import HashRing
+from clipfeed.infra.cache.failover import REROUTING, LiveRing, capped
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -127,22 +128,40 @@ class _GuardedRedis(Redis):
 
 
 def _translated(method: Callable[_P, Coroutine[Any, Any, _T]] | None = None, *,
-                repeatable: bool = False) -> Any:
+                repeatable: bool = False, reroute: bool = True) -> Any:
     """Turn redis-py exceptions into the port's: outages (an open breaker too) become
     ``Unavailable``, a command on a key of another type ``TypeError``, any other refused
     command ``ValueError``. ``repeatable``: running the call twice has the effect and the
-    answer of running it once, so a broken connection is retried."""
+    answer of running it once, so a broken connection is retried. ``reroute``: with several
+    nodes, a call that met an outage runs once more on the ring without the failing nodes
+    (``failover.REROUTING``): its keys live on one node, so nothing of it was written elsewhere."""
 
     def decorate(method: Callable[_P, Coroutine[Any, Any, _T]]) -> Callable[_P, Coroutine[Any, Any, _T]]:
+        async def attempt(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            if not repeatable:
+                return await method(*args, **kwargs)
+            try:
+                return await method(*args, **kwargs)
+            except RedisConnectionError:  # the usual case needs no retry bookkeeping
+                return await _AGAIN.call_with_retry(lambda: method(*args, **kwargs), _no_cleanup)
+
+        async def rerouted(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            try:
+                return await attempt(*args, **kwargs)
+            except (RedisError, OSError, BreakerOpen) as err:
+                if (not reroute or not _is_outage(err) and not isinstance(err, BreakerOpen)
+                        or len(getattr(args[0], "_nodes", ())) < 2 or REROUTING.get()):
+                    raise
+            token = REROUTING.set(True)
+            try:
+                return await attempt(*args, **kwargs)
+            finally:
+                REROUTING.reset(token)
+
         @functools.wraps(method)
         async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
             try:
-                if not repeatable:
-                    return await method(*args, **kwargs)
-                try:
-                    return await method(*args, **kwargs)
-                except RedisConnectionError:  # the usual case needs no retry bookkeeping
-                    return await _AGAIN.call_with_retry(lambda: method(*args, **kwargs), _no_cleanup)
+                return await rerouted(*args, **kwargs)
             except ResponseError as err:
                 if "WRONGTYPE" in str(err):
                     raise TypeError(str(err)) from err
@@ -175,6 +194,11 @@ def _split_url(url: str) -> tuple[str, str, str]:
             f"{parts.scheme}://{host}{parts.path or '/0'}", prefix)
 
 
+def _breaker(node: Redis, name: str) -> Breaker:
+    found = getattr(node, "breaker", None)
+    return found if isinstance(found, Breaker) else BREAKERS.get("redis", name)
+
+
 def _glob_escape(text: str) -> str:
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
 
@@ -186,7 +210,8 @@ class RedisCache:
         self.url = url
         self.prefix = prefix
         self._nodes = dict(nodes)
-        self._ring = HashRing(self._nodes)
+        self._ring = LiveRing({name: _breaker(node, name) for name, node in self._nodes.items()},
+                              lambda name: self._nodes[name].ping())
         self._only = next(iter(self._nodes.values())) if len(self._nodes) == 1 else None
         self._script = next(iter(self._nodes.values())).register_script(_CREATE_WITH_TTL)
         self._hincr_fields = next(iter(self._nodes.values())).register_script(_HINCR_FIELDS)
@@ -218,13 +243,20 @@ class RedisCache:
     def _node(self, key: str) -> Redis:
         if self._only is not None:
             return self._only
-        return self._nodes[self._ring.node_for(key)]
+        return self._nodes[self._ring.node_for(key)[0]]
+
+    def _routed(self, key: str, ttl: float | None) -> tuple[Redis, float | None]:
+        """The node serving ``key`` and the TTL a write of it gets there (``failover.capped``)."""
+        if self._only is not None:
+            return self._only, ttl
+        name, rehomed = self._ring.node_for(key)
+        return self._nodes[name], capped(ttl, rehomed)
 
     async def _scatter(self, keys: Sequence[str],
                        send: Callable[[Redis, list[str]], Awaitable[list[Any]]]) -> list[Any]:
         """Call ``send(node, prefixed_keys)`` once per node (concurrently) and put the answers
         back in the order of ``keys``."""
-        groups = self._ring.group(keys)
+        groups = self._group(keys)[0]
         names = list(groups)
         answers = await asyncio.gather(*(
             send(self._nodes[name], [self.prefix + keys[i] for i in groups[name]]) for name in names))
@@ -234,9 +266,13 @@ class RedisCache:
                 out[position] = value
         return out
 
-    async def _create_with_ttl(self, key: str, ttl: float, command: str, *args: Any) -> Any:
-        return await self._script(keys=[self.prefix + key],
-                                  args=[command, _milliseconds(ttl), *args], client=self._node(key))
+    def _group(self, keys: Sequence[str]) -> tuple[dict[str, list[int]], set[int]]:
+        if self._only is not None:
+            return ({next(iter(self._nodes)): list(range(len(keys)))} if keys else {}), set()
+        return self._ring.group(keys)
+
+    async def _create_with_ttl(self, node: Redis, key: str, ttl: float, command: str, *args: Any) -> Any:
+        return await self._script(keys=[self.prefix + key], args=[command, _milliseconds(ttl), *args], client=node)
 
     # --- strings ----------------------------------------------------------------------
 
@@ -257,31 +293,33 @@ class RedisCache:
 
     @_translated(repeatable=True)
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        await self._node(key).set(self.prefix + key, value,
+        node, ttl = self._routed(key, ttl)
+        await node.set(self.prefix + key, value,
                                   px=None if ttl is None else _milliseconds(ttl))
 
     @_translated(repeatable=True)
     async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
         if not items:
             return
-        px = None if ttl is None else _milliseconds(ttl)
         keys = list(items)
-        prefix_len = len(self.prefix)
+        groups, rehomed = self._group(keys)
 
-        async def send(node: Redis, names: list[str]) -> list[Any]:
+        async def send(node: Redis, positions: list[int]) -> list[Any]:
             async with node.pipeline(transaction=False) as pipe:
-                for name in names:
-                    pipe.set(name, items[name[prefix_len:]], px=px)
+                for i in positions:
+                    lasts = capped(ttl, i in rehomed)
+                    pipe.set(self.prefix + keys[i], items[keys[i]], px=None if lasts is None else _milliseconds(lasts))
                 return list(await pipe.execute())
 
-        await self._scatter(keys, send)
+        await asyncio.gather(*(send(self._nodes[name], positions) for name, positions in groups.items()))
 
     @_translated
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
-        return bool(await self._node(key).set(self.prefix + key, value, nx=True,
+        node, ttl = self._routed(key, ttl)
+        return bool(await node.set(self.prefix + key, value, nx=True,
                                               px=None if ttl is None else _milliseconds(ttl)))
 
-    @_translated
+    @_translated(reroute=False)
     async def delete(self, *keys: str) -> int:
         if not keys:
             return 0
@@ -292,12 +330,15 @@ class RedisCache:
 
         return sum(await self._scatter(list(dict.fromkeys(keys)), send))
 
-    @_translated
+    @_translated(reroute=False)
     async def write_many(self, writes: Sequence[Write]) -> list[Any]:
         check_writes(writes)
         if not writes:
             return []
-        groups = self._ring.group([write.key for write in writes])
+        groups, rehomed = self._group([write.key for write in writes])
+        if rehomed:
+            writes = [Write(w.method, w.key, w.args, capped(w.ttl, True))
+                      if i in rehomed and w.method not in ("ztrim", "zrem") else w for i, w in enumerate(writes)]
 
         async def send(node: Redis, positions: list[int]) -> list[Any]:
             async with node.pipeline(transaction=False) as pipe:
@@ -383,21 +424,25 @@ class RedisCache:
 
     @_translated
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        node, ttl = self._routed(key, ttl)
         if ttl is None:
-            return int(await self._node(key).incrby(self.prefix + key, amount))
-        return int(await self._create_with_ttl(key, ttl, "INCRBY", amount))
+            return int(await node.incrby(self.prefix + key, amount))
+        return int(await self._create_with_ttl(node, key, ttl, "INCRBY", amount))
 
     @_translated
     async def incr_float(self, key: str, amount: float, ttl: float | None = None) -> float:
+        node, ttl = self._routed(key, ttl)
         if ttl is None:
-            return float(await self._node(key).incrbyfloat(self.prefix + key, amount))
-        return float(await self._create_with_ttl(key, ttl, "INCRBYFLOAT", repr(float(amount))))
+            return float(await node.incrbyfloat(self.prefix + key, amount))
+        return float(await self._create_with_ttl(node, key, ttl, "INCRBYFLOAT", repr(float(amount))))
 
     @_translated(repeatable=True)
     async def expire(self, key: str, ttl: float) -> bool:
+        node, lasts = self._routed(key, ttl)
+        ttl = ttl if lasts is None else lasts
         # A non-positive TTL deletes the key, as PEXPIRE does.
         milliseconds = _milliseconds(ttl) if ttl > 0 else 0
-        return bool(await self._node(key).pexpire(self.prefix + key, milliseconds))
+        return bool(await node.pexpire(self.prefix + key, milliseconds))
 
     @_translated(repeatable=True)
     async def ttl(self, key: str) -> float | None:
@@ -429,26 +474,29 @@ class RedisCache:
     async def hset(self, key: str, mapping: Mapping[str, bytes], ttl: float | None = None) -> None:
         if not mapping:
             return
+        node, ttl = self._routed(key, ttl)
         if ttl is None:
-            await self._node(key).hset(self.prefix + key, mapping=dict[Any, Any](mapping))
+            await node.hset(self.prefix + key, mapping=dict[Any, Any](mapping))
         else:
-            await self._create_with_ttl(key, ttl, "HSET",
+            await self._create_with_ttl(node, key, ttl, "HSET",
                                         *(item for pair in mapping.items() for item in pair))
 
     @_translated
     async def hincr_float(self, key: str, field: str, amount: float,
                           ttl: float | None = None) -> float:
+        node, ttl = self._routed(key, ttl)
         if ttl is None:
-            return float(await self._node(key).hincrbyfloat(self.prefix + key, field, amount))
-        return float(await self._create_with_ttl(key, ttl, "HINCRBYFLOAT", field, repr(float(amount))))
+            return float(await node.hincrbyfloat(self.prefix + key, field, amount))
+        return float(await self._create_with_ttl(node, key, ttl, "HINCRBYFLOAT", field, repr(float(amount))))
 
     @_translated
     async def hincr_floats(self, key: str, amounts: Mapping[str, float],
                            ttl: float | None = None) -> dict[str, float]:
         if not amounts:
             return {}
+        node, ttl = self._routed(key, ttl)
         found = await self._hincr_fields(keys=[self.prefix + key], args=self._hincr_args(amounts, ttl),
-                                         client=self._node(key))
+                                         client=node)
         return {field: float(value) for field, value in zip(amounts, found, strict=True)}
 
     @staticmethod
@@ -460,19 +508,21 @@ class RedisCache:
 
     @_translated
     async def zincr(self, key: str, member: str, amount: float, ttl: float | None = None) -> float:
+        node, ttl = self._routed(key, ttl)
         if ttl is None:
-            score: Any = await self._node(key).zincrby(self.prefix + key, amount, member)
+            score: Any = await node.zincrby(self.prefix + key, amount, member)
             return float(score)
-        return float(await self._create_with_ttl(key, ttl, "ZINCRBY", repr(float(amount)), member))
+        return float(await self._create_with_ttl(node, key, ttl, "ZINCRBY", repr(float(amount)), member))
 
     @_translated(repeatable=True)
     async def zadd(self, key: str, scores: Mapping[str, float], ttl: float | None = None) -> None:
         if not scores:
             return
+        node, ttl = self._routed(key, ttl)
         if ttl is None:
-            await self._node(key).zadd(self.prefix + key, dict(scores))
+            await node.zadd(self.prefix + key, dict(scores))
         else:
-            await self._create_with_ttl(key, ttl, "ZADD", *(
+            await self._create_with_ttl(node, key, ttl, "ZADD", *(
                 item for member, score in scores.items() for item in (repr(float(score)), member)))
 
     @_translated(repeatable=True)
@@ -510,9 +560,10 @@ class RedisCache:
     async def sadd(self, key: str, *members: str, ttl: float | None = None) -> int:
         if not members:
             return 0
+        node, ttl = self._routed(key, ttl)
         if ttl is None:
-            return int(await self._node(key).sadd(self.prefix + key, *members))
-        return int(await self._create_with_ttl(key, ttl, "SADD", *members))
+            return int(await node.sadd(self.prefix + key, *members))
+        return int(await self._create_with_ttl(node, key, ttl, "SADD", *members))
 
     @_translated(repeatable=True)
     async def smembers(self, key: str) -> builtins.set[str]:
@@ -532,12 +583,13 @@ class RedisCache:
     async def setbits(self, key: str, offsets: Sequence[int], ttl: float | None = None) -> list[bool]:
         if not offsets:
             return []
+        node, ttl = self._routed(key, ttl)
         # One BITFIELD with a SET per offset: atomic, one round trip, old values returned.
         args: list[Any] = [item for offset in offsets for item in ("SET", "u1", int(offset), 1)]
         if ttl is None:
-            found: Any = await self._node(key).execute_command("BITFIELD", self.prefix + key, *args)
+            found: Any = await node.execute_command("BITFIELD", self.prefix + key, *args)
         else:
-            found = await self._create_with_ttl(key, ttl, "BITFIELD", *args)
+            found = await self._create_with_ttl(node, key, ttl, "BITFIELD", *args)
         return [bool(bit) for bit in found]
 
     @_translated(repeatable=True)
@@ -551,11 +603,15 @@ class RedisCache:
 
     # --- lifecycle --------------------------------------------------------------------
 
-    @_translated(repeatable=True)
+    @_translated(repeatable=True, reroute=False)
     async def ping(self) -> None:
-        await asyncio.gather(*(node.ping() for node in self._nodes.values()))
+        """Raise only when no node answers: with one out of the ring, the others serve its keys."""
+        answers = await asyncio.gather(*(node.ping() for node in self._nodes.values()), return_exceptions=True)
+        failures = [answer for answer in answers if isinstance(answer, BaseException)]
+        if len(failures) == len(answers) or any(not isinstance(f, Exception) for f in failures):
+            raise failures[0]
 
-    @_translated(repeatable=True)
+    @_translated(repeatable=True, reroute=False)
     async def flush(self) -> None:
         await asyncio.gather(*(self._flush_node(node) for node in self._nodes.values()))
 
@@ -575,6 +631,7 @@ class RedisCache:
             await node.unlink(*batch)
 
     async def close(self) -> None:
+        await self._ring.close()
         for node in self._nodes.values():
             # Closing a cache that is already gone is not worth an error.
             with contextlib.suppress(RedisError, OSError):
