@@ -20,27 +20,26 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import functools
-import math
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
-from redis.backoff import EqualJitterBackoff, NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 
-from clipfeed.core.errors import Unavailable
-from clipfeed.infra.breaker import BREAKERS, Breaker, BreakerOpen
+from clipfeed.infra.breaker import BREAKERS
 from clipfeed.infra.cache import Write, check_writes
-from clipfeed.infra.cache.failover import REROUTING, LiveRing, capped
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
+from clipfeed.infra.cache.failover import LiveRing, capped
+from clipfeed.infra.cache.redis_node import (
+    GuardedRedis,
+    breaker_of,
+    glob_escape,
+    split_url,
+    to_ms,
+    translated,
+)
 
 # Runs a data-structure command and, only if the key did not exist before, gives it a TTL:
 # "ttl applies when the key is created" in one round trip, atomically, on Redis 6.2 and later
@@ -75,134 +74,6 @@ return out
 """
 
 
-# A broken connection (the server closed a pooled one, a restart) is tried again twice, for the
-# calls marked ``repeatable`` only: at once (a new connection), then after a short jittered
-# pause; more would only delay declaring an outage. Timeouts are not retried: the breaker, not
-# a longer wait, handles a server that stopped answering.
-_AGAIN = Retry(EqualJitterBackoff(cap=0.2, base=0.01), 1, supported_errors=(RedisConnectionError,))
-
-
-async def _no_cleanup(_error: Exception) -> None:
-    return None  # redis-py already dropped the broken connection
-
-
-def _is_outage(exc: BaseException) -> bool:
-    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
-
-
-class _GuardedPipeline(Pipeline):
-    breaker: Breaker
-
-    async def execute(self, raise_on_error: bool = True) -> list[Any]:
-        self.breaker.allow()
-        try:
-            answers = await super().execute(raise_on_error)
-        except BaseException as exc:
-            self.breaker.ended(exc, _is_outage)
-            raise
-        self.breaker.succeeded()
-        return answers
-
-
-class _GuardedRedis(Redis):
-    """A node's client whose every command and pipeline goes through the node's breaker."""
-
-    breaker: Breaker
-
-    async def execute_command(self, *args: Any, **options: Any) -> Any:
-        # ``Breaker.guard`` inlined: this runs for every command, and a generator-based context
-        # manager costs more than the rest of the bookkeeping.
-        self.breaker.allow()
-        try:
-            answer = await super().execute_command(*args, **options)
-        except BaseException as exc:
-            self.breaker.ended(exc, _is_outage)
-            raise
-        self.breaker.succeeded()
-        return answer
-
-    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
-        pipe = _GuardedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
-        pipe.breaker = self.breaker
-        return pipe
-
-
-def _translated(method: Callable[_P, Coroutine[Any, Any, _T]] | None = None, *,
-                repeatable: bool = False, reroute: bool = True) -> Any:
-    """Turn redis-py exceptions into the port's: outages (an open breaker too) become
-    ``Unavailable``, a command on a key of another type ``TypeError``, any other refused
-    command ``ValueError``. ``repeatable``: running the call twice has the effect and the
-    answer of running it once, so a broken connection is retried. ``reroute``: with several
-    nodes, a call that met an outage runs once more on the ring without the failing nodes
-    (``failover.REROUTING``): its keys live on one node, so nothing of it was written elsewhere."""
-
-    def decorate(method: Callable[_P, Coroutine[Any, Any, _T]]) -> Callable[_P, Coroutine[Any, Any, _T]]:
-        async def attempt(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-            if not repeatable:
-                return await method(*args, **kwargs)
-            try:
-                return await method(*args, **kwargs)
-            except RedisConnectionError:  # the usual case needs no retry bookkeeping
-                return await _AGAIN.call_with_retry(lambda: method(*args, **kwargs), _no_cleanup)
-
-        async def rerouted(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-            try:
-                return await attempt(*args, **kwargs)
-            except (RedisError, OSError, BreakerOpen) as err:
-                if (not reroute or not _is_outage(err) and not isinstance(err, BreakerOpen)
-                        or len(getattr(args[0], "_nodes", ())) < 2 or REROUTING.get()):
-                    raise
-            token = REROUTING.set(True)
-            try:
-                return await attempt(*args, **kwargs)
-            finally:
-                REROUTING.reset(token)
-
-        @functools.wraps(method)
-        async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-            try:
-                return await rerouted(*args, **kwargs)
-            except ResponseError as err:
-                if "WRONGTYPE" in str(err):
-                    raise TypeError(str(err)) from err
-                raise ValueError(f"redis refused the command: {err}") from err
-            except BreakerOpen as err:
-                raise Unavailable(f"cache unreachable: {err}",
-                                  retry_after=max(1, math.ceil(err.breaker.retry_in_s()))) from err
-            except (RedisError, OSError) as err:
-                raise Unavailable(f"cache unreachable: {err}") from err
-
-        return wrapper
-
-    return decorate if method is None else decorate(method)
-
-
-def _milliseconds(ttl: float) -> int:
-    if ttl <= 0:
-        raise ValueError("a TTL must be positive")
-    return max(1, math.ceil(ttl * 1000))
-
-
-def _split_url(url: str) -> tuple[str, str, str]:
-    """``(connection URL without our options, ring name without credentials, key prefix)``."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    prefix = "".join(value for name, value in query if name == "prefix")
-    rest = urlencode([(name, value) for name, value in query if name != "prefix"])
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return (urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")),
-            f"{parts.scheme}://{host}{parts.path or '/0'}", prefix)
-
-
-def _breaker(node: Redis, name: str) -> Breaker:
-    found = getattr(node, "breaker", None)
-    return found if isinstance(found, Breaker) else BREAKERS.get("redis", name)
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
-
-
 class RedisCache:
     def __init__(self, nodes: Mapping[str, Redis], *, prefix: str = "", url: str = "") -> None:
         if not nodes:
@@ -210,7 +81,7 @@ class RedisCache:
         self.url = url
         self.prefix = prefix
         self._nodes = dict(nodes)
-        self._ring = LiveRing({name: _breaker(node, name) for name, node in self._nodes.items()},
+        self._ring = LiveRing({name: breaker_of(node, name) for name, node in self._nodes.items()},
                               lambda name: self._nodes[name].ping())
         self._only = next(iter(self._nodes.values())) if len(self._nodes) == 1 else None
         self._script = next(iter(self._nodes.values())).register_script(_CREATE_WITH_TTL)
@@ -222,18 +93,18 @@ class RedisCache:
         nodes: dict[str, Redis] = {}
         prefixes = set()
         for part in filter(None, (piece.strip() for piece in url.split(","))):
-            connect_url, name, prefix = _split_url(part)
+            connect_url, name, prefix = split_url(part)
             prefixes.add(prefix)
             # A blocking pool makes a burst of callers wait for a connection instead of failing
             # or opening thousands of sockets. Every command has the socket timeout (the URL's
             # ``socket_timeout=``/``socket_connect_timeout=`` override these). redis-py's own
             # retries are off: it would repeat every command, an INCR whose reply was lost
-            # included; ``_translated`` repeats the calls that may be repeated.
+            # included; ``translated`` repeats the calls that may be repeated.
             pool = BlockingConnectionPool.from_url(
                 connect_url, max_connections=max_connections, timeout=timeout,
                 socket_connect_timeout=timeout / 2, socket_timeout=timeout,
                 retry=Retry(NoBackoff(), 0))
-            node = cast(_GuardedRedis, _GuardedRedis.from_pool(pool))
+            node = cast(GuardedRedis, GuardedRedis.from_pool(pool))
             node.breaker = BREAKERS.get("redis", name)
             nodes[name] = node
         if len(prefixes) > 1:
@@ -272,16 +143,16 @@ class RedisCache:
         return self._ring.group(keys)
 
     async def _create_with_ttl(self, node: Redis, key: str, ttl: float, command: str, *args: Any) -> Any:
-        return await self._script(keys=[self.prefix + key], args=[command, _milliseconds(ttl), *args], client=node)
+        return await self._script(keys=[self.prefix + key], args=[command, to_ms(ttl), *args], client=node)
 
     # --- strings ----------------------------------------------------------------------
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def get(self, key: str) -> bytes | None:
         value: Any = await self._node(key).get(self.prefix + key)
         return None if value is None else bytes(value)
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
@@ -291,13 +162,13 @@ class RedisCache:
 
         return await self._scatter(keys, send)
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         node, ttl = self._routed(key, ttl)
         await node.set(self.prefix + key, value,
-                                  px=None if ttl is None else _milliseconds(ttl))
+                                  px=None if ttl is None else to_ms(ttl))
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
         if not items:
             return
@@ -308,18 +179,18 @@ class RedisCache:
             async with node.pipeline(transaction=False) as pipe:
                 for i in positions:
                     lasts = capped(ttl, i in rehomed)
-                    pipe.set(self.prefix + keys[i], items[keys[i]], px=None if lasts is None else _milliseconds(lasts))
+                    pipe.set(self.prefix + keys[i], items[keys[i]], px=None if lasts is None else to_ms(lasts))
                 return list(await pipe.execute())
 
         await asyncio.gather(*(send(self._nodes[name], positions) for name, positions in groups.items()))
 
-    @_translated
+    @translated
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         node, ttl = self._routed(key, ttl)
         return bool(await node.set(self.prefix + key, value, nx=True,
-                                              px=None if ttl is None else _milliseconds(ttl)))
+                                              px=None if ttl is None else to_ms(ttl)))
 
-    @_translated(reroute=False)
+    @translated(reroute=False)
     async def delete(self, *keys: str) -> int:
         if not keys:
             return 0
@@ -330,7 +201,7 @@ class RedisCache:
 
         return sum(await self._scatter(list(dict.fromkeys(keys)), send))
 
-    @_translated(reroute=False)
+    @translated(reroute=False)
     async def write_many(self, writes: Sequence[Write]) -> list[Any]:
         check_writes(writes)
         if not writes:
@@ -358,14 +229,14 @@ class RedisCache:
                 results[position] = value
         errors = [value for value in results if isinstance(value, Exception)]
         if errors:
-            raise errors[0]  # ``_translated`` turns it into the port's error
+            raise errors[0]  # ``translated`` turns it into the port's error
         return results
 
     async def _queue(self, pipe: Pipeline, write: Write) -> tuple[bool, Callable[[Any], Any]]:
         """Queue one ``Write`` on ``pipe`` as its own method sends it; returns whether a command
         was queued and how to shape its answer (or the result, when nothing needed sending)."""
         name, args = self.prefix + write.key, write.args
-        px = None if write.ttl is None else _milliseconds(write.ttl)
+        px = None if write.ttl is None else to_ms(write.ttl)
 
         async def scripted(milliseconds: int, command: str, *rest: Any) -> None:
             await self._script(keys=[name], args=[command, milliseconds, *rest], client=pipe)
@@ -422,41 +293,41 @@ class RedisCache:
                     await scripted(px, "SADD", *args)
                 return True, int
 
-    @_translated
+    @translated
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         node, ttl = self._routed(key, ttl)
         if ttl is None:
             return int(await node.incrby(self.prefix + key, amount))
         return int(await self._create_with_ttl(node, key, ttl, "INCRBY", amount))
 
-    @_translated
+    @translated
     async def incr_float(self, key: str, amount: float, ttl: float | None = None) -> float:
         node, ttl = self._routed(key, ttl)
         if ttl is None:
             return float(await node.incrbyfloat(self.prefix + key, amount))
         return float(await self._create_with_ttl(node, key, ttl, "INCRBYFLOAT", repr(float(amount))))
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def expire(self, key: str, ttl: float) -> bool:
         node, lasts = self._routed(key, ttl)
         ttl = ttl if lasts is None else lasts
         # A non-positive TTL deletes the key, as PEXPIRE does.
-        milliseconds = _milliseconds(ttl) if ttl > 0 else 0
-        return bool(await node.pexpire(self.prefix + key, milliseconds))
+        ms = to_ms(ttl) if ttl > 0 else 0
+        return bool(await node.pexpire(self.prefix + key, ms))
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def ttl(self, key: str) -> float | None:
         left = int(await self._node(key).pttl(self.prefix + key))
         return None if left < 0 else left / 1000
 
     # --- hashes -----------------------------------------------------------------------
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def hgetall(self, key: str) -> dict[str, bytes]:
         fields: Any = await self._node(key).hgetall(self.prefix + key)
         return {field.decode(): value for field, value in fields.items()}
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def hget_many(self, keys: Sequence[str]) -> list[dict[str, bytes]]:
         if not keys:
             return []
@@ -470,7 +341,7 @@ class RedisCache:
         found = await self._scatter(keys, send)
         return [{flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)} for flat in found]
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def hset(self, key: str, mapping: Mapping[str, bytes], ttl: float | None = None) -> None:
         if not mapping:
             return
@@ -481,7 +352,7 @@ class RedisCache:
             await self._create_with_ttl(node, key, ttl, "HSET",
                                         *(item for pair in mapping.items() for item in pair))
 
-    @_translated
+    @translated
     async def hincr_float(self, key: str, field: str, amount: float,
                           ttl: float | None = None) -> float:
         node, ttl = self._routed(key, ttl)
@@ -489,7 +360,7 @@ class RedisCache:
             return float(await node.hincrbyfloat(self.prefix + key, field, amount))
         return float(await self._create_with_ttl(node, key, ttl, "HINCRBYFLOAT", field, repr(float(amount))))
 
-    @_translated
+    @translated
     async def hincr_floats(self, key: str, amounts: Mapping[str, float],
                            ttl: float | None = None) -> dict[str, float]:
         if not amounts:
@@ -501,12 +372,12 @@ class RedisCache:
 
     @staticmethod
     def _hincr_args(amounts: Mapping[str, float], ttl: float | None) -> list[Any]:
-        return [0 if ttl is None else _milliseconds(ttl),
+        return [0 if ttl is None else to_ms(ttl),
                 *(item for field, amount in amounts.items() for item in (field, repr(float(amount))))]
 
     # --- sorted sets ------------------------------------------------------------------
 
-    @_translated
+    @translated
     async def zincr(self, key: str, member: str, amount: float, ttl: float | None = None) -> float:
         node, ttl = self._routed(key, ttl)
         if ttl is None:
@@ -514,7 +385,7 @@ class RedisCache:
             return float(score)
         return float(await self._create_with_ttl(node, key, ttl, "ZINCRBY", repr(float(amount)), member))
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def zadd(self, key: str, scores: Mapping[str, float], ttl: float | None = None) -> None:
         if not scores:
             return
@@ -525,7 +396,7 @@ class RedisCache:
             await self._create_with_ttl(node, key, ttl, "ZADD", *(
                 item for member, score in scores.items() for item in (repr(float(score)), member)))
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def ztop(self, key: str, count: int, *, offset: int = 0) -> list[tuple[str, float]]:
         if count <= 0:
             return []
@@ -534,20 +405,20 @@ class RedisCache:
                                                  withscores=True)
         return [(member.decode(), float(score)) for member, score in ranked]
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def zscore(self, key: str, member: str) -> float | None:
         score: Any = await self._node(key).zscore(self.prefix + key, member)
         return None if score is None else float(score)
 
-    @_translated
+    @translated
     async def zrem(self, key: str, *members: str) -> int:
         return int(await self._node(key).zrem(self.prefix + key, *members)) if members else 0
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def zcard(self, key: str) -> int:
         return int(await self._node(key).zcard(self.prefix + key))
 
-    @_translated
+    @translated
     async def ztrim(self, key: str, keep: int) -> int:
         if keep < 0:
             raise ValueError("keep must not be negative")
@@ -556,7 +427,7 @@ class RedisCache:
 
     # --- sets -------------------------------------------------------------------------
 
-    @_translated
+    @translated
     async def sadd(self, key: str, *members: str, ttl: float | None = None) -> int:
         if not members:
             return 0
@@ -565,12 +436,12 @@ class RedisCache:
             return int(await node.sadd(self.prefix + key, *members))
         return int(await self._create_with_ttl(node, key, ttl, "SADD", *members))
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def smembers(self, key: str) -> builtins.set[str]:
         members: Any = await self._node(key).smembers(self.prefix + key)
         return {member.decode() for member in members}
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def sismember_many(self, key: str, members: Sequence[str]) -> list[bool]:
         if not members:
             return []
@@ -579,7 +450,7 @@ class RedisCache:
 
     # --- bit arrays -------------------------------------------------------------------
 
-    @_translated
+    @translated
     async def setbits(self, key: str, offsets: Sequence[int], ttl: float | None = None) -> list[bool]:
         if not offsets:
             return []
@@ -592,7 +463,7 @@ class RedisCache:
             found = await self._create_with_ttl(node, key, ttl, "BITFIELD", *args)
         return [bool(bit) for bit in found]
 
-    @_translated(repeatable=True)
+    @translated(repeatable=True)
     async def getbits(self, key: str, offsets: Sequence[int]) -> list[bool]:
         if not offsets:
             return []
@@ -603,7 +474,7 @@ class RedisCache:
 
     # --- lifecycle --------------------------------------------------------------------
 
-    @_translated(repeatable=True, reroute=False)
+    @translated(repeatable=True, reroute=False)
     async def ping(self) -> None:
         """Raise only when no node answers: with one out of the ring, the others serve its keys."""
         answers = await asyncio.gather(*(node.ping() for node in self._nodes.values()), return_exceptions=True)
@@ -611,7 +482,7 @@ class RedisCache:
         if len(failures) == len(answers) or any(not isinstance(f, Exception) for f in failures):
             raise failures[0]
 
-    @_translated(repeatable=True, reroute=False)
+    @translated(repeatable=True, reroute=False)
     async def flush(self) -> None:
         await asyncio.gather(*(self._flush_node(node) for node in self._nodes.values()))
 
@@ -622,7 +493,7 @@ class RedisCache:
             await node.flushdb()
             return
         batch: list[bytes] = []
-        async for name in node.scan_iter(match=_glob_escape(self.prefix) + "*", count=1000):
+        async for name in node.scan_iter(match=glob_escape(self.prefix) + "*", count=1000):
             batch.append(name)
             if len(batch) >= 1000:
                 await node.unlink(*batch)
