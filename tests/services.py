@@ -124,7 +124,7 @@ class ThrowawayPostgres:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.port = free_port()
+        self.port = _port_outside_the_ephemeral_range()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self._proc: subprocess.Popen[bytes] | None = None
         self._program: Any = None
@@ -134,16 +134,45 @@ class ThrowawayPostgres:
 
         if self._program is None:
             self._program = STARTERS["postgres"](self.home, self.port).program  # initdb once
-        log = open(self.home / "server.log", "ab")  # noqa: SIM115 - the server's output for as long as it runs
+        log_path = self.home / "server.log"
+        log = open(log_path, "ab")  # noqa: SIM115 - the server's output for as long as it runs
+        # A session of its own: a stop that has to kill takes the server's children too, which
+        # would otherwise hold its shared memory and refuse the next start.
         self._proc = subprocess.Popen(self._program.command, stdout=log, stderr=subprocess.STDOUT,
-                                      user=self._program.user)
+                                      user=self._program.user, start_new_session=True)
         log.close()
-        wait_ready(Engine("postgres", self.url.rsplit("/", 1)[0]), timeout=60)
+        try:
+            wait_ready(Engine("postgres", self.url.rsplit("/", 1)[0]), timeout=60)
+        except TimeoutError as exc:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise TimeoutError(f"{exc}\nthe server's log ends with:\n{tail}") from exc
 
     def stop(self) -> None:
         if self._proc is not None:
-            stop_process(self._proc, sig=signal.SIGINT)
-            self._proc = None
+            proc, self._proc = self._proc, None
+            proc.send_signal(signal.SIGINT)  # a fast shutdown
+            try:
+                proc.wait(60)  # on two loaded cores a checkpoint can take a while
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _port_outside_the_ephemeral_range() -> int:
+    """A free port below Linux's ephemeral range (32768-60999) for a server that stops and starts
+    again on it: a port from that range can meanwhile become the source port of any outgoing
+    connection on the machine, and the restarted server could not listen on it."""
+    import random
+
+    for _ in range(200):
+        port = random.randrange(20_000, 32_000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
 
 
 @contextlib.contextmanager
