@@ -1,7 +1,8 @@
 """Read replicas with a real PostgreSQL streaming replica (``pg_basebackup`` of a primary, both
 from the machine's packages): pages that tolerate staleness read the replica, a client always
-reads its own writes, a replica too far behind or down is passed over, and reads outside a
-request (workers) stay on the primary. The replica's lag is made with
+reads its own writes, a replica too far behind or down is passed over, reads outside a
+request (workers) stay on the primary, and with the primary cut off (behind a proxy that stops
+answering) signed-in pages are served from the replica, blocks included. The replica's lag is made with
 ``recovery_min_apply_delay``, so "behind" is real and of a known size."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prometheus_client import REGISTRY
 
 from tests.helpers import assert_problem, serving, signup, wait_for
 from tests.services import StreamingPair
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,13 +37,16 @@ def pair() -> Iterator[StreamingPair]:
         yield servers
 
 
-async def _client(pair: StreamingPair, tmp_path: Path, *, max_lag_s: float,
+async def _client(pair: StreamingPair, tmp_path: Path, *, max_lag_s: float, primary_port: int | None = None,
                   **settings: object) -> AsyncIterator[httpx.AsyncClient]:
+    """``primary_port``: where the app reaches the primary (a proxy's), the replica streaming
+    from it directly."""
     from clipfeed.settings import Settings
 
-    async with serving(Settings(data_dir=tmp_path, log_json=False, database_url=f"{pair.primary_url}/clipfeed",
+    primary = pair.primary_url if primary_port is None else f"postgresql://postgres@127.0.0.1:{primary_port}"
+    async with serving(Settings(data_dir=tmp_path, log_json=False, database_url=f"{primary}/clipfeed",
                                 database_replica_urls=[f"{pair.replica_url}/clipfeed"],
-                                database_replica_max_lag_s=max_lag_s, **settings)) as client:
+                                database_replica_max_lag_s=max_lag_s, **settings), timeout=20) as client:
         yield client
 
 
@@ -237,3 +242,71 @@ async def test_the_token_check_takes_no_replica_further_behind_than_its_own_boun
         await display_name(client, "rhugo")
         assert reads("replica", "replica") > before
         pair.set_apply_delay(0)
+
+
+async def _ready_clip(client: httpx.AsyncClient, owner_id: int) -> int:
+    from clipfeed.clips import service as clips
+    from clipfeed.clips.models import ClipCreate, ClipStatus
+
+    services = client.services  # type: ignore[attr-defined]
+    clip = await clips.create_draft(db=services.db, outbox=services.outbox, ids=services.ids,
+                                    owner_id=owner_id, request=ClipCreate(caption="seen through a cut"))
+    await clips.set_status(db=services.db, outbox=services.outbox, clip_id=clip.id, status=ClipStatus.ready)
+    return int(clip.id)
+
+
+def stale(response: httpx.Response) -> httpx.Response:
+    assert response.status_code == 200, response.text
+    assert response.headers.get("clipfeed-stale", "").startswith("primary-unreachable;up-to="), response.headers
+    return response
+
+
+async def test_with_the_primary_cut_off_signed_in_clip_pages_and_comments_are_served_stale_blocks_still_hiding(
+        pair, tmp_path) -> None:
+    pair.set_apply_delay(0)
+    link = await TcpProxy(pair.primary_port).start()  # the app's way to the primary; the replica streams directly
+    try:
+        async for client in _client(pair, tmp_path, max_lag_s=0.5, primary_port=link.port):
+            await _signed_in_pages_through_a_cut(pair, client, link)
+    finally:
+        await link.close()
+
+
+async def _signed_in_pages_through_a_cut(pair: StreamingPair, client: httpx.AsyncClient, link: TcpProxy) -> None:
+    creator, viewer, troll, friend, shunner = [
+        await signup(client, f"rcut{name}") for name in ("creator", "viewer", "troll", "friend", "shunner")]
+    clip, shunned = await _ready_clip(client, creator.id), await _ready_clip(client, shunner.id)
+    for who in (troll, friend):
+        said = await client.post(f"/v1/clips/{clip}/comments", json={"body": f"from {who.handle}"},
+                                 headers=who.auth)
+        assert said.status_code == 201, said.text
+    # blocks made before the cut: the viewer blocks the troll; the shunner blocks the viewer
+    for blocker, blocked in ((viewer, troll), (shunner, viewer)):
+        made = await client.put(f"/v1/users/{blocked.id}/block", headers=blocker.auth)
+        assert made.status_code == 200, made.text
+
+    async def replica_has_both() -> bool:
+        return on_replica(pair, "SELECT count(*) FROM blocks WHERE blocker_id IN (%s, %s)",
+                          viewer.id, shunner.id) == 2
+    await wait_for(replica_has_both, 30)
+    await reading_the_replica(client, "rcutcreator")
+
+    link.mode = "blackhole"  # packets vanish, as on a cut link between regions
+    link.cut()
+
+    async def clip_page_served() -> bool:
+        page = await client.get(f"/v1/clips/{clip}", headers=viewer.auth)
+        return page.status_code == 200 and "clipfeed-stale" in page.headers
+    await wait_for(clip_page_served, 20)
+    assert stale(await client.get(f"/v1/clips/{clip}", headers=viewer.auth)).json()["id"] == str(clip)
+    # the signed-in comment list answers too, and the block read from the replica still hides
+    # the troll's comment from the viewer, while an anonymous reader sees both
+    listed = stale(await client.get(f"/v1/clips/{clip}/comments", headers=viewer.auth))
+    assert [c["body"] for c in listed.json()["items"]] == ["from rcutfriend"]
+    everyone = stale(await client.get(f"/v1/clips/{clip}/comments"))
+    assert sorted(c["body"] for c in everyone.json()["items"]) == ["from rcutfriend", "from rcuttroll"]
+    # and a creator who blocked the viewer stays hidden from them
+    assert_problem(await client.get(f"/v1/clips/{shunned}", headers=viewer.auth), 404)
+    assert_problem(await client.get(f"/v1/clips/{shunned}/comments", headers=viewer.auth), 404)
+    assert stale(await client.get(f"/v1/clips/{shunned}")).json()["id"] == str(shunned)
+    assert reads("replica", "primary_down") > 0

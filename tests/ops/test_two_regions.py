@@ -5,8 +5,9 @@ that delays every packet 40 ms each way and can be cut (packets vanish, as on a 
 
 What a viewer in B notices: pages that tolerate staleness come from B's replica; a comment
 written from B lands on the primary in A and its writer sees it at once; with the link cut,
-B's profile pages still answer (marked stale), signed-in ones too for as long as the replica
-is within the bound for checking tokens, while writes answer 503 problem+json within a bounded
+B's profile pages still answer (marked stale), signed-in ones too (a clip page and its comments
+included: their block checks read the replica as well) for as long as the replica is within the
+bound for checking tokens and blocks, while writes answer 503 problem+json within a bounded
 time, and once the link is back writes work again, with no restart."""
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def test_with_the_link_cut_b_serves_stale_pages_refuses_writes_clearly_and_recov
 
     regions.link.cut()
     cut_at = time.monotonic()
-    stale_seen, refusals, signed_in = 0, [], []
+    stale_seen, refusals, signed_in, clip_pages = 0, [], [], 0
     while len(refusals) < 8 or time.monotonic() - cut_at < 12:
         # A signed-in page that tolerates staleness: its token check reads B's replica too (in
         # the first seconds, until the primary counts as unreachable, it may answer 503)
@@ -124,6 +125,15 @@ def test_with_the_link_cut_b_serves_stale_pages_refuses_writes_clearly_and_recov
             assert page.headers.get("clipfeed-stale", "").startswith("primary-unreachable;up-to=")
             assert [c["id"] for c in page.json()["items"]] == [str(clip)]
             signed_in.append(time.monotonic() - cut_at)
+            # and so do the clip's own page and its comments, whose block checks read the replica
+            for path in (f"/v1/clips/{clip}", f"/v1/clips/{clip}/comments"):
+                shown = b.request("GET", path, headers=auth(reader))
+                if shown.status_code == 200:
+                    assert shown.headers.get("clipfeed-stale", "").startswith("primary-unreachable;up-to=")
+                    clip_pages += 1
+                else:  # only once past the bound, as for the page above
+                    assert_problem(shown, 503)
+                    assert time.monotonic() - cut_at > ACCESS_BOUND_S - 3, shown.text
         else:
             assert_problem(page, 503)
         # B's profile pages keep answering from B's replica; once the primary is known to be
@@ -153,6 +163,7 @@ def test_with_the_link_cut_b_serves_stale_pages_refuses_writes_clearly_and_recov
     assert on_primary(regions, "SELECT count(*) FROM comments WHERE body LIKE 'cut %%'") == 0
     # Signed-in pages were served, stale-marked, from the moment the primary counted as down...
     assert len(signed_in) >= 3, signed_in
+    assert clip_pages >= 4, clip_pages
     # ...and only while B's replica was within ACCESS_BOUND_S of the primary's last answer: past
     # that, a token revoked in region A meanwhile could be taken for live, so they are refused
     while True:

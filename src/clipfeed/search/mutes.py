@@ -66,7 +66,9 @@ def normalise(kind: str, value: str) -> str:
 
 
 async def list_filters(*, db: Database, user_id: int) -> list[tuple[str, str]]:
-    async with db.session() as session:
+    # What the viewer muted decides what is shown them: a replica serves it only within the
+    # bound for such reads (``read_session(access=True)``).
+    async with db.read_session(access=True) as session:
         rows = (await session.execute(sa.select(MuteFilter.kind, MuteFilter.value).where(MuteFilter.user_id == user_id)
                                       .order_by(MuteFilter.kind, MuteFilter.value))).all()
     return [(k, v) for k, v in rows]

@@ -97,7 +97,8 @@ async def list_comments(*, services: Services, viewer_id: int | None, clip_id: i
         query = query.where(sa.or_(Comment.like_count < cursor_int(position, "likes"), sa.and_(
             Comment.like_count == cursor_int(position, "likes"), Comment.id < before)) if top else Comment.id < before)
     query = query.order_by(Comment.like_count.desc(), Comment.id.desc()) if top else query.order_by(Comment.id.desc())
-    async with services.db.shard_read(clip_id) as session:
+    # The authors hidden from the viewer are filtered in this read: it decides who is seen.
+    async with services.db.shard_read(clip_id, access=viewer_id is not None) as session:
         pinned = None
         if pinned_id is not None and not position:  # the first page leads with the pinned comment
             pinned = await session.scalar(sa.select(Comment).where(
@@ -123,7 +124,7 @@ async def list_replies(*, services: Services, viewer_id: int | None, clip_id: in
     query = sa.select(Comment).where(Comment.clip_id == clip_id, Comment.parent_id == parent.id, shown_to(viewer_id))
     if "after" in position:
         query = query.where(Comment.id > cursor_int(position, "after"))
-    async with services.db.shard_read(clip_id) as session:
+    async with services.db.shard_read(clip_id, access=viewer_id is not None) as session:
         rows = list((await session.scalars(query.where(unhidden(session)).order_by(Comment.id)
                                             .limit(limit + 1))).all())
     rows, next_cursor = keyset_page(rows, limit, lambda c: {"after": str(c.id)})

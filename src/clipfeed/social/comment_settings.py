@@ -36,7 +36,7 @@ def may_comment(setting: CommentSetting, *, is_owner: bool, follows_owner: bool)
 
 
 async def for_clips(*, db: Database, clip_ids: list[int]) -> dict[int, ClipSetting]:
-    async with db.session() as session:
+    async with db.read_session() as session:
         rows = (await session.scalars(sa.select(ClipSocialSettings).where(
             ClipSocialSettings.clip_id.in_(set(clip_ids))))).all()
     found = {r.clip_id: ClipSetting(CommentSetting(r.comments), r.pinned_comment_id) for r in rows}

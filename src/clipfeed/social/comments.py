@@ -11,7 +11,6 @@ nothing, while the other order could leave a comment held with no case to releas
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -23,7 +22,7 @@ from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
 from clipfeed.core import contract
 from clipfeed.core.errors import Forbidden, Invalid, NotFound
-from clipfeed.infra.db import utcnow
+from clipfeed.infra.db import together, utcnow
 from clipfeed.moderation import service as moderation
 from clipfeed.moderation.models import CaseSource, SubjectKind
 from clipfeed.moderation.text import TextVerdict, check_text
@@ -88,8 +87,8 @@ def deleted_event(session: AsyncSession, comment: Comment, creator_id: int, acto
 
 
 async def create(*, services: Services, user: User, clip_id: int, request: CommentCreate) -> CommentPublic:
-    clip, setting = await asyncio.gather(access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=user.id),
-                                         comment_settings.for_clip(db=services.db, clip_id=clip_id))
+    clip, setting = await together(access.visible_clip(db=services.db, clip_id=clip_id, viewer_id=user.id),
+                                   comment_settings.for_clip(db=services.db, clip_id=clip_id))
     follows_owner = False
     if setting.comments == CommentSetting.followers and user.id != clip.owner_id:
         async with services.db.session() as session:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from clipfeed.infra.db.base import Base, UTCDateTime, detached, insert_for, insert_ignore, not_among, row_of, utcnow
 from clipfeed.infra.db.engine import Database, async_url, read_rows, sync_url
+from clipfeed.infra.db.replicas import together
 
 __all__ = ["Base", "Database", "UTCDateTime", "async_url", "detached", "insert_for", "insert_ignore", "not_among",
-           "read_rows", "row_of", "sync_url", "utcnow"]
+           "read_rows", "row_of", "sync_url", "together", "utcnow"]

@@ -391,11 +391,12 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def shard_read(self, key: int) -> AsyncIterator[AsyncSession]:
+    async def shard_read(self, key: int, *, access: bool = False) -> AsyncIterator[AsyncSession]:
         """A session for reads on the shard that holds ``key``'s rows: with no shard databases
-        of their own, that is ``read_session`` (a replica may serve); else the shard's primary."""
+        of their own, that is ``read_session`` (a replica may serve; ``access`` as there: the
+        read filters by who may see what); else the shard's primary."""
         if not self.shard_urls:
-            async with self.read_session() as session:
+            async with self.read_session(access=access) as session:
                 yield session
             return
         async with self.shard_session(key) as session:

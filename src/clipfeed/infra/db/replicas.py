@@ -3,8 +3,10 @@
 A read goes to a replica only when all of these hold, else to the primary:
 
 * it runs inside a request that declared it tolerates staleness (``Reads.stale_ok``: the
-  profile, clip, comment and list pages); workers and write paths always read the primary,
-  since what they read decides what they write;
+  profile, clip, comment and list pages), on the request's own task or on one of the steps it
+  runs at once with ``together``; workers, write paths and work a request hands off (a task it
+  does not await, a computation shared with other requests) always read the primary, since
+  what they read decides what they write;
 * the request has not written yet (``Reads.wrote``): a request reads its own writes;
 * the replica is known to be at most ``max_lag_s`` behind (measured below), and it answers;
 * the replica has replayed the caller's last write (``Reads.writer_lsn``): a client that wrote
@@ -30,6 +32,11 @@ the HTTP layer turns into a ``Clipfeed-Stale`` header) with how stale it may be:
 since the primary last answered, or more if the replica was already behind then. Writes
 still go to the primary and fail; the caller's own last write may be missing from such a page.
 
+A read that decides who may see or do what (an access token, a block, a mute) asks for a
+replica within ``access_max_stale_s`` (``access``); such reads follow the same rule about tasks,
+so a page that checks a block in a step run with ``together`` still reads it from the replica
+while the primary does not answer, instead of waiting for the primary and failing.
+
 Each probe (the primary's position, each replica's) is waited for at most ``PROBE_WAIT_S`` per
 check; one still running then (a blackholed link: packets vanish, nothing answers) counts as
 not answering, and no second probe of that server starts until it ends. So a check never
@@ -48,7 +55,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import sqlalchemy as sa
 import structlog
@@ -86,8 +93,10 @@ class Reads:
     """One request's reading state, kept in a context variable by the HTTP layer."""
 
     stale_ok: bool = False
-    # The request's own task: tasks it starts (a gather, work handed off) read the primary.
+    # The request's own task, and the steps it runs at once with ``together``: other tasks it
+    # starts (work handed off, shared with other requests) read the primary.
     task: asyncio.Task[Any] | None = None
+    steps: set[asyncio.Task[Any]] = field(default_factory=set)
     wrote: bool = False
     # The WAL position the caller's last write left on the primary (None: none recorded).
     load_writer_lsn: Callable[[], Awaitable[int | None]] | None = None
@@ -112,9 +121,37 @@ CURRENT: ContextVar[Reads | None] = ContextVar("clipfeed_reads", default=None)
 def may_read_stale() -> Reads | None:
     """The calling request's reading state when its reads may go to a replica."""
     reads = CURRENT.get()
-    if reads is None or not reads.stale_ok or reads.task is not asyncio.current_task():
+    if reads is None or not reads.stale_ok:
+        return None
+    task = asyncio.current_task()
+    if task is not reads.task and task not in reads.steps:
         return None
     return reads
+
+
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+
+
+@overload
+async def together(first: Awaitable[A], second: Awaitable[B], /) -> tuple[A, B]: ...
+@overload
+async def together(first: Awaitable[A], second: Awaitable[B], third: Awaitable[C], /) -> tuple[A, B, C]: ...
+async def together(*steps: Awaitable[Any]) -> tuple[Any, ...]:
+    """The steps' results, the steps run at once (``asyncio.gather``), each in a task that reads
+    as the calling request's own: where the request tolerates stale reads, so do the steps,
+    whose visibility checks (``read_session(access=True)``) then read a replica within its
+    bound like the request's own. Awaited here, so nothing outlives the call."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    reads = may_read_stale()
+    if reads is not None:
+        reads.steps.update(tasks)
+    try:
+        return tuple(await asyncio.gather(*tasks))
+    finally:
+        if reads is not None:
+            reads.steps.difference_update(tasks)
 
 
 def note_statement(statement: str) -> None:
