@@ -4,6 +4,7 @@ process: a fan-out signs thousands of requests, concurrently, with one key."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,7 +46,7 @@ async def signer_for(owner_id: int, *, services: Services) -> Signer:
     loading = _LOADING.get(cache_key)
     if loading is None or loading.done() or loading.get_loop() is not asyncio.get_running_loop():
         loading = _LOADING[cache_key] = asyncio.ensure_future(_load(owner_id, cache_key, services=services))
-        loading.add_done_callback(_loaded)
+        loading.add_done_callback(functools.partial(_loaded, cache_key))
     # Shielded: a caller cancelled while waiting does not cancel the load the others wait for.
     return await asyncio.shield(loading)
 
@@ -67,10 +68,9 @@ async def _load(owner_id: int, cache_key: tuple[int, int], *, services: Services
     return signer
 
 
-def _loaded(task: asyncio.Task[Signer]) -> None:
-    for cache_key, loading in list(_LOADING.items()):
-        if loading is task:
-            del _LOADING[cache_key]
+def _loaded(cache_key: tuple[int, int], task: asyncio.Task[Signer]) -> None:
+    if _LOADING.get(cache_key) is task:
+        del _LOADING[cache_key]
     if not task.cancelled():
         task.exception()  # retrieved: every waiter may have gone
 
