@@ -127,6 +127,30 @@ async def test_a_read_is_retried_over_a_dropped_connection_but_an_increment_is_n
         await direct.aclose()
 
 
+async def test_a_burst_that_keeps_every_pooled_connection_busy_is_refused_without_opening_the_breaker(
+    redis_url: str,
+) -> None:
+    """Waiting for a free connection of this process's own pool is a backlog here, not an outage
+    of the node: it answers 503 "busy" and must not shut the node out for every other caller."""
+    url = f"{redis_url}/15"
+    cache = open_cache(f"{url}?prefix=busy-{uuid.uuid4().hex[:8]}:&max_connections=1&timeout=0.2")
+    breaker = BREAKERS.get("redis", url, LONG)
+    try:
+        await cache.set("k", b"v")
+        pool = next(iter(cache._nodes.values())).connection_pool  # type: ignore[attr-defined]
+        held = await pool.get_connection()  # a call in flight holds the only connection
+        for _ in range(LONG.failures + 2):
+            with pytest.raises(Unavailable) as refused:
+                await cache.get("k")
+            assert "cache busy" in str(refused.value) and refused.value.headers["Retry-After"] == "1"
+        assert breaker.state == "closed" and breaker.opened == 0
+        await pool.release(held)
+        assert await cache.get("k") == b"v"
+    finally:
+        await cache.flush()
+        await cache.close()
+
+
 async def test_an_s3_read_survives_a_dropped_connection_and_a_dead_endpoint_opens_the_breaker(s3_endpoint: str) -> None:
     proxy = await _proxy(urlsplit(s3_endpoint).port or 80)
     endpoint = f"http://127.0.0.1:{proxy.port}"

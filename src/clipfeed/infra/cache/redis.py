@@ -23,7 +23,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -34,6 +34,7 @@ from clipfeed.infra.cache import Write, check_writes
 from clipfeed.infra.cache.failover import LiveRing, capped
 from clipfeed.infra.cache.redis_node import (
     GuardedRedis,
+    QueuedPool,
     breaker_of,
     glob_escape,
     split_url,
@@ -100,7 +101,7 @@ class RedisCache:
             # ``socket_timeout=``/``socket_connect_timeout=`` override these). redis-py's own
             # retries are off: it would repeat every command, an INCR whose reply was lost
             # included; ``translated`` repeats the calls that may be repeated.
-            pool = BlockingConnectionPool.from_url(
+            pool = QueuedPool.from_url(
                 connect_url, max_connections=max_connections, timeout=timeout,
                 socket_connect_timeout=timeout / 2, socket_timeout=timeout,
                 retry=Retry(NoBackoff(), 0))

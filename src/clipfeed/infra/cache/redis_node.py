@@ -5,13 +5,14 @@ redis-py's exceptions turned into the cache port's."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
@@ -37,8 +38,28 @@ async def no_cleanup(_error: Exception) -> None:
     return None  # redis-py already dropped the broken connection
 
 
+class PoolBusy(RedisConnectionError):
+    """Every connection of this process's pool to a node stayed in use for the whole wait: the
+    process's own backlog (a burst, a stalled event loop), not a sign that the node is down. It
+    fails the call but does not count against the node's breaker, is not retried, and does not
+    move the call to another node of the ring."""
+
+
+class QueuedPool(BlockingConnectionPool):
+    """The blocking pool, telling a wait for a free connection that ran out (``PoolBusy``) from
+    a connection that could not be made."""
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().get_connection(*args, **kwargs)
+        except RedisConnectionError as err:
+            if isinstance(err.__cause__, asyncio.TimeoutError):  # redis-py's "No connection available."
+                raise PoolBusy(f"every connection to the node is in use: {err}") from err
+            raise
+
+
 def is_outage(exc: BaseException) -> bool:
-    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError) and not isinstance(exc, PoolBusy)
 
 
 class GuardedPipeline(Pipeline):
@@ -93,6 +114,8 @@ def translated(method: Callable[_P, Coroutine[Any, Any, _T]] | None = None, *,
                 return await method(*args, **kwargs)
             try:
                 return await method(*args, **kwargs)
+            except PoolBusy:
+                raise  # waiting again would only lengthen the backlog
             except RedisConnectionError:  # the usual case needs no retry bookkeeping
                 return await AGAIN.call_with_retry(lambda: method(*args, **kwargs), no_cleanup)
 
@@ -120,6 +143,8 @@ def translated(method: Callable[_P, Coroutine[Any, Any, _T]] | None = None, *,
             except BreakerOpen as err:
                 raise Unavailable(f"cache unreachable: {err}",
                                   retry_after=max(1, math.ceil(err.breaker.retry_in_s()))) from err
+            except PoolBusy as err:
+                raise Unavailable(f"cache busy: {err}", retry_after=1) from err
             except (RedisError, OSError) as err:
                 raise Unavailable(f"cache unreachable: {err}") from err
 
