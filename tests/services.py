@@ -341,6 +341,16 @@ class ThrowawayRedis:
             stop_process(self._proc, sig=signal.SIGKILL)  # gone at once, as a crashed server is
             self._proc = None
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP) with its data: connections hang, as with a stalled host."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run on, holding what it held when it was paused."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
+
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)

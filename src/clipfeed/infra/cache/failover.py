@@ -1,24 +1,45 @@
 """Which node serves a key while a node of the ring is down: the ring without it.
 
 A node is *out* while its circuit breaker is not closed (``clipfeed.infra.breaker``: open after
-a few failed calls in a row, half-open while its trial call is out). Keys it owns are served by
+a few failed calls in a row, half-open while its trial call is out), and after that until it
+has been emptied (below). Keys it owns are served by
 the next node clockwise of the ring without it, as if it had never been there: the other keys
 stay where they are. Nothing is copied: a re-homed key starts empty on its stand-in (a cache
 miss), and every write of a re-homed key gives it at most ``REHOMED_TTL_S`` to live, so what
-the stand-in took on for the dead node does not outlive the outage by long (and cannot come
-back, stale, when the same node fails again later).
+the stand-in took on for the dead node does not outlive the outage by long.
 
 A call that fails on a node whose breaker is not open yet (the first few after a crash) is
 run once more on the ring without the nodes whose last call failed (``REROUTING``), so the
 callers of the port see no error while another node can answer; except ``write_many`` and
-``delete``, whose other keys may already have been written.
+``delete``, whose other keys may already have been written. A write run again this way leaves
+the node's own copy as it was, as a failed write to a single server does; if the node is
+down, its breaker opens within a few calls and it is emptied before it serves again.
 
+**A node comes back empty.** A node that was out may come back with what it held before (it
+was paused, or cut off, rather than restarted), and that copy misses every write and every
+delete made meanwhile on its stand-ins: an invalidated page, a revoked token's entry, a card
+removed from the feeds, a counter from before would all be served again. So a node whose
+breaker has opened since this process last let it in stays out of this process's ring, even
+once its breaker is closed again (by any call), until this process has emptied the cache's
+namespace on it (``rejoin``: ``FLUSHDB ASYNC``, or ``SCAN``+``UNLINK`` of the ``?prefix=``).
 Nobody sends a request to an out node, so nothing would ever find it back: once its breaker's
-open interval has passed, ``LiveRing`` sends the trial itself (one ping, in the background);
-its answer closes the breaker and the node is in the ring again, serving what it holds
-(nothing if it restarted without its data; what it held before the outage, without the writes
-made meanwhile, if it kept its data). While every node is out the full ring is used, and
-calls fail at once through the breakers (``Unavailable``), as with a single server.
+open interval has passed, ``LiveRing`` sends that emptying itself, in the background (its
+first command is the breaker's trial); when it has finished without the breaker opening
+again, the node serves its keys. While every node is out, calls fail at once
+(``Unavailable``), as with a single server.
+
+Processes do not agree at once. Each empties the node when *it* takes the node back, which
+also discards what other processes wrote there after their own return: the writes and deletes
+a process made on the stand-ins while the node was out for it can only be superseded that way,
+since they never reached the node. So once the last process that saw the node out has taken it
+back (each does so within its breaker's open interval of the node's return), the node holds
+only what processes routing to it wrote there since. Until then a process that has taken it back may read there a
+value that one still routing around it has meanwhile replaced or deleted on a stand-in (and
+that one reads its stand-in's copies, up to ``REHOMED_TTL_S`` old), and a process that never
+saw the node out, and so never empties it, reads what the node kept until the first one that
+did has emptied it. Emptying twice costs misses, never a wrong answer. A process that dies
+before taking the node back leaves the emptying to the others; if every process that saw the
+node out is gone, nothing empties it (the runbook says to flush it by hand).
 
 What this means for each kind of key: docs/operate/runbooks.md (one node of a ring).
 """
@@ -27,11 +48,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 
+import structlog
+
+from clipfeed.core.errors import Unavailable
 from clipfeed.infra.breaker import Breaker
 from clipfeed.infra.cache.ring import HashRing
+
+log = structlog.get_logger("clipfeed.cache")
 
 # The longest a key re-homed on a stand-in node lives there (seconds).
 REHOMED_TTL_S = 120.0
@@ -42,33 +70,43 @@ REROUTING: ContextVar[bool] = ContextVar("cache_rerouting", default=False)
 
 
 class LiveRing:
-    """The ring over ``breakers``' nodes, minus the nodes whose breaker is not closed.
-    ``probe(name)``: one call to a node through its breaker (the trial)."""
+    """The ring over ``breakers``' nodes, minus the nodes that are out. ``rejoin(name)``:
+    empty the cache's namespace on a node, through its breaker, before it is let back in."""
 
-    def __init__(self, breakers: Mapping[str, Breaker], probe: Callable[[str], Awaitable[object]]) -> None:
+    def __init__(self, breakers: Mapping[str, Breaker], rejoin: Callable[[str], Awaitable[object]]) -> None:
         self._breakers = dict(breakers)
-        self._probe = probe
+        self._rejoin = rejoin
         self.full = HashRing(self._breakers)
         self._rings: dict[frozenset[str], HashRing] = {frozenset(): self.full}
         self._trials: dict[str, asyncio.Task[None]] = {}
+        # Each breaker's ``opened`` count when its node was last let in: a node whose breaker
+        # has opened since is out until emptied, whatever state its breaker is in by now.
+        self._let_in = {name: breaker.opened for name, breaker in self._breakers.items()}
+        self._not_before: dict[str, float] = {}  # after an emptying the node refused
 
     def out(self) -> frozenset[str]:
-        """The nodes out of the ring now (a trial is sent to those whose interval has passed)."""
+        """The nodes out of the ring now (those due are sent their emptying)."""
         suspect = REROUTING.get()
-        out = frozenset(name for name, breaker in self._breakers.items()
-                        if breaker.state != "closed" or (suspect and breaker.failures > 0))
-        for name in out:
-            if self._breakers[name].state == "open" and self._breakers[name].retry_in_s() <= 0:
-                self._trial(name)
-        return out
+        out: list[str] = []
+        for name, breaker in self._breakers.items():
+            if breaker.state != "closed" or breaker.opened != self._let_in[name]:
+                out.append(name)
+                if breaker.retry_in_s() <= 0 and breaker.state != "half_open":
+                    self._trial(name)
+            elif suspect and breaker.failures > 0:
+                out.append(name)
+        return frozenset(out)
 
     def ring(self) -> tuple[HashRing, frozenset[str]]:
-        """The ring to route with and the nodes out of it (none when every node is out)."""
+        """The ring to route with and the nodes out of it; ``Unavailable`` when every node is
+        out (one being emptied answers, but must not serve yet)."""
         out = self.out()
         if not out:
             return self.full, out
         if len(out) == len(self._breakers):
-            return self.full, frozenset()
+            wait = min(breaker.retry_in_s() for breaker in self._breakers.values())
+            raise Unavailable("cache unreachable: every node of the ring is out",
+                              retry_after=max(1, math.ceil(wait)))
         found = self._rings.get(out)
         if found is None:
             if len(self._rings) > 64:  # flapping nodes: keep the cache of rings small
@@ -94,18 +132,29 @@ class LiveRing:
 
     def _trial(self, name: str) -> None:
         running = self._trials.get(name)
-        if running is not None and not running.done():
+        if (running is not None and not running.done()) or time.monotonic() < self._not_before.get(name, 0.0):
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        self._trials[name] = loop.create_task(self._try(name))
+        self._trials[name] = loop.create_task(self._readmit(name))
 
-    async def _try(self, name: str) -> None:
-        # Any failure is the breaker's business (it opens again); nothing to report here.
-        with contextlib.suppress(Exception):
-            await self._probe(name)
+    async def _readmit(self, name: str) -> None:
+        breaker = self._breakers[name]
+        opened = breaker.opened
+        try:
+            await self._rejoin(name)
+        except Exception as exc:
+            if breaker.state == "closed":
+                # An answer, not an outage (the server refused the command, a pool wait ran
+                # out): try again an open interval later rather than on the next call.
+                self._not_before[name] = time.monotonic() + breaker.policy.open_s
+                log.warning("cache.node_not_emptied", node=name, error=str(exc))
+            return  # an outage is the breaker's business: it is open again
+        if breaker.opened == opened:  # no failure opened it again while the node was emptied
+            self._let_in[name] = opened
+            log.info("cache.node_rejoined", node=name)
 
     async def close(self) -> None:
         for task in self._trials.values():

@@ -9,10 +9,11 @@ under a namespace, and ``flush`` then removes that namespace only.
 Timeouts are short and retries few: a cache that does not answer within a couple of seconds is
 treated as down (``Unavailable``) rather than holding requests hostage. Each node has a circuit
 breaker (``clipfeed.infra.breaker``): after a few failures in a row the node is out of the
-ring and its keys are served by the others until a trial call finds it back
-(``failover.py``); a single node's calls then fail at once. Only calls whose repeat changes nothing (reads, ``set``,
-``hset``, ``zadd``, ``expire``...) are retried after a broken connection; counters, ``add``
-and ``write_many`` are not, since the first attempt may have been applied.
+ring and its keys are served by the others until it answers again and has been emptied of
+what it held before (``failover.py``); a single node's calls then fail at once. Only calls
+whose repeat changes nothing (reads, ``set``, ``hset``, ``zadd``, ``expire``...) are retried
+after a broken connection; counters, ``add`` and ``write_many`` are not, since the first
+attempt may have been applied.
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from clipfeed.infra.breaker import BREAKERS
+from clipfeed.infra.breaker import BREAKERS, Breakers
 from clipfeed.infra.cache import Write, check_writes
 from clipfeed.infra.cache.failover import LiveRing, capped
 from clipfeed.infra.cache.redis_node import (
     GuardedRedis,
     QueuedPool,
     breaker_of,
-    glob_escape,
+    empty,
     split_url,
     to_ms,
     translated,
@@ -83,14 +84,16 @@ class RedisCache:
         self.prefix = prefix
         self._nodes = dict(nodes)
         self._ring = LiveRing({name: breaker_of(node, name) for name, node in self._nodes.items()},
-                              lambda name: self._nodes[name].ping())
+                              self._rejoin)
         self._only = next(iter(self._nodes.values())) if len(self._nodes) == 1 else None
         self._script = next(iter(self._nodes.values())).register_script(_CREATE_WITH_TTL)
         self._hincr_fields = next(iter(self._nodes.values())).register_script(_HINCR_FIELDS)
         self._hgetall_many = next(iter(self._nodes.values())).register_script(_HGETALL_MANY)
 
     @classmethod
-    def from_url(cls, url: str, *, timeout: float = 2.0, max_connections: int = 64) -> RedisCache:
+    def from_url(cls, url: str, *, timeout: float = 2.0, max_connections: int = 64,
+                 breakers: Breakers = BREAKERS) -> RedisCache:
+        """``breakers``: the process's (tests give another to play a second process)."""
         nodes: dict[str, Redis] = {}
         prefixes = set()
         for part in filter(None, (piece.strip() for piece in url.split(","))):
@@ -106,7 +109,7 @@ class RedisCache:
                 socket_connect_timeout=timeout / 2, socket_timeout=timeout,
                 retry=Retry(NoBackoff(), 0))
             node = cast(GuardedRedis, GuardedRedis.from_pool(pool))
-            node.breaker = BREAKERS.get("redis", name)
+            node.breaker = breakers.get("redis", name)
             nodes[name] = node
         if len(prefixes) > 1:
             raise ValueError("every node URL must name the same ?prefix=")
@@ -485,22 +488,16 @@ class RedisCache:
 
     @translated(repeatable=True, reroute=False)
     async def flush(self) -> None:
-        await asyncio.gather(*(self._flush_node(node) for node in self._nodes.values()))
+        await asyncio.gather(*(empty(node, self.prefix) for node in self._nodes.values()))
 
-    async def _flush_node(self, node: Redis) -> None:
-        if not self.prefix:
-            # Without a namespace the cache owns the whole database; FLUSHALL would also wipe
-            # the server's other databases, which may belong to someone else.
-            await node.flushdb()
-            return
-        batch: list[bytes] = []
-        async for name in node.scan_iter(match=glob_escape(self.prefix) + "*", count=1000):
-            batch.append(name)
-            if len(batch) >= 1000:
-                await node.unlink(*batch)
-                batch.clear()
-        if batch:
-            await node.unlink(*batch)
+    async def _rejoin(self, name: str) -> None:
+        """Empty a node that was out before it serves again (``failover``: why). The ping goes
+        first, as the breaker's trial: commands the node had taken in before it stopped
+        answering (a write sent just before a pause) run before this one is answered, so they
+        cannot land after the emptying."""
+        node = self._nodes[name]
+        await node.ping()
+        await empty(node, self.prefix)
 
     async def close(self) -> None:
         await self._ring.close()

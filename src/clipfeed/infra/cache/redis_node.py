@@ -177,3 +177,21 @@ def breaker_of(node: Redis, name: str) -> Breaker:
 
 def glob_escape(text: str) -> str:
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+async def empty(node: Redis, prefix: str) -> None:
+    """Drop every key of the cache's namespace on one node. Without a namespace the cache owns
+    the node's database: ``FLUSHDB`` (not ``FLUSHALL``, which would also wipe the server's other
+    databases, maybe someone else's), asynchronous so that a large one does not stall the node
+    (the keys are gone at once; their memory is freed in the background)."""
+    if not prefix:
+        await node.flushdb(asynchronous=True)
+        return
+    batch: list[bytes] = []
+    async for name in node.scan_iter(match=glob_escape(prefix) + "*", count=1000):
+        batch.append(name)
+        if len(batch) >= 1000:
+            await node.unlink(*batch)
+            batch.clear()
+    if batch:
+        await node.unlink(*batch)
