@@ -164,6 +164,33 @@ async def test_a_paused_node_that_comes_back_with_its_data_serves_nothing_it_hel
     assert breaker.state == "closed"
 
 
+
+async def test_a_node_that_leaves_again_soon_after_its_return_does_not_bring_back_the_stand_ins_copies(
+    servers: list[engines.ThrowawayRedis], quick_ring: tuple[Cache, list[str]],
+) -> None:
+    cache, names = quick_ring
+    breaker = BREAKERS.get("redis", names[1])
+    key, seen, other = _keys_of(names, names[1], 3)
+
+    async def outage() -> None:
+        servers[1].pause()
+        try:
+            await _route_around(cache, other, lambda: breaker.state)
+        finally:
+            servers[1].resume()
+
+    await outage()
+    await cache.set(key, b"first outage")  # on the stand-in, for at most REHOMED_TTL_S
+    await cache.sadd(seen, "clip-1", ttl=3600)
+    async for _ in _until_home(cache, names, names[1]):
+        pass
+    await cache.delete(key)  # at home, well within the stand-in copy's TTL
+    assert await cache.smembers(seen) == set()
+
+    await outage()  # the node leaves again: its keys go back to the same stand-in
+    assert await cache.get(key) is None  # not the copy of the first outage
+    assert await cache.smembers(seen) == set()
+
 async def test_a_node_that_may_not_be_emptied_stays_out_of_the_ring_until_it_may(
     servers: list[engines.ThrowawayRedis], quick_ring: tuple[Cache, list[str]],
 ) -> None:

@@ -6,7 +6,10 @@ has been emptied (below). Keys it owns are served by
 the next node clockwise of the ring without it, as if it had never been there: the other keys
 stay where they are. Nothing is copied: a re-homed key starts empty on its stand-in (a cache
 miss), and every write of a re-homed key gives it at most ``REHOMED_TTL_S`` to live, so what
-the stand-in took on for the dead node does not outlive the outage by long.
+the stand-in took on for the dead node does not outlive the outage by long. Once a process
+has taken the node back it also deletes the copies it wrote on stand-ins (up to
+``REHOMED_KEPT`` keys per node): should the node leave again within their TTL, they would be
+served again, older than what the node was sent meanwhile.
 
 A call that fails on a node whose breaker is not open yet (the first few after a crash) is
 run once more on the ring without the nodes whose last call failed (``REROUTING``), so the
@@ -50,7 +53,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
 
 import structlog
@@ -63,6 +66,9 @@ log = structlog.get_logger("clipfeed.cache")
 
 # The longest a key re-homed on a stand-in node lives there (seconds).
 REHOMED_TTL_S = 120.0
+# Keys written on stand-ins that a process remembers per out node, to delete them there once
+# the node is back (beyond, their TTL alone bounds them).
+REHOMED_KEPT = 20_000
 
 # Set while a call that failed on a node is run again: nodes whose last call failed count as out
 # (their breakers are not open yet, but this call need not find out twice).
@@ -71,11 +77,14 @@ REROUTING: ContextVar[bool] = ContextVar("cache_rerouting", default=False)
 
 class LiveRing:
     """The ring over ``breakers``' nodes, minus the nodes that are out. ``rejoin(name)``:
-    empty the cache's namespace on a node, through its breaker, before it is let back in."""
+    empty the cache's namespace on a node, through its breaker, before it is let back in;
+    ``drop_copies(name, keys)``: delete ``keys`` (of that node) on the other nodes."""
 
-    def __init__(self, breakers: Mapping[str, Breaker], rejoin: Callable[[str], Awaitable[object]]) -> None:
+    def __init__(self, breakers: Mapping[str, Breaker], rejoin: Callable[[str], Awaitable[object]],
+                 drop_copies: Callable[[str, Collection[str]], Awaitable[object]]) -> None:
         self._breakers = dict(breakers)
         self._rejoin = rejoin
+        self._drop_copies = drop_copies
         self.full = HashRing(self._breakers)
         self._rings: dict[frozenset[str], HashRing] = {frozenset(): self.full}
         self._trials: dict[str, asyncio.Task[None]] = {}
@@ -83,13 +92,19 @@ class LiveRing:
         # has opened since is out until emptied, whatever state its breaker is in by now.
         self._let_in = {name: breaker.opened for name, breaker in self._breakers.items()}
         self._not_before: dict[str, float] = {}  # after an emptying the node refused
+        self._copies: dict[str, set[str]] = {}  # keys of each out node written on a stand-in
+
+    def _fenced(self, name: str) -> bool:
+        """Out until emptied (not only for the call being rerouted)."""
+        breaker = self._breakers[name]
+        return breaker.state != "closed" or breaker.opened != self._let_in[name]
 
     def out(self) -> frozenset[str]:
         """The nodes out of the ring now (those due are sent their emptying)."""
         suspect = REROUTING.get()
         out: list[str] = []
         for name, breaker in self._breakers.items():
-            if breaker.state != "closed" or breaker.opened != self._let_in[name]:
+            if self._fenced(name):
                 out.append(name)
                 if breaker.retry_in_s() <= 0 and breaker.state != "half_open":
                     self._trial(name)
@@ -114,21 +129,43 @@ class LiveRing:
             found = self._rings[out] = HashRing(name for name in self._breakers if name not in out)
         return found, out
 
-    def node_for(self, key: str) -> tuple[str, bool]:
-        """The node serving ``key`` and whether it stands in for the key's owner."""
+    def node_for(self, key: str, *, write: bool = False) -> tuple[str, bool]:
+        """The node serving ``key`` and whether it stands in for the key's owner. ``write``:
+        the call may create the key there."""
         ring, out = self.ring()
         name = ring.node_for(key)
-        return name, bool(out) and self.full.node_for(key) in out
+        if not out:
+            return name, False
+        owner = self.full.node_for(key)
+        if owner not in out:
+            return name, False
+        if write:
+            self._copied(owner, key)
+        return name, True
 
-    def group(self, keys: Iterable[str]) -> tuple[dict[str, list[int]], set[int]]:
+    def group(self, keys: Iterable[str], *, write: bool = False) -> tuple[dict[str, list[int]], set[int]]:
         """Positions of ``keys`` by serving node, and the positions of re-homed keys."""
         keys = list(keys)
         ring, out = self.ring()
         groups = ring.group(keys)
         if not out:
             return groups, set()
-        rehomed = {i for i, key in enumerate(keys) if self.full.node_for(key) in out}
+        rehomed = set()
+        for i, key in enumerate(keys):
+            owner = self.full.node_for(key)
+            if owner in out:
+                rehomed.add(i)
+                if write:
+                    self._copied(owner, key)
         return groups, rehomed
+
+    def _copied(self, owner: str, key: str) -> None:
+        # Only for a node that will be emptied and let in again: a write rerouted away from a
+        # node that stays in (one failed call) leaves a copy that its TTL alone bounds.
+        if self._fenced(owner):
+            copies = self._copies.setdefault(owner, set())
+            if len(copies) < REHOMED_KEPT:
+                copies.add(key)
 
     def _trial(self, name: str) -> None:
         running = self._trials.get(name)
@@ -152,9 +189,17 @@ class LiveRing:
                 self._not_before[name] = time.monotonic() + breaker.policy.open_s
                 log.warning("cache.node_not_emptied", node=name, error=str(exc))
             return  # an outage is the breaker's business: it is open again
-        if breaker.opened == opened:  # no failure opened it again while the node was emptied
-            self._let_in[name] = opened
-            log.info("cache.node_rejoined", node=name)
+        if breaker.opened != opened:
+            return  # a failure opened it again while the node was emptied: it stays out
+        self._let_in[name] = opened
+        log.info("cache.node_rejoined", node=name)
+        # Now that this process sends the node its keys, the copies it wrote on stand-ins are
+        # never read by it again; deleted, they cannot be served, stale, should the node leave
+        # again within their REHOMED_TTL_S (by then the node may have had newer writes).
+        copies = self._copies.pop(name, None)
+        if copies:
+            with contextlib.suppress(Exception):
+                await self._drop_copies(name, copies)
 
     async def close(self) -> None:
         for task in self._trials.values():

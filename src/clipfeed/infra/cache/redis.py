@@ -37,7 +37,9 @@ from clipfeed.infra.cache.redis_node import (
     GuardedRedis,
     QueuedPool,
     breaker_of,
+    drop_copies,
     empty,
+    rejoin,
     split_url,
     to_ms,
     translated,
@@ -84,7 +86,8 @@ class RedisCache:
         self.prefix = prefix
         self._nodes = dict(nodes)
         self._ring = LiveRing({name: breaker_of(node, name) for name, node in self._nodes.items()},
-                              self._rejoin)
+                              lambda name: rejoin(self._nodes[name], prefix),
+                              lambda name, keys: drop_copies(self._nodes, name, [prefix + key for key in keys]))
         self._only = next(iter(self._nodes.values())) if len(self._nodes) == 1 else None
         self._script = next(iter(self._nodes.values())).register_script(_CREATE_WITH_TTL)
         self._hincr_fields = next(iter(self._nodes.values())).register_script(_HINCR_FIELDS)
@@ -124,7 +127,7 @@ class RedisCache:
         """The node serving ``key`` and the TTL a write of it gets there (``failover.capped``)."""
         if self._only is not None:
             return self._only, ttl
-        name, rehomed = self._ring.node_for(key)
+        name, rehomed = self._ring.node_for(key, write=True)
         return self._nodes[name], capped(ttl, rehomed)
 
     async def _scatter(self, keys: Sequence[str],
@@ -141,10 +144,10 @@ class RedisCache:
                 out[position] = value
         return out
 
-    def _group(self, keys: Sequence[str]) -> tuple[dict[str, list[int]], set[int]]:
+    def _group(self, keys: Sequence[str], *, write: bool = False) -> tuple[dict[str, list[int]], set[int]]:
         if self._only is not None:
             return ({next(iter(self._nodes)): list(range(len(keys)))} if keys else {}), set()
-        return self._ring.group(keys)
+        return self._ring.group(keys, write=write)
 
     async def _create_with_ttl(self, node: Redis, key: str, ttl: float, command: str, *args: Any) -> Any:
         return await self._script(keys=[self.prefix + key], args=[command, to_ms(ttl), *args], client=node)
@@ -177,7 +180,7 @@ class RedisCache:
         if not items:
             return
         keys = list(items)
-        groups, rehomed = self._group(keys)
+        groups, rehomed = self._group(keys, write=True)
 
         async def send(node: Redis, positions: list[int]) -> list[Any]:
             async with node.pipeline(transaction=False) as pipe:
@@ -210,7 +213,7 @@ class RedisCache:
         check_writes(writes)
         if not writes:
             return []
-        groups, rehomed = self._group([write.key for write in writes])
+        groups, rehomed = self._group([write.key for write in writes], write=True)
         if rehomed:
             writes = [Write(w.method, w.key, w.args, capped(w.ttl, True))
                       if i in rehomed and w.method not in ("ztrim", "zrem") else w for i, w in enumerate(writes)]
@@ -489,15 +492,6 @@ class RedisCache:
     @translated(repeatable=True, reroute=False)
     async def flush(self) -> None:
         await asyncio.gather(*(empty(node, self.prefix) for node in self._nodes.values()))
-
-    async def _rejoin(self, name: str) -> None:
-        """Empty a node that was out before it serves again (``failover``: why). The ping goes
-        first, as the breaker's trial: commands the node had taken in before it stopped
-        answering (a write sent just before a pause) run before this one is answered, so they
-        cannot land after the emptying."""
-        node = self._nodes[name]
-        await node.ping()
-        await empty(node, self.prefix)
 
     async def close(self) -> None:
         await self._ring.close()

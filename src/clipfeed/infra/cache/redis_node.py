@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -195,3 +195,21 @@ async def empty(node: Redis, prefix: str) -> None:
             batch.clear()
     if batch:
         await node.unlink(*batch)
+
+
+async def rejoin(node: Redis, prefix: str) -> None:
+    """Empty a node of the ring that was out, before it serves again (``failover``: why). The
+    ping goes first, as the breaker's trial: what the node had taken in before it stopped
+    answering (a write sent just before a pause) runs before it answers the ping, so not after
+    the emptying."""
+    await node.ping()
+    await empty(node, prefix)
+
+
+async def drop_copies(nodes: Mapping[str, Redis], owner: str, names: Sequence[str]) -> None:
+    """Delete ``names`` (keys of ``owner``) on every other node, as far as each answers: one
+    that does not keeps them until their own TTL."""
+    for start in range(0, len(names), 1000):
+        batch = names[start:start + 1000]
+        await asyncio.gather(*(node.unlink(*batch) for name, node in nodes.items() if name != owner),
+                             return_exceptions=True)
