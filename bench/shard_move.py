@@ -33,8 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import clipfeed.schema  # noqa: E402, F401
 from clipfeed.core.ids import IdGenerator  # noqa: E402
-from clipfeed.infra.db import moves  # noqa: E402
-from clipfeed.infra.db.engine import Database  # noqa: E402
+from clipfeed.infra.db import (
+    Database,  # noqa: E402
+    moves,  # noqa: E402
+)
 from clipfeed.infra.db.migrate import upgrade  # noqa: E402
 from clipfeed.social.models import Like  # noqa: E402
 

@@ -147,7 +147,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                        allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["X-Request-ID", "Retry-After", *TUS_EXPOSED_HEADERS])
-    if settings.database_replica_urls:
+    if settings.database_replica_urls or any(settings.database_shard_replica_urls):
         app.add_middleware(ReadYourWrites)  # inside the request context: its logs carry the request ID
     app.add_middleware(RequestContext)
     return app

@@ -44,6 +44,8 @@ async def bootstrap(settings: Settings, *, relay: bool = True) -> Services:
                   shard_urls=[settings.resolve(u) for u in settings.database_shard_urls],
                   virtual_shards=settings.virtual_shards, pool_size=settings.database_pool_size,
                   replica_urls=[settings.resolve(u) for u in settings.database_replica_urls],
+                  shard_replica_urls=[[settings.resolve(u) for u in urls]
+                                      for urls in settings.database_shard_replica_urls],
                   replica_max_lag_s=settings.database_replica_max_lag_s,
                   replica_access_max_stale_s=settings.database_replica_access_max_stale_s,
                   restart_wait_s=settings.database_restart_wait_s,

@@ -13,7 +13,7 @@ from rich.console import Console
 from clipfeed.settings import Settings
 
 if TYPE_CHECKING:
-    from clipfeed.infra.db.engine import Database
+    from clipfeed.infra.db import Database
 
 app = typer.Typer(help="Clipfeed: a self-hostable short-video platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -374,7 +374,7 @@ def shards_move(vshard: Annotated[int, typer.Argument(help="the virtual shard to
 
 def _shard_db(settings: Settings) -> Database:
     import clipfeed.schema  # noqa: F401 - every model, so the sharded tables are known
-    from clipfeed.infra.db.engine import Database
+    from clipfeed.infra.db import Database
 
     return Database(settings.resolve(settings.database_url),
                     shard_urls=[settings.resolve(u) for u in settings.database_shard_urls],

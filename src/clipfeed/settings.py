@@ -6,15 +6,20 @@ a laptop (embedded defaults under ``./var``) and on a cluster (PostgreSQL, Redis
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A list read from one comma-separated variable (NoDecode: not parsed as JSON first).
 CsvList = Annotated[list[str], NoDecode]
+SHARD_REPLICAS = "CLIPFEED_DATABASE_SHARD_REPLICA_URLS"
+ONE_LIST_PER_SHARD = ("give one JSON list of replica URLs per shard database, in the order of "
+                      "CLIPFEED_DATABASE_SHARD_URLS, [] for one without replicas: "
+                      '[["postgresql://replica-a/shard1"], []]')
 
 
 class Settings(BaseSettings):
@@ -32,6 +37,11 @@ class Settings(BaseSettings):
     # (profiles, clip pages, comments, lists); a replica more than ``database_replica_max_lag_s``
     # behind is skipped. See docs/operate/replicas.md.
     database_replica_urls: CsvList = Field(default_factory=list)
+    # Streaming replicas of each shard database, for the same reads (comment threads, likes
+    # lists): JSON, one list per URL of ``database_shard_urls`` in the same order, ``[]`` for a
+    # shard database without replicas; a mismatch stops the start. ``database_replica_max_lag_s``
+    # and ``database_replica_access_max_stale_s`` hold for them too. See docs/operate/replicas.md.
+    database_shard_replica_urls: Annotated[list[list[str]], NoDecode] = Field(default_factory=list)
     database_replica_max_lag_s: float = Field(default=2.0, gt=0, le=60)  # a replica further behind is skipped
     # Reads that decide who may act (the access-token check, blocks) take a replica only while it
     # is within this bound, even when the primary does not answer: a token revoked or a block
@@ -288,6 +298,28 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("database_shard_replica_urls", mode="before")
+    @classmethod
+    def _shard_replicas_from_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else []
+            except json.JSONDecodeError:
+                raise ValueError(f"{SHARD_REPLICAS} is not JSON; {ONE_LIST_PER_SHARD}") from None
+        return value
+
+    @field_validator("database_shard_replica_urls")
+    @classmethod
+    def _one_replica_list_per_shard(cls, given: list[list[str]], info: ValidationInfo) -> list[list[str]]:
+        shards = info.data.get("database_shard_urls", [])
+        if given and not shards:
+            raise ValueError(f"{SHARD_REPLICAS} is set but CLIPFEED_DATABASE_SHARD_URLS is empty: the sharded tables "
+                             "live in the main database, and its replicas (CLIPFEED_DATABASE_REPLICA_URLS) serve them")
+        if given and len(given) != len(shards):
+            raise ValueError(f"{SHARD_REPLICAS} has {len(given)} replica list(s), but CLIPFEED_DATABASE_SHARD_URLS "
+                             f"names {len(shards)} shard database(s); {ONE_LIST_PER_SHARD}")
+        return given
 
     def resolve(self, url: str) -> str:
         """Fill ``{data_dir}`` placeholders so relative defaults land under the data directory."""

@@ -16,9 +16,9 @@ import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
-from prometheus_client import REGISTRY
 
 from tests.helpers import assert_problem, serving, signup, wait_for
+from tests.infra.replica_checks import reads, ready_clip, stale
 from tests.services import StreamingPair
 from tests.tcp_proxy import TcpProxy
 
@@ -62,10 +62,6 @@ async def strict(pair: StreamingPair, tmp_path: Path) -> AsyncIterator[httpx.Asy
     """An API that reads a replica only when it is less than half a second behind."""
     async for client in _client(pair, tmp_path, max_lag_s=0.5):
         yield client
-
-
-def reads(target: str, reason: str) -> float:
-    return REGISTRY.get_sample_value("clipfeed_db_reads_total", {"target": target, "reason": reason}) or 0.0
 
 
 def on_replica(pair: StreamingPair, query: str, *args: object) -> object:
@@ -244,23 +240,6 @@ async def test_the_token_check_takes_no_replica_further_behind_than_its_own_boun
         pair.set_apply_delay(0)
 
 
-async def _ready_clip(client: httpx.AsyncClient, owner_id: int) -> int:
-    from clipfeed.clips import service as clips
-    from clipfeed.clips.models import ClipCreate, ClipStatus
-
-    services = client.services  # type: ignore[attr-defined]
-    clip = await clips.create_draft(db=services.db, outbox=services.outbox, ids=services.ids,
-                                    owner_id=owner_id, request=ClipCreate(caption="seen through a cut"))
-    await clips.set_status(db=services.db, outbox=services.outbox, clip_id=clip.id, status=ClipStatus.ready)
-    return int(clip.id)
-
-
-def stale(response: httpx.Response) -> httpx.Response:
-    assert response.status_code == 200, response.text
-    assert response.headers.get("clipfeed-stale", "").startswith("primary-unreachable;up-to="), response.headers
-    return response
-
-
 async def test_with_the_primary_cut_off_signed_in_clip_pages_and_comments_are_served_stale_blocks_still_hiding(
         pair, tmp_path) -> None:
     pair.set_apply_delay(0)
@@ -275,7 +254,7 @@ async def test_with_the_primary_cut_off_signed_in_clip_pages_and_comments_are_se
 async def _signed_in_pages_through_a_cut(pair: StreamingPair, client: httpx.AsyncClient, link: TcpProxy) -> None:
     creator, viewer, troll, friend, shunner = [
         await signup(client, f"rcut{name}") for name in ("creator", "viewer", "troll", "friend", "shunner")]
-    clip, shunned = await _ready_clip(client, creator.id), await _ready_clip(client, shunner.id)
+    clip, shunned = await ready_clip(client, creator.id), await ready_clip(client, shunner.id)
     for who in (troll, friend):
         said = await client.post(f"/v1/clips/{clip}/comments", json={"body": f"from {who.handle}"},
                                  headers=who.auth)

@@ -179,3 +179,22 @@ def test_redis_n_starts_a_ring_of_throwaway_servers_and_names_them_all_in_the_ca
     monkeypatch.setenv("CLIPFEED_CACHE_URL", "redis://127.0.0.1:6379/0")
     with pytest.raises(ValueError, match="--redis"):  # a Redis of the operator's: the cluster starts none
         make(cluster_dir / "given", "given", Counts(redis=2), "auto")
+
+
+def test_replicas_serve_the_main_database_and_every_shard_database(
+    cluster_dir: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from clipfeed.settings import Settings
+
+    plan, programs = make(cluster_dir, "reps", Counts(shards=2, replicas=2), "throwaway")
+    assert {p.name for p in programs} >= {"postgres", "postgres-replica-0", "postgres-replica-1"}
+    env = plan.settings_env()
+    servers = [f"postgresql://postgres@{plan.host}:{plan.ports[name]}" for name in plan.replica_names]
+    main, *shards = plan.database_names
+    assert env["CLIPFEED_DATABASE_REPLICA_URLS"].split(",") == [f"{server}/{main}" for server in servers]
+    # each replica streams the whole server: one list per shard database, naming that database
+    assert json.loads(env["CLIPFEED_DATABASE_SHARD_REPLICA_URLS"]) == [
+        [f"{server}/{shard}" for server in servers] for shard in shards]
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert len(Settings().database_shard_replica_urls) == 2  # what every program of the cluster reads

@@ -19,8 +19,7 @@ import sqlalchemy as sa
 
 from clipfeed.core.errors import Unavailable
 from clipfeed.core.ids import IdGenerator
-from clipfeed.infra.db import moves
-from clipfeed.infra.db.engine import Database
+from clipfeed.infra.db import Database, moves
 from clipfeed.social.models import Like
 from clipfeed.stream.models import ClipStats
 

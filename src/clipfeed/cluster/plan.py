@@ -102,8 +102,12 @@ class Plan:
             env["CLIPFEED_DATABASE_URL"] = f"{server}/{names[0]}"
         env["CLIPFEED_DATABASE_SHARD_URLS"] = ",".join(f"{server}/{name}" for name in names[1:])
         if self.counts.replicas:
-            env["CLIPFEED_DATABASE_REPLICA_URLS"] = ",".join(
-                f"postgresql://postgres@{self.host}:{self.ports[name]}/{names[0]}" for name in self.replica_names)
+            # Each replica streams the whole server: the main database and every shard database.
+            servers = [f"postgresql://postgres@{self.host}:{self.ports[replica]}" for replica in self.replica_names]
+            copies = [[f"{server}/{name}" for server in servers] for name in names]
+            env["CLIPFEED_DATABASE_REPLICA_URLS"] = ",".join(copies[0])
+            if copies[1:]:
+                env["CLIPFEED_DATABASE_SHARD_REPLICA_URLS"] = json.dumps(copies[1:])
         # Several servers: one ring over them all (clipfeed.infra.cache.redis).
         env["CLIPFEED_CACHE_URL"] = redis if "redis" in self.given else ",".join(
             f"{server}/0?prefix={self.name}:" for server in redis.split(","))

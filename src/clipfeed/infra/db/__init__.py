@@ -16,8 +16,10 @@ promoted or merged without a schema change.
 from __future__ import annotations
 
 from clipfeed.infra.db.base import Base, UTCDateTime, detached, insert_for, insert_ignore, not_among, row_of, utcnow
-from clipfeed.infra.db.engine import Database, async_url, read_rows, sync_url
+from clipfeed.infra.db.database import Database
+from clipfeed.infra.db.engine import async_url, sync_url
 from clipfeed.infra.db.replicas import together
+from clipfeed.infra.db.sessions import read_rows
 
 __all__ = ["Base", "Database", "UTCDateTime", "async_url", "detached", "insert_for", "insert_ignore", "not_among",
            "read_rows", "row_of", "sync_url", "together", "utcnow"]

@@ -19,11 +19,13 @@ The steps, and what a process dying at each leaves:
    gives up (nothing was switched). A death in 5-6 leaves writers waiting (up to 30 s, then 503s)
    until the move is run again, which finds the fence and finishes from a full copy.
 7. **Switch**: the target's fence (from an older move away) is lifted and ``shard_map`` sends
-   the shard to the target; waiting writers read the map again and go there.
+   the shard to the target, with the target's WAL position now (``arrived_lsn``: the target's
+   read replicas serve the shard only once they have replayed that far); waiting writers read
+   the map again and go there.
 8. **Clean up**: the triggers go, the source's copies of the rows are deleted (the source's
    fence stays: a process still holding the old map is turned away there, never served stale
-   rows). A death here leaves rows that the next move or ``shards move`` to the same target
-   removes.
+   rows; so is a read from a replica of the source that has replayed the fence). A death here
+   leaves rows that the next move or ``shards move`` to the same target removes.
 
 One move runs at a time (a session advisory lock on the main database).
 """
@@ -41,7 +43,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from clipfeed.core.errors import ClipfeedError, Conflict
 from clipfeed.infra.db.base import Base, utcnow
-from clipfeed.infra.db.engine import Database
+from clipfeed.infra.db.database import Database
+from clipfeed.infra.db.replicas import PRIMARY_LSN
 from clipfeed.infra.db.shardmap import LOCK_NAMESPACE, ShardAssignment, ShardChange, ShardFence
 
 COPY_KEYS = 500  # keys per copy statement
@@ -139,9 +142,11 @@ async def _move(db: Database, report: Report, say: Callable[[str], None]) -> Non
         report.rows = await _verify(src, dst, db, v)
         async with dst.begin() as conn:
             await conn.execute(sa.delete(ShardFence).where(ShardFence.vshard == v))
+        async with dst.connect() as conn:  # every row copied is before this: the target's replicas wait for it
+            arrived = int(await conn.scalar(PRIMARY_LSN))
         async with db.session() as session:
             await session.execute(sa.update(ShardAssignment).where(ShardAssignment.vshard == v)
-                                  .values(database=report.target, moved_at=utcnow()))
+                                  .values(database=report.target, moved_at=utcnow(), arrived_lsn=arrived))
     except BaseException:
         if not report.resumed:  # give the shard back to its writers; nothing was switched
             async with src.begin() as conn:

@@ -1,4 +1,8 @@
-"""Read replicas of the main PostgreSQL database: which reads may go to one, and which replica.
+"""Read replicas of a PostgreSQL database: which reads may go to one, and which replica.
+
+One ``ReplicaSet`` serves one primary and its streaming replicas: the main database has one,
+and so may each shard database (``Database``). Everything below holds per set; what a request
+did (``Reads``) is shared by all of them.
 
 A read goes to a replica only when all of these hold, else to the primary:
 
@@ -7,12 +11,17 @@ A read goes to a replica only when all of these hold, else to the primary:
   runs at once with ``together``; workers, write paths and work a request hands off (a task it
   does not await, a computation shared with other requests) always read the primary, since
   what they read decides what they write;
-* the request has not written yet (``Reads.wrote``): a request reads its own writes;
+* the request has not written yet, to any database (``Reads.wrote``): a request reads its own
+  writes;
 * the replica is known to be at most ``max_lag_s`` behind (measured below), and it answers;
-* the replica has replayed the caller's last write (``Reads.writer_lsn``): a client that wrote
-  a moment ago (its profile, a comment) reads it back on its next request, wherever it lands.
-  The HTTP layer records the primary's WAL position when a request wrote, under a key of the
-  caller's credentials, and gives it here as the position a replica must have reached.
+* the replica has replayed the caller's last write to its primary (``Reads.writer_lsn``): a
+  client that wrote a moment ago (its profile, a comment) reads it back on its next request,
+  wherever it lands. A WAL position means something only on the server that wrote it, so the
+  HTTP layer records, when a request wrote, the position of each primary it wrote to, under a
+  key of the caller's credentials and that database's name, and gives it here;
+* the replica has replayed ``floor`` (a shard database's replicas: the position its primary
+  had once the last virtual shard moved there had arrived, ``clipfeed shards move``), and
+  ``fenced`` does not find the shard gone from it (moved away: its rows may be deleted there).
 
 Lag is measured as time, not bytes: every ``CHECK_EVERY_S`` a process notes the primary's
 current WAL position and asks each replica how far it has replayed; a replica's lag is how
@@ -63,6 +72,8 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from clipfeed.core.errors import Unavailable
+
 log = structlog.get_logger("clipfeed.replicas")
 
 CHECK_EVERY_S = 1.0
@@ -77,13 +88,16 @@ HISTORY_S = 120.0
 PRIMARY_LSN = sa.text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
 REPLAYED_LSN = sa.text("SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn")
 
-READS = Counter("clipfeed_db_reads_total", "Read sessions that could go to a replica, by where they went and why",
-                ["target", "reason"])
+READS = Counter("clipfeed_db_reads_total", "Read sessions that could go to a replica, by database, where they "
+                "went and why", ["database", "target", "reason"])
+# database: main, shard0, shard1, ... (the index in CLIPFEED_DATABASE_SHARD_URLS).
 # reason: replica (served there), no_replica (none fresh and up), own_write (the request wrote),
-# writer_ahead (the caller's last write not replayed yet), down (the replica did not answer),
-# primary_down (served by a replica however far behind, the primary not answering; for a read
-# that decides who may act, only one within ``access_max_stale_s``), too_stale (such a read
-# refused: the primary not answering and no replica that close)
+# writer_ahead (the caller's last write not replayed yet), arriving (a virtual shard moved to
+# this shard database, not replayed yet), moved (the replica shows the shard moved away),
+# down (the replica did not answer), primary_down (served by a replica however far behind, the
+# primary not answering; for a read that decides who may act, only one within
+# ``access_max_stale_s``), too_stale (such a read refused: the primary not answering and no
+# replica that close)
 LAG = Gauge("clipfeed_db_replica_lag_seconds", "How far each read replica is behind the primary, as last measured",
             ["replica"], multiprocess_mode="livemax")
 
@@ -97,22 +111,27 @@ class Reads:
     # starts (work handed off, shared with other requests) read the primary.
     task: asyncio.Task[Any] | None = None
     steps: set[asyncio.Task[Any]] = field(default_factory=set)
-    wrote: bool = False
-    # The WAL position the caller's last write left on the primary (None: none recorded).
-    load_writer_lsn: Callable[[], Awaitable[int | None]] | None = None
-    _writer_lsn: int | None = None
-    _loaded: bool = False
-    _settled: dict[int, bool] = field(default_factory=dict)  # replica index -> has the writer's LSN
+    # The databases the request wrote to (``main``, ``shard0``, ...): the HTTP layer records
+    # each one's WAL position for the caller.
+    written: set[str] = field(default_factory=set)
+    # The WAL position the caller's last write left on a database's primary (None: none recorded).
+    load_writer_lsn: Callable[[str], Awaitable[int | None]] | None = None
+    _writer_lsns: dict[str, int | None] = field(default_factory=dict)
+    _settled: dict[tuple[str, int], bool] = field(default_factory=dict)  # (replica, position) -> replayed
     # Set when a read was served by a replica only because the primary does not answer: how
     # stale the page may be, in seconds (the HTTP layer says so in a header).
     stale_up_to_s: float | None = None
 
-    async def writer_lsn(self) -> int | None:
-        if not self._loaded:
-            self._loaded = True
+    @property
+    def wrote(self) -> bool:
+        return bool(self.written)
+
+    async def writer_lsn(self, database: str) -> int | None:
+        if database not in self._writer_lsns:
+            self._writer_lsns[database] = None
             if self.load_writer_lsn is not None:
-                self._writer_lsn = await self.load_writer_lsn()
-        return self._writer_lsn
+                self._writer_lsns[database] = await self.load_writer_lsn(database)
+        return self._writer_lsns[database]
 
 
 CURRENT: ContextVar[Reads | None] = ContextVar("clipfeed_reads", default=None)
@@ -154,17 +173,17 @@ async def together(*steps: Awaitable[Any]) -> tuple[Any, ...]:
             reads.steps.difference_update(tasks)
 
 
-def note_statement(statement: str) -> None:
-    """Called for each statement the primary runs: a write marks the request as having written."""
+def note_statement(statement: str, database: str) -> None:
+    """Called for each statement a primary runs: a write marks the request as having written there."""
     reads = CURRENT.get()
-    if reads is not None and not reads.wrote and statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
-        reads.wrote = True
+    if (reads is not None and database not in reads.written
+            and statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE")):
+        reads.written.add(database)
 
 
 @dataclass(slots=True)
 class Replica:
-    index: int
-    label: str
+    label: str  # its URL without the password: the metrics' label
     engine: AsyncEngine
     sessions: async_sessionmaker[Any]
     replayed: int | None = None
@@ -215,10 +234,13 @@ def _again(probe: Probe | None, work: Callable[[], Awaitable[int | None]]) -> Pr
 
 
 class ReplicaSet:
-    """The replicas of one primary, their measured lag, and the choice of one for a read."""
+    """The replicas of one primary, their measured lag, and the choice of one for a read.
+    ``name`` says which database it is (``main``, ``shard0``, ...): the writer's position kept
+    for it, and the label of its reads in the metrics."""
 
     def __init__(self, primary: AsyncEngine, replicas: list[Replica], *, max_lag_s: float,
-                 access_max_stale_s: float = 60.0) -> None:
+                 access_max_stale_s: float = 60.0, name: str = "main") -> None:
+        self.name = name
         self.primary = primary
         self.replicas = replicas
         self.max_lag_s = max_lag_s
@@ -316,50 +338,78 @@ class ReplicaSet:
         start = next(self._turn)
         return [candidates[(start + i) % len(candidates)] for i in range(len(candidates))]
 
-    async def choose(self, reads: Reads, *, access: bool = False) -> tuple[Replica | None, str]:
+    async def choose(self, reads: Reads, *, access: bool = False, floor: int = 0) -> tuple[Replica | None, str]:
         """A replica for this read, or None and why not. ``access``: the read decides who may
         act; no replica further behind than ``access_max_stale_s`` serves it, and when the
         primary does not answer and none is that close, the reason is ``too_stale`` (the
-        caller refuses the request rather than wait for the primary)."""
+        caller refuses the request rather than wait for the primary). ``floor``: a WAL position
+        every replica that serves must have replayed, even when the primary does not answer."""
         if reads.wrote:
             return None, "own_write"
         reason = "no_replica"
         candidates = self.fresh(min(self.max_lag_s, self.access_max_stale_s) if access else None)
         if candidates:
             ordered = self._rotate(candidates)
-            needed = await reads.writer_lsn()
-            if needed is None:
-                return ordered[0], "replica"
+            needed = await reads.writer_lsn(self.name)
+            wanted = max(needed or 0, floor)
             for replica in ordered:
-                if await self._has(replica, needed, reads):
+                if not wanted or await self._has(replica, wanted, reads):
                     return replica, "replica"
-            reason = "writer_ahead"
+            reason = "writer_ahead" if needed is not None and needed >= floor else "arriving"
         # The primary is down, or gave no position at the last check (one probe unanswered for
         # ``PROBE_WAIT_S``) while no replica is fresh: reading it would likely hang. The caller's
         # own recent write is worth waiting for until the primary counts as down.
-        early = reason == "no_replica" and self.primary_unanswered and await reads.writer_lsn() is None
+        early = reason == "no_replica" and self.primary_unanswered and await reads.writer_lsn(self.name) is None
         if early or self.primary_down():
             answering = self.fresh(self.access_max_stale_s) if access else [r for r in self.replicas if r.up]
+            answering = [r for r in answering if not floor or (r.replayed or 0) >= floor]
             if answering:
-                replica = self._rotate(answering)[0]
-                reads.stale_up_to_s = max(reads.stale_up_to_s or 0.0, replica.lag_s)
-                return replica, "primary_down"
+                return self._rotate(answering)[0], "primary_down"
             if access and self.primary_down():
                 return None, "too_stale"
         return None, reason
 
     async def _has(self, replica: Replica, lsn: int, reads: Reads) -> bool:
         """Whether ``replica`` has replayed ``lsn``: from the last check when that shows it,
-        else asked (once per request and replica)."""
+        else asked (once per request, replica and position)."""
         if replica.replayed is not None and replica.replayed >= lsn:
             return True
-        if replica.index not in reads._settled:
+        if (replica.label, lsn) not in reads._settled:
             try:
                 replayed = await _replayed(replica)
             except (DBAPIError, OSError):
                 replayed = None
-            reads._settled[replica.index] = replayed is not None and replayed >= lsn
-        return reads._settled[replica.index]
+            reads._settled[(replica.label, lsn)] = replayed is not None and replayed >= lsn
+        return reads._settled[(replica.label, lsn)]
+
+    async def position(self) -> int:
+        """The primary's current WAL position: what a replica must replay to show what it has now."""
+        return await _position(self.primary)
+
+    @asynccontextmanager
+    async def reading(self, reads: Reads, *, access: bool = False, floor: int = 0,
+                      fenced: Callable[[AsyncSession], Awaitable[bool]] | None = None,
+                      ) -> AsyncIterator[AsyncSession | None]:
+        """A session on the replica ``choose`` picks, or None: the caller reads the primary.
+        ``fenced(session)``: whether the replica shows the rows to be read moved away (then
+        None too). A replica serving only because the primary does not answer marks the
+        request stale. Raises ``Unavailable`` for ``too_stale``."""
+        replica, reason = await self.choose(reads, access=access, floor=floor)
+        if reason == "too_stale":
+            READS.labels(self.name, "none", reason).inc()
+            raise Unavailable("the primary database does not answer and no replica is recent enough "
+                              "to check who may do this", retry_after=5)
+        if replica is not None:
+            async with self.session(replica) as session:
+                if session is not None and (fenced is None or not await fenced(session)):
+                    if reason == "primary_down":
+                        reads.stale_up_to_s = max(reads.stale_up_to_s or 0.0, replica.lag_s)
+                    READS.labels(self.name, "replica", reason).inc()
+                    yield session
+                    return
+            reason = "down" if session is None else "moved"
+        READS.labels(self.name, "primary", reason).inc()
+        yield None
 
     @asynccontextmanager
     async def session(self, replica: Replica) -> AsyncIterator[AsyncSession | None]:

@@ -1,7 +1,8 @@
 """The tables behind online shard moves (``clipfeed.infra.db.moves``).
 
 * ``shard_map`` (main database): where each virtual shard lives once the map is pinned (the
-  first move writes every shard's database); empty means "the default ranges".
+  first move writes every shard's database); empty means "the default ranges". A moved shard's
+  row also holds the position its new database's replicas must reach to read it.
 * ``shard_fences`` (each shard database): virtual shards this database no longer holds (or is
   handing over). Every shard transaction on PostgreSQL takes a shared advisory lock on its
   virtual shard and reads this table (``clipfeed_shard_enter``); a mover takes the lock
@@ -29,6 +30,10 @@ class ShardAssignment(Base):
     vshard: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
     database: Mapped[int] = mapped_column(sa.Integer)
     moved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The WAL position of the shard's database once its rows had arrived there (written by the
+    # move's switch; none for the default ranges): a replica of that database reads the shard
+    # only once it has replayed this far, else it would show the shard empty.
+    arrived_lsn: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
 
 
 class ShardFence(Base):
