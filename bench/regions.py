@@ -69,6 +69,8 @@ sys.path.insert(0, str(HERE.parents[1]))
 from bench.regions_net import enter_netns, in_netns, require_root  # noqa: E402
 from bench.regions_stack import Region, TwoRegions  # noqa: E402
 
+from clipfeed.cluster.openloop import send_at_rate  # noqa: E402
+
 # --- the load ----------------------------------------------------------------------------
 
 @dataclass
@@ -124,22 +126,7 @@ class RegionLoad:
         # a careful client does: else a request may go out on a connection the server is closing.
         limits = httpx.Limits(max_connections=64, keepalive_expiry=4)
         async with httpx.AsyncClient(base_url=self.region.api_url, timeout=30, limits=limits) as http:
-            tasks: set[asyncio.Task[None]] = set()
-            started, n = time.monotonic(), 0
-            while not self._stop.is_set():
-                n += 1
-                wait = started + n / self.rate - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                task = asyncio.create_task(self._one(http, rng))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if tasks:
-                await asyncio.wait(tasks, timeout=40)
-            pending = list(tasks)  # still out after that: not measured
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await send_at_rate(self.rate, self._stop, lambda: self._one(http, rng), drain_s=40)
 
     async def _one(self, http: httpx.AsyncClient, rng: Any) -> None:
         roll, kind = rng.random(), "healthz"

@@ -41,6 +41,7 @@ from typing import Any
 import httpx
 
 from clipfeed.cluster import supervise
+from clipfeed.cluster.openloop import send_at_rate
 from clipfeed.cluster.plan import Plan
 
 # scenario -> (program, what is done to it)
@@ -121,18 +122,7 @@ class Load:
     async def _run(self) -> None:
         rng = random.Random(5)
         async with httpx.AsyncClient(base_url=self.url, timeout=10) as http:
-            tasks: set[asyncio.Task[None]] = set()
-            n = 0
-            while not self.stop.is_set():
-                n += 1
-                delay = self.started + n / self.rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                task = asyncio.create_task(self._one(http, rng))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if tasks:
-                await asyncio.wait(tasks, timeout=15)
+            await send_at_rate(self.rate, self.stop, lambda: self._one(http, rng), started=self.started)
 
     async def _one(self, http: httpx.AsyncClient, rng: random.Random) -> None:
         viewer = rng.randrange(len(self.tokens))
