@@ -84,3 +84,44 @@ async def test_relays_racing_over_the_same_rows_publish_each_event_once(*, servi
     duplicates = len(published) - len(set(published))
     assert duplicates == 0, f"{duplicates} events published twice"
     assert sorted(published) == sorted(e.id for e in recorded)
+
+
+async def test_rows_a_refused_flush_had_claimed_are_free_again_at_once(*, services, nats_url: str) -> None:
+    """A relay whose log is down gives its claim back, so a relay that can publish (or the same
+    one once the log is back) does so at once instead of after the 30 s claim lapses."""
+    from urllib.parse import urlsplit
+
+    from clipfeed.core.errors import Unavailable
+    from clipfeed.infra.log.jetstream.log import JetStreamEventLog
+    from tests import services as engines
+    from tests.tcp_proxy import TcpProxy
+
+    relay = next(t for t in services.background if t.get_name() == "outbox-relay")
+    relay.cancel()  # the services' own relay would otherwise race the refused one for the row
+    await asyncio.gather(relay, return_exceptions=True)
+    async with services.db.session() as session:
+        event = Event(id=services.ids.next_id(), type="stranded", key="9")
+        session.add(OutboxRow(id=event.id, topic="test.stranded", key="9", body=event.encode(), created_at=utcnow()))
+    proxy = await TcpProxy(urlsplit(nats_url).port or 4222).start()
+    prefix = f"t{services.ids.next_id()}"
+    down = await JetStreamEventLog.open(f"nats://127.0.0.1:{proxy.port}?prefix={prefix}")
+    try:
+        proxy.drop_next = 10**9
+        proxy.cut()
+        for _ in range(600):
+            if not down.nc.is_connected:
+                break
+            await asyncio.sleep(0.05)
+        refused = Outbox(db=services.db, log=down, ids=services.ids, region="local")
+        with pytest.raises(Unavailable):
+            await refused.flush()
+        async with services.db.session() as session:
+            row = await session.get(OutboxRow, event.id)
+        assert row is not None and row.claimed_by is None and row.claimed_until is None
+        working = Outbox(db=services.db, log=services.log, ids=services.ids, region="local")
+        assert await working.flush() >= 1
+        assert event.id in [e.id for e in await _drain("test.stranded", services=services)]
+    finally:
+        await down.close()
+        await proxy.close()
+        await engines.drop_jetstream_streams(nats_url, prefix=prefix)

@@ -101,14 +101,36 @@ class Outbox:
         by_topic: dict[str, list[Any]] = defaultdict(list)
         for row in rows:
             by_topic[row.topic].append(row)
-        for topic, topic_rows in by_topic.items():
-            await self.event_log.append_batch(topic, [
-                OutgoingRecord(value=row.body, key=row.key.encode()) for row in topic_rows])
-        if rows:
-            async with self.db.session() as session:
-                await session.execute(sa.delete(OutboxRow).where(
-                    OutboxRow.id.in_([r.id for r in rows]), OutboxRow.claimed_by == self._me))
+        published: list[int] = []
+        try:
+            for topic, topic_rows in by_topic.items():
+                await self.event_log.append_batch(topic, [
+                    OutgoingRecord(value=row.body, key=row.key.encode()) for row in topic_rows])
+                published += [row.id for row in topic_rows]
+        except Exception:
+            # The log refused (an outage): what went out is deleted, the rest released, so the
+            # next sweep tries it as soon as the log is back rather than after the claim lapses.
+            await self._settle(published, [r.id for r in rows if r.id not in set(published)])
+            raise
+        await self._settle(published, [])
         return len(rows)
+
+    async def _settle(self, published: list[int], unpublished: list[int]) -> None:
+        """Delete this relay's published rows and release its claim on the others. Should this
+        fail (the database is down too), the claims lapse after ``CLAIM`` and the rows are
+        published again, which consumers drop by event ID."""
+        mine = OutboxRow.claimed_by == self._me
+        try:
+            async with self.db.session() as session:
+                if published:
+                    await session.execute(sa.delete(OutboxRow).where(OutboxRow.id.in_(published), mine))
+                if unpublished:
+                    await session.execute(sa.update(OutboxRow).where(OutboxRow.id.in_(unpublished), mine)
+                                          .values(claimed_until=None, claimed_by=None))
+        except Exception:
+            if not unpublished:
+                raise  # a plain flush keeps reporting a failed delete, as before
+            log.warning("outbox.release_failed", rows=len(unpublished))
 
     async def _claim(self, limit: int) -> list[Any]:
         """Claim up to ``limit`` free rows in one statement, so no two relays get the same row.

@@ -150,6 +150,11 @@ class JetStreamEventLog:
         acks: list[Any] = [None] * len(records)
         with translated(f"appending to {topic}"):
             for attempt in range(ATTEMPTS):
+                if not self.nc.is_connected:
+                    # nats-py would queue the publishes until it is back and each attempt would
+                    # wait out its acknowledgements: the caller (the outbox, a redelivered batch)
+                    # keeps the records better than a request held for 15 s.
+                    raise Unavailable(f"appending to {topic}: the connection to NATS is down (reconnecting)")
                 waiting = [i for i, ack in enumerate(acks) if not isinstance(ack, api.PubAck)]
                 # Publish everything first, then wait: one round trip of latency for the batch.
                 futures = [await self.js.publish_async(ref.subject(partitions[i]), records[i].value,
