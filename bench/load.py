@@ -55,6 +55,7 @@ RELAXED = {"CLIPFEED_REGISTER_RATE_PER_HOUR": "1000000", "CLIPFEED_SOCIAL_COMMEN
            "CLIPFEED_SOCIAL_COMMENT_RATE_PER_DAY": "1000000", "CLIPFEED_SOCIAL_WRITE_RATE_PER_MINUTE": "100000",
            "CLIPFEED_UPLOAD_CREATE_RATE_PER_HOUR": "1000000", "CLIPFEED_EVENTS_RATE_PER_MINUTE": "100000",
            "CLIPFEED_LOG_LEVEL": "WARNING", "CLIPFEED_FEED_BUFFER_STALE_S": "3600"}
+FINAL_PATCH = "PATCH upload (whole clip)"
 MIX = (("feed", 0.55), ("events", 0.25), ("engagement", 0.10), ("reads", 0.07), ("uploads", 0.03))
 P99_GOAL_MS = 200.0
 
@@ -223,26 +224,33 @@ def measure(base: str, requests: list[Any], rate: float, clip: bytes) -> dict[st
                       "p99": float(np.percentile(np.array(values) * 1000, 99)), "errors": failures[label],
                       "statuses": statuses.get(label, {})}
               for label, values in sorted(latencies.items())}
+    interactive = [np.array(v) for label, v in latencies.items() if label != FINAL_PATCH]
     return {"rate": rate, "achieved": achieved, "p50": float(np.percentile(every, 50)),
             "p99": float(np.percentile(every, 99)), "errors": sum(failures.values()), "requests": total,
-            "routes": routes}
+            "p99_interactive": float(np.percentile(np.concatenate(interactive) * 1000, 99)), "routes": routes}
 
 
-def sustained(row: dict[str, Any]) -> bool:
-    return (row["achieved"] >= 0.97 * row["rate"] and row["p99"] <= P99_GOAL_MS
-            and row["errors"] <= 0.001 * row["requests"])
+def sustained(row: dict[str, Any], *, judge: str = "all") -> bool:
+    """``all``: every request counts toward the p99 (the issue's goal as written);
+    ``interactive``: the upload's final PATCH is left out of it (it carries the file and its
+    hand-off: sniffing, ffprobe, storing, committing, hundreds of milliseconds by design, on
+    1.5 % of the requests), and its own p99 is shown beside."""
+    p99 = row["p99"] if judge == "all" else row["p99_interactive"]
+    return row["achieved"] >= 0.97 * row["rate"] and p99 <= P99_GOAL_MS and row["errors"] <= 0.001 * row["requests"]
 
 
 def ladder(base: str, kind: str, rates: list[float], seconds: float, tokens: list[str], clip_ids: list[str],
-           users: int, clip: bytes) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+           users: int, clip: bytes, *, judge: str = "all") -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     rng = random.Random(11)
     best, rows = None, []
     for rate in rates:
         row = measure(base, plan_requests(kind, int(rate * seconds), tokens, clip_ids, users, rng), rate, clip)
         rows.append(row)
-        ok = sustained(row)
+        ok = sustained(row, judge=judge)
         print(f"|   {kind} | {rate:.0f} | {row['achieved']:.0f} | {row['p50']:.1f} | {row['p99']:.1f} | "
-              f"{row['errors']}/{row['requests']} | {'yes' if ok else 'no'} |", flush=True)
+              f"{row['p99_interactive']:.1f} | {row['errors']}/{row['requests']} | "
+              f"{'yes' if sustained(row) else 'no'} | {'yes' if sustained(row, judge='interactive') else 'no'} |",
+              flush=True)
         if not ok:
             break
         best = row
@@ -268,6 +276,11 @@ def main() -> None:
     parser.add_argument("--healthz-rates", default="250,500,1000,1500,2000,3000")
     parser.add_argument("--mix", default="", help="other weights, e.g. feed=0.55,events=0.25,reads=0.2 "
                         "(the issue's mix by default)")
+    parser.add_argument("--media", type=int, default=1,
+                        help="media workers in the cluster; 0: uploads queue for workers that would run elsewhere")
+    parser.add_argument("--judge", choices=("all", "interactive"), default="all",
+                        help="which p99 decides that a mixed rate is sustained and the ladder goes on: every "
+                             "request's, or every request's but the upload's final PATCH")
     args = parser.parse_args()
     if args.mix:
         global MIX
@@ -286,8 +299,9 @@ def main() -> None:
     clip_ids: list[str] = []
     try:
         for n in apis:
-            url = cluster("up", "--dir", str(folder / "cluster"), "--name", name, "--api", str(n), "--media", "1",
-                          "--stream", "1", "--shards", "2", "--engines", "auto", env=env).strip().splitlines()[-1]
+            url = cluster("up", "--dir", str(folder / "cluster"), "--name", name, "--api", str(n),
+                          "--media", str(args.media), "--stream", "1", "--shards", "2", "--engines", "auto",
+                          env=env).strip().splitlines()[-1]
             if not tokens:
                 from clipfeed.cluster.plan import Plan
 
@@ -298,12 +312,13 @@ def main() -> None:
                 # Warm-up, not measured: every viewer's first page, the models loaded.
                 measure(url, plan_requests("mixed", 600, tokens, clip_ids, args.users, random.Random(3)), 60, clip)
             print(f"\n{n} API process(es) behind nginx, {args.seconds:.0f} s per rate\n")
-            print("| API processes / load | offered req/s | achieved | p50 ms | p99 ms | errors | sustained |")
-            print("|---|---:|---:|---:|---:|---:|---|", flush=True)
+            print("| API processes / load | offered req/s | achieved | p50 ms | p99 ms | p99 ms without the final "
+                  "upload PATCH | errors | sustained (all) | sustained (interactive) |")
+            print("|---|---:|---:|---:|---:|---:|---:|---|---|", flush=True)
             health, _ = ladder(url, "healthz", [float(r) for r in args.healthz_rates.split(",")], args.seconds,
                                tokens, clip_ids, args.users, clip)
             mixed, rows = ladder(url, "mixed", [float(r) for r in args.mixed_rates.split(",")], args.seconds,
-                                 tokens, clip_ids, args.users, clip)
+                                 tokens, clip_ids, args.users, clip, judge=args.judge)
             shown = mixed or rows[0]
             print(f"\nper route at {shown['rate']:.0f} req/s offered ({'sustained' if mixed else 'NOT sustained'}):\n")
             print("| route | requests | p50 ms | p99 ms | errors (by status) |")
@@ -320,7 +335,8 @@ def main() -> None:
                            capture_output=True, timeout=600)
         shutil.rmtree(folder, ignore_errors=True)
     print(f"\nload after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}\n")
-    print("| API processes | /healthz sustained req/s | mixed sustained req/s (p99 <= 200 ms) | mixed / healthz | "
+    print(f"| API processes | /healthz sustained req/s | mixed sustained req/s (p99 <= 200 ms, {args.judge}) | "
+          "mixed / healthz | "
           "mixed vs 1 process |")
     print("|---:|---:|---:|---:|---:|")
     first = summary[0][2]["rate"] if summary and summary[0][2] else None

@@ -198,3 +198,15 @@ def test_replicas_serve_the_main_database_and_every_shard_database(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert len(Settings().database_shard_replica_urls) == 2  # what every program of the cluster reads
+
+
+def test_media_0_runs_no_media_worker_and_the_drills_say_they_need_one(cluster_dir: Path) -> None:
+    from clipfeed.cluster.drill import check_allowed
+
+    plan, engine_programs = make(cluster_dir, "elsewhere", Counts(media=0), "throwaway")
+    names = {p.name for p in plan.programs(engine_programs, drain_grace_s=5, worker_grace_s=5)}
+    assert "stream-0" in names and not any(name.startswith("media-") for name in names)
+    with pytest.raises(ValueError, match="needs a media worker"):
+        check_allowed(plan, "kill-api")
+    with pytest.raises(ValueError, match="--media 0-32"):
+        Counts(media=-1).validate()

@@ -32,7 +32,7 @@ Folder = Annotated[Path, typer.Option("--dir", help="the cluster's folder: plan,
 @cluster_cli.command("up")
 def up(
     api: Annotated[int, typer.Option(help="API processes behind the balancer")] = 2,
-    media: Annotated[int, typer.Option(help="media workers (transcoding)")] = 1,
+    media: Annotated[int, typer.Option(help="media workers (transcoding); 0 when they run on other machines")] = 1,
     stream: Annotated[int, typer.Option(help="stream workers (they split the partitions)")] = 1,
     shards: Annotated[int, typer.Option(help="PostgreSQL shard databases beside the main one")] = 2,
     replicas: Annotated[int, typer.Option(help="streaming read replicas of the cluster's own PostgreSQL")] = 0,

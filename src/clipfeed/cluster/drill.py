@@ -287,6 +287,8 @@ def inject(plan: Plan, scenario: str, *, down_s: float) -> tuple[str, int | None
 def check_allowed(plan: Plan, scenario: str) -> None:
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    if plan.counts.media == 0:  # each drill first waits for its uploaded clip to play
+        raise ValueError(f"{scenario}: a drill needs a media worker in the cluster (`cluster up --media 1`)")
     program, action = SCENARIOS[scenario]
     if action == "restart" and ENGINE_OF[program] not in plan.started:
         raise ValueError(f"{scenario}: the cluster did not start {program} (it uses one found on the machine or "

@@ -33,8 +33,10 @@ class Counts:
     redis: int = 1     # Redis servers of the cluster's own cache ring
 
     def validate(self) -> None:
-        if not 1 <= self.api <= 64 or not 1 <= self.media <= 32 or not 1 <= self.stream <= 32:
-            raise ValueError("--api 1-64, --media 1-32 and --stream 1-32 processes")
+        # --media 0: transcoding runs on other machines, pointed at this cluster's engines (uploads
+        # wait in the media queue until one takes them).
+        if not 1 <= self.api <= 64 or not 0 <= self.media <= 32 or not 1 <= self.stream <= 32:
+            raise ValueError("--api 1-64, --media 0-32 and --stream 1-32 processes")
         if not 0 <= self.shards <= 16:
             raise ValueError("--shards 0-16 shard databases")
         if not 0 <= self.replicas <= 4:
