@@ -89,8 +89,10 @@ def up(
                                                                     f"{plan.ports[replica]}"), timeout=_left(deadline))
         # All at once: each waits for what it needs (the balancer and the edge retry their
         # upstreams), and readiness below is what counts.
+        present = {program.group for program in programs}  # no media group with --media 0
         for group in ("api", "media", "stream", "batch", "lifecycle", "federation", "balancer", "edge"):
-            supervise.start_group(folder, group, wait=False)
+            if group in present:
+                supervise.start_group(folder, group, wait=False)
         _wait_ready(plan, deadline)
     except Exception as exc:  # noqa: BLE001 - any failure: say what, where the logs are, leave it for `down`
         console.print(f"[red]the cluster did not come up[/]: {exc}\nlogs: {folder / 'logs'}; "
