@@ -21,7 +21,7 @@ from clipfeed.recs.recent_content import recent_content
 from clipfeed.recs.signals import caption_words
 from clipfeed.recs.sources import SOURCES, SourceRequest
 from clipfeed.recs.viewers import FeedViewer
-from clipfeed.recs.worker import index_clips
+from clipfeed.recs.indexing import index_clips
 from tests.recs.conftest import seed_catalogue
 
 EVENT_IDS = itertools.count(1)
