@@ -52,7 +52,8 @@ def _rebuilt() -> float:
 async def _lose_cards(services, clips: dict[int, Clip]) -> None:
     """Every card, rendered view and pool of the catalogue goes, as with an emptied cache."""
     keys = [RECENT_POOL, FRESH_POOL, *(card_key(c) for c in clips), *(view_key(c) for c in clips),
-            *{creator_key(c.owner_id) for c in clips.values()}, *{tag_key(t) for c in clips.values() for t in c.hashtags}]
+            *{creator_key(c.owner_id) for c in clips.values()},
+            *{tag_key(t) for c in clips.values() for t in c.hashtags}]
     await services.cache.delete(*keys)
 
 

@@ -5,14 +5,14 @@ node of a ring emptied on its return, memory eviction, or an embedded server res
 cache lives in the process) all lose the clip cards, and a clip without a card is left out of
 every feed. Every ``feed_cards_check_interval_s`` each stream process checks, cheaply:
 
-* one bounded database read: the newest ``feed_cards_check_sample`` listed clips (``listed``)
-  last changed more than ``INDEX_GRACE_S`` ago (a newer one may still be on its way through
-  the indexer);
+* one bounded database read: the newest ``feed_cards_check_sample`` listed clips last
+  changed more than ``INDEX_GRACE_S`` ago (a newer one may still be on its way through the
+  indexer);
 * one batched cache read of their cards (one round trip per node), beside the size of the
   recent pool.
 
 When at least ``MISSING_SHARE`` of those cards are missing (a node of ten emptied loses about
-a tenth), or the recent pool is gone while listed clips exist, it rebuilds every card and pool
+a tenth), or the recent pool is gone while one of them is local, it rebuilds every card and pool
 entry as ``clipfeed recs reindex`` does (``rebuild_cards``, idempotent, safe to kill).
 
 Single flight across processes: the rebuild runs under a lease in the cache (``LEASE``, lives
@@ -40,10 +40,11 @@ import sqlalchemy as sa
 import structlog
 from prometheus_client import Counter
 
+from clipfeed.accounts.models import User
 from clipfeed.clips.models import Clip
 from clipfeed.infra.cache import Cache
 from clipfeed.recs.cards import RECENT_POOL, card_key
-from clipfeed.recs.indexing import BATCH, listed, rebuild_cards
+from clipfeed.recs.indexing import BATCH, LISTED, rebuild_cards
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -64,6 +65,7 @@ REBUILT = Counter("clipfeed_feed_cards_rebuilt_total", "Clip cards written again
 class CardCheck:
     sampled: int  # listed clips looked at
     missing: int  # of them, without a card
+    local: bool  # one of them is this server's (so belongs in the recent pool: remote ones may not)
     pool: bool  # the recent pool exists
 
     @property
@@ -71,21 +73,26 @@ class CardCheck:
         """What was found lost (``cards`` or ``pool``), or None when all is well."""
         if self.sampled and self.missing >= max(1.0, MISSING_SHARE * self.sampled):
             return "cards"
-        if self.sampled and not self.pool:
+        if self.local and not self.pool:
             return "pool"
         return None
 
 
 async def check_cards(*, services: Services, sample: int) -> CardCheck:
     changed_before = datetime.now(UTC) - timedelta(seconds=INDEX_GRACE_S)
+    # The newest clips first (read backwards by ID, stopping after ``sample``: a subquery with
+    # its own limit), then joined to their creators: bounded however large the tables grow.
+    newest = (sa.select(Clip.id, Clip.owner_id).where(*LISTED, Clip.updated_at < changed_before)
+              .order_by(Clip.id.desc()).limit(sample).subquery())
     async with services.db.read_session() as session:
-        ids = list((await session.scalars(listed(sa.select(Clip.id)).where(Clip.updated_at < changed_before)
-                                          .order_by(Clip.id.desc()).limit(sample))).all())
-    if not ids:
-        return CardCheck(0, 0, True)
-    cards, pool = await asyncio.gather(services.cache.get_many([card_key(c) for c in ids]),
+        rows = (await session.execute(sa.select(newest.c.id, User.domain).join(User, User.id == newest.c.owner_id)
+                                      .where(User.deleted_at.is_(None), User.suspended_at.is_(None)))).all()
+    if not rows:
+        return CardCheck(0, 0, False, True)
+    cards, pool = await asyncio.gather(services.cache.get_many([card_key(clip_id) for clip_id, _ in rows]),
                                        services.cache.zcard(RECENT_POOL))
-    return CardCheck(len(ids), sum(1 for card in cards if card is None), pool > 0)
+    return CardCheck(len(rows), sum(1 for card in cards if card is None),
+                     any(domain is None for _, domain in rows), pool > 0)
 
 
 class Lease:
@@ -132,17 +139,23 @@ async def rebuild_under(lease: Lease, *, services: Services, batch: int = BATCH,
     """``rebuild_cards`` renewing ``lease`` after each batch (stopping if it is lost), then the
     rest mark, set before the lease goes so no process starts another rebuild on a stale check."""
     started = time.monotonic()
+    held = True
 
     async def step(total: int) -> bool:
+        nonlocal held
         if progress is not None:
             progress(total)
-        return await lease.renew()
+        held = await lease.renew()
+        return held
 
     total = await rebuild_cards(services=services, batch=batch, step=step)
     seconds = time.monotonic() - started
+    REBUILT.inc(total)
+    if not held:  # the process that holds it now rebuilds from the start, and rests after
+        log.warning("recs.cards_rebuild_handed_over", clips=total, seconds=round(seconds, 2))
+        return total
     rest = max(REST_FACTOR * seconds, services.settings.feed_cards_check_interval_s, 1.0)
     await services.cache.set(RESTING, b"1", ttl=rest)
-    REBUILT.inc(total)
     log.info("recs.cards_rebuilt", clips=total, seconds=round(seconds, 2), rest_s=round(rest, 1))
     return total
 
@@ -167,8 +180,9 @@ async def heal_once(*, services: Services, batch: int = BATCH) -> str:
 
 
 async def upkeep_loop(stop: asyncio.Event, *, services: Services) -> None:
-    """Stream role loop: ``heal_once`` at start (a restarted embedded server finds its cache
-    empty) and every ``feed_cards_check_interval_s`` (0: never)."""
+    """Checks the feed's clip cards at start (a restarted embedded server finds its cache
+    empty) and every ``feed_cards_check_interval_s`` (0: never), and rebuilds them all, one
+    process at a time, when the cache lost them (``heal_once``)."""
     every = services.settings.feed_cards_check_interval_s
     while every > 0 and not stop.is_set():
         try:
