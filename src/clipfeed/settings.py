@@ -256,6 +256,10 @@ class Settings(BaseSettings):
     feed_seen_ttl_s: float = 30 * 24 * 3600.0  # a served clip stays out of feeds at least this long
     feed_seen_capacity: int = 20_000  # clips per viewer per period at the Bloom filter's error rate
     feed_model_poll_s: float = 30.0  # how often a process checks the registry for a new model
+    # Stream role: how often the clip cards are checked, and all rebuilt when the cache lost
+    # them (no operator step); 0: never.
+    feed_cards_check_interval_s: float = Field(default=60.0, ge=0)
+    feed_cards_check_sample: int = Field(default=200, ge=1, le=10_000)  # newest listed clips whose cards a check reads
     # Threads the numeric libraries (OpenBLAS, OpenMP: faiss, LightGBM) may use per request in an
     # API process. A feed request's searches and products are small: extra threads only spin
     # beside the other requests (1 halved a full feed build's CPU on the benchmark).

@@ -27,7 +27,7 @@ from clipfeed.media.warmup import warm_models_loop
 from clipfeed.media.worker import MediaProcessor
 from clipfeed.notifications.worker import NotificationFanout
 from clipfeed.recs.dismissals_prune import prune_loop as dismissals_prune_loop
-from clipfeed.recs.worker import RECS_PROCESSORS
+from clipfeed.recs.worker import RECS_LOOPS, RECS_PROCESSORS
 from clipfeed.recs.worker import training_loop as recs_training_loop
 from clipfeed.runtime.consumers import Processor, run_processor
 from clipfeed.runtime.services import Services
@@ -63,10 +63,10 @@ ROLES: dict[str, Role] = {
                   loops=[warm_models_loop, library_loop]),
     # Counters, trending and live features; the feed and search indexers, live feedback; edge purges on
     # takedowns; inbox fan-out; account cleanup. Loops: topic retention and pruning, retries
-    # of unconfirmed purges.
+    # of unconfirmed purges, the feed's clip cards checked (and rebuilt when the cache lost them).
     "stream": Role(processors=[*STREAM_PROCESSORS, *RECS_PROCESSORS, *SEARCH_PROCESSORS, PurgeProcessor,
                                NotificationFanout, SocialCleanup],
-                   loops=[upkeep, purge.purge_loop]),
+                   loops=[upkeep, purge.purge_loop, *RECS_LOOPS]),
     # The Parquet lake and its aggregates, training data, the ranker's training.
     "batch": Role(processors=[], loops=[compaction_loop, jobs_loop, recs_training_loop]),
     # Upload expiry and interrupted hand-offs, regional placement, storage tiers and

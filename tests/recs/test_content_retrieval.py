@@ -15,13 +15,13 @@ from clipfeed.recs.cards import get_cards
 from clipfeed.recs.compose import build
 from clipfeed.recs.features import FEATURE_NAMES, Context, column, feature_matrix
 from clipfeed.recs.feedback import Feedback, fold
+from clipfeed.recs.indexing import index_clips
 from clipfeed.recs.profile import load_viewer
 from clipfeed.recs.ranker import HeuristicRanker
 from clipfeed.recs.recent_content import recent_content
 from clipfeed.recs.signals import caption_words
 from clipfeed.recs.sources import SOURCES, SourceRequest
 from clipfeed.recs.viewers import FeedViewer
-from clipfeed.recs.worker import index_clips
 from tests.recs.conftest import seed_catalogue
 
 EVENT_IDS = itertools.count(1)

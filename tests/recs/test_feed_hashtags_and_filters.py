@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from clipfeed.clips.models import Clip
-from clipfeed.recs.worker import index_clips
+from clipfeed.recs.indexing import index_clips
 from tests.accounts.test_accounts_api import _image
 from tests.helpers import assert_problem, signup
 from tests.recs.conftest import seed_catalogue

@@ -98,27 +98,26 @@ def train(days: Annotated[int, typer.Option(help="days of impressions to learn f
 
 @recs_cli.command("reindex")
 def reindex() -> None:
-    """Rebuild every clip card and pool from the metadata store (after losing the cache)."""
-    from clipfeed.recs.cards import RECENT_POOL
+    """Rebuild every clip card and pool from the metadata store now. Stream workers do it by
+    themselves within ``CLIPFEED_FEED_CARDS_CHECK_INTERVAL_S`` of finding cards lost; this is
+    for an operator who will not wait. Idempotent; safe to interrupt and run again."""
+    from clipfeed.recs.upkeep import rebuild_lease, rebuild_under
 
-    async def job(*, services: Any) -> int:
-        import sqlalchemy as sa
+    async def job(*, services: Any) -> int | None:
+        async with rebuild_lease(services.cache) as lease:
+            if lease is None:
+                return None
+            with _progress() as progress:
+                task = progress.add_task("indexing clips")
+                return await rebuild_under(lease, services=services, progress=lambda total: progress.update(
+                    task, description=f"indexed {total} clips"))
 
-        from clipfeed.clips.models import Clip
-        from clipfeed.recs.worker import index_clips
-
-        total, last = 0, 0
-        while True:
-            async with services.db.session() as session:
-                rows = list((await session.scalars(sa.select(Clip).where(Clip.id > last, Clip.status == "ready")
-                                                   .order_by(Clip.id).limit(2000))).all())
-            if not rows:
-                return total
-            total += await index_clips(rows, fresh=False, services=services)
-            last = rows[-1].id
-            console.print(f"indexed {total} clips ({RECENT_POOL})")
-
-    typer.echo(f"indexed {_services_run(job)} clips")
+    total = _services_run(job)
+    if total is None:
+        console.print("a stream worker is rebuilding the cards now (it holds the lease recs:cards:rebuild): "
+                      "they are back when it logs recs.cards_rebuilt")
+        return
+    typer.echo(f"indexed {total} clips")
 
 
 @models_cli.command("list")

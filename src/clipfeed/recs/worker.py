@@ -3,7 +3,9 @@
 - ``recs-indexer`` (stream role, topic ``clips``): a clip that becomes ready, visible and public
   gets a card and joins the pools (fresh pool, its creator's and hashtags' lists) within the
   worker's lag, so new clips reach feeds in seconds; deleted, rejected, held or private clips
-  lose their card and vanish from every feed at once. ``users``: a deleted account's interests go.
+  lose their card and vanish from every feed at once. ``users``: a deleted account's interests
+  go; a suspended (reinstated) creator's clips leave (come back).
+- stream role loop (``clipfeed.recs.upkeep``): cards and pools the cache lost are rebuilt.
 - ``recs-feedback`` (stream role, playback and social topics): folds feedback into the live
   profile, clip rates, trending, the impression labels and exploration stats, deduplicated by
   event ID; a strong signal rebuilds the viewer's buffer in the background.
@@ -23,20 +25,17 @@ import structlog
 
 from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips_service
-from clipfeed.clips.models import Clip, ClipStatus, Visibility
 from clipfeed.core import contract
 from clipfeed.core.contract import Topic
 from clipfeed.core.events import Event
 from clipfeed.core.viewers import ViewerId
-from clipfeed.federation import service as federation
 from clipfeed.infra.log import Record
-from clipfeed.recs import render, training
-from clipfeed.recs.cards import ClipCard, put_cards, remove_clip, sketch
+from clipfeed.recs import training
 from clipfeed.recs.feed import schedule_refill
 from clipfeed.recs.feedback import Feedback, fold, refill_viewers
+from clipfeed.recs.indexing import active, index_clips, is_listed, unlist
 from clipfeed.recs.profile import STATE_TTL_S, known_key, ukey
-from clipfeed.recs.render_keys import view_key
-from clipfeed.recs.signals import SIGNALS, card_words
+from clipfeed.recs.upkeep import upkeep_loop
 from clipfeed.recs.viewers import FeedViewer, delete_interests, forget_links
 from clipfeed.runtime.consumers import Processor, run_processor
 from clipfeed.runtime.services import Services
@@ -48,31 +47,6 @@ SOCIAL_KINDS = {contract.LIKE_ADDED.name: "like", contract.BOOKMARK_ADDED.name: 
                 contract.COMMENT_CREATED.name: "comment", contract.SHARE_CREATED.name: "share"}
 FEEDBACK_KINDS = {"impression", "progress", "complete", "replay", "skip", "share", "not_interested", "like",
                   "comment"}
-
-
-def is_listed(clip: Clip) -> bool:
-    return clip.status == ClipStatus.ready.value and clip.visibility == Visibility.public.value
-
-
-async def index_clips(clips: list[Clip], *, services: Services, fresh: bool = True) -> int:
-    """Give listed clips their cards (bulk; also used by ``clipfeed recs reindex``)."""
-    listed = [c for c in clips if is_listed(c)]
-    if not listed:
-        return 0
-    owners = await accounts.get_many(db=services.db, user_ids=list({c.owner_id for c in listed}))
-    await render.cache_views(listed, owners, services=services)  # ready before any feed serves them
-    vectors = await SIGNALS.embeddings(listed, services=services)
-    cards = []
-    for clip in listed:
-        owner = owners.get(clip.owner_id)
-        published = (clip.published_at or clip.created_at).timestamp()
-        cards.append(ClipCard(clip.id, clip.owner_id, tuple(clip.hashtags or ()), clip.duration_ms or 15_000,
-                              published, owner.language if owner else None, owner.region if owner else None,
-                              sketch(vectors.get(clip.id)), card_words(clip.caption, clip.hashtags or ())))
-    rule = await federation.discovery_rule(services=services)
-    unpooled = frozenset(clip.id for clip in listed if not rule.admits(
-        owner.domain if (owner := owners.get(clip.owner_id)) is not None else None))
-    return await put_cards(services.cache, cards, fresh=fresh, unpooled=unpooled)
 
 
 class ClipIndexer(Processor):
@@ -100,8 +74,7 @@ class ClipIndexer(Processor):
             return
         found = await clips_service.get_many(db=self.services.db, clip_ids=list(clip_ids))
         owners = await accounts.get_many(db=self.services.db, user_ids=list({c.owner_id for c in found.values()}))
-        active = {u for u, owner in owners.items() if owner.deleted_at is None and owner.suspended_at is None}
-        listed = [c for c in found.values() if is_listed(c) and c.owner_id in active]
+        listed = [c for c in found.values() if is_listed(c) and active(owners.get(c.owner_id))]
         listed_ids = {c.id for c in listed}
         # Only a newly ready clip joins the fresh pool; an edit of an old one must not put it back.
         await index_clips([c for c in listed if c.id in ready], services=self.services)
@@ -109,9 +82,7 @@ class ClipIndexer(Processor):
         for clip_id in clip_ids:
             clip = found.get(clip_id)
             if clip_id not in listed_ids:
-                await remove_clip(self.services.cache, clip_id, creator_id=clip.owner_id if clip else None,
-                                  hashtags=list(clip.hashtags or []) if clip else [])
-                await self.services.cache.delete(view_key(clip_id))
+                await unlist(clip_id, clip, services=self.services)
 
 
 LINK_TYPES = frozenset(t.name for t in (contract.FOLLOW_ADDED, contract.FOLLOW_REMOVED, contract.BLOCK_ADDED,
@@ -186,14 +157,16 @@ async def training_loop(stop: asyncio.Event, *, services: Services) -> None:
 
 
 RECS_PROCESSORS = [ClipIndexer, FeedbackProcessor]
+RECS_LOOPS = [upkeep_loop]  # stream role
 
 
 @contextlib.asynccontextmanager
 async def processors_running(*, services: Services) -> AsyncIterator[None]:
-    """The feed's stream processors in this process, as ``clipfeed worker stream`` runs them
-    (tests)."""
+    """The feed's stream processors and loops in this process, as ``clipfeed worker stream``
+    runs them (tests)."""
     stop = asyncio.Event()
     tasks = [asyncio.create_task(run_processor(factory(services), stop)) for factory in RECS_PROCESSORS]
+    tasks += [asyncio.create_task(loop(stop, services=services)) for loop in RECS_LOOPS]
     try:
         yield
     finally:
