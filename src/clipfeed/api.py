@@ -25,6 +25,7 @@ from clipfeed.federation.admin_api import router as federation_admin_router
 from clipfeed.federation.api import router as federation_router
 from clipfeed.federation.negotiation import ActivityPubPaths
 from clipfeed.http import health, openapi, problems
+from clipfeed.http.metrics import time_collections
 from clipfeed.http.middleware import BodyLimit, ControlCharactersInPath, RequestContext
 from clipfeed.http.replicas import ReadYourWrites
 from clipfeed.http.restarts import RunReadsAgain
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             # Not for an app given its services (tests, the demo): they build many apps in one
             # process, and frozen objects are never collected.
             settle_heap()
+            time_collections()
         unwatch = watch_for_termination(load)  # /readyz and new requests see a SIGTERM at once
         load.start_sampling()
         try:

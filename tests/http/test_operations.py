@@ -67,3 +67,19 @@ async def test_a_dead_dependency_gives_503_with_retry_after_not_a_hang(tmp_path,
             assert time.monotonic() - started < 12
     finally:
         await services.close()
+
+
+def test_full_garbage_collections_are_timed_once_a_process_asks() -> None:
+    import gc
+
+    from clipfeed.http.metrics import GC_PAUSES, time_collections
+
+    def full_passes() -> float:
+        return next((sample.value for metric in GC_PAUSES.collect() for sample in metric.samples
+                     if sample.name.endswith("_count") and sample.labels == {"generation": "2"}), 0.0)
+
+    time_collections()
+    time_collections()  # once only, however often it is asked
+    before = full_passes()
+    gc.collect()
+    assert full_passes() == before + 1

@@ -11,9 +11,12 @@ worst live process.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
@@ -28,6 +31,11 @@ REQUEST_SECONDS = Histogram(
 SHED_REQUESTS = Counter(
     "clipfeed_http_shed_requests_total", "Requests refused with 503 before any work, by why",
     ["reason"],  # overloaded (in flight), lagging (event loop), draining (SIGTERM)
+)
+GC_PAUSES = Histogram(
+    "clipfeed_gc_pause_seconds", "Pauses of Python's cyclic garbage collector (every task of the process waits "
+    "them out), by generation", ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
 ADAPTER_ERRORS = Counter(
     "clipfeed_adapter_errors_total", "Failures talking to an infrastructure adapter", ["adapter"],
@@ -49,3 +57,20 @@ def exposition() -> bytes:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     return generate_latest(registry)
+
+
+_collection_started: list[float] = []
+
+
+def _on_collection(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _collection_started[:] = [time.perf_counter()]
+    elif _collection_started:
+        GC_PAUSES.labels(str(info.get("generation", "?"))).observe(time.perf_counter() - _collection_started[0])
+
+
+def time_collections() -> None:
+    """Time every cyclic collection of this process (``clipfeed_gc_pause_seconds``): a full
+    one walks every tracked object, and a request in flight waits for it."""
+    if _on_collection not in gc.callbacks:
+        gc.callbacks.append(_on_collection)
