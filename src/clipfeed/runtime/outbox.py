@@ -110,7 +110,8 @@ class Outbox:
         except Exception:
             # The log refused (an outage): what went out is deleted, the rest released, so the
             # next sweep tries it as soon as the log is back rather than after the claim lapses.
-            await self._settle(published, [r.id for r in rows if r.id not in set(published)])
+            sent = set(published)
+            await self._settle(published, [r.id for r in rows if r.id not in sent])
             raise
         await self._settle(published, [])
         return len(rows)
