@@ -4,6 +4,11 @@ the same documents straight on the database (no HTTP: what a naive search would 
 
     .venv/bin/python bench/search.py [--clips 100000] [--users 20000] [--rate 50] [--seconds 20]
                                      [--engines sqlite,postgres] [--processes 1]
+                                     [--keep DIR] [--only search,suggest,...]
+
+``--keep DIR`` seeds each engine's catalogue once and reuses it on later runs (a SQLite file in
+DIR, a PostgreSQL database named after the catalogue's size on the server the tests use), so a
+run that changes only the code skips the minutes of seeding; ``--only`` runs some scenarios.
 
 Set-up per engine (indexing timed): a scratch SQLite file or PostgreSQL database, users and
 ready public clips inserted in bulk (captions of 4-10 words drawn Zipf-wise from 3,000
@@ -63,9 +68,13 @@ def typo(word: str, rng: np.random.Generator) -> str:
     return word[:i - 1] + word[i] + word[i - 1] + word[i + 1:]  # two letters swapped
 
 
+def creator_handles(words: list[str], users: int) -> list[str]:
+    return [f"{words[n % len(words)]}_{n}" for n in range(users)]
+
+
 async def seed(env: dict[str, str], *, clips: int, users: int, rng: np.random.Generator,
-               words: list[str], tags: list[str]) -> tuple[list[str], float]:
-    """Users and clips in bulk, then the index rebuilt; returns handles and indexing seconds."""
+               words: list[str], tags: list[str]) -> float:
+    """Users and clips in bulk, then the index rebuilt; returns the indexing seconds."""
     import sqlalchemy as sa
 
     from clipfeed.accounts.models import User
@@ -82,7 +91,7 @@ async def seed(env: dict[str, str], *, clips: int, users: int, rng: np.random.Ge
     services = await bootstrap(settings, relay=False)
     try:
         now = datetime.now(UTC)
-        handles = [f"{words[n % len(words)]}_{n}" for n in range(users)]
+        handles = creator_handles(words, users)
         user_ids = [services.ids.next_id() for _ in range(users)]
         async with services.db.session() as session:
             await session.execute(sa.insert(User), [
@@ -111,7 +120,7 @@ async def seed(env: dict[str, str], *, clips: int, users: int, rng: np.random.Ge
             async with services.db.engine.connect() as conn:
                 await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(
                     sa.text("VACUUM ANALYZE"))
-        return handles, seconds
+        return seconds
     finally:
         await services.close()
 
@@ -137,6 +146,35 @@ async def like_baseline(env: dict[str, str], queries: list[str]) -> dict[str, fl
         await db.close()
     return {"p50": float(np.percentile(latencies, 50)), "p99": float(np.percentile(latencies, 99)),
             "requests": len(queries), "failures": 0, "rps": 0.0}
+
+
+def kept_postgres(server_url: str, name: str) -> str:
+    """The kept catalogue's database on ``server_url``, created empty the first time."""
+    import psycopg
+
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{server_url}/{name}"
+
+
+async def forget_queries(env: dict[str, str]) -> None:
+    """Bring a kept catalogue to the code's schema and empty the query log its earlier runs
+    filled."""
+    import sqlalchemy as sa
+
+    from clipfeed.infra.db import Database
+    from clipfeed.infra.db.migrate import upgrade
+    from clipfeed.settings import Settings
+
+    settings = Settings(**{"database_url": env["CLIPFEED_DATABASE_URL"]})  # type: ignore[arg-type]
+    upgrade(settings.resolve(settings.database_url))
+    db = Database(settings.resolve(settings.database_url))
+    try:
+        async with db.session() as session:
+            await session.execute(sa.text("DELETE FROM search_queries"))
+    finally:
+        await db.close()
 
 
 def search_queries(rng: np.random.Generator, words: list[str], tags: list[str], handles: list[str],
@@ -199,11 +237,28 @@ def run_engine(engine: str, args: argparse.Namespace, stack: contextlib.ExitStac
     tags = [f"{w}{n}" for n, w in enumerate(vocabulary(rng, 500))]
     tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="clipfeed-bench-search-"))
     port = free_port()
-    database = (stack.enter_context(postgres_database(stack.enter_context(postgres_server())))
-                if engine == "postgres" else f"sqlite:///{tmp}/clipfeed.db")
-    env = {"CLIPFEED_DATA_DIR": tmp, "CLIPFEED_DATABASE_URL": database, "CLIPFEED_INPROCESS_WORKERS": "none",
+    kept = Path(args.keep) / f"{engine}-{args.clips}-{args.users}" if args.keep else None
+    if engine == "postgres":
+        server_url = stack.enter_context(postgres_server())
+        database = (kept_postgres(server_url, f"clipfeed_bench_search_{args.clips}_{args.users}") if kept
+                    else stack.enter_context(postgres_database(server_url)))
+    else:
+        database = f"sqlite:///{kept or tmp}/clipfeed.db"
+    data_dir = str(kept) if kept and engine == "sqlite" else tmp
+    env = {"CLIPFEED_DATA_DIR": data_dir, "CLIPFEED_DATABASE_URL": database, "CLIPFEED_INPROCESS_WORKERS": "none",
            "CLIPFEED_PORT": str(port), "CLIPFEED_LOG_LEVEL": "WARNING", "CLIPFEED_NODE_ID": "9"}
-    handles, seconds = asyncio.run(seed(env, clips=args.clips, users=args.users, rng=rng, words=words, tags=tags))
+    handles = creator_handles(words, args.users)
+    marker = kept / "seeded" if kept else None
+    if marker and marker.exists():
+        seconds = float(marker.read_text())
+        asyncio.run(forget_queries(env))  # each run's suggestions start from the same query log
+        print(f"{engine}: reusing the catalogue in {kept} (indexed in {seconds:.0f} s when seeded)")
+    else:
+        seconds = asyncio.run(seed(env, clips=args.clips, users=args.users, rng=np.random.default_rng(12),
+                                   words=words, tags=tags))
+        if marker:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(f"{seconds}")
     print(f"{engine}: indexed {args.clips} clips and {args.users} creators in {seconds:.0f} s "
           f"({args.clips / seconds:.0f} clips/s)")
     count = int(args.rate * args.seconds)
@@ -229,6 +284,8 @@ def run_engine(engine: str, args: argparse.Namespace, stack: contextlib.ExitStac
                                                                                           handles, 2000), count)],
             "suggest": [(f"/v1/search/suggest?{urlencode({'q': q})}", {}) for q in suggest_queries(rng, words, count)]}
         for name, requests in scenarios.items():
+            if args.only and name not in args.only.split(","):
+                continue
             before, client = cpu_seconds(server.pid), generator_seconds()
             results[name] = measure(port, requests, args.rate)
             results[name]["cpu_ms"] = (cpu_seconds(server.pid) - before) * 1000 / len(requests)
@@ -247,6 +304,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="per scenario")
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--processes", type=int, default=1, help="API processes of clipfeed serve (one per core)")
+    parser.add_argument("--keep", help="a folder to keep each engine's seeded catalogue in, reused by later runs")
+    parser.add_argument("--only", help="scenarios to run, by name, comma-separated (default: all)")
     args = parser.parse_args()
     print(f"load before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     table: dict[str, dict[str, dict[str, float]]] = {}

@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.search import search_queries, seed, suggest_queries, vocabulary  # noqa: E402
+from bench.search import creator_handles, search_queries, seed, suggest_queries, vocabulary  # noqa: E402
 
 
 async def _viewers(services: object) -> list[int | None]:
@@ -68,12 +68,13 @@ async def run(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(11)
     words = vocabulary(rng, 3000)
     tags = [f"{w}{n}" for n, w in enumerate(vocabulary(rng, 500))]
-    handles = [f"{words[n % len(words)]}_{n}" for n in range(args.users)]
+    handles = creator_handles(words, args.users)
     url = args.database_url or f"sqlite:///{args.db}"
     env = {"CLIPFEED_DATA_DIR": tempfile.mkdtemp(prefix="clipfeed-search-cpu-"), "CLIPFEED_DATABASE_URL": url,
            "CLIPFEED_INPROCESS_WORKERS": "none", "CLIPFEED_LOG_LEVEL": "WARNING", "CLIPFEED_NODE_ID": "9"}
     if args.database_url is None and not Path(args.db).exists() or args.seed:
-        _, seconds = await seed(env, clips=args.clips, users=args.users, rng=rng, words=words, tags=tags)
+        seconds = await seed(env, clips=args.clips, users=args.users, rng=np.random.default_rng(12), words=words,
+                             tags=tags)
         print(f"seeded {args.clips} clips, {args.users} creators (indexing {seconds:.0f} s)")
     os.environ.update(env)
     services = await bootstrap(Settings(), relay=False)
