@@ -63,7 +63,8 @@ def edits_within(a: str, b: str, limit: int) -> bool:
     """Whether the optimal string alignment distance of ``a`` and ``b`` (Damerau-Levenshtein
     with adjacent swaps counting one and no letter edited twice) is at most ``limit``.
     RapidFuzz computes it in C and stops past ``limit``; the recursive Python version it
-    replaced (the same answers on 600,000 random pairs) was a fifth of a new search's time in the event loop's thread."""
+    replaced (the same answers on 600,000 random pairs) was a fifth of a new search's time
+    in the event loop's thread."""
     return a == b or OSA.distance(a, b, score_cutoff=limit) <= limit
 
 
