@@ -17,7 +17,7 @@ from clipfeed.media import progress
 from clipfeed.uploads import handoff, lifecycle
 from clipfeed.uploads.models import Upload
 from tests.helpers import assert_problem, signup
-from tests.uploads.tus import SAMPLE, create, head, patch, send_all, upload_id
+from tests.uploads.tus import SAMPLE, TUS, create, head, patch, send_all, upload_id
 
 
 async def _next_status(lines: object) -> dict:
@@ -107,6 +107,72 @@ async def test_sweep_expires_uploads_and_finishes_interrupted_hand_offs(client, 
     await asyncio.sleep(0.01)
     assert (await lifecycle.sweep(services=services))["deleted"] == 2
     assert (await head(client, alice.auth, stale)).status_code == 404
+
+
+async def _uploads_blobs(uid: str, *, services) -> list[str]:
+    return [info.key async for info in services.blobs.list(f"uploads/{uid}/")]
+
+
+async def _cleared(uid: str, *, services) -> bool:
+    async with services.db.session() as session:
+        row = await session.get(Upload, int(uid))
+        assert row is not None
+        return bool(row.bytes_cleared)
+
+
+async def test_the_final_patch_answers_before_the_clean_up_which_follows(client, services, monkeypatch) -> None:
+    alice = await signup(client, "alice")
+    release = asyncio.Event()
+    real_clear = handoff.clear_bytes
+
+    async def held_clear(*args, **kwargs):
+        await release.wait()
+        await real_clear(*args, **kwargs)
+
+    monkeypatch.setattr(handoff, "clear_bytes", held_clear)
+    uid, last = await send_all(client, alice.auth, SAMPLE.read_bytes())
+    assert last.status_code == 204 and last.headers["clipfeed-upload-state"] == "complete"
+    # Answered while the clean-up waits: the bytes are still there, and recorded as such.
+    assert await _uploads_blobs(uid, services=services) and not await _cleared(uid, services=services)
+    release.set()
+    for _ in range(250):
+        if await _cleared(uid, services=services):
+            break
+        await asyncio.sleep(0.02)
+    assert await _cleared(uid, services=services) and await _uploads_blobs(uid, services=services) == []
+
+
+async def test_bytes_a_process_left_when_it_died_after_the_commit_are_swept(client, services, monkeypatch) -> None:
+    """Killed between the commit and the clean-up: a complete upload, its partials, bytes
+    still there and ``bytes_cleared`` false; the lifecycle sweep removes them."""
+    alice = await signup(client, "alice")
+    data = SAMPLE.read_bytes()
+
+    async def died(*args, **kwargs) -> None:  # the clean-up never runs
+        return None
+
+    monkeypatch.setattr(handoff, "_after_commit", died)
+    single, last = await send_all(client, alice.auth, data)
+    assert last.headers["clipfeed-upload-state"] == "complete"
+    pieces = []
+    for start, end in ((0, len(data) // 2), (len(data) // 2, len(data))):
+        made = await client.post("/v1/uploads/", headers={**TUS, **alice.auth, "Upload-Concat": "partial",
+                                                          "Upload-Length": str(end - start)})
+        assert (await patch(client, alice.auth, upload_id(made), 0, data[start:end])).status_code == 204
+        pieces.append(made)
+    final = await client.post("/v1/uploads/", headers={**TUS, **alice.auth, "Upload-Concat": "final;" + " ".join(
+        made.headers["location"] for made in pieces)})
+    assert final.status_code == 201 and final.headers["clipfeed-clip-id"]
+    left = [single, upload_id(final), *(upload_id(made) for made in pieces)]
+    assert all([not await _cleared(uid, services=services) for uid in left])
+    assert await _uploads_blobs(single, services=services)
+    assert all([await _uploads_blobs(upload_id(made), services=services) for made in pieces])
+
+    done = await lifecycle.sweep(services=services)
+    assert done["cleared"] == 2  # the single upload, the final one with its partials
+    assert all([await _cleared(uid, services=services) for uid in left])
+    assert [info.key async for info in services.blobs.list("uploads/")] == []
+    assert (await lifecycle.sweep(services=services))["cleared"] == 0
 
 
 @pytest.mark.parametrize("stack", ["embedded"], indirect=True)

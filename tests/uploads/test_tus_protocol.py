@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 from pathlib import Path
 
 import httpx
@@ -26,6 +28,15 @@ async def _events(topic: str, *, services) -> list[Event]:
 
 async def _keys(prefix: str, *, services) -> list[str]:
     return [info.key async for info in services.blobs.list(prefix)]
+
+
+async def _uploads_left_after_clean_up(*, services, within_s: float = 5.0) -> list[str]:
+    """What is left under ``uploads/`` once the clean-up that runs after the final PATCH
+    answered (handoff step 5) had ``within_s`` to remove it."""
+    deadline = time.monotonic() + within_s
+    while (left := await _keys("uploads/", services=services)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return left
 
 
 async def test_options_advertise_the_version_extensions_and_limits(client: httpx.AsyncClient) -> None:
@@ -76,7 +87,7 @@ async def test_a_chunked_checksummed_upload_becomes_one_processing_clip(client, 
     assert stored is not None and stored.media["master"] == f"clips/{clip_id}/raw/master.mp4"
     master = await services.blobs.get(stored.media["master"])
     assert hashlib.sha256(master).hexdigest() == hashlib.sha256(data).hexdigest()
-    assert await _keys("uploads/", services=services) == []  # the upload's own bytes are gone
+    assert await _uploads_left_after_clean_up(services=services) == []  # the upload's own bytes are gone
 
     # A client that missed the answer repeats the last PATCH: same clip, nothing new.
     again = await patch(client, alice.auth, uid, offset - len(chunk), chunk)
@@ -207,7 +218,7 @@ async def test_partial_uploads_concatenate_into_one_clip(client, services, big_c
     master = await services.blobs.get(f"clips/{clip_id}/raw/master.mp4")
     assert hashlib.sha256(master).digest() == hashlib.sha256(data).digest()
     assert (await client.get(f"/v1/clips/{clip_id}", headers=alice.auth)).json()["caption"] == "Parts"
-    assert await _keys("uploads/", services=services) == []
+    assert await _uploads_left_after_clean_up(services=services) == []
 
 
 async def test_a_file_sent_while_encoded_becomes_a_clip_when_posted(client, services, big_clip: Path) -> None:

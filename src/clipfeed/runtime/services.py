@@ -5,6 +5,7 @@ Defined below the features (they receive it) and built only by ``clipfeed.bootst
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -37,14 +38,23 @@ class Services:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def spawn(self, coro: object, name: str) -> None:
-        """Run a background loop for the lifetime of these services."""
-        self.background.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
+        """Run a background loop for the lifetime of these services, or a piece of follow-up
+        work (an upload's clean-up) that may be lost: ``close`` cancels whatever still runs."""
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        self.background.append(task)
+        # Follow-up work ends by the thousand: a finished task leaves the list.
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self.background.remove(task)
 
     async def close(self) -> None:
         self.stopping.set()
-        for task in self.background:
+        running = list(self.background)
+        for task in running:
             task.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
         await self.live.close()
         try:
             await self.outbox.flush()  # best effort: what stays is relayed by the next process

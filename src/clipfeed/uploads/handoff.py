@@ -9,14 +9,17 @@ Steps, each safe to repeat (the caller holds the upload's lease):
    copy, or an upload of the joined partials). The upload's own bytes stay until step 5.
 4. **commit**, in ONE transaction: the clip gets its master and moves to ``processing`` (a new
    clip with the ID chosen at creation, or the creator's draft), the upload becomes
-   ``complete``, and ``media.uploaded`` is written to the outbox.
-5. **clean up**: the first progress report ("uploaded", 0 %) and removal of the upload's bytes.
+   ``complete``, and ``media.uploaded`` is written to the outbox. The request answers here.
+5. **clean up**, in a background task of the services (``services.spawn``) so the final PATCH
+   does not wait for it: the first progress report ("uploaded", 0 %), then removal of the bytes
+   of the partial uploads, then of the upload's own.
 
 A process killed before step 4 leaves the upload ``receiving`` with all its bytes: the next
 HEAD or PATCH of the client, or the lifecycle sweep, runs ``finish`` again, which redoes steps
-1–3 (they overwrite the same keys) and commits once. Killed after step 4: the upload is
-``complete`` and a retried final PATCH answers success for the same clip; leftover bytes are
-removed by the lifecycle sweep (``bytes_cleared`` is false until step 5 ends).
+1–3 (they overwrite the same keys) and commits once. Killed after step 4 (or stopped while
+step 5 runs, which ``Services.close`` cancels): the upload is ``complete`` and a retried final
+PATCH answers success for the same clip; ``bytes_cleared`` stays false until step 5 ends, and
+the lifecycle sweep removes the leftovers (``lifecycle.py``, step 3), the partials' included.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ async def reject(store: PartialStore, row: Upload, partials: list[Upload], reaso
                  *, services: Services) -> UploadRejected:
     """Record why, then keep nothing else; returns the error to raise."""
     await _update(row.id, state=UploadState.rejected.value, reason=reason, finished_at=utcnow(), services=services)
-    await clear_bytes(store, [row, *partials], services=services)
+    await clear_bytes(store, [*partials, row], services=services)  # the upload last, as in _after_commit
     log.info("upload.rejected", upload_id=row.id, reason=reason)
     UPLOADS.labels("rejected").inc()
     return UploadRejected(reason, headers={"Upload-Offset": str(row.offset)})
@@ -119,13 +122,24 @@ async def finish(store: PartialStore, upload_id: int, *, services: Services) -> 
     except clips_service.DraftUnavailable as exc:
         await services.blobs.delete(master_key)
         raise await reject(store, row, partials, str(exc), services=services) from None
+    services.spawn(_after_commit(store, row, partials, clip_id=int(done.clip_id or 0), services=services),
+                   f"upload-{row.id}-clean-up")
+    return done
+
+
+async def _after_commit(store: PartialStore, row: Upload, partials: list[Upload], *, clip_id: int,
+                        services: Services) -> None:
+    """Step 5, once the request has answered."""
     try:
-        await progress.publish(clip_id=int(done.clip_id or 0), stage="uploaded", percent=0.0, status="processing",
+        await progress.publish(clip_id=clip_id, stage="uploaded", percent=0.0, status="processing",
                                message="upload complete; waiting for processing", services=services)
     except Exception as exc:  # progress is advisory; the status endpoint reads the database
         log.warning("upload.progress_publish_failed", upload_id=row.id, error=str(exc))
-    await clear_bytes(store, [row, *partials], services=services)
-    return done
+    try:
+        # The final upload last: its bytes_cleared then means its partials' are gone too.
+        await clear_bytes(store, [*partials, row], services=services)
+    except Exception as exc:  # the lifecycle sweep removes what is left
+        log.warning("upload.clean_up_failed", upload_id=row.id, error=str(exc))
 
 
 async def _commit(row: Upload, master_key: str, digest: str, accepted: validation.Accepted,

@@ -6,7 +6,9 @@ unfinished upload first takes its lease; a busy upload is skipped until the next
 1. unfinished uploads past ``expires_at``: bytes removed (local file, S3 multipart upload and
    pending blobs), the row kept as an ``expired`` record so the client gets 410, not 404;
 2. uploads whose last byte arrived but whose hand-off a killed process left unfinished: finished;
-3. finished, rejected, expired or terminated uploads whose bytes are not yet all gone: removed;
+3. finished, rejected, expired or terminated uploads whose bytes are not yet all gone (a
+   hand-off whose clean-up, run after the final PATCH answered, did not end): removed, with
+   the partial uploads a complete or rejected one joined;
 4. records older than ``upload_record_ttl_s`` (and terminated ones once bare): deleted.
 """
 
@@ -81,7 +83,11 @@ async def sweep(*, services: Services) -> dict[str, int]:
                                 lease_free, services=services):
         row = await handoff.load(upload_id, services=services)
         if row is not None:
-            await handoff.clear_bytes(service.store_for(services=services), [row], services=services)
+            # A hand-off that died before its clean-up also left the partials it joined.
+            partials = (await handoff.partials_of(row, services=services)
+                        if row.state in (UploadState.complete.value, UploadState.rejected.value) else [])
+            await handoff.clear_bytes(service.store_for(services=services),
+                                      [*(p for p in partials if not p.bytes_cleared), row], services=services)
             done["cleared"] += 1
     async with services.db.session() as session:
         result = await session.execute(sa.delete(Upload).where(sa.or_(
