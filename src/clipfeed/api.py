@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from clipfeed.http.replicas import ReadYourWrites
 from clipfeed.http.restarts import RunReadsAgain
 from clipfeed.http.shedding import Load, Shedding, watch_for_termination
 from clipfeed.instance.api import router as instance_router
+from clipfeed.media import prober
 from clipfeed.media.api import router as media_router
 from clipfeed.media.blocklist_api import router as blocklist_router
 from clipfeed.moderation.api import router as moderation_router
@@ -108,6 +110,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             # Not for an app given its services (tests, the demo): they build many apps in one
             # process, and frozen objects are never collected.
             settle_heap()
+            # The upload prober's PyAV import, before the first final PATCH waits for it.
+            app.state.services.spawn(asyncio.to_thread(prober.warm), name="prober-warm")
             time_collections()
         unwatch = watch_for_termination(load)  # /readyz and new requests see a SIGTERM at once
         load.start_sampling()

@@ -90,6 +90,10 @@ class ProbeError(Exception):
     """FFmpeg cannot read the file; the message says why in words a creator understands."""
 
 
+class NeedsFfprobe(Exception):
+    """PyAV (``pyav_probe``) cannot give ffprobe's answer for certain; ffprobe decides."""
+
+
 def _rate(text: str | None) -> float:
     try:
         value = Fraction(text or "0")

@@ -1,8 +1,8 @@
 """Is the assembled upload a video we accept? Decided from its bytes, never from its name.
 
 The container is sniffed from the first bytes, then FFmpeg reads the file: in this process with
-PyAV (``clipfeed.media.inprocess_probe``, ffprobe's answer without ffprobe's start-up, which
-the final PATCH used to wait for), or ffprobe where only it can say. The container FFmpeg finds
+PyAV in a warm child process (``clipfeed.media.prober``, ffprobe's answer without ffprobe's
+start-up, which the final PATCH used to wait for), or ffprobe where only it can say. The container FFmpeg finds
 must agree with the sniffed one (so a file cannot pass as one format and be read as another),
 codecs must be on the allow-lists, and duration and resolution must be within the configured
 bounds. Every refusal says why in plain words.
@@ -14,8 +14,8 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from clipfeed.media.inprocess_probe import probe
 from clipfeed.media.probe import Probe, ProbeError, sniff_container
+from clipfeed.media.prober import probe
 from clipfeed.settings import Settings
 
 # File extension of the stored master, by sniffed container family.

@@ -1,8 +1,10 @@
-"""``probe`` without a process: the same ``Probe`` as ffprobe's, read with PyAV (FFmpeg's libraries).
+"""ffprobe's ``Probe`` without starting ffprobe: read with PyAV (FFmpeg's libraries), in the
+process kept warm for it (``prober``: hostile files are read outside the API process, as
+ffprobe read them).
 
 Starting ffprobe costs 80-90 ms (it links some 220 shared libraries) before it reads a byte;
-the upload's final PATCH waits for it. PyAV opens the file in this process, in a thread, and
-fills every field the way ffprobe's JSON does (``N/A`` values become ``None`` or 0, as
+the upload's final PATCH waits for it. ``read`` opens the file with PyAV and fills every field
+the way ffprobe's JSON does (``N/A`` values become ``None`` or 0, as
 ``probe.parse`` reads them); ``tests/contract/test_probe_in_process.py`` holds both to the
 same answers on every sample file.
 
@@ -19,8 +21,6 @@ reads and the other refuses would be refused later, by the media worker, with it
 
 from __future__ import annotations
 
-import asyncio
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,8 +29,7 @@ import av.audio.stream
 import av.bitstream
 import av.video.stream
 
-from clipfeed.media import probe as ffprobe
-from clipfeed.media.probe import AudioStream, Probe, ProbeError, VideoStream
+from clipfeed.media.probe import AudioStream, NeedsFfprobe, Probe, ProbeError, VideoStream
 
 # Packets read while looking for each video stream's first frame before giving up on PyAV.
 _FIRST_FRAME_PACKETS = 240
@@ -39,10 +38,6 @@ _CONTAINER_ROTATION_ONLY = {"h264": "filter_units=remove_types=6"}
 # The picture itself is not looked at: the cheapest decode that still yields a frame.
 _CHEAP_DECODE = {"skip_loop_filter": "all", "skip_idct": "all", "flags2": "+fast"}
 _ATTACHED_PIC = int(av.stream.Disposition.attached_pic)
-
-
-class NeedsFfprobe(Exception):
-    """PyAV cannot give ffprobe's answer for certain; ffprobe decides."""
 
 
 def _positive(value: int | None) -> int | None:
@@ -138,20 +133,3 @@ def _describe(container: av.container.InputContainer) -> Probe:
     return Probe(container=container.format.name, duration=(container.duration or 0) / av.time_base,
                  size=max(container.size, 0),  # ffprobe: N/A when unknown, read as 0
                  bit_rate=_positive(container.bit_rate), video=video, audio=audio)
-
-
-async def probe(path: Path, *, timeout: float = 60.0) -> Probe:
-    """ffprobe's view of ``path`` (``clipfeed.media.probe.probe``), read in process when PyAV
-    can give it for certain; ``ProbeError`` when FFmpeg cannot read it, or not within ``timeout``."""
-    started = time.monotonic()
-    try:
-        # The thread keeps running past wait_for's timeout, but FFmpeg's interrupt callback
-        # (av.open's timeout) ends its reads soon after.
-        return await asyncio.wait_for(asyncio.to_thread(read, path, timeout=timeout), timeout)
-    except TimeoutError as exc:
-        raise ProbeError("reading the file took too long") from exc
-    except NeedsFfprobe:
-        left = timeout - (time.monotonic() - started)
-        if left <= 0:
-            raise ProbeError("reading the file took too long") from None
-        return await ffprobe.probe(path, timeout=left)

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from clipfeed.media import inprocess_probe
 from clipfeed.media import probe as ffprobe
+from clipfeed.media import prober, pyav_probe
 from clipfeed.settings import Settings
 from clipfeed.uploads import validation
 from tests.services import shared_media
@@ -97,13 +97,13 @@ async def test_pyav_reads_each_sample_as_ffprobe_does(name: str, samples: dict[s
     path = samples[name]
     expected = await _outcome(ffprobe.probe, path)
     try:
-        in_process = await _outcome(lambda p: asyncio.to_thread(inprocess_probe.read, p, timeout=60.0), path)
-    except inprocess_probe.NeedsFfprobe:
+        in_process = await _outcome(lambda p: asyncio.to_thread(pyav_probe.read, p, timeout=60.0), path)
+    except pyav_probe.NeedsFfprobe:
         assert name in _FFPROBE_DECIDES, f"PyAV deferred to ffprobe on {name}"
     else:
         assert name not in _FFPROBE_DECIDES
         assert in_process == expected
-    assert await _outcome(inprocess_probe.probe, path) == expected
+    assert await _outcome(prober.probe, path) == expected
 
 
 @pytest.mark.parametrize("name", _ALL)
@@ -124,7 +124,7 @@ async def test_upload_validation_gives_the_same_verdict_with_either_prober(
 
 
 async def test_the_rotation_ffprobe_reports_is_the_one_read_in_process(samples: dict[str, Path]) -> None:
-    rotations = {name: (await inprocess_probe.probe(samples[name])).video[0].rotation
+    rotations = {name: (await prober.probe(samples[name])).video[0].rotation
                  for name in ("h264.mp4", "rotated-90.mp4", "rotated-180.mp4", "rotated-270.mp4",
                               "sei-rotated.mp4", "hevc-rotated.mov")}
     assert len(set(rotations.values())) == 4, rotations  # the samples do exercise every angle
@@ -133,4 +133,4 @@ async def test_the_rotation_ffprobe_reports_is_the_one_read_in_process(samples: 
 
 async def test_a_probe_that_outlasts_its_timeout_is_refused_in_words(samples: dict[str, Path]) -> None:
     with pytest.raises(ffprobe.ProbeError, match="took too long"):
-        await inprocess_probe.probe(samples["bigbuckbunny.mp4"], timeout=1e-6)
+        await prober.probe(samples["bigbuckbunny.mp4"], timeout=1e-6)
