@@ -114,16 +114,18 @@ class Database(ShardRouting):
     @asynccontextmanager
     async def shared_reads(self) -> AsyncIterator[None]:
         """Inside this block, ``read_session`` on this database gives one session (one
-        connection, one transaction) to the task that opened it: a request that reads in many
-        steps (a search: a dozen statements) checks a connection out, commits and hands it back
-        once, not once a step. On PostgreSQL (read committed) each statement sees what is
-        committed when it runs; on SQLite the block reads one snapshot, taken at its first
-        read. Only reads belong here."""
+        connection) to the task that opened it: a request that reads in many steps (a search:
+        a dozen statements) checks a connection out and hands it back once, not once a step.
+        Each statement sees what is committed when it runs: on PostgreSQL the session runs in
+        autocommit (no BEGIN and COMMIT round trips around the reads), and SQLite opens no
+        transaction for a read. Only reads belong here."""
         held = _SHARED.get()
         if held is not None and held[0] is self and held[1] is asyncio.current_task():
             yield
             return
         async with self.session() as session:
+            if isinstance(session, ClipfeedSession):
+                await session.autocommit_reads()
             token = _SHARED.set((self, asyncio.current_task(), session))
             try:
                 yield
