@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         finally:
             if owned:
                 await app.state.services.close()
+                await asyncio.to_thread(prober.stop)
             limits.restore_original_limits()
             unwatch()
             await load.stop_sampling()
