@@ -23,11 +23,11 @@ Progress = Callable[[str], None]
 
 # The ranker's settings: the winners of `clipfeed recs eval --search-ranker` on the validation
 # split (docs/design/recommendations.md, "Offline evaluation"; trials on the Benchmarks page).
-RANKER_PARAMS: dict[str, Any] = {"objective": "lambdarank", "learning_rate": 0.03, "num_leaves": 15,
-                                 "min_data_in_leaf": 100, "feature_fraction": 0.8, "lambda_l2": 1.0}
+RANKER_PARAMS: dict[str, Any] = {"objective": "rank_xendcg", "learning_rate": 0.03, "num_leaves": 15,
+                                 "min_data_in_leaf": 100, "feature_fraction": 0.8, "lambda_l2": 0.0}
 # Which optional feature groups (``OPTIONAL_FEATURES``) the ranker uses.
 RANKER_FEATURE_GROUPS = {"ease": True, "rating": True, "clock": False, "normalised": False, "genre": False,
-                         "sequence": False}
+                         "sequence": True}
 # Periods the ranker learns from: the validation period (1), or also the one before it (2,
 # split off the fit period the same way). 2 gained 3 % on validation but lost 2.6 % on test at
 # twice the time; kept at 1 (docs/benchmarks.md, "Offline: MovieLens 100K").
