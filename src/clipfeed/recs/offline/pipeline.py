@@ -1,8 +1,8 @@
 """Our pipeline offline: several candidate generators (item-to-item co-engagement, recency-
 weighted co-engagement, ALS and BPR retrieval, trending, content similarity; EASE too when its
-quota is above 0) whose union is re-ranked by a LightGBM LambdaRank model trained on the
-validation period (EASE's scores among its features), the same two-stage
-shape as the live feed (``clipfeed.recs.sources`` then ``clipfeed.recs.ranker``).
+quota is above 0) whose union is re-ranked by LightGBM ranking models trained on the
+validation period (EASE's scores and the sequence features of ``features`` among their
+features), the same two-stage shape as the live feed (``clipfeed.recs.sources`` then ``clipfeed.recs.ranker``).
 
 Point-in-time: features for the validation labels are computed from the fit period only, and
 features for the test labels from the training period only; nothing after a label leaks in.

@@ -1,4 +1,4 @@
-"""The offline ranker (LightGBM LambdaRank over each user's candidates) and the recorded search
+"""The offline ranker (a LightGBM ranking objective over each user's candidates) and the recorded search
 that chose its settings and the candidate quotas on the validation split.
 
 The search never sees the test period: candidates and labels come from the validation split
@@ -25,7 +25,9 @@ Progress = Callable[[str], None]
 # split (docs/design/recommendations.md, "Offline evaluation"; trials on the Benchmarks page).
 RANKER_PARAMS: dict[str, Any] = {"objective": "rank_xendcg", "learning_rate": 0.03, "num_leaves": 15,
                                  "min_data_in_leaf": 100, "feature_fraction": 0.8, "lambda_l2": 0.0}
-# Which optional feature groups (``OPTIONAL_FEATURES``) the ranker uses.
+# Which optional feature groups (``OPTIONAL_FEATURES``) the ranker uses. "sequence" lost its
+# single-model search trial but won with the shipped three-model average on 16 validation
+# splits (+1.1 %); the others lost (docs/benchmarks.md, "Offline: MovieLens 100K").
 RANKER_FEATURE_GROUPS = {"ease": True, "rating": True, "clock": False, "normalised": False, "genre": False,
                          "sequence": True}
 # Periods the ranker learns from: the validation period (1), or also the one before it (2,
@@ -36,7 +38,8 @@ RANKER_PERIODS = 1
 # on validation over 1 (same page).
 RANKER_SEEDS = 3
 FIXED_PARAMS: dict[str, Any] = {"metric": "ndcg", "eval_at": [10], "bagging_fraction": 0.8, "bagging_freq": 1,
-                                "num_threads": 1, "verbose": -1, "lambdarank_truncation_level": 20}
+                                "num_threads": 1, "verbose": -1,
+                                "lambdarank_truncation_level": 20}  # LambdaRank only
 
 # Candidate quotas are searched as one scale on the sources' base counts, plus whether EASE is a
 # source (with the item-to-item sources' count); each optional feature group is a yes/no
@@ -87,10 +90,10 @@ class Ranker:
 def train_ranker(candidates: CandidateSet, labels: np.ndarray, *, setting: RankerSetting | None = None,
                  progress: Progress = lambda _: None, seed: int = 7, refit: bool = True,
                  seeds: int = 1) -> Ranker:
-    """LambdaRank over each user's candidates; the number of trees is chosen by early stopping
-    on a fifth of the users, then the model is refit on all of them (unless ``refit`` is false:
-    the search keeps the early-stopped model, at half the cost). With ``seeds`` > 1, that many
-    models with consecutive seeds, their scores averaged."""
+    """A ranking model over each user's candidates (its objective from the setting); the number
+    of trees is chosen by early stopping on a fifth of the users, then the model is refit on all
+    of them (unless ``refit`` is false: the search keeps the early-stopped model, at half the
+    cost). With ``seeds`` > 1, that many models with consecutive seeds, their scores averaged."""
     models = [_train_one(candidates, labels, setting=setting or RankerSetting(), progress=progress,
                          seed=seed + offset, refit=refit) for offset in range(seeds)]
     return Ranker([booster for booster, _ in models], models[0][1])
