@@ -234,7 +234,7 @@ def grids() -> dict[str, Iterator[Scorer]]:
 
 
 # The winners of the grids above on each split's validation period (`clipfeed recs eval
-# [--split global]`, 2026-12-06; docs/benchmarks.md, "Offline: MovieLens 100K").
+# [--split global]`, 2026-12-06 and -07; docs/benchmarks.md, "Offline: MovieLens 100K").
 # `run_eval(tune=False)` uses them.
 RECORDED: dict[str, dict[str, dict[str, Any]]] = {
     "user": {
@@ -242,7 +242,9 @@ RECORDED: dict[str, dict[str, dict[str, Any]]] = {
         "item-cf": {"neighbours": 300, "shrink": 0.0, "positives_only": False},
         "ease": {"regularization": 200.0, "positives_only": True},
         "als": {"factors": 16, "regularization": 0.1, "alpha": 1.0, "positives_only": True},
-        "bpr": {"factors": 32, "regularization": 0.001, "learning_rate": 0.005, "iterations": 100,
+        # 64 factors: the choice of both tuned runs of 2026-12-07 (32 on 2026-12-06; BPR's
+        # threads move its validation figures).
+        "bpr": {"factors": 64, "regularization": 0.001, "learning_rate": 0.005, "iterations": 100,
                 "positives_only": False},
     },
     "global": {

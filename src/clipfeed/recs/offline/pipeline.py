@@ -1,8 +1,8 @@
 """Our pipeline offline: several candidate generators (item-to-item co-engagement, recency-
 weighted co-engagement, ALS and BPR retrieval, trending, content similarity; EASE too when its
-quota is above 0) whose union is re-ranked by a LightGBM LambdaRank model trained on the
-validation period (EASE's scores among its features), the same two-stage
-shape as the live feed (``clipfeed.recs.sources`` then ``clipfeed.recs.ranker``).
+quota is above 0) whose union is re-ranked by LightGBM ranking models trained on the
+validation period (EASE's scores and the sequence features of ``features`` among their
+features), the same two-stage shape as the live feed (``clipfeed.recs.sources`` then ``clipfeed.recs.ranker``).
 
 Point-in-time: features for the validation labels are computed from the fit period only, and
 features for the test labels from the training period only; nothing after a label leaks in.
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from clipfeed.recs.offline import features
 from clipfeed.recs.offline.baselines import Ease, FactorModel, ItemCF, Popularity, item_similarity
 from clipfeed.recs.offline.dataset import POSITIVE_RATING, Interactions
 
@@ -29,10 +30,21 @@ PER_SOURCE = {"cf": 100, "recent_cf": 100, "ease": 0, "als": 80, "bpr": 50, "tre
 FEATURES = ["cf", "cf_rank", "recent_cf", "recent_cf_rank", "last_sim", "ease", "ease_rank", "als",
             "als_rank", "bpr", "bpr_rank", "log_pop", "log_pop_recent", "trend_ratio", "item_age_days",
             "item_idle_days", "content", "item_mean_rating", "item_pos_rate", "user_len",
-            "user_mean_rating", "user_pos_rate", "cf_share", "liked_sim", "disliked_sim"]
-# Optional groups: whether the ranker uses them is a dimension of the recorded search.
-EASE_FEATURES = ("ease", "ease_rank")
-RATING_FEATURES = ("liked_sim", "disliked_sim")
+            "user_mean_rating", "user_pos_rate", "cf_share", "liked_sim", "disliked_sim",
+            "user_idle_days", "user_span_days", "item_pop_user_week", "item_pop_user_month",
+            "item_pop_user_before", "item_age_user_days",
+            "ease_norm", "als_norm", "cf_norm", "recent_cf_norm",
+            "liked_genre", "disliked_genre", "recent_ease", "recent_ease_rank", "next_item", "next_item_near"]
+# Optional groups: whether the ranker uses each is a dimension of the recorded search.
+OPTIONAL_FEATURES: dict[str, tuple[str, ...]] = {
+    "ease": ("ease", "ease_rank"),
+    "rating": ("liked_sim", "disliked_sim"),
+    "clock": ("user_idle_days", "user_span_days", "item_pop_user_week", "item_pop_user_month",
+              "item_pop_user_before", "item_age_user_days"),
+    "normalised": ("ease_norm", "als_norm", "cf_norm", "recent_cf_norm"),
+    "genre": ("liked_genre", "disliked_genre"),
+    "sequence": ("recent_ease", "recent_ease_rank", "next_item", "next_item_near"),
+}
 
 
 @dataclass
@@ -107,9 +119,15 @@ def build_candidates(history: Interactions, users: np.ndarray, tuned: dict[str, 
     weights = _recency_weights(history, users)
     assert cf.similarity is not None
     scores["recent_cf"] = np.asarray((weights @ cf.similarity).todense())
-    # The most recent item alone, over the full similarity (no neighbour cut).
-    full = item_similarity(cf.user_items, 0) if cf.user_items is not None else cf.similarity
+    assert ease.weights is not None
+    scores["recent_ease"] = np.asarray(weights @ ease.weights)
+    # The most recent item alone: over what was rated right after it by others, and over the
+    # full similarity (no neighbour cut).
     last_rows = sp.csr_matrix(weights.multiply(weights >= 0.999))
+    following, near = features.transitions(history)
+    scores["next_item"] = np.asarray((last_rows @ following).todense())
+    scores["next_item_near"] = np.asarray((weights @ near).todense())
+    full = item_similarity(cf.user_items, 0) if cf.user_items is not None else cf.similarity
     scores["last_sim"] = np.asarray((last_rows @ full).todense())
     # Mean similarity to what the user rated well, and to what they rated 2 or less: the ratings
     # a baseline learning from interactions alone cannot tell apart.
@@ -126,7 +144,8 @@ def build_candidates(history: Interactions, users: np.ndarray, tuned: dict[str, 
     scores["trending"] = np.tile(pop_recent.counts, (len(users), 1))
     for name in scores:
         scores[name] = np.where(seen, -np.inf, scores[name])
-    ranks = {name: _ranks(values) for name, values in scores.items() if name not in ("last_sim", *RATING_FEATURES)}
+    ranks = {name: _ranks(values) for name, values in scores.items()
+             if name not in ("last_sim", "next_item", "next_item_near", *OPTIONAL_FEATURES["rating"])}
 
     chosen = np.zeros((len(users), n_items), dtype=bool)
     for name, count in quotas.items():
@@ -156,11 +175,17 @@ def build_candidates(history: Interactions, users: np.ndarray, tuned: dict[str, 
         "user_len": users_len[user_ids], "user_mean_rating": user_mean[user_ids],
         "user_pos_rate": user_pos[user_ids], "cf_share": scores["cf"][rows, items] / cf_total[rows],
         "liked_sim": scores["liked_sim"][rows, items], "disliked_sim": scores["disliked_sim"][rows, items],
+        **features.clock_columns(history, user_ids, items),
+        **{f"{name}_norm": features.per_user_scaled(scores[name])[rows, items]
+           for name in ("ease", "als", "cf", "recent_cf")},
+        **features.genre_columns(history, users, rows, items),
+        "recent_ease": scores["recent_ease"][rows, items], "recent_ease_rank": ranks["recent_ease"][rows, items],
+        "next_item": scores["next_item"][rows, items], "next_item_near": scores["next_item_near"][rows, items],
     }
-    features = np.column_stack([columns[name] for name in FEATURES]).astype(np.float32)
+    table = np.column_stack([columns[name] for name in FEATURES]).astype(np.float32)
     fallback = {int(user): np.argsort(-scores["recent_cf"][row])[:50] for row, user in enumerate(users)}
     source_ranks = {name: ranks[name][rows, items] for name in ranks}
-    return CandidateSet(user_ids.astype(np.int64), items.astype(np.int64), features, fallback, source_ranks)
+    return CandidateSet(user_ids.astype(np.int64), items.astype(np.int64), table, fallback, source_ranks)
 
 
 def _mean_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:

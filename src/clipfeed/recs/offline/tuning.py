@@ -1,4 +1,4 @@
-"""The offline ranker (LightGBM LambdaRank over each user's candidates) and the recorded search
+"""The offline ranker (a LightGBM ranking objective over each user's candidates) and the recorded search
 that chose its settings and the candidate quotas on the validation split.
 
 The search never sees the test period: candidates and labels come from the validation split
@@ -17,23 +17,19 @@ from typing import Any
 import numpy as np
 
 from clipfeed.recs.offline import metrics
-from clipfeed.recs.offline.pipeline import (
-    EASE_FEATURES,
-    FEATURES,
-    PER_SOURCE,
-    RATING_FEATURES,
-    CandidateSet,
-    top_k,
-)
+from clipfeed.recs.offline.pipeline import FEATURES, OPTIONAL_FEATURES, PER_SOURCE, CandidateSet, top_k
 
 Progress = Callable[[str], None]
 
 # The ranker's settings: the winners of `clipfeed recs eval --search-ranker` on the validation
 # split (docs/design/recommendations.md, "Offline evaluation"; trials on the Benchmarks page).
-RANKER_PARAMS: dict[str, float] = {"learning_rate": 0.03, "num_leaves": 15, "min_data_in_leaf": 100,
-                                   "feature_fraction": 0.8, "lambda_l2": 1.0}
-RANKER_USES_EASE = True
-RANKER_USES_RATINGS = True
+RANKER_PARAMS: dict[str, Any] = {"objective": "rank_xendcg", "learning_rate": 0.03, "num_leaves": 15,
+                                 "min_data_in_leaf": 100, "feature_fraction": 0.8, "lambda_l2": 0.0}
+# Which optional feature groups (``OPTIONAL_FEATURES``) the ranker uses. "sequence" lost its
+# single-model search trial but won with the shipped three-model average on 16 validation
+# splits (+1.1 %); the others lost (docs/benchmarks.md, "Offline: MovieLens 100K").
+RANKER_FEATURE_GROUPS = {"ease": True, "rating": True, "clock": False, "normalised": False, "genre": False,
+                         "sequence": True}
 # Periods the ranker learns from: the validation period (1), or also the one before it (2,
 # split off the fit period the same way). 2 gained 3 % on validation but lost 2.6 % on test at
 # twice the time; kept at 1 (docs/benchmarks.md, "Offline: MovieLens 100K").
@@ -41,36 +37,41 @@ RANKER_PERIODS = 1
 # Models averaged, each with its own seed (bagging and early-stopping users): 3 gained 2.5-3.6 %
 # on validation over 1 (same page).
 RANKER_SEEDS = 3
-FIXED_PARAMS: dict[str, Any] = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10],
-                                "bagging_fraction": 0.8, "bagging_freq": 1, "num_threads": 1,
-                                "verbose": -1, "lambdarank_truncation_level": 20}
+FIXED_PARAMS: dict[str, Any] = {"metric": "ndcg", "eval_at": [10], "bagging_fraction": 0.8, "bagging_freq": 1,
+                                "num_threads": 1, "verbose": -1,
+                                "lambdarank_truncation_level": 20}  # LambdaRank only
 
 # Candidate quotas are searched as one scale on the sources' base counts, plus whether EASE is a
-# source (with the item-to-item sources' count) and whether its scores are features.
+# source (with the item-to-item sources' count); each optional feature group is a yes/no
+# dimension (`<group>_features`).
 BASE_QUOTAS = {"cf": 100, "recent_cf": 100, "ease": 100, "als": 80, "bpr": 50, "trending": 30, "content": 30}
 SEARCH_SPACE: dict[str, tuple[Any, ...]] = {
+    "objective": ("lambdarank", "rank_xendcg"),
     "quota_scale": (0.25, 0.5, 1.0, 1.5),
     "ease_source": (False, True),
-    "ease_features": (False, True),
-    "rating_features": (False, True),
+    **{f"{group}_features": (False, True) for group in RANKER_FEATURE_GROUPS},
     "learning_rate": (0.03, 0.1),
     "num_leaves": (7, 15, 31, 63),
     "min_data_in_leaf": (20, 40, 100, 200),
     "feature_fraction": (0.6, 0.8, 1.0),
     "lambda_l2": (0.0, 1.0, 10.0),
 }
+# A trial's score: the mean over this many two-fold splits of the validation users (one split's
+# figure moves by about ±0.004 with the split alone, as much as most differences searched).
+SEARCH_SPLITS = 4
 
 
-def ranker_features(*, ease: bool, ratings: bool) -> tuple[str, ...]:
-    left_out = (() if ease else EASE_FEATURES) + (() if ratings else RATING_FEATURES)
+def ranker_features(groups: dict[str, bool]) -> tuple[str, ...]:
+    """``FEATURES`` without the optional groups that ``groups`` leaves out (missing: left out)."""
+    left_out = {name for group, names in OPTIONAL_FEATURES.items() if not groups.get(group) for name in names}
     return tuple(name for name in FEATURES if name not in left_out)
 
 
 @dataclass(frozen=True)
 class RankerSetting:
     quotas: dict[str, int] = field(default_factory=lambda: dict(PER_SOURCE))
-    features: tuple[str, ...] = ranker_features(ease=RANKER_USES_EASE, ratings=RANKER_USES_RATINGS)
-    params: dict[str, float] = field(default_factory=lambda: dict(RANKER_PARAMS))
+    features: tuple[str, ...] = ranker_features(RANKER_FEATURE_GROUPS)
+    params: dict[str, Any] = field(default_factory=lambda: dict(RANKER_PARAMS))
 
 
 @dataclass
@@ -89,10 +90,10 @@ class Ranker:
 def train_ranker(candidates: CandidateSet, labels: np.ndarray, *, setting: RankerSetting | None = None,
                  progress: Progress = lambda _: None, seed: int = 7, refit: bool = True,
                  seeds: int = 1) -> Ranker:
-    """LambdaRank over each user's candidates; the number of trees is chosen by early stopping
-    on a fifth of the users, then the model is refit on all of them (unless ``refit`` is false:
-    the search keeps the early-stopped model, at half the cost). With ``seeds`` > 1, that many
-    models with consecutive seeds, their scores averaged."""
+    """A ranking model over each user's candidates (its objective from the setting); the number
+    of trees is chosen by early stopping on a fifth of the users, then the model is refit on all
+    of them (unless ``refit`` is false: the search keeps the early-stopped model, at half the
+    cost). With ``seeds`` > 1, that many models with consecutive seeds, their scores averaged."""
     models = [_train_one(candidates, labels, setting=setting or RankerSetting(), progress=progress,
                          seed=seed + offset, refit=refit) for offset in range(seeds)]
     return Ranker([booster for booster, _ in models], models[0][1])
@@ -130,7 +131,7 @@ def setting_from(point: dict[str, Any]) -> RankerSetting:
     quotas = {name: int(round(count * point["quota_scale"])) for name, count in BASE_QUOTAS.items()}
     if not point["ease_source"]:
         quotas["ease"] = 0
-    features = ranker_features(ease=point["ease_features"], ratings=point["rating_features"])
+    features = ranker_features({group: point[f"{group}_features"] for group in RANKER_FEATURE_GROUPS})
     params = {name: point[name] for name in RANKER_PARAMS}
     return RankerSetting(quotas, features, params)
 
@@ -138,7 +139,7 @@ def setting_from(point: dict[str, Any]) -> RankerSetting:
 def default_point() -> dict[str, Any]:
     scale = PER_SOURCE["cf"] / BASE_QUOTAS["cf"]
     return {"quota_scale": scale, "ease_source": PER_SOURCE["ease"] > 0,
-            "ease_features": RANKER_USES_EASE, "rating_features": RANKER_USES_RATINGS, **RANKER_PARAMS}
+            **{f"{group}_features": used for group, used in RANKER_FEATURE_GROUPS.items()}, **RANKER_PARAMS}
 
 
 @dataclass
@@ -168,8 +169,9 @@ def cross_validated_ndcg(candidates: CandidateSet, labels: np.ndarray, relevant:
 
 def search_ranker(candidates: CandidateSet, labels: np.ndarray, relevant: dict[int, set[int]], *,
                   progress: Progress = lambda _: None) -> tuple[dict[str, Any], list[Trial]]:
-    """Coordinate search over ``SEARCH_SPACE`` from the defaults; ``candidates`` must have been
-    built with quotas at least as large as any the space allows."""
+    """Coordinate search over ``SEARCH_SPACE`` from the defaults, each point scored by the mean of
+    ``SEARCH_SPLITS`` cross-validations (seeds 7, 8, …); ``candidates`` must have been built with
+    quotas at least as large as any the space allows."""
     best = default_point()
     trials: list[Trial] = []
     scored: dict[str, float] = {}
@@ -177,7 +179,9 @@ def search_ranker(candidates: CandidateSet, labels: np.ndarray, relevant: dict[i
     def score(point: dict[str, Any]) -> float:
         key = repr(sorted(point.items()))
         if key not in scored:
-            scored[key] = cross_validated_ndcg(candidates, labels, relevant, setting_from(point))
+            setting = setting_from(point)
+            scored[key] = float(np.mean([cross_validated_ndcg(candidates, labels, relevant, setting, seed=7 + split)
+                                         for split in range(SEARCH_SPLITS)]))
             trials.append(Trial(dict(point), scored[key]))
             progress(f"trial {len(trials)}: {point} → validation ndcg@10 {scored[key]:.4f}")
         return scored[key]
