@@ -64,3 +64,13 @@ async def test_a_read_past_its_timeout_is_refused_and_its_child_ended(tmp_path: 
         await prober.probe(stuck, timeout=1.0)
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
     assert (await prober.probe(SAMPLE)).video[0].codec == "h264" and _child() != child
+
+
+async def test_a_prober_that_will_not_start_leaves_the_verdict_to_ffprobe(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: object) -> None:
+        raise OSError("no processes left")
+
+    monkeypatch.setattr(prober._Prober, "__init__", refuse)
+    prober.warm()  # logged, not raised
+    assert (await prober.probe(SAMPLE)).video[0].codec == "h264"  # ffprobe's reading
+    assert prober._current is None

@@ -97,23 +97,40 @@ _LOCK = threading.Lock()
 _current: _Prober | None = None
 
 
+def _started() -> _Prober:
+    """This process's prober, started if it has none or it died (call under ``_LOCK``)."""
+    global _current
+    if _current is None or not _current.alive():
+        if _current is not None and _current.owner == os.getpid():
+            _current.stop()  # reaped, its pipes closed
+        _current = None
+        _current = _Prober()
+    return _current
+
+
 def read(path: Path, *, timeout: float) -> Probe:
     """``pyav_probe.read`` of ``path`` in the prober (blocking: call it in a thread);
     ``ProbeError`` when FFmpeg cannot read it or not within ``timeout``, ``NeedsFfprobe`` when
-    ffprobe must decide (PyAV cannot say for certain, or the prober died on this file)."""
+    ffprobe must decide (PyAV cannot say for certain, the prober died on this file or would
+    not start)."""
     global _current
     started = time.monotonic()
     with _LOCK:
-        if _current is None or not _current.alive():
-            _current = _Prober()
+        try:
+            prober = _started()
+        except (OSError, RuntimeError, TimeoutError, ValueError) as exc:
+            raise NeedsFfprobe(f"the prober did not start: {exc}") from None
         left = timeout - (time.monotonic() - started)
         if left <= 0:
             raise ProbeError("reading the file took too long")
         try:
-            answer = _current.ask(path, left)
+            answer = prober.ask(path, left)
         except TimeoutError:
             _current = None
             raise ProbeError("reading the file took too long") from None
+        except ValueError:  # not a JSON line: treated as a prober that died
+            prober.stop()
+            answer = None
         if answer is None:
             _current = None
             raise NeedsFfprobe("the prober stopped on this file")
@@ -143,13 +160,11 @@ async def probe(path: Path, *, timeout: float = 60.0) -> Probe:
 def warm() -> None:
     """Start this process's prober now, so that the first upload does not wait for it. A
     prober that does not start is tried again by the first read."""
-    global _current
     with _LOCK:
-        if _current is None or not _current.alive():
-            try:
-                _current = _Prober()
-            except (OSError, RuntimeError, TimeoutError) as exc:
-                structlog.get_logger(__name__).warning("prober.not_started", error=str(exc))
+        try:
+            _started()
+        except (OSError, RuntimeError, TimeoutError, ValueError) as exc:
+            structlog.get_logger(__name__).warning("prober.not_started", error=str(exc))
 
 
 def stop() -> None:
