@@ -182,12 +182,12 @@ class SQLiteSearchIndex(SqlSearchIndex):
         # whole ranks above any piece of one anyway. Each step brings the creators' columns
         # back with their IDs (a second statement per step was a third of a side list's cost).
         found: list[CreatorDocument] = []
-        for star in ("", "*"):
+        for prefix in (False, True):
             found = _first(found, _creators(await self._fetch(
                 session, "SELECT c.user_id, c.handle, c.display_name, c.clip_count FROM search_fts_creators_words "
                 "AS f JOIN search_creators AS c ON c.user_id = f.rowid WHERE search_fts_creators_words MATCH :match "
                 "ORDER BY c.clip_count DESC, c.user_id LIMIT :limit",
-                {"match": word_match(terms, prefix=bool(star)), "limit": limit})))
+                {"match": word_match(terms, prefix=prefix), "limit": limit})))
             if len(found) >= limit:
                 return found[:limit]
         if match := trigram_match(terms):
