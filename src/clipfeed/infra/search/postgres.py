@@ -22,6 +22,8 @@ POOL = 300
 
 
 class PostgresSearchIndex(SqlSearchIndex):
+    PUBLISHED_SECONDS = "extract(epoch FROM published_at)::float8"  # numeric otherwise: a Decimal each
+
     # The text index is the row itself (expression indexes): nothing to keep in step.
     async def _index_clips(self, session: AsyncSession, clips: list[tuple[int, str]]) -> None:
         return None

@@ -82,6 +82,9 @@ def _after(prefix: str) -> str:
 
 
 class SQLiteSearchIndex(SqlSearchIndex):
+    # Stored as text, 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: whole seconds, then the fraction.
+    PUBLISHED_SECONDS = "CAST(strftime('%s', published_at) AS INTEGER) + CAST(substr(published_at, 20) AS REAL)"
+
     async def _index_clips(self, session: AsyncSession, clips: list[tuple[int, str]]) -> None:
         if not clips:  # an executemany of no rows is deprecated in SQLAlchemy (an error to come)
             return
