@@ -1,7 +1,9 @@
 """search: on PostgreSQL, each clip's words stored as a ``tsvector`` column (computed by the
-database from the document) with its GIN index, in place of the expression index: the word
-steps now take the newest matches, and checking a row in clip ID order reads the stored words
-rather than parsing the document again (23 µs a row)
+database from the document) with its GIN index: the word steps now take the newest matches, and
+checking a row in clip ID order reads the stored words rather than parsing the document again
+(23 µs a row). The expression index it replaces stays until a later release: processes of the
+previous release still query it between ``clipfeed migrate`` and their restart (add first, drop
+later: docs/operate/upgrades.md)
 
 Revision ID: search_0006
 Revises: search_0005
@@ -25,13 +27,11 @@ def upgrade() -> None:
     # Rewrites the table once (about 7 s for 100,000 clips on two cores), holding its lock.
     op.execute("ALTER TABLE search_clips ADD COLUMN fts_words tsvector "
                "GENERATED ALWAYS AS (to_tsvector('simple', document)) STORED")
-    op.execute("DROP INDEX ix_search_fts_clips_words")
-    op.execute("CREATE INDEX ix_search_fts_clips_words ON search_clips USING gin (fts_words)")
+    op.execute("CREATE INDEX ix_search_fts_clips_stored_words ON search_clips USING gin (fts_words)")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         return
-    op.execute("DROP INDEX ix_search_fts_clips_words")
+    op.execute("DROP INDEX ix_search_fts_clips_stored_words")
     op.execute("ALTER TABLE search_clips DROP COLUMN fts_words")
-    op.execute("CREATE INDEX ix_search_fts_clips_words ON search_clips USING gin (to_tsvector('simple', document))")
