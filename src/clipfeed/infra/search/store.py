@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -89,13 +89,11 @@ def _filtered(query: Select, filters: ClipFilters) -> Select:
     return query
 
 
-def _seconds(moment: datetime | str | float | None) -> float:
-    """A stored moment as seconds since the epoch: already a number (``PUBLISHED_SECONDS``), a
-    datetime, or the text SQLite keeps (UTC, no zone) when read without SQLAlchemy's type."""
+def _seconds(moment: datetime | str | None) -> float:
+    """A stored moment as seconds since the epoch: a datetime, or the text SQLite keeps (UTC,
+    no zone) when read without SQLAlchemy's type."""
     if moment is None:
         return 0.0
-    if isinstance(moment, float | int):
-        return float(moment)
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
@@ -337,14 +335,16 @@ class SqlSearchIndex(ABC):
         not ORM objects, and no date among them (a search reads up to 300)."""
         if not ids:
             return []
-        if filters == NO_FILTERS:
+        if filters == NO_FILTERS:  # the usual case: the publication time comes as seconds
             found = await self._fetch_in(session, "SELECT clip_id, owner_id, caption, tags, handle, display_name, "
                                          f"detected_text, {self.PUBLISHED_SECONDS} FROM search_clips "
                                          "WHERE clip_id IN ({values})", ids)
+            seconds: Callable[[Any], float] = float
         else:
             found = await read_rows(session, _filtered(_TEXTS, filters), {"ids": ids})
+            seconds = _seconds
         rows = {r[0]: r for r in found}
-        return [ClipText(r[0], r[1], r[2], tuple(r[3].split()), r[4], r[5], r[6], _seconds(r[7]))
+        return [ClipText(r[0], r[1], r[2], tuple(r[3].split()), r[4], r[5], r[6], seconds(r[7]))
                 for r in (rows.get(i) for i in ids) if r is not None]
 
     async def _documents(self, session: AsyncSession, ids: list[int], filters: ClipFilters) -> list[ClipDocument]:
