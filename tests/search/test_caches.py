@@ -11,9 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from clipfeed.clips.models import Clip
-from clipfeed.infra.db import Database
+from clipfeed.infra.db import Database, utcnow
 from clipfeed.infra.search import open_search_index
 from clipfeed.infra.search.store import VERSION_TTL_S
+from clipfeed.infra.search.tables import SearchClipVector
 from clipfeed.search.indexing import refresh_clips
 from tests.helpers import signup, wait_for
 from tests.search.support import add_clip, add_creator, clip_ids
@@ -97,3 +98,39 @@ async def test_a_write_by_another_process_shows_within_the_version_ttl(client, s
 
 async def _has_clip(client: Any, q: str, clip_id: int) -> bool:
     return clip_id in await _found(client, q)
+
+
+async def test_the_vectors_are_counted_once_a_second_and_a_write_shows_at_once(services, monkeypatch) -> None:
+    """Semantic search knows its vectors changed from their count and newest write: read at
+    most once per ``VERSION_TTL_S`` (not by every search, a scan of the table), except right
+    after this process wrote some, and after the TTL for another process's writes."""
+    from clipfeed.search import semantic
+
+    owner = await add_creator("meaning_mia", services=services)
+    kitten = await add_clip(owner, "kitten jumps on the table and falls", services=services)
+    car = await add_clip(owner, "changing the oil of an old diesel car", services=services)
+    await semantic.embed_clips(db=services.db, clip_ids=[kitten.id])
+    counted: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "search_clip_vectors" in statement and "count(" in statement.lower():
+            counted.append(statement)
+
+    clock = [time.monotonic()]
+    monkeypatch.setattr(semantic, "time", type("Clock", (), {"monotonic": staticmethod(lambda: clock[0])}))
+    sa.event.listen(services.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        for _ in range(3):
+            assert await semantic.neighbours(db=services.db, text="a cat falls off a table") == [kitten.id]
+        assert len(counted) == 1
+        # Another process embeds the car clip: seen once the TTL has passed.
+        async with services.db.session() as session:
+            row = await session.get(SearchClipVector, kitten.id)
+            session.add(SearchClipVector(clip_id=car.id, vector=row.vector, model=row.model, updated_at=utcnow()))
+        clock[0] += semantic.VERSION_TTL_S + 0.01
+        assert set(await semantic.neighbours(db=services.db, text="a cat falls off a table")) == {kitten.id, car.id}
+        # This process clears them: no neighbour at once.
+        await semantic.clear(db=services.db)
+        assert await semantic.neighbours(db=services.db, text="a cat falls off a table") == []
+    finally:
+        sa.event.remove(services.db.engine.sync_engine, "before_cursor_execute", count)

@@ -14,6 +14,7 @@ check like every result. Fusion: reciprocal rank fusion (``fuse``) of the two li
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,12 +55,14 @@ async def embed_clips(*, db: Database, clip_ids: list[int], threads: int = 1) ->
             session.add_all([SearchClipVector(clip_id=c.id, vector=v.astype("<f4").tobytes(), model=MODEL,
                                               updated_at=utcnow())
                              for c, v, t in zip(listed, vectors, texts, strict=True) if t])
+    _changed(db)
     return len(listed)
 
 
 async def clear(*, db: Database) -> None:
     async with db.session() as session:
         await session.execute(sa.delete(SearchClipVector))
+    _changed(db)
 
 
 @dataclass
@@ -72,11 +75,32 @@ class _Loaded:
 _loaded: dict[str, _Loaded] = {}
 _lock = asyncio.Lock()
 
+# The vectors' version (row count, newest write) as this process last read it, per database,
+# with when to read it again: counting the table's rows on every search cost a scan of it
+# (100,000 rows: milliseconds on PostgreSQL). A write by this process reads it at once
+# (``_changed``); another process's within ``VERSION_TTL_S``.
+VERSION_TTL_S = 1.0
+_versions: dict[str, tuple[tuple[Any, ...], float]] = {}
+_VERSION = sa.select(sa.func.count(), sa.func.max(SearchClipVector.updated_at))
+
+
+def _changed(db: Database) -> None:
+    _versions.pop(db.url, None)
+
+
+async def _version(db: Database) -> tuple[Any, ...]:
+    kept = _versions.get(db.url)
+    now = time.monotonic()
+    if kept is not None and kept[1] > now:
+        return kept[0]
+    async with db.read_session() as session:  # the request's own session when it shares one
+        version = tuple((await session.execute(_VERSION)).one())
+    _versions[db.url] = (version, now + VERSION_TTL_S)
+    return version
+
 
 async def _current(db: Database) -> _Loaded:
-    async with db.read_session() as session:  # the request's own session when it shares one
-        version = tuple((await session.execute(
-            sa.select(sa.func.count(), sa.func.max(SearchClipVector.updated_at)))).one())
+    version = await _version(db)
     known = _loaded.get(db.url)
     if known is not None and known.version == version:
         return known
