@@ -19,7 +19,8 @@ from clipfeed.recs.feedback import Feedback, fold, refill_viewers
 from clipfeed.recs.profile import ckey, dirty_key, known_key, ukey
 from clipfeed.recs.viewers import FeedViewer
 
-KINDS = ["impression", "progress", "complete", "replay", "skip", "share", "not_interested", "like", "comment"]
+KINDS = ["impression", "progress", "leave", "complete", "replay", "skip", "share", "not_interested", "like",
+         "comment"]
 CLIPS = list(range(1, 13))
 
 
