@@ -98,6 +98,7 @@ class ViewerState:
     live_tags: dict[str, float] = field(default_factory=dict)
     live_creators: dict[int, float] = field(default_factory=dict)
     words: dict[str, float] = field(default_factory=dict)  # long-term, as ``tags``, for caption words
+    live_words: dict[str, float] = field(default_factory=dict)  # live, for caption words (weighed as content)
 
     @property
     def impressions(self) -> float:
@@ -142,6 +143,10 @@ async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
             for tag in card.hashtags:
                 tags_out[tag] = tags_out.get(tag, 0.0) + weight
             creators_out[card.creator_id] = creators_out.get(card.creator_id, 0.0) + weight
+            # Caption words say what a clip shows more reliably than its hashtag, and remember as
+            # far back as the content centroid: a viewer's several topics, not only the last one.
+            for word in card.words:
+                state.live_words[word] = state.live_words.get(word, 0.0) + weight_sign * CONTENT_DECAY ** rank
             if card.sketch is not None:
                 vectors.append(CONTENT_DECAY ** rank * card.sketch)
         if vectors:
