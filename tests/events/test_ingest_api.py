@@ -30,16 +30,19 @@ async def test_valid_events_are_enriched_and_published_keyed_by_clip_and_by_view
     now = time.time()
     batch = [event("impression", 11, now - 5, source="search"), event("play_start", "11", now - 4),
              event("progress", 11, now - 2, watch_ms=2000, position_ms=2000),
-             event("skip", 12, now - 1, position_ms=800)]
+             event("skip", 12, now - 1, position_ms=800),
+             event("progress", 13, now - 1, watch_ms=3000, position_ms=3000, ended=True)]
     result = await send(client, batch, alice.auth)
-    assert result == {"accepted": 4, "duplicates": 0, "rejected": []}
+    assert result == {"accepted": 5, "duplicates": 0, "rejected": []}
     by_clip = await _published(Topic.ACTIVITY_CLIPS, services=services)
     by_user = await _published(Topic.ACTIVITY_USERS, services=services)
-    assert sorted(e["key"] for e in by_clip) == ["11", "11", "11", "12"]
+    assert sorted(e["key"] for e in by_clip) == ["11", "11", "11", "12", "13"]
     assert {e["record_key"] for e in by_user} == {f"u:{alice.id}"}
     assert [e["id"] for e in sorted(by_user, key=lambda e: e["id"])] == [
         e["id"] for e in sorted(by_clip, key=lambda e: e["id"])]
-    progress = next(e for e in by_user if e["type"] == "progress")
+    progress = next(e for e in by_user if e["type"] == "progress" and e["key"] == "11")
+    left = next(e for e in by_user if e["key"] == "13")
+    assert left["payload"]["ended"] is True and progress["payload"]["ended"] is False
     assert progress["id"] == envelope_id(f"u:{alice.id}", batch[2]["event_id"])
     assert progress["actor_id"] == alice.id and progress["region"] == services.settings.region
     assert progress["payload"]["watch_ms"] == 2000 and progress["payload"]["viewer"] == f"u:{alice.id}"
@@ -60,14 +63,15 @@ async def test_each_bad_event_is_reported_and_the_good_ones_are_kept(client, ser
         {**event("skip", 1, now, position_ms=10), "watch_ms": -5},  # negative time
         event("impression", 1, now, watch_ms=10),                 # a field this type does not carry
         "not even an object",
+        event("skip", 1, now, position_ms=10, ended=True),         # only progress reports say a play ended
     ]
     result = await send(client, batch, alice.auth)
     assert result["accepted"] == 1 and result["duplicates"] == 0
     reasons = {r["index"]: r["reason"] for r in result["rejected"]}
     assert reasons == {1: "invalid", 2: "invalid", 3: "clock_skew", 4: "too_old", 5: "invalid", 6: "invalid",
-                       7: "invalid", 8: "invalid"}
+                       7: "invalid", 8: "invalid", 9: "invalid"}
     details = {r["index"]: r["detail"] for r in result["rejected"]}
-    assert "watch_ms" in details[1] and "secret" in details[5]
+    assert "watch_ms" in details[1] and "secret" in details[5] and "ended" in details[9]
     assert result["rejected"][0]["event_id"] == batch[1]["event_id"]
     assert len(await _published(Topic.ACTIVITY_CLIPS, services=services)) == 1
 

@@ -19,7 +19,8 @@ from clipfeed.recs.feedback import Feedback, fold, refill_viewers
 from clipfeed.recs.profile import ckey, dirty_key, known_key, ukey
 from clipfeed.recs.viewers import FeedViewer
 
-KINDS = ["impression", "progress", "complete", "replay", "skip", "share", "not_interested", "like", "comment"]
+KINDS = ["impression", "progress", "leave", "complete", "replay", "skip", "share", "not_interested", "like",
+         "comment"]
 CLIPS = list(range(1, 13))
 
 
@@ -118,3 +119,15 @@ async def test_a_failed_read_releases_the_claims_so_the_redelivery_applies_the_e
     assert await cache.hgetall(ukey(viewer.key, "stats")) == {}
     assert len(await fold(cache, events)) == 3
     assert float((await cache.hgetall(ukey(viewer.key, "stats")))["like"]) == 3
+
+
+async def test_a_leave_marks_the_buffer_for_a_re_rank_and_a_skip_also_for_a_rebuild(
+        caches: tuple[Cache, Cache]) -> None:
+    cache = caches[1]
+    left, skipped = FeedViewer.signed_in(7, region="eu"), FeedViewer.signed_in(9, region="eu")
+    await _catalogue(cache, [left, skipped])
+    applied = await fold(cache, [Feedback(1, left, 1, "leave", 3000.0), Feedback(2, skipped, 2, "skip", 800.0)])
+    for viewer, clip_id in ((left, 1), (skipped, 2)):
+        assert await cache.get(dirty_key(viewer.key)) is not None
+        assert [int(m) for m, _ in await cache.ztop(ukey(viewer.key, "negative"), 10)] == [clip_id]
+    assert [v.key for v in refill_viewers(applied)] == [skipped.key]

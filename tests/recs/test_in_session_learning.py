@@ -1,5 +1,6 @@
 """In-session learning over HTTP, as the app drives it: a page, events after each clip, the next
-page. A like, a long watch, a fast skip or "not interested" changes the very next page, which is
+page. A like, a long watch, a fast skip, a play left after a few seconds or "not interested" changes
+the very next page, which is
 served by the re-ranked path, against a twin viewer with the same buffer who sent only
 impressions.
 
@@ -70,6 +71,9 @@ async def _pair(client, services, name: str, signal: str):
                 events += [{"type": "progress", "clip_id": targets[0], "watch_ms": 12_000, "position_ms": 12_000}]
             elif signal == "skip":
                 events += [{"type": "skip", "clip_id": c, "position_ms": 800, "watch_ms": 800} for c in targets]
+            elif signal in ("left", "heartbeat"):  # the play's last report, or one while it goes on
+                events += [{"type": "progress", "clip_id": c, "position_ms": 3000, "watch_ms": 3000,
+                            **({"ended": True} if signal == "left" else {})} for c in targets]
             else:
                 events += [{"type": signal, "clip_id": c} for c in targets]
         await _post(client, account, events)
@@ -105,6 +109,20 @@ async def test_fast_skips_bring_fewer_of_the_skipped_hashtag_on_the_very_next_pa
     await seed_catalogue(creators=30, clips_per_creator=10, tags=AWAY, services=services)
     acted, alone = await _counts(client, services, "skip")
     assert acted + PAIRS <= alone, (acted, alone)
+
+
+async def test_plays_left_after_a_few_seconds_bring_fewer_of_that_hashtag_on_the_very_next_page(
+        client, services) -> None:
+    await seed_catalogue(creators=30, clips_per_creator=10, tags=AWAY, services=services)
+    acted, alone = await _counts(client, services, "left")
+    assert acted + PAIRS <= alone, (acted, alone)
+
+
+async def test_a_heartbeat_of_a_few_seconds_does_not_move_the_next_page(client, services) -> None:
+    # The same report without ``ended``: the viewer may still be watching, so nothing is re-ranked.
+    await seed_catalogue(creators=30, clips_per_creator=10, tags=AWAY, services=services)
+    _, second, twin_second = await _pair(client, services, "beat", "heartbeat")
+    assert second["served_by"] == twin_second["served_by"] == "buffer"
 
 
 async def test_not_interested_events_bring_fewer_of_that_hashtag_on_the_very_next_page(client, services) -> None:

@@ -179,6 +179,7 @@ class Playback(Payload):
     watch_ms: int | None = Field(default=None, ge=0, lt=2**63)
     position_ms: int | None = Field(default=None, ge=0, lt=2**63)
     duration_ms: int | None = Field(default=None, ge=0, lt=2**63)
+    ended: bool = False  # a progress report: the viewer left the play before the clip's end
 
 
 # -- media ---------------------------------------------------------------------------------

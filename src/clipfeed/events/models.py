@@ -76,6 +76,8 @@ class ClientEvent(BaseModel):
     watch_ms: Millis | None = None
     position_ms: Millis | None = None
     duration_ms: Millis | None = None
+    ended: bool | None = Field(default=None, description="progress only: true on the last report of a play the "
+                               "viewer left before the clip's end (a later report is a heartbeat)")
 
     @field_validator("ts", mode="before")
     @classmethod
@@ -105,6 +107,8 @@ class ClientEvent(BaseModel):
         extra = present - ALLOWED.get(self.type, set())
         if extra:
             raise ValueError(f"{self.type.value} events do not carry {', '.join(sorted(extra))}")
+        if self.ended is not None and self.type != PlaybackType.progress:
+            raise ValueError(f"{self.type.value} events do not carry ended")
         if self.type == PlaybackType.progress and not self.watch_ms:
             raise ValueError("progress events report a positive watch_ms")
         return self

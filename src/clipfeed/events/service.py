@@ -89,7 +89,8 @@ def _payload(event: ClientEvent, viewer: ViewerId, received_ms: int) -> Playback
     timings = {name: getattr(event, name) for name in TIMINGS if getattr(event, name) is not None}
     return Playback(clip_id=event.clip_id, viewer=viewer.key, user_id=viewer.user_id, client_event_id=event.event_id,
                     session_id=event.session_id, device=event.device.value, network=event.network.value,
-                    source=event.source.value if event.source else None, received_ms=received_ms, **timings)
+                    source=event.source.value if event.source else None, received_ms=received_ms,
+                    ended=bool(event.ended), **timings)
 
 
 async def ingest(*, services: Services, raw_events: list[Any], viewer: ViewerId, region: str,
@@ -124,7 +125,9 @@ async def ingest(*, services: Services, raw_events: list[Any], viewer: ViewerId,
             await services.outbox.stage({Topic.ACTIVITY_CLIPS: by_clip, Topic.ACTIVITY_USERS: by_user})
         # The viewer's next feed page sees these at once, not after the stream worker's lag.
         await session_signals.note(viewer.key, [session_signals.Signal(
-            e.clip_id, e.type.value, e.ts.timestamp(), e.watch_ms or 0) for e in fresh], cache=services.cache)
+            e.clip_id, session_signals.feedback_kind(e.type.value, ended=bool(e.ended), position_ms=e.position_ms,
+                                                     watch_ms=e.watch_ms or 0),
+            e.ts.timestamp(), e.watch_ms or 0) for e in fresh], cache=services.cache)
         await _mark_seen(viewer, fresh, now, services=services)
     INGESTED.labels("accepted").inc(len(fresh))
     INGESTED.labels("duplicate").inc(duplicates)

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -94,8 +95,17 @@ def feature_matrix(viewer: ViewerState, cards: Sequence[ClipCard], stats: dict[i
     rows[:, column("tag_affinity")] = np.tanh(np.array(
         [sum(viewer.tags.get(t, 0.0) for t in card.hashtags) + sum(viewer.words.get(w, 0.0) for w in card.words)
          for card in cards]) / 5.0)
-    rows[:, column("tag_live")] = np.tanh(np.array(
-        [sum(viewer.live_tags.get(t, 0.0) for t in card.hashtags) for card in cards]))
+    # Live topic affinity: the clip's hashtags, and the mean over its caption words (a caption
+    # weighs as much as one hashtag however many words it has) less that mean's average over the
+    # candidates, so a word most captions share (say "video") tells nothing, however the viewer
+    # just felt about it.
+    tags_live = np.array([sum(viewer.live_tags.get(t, 0.0) for t in card.hashtags) for card in cards])
+    if viewer.live_words:
+        get = viewer.live_words.get
+        words_live = np.array([sum(map(get, card.words, repeat(0.0))) / len(card.words) if card.words else 0.0
+                               for card in cards])
+        tags_live += words_live - words_live.mean()
+    rows[:, column("tag_live")] = np.tanh(tags_live)
     rows[:, column("retrieval_score")] = retrieval
     rows[:, column("source")] = [_SOURCE_CODE.get(source, -1.0) for source in sources]
     return rows

@@ -234,9 +234,12 @@ async def refill(viewer: FeedViewer, *, services: Services, reason: str, replace
         begun = time.time()  # the buffer is as fresh as the state it was built from
         current = await buffers.load(services.cache, viewer.key)
         keep = [] if replace or current is None else current.items
+        # A rebuild that replaces the buffer follows a signal: the viewer's state moved, so every
+        # source is read from the top again, as for a new session (the seen filter keeps out
+        # what was served). A top-up of a drained buffer reads on from the offsets.
         built = await build(viewer, exclude={r.clip_id for r in keep}, settings=settings_for(services.settings,
                                                                                              viewer.key),
-                            services=services)
+                            from_top=replace, services=services)
         # Kept clips were ranked when the old buffer was; a signal since then re-ranks them all.
         fresh = buffers.Buffer(current.built if keep and current else begun, built.model, keep + built.items,
                                ranked=current.ranked if keep and current else begun)

@@ -30,7 +30,18 @@ import structlog
 
 from clipfeed.core.errors import Unavailable
 from clipfeed.infra.cache import Cache, Write
-from clipfeed.recs.profile import RECENT_KEPT, STATE_TTL_S, dirty_key, known_key, live_part, moves_feed, ukey
+from clipfeed.recs.profile import (
+    RECENT_KEPT,
+    STATE_TTL_S,
+    dirty_key,
+    feedback_kind,
+    known_key,
+    live_part,
+    moves_feed,
+    ukey,
+)
+
+__all__ = ["Signal", "feedback_kind", "note"]
 
 DIRTY_TTL_S = 3600.0
 log = structlog.get_logger(__name__)
@@ -39,7 +50,7 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class Signal:
     clip_id: int
-    kind: str  # a playback type, or "like"
+    kind: str  # a playback type (``feedback_kind``), or "like"
     at: float  # the event time (epoch seconds), the live profile's score
     watch_ms: float = 0.0
 

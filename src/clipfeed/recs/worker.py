@@ -34,7 +34,7 @@ from clipfeed.recs import training
 from clipfeed.recs.feed import schedule_refill
 from clipfeed.recs.feedback import Feedback, fold, refill_viewers
 from clipfeed.recs.indexing import active, index_clips, is_listed, unlist
-from clipfeed.recs.profile import STATE_TTL_S, known_key, ukey
+from clipfeed.recs.profile import STATE_TTL_S, feedback_kind, known_key, ukey
 from clipfeed.recs.upkeep import upkeep_loop
 from clipfeed.recs.viewers import FeedViewer, delete_interests, forget_links
 from clipfeed.runtime.consumers import Processor, run_processor
@@ -45,7 +45,7 @@ from clipfeed.stream.activity import decode as decode_activity
 log = structlog.get_logger(__name__)
 SOCIAL_KINDS = {contract.LIKE_ADDED.name: "like", contract.BOOKMARK_ADDED.name: "like",
                 contract.COMMENT_CREATED.name: "comment", contract.SHARE_CREATED.name: "share"}
-FEEDBACK_KINDS = {"impression", "progress", "complete", "replay", "skip", "share", "not_interested", "like",
+FEEDBACK_KINDS = {"impression", "progress", "leave", "complete", "replay", "skip", "share", "not_interested", "like",
                   "comment"}
 
 
@@ -114,7 +114,8 @@ class FeedbackProcessor(Processor):
                 run = []
                 await self._links_changed(item)
                 continue
-            kind = SOCIAL_KINDS.get(item.type, item.type)
+            kind = SOCIAL_KINDS.get(item.type) or feedback_kind(item.type, ended=item.ended,
+                                                                position_ms=item.position_ms, watch_ms=item.watch_ms)
             if item.clip_id is not None and kind in FEEDBACK_KINDS:
                 run.append(Feedback(item.id, viewer_of(item), item.clip_id, kind, item.watch_ms, item.ts))
         await self._fold(run)

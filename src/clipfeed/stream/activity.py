@@ -51,6 +51,7 @@ class Activity:
     followee_id: int | None = None
     comment_id: int | None = None
     received_ms: int = 0
+    ended: bool = False            # playback ``progress``: the viewer left before the clip's end
 
     @property
     def day(self) -> int:
@@ -79,7 +80,8 @@ def decode(raw: bytes) -> Activity:
                 id=event_id, type=kind, ts=ts, viewer=ViewerId.parse(played.viewer).key, user_id=played.user_id,
                 clip_id=played.clip_id, region=region, session_id=played.session_id, device=played.device,
                 network=played.network, source=played.source or "", watch_ms=played.watch_ms or 0,
-                position_ms=played.position_ms, duration_ms=played.duration_ms, received_ms=played.received_ms)
+                position_ms=played.position_ms, duration_ms=played.duration_ms, received_ms=played.received_ms,
+                ended=played.ended)
         if kind in FOLLOW_TYPES:
             follow = contract.EVENT_TYPES[kind].parse_payload(payload)
             return Activity(id=event_id, type=kind, ts=ts, viewer=ViewerId.signed_in(follow.user_id).key,

@@ -71,7 +71,8 @@ async def foryou_page(http: httpx.AsyncClient, account: Account, cursor: str | N
 def playback_events(clip: ClipCard, *, watched_ms: int, completed: bool, session_id: str,
                     source: str) -> list[dict[str, Any]]:
     """The events the web app queues for one viewing: the impression, the first play, then a
-    completion, the watch time, or a skip when the viewer left within two seconds."""
+    completion, a skip when the viewer left within two seconds, or else the watch time in the
+    play's last report, which says the viewer moved on (``ended``)."""
     now = int(time.time() * 1000)
 
     def event(kind: str, **fields: Any) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def playback_events(clip: ClipCard, *, watched_ms: int, completed: bool, session
     elif watched_ms < SKIP_BEFORE_MS:
         events.append(event("skip", position_ms=watched_ms, watch_ms=watched_ms))
     else:
-        events.append(event("progress", watch_ms=watched_ms, position_ms=watched_ms))
+        events.append(event("progress", watch_ms=watched_ms, position_ms=watched_ms, ended=True))
     for extra in events[:1]:  # an impression carries no timing
         extra.pop("duration_ms")
     return events

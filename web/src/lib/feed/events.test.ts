@@ -73,7 +73,31 @@ describe("Viewing", () => {
     const second = new Viewing(slow.q, "2", 10_000, "foryou");
     for (let ms = 0; ms <= 5000; ms += 250) second.tick(ms / 1000, ms);
     second.leave();
-    expect(slow.q.pending.at(-1)).toMatchObject({ type: "progress", watch_ms: 5000 });
+    expect(slow.q.pending.at(-1)).toMatchObject({ type: "progress", watch_ms: 5000, ended: true });
+  });
+
+  it("marks the last report of a play left before the end, even with nothing left to report", () => {
+    const { q } = queue();
+    const viewing = new Viewing(q, "3", 10_000, "foryou");
+    for (let ms = 0; ms <= 3000; ms += 250) viewing.tick(ms / 1000, ms);
+    viewing.report();
+    viewing.leave();
+    expect(q.pending.slice(-2)).toMatchObject([
+      { type: "progress", watch_ms: 3000 },
+      { type: "progress", watch_ms: 1, position_ms: 3000, ended: true },
+    ]);
+    expect(q.pending.at(-2)).not.toHaveProperty("ended");
+  });
+
+  it("does not mark a play that completed as left early", () => {
+    const { q } = queue();
+    const viewing = new Viewing(q, "4", 4000, "foryou");
+    for (let ms = 0; ms <= 3900; ms += 250) viewing.tick(ms / 1000, ms);
+    viewing.tick(0.1, 4150);
+    viewing.tick(1.1, 5150);
+    viewing.leave();
+    expect(q.pending.at(-1)).toMatchObject({ type: "progress", watch_ms: 1000 });
+    expect(q.pending.at(-1)).not.toHaveProperty("ended");
   });
 
   it("does not count a paused or hidden stretch as watched", () => {

@@ -18,6 +18,7 @@ export interface PlaybackEvent {
   watch_ms?: number;
   position_ms?: number;
   duration_ms?: number;
+  ended?: boolean;
 }
 
 /** Sends one batch; resolves to the outcome (a refused batch is dropped, a failed one resent). */
@@ -149,12 +150,19 @@ export class Viewing {
     }
   }
 
-  /** The viewer moved on. */
+  /**
+   * The viewer moved on. Leaving before the end without a completion sends a last report marked
+   * `ended`, even with nothing left to report, so the feed knows the play is over: a heartbeat
+   * alone cannot tell it whether the viewer is still watching.
+   */
   leave(): void {
     this.#lastTick = null;
     if (this.#completions === 0 && this.#watched < SKIP_BEFORE_MS) {
       this.queue.push("skip", this.clipId, this.#fields({ position_ms: this.#lastPosition,
         ...(this.#unreported >= 1 ? { watch_ms: this.#take() } : {}) }));
+    } else if (this.#completions === 0) {
+      this.queue.push("progress", this.clipId, this.#fields({ watch_ms: Math.max(1, this.#take()),
+        position_ms: this.#lastPosition, ended: true }));
     } else {
       this.report();
     }
