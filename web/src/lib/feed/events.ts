@@ -44,7 +44,7 @@ export class EventQueue {
     const event: PlaybackEvent = { event_id: newId(), type, clip_id: clipId, ts: now, session_id: this.sessionId,
       device: "web", ...fields };
     this.#pending.push(event);
-    if (this.#pending.length > MAX_PENDING) this.#pending.splice(0, this.#pending.length - MAX_PENDING);
+    this.#pending.splice(0, this.#pending.length - MAX_PENDING); // a count below 0 removes nothing
     return event;
   }
 
@@ -73,12 +73,12 @@ export class EventQueue {
 
   /** Flush on a timer and when the page is hidden; returns a function that stops it. */
   start(target: Window = window, every = FLUSH_EVERY_MS): () => void {
-    const timer = setInterval(() => void this.flush(), every);
+    const online = () => void this.flush();
+    const timer = setInterval(online, every);
     const hidden = () => {
       if (document.visibilityState === "hidden") void this.flush(true);
     };
     const leaving = () => void this.flush(true);
-    const online = () => void this.flush();
     document.addEventListener("visibilitychange", hidden);
     target.addEventListener("pagehide", leaving);
     target.addEventListener("online", online);
@@ -113,7 +113,8 @@ export class Viewing {
   }
 
   #fields(extra: Partial<PlaybackEvent> = {}): Partial<PlaybackEvent> {
-    return { source: this.source, ...(this.durationMs ? { duration_ms: this.durationMs } : {}), ...extra };
+    // undefined fields are left out of the JSON
+    return { source: this.source, duration_ms: this.durationMs || undefined, ...extra };
   }
 
   /** The video is playing at `positionS` seconds (call on "playing" and "timeupdate"). */
@@ -143,10 +144,14 @@ export class Viewing {
     this.#lastTick = null;
   }
 
-  /** Report the watch time since the last report (call before each flush). */
-  report(): void {
-    if (this.#unreported >= 1) {
-      this.queue.push("progress", this.clipId, this.#fields({ watch_ms: this.#take(), position_ms: this.#lastPosition }));
+  /**
+   * Report the watch time since the last report (call before each flush). `ended`: the play is
+   * over (the viewer moved on before its end), reported even with no time left to report.
+   */
+  report(ended = false): void {
+    if (ended || this.#unreported >= 1) {
+      this.queue.push("progress", this.clipId, this.#fields({ watch_ms: this.#take() || 1,
+        position_ms: this.#lastPosition, ended: ended || undefined }));
     }
   }
 
@@ -157,14 +162,13 @@ export class Viewing {
    */
   leave(): void {
     this.#lastTick = null;
-    if (this.#completions === 0 && this.#watched < SKIP_BEFORE_MS) {
-      this.queue.push("skip", this.clipId, this.#fields({ position_ms: this.#lastPosition,
-        ...(this.#unreported >= 1 ? { watch_ms: this.#take() } : {}) }));
-    } else if (this.#completions === 0) {
-      this.queue.push("progress", this.clipId, this.#fields({ watch_ms: Math.max(1, this.#take()),
-        position_ms: this.#lastPosition, ended: true }));
-    } else {
+    if (this.#completions) {
       this.report();
+    } else if (this.#watched < SKIP_BEFORE_MS) {
+      this.queue.push("skip", this.clipId, this.#fields({ position_ms: this.#lastPosition,
+        watch_ms: this.#take() || undefined }));
+    } else {
+      this.report(true);
     }
   }
 
