@@ -283,9 +283,11 @@ def main() -> None:
         started = time.perf_counter()
         access, user_ids = asyncio.run(seed(env, clips=args.clips, users=args.users, rng=rng))
         print(f"seeded {args.clips} clips and {args.users} users in {time.perf_counter() - started:.0f} s")
+        serving = {**os.environ, **env}
+        if args.processes > 1:  # each process takes a node ID of its own (serve refuses one for all)
+            serving.pop("CLIPFEED_NODE_ID", None)
         server = subprocess.Popen([sys.executable, "-m", "clipfeed.cli", "serve", "--port", str(port),
-                                   "--processes", str(args.processes)], env={**os.environ, **env},
-                                  stdout=subprocess.DEVNULL)
+                                   "--processes", str(args.processes)], env=serving, stdout=subprocess.DEVNULL)
         try:
             wait_for_port(port, server, timeout=60)
             auth = [{"Authorization": f"Bearer {t}"} for t in access]
