@@ -8,13 +8,17 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from clipfeed.infra.blobs import BlobNotFound
+from clipfeed.infra.log.embedded.log import DB_NAME
 from tests.helpers import wait_for
 from tests.media.submit import clip_row, make_clip, outcomes, submit
 from tests.services import stop_process
@@ -33,6 +37,51 @@ def start_worker(settings, log: Path) -> subprocess.Popen[bytes]:
            "CLIPFEED_LOG_URL": settings.log_url}
     with log.open("ab") as out:
         return subprocess.Popen([str(CLIPFEED), "worker", "media"], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def sqlite_files(settings) -> list[Path]:
+    """The SQLite files the workers write on the embedded stack: the metadata database and the
+    event log (none on the real one)."""
+    files = []
+    database, log = settings.resolve(settings.database_url), settings.resolve(settings.log_url)
+    if database.startswith("sqlite:///"):
+        files.append(Path(database.removeprefix("sqlite:///")))
+    if log.startswith("embedded://"):
+        files.append(Path(unquote(urlsplit(log).path)) / DB_NAME)
+    assert all(path.exists() for path in files), files
+    return files
+
+
+def write_locked(path: Path) -> bool:
+    """Whether some process holds ``path``'s write lock right now (asked without waiting)."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        conn.close()
+
+
+def stall(worker: subprocess.Popen[bytes], files: list[Path]) -> None:
+    """SIGSTOP ``worker`` at a moment it is inside no SQLite write transaction. The stall this
+    stands for (a model load or a CPU-bound step on the event loop) stops the loop, while the
+    thread that writes SQLite goes on and commits; a process frozen whole inside a transaction
+    would hold that file's lock from every other process until it wakes, which no lease can
+    take back (that is SQLite's locking, and why a cluster runs on the real engines)."""
+    for _ in range(200):
+        worker.send_signal(signal.SIGSTOP)
+        if not any(write_locked(path) for path in files):
+            return
+        worker.send_signal(signal.SIGCONT)
+        time.sleep(0.05)
+    raise AssertionError("the worker was inside a write transaction at each of 200 tries")
+
+
+def tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
 
 
 def logged(log: Path, event: str) -> list[dict]:
@@ -65,13 +114,16 @@ async def test_a_worker_stalled_past_its_lease_publishes_nothing_after_another_f
 
         await wait_for(screening, 180)
         # As a first model load would: its event loop, heartbeat and lock renewal all stop.
-        first.send_signal(signal.SIGSTOP)
+        stall(first, sqlite_files(services.settings))
         second = start_worker(services.settings, second_log)
 
         async def ready() -> bool:
             return (await clip_row(clip_id, services=services)).status == "ready"
 
-        await wait_for(ready, 240)
+        try:
+            await wait_for(ready, 240)
+        except AssertionError as exc:
+            raise AssertionError(f"the second worker did not finish the clip; its log ends:\n{tail(second_log)}") from exc
         first.send_signal(signal.SIGCONT)
 
         async def first_settled() -> bool:  # it stopped, failed, or finished its copy of the job
