@@ -66,11 +66,10 @@ def write_locked(path: Path) -> bool:
 
 
 def stall(worker: subprocess.Popen[bytes], files: list[Path]) -> None:
-    """SIGSTOP ``worker`` at a moment it is inside no SQLite write transaction. The stall this
-    stands for (a model load or a CPU-bound step on the event loop) stops the loop, while the
-    thread that writes SQLite goes on and commits; a process frozen whole inside a transaction
-    would hold that file's lock from every other process until it wakes, which no lease can
-    take back (that is SQLite's locking, and why a cluster runs on the real engines)."""
+    """SIGSTOP ``worker`` at a moment it is inside no SQLite write transaction. A process frozen
+    inside one holds that file's lock from every other process until it wakes, which no lease
+    can take back (SQLite's locking: docs/operate/deployment.md, Stage 1); what this test is
+    about is the lease and the fence, so the stall starts between writes."""
     for _ in range(200):
         worker.send_signal(signal.SIGSTOP)
         if not any(write_locked(path) for path in files):
