@@ -106,3 +106,23 @@ async def test_a_failed_batch_fails_every_caller_waiting_on_its_keys() -> None:
     with pytest.raises(KeyError):
         await flight.run_many([5], partial)
     assert flight.running() == 0
+
+
+async def test_a_caller_that_asked_before_a_batch_ended_takes_its_result_and_later_ones_compute_again() -> None:
+    # A caller missed the cache while a batch ran, but got to ask after it ended (its reply
+    # waited on a busy loop): the cache now holds what it would compute, so it is not computed.
+    flight: SingleFlight[str, int] = SingleFlight()
+    loop = asyncio.get_running_loop()
+    runs: list[list[str]] = []
+
+    async def compute(keys: list[str]) -> dict[str, int]:
+        runs.append(keys)
+        return {key: len(runs) for key in keys}
+
+    asked_at = loop.time()
+    assert await flight.run_many(["a", "b"], compute, asked_at=asked_at) == {"a": 1, "b": 1}
+    assert await flight.run_many(["a", "b", "c"], compute, asked_at=asked_at) == {"a": 1, "b": 1, "c": 2}
+    assert runs == [["a", "b"], ["c"]]
+    # Asked after those batches ended (its miss is newer than their results), or with no time given.
+    assert await flight.run_many(["a"], compute, asked_at=loop.time() + 0.001) == {"a": 3}
+    assert await flight.run_many(["b"], compute) == {"b": 4}

@@ -16,6 +16,7 @@ with a concurrent update heals within that.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections import defaultdict
@@ -266,6 +267,7 @@ async def get_clip_counts(*, services: Services, clip_ids: list[int]) -> dict[in
     if not wanted:
         return {}
     out: dict[int, ClipCounts] = {}
+    asked_at = asyncio.get_running_loop().time()
     try:
         cached = await services.cache.get_many([counts_key(c) for c in wanted])
     except Unavailable:  # the cache is down: the database answers (its rows are the record)
@@ -284,7 +286,7 @@ async def get_clip_counts(*, services: Services, clip_ids: list[int]) -> dict[in
                                               ttl=READ_BACK_TTL_S)
             return {(scope, c): from_db[c] for scope, c in keys}
 
-        found = await _READING_BACK.run_many([(id(services), c) for c in missing], read_back)
+        found = await _READING_BACK.run_many([(id(services), c) for c in missing], read_back, asked_at=asked_at)
         out.update({c: counts for (_, c), counts in found.items()})
     return {c: out[c] for c in wanted}
 
