@@ -19,7 +19,7 @@ import numpy as np
 from prometheus_client import Histogram
 
 from clipfeed.recs import explore
-from clipfeed.recs.cards import ClipCard, get_cards, get_cards_recent
+from clipfeed.recs.cards import ClipCard, get_cards_recent
 from clipfeed.recs.diversity import apply_rules, mmr
 from clipfeed.recs.features import Context, column, feature_matrix
 from clipfeed.recs.profile import ViewerState, clip_stats, load_viewer
@@ -108,6 +108,7 @@ class Built:
     items: list[Ranked] = field(default_factory=list)
     model: str = "heuristic"
     candidates: int = 0
+    turned_down: set[int] = field(default_factory=set)  # IDs of the items like what the viewer rejected
 
 
 async def build(viewer: FeedViewer, *, services: Services, exclude: frozenset[int] | set[int] = frozenset(),
@@ -165,14 +166,15 @@ async def rerank(viewer: FeedViewer, items: list[Ranked], *, services: Services,
     buffered = {r.clip_id: r for r in items}
     ids = [c for c in buffered if c not in state.hidden and c not in state.negative]
     with stage("filters"):
-        found = await get_cards(services.cache, ids)
+        # Kept a few seconds per process, as for builds: every page is checked against the cache.
+        found = await get_cards_recent(services.cache, ids)
     cards = [card for clip_id in ids if (card := found.get(clip_id)) is not None
              and not links.leaves_out(clip_id, card.creator_id) and card.creator_id != viewer.user_id]
     retrieval = column("retrieval_score")
     origin = {c.id: (buffered[c.id].source, float(buffered[c.id].features[retrieval])) for c in cards}
     built = await _rank(state, cards, origin, _context(viewer), config, models, rng or np.random.default_rng(),
                         services=services)
-    kept = [r for r in built.items if not turned_down(r.features)]
+    kept = [r for r in built.items if r.clip_id not in built.turned_down]
     return Built(kept, built.model, len(cards))
 
 
@@ -212,8 +214,9 @@ async def _rank(state: ViewerState, cards: list[ClipCard], origin: dict[int, tup
             top, top_shadow = set(np.argsort(-scores)[:10]), set(np.argsort(-shadow)[:10])
             SHADOW_OVERLAP.observe(len(top & top_shadow) / max(1, len(top)))
     with stage("blend"):
-        items = _blend(cards, scores, features, stats, origin, state, config, rng)
-    return Built(items, models.current.version, len(cards))
+        down = turned_down(features)
+        items = _blend(cards, scores, features, down, stats, origin, state, config, rng)
+    return Built(items, models.current.version, len(cards), {cards[i].id for i in np.flatnonzero(down)})
 
 
 async def _models(*, services: Services) -> LoadedModels:
@@ -236,7 +239,8 @@ async def _allowed(viewer: FeedViewer, state: ViewerState, config: FeedConfig, o
     return [card for card, was_seen in zip(cards, seen, strict=True) if not was_seen]
 
 
-def _blend(cards: list[ClipCard], scores: np.ndarray, features: np.ndarray, stats: dict[int, dict[str, float]],
+def _blend(cards: list[ClipCard], scores: np.ndarray, features: np.ndarray, down: np.ndarray,
+           stats: dict[int, dict[str, float]],
            origin: dict[int, tuple[str, float]], state: ViewerState, config: FeedConfig,
            rng: np.random.Generator) -> list[Ranked]:
     size = min(config.buffer_size, len(cards))
@@ -251,8 +255,9 @@ def _blend(cards: list[ClipCard], scores: np.ndarray, features: np.ndarray, stat
                          for i in head]) if len(head) else np.zeros((0, 32), np.float32)
     picked = [int(head[i]) for i in mmr(scores[head], sketches, size, config.mmr_lambda)]
     chosen = set(picked)
-    personal = picked + [int(i) for i in by_score if int(i) not in chosen]
-    trending = [int(i) for i in by_score if origin[cards[i].id][0] in ("trending", "popular")]
+    ranked = by_score.tolist()
+    personal = picked + [i for i in ranked if i not in chosen]
+    trending = [i for i in ranked if origin[cards[i].id][0] in ("trending", "popular")]
     # Exploration never re-serves what the viewer just turned down (live dislike of its content
     # or hashtags), whatever its draw.
     discovery_pool = [i for i in range(len(cards)) if origin[cards[i].id][0] in DISCOVERY_SOURCES
@@ -289,7 +294,7 @@ def _blend(cards: list[ClipCard], scores: np.ndarray, features: np.ndarray, stat
         else:
             break
     reasons = dict(order)
-    disliked = {cards[i].id for i, _ in order if turned_down(features[i])}
+    disliked = {cards[i].id for i, _ in order if down[i]}
     arranged = apply_rules([cards[i] for i, _ in order], creator_gap=config.creator_gap,
                            hashtag_cap=config.hashtag_cap, window=config.page_size, avoid=disliked)
     position = {card.id: i for i, card in enumerate(cards)}

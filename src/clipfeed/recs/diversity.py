@@ -19,17 +19,19 @@ def mmr(scores: np.ndarray, vectors: np.ndarray, count: int, lam: float) -> list
         return []
     spread = float(scores.max() - scores.min())
     relevance = (scores - scores.min()) / spread if spread > 0 else np.zeros(n)
-    similarity = vectors @ vectors.T
-    chosen: list[int] = []
+    similarity = (vectors @ vectors.T).astype(np.float64)
+    gain = lam * relevance
+    value = np.array(gain, dtype=np.float64)  # nothing picked yet: no similarity penalty
     closest = np.full(n, -np.inf)
-    available = np.ones(n, dtype=bool)
+    chosen: list[int] = []
     for _ in range(min(count, n)):
-        penalty = np.where(np.isfinite(closest), closest, 0.0)
-        value = np.where(available, lam * relevance - (1 - lam) * penalty, -np.inf)
-        pick = int(np.argmax(value))
+        pick = int(value.argmax())
         chosen.append(pick)
-        available[pick] = False
-        closest = np.maximum(closest, similarity[pick])
+        np.maximum(closest, similarity[pick], out=closest)
+        # In place: this loop runs once per buffered clip on every build and re-rank.
+        np.multiply(closest, lam - 1, out=value)
+        value += gain
+        value[chosen] = -np.inf
     return chosen
 
 
