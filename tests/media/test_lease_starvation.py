@@ -122,7 +122,8 @@ async def test_a_worker_stalled_past_its_lease_publishes_nothing_after_another_f
         try:
             await wait_for(ready, 240)
         except AssertionError as exc:
-            raise AssertionError(f"the second worker did not finish the clip; its log ends:\n{tail(second_log)}") from exc
+            raise AssertionError(f"the second worker did not finish the clip; its log ends:\n"
+                                 f"{tail(second_log)}") from exc
         first.send_signal(signal.SIGCONT)
 
         async def first_settled() -> bool:  # it stopped, failed, or finished its copy of the job

@@ -214,7 +214,7 @@ async def _rank(state: ViewerState, cards: list[ClipCard], origin: dict[int, tup
             top, top_shadow = set(np.argsort(-scores)[:10]), set(np.argsort(-shadow)[:10])
             SHADOW_OVERLAP.observe(len(top & top_shadow) / max(1, len(top)))
     with stage("blend"):
-        down = turned_down(features)
+        down = np.asarray(turned_down(features), dtype=bool)
         items = _blend(cards, scores, features, down, stats, origin, state, config, rng)
     return Built(items, models.current.version, len(cards), {cards[i].id for i in np.flatnonzero(down)})
 
