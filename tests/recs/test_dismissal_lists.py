@@ -11,7 +11,9 @@ from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipUpdate
 from clipfeed.events.service import envelope_id
+from clipfeed.recs import viewers
 from clipfeed.recs.feedback import event_key
+from clipfeed.recs.models import Dismissal
 from clipfeed.recs.profile import ukey
 from clipfeed.social import blocks
 from tests.helpers import assert_problem, signup
@@ -106,3 +108,24 @@ async def test_the_lists_leave_out_blocked_creators_and_clips_gone_private(clien
     assert_problem(await client.delete(f"/v1/clips/{blocking.id}/not-interested", headers=viewer.auth), 404)
     assert_problem(await client.delete(f"/v1/clips/{private.id}/not-interested", headers=viewer.auth), 404)
     assert_problem(await client.delete("/v1/clips/999999999/not-interested", headers=viewer.auth), 404)
+
+
+async def test_the_feed_reads_each_kinds_newest_dismissals_and_no_expired_ones(services, monkeypatch) -> None:
+    # Read in one statement for both kinds: a viewer's many "not interested" clips must not
+    # crowd the creators they hid out of the newest rows read, nor the other way round.
+    monkeypatch.setattr(viewers, "DISMISSALS_READ", 3)
+    user_id, now = 42, datetime.now(UTC)
+    later = now + timedelta(days=30)
+    rows = ([Dismissal(user_id=user_id, kind="clip", subject_id=100 + n, created_at=now - timedelta(minutes=n),
+                       expires_at=later) for n in range(6)]
+            + [Dismissal(user_id=user_id, kind="creator", subject_id=200 + n, created_at=now - timedelta(hours=1 + n),
+                         expires_at=later) for n in range(2)]
+            + [Dismissal(user_id=user_id, kind="creator", subject_id=299, created_at=now,
+                         expires_at=now - timedelta(seconds=1)),
+               Dismissal(user_id=7, kind="clip", subject_id=999, created_at=now, expires_at=later)])
+    async with services.db.shard_session(user_id) as session, session.begin():
+        session.add_all(rows[:-1])
+    async with services.db.shard_session(7) as session, session.begin():
+        session.add(rows[-1])
+    clips, creators = await viewers.dismissals_of(user_id, services=services)
+    assert clips == {100, 101, 102} and creators == {200, 201}
