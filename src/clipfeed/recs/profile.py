@@ -119,8 +119,9 @@ def _floats(raw: dict[str, bytes]) -> dict[str, float]:
 
 async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
     """Everything the ranker needs about a viewer, in five round trips one after another.
-    (Sent at once, they let a background refill of the same viewer interleave differently, and
-    the 500-page test then met a page that came out empty: tests/recs/test_feed_behaviour.py.)"""
+    (Sent at once, they change when a background refill stores its buffer relative to a page's
+    write-back, and the 500-page test in tests/recs/test_feed_behaviour.py then met an empty
+    page: neither write checks for the other, see the benchmarks page, 7 December.)"""
     tags, creators, stats, words = await cache.hget_many([ukey(viewer, "tags"), ukey(viewer, "creators"),
                                                           ukey(viewer, "stats"), ukey(viewer, "words")])
     recent = [int(m) for m, _ in await cache.ztop(ukey(viewer, "recent"), RECENT_KEPT)]
