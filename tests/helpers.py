@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -90,3 +92,17 @@ async def serving(settings: Any, *, timeout: float = 5.0) -> AsyncIterator[httpx
             yield client
     finally:
         await services.close()
+
+
+def sqlite_write_lock_free(path: Path, *, wait: float = 0.0) -> bool:
+    """Whether ``path``'s SQLite write lock can be taken within ``wait`` seconds (taken and given
+    back at once): False while another connection, in any process, is inside a write."""
+    probe = sqlite3.connect(path, timeout=wait, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        probe.close()

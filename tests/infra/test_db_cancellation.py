@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from clipfeed.infra.db import Database
+from tests.helpers import sqlite_write_lock_free
 
 ROUNDS = 40
 WRITERS = 3
@@ -32,18 +32,6 @@ def no_garbage_collector() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _write_lock_is_free(path: Path) -> bool:
-    probe = sqlite3.connect(path, timeout=2, isolation_level=None)
-    try:
-        probe.execute("BEGIN IMMEDIATE")
-        probe.execute("ROLLBACK")
-        return True
-    except sqlite3.OperationalError:
-        return False
-    finally:
-        probe.close()
 
 
 async def test_a_writer_cancelled_mid_transaction_leaves_the_write_lock_free(
@@ -71,7 +59,8 @@ async def test_a_writer_cancelled_mid_transaction_leaves_the_write_lock_free(
                 writer.cancel()
             outcomes = await asyncio.gather(*writers, return_exceptions=True)
             assert all(isinstance(o, asyncio.CancelledError) for o in outcomes), outcomes
-            assert await asyncio.to_thread(_write_lock_is_free, path), f"write lock still held after round {round_}"
+            assert await asyncio.to_thread(sqlite_write_lock_free, path, wait=2), (
+                f"write lock still held after round {round_}")
         # And the database still takes writes through the same pool.
         async with db.session() as session:
             await session.execute(sa.text("UPDATE counter SET n = n + 1 WHERE id = 1"))

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 
 from clipfeed.infra.blobs import BlobNotFound
 from clipfeed.infra.log.embedded.log import DB_NAME
-from tests.helpers import wait_for
+from tests.helpers import sqlite_write_lock_free, wait_for
 from tests.media.submit import clip_row, make_clip, outcomes, submit
 from tests.services import stop_process
 
@@ -52,19 +51,6 @@ def sqlite_files(settings) -> list[Path]:
     return files
 
 
-def write_locked(path: Path) -> bool:
-    """Whether some process holds ``path``'s write lock right now (asked without waiting)."""
-    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-        return False
-    except sqlite3.OperationalError:
-        return True
-    finally:
-        conn.close()
-
-
 def stall(worker: subprocess.Popen[bytes], files: list[Path]) -> None:
     """SIGSTOP ``worker`` at a moment it is inside no SQLite write transaction. A process frozen
     inside one holds that file's lock from every other process until it wakes, which no lease
@@ -72,7 +58,7 @@ def stall(worker: subprocess.Popen[bytes], files: list[Path]) -> None:
     about is the lease and the fence, so the stall starts between writes."""
     for _ in range(200):
         worker.send_signal(signal.SIGSTOP)
-        if not any(write_locked(path) for path in files):
+        if all(sqlite_write_lock_free(path) for path in files):
             return
         worker.send_signal(signal.SIGCONT)
         time.sleep(0.05)
