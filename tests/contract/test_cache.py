@@ -352,6 +352,15 @@ async def test_setbits_reports_previous_values_and_getbits_reads_them_back(cache
     assert await cache.setbits("bloom", []) == [] and await cache.getbits("bloom", []) == []
 
 
+async def test_bit_commands_take_thousands_of_offsets_at_once(cache: Cache) -> None:
+    # A claim of a long page, or a filter's whole add: more offsets than one script call could
+    # hand to one BITFIELD.
+    offsets = [n * 7 for n in range(2_500)]
+    assert await cache.setbits("many", offsets[::2]) == [False] * 1_250
+    assert await cache.setbits("many", offsets) == [n % 2 == 0 for n in range(2_500)]
+    assert await cache.getbits("many", [*offsets, 1]) == [True] * 2_500 + [False]
+
+
 async def test_a_bitmap_is_a_string_with_offset_zero_as_the_high_bit(cache: Cache) -> None:
     await cache.setbits("bits", [0, 9])
     assert await cache.get("bits") == b"\x80\x40"

@@ -81,16 +81,24 @@ return out
 # as one string of "0"/"1": a page's seen-set claim has 100 offsets, and as BITFIELD arguments
 # (four per offset) redis-py spent about a tenth of a re-ranked page's CPU packing them.
 # ARGV[1]: "SET" or "GET"; ARGV[2]: the offsets; ARGV[3]: a new bitmap's TTL in ms (0: none).
+# BITFIELD is sent every 1,000 offsets (Lua's unpack takes a few thousand values at most); the
+# script as a whole is still atomic.
 _BITS = """
-local ops = {}
+local created = ARGV[1] == 'SET' and tonumber(ARGV[3]) > 0 and redis.call('EXISTS', KEYS[1]) == 0
+local out, ops, count = {}, {}, 0
+local function send()
+  for _, bit in ipairs(redis.call('BITFIELD', KEYS[1], unpack(ops))) do out[#out + 1] = bit end
+  ops, count = {}, 0
+end
 for offset in string.gmatch(ARGV[2], '%d+') do
   ops[#ops + 1] = ARGV[1]; ops[#ops + 1] = 'u1'; ops[#ops + 1] = offset
   if ARGV[1] == 'SET' then ops[#ops + 1] = 1 end
+  count = count + 1
+  if count == 1000 then send() end
 end
-local created = ARGV[1] == 'SET' and tonumber(ARGV[3]) > 0 and redis.call('EXISTS', KEYS[1]) == 0
-local found = redis.call('BITFIELD', KEYS[1], unpack(ops))
+if count > 0 then send() end
 if created then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return table.concat(found)
+return table.concat(out)
 """
 
 
