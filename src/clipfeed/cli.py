@@ -90,7 +90,9 @@ def serve(
     if processes > 1:
         from clipfeed.serving import run_processes
 
-        run_processes(uvicorn.Config(factory, **options))  # type: ignore[arg-type]
+        # Past the drain and the in-process workers' stop, a process still alive is killed.
+        run_processes(uvicorn.Config(factory, **options),  # type: ignore[arg-type]
+                      stop_within=settings.drain_grace_s + settings.worker_stop_grace_s + 10)
     else:
         uvicorn.run(factory, **options)  # type: ignore[arg-type]
 

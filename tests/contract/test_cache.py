@@ -90,6 +90,30 @@ async def test_add_sets_only_when_the_key_is_absent(cache: Cache) -> None:
     assert await cache.get("lock:upload") == b"worker-2"
 
 
+
+async def test_set_if_replaces_only_the_version_the_writer_read(cache: Cache) -> None:
+    # Two writers read version 1; the first to write back wins, the second learns it lost.
+    assert await cache.set_if("buffer", b"v1:abc", prefix=None) is True
+    assert await cache.set_if("buffer", b"v1:again", prefix=None) is False  # not absent any more
+    assert await cache.set_if("buffer", b"v2:first", prefix=b"v1:", ttl=SHORT_TTL) is True
+    assert await cache.set_if("buffer", b"v3:second", prefix=b"v1:") is False
+    assert await cache.get("buffer") == b"v2:first"
+    # A prefix longer than the value, or a missing key, never matches.
+    assert await cache.set_if("buffer", b"v4", prefix=b"v2:first and more") is False
+    assert await cache.set_if("missing", b"v1", prefix=b"v") is False
+    assert await cache.get("missing") is None
+    # The winner's TTL holds; binary stamps compare byte for byte.
+    assert 0 < (await cache.ttl("buffer") or 0) <= SHORT_TTL
+    stamp = bytes(range(256))[::-1][:8]
+    await cache.set("binary", stamp + b"\x00rest")
+    assert await cache.set_if("binary", b"new", prefix=stamp) is True
+    assert await cache.get("binary") == b"new"
+    with pytest.raises(ValueError):
+        await cache.set_if("binary", b"x", prefix=b"")
+    await cache.zadd("ranking", {"a": 1.0})
+    with pytest.raises(TypeError):
+        await cache.set_if("ranking", b"x", prefix=b"a")
+
 async def test_delete_counts_only_the_keys_that_existed(cache: Cache) -> None:
     keys = [f"seen:{number}" for number in range(30)]
     await cache.set_many({key: b"1" for key in keys[:20]})

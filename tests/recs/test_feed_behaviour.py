@@ -13,6 +13,7 @@ from clipfeed.accounts import service as accounts
 from clipfeed.clips import service as clips_service
 from clipfeed.clips.models import ClipCreate, ClipStatus, ClipUpdate
 from clipfeed.recs import buffer as buffers
+from clipfeed.recs import feed
 from clipfeed.recs.feedback import Feedback, fold
 from clipfeed.recs.viewers import FeedViewer, links_key
 from clipfeed.social import blocks
@@ -185,3 +186,39 @@ async def test_deleted_private_and_not_interested_clips_leave_the_feed(client, s
         cursor = page["next_cursor"]
     assert gone[0].id not in shown and gone[1].id not in shown
     assert set(shown) <= set(clips) and len(owner_ids) == 4
+
+
+async def test_a_refill_stored_while_a_page_is_served_loses_none_of_its_clips(client, services, monkeypatch) -> None:
+    # A background refill tops the buffer up between a page's read and its write-back. Its
+    # build moved the sources past the clips it took, so a write-back that replaced its buffer
+    # would lose them for good: the page merges with it instead.
+    await seed_catalogue(creators=30, clips_per_creator=20, tags=["cats", "dogs"], services=services)
+    viewer = await signup(client, "raced")
+    key = f"u:{viewer.id}"
+    first = await _page(client, viewer)
+    me = FeedViewer.signed_in(viewer.id, region=services.settings.region)
+    assert await feed.refill(me, reason="test", replace=True, services=services)  # a build of their own
+    before = {r.clip_id for r in (await buffers.load(services.cache, key)).items}
+    added: set[int] = set()
+    raced = []
+
+    def refill_first(write):
+        async def wrapped(name, value, *args, **options):
+            if name == buffers.buffer_key(key) and not raced:  # the page's write-back (the refill's is the next)
+                raced.append(True)
+                assert await feed.refill(me, reason="test", services=services)  # reads on from its offsets
+                added.update(r.clip_id for r in (await buffers.load(services.cache, key)).items)
+                added.difference_update(before)
+                assert added  # the refill built new clips
+            return await write(name, value, *args, **options)
+        return wrapped
+
+    for method in ("set", "set_if"):  # however the page writes back
+        monkeypatch.setattr(services.cache, method, refill_first(getattr(services.cache, method)))
+    second = await _page(client, viewer, first["next_cursor"])
+    monkeypatch.undo()
+    assert raced
+    served = {int(i["clip"]["id"]) for i in first["items"] + second["items"]}
+    kept = {r.clip_id for r in (await buffers.load(services.cache, key)).items}
+    assert added - served <= kept
+    assert not kept & served

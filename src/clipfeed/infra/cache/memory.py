@@ -48,6 +48,11 @@ def _float_bytes(number: float) -> bytes:
     return repr(number).encode()
 
 
+def _check_prefix(prefix: bytes) -> None:
+    if not prefix:
+        raise ValueError("set_if needs a non-empty prefix (or None: only if absent)")
+
+
 def _check_offsets(offsets: Sequence[int]) -> None:
     # Redis caps a bitmap at 512 MiB (2**32 bits) and refuses negative offsets.
     if min(offsets) < 0 or max(offsets) >= 2**32:
@@ -125,6 +130,16 @@ class MemoryCache:
 
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         if self._alive(key) is not None:
+            return False
+        await self.set(key, value, ttl)
+        return True
+
+    async def set_if(self, key: str, value: bytes, *, prefix: bytes | None, ttl: float | None = None) -> bool:
+        if prefix is None:
+            return await self.add(key, value, ttl)
+        _check_prefix(prefix)
+        entry = self._entry(key, _STRING)
+        if entry is None or not bytes(entry.value).startswith(prefix):
             return False
         await self.set(key, value, ttl)
         return True

@@ -55,6 +55,16 @@ if created then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return result
 """
 
+# Compare and set (``Cache.set_if``): SET only if the value starts with ARGV[1]; ARGV[3] is the
+# TTL in milliseconds (0 for none). GETRANGE of a missing key is empty, so it never matches.
+_SET_IF = """
+local prefix = ARGV[1]
+if redis.call('GETRANGE', KEYS[1], 0, string.len(prefix) - 1) ~= prefix then return 0 end
+if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1
+"""
+
 # Adds to several fields of one hash (``HINCRBYFLOAT`` each, new values returned in order) and
 # gives the hash a TTL if it did not exist (ARGV[1]: milliseconds, 0 for none).
 _HINCR_FIELDS = """
@@ -125,6 +135,7 @@ class RedisCache:
         self._hincr_fields = next(iter(self._nodes.values())).register_script(_HINCR_FIELDS)
         self._hgetall_many = next(iter(self._nodes.values())).register_script(_HGETALL_MANY)
         self._bits = next(iter(self._nodes.values())).register_script(_BITS)
+        self._set_if = next(iter(self._nodes.values())).register_script(_SET_IF)
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 2.0, max_connections: int = 64,
@@ -229,6 +240,17 @@ class RedisCache:
         node, ttl = self._routed(key, ttl)
         return bool(await node.set(self.prefix + key, value, nx=True,
                                               px=None if ttl is None else to_ms(ttl)))
+
+    @translated
+    async def set_if(self, key: str, value: bytes, *, prefix: bytes | None, ttl: float | None = None) -> bool:
+        if prefix is not None and not prefix:
+            raise ValueError("set_if needs a non-empty prefix (or None: only if absent)")
+        node, ttl = self._routed(key, ttl)
+        if prefix is None:
+            return bool(await node.set(self.prefix + key, value, nx=True, px=None if ttl is None else to_ms(ttl)))
+        done = await self._set_if(keys=[self.prefix + key], args=[prefix, value, 0 if ttl is None else to_ms(ttl)],
+                                  client=node)
+        return bool(done)
 
     @translated(reroute=False)
     async def delete(self, *keys: str) -> int:
