@@ -77,16 +77,14 @@ class Signals:
         """Users ``user_id`` blocked or was blocked by: neither sees the other's clips."""
         return set(await social.blocked_user_ids(db=services.db, user_id=user_id))
 
-    def hidden_from(self, user_id: int) -> sa.CompoundSelect:
+    def hidden_from(self, user_id: int | sa.BindParameter[int]) -> sa.CompoundSelect:
         """``blocked_user_ids`` as a query, to filter a read of the main database with."""
         return social.hidden_from(user_id)
 
-    async def following_and_blocked(self, user_id: int, *, services: Services) -> tuple[list[int], set[int]]:
-        """Whom ``user_id`` follows (newest first, up to ``FOLLOWING_READ``) and
-        ``blocked_user_ids``, in one read."""
-        following, blocked = await social.followees_and_blocked(db=services.db, user_id=user_id,
-                                                                limit=FOLLOWING_READ)
-        return list(following), set(blocked)
+    def following(self, user_id: int | sa.BindParameter[int]) -> sa.Select[int, int]:
+        """Whom ``user_id`` follows (newest first, up to ``FOLLOWING_READ``) as a query of the
+        main database: (followee ID, rank)."""
+        return social.followees_query(user_id, FOLLOWING_READ)
 
     async def engagement(self, viewer_id: int | None, clip_ids: list[int], *,
                          services: Services) -> dict[int, Engagement]:

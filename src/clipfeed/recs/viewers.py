@@ -17,6 +17,7 @@ the blocked set and the filters.
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -31,7 +32,8 @@ from clipfeed.recs.profile import STATE_TTL_S, known_key
 from clipfeed.recs.signals import SIGNALS
 from clipfeed.search import discovery
 from clipfeed.search.mutes import Mutes
-from clipfeed.search.mutes import of as mutes_of
+from clipfeed.search.mutes import filters_query as mutes_query
+from clipfeed.search.mutes import from_filters as mutes_from_filters
 
 if TYPE_CHECKING:
     from clipfeed.runtime.services import Services
@@ -101,19 +103,16 @@ async def viewer_links(viewer: FeedViewer, *, services: Services, blocks_only: b
 
 async def _read_links(viewer: FeedViewer, *, services: Services, blocks_only: bool) -> Links:
     assert viewer.user_id is not None
-    following: list[int] = []
-    interests: list[str] = []
     # Filters and followed tags are read even for a new viewer: muting is often the first thing done.
     # Dismissals too: "not interested" may come before any follow.
-    tags, mutes, (dismissed, hidden) = await asyncio.gather(
-        discovery.followed_hashtags(services=services, user_id=viewer.user_id),
-        mutes_of(db=services.db, user_id=viewer.user_id), dismissals_of(viewer.user_id, services=services))
-    if blocks_only:
-        blocked = await SIGNALS.blocked_user_ids(viewer.user_id, services=services)
-    else:
-        (following, blocked), interests = await asyncio.gather(
-            SIGNALS.following_and_blocked(viewer.user_id, services=services), get_interests(viewer.user_id,
-                                                                                            services=services))
+    user_id = viewer.user_id
+
+    async def interests_read() -> list[str]:
+        return [] if blocks_only else await get_interests(user_id, services=services)
+
+    (following, blocked, tags, mutes), (dismissed, hidden), interests = await asyncio.gather(
+        _main_links(user_id, blocks_only=blocks_only, services=services), dismissals_of(user_id, services=services),
+        interests_read())
     links = Links(following, blocked, interests, tags, mutes, dismissed, hidden)
     await services.cache.set(links_key(viewer.key), orjson.dumps(
         {"f": links.following, "b": sorted(links.blocked), "i": links.interests, "t": links.tags,
@@ -131,19 +130,65 @@ async def forget_links(user_id: int, *, services: Services, followed_hashtag: bo
         await services.cache.set(known_key(key), b"1", ttl=STATE_TTL_S)
 
 
+@functools.cache
+def _links_statement(blocks_only: bool) -> sa.CompoundSelect:
+    """``_main_links``'s statement, built once with the viewer as a parameter: building it and
+    computing its cache key each time cost more than running it."""
+    viewer = sa.bindparam("viewer", type_=sa.BigInteger)
+    text, number = sa.cast(sa.null(), sa.String), sa.cast(sa.null(), sa.BigInteger)
+    hidden = SIGNALS.hidden_from(viewer).subquery()
+    tags = discovery.followed_query(viewer).subquery()
+    filters = mutes_query(viewer).subquery()
+    parts = [sa.select(sa.literal("b"), text, text, list(hidden.c)[0], number),
+             sa.select(sa.literal("t"), tags.c.tag, text, number, tags.c.rank),
+             sa.select(sa.literal("m"), filters.c.kind, filters.c.value, number, number)]
+    if not blocks_only:
+        followees = SIGNALS.following(viewer).subquery()
+        parts.append(sa.select(sa.literal("f"), text, text, followees.c.followee_id, followees.c.rank))
+    return sa.union_all(*parts)
+
+
+async def _main_links(user_id: int, *, services: Services,
+                      blocks_only: bool) -> tuple[list[int], set[int], list[str], Mutes]:
+    """Whom the viewer follows (unless ``blocks_only``), who is hidden from them either way,
+    the hashtags they follow and their mute filters: one statement on the main database rather
+    than four (each costs a new viewer's first page a round trip; on SQLite, a dozen hand-offs
+    to its thread). Each part is the owning module's query; rows are (part, text, text, id, rank)."""
+    found: dict[str, list[tuple[str | None, str | None, int | None, int | None]]] = {"b": [], "t": [], "m": [],
+                                                                                       "f": []}
+    # Blocks and filters decide what is shown: an access read (``read_session(access=True)``).
+    async with services.db.read_session(access=True) as session:
+        for part, first, second, number_, rank in await session.execute(_links_statement(blocks_only),
+                                                                        {"viewer": user_id}):
+            found[part].append((first, second, number_, rank))
+    by_rank = sorted(found["f"], key=lambda row: row[3] or 0), sorted(found["t"], key=lambda row: row[3] or 0)
+    return ([int(row[2]) for row in by_rank[0] if row[2] is not None],
+            {int(row[2]) for row in found["b"] if row[2] is not None},
+            [str(row[0]) for row in by_rank[1]],
+            mutes_from_filters([(str(kind), str(value)) for kind, value, _, _ in found["m"]]))
+
+
 async def dismissals_of(user_id: int, *, services: Services) -> tuple[set[int], set[int]]:
     """The clips and the creators ``user_id`` dismissed, still within their days."""
-    now = datetime.now(UTC)
     found: dict[str, set[int]] = {"clip": set(), "creator": set()}
-    # Both kinds in one statement (every new viewer's first page reads them).
-    newest = [sa.select(Dismissal.kind, Dismissal.subject_id)
-              .where(Dismissal.user_id == user_id, Dismissal.kind == kind, Dismissal.expires_at > now)
-              .order_by(Dismissal.created_at.desc()).limit(DISMISSALS_READ).subquery() for kind in found]
     async with services.db.shard_session(user_id) as session:
-        rows = await session.execute(sa.union_all(*(sa.select(part.c.kind, part.c.subject_id) for part in newest)))
-        for kind, subject in rows:
+        for kind, subject in await session.execute(_dismissals_statement(), {
+                "viewer": user_id, "now": datetime.now(UTC), "per_kind": DISMISSALS_READ}):
             found[kind].add(int(subject))
     return found["clip"], found["creator"]
+
+
+@functools.cache
+def _dismissals_statement() -> sa.CompoundSelect:
+    """Both kinds' newest dismissals still within their days, in one statement (every new
+    viewer's first page reads them), built once (see ``_links_statement``)."""
+    viewer = sa.bindparam("viewer", type_=sa.BigInteger)
+    now = sa.bindparam("now", type_=Dismissal.expires_at.type)
+    newest = [sa.select(Dismissal.kind, Dismissal.subject_id)
+              .where(Dismissal.user_id == viewer, Dismissal.kind == kind, Dismissal.expires_at > now)
+              .order_by(Dismissal.created_at.desc()).limit(sa.bindparam("per_kind", type_=sa.Integer)).subquery()
+              for kind in ("clip", "creator")]
+    return sa.union_all(*(sa.select(part.c.kind, part.c.subject_id) for part in newest))
 
 
 async def get_interests(user_id: int, *, services: Services) -> list[str]:

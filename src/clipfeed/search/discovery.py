@@ -119,10 +119,17 @@ async def feed_links_changed(*, services: Services, user_id: int, followed_hasht
     await forget_links(user_id, followed_hashtag=followed_hashtag, services=services)
 
 
+def followed_query(user_id: int | sa.BindParameter[int]) -> sa.Select[str, int]:
+    """The hashtags ``user_id`` follows, newest first: (tag, rank from 1), so a reader that
+    combines it with other statements keeps the order."""
+    newest = HashtagFollow.created_at.desc(), HashtagFollow.tag
+    return (sa.select(HashtagFollow.tag, sa.func.row_number().over(order_by=newest).label("rank"))
+            .where(HashtagFollow.user_id == user_id).order_by(*newest))
+
+
 async def followed_hashtags(*, services: Services, user_id: int) -> list[str]:
     async with services.db.session() as session:
-        return list(await session.scalars(sa.select(HashtagFollow.tag).where(HashtagFollow.user_id == user_id)
-                                          .order_by(HashtagFollow.created_at.desc())))
+        return [tag for tag, _ in (await session.execute(followed_query(user_id))).all()]
 
 
 async def discover(*, services: Services, index: SearchIndex, viewer_id: int | None, region: str | None,

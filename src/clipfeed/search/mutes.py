@@ -65,13 +65,17 @@ def normalise(kind: str, value: str) -> str:
     return phrase
 
 
+def filters_query(user_id: int | sa.BindParameter[int]) -> sa.Select[str, str]:
+    """``user_id``'s filters (kind, value) as a query, for a reader that combines statements.
+    What the viewer muted decides what is shown them: read it as an access read (a replica
+    serves it only within the bound for such reads, ``read_session(access=True)``)."""
+    return (sa.select(MuteFilter.kind, MuteFilter.value).where(MuteFilter.user_id == user_id)
+            .order_by(MuteFilter.kind, MuteFilter.value))
+
+
 async def list_filters(*, db: Database, user_id: int) -> list[tuple[str, str]]:
-    # What the viewer muted decides what is shown them: a replica serves it only within the
-    # bound for such reads (``read_session(access=True)``).
     async with db.read_session(access=True) as session:
-        rows = (await session.execute(sa.select(MuteFilter.kind, MuteFilter.value).where(MuteFilter.user_id == user_id)
-                                      .order_by(MuteFilter.kind, MuteFilter.value))).all()
-    return [(k, v) for k, v in rows]
+        return [(k, v) for k, v in (await session.execute(filters_query(user_id))).all()]
 
 
 async def add(*, db: Database, user_id: int, kind: str, value: str) -> tuple[str, str]:

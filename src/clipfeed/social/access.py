@@ -40,7 +40,7 @@ async def blocked_in(session: AsyncSession, user_id: int) -> set[int]:
     return {int(r[0]) for r in await session.execute(graph.hidden_from(user_id))}
 
 
-def hidden_from(viewer_id: int) -> sa.CompoundSelect:
+def hidden_from(viewer_id: int | sa.BindParameter[int]) -> sa.CompoundSelect:
     """``blocked_user_ids`` as a query, for a reader on the main database: ``column.not_in(...)``
     keeps the list out of the statement (``graph.hidden_from``)."""
     return graph.hidden_from(viewer_id)

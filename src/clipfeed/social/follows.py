@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from clipfeed.accounts import service as accounts
 from clipfeed.accounts.models import User
@@ -85,21 +84,16 @@ async def follow_counts(*, db: Database, user_ids: list[int]) -> dict[int, tuple
 
 async def followee_ids(*, db: Database, user_id: int, limit: int | None = None) -> list[int]:
     """Who ``user_id`` follows, most recent first (the feed's "following" source)."""
-    async with db.session() as session:
-        return await _followees_in(session, user_id, limit)
-
-
-async def followees_and_blocked(*, db: Database, user_id: int,
-                                limit: int | None = None) -> tuple[list[int], set[int]]:
-    """``followee_ids`` and ``access.blocked_user_ids`` in one transaction (what a feed build
-    reads per viewer: one connection checkout instead of two)."""
-    async with db.session() as session:
-        return await _followees_in(session, user_id, limit), await access.blocked_in(session, user_id)
-
-
-async def _followees_in(session: AsyncSession, user_id: int, limit: int | None) -> list[int]:
     query = sa.select(Follow.followee_id).where(Follow.follower_id == user_id).order_by(Follow.id.desc())
-    return list((await session.scalars(query.limit(limit) if limit else query)).all())
+    async with db.session() as session:
+        return list((await session.scalars(query.limit(limit) if limit else query)).all())
+
+
+def followees_query(user_id: int | sa.BindParameter[int], limit: int) -> sa.Select[int, int]:
+    """Whom ``user_id`` follows, newest first, up to ``limit``: (followee ID, rank from 1), so a
+    reader that combines it with other statements keeps the order."""
+    return (sa.select(Follow.followee_id, sa.func.row_number().over(order_by=Follow.id.desc()).label("rank"))
+            .where(Follow.follower_id == user_id).order_by(Follow.id.desc()).limit(limit))
 
 
 async def followees_above(*, db: Database, user_id: int, min_followers: int) -> dict[int, datetime]:

@@ -53,7 +53,7 @@ def domain_blockers_of(user_id: int | sa.BindParameter[int]) -> sa.Select[int]:
             .where(User.id == user_id))
 
 
-def hidden_from(viewer_id: int) -> sa.CompoundSelect:
+def hidden_from(viewer_id: int | sa.BindParameter[int]) -> sa.CompoundSelect:
     """Everyone hidden from ``viewer_id`` and from whom they are hidden (their IDs): those they
     block and who block them, by name or by server. A query, not a list: a reader on the same
     database filters with it (``NOT IN`` a subquery), however many accounts a blocked server has."""

@@ -4,7 +4,7 @@
   (feeds, recommendations and search filter their content out); ``hidden_from(user_id)`` is the
   same as a query, for a filter on the main database (``column.not_in(hidden_from(...))``).
 * ``followee_ids(*, db, user_id, limit=None) -> list[int]``: whom the user follows, newest
-  first (the "following" feed); ``followees_and_blocked`` reads both lists in one transaction.
+  first (the "following" feed); ``followees_query`` is the list as a query.
 * ``follow_counts(*, db, user_ids) -> dict[int, tuple[int, int]]``: exact (followers, following).
 * ``engagement_for(*, services, viewer_id, clip_ids) -> dict[int, Engagement]``: eventual
   counts plus the viewer's strongly consistent ``liked_by_me``/``bookmarked_by_me``.
@@ -35,11 +35,11 @@ from clipfeed.social.follows import (
     follow_counts,
     followee_ids,
     followees_above,
-    followees_and_blocked,
+    followees_query,
     iter_follower_ids,
 )
 
 __all__ = ["blocked_pairs", "blocked_user_ids", "can_see", "engagement_for", "follow_counts", "followee_ids",
-           "followees_above", "followees_and_blocked", "hidden_from",
+           "followees_above", "followees_query", "hidden_from",
            "is_blocked", "iter_follower_ids", "resolve_user", "visible_bodies", "visible_clip",
            "visible_clips"]
