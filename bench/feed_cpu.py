@@ -113,7 +113,8 @@ async def run(args: argparse.Namespace, redis_url: str) -> None:
         print(f"| {names[path]} | {median:.2f} | {', '.join(f'{c:.2f}' for c in costs[path])} | {median / base:.1f}x |")
     if args.profile:
         print()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(
+            os.environ.get("PROFILE_FILTER", ""), 40)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as redis
 
 from clipfeed.core.errors import Unavailable
-from clipfeed.infra.cache import Cache, Write, open_cache
+from clipfeed.infra.cache import Cache, Read, Write, open_cache
 from tests.services import free_port
 
 SHORT_TTL = 0.2
@@ -166,6 +166,42 @@ async def test_write_many_runs_the_rest_when_one_command_fails_and_refuses_unkno
         with pytest.raises(ValueError):
             await cache.write_many([Write("set", "untouched", (b"v",)), bad])
     assert await cache.get("untouched") is None
+
+
+async def test_write_many_compares_and_sets_like_set_if(cache: Cache) -> None:
+    await cache.set("buffer", b"v1:old")
+    results = await cache.write_many([Write("set_if", "buffer", (b"v2:page", b"v1:"), ttl=100),
+                                      Write("set_if", "buffer", (b"v3:refill", b"v1:"), ttl=100),
+                                      Write("set_if", "fresh", (b"v1:new", None), ttl=SHORT_TTL),
+                                      Write("set_if", "fresh", (b"v1:again", None))])
+    assert results == [True, False, True, False]
+    assert await cache.get_many(["buffer", "fresh"]) == [b"v2:page", b"v1:new"]
+    with pytest.raises(ValueError):
+        await cache.write_many([Write("set_if", "buffer", (b"x", b""))])
+    await asyncio.sleep(SHORT_TTL + 0.15)
+    assert await cache.get("fresh") is None
+
+
+async def test_read_many_answers_each_read_as_its_own_method_would(cache: Cache) -> None:
+    keys = [f"profile:{n}" for n in range(30)]  # spread over both nodes of the ring
+    for n, key in enumerate(keys):
+        await cache.hset(key, {"n": str(n).encode()})
+    await cache.set("buffer", b"\x00bytes")
+    await cache.zadd("recent", {"a": 3.0, "b": 2.0, "c": 1.0})
+    await cache.sadd("hidden", "7", "8")
+    reads = [Read("hgetall", key) for key in keys] + [
+        Read("get", "buffer"), Read("get", "missing"), Read("hgetall", "missing"), Read("ztop", "recent", (2,)),
+        Read("ztop", "recent", (2, 1)), Read("ztop", "recent", (0,)), Read("smembers", "hidden"),
+        Read("smembers", "missing")]
+    results = await cache.read_many(reads)
+    assert results[:30] == [{"n": str(n).encode()} for n in range(30)]
+    assert results[30:] == [b"\x00bytes", None, {}, [("a", 3.0), ("b", 2.0)], [("b", 2.0), ("c", 1.0)], [],
+                            {"7", "8"}, set()]
+    assert await cache.read_many([]) == []
+    with pytest.raises(TypeError):
+        await cache.read_many([Read("get", "buffer"), Read("hgetall", "buffer")])
+    with pytest.raises(ValueError):
+        await cache.read_many([Read("delete", "buffer")])
 
 
 async def test_incr_counts_from_zero_and_its_ttl_applies_only_on_creation(cache: Cache) -> None:

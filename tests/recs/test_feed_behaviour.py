@@ -203,17 +203,18 @@ async def test_a_refill_stored_while_a_page_is_served_loses_none_of_its_clips(cl
     raced = []
 
     def refill_first(write):
-        async def wrapped(name, value, *args, **options):
-            if name == buffers.buffer_key(key) and not raced:  # the page's write-back (the refill's is the next)
+        async def wrapped(first, *args, **options):
+            names = [w.key for w in first] if isinstance(first, list) else [first]
+            if buffers.buffer_key(key) in names and not raced:  # the page's write-back (the refill's is the next)
                 raced.append(True)
                 assert await feed.refill(me, reason="test", services=services)  # reads on from its offsets
                 added.update(r.clip_id for r in (await buffers.load(services.cache, key)).items)
                 added.difference_update(before)
                 assert added  # the refill built new clips
-            return await write(name, value, *args, **options)
+            return await write(first, *args, **options)
         return wrapped
 
-    for method in ("set", "set_if"):  # however the page writes back
+    for method in ("set", "set_if", "write_many"):  # however the page writes back
         monkeypatch.setattr(services.cache, method, refill_first(getattr(services.cache, method)))
     second = await _page(client, viewer, first["next_cursor"])
     monkeypatch.undo()

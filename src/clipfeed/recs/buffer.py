@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
 
-from clipfeed.infra.cache import Cache
+from clipfeed.infra.cache import Cache, Write
 from clipfeed.recs.compose import Ranked
 from clipfeed.recs.features import FEATURE_NAMES
 
@@ -80,17 +80,23 @@ async def store(cache: Cache, viewer: str, buffer: Buffer, ttl: float) -> None:
     await cache.set(buffer_key(viewer), buffer.encode(os.urandom(STAMP)), ttl=ttl)
 
 
-async def update(cache: Cache, viewer: str, buffer: Buffer, *, ttl: float, drop: Collection[int] = ()) -> bool:
+async def update(cache: Cache, viewer: str, buffer: Buffer, *, ttl: float, drop: Collection[int] = (),
+                 also: Sequence[Write] = ()) -> bool:
     """Write back ``buffer``, read as ``buffer.version`` (None: nothing was stored): as it is if
     the stored value is still that version, else merged into the newer one (``merged_into``),
     trying again if that changes meanwhile too. False when it gave up after ``TRIES`` (the stored
-    version, newer, stays: the seen filter drops any clip of ``drop`` still in it)."""
+    version, newer, stays: the seen filter drops any clip of ``drop`` still in it). ``also``:
+    other writes sent with the first attempt, in the same round trip."""
     key = buffer_key(viewer)
-    for _ in range(TRIES):
-        if await cache.set_if(key, buffer.encode(os.urandom(STAMP)), prefix=buffer.version, ttl=ttl):
-            return True
+    first = await cache.write_many([Write("set_if", key, (buffer.encode(os.urandom(STAMP)), buffer.version), ttl=ttl),
+                                    *also])
+    if first[0]:
+        return True
+    for _ in range(TRIES - 1):
         raw = await cache.get(key)
         newer = None if raw is None else Buffer.decode(raw)
         buffer = (Buffer(buffer.built, buffer.model, buffer.items, buffer.ranked) if newer is None
                   else buffer.merged_into(newer, drop=drop))
+        if await cache.set_if(key, buffer.encode(os.urandom(STAMP)), prefix=buffer.version, ttl=ttl):
+            return True
     return False

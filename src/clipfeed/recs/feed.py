@@ -174,12 +174,12 @@ async def foryou_page(viewer: FeedViewer, *, services: Services, cursor: str | N
         views.update({c: v for c, v in rendered.items() if v})
     with stage("buffer_write"):
         # Written back over the version read only; a refill stored since is merged with, not lost.
+        # The impressions are logged in the same round trip.
         current.version = read
-        await asyncio.gather(
-            buffers.update(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2,
-                           drop={r.clip_id for r in served}),
-            training.log_served(services.cache, viewer=viewer.key, items=served, model=current.model,
-                                session=session, region=viewer.region))
+        await buffers.update(services.cache, viewer.key, current, ttl=settings.feed_buffer_stale_s * 2,
+                             drop={r.clip_id for r in served},
+                             also=training.served_writes(viewer=viewer.key, items=served, model=current.model,
+                                                         session=session, region=viewer.region))
     if len(current.items) < settings.feed_refill_below:
         schedule_refill(viewer, reason="drained", services=services)
     PAGES.labels("foryou", path).inc()

@@ -12,12 +12,11 @@ live profile only, which rebuilds from new events.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from clipfeed.infra.cache import Cache
+from clipfeed.infra.cache import Cache, Read
 from clipfeed.recs.cards import SKETCH_DIM, get_cards
 
 STATE_TTL_S = 60 * 24 * 3600.0
@@ -119,12 +118,12 @@ def _floats(raw: dict[str, bytes]) -> dict[str, float]:
 
 
 async def load_viewer(cache: Cache, viewer: str) -> ViewerState:
-    """Everything the ranker needs about a viewer: four reads sent at once, then the cards of
-    the clips it last watched and skipped."""
-    (tags, creators, stats, words), recent_top, negative_top, hidden_members = await asyncio.gather(
-        cache.hget_many([ukey(viewer, "tags"), ukey(viewer, "creators"), ukey(viewer, "stats"), ukey(viewer, "words")]),
-        cache.ztop(ukey(viewer, "recent"), RECENT_KEPT), cache.ztop(ukey(viewer, "negative"), RECENT_KEPT),
-        cache.smembers(ukey(viewer, "hidden")))
+    """Everything the ranker needs about a viewer: its state in one round trip, then the cards
+    of the clips it last watched and skipped."""
+    tags, creators, stats, words, recent_top, negative_top, hidden_members = await cache.read_many([
+        *(Read("hgetall", ukey(viewer, part)) for part in ("tags", "creators", "stats", "words")),
+        Read("ztop", ukey(viewer, "recent"), (RECENT_KEPT,)), Read("ztop", ukey(viewer, "negative"), (RECENT_KEPT,)),
+        Read("smembers", ukey(viewer, "hidden"))])
     recent = [int(m) for m, _ in recent_top]
     negative = [int(m) for m, _ in negative_top]
     hidden = {int(m) for m in hidden_members}

@@ -27,7 +27,7 @@ import numpy as np
 import orjson
 import structlog
 
-from clipfeed.infra.cache import Cache
+from clipfeed.infra.cache import Write
 from clipfeed.recs.cards import RECENT_POOL, get_cards
 from clipfeed.recs.compose import Ranked
 from clipfeed.recs.features import FEATURE_NAMES
@@ -54,16 +54,19 @@ def lab_key(viewer: str, clip_id: int) -> str:
     return f"recs:lab:{viewer}:{clip_id}"
 
 
-async def log_served(cache: Cache, *, viewer: str, items: list[Ranked], model: str, session: str,
-                     region: str) -> None:
+def served_writes(*, viewer: str, items: list[Ranked], model: str, session: str, region: str) -> list[Write]:
+    """The cache writes that log a page's impressions, for the page to send with its own
+    (``Cache.write_many``): each impression's record, then its entry in the open list, scored by
+    minus the time so that ``ztop`` lists the oldest first. A process that dies part-way may
+    leave impressions unlisted (they expire unlogged) or listed without their record (closing
+    skips those): training loses a page's rows, nothing else."""
     if not items:
-        return
+        return []
     at = time.time()
-    await cache.set_many({imp_key(viewer, r.clip_id): orjson.dumps({
+    return [*(Write("set", imp_key(viewer, r.clip_id), (orjson.dumps({
         "t": at, "m": model, "s": r.source, "r": r.reason, "e": r.explore, "x": session, "g": region,
-        "f": r.features.tolist()}) for r in items}, ttl=IMPRESSION_TTL_S)
-    # Scored by minus the time, so ``ztop`` lists the oldest first.
-    await cache.zadd(OPEN, {f"{viewer}|{r.clip_id}": -at for r in items})
+        "f": r.features.tolist()}),), ttl=IMPRESSION_TTL_S) for r in items),
+        Write("zadd", OPEN, ({f"{viewer}|{r.clip_id}": -at for r in items},))]
 
 
 async def close_impressions(*, services: Services, older_than: float = CLOSE_AFTER_S, batch: int = 5000) -> int:

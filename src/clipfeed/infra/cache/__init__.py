@@ -13,12 +13,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Cache", "Write", "check_writes", "open_cache"]
+__all__ = ["Cache", "Read", "Write", "check_reads", "check_writes", "open_cache"]
 
 # The port methods ``write_many`` can batch, and those of them that take no ``ttl``.
-WRITE_METHODS = frozenset({"set", "add", "hset", "hincr_float", "hincr_floats", "zincr", "zadd", "ztrim", "zrem",
-                           "sadd"})
+WRITE_METHODS = frozenset({"set", "add", "set_if", "hset", "hincr_float", "hincr_floats", "zincr", "zadd", "ztrim",
+                           "zrem", "sadd"})
 _WITHOUT_TTL = frozenset({"ztrim", "zrem"})
+# The port methods ``read_many`` can batch.
+READ_METHODS = frozenset({"get", "hgetall", "ztop", "smembers"})
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One command of ``Cache.read_many``: a method name from ``READ_METHODS``, its key and its
+    other arguments in the method's order (``Read("ztop", "recent", (50, 10))`` is
+    ``ztop("recent", 50, offset=10)``)."""
+
+    method: str
+    key: str
+    args: tuple[Any, ...] = ()
+
+
+def check_reads(reads: Sequence[Read]) -> None:
+    """Refuse a batch naming a method ``read_many`` cannot run, before any of it runs."""
+    for read in reads:
+        if read.method not in READ_METHODS:
+            raise ValueError(f"read_many cannot run {read.method!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +64,8 @@ def check_writes(writes: Sequence[Write]) -> None:
             raise ValueError("a TTL must be positive")
         if write.method == "ztrim" and write.args[0] < 0:
             raise ValueError("keep must not be negative")
+        if write.method == "set_if" and write.args[1] is not None and not write.args[1]:
+            raise ValueError("set_if needs a non-empty prefix (or None: only if absent)")
 
 
 class Cache(Protocol):
@@ -60,7 +82,7 @@ class Cache(Protocol):
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Set only if absent; True when this call set it (locks, dedupe by event ID)."""
 
-    async def set_if(self, key: str, value: bytes, *, prefix: bytes | None, ttl: float | None = None) -> bool:
+    async def set_if(self, key: str, value: bytes, prefix: bytes | None, ttl: float | None = None) -> bool:
         """Compare and set: replace the value only if the stored one starts with ``prefix``
         (a version stamp its writer put first), or, with ``prefix=None``, only if the key is
         absent; True when this call set it. Two writers that each read, change and write back
@@ -76,6 +98,11 @@ class Cache(Protocol):
         value, ...). Not a transaction: if one command fails (a key of another type) the
         others still run and the first error is raised afterwards; if the cache goes away
         mid-way (``Unavailable``), any subset may have run."""
+
+    async def read_many(self, reads: Sequence[Read]) -> list[Any]:
+        """Run several reads in one round trip per node (a pipeline), each answered as its own
+        method answers it, in the given order. A read of a key of another type raises
+        ``TypeError`` once the batch has run."""
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         """Atomic add; a missing key counts from 0. ``ttl`` applies when the key is created."""

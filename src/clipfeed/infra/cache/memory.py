@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from clipfeed.infra.cache import Write, check_writes
+from clipfeed.infra.cache import Read, Write, check_reads, check_writes
 
 _STRING, _HASH, _ZSET, _SET = "string", "hash", "zset", "set"
 
@@ -134,7 +134,7 @@ class MemoryCache:
         await self.set(key, value, ttl)
         return True
 
-    async def set_if(self, key: str, value: bytes, *, prefix: bytes | None, ttl: float | None = None) -> bool:
+    async def set_if(self, key: str, value: bytes, prefix: bytes | None, ttl: float | None = None) -> bool:
         if prefix is None:
             return await self.add(key, value, ttl)
         _check_prefix(prefix)
@@ -162,6 +162,23 @@ class MemoryCache:
             try:
                 results.append(await method(write.key, *write.args, **options))
             except (TypeError, ValueError) as err:  # like a pipeline: the rest still runs
+                results.append(err)
+                error = error or err
+        if error is not None:
+            raise error
+        return results
+
+    async def read_many(self, reads: Sequence[Read]) -> list[Any]:
+        check_reads(reads)
+        results: list[Any] = []
+        error: Exception | None = None
+        for read in reads:
+            try:
+                if read.method == "ztop":  # its offset is a keyword
+                    results.append(await self.ztop(read.key, read.args[0], offset=read.args[1] if read.args[1:] else 0))
+                else:
+                    results.append(await getattr(self, read.method)(read.key, *read.args))
+            except TypeError as err:  # like a pipeline: the rest still runs
                 results.append(err)
                 error = error or err
         if error is not None:

@@ -31,7 +31,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from clipfeed.infra.breaker import BREAKERS, Breakers
-from clipfeed.infra.cache import Write, check_writes
+from clipfeed.infra.cache import Read, Write, check_reads, check_writes
 from clipfeed.infra.cache.failover import LiveRing, capped
 from clipfeed.infra.cache.redis_node import (
     GuardedRedis,
@@ -242,7 +242,7 @@ class RedisCache:
                                               px=None if ttl is None else to_ms(ttl)))
 
     @translated
-    async def set_if(self, key: str, value: bytes, *, prefix: bytes | None, ttl: float | None = None) -> bool:
+    async def set_if(self, key: str, value: bytes, prefix: bytes | None, ttl: float | None = None) -> bool:
         if prefix is not None and not prefix:
             raise ValueError("set_if needs a non-empty prefix (or None: only if absent)")
         node, ttl = self._routed(key, ttl)
@@ -304,6 +304,12 @@ class RedisCache:
             await self._script(keys=[name], args=[command, milliseconds, *rest], client=pipe)
 
         match write.method:
+            case "set_if" if args[1] is None:
+                pipe.set(name, args[0], px=px, nx=True)
+                return True, bool
+            case "set_if":
+                await self._set_if(keys=[name], args=[args[1], args[0], 0 if px is None else px], client=pipe)
+                return True, bool
             case "set" | "add":
                 pipe.set(name, args[0], px=px, nx=write.method == "add")
                 return True, (bool if write.method == "add" else lambda _: None)
@@ -354,6 +360,55 @@ class RedisCache:
                 else:
                     await scripted(px, "SADD", *args)
                 return True, int
+
+    @translated(repeatable=True)
+    async def read_many(self, reads: Sequence[Read]) -> list[Any]:
+        check_reads(reads)
+        if not reads:
+            return []
+        groups = self._group([read.key for read in reads])[0]
+
+        async def send(node: Redis, positions: list[int]) -> list[Any]:
+            async with node.pipeline(transaction=False) as pipe:
+                shapes = [self._queue_read(pipe, reads[i]) for i in positions]
+                answers = iter(await pipe.execute(raise_on_error=False))
+            return [shape(next(answers)) if queued else shape(None) for queued, shape in shapes]
+
+        names = list(groups)
+        answers = await asyncio.gather(*(send(self._nodes[name], groups[name]) for name in names))
+        results: list[Any] = [None] * len(reads)
+        for name, answer in zip(names, answers, strict=True):
+            for position, value in zip(groups[name], answer, strict=True):
+                results[position] = value
+        errors = [value for value in results if isinstance(value, Exception)]
+        if errors:
+            raise errors[0]  # ``translated`` turns it into the port's error
+        return results
+
+    def _queue_read(self, pipe: Pipeline, read: Read) -> tuple[bool, Callable[[Any], Any]]:
+        """Queue one ``Read`` on ``pipe`` as its own method sends it; returns whether a command
+        was queued and how to shape its answer (an error is passed through)."""
+        name = self.prefix + read.key
+
+        def shaped(shape: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            return lambda answer: answer if isinstance(answer, Exception) else shape(answer)
+
+        match read.method:
+            case "get":
+                pipe.get(name)
+                return True, shaped(lambda value: None if value is None else bytes(value))
+            case "hgetall":
+                pipe.hgetall(name)
+                return True, shaped(lambda fields: {field.decode(): value for field, value in fields.items()})
+            case "ztop":
+                count, offset = read.args[0], (read.args[1] if len(read.args) > 1 else 0)
+                if count <= 0:
+                    return False, lambda _: []
+                pipe.zrevrange(name, offset, offset + count - 1, withscores=True)
+                return True, shaped(lambda ranked: [(member.decode(), float(score)) for member, score in ranked])
+            case _:  # smembers
+                pipe.smembers(name)
+                return True, shaped(lambda members: {member.decode() for member in members})
 
     @translated
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
