@@ -4,7 +4,7 @@ to the serving code saves, measured as the main thread's CPU time (``time.thread
 other work on a shared machine moves the figure less than it moves ``bench/feed.py``'s latencies.
 
     .venv/bin/python bench/feed_cpu.py [--clips 20000] [--users 100] [--rounds 5]
-                                       [--profile hit|rerank|cold]
+                                       [--profile hit|rerank|cold [--sort cumulative] [--only-matching clipfeed]]
 
 Set-up: ``bench/feed.py``'s catalogue and models (``seed``) at a smaller size, in a scratch data
 directory with SQLite and the machine's Redis (database 11, or a throwaway one); the app is
@@ -113,8 +113,7 @@ async def run(args: argparse.Namespace, redis_url: str) -> None:
         print(f"| {names[path]} | {median:.2f} | {', '.join(f'{c:.2f}' for c in costs[path])} | {median / base:.1f}x |")
     if args.profile:
         print()
-        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(
-            os.environ.get("PROFILE_FILTER", ""), 40)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.only_matching, 40)
 
 
 def main() -> None:
@@ -124,6 +123,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", choices=["hit", "rerank", "cold"], default=None,
                         help="also print a cProfile of that path (its figures then include the profiler)")
+    parser.add_argument("--sort", default="tottime", help="the profile's order (pstats: tottime, cumulative, ...)")
+    parser.add_argument("--only-matching", default="", help="the profile's rows whose file or function match this")
     args = parser.parse_args()
     from tests.services import redis_server
 
