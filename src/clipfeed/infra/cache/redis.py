@@ -273,9 +273,18 @@ class RedisCache:
             writes = [Write(w.method, w.key, w.args, capped(w.ttl, True))
                       if i in rehomed and w.method not in ("ztrim", "zrem") else w for i, w in enumerate(writes)]
 
+        return await self._pipelined(groups, len(writes), lambda pipe, i: self._queue(pipe, writes[i]))
+
+    async def _pipelined(self, groups: dict[str, list[int]], count: int,
+                         queue: Callable[[Pipeline, int], Awaitable[tuple[bool, Callable[[Any], Any]]]]) -> list[Any]:
+        """``write_many`` and ``read_many``: one pipeline per node of ``groups`` (node name ->
+        positions), each position queued by ``queue`` (whether a command went out, and how to
+        shape its answer); the answers back in position order. Every command runs; the first
+        error is raised afterwards."""
+
         async def send(node: Redis, positions: list[int]) -> list[Any]:
             async with node.pipeline(transaction=False) as pipe:
-                shapes = [await self._queue(pipe, writes[i]) for i in positions]
+                shapes = [await queue(pipe, i) for i in positions]
                 answers = iter(await pipe.execute(raise_on_error=False))
             out = []
             for queued, shape in shapes:
@@ -285,7 +294,7 @@ class RedisCache:
 
         names = list(groups)
         answers = await asyncio.gather(*(send(self._nodes[name], groups[name]) for name in names))
-        results: list[Any] = [None] * len(writes)
+        results: list[Any] = [None] * count
         for name, answer in zip(names, answers, strict=True):
             for position, value in zip(groups[name], answer, strict=True):
                 results[position] = value
@@ -367,48 +376,28 @@ class RedisCache:
         if not reads:
             return []
         groups = self._group([read.key for read in reads])[0]
+        return await self._pipelined(groups, len(reads), lambda pipe, i: self._queue_read(pipe, reads[i]))
 
-        async def send(node: Redis, positions: list[int]) -> list[Any]:
-            async with node.pipeline(transaction=False) as pipe:
-                shapes = [self._queue_read(pipe, reads[i]) for i in positions]
-                answers = iter(await pipe.execute(raise_on_error=False))
-            return [shape(next(answers)) if queued else shape(None) for queued, shape in shapes]
-
-        names = list(groups)
-        answers = await asyncio.gather(*(send(self._nodes[name], groups[name]) for name in names))
-        results: list[Any] = [None] * len(reads)
-        for name, answer in zip(names, answers, strict=True):
-            for position, value in zip(groups[name], answer, strict=True):
-                results[position] = value
-        errors = [value for value in results if isinstance(value, Exception)]
-        if errors:
-            raise errors[0]  # ``translated`` turns it into the port's error
-        return results
-
-    def _queue_read(self, pipe: Pipeline, read: Read) -> tuple[bool, Callable[[Any], Any]]:
+    async def _queue_read(self, pipe: Pipeline, read: Read) -> tuple[bool, Callable[[Any], Any]]:
         """Queue one ``Read`` on ``pipe`` as its own method sends it; returns whether a command
-        was queued and how to shape its answer (an error is passed through)."""
+        was queued and how to shape its answer (or the result, when nothing needed sending)."""
         name = self.prefix + read.key
-
-        def shaped(shape: Callable[[Any], Any]) -> Callable[[Any], Any]:
-            return lambda answer: answer if isinstance(answer, Exception) else shape(answer)
-
         match read.method:
             case "get":
                 pipe.get(name)
-                return True, shaped(lambda value: None if value is None else bytes(value))
+                return True, lambda value: None if value is None else bytes(value)
             case "hgetall":
                 pipe.hgetall(name)
-                return True, shaped(lambda fields: {field.decode(): value for field, value in fields.items()})
+                return True, lambda fields: {field.decode(): value for field, value in fields.items()}
             case "ztop":
                 count, offset = read.args[0], (read.args[1] if len(read.args) > 1 else 0)
                 if count <= 0:
                     return False, lambda _: []
                 pipe.zrevrange(name, offset, offset + count - 1, withscores=True)
-                return True, shaped(lambda ranked: [(member.decode(), float(score)) for member, score in ranked])
+                return True, lambda ranked: [(member.decode(), float(score)) for member, score in ranked]
             case _:  # smembers
                 pipe.smembers(name)
-                return True, shaped(lambda members: {member.decode() for member in members})
+                return True, lambda members: {member.decode() for member in members}
 
     @translated
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
