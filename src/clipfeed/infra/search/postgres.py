@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
@@ -110,6 +112,15 @@ class PostgresSearchIndex(SqlSearchIndex):
         rows = await read_rows(session, _text(sql.format(match=" OR ".join(match), similarity=similarity, pool=POOL)),
                                params)
         return [r[0] for r in rows]
+
+    async def _fetch_in(self, session: AsyncSession, sql: str, values: Sequence[object],
+                        params: Mapping[str, object] | None = None) -> Sequence[Sequence[Any]]:
+        # The list as one array parameter (``= ANY``), not one placeholder per value: the
+        # statement's text stays the same whatever the list's length, so psycopg converts it
+        # once and prepares it, where 300 placeholders (a search's documents) were a new text
+        # to split and send each time, a few ms of the client's CPU per search.
+        return await self._fetch(session, sql.replace(" IN ({values})", " = ANY(:values)"),
+                                 {**(params or {}), "values": list(values)})
 
     async def _newest_floor(self, session: AsyncSession) -> int:
         """The ID of the ``NEWEST_WINDOW``-th newest clip (0 with fewer clips), kept per process
