@@ -3,9 +3,11 @@ from the fourth letter, never a query below the count floor or with a blocked wo
 
 from __future__ import annotations
 
+from clipfeed.infra.search import open_search_index
 from clipfeed.search import querylog
+from clipfeed.search.indexing import refresh_creators
 from clipfeed.search.service import logged
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, signup
 from tests.search.support import add_clip, add_creator
 
 
@@ -66,3 +68,23 @@ async def test_short_typos_sharing_no_trigram_are_found(client, services) -> Non
     assert lamp.id in clip_ids(body)
     assert [h["handle"] for h in body["creators"]] == ["maker_jo"]
     assert body["hashtags"][0]["tag"] == "maker"
+
+
+async def test_creators_blocked_either_way_are_not_suggested(client, services) -> None:
+    """A signed-in viewer is never offered a creator they block or who blocks them; others
+    still see both (the blocks are checked with the creators' state, in one statement)."""
+    viewer = await signup(client, "gardening_viewer")
+    blocked = await signup(client, "gardener_blocked")
+    blocker = await signup(client, "gardener_blocking")
+    shown = await add_creator("gardener_shown", services=services)
+    for owner in (blocked.id, blocker.id, shown.id):
+        await add_clip(owner, "raised beds in spring #gardening", services=services)
+    await refresh_creators(db=services.db, index=open_search_index(services.db), user_ids=[blocked.id, blocker.id])
+    assert (await client.put(f"/v1/users/{blocked.id}/block", headers=viewer.auth)).status_code == 200
+    assert (await client.put(f"/v1/users/{viewer.id}/block", headers=blocker.auth)).status_code == 200
+
+    response = await client.get("/v1/search/suggest", params={"q": "@garden"}, headers=viewer.auth)
+    assert response.status_code == 200, response.text
+    assert [s["text"] for s in response.json()["items"]] == ["@gardener_shown"]
+    everyone = {t for _, t, _ in await _suggest(client, "@garden")}
+    assert {"@gardener_blocked", "@gardener_blocking", "@gardener_shown"} <= everyone

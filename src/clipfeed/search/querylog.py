@@ -67,21 +67,40 @@ async def popular(*, db: Database, region: str, prefix: str, limit: int) -> list
     return found
 
 
+def _popular_statement(starts: sa.ColumnElement[bool]) -> sa.CompoundSelect:
+    """The region's most searched queries whose text ``starts`` (``limit`` of them), and every
+    blocked word after them, as (kind, text, count) rows: one statement, not two (each costs a
+    round of hand-offs to SQLite's thread, or a round trip)."""
+    top = (sa.select(sa.literal("q").label("kind"), SearchQueryCount.query.label("text"),
+                     SearchQueryCount.count.label("n"))
+           .where(SearchQueryCount.region == sa.bindparam("region"), starts, SearchQueryCount.count >= MIN_COUNT)
+           .order_by(SearchQueryCount.count.desc(), SearchQueryCount.query)
+           .limit(sa.bindparam("limit", type_=sa.Integer)).subquery())
+    both = sa.union_all(sa.select(top.c.kind, top.c.text, top.c.n),
+                        sa.select(sa.literal("b"), SearchQueryBlock.word, sa.cast(sa.null(), sa.Integer)))
+    return both.order_by(both.selected_columns.kind.desc(), both.selected_columns.n.desc(), both.selected_columns.text)
+
+
+# Built once, one per engine (building a statement and its cache key cost more than running
+# it): a prefix is a range of an index, the primary key (region, query) on SQLite, whose LIKE
+# ignores case and so no index; a text_pattern_ops index on PostgreSQL (search_0004).
+_POPULAR_SQLITE = _popular_statement(sa.and_(SearchQueryCount.query >= sa.bindparam("low"),
+                                             SearchQueryCount.query < sa.bindparam("high")))
+_POPULAR_LIKE = _popular_statement(SearchQueryCount.query.like(sa.bindparam("pattern"), escape="\\"))
+
+
 async def _popular_now(*, db: Database, region: str, prefix: str, limit: int) -> list[tuple[str, int]]:
-    # A prefix is a range of an index: the primary key (region, query) on SQLite, whose LIKE
-    # ignores case and so no index; a text_pattern_ops index on PostgreSQL (search_0004).
+    params: dict[str, object] = {"region": region, "limit": limit * 3}
     if db.is_sqlite:
-        starts = sa.and_(SearchQueryCount.query >= prefix,
-                         SearchQueryCount.query < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        statement = _POPULAR_SQLITE
+        params.update(low=prefix, high=prefix[:-1] + chr(ord(prefix[-1]) + 1))
     else:
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        starts = SearchQueryCount.query.like(escaped + "%", escape="\\")
+        statement = _POPULAR_LIKE
+        params["pattern"] = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     async with db.read_session() as session:
-        rows = await read_rows(session, sa.select(SearchQueryCount.query, SearchQueryCount.count)
-                               .where(SearchQueryCount.region == region, starts, SearchQueryCount.count >= MIN_COUNT)
-                               .order_by(SearchQueryCount.count.desc(), SearchQueryCount.query).limit(limit * 3))
-        blocked = {r[0] for r in await read_rows(session, sa.select(SearchQueryBlock.word))}
-    return [(q, n) for q, n in rows if not blocked.intersection(q.split())][:limit]
+        rows = await read_rows(session, statement, params)
+    blocked = {text for kind, text, _ in rows if kind == "b"}
+    return [(text, n) for kind, text, n in rows if kind == "q" and not blocked.intersection(text.split())][:limit]
 
 
 async def block(*, db: Database, word: str) -> None:
