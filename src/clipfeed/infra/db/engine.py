@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from clipfeed.infra.breaker import BREAKERS, Breaker, BreakerOpen
 from clipfeed.infra.db import restarts
+from clipfeed.infra.db.sqlite_driver import OneTripDBAPI
 
 
 def scheme_of(url: str) -> str:
@@ -93,7 +94,9 @@ def make_engine(url: str, *, pool_size: int = 10, restart_wait_s: float = RESTAR
         path = url.split("://", 1)[1].lstrip("/")
         if path and path != ":memory:":
             Path("/" + path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(async_url(url), connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        # One trip to aiosqlite's thread a statement, not four (``sqlite_driver``).
+        engine = create_async_engine(async_url(url), module=OneTripDBAPI.make(),
+                                     connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         _skip_empty_endings(engine)
         return engine
