@@ -73,12 +73,9 @@ def text_embedding(words: list[str]) -> np.ndarray:
 
 
 class Signals:
-    async def blocked_user_ids(self, user_id: int, *, services: Services) -> set[int]:
-        """Users ``user_id`` blocked or was blocked by: neither sees the other's clips."""
-        return set(await social.blocked_user_ids(db=services.db, user_id=user_id))
-
     def hidden_from(self, user_id: int | sa.BindParameter[int]) -> sa.CompoundSelect:
-        """``blocked_user_ids`` as a query, to filter a read of the main database with."""
+        """Users ``user_id`` blocked or was blocked by (neither sees the other's clips), as a
+        query, to filter or combine with a read of the main database."""
         return social.hidden_from(user_id)
 
     def following(self, user_id: int | sa.BindParameter[int]) -> sa.Select[int, int]:
